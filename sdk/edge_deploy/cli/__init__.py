@@ -1,0 +1,82 @@
+"""The ``edge-deploy`` command line: it only wires the stages together.
+
+Each subcommand lives in its own module (``edge_deploy.cli.<name>``) exposing a click command
+named ``command``. Modules are imported only when their subcommand runs, so ``edge-deploy --help``
+stays fast and does not import PyTorch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from edge_deploy import __version__
+from edge_deploy.errors import EdgeDeployError
+
+# name -> (module under edge_deploy.cli, one-line help). Add a line here to add a subcommand.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "boards": ("boards_cmd", "List the boards edge-deploy can target."),
+    "selftest": ("selftest_cmd", "Build the runtime firmware for a board and prove the serial link."),
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        entry = COMMANDS.get(name)
+        if entry is None:
+            return None
+        module = importlib.import_module(f"edge_deploy.cli.{entry[0]}")
+        return module.command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Short help from the table, so listing the commands imports none of them.
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--verbose", "-v", is_flag=True, help="Show full tracebacks and debug output.")
+@click.version_option(__version__, prog_name="edge-deploy")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """edge-deploy: train, slim, quantize, build, run and profile neural networks on Cortex-M4."""
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors print one clear message and exit 1 (traceback with --verbose)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in args or "-v" in args
+    try:
+        cli.main(args=args, prog_name="edge-deploy", standalone_mode=False)
+    except EdgeDeployError as exc:
+        if verbose:
+            raise
+        click.echo(f"error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        return 1
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

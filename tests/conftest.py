@@ -1,0 +1,53 @@
+"""Shared fixtures: where the real data and tools are, and skips that say what is missing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cwru_dir() -> Path | None:
+    env = os.environ.get("EDGE_DEPLOY_CWRU")
+    candidates = [Path(env)] if env else []
+    candidates.append(REPO_ROOT.parent / "shared" / "data" / "cwru")
+    for candidate in candidates:
+        if (candidate / "load_0hp").is_dir():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def cwru_dir() -> Path:
+    """The full CWRU records (../shared/data/cwru, or $EDGE_DEPLOY_CWRU); skip when absent."""
+    found = _cwru_dir()
+    if found is None:
+        pytest.skip("the full CWRU data is not here: expected ../shared/data/cwru or $EDGE_DEPLOY_CWRU")
+    return found
+
+
+@pytest.fixture(scope="session")
+def arm_gcc() -> str:
+    """Path of arm-none-eabi-gcc; skip when the Arm toolchain is not installed."""
+    path = shutil.which("arm-none-eabi-gcc")
+    if path is None:
+        pytest.skip("arm-none-eabi-gcc is not installed (apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def qemu_arm(arm_gcc: str) -> str:
+    """Path of qemu-system-arm (with the Arm toolchain); skip when missing."""
+    path = shutil.which("qemu-system-arm")
+    if path is None:
+        pytest.skip("qemu-system-arm is not installed (apt-get install qemu-system-arm)")
+    return path
