@@ -1,0 +1,179 @@
+"""The board schema: every fact about a board that the toolchain, runtime and runners need.
+
+A board is data (``boards/<name>.yaml``), validated by these pydantic models. Sizes may be written
+as integers or with a K/M suffix (``128K``, ``1M``); addresses as integers (YAML reads ``0x...``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+UART_KINDS = ("cmsdk-uart", "stm32-usart", "nrf-uarte")
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*([KkMm]?)(?:i?B)?\s*$")
+
+
+def _parse_size(value: object) -> object:
+    """Accept 4096, "4096", "128K", "1M"; leave anything else for pydantic to reject."""
+    if isinstance(value, str):
+        match = _SIZE_RE.match(value)
+        if not match:
+            raise ValueError(f"'{value}' is not a size (write bytes, or a number with K or M)")
+        number, unit = int(match.group(1)), match.group(2).upper()
+        return number * {"": 1, "K": 1024, "M": 1024 * 1024}[unit]
+    return value
+
+
+def _parse_address(value: object) -> object:
+    """Accept integers and hexadecimal strings ("0x40004000")."""
+    if isinstance(value, str):
+        try:
+            return int(value, 0)
+        except ValueError as exc:
+            raise ValueError(f"'{value}' is not an address (write e.g. 0x40004000)") from exc
+    return value
+
+
+Size = Annotated[int, BeforeValidator(_parse_size), Field(gt=0, le=0xFFFFFFFF)]
+Address = Annotated[int, BeforeValidator(_parse_address), Field(ge=0, le=0xFFFFFFFF)]
+
+
+class _Strict(BaseModel):
+    # extra="forbid": a misspelt field is an error, not silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MemoryRegion(_Strict):
+    """One contiguous memory region: ``origin`` and ``size`` in bytes."""
+
+    origin: Address
+    size: Size
+
+    @property
+    def end(self) -> int:
+        """First address past the region."""
+        return self.origin + self.size
+
+    def contains(self, address: int) -> bool:
+        """True if ``address`` lies inside the region."""
+        return self.origin <= address < self.end
+
+
+class Memory(_Strict):
+    """The board's memory map as the firmware uses it: code in ``flash``, data in ``ram``."""
+
+    flash: MemoryRegion
+    ram: MemoryRegion
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> Memory:
+        if self.flash.origin < self.ram.end and self.ram.origin < self.flash.end:
+            raise ValueError("the flash and ram regions overlap")
+        for region in (self.flash, self.ram):
+            if region.end > 0x1_0000_0000:
+                raise ValueError(f"region at {region.origin:#x} runs past the 4 GiB address space")
+        return self
+
+
+class RegisterWrite(_Strict):
+    """A read-modify-write done at start-up before the UART is used (clock gates, pin muxing):
+    ``*address = (*address & ~clear) | set``."""
+
+    address: Address
+    set: Address = 0
+    clear: Address = 0
+
+
+class Console(_Strict):
+    """The UART the protocol runs over."""
+
+    kind: Literal["cmsdk-uart", "stm32-usart", "nrf-uarte"]
+    base: Address
+    baud: int = Field(default=115200, gt=0)
+    clock_hz: int | None = Field(default=None, gt=0, description="UART input clock; default: the core clock")
+    init: tuple[RegisterWrite, ...] = ()
+    tx_pin: int | None = Field(default=None, ge=0, description="nrf-uarte: TXD pin number")
+    rx_pin: int | None = Field(default=None, ge=0, description="nrf-uarte: RXD pin number")
+
+    @model_validator(mode="after")
+    def _pins_for_nrf(self) -> Console:
+        if self.kind == "nrf-uarte" and (self.tx_pin is None or self.rx_pin is None):
+            raise ValueError("an nrf-uarte console needs tx_pin and rx_pin")
+        return self
+
+
+class Emulation(_Strict):
+    """How to emulate the board; a missing field means that emulator cannot run it."""
+
+    qemu_machine: str | None = None
+    renode_platform: str | None = None
+    renode_uart: str | None = Field(default=None, description="Renode peripheral of the console, e.g. sysbus.usart2")
+
+    @model_validator(mode="after")
+    def _renode_pair(self) -> Emulation:
+        if (self.renode_platform is None) != (self.renode_uart is None):
+            raise ValueError("renode_platform and renode_uart go together")
+        return self
+
+
+class Flashing(_Strict):
+    """How to flash the real board."""
+
+    pyocd_target: str | None = None
+    openocd_config: str | None = None
+
+
+class Board(_Strict):
+    """A target board, loaded from ``boards/<name>.yaml`` by :func:`edge_deploy.boards.load_board`."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+    description: str = ""
+    cpu: Literal["cortex-m4"]
+    fpu: Literal["fpv4-sp-d16"] | None = None
+    clock_hz: int = Field(gt=0, description="core clock the firmware runs at")
+    max_clock_hz: int | None = Field(default=None, gt=0, description="fastest the core can be clocked")
+    memory: Memory
+    stack_bytes: Size = 8192
+    console: Console
+    emulation: Emulation = Emulation()
+    flashing: Flashing = Flashing()
+    source: Path | None = Field(default=None, exclude=True, description="file the board was loaded from")
+
+    @model_validator(mode="after")
+    def _stack_fits(self) -> Board:
+        if self.stack_bytes >= self.memory.ram.size:
+            raise ValueError(f"stack_bytes ({self.stack_bytes}) does not fit in ram ({self.memory.ram.size} bytes)")
+        return self
+
+    @property
+    def has_fpu(self) -> bool:
+        """True if the core has a single-precision FPU (firmware is built hard-float)."""
+        return self.fpu is not None
+
+    @property
+    def uart_clock_hz(self) -> int:
+        """The clock feeding the console UART (for its baud-rate divisor)."""
+        return self.console.clock_hz or self.clock_hz
+
+    @property
+    def emulators(self) -> tuple[str, ...]:
+        """Names of the emulators that can run this board, e.g. ``("qemu",)``."""
+        found = []
+        if self.emulation.qemu_machine:
+            found.append("qemu")
+        if self.emulation.renode_platform:
+            found.append("renode")
+        return tuple(found)
+
+    @property
+    def flashers(self) -> tuple[str, ...]:
+        """Names of the tools that can flash the real board, e.g. ``("pyocd", "openocd")``."""
+        found = []
+        if self.flashing.pyocd_target:
+            found.append("pyocd")
+        if self.flashing.openocd_config:
+            found.append("openocd")
+        return tuple(found)
