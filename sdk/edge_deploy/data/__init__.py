@@ -1,0 +1,137 @@
+"""Data: CWRU records, users' signal folders, the bundled excerpt, windowing and noise.
+
+The one call other stages need is :func:`load_windows`::
+
+    x, y, class_names = load_windows(None, "train")            # the bundled CWRU excerpt
+    x, y, names = load_windows("../shared/data/cwru", "test", load_hp=(1,), snr_db=0)
+
+A checkpoint's ``data`` field holds exactly the keyword arguments used for training
+(``data``, ``load_hp``, ``window``, ``stride``, ``fractions``), so
+``load_windows(**checkpoint.data, split="train")`` gives the training windows back.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from edge_deploy.data.cwru import CLASS_NAMES, SAMPLE_RATE_HZ, is_cwru_folder, load_cwru_records
+from edge_deploy.data.excerpt import load_excerpt_records
+from edge_deploy.data.folder import is_signal_folder, load_folder_records
+from edge_deploy.data.noise import add_awgn, measured_snr_db
+from edge_deploy.data.records import Record, resample_signal
+from edge_deploy.data.windows import (
+    DEFAULT_FRACTIONS,
+    NORMALIZATION,
+    SPLITS,
+    cut_windows,
+    normalize_windows,
+    split_bounds,
+    window_starts,
+)
+from edge_deploy.errors import EdgeDeployError
+
+__all__ = [
+    "CLASS_NAMES",
+    "DEFAULT_FRACTIONS",
+    "NORMALIZATION",
+    "SAMPLE_RATE_HZ",
+    "SPLITS",
+    "Record",
+    "add_awgn",
+    "cut_windows",
+    "load_records",
+    "load_windows",
+    "measured_snr_db",
+    "normalize_windows",
+    "resample_signal",
+    "split_bounds",
+    "window_starts",
+]
+
+
+@functools.lru_cache(maxsize=8)
+def _load_records_cached(key: str | None, load_hp: tuple[int, ...]) -> tuple[tuple[Record, ...], tuple[str, ...]]:
+    if key is None:
+        records = [r for r in load_excerpt_records() if r.load_hp in load_hp]
+        if not records:
+            raise EdgeDeployError(
+                f"the bundled excerpt only holds 0 HP, not load(s) {list(load_hp)}",
+                hint="pass --data with the full CWRU folder for other loads",
+            )
+        return tuple(records), CLASS_NAMES
+    root = Path(key)
+    if not root.exists():
+        raise EdgeDeployError(f"data folder {root} does not exist", hint="pass --data with an existing folder")
+    if is_signal_folder(root):
+        records, names = load_folder_records(root)
+        return tuple(records), tuple(names)
+    if is_cwru_folder(root):
+        return tuple(load_cwru_records(root, load_hp)), CLASS_NAMES
+    raise EdgeDeployError(
+        f"{root}: neither a CWRU folder (.mat files) nor a folder of per-class .npy/.csv files",
+        hint="point --data at the CWRU records or at DIR/<class>/<record>.npy",
+    )
+
+
+def load_records(data: str | Path | None, load_hp: Sequence[int] = (0,)) -> tuple[list[Record], list[str]]:
+    """Return (records, class names) from ``data``: None = the bundled excerpt, a CWRU folder,
+    or a folder of per-class signal files (where ``load_hp`` does not apply).
+
+    Raises EdgeDeployError if the data is missing, unreadable or unlabeled.
+    """
+    key = None if data is None else str(Path(data).expanduser().resolve())
+    records, names = _load_records_cached(key, tuple(sorted(int(h) for h in load_hp)))
+    return list(records), list(names)
+
+
+def load_windows(
+    data: str | Path | None,
+    split: str,
+    *,
+    load_hp: Sequence[int] = (0,),
+    window: int = 2048,
+    stride: int | None = None,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    snr_db: float | None = None,
+    seed: int = 0,
+    normalize: bool = True,
+    classes: Sequence[int] | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Cut the windows of one split; return ``(x float32 (N, 1, window), y int64 (N,), class_names)``.
+
+    Takes the data (None = bundled excerpt, or a folder), the split (train, val, test or all),
+    the motor loads, the window length and stride (default ``window // 8``, overlapping), the
+    train/validation fractions of every record, an optional SNR in dB for additive white noise
+    (applied to the raw windows, seeded by ``seed``), whether to z-score each window (what the
+    models expect), and optionally the labels to keep. Windows of different splits come from
+    disjoint time ranges of each record. Raises EdgeDeployError on bad data or when the split
+    holds no window.
+    """
+    stride = window // 8 if stride is None else int(stride)
+    records, names = load_records(data, load_hp)
+    fractions = (float(fractions[0]), float(fractions[1]))
+    xs, ys = [], []
+    for record in records:
+        if classes is not None and record.label not in classes:
+            continue
+        start, stop = split_bounds(len(record.signal), split, fractions)
+        windows = cut_windows(record.signal, window_starts(start, stop, window, stride), window)
+        xs.append(windows)
+        ys.append(np.full(len(windows), record.label, dtype=np.int64))
+    x = np.concatenate(xs) if xs else np.zeros((0, window), dtype=np.float32)
+    y = np.concatenate(ys) if ys else np.zeros(0, dtype=np.int64)
+    if len(x) == 0:
+        where = "the bundled excerpt" if data is None else str(data)
+        raise EdgeDeployError(
+            f"{where}: the {split!r} split holds no window of {window} samples",
+            hint="use a shorter window, a smaller stride or longer records",
+        )
+    if snr_db is not None:
+        x = add_awgn(x, float(snr_db), np.random.default_rng(seed))
+    if normalize:
+        x = normalize_windows(x)
+    return x[:, None, :].astype(np.float32), y, names

@@ -1,0 +1,46 @@
+"""The model registry: architectures by name, so a checkpoint can rebuild its model from a dict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from edge_deploy.errors import EdgeDeployError
+
+_BUILDERS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Decorator: register a model class or factory under ``name`` for :func:`build_model`.
+
+    Raises ValueError if the name is taken (two architectures must not share a name).
+    """
+
+    def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in _BUILDERS and _BUILDERS[name] is not builder:
+            raise ValueError(f"model {name!r} is already registered")
+        _BUILDERS[name] = builder
+        return builder
+
+    return decorate
+
+
+def list_models() -> list[str]:
+    """Return the registered model names, sorted."""
+    return sorted(_BUILDERS)
+
+
+def build_model(name: str, **params: Any) -> nn.Module:
+    """Build the registered model ``name`` with keyword ``params``; return a ``torch.nn.Module``.
+
+    Raises EdgeDeployError for an unknown name or parameters the model does not take.
+    """
+    builder = _BUILDERS.get(name)
+    if builder is None:
+        raise EdgeDeployError(f"unknown model {name!r}", hint=f"use one of: {', '.join(list_models())}")
+    try:
+        return builder(**params)
+    except TypeError as exc:
+        raise EdgeDeployError(f"model {name!r}: {exc}", hint="check the model parameters in the config") from exc

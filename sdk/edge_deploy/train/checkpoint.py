@@ -1,0 +1,135 @@
+"""The checkpoint (`model.pt`): a plain dict that rebuilds the model with no other file.
+
+Layout (docs/architecture.md, "Checkpoint")::
+
+    {"format": "edge-deploy/checkpoint", "version": 1,
+     "arch": {"name": "ticnn", "params": {...}}, "state_dicts": [sd, ...],
+     "input": {"channels": 1, "length": 2048, "sample_rate_hz": 12000},
+     "normalization": {"kind": "zscore-per-window"}, "classes": [...],
+     "data": {...}, "config": {...}, "metrics": {...}}
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from edge_deploy.errors import EdgeDeployError
+from edge_deploy.fsutil import atomic_output_file
+from edge_deploy.models import build_model
+
+CHECKPOINT_FORMAT = "edge-deploy/checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    """A loaded (or about to be saved) checkpoint.
+
+    ``members`` are the ensemble's models (one for a single model), in eval mode after loading;
+    ``arch`` is ``{"name": ..., "params": {...}}`` for ``build_model``; the other fields are the
+    plain values of the file (``data`` holds the ``load_windows`` keyword arguments used).
+    """
+
+    arch: dict[str, Any]
+    members: list[nn.Module]
+    input: dict[str, Any]
+    classes: list[str]
+    normalization: dict[str, Any] = field(default_factory=lambda: {"kind": "zscore-per-window"})
+    data: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model(self) -> nn.Module:
+        """The first (for a single model, the only) member."""
+        return self.members[0]
+
+    @property
+    def state_dicts(self) -> list[dict[str, torch.Tensor]]:
+        """Each member's state dict, detached copies on the CPU."""
+        return [{k: v.detach().cpu().clone() for k, v in m.state_dict().items()} for m in self.members]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the checkpoint as the plain dict stored in ``model.pt``."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "arch": copy.deepcopy(self.arch),
+            "state_dicts": self.state_dicts,
+            "input": dict(self.input),
+            "normalization": dict(self.normalization),
+            "classes": list(self.classes),
+            "data": copy.deepcopy(self.data),
+            "config": copy.deepcopy(self.config),
+            "metrics": copy.deepcopy(self.metrics),
+        }
+
+
+def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
+    """Write ``checkpoint`` to ``path`` (a ``torch.save`` of a plain dict), atomically; return the path."""
+    path = Path(path)
+    with atomic_output_file(path) as tmp:
+        torch.save(checkpoint.to_dict(), tmp)
+    return path
+
+
+def checkpoint_from_dict(raw: dict[str, Any], source: str = "checkpoint") -> Checkpoint:
+    """Rebuild a Checkpoint (members in eval mode) from the plain dict layout.
+
+    Raises EdgeDeployError if the dict is not an edge-deploy checkpoint or its weights do not fit
+    its architecture.
+    """
+    if not isinstance(raw, dict) or raw.get("format") != CHECKPOINT_FORMAT:
+        raise EdgeDeployError(f"{source} is not an edge-deploy checkpoint", hint="pass a model.pt written by 'edge-deploy train'")
+    if raw.get("version") != CHECKPOINT_VERSION:
+        raise EdgeDeployError(
+            f"{source} has checkpoint version {raw.get('version')}, this edge-deploy reads {CHECKPOINT_VERSION}",
+            hint="retrain the model or use the matching edge-deploy version",
+        )
+    missing = [k for k in ("arch", "state_dicts", "input", "classes") if k not in raw]
+    if missing or not raw["state_dicts"]:
+        raise EdgeDeployError(f"{source} lacks {', '.join(missing) or 'weights'}", hint="re-export the checkpoint")
+    members = []
+    for index, state in enumerate(raw["state_dicts"]):
+        model = build_model(raw["arch"]["name"], **raw["arch"].get("params", {}))
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as exc:
+            raise EdgeDeployError(
+                f"{source}: member {index} weights do not fit architecture {raw['arch']['name']!r}: {exc}",
+                hint="the arch params must describe the stored weights (after pruning, save the new widths)",
+            ) from exc
+        members.append(model.eval())
+    return Checkpoint(
+        arch=raw["arch"],
+        members=members,
+        input=raw["input"],
+        classes=list(raw["classes"]),
+        normalization=raw.get("normalization", {"kind": "zscore-per-window"}),
+        data=raw.get("data", {}),
+        config=raw.get("config", {}),
+        metrics=raw.get("metrics", {}),
+    )
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Load ``model.pt`` from ``path``; return a Checkpoint whose members are in eval mode.
+
+    Raises EdgeDeployError if the file is missing, unreadable or not an edge-deploy checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise EdgeDeployError(f"checkpoint {path} does not exist", hint="train one with 'edge-deploy train CONFIG --out DIR'")
+    try:
+        # weights_only: a checkpoint is plain data, so never unpickle arbitrary objects.
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for corrupt or foreign files
+        raise EdgeDeployError(f"{path} is not a readable checkpoint ({exc})", hint="pass a model.pt written by 'edge-deploy train'") from exc
+    return checkpoint_from_dict(raw, str(path))
