@@ -1,0 +1,1 @@
+"""Profiling: exact instruction counts from QEMU, a Cortex-M4 cycle model, per-layer reports."""

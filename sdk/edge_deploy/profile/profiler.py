@@ -1,0 +1,148 @@
+"""Profile a firmware ELF on QEMU: exact instructions and estimated cycles, per layer.
+
+:func:`profile_elf` is the one call the CLI and the benchmarks make: it runs the ELF under QEMU
+with the count plugin, decodes what ran, applies the Cortex-M4 cycle model per mark segment and
+returns a :class:`Profile` that :mod:`edge_deploy.profile.report` writes out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge_deploy.errors import EdgeDeployError
+from edge_deploy.profile.attribution import Tally, merge, per_function, per_mark, segment_cycles
+from edge_deploy.profile.cycle_model import CortexM4Timing
+from edge_deploy.profile.decode import decode_code
+from edge_deploy.profile.elf_symbols import read_elf_symbols
+from edge_deploy.profile.qemu_run import DEFAULT_MACHINE, run_with_counts
+
+SOURCE_QEMU = "qemu-insn-count+cortex-m4-model"
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """What the build knows about a layer: its ``name``, IR ``op`` and multiply-accumulates."""
+
+    name: str
+    op: str = ""
+    macs: int = 0
+
+
+@dataclass(frozen=True)
+class LayerProfile:
+    """One layer's measured instructions and estimated cycles, per inference."""
+
+    index: int
+    name: str
+    op: str
+    macs: int
+    instructions: int
+    cycles: int
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything one profiling run measured.
+
+    ``instructions``/``cycles`` cover the inference (all layers, per inference);
+    ``run_instructions``/``run_cycles`` the whole run (start-up and exit included).
+    """
+
+    source: str
+    machine: str
+    inferences: int
+    layers: list[LayerProfile]
+    instructions: int
+    cycles: int
+    run_instructions: int
+    run_cycles: int
+    functions: dict[str, Tally]
+    timing: CortexM4Timing
+    exit_code: int
+    macs: int = field(default=0)
+
+
+def _divide(total: int, parts: int, what: str) -> int:
+    if total % parts:
+        raise EdgeDeployError(
+            f"{what}: {total} is not the same for each of the {parts} inferences",
+            hint="profile firmware that runs the same input for every inference, or a single one",
+        )
+    return total // parts
+
+
+def profile_elf(
+    elf: str | Path,
+    layers: Sequence[LayerInfo] | None = None,
+    *,
+    timing: CortexM4Timing | None = None,
+    machine: str = DEFAULT_MACHINE,
+    timeout_s: float = 120.0,
+) -> Profile:
+    """Run ``elf`` on QEMU with the count plugin and build its per-layer profile.
+
+    ``layers``: what the build knows about layer i (mark i); None names them ``layer_<i>``.
+    The firmware must call ``ed_profile_mark(i)`` before layer i and
+    ``ed_profile_mark(ED_PROFILE_MARK_END)`` after the last (firmware/runtime/ed_profile.h),
+    then exit through semihosting. Returns a :class:`Profile`, with per-inference layer figures
+    when the firmware ran several identical inferences.
+    Raises EdgeDeployError when the firmware has no marks, exits with an error status, its
+    marks do not match ``layers``, or QEMU fails.
+    """
+    timing = timing or CortexM4Timing()
+    symbols = read_elf_symbols(elf)
+    markers = symbols.markers()
+    if markers is None:
+        raise EdgeDeployError(
+            f"{Path(elf).name} has no profiling marks (symbol ed_profile_mark_pads)",
+            hint="build the firmware with firmware/runtime/ed_profile.h and call ed_profile_mark() "
+            "at every layer boundary",
+        )
+    run = run_with_counts(elf, machine=machine, markers=markers, timeout_s=timeout_s)
+    if run.exit_code != 0:
+        raise EdgeDeployError(
+            f"{Path(elf).name} exited with status {run.exit_code} on QEMU {machine}",
+            hint="run it with 'edge-deploy run' to see what failed; output was:\n" + run.stdout[-1000:],
+        )
+    insns = decode_code(run.counts.code)
+    segments = segment_cycles(run.counts, insns, timing)
+    tallies = per_mark(segments)
+    end_mark = markers.end_mark
+    layer_marks = sorted(m for m in tallies if m is not None and m != end_mark)
+    if not layer_marks:
+        raise EdgeDeployError(f"{Path(elf).name} ran without making any layer mark",
+                              hint="call ed_profile_mark(i) before each layer")
+    inferences = sum(1 for seg in segments if seg.mark == layer_marks[0])
+    if layers is not None and len(layers) != len(layer_marks):
+        raise EdgeDeployError(
+            f"the firmware marked {len(layer_marks)} layers ({layer_marks}) but the build lists {len(layers)}",
+            hint="rebuild the firmware so its marks match the model's layers",
+        )
+    if layer_marks != list(range(len(layer_marks))):
+        raise EdgeDeployError(f"layer marks are not 0..{len(layer_marks) - 1}: {layer_marks}",
+                              hint="number the marks by layer index from 0")
+    out_layers = []
+    for i in layer_marks:
+        info = layers[i] if layers is not None else LayerInfo(f"layer_{i}")
+        out_layers.append(LayerProfile(
+            index=i, name=info.name, op=info.op, macs=info.macs,
+            instructions=_divide(tallies[i].instructions, inferences, f"layer {info.name} instructions"),
+            cycles=_divide(tallies[i].cycles, inferences, f"layer {info.name} cycles"),
+        ))
+    counts, cycles = merge(segments)
+    return Profile(
+        source=SOURCE_QEMU,
+        machine=machine,
+        inferences=inferences,
+        layers=out_layers,
+        instructions=sum(layer.instructions for layer in out_layers),
+        cycles=sum(layer.cycles for layer in out_layers),
+        run_instructions=run.counts.total,
+        run_cycles=sum(cycles.values()),
+        functions=per_function(counts, cycles, symbols),
+        timing=timing,
+        exit_code=run.exit_code,
+        macs=sum(layer.macs for layer in out_layers),
+    )

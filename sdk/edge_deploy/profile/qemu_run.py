@@ -1,0 +1,102 @@
+"""Run a firmware ELF under QEMU with the instruction-count plugin and collect its counts.
+
+The firmware runs to completion and leaves through semihosting (``SYS_EXIT``); the plugin writes
+its counts when QEMU exits. ``-icount shift=0`` makes the run deterministic (SysTick and every
+timer advance with executed instructions, not with host time), so two runs give identical counts.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge_deploy.errors import EdgeDeployError
+from edge_deploy.profile.counts import InsnCounts, read_counts
+from edge_deploy.profile.elf_symbols import MarkerSymbols, read_elf_symbols
+from edge_deploy.profile.plugin_build import plugin_path
+
+DEFAULT_MACHINE = "mps2-an386"
+
+
+@dataclass(frozen=True)
+class CountedRun:
+    """One finished QEMU run: the firmware's exit status, its console output, the counts."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    counts: InsnCounts
+
+
+def qemu_binary() -> str:
+    """Return the qemu-system-arm path; raises EdgeDeployError when QEMU is not installed."""
+    path = shutil.which("qemu-system-arm")
+    if path is None:
+        raise EdgeDeployError(
+            "qemu-system-arm is not installed, so the firmware cannot be profiled on QEMU",
+            hint="apt-get install qemu-system-arm",
+        )
+    return path
+
+
+def qemu_command(
+    elf: Path, plugin_args: Sequence[str], *, machine: str = DEFAULT_MACHINE, extra_args: Sequence[str] = ()
+) -> list[str]:
+    """Return the qemu-system-arm command line that runs ``elf`` with the count plugin.
+
+    ``plugin_args`` are the plugin's key=value arguments; ``extra_args`` go after the machine
+    options (for example a ``-serial`` redirection).
+    """
+    plugin = ",".join([str(plugin_path()), *plugin_args])
+    return [
+        qemu_binary(), "-M", machine, "-nographic", "-monitor", "none",
+        "-semihosting-config", "enable=on,target=native", "-icount", "shift=0",
+        "-kernel", str(elf), "-plugin", plugin, *extra_args,
+    ]
+
+
+def run_with_counts(
+    elf: str | Path,
+    *,
+    machine: str = DEFAULT_MACHINE,
+    markers: MarkerSymbols | None | bool = True,
+    timeout_s: float = 60.0,
+    extra_args: Sequence[str] = (),
+) -> CountedRun:
+    """Run ``elf`` on QEMU ``machine`` until it exits through semihosting; count instructions.
+
+    ``markers``: True finds the profiling marker symbols in the ELF (segments split at each
+    ``ed_profile_mark`` call when present), False ignores them, or pass :class:`MarkerSymbols`.
+    Returns a :class:`CountedRun` (exit code 0 for ``SYS_EXIT`` with ApplicationExit).
+    Raises EdgeDeployError when QEMU is missing, the firmware does not exit within
+    ``timeout_s`` seconds, or QEMU fails to start.
+    """
+    elf = Path(elf)
+    if markers is True:
+        markers = read_elf_symbols(elf).markers()
+    elif markers is False:
+        markers = None
+    with tempfile.TemporaryDirectory(prefix="edge-deploy-profile-") as tmp:
+        out = Path(tmp) / "counts.txt"
+        args = [f"out={out}", *(markers.plugin_args() if markers else [])]
+        cmd = qemu_command(elf, args, machine=machine, extra_args=extra_args)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            raise EdgeDeployError(
+                f"{elf.name} did not exit within {timeout_s:g} s on QEMU {machine}",
+                hint="profiled firmware must finish with a semihosting exit (SYS_EXIT); "
+                "raise the timeout for long runs",
+            ) from exc
+        if not out.is_file():
+            raise EdgeDeployError(
+                f"QEMU {machine} ended (status {proc.returncode}) without writing instruction counts:\n"
+                + proc.stderr.strip()[-2000:],
+                hint="check that the ELF is built for this machine and that QEMU supports -plugin",
+            )
+        counts = read_counts(out)
+    return CountedRun(exit_code=proc.returncode, stdout=proc.stdout, stderr=proc.stderr, counts=counts)
