@@ -12,7 +12,7 @@
  * runs names the mark. The host reads the pads' address range from the ELF symbols and passes it
  * to the plugin.
  *
- * On a board a mark costs a call, six single-cycle instructions and two branches (about 15
+ * On a board a mark costs a call, six single-cycle instructions and two branches (about 16
  * cycles) and changes nothing else. The definitions are weak, so every translation unit may
  * include this header and the linker keeps one copy. Off Thumb-2 (host builds of the same
  * sources, for tests) the marker is an empty function.
