@@ -1,0 +1,200 @@
+/*
+ * ed_nn_support.h - arithmetic shared by edge-deploy's own CMSIS-NN s8 kernels.
+ *
+ * Written for edge-deploy from the TFLite int8 arithmetic (gemmlowp fixed point); no
+ * CMSIS-NN code. Everything here is static inline: each kernel file stays one public
+ * function, and the compiler can fold the helpers into the inner loops.
+ *
+ * Kernel paths:
+ *   ED_NN_DSP = 1  Cortex-M4 DSP SIMD path (<arm_acle.h>: SXTB16, SMLAD, SSAT), chosen when
+ *                  the compiler defines __ARM_FEATURE_DSP, or on any host when the build
+ *                  defines ED_NN_EMULATE_DSP (portable emulation of those instructions, so
+ *                  sanitizers can check the SIMD path's indexing on the host too).
+ *   ED_NN_DSP = 0  portable C path (any compiler, the host included). Define ED_NN_PORTABLE
+ *                  to force it on a DSP-capable target.
+ */
+#ifndef ED_NN_SUPPORT_H
+#define ED_NN_SUPPORT_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "arm_nnfunctions.h"
+
+#if defined(ED_NN_PORTABLE)
+#define ED_NN_DSP 0
+#elif defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#define ED_NN_DSP 1
+#include <arm_acle.h>
+/* Rotate right by 8 (for SXTAB16, where GCC folds it into the rotate operand). */
+static inline uint32_t ed_ror8(uint32_t x)
+{
+    return (x >> 8) | (x << 24);
+}
+/* SXTB16 with its built-in rotation: bytes 1 and 3 as two halfwords, one instruction
+ * (GCC 12 does not fold a rotate into __sxtb16). */
+static inline uint32_t ed_sxtb16_ror8_asm(uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+#define ed_sxtb16(x) ((uint32_t)__sxtb16(x))
+#define ed_sxtb16_ror8(x) ed_sxtb16_ror8_asm(x)
+#define ed_smlad(a, b, acc) __smlad((a), (b), (acc))
+#define ed_sadd16(a, b) ((uint32_t)__sadd16((a), (b)))
+#define ed_smlabb(a, b, acc) __smlabb((a), (b), (acc))
+#define ed_smlatt(a, b, acc) __smlatt((a), (b), (acc))
+#define ed_sxtab16(acc, x) ((uint32_t)__sxtab16((acc), (x)))
+#define ed_sxtab16_ror8(acc, x) ((uint32_t)__sxtab16((acc), ed_ror8(x)))
+/* Bytewise signed maximum: SSUB8 sets the GE flags that SEL reads. */
+static inline uint32_t ed_max4_s8(uint32_t a, uint32_t b)
+{
+    (void)__ssub8(a, b);
+    return (uint32_t)__sel(a, b);
+}
+#elif defined(ED_NN_EMULATE_DSP)
+#define ED_NN_DSP 1
+/* Host emulation of the DSP instructions the SIMD path uses. */
+static inline uint32_t ed_pack16(int32_t lo, int32_t hi)
+{
+    return ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16);
+}
+static inline uint32_t ed_sxtb16(uint32_t x)
+{
+    return ed_pack16((int8_t)(x & 0xFFu), (int8_t)((x >> 16) & 0xFFu));
+}
+static inline uint32_t ed_sxtb16_ror8(uint32_t x)
+{
+    return ed_pack16((int8_t)((x >> 8) & 0xFFu), (int8_t)((x >> 24) & 0xFFu));
+}
+static inline int32_t ed_smlad(uint32_t a, uint32_t b, int32_t acc)
+{
+    int32_t lo = (int32_t)(int16_t)(a & 0xFFFFu) * (int16_t)(b & 0xFFFFu);
+    int32_t hi = (int32_t)(int16_t)(a >> 16) * (int16_t)(b >> 16);
+    return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi);
+}
+static inline uint32_t ed_sadd16(uint32_t a, uint32_t b)
+{
+    return ed_pack16((int16_t)(a & 0xFFFFu) + (int16_t)(b & 0xFFFFu), (int16_t)(a >> 16) + (int16_t)(b >> 16));
+}
+static inline uint32_t ed_sxtab16(uint32_t acc, uint32_t x)
+{
+    return ed_pack16((int16_t)(acc & 0xFFFFu) + (int8_t)(x & 0xFFu), (int16_t)(acc >> 16) + (int8_t)((x >> 16) & 0xFFu));
+}
+static inline uint32_t ed_sxtab16_ror8(uint32_t acc, uint32_t x)
+{
+    return ed_sxtab16(acc, (x >> 8) | (x << 24));
+}
+static inline uint32_t ed_max4_s8(uint32_t a, uint32_t b)
+{
+    uint32_t out = 0;
+    for (int i = 0; i < 32; i += 8)
+    {
+        const int8_t x = (int8_t)((a >> i) & 0xFFu), y = (int8_t)((b >> i) & 0xFFu);
+        out |= (uint32_t)(uint8_t)(x >= y ? x : y) << i;
+    }
+    return out;
+}
+static inline int32_t ed_smlabb(uint32_t a, uint32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)((int32_t)(int16_t)(a & 0xFFFFu) * (int16_t)(b & 0xFFFFu)));
+}
+static inline int32_t ed_smlatt(uint32_t a, uint32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)((int32_t)(int16_t)(a >> 16) * (int16_t)(b >> 16)));
+}
+#else
+#define ED_NN_DSP 0
+#endif
+
+/* Four bytes from any address as one word (unaligned LDR on the M4, memcpy elsewhere). */
+static inline uint32_t ed_read_u32(const int8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static inline void ed_write_u32(void *p, uint32_t v)
+{
+    memcpy(p, &v, sizeof(v));
+}
+
+/* Both halfwords set to value (the input offset, in [-255, 255]). */
+static inline uint32_t ed_dup16(int32_t value)
+{
+    return ((uint32_t)value & 0xFFFFu) | ((uint32_t)value << 16);
+}
+
+/* gemmlowp SaturatingRoundingDoublingHighMul without the one saturating case
+ * (a == b == INT32_MIN), which a positive Q31 multiplier never reaches. */
+static inline int32_t ed_doubling_high_mult(int32_t a, int32_t b)
+{
+    int64_t ab = (int64_t)a * (int64_t)b;
+    int64_t nudge = ab >= 0 ? (1LL << 30) : (1 - (1LL << 30));
+    return (int32_t)((ab + nudge) / (1LL << 31));
+}
+
+/* Same, saturating (gemmlowp semantics), for the softmax fixed-point maths. */
+static inline int32_t ed_sat_doubling_high_mult(int32_t a, int32_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN)
+    {
+        return INT32_MAX;
+    }
+    return ed_doubling_high_mult(a, b);
+}
+
+/* gemmlowp RoundingDivideByPOT: divide by 2^exponent, rounding half away from zero. */
+static inline int32_t ed_divide_by_pot(int32_t x, int32_t exponent)
+{
+    const int32_t mask = (int32_t)((1LL << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* x * 2^left_shift with two's-complement wrap, as TFLite's int32 multiply does on every
+ * target it runs on; written on unsigned so it is defined behaviour in C. */
+static inline int32_t ed_shift_left_wrap(int32_t x, int32_t left_shift)
+{
+    return (int32_t)((uint32_t)x << left_shift);
+}
+
+/* TFLite MultiplyByQuantizedMultiplier: val * multiplier * 2^shift with the build's
+ * rounding convention (double rounding by default). */
+static inline int32_t ed_requantize(int32_t val, int32_t multiplier, int32_t shift)
+{
+#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
+    const int32_t total_shift = 31 - shift;
+    const int64_t rounded = (int64_t)val * multiplier + (1LL << (total_shift - 1));
+    return (int32_t)(rounded >> total_shift);
+#else
+    const int32_t left_shift = shift > 0 ? shift : 0;
+    const int32_t right_shift = shift > 0 ? 0 : -shift;
+    return ed_divide_by_pot(ed_doubling_high_mult(ed_shift_left_wrap(val, left_shift), multiplier), right_shift);
+#endif
+}
+
+/* Requantized accumulator plus output offset, clamped to the activation range. */
+static inline int8_t ed_requantize_to_s8(int32_t acc, int32_t multiplier, int32_t shift, int32_t output_offset,
+                                         int32_t act_min, int32_t act_max)
+{
+    int32_t out = ed_requantize(acc, multiplier, shift) + output_offset;
+    out = out < act_min ? act_min : out;
+    out = out > act_max ? act_max : out;
+    return (int8_t)out;
+}
+
+static inline int32_t ed_min_i32(int32_t a, int32_t b)
+{
+    return a < b ? a : b;
+}
+
+static inline int32_t ed_max_i32(int32_t a, int32_t b)
+{
+    return a > b ? a : b;
+}
+
+#endif /* ED_NN_SUPPORT_H */

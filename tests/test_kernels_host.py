@@ -1,0 +1,226 @@
+"""edge-deploy's s8 kernels (firmware/kernels/) built for the host and compared, bit for bit,
+with the reference interpreter's op functions (edge_deploy.interp.ops) on edge cases.
+
+Both kernel paths run here: the portable C path and the DSP SIMD path with its instructions
+emulated in C. With ED_KERNELS_SANITIZE=1 the libraries are built with AddressSanitizer and
+UndefinedBehaviorSanitizer (test_kernels_under_sanitizers runs this file that way).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from edge_deploy.build.hostlib import HostKernels, build_host_kernels, sanitizer_env
+from edge_deploy.interp import ops
+from edge_deploy.interp.softmax import softmax_params
+from edge_deploy.quantize.fixedpoint import quantize_multiplier, quantize_multiplier_smaller_than_one
+
+SANITIZE = os.environ.get("ED_KERNELS_SANITIZE") == "1"
+
+pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="no host gcc to build the kernels")
+
+
+@pytest.fixture(scope="module", params=["portable", "dsp"])
+def kernels(request) -> HostKernels:
+    return HostKernels(build_host_kernels(request.param, sanitize=SANITIZE))
+
+
+@pytest.fixture(scope="module")
+def kernels_single_rounding() -> HostKernels:
+    return HostKernels(build_host_kernels("dsp", sanitize=SANITIZE, rounding="single"))
+
+
+def _quant(rng, channels, shift_range=(-10, 1)):
+    mult = rng.integers(1 << 30, (1 << 31) - 1, channels).astype(np.int32)
+    shift = rng.integers(shift_range[0], shift_range[1], channels).astype(np.int32)
+    return mult, shift
+
+
+# (input NHWC, filter OHW(I from input), stride (h, w), padding (t, b, l, r), dilation, offsets)
+CONV_CASES = [
+    pytest.param((1, 1, 256, 1), (16, 1, 64), (1, 8), (0, 0, 28, 28), (1, 1), (5, -3), id="ticnn-wide-first"),
+    pytest.param((1, 1, 33, 16), (32, 1, 3), (1, 1), (0, 0, 1, 1), (1, 1), (128, -128), id="3tap-offsets-max"),
+    pytest.param((1, 1, 17, 5), (7, 1, 3), (1, 2), (0, 0, 1, 0), (1, 1), (-127, 127), id="odd-channels-stride"),
+    pytest.param((2, 1, 9, 3), (3, 1, 5), (1, 1), (0, 0, 2, 2), (1, 2), (0, 0), id="batch2-dilation"),
+    pytest.param((1, 6, 7, 3), (5, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), (17, 9), id="2d-3x3-stride2"),
+    pytest.param((1, 5, 5, 8), (4, 3, 3), (1, 1), (2, 0, 0, 2), (2, 1), (-5, 3), id="2d-asym-pad-dilation"),
+    pytest.param((1, 4, 4, 4), (1, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), (1, 2), id="1x1-single-out"),
+    pytest.param((1, 1, 11, 1), (3, 1, 11), (1, 1), (0, 0, 0, 0), (1, 1), (3, 1), id="k-not-multiple-of-4"),
+]
+
+
+@pytest.mark.parametrize("in_shape, flt, stride, padding, dilation, offsets", CONV_CASES)
+def test_convolve_matches_reference(kernels, in_shape, flt, stride, padding, dilation, offsets):
+    rng = np.random.default_rng(hash((in_shape, flt)) % 2**32)
+    x = rng.integers(-128, 128, in_shape, dtype=np.int8)
+    w = rng.integers(-127, 128, flt + (in_shape[3],), dtype=np.int8)
+    bias = rng.integers(-20000, 20000, flt[0]).astype(np.int32)
+    mult, shift = _quant(rng, flt[0])
+    args = dict(input_offset=offsets[0], output_offset=offsets[1], out_mult=mult, out_shift=shift, stride=stride,
+                padding=padding, dilation=dilation, act_min=-128, act_max=127)
+    expected = ops.conv2d_s8(x, w, bias, **args)
+    np.testing.assert_array_equal(kernels.conv2d_s8(x, w, bias, **args), expected)
+
+
+def test_convolve_saturates_and_clamps_relu(kernels):
+    rng = np.random.default_rng(1)
+    x = rng.integers(-128, 128, (1, 1, 20, 6), dtype=np.int8)
+    w = rng.integers(-127, 128, (5, 1, 3, 6), dtype=np.int8)
+    mult = np.full(5, (1 << 31) - 1, dtype=np.int32)
+    shift = np.array([4, 2, 0, -1, 3], dtype=np.int32)  # positive shifts: outputs saturate
+    args = dict(input_offset=128, output_offset=-20, out_mult=mult, out_shift=shift, padding=(0, 0, 1, 1),
+                act_min=-20, act_max=100)  # ReLU-like clamp above the output zero point
+    expected = ops.conv2d_s8(x, w, None, **args)
+    assert (expected == -20).any() and (expected == 100).any()
+    np.testing.assert_array_equal(kernels.conv2d_s8(x, w, None, **args), expected)
+
+
+def test_convolve_random_shapes(kernels):
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        cin, cout = int(rng.integers(1, 10)), int(rng.integers(1, 10))
+        kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 7))
+        x = rng.integers(-128, 128, (1, int(rng.integers(kh, 7)), int(rng.integers(kw, 14)), cin), dtype=np.int8)
+        w = rng.integers(-127, 128, (cout, kh, kw, cin), dtype=np.int8)
+        bias = rng.integers(-3000, 3000, cout).astype(np.int32)
+        mult, shift = _quant(rng, cout)
+        args = dict(input_offset=int(rng.integers(-127, 129)), output_offset=int(rng.integers(-128, 128)),
+                    out_mult=mult, out_shift=shift, stride=(int(rng.integers(1, 3)), int(rng.integers(1, 4))),
+                    padding=tuple(int(v) for v in rng.integers(0, 2, 4)), dilation=(1, int(rng.integers(1, 3))))
+        try:
+            expected = ops.conv2d_s8(x, w, bias, **args)
+        except ValueError:
+            continue  # window larger than the padded input
+        np.testing.assert_array_equal(kernels.conv2d_s8(x, w, bias, **args), expected)
+
+
+def test_convolve_single_rounding(kernels_single_rounding):
+    rng = np.random.default_rng(3)
+    x = rng.integers(-128, 128, (1, 1, 40, 9), dtype=np.int8)
+    w = rng.integers(-127, 128, (6, 1, 3, 9), dtype=np.int8)
+    mult, shift = _quant(rng, 6, (-9, -5))
+    args = dict(input_offset=7, output_offset=-4, out_mult=mult, out_shift=shift, padding=(0, 0, 1, 1))
+    single = ops.conv2d_s8(x, w, None, rounding="single", **args)
+    double = ops.conv2d_s8(x, w, None, rounding="double", **args)
+    assert not np.array_equal(single, double)  # the case tells the two conventions apart
+    np.testing.assert_array_equal(kernels_single_rounding.conv2d_s8(x, w, None, **args), single)
+
+
+@pytest.mark.parametrize("in_shape, kernel, mult_ch, stride, padding", [
+    ((1, 1, 30, 8), (1, 3), 1, (1, 1), (0, 0, 1, 1)),
+    ((1, 5, 6, 5), (3, 3), 1, (2, 1), (1, 1, 1, 1)),
+    ((1, 4, 4, 3), (3, 3), 2, (1, 1), (1, 1, 1, 1)),
+    ((2, 7, 3, 12), (2, 3), 1, (1, 2), (0, 1, 2, 0)),
+])
+def test_depthwise_matches_reference(kernels, in_shape, kernel, mult_ch, stride, padding):
+    rng = np.random.default_rng(in_shape[3] * 31 + mult_ch)
+    cout = in_shape[3] * mult_ch
+    x = rng.integers(-128, 128, in_shape, dtype=np.int8)
+    w = rng.integers(-127, 128, (1,) + kernel + (cout,), dtype=np.int8)
+    bias = rng.integers(-5000, 5000, cout).astype(np.int32)
+    mult, shift = _quant(rng, cout)
+    args = dict(input_offset=128, output_offset=-128, out_mult=mult, out_shift=shift, stride=stride,
+                padding=padding, act_min=-100, act_max=127)
+    expected = ops.depthwise_conv2d_s8(x, w, bias, **args)
+    np.testing.assert_array_equal(kernels.depthwise_conv2d_s8(x, w, bias, **args), expected)
+
+
+@pytest.mark.parametrize("rows, depth, units, per_channel, filter_offset", [
+    (1, 64, 100, True, 0), (1, 100, 10, False, 0), (3, 13, 7, True, 0), (2, 9, 5, False, 3), (1, 1, 1, True, 0),
+])
+def test_fully_connected_matches_reference(kernels, rows, depth, units, per_channel, filter_offset):
+    rng = np.random.default_rng(depth * 7 + units)
+    x = rng.integers(-128, 128, (rows, depth), dtype=np.int8)
+    w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
+    bias = rng.integers(-9000, 9000, units).astype(np.int32)
+    if per_channel:
+        mult, shift = _quant(rng, units)
+    else:
+        mult, shift = quantize_multiplier(0.0021)
+    args = dict(input_offset=-127, output_offset=127, out_mult=mult, out_shift=shift,
+                filter_offset=filter_offset, act_min=-128, act_max=127)
+    expected = ops.fully_connected_s8(x, w, bias, **args)
+    np.testing.assert_array_equal(kernels.fully_connected_s8(x, w, bias, **args), expected)
+
+
+POOL_CASES = [
+    ((1, 1, 256, 16), (1, 2), (1, 2), (0, 0, 0, 0), (-128, 127)),
+    ((1, 1, 31, 7), (1, 3), (1, 2), (0, 0, 1, 1), (-128, 127)),
+    ((2, 5, 6, 12), (3, 3), (2, 2), (1, 1, 1, 1), (-10, 90)),
+    ((1, 1, 300, 5), (1, 300), (1, 1), (0, 0, 0, 0), (-128, 127)),  # more than 256 taps
+]
+
+
+@pytest.mark.parametrize("in_shape, window, stride, padding, act", POOL_CASES)
+def test_pools_match_reference(kernels, in_shape, window, stride, padding, act):
+    rng = np.random.default_rng(in_shape[2])
+    x = rng.integers(-128, 128, in_shape, dtype=np.int8)
+    if in_shape[2] == 300:
+        x[..., 0] = 127  # the 16-bit lane limit: a full window of maxima
+        x[..., 1] = -128
+    args = dict(filter_hw=window, stride=stride, padding=padding, act_min=act[0], act_max=act[1])
+    np.testing.assert_array_equal(kernels.max_pool_s8(x, **args), ops.max_pool_s8(x, **args))
+    np.testing.assert_array_equal(kernels.avg_pool_s8(x, **args), ops.avg_pool_s8(x, **args))
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, 203])
+def test_add_matches_reference(kernels, size):
+    rng = np.random.default_rng(size)
+    a = rng.integers(-128, 128, size, dtype=np.int8)
+    b = rng.integers(-128, 128, size, dtype=np.int8)
+    s1, s2, so = 0.05, 0.11, 0.06  # output scale small enough to saturate
+    twice_max = 2 * max(s1, s2)
+    m1, sh1 = quantize_multiplier_smaller_than_one(s1 / twice_max)
+    m2, sh2 = quantize_multiplier_smaller_than_one(s2 / twice_max)
+    mo, sho = quantize_multiplier_smaller_than_one(twice_max / ((1 << 20) * so))
+    args = dict(input1_offset=128, input1_mult=m1, input1_shift=sh1, input2_offset=-3, input2_mult=m2,
+                input2_shift=sh2, left_shift=20, output_offset=-128, out_mult=mo, out_shift=sho, act_min=-128,
+                act_max=127)
+    expected = ops.add_s8(a, b, **args)
+    assert (expected == 127).any() or size < 64  # saturation is exercised on the longer vectors
+    np.testing.assert_array_equal(kernels.add_s8(a, b, **args), expected)
+
+
+@pytest.mark.parametrize("rows, row_size, input_scale", [(1, 10, 0.1), (4, 3, 0.5), (2, 37, 0.02), (3, 1, 0.3)])
+def test_softmax_matches_reference(kernels, rows, row_size, input_scale):
+    rng = np.random.default_rng(row_size)
+    x = rng.integers(-128, 128, (rows, row_size), dtype=np.int8)
+    x[0, 0] = 127
+    mult, shift, diff_min = softmax_params(1.0, input_scale)
+    args = dict(input_mult=mult, input_left_shift=shift, diff_min=diff_min)
+    np.testing.assert_array_equal(kernels.softmax_s8(x, **args), ops.softmax_s8(x, **args))
+
+
+def test_pad_matches_reference(kernels):
+    rng = np.random.default_rng(5)
+    x = rng.integers(-128, 128, (1, 2, 5, 3), dtype=np.int8)
+    paddings = [(0, 0), (1, 0), (2, 3), (0, 1)]
+    np.testing.assert_array_equal(kernels.pad_s8(x, paddings, -7), ops.pad_s8(x, paddings, -7))
+
+
+def test_conv_reports_argument_error(kernels):
+    x = np.zeros((1, 1, 8, 4), dtype=np.int8)
+    w = np.zeros((2, 1, 3, 4), dtype=np.int8)
+    with pytest.raises(ValueError, match="status -1"):
+        # the filter's input channels (4) disagree with a 3-channel input view
+        kernels.conv2d_s8(x[..., :3], w, None, input_offset=0, output_offset=0, out_mult=[1 << 30] * 2,
+                          out_shift=[0, 0])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(SANITIZE, reason="already running under the sanitizers")
+def test_kernels_under_sanitizers():
+    """This file again, with ASan + UBSan builds of both paths, in a child process."""
+    env = sanitizer_env()
+    if not env["LD_PRELOAD"]:
+        pytest.skip("gcc has no libasan / libubsan runtime to preload")
+    env["ED_KERNELS_SANITIZE"] = "1"
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
