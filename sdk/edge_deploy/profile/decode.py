@@ -64,7 +64,7 @@ class Insn:
         return self.addr + self.size
 
 
-def _kind(name: str, insn) -> str:  # noqa: C901 - a flat table reads best as one function
+def _kind(name: str) -> str:  # noqa: C901 - a flat table reads best as one function
     if name in _SINGLE_LOADS:
         return LOAD
     if name in _SINGLE_STORES:
@@ -114,11 +114,11 @@ def _kind(name: str, insn) -> str:  # noqa: C901 - a flat table reads best as on
     return ALU
 
 
-def _make_insn(cs_insn, md) -> Insn:
+def _make_insn(cs_insn) -> Insn:
     from capstone import CS_GRP_CALL, arm
 
     name = cs_insn.insn_name() or cs_insn.mnemonic.split(".")[0]
-    kind = _kind(name, cs_insn)
+    kind = _kind(name)
     read, written = cs_insn.regs_access()
     written_names = {cs_insn.reg_name(r) for r in written}
     addr_regs: set[str] = set()
@@ -201,7 +201,7 @@ def decode_code(code: dict[int, bytes]) -> dict[int, Insn]:
             for cs_insn in md.disasm(bytes(blob[offset:]), start + offset):
                 decoded = True
                 if cs_insn.address in code:
-                    out[cs_insn.address] = _make_insn(cs_insn, md)
+                    out[cs_insn.address] = _make_insn(cs_insn)
                 offset = cs_insn.address + cs_insn.size - start
             if not decoded:
                 # capstone stops at bytes it cannot decode: skip that one instruction, go on.
