@@ -19,6 +19,8 @@ from edge_deploy.errors import EdgeDeployError
 COMMANDS: dict[str, tuple[str, str]] = {
     "boards": ("boards_cmd", "List the boards edge-deploy can target."),
     "selftest": ("selftest_cmd", "Build the runtime firmware for a board and prove the serial link."),
+    "train": ("train_cmd", "Train a model (or an ensemble) from a YAML config; write model.pt and metrics."),
+    "evaluate": ("evaluate_cmd", "Evaluate a checkpoint's accuracy under test noise and across loads."),
 }
 
 

@@ -6,8 +6,8 @@ The one call other stages need is :func:`load_windows`::
     x, y, names = load_windows("../shared/data/cwru", "test", load_hp=(1,), snr_db=0)
 
 A checkpoint's ``data`` field holds exactly the keyword arguments used for training
-(``data``, ``load_hp``, ``window``, ``stride``, ``fractions``), so
-``load_windows(**checkpoint.data, split="train")`` gives the training windows back.
+(``data``, ``load_hp``, ``window``, ``stride``, ``fractions``, ``labels``), so
+``load_windows(split="train", **checkpoint.data)`` gives the training windows back.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def load_windows(
     snr_db: float | None = None,
     seed: int = 0,
     normalize: bool = True,
-    classes: Sequence[int] | None = None,
+    labels: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Cut the windows of one split; return ``(x float32 (N, 1, window), y int64 (N,), class_names)``.
 
@@ -107,7 +107,7 @@ def load_windows(
     the motor loads, the window length and stride (default ``window // 8``, overlapping), the
     train/validation fractions of every record, an optional SNR in dB for additive white noise
     (applied to the raw windows, seeded by ``seed``), whether to z-score each window (what the
-    models expect), and optionally the labels to keep. Windows of different splits come from
+    models expect), and optionally the labels (class indices) to keep. Windows of different splits come from
     disjoint time ranges of each record. Raises EdgeDeployError on bad data or when the split
     holds no window.
     """
@@ -116,7 +116,7 @@ def load_windows(
     fractions = (float(fractions[0]), float(fractions[1]))
     xs, ys = [], []
     for record in records:
-        if classes is not None and record.label not in classes:
+        if labels is not None and record.label not in labels:
             continue
         start, stop = split_bounds(len(record.signal), split, fractions)
         windows = cut_windows(record.signal, window_starts(start, stop, window, stride), window)

@@ -1,0 +1,49 @@
+"""``edge-deploy evaluate MODEL``: accuracy of a checkpoint (or ensemble) under noise and load."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("evaluate")
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("--data", "data_dir", type=click.Path(), help="Data folder (default: where the model was trained; 'bundled' = the excerpt).")
+@click.option("--snr", default="-4,-2,0,2,4,6,8,10", show_default=True, help="Test SNRs in dB, comma-separated ('' for none).")
+@click.option("--load-hp", help="Motor loads to test on, e.g. 2 (default: the training loads).")
+@click.option("--split", type=click.Choice(["test", "val", "all"]), help="Windows to use (default: test, or all for unseen loads).")
+@click.option("--noise-seed", type=int, default=0, show_default=True, help="Seed of the test noise.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Also write the metrics to this JSON file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def command(model_path, data_dir, snr, load_hp, split, noise_seed, out_path, as_json) -> None:
+    """Evaluate MODEL (a model.pt) on clean and noisy test windows; print accuracy per SNR."""
+    import json
+
+    from edge_deploy.cli.train_cmd import parse_int_list
+    from edge_deploy.errors import EdgeDeployError
+    from edge_deploy.fsutil import atomic_write_json
+    from edge_deploy.train.checkpoint import load_checkpoint
+    from edge_deploy.train.evaluate import TRAINING_DATA, evaluate_checkpoint
+
+    try:
+        snrs = [float(part) for part in snr.split(",") if part.strip()]
+    except ValueError:
+        raise EdgeDeployError(f"--snr {snr!r} is not a comma-separated list of numbers", hint="for example --snr -4,0,4") from None
+    checkpoint = load_checkpoint(model_path)
+    data = TRAINING_DATA if data_dir is None else (None if data_dir == "bundled" else data_dir)
+    loads = parse_int_list(load_hp, "--load-hp") if load_hp is not None else None
+    metrics = evaluate_checkpoint(checkpoint, data=data, load_hp=loads, split=split, snr_db=snrs, noise_seed=noise_seed)
+    if out_path:
+        atomic_write_json(out_path, metrics)
+    if as_json:
+        click.echo(json.dumps(metrics, indent=2, sort_keys=True))
+        return
+    click.echo(
+        f"{model_path}: {len(checkpoint.members)} member(s), {metrics['data']}, load {metrics['load_hp']} HP,"
+        f" split {metrics['split']}, {metrics['n_windows']} windows"
+    )
+    click.echo(f"  clean   {metrics['accuracy'] * 100:6.2f} %")
+    for key, acc in metrics["per_snr"].items():
+        click.echo(f"  {key:>3} dB  {acc * 100:6.2f} %")
+    for name, acc in metrics["per_class"].items():
+        if acc is not None and acc < 1.0:
+            click.echo(f"  class {name}: {acc * 100:.1f} %")

@@ -1,0 +1,152 @@
+"""The training config: a YAML file validated by pydantic; unknown or wrong keys are errors.
+
+See ``examples/ticnn_cwru.yaml`` and docs/training.md for every key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edge_deploy.errors import EdgeDeployError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    """Where the windows come from: ``path`` None = the bundled excerpt."""
+
+    path: str | None = None
+    load_hp: list[int] = Field(default_factory=lambda: [0])
+    window: int = Field(2048, gt=0)
+    stride: int | None = Field(None, gt=0)
+    fractions: tuple[float, float] = (0.7, 0.1)
+
+    @field_validator("fractions")
+    @classmethod
+    def _fractions_leave_test_data(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if value[0] <= 0 or value[1] <= 0 or sum(value) >= 1:
+            raise ValueError("train and val fractions must be positive and sum to less than 1")
+        return value
+
+    @field_validator("load_hp")
+    @classmethod
+    def _some_load(cls, value: list[int]) -> list[int]:
+        if not value or any(h < 0 for h in value):
+            raise ValueError("give at least one load, in HP (0, 1, 2, 3)")
+        return sorted(set(value))
+
+
+class ModelConfig(_Strict):
+    """The architecture: a registered model name and its parameters (widths and so on)."""
+
+    name: str = "ticnn"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("params")
+    @classmethod
+    def _no_dropout_here(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if "input_dropout" in value:
+            raise ValueError("set the input dropout under tricks.input_dropout, not model.params")
+        return value
+
+
+class TricksConfig(_Strict):
+    """The TICNN training interference, each switchable."""
+
+    input_dropout: tuple[float, float] | None = (0.1, 0.9)
+    batch_size: int = Field(10, gt=0)
+    ensemble: int = Field(1, gt=0)
+    noise_augmentation_snr_db: tuple[float, float] | None = None
+
+    @field_validator("input_dropout")
+    @classmethod
+    def _rate_range(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 0 <= value[0] <= value[1] < 1:
+            raise ValueError("the rate range [low, high] must satisfy 0 <= low <= high < 1")
+        return value
+
+
+class TrainingConfig(_Strict):
+    """Optimisation: epochs, learning rate, early stopping, the seed."""
+
+    epochs: int = Field(30, gt=0)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    lr_schedule: Literal["constant", "cosine"] = "cosine"
+    patience: int | None = Field(10, gt=0)
+    early_stopping: Literal["val_loss", "val_accuracy"] = "val_loss"
+    seed: int = 0
+    threads: int | None = Field(None, gt=0)
+
+
+class EvaluateConfig(_Strict):
+    """What ``metrics.json`` reports after training: accuracy under each test SNR."""
+
+    snr_db: list[float] = Field(default_factory=lambda: [-4, -2, 0, 2, 4, 6, 8, 10])
+    noise_seed: int = 0
+
+
+class TrainConfig(_Strict):
+    """The whole training config."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    tricks: TricksConfig = Field(default_factory=TricksConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+
+    @model_validator(mode="after")
+    def _window_fits_model(self) -> TrainConfig:
+        length = self.model.params.get("input_length")
+        if length is not None and length != self.data.window:
+            raise ValueError(f"model.params.input_length ({length}) differs from data.window ({self.data.window})")
+        return self
+
+
+def _describe(exc: ValidationError, source: str) -> EdgeDeployError:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        what = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"{where}: {what}")
+    return EdgeDeployError(
+        f"{source}: invalid config:\n  " + "\n  ".join(lines),
+        hint="fix the keys named above (docs/training.md lists every key)",
+    )
+
+
+def parse_train_config(raw: Any, source: str = "config") -> TrainConfig:
+    """Validate a config mapping; return a TrainConfig. Raises EdgeDeployError naming bad keys."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise EdgeDeployError(f"{source}: the config must be a mapping of sections", hint="see examples/ticnn_cwru.yaml")
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise _describe(exc, source) from None
+
+
+def load_train_config(path: str | os.PathLike) -> TrainConfig:
+    """Read and validate a YAML training config; ``data.path`` is taken relative to the file.
+
+    Raises EdgeDeployError if the file is missing, is not YAML, or has unknown or wrong keys.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise EdgeDeployError(f"config {path} does not exist", hint="see examples/ticnn_cwru.yaml")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise EdgeDeployError(f"{path}: not valid YAML ({exc})", hint="fix the YAML syntax") from exc
+    config = parse_train_config(raw, str(path))
+    if config.data.path is not None:
+        config.data.path = str((path.parent / os.path.expanduser(config.data.path)).resolve())
+    return config
