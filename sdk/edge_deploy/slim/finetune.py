@@ -1,0 +1,81 @@
+"""The small training loop the slimming methods share: sparsity training, fine-tuning, retraining
+with masks held, and accuracy of one model or an ensemble (majority vote)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Return the predicted class (int64, (N,)) of ``model`` in eval mode on windows ``x``."""
+    model.eval()
+    x = torch.as_tensor(x)
+    if len(x) == 0:
+        return torch.zeros(0, dtype=torch.long)
+    return torch.cat([model(x[i : i + batch_size]).argmax(dim=1) for i in range(0, len(x), batch_size)])
+
+
+def accuracy(models: nn.Module | Sequence[nn.Module], x: np.ndarray | torch.Tensor,
+             y: np.ndarray | torch.Tensor) -> float:
+    """Return the accuracy in percent of one model, or of an ensemble by majority vote (a tie goes
+    to the lowest class index among the most voted), on windows ``x`` with labels ``y``."""
+    members = [models] if isinstance(models, nn.Module) else list(models)
+    y = torch.as_tensor(y)
+    if len(y) == 0:
+        return 0.0
+    votes = torch.stack([predict(m, x) for m in members])
+    n_classes = int(max(votes.max().item(), y.max().item())) + 1
+    counts = torch.zeros(len(y), n_classes, dtype=torch.long)
+    counts.scatter_add_(1, votes.t(), torch.ones_like(votes.t()))
+    return 100.0 * (counts.argmax(dim=1) == y).float().mean().item()
+
+
+def fine_tune(
+    model: nn.Module,
+    x: np.ndarray | torch.Tensor,
+    y: np.ndarray | torch.Tensor,
+    *,
+    epochs: float,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
+    penalty: Callable[[nn.Module], torch.Tensor] | None = None,
+    after_step: Callable[[], None] | None = None,
+) -> nn.Module:
+    """Train ``model`` in place with Adam and cross-entropy; return it in eval mode.
+
+    ``epochs`` may be fractional (a part of one shuffled pass). ``penalty(model)`` is added to the
+    loss (the L1 term of Network Slimming); ``after_step()`` runs after every optimizer step (to
+    hold pruning masks). Seeded: the same inputs give the same weights.
+    """
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    steps_per_epoch = max(1, -(-len(x) // batch_size))
+    total_steps = int(round(epochs * steps_per_epoch))
+    if total_steps <= 0 or len(x) == 0:
+        return model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)  # the model's own randomness (dropout draws)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+    step, order = 0, torch.randperm(len(x), generator=generator)
+    while step < total_steps:
+        position = (step % steps_per_epoch) * batch_size
+        if position == 0 and step:
+            order = torch.randperm(len(x), generator=generator)
+        index = order[position : position + batch_size]
+        loss = loss_fn(model(x[index]), y[index])
+        if penalty is not None:
+            loss = loss + penalty(model)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if after_step is not None:
+            after_step()
+        step += 1
+    return model.eval()
