@@ -77,14 +77,13 @@ def _output_hw(in_hw, filter_hw, stride, dilation, padding: Padding) -> tuple[in
     return out_h, out_w
 
 
-def _patches(x: np.ndarray, filter_hw, stride, dilation, padding: Padding, pad_value: int):
-    """Gather windows: returns ``(N, OH, OW, KH, KW, C)`` int64 and the output size."""
+def window_patches(x: np.ndarray, filter_hw, stride, dilation, padding: Padding, pad_value: int):
+    """Gather windows: ``(N, OH, OW, KH, KW, C)`` (int64, or float for float input) and the output size."""
     padding = tuple(int(p) for p in padding)
     out_h, out_w = _output_hw(x.shape[1:3], filter_hw, stride, dilation, padding)
     top, bottom, left, right = padding
-    xp = np.pad(
-        x.astype(np.int64), ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=pad_value
-    )
+    values = x if np.issubdtype(x.dtype, np.floating) else x.astype(np.int64)
+    xp = np.pad(values, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=pad_value)
     rows = np.arange(out_h)[:, None] * stride[0] + np.arange(filter_hw[0])[None, :] * dilation[0]
     cols = np.arange(out_w)[:, None] * stride[1] + np.arange(filter_hw[1])[None, :] * dilation[1]
     return xp[:, rows[:, None, :, None], cols[None, :, None, :], :], (out_h, out_w)
@@ -118,7 +117,7 @@ def conv2d_s8(
     """
     if x.ndim != 4 or w.ndim != 4 or x.shape[3] != w.shape[3]:
         raise ValueError(f"conv2d_s8: input {x.shape} and OHWI weights {w.shape} do not match")
-    patches, (out_h, out_w) = _patches(x, w.shape[1:3], stride, dilation, padding, -int(input_offset))
+    patches, (out_h, out_w) = window_patches(x, w.shape[1:3], stride, dilation, padding, -int(input_offset))
     n = x.shape[0]
     cols = (patches + int(input_offset)).reshape(n * out_h * out_w, -1)
     acc = cols @ w.astype(np.int64).reshape(w.shape[0], -1).T
@@ -152,7 +151,7 @@ def depthwise_conv2d_s8(
     if x.ndim != 4 or w.ndim != 4 or w.shape[0] != 1 or w.shape[3] % x.shape[3] != 0:
         raise ValueError(f"depthwise_conv2d_s8: input {x.shape} and 1HWO weights {w.shape} do not match")
     multiplier = w.shape[3] // x.shape[3]
-    patches, _ = _patches(x, w.shape[1:3], stride, dilation, padding, -int(input_offset))
+    patches, _ = window_patches(x, w.shape[1:3], stride, dilation, padding, -int(input_offset))
     patches = patches + int(input_offset)
     if multiplier > 1:
         patches = np.repeat(patches, multiplier, axis=-1)
@@ -200,7 +199,7 @@ def max_pool_s8(
     act_max: int = 127,
 ) -> np.ndarray:
     """MAX_POOL_2D, int8 (``arm_max_pool_s8``): max over the in-bounds part of each window."""
-    patches, _ = _patches(x, filter_hw, stride, (1, 1), padding, pad_value=-(2**40))
+    patches, _ = window_patches(x, filter_hw, stride, (1, 1), padding, pad_value=-(2**40))
     return saturate(patches.max(axis=(3, 4)), act_min, act_max)
 
 
@@ -217,9 +216,9 @@ def avg_pool_s8(
 
     Padding is excluded from the count, as in TFLite.
     """
-    patches, _ = _patches(x, filter_hw, stride, (1, 1), padding, pad_value=0)
+    patches, _ = window_patches(x, filter_hw, stride, (1, 1), padding, pad_value=0)
     ones = np.ones((1,) + x.shape[1:3] + (1,), dtype=np.int64)
-    counts, _ = _patches(ones, filter_hw, stride, (1, 1), padding, pad_value=0)
+    counts, _ = window_patches(ones, filter_hw, stride, (1, 1), padding, pad_value=0)
     total = patches.sum(axis=(3, 4))
     count = counts.sum(axis=(3, 4))
     return saturate(_round_div(total, count), act_min, act_max)
@@ -278,39 +277,14 @@ def mean_s8(
     output_offset: int,
     out_mult: int,
     out_shift: int,
-    method: str = "requantize",
-    input_scale: float | None = None,
-    output_scale: float | None = None,
     rounding: str = "double",
 ) -> np.ndarray:
-    """MEAN over H and W of an NHWC int8 tensor -> ``(N, 1, 1, C)`` int8 (TFLite's three paths).
+    """MEAN over H and W of an NHWC int8 tensor -> ``(N, 1, 1, C)`` int8.
 
-    ``method`` picks the arithmetic TFLite uses for the case (see docs/ir.md):
-    ``"requantize"`` (keep_dims): sum of ``x + input_offset``, requantized by
-    ``input_scale / output_scale`` and divided by the count rounding half away from zero;
-    ``"same_scale"`` (equal input and output quantization): the raw sum divided by the count,
-    truncating; ``"float"``: TFLite's float32 ``QuantizedMeanOrSum`` (needs both scales).
-    Raises ValueError for an unknown method or missing scales.
+    The sum of ``x + input_offset`` over the window is requantized by one multiplier
+    ``input_scale / (output_scale * count)`` (so the division by the count is folded into it),
+    then offset by ``output_offset`` and saturated: what TFLite's integer MEAN computes.
     """
-    count = x.shape[1] * x.shape[2]
-    if method == "requantize":
-        acc = (x.astype(np.int64) + int(input_offset)).sum(axis=(1, 2), keepdims=True)
-        acc = multiply_by_quantized_multiplier(wrap_int32(acc), out_mult, out_shift, rounding)
-        acc = _round_div(acc, np.int64(count))
-        return saturate(acc + int(output_offset), -128, 127)
-    if method == "same_scale":
-        total = x.astype(np.int64).sum(axis=(1, 2), keepdims=True)
-        return saturate(np.where(total >= 0, total // count, -((-total) // count)), -128, 127)
-    if method == "float":
-        if input_scale is None or output_scale is None:
-            raise ValueError("mean_s8(method='float') needs input_scale and output_scale")
-        total = x.astype(np.int64).sum(axis=(1, 2), keepdims=True)
-        scale = np.float32(input_scale) / np.float32(output_scale)
-        bias = np.float32(input_offset) * scale
-        mean = total.astype(np.float32) / np.float32(count)
-        value = mean * scale + bias
-        # std::round: half away from zero, computed exactly from the fractional part.
-        whole = np.trunc(value)
-        rounded = whole + np.sign(value) * (np.abs(value - whole) >= np.float32(0.5))
-        return saturate(rounded + np.float32(output_offset), -128, 127)
-    raise ValueError(f"unknown mean method {method!r}; expected 'requantize', 'same_scale' or 'float'")
+    acc = (x.astype(np.int64) + int(input_offset)).sum(axis=(1, 2), keepdims=True)
+    acc = multiply_by_quantized_multiplier(wrap_int32(acc), out_mult, out_shift, rounding)
+    return saturate(acc + int(output_offset), -128, 127)

@@ -1,0 +1,127 @@
+"""Run a whole IR graph on a batch: the int8 reference interpreter (and its float twin).
+
+The int8 path calls the functions of :mod:`edge_deploy.interp.ops` with the arguments of
+:func:`edge_deploy.ir.kernel_params`, so it is exactly what the generated C must compute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from edge_deploy.errors import EdgeDeployError
+from edge_deploy.interp import float_ops, ops
+from edge_deploy.ir.graph import Graph, Op
+from edge_deploy.ir.params import KERNEL_FUNCTIONS, explicit_padding, kernel_params
+
+# "double": TFLM / CMSIS-NN everywhere (the default, what the firmware computes).
+# "single": single rounding everywhere.
+# "litert": what the ai-edge-litert 2.x interpreter's reference kernels were measured to do:
+#           double rounding, except single rounding on FULLY_CONNECTED.
+ROUNDING_POLICIES = ("double", "single", "litert")
+
+
+def op_rounding(graph: Graph, op: Op, policy: str) -> str:
+    """The rounding mode ("double" or "single") that ``policy`` gives ``op``."""
+    if policy not in ROUNDING_POLICIES:
+        raise EdgeDeployError(f"unknown rounding policy {policy!r}", f"use one of {', '.join(ROUNDING_POLICIES)}")
+    if policy == "litert":
+        if op.kind == "fully_connected":
+            return "single"
+        return "double"
+    return policy
+
+
+def _batch_inputs(graph: Graph, inputs) -> dict[str, np.ndarray]:
+    if not isinstance(inputs, Mapping):
+        if len(graph.inputs) != 1:
+            raise EdgeDeployError(f"graph '{graph.name}' has {len(graph.inputs)} inputs; pass a dict by name")
+        inputs = {graph.inputs[0]: inputs}
+    values: dict[str, np.ndarray] = {}
+    for name in graph.inputs:
+        if name not in inputs:
+            raise EdgeDeployError(f"no value given for graph input '{name}'")
+        t = graph.tensor(name)
+        value = np.asarray(inputs[name])
+        sample = t.shape[1:]
+        if value.shape[1:] != sample:
+            raise EdgeDeployError(
+                f"input '{name}' has shape {value.shape}; expected (N, {', '.join(map(str, sample))})",
+                "batch files hold N samples stacked on a new first axis, each shaped like the model "
+                "input without its batch dimension of 1",
+            )
+        if t.dtype == "int8" and value.dtype != np.int8:
+            raise EdgeDeployError(f"input '{name}' must be int8, got {value.dtype}", "quantize the inputs first")
+        values[name] = value.astype(np.int8 if t.dtype == "int8" else np.float32)
+    return values
+
+
+def run_graph(graph: Graph, inputs, *, rounding: str = "double", keep_all: bool = False) -> dict[str, np.ndarray]:
+    """Run ``graph`` on a batch; returns ``{tensor name: batch array}``.
+
+    ``inputs`` is an array (single-input graph) or ``{input name: array}``, each shaped
+    ``(N, *input_shape[1:])`` and int8 for an int8 graph, float32 for a float graph. ``rounding``
+    is a policy from ``ROUNDING_POLICIES``. The result holds the graph outputs, or every activation
+    tensor with ``keep_all``. Raises EdgeDeployError for bad inputs or an unsupported op.
+    """
+    values = _batch_inputs(graph, inputs)
+    n = next(iter(values.values())).shape[0]
+    quantized = graph.is_quantized
+    for op in graph.ops:
+        args = [values[name] if name in values else graph.tensor(name).data if name else None for name in op.inputs]
+        out = graph.tensor(op.outputs[0])
+        result = _run_int8(graph, op, args, rounding) if quantized else _run_float(graph, op, args)
+        values[op.outputs[0]] = result.reshape((n * out.shape[0],) + tuple(out.shape[1:]))
+    keep = graph.activations() if keep_all else graph.outputs
+    return {name: values[name] for name in keep}
+
+
+def run(graph: Graph, x: np.ndarray, *, rounding: str = "double") -> np.ndarray:
+    """Run a single-input, single-output graph on a batch ``x``; returns the output batch."""
+    if len(graph.outputs) != 1:
+        raise EdgeDeployError(f"graph '{graph.name}' has {len(graph.outputs)} outputs; use run_graph")
+    return run_graph(graph, x, rounding=rounding)[graph.outputs[0]]
+
+
+def _run_int8(graph: Graph, op: Op, args: list, rounding_policy: str) -> np.ndarray:
+    params = kernel_params(graph, op)
+    if op.kind == "reshape":
+        return args[0]
+    function = getattr(ops, KERNEL_FUNCTIONS[op.kind])
+    if op.kind in ("conv2d", "depthwise_conv2d", "fully_connected", "add", "mean"):
+        params["rounding"] = op_rounding(graph, op, rounding_policy)
+    if op.kind in ("conv2d", "depthwise_conv2d", "fully_connected"):
+        return function(args[0], args[1], args[2] if len(args) > 2 else None, **params)
+    if op.kind == "add":
+        return function(args[0], args[1], **params)
+    if op.kind == "pad":
+        return function(args[0], [(0, 0)] + params["paddings"][1:], params["pad_value"])
+    return function(args[0], **params)
+
+
+def _run_float(graph: Graph, op: Op, args: list) -> np.ndarray:
+    a = op.attrs
+    activation = a.get("activation", "none")
+    bias = args[2] if len(args) > 2 else None
+    if op.kind in ("conv2d", "depthwise_conv2d"):
+        function = float_ops.conv2d_f32 if op.kind == "conv2d" else float_ops.depthwise_conv2d_f32
+        return function(args[0], args[1], bias, stride=tuple(a["stride"]), padding=explicit_padding(graph, op),
+                        dilation=tuple(a["dilation"]), activation=activation)
+    if op.kind == "fully_connected":
+        return float_ops.fully_connected_f32(args[0], args[1], bias, activation=activation)
+    if op.kind in ("max_pool2d", "avg_pool2d"):
+        return float_ops.pool_f32(args[0], kind=op.kind, filter_hw=tuple(a["filter"]), stride=tuple(a["stride"]),
+                                  padding=explicit_padding(graph, op), activation=activation)
+    if op.kind == "add":
+        return float_ops.activate(args[0] + args[1], activation)
+    if op.kind == "reshape":
+        return args[0]
+    if op.kind == "softmax":
+        return float_ops.softmax_f32(args[0], beta=a.get("beta", 1.0))
+    if op.kind == "pad":
+        return np.pad(args[0], [(0, 0)] + [tuple(p) for p in a["paddings"][1:]], constant_values=a.get("pad_value") or 0.0)
+    if op.kind == "mean":
+        axes = tuple(ax % args[0].ndim for ax in a["axis"])
+        return args[0].mean(axis=axes, keepdims=True).astype(np.float32)
+    raise EdgeDeployError(f"op '{op.name}': the float interpreter has no kernel for '{op.kind}'")

@@ -1,0 +1,280 @@
+"""Import an int8 ``.tflite`` model into the graph IR.
+
+Every problem a file can have (not a flatbuffer, truncated, corrupt offsets, a float model,
+dynamic shapes, an op we do not support) raises :class:`EdgeDeployError` naming it; nothing else
+escapes. Quirks TFLM accepts are accepted here too (a rank-1 bias whose ``quantized_dimension``
+is not 0, for example).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from edge_deploy.errors import EdgeDeployError
+from edge_deploy.ir.graph import Graph, Op, QuantParams, Tensor
+from edge_deploy.ir.shapes import validate
+from edge_deploy.tflite import schema as s
+from edge_deploy.tflite.flatbuf import CorruptFlatbuffer, Table, root_table
+
+_DTYPES = {s.INT8: "int8", s.INT32: "int32", s.FLOAT32: "float32", s.INT64: "int64"}
+_KINDS = {
+    s.CONV_2D: "conv2d", s.DEPTHWISE_CONV_2D: "depthwise_conv2d", s.FULLY_CONNECTED: "fully_connected",
+    s.MAX_POOL_2D: "max_pool2d", s.AVERAGE_POOL_2D: "avg_pool2d", s.ADD: "add", s.RESHAPE: "reshape",
+    s.SOFTMAX: "softmax", s.PAD: "pad", s.PADV2: "pad", s.MEAN: "mean",
+}
+_MAX_ELEMENTS = 1 << 28  # a shape beyond this is corrupt for any microcontroller model
+
+
+def load_tflite(path: str | os.PathLike) -> Graph:
+    """Read a ``.tflite`` file into a validated int8 :class:`Graph`.
+
+    Raises EdgeDeployError if the file is missing, corrupt or uses anything unsupported.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise EdgeDeployError(f"cannot read '{path}': {exc.strerror}", "check the model path") from None
+    return import_tflite(data, name=path.stem, source=str(path))
+
+
+def import_tflite(data: bytes, *, name: str = "model", source: str = "the .tflite data") -> Graph:
+    """Parse ``.tflite`` bytes into a validated int8 :class:`Graph` (see :func:`load_tflite`)."""
+    try:
+        graph = _parse(bytes(data), name)
+    except EdgeDeployError as exc:
+        raise EdgeDeployError(f"{source}: {exc.message}", exc.hint) from None
+    except (CorruptFlatbuffer, struct.error, ValueError, IndexError, OverflowError, KeyError, TypeError) as exc:
+        raise EdgeDeployError(
+            f"{source} is not a valid .tflite file ({type(exc).__name__}: {exc})",
+            "the file is truncated or corrupt; export or download it again",
+        ) from None
+    try:
+        return validate(graph)
+    except EdgeDeployError as exc:
+        raise EdgeDeployError(f"{source}: {exc.message}", exc.hint or "the file is inconsistent; export it again") from None
+
+
+def _parse(buf: bytes, name: str) -> Graph:
+    if len(buf) < 8:
+        raise CorruptFlatbuffer(f"only {len(buf)} bytes")
+    if buf[4:8] != s.FILE_IDENTIFIER:
+        raise EdgeDeployError("is not a TFLite flatbuffer (no 'TFL3' identifier)", "pass a .tflite model file")
+    model = root_table(buf)
+    version = model.scalar(s.MODEL_VERSION, "<I", 0)
+    if version != s.SCHEMA_VERSION:
+        raise EdgeDeployError(f"has TFLite schema version {version}; only version 3 is supported")
+    subgraphs = model.tables(s.MODEL_SUBGRAPHS)
+    if len(subgraphs) != 1:
+        raise EdgeDeployError(f"has {len(subgraphs)} subgraphs; only single-subgraph models are supported")
+    buffers = model.tables(s.MODEL_BUFFERS)
+    opcodes = [_builtin_code(t) for t in model.tables(s.MODEL_OPERATOR_CODES)]
+    sub = subgraphs[0]
+    file_tensors = sub.tables(s.SUBGRAPH_TENSORS)
+    inputs = _indices(sub, s.SUBGRAPH_INPUTS, len(file_tensors))
+    outputs = _indices(sub, s.SUBGRAPH_OUTPUTS, len(file_tensors))
+    names = _unique_names(file_tensors)
+
+    ops: list[Op] = []
+    used: set[int] = set(inputs) | set(outputs)
+    for number, table in enumerate(sub.tables(s.SUBGRAPH_OPERATORS)):
+        index = table.scalar(s.OPERATOR_OPCODE_INDEX, "<I", 0)
+        if index >= len(opcodes):
+            raise CorruptFlatbuffer(f"operator {number} uses opcode index {index} of {len(opcodes)}")
+        code, custom = opcodes[index]
+        op_ins = list(_indices(table, s.OPERATOR_INPUTS, len(file_tensors), allow_missing=True))
+        op_outs = list(_indices(table, s.OPERATOR_OUTPUTS, len(file_tensors)))
+        label = f"operator {number}"
+        if custom is not None or code not in _KINDS:
+            what = f"custom op '{custom}'" if custom is not None else f"op {s.OPERATOR_NAMES.get(code, f'with builtin code {code}')}"
+            raise EdgeDeployError(f"{label} is {what}, which edge-deploy does not support",
+                                  "supported: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, MAX_POOL_2D, "
+                                  "AVERAGE_POOL_2D, ADD, RESHAPE, SOFTMAX, PAD, PADV2, MEAN")
+        if len(op_outs) != 1 or not op_ins or op_ins[0] < 0:
+            raise EdgeDeployError(f"{label} ({s.OPERATOR_NAMES[code]}) has {len(op_ins)} inputs and {len(op_outs)} outputs")
+        kind = _KINDS[code]
+        const = lambda i: _constant(file_tensors, buffers, op_ins[i], f"{label} input {i}")  # noqa: E731
+        attrs = _attrs(table, code, label, op_ins, const)
+        data_inputs = op_ins[:3] if kind in ("conv2d", "depthwise_conv2d", "fully_connected") else op_ins[:2] if kind == "add" else op_ins[:1]
+        used.update(i for i in data_inputs if i >= 0)
+        used.update(op_outs)
+        out_name = names[op_outs[0]]
+        ops.append(Op(kind, out_name,
+                      [names[i] if i >= 0 else "" for i in data_inputs], [out_name], attrs))
+
+    tensors = {names[i]: _tensor(file_tensors[i], buffers, names[i]) for i in sorted(used)}
+    graph = Graph(name, tensors, ops, [names[i] for i in inputs], [names[i] for i in outputs])
+    _check_types(graph)
+    return graph
+
+
+def _builtin_code(table: Table) -> tuple[int, str | None]:
+    deprecated = table.scalar(s.OPCODE_DEPRECATED_BUILTIN_CODE, "<b", 0)
+    code = max(int(deprecated), int(table.scalar(s.OPCODE_BUILTIN_CODE, "<i", 0)))
+    custom = table.string(s.OPCODE_CUSTOM_CODE) if code == 32 else None
+    return code, custom
+
+
+def _indices(table: Table, slot: int, count: int, allow_missing: bool = False) -> list[int]:
+    values = table.array(slot, "int32")
+    values = [] if values is None else [int(v) for v in values]
+    for v in values:
+        if v >= count or (v < 0 and not (allow_missing and v == -1)):
+            raise CorruptFlatbuffer(f"tensor index {v} out of range (model has {count} tensors)")
+    return values
+
+
+def _unique_names(file_tensors: list[Table]) -> list[str]:
+    names, seen = [], set()
+    for i, t in enumerate(file_tensors):
+        base = t.string(s.TENSOR_NAME) or f"tensor_{i}"
+        name = base if base not in seen else f"{base}:{i}"
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def _shape(t: Table, name: str) -> tuple[int, ...]:
+    shape = t.array(s.TENSOR_SHAPE, "int32")
+    shape = () if shape is None else tuple(int(d) for d in shape)
+    signature = t.array(s.TENSOR_SHAPE_SIGNATURE, "int32")
+    if any(d < 0 for d in shape) or (signature is not None and any(d < 0 for d in signature)):
+        raise EdgeDeployError(f"tensor '{name}' has a dynamic shape {tuple(signature if signature is not None else shape)}",
+                              "convert the model with a fixed input shape (batch 1)")
+    if int(np.prod(shape, dtype=np.float64)) > _MAX_ELEMENTS:
+        raise CorruptFlatbuffer(f"tensor '{name}' claims shape {shape}")
+    return shape
+
+
+def _tensor(t: Table, buffers: list[Table], name: str) -> Tensor:
+    code = t.scalar(s.TENSOR_TYPE, "<b", 0)
+    if code not in _DTYPES:
+        raise EdgeDeployError(f"tensor '{name}' has type {s.TENSOR_TYPE_NAMES.get(code, code)}, which is not supported")
+    if t.scalar(s.TENSOR_IS_VARIABLE, "<?", False) or t.has(s.TENSOR_SPARSITY):
+        raise EdgeDeployError(f"tensor '{name}' is a variable or sparse tensor, which is not supported")
+    shape = _shape(t, name)
+    dtype = _DTYPES[code]
+    data = _buffer_data(t, buffers, name, dtype, shape)
+    return Tensor(name, shape, dtype, _quant(t, name), data)
+
+
+def _buffer_data(t: Table, buffers: list[Table], name: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray | None:
+    index = t.scalar(s.TENSOR_BUFFER, "<I", 0)
+    if index == 0:
+        return None
+    if index >= len(buffers):
+        raise CorruptFlatbuffer(f"tensor '{name}' uses buffer {index} of {len(buffers)}")
+    buffer = buffers[index]
+    if buffer.scalar(s.BUFFER_OFFSET, "<Q", 0) > 1:
+        raise EdgeDeployError(f"tensor '{name}' keeps its data outside the flatbuffer (a >2 GB model), not supported")
+    raw = buffer.bytes(s.BUFFER_DATA)
+    if not raw:
+        return None
+    expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    if len(raw) != expected:
+        raise CorruptFlatbuffer(f"tensor '{name}' of shape {shape} has {len(raw)} data bytes, expected {expected}")
+    return np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype).reshape(shape)
+
+
+def _quant(t: Table, name: str) -> QuantParams | None:
+    q = t.table(s.TENSOR_QUANTIZATION)
+    if q is None:
+        return None
+    scale = q.array(s.QUANT_SCALE, "float32")
+    zero = q.array(s.QUANT_ZERO_POINT, "int64")
+    if scale is None or scale.size == 0:
+        return None
+    if zero is None or zero.size not in (1, scale.size):
+        raise EdgeDeployError(f"tensor '{name}' has {scale.size} scales but {0 if zero is None else zero.size} zero points")
+    if not np.all(np.isfinite(scale)) or np.any(scale < 0):
+        raise EdgeDeployError(f"tensor '{name}' has an invalid quantization scale {scale[:4]}")
+    return QuantParams(scale, zero, int(q.scalar(s.QUANT_QUANTIZED_DIMENSION, "<i", 0)))
+
+
+def _constant(file_tensors, buffers, index: int, what: str) -> np.ndarray:
+    if index < 0:
+        raise EdgeDeployError(f"{what} is missing")
+    t = file_tensors[index]
+    name = t.string(s.TENSOR_NAME) or f"tensor_{index}"
+    tensor = _tensor(t, buffers, name)
+    if tensor.data is None:
+        raise EdgeDeployError(f"{what} ('{name}') must be a constant", "convert the model with constant shapes and paddings")
+    return tensor.data
+
+
+def _attrs(table: Table, code: int, label: str, op_ins: list[int], const) -> dict:
+    options = table.table(s.OPERATOR_BUILTIN_OPTIONS)
+    o = options if options is not None else None
+
+    def opt(slot: int, fmt: str, default):
+        return default if o is None else o.scalar(slot, fmt, default)
+
+    def activation(slot: int) -> str:
+        code_ = opt(slot, "<b", 0)
+        name = s.ACTIVATION_NAMES.get(code_, str(code_))
+        if name not in ("none", "relu", "relu6"):
+            raise EdgeDeployError(f"{label} has fused activation {name}, which is not supported")
+        return name
+
+    def padding(slot: int) -> str:
+        value = opt(slot, "<b", 0)
+        if value not in (s.PADDING_SAME, s.PADDING_VALID):
+            raise EdgeDeployError(f"{label} has unknown padding {value}")
+        return "same" if value == s.PADDING_SAME else "valid"
+
+    if code == s.CONV_2D:
+        return {"stride": (opt(s.CONV_STRIDE_H, "<i", 1), opt(s.CONV_STRIDE_W, "<i", 1)),
+                "dilation": (opt(s.CONV_DILATION_H, "<i", 1), opt(s.CONV_DILATION_W, "<i", 1)),
+                "padding": padding(s.CONV_PADDING), "activation": activation(s.CONV_ACTIVATION)}
+    if code == s.DEPTHWISE_CONV_2D:
+        return {"stride": (opt(s.DW_STRIDE_H, "<i", 1), opt(s.DW_STRIDE_W, "<i", 1)),
+                "dilation": (opt(s.DW_DILATION_H, "<i", 1), opt(s.DW_DILATION_W, "<i", 1)),
+                "padding": padding(s.DW_PADDING), "activation": activation(s.DW_ACTIVATION),
+                "depth_multiplier": max(1, opt(s.DW_DEPTH_MULTIPLIER, "<i", 1))}
+    if code == s.FULLY_CONNECTED:
+        if opt(s.FC_WEIGHTS_FORMAT, "<b", 0) != 0 or opt(s.FC_KEEP_NUM_DIMS, "<?", False):
+            raise EdgeDeployError(f"{label} (FULLY_CONNECTED) uses shuffled weights or keep_num_dims, not supported")
+        return {"activation": activation(s.FC_ACTIVATION)}
+    if code in (s.MAX_POOL_2D, s.AVERAGE_POOL_2D):
+        return {"filter": (opt(s.POOL_FILTER_H, "<i", 1), opt(s.POOL_FILTER_W, "<i", 1)),
+                "stride": (opt(s.POOL_STRIDE_H, "<i", 1), opt(s.POOL_STRIDE_W, "<i", 1)),
+                "padding": padding(s.POOL_PADDING), "activation": activation(s.POOL_ACTIVATION)}
+    if code == s.ADD:
+        if len(op_ins) != 2:
+            raise EdgeDeployError(f"{label} (ADD) has {len(op_ins)} inputs, expected 2")
+        return {"activation": activation(s.ADD_ACTIVATION)}
+    if code == s.SOFTMAX:
+        return {"beta": float(opt(s.SOFTMAX_BETA, "<f", 0.0))}
+    if code == s.RESHAPE:
+        return {"shape": None}  # filled from the output tensor's shape below
+    if code in (s.PAD, s.PADV2):
+        if len(op_ins) < 2:
+            raise EdgeDeployError(f"{label} (PAD) has no paddings input")
+        pads = const(1).astype(np.int64).reshape(-1, 2)
+        value = None
+        if code == s.PADV2 and len(op_ins) > 2 and op_ins[2] >= 0:
+            value = int(const(2).reshape(-1)[0])
+        return {"paddings": [(int(a), int(b)) for a, b in pads], "pad_value": value}
+    if code == s.MEAN:
+        if len(op_ins) < 2:
+            raise EdgeDeployError(f"{label} (MEAN) has no axis input")
+        return {"axis": tuple(int(v) for v in const(1).reshape(-1)), "keep_dims": bool(opt(s.REDUCER_KEEP_DIMS, "<?", False))}
+    raise EdgeDeployError(f"{label} has an unsupported builtin code {code}")
+
+
+def _check_types(graph: Graph) -> None:
+    for op in graph.ops:
+        if op.kind == "reshape":
+            op.attrs["shape"] = tuple(graph.tensor(op.outputs[0]).shape)
+    for name in graph.activations():
+        t = graph.tensor(name)
+        if t.dtype != "int8" or t.quant is None:
+            what = "float" if t.dtype == "float32" else t.dtype
+            raise EdgeDeployError(
+                f"tensor '{name}' is {what}, not quantized int8: this is not a full-integer int8 model",
+                "convert with full-integer quantization (int8 inputs, outputs and activations)",
+            )
