@@ -128,12 +128,12 @@ static inline uint32_t ed_dup16(int32_t value)
 }
 
 /* gemmlowp SaturatingRoundingDoublingHighMul without the one saturating case
- * (a == b == INT32_MIN), which a positive Q31 multiplier never reaches. */
+ * (a == b == INT32_MIN), which a positive Q31 multiplier never reaches. gemmlowp adds a nudge
+ * of 2^30 (or 1 - 2^30 for a negative product) and divides by 2^31 truncating toward zero;
+ * for either sign that equals floor((a * b + 2^30) / 2^31), one SMULL, an add and a shift. */
 static inline int32_t ed_doubling_high_mult(int32_t a, int32_t b)
 {
-    int64_t ab = (int64_t)a * (int64_t)b;
-    int64_t nudge = ab >= 0 ? (1LL << 30) : (1 - (1LL << 30));
-    return (int32_t)((ab + nudge) / (1LL << 31));
+    return (int32_t)(((int64_t)a * (int64_t)b + (1LL << 30)) >> 31);
 }
 
 /* Same, saturating (gemmlowp semantics), for the softmax fixed-point maths. */
@@ -149,7 +149,7 @@ static inline int32_t ed_sat_doubling_high_mult(int32_t a, int32_t b)
 /* gemmlowp RoundingDivideByPOT: divide by 2^exponent, rounding half away from zero. */
 static inline int32_t ed_divide_by_pot(int32_t x, int32_t exponent)
 {
-    const int32_t mask = (int32_t)((1LL << exponent) - 1);
+    const int32_t mask = (int32_t)((1u << exponent) - 1u); /* exponent in [0, 31] */
     const int32_t remainder = x & mask;
     const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
     return (x >> exponent) + (remainder > threshold ? 1 : 0);

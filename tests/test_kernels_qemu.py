@@ -1,0 +1,123 @@
+"""The kernels compiled for the Cortex-M4 (both paths) and run on QEMU mps2-an386, compared
+bit for bit with edge_deploy.interp.ops; the SIMD path must also be faster than the portable one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge_deploy.build.kernel_firmware import KernelCase, build_kernel_firmware, run_kernel_firmware
+from edge_deploy.interp import ops
+from edge_deploy.interp.softmax import softmax_params
+from edge_deploy.quantize.fixedpoint import quantize_multiplier, quantize_multiplier_smaller_than_one
+
+pytestmark = pytest.mark.qemu
+
+
+def _conv_case(name, rng, in_shape, cout, kernel_hw, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
+               offsets=(3, -5), depthwise=False):
+    x = rng.integers(-128, 128, in_shape, dtype=np.int8)
+    cin = in_shape[3]
+    w_shape = (1, *kernel_hw, cout) if depthwise else (cout, *kernel_hw, cin)
+    w = rng.integers(-127, 128, w_shape, dtype=np.int8)
+    bias = rng.integers(-20000, 20000, cout).astype(np.int32)
+    params = dict(input_offset=offsets[0], output_offset=offsets[1],
+                  out_mult=rng.integers(1 << 30, (1 << 31) - 1, cout).astype(np.int32),
+                  out_shift=rng.integers(-10, 0, cout).astype(np.int32), stride=stride, padding=padding,
+                  dilation=dilation, act_min=offsets[1], act_max=127)
+    op = "depthwise_conv2d_s8" if depthwise else "conv2d_s8"
+    expected = getattr(ops, op)(x, w, bias, **params)
+    per_output = kernel_hw[0] * kernel_hw[1] * (1 if depthwise else cin)
+    return KernelCase(name, op, {"x": x, "w": w, "bias": bias}, params, expected.shape,
+                      macs=int(expected.size * per_output), expected=expected)
+
+
+def _cases() -> list[KernelCase]:
+    rng = np.random.default_rng(2024)
+    cases = [
+        # TICNN's shapes: the wide first conv and the 3-tap convs dominate an inference.
+        _conv_case("ticnn-conv1-k64-s8", rng, (1, 1, 2048, 1), 16, (1, 64), (1, 8), (0, 0, 28, 28)),
+        _conv_case("ticnn-conv2-3tap-16to32", rng, (1, 1, 128, 16), 32, (1, 3), padding=(0, 0, 1, 1)),
+        _conv_case("ticnn-conv3-3tap-32to64", rng, (1, 1, 64, 32), 64, (1, 3), padding=(0, 0, 1, 1)),
+        _conv_case("odd-channels-stride", rng, (1, 1, 17, 5), 7, (1, 3), (1, 2), (0, 0, 1, 0), offsets=(128, -128)),
+        _conv_case("2d-3x3-pad-dilation", rng, (1, 6, 7, 3), 5, (3, 3), (1, 1), (2, 0, 1, 2), (2, 1), (-127, 127)),
+        _conv_case("depthwise-3x3", rng, (1, 5, 6, 6), 6, (3, 3), (1, 1), (1, 1, 1, 1), depthwise=True),
+        _conv_case("depthwise-mult2", rng, (1, 4, 4, 3), 6, (3, 3), (2, 1), (1, 1, 1, 1), depthwise=True),
+    ]
+    x = rng.integers(-128, 128, (1, 1, 256, 16), dtype=np.int8)
+    pool = dict(filter_hw=(1, 2), stride=(1, 2))
+    cases.append(KernelCase("maxpool-2", "max_pool_s8", {"x": x}, pool, (1, 1, 128, 16),
+                            expected=ops.max_pool_s8(x, **pool)))
+    x = rng.integers(-128, 128, (1, 3, 7, 5), dtype=np.int8)
+    pool = dict(filter_hw=(3, 3), stride=(2, 2), padding=(1, 1, 1, 1), act_min=-50, act_max=60)
+    cases.append(KernelCase("maxpool-pad-odd-channels", "max_pool_s8", {"x": x}, pool, (1, 2, 4, 5),
+                            expected=ops.max_pool_s8(x, **pool)))
+    cases.append(KernelCase("avgpool-pad-odd-channels", "avg_pool_s8", {"x": x}, pool, (1, 2, 4, 5),
+                            expected=ops.avg_pool_s8(x, **pool)))
+    for per_channel in (False, True):
+        x = rng.integers(-128, 128, (1, 1024), dtype=np.int8)
+        w = rng.integers(-127, 128, (101, 1024), dtype=np.int8)
+        bias = rng.integers(-9000, 9000, 101).astype(np.int32)
+        if per_channel:
+            mult = rng.integers(1 << 30, (1 << 31) - 1, 101).astype(np.int32)
+            shift = rng.integers(-12, -6, 101).astype(np.int32)
+        else:
+            mult, shift = quantize_multiplier(0.0007)
+        params = dict(input_offset=-7, output_offset=11, out_mult=mult, out_shift=shift)
+        expected = ops.fully_connected_s8(x, w, bias, **params)
+        cases.append(KernelCase(f"fc-1024x101-{'per-channel' if per_channel else 'per-tensor'}",
+                                "fully_connected_s8", {"x": x, "w": w, "bias": bias}, params, expected.shape,
+                                macs=1024 * 101, expected=expected))
+    a = rng.integers(-128, 128, 203, dtype=np.int8)
+    b = rng.integers(-128, 128, 203, dtype=np.int8)
+    m1, s1 = quantize_multiplier_smaller_than_one(0.25)
+    m2, s2 = quantize_multiplier_smaller_than_one(0.5)
+    mo, so = quantize_multiplier_smaller_than_one(0.22 / (1 << 20) * 8)
+    params = dict(input1_offset=9, input1_mult=m1, input1_shift=s1, input2_offset=-100, input2_mult=m2,
+                  input2_shift=s2, left_shift=20, output_offset=-1, out_mult=mo, out_shift=so)
+    cases.append(KernelCase("add-203", "add_s8", {"a": a, "b": b}, params, (203,), expected=ops.add_s8(a, b, **params)))
+    x = rng.integers(-128, 128, (3, 10), dtype=np.int8)
+    mult, shift, diff_min = softmax_params(1.0, 0.15)
+    params = dict(input_mult=mult, input_left_shift=shift, diff_min=diff_min)
+    cases.append(KernelCase("softmax-3x10", "softmax_s8", {"x": x}, params, (3, 10),
+                            expected=ops.softmax_s8(x, **params)))
+    x = rng.integers(-128, 128, (1, 2, 5, 3), dtype=np.int8)
+    params = dict(paddings=[(0, 0), (1, 0), (2, 3), (0, 1)], pad_value=-7)
+    cases.append(KernelCase("pad", "pad_s8", {"x": x}, params, (1, 3, 10, 4),
+                            expected=ops.pad_s8(x, params["paddings"], -7)))
+    return cases
+
+
+@pytest.fixture(scope="module")
+def runs(qemu_arm, tmp_path_factory):
+    cases = _cases()
+    out = {}
+    for path in ("dsp", "portable"):
+        elf = build_kernel_firmware(cases, tmp_path_factory.mktemp(f"kernels-{path}"), path=path)
+        out[path] = run_kernel_firmware(elf, cases)
+    return cases, out
+
+
+@pytest.mark.parametrize("path", ["dsp", "portable"])
+def test_every_kernel_bit_exact_on_cortex_m4(runs, path):
+    cases, results = runs
+    run = results[path]
+    for case, output, status in zip(cases, run.outputs, run.statuses):
+        assert status == 0, f"{case.name}: kernel returned an error status"
+        np.testing.assert_array_equal(output, case.expected, err_msg=f"{path} path, case {case.name}")
+
+
+def test_simd_path_beats_portable_and_tflm_figures(runs):
+    cases, results = runs
+    dsp, portable = results["dsp"], results["portable"]
+    for i, case in enumerate(cases):
+        if case.op in ("conv2d_s8", "fully_connected_s8", "max_pool_s8"):
+            assert dsp.instructions[i] < portable.instructions[i], case.name
+    by_name = {case.name: i for i, case in enumerate(cases)}
+    first = by_name["ticnn-conv1-k64-s8"]
+    three_tap = by_name["ticnn-conv3-3tap-32to64"]
+    # TFLM + CMSIS-NN on QEMU: 0.20 MAC/instruction on this wide conv, 0.45-0.52 on 3-tap convs
+    # (METHODS.md section 9); these kernels measured 0.41 and 0.52.
+    assert cases[first].macs / dsp.instructions[first] > 0.35
+    assert cases[three_tap].macs / dsp.instructions[three_tap] > 0.45
