@@ -53,8 +53,17 @@ __all__ = [
 ]
 
 
+def _folder_signature(root: Path) -> tuple:
+    # Part of the cache key, so a folder whose files change is read again.
+    if not root.is_dir():
+        return ()
+    return tuple(sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()))
+
+
 @functools.lru_cache(maxsize=8)
-def _load_records_cached(key: str | None, load_hp: tuple[int, ...]) -> tuple[tuple[Record, ...], tuple[str, ...]]:
+def _load_records_cached(
+    key: str | None, load_hp: tuple[int, ...], _signature: tuple = ()
+) -> tuple[tuple[Record, ...], tuple[str, ...]]:
     if key is None:
         records = [r for r in load_excerpt_records() if r.load_hp in load_hp]
         if not records:
@@ -84,7 +93,8 @@ def load_records(data: str | Path | None, load_hp: Sequence[int] = (0,)) -> tupl
     Raises EdgeDeployError if the data is missing, unreadable or unlabeled.
     """
     key = None if data is None else str(Path(data).expanduser().resolve())
-    records, names = _load_records_cached(key, tuple(sorted(int(h) for h in load_hp)))
+    signature = () if key is None else _folder_signature(Path(key))
+    records, names = _load_records_cached(key, tuple(sorted(int(h) for h in load_hp)), signature)
     return list(records), list(names)
 
 

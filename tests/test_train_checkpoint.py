@@ -1,0 +1,76 @@
+"""The checkpoint file: layout, reload with identical outputs, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from edge_deploy.errors import EdgeDeployError
+from edge_deploy.models import build_model
+from edge_deploy.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+
+torch.set_num_threads(1)
+ARCH = {"name": "ticnn", "params": {"channels": [4, 8, 8, 8, 8], "fc_units": 16, "input_dropout": [0.1, 0.9]}}
+
+
+def _members(n: int) -> list[torch.nn.Module]:
+    members = []
+    for seed in range(n):
+        torch.manual_seed(seed)
+        model = build_model(ARCH["name"], **ARCH["params"])
+        for module in model.modules():  # non-trivial BatchNorm statistics
+            if isinstance(module, torch.nn.BatchNorm1d):
+                module.running_mean.uniform_(-1, 1)
+                module.running_var.uniform_(0.5, 2)
+        members.append(model.eval())
+    return members
+
+
+def _checkpoint(n: int) -> Checkpoint:
+    return Checkpoint(
+        arch=ARCH,
+        members=_members(n),
+        input={"channels": 1, "length": 2048, "sample_rate_hz": 12000},
+        classes=[f"c{i}" for i in range(10)],
+        data={"data": None, "load_hp": [0], "window": 2048},
+        metrics={"accuracy": 0.5},
+    )
+
+
+@pytest.mark.parametrize("n_members", [1, 3])
+def test_reload_gives_identical_outputs(tmp_path: Path, n_members: int) -> None:
+    original = _checkpoint(n_members)
+    save_checkpoint(tmp_path / "model.pt", original)
+    loaded = load_checkpoint(tmp_path / "model.pt")
+    x = torch.randn(5, 1, 2048)
+    assert len(loaded.members) == n_members
+    for a, b in zip(original.members, loaded.members):
+        assert not b.training
+        assert torch.equal(a(x), b(x))
+    assert loaded.classes == original.classes and loaded.data == original.data and loaded.metrics == original.metrics
+
+
+def test_file_is_the_documented_plain_dict(tmp_path: Path) -> None:
+    save_checkpoint(tmp_path / "model.pt", _checkpoint(2))
+    raw = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert raw["format"] == "edge-deploy/checkpoint" and raw["version"] == 1
+    assert set(raw) == {"format", "version", "arch", "state_dicts", "input", "normalization", "classes", "data", "config", "metrics"}
+    assert len(raw["state_dicts"]) == 2 and raw["normalization"] == {"kind": "zscore-per-window"}
+
+
+def test_bad_checkpoints_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(EdgeDeployError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(EdgeDeployError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(EdgeDeployError, match="not an edge-deploy checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+    raw = _checkpoint(1).to_dict()
+    raw["arch"]["params"]["fc_units"] = 17  # weights no longer fit the architecture
+    torch.save(raw, tmp_path / "mismatch.pt")
+    with pytest.raises(EdgeDeployError, match="do not fit architecture"):
+        load_checkpoint(tmp_path / "mismatch.pt")
