@@ -325,6 +325,12 @@ class _Analyzer:
                             flatten_inputs=dict(sorted(self.flatten_inputs.items())))
 
 
+class _Tracer(fx.Tracer):
+    # Modules that mark themselves ``fx_leaf`` (e.g. the activation pruner) stay single nodes.
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return getattr(m, "fx_leaf", False) or super().is_leaf_module(m, qualname)
+
+
 def trace_with_shapes(model: nn.Module, example_input: torch.Tensor) -> fx.GraphModule:
     """Trace ``model`` with torch.fx (in eval mode) and record every node's output shape.
 
@@ -335,7 +341,7 @@ def trace_with_shapes(model: nn.Module, example_input: torch.Tensor) -> fx.Graph
     model.eval()
     try:
         try:
-            gm = fx.symbolic_trace(model)
+            gm = fx.GraphModule(model, _Tracer().trace(model), type(model).__name__)
         except Exception as exc:  # fx raises many types for data-dependent control flow
             raise EdgeDeployError(
                 f"cannot trace {type(model).__name__} with torch.fx: {exc}",
