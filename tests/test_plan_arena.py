@@ -1,0 +1,109 @@
+"""The static arena planner: no two live buffers overlap (property test on random graphs),
+chains reach the lower bound, aliases and in-place ops share memory, errors name the tensor."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge_deploy.errors import EdgeDeployError
+from edge_deploy.plan import PlanStep, check_plan, plan_arena, write_plan_png
+
+
+@st.composite
+def random_graphs(draw):
+    """A random DAG in execution order: each step reads 1-3 earlier tensors."""
+    n_steps = draw(st.integers(1, 12))
+    tensors = ["in"]
+    sizes = {"in": draw(st.integers(1, 5000))}
+    steps = []
+    for i in range(n_steps):
+        k = draw(st.integers(1, min(3, len(tensors))))
+        inputs = tuple(draw(st.lists(st.sampled_from(tensors), min_size=k, max_size=k, unique=True)))
+        out = f"t{i}"
+        sizes[out] = draw(st.integers(1, 5000))
+        steps.append(PlanStep(f"s{i}", inputs, (out,), scratch=draw(st.integers(0, 3000)),
+                              alias=draw(st.booleans()) and len(inputs) == 1,
+                              in_place=draw(st.booleans())))
+        tensors.append(out)
+    outputs = [tensors[-1]] + draw(st.lists(st.sampled_from(tensors[1:]), max_size=2, unique=True))
+    return steps, sizes, sorted(set(outputs))
+
+
+@settings(max_examples=300, deadline=None)
+@given(random_graphs())
+def test_no_two_live_buffers_overlap(graph):
+    steps, sizes, outputs = graph
+    plan = plan_arena(steps, sizes, model_inputs=["in"], model_outputs=outputs)
+    check_plan(plan)
+    assert plan.arena_bytes >= plan.lower_bound_bytes
+    # Every tensor has an offset and room for its bytes.
+    for name, size in sizes.items():
+        if name in plan.tensor_offsets:
+            assert plan.tensor_offsets[name] + size <= plan.arena_bytes
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 9000), st.integers(0, 4000)), min_size=1, max_size=15),
+       st.integers(1, 9000))
+def test_chain_reaches_the_lower_bound(layers, input_size):
+    sizes = {"x0": input_size}
+    steps = []
+    for i, (size, scratch) in enumerate(layers):
+        sizes[f"x{i + 1}"] = size
+        steps.append(PlanStep(f"layer{i}", (f"x{i}",), (f"x{i + 1}",), scratch=scratch))
+    plan = plan_arena(steps, sizes, model_inputs=["x0"], model_outputs=[f"x{len(layers)}"])
+    check_plan(plan)
+    assert plan.arena_bytes == plan.lower_bound_bytes
+
+
+def test_lower_bound_is_the_busiest_step():
+    steps = [PlanStep("conv", ("x",), ("a",), scratch=100), PlanStep("pool", ("a",), ("b",)),
+             PlanStep("fc", ("b",), ("y",))]
+    sizes = {"x": 400, "a": 1000, "b": 500, "y": 12}
+    plan = plan_arena(steps, sizes, model_inputs=["x"], model_outputs=["y"])
+    assert plan.lower_bound_bytes == 400 + 1000 + 100  # conv: input, output and scratch
+    assert plan.arena_bytes == plan.lower_bound_bytes
+
+
+def test_reshape_is_a_view_and_relu_runs_in_place():
+    steps = [PlanStep("conv", ("x",), ("a",)), PlanStep("flatten", ("a",), ("f",), alias=True),
+             PlanStep("relu", ("f",), ("r",), in_place=True), PlanStep("fc", ("r",), ("y",))]
+    sizes = {"x": 64, "a": 256, "f": 256, "r": 256, "y": 8}
+    plan = plan_arena(steps, sizes, model_inputs=["x"], model_outputs=["y"])
+    check_plan(plan)
+    assert plan.tensor_offsets["a"] == plan.tensor_offsets["f"] == plan.tensor_offsets["r"]
+    assert plan.arena_bytes == 64 + 256
+
+
+def test_in_place_refused_when_input_is_still_needed():
+    # "a" feeds both the relu and the add: the relu must not overwrite it.
+    steps = [PlanStep("conv", ("x",), ("a",)), PlanStep("relu", ("a",), ("r",), in_place=True),
+             PlanStep("add", ("a", "r"), ("y",))]
+    plan = plan_arena(steps, {"x": 16, "a": 32, "r": 32, "y": 32}, model_inputs=["x"], model_outputs=["y"])
+    check_plan(plan)
+    assert plan.tensor_offsets["a"] != plan.tensor_offsets["r"]
+
+
+def test_offsets_are_aligned_and_deterministic():
+    steps = [PlanStep("a", ("x",), ("y",), scratch=5), PlanStep("b", ("y",), ("z",), scratch=7)]
+    sizes = {"x": 3, "y": 5, "z": 7}
+    first = plan_arena(steps, sizes, model_inputs=["x"], model_outputs=["z"])
+    second = plan_arena(steps, sizes, model_inputs=["x"], model_outputs=["z"])
+    assert first.to_dict() == second.to_dict()
+    assert all(offset % 4 == 0 for offset in first.tensor_offsets.values())
+
+
+def test_read_before_write_names_the_tensor():
+    with pytest.raises(EdgeDeployError, match="'ghost'"):
+        plan_arena([PlanStep("s", ("ghost",), ("y",))], {"y": 1, "ghost": 1}, model_inputs=[], model_outputs=["y"])
+
+
+def test_plan_picture_is_a_png_and_deterministic(tmp_path):
+    steps = [PlanStep("conv", ("x",), ("a",), scratch=100), PlanStep("pool", ("a",), ("b",))]
+    plan = plan_arena(steps, {"x": 400, "a": 1000, "b": 500}, model_inputs=["x"], model_outputs=["b"])
+    one = write_plan_png(plan, tmp_path / "one.png").read_bytes()
+    two = write_plan_png(plan, tmp_path / "two.png").read_bytes()
+    assert one[:8] == b"\x89PNG\r\n\x1a\n" and len(one) > 2000
+    assert one == two
