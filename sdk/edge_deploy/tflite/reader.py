@@ -107,7 +107,9 @@ def _parse(buf: bytes, name: str) -> Graph:
                       [names[i] if i >= 0 else "" for i in data_inputs], [out_name], attrs))
 
     tensors = {names[i]: _tensor(file_tensors[i], buffers, names[i]) for i in sorted(used)}
-    graph = Graph(name, tensors, ops, [names[i] for i in inputs], [names[i] for i in outputs])
+    stored_name = sub.string(s.SUBGRAPH_NAME)
+    graph_name = stored_name if stored_name and stored_name != "main" else name
+    graph = Graph(graph_name, tensors, ops, [names[i] for i in inputs], [names[i] for i in outputs])
     _check_types(graph)
     return graph
 

@@ -1,0 +1,82 @@
+"""Truncated, corrupted and unsupported .tflite files give an EdgeDeployError, never a crash."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edge_deploy.errors import EdgeDeployError
+from edge_deploy.ir import Graph
+from edge_deploy.tflite import export_tflite, import_tflite
+
+from test_tflite_roundtrip import every_op_graph
+
+MODEL = export_tflite(every_op_graph())
+
+
+def import_or_error(data: bytes):
+    try:
+        return import_tflite(data)
+    except EdgeDeployError as exc:
+        assert exc.message  # a message naming the problem
+        return exc
+
+
+def test_every_truncation_is_an_error():
+    for length in range(0, len(MODEL), 7):
+        result = import_or_error(MODEL[:length])
+        assert isinstance(result, EdgeDeployError), f"a {length}-byte prefix was accepted"
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, len(MODEL) - 1), st.integers(0, 255)), min_size=1, max_size=12))
+def test_randomly_mutated_bytes_never_crash(mutations):
+    data = bytearray(MODEL)
+    for offset, value in mutations:
+        data[offset] = value
+    result = import_or_error(bytes(data))
+    assert isinstance(result, (Graph, EdgeDeployError))
+
+
+def test_random_garbage_is_not_a_model():
+    rng = np.random.default_rng(0)
+    for size in (0, 3, 8, 64, 4096):
+        assert isinstance(import_or_error(rng.integers(0, 256, size, dtype=np.uint8).tobytes()), EdgeDeployError)
+
+
+def test_not_a_tflite_file_says_so():
+    with pytest.raises(EdgeDeployError, match="TFL3"):
+        import_tflite(b"\x10\x00\x00\x00NOPE" + bytes(64))
+
+
+def _export_unvalidated(graph, monkeypatch, **opcodes):
+    """Write a graph the writer would refuse (our writer only makes valid int8 models)."""
+    import edge_deploy.tflite.writer as writer
+
+    monkeypatch.setattr(writer, "validate", lambda g: g)
+    for kind, code in opcodes.items():
+        monkeypatch.setitem(writer._OPCODES, kind, code)
+    return writer.export_tflite(graph)
+
+
+def test_float_model_is_rejected_by_name(monkeypatch):
+    graph = every_op_graph()
+    graph.tensors["x"].dtype = "float32"
+    graph.tensors["x"].quant = None
+    with pytest.raises(EdgeDeployError, match="'x' is float"):
+        import_tflite(_export_unvalidated(graph, monkeypatch))
+
+
+def test_unsupported_op_is_named(monkeypatch):
+    data = _export_unvalidated(every_op_graph(), monkeypatch, avg_pool2d=28)  # 28 is TANH
+    with pytest.raises(EdgeDeployError, match="TANH"):
+        import_tflite(data)
+
+
+def test_dynamic_shape_is_rejected(monkeypatch):
+    graph = every_op_graph()
+    graph.tensors["x"].shape = (-1, 6, 7, 3)
+    with pytest.raises(EdgeDeployError, match="dynamic shape"):
+        import_tflite(_export_unvalidated(graph, monkeypatch))
