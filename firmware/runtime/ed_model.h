@@ -1,0 +1,25 @@
+/* The one interface between the runtime and a generated model (docs/architecture.md,
+ * "Firmware model interface"). The runtime serves the serial protocol and knows nothing about
+ * models; a generated model.c defines ed_model. Without one, ed_model is NULL (weak default in
+ * model_default.c) and the model requests answer NO_MODEL. */
+#ifndef ED_MODEL_H
+#define ED_MODEL_H
+
+#include <stdint.h>
+
+typedef struct {
+    const char *name;            /* model name shown by MODEL_INFO */
+    uint32_t input_bytes;        /* size of one input tensor (int8) */
+    uint32_t output_bytes;       /* size of one output tensor (int8) */
+    int8_t *input;               /* where LOAD_INPUT writes */
+    const int8_t *output;        /* where READ_OUTPUT reads */
+    uint32_t n_layers;
+    const char *const *layer_names;
+    /* Run one inference. layer_cycles has n_layers entries; the model fills each with the
+     * cycle-counter delta of that layer (ed_cycles_now()). Returns 0 on success. */
+    int (*run)(uint32_t *layer_cycles);
+} ed_model_t;
+
+extern const ed_model_t *const ed_model;   /* weak default NULL: firmware with no model */
+
+#endif /* ED_MODEL_H */

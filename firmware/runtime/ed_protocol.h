@@ -1,0 +1,72 @@
+/* The framed serial protocol, device side. docs/protocol.md is the specification; the host side
+ * is edge_deploy.link. Every frame:
+ *
+ *   0xA5 0x5A | type u8 | seq u8 | length u16 LE | header CRC-8 | payload[length] | CRC-32 LE
+ *
+ * The header CRC-8 (poly 0x07, init 0) covers type, seq and length, so a false sync pattern in
+ * garbage is rejected after 7 bytes instead of swallowing a long bogus payload. The CRC-32
+ * (IEEE 802.3, as zlib.crc32) covers type, seq, length and payload. */
+#ifndef ED_PROTOCOL_H
+#define ED_PROTOCOL_H
+
+#include <stdint.h>
+
+#define ED_PROTOCOL_VERSION 1u
+#define ED_SYNC0 0xA5u
+#define ED_SYNC1 0x5Au
+#define ED_HEADER_BYTES 7u
+#define ED_MAX_PAYLOAD 4096u
+
+/* Requests (host -> device); the reply has the same seq and type | ED_REPLY. */
+enum {
+    ED_MSG_INFO = 0x01,
+    ED_MSG_ECHO = 0x02,
+    ED_MSG_MODEL_INFO = 0x03,
+    ED_MSG_LOAD_INPUT = 0x04,
+    ED_MSG_RUN = 0x05,
+    ED_MSG_READ_OUTPUT = 0x06,
+    ED_MSG_READ_PROFILE = 0x07,
+    ED_MSG_EXIT = 0x08,
+    ED_MSG_SPIN = 0x09,
+};
+#define ED_REPLY 0x80u
+
+/* Sent by the device on its own. */
+enum {
+    ED_MSG_BOOT = 0xF0,    /* after reset: the INFO text */
+    ED_MSG_FAULT = 0xF1,   /* from the fault handler: registers, see fault.c */
+    ED_MSG_ERROR = 0xFF,   /* a request failed: code u8 + message text */
+};
+
+enum {
+    ED_ERR_BAD_CRC = 1,       /* frame CRC-32 mismatch: resend */
+    ED_ERR_TRUNCATED = 2,     /* frame stopped mid-way (inter-byte timeout): resend */
+    ED_ERR_TOO_LONG = 3,      /* length above ED_MAX_PAYLOAD */
+    ED_ERR_UNKNOWN_TYPE = 4,
+    ED_ERR_BAD_REQUEST = 5,   /* payload of the wrong size */
+    ED_ERR_NO_MODEL = 6,
+    ED_ERR_OUT_OF_RANGE = 7,  /* offset/length outside the tensor */
+    ED_ERR_MODEL_FAILED = 8,  /* model run() returned non-zero */
+};
+
+typedef struct {
+    uint8_t type;
+    uint8_t seq;
+    uint16_t length;
+    uint8_t payload[ED_MAX_PAYLOAD];
+} ed_frame_t;
+
+/* Blocks until a valid frame arrives; bad frames are answered with ED_MSG_ERROR and dropped. */
+void ed_frame_receive(ed_frame_t *frame);
+
+/* Streams a frame out: begin (header), any number of writes totalling `length`, end (CRC). */
+void ed_frame_begin(uint8_t type, uint8_t seq, uint16_t length);
+void ed_frame_write(const void *data, uint32_t length);
+void ed_frame_end(void);
+void ed_frame_send(uint8_t type, uint8_t seq, const void *payload, uint16_t length);
+void ed_send_error(uint8_t seq, uint8_t code, const char *message);
+
+uint32_t ed_crc32_update(uint32_t crc, const uint8_t *data, uint32_t length);
+uint8_t ed_crc8(const uint8_t *data, uint32_t length);
+
+#endif /* ED_PROTOCOL_H */

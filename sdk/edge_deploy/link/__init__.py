@@ -1,0 +1,25 @@
+"""The host side of the edge-deploy serial protocol (docs/protocol.md).
+
+``DeviceClient(url)`` talks to the runtime over any pyserial URL (a device path, a pty,
+``socket://127.0.0.1:PORT``): ``info``, ``echo``, ``model_info``, ``load_input``, ``run``,
+``read_output``, ``read_profile``. ``edge_deploy.link.frame`` has the framing.
+"""
+
+from edge_deploy.link.client import DeviceClient, DeviceFault
+from edge_deploy.link.frame import MAX_PAYLOAD, Frame, FrameDecoder, encode_frame
+from edge_deploy.link.messages import CycleCounter, DeviceInfo, FaultReport, ModelInfo, Profile, RunResult
+
+__all__ = [
+    "MAX_PAYLOAD",
+    "CycleCounter",
+    "DeviceClient",
+    "DeviceFault",
+    "DeviceInfo",
+    "FaultReport",
+    "Frame",
+    "FrameDecoder",
+    "ModelInfo",
+    "Profile",
+    "RunResult",
+    "encode_frame",
+]
