@@ -31,6 +31,8 @@ def command(config_path, out_dir, data_dir, load_hp, epochs, seed, ensemble, qui
     from edge_deploy.train.config import load_train_config, parse_train_config
     from edge_deploy.train.run import train_checkpoint, write_training_outputs
 
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise EdgeDeployError(f"--out {out_dir} is a file, not a directory", hint="pass a directory for the outputs")
     config = load_train_config(config_path)
     raw = config.model_dump(mode="json")
     if data_dir is not None:

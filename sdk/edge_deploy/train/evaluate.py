@@ -53,12 +53,6 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: 
     }
 
 
-def _same_source(a: str | None, b: str | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return Path(a).resolve() == Path(b).resolve()
-
-
 def evaluate_checkpoint(
     checkpoint: Checkpoint,
     *,
@@ -71,8 +65,8 @@ def evaluate_checkpoint(
     """Evaluate a checkpoint (single model or ensemble); return a metrics dict.
 
     Takes the checkpoint, the data (default: where it was trained; None = bundled excerpt), the
-    loads (default: the training loads), the split (default ``test`` when the windows could
-    overlap the training records, ``all`` for another load, whose records were never seen),
+    loads (default: the training loads), the split (default ``test`` for a load the model was
+    trained on, ``all`` for another load, whose records were never seen),
     the test SNRs in dB and the noise seed. Only classes the model was trained on are scored.
     Returns ``accuracy``, ``per_class``, ``confusion`` (clean), ``per_snr`` (accuracy per SNR),
     and for an ensemble ``members`` (each member's clean accuracy and ``per_snr``). Raises
@@ -82,8 +76,9 @@ def evaluate_checkpoint(
     source = trained.get("data") if data is TRAINING_DATA else (None if data is None else str(data))
     loads = tuple(trained.get("load_hp", (0,)) if load_hp is None else load_hp)
     if split is None:
-        seen = _same_source(source, trained.get("data")) and bool(set(loads) & set(trained.get("load_hp", (0,))))
-        split = "test" if seen else "all"
+        # Any load trained on may share samples with the training windows (the bundled excerpt is
+        # the start of the full records), so only another load's records are used whole.
+        split = "test" if set(loads) & set(trained.get("load_hp", (0,))) else "all"
     labels = trained.get("labels")
     window = int(checkpoint.input["length"])
     kwargs = {
