@@ -1,0 +1,135 @@
+"""Checkpoint -> int8 graph: lowering, calibration data, quantization and the accuracy check."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_deploy.errors import EdgeDeployError
+from edge_deploy.interp.interpreter import run
+from edge_deploy.ir.graph import Graph
+from edge_deploy.quantize.ptq import dequantize, quantize_graph, quantize_input
+
+
+def to_ir_layout(x: np.ndarray) -> np.ndarray:
+    """PyTorch channels-first batch -> IR NHWC batch: ``(N, C, L) -> (N, 1, L, C)``,
+    ``(N, C, H, W) -> (N, H, W, C)``."""
+    x = np.asarray(x)
+    if x.ndim == 3:
+        return np.ascontiguousarray(x.transpose(0, 2, 1)[:, None])
+    if x.ndim == 4:
+        return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    return x
+
+
+def lower_checkpoint(checkpoint, member: int = 0) -> Graph:
+    """Lower one member of a loaded checkpoint to the float IR (input ``(1, channels, length)``)."""
+    from edge_deploy.quantize.lower import lower_module
+
+    shape = (1, int(checkpoint.input["channels"]), int(checkpoint.input["length"]))
+    return lower_module(checkpoint.members[member], shape, name=str(checkpoint.arch.get("name", "model")))
+
+
+def _data_kwargs(checkpoint) -> dict[str, Any]:
+    spec = dict(checkpoint.data)
+    return {
+        "load_hp": spec.get("load_hp", (0,)),
+        "window": int(checkpoint.input["length"]),
+        "stride": spec.get("stride"),
+        "fractions": spec.get("fractions", (0.7, 0.1)),
+        "labels": spec.get("labels"),
+    }
+
+
+def load_split(checkpoint, data: str | os.PathLike | None, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Windows and labels of ``split`` from ``data`` (a folder; None: the checkpoint's own data,
+    or the bundled excerpt when it has none), cut as the checkpoint was trained."""
+    from edge_deploy.data import load_windows
+
+    source = checkpoint.data.get("data") if data is None else str(data)
+    x, y, _ = load_windows(source, split, **_data_kwargs(checkpoint))
+    return x, y
+
+
+def calibration_batch(checkpoint, calib: str | os.PathLike | None, count: int = 256, seed: int = 0) -> np.ndarray:
+    """Float calibration inputs in PyTorch layout: a ``.npy`` batch file, or up to ``count``
+    training windows drawn (seeded) from a data folder / the checkpoint's data.
+    Raises EdgeDeployError when the batch does not fit the model input."""
+    if calib is not None and str(calib).endswith(".npy"):
+        try:
+            x = np.load(calib)
+        except (OSError, ValueError) as exc:
+            raise EdgeDeployError(f"cannot read calibration batch {calib}: {exc}") from None
+    else:
+        x, _ = load_split(checkpoint, calib, "train")
+    expected = (int(checkpoint.input["channels"]), int(checkpoint.input["length"]))
+    if x.ndim != 3 or tuple(x.shape[1:]) != expected:
+        raise EdgeDeployError(f"calibration batch has shape {x.shape}; expected (N, {expected[0]}, {expected[1]})",
+                              "pass N windows shaped like the model input without its batch dimension")
+    if len(x) > count:
+        x = x[np.sort(np.random.default_rng(seed).choice(len(x), count, replace=False))]
+    return x.astype(np.float32)
+
+
+@dataclass
+class QuantizedModel:
+    """The result of quantizing a checkpoint: float and int8 graphs plus a per-layer report."""
+
+    float_graph: Graph
+    graph: Graph
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def quantize_checkpoint(checkpoint, calib=None, *, method: str = "minmax", percentile: float = 99.99,
+                        count: int = 256) -> QuantizedModel:
+    """Lower member 0 of ``checkpoint``, calibrate on ``calib`` and return the int8 model.
+
+    The report lists each activation's scale and zero point and each weight's scale range.
+    """
+    float_graph = lower_checkpoint(checkpoint)
+    x = calibration_batch(checkpoint, calib, count)
+    graph = quantize_graph(float_graph, to_ir_layout(x), method=method, percentile=percentile)
+    graph.metadata.update({"classes": list(checkpoint.classes), "normalization": dict(checkpoint.normalization)})
+    layers = []
+    for op in graph.ops:
+        out = graph.tensor(op.outputs[0])
+        row = {"layer": op.name, "kind": op.kind, "shape": list(out.shape), "scale": float(out.scale), "zero_point": out.zero_point}
+        if op.kind in ("conv2d", "depthwise_conv2d", "fully_connected"):
+            w = graph.tensor(op.inputs[1]).quant.scale
+            row["weight_scale_min"], row["weight_scale_max"] = float(w.min()), float(w.max())
+        layers.append(row)
+    report = {"method": method, "calibration_windows": int(len(x)), "layers": layers,
+              "ensemble_members": len(checkpoint.members), "member_quantized": 0}
+    return QuantizedModel(float_graph, graph, report)
+
+
+def int8_predictions(graph: Graph, x: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Class predictions of the int8 graph for a float PyTorch-layout batch."""
+    quant = graph.tensor(graph.inputs[0]).quant
+    out_quant = graph.tensor(graph.outputs[0]).quant
+    preds = []
+    for start in range(0, len(x), batch):
+        q = quantize_input(to_ir_layout(x[start : start + batch]), quant)
+        preds.append(dequantize(run(graph, q), out_quant).argmax(axis=1))
+    return np.concatenate(preds)
+
+
+def compare_accuracy(checkpoint, graph: Graph, data=None, split: str = "test") -> dict[str, Any]:
+    """Float (PyTorch member 0) vs int8 (reference interpreter) accuracy on a split."""
+    import torch
+
+    x, y = load_split(checkpoint, data, split)
+    with torch.no_grad():
+        float_pred = checkpoint.members[0](torch.from_numpy(x)).argmax(dim=1).numpy()
+    int8_pred = int8_predictions(graph, x)
+    return {
+        "split": split,
+        "windows": int(len(y)),
+        "float_accuracy": float(np.mean(float_pred == y)),
+        "int8_accuracy": float(np.mean(int8_pred == y)),
+        "agreement": float(np.mean(float_pred == int8_pred)),
+    }
