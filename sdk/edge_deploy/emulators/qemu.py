@@ -1,0 +1,124 @@
+"""QEMU (qemu-system-arm) runner: the board's machine, its UART on a loopback TCP port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from edge_deploy.boards import Board, load_board
+from edge_deploy.emulators.process import EmulatorProcess, free_loopback_port, port_accepts
+from edge_deploy.emulators.target import EmulatedTarget
+from edge_deploy.errors import EdgeDeployError
+
+QEMU = "qemu-system-arm"
+_INSTALL_HINT = "install QEMU: apt-get install qemu-system-arm"
+_PORT_ATTEMPTS = 5
+
+
+def find_qemu() -> str:
+    """Path of qemu-system-arm. Raises EdgeDeployError if it is not installed."""
+    path = shutil.which(QEMU)
+    if path is None:
+        raise EdgeDeployError(f"{QEMU} is not installed (not found on PATH)", hint=_INSTALL_HINT)
+    return path
+
+
+def qemu_command(
+    board: Board,
+    elf: str | os.PathLike,
+    port: int,
+    *,
+    extra_args: Sequence[str] = (),
+    icount_shift: int | None = 0,
+    qemu: str = QEMU,
+) -> list[str]:
+    """The qemu-system-arm command line for ``board`` running ``elf`` with its console UART
+    served on 127.0.0.1:``port``. ``-icount shift=0`` makes time (SysTick) a fixed function of
+    the instructions executed; semihosting lets the firmware exit with a status.
+    Raises EdgeDeployError if the board has no QEMU machine."""
+    if not board.emulation.qemu_machine:
+        raise EdgeDeployError(
+            f"board '{board.name}' cannot run in QEMU (its board file has no emulation.qemu_machine)",
+            hint="use a board QEMU emulates (mps2-an386, netduinoplus2) or --emulator renode / --port",
+        )
+    command = [
+        qemu,
+        "-M", board.emulation.qemu_machine,
+        "-nographic",
+        "-monitor", "none",
+        "-semihosting-config", "enable=on,target=native",
+        "-serial", f"tcp:127.0.0.1:{port},server=on,wait=off",
+        "-kernel", str(Path(elf).resolve()),
+    ]
+    if icount_shift is not None:
+        command[3:3] = ["-icount", f"shift={icount_shift}"]
+    return command + list(extra_args)
+
+
+@contextlib.contextmanager
+def start_qemu(
+    board: Board | str,
+    elf: str | os.PathLike,
+    *,
+    extra_args: Sequence[str] = (),
+    start_timeout: float = 10.0,
+    icount_shift: int | None = 0,
+) -> Iterator[EmulatedTarget]:
+    """Start ``elf`` on ``board`` in QEMU; yield an :class:`EmulatedTarget` once the UART port
+    accepts connections. QEMU is killed when the block exits, however it exits.
+
+    ``extra_args`` go at the end of the command line (e.g. ``["-plugin", "lib.so,arg=1"]``).
+    Raises EdgeDeployError if QEMU is missing, exits at start, or is not listening within
+    ``start_timeout`` seconds.
+    """
+    board = load_board(board)
+    qemu = find_qemu()
+    if not Path(elf).is_file():
+        raise EdgeDeployError(f"firmware {elf} does not exist", hint="build it first")
+    target = None
+    try:
+        for _ in range(_PORT_ATTEMPTS):
+            port = free_loopback_port()
+            command = qemu_command(board, elf, port, extra_args=extra_args, icount_shift=icount_shift, qemu=qemu)
+            process = EmulatorProcess(command)
+            target = EmulatedTarget("qemu", board, Path(elf), port, process)
+            if _wait_listening(target, start_timeout):
+                break
+            output = process.output()
+            process.stop()
+            if "in use" not in output:
+                raise EdgeDeployError(
+                    f"QEMU ({board.emulation.qemu_machine}) did not start for {elf}:\n{output or '(no output)'}",
+                    hint="check the firmware was built for this board; run the command by hand: "
+                    + " ".join(command),
+                )
+            target = None  # the port was taken between choosing and binding: try another
+        if target is None:
+            raise EdgeDeployError("QEMU found no free loopback port after several attempts")
+        yield target
+    finally:
+        if target is not None:
+            target.stop()
+
+
+def _wait_listening(target: EmulatedTarget, start_timeout: float) -> bool:
+    """True once QEMU accepts connections on the UART port; False if it exited first.
+    Raises EdgeDeployError (after killing it) if it is still silent after the timeout."""
+    deadline = time.monotonic() + start_timeout
+    while time.monotonic() < deadline:
+        if not target.running():
+            return False
+        # QEMU accepts this probe as its client and goes back to listening when it closes; the
+        # guest's output meanwhile is dropped (wait=off), which the protocol tolerates.
+        if port_accepts(target.port):
+            return True
+        time.sleep(0.02)
+    target.stop()
+    raise EdgeDeployError(
+        f"QEMU did not open its UART port within {start_timeout:g} s",
+        hint="the machine is overloaded or QEMU hangs; raise the start timeout or run the command by hand",
+    )
