@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "selftest": ("selftest_cmd", "Build the runtime firmware for a board and prove the serial link."),
     "train": ("train_cmd", "Train a model (or an ensemble) from a YAML config; write model.pt and metrics."),
     "evaluate": ("evaluate_cmd", "Evaluate a checkpoint's accuracy under test noise and across loads."),
+    "slim": ("slim_cmd", "Slim a checkpoint: Network Slimming, Scalpel weight pruning, activation pruning."),
     "flash": ("flash_cmd", "Flash a build's firmware.elf to a real board through a debug probe (pyOCD or openocd)."),
 }
 

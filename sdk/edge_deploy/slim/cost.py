@@ -60,3 +60,36 @@ def model_cost(model: nn.Module, input_shape: tuple[int, ...]) -> ModelCost:
         macs=sum(dense for dense, _ in per_layer.values()),
         effective_macs=sum(eff for _, eff in per_layer.values()),
     )
+
+
+@torch.no_grad()
+def input_densities(model: nn.Module, x: torch.Tensor, runner: nn.Module | None = None) -> dict[str, float]:
+    """Return ``{layer: fraction of nonzero inputs}`` for every conv and linear layer of ``model``
+    on windows ``x``, running ``runner`` (``model`` itself, or a wrapper sharing its layers, such
+    as the activation-pruned GraphModule). Padding is not counted."""
+    counts: dict[str, list[int]] = {}
+    hooks = []
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Linear)):
+            def hook(_mod: nn.Module, inputs: tuple, _out: torch.Tensor, name: str = name) -> None:
+                entry = counts.setdefault(name, [0, 0])
+                entry[0] += int(torch.count_nonzero(inputs[0]))
+                entry[1] += inputs[0].numel()
+            hooks.append(module.register_forward_hook(hook))
+    run = runner if runner is not None else model
+    was_training = run.training
+    run.eval()
+    try:
+        run(x)
+    finally:
+        for handle in hooks:
+            handle.remove()
+        run.train(was_training)
+    return {name: nonzero / total if total else 0.0 for name, (nonzero, total) in counts.items()}
+
+
+def zero_skipping_macs(model: nn.Module, input_shape: tuple[int, ...], densities: dict[str, float]) -> int:
+    """Return the MACs a kernel skipping both zero weights and zero inputs would execute: each
+    layer's effective MACs scaled by its input density (an estimate; zeros are not uniform)."""
+    per_layer = layer_macs(model, input_shape)
+    return int(round(sum(eff * densities.get(name, 1.0) for name, (_, eff) in per_layer.items())))

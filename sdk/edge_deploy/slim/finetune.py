@@ -22,17 +22,15 @@ def predict(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 25
 
 def accuracy(models: nn.Module | Sequence[nn.Module], x: np.ndarray | torch.Tensor,
              y: np.ndarray | torch.Tensor) -> float:
-    """Return the accuracy in percent of one model, or of an ensemble by majority vote (a tie goes
-    to the lowest class index among the most voted), on windows ``x`` with labels ``y``."""
+    """Return the accuracy in percent of one model, or of an ensemble by majority vote (as
+    ``edge-deploy evaluate`` scores it), on windows ``x`` with labels ``y``."""
+    from edge_deploy.train.evaluate import predict_labels
+
     members = [models] if isinstance(models, nn.Module) else list(models)
-    y = torch.as_tensor(y)
+    y = np.asarray(y)
     if len(y) == 0:
         return 0.0
-    votes = torch.stack([predict(m, x) for m in members])
-    n_classes = int(max(votes.max().item(), y.max().item())) + 1
-    counts = torch.zeros(len(y), n_classes, dtype=torch.long)
-    counts.scatter_add_(1, votes.t(), torch.ones_like(votes.t()))
-    return 100.0 * (counts.argmax(dim=1) == y).float().mean().item()
+    return 100.0 * float(np.mean(predict_labels(members, np.asarray(x)) == y))
 
 
 def fine_tune(

@@ -1,0 +1,103 @@
+"""``edge-deploy slim``: chained methods, slim.json, reloadable checkpoints, the sweep and its stop."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from edge_deploy.cli import main
+from edge_deploy.data import SAMPLE_RATE_HZ, load_windows
+from edge_deploy.models import build_model
+from edge_deploy.slim.activation import pruned_members
+from edge_deploy.slim.finetune import accuracy, fine_tune
+from edge_deploy.slim.scalpel import group_sparsity_of, prunable_layers, to_kernel_order
+from edge_deploy.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+
+torch.set_num_threads(1)
+SPEC = {"data": None, "load_hp": [0], "window": 512, "stride": 128, "fractions": [0.7, 0.1]}
+PARAMS = dict(input_length=512, channels=[4, 8, 8], kernels=[16, 3, 3], strides=[4, 1, 1], paddings=[6, 1, 1],
+              fc_units=16, input_dropout=None)
+
+
+@pytest.fixture(scope="module")
+def checkpoint_path(tmp_path_factory):
+    x, y, names = load_windows(split="train", **SPEC)
+    model = build_model("ticnn", **PARAMS)
+    fine_tune(model, x, y, epochs=6, lr=3e-3)
+    path = tmp_path_factory.mktemp("dense") / "model.pt"
+    save_checkpoint(path, Checkpoint(arch={"name": "ticnn", "params": PARAMS}, members=[model],
+                                     input={"channels": 1, "length": 512, "sample_rate_hz": SAMPLE_RATE_HZ},
+                                     classes=names, data=SPEC))
+    return path
+
+
+def _test_accuracy(members) -> float:
+    x, y, _ = load_windows(split="test", **SPEC)
+    return accuracy(members, x, y)
+
+
+def test_slimming_then_scalpel_writes_a_reloadable_checkpoint(checkpoint_path, tmp_path):
+    out = tmp_path / "slim"
+    code = main(["slim", str(checkpoint_path), "-m", "slimming", "-m", "scalpel", "--ratio", "0.3",
+                 "--sparsity", "0.5", "--epochs", "0.5", "--out", str(out)])
+    assert code == 0
+    report = json.loads((out / "slim.json").read_text())
+    for key in ("params_before", "params_after", "macs_before", "macs_after", "accuracy_before", "accuracy_after"):
+        assert key in report
+    assert report["methods"] == ["slimming", "scalpel"]
+    assert report["dense_macs_after"] < report["dense_macs_before"]
+    assert report["macs_after"] < report["dense_macs_after"] and report["params_after"] < report["dense_params_after"]
+
+    dense, slim = load_checkpoint(checkpoint_path), load_checkpoint(out / "model.pt")
+    assert report["accuracy_before"] == pytest.approx(_test_accuracy(dense.members))
+    assert report["accuracy_after"] == pytest.approx(_test_accuracy(slim.members))
+    assert slim.arch["params"]["channels"] == [slim.model.conv1.out_channels, slim.model.conv2.out_channels,
+                                               slim.model.conv3.out_channels]
+    assert sum(slim.arch["params"]["channels"]) < sum(PARAMS["channels"])
+    assert [h["method"] for h in slim.arch["slim"]["history"]] == ["slimming", "scalpel"]
+    # The group sparsity survives the save: it is visible from the weights alone.
+    layers = prunable_layers(slim.model, torch.zeros(1, 1, 512))
+    for layer in layers:
+        reached = group_sparsity_of(to_kernel_order(layer.module.weight.detach(), layer.perm), 4)
+        assert reached.zero_groups == int(np.floor(0.5 * reached.total_groups))
+
+
+def test_activation_plan_is_stored_and_reapplies(checkpoint_path, tmp_path):
+    out = tmp_path / "act"
+    assert main(["slim", str(checkpoint_path), "-m", "activation", "--budget", "2", "--out", str(out)]) == 0
+    report = json.loads((out / "slim.json").read_text())
+    slim = load_checkpoint(out / "model.pt")
+    plan = slim.arch["slim"]["activation"]
+    assert plan["mode"] == "threshold" and any(s["winner_rate"] < 1 for s in plan["sites"])
+    assert report["params_after"] == report["params_before"] and report["macs_after"] < report["macs_before"]
+    again = pruned_members(slim.members, plan, torch.zeros(1, 1, 512))
+    assert report["accuracy_after"] == pytest.approx(_test_accuracy(again))
+
+
+def test_sweep_stops_when_a_point_loses_too_much(checkpoint_path, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    code = main(["slim", str(checkpoint_path), "-m", "scalpel", "--sweep", "0,0.97", "--epochs", "0",
+                 "--max-loss", "3", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "sweep stopped at scalpel sparsity=0.97" in err and "Traceback" not in err
+    sweep = json.loads((out / "sweep.json").read_text())
+    assert [p["value"] for p in sweep["points"]] == [0.0, 0.97]
+    assert sweep["points"][1]["macs_after"] < sweep["points"][0]["macs_after"]
+    assert (out / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert load_checkpoint(out / "points" / "scalpel-0" / "model.pt").arch["slim"]["history"][0]["method"] == "scalpel"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-m", "activation", "-m", "scalpel"], "activation pruning must be the last method"),
+    (["-m", "prune"], "unknown slim method(s): prune"),
+    (["-m", "slimming", "--ratio", "1.5"], "slimming.ratio"),
+])
+def test_bad_requests_fail_with_a_clear_message(checkpoint_path, tmp_path, capsys, args, message):
+    assert main(["slim", str(checkpoint_path), *args, "--out", str(tmp_path / "x")]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "hint:" in err
+    assert not (tmp_path / "x" / "model.pt").exists()
