@@ -68,6 +68,7 @@ class DeviceClient:
         self._seq = random.Random(os.getpid()).randrange(256)
         self._info: DeviceInfo | None = None
         self._model_info: ModelInfo | None = None
+        self._pending: list[fr.Frame] = []
         self._port = self._open(url, baudrate, connect_timeout)
 
     @staticmethod
@@ -101,6 +102,20 @@ class DeviceClient:
         """Write bytes as they are (tests use it to inject garbage and broken frames)."""
         self._port.write(data)
         self._port.flush()
+
+    def receive_frame(self, timeout: float) -> fr.Frame | None:
+        """The next frame the device sends within ``timeout`` seconds, whatever its type, or None.
+        For tests and diagnostics: normal use goes through :meth:`request`."""
+        deadline = time.monotonic() + timeout
+        last_data = time.monotonic()
+        while time.monotonic() < deadline:
+            if self._pending:
+                return self._pending.pop(0)
+            frames = self._read_frames(time.monotonic() - last_data)
+            if frames:
+                last_data = time.monotonic()
+                self._pending.extend(frames)
+        return self._pending.pop(0) if self._pending else None
 
     def _read_frames(self, wait: float) -> list[fr.Frame]:
         data = self._port.read(max(1, self._port.in_waiting))
@@ -143,21 +158,25 @@ class DeviceClient:
         deadline = time.monotonic() + timeout
         last_data = time.monotonic()
         while time.monotonic() < deadline:
-            frames = self._read_frames(time.monotonic() - last_data)
-            if frames or self._port.in_waiting:
+            frames, self._pending = self._pending + self._read_frames(time.monotonic() - last_data), []
+            if frames:
                 last_data = time.monotonic()
-            for frame in frames:
+            while frames:
+                frame = frames.pop(0)
                 if frame.type == frame_type | fr.REPLY and frame.seq == seq:
+                    self._pending = frames
                     return frame.payload
                 if frame.type == fr.FAULT:
                     raise DeviceFault(FaultReport.from_payload(frame.payload))
                 if frame.type == fr.BOOT:
                     # The device (re)started: whatever it was doing with our request is lost.
                     self.boot_info = DeviceInfo.from_text(frame.payload)
+                    self._pending = frames
                     return None
                 if frame.type == fr.ERROR and frame.payload:
                     code, message = frame.payload[0], frame.payload[1:].decode("utf-8", "replace")
                     if code in fr.RESEND_ERRORS:
+                        self._pending = frames
                         return None
                     if frame.seq == seq:
                         raise EdgeDeployError(
