@@ -23,6 +23,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("evaluate_cmd", "Evaluate a checkpoint's accuracy under test noise and across loads."),
     "slim": ("slim_cmd", "Slim a checkpoint: Network Slimming, Scalpel weight pruning, activation pruning."),
     "flash": ("flash_cmd", "Flash a build's firmware.elf to a real board through a debug probe (pyOCD or openocd)."),
+    "quantize": ("quantize_cmd", "Quantize a checkpoint to int8 (TFLite scheme) and export a .tflite."),
+    "inspect": ("inspect_cmd", "Show an int8 .tflite model's layers, shapes, MACs and parameter bytes."),
+    "infer": ("infer_cmd", "Run the int8 reference interpreter on a batch (.tflite or checkpoint)."),
 }
 
 

@@ -1,0 +1,41 @@
+"""``edge-deploy quantize MODEL.pt --calib DATA --out model.tflite``: int8 post-training quantization."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("quantize")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--calib", default=None, help="Calibration data: a .npy batch (N, C, L) or a data folder "
+              "(default: the checkpoint's training data).")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the int8 .tflite.")
+@click.option("--method", type=click.Choice(["minmax", "percentile"]), default="minmax", show_default=True,
+              help="How activation ranges are taken from the calibration data.")
+@click.option("--percentile", type=float, default=99.99, show_default=True, help="Percentile for --method percentile.")
+@click.option("--count", type=int, default=256, show_default=True, help="Calibration windows to use at most.")
+@click.option("--report", is_flag=True, help="Print per-layer scales and the float-vs-int8 test accuracy.")
+@click.option("--data", default=None, help="Data folder for the --report accuracy (default: the checkpoint's).")
+def command(model, calib, out, method, percentile, count, report, data):
+    """Quantize a checkpoint to int8 (TFLite scheme) and export it as a .tflite file."""
+    from edge_deploy.fsutil import atomic_write_json
+    from edge_deploy.quantize.pipeline import compare_accuracy, quantize_checkpoint
+    from edge_deploy.tflite import export_tflite
+    from edge_deploy.train.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(model)
+    result = quantize_checkpoint(checkpoint, calib, method=method, percentile=percentile, count=count)
+    data_bytes = export_tflite(result.graph, out)
+    click.echo(f"wrote {out} ({len(data_bytes)} bytes, {len(result.graph.ops)} ops)")
+    if report:
+        click.echo(f"{'layer':<12} {'kind':<18} {'shape':<18} {'scale':>11} {'zp':>5}  weight scales")
+        for row in result.report["layers"]:
+            weights = f"{row['weight_scale_min']:.3g}..{row['weight_scale_max']:.3g}" if "weight_scale_min" in row else ""
+            click.echo(f"{row['layer']:<12} {row['kind']:<18} {str(tuple(row['shape'])):<18} "
+                       f"{row['scale']:>11.5g} {row['zero_point']:>5}  {weights}")
+        accuracy = compare_accuracy(checkpoint, result.graph, data)
+        result.report["accuracy"] = accuracy
+        click.echo(f"accuracy on {accuracy['windows']} {accuracy['split']} windows: float "
+                   f"{100 * accuracy['float_accuracy']:.2f} %, int8 {100 * accuracy['int8_accuracy']:.2f} % "
+                   f"(agreement {100 * accuracy['agreement']:.2f} %)")
+        atomic_write_json(str(out) + ".report.json", result.report)
