@@ -42,12 +42,13 @@ def _test_accuracy(members) -> float:
 def test_slimming_then_scalpel_writes_a_reloadable_checkpoint(checkpoint_path, tmp_path):
     out = tmp_path / "slim"
     code = main(["slim", str(checkpoint_path), "-m", "slimming", "-m", "scalpel", "--ratio", "0.3",
-                 "--sparsity", "0.5", "--epochs", "0.5", "--out", str(out)])
+                 "--sparsity", "0.5", "--epochs", "0.5", "--int8", "--out", str(out)])
     assert code == 0
     report = json.loads((out / "slim.json").read_text())
     for key in ("params_before", "params_after", "macs_before", "macs_after", "accuracy_before", "accuracy_after"):
         assert key in report
     assert report["methods"] == ["slimming", "scalpel"]
+    assert abs(report["int8_accuracy_after"] - report["accuracy_after"]) < 5
     assert report["dense_macs_after"] < report["dense_macs_before"]
     assert report["macs_after"] < report["dense_macs_after"] and report["params_after"] < report["dense_params_after"]
 

@@ -19,6 +19,7 @@ from edge_deploy.slim.finetune import fine_tune
 from edge_deploy.slim.scalpel import (
     ScalpelSettings,
     group_mask,
+    group_sparse_bytes,
     group_sparsity_of,
     kernel_order_permutation,
     prunable_layers,
@@ -95,6 +96,9 @@ def test_group_sparsity_of_reads_int8_weights():
     assert s4.fraction == pytest.approx(4 / 6)
     s2 = group_sparsity_of(w, 2)
     assert (s2.zero_groups, s2.total_groups) == (8, 10)
+    # 2 kept groups of 4 (+1 index byte each) and 2 row counts; CSR: 2 nonzeros of 1+1 bytes.
+    assert group_sparse_bytes(w, 4) == 2 * 5 + 4
+    assert group_sparse_bytes(w, 1) == 2 * 2 + 4
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +147,28 @@ def test_scalpel_sensitivity_and_bad_layer_names(tiny):
         assert 0.0 <= entry["sparsity"] <= 0.95 and len(entry["curve"]) == 7
     with pytest.raises(EdgeDeployError, match="no prunable layer named conv9"):
         scalpel_prune([model], train, val, ScalpelSettings(sparsity={"conv9": 0.5}))
+
+
+def test_group_sparsity_survives_int8_quantization_in_kernel_order(tiny, tmp_path):
+    """The real lowering + quantizer: every pruned group is an all-zero int8 group of the OHWI /
+    channels-last weights the kernels read, so the build can detect it from the weights alone."""
+    from edge_deploy.quantize.pipeline import quantize_checkpoint
+    from edge_deploy.train.checkpoint import Checkpoint
+
+    model, train, val = tiny
+    result = scalpel_prune([model], train, val, ScalpelSettings(group_size=4, sparsity=0.6, retrain_epochs=0.2))
+    checkpoint = Checkpoint(arch={"name": "ticnn", "params": {}}, members=[result.members[0]],
+                            input={"channels": 1, "length": 512, "sample_rate_hz": 12000},
+                            classes=[str(i) for i in range(10)], data={"data": None, "window": 512})
+    quantized = quantize_checkpoint(checkpoint, calib=None, count=32)
+    found = {}
+    for op in quantized.graph.ops:
+        if op.kind in ("conv2d", "fully_connected"):
+            weight = quantized.graph.tensor(op.inputs[1])
+            assert weight.dtype == "int8"
+            found[op.name] = group_sparsity_of(weight.data.reshape(weight.shape[0], -1), 4)
+    assert set(found) == set(result.layers)
+    for name, entry in result.layers.items():
+        # Quantization may round a few more tiny groups to zero, never fewer.
+        assert found[name].zero_groups >= entry["zero_groups"] > 0, name
+        assert found[name].total_groups == entry["total_groups"]

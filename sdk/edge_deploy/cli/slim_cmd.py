@@ -24,9 +24,10 @@ def _split_list(values: tuple[str, ...]) -> list[str]:
 @click.option("--max-loss", type=float, help="Fail if validation accuracy drops by more points than this.")
 @click.option("--sweep", "sweep_values",
               help="Comma-separated values of the (single) method's knob (ratio, sparsity or budget): write the curve.")
+@click.option("--int8", is_flag=True, help="Also report int8 test accuracy (post-training quantization, reference interpreter).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
 def command(model_path, methods, config_path, data_dir, ratio, passes, sparsity, group_size, budget, epochs,
-            max_loss, sweep_values, out_dir) -> None:
+            max_loss, sweep_values, int8, out_dir) -> None:
     """Slim MODEL (a model.pt): write DIR/model.pt and DIR/slim.json (or, with --sweep, a curve)."""
     from pathlib import Path
 
@@ -79,7 +80,7 @@ def command(model_path, methods, config_path, data_dir, ratio, passes, sparsity,
         points = run_sweep(checkpoint, methods[0], values, config, data, out, config.max_accuracy_loss, log=click.echo)
         click.echo(f"wrote {out / 'sweep.json'} and {out / 'sweep.png'} ({len(points)} points)")
         return
-    slimmed, report = run_slim(checkpoint, methods, config, data)
+    slimmed, report = run_slim(checkpoint, methods, config, data, int8=int8)
     save_checkpoint(out / "model.pt", slimmed)
     atomic_write_json(out / "slim.json", report)
     click.echo(f"{model_path} -> {out / 'model.pt'} ({' then '.join(methods)})")
@@ -88,3 +89,5 @@ def command(model_path, methods, config_path, data_dir, ratio, passes, sparsity,
     click.echo(f"  MACs      {report['macs_before']:>10,} -> {report['macs_after']:>10,}"
                f"  ({report['macs_before'] / max(1, report['macs_after']):.2f}x fewer)")
     click.echo(f"  accuracy  {report['accuracy_before']:>9.2f} % -> {report['accuracy_after']:>8.2f} %  (test split)")
+    if int8:
+        click.echo(f"  int8      {report['int8_accuracy_before']:>9.2f} % -> {report['int8_accuracy_after']:>8.2f} %")

@@ -92,11 +92,22 @@ def measure(members: Sequence[torch.nn.Module], data: SlimData, input_shape: tup
     }
 
 
+def int8_accuracy(checkpoint: Checkpoint, data: SlimData) -> float:
+    """Return the test accuracy in percent of member 0 quantized to int8 (the quantize stage's
+    post-training quantization, run on the reference interpreter). An activation-pruning plan
+    is not applied: the int8 graph does not carry it yet."""
+    from edge_deploy.quantize.pipeline import compare_accuracy, quantize_checkpoint
+
+    quantized = quantize_checkpoint(checkpoint)
+    return 100.0 * compare_accuracy(checkpoint, quantized.graph, data=data.spec["data"], split="test")["int8_accuracy"]
+
+
 def run_slim(checkpoint: Checkpoint, methods: Sequence[str], config: SlimConfig,
-             data: SlimData) -> tuple[Checkpoint, dict[str, Any]]:
+             data: SlimData, *, int8: bool = False) -> tuple[Checkpoint, dict[str, Any]]:
     """Apply ``methods`` in order to ``checkpoint``; return the new checkpoint and the report
-    (the content of ``slim.json``). Raises EdgeDeployError for bad methods or settings, or when
-    the result loses more than ``config.max_accuracy_loss`` validation points."""
+    (the content of ``slim.json``; with ``int8``, also the int8 test accuracy before and after).
+    Raises EdgeDeployError for bad methods or settings, or when the result loses more than
+    ``config.max_accuracy_loss`` validation points."""
     methods = check_methods(methods)
     if checkpoint.arch.get("slim", {}).get("activation") and set(methods) - {"activation"}:
         raise EdgeDeployError("this checkpoint already carries an activation-pruning plan, which "
@@ -145,5 +156,8 @@ def run_slim(checkpoint: Checkpoint, methods: Sequence[str], config: SlimConfig,
             f"allowed {config.max_accuracy_loss}",
             hint="prune less (a lower ratio or sparsity), fine-tune longer, or raise max_accuracy_loss",
         )
+    if int8:
+        report["int8_accuracy_before"] = int8_accuracy(checkpoint, data)
+        report["int8_accuracy_after"] = int8_accuracy(current, data)
     current.metrics["slim"] = {k: v for k, v in report.items() if k != "steps"}
     return current, report

@@ -97,6 +97,16 @@ def group_sparsity_of(weight_in_kernel_order: np.ndarray | torch.Tensor, group_s
     return GroupSparsity(zero_groups=zero, total_groups=groups.shape[0] * groups.shape[1])
 
 
+def group_sparse_bytes(weight_in_kernel_order: np.ndarray | torch.Tensor, group_size: int) -> int:
+    """Return the flash bytes of an int8 weight in the group-sparse format: the kept groups'
+    weights (``group_size`` bytes each), one index per kept group (1 byte when a row has at most
+    256 groups, else 2) and one 16-bit kept-group count per row. Group size 1 is plain CSR."""
+    groups = _grouped(weight_in_kernel_order, group_size)
+    kept = int((groups != 0).any(dim=2).sum())
+    index_bytes = 1 if groups.shape[1] <= 256 else 2
+    return kept * (group_size + index_bytes) + 2 * groups.shape[0]
+
+
 def group_mask(weight: torch.Tensor, perm: torch.Tensor, group_size: int, sparsity: float) -> torch.Tensor:
     """Return a 0/1 mask shaped like ``weight`` that zeroes the ``sparsity`` fraction of its
     kernel-order groups with the smallest L2 norms (one threshold for the whole layer)."""
