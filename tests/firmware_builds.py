@@ -1,0 +1,29 @@
+"""Firmware built once per test session and shared by the firmware, emulator and selftest tests.
+
+``session_firmware(tmp_path_factory, board, variant)`` compiles the runtime for ``board`` with
+the fixture model ``variant`` ("none", "add_one", "fault") on first use and returns the cached
+FirmwareBuild afterwards.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge_deploy.toolchain import FirmwareBuild, compile_runtime
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "firmware"
+VARIANTS = {
+    "none": [],
+    "add_one": [FIXTURES / "test_model_add_one.c"],
+    "fault": [FIXTURES / "test_model_fault.c"],
+}
+_cache: dict[tuple[str, str], FirmwareBuild] = {}
+
+
+def session_firmware(tmp_path_factory, board: str, variant: str = "none") -> FirmwareBuild:
+    """The runtime firmware for ``board`` with the fixture model ``variant``, built once."""
+    key = (board, variant)
+    if key not in _cache:
+        out = tmp_path_factory.mktemp(f"fw-{board}-{variant}")
+        _cache[key] = compile_runtime(board, out, extra_sources=VARIANTS[variant])
+    return _cache[key]

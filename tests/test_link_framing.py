@@ -1,0 +1,215 @@
+"""Framing and the host client's recovery logic, over a real pty pair.
+
+The peer on the other side of the pty is a Python test peer (``ScriptedPeer``) that speaks the
+frame format; it stands in for the firmware only to cause faults the real firmware never makes
+(stale replies, silence, fault reports at chosen moments). The real firmware is tested in
+test_firmware_runtime.py.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import time
+import zlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge_deploy.errors import EdgeDeployError
+from edge_deploy.link import DeviceClient, DeviceFault, FrameDecoder, encode_frame
+from edge_deploy.link import frame as fr
+
+
+def test_frame_layout_matches_the_spec():
+    data = encode_frame(fr.ECHO, 7, b"abc")
+    assert data[:2] == b"\xa5\x5a"
+    assert data[2:6] == bytes([fr.ECHO, 7, 3, 0])
+    assert data[6] == fr.crc8(data[2:6])
+    assert data[7:10] == b"abc"
+    assert struct.unpack("<I", data[10:])[0] == zlib.crc32(data[2:6] + b"abc")
+
+
+def test_crc8_known_value():
+    # CRC-8 (poly 0x07, init 0) of "123456789" is 0xF4 (the CRC-8/SMBUS check value).
+    assert fr.crc8(b"123456789") == 0xF4
+
+
+def test_payload_over_the_maximum_is_refused():
+    with pytest.raises(ValueError):
+        encode_frame(fr.ECHO, 0, bytes(fr.MAX_PAYLOAD + 1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    payloads=st.lists(st.binary(max_size=300), min_size=1, max_size=5),
+    garbage=st.binary(max_size=64),
+    split=st.integers(min_value=1, max_value=50),
+)
+def test_decoder_finds_frames_after_garbage_in_any_chunking(payloads, garbage, split):
+    stream = garbage + b"".join(encode_frame(fr.ECHO, i, p) for i, p in enumerate(payloads))
+    decoder = FrameDecoder()
+    frames = []
+    for start in range(0, len(stream), split):
+        frames += decoder.feed(stream[start : start + split])
+    # Garbage may by chance hold a valid frame; the real ones are the last len(payloads).
+    assert [f.payload for f in frames[-len(payloads):]] == payloads
+
+
+def test_corrupt_frame_is_dropped_and_the_next_one_found():
+    bad = bytearray(encode_frame(fr.ECHO, 1, b"hello world"))
+    bad[9] ^= 0x40
+    decoder = FrameDecoder()
+    frames = decoder.feed(bytes(bad) + encode_frame(fr.ECHO, 2, b"ok"))
+    assert [(f.seq, f.payload) for f in frames] == [(2, b"ok")]
+    assert decoder.bad_frames >= 1
+
+
+def test_truncated_frame_gives_way_to_the_frame_inside_it():
+    # A header announcing 1000 bytes, cut short, then a complete frame: the decoder waits for
+    # the long frame, and resync() (the line went quiet) finds the short one.
+    truncated = encode_frame(fr.ECHO, 1, bytes(1000))[:20]
+    decoder = FrameDecoder()
+    assert decoder.feed(truncated + encode_frame(fr.ECHO, 2, b"inner")) == []
+    frames = decoder.resync()
+    assert [(f.seq, f.payload) for f in frames] == [(2, b"inner")]
+
+
+def test_bad_header_crc_does_not_swallow_the_next_frame():
+    fake_header = b"\xa5\x5a" + bytes([fr.ECHO, 0, 0xFF, 0x0F]) + b"\x00"  # length 4095, wrong CRC-8
+    frames = FrameDecoder().feed(fake_header + encode_frame(fr.ECHO, 3, b"x"))
+    assert [(f.seq, f.payload) for f in frames] == [(3, b"x")]
+
+
+class ScriptedPeer(threading.Thread):
+    """Test peer on the master side of a pty: answers frames according to ``behaviour``."""
+
+    def __init__(self, master_fd: int, behaviour) -> None:
+        super().__init__(daemon=True)
+        self.fd = master_fd
+        self.behaviour = behaviour
+        self.received: list[fr.Frame] = []
+        self.stop = threading.Event()
+
+    def send(self, data: bytes) -> None:
+        os.write(self.fd, data)
+
+    def run(self) -> None:
+        decoder = FrameDecoder()
+        while not self.stop.is_set():
+            try:
+                data = os.read(self.fd, 4096)
+            except OSError:
+                return
+            for frame in decoder.feed(data):
+                self.received.append(frame)
+                self.behaviour(self, frame, len(self.received))
+
+
+@pytest.fixture
+def pty_pair():
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+    yield master, path
+    for fd in (master, slave):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _connect(pty_pair, behaviour, **options):
+    master, path = pty_pair
+    peer = ScriptedPeer(master, behaviour)
+    peer.start()
+    return peer, DeviceClient(path, **options)
+
+
+def _reply(peer, frame, payload):
+    peer.send(encode_frame(frame.type | fr.REPLY, frame.seq, payload))
+
+
+def test_echo_over_a_pty(pty_pair):
+    peer, client = _connect(pty_pair, lambda p, f, n: _reply(p, f, f.payload))
+    with client:
+        for size in (1, 100, 4096):
+            payload = os.urandom(size)
+            assert client.echo(payload) == payload
+
+
+def test_stale_replies_and_noise_are_skipped(pty_pair):
+    def behaviour(peer, frame, count):
+        peer.send(b"\x00\xff\xa5garbage")                                      # noise
+        peer.send(encode_frame(frame.type | fr.REPLY, (frame.seq - 1) & 0xFF, b"old"))  # stale
+        _reply(peer, frame, b"new")
+
+    peer, client = _connect(pty_pair, behaviour)
+    with client:
+        assert client.echo(b"new") == b"new"
+
+
+def test_bad_crc_error_makes_the_client_resend(pty_pair):
+    def behaviour(peer, frame, count):
+        if count == 1:
+            peer.send(encode_frame(fr.ERROR, frame.seq, bytes([fr.ERR_BAD_CRC]) + b"frame CRC mismatch"))
+        else:
+            _reply(peer, frame, frame.payload)
+
+    peer, client = _connect(pty_pair, behaviour)
+    with client:
+        assert client.echo(b"again") == b"again"
+        assert client.resends == 1
+        assert [f.payload for f in peer.received] == [b"again", b"again"]
+
+
+def test_silent_device_times_out_with_a_clear_error(pty_pair):
+    peer, client = _connect(pty_pair, lambda p, f, n: None, timeout=0.3, retries=1)
+    with client:
+        start = time.monotonic()
+        with pytest.raises(EdgeDeployError, match="no reply from the device"):
+            client.echo(b"anyone?")
+        assert time.monotonic() - start < 2.0
+        assert len(peer.received) == 2   # first attempt and one retry
+
+
+def test_error_reply_names_the_request_and_the_code(pty_pair):
+    def behaviour(peer, frame, count):
+        peer.send(encode_frame(fr.ERROR, frame.seq, bytes([fr.ERR_NO_MODEL]) + b"no model linked in"))
+
+    peer, client = _connect(pty_pair, behaviour)
+    with client, pytest.raises(EdgeDeployError, match="MODEL_INFO: NO_MODEL"):
+        client.model_info()
+
+
+def test_fault_report_raises_device_fault_with_the_pc(pty_pair):
+    registers = list(range(0x1000, 0x1000 + 15))
+
+    def behaviour(peer, frame, count):
+        peer.send(encode_frame(fr.FAULT, 0, struct.pack("<15I", *registers)))
+
+    peer, client = _connect(pty_pair, behaviour)
+    with client, pytest.raises(DeviceFault) as info:
+        client.echo(b"x")
+    assert info.value.report.pc == 0x1000
+    assert info.value.report.ipsr == 0x1000 + 14
+    assert "pc=0x00001000" in info.value.message
+
+
+def test_reply_truncated_by_the_device_is_recovered_by_resend(pty_pair):
+    def behaviour(peer, frame, count):
+        if count == 1:
+            peer.send(encode_frame(frame.type | fr.REPLY, frame.seq, bytes(2000))[:50])  # cut short
+        else:
+            _reply(peer, frame, frame.payload)
+
+    peer, client = _connect(pty_pair, behaviour, timeout=1.0)
+    with client:
+        assert client.echo(b"whole") == b"whole"
+        assert len(peer.received) == 2
+
+
+def test_opening_a_missing_port_is_a_user_error():
+    with pytest.raises(EdgeDeployError, match="cannot open serial port"):
+        DeviceClient("/dev/edge-deploy-no-such-tty")
