@@ -110,3 +110,23 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     assert cli_main(["train", str(good), "--out", str(tmp_path / "o"), "--data", str(tmp_path / "missing")]) == 1
     assert cli_main(["train", str(good), "--out", str(tmp_path / "o"), "--load-hp", "zero"]) == 1
     assert cli_main(["evaluate", str(tmp_path / "nothing.pt")]) == 1
+
+
+def test_batchnorm_statistics_are_re_estimated_on_clean_windows() -> None:
+    from edge_deploy.models import build_model
+    from edge_deploy.train.loop import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    model = build_model("ticnn", channels=[4, 8, 8, 8, 8], fc_units=16, input_dropout=[0.5, 0.9])
+    x = torch.as_tensor(load_windows(None, "val")[0][:100])
+    model.train()
+    with torch.no_grad():
+        for _ in range(5):
+            model(x)  # running statistics of dropped-out inputs: variance inflated
+    inflated = model.bn1.running_var.clone()
+    recalibrate_batchnorm(model, x, batch_size=256)
+    with torch.no_grad():
+        conv1 = model.conv1(x)
+    np.testing.assert_allclose(model.bn1.running_mean, conv1.mean(dim=(0, 2)), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(model.bn1.running_var, conv1.var(dim=(0, 2), unbiased=True), rtol=1e-4)
+    assert torch.all(model.bn1.running_var < inflated) and not model.training

@@ -82,6 +82,7 @@ class TrainingConfig(_Strict):
     lr_schedule: Literal["constant", "cosine"] = "cosine"
     patience: int | None = Field(10, gt=0)
     early_stopping: Literal["val_loss", "val_accuracy"] = "val_loss"
+    recalibrate_batchnorm: bool = True
     seed: int = 0
     threads: int | None = Field(None, gt=0)
 

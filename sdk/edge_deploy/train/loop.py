@@ -53,6 +53,34 @@ def _augment_with_noise(x: torch.Tensor, snr_range: tuple[float, float], generat
 
 
 @torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, x: torch.Tensor, batch_size: int = 256, max_windows: int = 4096) -> None:
+    """Re-estimate every BatchNorm's running statistics on clean windows ``x``, dropout off.
+
+    Dropout before a BatchNorm (the changing-rate input dropout rescales what survives by
+    1 / (1 - rate)) makes the running variance larger than what the layer sees in eval mode;
+    averaging the statistics over clean training windows removes that shift. Leaves ``model``
+    in eval mode.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average over the batches below
+    model.eval()
+    for norm in norms:
+        norm.train()
+    step = max(1, len(x) // max_windows)
+    subset = x[::step][:max_windows]
+    for start in range(0, len(subset), batch_size):
+        model(subset[start : start + batch_size])
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
+    model.eval()
+
+
+@torch.no_grad()
 def logits_of(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """Return the logits of ``model`` (put in eval mode) on windows ``x``, batched."""
     model.eval()
@@ -117,6 +145,8 @@ def train_one(
                     bar.set_postfix(loss=f"{loss_sum / (start + len(index)):.4f}", acc=f"{correct / (start + len(index)):.3f}")
         if schedule is not None:
             schedule.step()
+        if config.training.recalibrate_batchnorm and config.tricks.input_dropout is not None:
+            recalibrate_batchnorm(model, x_train)
         val_logits = logits_of(model, x_val)
         val_loss = float(loss_fn(val_logits, y_val))
         val_acc = float((val_logits.argmax(1) == y_val).float().mean())
