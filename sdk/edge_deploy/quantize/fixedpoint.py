@@ -82,7 +82,7 @@ def _trunc_div_pow2(x: np.ndarray, bits: int) -> np.ndarray:
 def saturating_rounding_doubling_high_mul(a, b) -> np.ndarray:
     """gemmlowp's SaturatingRoundingDoublingHighMul on int32 values held in int64 arrays.
 
-    Returns ``round(a * b / 2**31)`` (ties away from zero), saturating the one overflowing case
+    Returns ``round(a * b / 2**31)`` (ties toward +infinity), saturating the one overflowing case
     ``a == b == INT32_MIN`` to ``INT32_MAX``.
     """
     a = np.asarray(a, dtype=np.int64)

@@ -91,6 +91,11 @@ def _pair(value, rank: int, height: int = 1) -> tuple[int, int]:
     return (int(value[0]), int(value[-1]))
 
 
+def _any_not(value, expected: int) -> bool:
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    return any(int(v) != expected for v in values)
+
+
 def _lower_module_node(builder, node, module, values, users, torch) -> _Value:
     from torch import nn
 
@@ -106,7 +111,7 @@ def _lower_module_node(builder, node, module, values, users, torch) -> _Value:
     if isinstance(module, (nn.ReLU, nn.ReLU6)):
         return _fuse_activation(builder, src, "relu6" if isinstance(module, nn.ReLU6) else "relu", users, label)
     if isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d)):
-        if (getattr(module, "padding", 0) not in (0, (0, 0))) or module.ceil_mode or getattr(module, "dilation", 1) not in (1, (1, 1)):
+        if _any_not(getattr(module, "padding", 0), 0) or module.ceil_mode or _any_not(getattr(module, "dilation", 1), 1):
             raise EdgeDeployError(f"{label}: only pooling without padding, dilation or ceil_mode can be lowered")
         kind = "max_pool2d" if isinstance(module, (nn.MaxPool1d, nn.MaxPool2d)) else "avg_pool2d"
         stride = module.stride if module.stride is not None else module.kernel_size
