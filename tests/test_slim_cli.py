@@ -102,3 +102,17 @@ def test_bad_requests_fail_with_a_clear_message(checkpoint_path, tmp_path, capsy
     err = capsys.readouterr().err
     assert message in err and "hint:" in err
     assert not (tmp_path / "x" / "model.pt").exists()
+
+
+def test_example_config_loads_and_bad_keys_are_named(repo_root, tmp_path):
+    from edge_deploy.errors import EdgeDeployError
+    from edge_deploy.slim.config import load_slim_config
+
+    config = load_slim_config(repo_root / "examples" / "slim_ticnn.yaml")
+    assert config.scalpel.settings().group_size == 4 and config.scalpel.skip == ["fc2"]
+    assert config.slimming.settings().pass_ratio() == pytest.approx(1 - 0.4 ** 0.5)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("scalpel:\n  group: 4\nactivation:\n  mode: median\n")
+    with pytest.raises(EdgeDeployError) as caught:
+        load_slim_config(bad)
+    assert "scalpel.group: unknown key" in caught.value.message and "activation.mode" in caught.value.message

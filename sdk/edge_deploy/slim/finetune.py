@@ -10,16 +10,6 @@ import torch
 from torch import nn
 
 
-@torch.no_grad()
-def predict(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Return the predicted class (int64, (N,)) of ``model`` in eval mode on windows ``x``."""
-    model.eval()
-    x = torch.as_tensor(x)
-    if len(x) == 0:
-        return torch.zeros(0, dtype=torch.long)
-    return torch.cat([model(x[i : i + batch_size]).argmax(dim=1) for i in range(0, len(x), batch_size)])
-
-
 def accuracy(models: nn.Module | Sequence[nn.Module], x: np.ndarray | torch.Tensor,
              y: np.ndarray | torch.Tensor) -> float:
     """Return the accuracy in percent of one model, or of an ensemble by majority vote (as
