@@ -24,7 +24,7 @@ from edge_deploy.link.messages import (
     RunResult,
 )
 
-DEFAULT_TIMEOUT_S = 3.0
+DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_RUN_TIMEOUT_S = 60.0
 # How long the line must stay quiet before a half-received frame is given up as truncated.
 _QUIET_S = 0.3
