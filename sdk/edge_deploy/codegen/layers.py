@@ -1,0 +1,191 @@
+"""The int8 graph as the code generator sees it: one :class:`Layer` per op, in run order.
+
+Each layer knows the CMSIS-NN function it calls, the activation tensors it reads and writes, its
+multiply-accumulates and the kernel scratch it needs. :func:`plan_steps` turns the layers into the
+planner's :class:`~edge_deploy.plan.PlanStep` list: a reshape is a view of its input (no code, no
+memory), an element-wise add may write over its first input.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_deploy.errors import EdgeDeployError
+from edge_deploy.ir.graph import Graph, Op
+from edge_deploy.plan import PlanStep
+
+# IR op kind -> CMSIS-NN s8 function (fully connected picks the per-channel variant itself).
+KERNELS = {
+    "conv2d": "arm_convolve_s8",
+    "depthwise_conv2d": "arm_depthwise_conv_s8",
+    "fully_connected": "arm_fully_connected_s8",
+    "max_pool2d": "arm_max_pool_s8",
+    "avg_pool2d": "arm_avgpool_s8",
+    "add": "arm_elementwise_add_s8",
+    "softmax": "arm_softmax_s8",
+    "pad": "arm_pad_s8",
+}
+VIEW_KINDS = ("reshape",)
+# The runtime reports at most this many layers (ED_MAX_LAYERS in firmware/runtime/server.c), and
+# the profiler's marks name at most 255.
+MAX_LAYERS = 128
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One op of the graph as generated code sees it.
+
+    ``index`` is the op's position in the graph; ``mark`` its position among the layers that run
+    code (the profiling mark and the entry of ``layer_cycles``), or -1 for a view. ``short_name``
+    is a C-identifier-safe name for the device's layer list; ``c_name`` the layer's function.
+    """
+
+    index: int
+    mark: int
+    op: Op
+    short_name: str
+    c_name: str
+    kernel: str
+    inputs: tuple[str, ...]
+    output: str
+    input_shapes: tuple[tuple[int, ...], ...]
+    output_shape: tuple[int, ...]
+    macs: int
+    scratch_bytes: int
+
+    @property
+    def is_view(self) -> bool:
+        """True for a reshape: the output is the input's memory, no code runs."""
+        return self.op.kind in VIEW_KINDS
+
+
+def c_identifier(text: str, limit: int = 40) -> str:
+    """``text`` reduced to a lower-case C identifier of at most ``limit`` characters."""
+    ident = re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower()[:limit].rstrip("_")
+    if not ident or ident[0].isdigit():
+        ident = "t_" + ident
+    return ident
+
+
+def short_layer_name(op_name: str) -> str:
+    """A short, readable name for an op from its (often long, TFLite-generated) name.
+
+    ``functional_1/conv2d_1/Relu;functional_1/conv2d_1/convolution`` -> ``conv2d_1``;
+    ``conv1`` -> ``conv1``.
+    """
+    parts = [p for p in op_name.split(";")[0].split("/") if p]
+    if not parts:
+        return "layer"
+    return c_identifier(parts[-2] if len(parts) >= 2 else parts[-1], limit=24)
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        out.append(name if count == 0 else f"{name}_{count + 1}")
+    # A suffixed name may collide with an original one: repeat until stable.
+    return out if len(set(out)) == len(out) else _unique(out)
+
+
+def _macs(graph: Graph, op: Op) -> int:
+    out = graph.tensor(op.outputs[0]).shape
+    if op.kind == "conv2d":
+        w = graph.tensor(op.inputs[1]).shape
+        return int(np.prod(out)) * w[1] * w[2] * w[3]
+    if op.kind == "depthwise_conv2d":
+        w = graph.tensor(op.inputs[1]).shape
+        return int(np.prod(out)) * w[1] * w[2]
+    if op.kind == "fully_connected":
+        w = graph.tensor(op.inputs[1]).shape
+        return int(np.prod(out)) * w[1]
+    return 0
+
+
+def scratch_bytes(graph: Graph, op: Op) -> int:
+    """Scratch bytes to reserve for ``op``'s kernel: the largest that either kernel path of
+    ``firmware/kernels`` or upstream CMSIS-NN on a Cortex-M4 asks for, so the same generated
+    sources link against any of them."""
+    if op.kind == "conv2d":
+        x, w = graph.tensor(op.inputs[0]).shape, graph.tensor(op.inputs[1]).shape
+        return 2 * w[1] * w[2] * x[3] * 2  # two int16 im2col columns (arm_convolve_s8_get_buffer_size)
+    if op.kind == "avg_pool2d":
+        return 4 * graph.tensor(op.inputs[0]).shape[3]  # upstream's DSP path: one int32 per channel
+    return 0
+
+
+def _check_supported(graph: Graph, op: Op) -> None:
+    if op.kind not in KERNELS and op.kind not in VIEW_KINDS:
+        raise EdgeDeployError(
+            f"op '{op.name}' ({op.kind}) has no CMSIS-NN kernel in the code generator",
+            hint=f"supported ops: {', '.join(sorted([*KERNELS, *VIEW_KINDS]))}; change the model to avoid it",
+        )
+    if op.kind == "add":
+        a, b = (graph.tensor(n).shape for n in op.inputs)
+        if a != b:
+            raise EdgeDeployError(
+                f"op '{op.name}' (add) broadcasts {a} against {b}; arm_elementwise_add_s8 needs equal shapes",
+                hint="make both inputs the same shape in the model",
+            )
+    if op.kind == "pad":
+        pads = op.attrs["paddings"]
+        x = graph.tensor(op.inputs[0]).shape
+        if len(x) > 4 or tuple(pads[0]) != (0, 0):
+            raise EdgeDeployError(f"op '{op.name}' (pad) pads the batch dimension or a tensor of rank > 4",
+                                  hint="pad only the H, W and C dimensions")
+
+
+def graph_layers(graph: Graph) -> list[Layer]:
+    """The layers of a validated int8 ``graph`` in run order.
+
+    Raises EdgeDeployError when the graph is not int8, has more than one input or output, uses an
+    op the generator has no kernel for, or has more layers than the runtime can report.
+    """
+    if not graph.is_quantized:
+        raise EdgeDeployError(f"model '{graph.name}' is not int8", hint="quantize it first (edge_deploy.quantize)")
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise EdgeDeployError(
+            f"model '{graph.name}' has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
+            "the firmware model interface takes exactly one of each",
+            hint="export the model with a single input and a single output",
+        )
+    if not graph.ops:
+        raise EdgeDeployError(f"model '{graph.name}' has no ops", hint="export a model with at least one layer")
+    for op in graph.ops:
+        _check_supported(graph, op)
+    shorts = _unique([short_layer_name(op.name) for op in graph.ops])
+    layers, mark = [], 0
+    for index, (op, short) in enumerate(zip(graph.ops, shorts)):
+        view = op.kind in VIEW_KINDS
+        kernel = "" if view else KERNELS[op.kind]
+        if op.kind == "fully_connected" and graph.tensor(op.inputs[1]).quant.per_channel:
+            kernel = "arm_fully_connected_per_channel_s8"
+        activations = tuple(n for n in op.inputs if n and not graph.tensor(n).is_constant)
+        layers.append(Layer(
+            index=index, mark=-1 if view else mark, op=op, short_name=short,
+            c_name=f"view_{short}" if view else f"l{mark:02d}_{short}", kernel=kernel, inputs=activations, output=op.outputs[0],
+            input_shapes=tuple(graph.tensor(n).shape for n in activations),
+            output_shape=graph.tensor(op.outputs[0]).shape, macs=_macs(graph, op),
+            scratch_bytes=scratch_bytes(graph, op)))
+        mark += 0 if view else 1
+    if mark > MAX_LAYERS:
+        raise EdgeDeployError(f"model '{graph.name}' has {mark} layers; the runtime reports at most {MAX_LAYERS}",
+                              hint="merge or remove layers")
+    return layers
+
+
+def plan_steps(layers: list[Layer]) -> list[PlanStep]:
+    """The planner's steps for ``layers``: reshapes as aliases, adds in place over input 1."""
+    return [PlanStep(name=layer.c_name, inputs=layer.inputs, outputs=(layer.output,),
+                     scratch=layer.scratch_bytes, alias=layer.is_view, in_place=layer.op.kind == "add")
+            for layer in layers]
+
+
+def tensor_sizes(graph: Graph) -> dict[str, int]:
+    """Bytes of every activation tensor of ``graph``."""
+    return {name: graph.tensor(name).nbytes for name in graph.activations()}

@@ -1,0 +1,166 @@
+"""Render the C project for an int8 graph: model sources, Makefile, runtime, kernels, board files.
+
+:func:`plan_model` lowers the graph to layers and plans its arena; :func:`render_model` renders
+``model.h`` / ``model.c`` / ``Makefile`` in memory; :func:`write_project` writes the whole tree a
+user can build with ``make``:
+
+    src/Makefile             plain make, arm-none-eabi-gcc
+    src/model.h, model.c     the generated model (weights, one function per layer, ed_model)
+    src/board/               linker.ld and ed_board_config.h for the board
+    src/runtime/             the edge-deploy runtime (start-up, UART, protocol server)
+    src/include/, kernels/   edge-deploy's CMSIS-NN s8 kernels (not copied with --cmsis-nn)
+
+Output is deterministic: the same graph, board and options give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from edge_deploy.boards import Board, load_board
+from edge_deploy.codegen.context import model_context
+from edge_deploy.codegen.layers import Layer, graph_layers, plan_steps, tensor_sizes
+from edge_deploy.errors import EdgeDeployError
+from edge_deploy.fsutil import atomic_write_text
+from edge_deploy.ir.graph import Graph
+from edge_deploy.paths import resource_dir
+from edge_deploy.plan import ArenaPlan, check_plan, plan_arena
+from edge_deploy.toolchain import arch_flags, render_board_header, render_linker_script, runtime_sources
+
+KERNEL_PATHS = ("simd", "portable")
+MODEL_TEMPLATES = {"model.h": "model.h.j2", "model.c": "model.c.j2", "Makefile": "Makefile.j2"}
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    """A graph ready for code generation: its layers and the arena plan of their tensors."""
+
+    graph: Graph
+    layers: list[Layer]
+    plan: ArenaPlan
+
+
+@dataclass(frozen=True)
+class GeneratedProject:
+    """A written project: its folder, the files in it (relative paths, sorted) and the plan."""
+
+    src_dir: Path
+    files: list[str]
+    model: ModelPlan
+    context: dict
+
+
+def plan_model(graph: Graph) -> ModelPlan:
+    """Lower ``graph`` to layers and place its activations and scratch in one arena.
+
+    Raises EdgeDeployError for a graph the generator cannot handle (see
+    :func:`edge_deploy.codegen.layers.graph_layers`).
+    """
+    layers = graph_layers(graph)
+    plan = plan_arena(plan_steps(layers), tensor_sizes(graph), model_inputs=graph.inputs,
+                      model_outputs=graph.outputs)
+    check_plan(plan)
+    return ModelPlan(graph, layers, plan)
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resource_dir("templates"))),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def _check_options(kernels: str, cmsis_nn: str | os.PathLike | None) -> None:
+    if kernels not in KERNEL_PATHS:
+        raise EdgeDeployError(f"unknown kernel path '{kernels}'", hint=f"use one of: {', '.join(KERNEL_PATHS)}")
+    if cmsis_nn is not None:
+        root = Path(cmsis_nn)
+        if not (root / "Include" / "arm_nnfunctions.h").is_file() or not (root / "Source").is_dir():
+            raise EdgeDeployError(
+                f"--cmsis-nn {cmsis_nn} is not a CMSIS-NN checkout (no Include/arm_nnfunctions.h and Source/)",
+                hint="pass the root of a CMSIS-NN clone (https://github.com/ARM-software/CMSIS-NN)",
+            )
+
+
+def render_model(model: ModelPlan, board: Board | str, *, kernels: str = "simd",
+                 cmsis_nn: str | os.PathLike | None = None, source: str = "") -> tuple[dict[str, str], dict]:
+    """Render ``model.h``, ``model.c`` and ``Makefile`` for ``model`` on ``board``.
+
+    ``kernels`` ("simd" or "portable") is the Makefile's default kernel path; ``cmsis_nn`` an
+    upstream CMSIS-NN folder the Makefile uses instead of the bundled kernels; ``source`` the
+    model file's name for the comments. Returns ``({file name: text}, template context)``.
+    Raises EdgeDeployError on a bad option.
+    """
+    board = load_board(board)
+    _check_options(kernels, cmsis_nn)
+    context = model_context(model.graph, model.layers, model.plan, source=source or model.graph.name,
+                            kernels=kernels)
+    context.update(
+        board=board,
+        arch_flags=arch_flags(board),
+        runtime_sources=[p.name for p in runtime_sources(board)],
+        cmsis_nn=str(Path(cmsis_nn).resolve()) if cmsis_nn is not None else "",
+    )
+    env = _environment()
+    files = {name: env.get_template(template).render(**context) for name, template in MODEL_TEMPLATES.items()}
+    return files, context
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+
+
+def write_project(model: ModelPlan, board: Board | str, src_dir: str | os.PathLike, *, kernels: str = "simd",
+                  cmsis_nn: str | os.PathLike | None = None, source: str = "") -> GeneratedProject:
+    """Write the buildable project for ``model`` on ``board`` into ``src_dir`` (created; files
+    already there are overwritten). Options as for :func:`render_model`. Returns the
+    :class:`GeneratedProject`. Raises EdgeDeployError on a bad option."""
+    board = load_board(board)
+    files, context = render_model(model, board, kernels=kernels, cmsis_nn=cmsis_nn, source=source)
+    src = Path(src_dir)
+    written = []
+    for name, text in files.items():
+        atomic_write_text(src / name, text)
+        written.append(name)
+    atomic_write_text(src / "board" / "linker.ld", render_linker_script(board))
+    atomic_write_text(src / "board" / "ed_board_config.h", render_board_header(board))
+    written += ["board/linker.ld", "board/ed_board_config.h"]
+    runtime = sorted({*runtime_sources(board), *resource_dir("firmware").joinpath("runtime").glob("*.h")})
+    for path in runtime:
+        _copy(path, src / "runtime" / path.name)
+        written.append(f"runtime/{path.name}")
+    firmware = resource_dir("firmware")
+    if cmsis_nn is None:
+        for folder in ("include", "kernels"):
+            for path in sorted((firmware / folder).glob("*.[ch]")):
+                _copy(path, src / folder / path.name)
+                written.append(f"{folder}/{path.name}")
+    return GeneratedProject(src_dir=src, files=sorted(written), model=model, context=context)
+
+
+def project_sources(project: GeneratedProject, board: Board | str, *,
+                    cmsis_nn: str | os.PathLike | None = None) -> tuple[list[Path], list[Path]]:
+    """The C sources and include folders of a written project, as its Makefile lists them:
+    ``(sources, include_dirs)``. With ``cmsis_nn``, upstream's sources replace ``kernels/``."""
+    src = project.src_dir
+    board = load_board(board)
+    sources = [src / "model.c"] + [src / "runtime" / p.name for p in runtime_sources(board)]
+    includes = [src, src / "board", src / "runtime"]
+    if cmsis_nn is None:
+        sources += sorted((src / "kernels").glob("*.c"))
+        includes += [src / "include", src / "kernels"]
+    else:
+        root = Path(cmsis_nn)
+        sources += sorted(root.glob("Source/*/*.c"))
+        includes.append(root / "Include")
+    return sources, includes

@@ -1,0 +1,158 @@
+"""The code generator: layers, arena plan, rendered C, determinism, and the generated sources
+compiled for the host (portable kernels, and the SIMD path emulated) under ASan + UBSan."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from codegen_models import random_inputs, ticnn_graph, tiny_graph
+
+from edge_deploy.build.host_model import build_host_model, run_host_model
+from edge_deploy.codegen import graph_layers, plan_model, render_model, write_project
+from edge_deploy.errors import EdgeDeployError
+from edge_deploy.interp.interpreter import run
+from edge_deploy.ir import QuantParams
+from edge_deploy.ir.builder import GraphBuilder
+from edge_deploy.tflite import load_tflite
+
+TFLITE_DIR = Path(__file__).resolve().parent / "data" / "tflite"
+FIXTURES = sorted(p.stem for p in TFLITE_DIR.glob("*.tflite"))
+needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="no host gcc (apt-get install gcc)")
+
+
+@pytest.fixture(scope="module")
+def ticnn():
+    return ticnn_graph()
+
+
+def _q(scale, zp):
+    return QuantParams([np.float32(scale)], [zp])
+
+
+def _c_array(text: str, name: str) -> np.ndarray:
+    body = re.search(rf"\b{name}\[\d+\][^=]*= \{{(.*?)\}};", text, re.S).group(1)
+    return np.array([int(v) for v in body.replace("\n", " ").split(",") if v.strip()])
+
+
+def test_layers_views_scratch_and_the_plan_reaches_the_lower_bound():
+    model = plan_model(tiny_graph())
+    kinds = [(layer.op.kind, layer.mark, layer.kernel) for layer in model.layers]
+    assert kinds == [("conv2d", 0, "arm_convolve_s8"), ("max_pool2d", 1, "arm_max_pool_s8"), ("reshape", -1, ""),
+                     ("fully_connected", 2, "arm_fully_connected_s8"), ("softmax", 3, "arm_softmax_s8")]
+    offsets = model.plan.tensor_offsets
+    assert offsets["flatten"] == offsets["pool"]  # the reshape is a view
+    assert model.layers[0].scratch_bytes == 2 * 3 * 3 * 3 * 2  # arm_convolve_s8_get_buffer_size, SIMD path
+    assert model.layers[0].macs == (5 * 11 * 5) * (3 * 3 * 3)  # output 5 x 11 x 5 (SAME, stride 2x1)
+    assert model.plan.arena_bytes == model.plan.lower_bound_bytes
+
+
+def test_add_runs_in_place_over_a_dying_input():
+    rng = np.random.default_rng(0)
+    b = GraphBuilder("residual", "int8")
+    x = b.input("x", (1, 4, 4, 3), _q(0.1, 0))
+    kw = dict(padding="same", quant=_q(0.1, 0), w_quant=QuantParams([0.01], [0]), b_quant=QuantParams([0.001], [0]))
+    c1 = b.conv2d(x, "c1", rng.integers(-9, 9, (3, 3, 3, 3)), np.zeros(3), **kw)
+    c2 = b.conv2d(c1, "c2", rng.integers(-9, 9, (3, 3, 3, 3)), np.zeros(3), **kw)
+    s = b.add(c2, c1, "sum", quant=_q(0.2, 0))
+    flat = b.reshape(s, "flat", (1, -1), quant=_q(0.2, 0))
+    out = b.fully_connected(flat, "fc", rng.integers(-9, 9, (2, 48)), np.zeros(2), quant=_q(0.3, 0),
+                            w_quant=QuantParams([0.01], [0]), b_quant=QuantParams([0.002], [0]))
+    model = plan_model(b.finish([out]))
+    assert model.plan.tensor_offsets["sum"] == model.plan.tensor_offsets["c2"]
+    assert model.plan.tensor_offsets["sum"] != model.plan.tensor_offsets["c1"]
+
+
+def test_unsupported_graphs_are_refused_with_the_op_named():
+    b = GraphBuilder("m", "int8")
+    x = b.input("x", (1, 4, 4, 8), _q(0.1, 0))
+    y = b.mean(x, "global_mean", quant=_q(0.1, 0))
+    with pytest.raises(EdgeDeployError, match="global_mean.*mean"):
+        graph_layers(b.finish([y]))
+    b = GraphBuilder("m", "int8")
+    x = b.input("x", (1, 4, 4, 8), _q(0.1, 0))
+    pooled = b.pool(x, "pooled", "max_pool2d", filter_hw=(4, 4), stride=(4, 4), quant=_q(0.1, 0))
+    y = b.add(x, pooled, "bcast", quant=_q(0.1, 0))
+    with pytest.raises(EdgeDeployError, match="bcast.*equal shapes"):
+        graph_layers(b.finish([y]))
+    b = GraphBuilder("two_in", "int8")
+    x = b.input("x", (1, 4), _q(0.1, 0))
+    z = b.input("z", (1, 4), _q(0.1, 0))
+    with pytest.raises(EdgeDeployError, match="2 inputs"):
+        graph_layers(b.finish([b.add(x, z, "sum", quant=_q(0.1, 0))]))
+    float_graph = GraphBuilder("f")
+    fx = float_graph.input("x", (1, 4))
+    fy = float_graph.fully_connected(fx, "fc", np.ones((2, 4), np.float32))
+    with pytest.raises(EdgeDeployError, match="not int8"):
+        graph_layers(float_graph.finish([fy]))
+
+
+def test_model_c_holds_the_weights_offsets_and_marks():
+    graph = tiny_graph()
+    model = plan_model(graph)
+    files, _ = render_model(model, "mps2-an386", source="tiny.tflite")
+    c = files["model.c"]
+    assert np.array_equal(_c_array(c, "l00_conv_weights"), graph.tensor("conv/weights").data.reshape(-1))
+    assert np.array_equal(_c_array(c, "l00_conv_bias"), graph.tensor("conv/bias").data)
+    assert np.array_equal(_c_array(c, "l02_fc_weights"), graph.tensor("fc/weights").data.reshape(-1))
+    for symbol, tensor in (("ARENA_INPUT", "input"), ("ARENA_L00_CONV_OUT", "conv"), ("ARENA_VIEW_FLATTEN_OUT", "flatten")):
+        assert f"#define {symbol} (ed_arena + {model.plan.tensor_offsets[tensor]})" in c
+    assert "Source layer: conv" in c and "(1, 9, 11, 3)" in c and "(1, 5, 11, 5)" in c
+    assert c.count("ed_profile_mark(") == 3  # before each layer (in the loop) and END twice
+    assert "ed_profile_mark(ED_PROFILE_MARK_END)" in c and "ed_cycles_now()" in c
+    assert f"#define ED_ARENA_BYTES {model.plan.arena_bytes}u" in files["model.h"]
+    assert "KERNELS ?= simd" in files["Makefile"] and "runtime/uart_cmsdk.c" in files["Makefile"]
+
+
+def test_written_project_is_byte_identical_and_has_no_absolute_paths(tmp_path):
+    model = plan_model(tiny_graph())
+    first = write_project(model, "mps2-an386", tmp_path / "a" / "src", source="tiny.tflite")
+    second = write_project(plan_model(tiny_graph()), "mps2-an386", tmp_path / "b" / "src", source="tiny.tflite")
+    assert first.files == second.files and "kernels/arm_convolve_s8.c" in first.files
+    for name in first.files:
+        data = (first.src_dir / name).read_bytes()
+        assert data == (second.src_dir / name).read_bytes(), name
+        assert str(tmp_path).encode() not in data, name
+
+
+@needs_gcc
+@pytest.mark.parametrize("fixture", FIXTURES)
+def test_tflite_fixtures_on_the_host_under_sanitizers(fixture, tmp_path):
+    graph = load_tflite(TFLITE_DIR / f"{fixture}.tflite")
+    project = write_project(plan_model(graph), "mps2-an386", tmp_path / "src")
+    exe = build_host_model(project.src_dir, tmp_path / "model_host", path="portable", sanitize=True)
+    batch = random_inputs(graph, 12, seed=3)
+    out = run_host_model(exe, batch, graph.tensor(graph.outputs[0]).shape[1:])
+    assert np.array_equal(out, run(graph, batch))
+
+
+@needs_gcc
+@pytest.mark.parametrize("path", ["portable", "dsp"])
+def test_tiny_and_ticnn_on_the_host_under_sanitizers_both_paths(path, ticnn, tmp_path):
+    for graph in (tiny_graph(seed=5, in_zero_point=127), ticnn):
+        src = tmp_path / graph.name / "src"
+        write_project(plan_model(graph), "mps2-an386", src)
+        exe = build_host_model(src, tmp_path / graph.name / "model_host", path=path, sanitize=True)
+        batch = random_inputs(graph, 6, seed=4)
+        out = run_host_model(exe, batch, graph.tensor(graph.outputs[0]).shape[1:])
+        assert np.array_equal(out, run(graph, batch)), graph.name
+
+
+@needs_gcc
+def test_sanitizers_catch_an_arena_too_small(tmp_path):
+    # Real fault: shrink the planned arena in the generated header so the tensor placed highest
+    # ends past ed_arena (every tensor is written in full); AddressSanitizer must stop the run.
+    graph = tiny_graph()
+    project = write_project(plan_model(graph), "mps2-an386", tmp_path / "src")
+    plan = project.model.plan
+    highest_end = max(plan.tensor_offsets[t] + size for t, size in plan.tensor_sizes.items())
+    header = project.src_dir / "model.h"
+    text = header.read_text().replace(f"ED_ARENA_BYTES {plan.arena_bytes}u", f"ED_ARENA_BYTES {highest_end - 4}u")
+    assert text != header.read_text()
+    header.write_text(text)
+    exe = build_host_model(project.src_dir, tmp_path / "model_host", sanitize=True)
+    with pytest.raises(EdgeDeployError, match="AddressSanitizer"):
+        run_host_model(exe, random_inputs(graph, 2), (1, 7))
