@@ -26,12 +26,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
+LAYER_SPARSITY = {"conv1": 0.5, "conv2": 0.75, "conv3": 0.75, "conv4": 0.75, "conv5": 0.75, "fc1": 0.9}
 SETTINGS = {
-    "slimming": {"slimming": {"ratio": 0.6, "l1_lambda": 1e-3, "passes": 2, "sparsity_epochs": 4,
-                              "finetune_epochs": 4, "batch_size": 32, "lr": 1e-3}},
-    "scalpel": {"scalpel": {"group_size": 4, "sparsity": 0.8, "skip": ["fc2"], "retrain_epochs": 6,
+    "slimming": {"slimming": {"ratio": 0.45, "l1_lambda": 1e-3, "passes": 2, "sparsity_epochs": 4,
+                              "finetune_epochs": 6, "batch_size": 32, "lr": 1e-3}},
+    "scalpel": {"scalpel": {"group_size": 4, "sparsity": LAYER_SPARSITY, "retrain_epochs": 10,
                             "batch_size": 32, "lr": 5e-4}},
-    "unstructured": {"scalpel": {"group_size": 1, "sparsity": 0.8, "skip": ["fc2"], "retrain_epochs": 6,
+    "unstructured": {"scalpel": {"group_size": 1, "sparsity": LAYER_SPARSITY, "retrain_epochs": 10,
                                  "batch_size": 32, "lr": 5e-4}},
     "activation": {"activation": {"budget": 0.5}},
 }

@@ -125,3 +125,17 @@ def test_unknown_architecture_cannot_be_described_after_slimming(monkeypatch):
     with pytest.raises(EdgeDeployError, match="no width parameters"):
         arch_for({"name": "nowidths", "params": {}}, model)
     assert arch_for({"name": "nowidths", "params": {}}, _NoWidths()) == {"name": "nowidths", "params": {}}
+
+
+def test_training_noise_has_the_asked_snr_and_stays_z_scored():
+    from edge_deploy.slim.finetune import add_training_noise
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 1, 2048)
+    x = (x - x.mean(-1, keepdim=True)) / x.std(-1, unbiased=False, keepdim=True)
+    noisy = add_training_noise(x, (0.0, 0.0), g)
+    assert torch.allclose(noisy.mean(-1), torch.zeros(200, 1), atol=1e-5)
+    assert torch.allclose(noisy.pow(2).mean(-1), torch.ones(200, 1), atol=1e-4)
+    # At 0 dB signal and noise have equal power: the clean part keeps correlation 1/sqrt(2).
+    corr = (noisy * x).mean(-1)
+    assert abs(corr.mean().item() - 2 ** -0.5) < 0.01

@@ -40,9 +40,9 @@ class SlimmingSection(_Strict):
     min_channels: int = Field(1, ge=1)
     seed: int = 0
 
-    def settings(self) -> SlimmingSettings:
-        """The equivalent SlimmingSettings."""
-        return SlimmingSettings(**self.model_dump())
+    def settings(self, noise_snr_db: list[float] | None = None) -> SlimmingSettings:
+        """The equivalent SlimmingSettings, fine-tuning with ``noise_snr_db`` augmentation."""
+        return SlimmingSettings(**self.model_dump(), noise_snr_db=noise_snr_db)
 
 
 class ScalpelSection(_Strict):
@@ -57,9 +57,9 @@ class ScalpelSection(_Strict):
     lr: float = Field(5e-4, gt=0.0)
     seed: int = 0
 
-    def settings(self) -> ScalpelSettings:
-        """The equivalent ScalpelSettings."""
-        return ScalpelSettings(**self.model_dump())
+    def settings(self, noise_snr_db: list[float] | None = None) -> ScalpelSettings:
+        """The equivalent ScalpelSettings, retraining with ``noise_snr_db`` augmentation."""
+        return ScalpelSettings(**self.model_dump(), noise_snr_db=noise_snr_db)
 
 
 class ActivationSection(_Strict):
@@ -80,6 +80,15 @@ class SlimConfig(_Strict):
     activation: ActivationSection = Field(default_factory=ActivationSection)
     max_accuracy_loss: float | None = Field(None, ge=0.0)
     data: str | None = None
+    # White noise on fine-tuning windows: "checkpoint" = what the model was trained with.
+    noise_augmentation_snr_db: Literal["checkpoint"] | tuple[float, float] | None = "checkpoint"
+
+    def noise_snr_db(self, checkpoint_config: dict[str, Any]) -> list[float] | None:
+        """The (low, high) dB of fine-tuning noise, resolving "checkpoint" from its training config."""
+        value = self.noise_augmentation_snr_db
+        if value == "checkpoint":
+            value = (checkpoint_config.get("tricks") or {}).get("noise_augmentation_snr_db")
+        return None if value is None else [float(value[0]), float(value[1])]
 
 
 def parse_slim_config(raw: Any, source: str = "config") -> SlimConfig:

@@ -23,6 +23,18 @@ def accuracy(models: nn.Module | Sequence[nn.Module], x: np.ndarray | torch.Tens
     return 100.0 * float(np.mean(predict_labels(members, np.asarray(x)) == y))
 
 
+def add_training_noise(x: torch.Tensor, snr_db: tuple[float, float], generator: torch.Generator) -> torch.Tensor:
+    """Return z-scored windows ``x`` (N, C, L) with white noise at an SNR drawn per window from
+    ``snr_db``, z-scored again (the model only ever sees z-scored windows)."""
+    low, high = float(snr_db[0]), float(snr_db[1])
+    snr = low + (high - low) * torch.rand((x.shape[0], 1, 1), generator=generator)
+    signal_power = x.pow(2).mean(dim=-1, keepdim=True)
+    noise = torch.randn(x.shape, generator=generator) * torch.sqrt(signal_power * 10.0 ** (-snr / 10.0))
+    noisy = x + noise
+    centred = noisy - noisy.mean(dim=-1, keepdim=True)
+    return centred / centred.pow(2).mean(dim=-1, keepdim=True).sqrt().clamp_min(1e-8)
+
+
 def fine_tune(
     model: nn.Module,
     x: np.ndarray | torch.Tensor,
@@ -34,12 +46,14 @@ def fine_tune(
     seed: int = 0,
     penalty: Callable[[nn.Module], torch.Tensor] | None = None,
     after_step: Callable[[], None] | None = None,
+    noise_snr_db: Sequence[float] | None = None,
 ) -> nn.Module:
     """Train ``model`` in place with Adam and cross-entropy; return it in eval mode.
 
     ``epochs`` may be fractional (a part of one shuffled pass). ``penalty(model)`` is added to the
     loss (the L1 term of Network Slimming); ``after_step()`` runs after every optimizer step (to
-    hold pruning masks). Seeded: the same inputs give the same weights.
+    hold pruning masks). ``noise_snr_db`` (low, high) adds white noise to every training window,
+    as training's noise augmentation does. Seeded: the same inputs give the same weights.
     """
     x, y = torch.as_tensor(x), torch.as_tensor(y)
     steps_per_epoch = max(1, -(-len(x) // batch_size))
@@ -57,7 +71,8 @@ def fine_tune(
         if position == 0 and step:
             order = torch.randperm(len(x), generator=generator)
         index = order[position : position + batch_size]
-        loss = loss_fn(model(x[index]), y[index])
+        batch = x[index] if noise_snr_db is None else add_training_noise(x[index], tuple(noise_snr_db), generator)
+        loss = loss_fn(model(batch), y[index])
         if penalty is not None:
             loss = loss + penalty(model)
         optimizer.zero_grad()

@@ -116,14 +116,15 @@ def run_slim(checkpoint: Checkpoint, methods: Sequence[str], config: SlimConfig,
     input_shape = (int(checkpoint.input["channels"]), int(checkpoint.input["length"]))
     before = measure(checkpoint.members, data, input_shape, checkpoint.arch.get("slim", {}).get("activation"))
     current, steps, activation = checkpoint, [], None
+    noise = config.noise_snr_db(checkpoint.config)
     for method in methods:
         members = current.members
         if method == "slimming":
-            result = slim_network(members, data.train, data.val, config.slimming.settings())
-            members, details = result.members, {"settings": config.slimming.model_dump(), "passes": result.passes}
+            result = slim_network(members, data.train, data.val, config.slimming.settings(noise))
+            members, details = result.members, {"settings": {**config.slimming.model_dump(), "noise_snr_db": noise}, "passes": result.passes}
         elif method == "scalpel":
-            result = scalpel_prune(members, data.train, data.val, config.scalpel.settings())
-            members, details = result.members, {"settings": config.scalpel.model_dump(), "layers": result.layers}
+            result = scalpel_prune(members, data.train, data.val, config.scalpel.settings(noise))
+            members, details = result.members, {"settings": {**config.scalpel.model_dump(), "noise_snr_db": noise}, "layers": result.layers}
         else:
             section = config.activation
             calibration = data.train[0][np.random.default_rng(0).permutation(len(data.train[0]))[: section.calibration_windows]]

@@ -211,6 +211,7 @@ class ScalpelSettings:
     batch_size: int = 32
     lr: float = 5e-4
     seed: int = 0
+    noise_snr_db: list[float] | None = None  # training noise augmentation (low, high) dB
 
 
 @dataclass
@@ -256,7 +257,7 @@ def scalpel_prune(members: Sequence[nn.Module], train: tuple[np.ndarray, np.ndar
             raise EdgeDeployError(f"Scalpel sparsity out of [0, 1): {bad}", hint="use fractions such as 0.75")
         held = prune_layers(model, layers, sparsities, settings.group_size)
         fine_tune(model, *train, epochs=settings.retrain_epochs, batch_size=settings.batch_size,
-                  lr=settings.lr, seed=settings.seed + index, after_step=held.apply)
+                  lr=settings.lr, seed=settings.seed + index, after_step=held.apply, noise_snr_db=settings.noise_snr_db)
         held.apply()
         if index == 0:
             for layer in layers:

@@ -44,6 +44,7 @@ class SlimmingSettings:
     lr: float = 1e-3
     min_channels: int = 1
     seed: int = 0
+    noise_snr_db: list[float] | None = None  # training noise augmentation (low, high) dB
 
     def pass_ratio(self) -> float:
         """The fraction of the remaining prunable channels each pass removes."""
@@ -144,7 +145,7 @@ def slim_network(
         for index, model in enumerate(models):
             fine_tune(model, *train, epochs=settings.sparsity_epochs, batch_size=settings.batch_size,
                       lr=settings.lr, seed=settings.seed + index,
-                      penalty=lambda m: settings.l1_lambda * batchnorm_l1(m))
+                      penalty=lambda m: settings.l1_lambda * batchnorm_l1(m), noise_snr_db=settings.noise_snr_db)
         graph = analyze_channels(models[0], example)
         if not any(graph.batchnorm_slots(g) for g in graph.prunable_groups()):
             raise EdgeDeployError(
@@ -156,7 +157,7 @@ def slim_network(
         models = [remove_channels(m, graph, drop) for m, drop in zip(models, drops)]
         for index, model in enumerate(models):
             fine_tune(model, *train, epochs=settings.finetune_epochs, batch_size=settings.batch_size,
-                      lr=settings.lr, seed=settings.seed + 100 * number + index)
+                      lr=settings.lr, seed=settings.seed + 100 * number + index, noise_snr_db=settings.noise_snr_db)
         history.append({
             "pass": number,
             "threshold": threshold,
