@@ -1,0 +1,147 @@
+"""``edge-deploy run``: a build's firmware on an emulator or a board, fed over the serial link.
+
+:func:`load_input_batch` reads a batch file (``.npy``, N samples stacked on a new first axis,
+each shaped like the model input without its batch dimension; int8 as is, float32 quantized
+with the input's scale and zero point). :func:`run_batch` starts the firmware (or opens a port),
+sends each sample, runs it and reads the output. :func:`check_outputs` compares the outputs with
+the reference interpreter on the build's ``model.tflite``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_deploy.build.firmware_build import MODEL_NAME, load_build_report
+from edge_deploy.errors import EdgeDeployError
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    """Outputs ``(N, *output_shape[1:])`` int8 and per-inference cycle counts ``(N, n_layers)``
+    (the device's cycle counter: DWT on boards, SysTick under QEMU)."""
+
+    outputs: np.ndarray
+    layer_cycles: np.ndarray
+    total_cycles: np.ndarray
+
+
+def load_input_batch(path: str | os.PathLike | np.ndarray, report: dict[str, Any]) -> np.ndarray:
+    """An int8 batch ``(N, *input_shape[1:])`` for the build described by ``report``.
+
+    ``path`` is a ``.npy`` file (or an array). int8 samples are used as they are; float samples are
+    quantized with the model input's scale and zero point, in the IR layout or, for a Conv1D
+    model, PyTorch's ``(N, channels, length)``. Raises EdgeDeployError on an unreadable file or a
+    shape that does not fit.
+    """
+    if isinstance(path, np.ndarray):
+        batch = path
+    else:
+        try:
+            batch = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise EdgeDeployError(f"cannot read inputs {path}: {exc}", hint="pass a .npy batch file") from None
+    spec = report["input"]
+    sample = tuple(spec["shape"][1:])
+    if batch.ndim == len(sample) and tuple(batch.shape) == sample:
+        batch = batch[None]  # a single sample
+    if np.issubdtype(batch.dtype, np.floating):
+        from edge_deploy.quantize.pipeline import to_ir_layout
+        from edge_deploy.quantize.ptq import quantize_input
+        from edge_deploy.ir.graph import QuantParams
+
+        if tuple(batch.shape[1:]) != sample:
+            batch = to_ir_layout(batch)
+        if tuple(batch.shape[1:]) == sample:
+            batch = quantize_input(batch, QuantParams([spec["scale"]], [spec["zero_point"]]))
+    if tuple(batch.shape[1:]) != sample:
+        raise EdgeDeployError(
+            f"inputs have shape {tuple(batch.shape)}; the model takes (N, {', '.join(map(str, sample))})",
+            hint="a batch file holds N samples stacked on a new first axis, each shaped like the model input "
+                 "without its batch dimension of 1",
+        )
+    if batch.dtype != np.int8:
+        raise EdgeDeployError(f"inputs are {batch.dtype}; expected int8 (or float32 to be quantized)",
+                              hint="save the batch as int8 or float32")
+    return np.ascontiguousarray(batch)
+
+
+def _run_on_device(url: str, batch: np.ndarray, report: dict[str, Any], timeout: float) -> BatchRun:
+    from edge_deploy.link import DeviceClient
+
+    out_shape = tuple(report["output"]["shape"][1:])
+    outputs, layer_cycles, totals = [], [], []
+    with DeviceClient(url, timeout=timeout) as device:
+        info = device.model_info()
+        expected = (int(np.prod(report["input"]["shape"])), int(np.prod(report["output"]["shape"])))
+        if (info.input_bytes, info.output_bytes) != expected:
+            raise EdgeDeployError(
+                f"the device at {url} runs model '{info.name}' ({info.input_bytes} B in, {info.output_bytes} B out), "
+                f"not this build's '{report['model']}' ({expected[0]} B in, {expected[1]} B out)",
+                hint="flash this build's firmware.elf first (edge-deploy flash)",
+            )
+        for sample in batch:
+            device.load_input(sample.tobytes())
+            result = device.run()
+            outputs.append(np.frombuffer(device.read_output(), dtype=np.int8).reshape(out_shape))
+            layer_cycles.append(result.layer_cycles)
+            totals.append(result.total_cycles)
+    return BatchRun(outputs=np.stack(outputs) if outputs else np.zeros((0, *out_shape), np.int8),
+                    layer_cycles=np.asarray(layer_cycles, dtype=np.int64).reshape(len(batch), -1),
+                    total_cycles=np.asarray(totals, dtype=np.int64))
+
+
+def run_batch(build_dir: str | os.PathLike, batch: np.ndarray, *, emulator: str | None = None,
+              port: str | None = None, timeout: float = 10.0) -> BatchRun:
+    """Run every sample of the int8 ``batch`` on the build's firmware and return the outputs.
+
+    With ``port`` (a pyserial URL or device path) the firmware must already run on that device;
+    otherwise it is started in ``emulator`` ("qemu", "renode"; default: the board's). Raises
+    EdgeDeployError when the emulator or port is unavailable, the device runs another model, or
+    the link fails.
+    """
+    report = load_build_report(build_dir)
+    if port is not None and emulator is not None:
+        raise EdgeDeployError("pass either --emulator or --port, not both",
+                              hint="--port talks to a board already running the firmware")
+    if port is not None:
+        return _run_on_device(port, batch, report, timeout)
+    from edge_deploy.emulators import start_emulator
+
+    elf = Path(build_dir) / "firmware.elf"
+    with start_emulator(report["board"], elf, emulator=emulator) as target:
+        return _run_on_device(target.url, batch, report, timeout)
+
+
+def reference_outputs(build_dir: str | os.PathLike, batch: np.ndarray) -> np.ndarray:
+    """What the reference interpreter computes for ``batch`` on the build's ``model.tflite``
+    (CMSIS-NN rounding, as the firmware)."""
+    from edge_deploy.interp.interpreter import run
+    from edge_deploy.tflite import load_tflite
+
+    path = Path(build_dir) / MODEL_NAME
+    if not path.is_file():
+        raise EdgeDeployError(f"{build_dir} has no {MODEL_NAME} to check against",
+                              hint="rebuild the folder with edge-deploy build")
+    graph = load_tflite(path)
+    return run(graph, batch, rounding="double")
+
+
+def compare_outputs(outputs: np.ndarray, expected: np.ndarray) -> dict[str, Any]:
+    """``{"n", "mismatches", "mismatched_elements", "max_abs_diff", "first_mismatches"}``: a
+    sample counts as a mismatch when any of its elements differs."""
+    outputs = np.asarray(outputs).reshape(len(expected), -1).astype(np.int64)
+    expected = np.asarray(expected).reshape(len(expected), -1).astype(np.int64)
+    differs = outputs != expected
+    bad = np.flatnonzero(differs.any(axis=1))
+    return {
+        "n": int(len(expected)),
+        "mismatches": int(bad.size),
+        "mismatched_elements": int(differs.sum()),
+        "max_abs_diff": int(np.abs(outputs - expected).max()) if outputs.size else 0,
+        "first_mismatches": [int(i) for i in bad[:10]],
+    }

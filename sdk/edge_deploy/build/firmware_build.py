@@ -1,0 +1,180 @@
+"""``edge-deploy build``: an int8 model -> a generated C project, firmware.elf and report.json.
+
+Steps: plan the arena, check the memory budget (before compiling), write the project
+(``edge_deploy.codegen``), compile it for the board (``edge_deploy.toolchain``), write the report,
+the plan (JSON and PNG) and the model as ``.tflite`` (the reference ``edge-deploy run --check``
+compares with). Everything goes to a temporary folder that replaces ``out_dir`` only when the
+whole build succeeded.
+
+    out_dir/src/            the generated project (builds with plain `make`)
+    out_dir/firmware.elf    unstripped, for QEMU, flashing and the profiler
+    out_dir/firmware.map    the linker map
+    out_dir/model.tflite    the int8 model that was built
+    out_dir/report.json     board, sizes, arena, MACs, layers
+    out_dir/plan.json, plan.png   the arena plan
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge_deploy.boards import Board, load_board
+from edge_deploy.build.budget import Budget, check_budget, estimate_budget
+from edge_deploy.build.model_source import load_model_source
+from edge_deploy.codegen import ModelPlan, plan_model, project_sources, render_model, write_project
+from edge_deploy.errors import EdgeDeployError
+from edge_deploy.fsutil import atomic_output_dir, atomic_write_bytes, atomic_write_json
+from edge_deploy.ir.graph import Graph
+
+REPORT_NAME = "report.json"
+MODEL_NAME = "model.tflite"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """A finished build: its folder, the report written there, and the plan and budget."""
+
+    out_dir: Path
+    report: dict[str, Any]
+    model: ModelPlan
+    budget: Budget
+
+    @property
+    def elf(self) -> Path:
+        """The firmware ELF."""
+        return self.out_dir / "firmware.elf"
+
+    @property
+    def src_dir(self) -> Path:
+        """The generated project."""
+        return self.out_dir / "src"
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise EdgeDeployError(f"--out {out_dir} is a file", hint="pass a folder for the build")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / REPORT_NAME).is_file():
+        # The build replaces the folder: never wipe one that is not an earlier build.
+        raise EdgeDeployError(f"--out {out_dir} is not empty and holds no earlier build",
+                              hint="pass a new folder, or an earlier build's folder to replace it")
+
+
+def layer_records(model: ModelPlan) -> list[dict[str, Any]]:
+    """The ``layers`` list of report.json: one entry per op, views (reshape) included."""
+    records = []
+    for layer in model.layers:
+        records.append({
+            "index": layer.index,
+            "mark": layer.mark,
+            "name": layer.op.name,
+            "short_name": layer.short_name,
+            "c_function": layer.c_name if not layer.is_view else None,
+            "op": layer.op.kind,
+            "kernel": layer.kernel or None,
+            "macs": layer.macs,
+            "input_shapes": [list(s) for s in layer.input_shapes],
+            "output_shape": list(layer.output_shape),
+            "scratch_bytes": layer.scratch_bytes,
+        })
+    return records
+
+
+def _tensor_record(graph: Graph, name: str) -> dict[str, Any]:
+    t = graph.tensor(name)
+    return {"name": name, "shape": list(t.shape), "dtype": t.dtype, "scale": float(t.scale),
+            "zero_point": int(t.zero_point)}
+
+
+def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *, tflite: bytes | None = None,
+                kernels: str = "simd", cmsis_nn: str | os.PathLike | None = None, source: str = "",
+                details: dict[str, Any] | None = None, jobs: int = 2) -> BuildResult:
+    """Build firmware for the int8 ``graph`` on ``board`` into ``out_dir``.
+
+    ``tflite`` is the model file's bytes (exported from ``graph`` when None), ``kernels`` the
+    kernel path ("simd" or "portable"), ``cmsis_nn`` an upstream CMSIS-NN folder to link instead
+    of edge-deploy's kernels, ``source`` the model file's name for comments and the report.
+    Returns the :class:`BuildResult`. Raises EdgeDeployError when the graph cannot be generated,
+    does not fit the board (before compiling), or the toolchain fails.
+    """
+    from edge_deploy.plan import write_plan_png
+    from edge_deploy.toolchain import compile_firmware
+
+    board = load_board(board)
+    out_dir = Path(out_dir)
+    _check_out_dir(out_dir)
+    model = plan_model(graph)
+    _, context = render_model(model, board, kernels=kernels, cmsis_nn=cmsis_nn, source=source)
+    budget = estimate_budget(board, weights_bytes=context["weights_bytes"], arena_bytes=model.plan.arena_bytes,
+                             n_layers=context["n_layers"])
+    check_budget(budget, graph.name)
+    if tflite is None:
+        from edge_deploy.tflite import export_tflite
+
+        tflite = export_tflite(graph)
+    with atomic_output_dir(out_dir) as tmp:
+        project = write_project(model, board, tmp / "src", kernels=kernels, cmsis_nn=cmsis_nn, source=source)
+        sources, includes = project_sources(project, board, cmsis_nn=cmsis_nn)
+        defines = {"ED_NN_PORTABLE": None} if kernels == "portable" and cmsis_nn is None else None
+        firmware = compile_firmware(board, sources, tmp / "build", include_dirs=includes, defines=defines, jobs=jobs)
+        os.replace(firmware.elf, tmp / "firmware.elf")
+        os.replace(firmware.map_file, tmp / "firmware.map")
+        shutil.rmtree(tmp / "build")
+        atomic_write_bytes(tmp / MODEL_NAME, tflite)
+        atomic_write_json(tmp / "plan.json", model.plan.to_dict())
+        write_plan_png(model.plan, tmp / "plan.png", title=f"{graph.name}: arena plan ({model.plan.strategy})")
+        report = {
+            "format": "edge-deploy/build-report",
+            "version": 1,
+            "model": graph.name,
+            "source": source,
+            "details": details or {},
+            "board": board.name,
+            "kernels": "cmsis-nn" if cmsis_nn is not None else kernels,
+            "flash_bytes": firmware.flash_bytes,
+            "ram_bytes": firmware.ram_bytes,
+            "sections": firmware.sections,
+            "stack_bytes": board.stack_bytes,
+            "arena_bytes": model.plan.arena_bytes,
+            "arena_lower_bound_bytes": model.plan.lower_bound_bytes,
+            "plan_strategy": model.plan.strategy,
+            "weights_bytes": context["weights_bytes"],
+            "macs": context["macs"],
+            "n_layers": context["n_layers"],
+            "budget": budget.to_dict(),
+            "input": _tensor_record(graph, graph.inputs[0]),
+            "output": _tensor_record(graph, graph.outputs[0]),
+            "layers": layer_records(model),
+        }
+        atomic_write_json(tmp / REPORT_NAME, report)
+    return BuildResult(out_dir=out_dir, report=report, model=model, budget=budget)
+
+
+def build_model(model_path: str | os.PathLike, board: Board | str, out_dir: str | os.PathLike, *,
+                kernels: str = "simd", cmsis_nn: str | os.PathLike | None = None,
+                calib: str | os.PathLike | None = None, jobs: int = 2) -> BuildResult:
+    """``edge-deploy build``: read MODEL (``.tflite`` or ``.pt``), then :func:`build_graph`.
+
+    ``calib`` overrides a checkpoint's calibration data. Raises EdgeDeployError as
+    :func:`edge_deploy.build.model_source.load_model_source` and :func:`build_graph` do.
+    """
+    source = load_model_source(model_path, calib=calib)
+    return build_graph(source.graph, board, out_dir, tflite=source.tflite, kernels=kernels, cmsis_nn=cmsis_nn,
+                       source=source.path.name, details={"kind": source.kind, **source.details}, jobs=jobs)
+
+
+def load_build_report(build_dir: str | os.PathLike) -> dict[str, Any]:
+    """Read ``build_dir/report.json``. Raises EdgeDeployError when the folder holds no build."""
+    import json
+
+    path = Path(build_dir) / REPORT_NAME
+    if not path.is_file():
+        raise EdgeDeployError(f"{build_dir} holds no build (no {REPORT_NAME})",
+                              hint="build one first: edge-deploy build MODEL --board BOARD --out DIR")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise EdgeDeployError(f"{path} is unreadable: {exc}", hint="rebuild the folder with edge-deploy build") from None

@@ -1,0 +1,83 @@
+"""What ``edge-deploy build`` accepts as MODEL, turned into an int8 graph.
+
+* ``.tflite``: an int8 TFLite flatbuffer, imported as it is;
+* ``.pt``: an edge-deploy checkpoint, lowered and quantized on the fly with calibration windows
+  from the data the checkpoint names (``edge_deploy.quantize.pipeline.quantize_checkpoint``);
+* ``.yaml`` / ``.yml``: a pipeline file, not handled yet (it is refused with a hint).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge_deploy.errors import EdgeDeployError
+from edge_deploy.ir.graph import Graph
+
+
+@dataclass
+class ModelSource:
+    """An int8 graph ready to build, the ``.tflite`` bytes that describe it (the reference for
+    ``edge-deploy run --check``) and a summary of where it came from."""
+
+    graph: Graph
+    tflite: bytes
+    kind: str
+    path: Path
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def load_model_source(path: str | os.PathLike, *, calib: str | os.PathLike | None = None) -> ModelSource:
+    """Read MODEL (``.tflite`` or ``.pt``) and return its int8 graph.
+
+    ``calib`` (for a checkpoint) overrides the calibration data: a folder of records or a ``.npy``
+    batch; by default the checkpoint's own training data (or the bundled excerpt) is used.
+    Raises EdgeDeployError when the file is missing, of an unknown kind, or not an int8 model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise EdgeDeployError(f"model {path} does not exist", hint="pass a .tflite file or a model.pt checkpoint")
+    suffix = path.suffix.lower()
+    if suffix == ".tflite":
+        from edge_deploy.tflite import import_tflite
+
+        data = path.read_bytes()
+        graph = import_tflite(data, name=_model_name(path), source=str(path))
+        if not graph.is_quantized:
+            raise EdgeDeployError(f"{path} is a float model; edge-deploy build needs int8",
+                                  hint="convert it with full-integer quantization, or build from the model.pt")
+        return ModelSource(graph=graph, tflite=data, kind="tflite", path=path)
+    if suffix == ".pt":
+        return _from_checkpoint(path, calib)
+    if suffix in (".yaml", ".yml"):
+        raise EdgeDeployError(
+            f"{path}: building from a pipeline YAML (train -> slim -> quantize) is not supported yet",
+            hint="run 'edge-deploy train' (and 'edge-deploy slim'), then build the resulting model.pt",
+        )
+    raise EdgeDeployError(f"{path}: unknown model kind '{suffix or '(no suffix)'}'",
+                          hint="pass a .tflite file or a model.pt checkpoint")
+
+
+def _model_name(path: Path) -> str:
+    return path.parent.name if path.stem == "model" and path.parent.name else path.stem
+
+
+def _from_checkpoint(path: Path, calib: str | os.PathLike | None) -> ModelSource:
+    from edge_deploy.quantize.pipeline import quantize_checkpoint
+    from edge_deploy.tflite import export_tflite, import_tflite
+    from edge_deploy.train.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(path)
+    quantized = quantize_checkpoint(checkpoint, calib)
+    graph = quantized.graph
+    graph.name = _model_name(path)
+    tflite = export_tflite(graph)
+    # Build from what the .tflite holds, so the firmware and `run --check` see the same model.
+    reloaded = import_tflite(tflite, name=graph.name, source=str(path))
+    reloaded.metadata.update(graph.metadata)
+    details = {"calibration_windows": quantized.report.get("calibration_windows"),
+               "ensemble_members": quantized.report.get("ensemble_members"),
+               "member_quantized": quantized.report.get("member_quantized")}
+    return ModelSource(graph=reloaded, tflite=tflite, kind="checkpoint", path=path, details=details)

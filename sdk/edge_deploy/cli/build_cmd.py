@@ -1,0 +1,46 @@
+"""``edge-deploy build MODEL --board B --out DIR``: int8 model -> C project, firmware.elf, report."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("build")
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("--board", "-b", required=True, help="Target board (see 'edge-deploy boards').")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Build folder (replaced).")
+@click.option("--kernels", type=click.Choice(["simd", "portable"]), default="simd", show_default=True,
+              help="Kernel path: the Cortex-M4 DSP SIMD code or the portable C code.")
+@click.option("--cmsis-nn", "cmsis_nn", type=click.Path(file_okay=False, exists=True),
+              help="Link upstream CMSIS-NN from this folder instead of edge-deploy's kernels.")
+@click.option("--calib", type=click.Path(exists=True),
+              help="Calibration data for a .pt checkpoint (folder or .npy; default: the checkpoint's data).")
+@click.option("--json", "as_json", is_flag=True, help="Print report.json instead of a summary.")
+def command(model_path, board, out_dir, kernels, cmsis_nn, calib, as_json) -> None:
+    """Generate C for MODEL (.tflite or model.pt), compile it for BOARD and write DIR.
+
+    DIR gets src/ (a plain project: make), firmware.elf, firmware.map, model.tflite, report.json,
+    plan.json and plan.png. A model that does not fit the board is refused before compiling.
+    """
+    import json
+    import time
+
+    from edge_deploy.build.firmware_build import build_model
+
+    start = time.monotonic()
+    result = build_model(model_path, board, out_dir, kernels=kernels, cmsis_nn=cmsis_nn, calib=calib)
+    report = result.report
+    if as_json:
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+        return
+    click.echo(f"{report['model']} for {report['board']} ({report['kernels']} kernels) -> {out_dir} "
+               f"in {time.monotonic() - start:.1f} s")
+    click.echo(f"  flash {report['flash_bytes']:,} B (weights {report['weights_bytes']:,} B), "
+               f"RAM {report['ram_bytes']:,} B (arena {report['arena_bytes']:,} B, lower bound "
+               f"{report['arena_lower_bound_bytes']:,} B; stack {report['stack_bytes']:,} B)")
+    click.echo(f"  {report['n_layers']} layers, {report['macs']:,} MACs per inference")
+    for layer in report["layers"]:
+        kernel = layer["kernel"] or "(view, no code)"
+        shapes = " + ".join(str(tuple(s)) for s in layer["input_shapes"])
+        click.echo(f"  {layer['short_name']:<24} {layer['op']:<17} {kernel:<36} {shapes} -> "
+                   f"{tuple(layer['output_shape'])}")

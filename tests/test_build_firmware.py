@@ -1,0 +1,177 @@
+"""edge-deploy build: report figures against the model, determinism, budgets refused before
+compiling, the generated project's own Makefile, and the --cmsis-nn folder layout."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from codegen_models import tiny_graph
+from elftools.elf.elffile import ELFFile
+
+from edge_deploy.boards import load_board
+from edge_deploy.build.firmware_build import build_graph, build_model
+from edge_deploy.cli import main
+from edge_deploy.errors import EdgeDeployError
+from edge_deploy.ir import QuantParams
+from edge_deploy.ir.builder import GraphBuilder
+from edge_deploy.paths import resource_dir
+from edge_deploy.tflite import load_tflite
+from edge_deploy.toolchain import elf_sizes
+
+TFLITE_DIR = Path(__file__).resolve().parent / "data" / "tflite"
+
+
+def _q(scale, zp=0):
+    return QuantParams([np.float32(scale)], [zp])
+
+
+def _symbols(elf_path: Path) -> set[str]:
+    with open(elf_path, "rb") as handle:
+        return {s.name for s in ELFFile(handle).get_section_by_name(".symtab").iter_symbols()}
+
+
+def _section_bytes(elf_path: Path) -> dict[str, bytes]:
+    with open(elf_path, "rb") as handle:
+        elf = ELFFile(handle)
+        return {s.name: s.data() for s in elf.iter_sections()
+                if s.name in (".isr_vector", ".text", ".data", ".ARM.exidx")}
+
+
+@pytest.fixture(scope="module")
+def fixture_build(arm_gcc, tmp_path_factory):
+    out = tmp_path_factory.mktemp("build") / "conv2d"
+    return build_model(TFLITE_DIR / "conv2d.tflite", "mps2-an386", out)
+
+
+def test_report_figures_match_the_model(fixture_build):
+    report, out = fixture_build.report, fixture_build.out_dir
+    graph = load_tflite(TFLITE_DIR / "conv2d.tflite")
+    weights, macs = 0, 0
+    for op in graph.ops:
+        if op.kind in ("conv2d", "fully_connected"):
+            w, y = graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+            bias = graph.tensor(op.inputs[2]).nbytes if len(op.inputs) > 2 and op.inputs[2] else 0
+            weights += w.nbytes + bias + (8 * y.shape[-1] if op.kind == "conv2d" or w.quant.per_channel else 0)
+            macs += int(np.prod(y.shape)) * int(np.prod(w.shape[1:]))
+    assert report["weights_bytes"] == weights and report["macs"] == macs
+    assert report["board"] == "mps2-an386" and report["kernels"] == "simd"
+    assert report["arena_bytes"] == report["arena_lower_bound_bytes"]
+    sizes = elf_sizes(out / "firmware.elf", load_board("mps2-an386"))
+    assert (report["flash_bytes"], report["ram_bytes"]) == (sizes.flash_bytes, sizes.ram_bytes)
+    assert report["ram_bytes"] >= report["arena_bytes"] + report["stack_bytes"]
+    assert [layer["name"] for layer in report["layers"]] == [op.name for op in graph.ops]
+    linked = _symbols(out / "firmware.elf")
+    for layer in report["layers"]:
+        if layer["kernel"]:
+            assert layer["kernel"] in linked and layer["c_function"] in linked
+    assert report["layers"][0]["input_shapes"] == [[1, 16, 16, 3]]
+    assert json.loads((out / "plan.json").read_text())["arena_bytes"] == report["arena_bytes"]
+    assert (out / "plan.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert load_tflite(out / "model.tflite").ops[0].name == graph.ops[0].name
+    assert "conv2d_1" in (out / "firmware.map").read_text()
+
+
+def test_two_builds_are_byte_identical(arm_gcc, tmp_path):
+    graph = tiny_graph()
+    first = build_graph(graph, "mps2-an386", tmp_path / "one", source="tiny")
+    second = build_graph(tiny_graph(), "mps2-an386", tmp_path / "two", source="tiny")
+    files = sorted(p.relative_to(first.out_dir) for p in first.out_dir.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(second.out_dir) for p in second.out_dir.rglob("*") if p.is_file())
+    assert Path("firmware.elf") in files and Path("src/model.c") in files
+    for name in files:
+        assert (first.out_dir / name).read_bytes() == (second.out_dir / name).read_bytes(), name
+
+
+def _big_fc_graph(units: int, depth: int):
+    rng = np.random.default_rng(0)
+    b = GraphBuilder("big_fc", "int8")
+    x = b.input("x", (1, depth), _q(0.1))
+    y = b.fully_connected(x, "fc", rng.integers(-127, 128, (units, depth)), None, quant=_q(0.2),
+                          w_quant=QuantParams([0.01], [0]))
+    return b.finish([y])
+
+
+def _big_activation_graph(length: int):
+    b = GraphBuilder("big_act", "int8")
+    x = b.input("x", (1, 1, length, 2), _q(0.1))
+    y = b.pool(x, "pool", "max_pool2d", filter_hw=(1, 1), stride=(1, 1), quant=_q(0.1))
+    return b.finish([y])
+
+
+def test_a_model_too_big_is_refused_before_compiling(tmp_path, monkeypatch):
+    # No compiler on PATH: a build that reached the compiler would fail with "not installed".
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(EdgeDeployError) as flash_error:
+        build_graph(_big_fc_graph(600, 1024), "nucleo-f446re", tmp_path / "fc")
+    message = str(flash_error.value)
+    assert "does not fit board 'nucleo-f446re'" in message and "flash" in message
+    assert "614,400" in message and "524,288" in message and "slim" in message
+    with pytest.raises(EdgeDeployError) as ram_error:
+        build_graph(_big_activation_graph(40_000), "nucleo-f446re", tmp_path / "act")
+    assert "RAM" in str(ram_error.value) and "arena 160,000 bytes" in str(ram_error.value)
+    assert not (tmp_path / "fc").exists() and not (tmp_path / "act").exists()
+
+
+def test_cli_refuses_a_model_too_big_with_exit_1(tmp_path, capsys):
+    from edge_deploy.tflite import export_tflite
+
+    model = tmp_path / "big.tflite"
+    model.write_bytes(export_tflite(_big_fc_graph(600, 1024)))
+    assert main(["build", str(model), "--board", "nucleo-f446re", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: model 'big_fc' does not fit board 'nucleo-f446re'") and "hint:" in err
+    assert "Traceback" not in err
+
+
+def test_a_folder_that_is_not_a_build_is_not_replaced(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(EdgeDeployError, match="not empty"):
+        build_graph(tiny_graph(), "mps2-an386", out)
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_the_generated_project_builds_with_its_own_makefile(fixture_build, tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(fixture_build.src_dir, src)
+    subprocess.run(["make", "-j2"], cwd=src, check=True, capture_output=True)
+    # Same sources, same flags: the code and data the board loads are identical.
+    assert _section_bytes(src / "firmware.elf") == _section_bytes(fixture_build.elf)
+    subprocess.run(["make", "clean"], cwd=src, check=True, capture_output=True)
+    subprocess.run(["make", "-j2", "KERNELS=portable"], cwd=src, check=True, capture_output=True)
+    assert _section_bytes(src / "firmware.elf")[".text"] != _section_bytes(fixture_build.elf)[".text"]
+    bad = subprocess.run(["make", "KERNELS=fast"], cwd=src, capture_output=True, text=True)
+    assert bad.returncode != 0 and "KERNELS must be simd or portable" in bad.stderr
+
+
+def _cmsis_nn_layout(root: Path) -> Path:
+    """A folder laid out like an upstream CMSIS-NN checkout (Include/, Source/<group>/*.c).
+    Upstream is not available here (no registry carries it), so it holds edge-deploy's own
+    kernels: this checks the --cmsis-nn plumbing, not upstream's arithmetic."""
+    firmware = resource_dir("firmware")
+    (root / "Include").mkdir(parents=True)
+    for header in [*(firmware / "include").glob("*.h"), *(firmware / "kernels").glob("*.h")]:
+        shutil.copy(header, root / "Include" / header.name)
+    for source in (firmware / "kernels").glob("*.c"):
+        group = "ConvolutionFunctions" if "conv" in source.name else "OtherFunctions"
+        (root / "Source" / group).mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, root / "Source" / group / source.name)
+    return root
+
+
+def test_cmsis_nn_folder_replaces_the_bundled_kernels(arm_gcc, tmp_path):
+    cmsis = _cmsis_nn_layout(tmp_path / "CMSIS-NN")
+    result = build_graph(tiny_graph(), "mps2-an386", tmp_path / "out", cmsis_nn=cmsis)
+    assert result.report["kernels"] == "cmsis-nn"
+    assert not (result.src_dir / "kernels").exists()
+    assert f"CMSIS_NN ?= {cmsis.resolve()}" in (result.src_dir / "Makefile").read_text()
+    assert {"arm_convolve_s8", "arm_softmax_s8"} <= _symbols(result.elf)
+    with pytest.raises(EdgeDeployError, match="not a CMSIS-NN checkout"):
+        build_graph(tiny_graph(), "mps2-an386", tmp_path / "bad", cmsis_nn=tmp_path)

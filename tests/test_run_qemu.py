@@ -1,0 +1,127 @@
+"""edge-deploy run on QEMU mps2-an386: generated firmware against the reference interpreter over
+the real serial protocol, both kernel paths, a .tflite fixture, a .pt checkpoint, --port, the
+project's own Makefile build, and a mismatch that must fail."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from codegen_models import TICNN_PARAMS, random_inputs, ticnn_graph, ticnn_inputs, tiny_graph
+
+from edge_deploy.build.firmware_build import build_graph
+from edge_deploy.cli import main
+from edge_deploy.interp.interpreter import run
+from edge_deploy.tflite import export_tflite, load_tflite
+
+pytestmark = pytest.mark.qemu
+TFLITE_DIR = Path(__file__).resolve().parent / "data" / "tflite"
+
+
+def _run_check(build_dir: Path, batch: np.ndarray, tmp_path: Path, *extra: str) -> tuple[int, np.ndarray | None]:
+    inputs, outputs = tmp_path / "x.npy", tmp_path / "y.npy"
+    np.save(inputs, batch)
+    status = main(["run", str(build_dir), "--inputs", str(inputs), "--out", str(outputs), "--check", *extra])
+    return status, (np.load(outputs) if outputs.exists() else None)
+
+
+@pytest.mark.parametrize("kernels", ["simd", "portable"])
+def test_tiny_and_ticnn_match_the_reference_on_both_kernel_paths(kernels, qemu_arm, tmp_path):
+    for graph, batch in ((tiny_graph(seed=2), None), (ticnn_graph(), None)):
+        batch = random_inputs(graph, 4, seed=7) if graph.name == "tiny" else ticnn_inputs(graph, 3)
+        model = tmp_path / f"{graph.name}.tflite"
+        model.write_bytes(export_tflite(graph))
+        out = tmp_path / f"{graph.name}-{kernels}"
+        assert main(["build", str(model), "--board", "mps2-an386", "--out", str(out), "--kernels", kernels]) == 0
+        status, outputs = _run_check(out, batch, tmp_path)
+        assert status == 0
+        assert np.array_equal(outputs, run(graph, batch))
+        check = json.loads((out / "check.json").read_text())
+        assert (check["n"], check["mismatches"], check["kernels"]) == (len(batch), 0, kernels)
+
+
+@pytest.mark.parametrize("fixture", ["depthwise", "residual_add"])
+def test_tflite_fixture_builds_and_matches(fixture, qemu_arm, tmp_path, capsys):
+    out = tmp_path / "build"
+    assert main(["build", str(TFLITE_DIR / f"{fixture}.tflite"), "--board", "mps2-an386", "--out", str(out)]) == 0
+    assert "arm_" in capsys.readouterr().out
+    graph = load_tflite(TFLITE_DIR / f"{fixture}.tflite")
+    batch = random_inputs(graph, 5, seed=11)
+    status, outputs = _run_check(out, batch, tmp_path)
+    assert status == 0 and np.array_equal(outputs, run(graph, batch))
+
+
+def test_a_wrong_reference_fails_the_check(qemu_arm, tmp_path, capsys):
+    graph = tiny_graph(seed=3)
+    build = build_graph(graph, "mps2-an386", tmp_path / "build")
+    # The firmware keeps the real weights; the reference it is checked against gets other biases.
+    altered = graph.copy()
+    altered.tensor("fc/bias").data = altered.tensor("fc/bias").data + 500
+    (build.out_dir / "model.tflite").write_bytes(export_tflite(altered))
+    status, _ = _run_check(build.out_dir, random_inputs(graph, 4, seed=1), tmp_path)
+    assert status == 1
+    assert "differ from the reference interpreter" in capsys.readouterr().err
+    check = json.loads((build.out_dir / "check.json").read_text())
+    assert check["n"] == 4 and check["mismatches"] > 0 and check["mismatched_elements"] > 0
+
+
+def test_checkpoint_builds_and_float_inputs_are_quantized(qemu_arm, tmp_path):
+    from edge_deploy.data import load_windows
+    from edge_deploy.models import build_model
+    from edge_deploy.train.checkpoint import Checkpoint, save_checkpoint
+
+    torch.manual_seed(1)
+    spec = {"data": None, "load_hp": [0], "window": 2048, "stride": 512, "fractions": [0.7, 0.1]}
+    _, y, names = load_windows(split="train", **spec)
+    spec["labels"] = sorted(int(v) for v in np.unique(y))
+    checkpoint = Checkpoint(arch={"name": "ticnn", "params": TICNN_PARAMS},
+                            members=[build_model("ticnn", **TICNN_PARAMS).eval()],
+                            input={"channels": 1, "length": 2048, "sample_rate_hz": 12000}, classes=names, data=spec)
+    save_checkpoint(tmp_path / "model.pt", checkpoint)
+    out = tmp_path / "build"
+    assert main(["build", str(tmp_path / "model.pt"), "--board", "mps2-an386", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["details"]["kind"] == "checkpoint" and report["input"]["shape"] == [1, 1, 2048, 1]
+    x, _, _ = load_windows(None, "test", window=2048)
+    status, outputs = _run_check(out, x[:3].astype(np.float32), tmp_path)  # PyTorch layout (N, 1, 2048)
+    assert status == 0 and outputs.shape == (3, 10)
+
+
+def test_port_option_talks_to_a_running_firmware(qemu_arm, tmp_path, capsys):
+    from edge_deploy.emulators import start_emulator
+
+    graph = tiny_graph(seed=4)
+    build = build_graph(graph, "mps2-an386", tmp_path / "build")
+    batch = random_inputs(graph, 3, seed=2)
+    with start_emulator("mps2-an386", build.elf, emulator="qemu") as target:
+        status, outputs = _run_check(build.out_dir, batch, tmp_path, "--port", target.url)
+    assert status == 0 and np.array_equal(outputs, run(graph, batch))
+    assert target.url in capsys.readouterr().out
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_makefile_build_runs_and_matches(qemu_arm, tmp_path):
+    graph = tiny_graph(seed=6)
+    build = build_graph(graph, "mps2-an386", tmp_path / "build")
+    subprocess.run(["make", "-j2", "KERNELS=portable"], cwd=build.src_dir, check=True, capture_output=True)
+    shutil.copy(build.src_dir / "firmware.elf", build.elf)
+    batch = random_inputs(graph, 3, seed=9)
+    status, outputs = _run_check(build.out_dir, batch, tmp_path)
+    assert status == 0 and np.array_equal(outputs, run(graph, batch))
+
+
+def test_inputs_of_the_wrong_shape_are_refused(tmp_path, capsys):
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "report.json").write_text(json.dumps({
+        "board": "mps2-an386", "model": "m", "kernels": "simd",
+        "input": {"shape": [1, 4, 4, 3], "scale": 0.1, "zero_point": 0},
+        "output": {"shape": [1, 2], "scale": 0.1, "zero_point": 0}}))
+    status, _ = _run_check(build, np.zeros((2, 4, 3), np.int8), tmp_path)
+    err = capsys.readouterr().err
+    assert status == 1 and "(2, 4, 3)" in err and "(N, 4, 4, 3)" in err
