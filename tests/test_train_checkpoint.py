@@ -9,7 +9,7 @@ import torch
 
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.models import build_model
-from edge_deploy.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from edge_deploy.train.checkpoint import Checkpoint, load_checkpoint, merge_ensemble, save_checkpoint
 
 torch.set_num_threads(1)
 ARCH = {"name": "ticnn", "params": {"channels": [4, 8, 8, 8, 8], "fc_units": 16, "input_dropout": [0.1, 0.9]}}
@@ -74,3 +74,12 @@ def test_bad_checkpoints_are_clear_errors(tmp_path: Path) -> None:
     torch.save(raw, tmp_path / "mismatch.pt")
     with pytest.raises(EdgeDeployError, match="do not fit architecture"):
         load_checkpoint(tmp_path / "mismatch.pt")
+
+
+def test_merging_checkpoints_into_one_ensemble() -> None:
+    a, b = _checkpoint(1), _checkpoint(2)
+    merged = merge_ensemble([a, b], ["a.pt", "b.pt"])
+    assert merged.members == a.members + b.members and len(a.members) == 1
+    b.classes = list(reversed(b.classes))
+    with pytest.raises(EdgeDeployError, match="b.pt has different classes than a.pt"):
+        merge_ensemble([a, b], ["a.pt", "b.pt"])

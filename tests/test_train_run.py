@@ -95,6 +95,10 @@ def test_cli_train_and_evaluate(tmp_path: Path) -> None:
     evaluated = json.loads(result.stdout)
     assert evaluated["accuracy"] == pytest.approx(metrics["accuracy"])
     assert set(evaluated["per_snr"]) == {"-4", "10"} and evaluated["split"] == "test"
+    # Two files vote as one ensemble of all their members.
+    assert cli_main(["evaluate", str(out / "model.pt"), str(out / "model.pt"), "--snr", "", "--out", str(tmp_path / "e.json")]) == 0
+    merged = json.loads((tmp_path / "e.json").read_text())
+    assert len(merged["members"]) == 4 and merged["accuracy"] == pytest.approx(metrics["accuracy"])
 
 
 def test_cli_errors_are_one_line_without_traceback(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import click
 
 
 @click.command("evaluate")
-@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("model_paths", metavar="MODEL...", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--data", "data_dir", type=click.Path(), help="Data folder (default: where the model was trained; 'bundled' = the excerpt).")
 @click.option("--snr", default="-4,-2,0,2,4,6,8,10", show_default=True, help="Test SNRs in dB, comma-separated ('' for none).")
 @click.option("--load-hp", help="Motor loads to test on, e.g. 2 (default: the training loads).")
@@ -14,21 +14,24 @@ import click
 @click.option("--noise-seed", type=int, default=0, show_default=True, help="Seed of the test noise.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Also write the metrics to this JSON file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def command(model_path, data_dir, snr, load_hp, split, noise_seed, out_path, as_json) -> None:
-    """Evaluate MODEL (a model.pt) on clean and noisy test windows; print accuracy per SNR."""
+def command(model_paths, data_dir, snr, load_hp, split, noise_seed, out_path, as_json) -> None:
+    """Evaluate MODEL (a model.pt) on clean and noisy test windows; print accuracy per SNR.
+
+    Several MODEL files vote together as one ensemble (majority vote over all their members).
+    """
     import json
 
     from edge_deploy.cli.train_cmd import parse_int_list
     from edge_deploy.errors import EdgeDeployError
     from edge_deploy.fsutil import atomic_write_json
-    from edge_deploy.train.checkpoint import load_checkpoint
+    from edge_deploy.train.checkpoint import load_checkpoint, merge_ensemble
     from edge_deploy.train.evaluate import TRAINING_DATA, evaluate_checkpoint
 
     try:
         snrs = [float(part) for part in snr.split(",") if part.strip()]
     except ValueError:
         raise EdgeDeployError(f"--snr {snr!r} is not a comma-separated list of numbers", hint="for example --snr -4,0,4") from None
-    checkpoint = load_checkpoint(model_path)
+    checkpoint = merge_ensemble([load_checkpoint(p) for p in model_paths], list(model_paths))
     data = TRAINING_DATA if data_dir is None else (None if data_dir == "bundled" else data_dir)
     loads = parse_int_list(load_hp, "--load-hp") if load_hp is not None else None
     metrics = evaluate_checkpoint(checkpoint, data=data, load_hp=loads, split=split, snr_db=snrs, noise_seed=noise_seed)
@@ -38,7 +41,7 @@ def command(model_path, data_dir, snr, load_hp, split, noise_seed, out_path, as_
         click.echo(json.dumps(metrics, indent=2, sort_keys=True))
         return
     click.echo(
-        f"{model_path}: {len(checkpoint.members)} member(s), {metrics['data']}, load {metrics['load_hp']} HP,"
+        f"{', '.join(model_paths)}: {len(checkpoint.members)} member(s), {metrics['data']}, load {metrics['load_hp']} HP,"
         f" split {metrics['split']}, {metrics['n_windows']} windows"
     )
     click.echo(f"  clean   {metrics['accuracy'] * 100:6.2f} %")

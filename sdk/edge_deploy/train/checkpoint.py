@@ -133,3 +133,25 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     except Exception as exc:  # torch raises several types for corrupt or foreign files
         raise EdgeDeployError(f"{path} is not a readable checkpoint ({exc})", hint="pass a model.pt written by 'edge-deploy train'") from exc
     return checkpoint_from_dict(raw, str(path))
+
+
+def merge_ensemble(checkpoints: list[Checkpoint], sources: list[str] | None = None) -> Checkpoint:
+    """Return one Checkpoint whose members are all the members of ``checkpoints``, in order.
+
+    The first checkpoint's fields (data, config, ...) are kept. Raises EdgeDeployError if the
+    checkpoints differ in classes, input or normalization, as their votes would not be comparable.
+    """
+    if not checkpoints:
+        raise ValueError("merge_ensemble needs at least one checkpoint")
+    sources = sources or [f"checkpoint {i + 1}" for i in range(len(checkpoints))]
+    first = checkpoints[0]
+    for other, source in zip(checkpoints[1:], sources[1:]):
+        for name in ("classes", "input", "normalization"):
+            if getattr(other, name) != getattr(first, name):
+                raise EdgeDeployError(
+                    f"{source} has different {name} than {sources[0]}: they cannot vote together",
+                    hint="ensemble only models trained on the same classes and input",
+                )
+    merged = copy.copy(first)
+    merged.members = [m for c in checkpoints for m in c.members]
+    return merged
