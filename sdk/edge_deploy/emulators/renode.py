@@ -37,6 +37,13 @@ def find_renode() -> str:
     return path
 
 
+def dwt_description(board: Board) -> str:
+    """The platform line that adds a DWT at its architectural address, counting at the board's
+    core clock (``dwt: Miscellaneous.DWT @ sysbus 0xe0001000 { frequency: N }``). Renode's
+    Cortex-M platforms have none, so without it CYCCNT reads 0."""
+    return f"dwt: Miscellaneous.DWT @ sysbus {DWT_ADDRESS:#x} {{ frequency: {board.clock_hz} }}"
+
+
 def render_resc(board: Board, elf: str | os.PathLike, port: int) -> str:
     """The Renode script that runs ``elf`` on ``board`` with its console UART on a server socket
     terminal at 127.0.0.1:``port``. A DWT is added so CYCCNT counts at the core clock (Renode's
@@ -57,8 +64,7 @@ def render_resc(board: Board, elf: str | os.PathLike, port: int) -> str:
         f'mach create "{board.name}"',
         f"machine LoadPlatformDescription @{emulation.renode_platform}",
         "# A DWT so CYCCNT counts core clock cycles.",
-        f'machine LoadPlatformDescriptionFromString "dwt: Miscellaneous.DWT @ sysbus {DWT_ADDRESS:#x} '
-        f'{{ frequency: {board.clock_hz} }}"',
+        f'machine LoadPlatformDescriptionFromString "{dwt_description(board)}"',
         "# The console UART on a TCP server socket (no telnet negotiation).",
         f'emulation CreateServerSocketTerminal {port} "console" false',
         f"connector Connect {emulation.renode_uart} console",

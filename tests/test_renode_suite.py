@@ -1,0 +1,215 @@
+"""Generated Robot Framework suites for renode-test: parsed with Robot Framework's own parser,
+their request frames decoded, their UART steps replayed against the same model's firmware on
+QEMU, and run by renode-test where Renode is installed (skipped with the reason elsewhere)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from codegen_models import tiny_graph
+
+from edge_deploy.boards import load_board
+from edge_deploy.cli import main
+from edge_deploy.emulators.renode_suite import (
+    SuiteModel,
+    render_robot_suite,
+    suite_model_from_report,
+    write_robot_suite,
+)
+from edge_deploy.errors import EdgeDeployError
+from edge_deploy.link.frame import INFO, MODEL_INFO, RUN, FrameDecoder
+
+robot_api = pytest.importorskip("robot.api", reason="robotframework is not installed (pip install robotframework)")
+
+RENODE_TEST_MISSING = shutil.which("renode-test") is None
+TEST_NAMES = [
+    "Should Boot And Announce The Model",
+    "Should Answer INFO",
+    "Should Describe The Model",
+    "Should Run An Inference And Keep Answering",
+]
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory, arm_gcc):
+    """The tiny model built for a Renode board and for QEMU (same model, same runtime)."""
+    from edge_deploy.build.firmware_build import build_graph
+
+    root = tmp_path_factory.mktemp("renode-suite")
+    return {board: build_graph(tiny_graph(0), board, root / board) for board in ("stm32f4-discovery", "mps2-an386")}
+
+
+def parse(path: Path):
+    return robot_api.TestSuiteBuilder().build(str(path))
+
+
+def variables(suite) -> dict[str, tuple[str, ...]]:
+    return {v.name: tuple(v.value) for v in suite.resource.variables}
+
+
+def steps(body) -> list[tuple[str, tuple[str, ...]]]:
+    return [(step.name, tuple(step.args)) for step in body if getattr(step, "name", None)]
+
+
+def test_suite_structure_for_a_build(builds, tmp_path):
+    build = builds["stm32f4-discovery"]
+    out = write_robot_suite(build.out_dir, tmp_path / "ci" / "suite.robot")
+    text = out.read_text()
+    assert [line for line in text.splitlines() if line.startswith("***")] == [
+        "*** Settings ***", "*** Variables ***", "*** Keywords ***", "*** Test Cases ***"]
+    suite = parse(out)
+    # Settings: the renode-keywords resource and its setup/teardown keywords.
+    assert [i.name for i in suite.resource.imports] == ["${RENODEKEYWORDS}"]
+    assert (suite.setup.name, suite.teardown.name) == ("Setup", "Teardown")
+    assert [t.name for t in suite.tests] == TEST_NAMES
+    assert all(t.setup.name == "Reset Emulation" and t.teardown.name == "Test Teardown" for t in suite.tests)
+    # Variables: the platform, the UART, the DWT line and the ELF through ${CURDIR}.
+    values = variables(suite)
+    assert values["${PLATFORM}"] == ("@platforms/boards/stm32f4_discovery-kit.repl",)
+    assert values["${UART}"] == ("sysbus.usart2",)
+    assert values["${DWT}"] == ("dwt: Miscellaneous.DWT @ sysbus 0xe0001000 { frequency: 16000000 }",)
+    relative = Path(os.path.relpath(build.elf, out.parent)).as_posix()
+    assert relative.startswith("../") and f"${{CURDIR}}/{relative}" in text   # the suite moves with its build
+    assert Path(values["${ELF}"][0]).resolve() == build.elf.resolve()
+    # The machine is created, given the DWT and the ELF, and watched, in that order.
+    machine = steps(next(k for k in suite.resource.keywords if k.name == "Create Machine").body)
+    assert machine == [
+        ("Execute Command", ('mach create "${BOARD}"',)),
+        ("Execute Command", ("machine LoadPlatformDescription ${PLATFORM}",)),
+        ("Execute Command", ('machine LoadPlatformDescriptionFromString "${DWT}"',)),
+        ("Execute Command", ("sysbus LoadELF @${ELF}",)),
+        ("Create Terminal Tester", ("${UART}", "timeout=${TIMEOUT}")),
+    ]
+    # The layer names MODEL_INFO must list are the build's run layers (the reshape has no code).
+    describe = steps(suite.tests[2].body)
+    waited = [args[0] for name, args in describe if name == "Wait For Line On Uart"]
+    run_layers = [layer["short_name"] for layer in sorted(build.report["layers"], key=lambda l: l["mark"])
+                  if layer["mark"] >= 0]
+    assert run_layers == ["conv", "pool", "fc", "softmax"]
+    assert waited[-len(run_layers) - 1:] == [f"n_layers={len(run_layers)}"] + [
+        f"layer.{i}={name}" for i, name in enumerate(run_layers)]
+    assert "input_bytes=297" in waited and "output_bytes=7" in waited
+
+
+def test_request_frames_decode_as_the_protocol_says(builds, tmp_path):
+    suite = parse(write_robot_suite(builds["stm32f4-discovery"].out_dir, tmp_path / "suite.robot"))
+    values = variables(suite)
+    decoded = {}
+    for name in ("@{INFO_REQUEST}", "@{MODEL_INFO_REQUEST}", "@{RUN_REQUEST}", "@{INFO_AFTER_RUN_REQUEST}"):
+        frames = FrameDecoder().feed(bytes(int(cell, 16) for cell in values[name]))
+        assert len(frames) == 1, name
+        decoded[name] = frames[0]
+    assert [decoded[n].type for n in decoded] == [INFO, MODEL_INFO, RUN, INFO]
+    assert len({frame.seq for frame in decoded.values()}) == 4   # a reply is matched to its request
+
+
+@pytest.mark.parametrize(("board", "uart", "clock"), [("stm32f4-discovery", "sysbus.usart2", 16_000_000),
+                                                     ("nrf52840-dk", "sysbus.uart0", 64_000_000)])
+def test_every_renode_board_gets_its_platform_uart_and_dwt(tmp_path, board, uart, clock):
+    model = SuiteModel("m", 16, 4, ("a", "b"))
+    text = render_robot_suite(board, Path("fw/firmware.elf"), model)
+    path = tmp_path / "s.robot"
+    path.write_text(text)
+    values = variables(parse(path))
+    assert values["${PLATFORM}"] == ("@" + load_board(board).emulation.renode_platform,)
+    assert values["${UART}"] == (uart,)
+    assert f"{{ frequency: {clock} }}" in values["${DWT}"][0]
+    assert values["${CLOCK_HZ}"] == (str(clock),)
+    assert render_robot_suite(board, Path("fw/firmware.elf"), model) == text   # deterministic
+
+
+def test_boards_without_renode_and_wrong_board_are_refused(builds, tmp_path):
+    with pytest.raises(EdgeDeployError, match="no Renode platform"):
+        write_robot_suite(builds["mps2-an386"].out_dir, tmp_path / "s.robot")
+    with pytest.raises(EdgeDeployError, match="built for board 'stm32f4-discovery', not 'nrf52840-dk'"):
+        write_robot_suite(builds["stm32f4-discovery"].out_dir, tmp_path / "s.robot", board="nrf52840-dk")
+    assert not (tmp_path / "s.robot").exists()
+
+
+def test_cli_writes_the_suite_and_fails_cleanly(builds, tmp_path, capsys):
+    out = tmp_path / "suite.robot"
+    assert main(["renode-suite", str(builds["stm32f4-discovery"].out_dir), "--out", str(out), "--timeout", "90"]) == 0
+    assert variables(parse(out))["${TIMEOUT}"] == ("90",)
+    assert main(["renode-suite", str(tmp_path), "--out", str(tmp_path / "x.robot")]) == 1
+    err = capsys.readouterr().err
+    assert "holds no build" in err and "Traceback" not in err
+
+
+class _Uart:
+    """The UART side of a terminal tester, over QEMU's socket: lines containing a text."""
+
+    def __init__(self, url: str) -> None:
+        import serial
+
+        self.port = serial.serial_for_url(url, timeout=0.05)
+        self.buffer = b""
+
+    def write(self, data: bytes) -> None:
+        self.port.write(data)
+
+    def wait_for_line(self, text: str, timeout: float = 10.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            while b"\n" in self.buffer:
+                line, self.buffer = self.buffer.split(b"\n", 1)
+                if text in line.decode("latin-1"):
+                    return line.decode("latin-1")
+            self.buffer += self.port.read(256)
+        raise AssertionError(f"no line containing {text!r} on the UART within {timeout} s")
+
+
+def _expand(arg: str, values: dict[str, tuple[str, ...]]) -> str:
+    return re.sub(r"\$\{(\w+)\}", lambda m: values["${" + m.group(1) + "}"][0], arg)
+
+
+@pytest.mark.qemu
+def test_suite_steps_hold_against_the_firmware_on_qemu(builds, tmp_path, qemu_arm):
+    """Replays the suite's requests and line waits against the same model's firmware on QEMU:
+    the frames are understood and every awaited line is what the runtime sends. QEMU drops the
+    boot announcement (nobody is connected yet), so booting is not replayed, and the board,
+    clock and cycle source are QEMU's (as `robot --variable` would override them)."""
+    from edge_deploy.emulators import start_emulator
+
+    suite = parse(write_robot_suite(builds["stm32f4-discovery"].out_dir, tmp_path / "suite.robot"))
+    qemu_board = load_board("mps2-an386")
+    values = {**variables(suite), "${BOARD}": (qemu_board.name,), "${CLOCK_HZ}": (str(qemu_board.clock_hz),),
+              "${CYCLE_SOURCE}": ("systick",)}
+    replayed = 0
+    for test in suite.tests[1:]:
+        with start_emulator(qemu_board, builds["mps2-an386"].elf, emulator="qemu") as target:
+            uart = _Uart(target.url)
+            for name, args in steps(test.body):
+                if name == "Boot Firmware":
+                    continue
+                if name == "Send Request":
+                    uart.write(bytes(int(cell, 16) for cell in values[args[0]]))
+                elif name == "Wait For Line On Uart":
+                    uart.wait_for_line(_expand(args[0], values))
+                    replayed += 1
+                else:
+                    raise AssertionError(f"step {name} is not replayed")
+            uart.port.close()
+    assert replayed == 3 + 8 + 1
+
+
+@pytest.mark.renode
+@pytest.mark.skipif(RENODE_TEST_MISSING, reason="renode-test is not installed (no package registry reachable here carries Renode)")
+def test_renode_test_passes_the_suite(builds, tmp_path):
+    out = write_robot_suite(builds["stm32f4-discovery"].out_dir, tmp_path / "suite.robot")
+    result = subprocess.run(["renode-test", str(out)], capture_output=True, text=True, timeout=600,
+                            cwd=tmp_path, env={**os.environ, "RENODE_CI_MODE": "YES"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_suite_model_skips_views():
+    report = {"model": "m", "input": {"shape": [1, 4, 4, 1]}, "output": {"shape": [1, 3]},
+              "layers": [{"index": 0, "mark": 0, "name": "a", "short_name": "a"},
+                         {"index": 1, "mark": -1, "name": "flat", "short_name": "flat"},
+                         {"index": 2, "mark": 1, "name": "b", "short_name": "b"}]}
+    assert suite_model_from_report(report) == SuiteModel("m", 16, 3, ("a", "b"))
