@@ -91,14 +91,16 @@ def _tensor_record(graph: Graph, name: str) -> dict[str, Any]:
 
 def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *, tflite: bytes | None = None,
                 kernels: str = "simd", cmsis_nn: str | os.PathLike | None = None, source: str = "",
-                details: dict[str, Any] | None = None, jobs: int = 2) -> BuildResult:
+                details: dict[str, Any] | None = None, extra_files: dict[str, bytes] | None = None,
+                jobs: int = 2) -> BuildResult:
     """Build firmware for the int8 ``graph`` on ``board`` into ``out_dir``.
 
     ``tflite`` is the model file's bytes (exported from ``graph`` when None), ``kernels`` the
     kernel path ("simd" or "portable"), ``cmsis_nn`` an upstream CMSIS-NN folder to link instead
-    of edge-deploy's kernels, ``source`` the model file's name for comments and the report.
-    Returns the :class:`BuildResult`. Raises EdgeDeployError when the graph cannot be generated,
-    does not fit the board (before compiling), or the toolchain fails.
+    of edge-deploy's kernels, ``source`` the model file's name for comments and the report,
+    ``extra_files`` more files to keep in the build (relative path -> bytes). Returns the
+    :class:`BuildResult`. Raises EdgeDeployError when the graph cannot be generated, does not fit
+    the board (before compiling), or the toolchain fails.
     """
     from edge_deploy.plan import write_plan_png
     from edge_deploy.toolchain import compile_firmware
@@ -124,6 +126,8 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
         os.replace(firmware.map_file, tmp / "firmware.map")
         shutil.rmtree(tmp / "build")
         atomic_write_bytes(tmp / MODEL_NAME, tflite)
+        for name, data in sorted((extra_files or {}).items()):
+            atomic_write_bytes(tmp / name, data)
         atomic_write_json(tmp / "plan.json", model.plan.to_dict())
         write_plan_png(model.plan, tmp / "plan.png", title=f"{graph.name}: arena plan ({model.plan.strategy})")
         report = {
@@ -156,14 +160,16 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
 def build_model(model_path: str | os.PathLike, board: Board | str, out_dir: str | os.PathLike, *,
                 kernels: str = "simd", cmsis_nn: str | os.PathLike | None = None,
                 calib: str | os.PathLike | None = None, jobs: int = 2) -> BuildResult:
-    """``edge-deploy build``: read MODEL (``.tflite`` or ``.pt``), then :func:`build_graph`.
+    """``edge-deploy build``: read MODEL (``.tflite``, ``.pt`` or pipeline ``.yaml``), then
+    :func:`build_graph`.
 
     ``calib`` overrides a checkpoint's calibration data. Raises EdgeDeployError as
     :func:`edge_deploy.build.model_source.load_model_source` and :func:`build_graph` do.
     """
     source = load_model_source(model_path, calib=calib)
     return build_graph(source.graph, board, out_dir, tflite=source.tflite, kernels=kernels, cmsis_nn=cmsis_nn,
-                       source=source.path.name, details={"kind": source.kind, **source.details}, jobs=jobs)
+                       source=source.path.name, details={"kind": source.kind, **source.details},
+                       extra_files=source.extra_files, jobs=jobs)
 
 
 def load_build_report(build_dir: str | os.PathLike) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 * ``.tflite``: an int8 TFLite flatbuffer, imported as it is;
 * ``.pt``: an edge-deploy checkpoint, lowered and quantized on the fly with calibration windows
   from the data the checkpoint names (``edge_deploy.quantize.pipeline.quantize_checkpoint``);
-* ``.yaml`` / ``.yml``: a pipeline file, not handled yet (it is refused with a hint).
+* ``.yaml`` / ``.yml``: a pipeline file (train -> slim -> quantize), see
+  :mod:`edge_deploy.build.pipeline`.
 """
 
 from __future__ import annotations
@@ -20,17 +21,19 @@ from edge_deploy.ir.graph import Graph
 @dataclass
 class ModelSource:
     """An int8 graph ready to build, the ``.tflite`` bytes that describe it (the reference for
-    ``edge-deploy run --check``) and a summary of where it came from."""
+    ``edge-deploy run --check``), a summary of where it came from and files to keep with the
+    build (``extra_files``: relative path -> bytes, e.g. a pipeline's checkpoints)."""
 
     graph: Graph
     tflite: bytes
     kind: str
     path: Path
     details: dict[str, Any] = field(default_factory=dict)
+    extra_files: dict[str, bytes] = field(default_factory=dict)
 
 
 def load_model_source(path: str | os.PathLike, *, calib: str | os.PathLike | None = None) -> ModelSource:
-    """Read MODEL (``.tflite`` or ``.pt``) and return its int8 graph.
+    """Read MODEL (``.tflite``, ``.pt`` or a pipeline ``.yaml``) and return its int8 graph.
 
     ``calib`` (for a checkpoint) overrides the calibration data: a folder of records or a ``.npy``
     batch; by default the checkpoint's own training data (or the bundled excerpt) is used.
@@ -38,7 +41,8 @@ def load_model_source(path: str | os.PathLike, *, calib: str | os.PathLike | Non
     """
     path = Path(path)
     if not path.is_file():
-        raise EdgeDeployError(f"model {path} does not exist", hint="pass a .tflite file or a model.pt checkpoint")
+        raise EdgeDeployError(f"model {path} does not exist",
+                              hint="pass a .tflite file, a model.pt checkpoint or a pipeline .yaml")
     suffix = path.suffix.lower()
     if suffix == ".tflite":
         from edge_deploy.tflite import import_tflite
@@ -52,12 +56,11 @@ def load_model_source(path: str | os.PathLike, *, calib: str | os.PathLike | Non
     if suffix == ".pt":
         return _from_checkpoint(path, calib)
     if suffix in (".yaml", ".yml"):
-        raise EdgeDeployError(
-            f"{path}: building from a pipeline YAML (train -> slim -> quantize) is not supported yet",
-            hint="run 'edge-deploy train' (and 'edge-deploy slim'), then build the resulting model.pt",
-        )
+        from edge_deploy.build.pipeline import run_pipeline
+
+        return run_pipeline(path)
     raise EdgeDeployError(f"{path}: unknown model kind '{suffix or '(no suffix)'}'",
-                          hint="pass a .tflite file or a model.pt checkpoint")
+                          hint="pass a .tflite file, a model.pt checkpoint or a pipeline .yaml")
 
 
 def _model_name(path: Path) -> str:
