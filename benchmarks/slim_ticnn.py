@@ -19,6 +19,7 @@ sparse kernels (not here yet). Prints the table and writes every figure to JSON.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import time
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=15, help="epochs when training the dense model")
     parser.add_argument("--work", default=str(REPO / "runs" / "slim_bench"))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "slim_ticnn.json"))
+    parser.add_argument("--retrain-epochs", type=float, default=10, help="Scalpel / unstructured retraining epochs")
     args = parser.parse_args(argv)
 
     import torch
@@ -92,9 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     chains = {"slimming": ["slimming"], "scalpel": ["scalpel"], "unstructured": ["scalpel"],
               "slim+scalpel": ["slimming", "scalpel"], "activation": ["activation"]}
     for name, methods in chains.items():
-        raw = dict(SETTINGS.get(name, {}))
+        raw = copy.deepcopy(SETTINGS.get(name, {}))
         if name == "slim+scalpel":
-            raw = {**SETTINGS["slimming"], **SETTINGS["scalpel"]}
+            raw = copy.deepcopy({**SETTINGS["slimming"], **SETTINGS["scalpel"]})
+        if "scalpel" in raw:
+            raw["scalpel"]["retrain_epochs"] = args.retrain_epochs
         print(f"{name} ...", flush=True)
         t0 = time.time()
         slimmed, report = run_slim(dense, methods, parse_slim_config(raw, name), data, int8=True)

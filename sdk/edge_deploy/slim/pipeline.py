@@ -102,6 +102,23 @@ def int8_accuracy(checkpoint: Checkpoint, data: SlimData) -> float:
     return 100.0 * compare_accuracy(checkpoint, quantized.graph, data=data.spec["data"], split="test")["int8_accuracy"]
 
 
+def _run_method(method: str, members: Sequence[torch.nn.Module], config: SlimConfig, data: SlimData,
+                noise: list[float] | None) -> tuple[list[torch.nn.Module], dict[str, Any], dict[str, Any] | None]:
+    """Run one method; return the new members, the details to record, and the activation plan."""
+    if method == "slimming":
+        result = slim_network(members, data.train, data.val, config.slimming.settings(noise))
+        settings = {**config.slimming.model_dump(), "noise_snr_db": noise}
+        return result.members, {"settings": settings, "passes": result.passes}, None
+    if method == "scalpel":
+        result = scalpel_prune(members, data.train, data.val, config.scalpel.settings(noise))
+        settings = {**config.scalpel.model_dump(), "noise_snr_db": noise}
+        return result.members, {"settings": settings, "layers": result.layers}, None
+    section = config.activation
+    pick = np.random.default_rng(0).permutation(len(data.train[0]))[: section.calibration_windows]
+    plan = choose_winner_rates(members, data.train[0][pick], data.val, section.budget, section.mode, section.rates)
+    return list(members), {"settings": section.model_dump(), "plan": plan.to_dict()}, plan.to_dict()
+
+
 def run_slim(checkpoint: Checkpoint, methods: Sequence[str], config: SlimConfig,
              data: SlimData, *, int8: bool = False) -> tuple[Checkpoint, dict[str, Any]]:
     """Apply ``methods`` in order to ``checkpoint``; return the new checkpoint and the report
@@ -118,19 +135,8 @@ def run_slim(checkpoint: Checkpoint, methods: Sequence[str], config: SlimConfig,
     current, steps, activation = checkpoint, [], None
     noise = config.noise_snr_db(checkpoint.config)
     for method in methods:
-        members = current.members
-        if method == "slimming":
-            result = slim_network(members, data.train, data.val, config.slimming.settings(noise))
-            members, details = result.members, {"settings": {**config.slimming.model_dump(), "noise_snr_db": noise}, "passes": result.passes}
-        elif method == "scalpel":
-            result = scalpel_prune(members, data.train, data.val, config.scalpel.settings(noise))
-            members, details = result.members, {"settings": {**config.scalpel.model_dump(), "noise_snr_db": noise}, "layers": result.layers}
-        else:
-            section = config.activation
-            calibration = data.train[0][np.random.default_rng(0).permutation(len(data.train[0]))[: section.calibration_windows]]
-            plan = choose_winner_rates(members, calibration, data.val, section.budget, section.mode, section.rates)
-            activation = plan.to_dict()
-            details = {"settings": section.model_dump(), "plan": activation}
+        members, details, plan = _run_method(method, current.members, config, data, noise)
+        activation = plan or activation
         after = measure(members, data, input_shape, activation)
         step = {"method": method, **details, "val_accuracy": after["val_accuracy"],
                 "params": after["params"], "macs": after["macs"]}
