@@ -1,0 +1,13 @@
+"""Measure a build on its target and hold it to budgets: the ``profile`` and ``check`` commands.
+
+* :func:`profile_build` (``edge_deploy.check.build_profile``): ``DIR/profile.json``, ``.md``,
+  ``.png`` from QEMU (exact instructions, modelled cycles) or from the firmware's own cycle
+  counter on a board or in Renode.
+* :func:`build_profile_firmware` (``edge_deploy.check.profile_firmware``): the build's model
+  with a main that runs one inference and exits, for the QEMU profiler.
+"""
+
+from edge_deploy.check.build_profile import profile_build, profile_input
+from edge_deploy.check.profile_firmware import PROFILE_ELF, build_profile_firmware, run_layers
+
+__all__ = ["PROFILE_ELF", "build_profile_firmware", "profile_build", "profile_input", "run_layers"]

@@ -1,0 +1,87 @@
+"""Profile a build folder: ``DIR/profile.json``, ``profile.md`` and ``profile.png``.
+
+Two sources, one layer list (the build's ``report.json``):
+
+* QEMU (default): ``firmware_profile.elf`` (the build's model, one inference, semihosting exit)
+  runs under the instruction-count plugin; exact instructions per layer and Cortex-M4 cycles
+  from the cycle model (``edge_deploy.profile``; source ``qemu-insn-count+cortex-m4-model``).
+* The firmware's own counter: on a board (``port``) or in Renode (``emulator="renode"``) the
+  build's ``firmware.elf`` times each layer (DWT CYCCNT) and reports it over the serial link
+  (source ``dwt``; ``systick`` on a target without a DWT). No instruction counts there.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_deploy.check.device_profile import measure_on_device, write_device_profile
+from edge_deploy.check.profile_firmware import INPUT_SEED, build_profile_firmware, default_input, run_layers
+from edge_deploy.errors import EdgeDeployError
+
+
+def profile_input(report: dict[str, Any], inputs: str | os.PathLike | None = None) -> tuple[np.ndarray, str]:
+    """The int8 sample to profile with and where it came from: the first sample of the batch
+    file ``inputs`` (quantized if float, as ``edge-deploy run`` does), or the fixed
+    pseudo-random input. Raises EdgeDeployError on an unreadable or misshapen batch."""
+    if inputs is None:
+        return default_input(report), f"pseudo-random int8, seed {INPUT_SEED}"
+    from edge_deploy.build.device_run import load_input_batch
+
+    batch = load_input_batch(inputs, report)
+    if len(batch) == 0:
+        raise EdgeDeployError(f"{inputs} holds no sample", hint="pass a batch file with at least one sample")
+    return batch[0], f"sample 0 of {Path(inputs).name}"
+
+
+def profile_build(
+    build_dir: str | os.PathLike,
+    *,
+    emulator: str | None = None,
+    port: str | None = None,
+    inputs: str | os.PathLike | None = None,
+    flash_wait_states: int = 0,
+    runs: int = 5,
+    timeout: float = 10.0,
+) -> dict[str, Any]:
+    """Profile the build in ``build_dir`` and write ``profile.json/md/png`` there.
+
+    ``emulator`` "qemu" (default) or "renode", or ``port`` (pyserial URL or device path) of a
+    board running the build's firmware; ``inputs`` a batch file whose first sample is profiled
+    (default: a fixed pseudo-random input); ``flash_wait_states`` for the cycle model (QEMU);
+    ``runs`` inferences on a device (each layer's minimum is reported). Returns the
+    ``profile.json`` content. Raises EdgeDeployError when the folder holds no build, both or
+    an unknown target is given, the tool (QEMU, Renode) is missing, or the device runs
+    another model.
+    """
+    from edge_deploy.boards import load_board
+    from edge_deploy.build.firmware_build import load_build_report
+
+    report = load_build_report(build_dir)
+    if port is not None and emulator is not None:
+        raise EdgeDeployError("pass either --emulator or --port, not both",
+                              hint="--port talks to a board already running the firmware")
+    if emulator not in (None, "qemu", "renode"):
+        raise EdgeDeployError(f"unknown emulator '{emulator}'", hint="use qemu or renode")
+    layers = run_layers(report)
+    sample, origin = profile_input(report, inputs)
+    if port is not None:
+        data = measure_on_device(port, report, layers, sample, target=f"port {port}", runs=runs, timeout=timeout)
+        return write_device_profile(data, build_dir)
+    if emulator == "renode":
+        from edge_deploy.emulators import start_emulator
+
+        with start_emulator(report["board"], Path(build_dir) / "firmware.elf", emulator="renode") as target:
+            data = measure_on_device(target.url, report, layers, sample, target="renode", runs=runs, timeout=timeout)
+        return write_device_profile(data, build_dir)
+    from edge_deploy.profile import CortexM4Timing, LayerInfo, profile_elf, write_profile
+
+    firmware = build_profile_firmware(build_dir, report, sample=sample, origin=origin)
+    infos = [LayerInfo(layer.get("short_name", layer["name"]), layer["op"], int(layer["macs"])) for layer in layers]
+    profile = profile_elf(firmware.elf, infos, timing=CortexM4Timing(flash_wait_states=flash_wait_states),
+                          machine=firmware.machine, timeout_s=60.0)
+    board = load_board(report["board"])
+    return write_profile(profile, build_dir, board=board.name, clock_hz=board.clock_hz)

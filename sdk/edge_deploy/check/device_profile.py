@@ -1,0 +1,157 @@
+"""Per-layer cycles read from a running firmware's own cycle counter, over the serial link.
+
+On a board (``--port``) or in Renode the firmware times every layer with ``ed_cycles_now()``
+(DWT CYCCNT where it counts) and RUN returns the counts (docs/protocol.md). The device cannot
+count instructions, so ``instructions`` is null in this profile, and said so. A board's counts
+vary a little from run to run (interrupts, bus contention), so the inference is run several
+times and each layer's minimum is reported, with its maximum beside it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_deploy.errors import EdgeDeployError
+from edge_deploy.fsutil import atomic_output_file, atomic_write_json, atomic_write_text
+
+PROFILE_FORMAT = "edge-deploy/profile"
+NO_INSTRUCTIONS = ("the device counts cycles only; exact instruction counts come from "
+                   "'edge-deploy profile DIR --emulator qemu'")
+_SOURCE_NOTES = {
+    "dwt": "DWT CYCCNT read by the firmware at every layer boundary: core clock cycles",
+    "systick": "SysTick at the core clock (the target has no DWT, e.g. QEMU): ticks of the virtual clock, "
+               "not modelled cycles",
+}
+
+
+def _ratio(num: float, den: float | None) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def _ms(cycles: int, hz: int) -> float:
+    return round(cycles / hz * 1e3, 4)
+
+
+def measure_on_device(url: str, report: dict[str, Any], layers: list[dict[str, Any]], sample: np.ndarray, *,
+                      target: str, runs: int = 5, timeout: float = 10.0) -> dict[str, Any]:
+    """Run ``sample`` ``runs`` times on the firmware at ``url`` and return the ``profile.json``
+    content: per-layer cycles (minimum over the runs, and the maximum), ``instructions`` null.
+
+    ``layers`` are the build's run layers (mark order); ``target`` says where the firmware runs
+    (``renode``, ``port /dev/ttyACM0``), for the report. Raises EdgeDeployError when the device
+    runs another model (other sizes or layer names) or the link fails.
+    """
+    from edge_deploy.link import DeviceClient
+
+    if runs < 1:
+        raise EdgeDeployError("--runs must be at least 1", hint="pass --runs 5")
+    expected = [layer.get("short_name", layer["name"]) for layer in layers]
+    with DeviceClient(url, timeout=timeout) as device:
+        info = device.info()
+        model = device.model_info()
+        if model.layer_names != expected or model.input_bytes != sample.size:
+            raise EdgeDeployError(
+                f"the device at {url} runs model '{model.name}' with layers {model.layer_names}, "
+                f"not this build's '{report['model']}' ({expected})",
+                hint="flash this build's firmware.elf first (edge-deploy flash DIR --board B)",
+            )
+        device.load_input(np.asarray(sample, dtype=np.int8).tobytes())
+        results = [device.run() for _ in range(runs)]
+    per_layer = np.array([r.layer_cycles for r in results], dtype=np.int64).reshape(runs, len(layers))
+    totals = np.array([r.total_cycles for r in results], dtype=np.int64)
+    hz = info.cycle_hz
+    out_layers = []
+    for i, layer in enumerate(layers):
+        cycles = int(per_layer[:, i].min())
+        out_layers.append({
+            "index": i, "name": expected[i], "op": layer["op"], "macs": int(layer["macs"]),
+            "instructions": None, "cycles": cycles, "cycles_max": int(per_layer[:, i].max()),
+            "mac_per_cycle": _ratio(layer["macs"], cycles), "mac_per_instruction": None,
+            "latency_ms": _ms(cycles, hz),
+        })
+    cycles = sum(layer["cycles"] for layer in out_layers)
+    macs = sum(layer["macs"] for layer in out_layers)
+    return {
+        "format": PROFILE_FORMAT, "version": 1,
+        "source": info.cycle_source,
+        "source_note": _SOURCE_NOTES.get(info.cycle_source, info.cycle_source),
+        "board": report["board"], "device_board": info.board, "machine": target,
+        "clock_hz": info.clock_hz, "cycle_hz": hz,
+        "inferences": runs,
+        "instructions": None, "instructions_note": NO_INSTRUCTIONS,
+        "cycles": cycles, "macs": macs,
+        "mac_per_cycle": _ratio(macs, cycles), "mac_per_instruction": None,
+        "latency_ms": _ms(cycles, hz),
+        "run": {"instructions": None, "cycles": int(totals.min()), "cycles_max": int(totals.max())},
+        "layers": out_layers,
+    }
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def device_profile_markdown(data: dict[str, Any]) -> str:
+    """Render a device profile (``profile.json`` content) as a Markdown table."""
+    lines = [
+        f"# Profile on {data['board']} ({data['clock_hz'] / 1e6:g} MHz)",
+        "",
+        f"Source: `{data['source']}`: {data['source_note']}. Each layer's minimum over "
+        f"{data['inferences']} inferences (maximum beside it). Instructions: {data['instructions_note']}.",
+        "",
+        "| # | layer | op | MACs | cycles | max cycles | MAC/cycle | latency ms |",
+        "|---:|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for layer in data["layers"]:
+        lines.append(f"| {layer['index']} | {layer['name']} | {layer['op'] or '-'} | {_fmt(layer['macs'])} | "
+                     f"{_fmt(layer['cycles'])} | {_fmt(layer['cycles_max'])} | {_fmt(layer['mac_per_cycle'])} | "
+                     f"{_fmt(layer['latency_ms'])} |")
+    lines.append(f"| | **total** | | {_fmt(data['macs'])} | {_fmt(data['cycles'])} | | "
+                 f"{_fmt(data['mac_per_cycle'])} | {_fmt(data['latency_ms'])} |")
+    lines += ["", f"Whole RUN request (layers plus the runtime's timing and marks): {_fmt(data['run']['cycles'])} cycles.",
+              ""]
+    return "\n".join(lines)
+
+
+def write_device_profile_png(data: dict[str, Any], path: str | Path) -> Path:
+    """Bar chart of the measured cycles per layer (labels: MAC/cycle) into ``path``; returns it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [f"{layer['index']}: {layer['name']}" for layer in data["layers"]]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(names) + 2), 4.0), dpi=100)
+    bars = ax.bar(range(len(names)), [layer["cycles"] for layer in data["layers"]], color="#a5573b")
+    for bar, layer in zip(bars, data["layers"]):
+        if layer["mac_per_cycle"] is not None:
+            ax.annotate(f"{layer['mac_per_cycle']:.2f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                        ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel(f"measured cycles ({data['source']})")
+    ax.set_title(f"{data['board']}: {data['cycles']:,} cycles, {data['latency_ms']:.2f} ms "
+                 f"at {data['cycle_hz'] / 1e6:g} MHz (labels: MAC/cycle)", fontsize=9)
+    fig.tight_layout()
+    with atomic_output_file(path) as tmp:
+        fig.savefig(tmp, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return Path(path)
+
+
+def write_device_profile(data: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
+    """Write ``profile.json``, ``profile.md`` and ``profile.png`` for a device profile into
+    ``out_dir``; returns ``data``."""
+    out = Path(out_dir)
+    atomic_write_json(out / "profile.json", data)
+    atomic_write_text(out / "profile.md", device_profile_markdown(data))
+    write_device_profile_png(data, out / "profile.png")
+    return data

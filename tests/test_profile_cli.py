@@ -1,0 +1,170 @@
+"""edge-deploy profile on real `edge-deploy build` output: QEMU with the count plugin (exact
+instructions, modelled cycles), a board's own counter over --port (here: the build's firmware
+on QEMU, whose SysTick ticks once per 40 instructions), and the errors a user can cause."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from codegen_models import ticnn_graph, tiny_graph
+
+from edge_deploy.cli import main
+
+pytestmark = pytest.mark.qemu
+RENODE_MISSING = shutil.which("renode") is None
+
+
+def _build(root: Path, graph, board: str) -> Path:
+    from edge_deploy.tflite import export_tflite
+
+    model = root / f"{graph.name}.tflite"
+    model.write_bytes(export_tflite(graph))
+    out = root / f"{graph.name}-{board}"
+    assert main(["build", str(model), "--board", board, "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory, qemu_arm):
+    root = tmp_path_factory.mktemp("profile-cli")
+    tiny = tiny_graph(0)
+    return {
+        "ticnn": _build(root, ticnn_graph(), "mps2-an386"),
+        "tiny": _build(root, tiny, "mps2-an386"),
+        "tiny-nucleo": _build(root, tiny, "nucleo-f446re"),
+    }
+
+
+def _report(build: Path) -> dict:
+    return json.loads((build / "report.json").read_text())
+
+
+def _run_layers(report: dict) -> list[dict]:
+    return sorted((layer for layer in report["layers"] if layer["mark"] >= 0), key=lambda layer: layer["mark"])
+
+
+def _profile(build: Path, *args: str) -> dict:
+    assert main(["profile", str(build), *args]) == 0
+    return json.loads((build / "profile.json").read_text())
+
+
+def test_qemu_profile_has_every_field_and_adds_up(builds):
+    build = builds["ticnn"]
+    data = _profile(build)
+    report = _report(build)
+    assert data["source"] == "qemu-insn-count+cortex-m4-model"
+    layers = _run_layers(report)
+    assert [(l["name"], l["op"], l["macs"]) for l in data["layers"]] == [
+        (l["short_name"], l["op"], l["macs"]) for l in layers]
+    assert data["instructions"] == sum(l["instructions"] for l in data["layers"]) > 0
+    assert data["cycles"] == sum(l["cycles"] for l in data["layers"]) > data["instructions"] // 2
+    assert data["macs"] == report["macs"]
+    assert data["mac_per_cycle"] == round(data["macs"] / data["cycles"], 4)
+    assert data["latency_ms"] == round(data["cycles"] / 25e6 * 1e3, 4)   # mps2-an386 runs at 25 MHz
+    for layer in data["layers"]:
+        assert layer["instructions"] > 0 and layer["cycles"] >= layer["instructions"] // 2
+    md = (build / "profile.md").read_text()
+    assert all(f"| {l['name']} |" in md for l in data["layers"])
+    assert (build / "profile.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (build / "firmware_profile.elf").is_file()
+
+
+def test_profile_is_identical_run_to_run(builds):
+    build = builds["tiny"]
+    _profile(build)
+    first = {name: (build / name).read_bytes() for name in ("profile.json", "profile.md", "profile.png")}
+    _profile(build)
+    assert {name: (build / name).read_bytes() for name in first} == first
+
+
+def test_port_profile_agrees_with_the_plugin_counts(builds):
+    """The build's firmware on QEMU, profiled through --port like a board: its SysTick counter
+    ticks once per 40 instructions (25 MHz, -icount shift=0), so ticks x 40 must match the
+    plugin's exact per-layer counts of the profiling firmware (same code, same input)."""
+    from edge_deploy.emulators import start_emulator
+
+    build = builds["ticnn"]
+    exact = {l["name"]: l["instructions"] for l in _profile(build)["layers"]}
+    with start_emulator("mps2-an386", build / "firmware.elf", emulator="qemu") as target:
+        data = _profile(build, "--port", target.url, "--runs", "3")
+    assert data["source"] == "systick" and data["instructions"] is None and data["inferences"] == 3
+    assert "instruction counts" in data["instructions_note"]
+    for layer in data["layers"]:
+        assert layer["instructions"] is None
+        assert layer["cycles"] <= layer["cycles_max"] <= layer["cycles"] + 1
+        # One tick of resolution either side, plus the timing call around the layer.
+        assert abs(layer["cycles"] * 40 - exact[layer["name"]]) <= 2 * 40 + 40, layer
+    assert data["cycles"] == sum(l["cycles"] for l in data["layers"]) <= data["run"]["cycles"]
+    assert "cycles only" in (build / "profile.md").read_text()
+
+
+def test_board_without_qemu_is_profiled_as_the_same_core(builds):
+    """A hardware-only board's build is profiled compiled for mps2-an386: same instructions per
+    layer as the mps2-an386 build of the same model, latency at the board's own clock."""
+    mps2 = _profile(builds["tiny"])
+    nucleo = _profile(builds["tiny-nucleo"])
+    assert nucleo["board"] == "nucleo-f446re" and nucleo["machine"] == "mps2-an386"
+    assert [l["instructions"] for l in nucleo["layers"]] == [l["instructions"] for l in mps2["layers"]]
+    assert nucleo["latency_ms"] == round(nucleo["cycles"] / 16e6 * 1e3, 4)
+
+
+def _elf_symbol_bytes(elf: Path, name: str) -> bytes:
+    from elftools.elf.elffile import ELFFile
+
+    with open(elf, "rb") as handle:
+        image = ELFFile(handle)
+        symbol = image.get_section_by_name(".symtab").get_symbol_by_name(name)[0]
+        address, size = symbol["st_value"], symbol["st_size"]
+        for segment in image.iter_segments():
+            start = segment["p_vaddr"]
+            if segment["p_type"] == "PT_LOAD" and start <= address < start + segment["p_filesz"]:
+                return segment.data()[address - start:address - start + size]
+    raise AssertionError(f"{name} is not in a loaded segment")
+
+
+def test_inputs_sample_is_what_the_profiling_firmware_runs(builds, tmp_path):
+    build = builds["tiny"]
+    shape = _report(build)["input"]["shape"][1:]
+    batch = np.random.default_rng(7).integers(-128, 128, (2, *shape)).astype(np.int8)
+    np.save(tmp_path / "x.npy", batch)
+    data = _profile(build, "--inputs", str(tmp_path / "x.npy"))
+    assert data["instructions"] > 0
+    assert _elf_symbol_bytes(build / "firmware_profile.elf", "profile_input") == batch[0].tobytes()
+    np.save(tmp_path / "bad.npy", np.zeros((2, 5), dtype=np.int8))
+    assert main(["profile", str(build), "--inputs", str(tmp_path / "bad.npy")]) == 1
+
+
+def test_user_errors_exit_cleanly(builds, tmp_path, capsys):
+    build = builds["tiny"]
+    assert main(["profile", str(build), "--emulator", "qemu", "--port", "socket://127.0.0.1:1"]) == 1
+    assert "either --emulator or --port" in capsys.readouterr().err
+    assert main(["profile", str(tmp_path)]) == 1
+    assert "holds no build" in capsys.readouterr().err
+
+
+def test_port_with_another_model_is_refused(builds, capsys):
+    from edge_deploy.emulators import start_emulator
+
+    with start_emulator("mps2-an386", builds["ticnn"] / "firmware.elf", emulator="qemu") as target:
+        assert main(["profile", str(builds["tiny"]), "--port", target.url]) == 1
+    err = capsys.readouterr().err
+    assert "runs model" in err and "edge-deploy flash" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(not RENODE_MISSING, reason="renode is installed: the missing-renode error cannot happen")
+def test_renode_missing_is_a_clear_error(builds, capsys):
+    assert main(["profile", str(builds["tiny"]), "--emulator", "renode"]) == 1
+    assert "renode is not installed" in capsys.readouterr().err
+
+
+@pytest.mark.renode
+@pytest.mark.skipif(RENODE_MISSING, reason="renode is not installed (no package registry reachable here carries it)")
+def test_renode_profile_reads_the_dwt(tmp_path_factory):
+    build = _build(tmp_path_factory.mktemp("renode-profile"), tiny_graph(0), "stm32f4-discovery")
+    data = _profile(build, "--emulator", "renode", "--runs", "2")
+    assert data["source"] == "dwt" and data["machine"] == "renode"
+    assert all(layer["cycles"] > 0 for layer in data["layers"])
