@@ -5,9 +5,15 @@
   counter on a board or in Renode.
 * :func:`build_profile_firmware` (``edge_deploy.check.profile_firmware``): the build's model
   with a main that runs one inference and exits, for the QEMU profiler.
+* :func:`check_budgets` (``edge_deploy.check.budgets``): sizes, cycles, latency and the int8
+  firmware's accuracy against limits, one :class:`BudgetRow` each.
 """
 
+from edge_deploy.check.budgets import BudgetRow, Budgets, CheckResult, check_budgets, format_table
 from edge_deploy.check.build_profile import profile_build, profile_input
 from edge_deploy.check.profile_firmware import PROFILE_ELF, build_profile_firmware, run_layers
 
-__all__ = ["PROFILE_ELF", "build_profile_firmware", "profile_build", "profile_input", "run_layers"]
+__all__ = [
+    "PROFILE_ELF", "BudgetRow", "Budgets", "CheckResult", "build_profile_firmware", "check_budgets", "format_table",
+    "profile_build", "profile_input", "run_layers",
+]

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("build_cmd", "Generate C for an int8 model, compile it for a board; write firmware.elf and report.json."),
     "run": ("run_cmd", "Run a build's firmware (QEMU, Renode or a board) on a batch of inputs; --check against the reference."),
     "profile": ("profile_cmd", "Profile a build per layer: instructions and cycles (QEMU + cycle model, or DWT on Renode/a board)."),
+    "check": ("check_cmd", "Hold a build to budgets (cycles, arena, flash, accuracy) on the emulator; non-zero exit when exceeded."),
     "renode-suite": ("renode_suite_cmd", "Write a Robot Framework suite (renode-test) that checks a build's firmware in Renode."),
     "flash": ("flash_cmd", "Flash a build's firmware.elf to a real board through a debug probe (pyOCD or openocd)."),
     "quantize": ("quantize_cmd", "Quantize a checkpoint to int8 (TFLite scheme) and export a .tflite."),
