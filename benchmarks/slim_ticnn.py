@@ -31,9 +31,9 @@ LAYER_SPARSITY = {"conv1": 0.5, "conv2": 0.75, "conv3": 0.75, "conv4": 0.75, "co
 SETTINGS = {
     "slimming": {"slimming": {"ratio": 0.45, "l1_lambda": 1e-3, "passes": 2, "sparsity_epochs": 4,
                               "finetune_epochs": 6, "batch_size": 32, "lr": 1e-3}},
-    "scalpel": {"scalpel": {"group_size": 4, "sparsity": LAYER_SPARSITY, "retrain_epochs": 10,
+    "scalpel": {"scalpel": {"group_size": 4, "sparsity": LAYER_SPARSITY, "retrain_epochs": 20,
                             "batch_size": 32, "lr": 5e-4}},
-    "unstructured": {"scalpel": {"group_size": 1, "sparsity": LAYER_SPARSITY, "retrain_epochs": 10,
+    "unstructured": {"scalpel": {"group_size": 1, "sparsity": LAYER_SPARSITY, "retrain_epochs": 20,
                                  "batch_size": 32, "lr": 5e-4}},
     "activation": {"activation": {"budget": 0.5}},
 }
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=15, help="epochs when training the dense model")
     parser.add_argument("--work", default=str(REPO / "runs" / "slim_bench"))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "slim_ticnn.json"))
-    parser.add_argument("--retrain-epochs", type=float, default=10, help="Scalpel / unstructured retraining epochs")
+    parser.add_argument("--retrain-epochs", type=float, default=20, help="Scalpel / unstructured retraining epochs")
     args = parser.parse_args(argv)
 
     import torch
