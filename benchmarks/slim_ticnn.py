@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=15, help="epochs when training the dense model")
     parser.add_argument("--work", default=str(REPO / "runs" / "slim_bench"))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "slim_ticnn.json"))
+    parser.add_argument("--board", default="mps2-an386", help="board built and run on QEMU for instruction counts ('' = skip)")
     parser.add_argument("--retrain-epochs", type=float, default=20, help="Scalpel / unstructured retraining epochs")
     args = parser.parse_args(argv)
 
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     from edge_deploy.fsutil import atomic_write_json
     from edge_deploy.slim.config import parse_slim_config
     from edge_deploy.slim.pipeline import load_slim_data, run_slim
+    from edge_deploy.slim.sweep import measure_on_emulator
     from edge_deploy.train.checkpoint import load_checkpoint, save_checkpoint
     from edge_deploy.train.evaluate import evaluate_checkpoint
 
@@ -90,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     dense = load_checkpoint(args.model)
     data = load_slim_data(dense, args.data)
 
+    dense_measured = {}
+    if args.board:
+        dense_copy = save_checkpoint(work / "dense_build" / "model.pt", dense)
+        dense_measured = {k.replace("_after", ""): v for k, v in measure_on_emulator(args.board)(dense_copy).items()}
     rows, results = {}, {}
     chains = {"slimming": ["slimming"], "scalpel": ["scalpel"], "unstructured": ["scalpel"],
               "slim+scalpel": ["slimming", "scalpel"], "activation": ["activation"]}
@@ -102,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name} ...", flush=True)
         t0 = time.time()
         slimmed, report = run_slim(dense, methods, parse_slim_config(raw, name), data, int8=True)
-        save_checkpoint(work / name / "model.pt", slimmed)
+        path = save_checkpoint(work / name / "model.pt", slimmed)
+        if args.board:
+            report.update(measure_on_emulator(args.board)(path))
         group = raw.get("scalpel", {}).get("group_size", 4)
         report.update(weight_flash(slimmed, group), seconds=round(time.time() - t0, 1), settings=raw)
         results[name] = report
@@ -112,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
              "slimming": evaluate_checkpoint(rows["slimming"], data=args.data,
                                              snr_db=(-4, -2, 0, 2, 4, 6, 8, 10))["per_snr"]}
     dense_flash = weight_flash(dense, 4)["dense_weight_bytes"]
+    for name, r in results.items():
+        if "instructions_after" in r:
+            print(f"{name:<14} instructions {r['instructions_after']:>10,} ({dense_measured['instructions'] / r['instructions_after']:.2f}x fewer)"
+                  f"  cycles {r['cycles_after']:>10,} ({dense_measured['cycles'] / r['cycles_after']:.2f}x fewer)")
     print(f"\n{'method':<14}{'params':>9}{'MACs':>11}{'dense MACs':>12}{'MAC x':>7}{'float %':>9}{'int8 %':>8}"
           f"{'weights B':>11}{'flash x':>8}")
     first = next(iter(results.values()))
@@ -126,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                                          for k in noise["dense"]})
     atomic_write_json(args.out, {"command": "python benchmarks/slim_ticnn.py " + " ".join(sys.argv[1:] if argv is None else argv),
                                  "model": args.model, "results": results, "noise": noise,
-                                 "dense_weight_bytes": dense_flash, "torch_threads": 1,
+                                 "dense_weight_bytes": dense_flash, "torch_threads": 1, "dense_measured": dense_measured,
                                  "seconds": round(time.time() - started, 1)})
     print(f"wrote {args.out}")
     return 0

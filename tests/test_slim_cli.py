@@ -116,3 +116,16 @@ def test_example_config_loads_and_bad_keys_are_named(repo_root, tmp_path):
     with pytest.raises(EdgeDeployError) as caught:
         load_slim_config(bad)
     assert "scalpel.group: unknown key" in caught.value.message and "activation.mode" in caught.value.message
+
+
+@pytest.mark.qemu
+def test_sweep_points_are_built_and_measured_on_qemu(checkpoint_path, tmp_path, qemu_arm):
+    out = tmp_path / "measured"
+    code = main(["slim", str(checkpoint_path), "-m", "slimming", "--sweep", "0.5", "--epochs", "0.3",
+                 "--measure-on", "mps2-an386", "--out", str(out)])
+    assert code == 0
+    point = json.loads((out / "sweep.json").read_text())["points"][0]
+    # Fewer channels run fewer instructions on the emulated Cortex-M4 (exact counts from QEMU).
+    assert 0 < point["instructions_after"] < point["instructions_before"]
+    assert 0 < point["cycles_after"] < point["cycles_before"]
+    assert (out / "points" / "slimming-0.5" / "build" / "firmware.elf").is_file()

@@ -24,10 +24,12 @@ def _split_list(values: tuple[str, ...]) -> list[str]:
 @click.option("--max-loss", type=float, help="Fail if validation accuracy drops by more points than this.")
 @click.option("--sweep", "sweep_values",
               help="Comma-separated values of the (single) method's knob (ratio, sparsity or budget): write the curve.")
+@click.option("--measure-on", "measure_board", metavar="BOARD",
+              help="With --sweep: build every point and count its instructions on QEMU (e.g. mps2-an386).")
 @click.option("--int8", is_flag=True, help="Also report int8 test accuracy (post-training quantization, reference interpreter).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
 def command(model_path, methods, config_path, data_dir, ratio, passes, sparsity, group_size, budget, epochs,
-            max_loss, sweep_values, int8, out_dir) -> None:
+            max_loss, sweep_values, measure_board, int8, out_dir) -> None:
     """Slim MODEL (a model.pt): write DIR/model.pt and DIR/slim.json (or, with --sweep, a curve)."""
     from pathlib import Path
 
@@ -68,7 +70,7 @@ def command(model_path, methods, config_path, data_dir, ratio, passes, sparsity,
     data = load_slim_data(checkpoint, data_dir if data_dir is not None else config.data)
     out = Path(out_dir)
     if sweep_values is not None:
-        from edge_deploy.slim.sweep import run_sweep
+        from edge_deploy.slim.sweep import measure_on_emulator, run_sweep
 
         if len(methods) != 1:
             raise EdgeDeployError("--sweep varies one method", hint="give a single --method with --sweep")
@@ -77,9 +79,13 @@ def command(model_path, methods, config_path, data_dir, ratio, passes, sparsity,
         except ValueError:
             raise EdgeDeployError(f"--sweep {sweep_values!r} is not a comma-separated list of numbers",
                                   hint="for example --sweep 0.3,0.5,0.7") from None
-        points = run_sweep(checkpoint, methods[0], values, config, data, out, config.max_accuracy_loss, log=click.echo)
+        measure = measure_on_emulator(measure_board) if measure_board else None
+        points = run_sweep(checkpoint, methods[0], values, config, data, out, config.max_accuracy_loss,
+                           measure_point=measure, log=click.echo)
         click.echo(f"wrote {out / 'sweep.json'} and {out / 'sweep.png'} ({len(points)} points)")
         return
+    if measure_board:
+        raise EdgeDeployError("--measure-on goes with --sweep", hint="build one checkpoint with 'edge-deploy build DIR/model.pt'")
     slimmed, report = run_slim(checkpoint, methods, config, data, int8=int8)
     save_checkpoint(out / "model.pt", slimmed)
     atomic_write_json(out / "slim.json", report)

@@ -23,6 +23,23 @@ from edge_deploy.train.checkpoint import Checkpoint, save_checkpoint
 KNOBS = {"slimming": ("slimming", "ratio"), "scalpel": ("scalpel", "sparsity"), "activation": ("activation", "budget")}
 
 
+def measure_on_emulator(board: str = "mps2-an386") -> Callable[[Path], dict[str, Any]]:
+    """Return a ``measure_point`` hook that builds a checkpoint for ``board`` with ``edge-deploy
+    build`` (beside it, in ``build/``) and profiles one inference on QEMU: executed instructions
+    (exact) and Cortex-M4 cycles (the profiler's model)."""
+
+    def measure(path: Path) -> dict[str, Any]:
+        from edge_deploy.build.firmware_build import build_model
+        from edge_deploy.check import profile_build
+
+        build_dir = Path(path).parent / "build"
+        build_model(path, board, build_dir)
+        profile = profile_build(build_dir, emulator="qemu")
+        return {"instructions_after": int(profile["instructions"]), "cycles_after": int(profile["cycles"])}
+
+    return measure
+
+
 def configure(config: SlimConfig, method: str, value: float) -> SlimConfig:
     """Return a copy of ``config`` with ``method``'s sweep knob set to ``value``."""
     section, knob = KNOBS[method]
@@ -70,6 +87,10 @@ def run_sweep(checkpoint: Checkpoint, method: str, values: Sequence[float], conf
         atomic_write_json(out / "sweep.json", {"method": method, "knob": KNOBS[method][1], "points": points})
         plot_sweep(points, out / "sweep.png", cost_key)
 
+    dense: dict[str, Any] = {}
+    if measure_point is not None:
+        measured = measure_point(save_checkpoint(out / "points" / "dense" / "model.pt", checkpoint))
+        dense = {key.replace("_after", "_before"): value for key, value in measured.items()}
     for value in values:
         point_config = configure(config, method, value)
         point_config.max_accuracy_loss = None  # the sweep applies its own limit, after saving the point
@@ -77,11 +98,13 @@ def run_sweep(checkpoint: Checkpoint, method: str, values: Sequence[float], conf
         path = save_checkpoint(out / "points" / f"{method}-{value:g}" / "model.pt", slimmed)
         point = {"value": float(value), **{k: v for k, v in report.items() if k not in ("steps", "input_density_after")}}
         if measure_point is not None:
-            point.update(measure_point(path))
+            point.update(dense, **measure_point(path))
             cost_key = "instructions_after" if "instructions_after" in point else cost_key
         points.append(point)
+        measured = (f", instructions {point['instructions_after']:,} (dense {point['instructions_before']:,})"
+                    if "instructions_after" in point else "")
         log(f"{method} {KNOBS[method][1]}={value:g}: MACs {point['macs_after']:,} "
-            f"(dense {point['macs_before']:,}), test accuracy {point['accuracy_after']:.2f} % "
+            f"(dense {point['macs_before']:,}){measured}, test accuracy {point['accuracy_after']:.2f} % "
             f"(dense {point['accuracy_before']:.2f} %)")
         loss = point["val_accuracy_before"] - point["val_accuracy_after"]
         if max_accuracy_loss is not None and loss > max_accuracy_loss:
