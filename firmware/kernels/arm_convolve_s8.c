@@ -27,7 +27,7 @@ static inline int32_t ed_column_index(int32_t k, int32_t k_grouped, int32_t k_to
 }
 
 /* Widens n bytes (n a multiple of 4) from src, offset added, into column `which` starting at
- * the group of patch element k0 (a multiple of 4). */
+ * the group of patch element k0 (a multiple of 4). SXTAB16 adds the offset while it widens. */
 static inline void ed_widen_run(const int8_t *src, int16_t *col, int32_t k0, int32_t n, int32_t which,
                                 uint32_t offset2)
 {
@@ -35,8 +35,8 @@ static inline void ed_widen_run(const int8_t *src, int16_t *col, int32_t k0, int
     for (int32_t i = 0; i < n; i += 4, dst += 8)
     {
         const uint32_t word = ed_read_u32(src + i);
-        ed_write_u32(dst, ed_sadd16(ed_sxtb16(word), offset2));
-        ed_write_u32(dst + 2, ed_sadd16(ed_sxtb16_ror8(word), offset2));
+        ed_write_u32(dst, ed_sxtab16(offset2, word));
+        ed_write_u32(dst + 2, ed_sxtab16_ror8(offset2, word));
     }
 }
 
@@ -91,83 +91,203 @@ static void ed_conv_column(const cmsis_nn_conv_params *p, const cmsis_nn_dims *i
     }
 }
 
-/* Filter rows w0 (and w1 when not NULL) against column 0 (and column 1 when both_columns):
- * acc = {row0.col0, row0.col1, row1.col0, row1.col1}. The 2 x 2 case is the hot loop:
- * per four patch elements, four column words, two weight words, four SXTB16, eight SMLAD. */
-static inline void ed_conv_dot(const int8_t *w0, const int8_t *w1, const int16_t *col, int32_t k_total,
-                               int both_columns, int32_t acc[4])
+/* The hot loop: filter rows w0 and w0 + k_total against both columns, `groups` groups of four
+ * patch elements. Per group: four column words, two weight words, four SXTB16, eight SMLAD.
+ * On the Cortex-M4 it is written in assembly: GCC's allocation of this loop reloaded columns
+ * and spilled to the stack (45 instructions per two groups); by hand it holds the two weight
+ * words across both halves of a group and needs 13 registers, no spills. */
+static inline void ed_conv_dot_2x2(const int8_t *w0, int32_t k_total, const uint32_t *c, int32_t groups,
+                                   int32_t acc[4])
 {
-    const int32_t k_grouped = k_total & ~3;
-    const uint32_t *c = (const uint32_t *)(const void *)col;
+    const int8_t *w1 = w0 + k_total;
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-    if (w1 != NULL && both_columns)
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && !defined(ED_NN_PORTABLE)
+    int32_t pairs = groups >> 1;
+    if (pairs > 0)
     {
-        const int8_t *end = w0 + k_grouped;
-        while (w0 < end)
+        uint32_t x, y, wa, wb, t;
+        __asm__ volatile(
+            "1:\n\t"
+            /* group 0, halves (x0, x2) then (x1, x3) */
+            "ldr %[x], [%[c]]\n\t"
+            "ldr %[y], [%[c], #8]\n\t"
+            "ldr %[wa], [%[w0]], #8\n\t"
+            "ldr %[wb], [%[w1]], #8\n\t"
+            "sxtb16 %[t], %[wa]\n\t"
+            "smlad %[a00], %[x], %[t], %[a00]\n\t"
+            "smlad %[a01], %[y], %[t], %[a01]\n\t"
+            "sxtb16 %[t], %[wb]\n\t"
+            "smlad %[a10], %[x], %[t], %[a10]\n\t"
+            "smlad %[a11], %[y], %[t], %[a11]\n\t"
+            "ldr %[x], [%[c], #4]\n\t"
+            "ldr %[y], [%[c], #12]\n\t"
+            "sxtb16 %[t], %[wa], ror #8\n\t"
+            "smlad %[a00], %[x], %[t], %[a00]\n\t"
+            "smlad %[a01], %[y], %[t], %[a01]\n\t"
+            "sxtb16 %[t], %[wb], ror #8\n\t"
+            "smlad %[a10], %[x], %[t], %[a10]\n\t"
+            "smlad %[a11], %[y], %[t], %[a11]\n\t"
+            /* group 1 */
+            "ldr %[x], [%[c], #16]\n\t"
+            "ldr %[y], [%[c], #24]\n\t"
+            "ldr %[wa], [%[w0], #-4]\n\t"
+            "ldr %[wb], [%[w1], #-4]\n\t"
+            "sxtb16 %[t], %[wa]\n\t"
+            "smlad %[a00], %[x], %[t], %[a00]\n\t"
+            "smlad %[a01], %[y], %[t], %[a01]\n\t"
+            "sxtb16 %[t], %[wb]\n\t"
+            "smlad %[a10], %[x], %[t], %[a10]\n\t"
+            "smlad %[a11], %[y], %[t], %[a11]\n\t"
+            "ldr %[x], [%[c], #20]\n\t"
+            "ldr %[y], [%[c], #28]\n\t"
+            "adds %[c], %[c], #32\n\t"
+            "sxtb16 %[t], %[wa], ror #8\n\t"
+            "smlad %[a00], %[x], %[t], %[a00]\n\t"
+            "smlad %[a01], %[y], %[t], %[a01]\n\t"
+            "sxtb16 %[t], %[wb], ror #8\n\t"
+            "smlad %[a10], %[x], %[t], %[a10]\n\t"
+            "smlad %[a11], %[y], %[t], %[a11]\n\t"
+            "subs %[n], %[n], #1\n\t"
+            "bne 1b\n\t"
+            : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [c] "+r"(c), [w0] "+r"(w0),
+              [w1] "+r"(w1), [n] "+r"(pairs), [x] "=&r"(x), [y] "=&r"(y), [wa] "=&r"(wa), [wb] "=&r"(wb),
+              [t] "=&r"(t)
+            :
+            : "cc", "memory");
+    }
+#else
+    for (int32_t g = groups >> 1; g > 0; g--)
+    {
+        for (int32_t half = 0; half < 2; half++, c += 4, w0 += 4, w1 += 4)
         {
-            const uint32_t x02 = c[0], x13 = c[1], y02 = c[2], y13 = c[3];
-            c += 4;
-            uint32_t wword = ed_read_u32(w0);
-            w0 += 4;
-            uint32_t w02 = ed_sxtb16(wword);
-            uint32_t w13 = ed_sxtb16_ror8(wword);
-            a00 = ed_smlad(x02, w02, a00);
-            a00 = ed_smlad(x13, w13, a00);
-            a01 = ed_smlad(y02, w02, a01);
-            a01 = ed_smlad(y13, w13, a01);
-            wword = ed_read_u32(w1);
-            w1 += 4;
-            w02 = ed_sxtb16(wword);
-            w13 = ed_sxtb16_ror8(wword);
-            a10 = ed_smlad(x02, w02, a10);
-            a10 = ed_smlad(x13, w13, a10);
-            a11 = ed_smlad(y02, w02, a11);
-            a11 = ed_smlad(y13, w13, a11);
+            const uint32_t wa = ed_read_u32(w0), wb = ed_read_u32(w1);
+            a00 = ed_smlad(c[1], ed_sxtb16_ror8(wa), ed_smlad(c[0], ed_sxtb16(wa), a00));
+            a01 = ed_smlad(c[3], ed_sxtb16_ror8(wa), ed_smlad(c[2], ed_sxtb16(wa), a01));
+            a10 = ed_smlad(c[1], ed_sxtb16_ror8(wb), ed_smlad(c[0], ed_sxtb16(wb), a10));
+            a11 = ed_smlad(c[3], ed_sxtb16_ror8(wb), ed_smlad(c[2], ed_sxtb16(wb), a11));
         }
     }
-    else
+#endif
+    if (groups & 1)
     {
-        /* Edge blocks (odd channel or position count): one or two rows, one or two columns. */
-        for (int32_t k = 0; k < k_grouped; k += 4, c += 4, w0 += 4)
-        {
-            uint32_t wword = ed_read_u32(w0);
-            a00 = ed_smlad(c[1], ed_sxtb16_ror8(wword), ed_smlad(c[0], ed_sxtb16(wword), a00));
-            if (both_columns)
-            {
-                a01 = ed_smlad(c[3], ed_sxtb16_ror8(wword), ed_smlad(c[2], ed_sxtb16(wword), a01));
-            }
-            if (w1 != NULL)
-            {
-                wword = ed_read_u32(w1);
-                w1 += 4;
-                a10 = ed_smlad(c[1], ed_sxtb16_ror8(wword), ed_smlad(c[0], ed_sxtb16(wword), a10));
-            }
-        }
-    }
-    /* Tails: w0/w1 now point at element k_grouped of their rows. */
-    const int32_t tail = k_total - k_grouped;
-    const int16_t *t0 = col + k_grouped * 2;
-    const int16_t *t1 = t0 + tail;
-    for (int32_t i = 0; i < tail; i++)
-    {
-        a00 += t0[i] * w0[i];
-        if (both_columns)
-        {
-            a01 += t1[i] * w0[i];
-        }
-        if (w1 != NULL)
-        {
-            a10 += t0[i] * w1[i];
-            if (both_columns)
-            {
-                a11 += t1[i] * w1[i];
-            }
-        }
+        const uint32_t wa = ed_read_u32(w0), wb = ed_read_u32(w1);
+        const uint32_t wa02 = ed_sxtb16(wa), wa13 = ed_sxtb16_ror8(wa);
+        const uint32_t wb02 = ed_sxtb16(wb), wb13 = ed_sxtb16_ror8(wb);
+        a00 = ed_smlad(c[1], wa13, ed_smlad(c[0], wa02, a00));
+        a01 = ed_smlad(c[3], wa13, ed_smlad(c[2], wa02, a01));
+        a10 = ed_smlad(c[1], wb13, ed_smlad(c[0], wb02, a10));
+        a11 = ed_smlad(c[3], wb13, ed_smlad(c[2], wb02, a11));
     }
     acc[0] = a00;
     acc[1] = a01;
     acc[2] = a10;
     acc[3] = a11;
+}
+
+/* Edge blocks (odd channel or position count) and the k_total % 4 tail elements: row w0 (and
+ * w1 when not NULL) against column 0 (and column 1 when both_columns), from group `first_group`
+ * on. acc = {row0.col0, row0.col1, row1.col0, row1.col1}. */
+static void ed_conv_dot_edge(const int8_t *w0, const int8_t *w1, const int16_t *col, int32_t k_total,
+                             int32_t first_group, int both_columns, int32_t acc[4])
+{
+    const int32_t k_grouped = k_total & ~3;
+    const uint32_t *c = (const uint32_t *)(const void *)col + first_group * 4;
+    for (int32_t k = first_group * 4; k < k_grouped; k += 4, c += 4)
+    {
+        uint32_t wword = ed_read_u32(w0 + k);
+        acc[0] = ed_smlad(c[1], ed_sxtb16_ror8(wword), ed_smlad(c[0], ed_sxtb16(wword), acc[0]));
+        if (both_columns)
+        {
+            acc[1] = ed_smlad(c[3], ed_sxtb16_ror8(wword), ed_smlad(c[2], ed_sxtb16(wword), acc[1]));
+        }
+        if (w1 != NULL)
+        {
+            wword = ed_read_u32(w1 + k);
+            acc[2] = ed_smlad(c[1], ed_sxtb16_ror8(wword), ed_smlad(c[0], ed_sxtb16(wword), acc[2]));
+        }
+    }
+    const int32_t tail = k_total - k_grouped;
+    const int16_t *t0 = col + k_grouped * 2;
+    const int16_t *t1 = t0 + tail;
+    for (int32_t i = 0; i < tail; i++)
+    {
+        acc[0] += t0[i] * w0[k_grouped + i];
+        if (both_columns)
+        {
+            acc[1] += t1[i] * w0[k_grouped + i];
+        }
+        if (w1 != NULL)
+        {
+            acc[2] += t0[i] * w1[k_grouped + i];
+            if (both_columns)
+            {
+                acc[3] += t1[i] * w1[k_grouped + i];
+            }
+        }
+    }
+}
+
+/* Output channels per call whose requantization is prepared once on the stack (20 bytes each);
+ * wider layers prepare it per block. */
+#define ED_CONV_QUANT_TABLE 64
+
+/* All output channels of positions pos (column 0) and pos + 1 (column 1, when both). Kept out
+ * of line so the register allocator sees only this block's values. */
+static __attribute__((noinline)) void ed_conv_outputs(const int16_t *col, int both, const int8_t *filter,
+                                                      const int32_t *bias, const ed_requant_t *quant,
+                                                      const int32_t *mult, const int32_t *shift, int32_t k_total,
+                                                      int32_t cout, int32_t offset, int32_t act_min,
+                                                      int32_t act_max, int8_t *out0, int8_t *out1)
+{
+    const int32_t groups = k_total >> 2;
+    const int32_t tail = k_total & 3;
+    int32_t oc = 0;
+    if (both)
+    {
+        for (; oc + 1 < cout; oc += 2)
+        {
+            const int8_t *w0 = filter + oc * k_total;
+            const int32_t b0 = bias ? bias[oc] : 0, b1 = bias ? bias[oc + 1] : 0;
+            int32_t acc[4] = {b0, b0, b1, b1};
+            ed_conv_dot_2x2(w0, k_total, (const uint32_t *)(const void *)col, groups, acc);
+            if (tail != 0)
+            {
+                ed_conv_dot_edge(w0, w0 + k_total, col, k_total, groups, 1, acc);
+            }
+            ed_requant_t local[2];
+            const ed_requant_t *q = quant ? quant + oc : local;
+            if (quant == NULL)
+            {
+                local[0] = ed_requant_prepare(mult[oc], shift[oc]);
+                local[1] = ed_requant_prepare(mult[oc + 1], shift[oc + 1]);
+            }
+            out0[oc] = ed_clamp_s8(ed_requant_apply(&q[0], acc[0]) + offset, act_min, act_max);
+            out1[oc] = ed_clamp_s8(ed_requant_apply(&q[0], acc[1]) + offset, act_min, act_max);
+            out0[oc + 1] = ed_clamp_s8(ed_requant_apply(&q[1], acc[2]) + offset, act_min, act_max);
+            out1[oc + 1] = ed_clamp_s8(ed_requant_apply(&q[1], acc[3]) + offset, act_min, act_max);
+        }
+    }
+    for (; oc < cout; oc += 2)
+    {
+        const int pair = oc + 1 < cout;
+        const int8_t *w0 = filter + oc * k_total;
+        const int32_t b0 = bias ? bias[oc] : 0, b1 = (bias && pair) ? bias[oc + 1] : 0;
+        int32_t acc[4] = {b0, b0, b1, b1};
+        ed_conv_dot_edge(w0, pair ? w0 + k_total : NULL, col, k_total, 0, both, acc);
+        out0[oc] = ed_requantize_to_s8(acc[0], mult[oc], shift[oc], offset, act_min, act_max);
+        if (both)
+        {
+            out1[oc] = ed_requantize_to_s8(acc[1], mult[oc], shift[oc], offset, act_min, act_max);
+        }
+        if (pair)
+        {
+            out0[oc + 1] = ed_requantize_to_s8(acc[2], mult[oc + 1], shift[oc + 1], offset, act_min, act_max);
+            if (both)
+            {
+                out1[oc + 1] = ed_requantize_to_s8(acc[3], mult[oc + 1], shift[oc + 1], offset, act_min, act_max);
+            }
+        }
+    }
 }
 
 #endif /* ED_NN_DSP */
@@ -208,44 +328,43 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
     const int32_t out_w = output_dims->w;
     const int32_t positions = output_dims->h * out_w;
     const int32_t offset = p->output_offset;
+    ed_requant_t quant_table[ED_CONV_QUANT_TABLE];
+    const ed_requant_t *quant = NULL;
+    if (cout <= ED_CONV_QUANT_TABLE)
+    {
+        for (int32_t oc = 0; oc < cout; oc++)
+        {
+            quant_table[oc] = ed_requant_prepare(mult[oc], shift[oc]);
+        }
+        quant = quant_table;
+    }
 
     for (int32_t n = 0; n < input_dims->n; n++)
     {
         const int8_t *input = input_data + n * input_dims->h * input_dims->w * cin;
         int8_t *output = output_data + n * positions * cout;
+        int32_t oy = 0, ox = 0; /* position pos, tracked without divisions */
         for (int32_t pos = 0; pos < positions; pos += 2)
         {
             const int both = pos + 1 < positions;
-            ed_conv_column(p, input_dims, input, filter_dims, pos / out_w, pos % out_w, col, 0);
+            ed_conv_column(p, input_dims, input, filter_dims, oy, ox, col, 0);
+            if (++ox == out_w)
+            {
+                ox = 0;
+                oy++;
+            }
             if (both)
             {
-                ed_conv_column(p, input_dims, input, filter_dims, (pos + 1) / out_w, (pos + 1) % out_w, col, 1);
+                ed_conv_column(p, input_dims, input, filter_dims, oy, ox, col, 1);
+                if (++ox == out_w)
+                {
+                    ox = 0;
+                    oy++;
+                }
             }
             int8_t *out0 = output + pos * cout;
-            int8_t *out1 = out0 + cout;
-            for (int32_t oc = 0; oc < cout; oc += 2)
-            {
-                const int pair = oc + 1 < cout;
-                const int32_t b0 = bias_data ? bias_data[oc] : 0;
-                const int32_t b1 = (bias_data && pair) ? bias_data[oc + 1] : 0;
-                int32_t acc[4] = {b0, b0, b1, b1};
-                const int8_t *w0 = filter_data + oc * k_total;
-                ed_conv_dot(w0, pair ? w0 + k_total : NULL, col, k_total, both, acc);
-                out0[oc] = ed_requantize_to_s8(acc[0], mult[oc], shift[oc], offset, act_min, act_max);
-                if (both)
-                {
-                    out1[oc] = ed_requantize_to_s8(acc[1], mult[oc], shift[oc], offset, act_min, act_max);
-                }
-                if (pair)
-                {
-                    out0[oc + 1] = ed_requantize_to_s8(acc[2], mult[oc + 1], shift[oc + 1], offset, act_min, act_max);
-                    if (both)
-                    {
-                        out1[oc + 1] =
-                            ed_requantize_to_s8(acc[3], mult[oc + 1], shift[oc + 1], offset, act_min, act_max);
-                    }
-                }
-            }
+            ed_conv_outputs(col, both, filter_data, bias_data, quant, mult, shift, k_total, cout, offset, act_min, act_max,
+                            out0, out0 + cout);
         }
     }
 #else
