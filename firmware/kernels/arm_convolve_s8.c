@@ -227,14 +227,14 @@ static void ed_conv_dot_edge(const int8_t *w0, const int8_t *w1, const int16_t *
     }
 }
 
-/* Output channels per call whose requantization is prepared once on the stack (20 bytes each);
+/* Output channels per call whose requantization is prepared once on the stack (24 bytes each);
  * wider layers prepare it per block. */
 #define ED_CONV_QUANT_TABLE 64
 
 /* All output channels of positions pos (column 0) and pos + 1 (column 1, when both). Kept out
  * of line so the register allocator sees only this block's values. */
 static __attribute__((noinline)) void ed_conv_outputs(const int16_t *col, int both, const int8_t *filter,
-                                                      const int32_t *bias, const ed_requant_t *quant,
+                                                      const int32_t *bias, const ed_requant_out_t *quant,
                                                       const int32_t *mult, const int32_t *shift, int32_t k_total,
                                                       int32_t cout, int32_t offset, int32_t act_min,
                                                       int32_t act_max, int8_t *out0, int8_t *out1)
@@ -254,17 +254,17 @@ static __attribute__((noinline)) void ed_conv_outputs(const int16_t *col, int bo
             {
                 ed_conv_dot_edge(w0, w0 + k_total, col, k_total, groups, 1, acc);
             }
-            ed_requant_t local[2];
-            const ed_requant_t *q = quant ? quant + oc : local;
+            ed_requant_out_t local[2];
+            const ed_requant_out_t *q = quant ? quant + oc : local;
             if (quant == NULL)
             {
-                local[0] = ed_requant_prepare(mult[oc], shift[oc]);
-                local[1] = ed_requant_prepare(mult[oc + 1], shift[oc + 1]);
+                local[0] = ed_requant_out_prepare(mult[oc], shift[oc], offset);
+                local[1] = ed_requant_out_prepare(mult[oc + 1], shift[oc + 1], offset);
             }
-            out0[oc] = ed_clamp_s8(ed_requant_apply(&q[0], acc[0]) + offset, act_min, act_max);
-            out1[oc] = ed_clamp_s8(ed_requant_apply(&q[0], acc[1]) + offset, act_min, act_max);
-            out0[oc + 1] = ed_clamp_s8(ed_requant_apply(&q[1], acc[2]) + offset, act_min, act_max);
-            out1[oc + 1] = ed_clamp_s8(ed_requant_apply(&q[1], acc[3]) + offset, act_min, act_max);
+            out0[oc] = ed_requant_out_s8(&q[0], acc[0], act_min, act_max);
+            out1[oc] = ed_requant_out_s8(&q[0], acc[1], act_min, act_max);
+            out0[oc + 1] = ed_requant_out_s8(&q[1], acc[2], act_min, act_max);
+            out1[oc + 1] = ed_requant_out_s8(&q[1], acc[3], act_min, act_max);
         }
     }
     for (; oc < cout; oc += 2)
@@ -328,13 +328,13 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
     const int32_t out_w = output_dims->w;
     const int32_t positions = output_dims->h * out_w;
     const int32_t offset = p->output_offset;
-    ed_requant_t quant_table[ED_CONV_QUANT_TABLE];
-    const ed_requant_t *quant = NULL;
+    ed_requant_out_t quant_table[ED_CONV_QUANT_TABLE];
+    const ed_requant_out_t *quant = NULL;
     if (cout <= ED_CONV_QUANT_TABLE)
     {
         for (int32_t oc = 0; oc < cout; oc++)
         {
-            quant_table[oc] = ed_requant_prepare(mult[oc], shift[oc]);
+            quant_table[oc] = ed_requant_out_prepare(mult[oc], shift[oc], offset);
         }
         quant = quant_table;
     }

@@ -228,6 +228,57 @@ static inline int32_t ed_requant_apply(const ed_requant_t *q, int32_t acc)
     return (int32_t)(v >> 32) >> q->hi_shift;
 }
 
+/* Requantization to int8 output for one channel: the fast path also folds the output offset
+ * into the rounding term's high word (offset * 2^(e-1), exact because the shift that follows
+ * is by e - 1), so an output costs the multiply-add, a shift, SSAT and the activation clamp. */
+typedef struct
+{
+    ed_requant_t q;
+    int32_t offset; /* output offset, for the slow path */
+} ed_requant_out_t;
+
+static inline ed_requant_out_t ed_requant_out_prepare(int32_t multiplier, int32_t shift, int32_t offset)
+{
+    ed_requant_out_t r = {ed_requant_prepare(multiplier, shift), offset};
+    /* |high word| <= 2^30 and |offset * 2^(e-1)| <= 2^29 for e <= 23: no overflow. */
+    if (r.q.hi_shift >= 0 && r.q.hi_shift <= 22)
+    {
+        r.q.round_hi += (int32_t)((uint32_t)offset << r.q.hi_shift);
+    }
+    else
+    {
+        r.q.hi_shift = -1;
+    }
+    return r;
+}
+
+/* Saturated to [-128, 127] (SSAT on the M4). */
+static inline int32_t ed_sat8(int32_t v)
+{
+#if ED_NN_DSP && !defined(ED_NN_EMULATE_DSP) && !defined(ED_NN_PORTABLE)
+    return __ssat(v, 8);
+#else
+    return v < -128 ? -128 : (v > 127 ? 127 : v);
+#endif
+}
+
+static inline int8_t ed_requant_out_s8(const ed_requant_out_t *r, int32_t acc, int32_t act_min, int32_t act_max)
+{
+    int32_t v;
+    if (r->q.hi_shift < 0)
+    {
+        v = ed_requantize(acc, r->q.mult, r->q.shift) + r->offset;
+        v = v < -128 ? -128 : (v > 127 ? 127 : v);
+    }
+    else
+    {
+        v = ed_sat8(ed_requant_apply(&r->q, acc));
+    }
+    v = v < act_min ? act_min : v;
+    v = v > act_max ? act_max : v;
+    return (int8_t)v;
+}
+
 /* Clamped to [act_min, act_max] (within [-128, 127]) as int8. */
 static inline int8_t ed_clamp_s8(int32_t v, int32_t act_min, int32_t act_max)
 {
