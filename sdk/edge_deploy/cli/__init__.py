@@ -19,6 +19,7 @@ from edge_deploy.errors import EdgeDeployError
 COMMANDS: dict[str, tuple[str, str]] = {
     "boards": ("boards_cmd", "List the boards edge-deploy can target."),
     "selftest": ("selftest_cmd", "Build the runtime firmware for a board and prove the serial link."),
+    "demo": ("demo_cmd", "The whole job on a pipeline (default: TICNN on the bundled data): train, slim, quantize, build, check and profile on QEMU."),
     "train": ("train_cmd", "Train a model (or an ensemble) from a YAML config; write model.pt and metrics."),
     "evaluate": ("evaluate_cmd", "Evaluate a checkpoint's accuracy under test noise and across loads."),
     "slim": ("slim_cmd", "Slim a checkpoint: Network Slimming, Scalpel weight pruning, activation pruning."),
