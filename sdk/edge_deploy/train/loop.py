@@ -91,7 +91,9 @@ def logits_of(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 
 def _epoch_bar(total: int, desc: str, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="batch", leave=False, disable=not enabled, dynamic_ncols=True)
+    # disable=None: tqdm turns the bar off when its stream is not a terminal, so logs get the
+    # per-epoch lines and not hundreds of carriage-return updates.
+    return tqdm(total=total, desc=desc, unit="batch", leave=False, disable=None if enabled else True, dynamic_ncols=True)
 
 
 def train_one(
