@@ -3,36 +3,105 @@
  * arm_fully_connected_per_channel_s8. Written for edge-deploy from the TFLite
  * FULLY_CONNECTED arithmetic; no CMSIS-NN code.
  *
- * DSP path: two output rows at a time; each word of four inputs is unpacked once with SXTB16
- * (offset added with SADD16) and feeds two SMLAD per row. No scratch buffer.
+ * DSP path: four output rows at a time; each word of four inputs is unpacked once with SXTAB16
+ * (offset added as it widens) and feeds two SMLAD per row. No scratch buffer.
  */
 #ifndef ED_FULLY_CONNECTED_H
 #define ED_FULLY_CONNECTED_H
 
 #include "ed_nn_support.h"
 
-/* Sum over k of (x[k] + input_offset) * w[k] for one or two weight rows. */
-static inline void ed_fc_dot_rows(const int8_t *x, const int8_t *w0, const int8_t *w1, int32_t depth,
-                                  int32_t input_offset, int32_t *acc0, int32_t *acc1)
+/* Sum over k of (x[k] + input_offset) * w_r[k] for `rows` (1 to 4) weight rows w0 + r * depth. */
+static inline void ed_fc_dot_rows(const int8_t *x, const int8_t *w0, int32_t depth, int32_t rows, int32_t input_offset,
+                                  int32_t acc[4])
 {
-    int32_t a0 = 0, a1 = 0;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     int32_t k = 0;
 #if ED_NN_DSP
     const uint32_t offset2 = ed_dup16(input_offset);
     const int32_t grouped = depth & ~3;
-    for (; k < grouped; k += 4)
+    if (rows == 4)
     {
-        const uint32_t xword = ed_read_u32(x + k);
-        const uint32_t x02 = ed_sadd16(ed_sxtb16(xword), offset2);
-        const uint32_t x13 = ed_sadd16(ed_sxtb16_ror8(xword), offset2);
-        uint32_t wword = ed_read_u32(w0 + k);
-        a0 = ed_smlad(x02, ed_sxtb16(wword), a0);
-        a0 = ed_smlad(x13, ed_sxtb16_ror8(wword), a0);
-        if (w1 != NULL)
+        /* Each input word is unpacked once (SXTAB16 adds the offset) and feeds eight SMLAD. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && !defined(ED_NN_PORTABLE)
+        /* GCC spills the four row pointers of the C loop below; by hand one input word costs
+         * one load and two SXTAB16, each row one load, two SXTB16 and two SMLAD. */
+        if (grouped > 0)
         {
-            wword = ed_read_u32(w1 + k);
-            a1 = ed_smlad(x02, ed_sxtb16(wword), a1);
-            a1 = ed_smlad(x13, ed_sxtb16_ror8(wword), a1);
+            const int8_t *xp = x, *wp0 = w0, *wp2 = w0 + 2 * depth;
+            const int8_t *const x_end = x + grouped;
+            const int32_t step = depth - 4; /* row 1 (3) from row 0 (2) after its post-increment */
+            uint32_t x02, x13, w, t;
+            __asm__ volatile(
+                "1:\n\t"
+                "ldr %[w], [%[xp]], #4\n\t"
+                "sxtab16 %[x02], %[off], %[w]\n\t"
+                "sxtab16 %[x13], %[off], %[w], ror #8\n\t"
+                "ldr %[w], [%[wp0]], #4\n\t"
+                "sxtb16 %[t], %[w]\n\t"
+                "smlad %[a0], %[x02], %[t], %[a0]\n\t"
+                "sxtb16 %[t], %[w], ror #8\n\t"
+                "smlad %[a0], %[x13], %[t], %[a0]\n\t"
+                "ldr %[w], [%[wp0], %[step]]\n\t"
+                "sxtb16 %[t], %[w]\n\t"
+                "smlad %[a1], %[x02], %[t], %[a1]\n\t"
+                "sxtb16 %[t], %[w], ror #8\n\t"
+                "smlad %[a1], %[x13], %[t], %[a1]\n\t"
+                "ldr %[w], [%[wp2]], #4\n\t"
+                "sxtb16 %[t], %[w]\n\t"
+                "smlad %[a2], %[x02], %[t], %[a2]\n\t"
+                "sxtb16 %[t], %[w], ror #8\n\t"
+                "smlad %[a2], %[x13], %[t], %[a2]\n\t"
+                "ldr %[w], [%[wp2], %[step]]\n\t"
+                "sxtb16 %[t], %[w]\n\t"
+                "smlad %[a3], %[x02], %[t], %[a3]\n\t"
+                "sxtb16 %[t], %[w], ror #8\n\t"
+                "smlad %[a3], %[x13], %[t], %[a3]\n\t"
+                "cmp %[xp], %[end]\n\t"
+                "bne 1b\n\t"
+                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xp] "+r"(xp), [wp0] "+r"(wp0),
+                  [wp2] "+r"(wp2), [x02] "=&r"(x02), [x13] "=&r"(x13), [w] "=&r"(w), [t] "=&r"(t)
+                : [off] "r"(offset2), [step] "r"(step), [end] "r"(x_end)
+                : "cc", "memory");
+            k = grouped;
+        }
+#else
+        const int8_t *w1 = w0 + depth, *w2 = w1 + depth, *w3 = w2 + depth;
+        for (; k < grouped; k += 4)
+        {
+            const uint32_t xword = ed_read_u32(x + k);
+            const uint32_t x02 = ed_sxtab16(offset2, xword);
+            const uint32_t x13 = ed_sxtab16_ror8(offset2, xword);
+            uint32_t w = ed_read_u32(w0 + k);
+            a0 = ed_smlad(x13, ed_sxtb16_ror8(w), ed_smlad(x02, ed_sxtb16(w), a0));
+            w = ed_read_u32(w1 + k);
+            a1 = ed_smlad(x13, ed_sxtb16_ror8(w), ed_smlad(x02, ed_sxtb16(w), a1));
+            w = ed_read_u32(w2 + k);
+            a2 = ed_smlad(x13, ed_sxtb16_ror8(w), ed_smlad(x02, ed_sxtb16(w), a2));
+            w = ed_read_u32(w3 + k);
+            a3 = ed_smlad(x13, ed_sxtb16_ror8(w), ed_smlad(x02, ed_sxtb16(w), a3));
+        }
+#endif
+    }
+    else
+    {
+        for (; k < grouped; k += 4)
+        {
+            const uint32_t xword = ed_read_u32(x + k);
+            const uint32_t x02 = ed_sxtab16(offset2, xword);
+            const uint32_t x13 = ed_sxtab16_ror8(offset2, xword);
+            const uint32_t w = ed_read_u32(w0 + k);
+            a0 = ed_smlad(x13, ed_sxtb16_ror8(w), ed_smlad(x02, ed_sxtb16(w), a0));
+            if (rows > 1)
+            {
+                const uint32_t v = ed_read_u32(w0 + depth + k);
+                a1 = ed_smlad(x13, ed_sxtb16_ror8(v), ed_smlad(x02, ed_sxtb16(v), a1));
+            }
+            if (rows > 2)
+            {
+                const uint32_t v = ed_read_u32(w0 + 2 * depth + k);
+                a2 = ed_smlad(x13, ed_sxtb16_ror8(v), ed_smlad(x02, ed_sxtb16(v), a2));
+            }
         }
     }
 #endif
@@ -40,13 +109,23 @@ static inline void ed_fc_dot_rows(const int8_t *x, const int8_t *w0, const int8_
     {
         const int32_t xv = x[k] + input_offset;
         a0 += xv * w0[k];
-        if (w1 != NULL)
+        if (rows > 1)
         {
-            a1 += xv * w1[k];
+            a1 += xv * w0[depth + k];
+        }
+        if (rows > 2)
+        {
+            a2 += xv * w0[2 * depth + k];
+        }
+        if (rows > 3)
+        {
+            a3 += xv * w0[3 * depth + k];
         }
     }
-    *acc0 = a0;
-    *acc1 = a1;
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
 }
 
 /* The whole layer. multiplier/shift advance by quant_step per output (0: per tensor). */
@@ -68,18 +147,17 @@ static inline void ed_fully_connected(const cmsis_nn_fc_params *p, const int32_t
             }
         }
         const int32_t filter_term = p->filter_offset * x_sum;
-        for (int32_t o = 0; o < out_depth; o += 2)
+        for (int32_t o = 0; o < out_depth; o += 4)
         {
-            const int pair = o + 1 < out_depth;
-            int32_t acc[2];
-            ed_fc_dot_rows(x, filter + o * depth, pair ? filter + (o + 1) * depth : NULL, depth, p->input_offset,
-                           &acc[0], &acc[1]);
-            for (int32_t i = 0; i <= pair; i++)
+            const int32_t rows = ed_min_i32(4, out_depth - o);
+            int32_t acc[4];
+            ed_fc_dot_rows(x, filter + o * depth, depth, rows, p->input_offset, acc);
+            for (int32_t i = 0; i < rows; i++)
             {
                 const int32_t q = (o + i) * quant_step;
-                const int32_t total = acc[i] + filter_term + (bias ? bias[o + i] : 0);
-                out[o + i] = ed_requantize_to_s8(total, multiplier[q], shift[q], p->output_offset, p->activation.min,
-                                                 p->activation.max);
+                const ed_requant_out_t r = ed_requant_out_prepare(multiplier[q], shift[q], p->output_offset);
+                out[o + i] = ed_requant_out_s8(&r, acc[i] + filter_term + (bias ? bias[o + i] : 0),
+                                               p->activation.min, p->activation.max);
             }
         }
     }
