@@ -38,6 +38,23 @@ arm_cmsis_nn_status arm_max_pool_s8(const cmsis_nn_context *ctx,
                 int32_t c = 0;
 #if ED_NN_DSP
                 const uint32_t act_min4 = 0x01010101u * (uint8_t)p->activation.min;
+                if (ky_end - ky_start == 1 && kx_end - kx_start == 2 && p->activation.max == 127)
+                {
+                    /* Two taps in one row (TICNN's 1-D pool 2): two words, SSUB8 + SEL, one
+                     * store per four channels, and no clamp when act_min is -128. */
+                    const int8_t *tap0 = input + ((y0 + ky_start) * input_dims->w + x0 + kx_start) * channels;
+                    const int8_t *tap1 = tap0 + channels;
+                    const int clamp_min = p->activation.min > -128;
+                    for (; c + 3 < channels; c += 4)
+                    {
+                        uint32_t best = ed_max4_s8(ed_read_u32(tap0 + c), ed_read_u32(tap1 + c));
+                        if (clamp_min)
+                        {
+                            best = ed_max4_s8(best, act_min4);
+                        }
+                        ed_write_u32(out + c, best);
+                    }
+                }
                 for (; c + 3 < channels; c += 4)
                 {
                     uint32_t best = 0x80808080u; /* -128 in every byte */
