@@ -227,6 +227,42 @@ static void ed_conv_dot_edge(const int8_t *w0, const int8_t *w1, const int16_t *
     }
 }
 
+/* One output of the fast path: requantized (offset folded in), saturated, clamped. */
+static inline int8_t ed_conv_fast_out(const ed_requant_out_t *r, int32_t acc, int32_t act_min, int32_t act_max)
+{
+    int32_t v = ed_sat8(ed_requant_fast(&r->q, acc));
+    v = v < act_min ? act_min : v;
+    v = v > act_max ? act_max : v;
+    return (int8_t)v;
+}
+
+/* The common block: both columns, `pairs` pairs of output channels, k_total a multiple of 4,
+ * every channel on the fast requantization path (checked once per call), so the loop carries
+ * no per-output branches and the accumulators stay in registers. */
+static __attribute__((noinline)) void ed_conv_outputs_fast(const uint32_t *col, const int8_t *filter,
+                                                           const int32_t *bias, const ed_requant_out_t *quant,
+                                                           int32_t k_total, int32_t pairs, int32_t act_min,
+                                                           int32_t act_max, int8_t *out0, int8_t *out1)
+{
+    const int32_t groups = k_total >> 2;
+    for (; pairs > 0; pairs--, quant += 2, filter += 2 * k_total, out0 += 2, out1 += 2)
+    {
+        int32_t b0 = 0, b1 = 0;
+        if (bias != NULL)
+        {
+            b0 = bias[0];
+            b1 = bias[1];
+            bias += 2;
+        }
+        int32_t acc[4] = {b0, b0, b1, b1};
+        ed_conv_dot_2x2(filter, k_total, col, groups, acc);
+        out0[0] = ed_conv_fast_out(&quant[0], acc[0], act_min, act_max);
+        out1[0] = ed_conv_fast_out(&quant[0], acc[1], act_min, act_max);
+        out0[1] = ed_conv_fast_out(&quant[1], acc[2], act_min, act_max);
+        out1[1] = ed_conv_fast_out(&quant[1], acc[3], act_min, act_max);
+    }
+}
+
 /* Output channels per call whose requantization is prepared once on the stack (24 bytes each);
  * wider layers prepare it per block. */
 #define ED_CONV_QUANT_TABLE 64
@@ -237,11 +273,12 @@ static __attribute__((noinline)) void ed_conv_outputs(const int16_t *col, int bo
                                                       const int32_t *bias, const ed_requant_out_t *quant,
                                                       const int32_t *mult, const int32_t *shift, int32_t k_total,
                                                       int32_t cout, int32_t offset, int32_t act_min,
-                                                      int32_t act_max, int8_t *out0, int8_t *out1)
+                                                      int32_t act_max, int32_t first_oc, int8_t *out0,
+                                                      int8_t *out1)
 {
     const int32_t groups = k_total >> 2;
     const int32_t tail = k_total & 3;
-    int32_t oc = 0;
+    int32_t oc = first_oc;
     if (both)
     {
         for (; oc + 1 < cout; oc += 2)
@@ -330,11 +367,14 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
     const int32_t offset = p->output_offset;
     ed_requant_out_t quant_table[ED_CONV_QUANT_TABLE];
     const ed_requant_out_t *quant = NULL;
+    int all_fast = 0; /* every channel on the fast requantization path, k_total % 4 == 0 */
     if (cout <= ED_CONV_QUANT_TABLE)
     {
+        all_fast = (k_total & 3) == 0;
         for (int32_t oc = 0; oc < cout; oc++)
         {
             quant_table[oc] = ed_requant_out_prepare(mult[oc], shift[oc], offset);
+            all_fast = all_fast && quant_table[oc].q.hi_shift >= 0;
         }
         quant = quant_table;
     }
@@ -363,8 +403,18 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                 }
             }
             int8_t *out0 = output + pos * cout;
-            ed_conv_outputs(col, both, filter_data, bias_data, quant, mult, shift, k_total, cout, offset, act_min, act_max,
-                            out0, out0 + cout);
+            int32_t first_oc = 0;
+            if (both && all_fast)
+            {
+                first_oc = cout & ~1;
+                ed_conv_outputs_fast((const uint32_t *)(const void *)col, filter_data, bias_data, quant, k_total,
+                                     cout >> 1, act_min, act_max, out0, out0 + cout);
+            }
+            if (first_oc < cout)
+            {
+                ed_conv_outputs(col, both, filter_data, bias_data, quant, mult, shift, k_total, cout, offset, act_min,
+                                act_max, first_oc, out0, out0 + cout);
+            }
         }
     }
 #else

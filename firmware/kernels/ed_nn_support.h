@@ -214,18 +214,24 @@ static inline ed_requant_t ed_requant_prepare(int32_t multiplier, int32_t shift)
     return q;
 }
 
-static inline int32_t ed_requant_apply(const ed_requant_t *q, int32_t acc)
+/* The fast path alone, for callers that checked hi_shift >= 0 once per channel. */
+static inline int32_t ed_requant_fast(const ed_requant_t *q, int32_t acc)
 {
-    if (q->hi_shift < 0)
-    {
-        return ed_requantize(acc, q->mult, q->shift);
-    }
     int64_t round = (int64_t)(((uint64_t)(uint32_t)q->round_hi << 32) | q->round_lo);
 #if !defined(CMSIS_NN_USE_SINGLE_ROUNDING)
     round -= (int64_t)((uint32_t)acc & 0x80000000u);
 #endif
     const int64_t v = (int64_t)acc * q->mult + round;
     return (int32_t)(v >> 32) >> q->hi_shift;
+}
+
+static inline int32_t ed_requant_apply(const ed_requant_t *q, int32_t acc)
+{
+    if (q->hi_shift < 0)
+    {
+        return ed_requantize(acc, q->mult, q->shift);
+    }
+    return ed_requant_fast(q, acc);
 }
 
 /* Requantization to int8 output for one channel: the fast path also folds the output offset
