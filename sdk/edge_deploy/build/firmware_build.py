@@ -79,6 +79,7 @@ def layer_records(model: ModelPlan) -> list[dict[str, Any]]:
             "input_shapes": [list(s) for s in layer.input_shapes],
             "output_shape": list(layer.output_shape),
             "scratch_bytes": layer.scratch_bytes,
+            "sparsity": layer.sparsity.to_dict() if layer.sparsity is not None else None,
         })
     return records
 
@@ -92,13 +93,16 @@ def _tensor_record(graph: Graph, name: str) -> dict[str, Any]:
 def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *, tflite: bytes | None = None,
                 kernels: str = "simd", cmsis_nn: str | os.PathLike | None = None, source: str = "",
                 details: dict[str, Any] | None = None, extra_files: dict[str, bytes] | None = None,
-                jobs: int = 2) -> BuildResult:
+                jobs: int = 2, sparse: str = "auto") -> BuildResult:
     """Build firmware for the int8 ``graph`` on ``board`` into ``out_dir``.
 
     ``tflite`` is the model file's bytes (exported from ``graph`` when None), ``kernels`` the
     kernel path ("simd" or "portable"), ``cmsis_nn`` an upstream CMSIS-NN folder to link instead
     of edge-deploy's kernels, ``source`` the model file's name for comments and the report,
-    ``extra_files`` more files to keep in the build (relative path -> bytes). Returns the
+    ``extra_files`` more files to keep in the build (relative path -> bytes), ``sparse`` ("auto",
+    "off", "force") whether conv / fully connected layers may use edge-deploy's sparse kernels
+    (auto: per layer, whichever runs fewer modelled instructions; off with ``cmsis_nn`` unless
+    forced, which upstream cannot do). Returns the
     :class:`BuildResult`. Raises EdgeDeployError when the graph cannot be generated, does not fit
     the board (before compiling), or the toolchain fails.
     """
@@ -108,7 +112,12 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     board = load_board(board)
     out_dir = Path(out_dir)
     _check_out_dir(out_dir)
-    model = plan_model(graph)
+    if cmsis_nn is not None and sparse != "off":
+        if sparse == "force":
+            raise EdgeDeployError("--sparse force needs edge-deploy's kernels; upstream CMSIS-NN has no sparse kernels",
+                                  hint="drop --cmsis-nn, or build with --sparse off")
+        sparse = "off"
+    model = plan_model(graph, sparse=sparse)
     _, context = render_model(model, board, kernels=kernels, cmsis_nn=cmsis_nn, source=source)
     budget = estimate_budget(board, weights_bytes=context["weights_bytes"], arena_bytes=model.plan.arena_bytes,
                              n_layers=context["n_layers"])
@@ -138,6 +147,7 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
             "details": details or {},
             "board": board.name,
             "kernels": "cmsis-nn" if cmsis_nn is not None else kernels,
+            "sparse": sparse,
             "flash_bytes": firmware.flash_bytes,
             "ram_bytes": firmware.ram_bytes,
             "sections": firmware.sections,
@@ -159,17 +169,17 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
 
 def build_model(model_path: str | os.PathLike, board: Board | str, out_dir: str | os.PathLike, *,
                 kernels: str = "simd", cmsis_nn: str | os.PathLike | None = None,
-                calib: str | os.PathLike | None = None, jobs: int = 2) -> BuildResult:
+                calib: str | os.PathLike | None = None, jobs: int = 2, sparse: str = "auto") -> BuildResult:
     """``edge-deploy build``: read MODEL (``.tflite``, ``.pt`` or pipeline ``.yaml``), then
     :func:`build_graph`.
 
-    ``calib`` overrides a checkpoint's calibration data. Raises EdgeDeployError as
+    ``calib`` overrides a checkpoint's calibration data; ``sparse`` as for :func:`build_graph`. Raises EdgeDeployError as
     :func:`edge_deploy.build.model_source.load_model_source` and :func:`build_graph` do.
     """
     source = load_model_source(model_path, calib=calib)
     return build_graph(source.graph, board, out_dir, tflite=source.tflite, kernels=kernels, cmsis_nn=cmsis_nn,
                        source=source.path.name, details={"kind": source.kind, **source.details},
-                       extra_files=source.extra_files, jobs=jobs)
+                       extra_files=source.extra_files, jobs=jobs, sparse=sparse)
 
 
 def load_build_report(build_dir: str | os.PathLike) -> dict[str, Any]:

@@ -15,8 +15,11 @@ import click
               help="Link upstream CMSIS-NN from this folder instead of edge-deploy's kernels.")
 @click.option("--calib", type=click.Path(exists=True),
               help="Calibration data for a .pt checkpoint (folder or .npy; default: the checkpoint's data).")
+@click.option("--sparse", type=click.Choice(["auto", "off", "force"]), default="auto", show_default=True,
+              help="Sparse kernels for pruned conv / fully connected layers: per layer when fewer instructions "
+                   "(auto), never (off), or always (force).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of a summary.")
-def command(model_path, board, out_dir, kernels, cmsis_nn, calib, as_json) -> None:
+def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, as_json) -> None:
     """Generate C for MODEL (.tflite or model.pt), compile it for BOARD and write DIR.
 
     DIR gets src/ (a plain project: make), firmware.elf, firmware.map, model.tflite, report.json,
@@ -28,7 +31,8 @@ def command(model_path, board, out_dir, kernels, cmsis_nn, calib, as_json) -> No
     from edge_deploy.build.firmware_build import build_model
 
     start = time.monotonic()
-    result = build_model(model_path, board, out_dir, kernels=kernels, cmsis_nn=cmsis_nn, calib=calib)
+    result = build_model(model_path, board, out_dir, kernels=kernels, cmsis_nn=cmsis_nn, calib=calib,
+                         sparse=sparse)
     report = result.report
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
@@ -44,3 +48,5 @@ def command(model_path, board, out_dir, kernels, cmsis_nn, calib, as_json) -> No
         shapes = " + ".join(str(tuple(s)) for s in layer["input_shapes"])
         click.echo(f"  {layer['short_name']:<24} {layer['op']:<17} {kernel:<36} {shapes} -> "
                    f"{tuple(layer['output_shape'])}")
+        if layer.get("sparsity"):
+            click.echo(f"  {'':<24} {layer['sparsity']['reason']}")

@@ -40,10 +40,38 @@ def _dims(shape) -> dict[str, int]:
     return {"n": full[0], "h": full[1], "w": full[2], "c": full[3]}
 
 
+_CTYPE_BYTES = {"int8_t": 1, "uint8_t": 1, "uint16_t": 2, "int32_t": 4}
+
+
 def _array(name: str, ctype: str, values, comment: str) -> dict[str, Any]:
     flat = [int(v) for v in np.asarray(values).reshape(-1)]
     return {"name": name, "ctype": ctype, "data": flat, "count": len(flat), "comment": comment,
-            "bytes": len(flat) * (1 if ctype == "int8_t" else 4)}
+            "bytes": len(flat) * _CTYPE_BYTES[ctype]}
+
+
+def _sparse_arrays(ctx: dict[str, Any], layer: Layer, w, layout: str) -> dict[str, Any]:
+    """Adds the sparse weight arrays (ed_sparse.h format) of ``layer`` to ``ctx['arrays']`` and
+    returns what the template needs to describe them."""
+    from edge_deploy.codegen.sparse import GROUP_SIZES, encode_sparse, kernel_rows
+
+    choice = layer.sparsity
+    group_size = GROUP_SIZES[choice.choice]
+    enc = encode_sparse(kernel_rows(w.data, layer.op.kind), group_size)
+    wide = enc.indices.dtype == np.uint16
+    unit = "group of 4" if group_size == 4 else "nonzero weight"
+    name = layer.c_name
+    # Nothing kept (a fully pruned layer): one unused index and group, as C has no empty arrays.
+    values = enc.values if enc.kept_groups else np.zeros(group_size, np.int8)
+    indices = enc.indices if enc.kept_groups else np.zeros(1, enc.indices.dtype)
+    ctx["arrays"].append(_array(f"{name}_weight_values", "int8_t", values,
+                                f"weights {layout} {shape_text(w.shape)}, scales {ctx['weights']}: the "
+                                f"{enc.kept_groups} kept {unit}s of {enc.row_groups} per row, row after row"))
+    ctx["arrays"].append(_array(f"{name}_weight_index", "uint16_t" if wide else "uint8_t", indices,
+                                f"{unit} number of each kept value (element {group_size} * number of its row)"))
+    ctx["arrays"].append(_array(f"{name}_weight_counts", "uint16_t", enc.row_counts,
+                                f"kept {unit}s per output channel"))
+    return {"group_size": group_size, "row_groups": enc.row_groups, "wide": wide, "kept": enc.kept_groups,
+            "choice": choice.choice, "reason": comment_text(choice.reason)}
 
 
 def _per_channel(values, channels: int) -> list[int]:
@@ -77,7 +105,7 @@ def _layer_context(graph: Graph, layer: Layer, pointers: dict[str, str], plan: A
         "scratch_bytes": layer.scratch_bytes,
         "scratch_offset": plan.scratch_offsets.get(layer.c_name, 0),
         "activation": op.attrs.get("activation", "none"),
-        "arrays": [], "constants": [],
+        "arrays": [], "constants": [], "sparse": None,
     }
     if layer.is_view:
         return ctx
@@ -97,8 +125,12 @@ def _layer_context(graph: Graph, layer: Layer, pointers: dict[str, str], plan: A
         layout = {"conv2d": "OHWI", "depthwise_conv2d": "1HWO", "fully_connected": "(out, in)"}[op.kind]
         scales = "per channel" if w.quant.per_channel else "per tensor"
         ctx["weights"] = f"{c_float(w.quant.scale.min())} .. {c_float(w.quant.scale.max())}, {scales}"
-        ctx["arrays"].append(_array(f"{layer.c_name}_weights", "int8_t", w.data,
-                                    f"weights {layout} {shape_text(w.shape)}, scales {ctx['weights']}"))
+        ctx["sparse"] = None
+        if layer.sparsity is not None and layer.sparsity.choice != "dense":
+            ctx["sparse"] = _sparse_arrays(ctx, layer, w, layout)
+        else:
+            ctx["arrays"].append(_array(f"{layer.c_name}_weights", "int8_t", w.data,
+                                        f"weights {layout} {shape_text(w.shape)}, scales {ctx['weights']}"))
         ctx["weights_shape"] = shape_text(w.shape)
         ctx["filter_dims"] = _dims(w.shape) if op.kind != "fully_connected" else {}
         ctx["has_bias"] = len(op.inputs) > 2 and bool(op.inputs[2])
@@ -204,5 +236,6 @@ def model_context(graph: Graph, layers: list[Layer], plan: ArenaPlan, *, source:
         "run_layers": run_layers,
         "n_layers": len(run_layers),
         "weights_bytes": weights_bytes,
+        "uses_sparse": any(ctx["sparse"] for ctx in layer_contexts),
         "macs": sum(ctx["macs"] for ctx in layer_contexts),
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,8 @@ class Layer:
     output_shape: tuple[int, ...]
     macs: int
     scratch_bytes: int
+    # For conv2d / fully_connected: the dense-or-sparse decision (edge_deploy.codegen.sparse).
+    sparsity: Any = None
 
     @property
     def is_view(self) -> bool:
@@ -119,6 +122,33 @@ def scratch_bytes(graph: Graph, op: Op) -> int:
     return 0
 
 
+def _sparsity_choice(graph: Graph, op: Op, mode: str):
+    """The dense-or-sparse decision for a conv2d / fully_connected op (None for other ops)."""
+    from edge_deploy.codegen.sparse import choose_kernel, kernel_rows
+    from edge_deploy.codegen.sparse_cost import LayerShape
+
+    if op.kind not in ("conv2d", "fully_connected"):
+        return None
+    w = graph.tensor(op.inputs[1])
+    rows = kernel_rows(w.data, op.kind)
+    out = graph.tensor(op.outputs[0]).shape
+    if op.kind == "conv2d":
+        shape = LayerShape(positions=int(np.prod(out[1:3])), batches=int(out[0]), channels=int(out[3]),
+                           row_length=rows.shape[1])
+    else:
+        shape = LayerShape(positions=1, batches=int(np.prod(out)) // int(out[-1]), channels=int(out[-1]),
+                           row_length=rows.shape[1])
+    return choose_kernel(op.kind, rows, shape, mode, filter_offset=int(np.abs(w.quant.zero_point).max()))
+
+
+def _sparse_scratch_bytes(graph: Graph, op: Op) -> int:
+    """Scratch of the sparse kernels (ed_*_sparse_s8_get_buffer_size): four widened input
+    patches for a conv, one widened input row for a fully connected layer."""
+    w = graph.tensor(op.inputs[1]).shape
+    padded = -(-int(np.prod(w[1:])) // 4) * 4
+    return (4 if op.kind == "conv2d" else 1) * padded * 2
+
+
 def _check_supported(graph: Graph, op: Op) -> None:
     if op.kind not in KERNELS and op.kind not in VIEW_KINDS:
         raise EdgeDeployError(
@@ -140,11 +170,14 @@ def _check_supported(graph: Graph, op: Op) -> None:
                                   hint="pad only the H, W and C dimensions")
 
 
-def graph_layers(graph: Graph) -> list[Layer]:
+def graph_layers(graph: Graph, sparse: str = "off") -> list[Layer]:
     """The layers of a validated int8 ``graph`` in run order.
 
-    Raises EdgeDeployError when the graph is not int8, has more than one input or output, uses an
-    op the generator has no kernel for, or has more layers than the runtime can report.
+    ``sparse`` ("off", "auto", "force") lets conv2d and fully_connected layers use the sparse
+    kernels of ``firmware/include/ed_sparse.h`` (see :mod:`edge_deploy.codegen.sparse`); each
+    such layer's ``sparsity`` records the choice and why. Raises EdgeDeployError when the graph
+    is not int8, has more than one input or output, uses an op the generator has no kernel for,
+    has more layers than the runtime can report, or ``sparse`` is unknown.
     """
     if not graph.is_quantized:
         raise EdgeDeployError(f"model '{graph.name}' is not int8", hint="quantize it first (edge_deploy.quantize)")
@@ -166,12 +199,19 @@ def graph_layers(graph: Graph) -> list[Layer]:
         if op.kind == "fully_connected" and graph.tensor(op.inputs[1]).quant.per_channel:
             kernel = "arm_fully_connected_per_channel_s8"
         activations = tuple(n for n in op.inputs if n and not graph.tensor(n).is_constant)
+        sparsity = _sparsity_choice(graph, op, sparse)
+        scratch = scratch_bytes(graph, op)
+        if sparsity is not None and sparsity.choice != "dense":
+            from edge_deploy.codegen.sparse import SPARSE_KERNELS
+
+            kernel = SPARSE_KERNELS[(op.kind, sparsity.choice)]
+            scratch = _sparse_scratch_bytes(graph, op)
         layers.append(Layer(
             index=index, mark=-1 if view else mark, op=op, short_name=short,
             c_name=f"view_{short}" if view else f"l{mark:02d}_{short}", kernel=kernel, inputs=activations, output=op.outputs[0],
             input_shapes=tuple(graph.tensor(n).shape for n in activations),
             output_shape=graph.tensor(op.outputs[0]).shape, macs=_macs(graph, op),
-            scratch_bytes=scratch_bytes(graph, op)))
+            scratch_bytes=scratch, sparsity=sparsity))
         mark += 0 if view else 1
     if mark > MAX_LAYERS:
         raise EdgeDeployError(f"model '{graph.name}' has {mark} layers; the runtime reports at most {MAX_LAYERS}",

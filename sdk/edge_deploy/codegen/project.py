@@ -55,13 +55,18 @@ class GeneratedProject:
     context: dict
 
 
-def plan_model(graph: Graph) -> ModelPlan:
+def plan_model(graph: Graph, sparse: str = "off") -> ModelPlan:
     """Lower ``graph`` to layers and place its activations and scratch in one arena.
 
-    Raises EdgeDeployError for a graph the generator cannot handle (see
-    :func:`edge_deploy.codegen.layers.graph_layers`).
+    ``sparse`` ("off", "auto", "force") lets weighted layers use the sparse kernels
+    (:mod:`edge_deploy.codegen.sparse`). Raises EdgeDeployError for a graph the generator cannot
+    handle (see :func:`edge_deploy.codegen.layers.graph_layers`) or an unknown ``sparse`` mode.
     """
-    layers = graph_layers(graph)
+    from edge_deploy.codegen.sparse import SPARSE_MODES
+
+    if sparse not in SPARSE_MODES:
+        raise EdgeDeployError(f"unknown --sparse mode '{sparse}'", hint=f"use one of: {', '.join(SPARSE_MODES)}")
+    layers = graph_layers(graph, sparse=sparse)
     plan = plan_arena(plan_steps(layers), tensor_sizes(graph), model_inputs=graph.inputs,
                       model_outputs=graph.outputs)
     check_plan(plan)

@@ -1,0 +1,196 @@
+/*
+ * ed_sparse_support.h - input patches ("columns") and checks shared by the sparse s8 kernels
+ * (ed_sparse_conv_s8.c, ed_sparse_fc_s8.c). Written for edge-deploy; no CMSIS-NN code.
+ *
+ * A sparse kernel reads the input at the kept weights' positions only, so the input patch of
+ * an output position is widened to int16 once (input offset added) and then indexed by group.
+ * Convolutions widen four output positions at a time into one buffer, so every weight loaded
+ * feeds four outputs. Two layouts (k: element of the patch in (kh, kw, cin) order, j: which of
+ * the four positions; rows padded with zeros to a multiple of 4 elements):
+ *
+ *   pair order (group-sparse DSP path): per group g, 16 int16: for j = 0..3 the elements
+ *       4g, 4g+2, 4g+1, 4g+3 of position j - the order SXTB16 unpacks a weight word in, so
+ *       one group of one position is two words, each one SMLAD operand;
+ *   natural order (portable and CSR paths): element k of position j at k * 4 + j.
+ */
+#ifndef ED_SPARSE_SUPPORT_H
+#define ED_SPARSE_SUPPORT_H
+
+#include "ed_nn_support.h"
+#include "ed_sparse.h"
+
+#define ED_SPARSE_COLUMNS 4
+
+/* Elements of a row padded to whole words (the stored group's zero padding). */
+static inline int32_t ed_sparse_padded(int32_t k_total)
+{
+    return (k_total + 3) & ~3;
+}
+
+/* Slot of patch element k of column j in either layout. */
+static inline int32_t ed_sparse_slot(int32_t k, int32_t j, int pair_order)
+{
+    static const int8_t order[4] = {0, 2, 1, 3};
+    return pair_order ? (k & ~3) * 4 + j * 4 + order[k & 3] : k * ED_SPARSE_COLUMNS + j;
+}
+
+/* The kept group numbers of one row, and the number of the i-th (wide: uint16 indices). */
+static inline int32_t ed_sparse_index(const uint8_t *index8, const uint16_t *index16, int32_t i, int wide)
+{
+    return wide ? (int32_t)index16[i] : (int32_t)index8[i];
+}
+
+/* Writes column j of output position (out_y, out_x): the patch plus the input offset, zero
+ * where the window leaves the input (the zero point plus the offset) and in the padding. */
+static inline void ed_sparse_conv_column(const cmsis_nn_conv_params *p, const cmsis_nn_dims *in, const int8_t *input,
+                                  const cmsis_nn_dims *flt, int32_t out_y, int32_t out_x, int16_t *col, int32_t j,
+                                  int pair_order)
+{
+    const int32_t cin = in->c;
+    const int32_t k_total = flt->h * flt->w * cin;
+    const int32_t base_y = out_y * p->stride.h - p->padding.h;
+    const int32_t base_x = out_x * p->stride.w - p->padding.w;
+    const int32_t offset = p->input_offset;
+    int32_t k = 0;
+    if (flt->h == 1 && p->dilation.w == 1 && base_y >= 0 && base_y < in->h && base_x >= 0 &&
+        base_x + flt->w <= in->w)
+    {
+        /* The whole patch is one run of the input (a 1-D convolution away from the edges). */
+        const int8_t *src = input + (base_y * in->w + base_x) * cin;
+#if ED_NN_DSP
+        if (pair_order)
+        {
+            const uint32_t offset2 = ed_dup16(offset);
+            for (; k + 4 <= k_total; k += 4)
+            {
+                const uint32_t word = ed_read_u32(src + k);
+                ed_write_u32(col + k * 4 + j * 4, ed_sadd16(ed_sxtb16(word), offset2));
+                ed_write_u32(col + k * 4 + j * 4 + 2, ed_sadd16(ed_sxtb16_ror8(word), offset2));
+            }
+        }
+#endif
+        for (; k < k_total; k++)
+        {
+            col[ed_sparse_slot(k, j, pair_order)] = (int16_t)(src[k] + offset);
+        }
+    }
+    else
+    {
+        for (int32_t ky = 0; ky < flt->h; ky++)
+        {
+            const int32_t iy = base_y + ky * p->dilation.h;
+            for (int32_t kx = 0; kx < flt->w; kx++)
+            {
+                const int32_t ix = base_x + kx * p->dilation.w;
+                const int inside = iy >= 0 && iy < in->h && ix >= 0 && ix < in->w;
+                const int8_t *src = input + (iy * in->w + ix) * cin;
+                for (int32_t c = 0; c < cin; c++, k++)
+                {
+                    col[ed_sparse_slot(k, j, pair_order)] = inside ? (int16_t)(src[c] + offset) : 0;
+                }
+            }
+        }
+    }
+    for (; k < ed_sparse_padded(k_total); k++)
+    {
+        col[ed_sparse_slot(k, j, pair_order)] = 0;
+    }
+}
+
+/* Column j of a block that has fewer than four positions: zeros, so every slot is defined. */
+static inline void ed_sparse_zero_column(int16_t *col, int32_t k_total, int32_t j, int pair_order)
+{
+    for (int32_t k = 0; k < ed_sparse_padded(k_total); k++)
+    {
+        col[ed_sparse_slot(k, j, pair_order)] = 0;
+    }
+}
+
+/* One fully connected input row widened: pair order per group (x0, x2, x1, x3) or natural. */
+static inline void ed_sparse_fc_column(const int8_t *x, int32_t depth, int32_t offset, int16_t *col, int pair_order)
+{
+    static const int8_t order[4] = {0, 2, 1, 3};
+    int32_t k = 0;
+#if ED_NN_DSP
+    if (pair_order)
+    {
+        const uint32_t offset2 = ed_dup16(offset);
+        for (; k + 4 <= depth; k += 4)
+        {
+            const uint32_t word = ed_read_u32(x + k);
+            ed_write_u32(col + k, ed_sadd16(ed_sxtb16(word), offset2));
+            ed_write_u32(col + k + 2, ed_sadd16(ed_sxtb16_ror8(word), offset2));
+        }
+    }
+#endif
+    for (; k < ed_sparse_padded(depth); k++)
+    {
+        const int32_t slot = pair_order ? (k & ~3) + order[k & 3] : k;
+        col[slot] = k < depth ? (int16_t)(x[k] + offset) : 0;
+    }
+}
+
+/* One output channel's requantization, prepared once and applied to each of its outputs:
+ * the arithmetic of ed_requantize_to_s8 (ed_nn_support.h) with the shift split, mask and
+ * rounding threshold computed once per channel instead of once per output. */
+typedef struct
+{
+    int32_t multiplier;
+    int32_t shift;
+    int32_t left_shift;
+    int32_t right_shift;
+    int32_t mask;
+    int32_t half;
+} ed_sparse_requant;
+
+static inline ed_sparse_requant ed_sparse_requant_for(int32_t multiplier, int32_t shift)
+{
+    ed_sparse_requant q;
+    q.multiplier = multiplier;
+    q.shift = shift;
+    q.left_shift = shift > 0 ? shift : 0;
+    q.right_shift = shift > 0 ? 0 : -shift;
+    q.mask = (int32_t)((1u << q.right_shift) - 1u);
+    q.half = q.mask >> 1;
+    return q;
+}
+
+/* ed_doubling_high_mult as one SMLAL on a Cortex-M (GCC otherwise splits the signed 64-bit
+ * product into three multiplies when the operands come from a shift). */
+static inline int32_t ed_sparse_high_mult(int32_t a, int32_t b)
+{
+#if defined(__arm__) && defined(__thumb2__)
+    uint32_t lo = 1u << 30;
+    int32_t hi = 0;
+    __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(a), "r"(b));
+    return (int32_t)((lo >> 31) | ((uint32_t)hi << 1));
+#else
+    return ed_doubling_high_mult(a, b);
+#endif
+}
+
+static inline int8_t ed_sparse_requantize(const ed_sparse_requant *q, int32_t acc, int32_t output_offset,
+                                          int32_t act_min, int32_t act_max)
+{
+#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
+    return ed_requantize_to_s8(acc, q->multiplier, q->shift, output_offset, act_min, act_max);
+#else
+    const int32_t x = ed_sparse_high_mult(ed_shift_left_wrap(acc, q->left_shift), q->multiplier);
+    /* gemmlowp RoundingDivideByPOT: half away from zero (threshold one higher below zero). */
+    const int32_t threshold = q->half + (int32_t)((uint32_t)x >> 31);
+    int32_t out = (x >> q->right_shift) + ((x & q->mask) > threshold ? 1 : 0) + output_offset;
+    out = out < act_min ? act_min : out;
+    out = out > act_max ? act_max : out;
+    return (int8_t)out;
+#endif
+}
+
+/* The weights must describe a filter of k_total elements per row in groups of group_size. */
+static inline int ed_sparse_weights_valid(const ed_sparse_weights_s8 *w, int32_t k_total, int32_t group_size)
+{
+    return w != NULL && w->group_size == group_size &&
+           w->row_groups == (k_total + group_size - 1) / group_size && w->row_counts != NULL &&
+           (w->index8 != NULL) != (w->index16 != NULL) && (w->index8 == NULL || w->row_groups <= 256);
+}
+
+#endif /* ED_SPARSE_SUPPORT_H */

@@ -1,0 +1,128 @@
+"""The build's use of the sparse kernels: group sparsity detected from the int8 weights, a
+dense-or-sparse choice per layer recorded in report.json, flash that shrinks, and a Scalpel-pruned
+small TICNN that runs on QEMU with 0 mismatches against the reference interpreter."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from codegen_models import TICNN_PARAMS, ticnn_inputs, tiny_graph
+
+from edge_deploy.build.firmware_build import build_graph
+from edge_deploy.cli import main
+from edge_deploy.codegen import plan_model, render_model
+from edge_deploy.codegen.sparse import choose_kernel
+from edge_deploy.codegen.sparse_cost import LayerShape
+from edge_deploy.errors import EdgeDeployError
+
+
+def _scalpel_ticnn(sparsities: dict[str, float]):
+    """A small TICNN with Scalpel's group-of-4 masks applied in kernel order, lowered and
+    quantized with real calibration windows."""
+    from edge_deploy.data import load_windows
+    from edge_deploy.models import build_model
+    from edge_deploy.quantize.lower import lower_module
+    from edge_deploy.quantize.pipeline import to_ir_layout
+    from edge_deploy.quantize.ptq import quantize_graph
+    from edge_deploy.slim.scalpel import prunable_layers, prune_layers
+
+    torch.manual_seed(0)
+    model = build_model("ticnn", **TICNN_PARAMS).eval()
+    layers = prunable_layers(model, torch.zeros(1, 1, 2048))
+    names = [layer.name for layer in layers]
+    prune_layers(model, layers, {names[i]: s for i, s in sparsities.items()}, 4)
+    x, _, _ = load_windows(None, "train", window=2048, stride=512)
+    graph = lower_module(model, (1, 1, 2048), name="ticnn_scalpel")
+    return quantize_graph(graph, to_ir_layout(x[:64]))
+
+
+@pytest.fixture(scope="module")
+def pruned_graph():
+    # Layers: 3 convs then 2 fully connected; the second conv stays dense.
+    return _scalpel_ticnn({0: 0.8, 2: 0.85, 3: 0.9, 4: 0.5})
+
+
+def test_choice_follows_the_weights():
+    rng = np.random.default_rng(0)
+    rows = rng.integers(-127, 128, (64, 192), dtype=np.int8)
+    shape = LayerShape(positions=32, batches=1, channels=64, row_length=192)
+    dense = choose_kernel("conv2d", rows, shape, "auto")
+    assert dense.choice == "dense" and dense.zero_groups == 0
+    pruned = rows.copy()
+    pruned.reshape(64, 48, 4)[rng.random((64, 48)) < 0.8] = 0
+    sparse = choose_kernel("conv2d", pruned, shape, "auto")
+    assert sparse.choice == "group4"
+    assert sparse.estimated_instructions["group4"] < sparse.estimated_instructions["dense"]
+    assert sparse.weights_bytes["group4"] < 0.35 * sparse.weights_bytes["dense"]
+    assert choose_kernel("conv2d", pruned, shape, "off").choice == "dense"
+    assert choose_kernel("conv2d", rows, shape, "force").choice in ("group4", "csr")
+    assert choose_kernel("conv2d", pruned, shape, "auto", filter_offset=3).choice == "dense"
+    # One weight left in every group: no group of 4 is zero, the one-index-per-weight kernel wins.
+    scattered = rows.copy()
+    scattered.reshape(64, 48, 4)[:, :, 1:] = 0
+    scattered.reshape(64, 48, 4)[:, :, 0] |= 1
+    assert choose_kernel("conv2d", scattered, shape, "auto").choice == "csr"
+    with pytest.raises(EdgeDeployError, match="--sparse"):
+        choose_kernel("conv2d", rows, shape, "sometimes")
+
+
+def test_pruned_layers_go_sparse_and_the_dense_one_stays(pruned_graph):
+    model = plan_model(pruned_graph, sparse="auto")
+    weighted = [layer for layer in model.layers if layer.sparsity is not None]
+    assert [layer.op.kind for layer in weighted] == ["conv2d"] * 3 + ["fully_connected"] * 2
+    assert [layer.sparsity.choice for layer in weighted] == ["group4", "dense", "group4", "group4", "group4"]
+    assert weighted[0].kernel == "ed_convolve_group_sparse_s8" and weighted[1].kernel == "arm_convolve_s8"
+    assert weighted[3].kernel == "ed_fully_connected_group_sparse_s8"
+    # The group sparsity was read from the int8 weights: about what Scalpel zeroed in float.
+    assert weighted[2].sparsity.zero_groups / weighted[2].sparsity.total_groups == pytest.approx(0.85, abs=0.02)
+    assert weighted[1].sparsity.zero_groups == 0
+    files, context = render_model(model, "mps2-an386")
+    assert '#include "ed_sparse.h"' in files["model.c"] and "l00_conv1_weight_values" in files["model.c"]
+    assert "l00_conv1_weights[" not in files["model.c"] and "l02_conv2_weights[" in files["model.c"]
+    dense_files, dense_context = render_model(plan_model(pruned_graph, sparse="off"), "mps2-an386")
+    assert "ed_sparse" not in dense_files["model.c"]
+    assert context["weights_bytes"] < 0.6 * dense_context["weights_bytes"]
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("kernels", ["simd", "portable"])
+def test_scalpel_pruned_ticnn_runs_with_no_mismatch(pruned_graph, kernels, qemu_arm, tmp_path, capsys):
+    out = tmp_path / "build"
+    result = build_graph(pruned_graph, "mps2-an386", out, kernels=kernels, sparse="auto")
+    layers = [layer for layer in result.report["layers"] if layer["sparsity"]]
+    assert [layer["kernel"] for layer in layers] == [
+        "ed_convolve_group_sparse_s8", "arm_convolve_s8", "ed_convolve_group_sparse_s8",
+        "ed_fully_connected_group_sparse_s8", "ed_fully_connected_group_sparse_s8"]
+    assert all(layer["sparsity"]["reason"] for layer in layers)
+    batch = ticnn_inputs(pruned_graph, 3)
+    np.save(tmp_path / "x.npy", batch)
+    status = main(["run", str(out), "--inputs", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"), "--check"])
+    assert status == 0, capsys.readouterr().out
+    check = json.loads((out / "check.json").read_text())
+    assert check["n"] == 3 and check["mismatches"] == 0
+
+
+@pytest.mark.qemu
+def test_forced_unstructured_and_dense_builds_agree(qemu_arm, tmp_path, capsys):
+    """--sparse force on a model with no zeros still runs bit-exact (sparse kernels with nothing
+    pruned), and the report says why each layer got its kernel."""
+    graph = tiny_graph(seed=4)
+    forced = build_graph(graph, "mps2-an386", tmp_path / "forced", sparse="force")
+    kernels = {layer["op"]: layer["kernel"] for layer in forced.report["layers"]}
+    assert kernels["conv2d"].startswith("ed_convolve_") and kernels["fully_connected"].startswith("ed_fully_")
+    assert forced.report["sparse"] == "force"
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.integers(-128, 128, (4, 9, 11, 3), dtype=np.int8))
+    status = main(["run", str(tmp_path / "forced"), "--inputs", str(tmp_path / "x.npy"), "--out",
+                   str(tmp_path / "y.npy"), "--check"])
+    assert status == 0, capsys.readouterr().out
+    auto = build_graph(graph, "mps2-an386", tmp_path / "auto", sparse="auto")
+    assert {layer["sparsity"]["choice"] for layer in auto.report["layers"] if layer["sparsity"]} == {"dense"}
+
+
+def test_sparse_force_with_upstream_cmsis_nn_is_refused(tmp_path):
+    with pytest.raises(EdgeDeployError, match="--sparse force"):
+        build_graph(tiny_graph(), "mps2-an386", tmp_path / "b", cmsis_nn=tmp_path, sparse="force")
