@@ -71,7 +71,8 @@ def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     ours = {SUMMARY_NAME, BUILD_NAME, WINDOWS_NAME}
     entries = list(out_dir.iterdir())
-    foreign = sorted(p.name for p in entries if p.name not in ours and not (p.suffix == ".yaml" and _is_demo_pipeline(p)))
+    foreign = sorted(p.name for p in entries
+                     if p.name not in ours and not (p.suffix == ".yaml" and _is_demo_pipeline(p)))
     if foreign:
         raise EdgeDeployError(f"--out {out_dir} holds files an earlier demo did not write ({', '.join(foreign[:5])})",
                               hint="pass a new folder, or an earlier demo's folder to replace its results")

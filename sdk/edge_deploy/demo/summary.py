@@ -111,7 +111,8 @@ def _num(value: Any) -> str:
 def _layer_table(layers: list[dict[str, Any]], profile: dict[str, Any]) -> list[str]:
     header = ("#", "layer", "op", "MACs", "instructions", "cycles", "MAC/cycle")
     rows = [(str(i), layer["name"], layer["op"], _num(layer["macs"]), _num(layer["instructions"]),
-             _num(layer["cycles"]), _num(layer["mac_per_cycle"])) for i, layer in enumerate(layers)]
+             _num(layer["cycles"]), _num(layer["mac_per_cycle"] if layer["macs"] else None))
+            for i, layer in enumerate(layers)]
     rows.append(("", "total", "", _num(profile["macs"]), _num(profile["instructions"]), _num(profile["cycles"]),
                  _num(profile["mac_per_cycle"])))
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
@@ -121,11 +122,28 @@ def _layer_table(layers: list[dict[str, Any]], profile: dict[str, Any]) -> list[
             for row in [header, *rows]]
 
 
+_TARGET_NAMES = {"qemu": "QEMU", "renode": "Renode"}
+_METHOD_NAMES = {"slimming": "Network Slimming", "scalpel": "Scalpel", "activation": "activation pruning"}
+
+
+def _file_lines(out: Path, files: dict[str, str]) -> list[str]:
+    entries = [
+        (f"{out / files['pipeline']}", "the pipeline that ran, self-contained (edge-deploy build rebuilds it)"),
+        (f"{out / 'build'}/", "firmware.elf, src/ (the C project), report.json, check.json, profile.json/.md/.png, "
+                              "plan.png, pipeline/ (checkpoints)"),
+        (f"{out / files['test_windows']}", "the int8 test windows (edge-deploy run --inputs)"),
+        (f"{out / 'summary.json'}", "these figures"),
+    ]
+    width = max(len(path) for path, _ in entries)
+    return [f"  {path.ljust(width)}  {what}" for path, what in entries]
+
+
 def format_summary(summary: dict[str, Any], out_dir: str | Path) -> str:
     """The text ``edge-deploy demo`` prints for ``summary`` (files shown under ``out_dir``)."""
     acc, check, model = summary["accuracy"], summary["check"], summary["model"]
     mem, prof = summary["memory"], summary["profile"]
     out = Path(out_dir)
+    trained = "trained, before slimming" if model["slim_methods"] else "trained"
     verdict = ("0 mismatches" if summary["passed"]
                else f"{check['mismatches']} MISMATCHES (first: {check['first_mismatches']})")
     lines = [
@@ -134,13 +152,14 @@ def format_summary(summary: dict[str, Any], out_dir: str | Path) -> str:
         "",
         f"accuracy on {acc['windows']} of {acc['windows_in_split']} {acc['split']} windows "
         f"({acc['data']}, {', '.join(str(v) for v in acc['load_hp'])} HP)",
-        f"  float, PyTorch               {_pct(acc['float'])}   (trained, before slimming: "
+        f"  float, PyTorch               {_pct(acc['float'])}   ({trained}: "
         f"{_pct(model['float_accuracy_trained']).strip()} on the whole split)",
         f"  int8, reference interpreter  {_pct(acc['int8_reference'])}",
-        f"  int8, firmware on {acc['target']:<10} {_pct(acc['on_target'])}   {verdict} with the reference "
+        f"  int8, firmware on {_TARGET_NAMES.get(acc['target'], acc['target']):<10} {_pct(acc['on_target'])}   "
+        f"{verdict} with the reference "
         f"over {check['n']} outputs",
     ]
-    methods = " + ".join(model["slim_methods"]) or "no slimming"
+    methods = " + ".join(_METHOD_NAMES.get(m, m) for m in model["slim_methods"]) or "not slimmed"
     factor = model["macs_before"] / model["macs_after"] if model["macs_after"] else 0.0
     lines += [
         f"model ({methods})",
@@ -157,11 +176,7 @@ def format_summary(summary: dict[str, Any], out_dir: str | Path) -> str:
         f"latency  {prof['latency_ms']:.3f} ms at {prof['clock_hz'] / 1e6:g} MHz (the board's clock), "
         f"{prof['latency_ms_reference_clock']:.3f} ms at {prof['reference_clock_hz'] / 1e6:g} MHz",
         "files",
-        f"  {out / summary['files']['pipeline']}   the pipeline that ran (edge-deploy build rebuilds it)",
-        f"  {out / 'build'}/   firmware.elf, src/ (the C project), report.json, check.json, "
-        "profile.json/.md/.png, plan.png, pipeline/ (checkpoints)",
-        f"  {out / summary['files']['test_windows']}   the int8 test windows (edge-deploy run --inputs)",
-        f"  {out / 'summary.json'}",
+        *_file_lines(out, summary["files"]),
     ]
     sec = summary["seconds"]
     lines.append(f"time  pipeline {sec['pipeline']:.0f} s, build {sec['build']:.0f} s, target run "
