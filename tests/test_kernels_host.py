@@ -100,6 +100,33 @@ def test_convolve_random_shapes(kernels):
         np.testing.assert_array_equal(kernels.conv2d_s8(x, w, bias, **args), expected)
 
 
+@pytest.mark.parametrize("cout", [6, 70])  # 70: more channels than the kernel's prepared table
+def test_convolve_requantization_extremes(kernels, kernels_single_rounding, cout):
+    """The 64-bit fast requantization (right shifts 1..31, output offset folded in up to 23) and
+    its fallbacks, on accumulators across the whole int32 range: bias carries them, the 1x1
+    weights are zero or one."""
+    rng = np.random.default_rng(cout)
+    x = rng.integers(-128, 128, (1, 1, 9, 4), dtype=np.int8)
+    w = rng.integers(0, 2, (cout, 1, 1, 4), dtype=np.int8)
+    bias = np.concatenate([[np.iinfo(np.int32).min + 1024, np.iinfo(np.int32).max - 1024, 0, -1, 1 << 30, -(1 << 30)],
+                           rng.integers(-(1 << 31) + 1024, (1 << 31) - 1024, cout)])[:cout].astype(np.int32)
+    shift = np.resize(np.array([-1, -2, -22, -23, -24, -31, 0, 1, -9, -13], dtype=np.int32), cout)
+    mult = rng.integers(0, (1 << 31) - 1, cout).astype(np.int32)
+    # Channels 0-5 see exactly their bias (zero weights): two negative ties that round away from
+    # zero (acc * 2^30 then shifts 1 and 5), the largest accumulators where the folded offset
+    # would overflow at shift -25, and multipliers 0 and 2^31 - 1.
+    w[:6] = 0
+    bias[:6] = [-3, -33, (1 << 31) - 1024, -(1 << 31) + 1024, 12345, -12345]
+    shift[:6] = [-1, -5, -25, -25, -3, -3]
+    mult[:6] = [1 << 30, 1 << 30, (1 << 31) - 1, (1 << 31) - 1, 0, (1 << 31) - 1]
+    for out_offset, act in ((-128, (-128, 127)), (127, (-128, 127)), (-5, (-5, 60))):
+        args = dict(input_offset=128, output_offset=out_offset, out_mult=mult, out_shift=shift,
+                    act_min=act[0], act_max=act[1])
+        np.testing.assert_array_equal(kernels.conv2d_s8(x, w, bias, **args), ops.conv2d_s8(x, w, bias, **args))
+        single = ops.conv2d_s8(x, w, bias, rounding="single", **args)
+        np.testing.assert_array_equal(kernels_single_rounding.conv2d_s8(x, w, bias, **args), single)
+
+
 def test_convolve_single_rounding(kernels_single_rounding):
     rng = np.random.default_rng(3)
     x = rng.integers(-128, 128, (1, 1, 40, 9), dtype=np.int8)
@@ -133,6 +160,7 @@ def test_depthwise_matches_reference(kernels, in_shape, kernel, mult_ch, stride,
 
 @pytest.mark.parametrize("rows, depth, units, per_channel, filter_offset", [
     (1, 64, 100, True, 0), (1, 100, 10, False, 0), (3, 13, 7, True, 0), (2, 9, 5, False, 3), (1, 1, 1, True, 0),
+    (1, 448, 100, True, 0), (2, 36, 6, True, 0), (1, 20, 4, False, 2),  # TICNN fc1; 4-row blocks and remainders
 ])
 def test_fully_connected_matches_reference(kernels, rows, depth, units, per_channel, filter_offset):
     rng = np.random.default_rng(depth * 7 + units)
@@ -154,6 +182,8 @@ POOL_CASES = [
     ((1, 1, 31, 7), (1, 3), (1, 2), (0, 0, 1, 1), (-128, 127)),
     ((2, 5, 6, 12), (3, 3), (2, 2), (1, 1, 1, 1), (-10, 90)),
     ((1, 1, 300, 5), (1, 300), (1, 1), (0, 0, 0, 0), (-128, 127)),  # more than 256 taps
+    ((1, 1, 64, 12), (1, 2), (1, 2), (0, 0, 0, 0), (-20, 127)),  # two-tap path with a ReLU floor
+    ((1, 1, 64, 12), (1, 2), (1, 2), (0, 0, 0, 0), (-128, 50)),  # two-tap shape, clamped maximum
 ]
 
 

@@ -33,6 +33,25 @@ def _conv_case(name, rng, in_shape, cout, kernel_hw, stride=(1, 1), padding=(0, 
                       macs=int(expected.size * per_output), expected=expected)
 
 
+def _requant_extremes_case(rng) -> KernelCase:
+    """1x1 conv whose zero-weight channels see exactly their bias: negative ties that round away
+    from zero, accumulators near the int32 limits with the largest shifts, multiplier 0 and
+    2^31 - 1, left shifts (the slow path) - the M4's SMLAL/SSAT requantization on all of them."""
+    cout = 12
+    x = rng.integers(-128, 128, (1, 1, 6, 4), dtype=np.int8)
+    w = rng.integers(-127, 128, (cout, 1, 1, 4), dtype=np.int8)
+    w[:8] = 0
+    bias = np.array([-3, -33, (1 << 31) - 1024, -(1 << 31) + 1024, 12345, -12345, 5000, -70000, 99, -99, 0, 7],
+                    dtype=np.int32)
+    mult = rng.integers(1 << 30, (1 << 31) - 1, cout).astype(np.int32)
+    mult[:8] = [1 << 30, 1 << 30, (1 << 31) - 1, (1 << 31) - 1, 0, (1 << 31) - 1, 1 << 30, 1 << 30]
+    shift = np.array([-1, -5, -25, -25, -3, -3, 1, 0, -31, -23, -24, -2], dtype=np.int32)
+    params = dict(input_offset=17, output_offset=127, out_mult=mult, out_shift=shift, act_min=-128, act_max=127)
+    expected = ops.conv2d_s8(x, w, bias, **params)
+    return KernelCase("requantization-extremes", "conv2d_s8", {"x": x, "w": w, "bias": bias}, params,
+                      expected.shape, macs=int(expected.size * 4), expected=expected)
+
+
 def _cases() -> list[KernelCase]:
     rng = np.random.default_rng(2024)
     cases = [
@@ -40,6 +59,9 @@ def _cases() -> list[KernelCase]:
         _conv_case("ticnn-conv1-k64-s8", rng, (1, 1, 2048, 1), 16, (1, 64), (1, 8), (0, 0, 28, 28)),
         _conv_case("ticnn-conv2-3tap-16to32", rng, (1, 1, 128, 16), 32, (1, 3), padding=(0, 0, 1, 1)),
         _conv_case("ticnn-conv3-3tap-32to64", rng, (1, 1, 64, 32), 64, (1, 3), padding=(0, 0, 1, 1)),
+        _conv_case("ticnn-conv4-3tap-64to64", rng, (1, 1, 32, 64), 64, (1, 3), padding=(0, 0, 1, 1)),
+        _conv_case("70-channels-k-odd", rng, (1, 1, 9, 7), 70, (1, 3), padding=(0, 0, 1, 1), offsets=(-128, 127)),
+        _requant_extremes_case(rng),
         _conv_case("odd-channels-stride", rng, (1, 1, 17, 5), 7, (1, 3), (1, 2), (0, 0, 1, 0), offsets=(128, -128)),
         _conv_case("2d-3x3-pad-dilation", rng, (1, 6, 7, 3), 5, (3, 3), (1, 1), (2, 0, 1, 2), (2, 1), (-127, 127)),
         _conv_case("depthwise-3x3", rng, (1, 5, 6, 6), 6, (3, 3), (1, 1), (1, 1, 1, 1), depthwise=True),
@@ -49,26 +71,29 @@ def _cases() -> list[KernelCase]:
     pool = dict(filter_hw=(1, 2), stride=(1, 2))
     cases.append(KernelCase("maxpool-2", "max_pool_s8", {"x": x}, pool, (1, 1, 128, 16),
                             expected=ops.max_pool_s8(x, **pool)))
+    pool = dict(filter_hw=(1, 2), stride=(1, 2), act_min=-20)
+    cases.append(KernelCase("maxpool-2-relu-floor", "max_pool_s8", {"x": x}, pool, (1, 1, 128, 16),
+                            expected=ops.max_pool_s8(x, **pool)))
     x = rng.integers(-128, 128, (1, 3, 7, 5), dtype=np.int8)
     pool = dict(filter_hw=(3, 3), stride=(2, 2), padding=(1, 1, 1, 1), act_min=-50, act_max=60)
     cases.append(KernelCase("maxpool-pad-odd-channels", "max_pool_s8", {"x": x}, pool, (1, 2, 4, 5),
                             expected=ops.max_pool_s8(x, **pool)))
     cases.append(KernelCase("avgpool-pad-odd-channels", "avg_pool_s8", {"x": x}, pool, (1, 2, 4, 5),
                             expected=ops.avg_pool_s8(x, **pool)))
-    for per_channel in (False, True):
-        x = rng.integers(-128, 128, (1, 1024), dtype=np.int8)
-        w = rng.integers(-127, 128, (101, 1024), dtype=np.int8)
-        bias = rng.integers(-9000, 9000, 101).astype(np.int32)
+    for per_channel, depth, units in ((False, 1024, 101), (True, 1024, 101), (True, 448, 100), (True, 36, 7)):
+        x = rng.integers(-128, 128, (1, depth), dtype=np.int8)
+        w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
+        bias = rng.integers(-9000, 9000, units).astype(np.int32)
         if per_channel:
-            mult = rng.integers(1 << 30, (1 << 31) - 1, 101).astype(np.int32)
-            shift = rng.integers(-12, -6, 101).astype(np.int32)
+            mult = rng.integers(1 << 30, (1 << 31) - 1, units).astype(np.int32)
+            shift = rng.integers(-12, -6, units).astype(np.int32)
         else:
             mult, shift = quantize_multiplier(0.0007)
         params = dict(input_offset=-7, output_offset=11, out_mult=mult, out_shift=shift)
         expected = ops.fully_connected_s8(x, w, bias, **params)
-        cases.append(KernelCase(f"fc-1024x101-{'per-channel' if per_channel else 'per-tensor'}",
+        cases.append(KernelCase(f"fc-{depth}x{units}-{'per-channel' if per_channel else 'per-tensor'}",
                                 "fully_connected_s8", {"x": x, "w": w, "bias": bias}, params, expected.shape,
-                                macs=1024 * 101, expected=expected))
+                                macs=depth * units, expected=expected))
     a = rng.integers(-128, 128, 203, dtype=np.int8)
     b = rng.integers(-128, 128, 203, dtype=np.int8)
     m1, s1 = quantize_multiplier_smaller_than_one(0.25)

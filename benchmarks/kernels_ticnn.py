@@ -1,0 +1,139 @@
+"""Kernel speed on TICNN's layer shapes: exact instructions and estimated Cortex-M4 cycles per
+kernel call, SIMD and portable paths, each output checked bit for bit against the reference.
+
+Every TICNN layer is one kernel call here (random int8 data and per-channel requantization in
+TFLite's ranges), built with the kernels of ``firmware/kernels`` at -O2 for the Cortex-M4 and run on
+QEMU mps2-an386 with the instruction-count plugin; cycles come from the Cortex-M4 model
+(``docs/cycle-model.md``). Optionally also profiles a built TICNN firmware end to end.
+
+  python benchmarks/kernels_ticnn.py [--build DIR]   # DIR: an `edge-deploy build` output to profile
+
+Prints a table and writes benchmarks/results/kernels_ticnn.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from edge_deploy.build.kernel_firmware import KernelCase, build_kernel_firmware, run_kernel_firmware
+from edge_deploy.fsutil import atomic_write_json
+from edge_deploy.interp import ops
+from edge_deploy.profile.attribution import per_mark, segment_cycles
+from edge_deploy.profile.cycle_model import CortexM4Timing
+from edge_deploy.profile.decode import decode_code
+from edge_deploy.profile.qemu_run import run_with_counts
+
+RESULTS = Path(__file__).resolve().parent / "results" / "kernels_ticnn.json"
+
+
+def _conv(name, rng, in_shape, cout, kw, stride, pad) -> KernelCase:
+    cin = in_shape[3]
+    x = rng.integers(-128, 128, in_shape, dtype=np.int8)
+    w = rng.integers(-127, 128, (cout, 1, kw, cin), dtype=np.int8)
+    bias = rng.integers(-20000, 20000, cout).astype(np.int32)
+    params = dict(input_offset=128, output_offset=-128, stride=(1, stride), padding=(0, 0, pad, pad),
+                  out_mult=rng.integers(1 << 30, (1 << 31) - 1, cout).astype(np.int32),
+                  out_shift=rng.integers(-11, -6, cout).astype(np.int32), act_min=-128, act_max=127)
+    expected = ops.conv2d_s8(x, w, bias, **params)
+    return KernelCase(name, "conv2d_s8", {"x": x, "w": w, "bias": bias}, params, expected.shape,
+                      macs=int(expected.size * kw * cin), expected=expected)
+
+
+def _pool(name, rng, in_shape) -> KernelCase:
+    x = rng.integers(-128, 128, in_shape, dtype=np.int8)
+    params = dict(filter_hw=(1, 2), stride=(1, 2))
+    expected = ops.max_pool_s8(x, **params)
+    return KernelCase(name, "max_pool_s8", {"x": x}, params, expected.shape, expected=expected)
+
+
+def _fc(name, rng, depth, units) -> KernelCase:
+    x = rng.integers(-128, 128, (1, depth), dtype=np.int8)
+    w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
+    bias = rng.integers(-9000, 9000, units).astype(np.int32)
+    params = dict(input_offset=128, output_offset=-128, out_shift=rng.integers(-11, -6, units).astype(np.int32),
+                  out_mult=rng.integers(1 << 30, (1 << 31) - 1, units).astype(np.int32))
+    expected = ops.fully_connected_s8(x, w, bias, **params)
+    return KernelCase(name, "fully_connected_s8", {"x": x, "w": w, "bias": bias}, params, expected.shape,
+                      macs=depth * units, expected=expected)
+
+
+def ticnn_cases() -> list[KernelCase]:
+    """One kernel call per TICNN layer (dense), in run order."""
+    rng = np.random.default_rng(11)
+    return [
+        _conv("conv1 k64 s8 1->16", rng, (1, 1, 2048, 1), 16, 64, 8, 28),
+        _pool("pool1", rng, (1, 1, 256, 16)),
+        _conv("conv2 k3 16->32", rng, (1, 1, 128, 16), 32, 3, 1, 1),
+        _pool("pool2", rng, (1, 1, 128, 32)),
+        _conv("conv3 k3 32->64", rng, (1, 1, 64, 32), 64, 3, 1, 1),
+        _pool("pool3", rng, (1, 1, 64, 64)),
+        _conv("conv4 k3 64->64", rng, (1, 1, 32, 64), 64, 3, 1, 1),
+        _pool("pool4", rng, (1, 1, 32, 64)),
+        _conv("conv5 k3 64->64 valid", rng, (1, 1, 16, 64), 64, 3, 1, 0),
+        _pool("pool5", rng, (1, 1, 14, 64)),
+        _fc("fc1 448->100", rng, 448, 100),
+        _fc("fc2 100->10", rng, 100, 10),
+    ]
+
+
+def measure(cases: list[KernelCase], path: str, workdir: Path) -> list[dict]:
+    """Build and run the cases on one kernel path; per case instructions, cycles, bit-exactness."""
+    elf = build_kernel_firmware(cases, workdir / path, path=path)
+    run = run_kernel_firmware(elf, cases)
+    counts = run_with_counts(elf, timeout_s=300)
+    tallies = per_mark(segment_cycles(counts.counts, decode_code(counts.counts.code), CortexM4Timing()))
+    rows = []
+    for i, case in enumerate(cases):
+        exact = bool(np.array_equal(run.outputs[i], case.expected)) and run.statuses[i] == 0
+        rows.append({"case": case.name, "macs": case.macs, "instructions": tallies[i].instructions,
+                     "cycles": tallies[i].cycles, "bit_exact": exact})
+    return rows
+
+
+def _ratio(a: int, b: int) -> str:
+    return f"{a / b:.3f}" if b else "-"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build", type=Path, help="an edge-deploy build directory to profile end to end")
+    args = parser.parse_args()
+    cases = ticnn_cases()
+    with tempfile.TemporaryDirectory() as tmp:
+        results = {path: measure(cases, path, Path(tmp)) for path in ("dsp", "portable")}
+    print(f"{'case':26s} {'MACs':>9s} {'SIMD instr':>11s} {'SIMD cycles':>12s} {'MAC/cyc':>8s} "
+          f"{'portable cycles':>16s} {'speed-up':>9s}")
+    for dsp, port in zip(results["dsp"], results["portable"]):
+        print(f"{dsp['case']:26s} {dsp['macs']:9,d} {dsp['instructions']:11,d} {dsp['cycles']:12,d} "
+              f"{_ratio(dsp['macs'], dsp['cycles']):>8s} {port['cycles']:16,d} "
+              f"{port['cycles'] / dsp['cycles']:8.1f}x")
+    totals = {path: {k: sum(r[k] for r in rows) for k in ("macs", "instructions", "cycles")}
+              for path, rows in results.items()}
+    for path, t in totals.items():
+        print(f"total {path:9s}: {t['instructions']:,} instructions, {t['cycles']:,} cycles, "
+              f"{_ratio(t['macs'], t['cycles'])} MAC/cycle")
+    out = {"cases": results, "totals": totals}
+    if args.build:
+        from edge_deploy.cli import main as cli_main
+
+        if cli_main(["profile", str(args.build)]) != 0:
+            return 1
+        out["model_profile"] = json.loads((args.build / "profile.json").read_text())
+        prof = out["model_profile"]
+        print(f"model {args.build}: {prof['instructions']:,} instructions, {prof['cycles']:,} cycles, "
+              f"{prof['mac_per_cycle']:.3f} MAC/cycle")
+    atomic_write_json(RESULTS, out)
+    bad = [r["case"] for rows in results.values() for r in rows if not r["bit_exact"]]
+    if bad:
+        print("NOT bit-exact:", ", ".join(bad))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
