@@ -127,6 +127,23 @@ def test_convolve_requantization_extremes(kernels, kernels_single_rounding, cout
         np.testing.assert_array_equal(kernels_single_rounding.conv2d_s8(x, w, bias, **args), single)
 
 
+@pytest.mark.parametrize("act", [(-128, 127), (-5, 60), (-128, -100)])
+def test_convolve_fast_block_clamps(kernels, act):
+    """Every channel on the fast requantization and k_total % 4 == 0: the branch-free block path
+    that packs four outputs and clamps them bytewise (an odd channel count leaves one to the
+    general path)."""
+    rng = np.random.default_rng(act[0] + 1000)
+    x = rng.integers(-128, 128, (1, 1, 21, 8), dtype=np.int8)
+    w = rng.integers(-127, 128, (9, 1, 3, 8), dtype=np.int8)
+    bias = rng.integers(-300000, 300000, 9).astype(np.int32)
+    mult, shift = _quant(rng, 9, shift_range=(-12, -5))
+    args = dict(input_offset=-3, output_offset=0, out_mult=mult, out_shift=shift, padding=(0, 0, 1, 1),
+                act_min=act[0], act_max=act[1])
+    expected = ops.conv2d_s8(x, w, bias, **args)
+    assert (expected == act[0]).any() and (expected == act[1]).any()
+    np.testing.assert_array_equal(kernels.conv2d_s8(x, w, bias, **args), expected)
+
+
 def test_convolve_single_rounding(kernels_single_rounding):
     rng = np.random.default_rng(3)
     x = rng.integers(-128, 128, (1, 1, 40, 9), dtype=np.int8)

@@ -227,24 +227,20 @@ static void ed_conv_dot_edge(const int8_t *w0, const int8_t *w1, const int16_t *
     }
 }
 
-/* One output of the fast path: requantized (offset folded in), saturated, clamped. */
-static inline int8_t ed_conv_fast_out(const ed_requant_out_t *r, int32_t acc, int32_t act_min, int32_t act_max)
-{
-    int32_t v = ed_sat8(ed_requant_fast(&r->q, acc));
-    v = v < act_min ? act_min : v;
-    v = v > act_max ? act_max : v;
-    return (int8_t)v;
-}
-
 /* The common block: both columns, `pairs` pairs of output channels, k_total a multiple of 4,
  * every channel on the fast requantization path (checked once per call), so the loop carries
- * no per-output branches and the accumulators stay in registers. */
+ * no per-output branches and the accumulators stay in registers. The four outputs of a block
+ * are two adjacent bytes in each position's row: they are saturated (SSAT), packed into one
+ * word, clamped to the activation range with two bytewise SIMD min/max, and stored as two
+ * halfwords. */
 static __attribute__((noinline)) void ed_conv_outputs_fast(const uint32_t *col, const int8_t *filter,
                                                            const int32_t *bias, const ed_requant_out_t *quant,
                                                            int32_t k_total, int32_t pairs, int32_t act_min,
                                                            int32_t act_max, int8_t *out0, int8_t *out1)
 {
     const int32_t groups = k_total >> 2;
+    const uint32_t act_min4 = 0x01010101u * (uint8_t)act_min;
+    const uint32_t act_max4 = 0x01010101u * (uint8_t)act_max;
     for (; pairs > 0; pairs--, quant += 2, filter += 2 * k_total, out0 += 2, out1 += 2)
     {
         int32_t b0 = 0, b1 = 0;
@@ -256,10 +252,16 @@ static __attribute__((noinline)) void ed_conv_outputs_fast(const uint32_t *col, 
         }
         int32_t acc[4] = {b0, b0, b1, b1};
         ed_conv_dot_2x2(filter, k_total, col, groups, acc);
-        out0[0] = ed_conv_fast_out(&quant[0], acc[0], act_min, act_max);
-        out1[0] = ed_conv_fast_out(&quant[0], acc[1], act_min, act_max);
-        out0[1] = ed_conv_fast_out(&quant[1], acc[2], act_min, act_max);
-        out1[1] = ed_conv_fast_out(&quant[1], acc[3], act_min, act_max);
+        /* bytes: out0[oc], out0[oc + 1], out1[oc], out1[oc + 1] */
+        const uint32_t v00 = (uint8_t)ed_sat8(ed_requant_fast(&quant[0].q, acc[0]));
+        const uint32_t v10 = (uint8_t)ed_sat8(ed_requant_fast(&quant[0].q, acc[1]));
+        const uint32_t v01 = (uint8_t)ed_sat8(ed_requant_fast(&quant[1].q, acc[2]));
+        const uint32_t v11 = (uint8_t)ed_sat8(ed_requant_fast(&quant[1].q, acc[3]));
+        uint32_t packed = v00 | (v01 << 8) | (v10 << 16) | (v11 << 24);
+        packed = ed_min4_s8(ed_max4_s8(packed, act_min4), act_max4);
+        const uint16_t row0 = (uint16_t)packed, row1 = (uint16_t)(packed >> 16);
+        memcpy(out0, &row0, sizeof(row0));
+        memcpy(out1, &row1, sizeof(row1));
     }
 }
 

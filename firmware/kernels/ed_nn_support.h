@@ -53,6 +53,12 @@ static inline uint32_t ed_max4_s8(uint32_t a, uint32_t b)
     (void)__ssub8(a, b);
     return (uint32_t)__sel(a, b);
 }
+/* Bytewise signed minimum: where a >= b (GE set) SEL takes b. */
+static inline uint32_t ed_min4_s8(uint32_t a, uint32_t b)
+{
+    (void)__ssub8(a, b);
+    return (uint32_t)__sel(b, a);
+}
 #elif defined(ED_NN_EMULATE_DSP)
 #define ED_NN_DSP 1
 /* Host emulation of the DSP instructions the SIMD path uses. */
@@ -93,6 +99,16 @@ static inline uint32_t ed_max4_s8(uint32_t a, uint32_t b)
     {
         const int8_t x = (int8_t)((a >> i) & 0xFFu), y = (int8_t)((b >> i) & 0xFFu);
         out |= (uint32_t)(uint8_t)(x >= y ? x : y) << i;
+    }
+    return out;
+}
+static inline uint32_t ed_min4_s8(uint32_t a, uint32_t b)
+{
+    uint32_t out = 0;
+    for (int i = 0; i < 32; i += 8)
+    {
+        const int8_t x = (int8_t)((a >> i) & 0xFFu), y = (int8_t)((b >> i) & 0xFFu);
+        out |= (uint32_t)(uint8_t)(x >= y ? y : x) << i;
     }
     return out;
 }
