@@ -108,19 +108,21 @@ static inline void ed_conv_dot_2x2(const int8_t *w0, int32_t k_total, const uint
         uint32_t x, y, wa, wb, t;
         __asm__ volatile(
             "1:\n\t"
-            /* group 0, halves (x0, x2) then (x1, x3) */
-            "ldr %[x], [%[c]]\n\t"
+            /* group 0, halves (x0, x2) then (x1, x3); the last load of the first run advances c
+             * past both groups (post-index), so later column loads use negative offsets and no
+             * ADD is needed (and no load follows one that wrote its base register) */
             "ldr %[y], [%[c], #8]\n\t"
             "ldr %[wa], [%[w0]], #8\n\t"
             "ldr %[wb], [%[w1]], #8\n\t"
+            "ldr %[x], [%[c]], #32\n\t"
             "sxtb16 %[t], %[wa]\n\t"
             "smlad %[a00], %[x], %[t], %[a00]\n\t"
             "smlad %[a01], %[y], %[t], %[a01]\n\t"
             "sxtb16 %[t], %[wb]\n\t"
             "smlad %[a10], %[x], %[t], %[a10]\n\t"
             "smlad %[a11], %[y], %[t], %[a11]\n\t"
-            "ldr %[x], [%[c], #4]\n\t"
-            "ldr %[y], [%[c], #12]\n\t"
+            "ldr %[x], [%[c], #-28]\n\t"
+            "ldr %[y], [%[c], #-20]\n\t"
             "sxtb16 %[t], %[wa], ror #8\n\t"
             "smlad %[a00], %[x], %[t], %[a00]\n\t"
             "smlad %[a01], %[y], %[t], %[a01]\n\t"
@@ -128,8 +130,8 @@ static inline void ed_conv_dot_2x2(const int8_t *w0, int32_t k_total, const uint
             "smlad %[a10], %[x], %[t], %[a10]\n\t"
             "smlad %[a11], %[y], %[t], %[a11]\n\t"
             /* group 1 */
-            "ldr %[x], [%[c], #16]\n\t"
-            "ldr %[y], [%[c], #24]\n\t"
+            "ldr %[x], [%[c], #-16]\n\t"
+            "ldr %[y], [%[c], #-8]\n\t"
             "ldr %[wa], [%[w0], #-4]\n\t"
             "ldr %[wb], [%[w1], #-4]\n\t"
             "sxtb16 %[t], %[wa]\n\t"
@@ -138,9 +140,8 @@ static inline void ed_conv_dot_2x2(const int8_t *w0, int32_t k_total, const uint
             "sxtb16 %[t], %[wb]\n\t"
             "smlad %[a10], %[x], %[t], %[a10]\n\t"
             "smlad %[a11], %[y], %[t], %[a11]\n\t"
-            "ldr %[x], [%[c], #20]\n\t"
-            "ldr %[y], [%[c], #28]\n\t"
-            "adds %[c], %[c], #32\n\t"
+            "ldr %[x], [%[c], #-12]\n\t"
+            "ldr %[y], [%[c], #-4]\n\t"
             "sxtb16 %[t], %[wa], ror #8\n\t"
             "smlad %[a00], %[x], %[t], %[a00]\n\t"
             "smlad %[a01], %[y], %[t], %[a01]\n\t"
