@@ -140,9 +140,11 @@ def test_simd_path_beats_portable_and_tflm_figures(runs):
         if case.op in ("conv2d_s8", "fully_connected_s8", "max_pool_s8"):
             assert dsp.instructions[i] < portable.instructions[i], case.name
     by_name = {case.name: i for i, case in enumerate(cases)}
-    first = by_name["ticnn-conv1-k64-s8"]
-    three_tap = by_name["ticnn-conv3-3tap-32to64"]
     # TFLM + CMSIS-NN on QEMU: 0.20 MAC/instruction on this wide conv, 0.45-0.52 on 3-tap convs
-    # (METHODS.md section 9); these kernels measured 0.41 and 0.52.
-    assert cases[first].macs / dsp.instructions[first] > 0.35
-    assert cases[three_tap].macs / dsp.instructions[three_tap] > 0.45
+    # (METHODS.md section 9). These kernels measured 0.54, 0.68 and 0.73 (docs/kernels.md); the
+    # floors catch a regression of about 10 %, e.g. a compiler change that spills the SMLAD loop.
+    floors = {"ticnn-conv1-k64-s8": 0.49, "ticnn-conv3-3tap-32to64": 0.61, "ticnn-conv4-3tap-64to64": 0.66,
+              "fc-448x100-per-channel": 0.52}
+    for name, floor in floors.items():
+        i = by_name[name]
+        assert cases[i].macs / dsp.instructions[i] > floor, name

@@ -55,6 +55,27 @@ static void ed_conv_column(const cmsis_nn_conv_params *p, const cmsis_nn_dims *i
     const int rows_widen_whole = (row_len % 4) == 0 && p->dilation.w == 1;
     const int x_inside = base_x >= 0 && base_x + flt->w <= in->w;
 
+    /* 1-D patch partly in the padding, the in-bounds part and the padding whole groups of four
+     * (TICNN's first conv: 28 padding taps, stride 8): zero groups, then one widened run. */
+    if (flt->h == 1 && p->dilation.w == 1 && !x_inside && base_y >= 0 && base_y < in->h && (k_total & 3) == 0)
+    {
+        const int32_t first = ed_max_i32(0, -base_x), last = ed_min_i32(flt->w, in->w - base_x);
+        const int32_t zeros_left = first * cin, run = (last - first) * cin;
+        if (last > first && (zeros_left & 3) == 0 && (run & 3) == 0)
+        {
+            uint32_t *groups = (uint32_t *)(void *)(col + which * 4);
+            for (int32_t k = 0; k < k_total; k += 4)
+            {
+                if (k < zeros_left || k >= zeros_left + run)
+                {
+                    groups[k] = 0u; /* group k / 4: halfwords 2k + 4 * which on, words k and k + 1 here */
+                    groups[k + 1] = 0u;
+                }
+            }
+            ed_widen_run(input + (base_y * in->w + base_x + first) * cin, col, zeros_left, run, which, offset2);
+            return;
+        }
+    }
     /* Whole patch is one contiguous run: the common 1-D convolution case. */
     if (flt->h == 1 && p->dilation.w == 1 && x_inside && base_y >= 0 && base_y < in->h)
     {

@@ -46,7 +46,14 @@ static inline uint32_t ed_sxtb16_ror8_asm(uint32_t x)
 #define ed_smlabb(a, b, acc) __smlabb((a), (b), (acc))
 #define ed_smlatt(a, b, acc) __smlatt((a), (b), (acc))
 #define ed_sxtab16(acc, x) ((uint32_t)__sxtab16((acc), (x)))
-#define ed_sxtab16_ror8(acc, x) ((uint32_t)__sxtab16((acc), ed_ror8(x)))
+/* SXTAB16 with its built-in rotation (GCC 12 emits a separate ROR for the intrinsic form). */
+static inline uint32_t ed_sxtab16_ror8_asm(uint32_t acc, uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(acc), "r"(x));
+    return r;
+}
+#define ed_sxtab16_ror8(acc, x) ed_sxtab16_ror8_asm((acc), (x))
 /* Bytewise signed maximum: SSUB8 sets the GE flags that SEL reads. */
 static inline uint32_t ed_max4_s8(uint32_t a, uint32_t b)
 {
