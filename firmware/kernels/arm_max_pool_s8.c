@@ -21,6 +21,35 @@ arm_cmsis_nn_status arm_max_pool_s8(const cmsis_nn_context *ctx,
     const int32_t channels = input_dims->c;
     const int32_t batches = input_dims->n > 0 ? input_dims->n : 1;
 
+#if ED_NN_DSP
+    /* TICNN's pools: one row, window 2 and stride 2, no padding, no upper clamp, channels a
+     * multiple of 4. The whole layer is one stream: two words in, their bytewise maximum out. */
+    if (input_dims->h == 1 && output_dims->h == 1 && filter_dims->h == 1 && filter_dims->w == 2 && p->stride.w == 2 &&
+        p->padding.w == 0 && p->padding.h == 0 && (channels & 3) == 0 && 2 * output_dims->w <= input_dims->w &&
+        p->activation.max == 127)
+    {
+        const uint32_t act_min4 = 0x01010101u * (uint8_t)p->activation.min;
+        const int clamp_min = p->activation.min > -128;
+        for (int32_t n = 0; n < batches; n++)
+        {
+            const int8_t *in = input_data + n * input_dims->w * channels;
+            int8_t *out = output_data + n * output_dims->w * channels;
+            for (int32_t ox = 0; ox < output_dims->w; ox++, in += 2 * channels, out += channels)
+            {
+                for (int32_t c = 0; c < channels; c += 4)
+                {
+                    uint32_t best = ed_max4_s8(ed_read_u32(in + c), ed_read_u32(in + channels + c));
+                    if (clamp_min)
+                    {
+                        best = ed_max4_s8(best, act_min4);
+                    }
+                    ed_write_u32(out + c, best);
+                }
+            }
+        }
+        return ARM_CMSIS_NN_SUCCESS;
+    }
+#endif
     for (int32_t n = 0; n < batches; n++)
     {
         const int8_t *input = input_data + n * input_dims->h * input_dims->w * channels;
