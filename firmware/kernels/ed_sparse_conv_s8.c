@@ -103,19 +103,19 @@ ed_sparse_conv_block(const int16_t *col, const ed_sparse_weights_s8 *filter, con
         {
             index8 += count;
         }
-        const ed_sparse_requant q = ed_sparse_requant_for(quant->multiplier[oc], quant->shift[oc]);
+        const ed_requant_out_t q = ed_requant_out_prepare(quant->multiplier[oc], quant->shift[oc], offset);
         if (columns == ED_SPARSE_COLUMNS)
         {
-            out[oc] = ed_sparse_requantize(&q, acc[0], offset, act_min, act_max);
-            out[cout + oc] = ed_sparse_requantize(&q, acc[1], offset, act_min, act_max);
-            out[2 * cout + oc] = ed_sparse_requantize(&q, acc[2], offset, act_min, act_max);
-            out[3 * cout + oc] = ed_sparse_requantize(&q, acc[3], offset, act_min, act_max);
+            out[oc] = ed_requant_out_s8(&q, acc[0], act_min, act_max);
+            out[cout + oc] = ed_requant_out_s8(&q, acc[1], act_min, act_max);
+            out[2 * cout + oc] = ed_requant_out_s8(&q, acc[2], act_min, act_max);
+            out[3 * cout + oc] = ed_requant_out_s8(&q, acc[3], act_min, act_max);
         }
         else
         {
             for (int32_t j = 0; j < columns; j++)
             {
-                out[j * cout + oc] = ed_sparse_requantize(&q, acc[j], offset, act_min, act_max);
+                out[j * cout + oc] = ed_requant_out_s8(&q, acc[j], act_min, act_max);
             }
         }
     }

@@ -98,8 +98,8 @@ static arm_cmsis_nn_status ed_fully_connected_sparse(const cmsis_nn_context *ctx
                 index8 += count;
             }
             const int32_t qi = o * quant_step;
-            const ed_sparse_requant q = ed_sparse_requant_for(quant->multiplier[qi], quant->shift[qi]);
-            out[o] = ed_sparse_requantize(&q, acc, p->output_offset, p->activation.min, p->activation.max);
+            const ed_requant_out_t q = ed_requant_out_prepare(quant->multiplier[qi], quant->shift[qi], p->output_offset);
+            out[o] = ed_requant_out_s8(&q, acc, p->activation.min, p->activation.max);
         }
     }
     return ARM_CMSIS_NN_SUCCESS;

@@ -130,61 +130,6 @@ static inline void ed_sparse_fc_column(const int8_t *x, int32_t depth, int32_t o
     }
 }
 
-/* One output channel's requantization, prepared once and applied to each of its outputs:
- * the arithmetic of ed_requantize_to_s8 (ed_nn_support.h) with the shift split, mask and
- * rounding threshold computed once per channel instead of once per output. */
-typedef struct
-{
-    int32_t multiplier;
-    int32_t shift;
-    int32_t left_shift;
-    int32_t right_shift;
-    int32_t mask;
-    int32_t half;
-} ed_sparse_requant;
-
-static inline ed_sparse_requant ed_sparse_requant_for(int32_t multiplier, int32_t shift)
-{
-    ed_sparse_requant q;
-    q.multiplier = multiplier;
-    q.shift = shift;
-    q.left_shift = shift > 0 ? shift : 0;
-    q.right_shift = shift > 0 ? 0 : -shift;
-    q.mask = (int32_t)((1u << q.right_shift) - 1u);
-    q.half = q.mask >> 1;
-    return q;
-}
-
-/* ed_doubling_high_mult as one SMLAL on a Cortex-M (GCC otherwise splits the signed 64-bit
- * product into three multiplies when the operands come from a shift). */
-static inline int32_t ed_sparse_high_mult(int32_t a, int32_t b)
-{
-#if defined(__arm__) && defined(__thumb2__)
-    uint32_t lo = 1u << 30;
-    int32_t hi = 0;
-    __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(a), "r"(b));
-    return (int32_t)((lo >> 31) | ((uint32_t)hi << 1));
-#else
-    return ed_doubling_high_mult(a, b);
-#endif
-}
-
-static inline int8_t ed_sparse_requantize(const ed_sparse_requant *q, int32_t acc, int32_t output_offset,
-                                          int32_t act_min, int32_t act_max)
-{
-#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
-    return ed_requantize_to_s8(acc, q->multiplier, q->shift, output_offset, act_min, act_max);
-#else
-    const int32_t x = ed_sparse_high_mult(ed_shift_left_wrap(acc, q->left_shift), q->multiplier);
-    /* gemmlowp RoundingDivideByPOT: half away from zero (threshold one higher below zero). */
-    const int32_t threshold = q->half + (int32_t)((uint32_t)x >> 31);
-    int32_t out = (x >> q->right_shift) + ((x & q->mask) > threshold ? 1 : 0) + output_offset;
-    out = out < act_min ? act_min : out;
-    out = out > act_max ? act_max : out;
-    return (int8_t)out;
-#endif
-}
-
 /* The weights must describe a filter of k_total elements per row in groups of group_size. */
 static inline int ed_sparse_weights_valid(const ed_sparse_weights_s8 *w, int32_t k_total, int32_t group_size)
 {

@@ -55,12 +55,12 @@ def features(kind: str, kernel: str, shape: LayerShape, kept: int) -> list[float
 
 # Measured by calibrate() on QEMU 7.2 mps2-an386, arm-none-eabi-gcc -O2, SIMD path.
 DEFAULT_COEFFICIENTS: dict[str, list[float]] = {
-    "conv2d/dense": [1.14, 30.19, 11.15, -2703.54],
-    "conv2d/group4": [22.84, 16.34, 9.55, 72.78, 437.53],
-    "conv2d/csr": [12.72, -2.77, 22.7, 151.53, 537.09],
-    "fully_connected/dense": [3.5, 82.68, -0.15, 521.07],
-    "fully_connected/group4": [11.0, 72.69, 2.5, 236.36],
-    "fully_connected/csr": [6.0, 70.04, 19.0, 203.07],
+    "conv2d/dense": [1.1593, 22.7762, 3.9679, 1252.4621],
+    "conv2d/group4": [22.8453, 0.0921, 9.5795, 115.673, 503.8173],
+    "conv2d/csr": [12.7283, -26.7395, 26.1543, 228.9824, 652.2054],
+    "fully_connected/dense": [1.5753, 62.5103, -0.6865, 907.7975],
+    "fully_connected/group4": [11.0003, 76.693, 2.4966, 233.7449],
+    "fully_connected/csr": [5.9977, 71.9436, 18.9425, 241.4175],
 }
 
 
