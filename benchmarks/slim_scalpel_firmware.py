@@ -8,8 +8,8 @@ Rows, each built with `edge-deploy build` and measured on QEMU:
   dense         the dense int8 model (--sparse off)
   scalpel       Scalpel group-of-4 pruning (--sparse auto: per layer dense or ed_*_group_sparse_s8)
   unstructured  plain magnitude pruning at the same per-layer sparsity, built with the generic
-                one-index-per-weight kernel (--sparse force: ed_*_csr_s8 where it is the cheaper
-                sparse kernel)
+                one-index-per-weight kernel in every conv / fully connected layer
+                (--sparse force-csr: ed_*_csr_s8)
 Without --scalpel / --unstructured the pruned checkpoints are made from --dense with
 `edge_deploy.slim` at --sparsity (retraining --retrain-epochs with the masks held).
 Figures: exact executed instructions of one inference and estimated Cortex-M4 cycles (profile),
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         given = getattr(args, name)
         models[name] = Path(given) if given else prune(models["dense"], work / name, group_size, sparsity,
                                                        args.retrain_epochs, args.data)
-    modes = {"dense": "off", "scalpel": "auto", "unstructured": "force"}
+    modes = {"dense": "off", "scalpel": "auto", "unstructured": "force-csr"}
     results = {name: measure(models[name], work / f"{name}_build", modes[name], args.data) for name in models}
     base = results["dense"]
     for r in results.values():

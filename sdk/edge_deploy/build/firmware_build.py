@@ -113,7 +113,7 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     out_dir = Path(out_dir)
     _check_out_dir(out_dir)
     if cmsis_nn is not None and sparse != "off":
-        if sparse == "force":
+        if sparse.startswith("force"):
             raise EdgeDeployError("--sparse force needs edge-deploy's kernels; upstream CMSIS-NN has no sparse kernels",
                                   hint="drop --cmsis-nn, or build with --sparse off")
         sparse = "off"

@@ -15,9 +15,9 @@ import click
               help="Link upstream CMSIS-NN from this folder instead of edge-deploy's kernels.")
 @click.option("--calib", type=click.Path(exists=True),
               help="Calibration data for a .pt checkpoint (folder or .npy; default: the checkpoint's data).")
-@click.option("--sparse", type=click.Choice(["auto", "off", "force"]), default="auto", show_default=True,
+@click.option("--sparse", type=click.Choice(["auto", "off", "force", "force-group4", "force-csr"]), default="auto", show_default=True,
               help="Sparse kernels for pruned conv / fully connected layers: per layer when fewer instructions "
-                   "(auto), never (off), or always (force).")
+                   "(auto), never (off), always (force: the cheaper sparse kernel; force-group4 / force-csr: that one).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of a summary.")
 def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, as_json) -> None:
     """Generate C for MODEL (.tflite or model.pt), compile it for BOARD and write DIR.

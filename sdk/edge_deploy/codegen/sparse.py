@@ -29,7 +29,7 @@ import numpy as np
 from edge_deploy.codegen.sparse_cost import LayerShape, estimate_instructions
 from edge_deploy.errors import EdgeDeployError
 
-SPARSE_MODES = ("auto", "off", "force")
+SPARSE_MODES = ("auto", "off", "force", "force-group4", "force-csr")
 SPARSE_KERNELS = {
     ("conv2d", "group4"): "ed_convolve_group_sparse_s8",
     ("conv2d", "csr"): "ed_convolve_csr_s8",
@@ -144,7 +144,7 @@ def choose_kernel(kind: str, rows: np.ndarray, shape: LayerShape, mode: str, *,
 
     ``mode``: ``off`` always dense; ``auto`` the candidate with the fewest modelled
     instructions, as long as its weights take no more flash than the dense ones; ``force`` the cheaper sparse kernel even when dense would be faster (for
-    tests and comparisons). A nonzero weight zero point (``filter_offset``) keeps it dense.
+    tests and comparisons); ``force-group4`` / ``force-csr`` that one sparse kernel. A nonzero weight zero point (``filter_offset``) keeps it dense.
     Raises EdgeDeployError on an unknown mode.
     """
     if mode not in SPARSE_MODES:
@@ -166,6 +166,10 @@ def choose_kernel(kind: str, rows: np.ndarray, shape: LayerShape, mode: str, *,
         return SparsityChoice("dense", "weight zero point is not 0: zeros are not absent weights",
                               estimated_instructions=costs, weights_bytes=sizes, **stats)
     best_sparse = min(("group4", "csr"), key=lambda name: (costs[name], name))
+    if mode.startswith("force-"):
+        kernel = mode.split("-", 1)[1]
+        return SparsityChoice(kernel, f"--sparse {mode} ({costs[kernel]:,} vs dense {costs['dense']:,} instructions, "
+                              "modelled)", estimated_instructions=costs, weights_bytes=sizes, **stats)
     if mode == "force":
         return SparsityChoice(best_sparse, f"--sparse force: {best_sparse} is the cheaper sparse kernel "
                               f"({costs[best_sparse]:,} vs dense {costs['dense']:,} instructions, modelled)",
