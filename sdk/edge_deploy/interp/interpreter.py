@@ -72,6 +72,8 @@ def run_graph(graph: Graph, inputs, *, rounding: str = "double", keep_all: bool 
         args = [values[name] if name in values else graph.tensor(name).data if name else None for name in op.inputs]
         out = graph.tensor(op.outputs[0])
         result = _run_int8(graph, op, args, rounding) if quantized else _run_float(graph, op, args)
+        if "act_threshold" in op.attrs:
+            result = apply_threshold(result, op.attrs["act_threshold"], out.zero_point if quantized else 0)
         values[op.outputs[0]] = result.reshape((n * out.shape[0],) + tuple(out.shape[1:]))
     keep = graph.activations() if keep_all else graph.outputs
     return {name: values[name] for name in keep}
@@ -82,6 +84,14 @@ def run(graph: Graph, x: np.ndarray, *, rounding: str = "double") -> np.ndarray:
     if len(graph.outputs) != 1:
         raise EdgeDeployError(f"graph '{graph.name}' has {len(graph.outputs)} outputs; use run_graph")
     return run_graph(graph, x, rounding=rounding)[graph.outputs[0]]
+
+
+def apply_threshold(values: np.ndarray, threshold, zero: int | float) -> np.ndarray:
+    """Activation pruning after an op's fused ReLU: int8 values below ``threshold`` (int8 units)
+    become the zero point ``zero``; float values at or below it become 0. Returns a new array."""
+    if values.dtype == np.int8:
+        return np.where(values < int(threshold), np.int8(zero), values).astype(np.int8)
+    return np.where(values > float(threshold), values, np.float32(0.0)).astype(np.float32)
 
 
 def _run_int8(graph: Graph, op: Op, args: list, rounding_policy: str) -> np.ndarray:

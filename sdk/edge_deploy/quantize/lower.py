@@ -6,6 +6,10 @@ ReLU / ReLU6 fused into the producing op, MaxPool / AvgPool (no padding), Adapti
 conv2d with height 1: a ``(N, C, L)`` input is ``(1, 1, L, C)`` in the IR. Flatten of a
 channels-first tensor is reproduced by permuting the next Linear's weight columns, so the IR's
 logits equal the PyTorch model's.
+
+Activation pruning (``edge_deploy.slim.activation``, threshold mode): a pruned ReLU's threshold
+becomes the ``act_threshold`` attribute of the op the ReLU is fused into (float graph: outputs at
+or below it become 0; :func:`edge_deploy.quantize.ptq.quantize_graph` turns it into int8 units).
 """
 
 from __future__ import annotations
@@ -31,11 +35,14 @@ class _Value:
     column_order: np.ndarray | None = None
 
 
-def lower_module(model, input_shape: tuple[int, ...], name: str = "model") -> Graph:
+def lower_module(model, input_shape: tuple[int, ...], name: str = "model",
+                 activation_thresholds: dict[str, float] | None = None) -> Graph:
     """Trace ``model`` (eval mode) and return the equivalent float32 IR :class:`Graph`.
 
     ``input_shape`` is the PyTorch input shape of one sample with batch 1, e.g. ``(1, 1, 2048)``.
-    Raises EdgeDeployError naming the first layer that cannot be lowered.
+    ``activation_thresholds`` maps ReLU fx node names to activation-pruning thresholds (float
+    units), stored as ``act_threshold`` on the op each ReLU is fused into. Raises EdgeDeployError
+    naming the first layer that cannot be lowered, or a threshold whose ReLU is not in the graph.
     """
     import torch
     import torch.fx
@@ -64,7 +71,21 @@ def lower_module(model, input_shape: tuple[int, ...], name: str = "model") -> Gr
                 outputs.append(values[item.name].name)
         elif node.op == "get_attr":
             raise EdgeDeployError(f"node '{node.name}' reads a raw parameter, which cannot be lowered")
+        if activation_thresholds and node.name in activation_thresholds:
+            _attach_threshold(builder, node.name, values[node.name].name, activation_thresholds[node.name])
+    missing = sorted(set(activation_thresholds or {}) - {n.name for n in traced.graph.nodes})
+    if missing:
+        raise EdgeDeployError(f"the activation plan names ReLU nodes {missing} that are not in the traced model",
+                              "re-run `edge-deploy slim -m activation` on this checkpoint")
     return builder.finish(outputs)
+
+
+def _attach_threshold(builder, node_name: str, tensor: str, threshold: float) -> None:
+    op = _producer(builder, tensor)
+    if op is None or op.attrs.get("activation") not in ("relu", "relu6"):
+        raise EdgeDeployError(f"activation-pruning node '{node_name}' is not a ReLU fused into a conv, linear, "
+                              "pool or add", "activation pruning applies to ReLU outputs only")
+    op.attrs["act_threshold"] = float(threshold)
 
 
 def _nhwc_shape(torch_shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -26,12 +26,47 @@ def to_ir_layout(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def activation_plan(checkpoint) -> dict[str, Any] | None:
+    """The checkpoint's activation-pruning plan (``arch.slim.activation``), or None."""
+    return ((checkpoint.arch or {}).get("slim") or {}).get("activation")
+
+
+def activation_thresholds(checkpoint, member: int = 0) -> dict[str, float]:
+    """``{ReLU fx node: float threshold}`` of the pruned sites of ``member`` (empty without a
+    plan). Raises EdgeDeployError for a "topk" plan, which has no fixed threshold to lower."""
+    plan = activation_plan(checkpoint)
+    if not plan:
+        return {}
+    if plan.get("mode", "threshold") != "threshold":
+        raise EdgeDeployError(f"the activation plan uses mode {plan.get('mode')!r}, which has no fixed threshold "
+                              "and cannot be lowered to int8", "re-run `edge-deploy slim -m activation` in threshold mode")
+    return {s["node"]: float(s["threshold"][member]) for s in plan["sites"] if float(s["winner_rate"]) < 1.0}
+
+
 def lower_checkpoint(checkpoint, member: int = 0) -> Graph:
-    """Lower one member of a loaded checkpoint to the float IR (input ``(1, channels, length)``)."""
+    """Lower one member of a loaded checkpoint to the float IR (input ``(1, channels, length)``),
+    with its activation-pruning thresholds (``act_threshold`` attributes) when it has a plan."""
     from edge_deploy.quantize.lower import lower_module
 
     shape = (1, int(checkpoint.input["channels"]), int(checkpoint.input["length"]))
-    return lower_module(checkpoint.members[member], shape, name=str(checkpoint.arch.get("name", "model")))
+    return lower_module(checkpoint.members[member], shape, name=str(checkpoint.arch.get("name", "model")),
+                        activation_thresholds=activation_thresholds(checkpoint, member) or None)
+
+
+def float_member(checkpoint, member: int = 0):
+    """Member ``member`` as a float PyTorch module, with the activation plan applied when there is one."""
+    import torch
+
+    model = checkpoint.members[member].eval()
+    plan = activation_plan(checkpoint)
+    if not plan:
+        return model
+    from edge_deploy.slim.activation import pruned_members
+
+    example = torch.zeros(1, int(checkpoint.input["channels"]), int(checkpoint.input["length"]))
+    # pruned_members indexes thresholds by position, so pass this member's column alone.
+    one = dict(plan, sites=[dict(s, threshold=[s["threshold"][member]]) for s in plan["sites"]])
+    return pruned_members([model], one, example)[0]
 
 
 def _data_kwargs(checkpoint) -> dict[str, Any]:
@@ -98,6 +133,8 @@ def quantize_checkpoint(checkpoint, calib=None, *, method: str = "minmax", perce
     for op in graph.ops:
         out = graph.tensor(op.outputs[0])
         row = {"layer": op.name, "kind": op.kind, "shape": list(out.shape), "scale": float(out.scale), "zero_point": out.zero_point}
+        if "act_threshold" in op.attrs:
+            row["act_threshold"] = op.attrs["act_threshold"]
         if op.kind in ("conv2d", "depthwise_conv2d", "fully_connected"):
             w = graph.tensor(op.inputs[1]).quant.scale
             row["weight_scale_min"], row["weight_scale_max"] = float(w.min()), float(w.max())
@@ -119,12 +156,13 @@ def int8_predictions(graph: Graph, x: np.ndarray, batch: int = 256) -> np.ndarra
 
 
 def compare_accuracy(checkpoint, graph: Graph, data=None, split: str = "test") -> dict[str, Any]:
-    """Float (PyTorch member 0) vs int8 (reference interpreter) accuracy on a split."""
+    """Float (PyTorch member 0, with its activation plan) vs int8 (reference interpreter)
+    accuracy on a split."""
     import torch
 
     x, y = load_split(checkpoint, data, split)
     with torch.no_grad():
-        float_pred = checkpoint.members[0](torch.from_numpy(x)).argmax(dim=1).numpy()
+        float_pred = float_member(checkpoint)(torch.from_numpy(x)).argmax(dim=1).numpy()
     int8_pred = int8_predictions(graph, x)
     return {
         "split": split,

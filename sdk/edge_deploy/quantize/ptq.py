@@ -5,7 +5,8 @@ Weights: symmetric per output channel, int8 in [-127, 127], zero point 0 (axis 0
 a zero point, the range always containing 0. Bias: int32 with scale ``input_scale * weight_scale``
 and zero point 0. Ranges come from running the float graph on calibration data (min/max, or a
 percentile of the values). Ops that TFLite requires to keep their input's quantization (pooling,
-reshape, pad) do; softmax outputs use scale 1/256 and zero point -128.
+reshape, pad) do; softmax outputs use scale 1/256 and zero point -128. An activation-pruning
+``act_threshold`` (float) becomes the smallest int8 output kept (see :func:`int8_threshold`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ def activation_quant(low: float, high: float) -> QuantParams:
     scale = np.float32((high - low) / 255.0)
     zero_point = int(np.clip(-128 - _round_half_away(low / float(scale)), -128, 127))
     return QuantParams([scale], [zero_point])
+
+
+def int8_threshold(threshold: float, quant: QuantParams) -> int:
+    """Int8 form of a float activation-pruning threshold for an output quantized with ``quant``:
+    the smallest ``q`` whose real value ``scale * (q - zero_point)`` is above ``threshold`` (the
+    float rule keeps ``x > threshold``), clamped to [-128, 127]."""
+    steps = math.floor(float(threshold) / float(np.float32(quant.scale[0])))
+    return int(np.clip(steps + 1 + int(quant.zero_point[0]), -128, 127))
 
 
 def _round_half_away(value: float) -> int:
@@ -93,6 +102,8 @@ def quantize_graph(graph: Graph, calibration: np.ndarray, *, method: str = "minm
                 b.data = np.clip(np.round(b.data.astype(np.float64) / bias_scale), -(2**31), 2**31 - 1).astype(np.int32)
                 b.quant = QuantParams(bias_scale, np.zeros(bias_scale.size), 0)
                 b.dtype = "int32"
+        if "act_threshold" in op.attrs:
+            op.attrs["act_threshold"] = int8_threshold(op.attrs["act_threshold"], out.quant)
         if op.kind == "pad" and op.attrs.get("pad_value") not in (None, 0, 0.0):
             raise EdgeDeployError(f"op '{op.name}': only zero padding can be quantized")
         if op.kind == "pad":
