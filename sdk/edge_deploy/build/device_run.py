@@ -127,7 +127,9 @@ def reference_outputs(build_dir: str | os.PathLike, batch: np.ndarray) -> np.nda
     if not path.is_file():
         raise EdgeDeployError(f"{build_dir} has no {MODEL_NAME} to check against",
                               hint="rebuild the folder with edge-deploy build")
-    graph = load_tflite(path)
+    from edge_deploy.build.act_thresholds import load_thresholds
+
+    graph = load_thresholds(build_dir, load_tflite(path))
     return run(graph, batch, rounding="double")
 
 

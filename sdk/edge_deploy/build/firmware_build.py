@@ -106,6 +106,7 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     :class:`BuildResult`. Raises EdgeDeployError when the graph cannot be generated, does not fit
     the board (before compiling), or the toolchain fails.
     """
+    from edge_deploy.build.act_thresholds import thresholds_file
     from edge_deploy.plan import write_plan_png
     from edge_deploy.toolchain import compile_firmware
 
@@ -135,7 +136,7 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
         os.replace(firmware.map_file, tmp / "firmware.map")
         shutil.rmtree(tmp / "build")
         atomic_write_bytes(tmp / MODEL_NAME, tflite)
-        for name, data in sorted((extra_files or {}).items()):
+        for name, data in sorted({**(extra_files or {}), **thresholds_file(graph)}.items()):
             atomic_write_bytes(tmp / name, data)
         atomic_write_json(tmp / "plan.json", model.plan.to_dict())
         write_plan_png(model.plan, tmp / "plan.png", title=f"{graph.name}: arena plan ({model.plan.strategy})")

@@ -68,6 +68,7 @@ def _model_name(path: Path) -> str:
 
 
 def _from_checkpoint(path: Path, calib: str | os.PathLike | None) -> ModelSource:
+    from edge_deploy.build.act_thresholds import carry_thresholds
     from edge_deploy.quantize.pipeline import quantize_checkpoint
     from edge_deploy.tflite import export_tflite, import_tflite
     from edge_deploy.train.checkpoint import load_checkpoint
@@ -80,6 +81,7 @@ def _from_checkpoint(path: Path, calib: str | os.PathLike | None) -> ModelSource
     # Build from what the .tflite holds, so the firmware and `run --check` see the same model.
     reloaded = import_tflite(tflite, name=graph.name, source=str(path))
     reloaded.metadata.update(graph.metadata)
+    carry_thresholds(graph, reloaded)  # activation pruning is not expressible in a .tflite
     details = {"calibration_windows": quantized.report.get("calibration_windows"),
                "ensemble_members": quantized.report.get("ensemble_members"),
                "member_quantized": quantized.report.get("member_quantized")}

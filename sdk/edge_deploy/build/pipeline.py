@@ -119,6 +119,7 @@ def run_pipeline(path: str | os.PathLike, *, progress: bool = False):
     from edge_deploy.build.model_source import ModelSource
     from edge_deploy.quantize.pipeline import quantize_checkpoint
     from edge_deploy.tflite import export_tflite, import_tflite
+    from edge_deploy.build.act_thresholds import carry_thresholds
     from edge_deploy.train.run import train_checkpoint
 
     path = Path(path)
@@ -145,7 +146,7 @@ def run_pipeline(path: str | os.PathLike, *, progress: bool = False):
     graph.name = path.stem
     tflite = export_tflite(graph)
     extra["pipeline/quantize.json"] = _json(quantized.report)
-    reloaded = import_tflite(tflite, name=graph.name, source=str(path))
+    reloaded = carry_thresholds(graph, import_tflite(tflite, name=graph.name, source=str(path)))
     details["calibration_windows"] = quantized.report.get("calibration_windows")
     return ModelSource(graph=reloaded, tflite=tflite, kind="pipeline", path=path, details=details,
                        extra_files=extra)

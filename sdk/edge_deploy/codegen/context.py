@@ -91,6 +91,15 @@ def _window_fields(op_kind: str, params: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _threshold_field(graph: Graph, layer: Layer) -> dict[str, int] | None:
+    # Activation pruning: outputs below "value" (int8 units) become the output zero point.
+    if "act_threshold" not in layer.op.attrs:
+        return None
+    y = graph.tensor(layer.output)
+    return {"value": int(layer.op.attrs["act_threshold"]), "zero_point": y.zero_point,
+            "count": int(np.prod(layer.output_shape))}
+
+
 def _layer_context(graph: Graph, layer: Layer, pointers: dict[str, str], plan: ArenaPlan) -> dict[str, Any]:
     op = layer.op
     prefix = layer.c_name.upper()
@@ -106,6 +115,7 @@ def _layer_context(graph: Graph, layer: Layer, pointers: dict[str, str], plan: A
         "scratch_offset": plan.scratch_offsets.get(layer.c_name, 0),
         "activation": op.attrs.get("activation", "none"),
         "arrays": [], "constants": [], "sparse": None,
+        "act_threshold": _threshold_field(graph, layer),
     }
     if layer.is_view:
         return ctx

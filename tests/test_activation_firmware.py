@@ -1,0 +1,72 @@
+"""Activation pruning in the firmware: a TICNN checkpoint with an activation plan built for
+mps2-an386, its generated code thresholding after the kernels, and QEMU agreeing with the
+reference interpreter (which applies the thresholds) on real windows."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from edge_deploy.build.device_run import reference_outputs
+from edge_deploy.cli import main
+from edge_deploy.data import load_windows
+from edge_deploy.interp.interpreter import run
+from edge_deploy.models import build_model
+from edge_deploy.quantize.pipeline import to_ir_layout
+from edge_deploy.quantize.ptq import quantize_input
+from edge_deploy.slim.activation import activation_sites, calibrate_thresholds
+from edge_deploy.slim.finetune import fine_tune
+from edge_deploy.tflite import load_tflite
+from edge_deploy.train.checkpoint import Checkpoint, save_checkpoint
+
+torch.set_num_threads(1)
+PARAMS = dict(input_length=512, channels=[4, 8, 8], kernels=[16, 3, 3], strides=[4, 1, 1], paddings=[6, 1, 1],
+              fc_units=16, input_dropout=None)
+
+
+@pytest.fixture(scope="module")
+def planned_checkpoint(tmp_path_factory):
+    spec = {"data": None, "load_hp": [0], "window": 512, "stride": None, "fractions": [0.7, 0.1]}
+    x, y, names = load_windows(None, "train", window=512)
+    spec["labels"] = sorted(int(v) for v in np.unique(y))
+    torch.manual_seed(0)
+    model = build_model("ticnn", **PARAMS)
+    fine_tune(model, x, y, epochs=1, lr=3e-3)
+    model.eval()
+    cal = x[::10]
+    sites = activation_sites(model, torch.as_tensor(cal[:1]))
+    table = calibrate_thresholds(model, sites, [0.4], cal)
+    plan = {"mode": "threshold", "budget": 1.0, "base_accuracy": 0.0, "accuracy": 0.0, "sites": [
+        {"node": s.node, "winner_rate": 0.4, "threshold": [table[(s.node, 0.4)]]} for s in sites]}
+    checkpoint = Checkpoint(arch={"name": "ticnn", "params": dict(PARAMS), "slim": {"activation": plan}},
+                            members=[model], input={"channels": 1, "length": 512, "sample_rate_hz": 12000},
+                            classes=list(names), data=spec)
+    path = tmp_path_factory.mktemp("act") / "model.pt"
+    save_checkpoint(path, checkpoint)
+    return path, len(sites)
+
+
+@pytest.mark.qemu
+def test_planned_ticnn_runs_bit_exact_on_qemu(planned_checkpoint, qemu_arm, tmp_path):
+    path, n_sites = planned_checkpoint
+    out = tmp_path / "build"
+    assert main(["build", str(path), "--board", "mps2-an386", "--out", str(out)]) == 0
+    record = json.loads((out / "act_thresholds.json").read_text())["ops"]
+    assert len(record) == n_sites
+    model_c = (out / "src" / "model.c").read_text()
+    assert model_c.count("    ed_threshold_s8(") == n_sites
+    x, _, _ = load_windows(None, "test", window=512)
+    batch = x[:: max(1, len(x) // 6)][:6].astype(np.float32)
+    inputs, outputs = tmp_path / "x.npy", tmp_path / "y.npy"
+    np.save(inputs, batch)
+    assert main(["run", str(out), "--inputs", str(inputs), "--out", str(outputs), "--check"]) == 0
+    check = json.loads((out / "check.json").read_text())
+    assert check["mismatches"] == 0 and check["n"] == len(batch)
+    # The thresholds matter: without them the reference computes something else.
+    graph = load_tflite(out / "model.tflite")
+    q = quantize_input(to_ir_layout(batch), graph.tensor(graph.inputs[0]).quant)
+    assert not np.array_equal(run(graph, q), reference_outputs(out, q))
+    assert np.array_equal(np.load(outputs).reshape(len(batch), -1), reference_outputs(out, q).reshape(len(batch), -1))
