@@ -38,9 +38,12 @@ def planned_checkpoint(tmp_path_factory):
     model.eval()
     cal = x[::10]
     sites = activation_sites(model, torch.as_tensor(cal[:1]))
-    table = calibrate_thresholds(model, sites, [0.4], cal)
+    # The last conv keeps 10 %: after its pool fc1's input is sparse enough for the skipping kernel.
+    rates = {s.node: (0.1 if s.module == "relu3" else 0.4) for s in sites}
+    table = calibrate_thresholds(model, sites, [0.1, 0.4], cal)
     plan = {"mode": "threshold", "budget": 1.0, "base_accuracy": 0.0, "accuracy": 0.0, "sites": [
-        {"node": s.node, "winner_rate": 0.4, "threshold": [table[(s.node, 0.4)]]} for s in sites]}
+        {"node": s.node, "winner_rate": rates[s.node], "threshold": [table[(s.node, rates[s.node])]],
+         "density_after": rates[s.node]} for s in sites]}
     checkpoint = Checkpoint(arch={"name": "ticnn", "params": dict(PARAMS), "slim": {"activation": plan}},
                             members=[model], input={"channels": 1, "length": 512, "sample_rate_hz": 12000},
                             classes=list(names), data=spec)
@@ -58,6 +61,10 @@ def test_planned_ticnn_runs_bit_exact_on_qemu(planned_checkpoint, qemu_arm, tmp_
     assert len(record) == n_sites
     model_c = (out / "src" / "model.c").read_text()
     assert model_c.count("    ed_threshold_s8(") == n_sites
+    layers = json.loads((out / "report.json").read_text())["layers"]
+    chosen = [r for r in layers if (r.get("skip_zero") or {}).get("kernel") == "ed_fully_connected_skip_zero_s8"]
+    assert len(chosen) == 1 and chosen[0]["skip_zero"]["input_density"] < 0.25
+    assert "return ed_fully_connected_skip_zero_s8(" in model_c
     x, _, _ = load_windows(None, "test", window=512)
     batch = x[:: max(1, len(x) // 6)][:6].astype(np.float32)
     inputs, outputs = tmp_path / "x.npy", tmp_path / "y.npy"

@@ -20,9 +20,10 @@ THRESHOLDS_NAME = "act_thresholds.json"
 
 
 def threshold_record(graph: Graph) -> list[dict[str, Any]]:
-    """``[{"op": index, "name", "kind", "threshold"}]`` for every op of ``graph`` with an
-    ``act_threshold`` (int8 units); empty when there is none."""
-    return [{"op": i, "name": op.name, "kind": op.kind, "threshold": int(op.attrs["act_threshold"])}
+    """``[{"op": index, "name", "kind", "threshold", "density"}]`` for every op of ``graph`` with
+    an ``act_threshold`` (int8 units; ``density`` when known); empty when there is none."""
+    return [{"op": i, "name": op.name, "kind": op.kind, "threshold": int(op.attrs["act_threshold"]),
+             **({"density": float(op.attrs["act_density"])} if "act_density" in op.attrs else {})}
             for i, op in enumerate(graph.ops) if "act_threshold" in op.attrs]
 
 
@@ -35,6 +36,8 @@ def apply_record(graph: Graph, record: list[dict[str, Any]]) -> Graph:
             raise EdgeDeployError(f"activation threshold for op {index} ({entry['kind']}, '{entry['name']}') does not "
                                   f"match graph '{graph.name}'", hint="rebuild the folder with edge-deploy build")
         graph.ops[index].attrs["act_threshold"] = int(entry["threshold"])
+        if "density" in entry:
+            graph.ops[index].attrs["act_density"] = float(entry["density"])
     return graph
 
 

@@ -80,6 +80,7 @@ def layer_records(model: ModelPlan) -> list[dict[str, Any]]:
             "output_shape": list(layer.output_shape),
             "scratch_bytes": layer.scratch_bytes,
             "sparsity": layer.sparsity.to_dict() if layer.sparsity is not None else None,
+            "skip_zero": layer.skip_zero.to_dict() if layer.skip_zero is not None else None,
         })
     return records
 

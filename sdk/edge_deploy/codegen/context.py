@@ -247,5 +247,6 @@ def model_context(graph: Graph, layers: list[Layer], plan: ArenaPlan, *, source:
         "n_layers": len(run_layers),
         "weights_bytes": weights_bytes,
         "uses_sparse": any(ctx["sparse"] for ctx in layer_contexts),
+        "uses_skip_zero": any(ctx["kernel"] == "ed_fully_connected_skip_zero_s8" for ctx in layer_contexts),
         "macs": sum(ctx["macs"] for ctx in layer_contexts),
     }

@@ -58,6 +58,8 @@ class Layer:
     scratch_bytes: int
     # For conv2d / fully_connected: the dense-or-sparse decision (edge_deploy.codegen.sparse).
     sparsity: Any = None
+    # For fully_connected reading pruned activations: edge_deploy.codegen.skip_zero's choice.
+    skip_zero: Any = None
 
     @property
     def is_view(self) -> bool:
@@ -141,6 +143,16 @@ def _sparsity_choice(graph: Graph, op: Op, mode: str):
     return choose_kernel(op.kind, rows, shape, mode, filter_offset=int(np.abs(w.quant.zero_point).max()))
 
 
+def _skip_zero(graph: Graph, op: Op, mode: str, sparsity):
+    """The zero-skipping decision for a dense fully connected op on pruned activations; like the
+    sparse kernels, only when ``mode`` lets edge-deploy's own kernels in (not "off")."""
+    from edge_deploy.codegen.skip_zero import skip_zero_choice
+
+    if mode == "off" or (sparsity is not None and sparsity.choice != "dense"):
+        return None
+    return skip_zero_choice(graph, op)
+
+
 def _sparse_scratch_bytes(graph: Graph, op: Op) -> int:
     """Scratch of the sparse kernels (ed_*_sparse_s8_get_buffer_size): four widened input
     patches for a conv, one widened input row for a fully connected layer."""
@@ -206,12 +218,17 @@ def graph_layers(graph: Graph, sparse: str = "off") -> list[Layer]:
 
             kernel = SPARSE_KERNELS[(op.kind, sparsity.choice)]
             scratch = _sparse_scratch_bytes(graph, op)
+        skip = _skip_zero(graph, op, sparse, sparsity)
+        if skip is not None and skip.chosen:
+            from edge_deploy.codegen.skip_zero import SKIP_ZERO_KERNEL, skip_zero_scratch_bytes
+
+            kernel, scratch = SKIP_ZERO_KERNEL, skip_zero_scratch_bytes(graph, op)
         layers.append(Layer(
             index=index, mark=-1 if view else mark, op=op, short_name=short,
             c_name=f"view_{short}" if view else f"l{mark:02d}_{short}", kernel=kernel, inputs=activations, output=op.outputs[0],
             input_shapes=tuple(graph.tensor(n).shape for n in activations),
             output_shape=graph.tensor(op.outputs[0]).shape, macs=_macs(graph, op),
-            scratch_bytes=scratch, sparsity=sparsity))
+            scratch_bytes=scratch, sparsity=sparsity, skip_zero=skip))
         mark += 0 if view else 1
     if mark > MAX_LAYERS:
         raise EdgeDeployError(f"model '{graph.name}' has {mark} layers; the runtime reports at most {MAX_LAYERS}",

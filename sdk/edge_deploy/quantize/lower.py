@@ -36,12 +36,15 @@ class _Value:
 
 
 def lower_module(model, input_shape: tuple[int, ...], name: str = "model",
-                 activation_thresholds: dict[str, float] | None = None) -> Graph:
+                 activation_thresholds: dict[str, float] | None = None,
+                 activation_densities: dict[str, float] | None = None) -> Graph:
     """Trace ``model`` (eval mode) and return the equivalent float32 IR :class:`Graph`.
 
     ``input_shape`` is the PyTorch input shape of one sample with batch 1, e.g. ``(1, 1, 2048)``.
     ``activation_thresholds`` maps ReLU fx node names to activation-pruning thresholds (float
-    units), stored as ``act_threshold`` on the op each ReLU is fused into. Raises EdgeDeployError
+    units), stored as ``act_threshold`` on the op each ReLU is fused into; ``activation_densities``
+    (fraction of nonzero outputs measured when the plan was made) as ``act_density``, which the
+    code generator uses to choose zero-skipping kernels. Raises EdgeDeployError
     naming the first layer that cannot be lowered, or a threshold whose ReLU is not in the graph.
     """
     import torch
@@ -72,7 +75,8 @@ def lower_module(model, input_shape: tuple[int, ...], name: str = "model",
         elif node.op == "get_attr":
             raise EdgeDeployError(f"node '{node.name}' reads a raw parameter, which cannot be lowered")
         if activation_thresholds and node.name in activation_thresholds:
-            _attach_threshold(builder, node.name, values[node.name].name, activation_thresholds[node.name])
+            _attach_threshold(builder, node.name, values[node.name].name, activation_thresholds[node.name],
+                              (activation_densities or {}).get(node.name))
     missing = sorted(set(activation_thresholds or {}) - {n.name for n in traced.graph.nodes})
     if missing:
         raise EdgeDeployError(f"the activation plan names ReLU nodes {missing} that are not in the traced model",
@@ -80,12 +84,14 @@ def lower_module(model, input_shape: tuple[int, ...], name: str = "model",
     return builder.finish(outputs)
 
 
-def _attach_threshold(builder, node_name: str, tensor: str, threshold: float) -> None:
+def _attach_threshold(builder, node_name: str, tensor: str, threshold: float, density: float | None) -> None:
     op = _producer(builder, tensor)
     if op is None or op.attrs.get("activation") not in ("relu", "relu6"):
         raise EdgeDeployError(f"activation-pruning node '{node_name}' is not a ReLU fused into a conv, linear, "
                               "pool or add", "activation pruning applies to ReLU outputs only")
     op.attrs["act_threshold"] = float(threshold)
+    if density is not None:
+        op.attrs["act_density"] = float(density)
 
 
 def _nhwc_shape(torch_shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -50,7 +50,15 @@ def lower_checkpoint(checkpoint, member: int = 0) -> Graph:
 
     shape = (1, int(checkpoint.input["channels"]), int(checkpoint.input["length"]))
     return lower_module(checkpoint.members[member], shape, name=str(checkpoint.arch.get("name", "model")),
-                        activation_thresholds=activation_thresholds(checkpoint, member) or None)
+                        activation_thresholds=activation_thresholds(checkpoint, member) or None,
+                        activation_densities=_densities(checkpoint))
+
+
+def _densities(checkpoint) -> dict[str, float] | None:
+    plan = activation_plan(checkpoint)
+    if not plan:
+        return None
+    return {s["node"]: float(s["density_after"]) for s in plan["sites"] if "density_after" in s}
 
 
 def float_member(checkpoint, member: int = 0):
