@@ -127,3 +127,13 @@ def test_topk_plan_and_unknown_node_are_refused(trained):
     bad = {**plan, "sites": plan["sites"] + [{"node": "no_such_relu", "winner_rate": 0.5, "threshold": [0.1]}]}
     with pytest.raises(EdgeDeployError, match="no_such_relu"):
         quantize_checkpoint(make_checkpoint(model, names, bad), None, count=16)
+
+
+def test_quantize_cli_says_the_tflite_lacks_the_thresholds(trained, tmp_path, capsys):
+    from edge_deploy.cli import main
+    from edge_deploy.train.checkpoint import save_checkpoint
+
+    model, names, plan = trained
+    save_checkpoint(tmp_path / "model.pt", make_checkpoint(model, names, plan))
+    assert main(["quantize", str(tmp_path / "model.pt"), "--out", str(tmp_path / "m.tflite"), "--count", "32"]) == 0
+    assert f"note: {len(plan['sites'])} activation-pruning thresholds" in capsys.readouterr().out

@@ -27,6 +27,10 @@ def command(model, calib, out, method, percentile, count, report, data):
     result = quantize_checkpoint(checkpoint, calib, method=method, percentile=percentile, count=count)
     data_bytes = export_tflite(result.graph, out)
     click.echo(f"wrote {out} ({len(data_bytes)} bytes, {len(result.graph.ops)} ops)")
+    pruned = sum("act_threshold" in op.attrs for op in result.graph.ops)
+    if pruned:
+        click.echo(f"note: {pruned} activation-pruning thresholds are not expressible in a .tflite; "
+                   "build from the model.pt to keep them (edge-deploy build)")
     if report:
         click.echo(f"{'layer':<12} {'kind':<18} {'shape':<18} {'scale':>11} {'zp':>5}  weight scales")
         for row in result.report["layers"]:
