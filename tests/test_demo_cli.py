@@ -123,7 +123,9 @@ def test_the_pipeline_it_ran_is_self_contained_with_the_epochs_applied(demo):
 
 def test_the_bundled_default_is_the_examples_file_and_valid():
     path = default_pipeline_path()
-    assert path == Path(__file__).resolve().parent.parent / "examples" / "pipeline_ticnn.yaml"
+    # One source of truth: an editable install points at the examples file, a wheel carries a copy.
+    examples_file = Path(__file__).resolve().parent.parent / "examples" / "pipeline_ticnn.yaml"
+    assert path.read_bytes() == examples_file.read_bytes()
     pipeline = load_pipeline(path)
     assert isinstance(pipeline.train, dict), "the default must not depend on other files (it ships alone)"
     assert pipeline.slim is not None and pipeline.slim.methods
