@@ -9,6 +9,7 @@ test_firmware_runtime.py.
 from __future__ import annotations
 
 import os
+import select
 import struct
 import threading
 import time
@@ -99,6 +100,12 @@ class ScriptedPeer(threading.Thread):
     def run(self) -> None:
         decoder = FrameDecoder()
         while not self.stop.is_set():
+            # Poll with a timeout so that the fixture can stop this thread before it closes the
+            # fd: a peer left blocked in read() on a closed fd would read from whatever file next
+            # reuses that fd number (the next test's pty) and answer in that test's place.
+            ready, _, _ = select.select([self.fd], [], [], 0.02)
+            if not ready:
+                continue
             try:
                 data = os.read(self.fd, 4096)
             except OSError:
@@ -112,7 +119,12 @@ class ScriptedPeer(threading.Thread):
 def pty_pair():
     master, slave = os.openpty()
     path = os.ttyname(slave)
-    yield master, path
+    peers: list[ScriptedPeer] = []
+    yield master, path, peers
+    for peer in peers:
+        peer.stop.set()
+        peer.join(timeout=5)
+        assert not peer.is_alive(), "the test peer did not stop"
     for fd in (master, slave):
         try:
             os.close(fd)
@@ -121,8 +133,9 @@ def pty_pair():
 
 
 def _connect(pty_pair, behaviour, **options):
-    master, path = pty_pair
+    master, path, peers = pty_pair
     peer = ScriptedPeer(master, behaviour)
+    peers.append(peer)
     peer.start()
     return peer, DeviceClient(path, **options)
 
