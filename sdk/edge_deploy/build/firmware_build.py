@@ -81,6 +81,7 @@ def layer_records(model: ModelPlan) -> list[dict[str, Any]]:
             "scratch_bytes": layer.scratch_bytes,
             "sparsity": layer.sparsity.to_dict() if layer.sparsity is not None else None,
             "skip_zero": layer.skip_zero.to_dict() if layer.skip_zero is not None else None,
+            "winograd": layer.winograd.to_dict() if layer.winograd is not None else None,
         })
     return records
 
@@ -94,7 +95,7 @@ def _tensor_record(graph: Graph, name: str) -> dict[str, Any]:
 def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *, tflite: bytes | None = None,
                 kernels: str = "simd", cmsis_nn: str | os.PathLike | None = None, source: str = "",
                 details: dict[str, Any] | None = None, extra_files: dict[str, bytes] | None = None,
-                jobs: int = 2, sparse: str = "auto") -> BuildResult:
+                jobs: int = 2, sparse: str = "auto", winograd: str = "auto") -> BuildResult:
     """Build firmware for the int8 ``graph`` on ``board`` into ``out_dir``.
 
     ``tflite`` is the model file's bytes (exported from ``graph`` when None), ``kernels`` the
@@ -103,7 +104,10 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     ``extra_files`` more files to keep in the build (relative path -> bytes), ``sparse`` ("auto",
     "off", "force") whether conv / fully connected layers may use edge-deploy's sparse kernels
     (auto: per layer, whichever runs fewer modelled instructions; off with ``cmsis_nn`` unless
-    forced, which upstream cannot do). Returns the
+    forced, which upstream cannot do), ``winograd`` ("auto", "off", "force") whether dense 1-D
+    convolutions may use edge-deploy's Winograd kernel (auto: per layer, whichever runs fewer
+    modelled cycles on the SIMD path; off for the portable path and with ``cmsis_nn`` unless
+    forced). Returns the
     :class:`BuildResult`. Raises EdgeDeployError when the graph cannot be generated, does not fit
     the board (before compiling), or the toolchain fails.
     """
@@ -119,7 +123,12 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
             raise EdgeDeployError("--sparse force needs edge-deploy's kernels; upstream CMSIS-NN has no sparse kernels",
                                   hint="drop --cmsis-nn, or build with --sparse off")
         sparse = "off"
-    model = plan_model(graph, sparse=sparse)
+    if cmsis_nn is not None and winograd == "force":
+        raise EdgeDeployError("--winograd force needs edge-deploy's kernels; upstream CMSIS-NN has no Winograd kernel",
+                              hint="drop --cmsis-nn, or build with --winograd off")
+    if winograd == "auto" and (cmsis_nn is not None or kernels == "portable"):
+        winograd = "off"  # the cost model is the SIMD path's; upstream has no such kernel
+    model = plan_model(graph, sparse=sparse, winograd=winograd)
     _, context = render_model(model, board, kernels=kernels, cmsis_nn=cmsis_nn, source=source)
     budget = estimate_budget(board, weights_bytes=context["weights_bytes"], arena_bytes=model.plan.arena_bytes,
                              n_layers=context["n_layers"])
@@ -150,6 +159,7 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
             "board": board.name,
             "kernels": "cmsis-nn" if cmsis_nn is not None else kernels,
             "sparse": sparse,
+            "winograd": winograd,
             "flash_bytes": firmware.flash_bytes,
             "ram_bytes": firmware.ram_bytes,
             "sections": firmware.sections,
@@ -171,17 +181,18 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
 
 def build_model(model_path: str | os.PathLike, board: Board | str, out_dir: str | os.PathLike, *,
                 kernels: str = "simd", cmsis_nn: str | os.PathLike | None = None,
-                calib: str | os.PathLike | None = None, jobs: int = 2, sparse: str = "auto") -> BuildResult:
+                calib: str | os.PathLike | None = None, jobs: int = 2, sparse: str = "auto",
+                winograd: str = "auto") -> BuildResult:
     """``edge-deploy build``: read MODEL (``.tflite``, ``.pt`` or pipeline ``.yaml``), then
     :func:`build_graph`.
 
-    ``calib`` overrides a checkpoint's calibration data; ``sparse`` as for :func:`build_graph`. Raises EdgeDeployError as
+    ``calib`` overrides a checkpoint's calibration data; ``sparse`` and ``winograd`` as for :func:`build_graph`. Raises EdgeDeployError as
     :func:`edge_deploy.build.model_source.load_model_source` and :func:`build_graph` do.
     """
     source = load_model_source(model_path, calib=calib)
     return build_graph(source.graph, board, out_dir, tflite=source.tflite, kernels=kernels, cmsis_nn=cmsis_nn,
                        source=source.path.name, details={"kind": source.kind, **source.details},
-                       extra_files=source.extra_files, jobs=jobs, sparse=sparse)
+                       extra_files=source.extra_files, jobs=jobs, sparse=sparse, winograd=winograd)
 
 
 def load_build_report(build_dir: str | os.PathLike) -> dict[str, Any]:

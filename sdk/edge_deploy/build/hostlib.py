@@ -212,6 +212,36 @@ class HostKernels:
         _check(status, "arm_convolve_s8")
         return out
 
+    def winograd_conv1d_s8(self, x, w, bias, *, input_offset, output_offset, out_mult, out_shift, stride=1,
+                           padding=(0, 0), act_min=-128, act_max=127) -> np.ndarray:
+        """``ed_convolve_1d_winograd_s8``: NHWC int8 x of height 1, OHWI int8 w of height 1 (the
+        filter is transformed here, as the build does), ``padding`` (left, right) -> NHWC int8."""
+        from edge_deploy.codegen.winograd import transform_filter
+
+        x = _c_array(x, np.int8)
+        w = _c_array(w, np.int8)
+        cout = w.shape[0]
+        left, right = padding
+        out_w = (x.shape[2] + left + right - w.shape[2]) // stride + 1
+        out = np.zeros((x.shape[0], 1, out_w, cout), dtype=np.int8)
+        words = _c_array(transform_filter(w, stride), np.uint32)
+        mult = _c_array(out_mult, np.int32, cout)
+        shift = _c_array(out_shift, np.int32, cout)
+        bias_arr = None if bias is None else _c_array(bias, np.int32)
+        params = _ConvParams(input_offset, output_offset, _Tile(stride, 1), _Tile(left, 0), _Tile(1, 1),
+                             _Activation(act_min, act_max))
+        in_dims, flt_dims = _Dims(*x.shape), _Dims(*w.shape)
+        self.lib.ed_convolve_1d_winograd_s8_get_buffer_size.restype = ctypes.c_int32
+        size = int(self.lib.ed_convolve_1d_winograd_s8_get_buffer_size(ctypes.byref(params), ctypes.byref(in_dims),
+                                                                        ctypes.byref(flt_dims)))
+        ctx, _buf = self._scratch(size)
+        status = self.lib.ed_convolve_1d_winograd_s8(
+            ctypes.byref(ctx), ctypes.byref(params), ctypes.byref(_PerChannel(_ptr(mult), _ptr(shift))),
+            ctypes.byref(in_dims), _ptr(x), ctypes.byref(flt_dims), _ptr(words), ctypes.byref(_Dims(1, 1, 1, cout)),
+            None if bias_arr is None else _ptr(bias_arr), ctypes.byref(_Dims(*out.shape)), _ptr(out))
+        _check(status, "ed_convolve_1d_winograd_s8")
+        return out
+
     def depthwise_conv2d_s8(self, x, w, bias, *, input_offset, output_offset, out_mult, out_shift, stride=(1, 1),
                             padding=(0, 0, 0, 0), dilation=(1, 1), act_min=-128, act_max=127) -> np.ndarray:
         """``arm_depthwise_conv_s8``: NHWC int8 x, 1HWO int8 w -> NHWC int8."""

@@ -18,8 +18,11 @@ import click
 @click.option("--sparse", type=click.Choice(["auto", "off", "force", "force-group4", "force-csr"]), default="auto", show_default=True,
               help="Sparse kernels for pruned conv / fully connected layers: per layer when fewer instructions "
                    "(auto), never (off), always (force: the cheaper sparse kernel; force-group4 / force-csr: that one).")
+@click.option("--winograd", type=click.Choice(["auto", "off", "force"]), default="auto", show_default=True,
+              help="Winograd F(4,3) kernel for dense 1-D convolutions: per layer when fewer modelled cycles "
+                   "(auto; SIMD path only), never (off), wherever it can run (force).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of a summary.")
-def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, as_json) -> None:
+def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, winograd, as_json) -> None:
     """Generate C for MODEL (.tflite or model.pt), compile it for BOARD and write DIR.
 
     DIR gets src/ (a plain project: make), firmware.elf, firmware.map, model.tflite, report.json,
@@ -32,7 +35,7 @@ def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, as_jso
 
     start = time.monotonic()
     result = build_model(model_path, board, out_dir, kernels=kernels, cmsis_nn=cmsis_nn, calib=calib,
-                         sparse=sparse)
+                         sparse=sparse, winograd=winograd)
     report = result.report
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
@@ -50,3 +53,5 @@ def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, as_jso
                    f"{tuple(layer['output_shape'])}")
         if layer.get("sparsity"):
             click.echo(f"  {'':<24} {layer['sparsity']['reason']}")
+        if (layer.get("winograd") or {}).get("use"):
+            click.echo(f"  {'':<24} {layer['winograd']['reason']}")

@@ -40,7 +40,7 @@ def _dims(shape) -> dict[str, int]:
     return {"n": full[0], "h": full[1], "w": full[2], "c": full[3]}
 
 
-_CTYPE_BYTES = {"int8_t": 1, "uint8_t": 1, "uint16_t": 2, "int32_t": 4}
+_CTYPE_BYTES = {"int8_t": 1, "uint8_t": 1, "uint16_t": 2, "int32_t": 4, "uint32_t": 4}
 
 
 def _array(name: str, ctype: str, values, comment: str) -> dict[str, Any]:
@@ -114,7 +114,7 @@ def _layer_context(graph: Graph, layer: Layer, pointers: dict[str, str], plan: A
         "scratch_bytes": layer.scratch_bytes,
         "scratch_offset": plan.scratch_offsets.get(layer.c_name, 0),
         "activation": op.attrs.get("activation", "none"),
-        "arrays": [], "constants": [], "sparse": None,
+        "arrays": [], "constants": [], "sparse": None, "winograd": None,
         "act_threshold": _threshold_field(graph, layer),
     }
     if layer.is_view:
@@ -136,8 +136,20 @@ def _layer_context(graph: Graph, layer: Layer, pointers: dict[str, str], plan: A
         scales = "per channel" if w.quant.per_channel else "per tensor"
         ctx["weights"] = f"{c_float(w.quant.scale.min())} .. {c_float(w.quant.scale.max())}, {scales}"
         ctx["sparse"] = None
+        ctx["winograd"] = None
         if layer.sparsity is not None and layer.sparsity.choice != "dense":
             ctx["sparse"] = _sparse_arrays(ctx, layer, w, layout)
+        elif layer.winograd is not None and layer.winograd.use:
+            from edge_deploy.codegen.winograd import transform_filter
+
+            geo = layer.winograd.geometry
+            ctx["arrays"].append(_array(
+                f"{layer.c_name}_weights_winograd", "uint32_t", transform_filter(w.data, geo.stride),
+                f"weights {layout} {shape_text(w.shape)}, scales {ctx['weights']}, Winograd F(4,3)-transformed "
+                f"(24 G g, int16 pairs; ed_winograd.h): {geo.blocks} blocks of 4 channels x 6 x {geo.pairs} "
+                f"virtual channel pairs x 4"))
+            ctx["winograd"] = {"reason": comment_text(layer.winograd.reason), "segments": geo.segments,
+                               "pairs": geo.pairs}
         else:
             ctx["arrays"].append(_array(f"{layer.c_name}_weights", "int8_t", w.data,
                                         f"weights {layout} {shape_text(w.shape)}, scales {ctx['weights']}"))
@@ -247,6 +259,7 @@ def model_context(graph: Graph, layers: list[Layer], plan: ArenaPlan, *, source:
         "n_layers": len(run_layers),
         "weights_bytes": weights_bytes,
         "uses_sparse": any(ctx["sparse"] for ctx in layer_contexts),
+        "uses_winograd": any(ctx.get("winograd") for ctx in layer_contexts),
         "uses_skip_zero": any(ctx["kernel"] == "ed_fully_connected_skip_zero_s8" for ctx in layer_contexts),
         "macs": sum(ctx["macs"] for ctx in layer_contexts),
     }

@@ -60,6 +60,8 @@ class Layer:
     sparsity: Any = None
     # For fully_connected reading pruned activations: edge_deploy.codegen.skip_zero's choice.
     skip_zero: Any = None
+    # For a dense conv2d: edge_deploy.codegen.winograd's choice (Winograd F(4,3) or direct).
+    winograd: Any = None
 
     @property
     def is_view(self) -> bool:
@@ -153,6 +155,19 @@ def _skip_zero(graph: Graph, op: Op, mode: str, sparsity):
     return skip_zero_choice(graph, op)
 
 
+def _winograd_choice(graph: Graph, op: Op, mode: str, sparsity):
+    """Winograd or direct for a dense conv2d (None for other ops and sparse layers)."""
+    from edge_deploy.codegen.winograd import choose
+    from edge_deploy.ir.params import kernel_params
+
+    if op.kind != "conv2d" or (sparsity is not None and sparsity.choice != "dense"):
+        return None
+    params = kernel_params(graph, op)
+    return choose(graph.tensor(op.inputs[0]).shape, graph.tensor(op.inputs[1]).shape,
+                  graph.tensor(op.outputs[0]).shape, tuple(params["stride"]), tuple(params["dilation"]),
+                  _macs(graph, op), mode)
+
+
 def _sparse_scratch_bytes(graph: Graph, op: Op) -> int:
     """Scratch of the sparse kernels (ed_*_sparse_s8_get_buffer_size): four widened input
     patches for a conv, one widened input row for a fully connected layer."""
@@ -182,12 +197,14 @@ def _check_supported(graph: Graph, op: Op) -> None:
                                   hint="pad only the H, W and C dimensions")
 
 
-def graph_layers(graph: Graph, sparse: str = "off") -> list[Layer]:
+def graph_layers(graph: Graph, sparse: str = "off", winograd: str = "off") -> list[Layer]:
     """The layers of a validated int8 ``graph`` in run order.
 
     ``sparse`` ("off", "auto", "force") lets conv2d and fully_connected layers use the sparse
     kernels of ``firmware/include/ed_sparse.h`` (see :mod:`edge_deploy.codegen.sparse`); each
-    such layer's ``sparsity`` records the choice and why. Raises EdgeDeployError when the graph
+    such layer's ``sparsity`` records the choice and why. ``winograd`` ("off", "auto", "force")
+    lets dense 1-D conv2d layers use ``ed_convolve_1d_winograd_s8``
+    (:mod:`edge_deploy.codegen.winograd`), recorded in ``winograd``. Raises EdgeDeployError when the graph
     is not int8, has more than one input or output, uses an op the generator has no kernel for,
     has more layers than the runtime can report, or ``sparse`` is unknown.
     """
@@ -218,6 +235,11 @@ def graph_layers(graph: Graph, sparse: str = "off") -> list[Layer]:
 
             kernel = SPARSE_KERNELS[(op.kind, sparsity.choice)]
             scratch = _sparse_scratch_bytes(graph, op)
+        wino = _winograd_choice(graph, op, winograd, sparsity)
+        if wino is not None and wino.use:
+            from edge_deploy.codegen.winograd import KERNEL as WINOGRAD_KERNEL
+
+            kernel, scratch = WINOGRAD_KERNEL, wino.geometry.scratch_bytes
         skip = _skip_zero(graph, op, sparse, sparsity)
         if skip is not None and skip.chosen:
             from edge_deploy.codegen.skip_zero import SKIP_ZERO_KERNEL, skip_zero_scratch_bytes
@@ -228,7 +250,7 @@ def graph_layers(graph: Graph, sparse: str = "off") -> list[Layer]:
             c_name=f"view_{short}" if view else f"l{mark:02d}_{short}", kernel=kernel, inputs=activations, output=op.outputs[0],
             input_shapes=tuple(graph.tensor(n).shape for n in activations),
             output_shape=graph.tensor(op.outputs[0]).shape, macs=_macs(graph, op),
-            scratch_bytes=scratch, sparsity=sparsity, skip_zero=skip))
+            scratch_bytes=scratch, sparsity=sparsity, skip_zero=skip, winograd=wino))
         mark += 0 if view else 1
     if mark > MAX_LAYERS:
         raise EdgeDeployError(f"model '{graph.name}' has {mark} layers; the runtime reports at most {MAX_LAYERS}",

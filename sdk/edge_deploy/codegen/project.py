@@ -55,18 +55,23 @@ class GeneratedProject:
     context: dict
 
 
-def plan_model(graph: Graph, sparse: str = "off") -> ModelPlan:
+def plan_model(graph: Graph, sparse: str = "off", winograd: str = "off") -> ModelPlan:
     """Lower ``graph`` to layers and place its activations and scratch in one arena.
 
     ``sparse`` ("off", "auto", "force") lets weighted layers use the sparse kernels
-    (:mod:`edge_deploy.codegen.sparse`). Raises EdgeDeployError for a graph the generator cannot
-    handle (see :func:`edge_deploy.codegen.layers.graph_layers`) or an unknown ``sparse`` mode.
+    (:mod:`edge_deploy.codegen.sparse`), ``winograd`` ("off", "auto", "force") dense 1-D
+    convolutions the Winograd kernel (:mod:`edge_deploy.codegen.winograd`). Raises
+    EdgeDeployError for a graph the generator cannot handle (see
+    :func:`edge_deploy.codegen.layers.graph_layers`) or an unknown mode.
     """
     from edge_deploy.codegen.sparse import SPARSE_MODES
+    from edge_deploy.codegen.winograd import WINOGRAD_MODES
 
     if sparse not in SPARSE_MODES:
         raise EdgeDeployError(f"unknown --sparse mode '{sparse}'", hint=f"use one of: {', '.join(SPARSE_MODES)}")
-    layers = graph_layers(graph, sparse=sparse)
+    if winograd not in WINOGRAD_MODES:
+        raise EdgeDeployError(f"unknown --winograd mode '{winograd}'", hint=f"use one of: {', '.join(WINOGRAD_MODES)}")
+    layers = graph_layers(graph, sparse=sparse, winograd=winograd)
     plan = plan_arena(plan_steps(layers), tensor_sizes(graph), model_inputs=graph.inputs,
                       model_outputs=graph.outputs)
     check_plan(plan)

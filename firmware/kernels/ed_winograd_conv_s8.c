@@ -1,0 +1,538 @@
+/*
+ * ed_winograd_conv_s8.c - Winograd F(4,3) 1-D s8 convolution (see ed_winograd.h for the method
+ * and the transformed filter layout). Written for edge-deploy; no CMSIS-NN code.
+ *
+ * Per pair of tiles (eight output positions): the inputs of both tiles are transformed once
+ * into the scratch buffer (V, int16 pairs), then every block of four output channels runs six
+ * small matrix products against them (4 channels x 2 tiles accumulators, SMLAD on channel
+ * pairs; Thumb-2 assembly on the Cortex-M4) and the output transform, the exact division by
+ * 24, the bias and the requantization give the 32 outputs.
+ */
+#include "ed_nn_support.h"
+#include "ed_winograd.h"
+
+/* Halfword-wise add and subtract for the input transform (values stay within int16). */
+#if ED_NN_DSP && !defined(ED_NN_EMULATE_DSP)
+#define ed_wino_add16(a, b) ((uint32_t)__sadd16((a), (b)))
+#define ed_wino_sub16(a, b) ((uint32_t)__ssub16((a), (b)))
+#define ED_WINO_ASM 1
+#else
+#define ED_WINO_ASM 0
+#endif
+
+static inline uint32_t ed_wino_pack(int32_t lo, int32_t hi)
+{
+    return ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16);
+}
+
+#if ED_NN_DSP && defined(ED_NN_EMULATE_DSP)
+static inline uint32_t ed_wino_add16(uint32_t a, uint32_t b)
+{
+    return ed_wino_pack((int16_t)(a & 0xFFFFu) + (int16_t)(b & 0xFFFFu), (int16_t)(a >> 16) + (int16_t)(b >> 16));
+}
+static inline uint32_t ed_wino_sub16(uint32_t a, uint32_t b)
+{
+    return ed_wino_pack((int16_t)(a & 0xFFFFu) - (int16_t)(b & 0xFFFFu), (int16_t)(a >> 16) - (int16_t)(b >> 16));
+}
+#endif
+
+int ed_winograd_geometry_of(const cmsis_nn_conv_params *conv_params, const cmsis_nn_dims *input_dims,
+                            const cmsis_nn_dims *filter_dims, const cmsis_nn_dims *output_dims,
+                            ed_winograd_geometry *geometry)
+{
+    const int32_t k = filter_dims->w, c = input_dims->c, s = conv_params->stride.w;
+    if (input_dims->h != 1 || filter_dims->h != 1 || output_dims->h != 1 || conv_params->dilation.w != 1 || s < 1 ||
+        k < 1 || c < 1 || output_dims->c < 1 || k * c > ED_WINOGRAD_MAX_KC)
+    {
+        return 0;
+    }
+    const int32_t taps = (k + s - 1) / s;
+    geometry->segments = (taps + 2) / 3;
+    geometry->group = (s * c + 3) & ~3;
+    geometry->pairs = geometry->segments * geometry->group / 2;
+    geometry->blocks = (output_dims->c + 3) / 4;
+    geometry->weight_words = geometry->blocks * 6 * geometry->pairs * 4;
+    return 1;
+}
+
+int32_t ed_convolve_1d_winograd_s8_get_buffer_size(const cmsis_nn_conv_params *conv_params,
+                                                   const cmsis_nn_dims *input_dims,
+                                                   const cmsis_nn_dims *filter_dims)
+{
+    const int32_t k = filter_dims->w, s = conv_params->stride.w < 1 ? 1 : conv_params->stride.w;
+    const int32_t taps = (k + s - 1) / s;
+    const int32_t pairs = (taps + 2) / 3 * ((s * input_dims->c + 3) & ~3) / 2;
+    return 6 * pairs * 2 * (int32_t)sizeof(uint32_t);
+}
+
+/* Bt d for one virtual channel: six inputs in, six transformed values out. */
+static inline void ed_wino_transform(const int32_t d[6], int32_t v[6])
+{
+    const int32_t a = d[4] - d[2], b = d[1] - d[3];
+    v[0] = 4 * (d[0] - d[2]) + a;
+    v[1] = (d[3] + d[4]) - 4 * (d[1] + d[2]);
+    v[2] = 4 * (d[1] - d[2]) + (d[4] - d[3]);
+    v[3] = a - 2 * b;
+    v[4] = a + 2 * b;
+    v[5] = 4 * b + (d[5] - d[3]);
+}
+
+/* One group of four virtual channels of one tile, any position (padding, the end of the
+ * input, channels beyond s * C read as zero): per element. */
+static void ed_wino_group_scalar(const int8_t *input, int32_t total, int32_t stride_c, int32_t first, int32_t vv,
+                                 int32_t offset, uint32_t *v, int32_t pairs, int32_t pair)
+{
+    int32_t out[4][6];
+    for (int32_t e = 0; e < 4; e++)
+    {
+        int32_t d[6];
+        for (int32_t i = 0; i < 6; i++)
+        {
+            const int32_t f = first + i * stride_c + vv + e;
+            d[i] = (vv + e < stride_c && f >= 0 && f < total) ? input[f] + offset : 0;
+        }
+        ed_wino_transform(d, out[e]);
+    }
+    for (int32_t j = 0; j < 6; j++)
+    {
+        v[(j * pairs + pair) * 2] = ed_wino_pack(out[0][j], out[2][j]);
+        v[(j * pairs + pair + 1) * 2] = ed_wino_pack(out[1][j], out[3][j]);
+    }
+}
+
+#if ED_NN_DSP
+/* Bt d on two channels at once (d: six words of two int16 lanes), into the six component
+ * words dst[0], dst[step], ..., dst[5 * step]. */
+static inline __attribute__((always_inline)) void ed_wino_transform2(uint32_t d0, uint32_t d1, uint32_t d2,
+                                                                     uint32_t d3, uint32_t d4, uint32_t d5,
+                                                                     uint32_t *dst, int32_t step)
+{
+    const uint32_t a = ed_wino_sub16(d4, d2), b = ed_wino_sub16(d1, d3);
+    const uint32_t b2 = ed_wino_add16(b, b);
+    uint32_t t = ed_wino_sub16(d0, d2);
+    t = ed_wino_add16(t, t);
+    dst[0] = ed_wino_add16(ed_wino_add16(t, t), a);
+    t = ed_wino_add16(d1, d2);
+    t = ed_wino_add16(t, t);
+    dst[step] = ed_wino_sub16(ed_wino_add16(d3, d4), ed_wino_add16(t, t));
+    t = ed_wino_sub16(d1, d2);
+    t = ed_wino_add16(t, t);
+    dst[2 * step] = ed_wino_add16(ed_wino_add16(t, t), ed_wino_sub16(d4, d3));
+    dst[3 * step] = ed_wino_sub16(a, b2);
+    dst[4 * step] = ed_wino_add16(a, b2);
+    dst[5 * step] = ed_wino_add16(ed_wino_add16(b2, b2), ed_wino_sub16(d5, d3));
+}
+
+/* A group of four real channels whose 6 x 4 input bytes are all inside the row: one word load
+ * per position; SXTAB16 widens channels (0, 2) and (1, 3) with the offset added. */
+static inline __attribute__((always_inline)) void ed_wino_group_simd(const int8_t *src, int32_t stride_c,
+                                                                     uint32_t offset2, uint32_t *v, int32_t pairs,
+                                                                     int32_t pair)
+{
+    const uint32_t w0 = ed_read_u32(src), w1 = ed_read_u32(src + stride_c), w2 = ed_read_u32(src + 2 * stride_c);
+    const uint32_t w3 = ed_read_u32(src + 3 * stride_c), w4 = ed_read_u32(src + 4 * stride_c);
+    const uint32_t w5 = ed_read_u32(src + 5 * stride_c);
+    uint32_t *dst = v + pair * 2;
+    ed_wino_transform2(ed_sxtab16(offset2, w0), ed_sxtab16(offset2, w1), ed_sxtab16(offset2, w2),
+                       ed_sxtab16(offset2, w3), ed_sxtab16(offset2, w4), ed_sxtab16(offset2, w5), dst, pairs * 2);
+    ed_wino_transform2(ed_sxtab16_ror8(offset2, w0), ed_sxtab16_ror8(offset2, w1), ed_sxtab16_ror8(offset2, w2),
+                       ed_sxtab16_ror8(offset2, w3), ed_sxtab16_ror8(offset2, w4), ed_sxtab16_ror8(offset2, w5),
+                       dst + 2, pairs * 2);
+}
+
+/* The same where some of the six positions (bit i of `inside` clear) lie wholly outside the
+ * row (padding: zero once the offset is added). Only the tiles at the ends of a row. */
+static void ed_wino_group_simd_masked(const int8_t *src, int32_t stride_c, uint32_t offset2, uint32_t inside,
+                                      uint32_t *v, int32_t pairs, int32_t pair)
+{
+    uint32_t lo[6], hi[6];
+    for (int32_t i = 0; i < 6; i++)
+    {
+        lo[i] = hi[i] = 0u;
+        if ((inside >> i) & 1u)
+        {
+            const uint32_t word = ed_read_u32(src + i * stride_c);
+            lo[i] = ed_sxtab16(offset2, word);
+            hi[i] = ed_sxtab16_ror8(offset2, word);
+        }
+    }
+    ed_wino_transform2(lo[0], lo[1], lo[2], lo[3], lo[4], lo[5], v + pair * 2, pairs * 2);
+    ed_wino_transform2(hi[0], hi[1], hi[2], hi[3], hi[4], hi[5], v + pair * 2 + 2, pairs * 2);
+}
+#endif
+
+/* V of one tile whose first virtual position starts at flat input index `first` (may be
+ * negative: padding), into the words v[(j * pairs + pair) * 2] (the caller offsets v by the
+ * tile's slot, 0 or 1). */
+static void ed_wino_input_tile(const int8_t *input, int32_t total, int32_t stride_c, const ed_winograd_geometry *g,
+                               int32_t first, int32_t offset, uint32_t *v)
+{
+#if ED_NN_DSP
+    /* A tile whose every input byte lies inside the row (most of them): no checks. */
+    if (stride_c == g->group && first >= 0 && first + (3 * (g->segments - 1) + 5) * stride_c + g->group <= total)
+    {
+        const uint32_t offset2 = ed_dup16(offset);
+        for (int32_t q = 0; q < g->segments; q++)
+        {
+            const int8_t *src = input + first + 3 * q * stride_c;
+            for (int32_t vv = 0; vv < g->group; vv += 4)
+            {
+                ed_wino_group_simd(src + vv, stride_c, offset2, v, g->pairs, (q * g->group + vv) / 2);
+            }
+        }
+        return;
+    }
+#endif
+    for (int32_t q = 0; q < g->segments; q++)
+    {
+        const int32_t base = first + 3 * q * stride_c;
+        for (int32_t vv = 0; vv < g->group; vv += 4)
+        {
+            const int32_t pair = (q * g->group + vv) / 2;
+#if ED_NN_DSP
+            if (vv + 4 <= stride_c)
+            {
+                uint32_t inside = 0u;
+                int split = 0;
+                for (int32_t i = 0; i < 6; i++)
+                {
+                    const int32_t f = base + i * stride_c + vv;
+                    if (f >= 0 && f + 4 <= total)
+                    {
+                        inside |= 1u << i;
+                    }
+                    else if (f + 4 > 0 && f < total)
+                    {
+                        split = 1; /* straddles an end of the row */
+                    }
+                }
+                if (!split)
+                {
+                    ed_wino_group_simd_masked(input + base + vv, stride_c, ed_dup16(offset), inside, v, g->pairs, pair);
+                    continue;
+                }
+            }
+#endif
+            ed_wino_group_scalar(input, total, stride_c, base, vv, offset, v, g->pairs, pair);
+        }
+    }
+}
+
+#if ED_WINO_ASM
+/* Pair bodies in the unrolled run of ed_wino_gemm: the run is entered so that exactly the
+ * pairs left (at most this many) execute, so there is no loop counter in the hot code. */
+#define ED_WINO_RUN 32
+
+/* m[j * 8 + o * 2 + t] = sum over pairs of u(j, pair, o) . v(j, pair, t), for the six
+ * components j, four channels o and two tiles t: SMLAD on int16 pairs. u walks the block's
+ * 6 * pairs * 4 words and v the 6 * pairs * 2 words in order; pairs >= 1.
+ * Per pair (one "body", 14 instructions of 4 bytes): two V words and two U words in a row of
+ * four loads, four SMLAD, two more U words, four SMLAD: 16 model cycles for 8 SMLAD (each
+ * pointer advances by post-index on its first load, so no load follows one that wrote its
+ * base: such a pair does not pipeline in the cycle model). All
+ * fourteen registers hold data: r4-r11 accumulate, r3/r12 the two tiles' V words, lr/r2 two
+ * channels' U words, r0/r1 the pointers; the counts live on the stack. A component runs its
+ * pairs in chunks of up to ED_WINO_RUN bodies, entered by a computed branch. */
+__attribute__((naked, noinline)) static void ed_wino_gemm(const uint32_t *u, const uint32_t *v, int32_t pairs,
+                                                          int32_t *m)
+{
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "movs r4, #6\n\t"
+        "push {r2, r3, r4}\n\t"  /* [sp] pairs, [sp, #4] m, [sp, #8] components left */
+        "sub sp, sp, #8\n\t"     /* [sp] pairs left in this component */
+        "1:\n\t"
+        "movs r4, #0\n\t"
+        "movs r5, #0\n\t"
+        "movs r6, #0\n\t"
+        "movs r7, #0\n\t"
+        "mov r8, r4\n\t"
+        "mov r9, r4\n\t"
+        "mov r10, r4\n\t"
+        "mov r11, r4\n\t"
+        "ldr r2, [sp, #8]\n\t"
+        "2:\n\t"
+        "cmp r2, #32\n\t"        /* ED_WINO_RUN */
+        "ite gt\n\t"
+        "movgt r3, #32\n\t"
+        "movle r3, r2\n\t"
+        "subs r2, r2, r3\n\t"
+        "str r2, [sp]\n\t"
+        "adr.w r12, 4f\n\t"      /* enter r3 bodies before the end of the run */
+        "lsls r2, r3, #6\n\t"
+        "sub r2, r2, r3, lsl #3\n\t"
+        "sub r12, r12, r2\n\t"
+        "orr r12, r12, #1\n\t"
+        "bx r12\n\t"
+        "3:\n\t"
+        ".rept 32\n\t"
+        "ldr.w lr, [r0], #16\n\t"  /* no load follows one that wrote its base */
+        "ldr.w r12, [r1, #4]\n\t"
+        "ldr.w r2, [r0, #-12]\n\t"
+        "ldr.w r3, [r1], #8\n\t"
+        "smlad r4, lr, r3, r4\n\t"
+        "smlad r5, lr, r12, r5\n\t"
+        "smlad r6, r2, r3, r6\n\t"
+        "smlad r7, r2, r12, r7\n\t"
+        "ldr.w lr, [r0, #-8]\n\t"
+        "ldr.w r2, [r0, #-4]\n\t"
+        "smlad r8, lr, r3, r8\n\t"
+        "smlad r9, lr, r12, r9\n\t"
+        "smlad r10, r2, r3, r10\n\t"
+        "smlad r11, r2, r12, r11\n\t"
+        ".endr\n\t"
+        "4:\n\t"
+        ".if (4b - 3b) != 32 * 56\n\t"
+        ".error \"ed_wino_gemm: a pair body is not 56 bytes\"\n\t"
+        ".endif\n\t"
+        "ldr r2, [sp]\n\t"
+        "cmp r2, #0\n\t"
+        "bne 2b\n\t"
+        "ldr r3, [sp, #12]\n\t"
+        "stmia r3!, {r4-r11}\n\t"
+        "str r3, [sp, #12]\n\t"
+        "ldr r3, [sp, #16]\n\t"
+        "subs r3, r3, #1\n\t"
+        "str r3, [sp, #16]\n\t"
+        "bne 1b\n\t"
+        "add sp, sp, #20\n\t"
+        "pop {r4-r11, pc}\n\t");
+}
+#else
+static int32_t ed_wino_dot2(uint32_t a, uint32_t b, int32_t acc)
+{
+    const int32_t lo = (int32_t)(int16_t)(a & 0xFFFFu) * (int16_t)(b & 0xFFFFu);
+    const int32_t hi = (int32_t)(int16_t)(a >> 16) * (int16_t)(b >> 16);
+    return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi); /* modulo 2^32, as SMLAD */
+}
+
+static void ed_wino_gemm(const uint32_t *u, const uint32_t *v, int32_t pairs, int32_t *m)
+{
+    for (int32_t j = 0; j < 6; j++, m += 8)
+    {
+        int32_t acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int32_t p = 0; p < pairs; p++, u += 4, v += 2)
+        {
+            for (int32_t o = 0; o < 4; o++)
+            {
+                acc[2 * o] = ed_wino_dot2(u[o], v[0], acc[2 * o]);
+                acc[2 * o + 1] = ed_wino_dot2(u[o], v[1], acc[2 * o + 1]);
+            }
+        }
+        memcpy(m, acc, sizeof(acc));
+    }
+}
+#endif
+
+/* Output channels per call whose requantization is prepared once on the stack. */
+#define ED_WINO_QUANT_TABLE 64
+
+/* TFLite's requantization on the fast path (ed_requant_fast: right shift 1..23, the output
+ * offset folded into the rounding term), with the four per-channel constants in registers. */
+static inline __attribute__((always_inline)) int32_t ed_wino_requant(int32_t acc, int32_t mult, uint32_t round_lo,
+                                                                    int32_t round_hi, int32_t hi_shift)
+{
+#if ED_WINO_ASM
+    uint32_t lo;
+    int32_t hi;
+#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
+    lo = round_lo;
+    hi = round_hi;
+    __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(acc), "r"(mult));
+#else
+    /* round - [acc < 0] * 2^31 + acc * mult, high word */
+    __asm__("and %0, %2, #0x80000000\n\t"
+            "subs %0, %3, %0\n\t"
+            "sbc %1, %4, #0\n\t"
+            "smlal %0, %1, %2, %5"
+            : "=&r"(lo), "=&r"(hi)
+            : "r"(acc), "r"(round_lo), "r"(round_hi), "r"(mult)
+            : "cc");
+#endif
+    return hi >> hi_shift;
+#else
+    const ed_requant_t q = {mult, round_lo, round_hi, hi_shift, 0};
+    return ed_requant_fast(&q, acc);
+#endif
+}
+
+/* Four outputs y = At M / 24 + bias of one channel and tile (M: six sums `stride` apart),
+ * modulo 2^32 (the true 24 y fits int32); the exact division by 24 is an arithmetic shift by 3
+ * and a multiply by the inverse of 3 modulo 2^32. */
+static inline __attribute__((always_inline)) void ed_wino_tile_outputs(const int32_t *mm, uint32_t bias, int32_t y[4])
+{
+    const uint32_t m0 = (uint32_t)mm[0], m1 = (uint32_t)mm[8], m2 = (uint32_t)mm[16];
+    const uint32_t m3 = (uint32_t)mm[24], m4 = (uint32_t)mm[32], m5 = (uint32_t)mm[40];
+    const uint32_t s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
+    y[0] = (int32_t)((uint32_t)((int32_t)(m0 + s12 + s34) >> 3) * 0xAAAAAAABu + bias);
+    y[1] = (int32_t)((uint32_t)((int32_t)(d12 + 2u * d34) >> 3) * 0xAAAAAAABu + bias);
+    y[2] = (int32_t)((uint32_t)((int32_t)(s12 + 4u * s34) >> 3) * 0xAAAAAAABu + bias);
+    y[3] = (int32_t)((uint32_t)((int32_t)(d12 + 8u * d34 + m5) >> 3) * 0xAAAAAAABu + bias);
+}
+
+#if ED_NN_DSP
+/* The common block: four channels, eight positions, every channel on the fast requantization
+ * path. Channel by channel (its constants in registers), tile by tile: At M, the exact
+ * division (ASR, then MLA adds the bias while it multiplies by 1/3), the requantization and
+ * SSAT, one byte stored per output; the activation range is applied afterwards to each row of
+ * four bytes with two bytewise SIMD instructions (only when it is narrower than int8). */
+static __attribute__((noinline)) void ed_wino_block_fast(const int32_t *m, const int32_t *bias,
+                                                        const ed_requant_out_t *quant, int32_t act_min,
+                                                        int32_t act_max, int8_t *out, int32_t cout)
+{
+    for (int32_t o = 0; o < 4; o++)
+    {
+        const int32_t mult = quant[o].q.mult, round_hi = quant[o].q.round_hi, hi_shift = quant[o].q.hi_shift;
+        const uint32_t round_lo = quant[o].q.round_lo;
+        const uint32_t b = bias != NULL ? (uint32_t)bias[o] : 0u;
+        int8_t *dst = out + o;
+        for (int32_t slot = 0; slot < 2; slot++, dst += 4 * cout)
+        {
+            const int32_t *mm = m + 2 * o + slot;
+            const uint32_t m1 = (uint32_t)mm[8], m2 = (uint32_t)mm[16], m3 = (uint32_t)mm[24], m4 = (uint32_t)mm[32];
+            const uint32_t s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
+            const uint32_t y0 = (uint32_t)((int32_t)((uint32_t)mm[0] + s12 + s34) >> 3) * 0xAAAAAAABu + b;
+            const uint32_t y1 = (uint32_t)((int32_t)(d12 + 2u * d34) >> 3) * 0xAAAAAAABu + b;
+            const uint32_t y2 = (uint32_t)((int32_t)(s12 + 4u * s34) >> 3) * 0xAAAAAAABu + b;
+            const uint32_t y3 = (uint32_t)((int32_t)(d12 + 8u * d34 + (uint32_t)mm[40]) >> 3) * 0xAAAAAAABu + b;
+            dst[0] = (int8_t)ed_sat8(ed_wino_requant((int32_t)y0, mult, round_lo, round_hi, hi_shift));
+            dst[cout] = (int8_t)ed_sat8(ed_wino_requant((int32_t)y1, mult, round_lo, round_hi, hi_shift));
+            dst[2 * cout] = (int8_t)ed_sat8(ed_wino_requant((int32_t)y2, mult, round_lo, round_hi, hi_shift));
+            dst[3 * cout] = (int8_t)ed_sat8(ed_wino_requant((int32_t)y3, mult, round_lo, round_hi, hi_shift));
+        }
+    }
+    if (act_min > -128 || act_max < 127)
+    {
+        const uint32_t lo4 = 0x01010101u * (uint8_t)act_min, hi4 = 0x01010101u * (uint8_t)act_max;
+        for (int32_t pos = 0; pos < 8; pos++, out += cout)
+        {
+            ed_write_u32(out, ed_min4_s8(ed_max4_s8(ed_read_u32(out), lo4), hi4));
+        }
+    }
+}
+#endif
+
+/* The outputs of one block: `channels` (<= 4) channels from `out` on, `positions` (<= 8)
+ * positions `cout` bytes apart. m[j * 8 + o * 2 + slot] are the six sums of channel o, tile
+ * slot. Channel by channel, so its requantization constants stay in registers. */
+static __attribute__((noinline)) void ed_wino_block_outputs(const int32_t *m, const int32_t *bias, const ed_requant_out_t *quant, int fast,
+                                  int32_t act_min, int32_t act_max, int8_t *out, int32_t cout, int32_t positions,
+                                  int32_t channels)
+{
+    for (int32_t o = 0; o < channels; o++)
+    {
+        const uint32_t b = bias != NULL ? (uint32_t)bias[o] : 0u;
+        const ed_requant_out_t *q = &quant[o];
+        int8_t *dst = out + o;
+        for (int32_t slot = 0; slot < 2; slot++)
+        {
+            const int32_t count = ed_min_i32(4, positions - 4 * slot);
+            if (count <= 0)
+            {
+                break;
+            }
+            int32_t y[4];
+            ed_wino_tile_outputs(m + 2 * o + slot, b, y);
+            if (fast && count == 4)
+            {
+                const int32_t mult = q->q.mult, round_hi = q->q.round_hi, hi_shift = q->q.hi_shift;
+                const uint32_t round_lo = q->q.round_lo;
+                for (int32_t r = 0; r < 4; r++, dst += cout)
+                {
+                    int32_t v = ed_sat8(ed_wino_requant(y[r], mult, round_lo, round_hi, hi_shift));
+                    v = v < act_min ? act_min : v;
+                    *dst = (int8_t)(v > act_max ? act_max : v);
+                }
+                continue;
+            }
+            for (int32_t r = 0; r < count; r++, dst += cout)
+            {
+                *dst = ed_requant_out_s8(q, y[r], act_min, act_max);
+            }
+        }
+    }
+}
+
+arm_cmsis_nn_status ed_convolve_1d_winograd_s8(const cmsis_nn_context *ctx,
+                                               const cmsis_nn_conv_params *conv_params,
+                                               const cmsis_nn_per_channel_quant_params *quant_params,
+                                               const cmsis_nn_dims *input_dims,
+                                               const int8_t *input_data,
+                                               const cmsis_nn_dims *filter_dims,
+                                               const uint32_t *weights,
+                                               const cmsis_nn_dims *bias_dims,
+                                               const int32_t *bias_data,
+                                               const cmsis_nn_dims *output_dims,
+                                               int8_t *output_data)
+{
+    (void)bias_dims;
+    ed_winograd_geometry g;
+    const cmsis_nn_conv_params *p = conv_params;
+    const int32_t cin = input_dims->c, cout = output_dims->c;
+    if (!ed_winograd_geometry_of(p, input_dims, filter_dims, output_dims, &g) || filter_dims->c != cin ||
+        filter_dims->n != cout || ctx == NULL || ctx->buf == NULL ||
+        ctx->size < ed_convolve_1d_winograd_s8_get_buffer_size(p, input_dims, filter_dims) || weights == NULL)
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    uint32_t *v = (uint32_t *)ctx->buf;
+    const int32_t stride_c = p->stride.w * cin;
+    const int32_t total = input_dims->w * cin;
+    const int32_t out_w = output_dims->w;
+    const int32_t tiles = (out_w + 3) / 4;
+    const int32_t act_min = p->activation.min, act_max = p->activation.max;
+    ed_requant_out_t table[ED_WINO_QUANT_TABLE];
+    const int prepared = cout <= ED_WINO_QUANT_TABLE;
+    int fast = prepared;
+    for (int32_t oc = 0; prepared && oc < cout; oc++)
+    {
+        table[oc] = ed_requant_out_prepare(quant_params->multiplier[oc], quant_params->shift[oc], p->output_offset);
+        fast = fast && table[oc].q.hi_shift >= 0;
+    }
+
+    for (int32_t n = 0; n < input_dims->n; n++)
+    {
+        const int8_t *input = input_data + n * total;
+        int8_t *output = output_data + n * out_w * cout;
+        for (int32_t t0 = 0; t0 < tiles; t0 += 2)
+        {
+            for (int32_t slot = 0; slot < 2; slot++)
+            {
+                const int32_t first = 4 * (t0 + slot) * stride_c - p->padding.w * cin;
+                ed_wino_input_tile(input, total, stride_c, &g, first, p->input_offset, v + slot);
+            }
+            const int32_t positions = ed_min_i32(8, out_w - 4 * t0);
+            for (int32_t block = 0; block < g.blocks; block++)
+            {
+                const int32_t oc = 4 * block;
+                const int32_t channels = ed_min_i32(4, cout - oc);
+                int32_t m[6 * 8];
+                ed_wino_gemm(weights + block * 6 * g.pairs * 4, v, g.pairs, m);
+                ed_requant_out_t local[4];
+                int block_fast = fast;
+                if (!prepared)
+                {
+                    block_fast = 1;
+                    for (int32_t o = 0; o < channels; o++)
+                    {
+                        local[o] = ed_requant_out_prepare(quant_params->multiplier[oc + o], quant_params->shift[oc + o],
+                                                          p->output_offset);
+                        block_fast = block_fast && local[o].q.hi_shift >= 0;
+                    }
+                }
+                const ed_requant_out_t *quant = prepared ? &table[oc] : local;
+#if ED_NN_DSP
+                if (block_fast && channels == 4 && positions == 8)
+                {
+                    ed_wino_block_fast(m, bias_data != NULL ? bias_data + oc : NULL, quant, act_min, act_max,
+                                       output + 4 * t0 * cout + oc, cout);
+                    continue;
+                }
+#endif
+                ed_wino_block_outputs(m, bias_data != NULL ? bias_data + oc : NULL, quant, block_fast, act_min, act_max,
+                                      output + 4 * t0 * cout + oc, cout, positions, channels);
+            }
+        }
+    }
+    return ARM_CMSIS_NN_SUCCESS;
+}

@@ -1,0 +1,269 @@
+"""The Winograd F(4,3) kernel (firmware/kernels/ed_winograd_conv_s8.c) and its build-time filter
+transform (edge_deploy.codegen.winograd): bit-exact with the reference convolution on the host
+(portable path and the DSP path with its instructions emulated; with ED_KERNELS_SANITIZE=1 under
+ASan + UBSan) and on the Cortex-M4 under QEMU, and chosen by the build where it is faster.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from edge_deploy.build.hostlib import HostKernels, build_host_kernels, sanitizer_env
+from edge_deploy.codegen import winograd
+from edge_deploy.interp import ops
+
+SANITIZE = os.environ.get("ED_KERNELS_SANITIZE") == "1"
+needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="no host gcc to build the kernels")
+needs_arm = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+                               reason="needs arm-none-eabi-gcc and qemu-system-arm")
+
+# (input NHWC, filter (out, taps), stride, padding (left, right))
+CASES = [
+    pytest.param((1, 1, 2048, 1), (16, 64), 8, (28, 28), id="ticnn-conv1-k64-s8"),
+    pytest.param((1, 1, 64, 32), (64, 3), 1, (1, 1), id="ticnn-3tap-same"),
+    pytest.param((1, 1, 16, 64), (64, 3), 1, (0, 0), id="ticnn-conv5-valid"),
+    pytest.param((1, 1, 13, 5), (7, 3), 1, (1, 1), id="odd-channels-odd-outputs"),
+    pytest.param((2, 1, 40, 3), (6, 7), 2, (3, 2), id="batch2-k7-stride2-asym-pad"),
+    pytest.param((1, 1, 9, 2), (3, 4), 3, (0, 0), id="stride-3-k4"),
+    pytest.param((1, 1, 3, 4), (5, 3), 1, (1, 1), id="fewer-than-one-tile"),
+    pytest.param((1, 1, 6, 1), (1, 1), 1, (0, 0), id="k1-pointwise"),
+    pytest.param((1, 1, 20, 3), (70, 3), 1, (1, 1), id="cout-over-quant-table"),
+    pytest.param((1, 1, 10, 6), (4, 5), 1, (4, 4), id="padding-wider-than-kernel-half"),
+]
+
+
+def _case(in_shape, flt, stride, padding, seed=0, *, extreme=False):
+    rng = np.random.default_rng(seed + sum(in_shape) * 7 + flt[0] * 31 + flt[1])
+    cin = in_shape[3]
+    x = rng.integers(-128, 128, in_shape).astype(np.int8)
+    w = rng.integers(-127, 128, (flt[0], 1, flt[1], cin)).astype(np.int8)
+    if extreme:
+        x[:] = -128
+        w[:] = 127
+        w[0] = -128
+    bias = rng.integers(-20000, 20000, flt[0]).astype(np.int32)
+    mult = rng.integers(1 << 30, (1 << 31) - 1, flt[0]).astype(np.int32)
+    shift = rng.integers(-14, -5, flt[0]).astype(np.int32)
+    shift[::5] = 1  # a left shift: the kernel's slow requantization path
+    params = dict(input_offset=int(rng.integers(-127, 129)) if not extreme else 128,
+                  output_offset=int(rng.integers(-128, 128)), out_mult=mult, out_shift=shift)
+    return x, w, bias, params
+
+
+@pytest.fixture(scope="module", params=["portable", "dsp"])
+def kernels(request) -> HostKernels:
+    if shutil.which("gcc") is None:
+        pytest.skip("no host gcc to build the kernels")
+    return HostKernels(build_host_kernels(request.param, sanitize=SANITIZE))
+
+
+@needs_gcc
+@pytest.mark.parametrize("in_shape, flt, stride, padding", CASES)
+def test_winograd_matches_reference_on_the_host(kernels, in_shape, flt, stride, padding):
+    x, w, bias, params = _case(in_shape, flt, stride, padding)
+    expected = ops.conv2d_s8(x, w, bias, stride=(1, stride), padding=(0, 0, *padding), **params)
+    got = kernels.winograd_conv1d_s8(x, w, bias, stride=stride, padding=padding, **params)
+    np.testing.assert_array_equal(got, expected)
+
+
+@needs_gcc
+def test_winograd_relu_range_and_no_bias(kernels):
+    x, w, _, params = _case((1, 1, 33, 8), (12, 3), 1, (1, 1), seed=5)
+    params["out_shift"] = np.full(12, -9, np.int32)  # all channels on the fast path
+    expected = ops.conv2d_s8(x, w, None, padding=(0, 0, 1, 1), act_min=-20, act_max=90, **params)
+    got = kernels.winograd_conv1d_s8(x, w, None, padding=(1, 1), act_min=-20, act_max=90, **params)
+    np.testing.assert_array_equal(got, expected)
+
+
+@needs_gcc
+def test_winograd_int32_headroom_at_the_limit(kernels):
+    """K * C = 2739 with every input at the far end of the offset range and every weight at its
+    limit: the largest sums the kernel admits must still come out exact (sums modulo 2^32)."""
+    x, w, bias, params = _case((1, 1, 8, 913), (5, 3), 1, (1, 1), extreme=True)
+    assert w.shape[2] * w.shape[3] <= winograd.MAX_KC
+    params["out_mult"] = np.full(5, 1 << 30, np.int32)
+    params["out_shift"] = np.full(5, -31, np.int32)
+    expected = ops.conv2d_s8(x, w, bias, padding=(0, 0, 1, 1), **params)
+    got = kernels.winograd_conv1d_s8(x, w, bias, padding=(1, 1), **params)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_transform_layout_recovers_the_filter():
+    """Decoding the packed words (block, component, pair, channel; pairs (v, v+2), (v+1, v+3))
+    and inverting 24 G on components 0, 3 and 5 gives back the taps of every virtual channel."""
+    rng = np.random.default_rng(2)
+    for cout, k, cin, stride in [(5, 64, 1, 8), (8, 3, 6, 1), (3, 7, 3, 2)]:
+        w = rng.integers(-127, 128, (cout, 1, k, cin)).astype(np.int8)
+        geo = winograd.geometry(k, cin, cout, stride)
+        words = winograd.transform_filter(w, stride)
+        assert words.size == geo.weight_words
+        lo = (words & 0xFFFF).astype(np.uint16).view(np.int16).astype(np.int64)
+        hi = (words >> 16).astype(np.uint16).view(np.int16).astype(np.int64)
+        u = np.stack([lo, hi], -1).reshape(geo.blocks, 6, geo.segments, geo.group // 4, 2, 4, 2)
+        # -> (oc, segment, virtual channel, component): channel 4g + 2 * half + parity
+        u = u.transpose(0, 5, 2, 3, 6, 4, 1).reshape(geo.blocks * 4, geo.segments, geo.group, 6)
+        g0, g2 = u[..., 0] // 6, u[..., 5] // 24
+        g1 = (u[..., 3] - g0 - 4 * g2) // 2
+        for oc in range(cout):
+            for q in range(geo.segments):
+                for v in range(geo.group):
+                    phase, c = divmod(v, cin)
+                    for kk, got in enumerate((g0, g1, g2)):
+                        tap = (3 * q + kk) * stride + phase
+                        want = w[oc, 0, tap, c] if v < stride * cin and tap < k else 0
+                        assert got[oc, q, v] == want, (oc, q, v, kk)
+        assert not u[cout:].any()  # padded output channels are zero
+
+
+def test_unsupported_layers_are_named():
+    assert "height" in winograd.unsupported((1, 4, 8, 2), (3, 3, 3, 2), (1, 2, 6, 3), (1, 1), (1, 1))
+    assert "dilation" in winograd.unsupported((1, 1, 8, 2), (3, 1, 3, 2), (1, 1, 4, 3), (1, 1), (1, 2))
+    assert "headroom" in winograd.unsupported((1, 1, 8, 1000), (3, 1, 3, 1000), (1, 1, 8, 3), (1, 1), (1, 1))
+    assert winograd.unsupported((1, 1, 8, 2), (3, 1, 3, 2), (1, 1, 8, 3), (1, 1), (1, 1)) is None
+    off = winograd.choose((1, 1, 8, 2), (3, 1, 3, 2), (1, 1, 8, 3), (1, 1), (1, 1), 144, "off")
+    assert not off.use and off.reason == "--winograd off"
+
+
+@needs_gcc
+def test_winograd_under_sanitizers():
+    """The host tests of this file again, with ASan + UBSan builds of both paths."""
+    if SANITIZE:
+        pytest.skip("already running under the sanitizers")
+    env = sanitizer_env()
+    if not env["LD_PRELOAD"]:
+        pytest.skip("gcc has no libasan / libubsan runtime to preload")
+    env["ED_KERNELS_SANITIZE"] = "1"
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__,
+                             "-k", "host or relu or headroom"], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+
+def _qemu_cases():
+    from edge_deploy.build.kernel_firmware import KernelCase, _c_array
+
+    cases = []
+    shapes = [("conv1", (1, 1, 2048, 1), (16, 64), 8, (28, 28)), ("conv3", (1, 1, 64, 32), (64, 3), 1, (1, 1)),
+              ("odd", (1, 1, 13, 5), (7, 3), 1, (1, 1))]
+    for name, in_shape, flt, stride, padding in shapes:
+        x, w, bias, params = _case(in_shape, flt, stride, padding, seed=9)
+        params["out_shift"][::5] = -7
+        kw = dict(stride=(1, stride), padding=(0, 0, *padding), **params)
+        expected = ops.conv2d_s8(x, w, bias, **kw)
+        macs = int(np.prod(expected.shape)) * flt[1] * in_shape[3]
+        cases.append(KernelCase(f"{name}-direct", "conv2d_s8", {"x": x, "w": w, "bias": bias}, kw, expected.shape,
+                                macs, expected))
+        words = winograd.transform_filter(w, stride)
+        scratch = winograd.geometry(flt[1], in_shape[3], flt[0], stride).scratch_bytes // 4
+
+        def source(i, x=x, w=w, bias=bias, params=params, words=words, scratch=scratch, stride=stride,
+                   padding=padding, out_shape=expected.shape):
+            return (_c_array(f"x_{i}", "int8_t", x) + _c_array(f"u_{i}", "uint32_t", words)
+                    + _c_array(f"mult_{i}", "int32_t", params["out_mult"])
+                    + _c_array(f"shift_{i}", "int32_t", params["out_shift"]) + _c_array(f"bias_{i}", "int32_t", bias)
+                    + f"static uint32_t scratch_{i}[{scratch}];\n"
+                    f"static int run_case_{i}(void)\n{{\n"
+                    f"    const cmsis_nn_context ctx = {{scratch_{i}, sizeof(scratch_{i})}};\n"
+                    f"    const cmsis_nn_conv_params params = {{{params['input_offset']}, {params['output_offset']}, "
+                    f"{{{stride}, 1}}, {{{padding[0]}, 0}}, {{1, 1}}, {{-128, 127}}}};\n"
+                    f"    const cmsis_nn_per_channel_quant_params quant = {{(int32_t *)mult_{i}, (int32_t *)shift_{i}}};\n"
+                    f"    const cmsis_nn_dims in = {{{x.shape[0]}, 1, {x.shape[2]}, {x.shape[3]}}}, "
+                    f"flt = {{{w.shape[0]}, 1, {w.shape[2]}, {w.shape[3]}}}, bias_dims = {{1, 1, 1, {w.shape[0]}}}, "
+                    f"out = {{{out_shape[0]}, 1, {out_shape[2]}, {out_shape[3]}}};\n"
+                    f"    return ed_convolve_1d_winograd_s8(&ctx, &params, &quant, &in, x_{i}, &flt, u_{i}, &bias_dims, "
+                    f"bias_{i}, &out, out_{i});\n}}\n")
+
+        cases.append(KernelCase(f"{name}-winograd", "conv2d_s8", {}, {}, expected.shape, macs, expected,
+                                c_source=source))
+    return cases
+
+
+@needs_arm
+@pytest.mark.parametrize("path", ["dsp", "portable"])
+def test_winograd_on_the_cortex_m4(tmp_path, path):
+    """Bit-exact on the real instruction set; on the DSP path TICNN's 3-tap layer runs fewer
+    modelled cycles than arm_convolve_s8 (the reason the build picks it)."""
+    from edge_deploy.build.kernel_firmware import build_kernel_firmware
+    from edge_deploy.profile.attribution import per_mark, segment_cycles
+    from edge_deploy.profile.cycle_model import CortexM4Timing
+    from edge_deploy.profile.decode import decode_code
+    from edge_deploy.profile.qemu_run import run_with_counts
+
+    cases = _qemu_cases()
+    elf = build_kernel_firmware(cases, tmp_path, path=path)
+    run = run_with_counts(elf, timeout_s=120)
+    text = (run.stdout + run.stderr).replace("\r", "")
+    outputs = {}
+    for chunk in text.split("case ")[1:]:
+        head, _, rest = chunk.partition(" ")
+        status, _, hexdata = rest.partition(" ")
+        outputs[int(head)] = (status, "".join(hexdata.split()))
+    for i, case in enumerate(cases):
+        status, hexdata = outputs[i]
+        assert status == "0", case.name
+        got = np.frombuffer(bytes.fromhex(hexdata), dtype=np.int8).reshape(case.out_shape)
+        np.testing.assert_array_equal(got, case.expected, err_msg=case.name)
+    if path == "dsp":
+        tallies = per_mark(segment_cycles(run.counts, decode_code(run.counts.code), CortexM4Timing()))
+        names = [c.name for c in cases]
+        direct, wino = tallies[names.index("conv3-direct")], tallies[names.index("conv3-winograd")]
+        assert wino.cycles < 0.85 * direct.cycles, (wino, direct)
+        modelled = winograd.estimate_cycles(winograd.geometry(3, 32, 64, 1), 64)
+        assert abs(modelled - wino.cycles) < 0.25 * wino.cycles, (modelled, wino.cycles)
+
+
+def test_build_chooses_and_reports_winograd(tmp_path):
+    """auto picks the kernel per layer by the model and says why; the transformed filter replaces
+    the int8 one in model.c; off and unknown modes behave."""
+    sys.path.insert(0, os.path.dirname(__file__))
+    from codegen_models import ticnn_graph
+
+    from edge_deploy.codegen import plan_model, render_model
+    from edge_deploy.errors import EdgeDeployError
+
+    graph = ticnn_graph()
+    model = plan_model(graph, winograd="auto")
+    convs = [layer for layer in model.layers if layer.op.kind == "conv2d"]
+    assert all(layer.winograd is not None for layer in convs)
+    for layer in convs:
+        costs = layer.winograd.estimated_cycles
+        assert layer.winograd.use == (costs["winograd"] < costs["direct"])
+        assert (layer.kernel == winograd.KERNEL) == layer.winograd.use
+    used = [layer for layer in convs if layer.winograd.use]
+    assert used, "no TICNN conv was faster with Winograd in the model"
+    files, context = render_model(model, "mps2-an386")
+    name = used[0].c_name
+    assert f"{name}_weights_winograd[" in files["model.c"] and f"{name}_weights[" not in files["model.c"]
+    assert '#include "ed_winograd.h"' in files["model.c"]
+    off_files, off_context = render_model(plan_model(graph, winograd="off"), "mps2-an386")
+    assert "winograd" not in off_files["model.c"]
+    assert context["weights_bytes"] > off_context["weights_bytes"]  # int16 components cost flash
+    with pytest.raises(EdgeDeployError, match="--winograd mode 'fast'"):
+        plan_model(graph, winograd="fast")
+
+
+@needs_arm
+def test_forced_winograd_build_is_bit_exact_on_qemu(tmp_path, capsys):
+    sys.path.insert(0, os.path.dirname(__file__))
+    from codegen_models import ticnn_graph, ticnn_inputs
+
+    from edge_deploy.build.firmware_build import build_graph
+    from edge_deploy.cli import main
+    from edge_deploy.errors import EdgeDeployError
+
+    graph = ticnn_graph()
+    out = tmp_path / "build"
+    report = build_graph(graph, "mps2-an386", out, winograd="force").report
+    convs = [layer for layer in report["layers"] if layer["op"] == "conv2d"]
+    assert [layer["kernel"] for layer in convs] == [winograd.KERNEL] * len(convs)
+    assert all(layer["winograd"]["reason"] == "--winograd force" for layer in convs)
+    np.save(tmp_path / "x.npy", ticnn_inputs(graph, 3))
+    status = main(["run", str(out), "--inputs", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"), "--check"])
+    assert status == 0, capsys.readouterr().out
+    with pytest.raises(EdgeDeployError, match="upstream CMSIS-NN has no Winograd"):
+        build_graph(graph, "mps2-an386", tmp_path / "b2", winograd="force", cmsis_nn=tmp_path)
