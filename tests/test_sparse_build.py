@@ -94,8 +94,9 @@ def test_scalpel_pruned_ticnn_runs_with_no_mismatch(pruned_graph, kernels, qemu_
     out = tmp_path / "build"
     result = build_graph(pruned_graph, "mps2-an386", out, kernels=kernels, sparse="auto")
     layers = [layer for layer in result.report["layers"] if layer["sparsity"]]
-    # The dense conv: the Winograd kernel on the SIMD path (auto), arm_convolve_s8 on the portable one.
-    dense_conv = "ed_convolve_1d_winograd_s8" if kernels == "simd" else "arm_convolve_s8"
+    # The dense conv: the Winograd kernel (its max pool fused) on the SIMD path (auto), arm_convolve_s8
+    # on the portable one.
+    dense_conv = "ed_convolve_1d_winograd_maxpool2_s8" if kernels == "simd" else "arm_convolve_s8"
     assert [layer["kernel"] for layer in layers] == [
         "ed_convolve_group_sparse_s8", dense_conv, "ed_convolve_group_sparse_s8",
         "ed_fully_connected_group_sparse_s8", "ed_fully_connected_group_sparse_s8"]

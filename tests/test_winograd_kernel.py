@@ -73,6 +73,18 @@ def test_winograd_matches_reference_on_the_host(kernels, in_shape, flt, stride, 
 
 
 @needs_gcc
+@pytest.mark.parametrize("in_shape, flt, stride, padding", CASES[:6])
+@pytest.mark.parametrize("relu", [False, True])
+def test_winograd_fused_max_pool_matches_conv_then_pool(kernels, in_shape, flt, stride, padding, relu):
+    x, w, bias, params = _case(in_shape, flt, stride, padding, seed=11)
+    act = dict(act_min=int(params["output_offset"]), act_max=127) if relu else {}
+    conv = ops.conv2d_s8(x, w, bias, stride=(1, stride), padding=(0, 0, *padding), **params, **act)
+    expected = ops.max_pool_s8(conv, filter_hw=(1, 2), stride=(1, 2))
+    got = kernels.winograd_conv1d_s8(x, w, bias, stride=stride, padding=padding, maxpool2=True, **params, **act)
+    np.testing.assert_array_equal(got, expected)
+
+
+@needs_gcc
 def test_winograd_relu_range_and_no_bias(kernels):
     x, w, _, params = _case((1, 1, 33, 8), (12, 3), 1, (1, 1), seed=5)
     params["out_shift"] = np.full(12, -9, np.int32)  # all channels on the fast path
@@ -140,7 +152,7 @@ def test_winograd_under_sanitizers():
         pytest.skip("gcc has no libasan / libubsan runtime to preload")
     env["ED_KERNELS_SANITIZE"] = "1"
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__,
-                             "-k", "host or relu or headroom"], env=env, capture_output=True, text=True, timeout=600)
+                             "-k", "host or relu or headroom or pool"], env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
 
 
@@ -233,9 +245,15 @@ def test_build_chooses_and_reports_winograd(tmp_path):
     for layer in convs:
         costs = layer.winograd.estimated_cycles
         assert layer.winograd.use == (costs["winograd"] < costs["direct"])
-        assert (layer.kernel == winograd.KERNEL) == layer.winograd.use
+        assert (layer.kernel in (winograd.KERNEL, winograd.POOL_KERNEL)) == layer.winograd.use
     used = [layer for layer in convs if layer.winograd.use]
     assert used, "no TICNN conv was faster with Winograd in the model"
+    # Every TICNN conv is followed by a max pool of 2: fused, the pool has no layer of its own
+    # and the conv writes the pool's output.
+    assert all(layer.kernel == winograd.POOL_KERNEL and layer.fused_pool is not None for layer in used)
+    pools = [op for op in graph.ops if op.kind == "max_pool2d"]
+    assert len(model.layers) == len(graph.ops) - len(used)
+    assert {layer.output for layer in used} <= {op.outputs[0] for op in pools}
     files, context = render_model(model, "mps2-an386")
     name = used[0].c_name
     assert f"{name}_weights_winograd[" in files["model.c"] and f"{name}_weights[" not in files["model.c"]
@@ -260,7 +278,8 @@ def test_forced_winograd_build_is_bit_exact_on_qemu(tmp_path, capsys):
     out = tmp_path / "build"
     report = build_graph(graph, "mps2-an386", out, winograd="force").report
     convs = [layer for layer in report["layers"] if layer["op"] == "conv2d"]
-    assert [layer["kernel"] for layer in convs] == [winograd.KERNEL] * len(convs)
+    assert [layer["kernel"] for layer in convs] == [winograd.POOL_KERNEL] * len(convs)
+    assert all(layer["fused"] for layer in convs)
     assert all(layer["winograd"]["reason"] == "--winograd force" for layer in convs)
     np.save(tmp_path / "x.npy", ticnn_inputs(graph, 3))
     status = main(["run", str(out), "--inputs", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"), "--check"])

@@ -80,6 +80,25 @@ arm_cmsis_nn_status ed_convolve_1d_winograd_s8(const cmsis_nn_context *ctx,
                                                const cmsis_nn_dims *output_dims,
                                                int8_t *output_data);
 
+/* The convolution followed by a max pool of window 2 and stride 2 along the row (VALID: the
+ * pool's output width is conv_dims->w / 2), without the convolution's output in memory: each
+ * pair of neighbouring accumulators is reduced to its maximum before the requantization, which
+ * is monotonic, so the result equals arm_convolve_s8 then arm_max_pool_s8 bit for bit (when
+ * every requantization multiplier is positive, as TFLite's are). output_dims are the pooled
+ * output's. */
+arm_cmsis_nn_status ed_convolve_1d_winograd_maxpool2_s8(const cmsis_nn_context *ctx,
+                                                        const cmsis_nn_conv_params *conv_params,
+                                                        const cmsis_nn_per_channel_quant_params *quant_params,
+                                                        const cmsis_nn_dims *input_dims,
+                                                        const int8_t *input_data,
+                                                        const cmsis_nn_dims *filter_dims,
+                                                        const uint32_t *weights,
+                                                        const cmsis_nn_dims *bias_dims,
+                                                        const int32_t *bias_data,
+                                                        const cmsis_nn_dims *conv_dims,
+                                                        const cmsis_nn_dims *output_dims,
+                                                        int8_t *output_data);
+
 /* Scratch bytes: the transformed inputs of two tiles (6 * pairs * 2 words). */
 int32_t ed_convolve_1d_winograd_s8_get_buffer_size(const cmsis_nn_conv_params *conv_params,
                                                    const cmsis_nn_dims *input_dims,

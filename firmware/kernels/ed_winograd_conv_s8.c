@@ -371,14 +371,20 @@ static inline __attribute__((always_inline)) void ed_wino_tile_outputs(const int
 }
 
 #if ED_NN_DSP
-/* The common block: four channels, eight positions, every channel on the fast requantization
+/* Requantized, saturated output of one accumulator (fast path). */
+#define ED_WINO_OUT(acc) ((int8_t)ed_sat8(ed_wino_requant((int32_t)(acc), mult, round_lo, round_hi, hi_shift)))
+
+/* The common block: four channels, two full tiles, every channel on the fast requantization
  * path. Channel by channel (its constants in registers), tile by tile: At M, the exact
- * division (ASR, then MLA adds the bias while it multiplies by 1/3), the requantization and
- * SSAT, one byte stored per output; the activation range is applied afterwards to each row of
- * four bytes with two bytewise SIMD instructions (only when it is narrower than int8). */
-static __attribute__((noinline)) void ed_wino_block_fast(const int32_t *m, const int32_t *bias,
-                                                        const ed_requant_out_t *quant, int32_t act_min,
-                                                        int32_t act_max, int8_t *out, int32_t cout)
+ * division (ASR, then MLA adds the bias while it multiplies by 1/3), with `pool` the maximum of
+ * each two neighbouring positions (requantization is monotonic, so max then requantize equals
+ * requantize then max), the requantization and SSAT, one byte stored per output; the
+ * activation range is applied afterwards to each row of four bytes with two bytewise SIMD
+ * instructions (only when it is narrower than int8). */
+static inline __attribute__((always_inline)) void ed_wino_block_fast_body(const int32_t *m, const int32_t *bias,
+                                                                         const ed_requant_out_t *quant,
+                                                                         int32_t act_min, int32_t act_max,
+                                                                         int8_t *out, int32_t cout, int pool)
 {
     for (int32_t o = 0; o < 4; o++)
     {
@@ -386,91 +392,107 @@ static __attribute__((noinline)) void ed_wino_block_fast(const int32_t *m, const
         const uint32_t round_lo = quant[o].q.round_lo;
         const uint32_t b = bias != NULL ? (uint32_t)bias[o] : 0u;
         int8_t *dst = out + o;
-        for (int32_t slot = 0; slot < 2; slot++, dst += 4 * cout)
+        for (int32_t slot = 0; slot < 2; slot++)
         {
             const int32_t *mm = m + 2 * o + slot;
             const uint32_t m1 = (uint32_t)mm[8], m2 = (uint32_t)mm[16], m3 = (uint32_t)mm[24], m4 = (uint32_t)mm[32];
             const uint32_t s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
-            const uint32_t y0 = (uint32_t)((int32_t)((uint32_t)mm[0] + s12 + s34) >> 3) * 0xAAAAAAABu + b;
-            const uint32_t y1 = (uint32_t)((int32_t)(d12 + 2u * d34) >> 3) * 0xAAAAAAABu + b;
-            const uint32_t y2 = (uint32_t)((int32_t)(s12 + 4u * s34) >> 3) * 0xAAAAAAABu + b;
-            const uint32_t y3 = (uint32_t)((int32_t)(d12 + 8u * d34 + (uint32_t)mm[40]) >> 3) * 0xAAAAAAABu + b;
-            dst[0] = (int8_t)ed_sat8(ed_wino_requant((int32_t)y0, mult, round_lo, round_hi, hi_shift));
-            dst[cout] = (int8_t)ed_sat8(ed_wino_requant((int32_t)y1, mult, round_lo, round_hi, hi_shift));
-            dst[2 * cout] = (int8_t)ed_sat8(ed_wino_requant((int32_t)y2, mult, round_lo, round_hi, hi_shift));
-            dst[3 * cout] = (int8_t)ed_sat8(ed_wino_requant((int32_t)y3, mult, round_lo, round_hi, hi_shift));
+            const int32_t y0 = (int32_t)((uint32_t)((int32_t)((uint32_t)mm[0] + s12 + s34) >> 3) * 0xAAAAAAABu + b);
+            const int32_t y1 = (int32_t)((uint32_t)((int32_t)(d12 + 2u * d34) >> 3) * 0xAAAAAAABu + b);
+            const int32_t y2 = (int32_t)((uint32_t)((int32_t)(s12 + 4u * s34) >> 3) * 0xAAAAAAABu + b);
+            const int32_t y3 =
+                (int32_t)((uint32_t)((int32_t)(d12 + 8u * d34 + (uint32_t)mm[40]) >> 3) * 0xAAAAAAABu + b);
+            if (pool)
+            {
+                dst[0] = ED_WINO_OUT(y0 > y1 ? y0 : y1);
+                dst[cout] = ED_WINO_OUT(y2 > y3 ? y2 : y3);
+                dst += 2 * cout;
+            }
+            else
+            {
+                dst[0] = ED_WINO_OUT(y0);
+                dst[cout] = ED_WINO_OUT(y1);
+                dst[2 * cout] = ED_WINO_OUT(y2);
+                dst[3 * cout] = ED_WINO_OUT(y3);
+                dst += 4 * cout;
+            }
         }
     }
     if (act_min > -128 || act_max < 127)
     {
         const uint32_t lo4 = 0x01010101u * (uint8_t)act_min, hi4 = 0x01010101u * (uint8_t)act_max;
-        for (int32_t pos = 0; pos < 8; pos++, out += cout)
+        for (int32_t row = 0; row < (pool ? 4 : 8); row++, out += cout)
         {
             ed_write_u32(out, ed_min4_s8(ed_max4_s8(ed_read_u32(out), lo4), hi4));
         }
     }
 }
+
+static __attribute__((noinline)) void ed_wino_block_fast(const int32_t *m, const int32_t *bias,
+                                                        const ed_requant_out_t *quant, int32_t act_min,
+                                                        int32_t act_max, int8_t *out, int32_t cout)
+{
+    ed_wino_block_fast_body(m, bias, quant, act_min, act_max, out, cout, 0);
+}
+
+static __attribute__((noinline)) void ed_wino_block_fast_pool(const int32_t *m, const int32_t *bias,
+                                                             const ed_requant_out_t *quant, int32_t act_min,
+                                                             int32_t act_max, int8_t *out, int32_t cout)
+{
+    ed_wino_block_fast_body(m, bias, quant, act_min, act_max, out, cout, 1);
+}
+#undef ED_WINO_OUT
 #endif
 
-/* The outputs of one block: `channels` (<= 4) channels from `out` on, `positions` (<= 8)
- * positions `cout` bytes apart. m[j * 8 + o * 2 + slot] are the six sums of channel o, tile
- * slot. Channel by channel, so its requantization constants stay in registers. */
-static __attribute__((noinline)) void ed_wino_block_outputs(const int32_t *m, const int32_t *bias, const ed_requant_out_t *quant, int fast,
-                                  int32_t act_min, int32_t act_max, int8_t *out, int32_t cout, int32_t positions,
-                                  int32_t channels)
+/* The outputs of one block, any case: `channels` (<= 4) channels from `out` on, `rows` (<= 8,
+ * or <= 4 with `pool`) output rows `cout` bytes apart. m[j * 8 + o * 2 + slot] are the six sums
+ * of channel o, tile slot. */
+static __attribute__((noinline)) void ed_wino_block_outputs(const int32_t *m, const int32_t *bias,
+                                                           const ed_requant_out_t *quant, int32_t act_min,
+                                                           int32_t act_max, int8_t *out, int32_t cout,
+                                                           int32_t rows, int32_t channels, int pool)
 {
+    const int32_t per_tile = pool ? 2 : 4;
     for (int32_t o = 0; o < channels; o++)
     {
         const uint32_t b = bias != NULL ? (uint32_t)bias[o] : 0u;
-        const ed_requant_out_t *q = &quant[o];
         int8_t *dst = out + o;
         for (int32_t slot = 0; slot < 2; slot++)
         {
-            const int32_t count = ed_min_i32(4, positions - 4 * slot);
+            const int32_t count = ed_min_i32(per_tile, rows - per_tile * slot);
             if (count <= 0)
             {
                 break;
             }
             int32_t y[4];
             ed_wino_tile_outputs(m + 2 * o + slot, b, y);
-            if (fast && count == 4)
+            if (pool)
             {
-                const int32_t mult = q->q.mult, round_hi = q->q.round_hi, hi_shift = q->q.hi_shift;
-                const uint32_t round_lo = q->q.round_lo;
-                for (int32_t r = 0; r < 4; r++, dst += cout)
-                {
-                    int32_t v = ed_sat8(ed_wino_requant(y[r], mult, round_lo, round_hi, hi_shift));
-                    v = v < act_min ? act_min : v;
-                    *dst = (int8_t)(v > act_max ? act_max : v);
-                }
-                continue;
+                y[0] = y[0] > y[1] ? y[0] : y[1];
+                y[1] = y[2] > y[3] ? y[2] : y[3];
             }
             for (int32_t r = 0; r < count; r++, dst += cout)
             {
-                *dst = ed_requant_out_s8(q, y[r], act_min, act_max);
+                *dst = ed_requant_out_s8(&quant[o], y[r], act_min, act_max);
             }
         }
     }
 }
 
-arm_cmsis_nn_status ed_convolve_1d_winograd_s8(const cmsis_nn_context *ctx,
-                                               const cmsis_nn_conv_params *conv_params,
-                                               const cmsis_nn_per_channel_quant_params *quant_params,
-                                               const cmsis_nn_dims *input_dims,
-                                               const int8_t *input_data,
-                                               const cmsis_nn_dims *filter_dims,
-                                               const uint32_t *weights,
-                                               const cmsis_nn_dims *bias_dims,
-                                               const int32_t *bias_data,
-                                               const cmsis_nn_dims *output_dims,
-                                               int8_t *output_data)
+/* The convolution, with `pool` 2 followed by a max pool of window 2 and stride 2 along the
+ * row (output_dims are then the pooled output's, conv_width the convolution's output width). */
+static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *p,
+                                        const cmsis_nn_per_channel_quant_params *quant_params,
+                                        const cmsis_nn_dims *input_dims, const int8_t *input_data,
+                                        const cmsis_nn_dims *filter_dims, const uint32_t *weights,
+                                        const int32_t *bias_data, const cmsis_nn_dims *conv_dims,
+                                        const cmsis_nn_dims *output_dims, int8_t *output_data, int32_t pool)
 {
-    (void)bias_dims;
     ed_winograd_geometry g;
-    const cmsis_nn_conv_params *p = conv_params;
     const int32_t cin = input_dims->c, cout = output_dims->c;
-    if (!ed_winograd_geometry_of(p, input_dims, filter_dims, output_dims, &g) || filter_dims->c != cin ||
-        filter_dims->n != cout || ctx == NULL || ctx->buf == NULL ||
+    if (!ed_winograd_geometry_of(p, input_dims, filter_dims, conv_dims, &g) || filter_dims->c != cin ||
+        filter_dims->n != cout || conv_dims->c != cout || output_dims->w != conv_dims->w / pool ||
+        output_dims->n != input_dims->n || ctx == NULL || ctx->buf == NULL ||
         ctx->size < ed_convolve_1d_winograd_s8_get_buffer_size(p, input_dims, filter_dims) || weights == NULL)
     {
         return ARM_CMSIS_NN_ARG_ERROR;
@@ -478,8 +500,9 @@ arm_cmsis_nn_status ed_convolve_1d_winograd_s8(const cmsis_nn_context *ctx,
     uint32_t *v = (uint32_t *)ctx->buf;
     const int32_t stride_c = p->stride.w * cin;
     const int32_t total = input_dims->w * cin;
-    const int32_t out_w = output_dims->w;
-    const int32_t tiles = (out_w + 3) / 4;
+    const int32_t out_w = output_dims->w;        /* rows written */
+    const int32_t tiles = (out_w * pool + 3) / 4; /* tiles whose outputs are kept */
+    const int32_t rows_per_pair = 8 / pool;
     const int32_t act_min = p->activation.min, act_max = p->activation.max;
     ed_requant_out_t table[ED_WINO_QUANT_TABLE];
     const int prepared = cout <= ED_WINO_QUANT_TABLE;
@@ -501,7 +524,8 @@ arm_cmsis_nn_status ed_convolve_1d_winograd_s8(const cmsis_nn_context *ctx,
                 const int32_t first = 4 * (t0 + slot) * stride_c - p->padding.w * cin;
                 ed_wino_input_tile(input, total, stride_c, &g, first, p->input_offset, v + slot);
             }
-            const int32_t positions = ed_min_i32(8, out_w - 4 * t0);
+            const int32_t row0 = t0 / 2 * rows_per_pair;
+            const int32_t rows = ed_min_i32(rows_per_pair, out_w - row0);
             for (int32_t block = 0; block < g.blocks; block++)
             {
                 const int32_t oc = 4 * block;
@@ -521,18 +545,60 @@ arm_cmsis_nn_status ed_convolve_1d_winograd_s8(const cmsis_nn_context *ctx,
                     }
                 }
                 const ed_requant_out_t *quant = prepared ? &table[oc] : local;
+                const int32_t *bias = bias_data != NULL ? bias_data + oc : NULL;
+                int8_t *dst = output + row0 * cout + oc;
 #if ED_NN_DSP
-                if (block_fast && channels == 4 && positions == 8)
+                if (block_fast && channels == 4 && rows == rows_per_pair)
                 {
-                    ed_wino_block_fast(m, bias_data != NULL ? bias_data + oc : NULL, quant, act_min, act_max,
-                                       output + 4 * t0 * cout + oc, cout);
+                    if (pool == 2)
+                    {
+                        ed_wino_block_fast_pool(m, bias, quant, act_min, act_max, dst, cout);
+                    }
+                    else
+                    {
+                        ed_wino_block_fast(m, bias, quant, act_min, act_max, dst, cout);
+                    }
                     continue;
                 }
 #endif
-                ed_wino_block_outputs(m, bias_data != NULL ? bias_data + oc : NULL, quant, block_fast, act_min, act_max,
-                                      output + 4 * t0 * cout + oc, cout, positions, channels);
+                ed_wino_block_outputs(m, bias, quant, act_min, act_max, dst, cout, rows, channels, pool == 2);
             }
         }
     }
     return ARM_CMSIS_NN_SUCCESS;
+}
+
+arm_cmsis_nn_status ed_convolve_1d_winograd_s8(const cmsis_nn_context *ctx,
+                                               const cmsis_nn_conv_params *conv_params,
+                                               const cmsis_nn_per_channel_quant_params *quant_params,
+                                               const cmsis_nn_dims *input_dims,
+                                               const int8_t *input_data,
+                                               const cmsis_nn_dims *filter_dims,
+                                               const uint32_t *weights,
+                                               const cmsis_nn_dims *bias_dims,
+                                               const int32_t *bias_data,
+                                               const cmsis_nn_dims *output_dims,
+                                               int8_t *output_data)
+{
+    (void)bias_dims;
+    return ed_wino_conv(ctx, conv_params, quant_params, input_dims, input_data, filter_dims, weights, bias_data,
+                        output_dims, output_dims, output_data, 1);
+}
+
+arm_cmsis_nn_status ed_convolve_1d_winograd_maxpool2_s8(const cmsis_nn_context *ctx,
+                                                        const cmsis_nn_conv_params *conv_params,
+                                                        const cmsis_nn_per_channel_quant_params *quant_params,
+                                                        const cmsis_nn_dims *input_dims,
+                                                        const int8_t *input_data,
+                                                        const cmsis_nn_dims *filter_dims,
+                                                        const uint32_t *weights,
+                                                        const cmsis_nn_dims *bias_dims,
+                                                        const int32_t *bias_data,
+                                                        const cmsis_nn_dims *conv_dims,
+                                                        const cmsis_nn_dims *output_dims,
+                                                        int8_t *output_data)
+{
+    (void)bias_dims;
+    return ed_wino_conv(ctx, conv_params, quant_params, input_dims, input_data, filter_dims, weights, bias_data,
+                        conv_dims, output_dims, output_data, 2);
 }

@@ -77,13 +77,27 @@ def layer_records(model: ModelPlan) -> list[dict[str, Any]]:
             "kernel": layer.kernel or None,
             "macs": layer.macs,
             "input_shapes": [list(s) for s in layer.input_shapes],
-            "output_shape": list(layer.output_shape),
+            # A conv with a fused pool: its own output's shape (the pool's record has the pooled one).
+            "output_shape": list(model.graph.tensor(layer.op.outputs[0]).shape if layer.fused_pool is not None
+                                 else layer.output_shape),
             "scratch_bytes": layer.scratch_bytes,
             "sparsity": layer.sparsity.to_dict() if layer.sparsity is not None else None,
             "skip_zero": layer.skip_zero.to_dict() if layer.skip_zero is not None else None,
             "winograd": layer.winograd.to_dict() if layer.winograd is not None else None,
+            "fused": [layer.fused_pool.name] if layer.fused_pool is not None else [],
         })
-    return records
+        if layer.fused_pool is not None:
+            # The pool has no code of its own; its record says where it went.
+            pool, graph = layer.fused_pool, model.graph
+            records.append({
+                "index": layer.index + 1 + [op.name for op in graph.ops[layer.index + 1:]].index(pool.name),
+                "mark": -1, "name": pool.name, "short_name": pool.name, "c_function": None, "op": pool.kind,
+                "kernel": None, "macs": 0, "input_shapes": [list(graph.tensor(pool.inputs[0]).shape)],
+                "output_shape": list(graph.tensor(pool.outputs[0]).shape), "scratch_bytes": 0,
+                "sparsity": None, "skip_zero": None, "winograd": None, "fused": [],
+                "fused_into": layer.c_name,
+            })
+    return sorted(records, key=lambda record: record["index"])
 
 
 def _tensor_record(graph: Graph, name: str) -> dict[str, Any]:

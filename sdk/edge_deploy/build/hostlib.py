@@ -213,9 +213,10 @@ class HostKernels:
         return out
 
     def winograd_conv1d_s8(self, x, w, bias, *, input_offset, output_offset, out_mult, out_shift, stride=1,
-                           padding=(0, 0), act_min=-128, act_max=127) -> np.ndarray:
+                           padding=(0, 0), act_min=-128, act_max=127, maxpool2=False) -> np.ndarray:
         """``ed_convolve_1d_winograd_s8``: NHWC int8 x of height 1, OHWI int8 w of height 1 (the
-        filter is transformed here, as the build does), ``padding`` (left, right) -> NHWC int8."""
+        filter is transformed here, as the build does), ``padding`` (left, right) -> NHWC int8.
+        With ``maxpool2``, ``ed_convolve_1d_winograd_maxpool2_s8``: the output max-pooled by 2."""
         from edge_deploy.codegen.winograd import transform_filter
 
         x = _c_array(x, np.int8)
@@ -223,7 +224,8 @@ class HostKernels:
         cout = w.shape[0]
         left, right = padding
         out_w = (x.shape[2] + left + right - w.shape[2]) // stride + 1
-        out = np.zeros((x.shape[0], 1, out_w, cout), dtype=np.int8)
+        conv_dims = _Dims(x.shape[0], 1, out_w, cout)
+        out = np.zeros((x.shape[0], 1, out_w // 2 if maxpool2 else out_w, cout), dtype=np.int8)
         words = _c_array(transform_filter(w, stride), np.uint32)
         mult = _c_array(out_mult, np.int32, cout)
         shift = _c_array(out_shift, np.int32, cout)
@@ -235,11 +237,13 @@ class HostKernels:
         size = int(self.lib.ed_convolve_1d_winograd_s8_get_buffer_size(ctypes.byref(params), ctypes.byref(in_dims),
                                                                         ctypes.byref(flt_dims)))
         ctx, _buf = self._scratch(size)
-        status = self.lib.ed_convolve_1d_winograd_s8(
+        name = "ed_convolve_1d_winograd_maxpool2_s8" if maxpool2 else "ed_convolve_1d_winograd_s8"
+        dims = (ctypes.byref(conv_dims),) if maxpool2 else ()
+        status = getattr(self.lib, name)(
             ctypes.byref(ctx), ctypes.byref(params), ctypes.byref(_PerChannel(_ptr(mult), _ptr(shift))),
             ctypes.byref(in_dims), _ptr(x), ctypes.byref(flt_dims), _ptr(words), ctypes.byref(_Dims(1, 1, 1, cout)),
-            None if bias_arr is None else _ptr(bias_arr), ctypes.byref(_Dims(*out.shape)), _ptr(out))
-        _check(status, "ed_convolve_1d_winograd_s8")
+            None if bias_arr is None else _ptr(bias_arr), *dims, ctypes.byref(_Dims(*out.shape)), _ptr(out))
+        _check(status, name)
         return out
 
     def depthwise_conv2d_s8(self, x, w, bias, *, input_offset, output_offset, out_mult, out_shift, stride=(1, 1),

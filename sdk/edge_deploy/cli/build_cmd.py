@@ -47,7 +47,8 @@ def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, winogr
                f"{report['arena_lower_bound_bytes']:,} B; stack {report['stack_bytes']:,} B)")
     click.echo(f"  {report['n_layers']} layers, {report['macs']:,} MACs per inference")
     for layer in report["layers"]:
-        kernel = layer["kernel"] or "(view, no code)"
+        kernel = layer["kernel"] or (f"(fused into {layer['fused_into']})" if layer.get("fused_into")
+                                     else "(view, no code)")
         shapes = " + ".join(str(tuple(s)) for s in layer["input_shapes"])
         click.echo(f"  {layer['short_name']:<24} {layer['op']:<17} {kernel:<36} {shapes} -> "
                    f"{tuple(layer['output_shape'])}")

@@ -149,7 +149,11 @@ def _layer_context(graph: Graph, layer: Layer, pointers: dict[str, str], plan: A
                 f"(24 G g, int16 pairs; ed_winograd.h): {geo.blocks} blocks of 4 channels x 6 x {geo.pairs} "
                 f"virtual channel pairs x 4"))
             ctx["winograd"] = {"reason": comment_text(layer.winograd.reason), "segments": geo.segments,
-                               "pairs": geo.pairs}
+                               "pairs": geo.pairs, "pool": None}
+            if layer.fused_pool is not None:
+                conv_out = graph.tensor(op.outputs[0]).shape
+                ctx["winograd"]["pool"] = {"source_name": comment_text(layer.fused_pool.name),
+                                           "conv_shape": shape_text(conv_out), "conv_dims": _dims(conv_out)}
         else:
             ctx["arrays"].append(_array(f"{layer.c_name}_weights", "int8_t", w.data,
                                         f"weights {layout} {shape_text(w.shape)}, scales {ctx['weights']}"))
@@ -228,7 +232,9 @@ def model_context(graph: Graph, layers: list[Layer], plan: ArenaPlan, *, source:
     for layer in layers:
         symbols.setdefault(layer.output, f"{layer.c_name.upper()}_OUT")
     tensors = []
-    for name in graph.activations():
+    # Activations the plan holds (a fused layer's intermediate tensor is never stored).
+    planned = [name for name in graph.activations() if name in lifetimes]
+    for name in planned:
         t = graph.tensor(name)
         first, last = lifetimes[name]
         tensors.append({
@@ -236,7 +242,7 @@ def model_context(graph: Graph, layers: list[Layer], plan: ArenaPlan, *, source:
             "shape": shape_text(t.shape), "first": first, "last": last, "name": comment_text(name),
             "scale": c_float(t.scale), "zero_point": t.zero_point,
         })
-    pointers = {name: f"ARENA_{symbols[name]}" for name in graph.activations()}
+    pointers = {name: f"ARENA_{symbols[name]}" for name in planned}
     layer_contexts = [_layer_context(graph, layer, pointers, plan) for layer in layers]
     run_layers = [ctx for ctx in layer_contexts if ctx["mark"] >= 0]
     x, y = graph.tensor(input_name), graph.tensor(output_name)

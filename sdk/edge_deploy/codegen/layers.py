@@ -62,6 +62,9 @@ class Layer:
     skip_zero: Any = None
     # For a dense conv2d: edge_deploy.codegen.winograd's choice (Winograd F(4,3) or direct).
     winograd: Any = None
+    # A max pool fused into this (Winograd) conv: the pool op; the layer then writes the pool's
+    # output, and the pool has no layer of its own.
+    fused_pool: Op | None = None
 
     @property
     def is_view(self) -> bool:
@@ -168,6 +171,34 @@ def _winograd_choice(graph: Graph, op: Op, mode: str, sparsity):
                   _macs(graph, op), mode)
 
 
+def _fusable_pool(graph: Graph, op: Op, consumers: dict[str, list[int]]) -> Op | None:
+    """The max pool (window 2, stride 2 along the row, no padding, no activation of its own)
+    that alone reads ``op``'s output, when the Winograd kernel can fuse it exactly: the output
+    is not a model output, pool and conv share quantization, no activation threshold, and every
+    requantization is a positive multiplier with a right shift (then requantization is
+    monotonic, so the maximum can be taken before it). Else None."""
+    from edge_deploy.ir.params import kernel_params
+
+    out = op.outputs[0]
+    users = consumers.get(out, [])
+    if out in graph.outputs or len(users) != 1 or "act_threshold" in op.attrs:
+        return None
+    pool = graph.ops[users[0]]
+    if pool.kind != "max_pool2d" or pool.inputs[0] != out:
+        return None
+    pp = kernel_params(graph, pool)
+    if (tuple(pp["filter_hw"]) != (1, 2) or tuple(pp["stride"]) != (1, 2) or any(pp["padding"])
+            or (pp["act_min"], pp["act_max"]) != (-128, 127)):
+        return None
+    y, z = graph.tensor(out), graph.tensor(pool.outputs[0])
+    if float(y.scale) != float(z.scale) or y.zero_point != z.zero_point:
+        return None
+    cp = kernel_params(graph, op)
+    if (np.asarray(cp["out_mult"]) <= 0).any() or (np.asarray(cp["out_shift"]) > 0).any():
+        return None
+    return pool
+
+
 def _sparse_scratch_bytes(graph: Graph, op: Op) -> int:
     """Scratch of the sparse kernels (ed_*_sparse_s8_get_buffer_size): four widened input
     patches for a conv, one widened input row for a fully connected layer."""
@@ -221,8 +252,12 @@ def graph_layers(graph: Graph, sparse: str = "off", winograd: str = "off") -> li
     for op in graph.ops:
         _check_supported(graph, op)
     shorts = _unique([short_layer_name(op.name) for op in graph.ops])
+    consumers = graph.consumers()
+    fused: set[int] = set()  # max pools fused into the conv before them
     layers, mark = [], 0
     for index, (op, short) in enumerate(zip(graph.ops, shorts)):
+        if index in fused:
+            continue
         view = op.kind in VIEW_KINDS
         kernel = "" if view else KERNELS[op.kind]
         if op.kind == "fully_connected" and graph.tensor(op.inputs[1]).quant.per_channel:
@@ -240,17 +275,26 @@ def graph_layers(graph: Graph, sparse: str = "off", winograd: str = "off") -> li
             from edge_deploy.codegen.winograd import KERNEL as WINOGRAD_KERNEL
 
             kernel, scratch = WINOGRAD_KERNEL, wino.geometry.scratch_bytes
+        pool = _fusable_pool(graph, op, consumers) if wino is not None and wino.use else None
+        output, name = op.outputs[0], short
+        if pool is not None:
+            from edge_deploy.codegen.winograd import POOL_KERNEL
+
+            pool_index = consumers[op.outputs[0]][0]
+            fused.add(pool_index)
+            kernel, output = POOL_KERNEL, pool.outputs[0]
+            name = c_identifier(f"{short}_{shorts[pool_index]}", limit=40)
         skip = _skip_zero(graph, op, sparse, sparsity)
         if skip is not None and skip.chosen:
             from edge_deploy.codegen.skip_zero import SKIP_ZERO_KERNEL, skip_zero_scratch_bytes
 
             kernel, scratch = SKIP_ZERO_KERNEL, skip_zero_scratch_bytes(graph, op)
         layers.append(Layer(
-            index=index, mark=-1 if view else mark, op=op, short_name=short,
-            c_name=f"view_{short}" if view else f"l{mark:02d}_{short}", kernel=kernel, inputs=activations, output=op.outputs[0],
+            index=index, mark=-1 if view else mark, op=op, short_name=name,
+            c_name=f"view_{name}" if view else f"l{mark:02d}_{name}", kernel=kernel, inputs=activations, output=output,
             input_shapes=tuple(graph.tensor(n).shape for n in activations),
-            output_shape=graph.tensor(op.outputs[0]).shape, macs=_macs(graph, op),
-            scratch_bytes=scratch, sparsity=sparsity, skip_zero=skip, winograd=wino))
+            output_shape=graph.tensor(output).shape, macs=_macs(graph, op),
+            scratch_bytes=scratch, sparsity=sparsity, skip_zero=skip, winograd=wino, fused_pool=pool))
         mark += 0 if view else 1
     if mark > MAX_LAYERS:
         raise EdgeDeployError(f"model '{graph.name}' has {mark} layers; the runtime reports at most {MAX_LAYERS}",

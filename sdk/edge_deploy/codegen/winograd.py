@@ -25,6 +25,8 @@ G24 = np.array([[6, 0, 0], [-4, -4, -4], [-4, 4, -4], [1, 2, 4], [1, -2, 4], [0,
 MAX_KC = 2740
 WINOGRAD_MODES = ("auto", "off", "force")
 KERNEL = "ed_convolve_1d_winograd_s8"
+# The same with a following max pool (window 2, stride 2) fused in (edge_deploy.codegen.layers).
+POOL_KERNEL = "ed_convolve_1d_winograd_maxpool2_s8"
 
 
 @dataclass(frozen=True)
