@@ -223,6 +223,26 @@ def test_sparse_conv_equals_dense_on_pruned_weights(sparse, kernel, case):
 
 
 @needs_gcc
+@pytest.mark.parametrize("clamp", [False, True])
+@pytest.mark.parametrize("case", range(len(CONV_CASES)))
+def test_group_sparse_fast_block_equals_dense(sparse, case, clamp):
+    """Right shifts only (every channel on the prepared fast requantization: the fast block of
+    the DSP path), with and without an activation clamp, with and without bias."""
+    x_shape, w_shape, stride, padding, dilation = CONV_CASES[case]
+    rng = np.random.default_rng(100 + case)
+    x = rng.integers(-128, 128, x_shape, dtype=np.int8)
+    w = _pruned(rng, w_shape, zero_groups=0.7)
+    cout = w_shape[0]
+    kw = dict(input_offset=int(rng.integers(-127, 129)), output_offset=int(rng.integers(-128, 128)),
+              out_mult=rng.integers(1 << 30, (1 << 31) - 1, cout).astype(np.int32),
+              out_shift=rng.integers(-12, 0, cout).astype(np.int32), stride=stride, padding=padding,
+              dilation=dilation, act_min=-90 if clamp else -128, act_max=100 if clamp else 127)
+    bias = rng.integers(-30000, 30000, cout).astype(np.int32)
+    for b in (bias, None):
+        assert np.array_equal(sparse.conv2d("group4", x, w, b, **kw), ops.conv2d_s8(x, w, b, **kw))
+
+
+@needs_gcc
 @pytest.mark.parametrize("kernel", ["group4", "csr"])
 @pytest.mark.parametrize("depth,units,rows,per_channel", [(448, 100, 1, True), (101, 9, 3, False),
                                                           (1100, 5, 1, True), (3, 4, 2, True)])
@@ -301,6 +321,16 @@ def test_sparse_kernels_on_qemu_match_and_group_sparse_beats_dense(qemu_arm, tmp
         base = random_layer(rng, kind, shape, "dense", zg, 0.0)
         for kernel in ("dense", "group4", "csr"):
             layers.append({**base, "kernel": kernel, "name": f"{kind}{shape}-{kernel}"})
+    # The group-sparse kernel's other blocks and layouts: a position count not a multiple of 4
+    # (tail block), stride 2 with padding, 16-bit indices, an activation clamp, a left shift
+    # (no fast requantization), more than 64 output channels, cin not a multiple of 4.
+    for shape, change in (((37, 16, 3, 1, 10, 1), {}), ((40, 8, 5, 2, 12, 2), {}), ((10, 128, 9, 1, 4, 0), {}),
+                          ((30, 16, 3, 1, 8, 1), {"act_min": -60, "act_max": 90}),
+                          ((30, 16, 3, 1, 8, 1), {"out_shift": np.array([-7, 1] * 4, np.int32)}),
+                          ((18, 16, 3, 1, 70, 1), {}), ((33, 6, 3, 1, 5, 1), {})):
+        base = random_layer(rng, "conv2d", shape, "group4", 0.7, 0.0)
+        base["params"] = {**base["params"], **change}
+        layers.append({**base, "name": f"conv2d{shape}{sorted(change)}-group4"})
     cases = [kernel_case(layer) for layer in layers]
     run = run_kernel_firmware(build_kernel_firmware(cases, tmp_path, path=path), cases)
     for layer, out, status in zip(layers, run.outputs, run.statuses):

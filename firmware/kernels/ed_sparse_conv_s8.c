@@ -75,6 +75,250 @@ ed_csr_row4(const int16_t *col, const int8_t *values, const uint8_t *index8, con
     return values + count;
 }
 
+#if ED_NN_DSP && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && !defined(ED_NN_PORTABLE)
+/* One kept group against the four columns (pair order: the group is 32 bytes, position j's two
+ * words at 8j): index, weight word, two SXTB16, four LDRD, eight SMLAD. */
+#define ED_G4_GROUP(LOAD_INDEX)                \
+    LOAD_INDEX "\n\t"                          \
+    "ldr %[w], [%[vp]], #4\n\t"                \
+    "add %[a], %[cb], %[a], lsl #5\n\t"        \
+    "sxtb16 %[t], %[w]\n\t"                    \
+    "sxtb16 %[w], %[w], ror #8\n\t"            \
+    "ldrd %[x], %[y], [%[a]]\n\t"              \
+    "smlad %[a0], %[x], %[t], %[a0]\n\t"       \
+    "smlad %[a0], %[y], %[w], %[a0]\n\t"       \
+    "ldrd %[x], %[y], [%[a], #8]\n\t"          \
+    "smlad %[a1], %[x], %[t], %[a1]\n\t"       \
+    "smlad %[a1], %[y], %[w], %[a1]\n\t"       \
+    "ldrd %[x], %[y], [%[a], #16]\n\t"         \
+    "smlad %[a2], %[x], %[t], %[a2]\n\t"       \
+    "smlad %[a2], %[y], %[w], %[a2]\n\t"       \
+    "ldrd %[x], %[y], [%[a], #24]\n\t"         \
+    "smlad %[a3], %[x], %[t], %[a3]\n\t"       \
+    "smlad %[a3], %[y], %[w], %[a3]\n\t"
+
+/* The kept groups of one output channel (n, from the index pointer IP and `values`) against
+ * the four columns at `col`, in Thumb-2 assembly: an odd group first, then two groups per
+ * iteration (LSRS leaves the odd bit in C and "no pairs" in Z; nothing in a group sets the
+ * flags). 13 registers, no spills. */
+#define ED_G4_ROW_ASM(LOAD_INDEX, IP)                                                              \
+    do                                                                                             \
+    {                                                                                              \
+        uint32_t w_, t_, x_, y_, a_;                                                               \
+        __asm__ volatile("lsrs %[n], %[n], #1\n\t"                                                 \
+                         "bcc 2f\n\t" ED_G4_GROUP(LOAD_INDEX) "2:\n\t"                             \
+                         "beq 3f\n"                                                                \
+                         "1:\n\t" ED_G4_GROUP(LOAD_INDEX) ED_G4_GROUP(LOAD_INDEX)                  \
+                         "subs %[n], %[n], #1\n\t"                                                 \
+                         "bne 1b\n"                                                                \
+                         "3:\n\t"                                                                  \
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),             \
+                           [vp] "+r"(values), [ip] "+r"(IP), [n] "+r"(n), [w] "=&r"(w_),           \
+                           [t] "=&r"(t_), [x] "=&r"(x_), [y] "=&r"(y_), [a] "=&r"(a_)              \
+                         : [cb] "r"(col)                                                           \
+                         : "cc", "memory");                                                        \
+    } while (0)
+#define ED_SPARSE_ASM 1
+
+/* The whole block in assembly (index8 weights, four full columns, no activation clamp): per
+ * output channel one LDM of {bias, count}, the group loop, one LDM of the prepared
+ * requantization, four requantizations (AND, SUBS, SBC, SMLAL, ASR, SSAT) and four byte stores.
+ * Registers: r0-r3 accumulators, r4-r7 weight / columns / requantization, r8 address, r9
+ * count, r10 values, r11 indices, r12 columns, lr the channel table; the output pointer,
+ * the channel count and the table's end live in *args. */
+typedef struct
+{
+    int32_t bias;
+    int32_t count;    /* kept groups */
+    int32_t mult;     /* prepared fast requantization (ed_requant_out_t's q) */
+    uint32_t round_lo;
+    int32_t round_hi;
+    int32_t hi_shift;
+} ed_g4_channel_t;
+
+typedef struct
+{
+    const int16_t *col; /* 0: the block's columns */
+    int8_t *out;        /* 4: output of channel 0, position 0 (advanced per channel) */
+    int32_t cout;       /* 8: output row stride */
+    const ed_g4_channel_t *end; /* 12 */
+} ed_g4_args_t;
+
+void ed_sparse_g4_block_asm(ed_g4_args_t *args, const ed_g4_channel_t *table, const int8_t *values,
+                            const uint8_t *index);
+
+#define ED_ASM_G4_GROUP                  \
+    "ldrb r8, [r11], #1\n\t"             \
+    "ldr r4, [r10], #4\n\t"              \
+    "add r8, r12, r8, lsl #5\n\t"        \
+    "sxtb16 r5, r4\n\t"                  \
+    "sxtb16 r4, r4, ror #8\n\t"          \
+    "ldrd r6, r7, [r8]\n\t"              \
+    "smlad r0, r6, r5, r0\n\t"           \
+    "smlad r0, r7, r4, r0\n\t"           \
+    "ldrd r6, r7, [r8, #8]\n\t"          \
+    "smlad r1, r6, r5, r1\n\t"           \
+    "smlad r1, r7, r4, r1\n\t"           \
+    "ldrd r6, r7, [r8, #16]\n\t"         \
+    "smlad r2, r6, r5, r2\n\t"           \
+    "smlad r2, r7, r4, r2\n\t"           \
+    "ldrd r6, r7, [r8, #24]\n\t"         \
+    "smlad r3, r6, r5, r3\n\t"           \
+    "smlad r3, r7, r4, r3\n\t"
+
+/* requantize accumulator R in place: r4 mult, r5:r6 rounding term, r7 shift */
+#define ED_ASM_REQUANT(R)                \
+    "and r8, " R ", #0x80000000\n\t"     \
+    "subs r8, r5, r8\n\t"                \
+    "sbc r9, r6, #0\n\t"                 \
+    "smlal r8, r9, " R ", r4\n\t"        \
+    "asr " R ", r9, r7\n\t"              \
+    "ssat " R ", #8, " R "\n\t"
+
+__asm__(".pushsection .text.ed_sparse_g4_block_asm,\"ax\",%progbits\n\t"
+        ".syntax unified\n\t"
+        ".thumb\n\t"
+        ".balign 4\n\t"
+        ".global ed_sparse_g4_block_asm\n\t"
+        ".thumb_func\n\t"
+        ".type ed_sparse_g4_block_asm, %function\n"
+        "ed_sparse_g4_block_asm:\n\t"
+        "push {r0, r4-r11, lr}\n\t"
+        "mov lr, r1\n\t"
+        "mov r10, r2\n\t"
+        "mov r11, r3\n\t"
+        "ldr r12, [r0]\n"
+        "4:\n\t"
+        "ldmia lr!, {r0, r9}\n\t"
+        "mov r1, r0\n\t"
+        "mov r2, r0\n\t"
+        "mov r3, r0\n\t"
+        "lsrs r9, r9, #1\n\t"
+        "bcc 2f\n\t" ED_ASM_G4_GROUP "2:\n\t"
+        "beq 3f\n"
+        "1:\n\t" ED_ASM_G4_GROUP ED_ASM_G4_GROUP
+        "subs r9, r9, #1\n\t"
+        "bne 1b\n"
+        "3:\n\t"
+        "ldmia lr!, {r4, r5, r6, r7}\n\t"
+        ED_ASM_REQUANT("r0") ED_ASM_REQUANT("r1") ED_ASM_REQUANT("r2") ED_ASM_REQUANT("r3")
+        "ldr r8, [sp]\n\t"
+        "ldrd r4, r5, [r8, #4]\n\t"
+        "strb r0, [r4]\n\t"
+        "strb r1, [r4, r5]\n\t"
+        "add r6, r4, r5, lsl #1\n\t"
+        "strb r2, [r6]\n\t"
+        "strb r3, [r6, r5]\n\t"
+        "adds r4, r4, #1\n\t"
+        "ldr r6, [r8, #12]\n\t"
+        "str r4, [r8, #4]\n\t"
+        "cmp lr, r6\n\t"
+        "bne 4b\n\t"
+        "pop {r0, r4-r11, pc}\n\t"
+        ".size ed_sparse_g4_block_asm, .-ed_sparse_g4_block_asm\n\t"
+        ".popsection\n");
+#else
+#define ED_SPARSE_ASM 0
+#endif
+
+#if ED_NN_DSP
+/* Output channels whose requantization one call prepares on the stack (24 bytes each). */
+#define ED_SPARSE_QUANT_TABLE 64
+
+/* The common group-sparse block on the DSP path: four columns in pair order, every channel's
+ * requantization prepared (quant) and on the fast path, so per output: the multiply-add, a
+ * shift, SSAT, the activation clamp only when it is not [-128, 127], and a byte store. */
+static inline __attribute__((always_inline)) void
+ed_group_block_fast(const int16_t *col, const ed_sparse_weights_s8 *filter, const int32_t *bias,
+                    const ed_requant_out_t *quant, int32_t cout, int32_t columns, int32_t act_min, int32_t act_max,
+                    int8_t *out, int wide)
+{
+    const int8_t *values = filter->values;
+    const uint8_t *index8 = filter->index8;
+    const uint16_t *index16 = filter->index16;
+    const uint16_t *counts = filter->row_counts;
+    const int clamp = act_min > -128 || act_max < 127;
+    for (int32_t oc = 0; oc < cout; oc++)
+    {
+        int32_t n = counts[oc];
+        int32_t a0 = bias ? bias[oc] : 0;
+        int32_t a1 = a0, a2 = a0, a3 = a0;
+#if ED_SPARSE_ASM
+        if (wide)
+        {
+            ED_G4_ROW_ASM("ldrh %[a], [%[ip]], #2", index16);
+        }
+        else
+        {
+            ED_G4_ROW_ASM("ldrb %[a], [%[ip]], #1", index8);
+        }
+#else
+        int32_t acc[4] = {a0, a1, a2, a3};
+        values = ed_group_row4(col, values, index8, index16, n, wide, acc);
+        if (wide)
+        {
+            index16 += n;
+        }
+        else
+        {
+            index8 += n;
+        }
+        a0 = acc[0];
+        a1 = acc[1];
+        a2 = acc[2];
+        a3 = acc[3];
+#endif
+        const ed_requant_t q = quant[oc].q;
+        int32_t v0 = ed_sat8(ed_requant_fast(&q, a0));
+        int32_t v1 = ed_sat8(ed_requant_fast(&q, a1));
+        int32_t v2 = ed_sat8(ed_requant_fast(&q, a2));
+        int32_t v3 = ed_sat8(ed_requant_fast(&q, a3));
+        if (clamp)
+        {
+            v0 = ed_min_i32(ed_max_i32(v0, act_min), act_max);
+            v1 = ed_min_i32(ed_max_i32(v1, act_min), act_max);
+            v2 = ed_min_i32(ed_max_i32(v2, act_min), act_max);
+            v3 = ed_min_i32(ed_max_i32(v3, act_min), act_max);
+        }
+        int8_t *o = out + oc;
+        o[0] = (int8_t)v0;
+        if (columns == ED_SPARSE_COLUMNS)
+        {
+            o[cout] = (int8_t)v1;
+            o[2 * cout] = (int8_t)v2;
+            o[3 * cout] = (int8_t)v3;
+        }
+        else
+        {
+            if (columns > 1)
+            {
+                o[cout] = (int8_t)v1;
+            }
+            if (columns > 2)
+            {
+                o[2 * cout] = (int8_t)v2;
+            }
+        }
+    }
+}
+
+static __attribute__((noinline)) void ed_group_block_fast8(const int16_t *col, const ed_sparse_weights_s8 *filter,
+                                                           const int32_t *bias, const ed_requant_out_t *quant,
+                                                           int32_t cout, int32_t columns, int32_t act_min,
+                                                           int32_t act_max, int8_t *out)
+{
+    ed_group_block_fast(col, filter, bias, quant, cout, columns, act_min, act_max, out, 0);
+}
+
+static __attribute__((noinline)) void ed_group_block_fast16(const int16_t *col, const ed_sparse_weights_s8 *filter,
+                                                            const int32_t *bias, const ed_requant_out_t *quant,
+                                                            int32_t cout, int32_t columns, int32_t act_min,
+                                                            int32_t act_max, int8_t *out)
+{
+    ed_group_block_fast(col, filter, bias, quant, cout, columns, act_min, act_max, out, 1);
+}
+#endif
+
 /* All output channels of one block of up to four positions (columns), with the kernel
  * variant fixed at compile time (group4, wide are constants at every call). */
 static inline __attribute__((always_inline)) void
@@ -145,6 +389,28 @@ static arm_cmsis_nn_status ed_convolve_sparse(const cmsis_nn_context *ctx, const
     int16_t *col = (int16_t *)ctx->buf;
     const int32_t out_w = output_dims->w;
     const int32_t positions = output_dims->h * out_w;
+#if ED_NN_DSP
+    /* The fast block: group-sparse, a word-aligned buffer (LDRD), every channel's
+     * requantization prepared once here and on the fast path. */
+    ed_requant_out_t quant_table[ED_SPARSE_QUANT_TABLE];
+    int fast = group_size == 4 && cout <= ED_SPARSE_QUANT_TABLE && ((uintptr_t)ctx->buf & 3u) == 0;
+    for (int32_t oc = 0; fast && oc < cout; oc++)
+    {
+        quant_table[oc] = ed_requant_out_prepare(quant->multiplier[oc], quant->shift[oc], p->output_offset);
+        fast = quant_table[oc].q.hi_shift >= 0;
+    }
+#if ED_SPARSE_ASM
+    /* The assembly block: 8-bit indices, no activation clamp. */
+    ed_g4_channel_t channels[ED_SPARSE_QUANT_TABLE];
+    const int asm_block = fast && !wide && p->activation.min == -128 && p->activation.max == 127;
+    for (int32_t oc = 0; asm_block && oc < cout; oc++)
+    {
+        const ed_requant_t *q = &quant_table[oc].q;
+        channels[oc] = (ed_g4_channel_t){bias ? bias[oc] : 0, filter->row_counts[oc], q->mult, q->round_lo,
+                                         q->round_hi, q->hi_shift};
+    }
+#endif
+#endif
 
     for (int32_t n = 0; n < input_dims->n; n++)
     {
@@ -166,6 +432,30 @@ static arm_cmsis_nn_status ed_convolve_sparse(const cmsis_nn_context *ctx, const
                 }
             }
             int8_t *out = output + pos * cout;
+#if ED_SPARSE_ASM
+            if (asm_block && columns == ED_SPARSE_COLUMNS && cout > 0)
+            {
+                ed_g4_args_t args = {col, out, cout, channels + cout};
+                ed_sparse_g4_block_asm(&args, channels, filter->values, filter->index8);
+                continue;
+            }
+#endif
+#if ED_NN_DSP
+            if (fast)
+            {
+                if (wide)
+                {
+                    ed_group_block_fast16(col, filter, bias, quant_table, cout, columns, p->activation.min,
+                                          p->activation.max, out);
+                }
+                else
+                {
+                    ed_group_block_fast8(col, filter, bias, quant_table, cout, columns, p->activation.min,
+                                         p->activation.max, out);
+                }
+                continue;
+            }
+#endif
             if (group_size == 4)
             {
                 if (wide)

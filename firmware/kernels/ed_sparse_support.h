@@ -40,6 +40,49 @@ static inline int32_t ed_sparse_index(const uint8_t *index8, const uint16_t *ind
     return wide ? (int32_t)index16[i] : (int32_t)index8[i];
 }
 
+#if ED_NN_DSP
+/* Widens the n bytes at src (n a multiple of 4) into patch elements k0 .. k0 + n of column j
+ * in pair order; SXTAB16 adds the offset while it widens. Returns k0 + n. */
+static inline int32_t ed_sparse_widen_pairs(const int8_t *src, int16_t *col, int32_t k0, int32_t n, int32_t j,
+                                            int32_t offset)
+{
+    const uint32_t offset2 = ed_dup16(offset);
+    int16_t *dst = col + k0 * 4 + j * 4;
+    for (int32_t i = 0; i < n; i += 4, dst += 16)
+    {
+        const uint32_t word = ed_read_u32(src + i);
+        ed_write_u32(dst, ed_sxtab16(offset2, word));
+        ed_write_u32(dst + 2, ed_sxtab16_ror8(offset2, word));
+    }
+    return k0 + n;
+}
+
+/* A 1-D window (one row `row` of the input) starting at input position base_x, kw taps, partly
+ * outside the row: when the taps outside and inside are whole groups of four elements, writes
+ * zero groups and widens the inside as one run into column j; returns 0 (nothing written)
+ * otherwise. */
+static inline int ed_sparse_padding_groups(int32_t base_x, int32_t kw, int32_t in_w, int32_t cin, const int8_t *row,
+                                           int16_t *col, int32_t j, int32_t offset)
+{
+    const int32_t first = ed_max_i32(0, -base_x), last = ed_min_i32(kw, in_w - base_x);
+    const int32_t zeros_left = first * cin, run = (last - first) * cin, k_total = kw * cin;
+    if (last <= first || (zeros_left & 3) != 0 || (run & 3) != 0)
+    {
+        return 0;
+    }
+    for (int32_t k = 0; k < k_total; k += 4)
+    {
+        if (k < zeros_left || k >= zeros_left + run)
+        {
+            ed_write_u32(col + k * 4 + j * 4, 0u); /* group k / 4 of column j: two words */
+            ed_write_u32(col + k * 4 + j * 4 + 2, 0u);
+        }
+    }
+    ed_sparse_widen_pairs(row + (base_x + first) * cin, col, zeros_left, run, j, offset);
+    return 1;
+}
+#endif
+
 /* Writes column j of output position (out_y, out_x): the patch plus the input offset, zero
  * where the window leaves the input (the zero point plus the offset) and in the padding. */
 static inline void ed_sparse_conv_column(const cmsis_nn_conv_params *p, const cmsis_nn_dims *in, const int8_t *input,
@@ -60,13 +103,7 @@ static inline void ed_sparse_conv_column(const cmsis_nn_conv_params *p, const cm
 #if ED_NN_DSP
         if (pair_order)
         {
-            const uint32_t offset2 = ed_dup16(offset);
-            for (; k + 4 <= k_total; k += 4)
-            {
-                const uint32_t word = ed_read_u32(src + k);
-                ed_write_u32(col + k * 4 + j * 4, ed_sadd16(ed_sxtb16(word), offset2));
-                ed_write_u32(col + k * 4 + j * 4 + 2, ed_sadd16(ed_sxtb16_ror8(word), offset2));
-            }
+            k = ed_sparse_widen_pairs(src, col, 0, k_total & ~3, j, offset);
         }
 #endif
         for (; k < k_total; k++)
@@ -74,6 +111,14 @@ static inline void ed_sparse_conv_column(const cmsis_nn_conv_params *p, const cm
             col[ed_sparse_slot(k, j, pair_order)] = (int16_t)(src[k] + offset);
         }
     }
+#if ED_NN_DSP
+    else if (pair_order && flt->h == 1 && p->dilation.w == 1 && base_y >= 0 && base_y < in->h &&
+             (k_total & 3) == 0 && ed_sparse_padding_groups(base_x, flt->w, in->w, cin, input + base_y * in->w * cin,
+                                                             col, j, offset))
+    {
+        return; /* a 1-D window partly in the padding: zero groups and one widened run */
+    }
+#endif
     else
     {
         for (int32_t ky = 0; ky < flt->h; ky++)
