@@ -239,8 +239,17 @@ __attribute__((naked, noinline)) static void ed_wino_gemm(const uint32_t *u, con
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
         "movs r4, #6\n\t"
-        "push {r2, r3, r4}\n\t"  /* [sp] pairs, [sp, #4] m, [sp, #8] components left */
-        "sub sp, sp, #8\n\t"     /* [sp] pairs left in this component */
+        "push {r2, r3, r4}\n\t"  /* [sp, #8] pairs, [sp, #12] m, [sp, #16] components left */
+        "sub sp, sp, #8\n\t"     /* [sp] pairs left in this component, [sp, #4] entry for pairs <= 32 */
+        "cmp r2, #32\n\t"        /* ED_WINO_RUN */
+        "it gt\n\t"
+        "movgt r2, #32\n\t"
+        "adr.w r12, 4f\n\t"
+        "lsl.w r3, r2, #6\n\t"
+        "sub.w r3, r3, r2, lsl #3\n\t"
+        "sub.w r12, r12, r3\n\t"
+        "orr.w r12, r12, #1\n\t"
+        "str r12, [sp, #4]\n\t"
         "1:\n\t"
         "movs r4, #0\n\t"
         "movs r5, #0\n\t"
@@ -251,18 +260,23 @@ __attribute__((naked, noinline)) static void ed_wino_gemm(const uint32_t *u, con
         "mov r10, r4\n\t"
         "mov r11, r4\n\t"
         "ldr r2, [sp, #8]\n\t"
-        "2:\n\t"
-        "cmp r2, #32\n\t"        /* ED_WINO_RUN */
+        "cmp r2, #32\n\t"
+        "bgt 2f\n\t"
+        "ldr r12, [sp, #4]\n\t"  /* one run of all the pairs */
+        "cmp r2, r2\n\t"         /* Z: nothing left after it (the bodies leave the flags alone) */
+        "bx r12\n\t"
+        "2:\n\t"                 /* more than 32 pairs: runs of up to 32 */
+        "cmp r2, #32\n\t"
         "ite gt\n\t"
         "movgt r3, #32\n\t"
         "movle r3, r2\n\t"
-        "subs r2, r2, r3\n\t"
-        "str r2, [sp]\n\t"
         "adr.w r12, 4f\n\t"      /* enter r3 bodies before the end of the run */
-        "lsls r2, r3, #6\n\t"
-        "sub r2, r2, r3, lsl #3\n\t"
-        "sub r12, r12, r2\n\t"
-        "orr r12, r12, #1\n\t"
+        "lsl.w lr, r3, #6\n\t"
+        "sub.w lr, lr, r3, lsl #3\n\t"
+        "sub.w r12, r12, lr\n\t"
+        "orr.w r12, r12, #1\n\t"
+        "subs r2, r2, r3\n\t"    /* Z: nothing left after this run */
+        "str r2, [sp]\n\t"
         "bx r12\n\t"
         "3:\n\t"
         ".rept 32\n\t"
@@ -285,9 +299,10 @@ __attribute__((naked, noinline)) static void ed_wino_gemm(const uint32_t *u, con
         ".if (4b - 3b) != 32 * 56\n\t"
         ".error \"ed_wino_gemm: a pair body is not 56 bytes\"\n\t"
         ".endif\n\t"
+        "beq 5f\n\t"
         "ldr r2, [sp]\n\t"
-        "cmp r2, #0\n\t"
-        "bne 2b\n\t"
+        "b 2b\n\t"
+        "5:\n\t"
         "ldr r3, [sp, #12]\n\t"
         "stmia r3!, {r4-r11}\n\t"
         "str r3, [sp, #12]\n\t"
@@ -397,19 +412,23 @@ static inline __attribute__((always_inline)) void ed_wino_block_fast_body(const 
             const int32_t *mm = m + 2 * o + slot;
             const uint32_t m1 = (uint32_t)mm[8], m2 = (uint32_t)mm[16], m3 = (uint32_t)mm[24], m4 = (uint32_t)mm[32];
             const uint32_t s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
-            const int32_t y0 = (int32_t)((uint32_t)((int32_t)((uint32_t)mm[0] + s12 + s34) >> 3) * 0xAAAAAAABu + b);
-            const int32_t y1 = (int32_t)((uint32_t)((int32_t)(d12 + 2u * d34) >> 3) * 0xAAAAAAABu + b);
-            const int32_t y2 = (int32_t)((uint32_t)((int32_t)(s12 + 4u * s34) >> 3) * 0xAAAAAAABu + b);
-            const int32_t y3 =
-                (int32_t)((uint32_t)((int32_t)(d12 + 8u * d34 + (uint32_t)mm[40]) >> 3) * 0xAAAAAAABu + b);
+            /* 24 y, exact as int32 */
+            const int32_t t0 = (int32_t)((uint32_t)mm[0] + s12 + s34), t1 = (int32_t)(d12 + 2u * d34);
+            const int32_t t2 = (int32_t)(s12 + 4u * s34), t3 = (int32_t)(d12 + 8u * d34 + (uint32_t)mm[40]);
             if (pool)
             {
-                dst[0] = ED_WINO_OUT(y0 > y1 ? y0 : y1);
-                dst[cout] = ED_WINO_OUT(y2 > y3 ? y2 : y3);
+                /* the maximum of 24 y is 24 times the maximum of y: one division per output */
+                const int32_t p0 = t0 > t1 ? t0 : t1, p1 = t2 > t3 ? t2 : t3;
+                dst[0] = ED_WINO_OUT((uint32_t)(p0 >> 3) * 0xAAAAAAABu + b);
+                dst[cout] = ED_WINO_OUT((uint32_t)(p1 >> 3) * 0xAAAAAAABu + b);
                 dst += 2 * cout;
             }
             else
             {
+                const int32_t y0 = (int32_t)((uint32_t)(t0 >> 3) * 0xAAAAAAABu + b);
+                const int32_t y1 = (int32_t)((uint32_t)(t1 >> 3) * 0xAAAAAAABu + b);
+                const int32_t y2 = (int32_t)((uint32_t)(t2 >> 3) * 0xAAAAAAABu + b);
+                const int32_t y3 = (int32_t)((uint32_t)(t3 >> 3) * 0xAAAAAAABu + b);
                 dst[0] = ED_WINO_OUT(y0);
                 dst[cout] = ED_WINO_OUT(y1);
                 dst[2 * cout] = ED_WINO_OUT(y2);
