@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge_deploy.build.hostlib import HostKernels, build_host_kernels, sanitizer_env
-from edge_deploy.codegen.sparse import GROUP_SIZES, decode_sparse, encode_sparse, kernel_rows
+from edge_deploy.codegen.sparse import GROUP_SIZES, conv_scratch_bytes, decode_sparse, encode_sparse, kernel_rows
 from edge_deploy.codegen.sparse_cases import kernel_case, random_layer, reference_output
 from edge_deploy.interp import ops
 
@@ -104,10 +104,12 @@ class SparseKernels:
         shift = np.ascontiguousarray(np.broadcast_to(out_shift, cout), np.int32)
         bias_arr = None if bias is None else np.ascontiguousarray(bias, np.int32)
         in_dims, flt_dims = _Dims(*x.shape), _Dims(*w.shape)
-        size = self.lib.ed_convolve_sparse_s8_get_buffer_size(ctypes.byref(in_dims), ctypes.byref(flt_dims))
-        scratch = np.zeros(size, dtype=np.uint8)
         params = _ConvParams(input_offset, output_offset, _Tile(stride[1], stride[0]), _Tile(left, top),
                              _Tile(dilation[1], dilation[0]), _Activation(act_min, act_max))
+        size = self.lib.ed_convolve_sparse_s8_get_buffer_size(ctypes.byref(params), ctypes.byref(in_dims),
+                                                              ctypes.byref(flt_dims), ctypes.byref(_Dims(*out.shape)))
+        assert size == conv_scratch_bytes(x.shape, w.shape, out.shape, stride, padding, dilation)
+        scratch = np.zeros(size, dtype=np.uint8)
         fn = self.lib.ed_convolve_group_sparse_s8 if kernel == "group4" else self.lib.ed_convolve_csr_s8
         status = fn(ctypes.byref(_Context(_ptr(scratch), size)), ctypes.byref(params),
                     ctypes.byref(_PerChannel(_ptr(mult), _ptr(shift))), ctypes.byref(in_dims), _ptr(x),

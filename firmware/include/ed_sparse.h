@@ -72,9 +72,13 @@ arm_cmsis_nn_status ed_convolve_csr_s8(const cmsis_nn_context *ctx,
                                        const cmsis_nn_dims *output_dims,
                                        int8_t *output_data);
 
-/** Scratch bytes both sparse convolutions need: four widened input patches of
- *  ceil(kh * kw * cin / 4) * 4 int16 each, on either kernel path. */
-int32_t ed_convolve_sparse_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims);
+/** Scratch bytes both sparse convolutions need, on either kernel path: four widened input
+ *  patches of ceil(kh * kw * cin / 4) * 4 int16 each, plus, for a 1-D convolution whose windows
+ *  start on groups of four elements (input, filter and output one row, dilation 1, stride * cin
+ *  a power of two from 8 to 128, left padding * cin and kw * cin multiples of 4), the input row
+ *  widened once: ((ceil(out_w / 4) * 4 - 1) * stride + kw) * cin int16. */
+int32_t ed_convolve_sparse_s8_get_buffer_size(const cmsis_nn_conv_params *conv_params, const cmsis_nn_dims *input_dims,
+                                              const cmsis_nn_dims *filter_dims, const cmsis_nn_dims *output_dims);
 
 /** Fully connected on group-sparse weights (group_size 4). input_dims.n rows of filter_dims.n
  *  features each, filter_dims.c outputs (as arm_fully_connected_s8). quant holds one multiplier

@@ -75,6 +75,33 @@ ed_csr_row4(const int16_t *col, const int8_t *values, const uint8_t *index8, con
     return values + count;
 }
 
+#if ED_NN_DSP
+/* The whole block in assembly (index8 weights, four full columns, no activation clamp): per
+ * output channel one LDM of {bias, count}, the group loop, one LDM of the prepared
+ * requantization, four requantizations (AND, SUBS, SBC, SMLAL, ASR, SSAT) and four byte stores.
+ * Registers: r0-r3 accumulators, r4-r7 weight / columns / requantization, r8 address, r9
+ * count, r10 values, r11 indices, r12 columns, lr the channel table; the output pointer,
+ * the channel count and the table's end live in *args. */
+typedef struct
+{
+    int32_t bias;
+    int32_t count;    /* kept groups */
+    int32_t mult;     /* prepared fast requantization (ed_requant_out_t's q) */
+    uint32_t round_lo;
+    int32_t round_hi;
+    int32_t hi_shift;
+} ed_g4_channel_t;
+
+typedef struct
+{
+    const int16_t *col; /* 0: the block's columns */
+    int8_t *out;        /* 4: output of channel 0, position 0 (advanced per channel) */
+    int32_t cout;       /* 8: output row stride */
+    const ed_g4_channel_t *end; /* 12 */
+} ed_g4_args_t;
+
+#endif
+
 #if ED_NN_DSP && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && !defined(ED_NN_PORTABLE)
 /* One kept group against the four columns (pair order: the group is 32 bytes, position j's two
  * words at 8j): index, weight word, two SXTB16, four LDRD, eight SMLAD. */
@@ -120,50 +147,25 @@ ed_csr_row4(const int16_t *col, const int8_t *values, const uint8_t *index8, con
     } while (0)
 #define ED_SPARSE_ASM 1
 
-/* The whole block in assembly (index8 weights, four full columns, no activation clamp): per
- * output channel one LDM of {bias, count}, the group loop, one LDM of the prepared
- * requantization, four requantizations (AND, SUBS, SBC, SMLAL, ASR, SSAT) and four byte stores.
- * Registers: r0-r3 accumulators, r4-r7 weight / columns / requantization, r8 address, r9
- * count, r10 values, r11 indices, r12 columns, lr the channel table; the output pointer,
- * the channel count and the table's end live in *args. */
-typedef struct
-{
-    int32_t bias;
-    int32_t count;    /* kept groups */
-    int32_t mult;     /* prepared fast requantization (ed_requant_out_t's q) */
-    uint32_t round_lo;
-    int32_t round_hi;
-    int32_t hi_shift;
-} ed_g4_channel_t;
-
-typedef struct
-{
-    const int16_t *col; /* 0: the block's columns */
-    int8_t *out;        /* 4: output of channel 0, position 0 (advanced per channel) */
-    int32_t cout;       /* 8: output row stride */
-    const ed_g4_channel_t *end; /* 12 */
-} ed_g4_args_t;
-
-void ed_sparse_g4_block_asm(ed_g4_args_t *args, const ed_g4_channel_t *table, const int8_t *values,
-                            const uint8_t *index);
-
-#define ED_ASM_G4_GROUP                  \
-    "ldrb r8, [r11], #1\n\t"             \
-    "ldr r4, [r10], #4\n\t"              \
-    "add r8, r12, r8, lsl #5\n\t"        \
-    "sxtb16 r5, r4\n\t"                  \
-    "sxtb16 r4, r4, ror #8\n\t"          \
-    "ldrd r6, r7, [r8]\n\t"              \
-    "smlad r0, r6, r5, r0\n\t"           \
-    "smlad r0, r7, r4, r0\n\t"           \
-    "ldrd r6, r7, [r8, #8]\n\t"          \
-    "smlad r1, r6, r5, r1\n\t"           \
-    "smlad r1, r7, r4, r1\n\t"           \
-    "ldrd r6, r7, [r8, #16]\n\t"         \
-    "smlad r2, r6, r5, r2\n\t"           \
-    "smlad r2, r7, r4, r2\n\t"           \
-    "ldrd r6, r7, [r8, #24]\n\t"         \
-    "smlad r3, r6, r5, r3\n\t"           \
+/* One kept group against four positions: the group's first column word at r12 + index << SHIFT,
+ * position j's two words at + j * S (Oj = "j * S"). */
+#define ED_ASM_G4_GROUP(SHIFT, O1, O2, O3) \
+    "ldrb r8, [r11], #1\n\t"               \
+    "ldr r4, [r10], #4\n\t"                \
+    "add r8, r12, r8, lsl #" SHIFT "\n\t"  \
+    "sxtb16 r5, r4\n\t"                    \
+    "sxtb16 r4, r4, ror #8\n\t"            \
+    "ldrd r6, r7, [r8]\n\t"                \
+    "smlad r0, r6, r5, r0\n\t"             \
+    "smlad r0, r7, r4, r0\n\t"             \
+    "ldrd r6, r7, [r8, #" O1 "]\n\t"       \
+    "smlad r1, r6, r5, r1\n\t"             \
+    "smlad r1, r7, r4, r1\n\t"             \
+    "ldrd r6, r7, [r8, #" O2 "]\n\t"       \
+    "smlad r2, r6, r5, r2\n\t"             \
+    "smlad r2, r7, r4, r2\n\t"             \
+    "ldrd r6, r7, [r8, #" O3 "]\n\t"       \
+    "smlad r3, r6, r5, r3\n\t"             \
     "smlad r3, r7, r4, r3\n\t"
 
 /* requantize accumulator R in place: r4 mult, r5:r6 rounding term, r7 shift */
@@ -175,63 +177,102 @@ void ed_sparse_g4_block_asm(ed_g4_args_t *args, const ed_g4_channel_t *table, co
     "asr " R ", r9, r7\n\t"              \
     "ssat " R ", #8, " R "\n\t"
 
-__asm__(".pushsection .text.ed_sparse_g4_block_asm,\"ax\",%progbits\n\t"
-        ".syntax unified\n\t"
-        ".thumb\n\t"
-        ".balign 4\n\t"
-        ".global ed_sparse_g4_block_asm\n\t"
-        ".thumb_func\n\t"
-        ".type ed_sparse_g4_block_asm, %function\n"
-        "ed_sparse_g4_block_asm:\n\t"
-        "push {r0, r4-r11, lr}\n\t"
-        "mov lr, r1\n\t"
-        "mov r10, r2\n\t"
-        "mov r11, r3\n\t"
-        "ldr r12, [r0]\n"
-        "4:\n\t"
-        "ldmia lr!, {r0, r9}\n\t"
-        "mov r1, r0\n\t"
-        "mov r2, r0\n\t"
-        "mov r3, r0\n\t"
-        "lsrs r9, r9, #1\n\t"
-        "bcc 2f\n\t" ED_ASM_G4_GROUP "2:\n\t"
-        "beq 3f\n"
-        "1:\n\t" ED_ASM_G4_GROUP ED_ASM_G4_GROUP
-        "subs r9, r9, #1\n\t"
-        "bne 1b\n"
-        "3:\n\t"
-        "ldmia lr!, {r4, r5, r6, r7}\n\t"
-        ED_ASM_REQUANT("r0") ED_ASM_REQUANT("r1") ED_ASM_REQUANT("r2") ED_ASM_REQUANT("r3")
-        "ldr r8, [sp]\n\t"
-        "ldrd r4, r5, [r8, #4]\n\t"
-        "strb r0, [r4]\n\t"
-        "strb r1, [r4, r5]\n\t"
-        "add r6, r4, r5, lsl #1\n\t"
-        "strb r2, [r6]\n\t"
-        "strb r3, [r6, r5]\n\t"
-        "adds r4, r4, #1\n\t"
-        "ldr r6, [r8, #12]\n\t"
-        "str r4, [r8, #4]\n\t"
-        "cmp lr, r6\n\t"
-        "bne 4b\n\t"
-        "pop {r0, r4-r11, pc}\n\t"
-        ".size ed_sparse_g4_block_asm, .-ed_sparse_g4_block_asm\n\t"
-        ".popsection\n");
+/* void NAME(ed_g4_args_t *args, const ed_g4_channel_t *table, const int8_t *values,
+ *           const uint8_t *index): all output channels of one block of four positions. */
+#define ED_ASM_G4_BLOCK(NAME, SHIFT, O1, O2, O3)                                                   \
+    __asm__(".pushsection .text." NAME ",\"ax\",%progbits\n\t"                                     \
+            ".syntax unified\n\t"                                                                  \
+            ".thumb\n\t"                                                                           \
+            ".balign 4\n\t"                                                                        \
+            ".global " NAME "\n\t"                                                                 \
+            ".thumb_func\n\t"                                                                      \
+            ".type " NAME ", %function\n" NAME ":\n\t"                                             \
+            "push {r0, r4-r11, lr}\n\t"                                                            \
+            "mov lr, r1\n\t"                                                                       \
+            "mov r10, r2\n\t"                                                                      \
+            "mov r11, r3\n\t"                                                                      \
+            "ldr r12, [r0]\n"                                                                      \
+            "4:\n\t"                                                                               \
+            "ldmia lr!, {r0, r9}\n\t"                                                              \
+            "mov r1, r0\n\t"                                                                       \
+            "mov r2, r0\n\t"                                                                       \
+            "mov r3, r0\n\t"                                                                       \
+            "lsrs r9, r9, #1\n\t"                                                                  \
+            "bcc 2f\n\t" ED_ASM_G4_GROUP(SHIFT, O1, O2, O3) "2:\n\t"                               \
+            "beq 3f\n"                                                                             \
+            "1:\n\t" ED_ASM_G4_GROUP(SHIFT, O1, O2, O3) ED_ASM_G4_GROUP(SHIFT, O1, O2, O3)         \
+            "subs r9, r9, #1\n\t"                                                                  \
+            "bne 1b\n"                                                                             \
+            "3:\n\t"                                                                               \
+            "ldmia lr!, {r4, r5, r6, r7}\n\t" ED_ASM_REQUANT("r0") ED_ASM_REQUANT("r1")            \
+                ED_ASM_REQUANT("r2") ED_ASM_REQUANT("r3")                                          \
+            "ldr r8, [sp]\n\t"                                                                     \
+            "ldrd r4, r5, [r8, #4]\n\t"                                                            \
+            "strb r0, [r4]\n\t"                                                                    \
+            "strb r1, [r4, r5]\n\t"                                                                \
+            "add r6, r4, r5, lsl #1\n\t"                                                           \
+            "strb r2, [r6]\n\t"                                                                    \
+            "strb r3, [r6, r5]\n\t"                                                                \
+            "adds r4, r4, #1\n\t"                                                                  \
+            "ldr r6, [r8, #12]\n\t"                                                                \
+            "str r4, [r8, #4]\n\t"                                                                 \
+            "cmp lr, r6\n\t"                                                                       \
+            "bne 4b\n\t"                                                                           \
+            "pop {r0, r4-r11, pc}\n\t"                                                             \
+            ".size " NAME ", .-" NAME "\n\t"                                                       \
+            ".popsection\n")
+
+typedef void (*ed_g4_block_fn)(ed_g4_args_t *args, const ed_g4_channel_t *table, const int8_t *values,
+                               const uint8_t *index);
+/* Block columns (ed_sparse_support.h pair order: 32 bytes per group, position j at 8j). */
+void ed_sparse_g4_block_cols(ed_g4_args_t *, const ed_g4_channel_t *, const int8_t *, const uint8_t *);
+ED_ASM_G4_BLOCK("ed_sparse_g4_block_cols", "5", "8", "16", "24");
+/* The widened input row (8 bytes per group, position j at j * S, S = 2 * stride * cin bytes). */
+void ed_sparse_g4_row_s16(ed_g4_args_t *, const ed_g4_channel_t *, const int8_t *, const uint8_t *);
+void ed_sparse_g4_row_s32(ed_g4_args_t *, const ed_g4_channel_t *, const int8_t *, const uint8_t *);
+void ed_sparse_g4_row_s64(ed_g4_args_t *, const ed_g4_channel_t *, const int8_t *, const uint8_t *);
+void ed_sparse_g4_row_s128(ed_g4_args_t *, const ed_g4_channel_t *, const int8_t *, const uint8_t *);
+void ed_sparse_g4_row_s256(ed_g4_args_t *, const ed_g4_channel_t *, const int8_t *, const uint8_t *);
+ED_ASM_G4_BLOCK("ed_sparse_g4_row_s16", "3", "16", "32", "48");
+ED_ASM_G4_BLOCK("ed_sparse_g4_row_s32", "3", "32", "64", "96");
+ED_ASM_G4_BLOCK("ed_sparse_g4_row_s64", "3", "64", "128", "192");
+ED_ASM_G4_BLOCK("ed_sparse_g4_row_s128", "3", "128", "256", "384");
+ED_ASM_G4_BLOCK("ed_sparse_g4_row_s256", "3", "256", "512", "768");
+
+/* The assembly block for a widened row with position stride `stride_bytes`, or NULL. */
+static ed_g4_block_fn ed_g4_row_fn(int32_t stride_bytes)
+{
+    switch (stride_bytes)
+    {
+    case 16:
+        return ed_sparse_g4_row_s16;
+    case 32:
+        return ed_sparse_g4_row_s32;
+    case 64:
+        return ed_sparse_g4_row_s64;
+    case 128:
+        return ed_sparse_g4_row_s128;
+    case 256:
+        return ed_sparse_g4_row_s256;
+    default:
+        return NULL;
+    }
+}
 #else
 #define ED_SPARSE_ASM 0
 #endif
 
 #if ED_NN_DSP
-/* Output channels whose requantization one call prepares on the stack (24 bytes each). */
+/* Output channels whose bias, kept-group count and requantization one call prepares on the
+ * stack (ed_g4_channel_t, 24 bytes each; plus 4 bytes of tail outputs). */
 #define ED_SPARSE_QUANT_TABLE 64
 
 /* The common group-sparse block on the DSP path: four columns in pair order, every channel's
  * requantization prepared (quant) and on the fast path, so per output: the multiply-add, a
  * shift, SSAT, the activation clamp only when it is not [-128, 127], and a byte store. */
 static inline __attribute__((always_inline)) void
-ed_group_block_fast(const int16_t *col, const ed_sparse_weights_s8 *filter, const int32_t *bias,
-                    const ed_requant_out_t *quant, int32_t cout, int32_t columns, int32_t act_min, int32_t act_max,
-                    int8_t *out, int wide)
+ed_group_block_fast(const int16_t *col, const ed_sparse_weights_s8 *filter, const ed_g4_channel_t *channels,
+                    int32_t cout, int32_t columns, int32_t act_min, int32_t act_max, int8_t *out, int wide)
 {
     const int8_t *values = filter->values;
     const uint8_t *index8 = filter->index8;
@@ -241,7 +282,7 @@ ed_group_block_fast(const int16_t *col, const ed_sparse_weights_s8 *filter, cons
     for (int32_t oc = 0; oc < cout; oc++)
     {
         int32_t n = counts[oc];
-        int32_t a0 = bias ? bias[oc] : 0;
+        int32_t a0 = channels[oc].bias;
         int32_t a1 = a0, a2 = a0, a3 = a0;
 #if ED_SPARSE_ASM
         if (wide)
@@ -268,7 +309,8 @@ ed_group_block_fast(const int16_t *col, const ed_sparse_weights_s8 *filter, cons
         a2 = acc[2];
         a3 = acc[3];
 #endif
-        const ed_requant_t q = quant[oc].q;
+        const ed_g4_channel_t *c = &channels[oc];
+        const ed_requant_t q = {c->mult, c->round_lo, c->round_hi, c->hi_shift, 0};
         int32_t v0 = ed_sat8(ed_requant_fast(&q, a0));
         int32_t v1 = ed_sat8(ed_requant_fast(&q, a1));
         int32_t v2 = ed_sat8(ed_requant_fast(&q, a2));
@@ -302,20 +344,52 @@ ed_group_block_fast(const int16_t *col, const ed_sparse_weights_s8 *filter, cons
     }
 }
 
-static __attribute__((noinline)) void ed_group_block_fast8(const int16_t *col, const ed_sparse_weights_s8 *filter,
-                                                           const int32_t *bias, const ed_requant_out_t *quant,
-                                                           int32_t cout, int32_t columns, int32_t act_min,
-                                                           int32_t act_max, int8_t *out)
+#if !ED_SPARSE_ASM
+/* What the assembly blocks do, in C (the DSP path emulated on a host): all channels of one
+ * block of four positions from the channel table; group g of position j at words
+ * g * group_words + j * pos_words of col. */
+static void ed_g4_block_c(const ed_g4_args_t *args, const ed_g4_channel_t *table, const int8_t *values,
+                          const uint8_t *index, int32_t group_words, int32_t pos_words)
 {
-    ed_group_block_fast(col, filter, bias, quant, cout, columns, act_min, act_max, out, 0);
+    const uint32_t *words = (const uint32_t *)(const void *)args->col;
+    int8_t *out = args->out;
+    const int32_t cout = args->cout;
+    for (; table != args->end; table++, out++)
+    {
+        int32_t acc[4] = {table->bias, table->bias, table->bias, table->bias};
+        for (int32_t i = 0; i < table->count; i++, values += 4)
+        {
+            const uint32_t *c = words + index[i] * group_words;
+            const uint32_t wword = ed_read_u32(values);
+            for (int32_t j = 0; j < 4; j++, c += pos_words)
+            {
+                acc[j] = ed_smlad(c[1], ed_sxtb16_ror8(wword), ed_smlad(c[0], ed_sxtb16(wword), acc[j]));
+            }
+        }
+        index += table->count;
+        const ed_requant_t q = {table->mult, table->round_lo, table->round_hi, table->hi_shift, 0};
+        for (int32_t j = 0; j < 4; j++)
+        {
+            out[j * cout] = (int8_t)ed_sat8(ed_requant_fast(&q, acc[j]));
+        }
+    }
+}
+#endif
+
+static __attribute__((noinline)) void ed_group_block_fast8(const int16_t *col, const ed_sparse_weights_s8 *filter,
+                                                           const ed_g4_channel_t *channels, int32_t cout,
+                                                           int32_t columns, int32_t act_min, int32_t act_max,
+                                                           int8_t *out)
+{
+    ed_group_block_fast(col, filter, channels, cout, columns, act_min, act_max, out, 0);
 }
 
 static __attribute__((noinline)) void ed_group_block_fast16(const int16_t *col, const ed_sparse_weights_s8 *filter,
-                                                            const int32_t *bias, const ed_requant_out_t *quant,
-                                                            int32_t cout, int32_t columns, int32_t act_min,
-                                                            int32_t act_max, int8_t *out)
+                                                            const ed_g4_channel_t *channels, int32_t cout,
+                                                            int32_t columns, int32_t act_min, int32_t act_max,
+                                                            int8_t *out)
 {
-    ed_group_block_fast(col, filter, bias, quant, cout, columns, act_min, act_max, out, 1);
+    ed_group_block_fast(col, filter, channels, cout, columns, act_min, act_max, out, 1);
 }
 #endif
 
@@ -379,7 +453,8 @@ static arm_cmsis_nn_status ed_convolve_sparse(const cmsis_nn_context *ctx, const
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
-    if (ctx == NULL || ctx->buf == NULL || ctx->size < ed_convolve_sparse_s8_get_buffer_size(input_dims, filter_dims))
+    if (ctx == NULL || ctx->buf == NULL ||
+        ctx->size < ed_convolve_sparse_s8_get_buffer_size(p, input_dims, filter_dims, output_dims))
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
@@ -392,23 +467,24 @@ static arm_cmsis_nn_status ed_convolve_sparse(const cmsis_nn_context *ctx, const
 #if ED_NN_DSP
     /* The fast block: group-sparse, a word-aligned buffer (LDRD), every channel's
      * requantization prepared once here and on the fast path. */
-    ed_requant_out_t quant_table[ED_SPARSE_QUANT_TABLE];
+    ed_g4_channel_t channels[ED_SPARSE_QUANT_TABLE];
     int fast = group_size == 4 && cout <= ED_SPARSE_QUANT_TABLE && ((uintptr_t)ctx->buf & 3u) == 0;
     for (int32_t oc = 0; fast && oc < cout; oc++)
     {
-        quant_table[oc] = ed_requant_out_prepare(quant->multiplier[oc], quant->shift[oc], p->output_offset);
-        fast = quant_table[oc].q.hi_shift >= 0;
+        const ed_requant_t q = ed_requant_out_prepare(quant->multiplier[oc], quant->shift[oc], p->output_offset).q;
+        channels[oc] = (ed_g4_channel_t){bias ? bias[oc] : 0, filter->row_counts[oc], q.mult, q.round_lo, q.round_hi,
+                                         q.hi_shift};
+        fast = q.hi_shift >= 0;
     }
+    /* The channel-table block (assembly on the M4): 8-bit indices, no activation clamp. */
+    const int table_block = fast && !wide && p->activation.min == -128 && p->activation.max == 127;
+    /* Full blocks of a qualifying 1-D layer read the input row widened once per call. */
+    const int32_t step = p->stride.w * cin;
+    const int32_t row_elems = table_block ? ed_sparse_row_elems(p, input_dims, filter_dims, output_dims) : 0;
+    int16_t *row = col + ED_SPARSE_COLUMNS * ed_sparse_padded(k_total);
+    int8_t tail[ED_SPARSE_COLUMNS * ED_SPARSE_QUANT_TABLE];
 #if ED_SPARSE_ASM
-    /* The assembly block: 8-bit indices, no activation clamp. */
-    ed_g4_channel_t channels[ED_SPARSE_QUANT_TABLE];
-    const int asm_block = fast && !wide && p->activation.min == -128 && p->activation.max == 127;
-    for (int32_t oc = 0; asm_block && oc < cout; oc++)
-    {
-        const ed_requant_t *q = &quant_table[oc].q;
-        channels[oc] = (ed_g4_channel_t){bias ? bias[oc] : 0, filter->row_counts[oc], q->mult, q->round_lo,
-                                         q->round_hi, q->hi_shift};
-    }
+    const ed_g4_block_fn row_block = ed_g4_row_fn(2 * step);
 #endif
 #endif
 
@@ -416,8 +492,33 @@ static arm_cmsis_nn_status ed_convolve_sparse(const cmsis_nn_context *ctx, const
     {
         const int8_t *input = input_data + n * input_dims->h * input_dims->w * cin;
         int8_t *output = output_data + n * positions * cout;
+#if ED_NN_DSP
+        if (row_elems > 0)
+        {
+            ed_sparse_widen_row(input, input_dims->w * cin, p->padding.w * cin, row_elems, p->input_offset, row);
+        }
+#endif
         for (int32_t pos = 0; pos < positions; pos += ED_SPARSE_COLUMNS)
         {
+#if ED_NN_DSP
+            if (row_elems > 0 && cout > 0)
+            {
+                /* a last block of fewer than four positions writes all four to tail[] */
+                const int32_t columns = ed_min_i32(ED_SPARSE_COLUMNS, positions - pos);
+                int8_t *out = columns == ED_SPARSE_COLUMNS ? output + pos * cout : tail;
+                const ed_g4_args_t args = {row + pos * step, out, cout, channels + cout};
+#if ED_SPARSE_ASM
+                row_block((ed_g4_args_t *)&args, channels, filter->values, filter->index8);
+#else
+                ed_g4_block_c(&args, channels, filter->values, filter->index8, 2, step / 2);
+#endif
+                if (out == tail)
+                {
+                    memcpy(output + pos * cout, tail, (size_t)(columns * cout));
+                }
+                continue;
+            }
+#endif
             const int32_t columns = ed_min_i32(ED_SPARSE_COLUMNS, positions - pos);
             for (int32_t j = 0; j < ED_SPARSE_COLUMNS; j++)
             {
@@ -432,11 +533,15 @@ static arm_cmsis_nn_status ed_convolve_sparse(const cmsis_nn_context *ctx, const
                 }
             }
             int8_t *out = output + pos * cout;
-#if ED_SPARSE_ASM
-            if (asm_block && columns == ED_SPARSE_COLUMNS && cout > 0)
+#if ED_NN_DSP
+            if (table_block && columns == ED_SPARSE_COLUMNS && cout > 0)
             {
                 ed_g4_args_t args = {col, out, cout, channels + cout};
-                ed_sparse_g4_block_asm(&args, channels, filter->values, filter->index8);
+#if ED_SPARSE_ASM
+                ed_sparse_g4_block_cols(&args, channels, filter->values, filter->index8);
+#else
+                ed_g4_block_c(&args, channels, filter->values, filter->index8, 8, 2);
+#endif
                 continue;
             }
 #endif
@@ -445,12 +550,12 @@ static arm_cmsis_nn_status ed_convolve_sparse(const cmsis_nn_context *ctx, const
             {
                 if (wide)
                 {
-                    ed_group_block_fast16(col, filter, bias, quant_table, cout, columns, p->activation.min,
+                    ed_group_block_fast16(col, filter, channels, cout, columns, p->activation.min,
                                           p->activation.max, out);
                 }
                 else
                 {
-                    ed_group_block_fast8(col, filter, bias, quant_table, cout, columns, p->activation.min,
+                    ed_group_block_fast8(col, filter, channels, cout, columns, p->activation.min,
                                          p->activation.max, out);
                 }
                 continue;
@@ -514,8 +619,10 @@ arm_cmsis_nn_status ed_convolve_csr_s8(const cmsis_nn_context *ctx,
                               output_dims, output_data, 1);
 }
 
-int32_t ed_convolve_sparse_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims)
+int32_t ed_convolve_sparse_s8_get_buffer_size(const cmsis_nn_conv_params *conv_params, const cmsis_nn_dims *input_dims,
+                                              const cmsis_nn_dims *filter_dims, const cmsis_nn_dims *output_dims)
 {
     const int32_t k_total = filter_dims->h * filter_dims->w * input_dims->c;
-    return ED_SPARSE_COLUMNS * ed_sparse_padded(k_total) * (int32_t)sizeof(int16_t);
+    const int32_t row = ed_sparse_row_elems(conv_params, input_dims, filter_dims, output_dims);
+    return (ED_SPARSE_COLUMNS * ed_sparse_padded(k_total) + row) * (int32_t)sizeof(int16_t);
 }

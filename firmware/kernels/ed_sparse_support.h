@@ -142,6 +142,58 @@ static inline void ed_sparse_conv_column(const cmsis_nn_conv_params *p, const cm
     }
 }
 
+/* The widened input row of a 1-D convolution (input, filter and output one row, dilation 1):
+ * when every output position's window starts on a group of four elements (stride * cin and
+ * left padding * cin multiples of 4, kw * cin too) and the position stride 2 * stride * cin
+ * bytes is one the assembly blocks take (16 .. 256), the kernel widens the input row once per
+ * call, padding included, and every block of four positions reads its columns from it:
+ * position p's group g is element p * stride * cin + 4g. Returns the elements of that row
+ * (enough for ceil(out_w / 4) blocks, zeros past the input), 0 when the layer does not
+ * qualify. */
+static inline int32_t ed_sparse_row_elems(const cmsis_nn_conv_params *p, const cmsis_nn_dims *in,
+                                          const cmsis_nn_dims *flt, const cmsis_nn_dims *out)
+{
+    const int32_t cin = in->c;
+    const int32_t step = p->stride.w * cin;
+    const int32_t blocks = (out->w + 3) & ~3;
+    if (in->h != 1 || flt->h != 1 || out->h != 1 || p->padding.h != 0 || p->dilation.w != 1 || blocks == 0 ||
+        (step & 3) != 0 || ((p->padding.w * cin) & 3) != 0 || ((flt->w * cin) & 3) != 0 || step < 8 || step > 128 ||
+        (step & (step - 1)) != 0)
+    {
+        return 0;
+    }
+    return ((blocks - 1) * p->stride.w + flt->w) * cin;
+}
+
+/* Widens the input row into `elems` elements in pair order (per group of four: x0, x2, x1, x3),
+ * input offset added: pad_left * cin zeros (a multiple of 4), the row, zeros after it. */
+static inline void ed_sparse_widen_row(const int8_t *input, int32_t in_elems, int32_t pad_elems, int32_t elems,
+                                       int32_t offset, int16_t *row)
+{
+    static const int8_t order[4] = {0, 2, 1, 3};
+    int32_t k = 0;
+    for (; k < pad_elems && k < elems; k += 4)
+    {
+        ed_write_u32(row + k, 0u);
+        ed_write_u32(row + k + 2, 0u);
+    }
+    const int32_t run = ed_min_i32(in_elems, elems - k);
+    int32_t i = 0;
+#if ED_NN_DSP
+    const uint32_t offset2 = ed_dup16(offset);
+    for (; i + 4 <= run; i += 4, k += 4)
+    {
+        const uint32_t word = ed_read_u32(input + i);
+        ed_write_u32(row + k, ed_sxtab16(offset2, word));
+        ed_write_u32(row + k + 2, ed_sxtab16_ror8(offset2, word));
+    }
+#endif
+    for (; k < elems; k++, i++)
+    {
+        row[(k & ~3) + order[k & 3]] = i < run ? (int16_t)(input[i] + offset) : 0;
+    }
+}
+
 /* Column j of a block that has fewer than four positions: zeros, so every slot is defined. */
 static inline void ed_sparse_zero_column(int16_t *col, int32_t k_total, int32_t j, int pair_order)
 {

@@ -200,11 +200,19 @@ def _fusable_pool(graph: Graph, op: Op, consumers: dict[str, list[int]]) -> Op |
 
 
 def _sparse_scratch_bytes(graph: Graph, op: Op) -> int:
-    """Scratch of the sparse kernels (ed_*_sparse_s8_get_buffer_size): four widened input
-    patches for a conv, one widened input row for a fully connected layer."""
+    """Scratch of the sparse kernels (ed_*_sparse_s8_get_buffer_size): for a conv four widened
+    input patches plus the widened input row of a 1-D conv
+    (:func:`edge_deploy.codegen.sparse.conv_scratch_bytes`), one widened input row for a fully
+    connected layer."""
     w = graph.tensor(op.inputs[1]).shape
-    padded = -(-int(np.prod(w[1:])) // 4) * 4
-    return (4 if op.kind == "conv2d" else 1) * padded * 2
+    if op.kind == "conv2d":
+        from edge_deploy.codegen.sparse import conv_scratch_bytes
+        from edge_deploy.ir.params import kernel_params
+
+        p = kernel_params(graph, op)
+        return conv_scratch_bytes(graph.tensor(op.inputs[0]).shape, w, graph.tensor(op.outputs[0]).shape,
+                                  p["stride"], p["padding"], p["dilation"])
+    return -(-int(np.prod(w[1:])) // 4) * 4 * 2
 
 
 def _check_supported(graph: Graph, op: Op) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_deploy.codegen.sparse import GROUP_SIZES, encode_sparse, kernel_rows
+from edge_deploy.codegen.sparse import GROUP_SIZES, conv_scratch_bytes, encode_sparse, kernel_rows
 from edge_deploy.codegen.sparse_cost import LayerShape
 
 
@@ -100,10 +100,10 @@ def sparse_case_source(layer: dict[str, Any], i: int) -> str:
     suffix = "group_sparse" if layer["kernel"] == "group4" else "csr"
     if layer["kind"] == "conv2d":
         stride, pad = p["stride"], p["padding"]
-        k4 = -(-w.shape[1] * w.shape[2] * w.shape[3] // 4) * 4
         out = layer["out_shape"]
+        scratch = conv_scratch_bytes(x.shape, w.shape, out, stride, pad, p["dilation"]) // 2
         src.append(
-            f"static int16_t scratch_{i}[{4 * k4}];\n"
+            f"static int16_t scratch_{i}[{scratch}] __attribute__((aligned(4)));\n"
             f"static int run_case_{i}(void)\n{{\n"
             f"    const cmsis_nn_context ctx = {{scratch_{i}, sizeof(scratch_{i})}};\n"
             f"    const cmsis_nn_conv_params params = {{{p['input_offset']}, {p['output_offset']}, "
