@@ -80,7 +80,7 @@ static inline void ed_wino_transform(const int32_t d[6], int32_t v[6])
 /* One group of four virtual channels of one tile, any position (padding, the end of the
  * input, channels beyond s * C read as zero): per element. */
 static void ed_wino_group_scalar(const int8_t *input, int32_t total, int32_t stride_c, int32_t first, int32_t vv,
-                                 int32_t offset, uint32_t *v, int32_t pairs, int32_t pair)
+                                 int32_t offset, uint32_t *v, int32_t pair)
 {
     int32_t out[4][6];
     for (int32_t e = 0; e < 4; e++)
@@ -95,17 +95,17 @@ static void ed_wino_group_scalar(const int8_t *input, int32_t total, int32_t str
     }
     for (int32_t j = 0; j < 6; j++)
     {
-        v[(j * pairs + pair) * 2] = ed_wino_pack(out[0][j], out[2][j]);
-        v[(j * pairs + pair + 1) * 2] = ed_wino_pack(out[1][j], out[3][j]);
+        v[(pair * 6 + j) * 2] = ed_wino_pack(out[0][j], out[2][j]);
+        v[((pair + 1) * 6 + j) * 2] = ed_wino_pack(out[1][j], out[3][j]);
     }
 }
 
 #if ED_NN_DSP
 /* Bt d on two channels at once (d: six words of two int16 lanes), into the six component
- * words dst[0], dst[step], ..., dst[5 * step]. */
+ * words of one channel pair and tile: dst[0], dst[2], ..., dst[10] (immediate offsets). */
 static inline __attribute__((always_inline)) void ed_wino_transform2(uint32_t d0, uint32_t d1, uint32_t d2,
                                                                      uint32_t d3, uint32_t d4, uint32_t d5,
-                                                                     uint32_t *dst, int32_t step)
+                                                                     uint32_t *dst)
 {
     const uint32_t a = ed_wino_sub16(d4, d2), b = ed_wino_sub16(d1, d3);
     const uint32_t b2 = ed_wino_add16(b, b);
@@ -114,36 +114,35 @@ static inline __attribute__((always_inline)) void ed_wino_transform2(uint32_t d0
     dst[0] = ed_wino_add16(ed_wino_add16(t, t), a);
     t = ed_wino_add16(d1, d2);
     t = ed_wino_add16(t, t);
-    dst[step] = ed_wino_sub16(ed_wino_add16(d3, d4), ed_wino_add16(t, t));
+    dst[2] = ed_wino_sub16(ed_wino_add16(d3, d4), ed_wino_add16(t, t));
     t = ed_wino_sub16(d1, d2);
     t = ed_wino_add16(t, t);
-    dst[2 * step] = ed_wino_add16(ed_wino_add16(t, t), ed_wino_sub16(d4, d3));
-    dst[3 * step] = ed_wino_sub16(a, b2);
-    dst[4 * step] = ed_wino_add16(a, b2);
-    dst[5 * step] = ed_wino_add16(ed_wino_add16(b2, b2), ed_wino_sub16(d5, d3));
+    dst[4] = ed_wino_add16(ed_wino_add16(t, t), ed_wino_sub16(d4, d3));
+    dst[6] = ed_wino_sub16(a, b2);
+    dst[8] = ed_wino_add16(a, b2);
+    dst[10] = ed_wino_add16(ed_wino_add16(b2, b2), ed_wino_sub16(d5, d3));
 }
 
 /* A group of four real channels whose 6 x 4 input bytes are all inside the row: one word load
  * per position; SXTAB16 widens channels (0, 2) and (1, 3) with the offset added. */
 static inline __attribute__((always_inline)) void ed_wino_group_simd(const int8_t *src, int32_t stride_c,
-                                                                     uint32_t offset2, uint32_t *v, int32_t pairs,
-                                                                     int32_t pair)
+                                                                     uint32_t offset2, uint32_t *v, int32_t pair)
 {
     const uint32_t w0 = ed_read_u32(src), w1 = ed_read_u32(src + stride_c), w2 = ed_read_u32(src + 2 * stride_c);
     const uint32_t w3 = ed_read_u32(src + 3 * stride_c), w4 = ed_read_u32(src + 4 * stride_c);
     const uint32_t w5 = ed_read_u32(src + 5 * stride_c);
-    uint32_t *dst = v + pair * 2;
+    uint32_t *dst = v + pair * 12;
     ed_wino_transform2(ed_sxtab16(offset2, w0), ed_sxtab16(offset2, w1), ed_sxtab16(offset2, w2),
-                       ed_sxtab16(offset2, w3), ed_sxtab16(offset2, w4), ed_sxtab16(offset2, w5), dst, pairs * 2);
+                       ed_sxtab16(offset2, w3), ed_sxtab16(offset2, w4), ed_sxtab16(offset2, w5), dst);
     ed_wino_transform2(ed_sxtab16_ror8(offset2, w0), ed_sxtab16_ror8(offset2, w1), ed_sxtab16_ror8(offset2, w2),
                        ed_sxtab16_ror8(offset2, w3), ed_sxtab16_ror8(offset2, w4), ed_sxtab16_ror8(offset2, w5),
-                       dst + 2, pairs * 2);
+                       dst + 12);
 }
 
 /* The same where some of the six positions (bit i of `inside` clear) lie wholly outside the
  * row (padding: zero once the offset is added). Only the tiles at the ends of a row. */
 static void ed_wino_group_simd_masked(const int8_t *src, int32_t stride_c, uint32_t offset2, uint32_t inside,
-                                      uint32_t *v, int32_t pairs, int32_t pair)
+                                      uint32_t *v, int32_t pair)
 {
     uint32_t lo[6], hi[6];
     for (int32_t i = 0; i < 6; i++)
@@ -156,13 +155,13 @@ static void ed_wino_group_simd_masked(const int8_t *src, int32_t stride_c, uint3
             hi[i] = ed_sxtab16_ror8(offset2, word);
         }
     }
-    ed_wino_transform2(lo[0], lo[1], lo[2], lo[3], lo[4], lo[5], v + pair * 2, pairs * 2);
-    ed_wino_transform2(hi[0], hi[1], hi[2], hi[3], hi[4], hi[5], v + pair * 2 + 2, pairs * 2);
+    ed_wino_transform2(lo[0], lo[1], lo[2], lo[3], lo[4], lo[5], v + pair * 12);
+    ed_wino_transform2(hi[0], hi[1], hi[2], hi[3], hi[4], hi[5], v + pair * 12 + 12);
 }
 #endif
 
 /* V of one tile whose first virtual position starts at flat input index `first` (may be
- * negative: padding), into the words v[(j * pairs + pair) * 2] (the caller offsets v by the
+ * negative: padding), into the words v[(pair * 6 + j) * 2] (the caller offsets v by the
  * tile's slot, 0 or 1). */
 static void ed_wino_input_tile(const int8_t *input, int32_t total, int32_t stride_c, const ed_winograd_geometry *g,
                                int32_t first, int32_t offset, uint32_t *v)
@@ -177,7 +176,7 @@ static void ed_wino_input_tile(const int8_t *input, int32_t total, int32_t strid
             const int8_t *src = input + first + 3 * q * stride_c;
             for (int32_t vv = 0; vv < g->group; vv += 4)
             {
-                ed_wino_group_simd(src + vv, stride_c, offset2, v, g->pairs, (q * g->group + vv) / 2);
+                ed_wino_group_simd(src + vv, stride_c, offset2, v, (q * g->group + vv) / 2);
             }
         }
         return;
@@ -208,12 +207,12 @@ static void ed_wino_input_tile(const int8_t *input, int32_t total, int32_t strid
                 }
                 if (!split)
                 {
-                    ed_wino_group_simd_masked(input + base + vv, stride_c, ed_dup16(offset), inside, v, g->pairs, pair);
+                    ed_wino_group_simd_masked(input + base + vv, stride_c, ed_dup16(offset), inside, v, pair);
                     continue;
                 }
             }
 #endif
-            ed_wino_group_scalar(input, total, stride_c, base, vv, offset, v, g->pairs, pair);
+            ed_wino_group_scalar(input, total, stride_c, base, vv, offset, v, pair);
         }
     }
 }
@@ -223,24 +222,31 @@ static void ed_wino_input_tile(const int8_t *input, int32_t total, int32_t strid
  * pairs left (at most this many) execute, so there is no loop counter in the hot code. */
 #define ED_WINO_RUN 32
 
-/* m[j * 8 + o * 2 + t] = sum over pairs of u(j, pair, o) . v(j, pair, t), for the six
+/* m[j * 8 + o * 2 + t] = sum over pairs of u(j, pair, o) . v(pair, j, t), for the six
  * components j, four channels o and two tiles t: SMLAD on int16 pairs. u walks the block's
- * 6 * pairs * 4 words and v the 6 * pairs * 2 words in order; pairs >= 1.
+ * 6 * pairs * 4 words in order; v is read component by component, 12 words per pair
+ * (layout [pair][component][tile]); pairs >= 1.
  * Per pair (one "body", 14 instructions of 4 bytes): two V words and two U words in a row of
  * four loads, four SMLAD, two more U words, four SMLAD: 16 model cycles for 8 SMLAD (each
  * pointer advances by post-index on its first load, so no load follows one that wrote its
  * base: such a pair does not pipeline in the cycle model). All
  * fourteen registers hold data: r4-r11 accumulate, r3/r12 the two tiles' V words, lr/r2 two
  * channels' U words, r0/r1 the pointers; the counts live on the stack. A component runs its
- * pairs in chunks of up to ED_WINO_RUN bodies, entered by a computed branch. */
+ * pairs in chunks of up to ED_WINO_RUN bodies, entered by a computed branch; its first pair
+ * is a body of SMUAD, which starts the sums (no zeroing). */
 __attribute__((naked, noinline)) static void ed_wino_gemm(const uint32_t *u, const uint32_t *v, int32_t pairs,
                                                           int32_t *m)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
         "movs r4, #6\n\t"
-        "push {r2, r3, r4}\n\t"  /* [sp, #8] pairs, [sp, #12] m, [sp, #16] components left */
-        "sub sp, sp, #8\n\t"     /* [sp] pairs left in this component, [sp, #4] entry for pairs <= 32 */
+        "push {r2, r3, r4}\n\t"  /* [sp, #16] pairs, [sp, #20] m, [sp, #24] components left */
+        "sub sp, sp, #16\n\t"    /* [sp] pairs left in this component, [sp, #4] entry for pairs - 1 <= 32, */
+        "movs r3, #48\n\t"       /* [sp, #8] pairs * 48 - 8: back from a component's end to the next */
+        "muls r3, r2, r3\n\t"
+        "subs r3, r3, #8\n\t"
+        "str r3, [sp, #8]\n\t"
+        "subs r2, r2, #1\n\t"    /* the first pair is peeled (SMUAD starts the sums) */
         "cmp r2, #32\n\t"        /* ED_WINO_RUN */
         "it gt\n\t"
         "movgt r2, #32\n\t"
@@ -251,18 +257,25 @@ __attribute__((naked, noinline)) static void ed_wino_gemm(const uint32_t *u, con
         "orr.w r12, r12, #1\n\t"
         "str r12, [sp, #4]\n\t"
         "1:\n\t"
-        "movs r4, #0\n\t"
-        "movs r5, #0\n\t"
-        "movs r6, #0\n\t"
-        "movs r7, #0\n\t"
-        "mov r8, r4\n\t"
-        "mov r9, r4\n\t"
-        "mov r10, r4\n\t"
-        "mov r11, r4\n\t"
-        "ldr r2, [sp, #8]\n\t"
+        "ldr.w lr, [r0], #16\n\t" /* first pair: as a body, SMUAD in place of SMLAD */
+        "ldr.w r12, [r1, #4]\n\t"
+        "ldr.w r2, [r0, #-12]\n\t"
+        "ldr.w r3, [r1], #48\n\t"
+        "smuad r4, lr, r3\n\t"
+        "smuad r5, lr, r12\n\t"
+        "smuad r6, r2, r3\n\t"
+        "smuad r7, r2, r12\n\t"
+        "ldr.w lr, [r0, #-8]\n\t"
+        "ldr.w r2, [r0, #-4]\n\t"
+        "smuad r8, lr, r3\n\t"
+        "smuad r9, lr, r12\n\t"
+        "smuad r10, r2, r3\n\t"
+        "smuad r11, r2, r12\n\t"
+        "ldr r2, [sp, #16]\n\t"
+        "subs r2, r2, #1\n\t"    /* pairs left */
         "cmp r2, #32\n\t"
         "bgt 2f\n\t"
-        "ldr r12, [sp, #4]\n\t"  /* one run of all the pairs */
+        "ldr r12, [sp, #4]\n\t"  /* one run of the rest */
         "cmp r2, r2\n\t"         /* Z: nothing left after it (the bodies leave the flags alone) */
         "bx r12\n\t"
         "2:\n\t"                 /* more than 32 pairs: runs of up to 32 */
@@ -283,7 +296,7 @@ __attribute__((naked, noinline)) static void ed_wino_gemm(const uint32_t *u, con
         "ldr.w lr, [r0], #16\n\t"  /* no load follows one that wrote its base */
         "ldr.w r12, [r1, #4]\n\t"
         "ldr.w r2, [r0, #-12]\n\t"
-        "ldr.w r3, [r1], #8\n\t"
+        "ldr.w r3, [r1], #48\n\t"
         "smlad r4, lr, r3, r4\n\t"
         "smlad r5, lr, r12, r5\n\t"
         "smlad r6, r2, r3, r6\n\t"
@@ -303,14 +316,16 @@ __attribute__((naked, noinline)) static void ed_wino_gemm(const uint32_t *u, con
         "ldr r2, [sp]\n\t"
         "b 2b\n\t"
         "5:\n\t"
-        "ldr r3, [sp, #12]\n\t"
+        "ldr r3, [sp, #20]\n\t"
         "stmia r3!, {r4-r11}\n\t"
-        "str r3, [sp, #12]\n\t"
-        "ldr r3, [sp, #16]\n\t"
+        "str r3, [sp, #20]\n\t"
+        "ldr r3, [sp, #8]\n\t"   /* V: to the next component's first pair */
+        "subs r1, r1, r3\n\t"
+        "ldr r3, [sp, #24]\n\t"
         "subs r3, r3, #1\n\t"
-        "str r3, [sp, #16]\n\t"
+        "str r3, [sp, #24]\n\t"
         "bne 1b\n\t"
-        "add sp, sp, #20\n\t"
+        "add sp, sp, #28\n\t"
         "pop {r4-r11, pc}\n\t");
 }
 #else
@@ -326,12 +341,13 @@ static void ed_wino_gemm(const uint32_t *u, const uint32_t *v, int32_t pairs, in
     for (int32_t j = 0; j < 6; j++, m += 8)
     {
         int32_t acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        for (int32_t p = 0; p < pairs; p++, u += 4, v += 2)
+        const uint32_t *vj = v + j * 2;
+        for (int32_t p = 0; p < pairs; p++, u += 4, vj += 12)
         {
             for (int32_t o = 0; o < 4; o++)
             {
-                acc[2 * o] = ed_wino_dot2(u[o], v[0], acc[2 * o]);
-                acc[2 * o + 1] = ed_wino_dot2(u[o], v[1], acc[2 * o + 1]);
+                acc[2 * o] = ed_wino_dot2(u[o], vj[0], acc[2 * o]);
+                acc[2 * o + 1] = ed_wino_dot2(u[o], vj[1], acc[2 * o + 1]);
             }
         }
         memcpy(m, acc, sizeof(acc));
@@ -447,6 +463,13 @@ static inline __attribute__((always_inline)) void ed_wino_block_fast_body(const 
     }
 }
 
+static __attribute__((noinline)) void ed_wino_block_fast_pool_c(const int32_t *m, const int32_t *bias,
+                                                               const ed_requant_out_t *quant, int32_t act_min,
+                                                               int32_t act_max, int8_t *out, int32_t cout)
+{
+    ed_wino_block_fast_body(m, bias, quant, act_min, act_max, out, cout, 1);
+}
+
 static __attribute__((noinline)) void ed_wino_block_fast(const int32_t *m, const int32_t *bias,
                                                         const ed_requant_out_t *quant, int32_t act_min,
                                                         int32_t act_max, int8_t *out, int32_t cout)
@@ -454,12 +477,106 @@ static __attribute__((noinline)) void ed_wino_block_fast(const int32_t *m, const
     ed_wino_block_fast_body(m, bias, quant, act_min, act_max, out, cout, 0);
 }
 
-static __attribute__((noinline)) void ed_wino_block_fast_pool(const int32_t *m, const int32_t *bias,
-                                                             const ed_requant_out_t *quant, int32_t act_min,
-                                                             int32_t act_max, int8_t *out, int32_t cout)
+#if ED_WINO_ASM
+/* Per output channel, what the pooled block's assembly reads (20 bytes, word aligned):
+ * the fast requantization constants and the bias. */
+typedef struct
 {
-    ed_wino_block_fast_body(m, bias, quant, act_min, act_max, out, cout, 1);
+    int32_t mult;
+    uint32_t round_lo;
+    int32_t round_hi;
+    int32_t hi_shift;
+    int32_t bias;
+} ed_wino_chan_t;
+
+/* The common pooled block: four channels, two full tiles (four pooled rows), every channel on
+ * the fast requantization path, constants in `chan`. Per channel and tile, one block of
+ * Thumb-2: the six sums (pipelined loads), 24 y for the four positions, the maximum of each
+ * neighbouring two, the exact division by 24 and the bias (ASR, MLA by 1/3 modulo 2^32), the
+ * requantization (as ed_requant_fast) and SSAT, two bytes stored. Then the activation range on
+ * each row of four bytes (bytewise SIMD), when narrower than int8. */
+static __attribute__((noinline)) void ed_wino_block_fast_pool(const int32_t *m, const ed_wino_chan_t *chan,
+                                                             int32_t act_min, int32_t act_max, int8_t *out,
+                                                             int32_t cout)
+{
+    const uint32_t inverse3 = 0xAAAAAAABu;
+    for (int32_t o = 0; o < 4; o++)
+    {
+        for (int32_t slot = 0; slot < 2; slot++)
+        {
+            const int32_t *mm = m + 2 * o + slot;
+            int8_t *dst = out + o + 2 * slot * cout;
+            uint32_t a, b, c, d, e, f, g, h;
+            __asm__ volatile(
+                "ldr %[a], [%[mm]]\n\t"
+                "ldr %[b], [%[mm], #32]\n\t"
+                "ldr %[c], [%[mm], #64]\n\t"
+                "ldr %[d], [%[mm], #96]\n\t"
+                "ldr %[e], [%[mm], #128]\n\t"
+                "ldr %[f], [%[mm], #160]\n\t"
+                "add %[g], %[b], %[c]\n\t"        /* s12 */
+                "sub %[b], %[b], %[c]\n\t"        /* d12 */
+                "add %[c], %[d], %[e]\n\t"        /* s34 */
+                "sub %[d], %[d], %[e]\n\t"        /* d34 */
+                "add %[a], %[a], %[g]\n\t"
+                "add %[a], %[a], %[c]\n\t"        /* 24 y0 */
+                "add %[e], %[b], %[d], lsl #1\n\t" /* 24 y1 */
+                "cmp %[a], %[e]\n\t"
+                "it lt\n\t"
+                "movlt %[a], %[e]\n\t"
+                "add %[g], %[g], %[c], lsl #2\n\t" /* 24 y2 */
+                "add %[b], %[b], %[d], lsl #3\n\t"
+                "add %[b], %[b], %[f]\n\t"        /* 24 y3 */
+                "cmp %[g], %[b]\n\t"
+                "it lt\n\t"
+                "movlt %[g], %[b]\n\t"
+                "ldr %[d], [%[q], #16]\n\t"       /* bias */
+                "asr %[a], %[a], #3\n\t"
+                "mla %[a], %[a], %[inv3], %[d]\n\t" /* pooled y, first row */
+                "asr %[g], %[g], #3\n\t"
+                "mla %[g], %[g], %[inv3], %[d]\n\t" /* second row */
+                "ldrd %[b], %[c], [%[q]]\n\t"     /* mult, round_lo */
+                "ldrd %[d], %[e], [%[q], #8]\n\t" /* round_hi, hi_shift */
+#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
+                "mov %[f], %[c]\n\t"
+                "mov %[h], %[d]\n\t"
+#else
+                "and %[f], %[a], #0x80000000\n\t"
+                "subs %[f], %[c], %[f]\n\t"
+                "sbc %[h], %[d], #0\n\t"
+#endif
+                "smlal %[f], %[h], %[a], %[b]\n\t"
+                "asr %[h], %[h], %[e]\n\t"
+                "ssat %[h], #8, %[h]\n\t"
+                "strb %[h], [%[dst]]\n\t"
+#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
+                "mov %[f], %[c]\n\t"
+                "mov %[h], %[d]\n\t"
+#else
+                "and %[f], %[g], #0x80000000\n\t"
+                "subs %[f], %[c], %[f]\n\t"
+                "sbc %[h], %[d], #0\n\t"
+#endif
+                "smlal %[f], %[h], %[g], %[b]\n\t"
+                "asr %[h], %[h], %[e]\n\t"
+                "ssat %[h], #8, %[h]\n\t"
+                "strb %[h], [%[dst], %[cout]]\n\t"
+                : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d), [e] "=&r"(e), [f] "=&r"(f),
+                  [g] "=&r"(g), [h] "=&r"(h)
+                : [mm] "r"(mm), [q] "r"(&chan[o]), [dst] "r"(dst), [cout] "r"(cout), [inv3] "r"(inverse3)
+                : "cc", "memory");
+        }
+    }
+    if (act_min > -128 || act_max < 127)
+    {
+        const uint32_t lo4 = 0x01010101u * (uint8_t)act_min, hi4 = 0x01010101u * (uint8_t)act_max;
+        for (int32_t row = 0; row < 4; row++, out += cout)
+        {
+            ed_write_u32(out, ed_min4_s8(ed_max4_s8(ed_read_u32(out), lo4), hi4));
+        }
+    }
 }
+#endif
 #undef ED_WINO_OUT
 #endif
 
@@ -531,6 +648,14 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
         table[oc] = ed_requant_out_prepare(quant_params->multiplier[oc], quant_params->shift[oc], p->output_offset);
         fast = fast && table[oc].q.hi_shift >= 0;
     }
+#if ED_WINO_ASM
+    ed_wino_chan_t chan[ED_WINO_QUANT_TABLE];
+    for (int32_t oc = 0; fast && pool == 2 && oc < cout; oc++)
+    {
+        chan[oc] = (ed_wino_chan_t){table[oc].q.mult, table[oc].q.round_lo, table[oc].q.round_hi,
+                                    table[oc].q.hi_shift, bias_data != NULL ? bias_data[oc] : 0};
+    }
+#endif
 
     for (int32_t n = 0; n < input_dims->n; n++)
     {
@@ -569,9 +694,16 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
 #if ED_NN_DSP
                 if (block_fast && channels == 4 && rows == rows_per_pair)
                 {
+#if ED_WINO_ASM
+                    if (pool == 2 && prepared)
+                    {
+                        ed_wino_block_fast_pool(m, &chan[oc], act_min, act_max, dst, cout);
+                        continue;
+                    }
+#endif
                     if (pool == 2)
                     {
-                        ed_wino_block_fast_pool(m, bias, quant, act_min, act_max, dst, cout);
+                        ed_wino_block_fast_pool_c(m, bias, quant, act_min, act_max, dst, cout);
                     }
                     else
                     {
