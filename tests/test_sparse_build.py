@@ -60,12 +60,16 @@ def test_choice_follows_the_weights():
     assert choose_kernel("conv2d", pruned, shape, "off").choice == "dense"
     assert choose_kernel("conv2d", rows, shape, "force").choice in ("group4", "csr")
     assert choose_kernel("conv2d", pruned, shape, "auto", filter_offset=3).choice == "dense"
-    # One weight left in every other group: the one-index-per-weight kernel beats groups of 4.
+    # One weight left in every other group: in a fully connected layer the one-index-per-weight
+    # kernel beats groups of 4; in a conv the group kernel still wins (its per-output and
+    # column costs are lower than the CSR kernel's).
     scattered = rows.copy()
     scattered.reshape(64, 48, 4)[:, :, 1:] = 0
     scattered.reshape(64, 48, 4)[:, ::2, 0] |= 1
     scattered.reshape(64, 48, 4)[:, 1::2, 0] = 0
-    assert choose_kernel("conv2d", scattered, shape, "auto").choice == "csr"
+    fc_shape = LayerShape(positions=1, batches=1, channels=64, row_length=192)
+    assert choose_kernel("fully_connected", scattered, fc_shape, "auto").choice == "csr"
+    assert choose_kernel("conv2d", scattered, shape, "auto").choice == "group4"
     with pytest.raises(EdgeDeployError, match="--sparse"):
         choose_kernel("conv2d", rows, shape, "sometimes")
 

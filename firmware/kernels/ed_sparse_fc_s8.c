@@ -9,11 +9,63 @@
  */
 #include "ed_sparse_support.h"
 
+#if ED_NN_DSP && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && !defined(ED_NN_PORTABLE)
+/* One kept group: index, weight word, two SXTB16, one LDRD of the widened input, two SMLAD. */
+#define ED_FC_GROUP(LOAD_INDEX)             \
+    LOAD_INDEX "\n\t"                       \
+    "ldr %[w], [%[vp]], #4\n\t"             \
+    "add %[a], %[cb], %[a], lsl #3\n\t"     \
+    "sxtb16 %[t], %[w]\n\t"                 \
+    "sxtb16 %[w], %[w], ror #8\n\t"         \
+    "ldrd %[x], %[y], [%[a]]\n\t"           \
+    "smlad %[acc], %[x], %[t], %[acc]\n\t"  \
+    "smlad %[acc], %[y], %[w], %[acc]\n\t"
+
+/* A row's kept groups in Thumb-2: an odd group first, then two per iteration (as the conv). */
+#define ED_FC_ROW_ASM(LOAD_INDEX, IP)                                                                  \
+    do                                                                                                 \
+    {                                                                                                  \
+        uint32_t w_, t_, x_, y_, a_;                                                                   \
+        int32_t n_ = count;                                                                            \
+        __asm__ volatile("lsrs %[n], %[n], #1\n\t"                                                     \
+                         "bcc 2f\n\t" ED_FC_GROUP(LOAD_INDEX) "2:\n\t"                                 \
+                         "beq 3f\n"                                                                    \
+                         "1:\n\t" ED_FC_GROUP(LOAD_INDEX) ED_FC_GROUP(LOAD_INDEX)                      \
+                         "subs %[n], %[n], #1\n\t"                                                     \
+                         "bne 1b\n"                                                                    \
+                         "3:\n\t"                                                                      \
+                         : [acc] "+r"(a), [vp] "+r"(values), [ip] "+r"(IP), [n] "+r"(n_), [w] "=&r"(w_), \
+                           [t] "=&r"(t_), [x] "=&r"(x_), [y] "=&r"(y_), [a] "=&r"(a_)                  \
+                         : [cb] "r"(col)                                                               \
+                         : "cc", "memory");                                                            \
+    } while (0)
+#define ED_FC_ASM 1
+#else
+#define ED_FC_ASM 0
+#endif
+
 static inline __attribute__((always_inline)) const int8_t *
 ed_group_dot(const int16_t *col, const int8_t *values, const uint8_t *index8, const uint16_t *index16, int32_t count,
-             int wide, int32_t *acc)
+             int wide, int32_t *acc, int aligned)
 {
     int32_t a = *acc;
+#if ED_FC_ASM
+    if (aligned) /* LDRD needs a word-aligned widened row */
+    {
+        if (wide)
+        {
+            ED_FC_ROW_ASM("ldrh %[a], [%[ip]], #2", index16);
+        }
+        else
+        {
+            ED_FC_ROW_ASM("ldrb %[a], [%[ip]], #1", index8);
+        }
+        *acc = a;
+        return values;
+    }
+#else
+    (void)aligned;
+#endif
 #if ED_NN_DSP
     const uint32_t *words = (const uint32_t *)(const void *)col;
     for (int32_t i = 0; i < count; i++)
@@ -65,6 +117,7 @@ static arm_cmsis_nn_status ed_fully_connected_sparse(const cmsis_nn_context *ctx
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
+    const int aligned = ((uintptr_t)ctx->buf & 3u) == 0;
     const int pair_order = ED_NN_DSP && group_size == 4;
     const int wide = filter->index16 != NULL;
     int16_t *col = (int16_t *)ctx->buf;
@@ -81,8 +134,8 @@ static arm_cmsis_nn_status ed_fully_connected_sparse(const cmsis_nn_context *ctx
             int32_t acc = bias ? bias[o] : 0;
             if (group_size == 4)
             {
-                values = wide ? ed_group_dot(col, values, NULL, index16, count, 1, &acc)
-                              : ed_group_dot(col, values, index8, NULL, count, 0, &acc);
+                values = wide ? ed_group_dot(col, values, NULL, index16, count, 1, &acc, aligned)
+                              : ed_group_dot(col, values, index8, NULL, count, 0, &acc, aligned);
             }
             else
             {

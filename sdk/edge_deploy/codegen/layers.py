@@ -140,8 +140,14 @@ def _sparsity_choice(graph: Graph, op: Op, mode: str):
     rows = kernel_rows(w.data, op.kind)
     out = graph.tensor(op.outputs[0]).shape
     if op.kind == "conv2d":
+        from edge_deploy.codegen.sparse import conv_row_elems
+        from edge_deploy.ir.params import kernel_params
+
+        p = kernel_params(graph, op)
         shape = LayerShape(positions=int(np.prod(out[1:3])), batches=int(out[0]), channels=int(out[3]),
-                           row_length=rows.shape[1])
+                           row_length=rows.shape[1],
+                           row_elems=conv_row_elems(graph.tensor(op.inputs[0]).shape, w.shape, out, p["stride"],
+                                                    p["padding"], p["dilation"]))
     else:
         shape = LayerShape(positions=1, batches=int(np.prod(out)) // int(out[-1]), channels=int(out[-1]),
                            row_length=rows.shape[1])

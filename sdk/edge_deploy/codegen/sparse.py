@@ -106,21 +106,27 @@ def decode_sparse(weights: SparseWeights, row_length: int) -> np.ndarray:
     return dense.reshape(rows, -1)[:, :row_length]
 
 
-def conv_scratch_bytes(in_shape, w_shape, out_shape, stride, padding, dilation) -> int:
-    """Bytes of ``ed_convolve_sparse_s8_get_buffer_size`` (``ed_sparse.h``) for a conv of NHWC
-    ``in_shape``, OHWI ``w_shape`` and NHWC ``out_shape``; ``stride`` / ``dilation`` (h, w),
-    ``padding`` (top, bottom, left, right): four widened patches, plus the widened input row of
-    a 1-D convolution whose windows start on groups of four elements."""
+def conv_row_elems(in_shape, w_shape, out_shape, stride, padding, dilation) -> int:
+    """Elements of the input row the group-sparse conv widens once per call
+    (``ed_sparse_row_elems``): nonzero for a 1-D conv (NHWC ``in_shape``, OHWI ``w_shape``, NHWC
+    ``out_shape`` one row each) whose windows start on groups of four elements and whose
+    position stride ``2 * stride * cin`` bytes is 16 to 256; ``stride`` / ``dilation`` (h, w),
+    ``padding`` (top, bottom, left, right)."""
     _, in_h, _, cin = in_shape
     _, kh, kw, _ = w_shape
     out_h, out_w = out_shape[1], out_shape[2]
-    padded = -(-kh * kw * cin // 4) * 4
     step, blocks = stride[1] * cin, -(-out_w // 4) * 4
-    row = 0
     if (in_h == 1 and kh == 1 and out_h == 1 and padding[0] == 0 and dilation[1] == 1 and blocks > 0
             and step in (8, 16, 32, 64, 128) and (padding[2] * cin) % 4 == 0 and (kw * cin) % 4 == 0):
-        row = ((blocks - 1) * stride[1] + kw) * cin
-    return (4 * padded + row) * 2
+        return ((blocks - 1) * stride[1] + kw) * cin
+    return 0
+
+
+def conv_scratch_bytes(in_shape, w_shape, out_shape, stride, padding, dilation) -> int:
+    """Bytes of ``ed_convolve_sparse_s8_get_buffer_size`` (``ed_sparse.h``) for a conv (arguments
+    as :func:`conv_row_elems`): four widened patches plus the widened input row."""
+    padded = -(-int(np.prod(w_shape[1:])) // 4) * 4
+    return (4 * padded + conv_row_elems(in_shape, w_shape, out_shape, stride, padding, dilation)) * 2
 
 
 @dataclass(frozen=True)

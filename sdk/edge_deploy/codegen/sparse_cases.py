@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_deploy.codegen.sparse import GROUP_SIZES, conv_scratch_bytes, encode_sparse, kernel_rows
+from edge_deploy.codegen.sparse import GROUP_SIZES, conv_row_elems, conv_scratch_bytes, encode_sparse, kernel_rows
 from edge_deploy.codegen.sparse_cost import LayerShape
 
 
@@ -36,7 +36,9 @@ def random_layer(rng: np.random.Generator, kind: str, shape: tuple, kernel: str,
         out_w = (width + 2 * pad - taps) // stride + 1
         out_shape = (1, 1, out_w, cout)
         extra = {"stride": (1, stride), "padding": (0, 0, pad, pad), "dilation": (1, 1)}
-        layer_shape = LayerShape(positions=out_w, batches=1, channels=cout, row_length=taps * cin)
+        layer_shape = LayerShape(positions=out_w, batches=1, channels=cout, row_length=taps * cin,
+                                 row_elems=conv_row_elems(x.shape, w.shape, out_shape, extra["stride"],
+                                                          extra["padding"], extra["dilation"]))
     else:
         depth, units = shape
         x = rng.integers(-128, 128, (1, depth), dtype=np.int8)
