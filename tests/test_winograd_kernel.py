@@ -288,3 +288,21 @@ def test_forced_winograd_build_is_bit_exact_on_qemu(tmp_path, capsys):
     assert status == 0, capsys.readouterr().out
     with pytest.raises(EdgeDeployError, match="upstream CMSIS-NN has no Winograd"):
         build_graph(graph, "mps2-an386", tmp_path / "b2", winograd="force", cmsis_nn=tmp_path)
+
+
+@needs_arm
+def test_auto_falls_back_to_direct_when_the_filters_do_not_fit_the_flash(tmp_path):
+    sys.path.insert(0, os.path.dirname(__file__))
+    from codegen_models import ticnn_graph
+
+    from edge_deploy.boards import load_board
+    from edge_deploy.build.firmware_build import build_graph
+
+    graph = ticnn_graph()
+    board = load_board("mps2-an386")
+    direct = build_graph(graph, board, tmp_path / "off", winograd="off").report["budget"]["flash_needed_bytes"]
+    flash = board.memory.flash.model_copy(update={"size": direct + 1024})
+    small = board.model_copy(update={"memory": board.memory.model_copy(update={"flash": flash})})
+    report = build_graph(graph, small, tmp_path / "auto").report
+    assert report["winograd"].startswith("off (auto: the Winograd filters would not fit")
+    assert not any(layer["kernel"] in (winograd.KERNEL, winograd.POOL_KERNEL) for layer in report["layers"])

@@ -146,6 +146,14 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     _, context = render_model(model, board, kernels=kernels, cmsis_nn=cmsis_nn, source=source)
     budget = estimate_budget(board, weights_bytes=context["weights_bytes"], arena_bytes=model.plan.arena_bytes,
                              n_layers=context["n_layers"])
+    if (budget.flash_needed_bytes > budget.flash_bytes and winograd == "auto"
+            and any(layer.winograd and layer.winograd.use for layer in model.layers)):
+        # The transformed filters take about 4x the int8 bytes: on a small flash, run direct.
+        winograd = "off (auto: the Winograd filters would not fit the flash)"
+        model = plan_model(graph, sparse=sparse, winograd="off")
+        _, context = render_model(model, board, kernels=kernels, cmsis_nn=cmsis_nn, source=source)
+        budget = estimate_budget(board, weights_bytes=context["weights_bytes"], arena_bytes=model.plan.arena_bytes,
+                                 n_layers=context["n_layers"])
     check_budget(budget, graph.name)
     if tflite is None:
         from edge_deploy.tflite import export_tflite

@@ -114,21 +114,22 @@ def transform_filter(weights: np.ndarray, stride: int) -> np.ndarray:
 
 
 # Cortex-M4 model cycles of the kernel's parts (P = 2, 0 wait states), fitted to the profiler's
-# cycle model on QEMU for TICNN's five convolutions (within 2 %; tests/test_winograd_kernel.py
-# checks one layer against the measured figure).
-_CYCLES_PER_PAIR = 16.0  # one virtual channel pair of one component: 8 SMLAD, 6 loads
-_CYCLES_PER_BLOCK = 394.0  # per block of 4 channels and pair of tiles: 6 component set-ups, call
-_CYCLES_PER_GROUP = 190.0  # input transform of four virtual channels of one tile
-_CYCLES_PER_OUTPUT = 25.2  # output transform, division by 24, requantization, store
+# cycle model on QEMU for TICNN's five convolutions (within 1 % for full tile pairs, 6 % low
+# when the last pair of tiles is partial; tests/test_winograd_kernel.py checks one layer).
+_CYCLES_PER_PAIR = 17.0  # one virtual channel pair of one component: 8 SMLAD, 6 loads
+_CYCLES_PER_BLOCK = 1096.0  # per block of 4 channels and pair of tiles: set-ups, 32 outputs
+_CYCLES_PER_BLOCK_POOLED = 860.0  # the same with the max pool fused (16 outputs)
+_CYCLES_PER_GROUP = 160.0  # input transform of four virtual channels of one tile
 
 
-def estimate_cycles(geo: WinogradGeometry, out_width: int) -> int:
-    """Modelled Cortex-M4 cycles of ``ed_convolve_1d_winograd_s8`` on one input."""
+def estimate_cycles(geo: WinogradGeometry, out_width: int, *, pooled: bool = False) -> int:
+    """Modelled Cortex-M4 cycles of ``ed_convolve_1d_winograd_s8`` on one input (``pooled``:
+    ``ed_convolve_1d_winograd_maxpool2_s8``; ``out_width`` is the convolution's)."""
     tile_pairs = -(-out_width // 8)
-    gemm = tile_pairs * geo.blocks * (6 * geo.pairs * _CYCLES_PER_PAIR + _CYCLES_PER_BLOCK)
+    block = _CYCLES_PER_BLOCK_POOLED if pooled else _CYCLES_PER_BLOCK
+    gemm = tile_pairs * geo.blocks * (6 * geo.pairs * _CYCLES_PER_PAIR + block)
     inputs = tile_pairs * 2 * geo.segments * (geo.group // 4) * _CYCLES_PER_GROUP
-    outputs = out_width * geo.out_channels * _CYCLES_PER_OUTPUT
-    return int(gemm + inputs + outputs)
+    return int(gemm + inputs)
 
 
 # arm_convolve_s8's DSP path, fitted the same way: the 2 x 2 inner loop per MAC, requantization
