@@ -4,7 +4,9 @@ kernel call, SIMD and portable paths, each output checked bit for bit against th
 Every TICNN layer is one kernel call here (random int8 data and per-channel requantization in
 TFLite's ranges), built with the kernels of ``firmware/kernels`` at -O2 for the Cortex-M4 and run on
 QEMU mps2-an386 with the instruction-count plugin; cycles come from the Cortex-M4 model
-(``docs/cycle-model.md``). Optionally also profiles a built TICNN firmware end to end.
+(``docs/cycle-model.md``). The same network is also run as the build runs it by default: each
+conv with its max pool through the Winograd kernel (``ed_convolve_1d_winograd_maxpool2_s8``),
+then the fully connected layers. Optionally also profiles a built TICNN firmware end to end.
 
   python benchmarks/kernels_ticnn.py [--build DIR]   # DIR: an `edge-deploy build` output to profile
 
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_deploy.build.kernel_firmware import KernelCase, build_kernel_firmware, run_kernel_firmware
+from edge_deploy.build.kernel_firmware import KernelCase, build_kernel_firmware, run_kernel_firmware, winograd_case
 from edge_deploy.fsutil import atomic_write_json
 from edge_deploy.interp import ops
 from edge_deploy.profile.attribution import per_mark, segment_cycles
@@ -81,6 +83,18 @@ def ticnn_cases() -> list[KernelCase]:
     ]
 
 
+def winograd_cases() -> list[KernelCase]:
+    """TICNN as the default SIMD build runs it: conv + max pool fused in the Winograd kernel (ReLU
+    range), then the two fully connected layers (same data as :func:`ticnn_cases`)."""
+    direct = ticnn_cases()
+    cases = []
+    for conv in direct[0:10:2]:
+        params = dict(conv.params, act_min=int(conv.params["output_offset"]), act_max=127)
+        cases.append(winograd_case(conv.name + " + pool (winograd)", conv.arrays["x"], conv.arrays["w"],
+                                   conv.arrays["bias"], params, maxpool2=True))
+    return cases + direct[10:]
+
+
 def measure(cases: list[KernelCase], path: str, workdir: Path) -> list[dict]:
     """Build and run the cases on one kernel path; per case instructions, cycles, bit-exactness."""
     elf = build_kernel_firmware(cases, workdir / path, path=path)
@@ -117,6 +131,17 @@ def main() -> int:
     for path, t in totals.items():
         print(f"total {path:9s}: {t['instructions']:,} instructions, {t['cycles']:,} cycles, "
               f"{_ratio(t['macs'], t['cycles'])} MAC/cycle")
+    with tempfile.TemporaryDirectory() as tmp:
+        wino = measure(winograd_cases(), "dsp", Path(tmp))
+    print(f"\n{'default build (SIMD)':34s} {'MACs':>9s} {'instructions':>12s} {'cycles':>10s} {'MAC/cyc':>8s}")
+    for row in wino:
+        print(f"{row['case']:34s} {row['macs']:9,d} {row['instructions']:12,d} {row['cycles']:10,d} "
+              f"{_ratio(row['macs'], row['cycles']):>8s}")
+    totals["winograd"] = {k: sum(r[k] for r in wino) for k in ("macs", "instructions", "cycles")}
+    t = totals["winograd"]
+    print(f"total winograd : {t['instructions']:,} instructions, {t['cycles']:,} cycles, "
+          f"{_ratio(t['macs'], t['cycles'])} MAC/cycle")
+    results["winograd"] = wino
     out = {"cases": results, "totals": totals}
     if args.build:
         from edge_deploy.cli import main as cli_main

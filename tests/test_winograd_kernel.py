@@ -157,7 +157,7 @@ def test_winograd_under_sanitizers():
 
 
 def _qemu_cases():
-    from edge_deploy.build.kernel_firmware import KernelCase, _c_array
+    from edge_deploy.build.kernel_firmware import KernelCase, winograd_case
 
     cases = []
     shapes = [("conv1", (1, 1, 2048, 1), (16, 64), 8, (28, 28)), ("conv3", (1, 1, 64, 32), (64, 3), 1, (1, 1)),
@@ -172,28 +172,9 @@ def _qemu_cases():
         macs = int(np.prod(expected.shape)) * flt[1] * in_shape[3]
         cases.append(KernelCase(f"{name}-direct", "conv2d_s8", {"x": x, "w": w, "bias": bias}, kw, expected.shape,
                                 macs, expected))
-        words = winograd.transform_filter(w, stride)
-        scratch = winograd.geometry(flt[1], in_shape[3], flt[0], stride).scratch_bytes // 4
-
-        def source(i, x=x, w=w, bias=bias, params=params, words=words, scratch=scratch, stride=stride,
-                   padding=padding, out_shape=expected.shape):
-            return (_c_array(f"x_{i}", "int8_t", x) + _c_array(f"u_{i}", "uint32_t", words)
-                    + _c_array(f"mult_{i}", "int32_t", params["out_mult"])
-                    + _c_array(f"shift_{i}", "int32_t", params["out_shift"]) + _c_array(f"bias_{i}", "int32_t", bias)
-                    + f"static uint32_t scratch_{i}[{scratch}];\n"
-                    f"static int run_case_{i}(void)\n{{\n"
-                    f"    const cmsis_nn_context ctx = {{scratch_{i}, sizeof(scratch_{i})}};\n"
-                    f"    const cmsis_nn_conv_params params = {{{params['input_offset']}, {params['output_offset']}, "
-                    f"{{{stride}, 1}}, {{{padding[0]}, 0}}, {{1, 1}}, {{-128, 127}}}};\n"
-                    f"    const cmsis_nn_per_channel_quant_params quant = {{(int32_t *)mult_{i}, (int32_t *)shift_{i}}};\n"
-                    f"    const cmsis_nn_dims in = {{{x.shape[0]}, 1, {x.shape[2]}, {x.shape[3]}}}, "
-                    f"flt = {{{w.shape[0]}, 1, {w.shape[2]}, {w.shape[3]}}}, bias_dims = {{1, 1, 1, {w.shape[0]}}}, "
-                    f"out = {{{out_shape[0]}, 1, {out_shape[2]}, {out_shape[3]}}};\n"
-                    f"    return ed_convolve_1d_winograd_s8(&ctx, &params, &quant, &in, x_{i}, &flt, u_{i}, &bias_dims, "
-                    f"bias_{i}, &out, out_{i});\n}}\n")
-
-        cases.append(KernelCase(f"{name}-winograd", "conv2d_s8", {}, {}, expected.shape, macs, expected,
-                                c_source=source))
+        cases.append(winograd_case(f"{name}-winograd", x, w, bias, kw))
+        relu = dict(kw, act_min=int(params["output_offset"]), act_max=127)
+        cases.append(winograd_case(f"{name}-winograd-pool", x, w, bias, relu, maxpool2=True))
     return cases
 
 

@@ -47,6 +47,48 @@ class KernelCase:
     c_source: Callable[[int], str] | None = field(default=None, repr=False)
 
 
+def winograd_case(name: str, x: np.ndarray, w: np.ndarray, bias: np.ndarray, params: dict[str, Any], *,
+                  maxpool2: bool = False) -> KernelCase:
+    """A case calling ``ed_convolve_1d_winograd_s8`` (``maxpool2``: the fused max pool variant)
+    on a 1-D conv2d (``params`` as for :func:`edge_deploy.interp.ops.conv2d_s8`, ``stride`` and
+    ``padding`` given in it), with the filter transformed as the build does and the reference
+    output (conv, then max pool) as ``expected``."""
+    from edge_deploy.codegen.winograd import geometry, transform_filter
+    from edge_deploy.interp import ops
+
+    stride = int(params.get("stride", (1, 1))[1])
+    left = int(params.get("padding", (0, 0, 0, 0))[2])
+    conv = ops.conv2d_s8(x, w, bias, **params)
+    expected = ops.max_pool_s8(conv, filter_hw=(1, 2), stride=(1, 2)) if maxpool2 else conv
+    cout = w.shape[0]
+    words = transform_filter(w, stride)
+    scratch = geometry(w.shape[2], w.shape[3], cout, stride).scratch_bytes // 4
+    act = f"{{{int(params.get('act_min', -128))}, {int(params.get('act_max', 127))}}}"
+    dims = lambda s: "{%d, %d, %d, %d}" % tuple(s)  # noqa: E731 - a tiny formatter
+    call = "ed_convolve_1d_winograd_maxpool2_s8" if maxpool2 else "ed_convolve_1d_winograd_s8"
+    extra = "&conv, " if maxpool2 else ""
+
+    def source(i: int) -> str:
+        return (_c_array(f"x_{i}", "int8_t", x) + _c_array(f"u_{i}", "uint32_t", words)
+                + _c_array(f"mult_{i}", "int32_t", _vec(params["out_mult"], cout))
+                + _c_array(f"shift_{i}", "int32_t", _vec(params["out_shift"], cout))
+                + _c_array(f"bias_{i}", "int32_t", bias)
+                + f"static uint32_t scratch_{i}[{scratch}];\n"
+                f"static int run_case_{i}(void)\n{{\n"
+                f"    const cmsis_nn_context ctx = {{scratch_{i}, sizeof(scratch_{i})}};\n"
+                f"    const cmsis_nn_conv_params params = {{{params['input_offset']}, {params['output_offset']}, "
+                f"{{{stride}, 1}}, {{{left}, 0}}, {{1, 1}}, {act}}};\n"
+                f"    const cmsis_nn_per_channel_quant_params quant = {{(int32_t *)mult_{i}, (int32_t *)shift_{i}}};\n"
+                f"    const cmsis_nn_dims in = {dims(x.shape)}, flt = {dims(w.shape)}, bias_dims = {{1, 1, 1, {cout}}}, "
+                f"conv = {dims(conv.shape)}, out = {dims(expected.shape)};\n"
+                f"    (void)conv;\n"
+                f"    return {call}(&ctx, &params, &quant, &in, x_{i}, &flt, u_{i}, &bias_dims, bias_{i}, {extra}&out, "
+                f"out_{i});\n}}\n")
+
+    macs = int(conv.size) * w.shape[2] * w.shape[3]
+    return KernelCase(name, "conv2d_s8", {}, {}, expected.shape, macs, expected, c_source=source)
+
+
 def _c_array(name: str, ctype: str, values) -> str:
     flat = np.asarray(values).reshape(-1)
     if flat.size == 0:
