@@ -79,14 +79,16 @@ def test_pruned_layers_go_sparse_and_the_dense_one_stays(pruned_graph):
     weighted = [layer for layer in model.layers if layer.sparsity is not None]
     assert [layer.op.kind for layer in weighted] == ["conv2d"] * 3 + ["fully_connected"] * 2
     assert [layer.sparsity.choice for layer in weighted] == ["group4", "dense", "group4", "group4", "group4"]
-    assert weighted[0].kernel == "ed_convolve_group_sparse_s8" and weighted[1].kernel == "arm_convolve_s8"
+    # A group-sparse conv takes the max pool after it in; the dense one keeps its own pool.
+    assert weighted[0].kernel == "ed_convolve_group_sparse_maxpool2_s8" and weighted[1].kernel == "arm_convolve_s8"
+    assert weighted[0].fused_pool is not None and weighted[1].fused_pool is None
     assert weighted[3].kernel == "ed_fully_connected_group_sparse_s8"
     # The group sparsity was read from the int8 weights: about what Scalpel zeroed in float.
     assert weighted[2].sparsity.zero_groups / weighted[2].sparsity.total_groups == pytest.approx(0.85, abs=0.02)
     assert weighted[1].sparsity.zero_groups == 0
     files, context = render_model(model, "mps2-an386")
-    assert '#include "ed_sparse.h"' in files["model.c"] and "l00_conv1_weight_values" in files["model.c"]
-    assert "l00_conv1_weights[" not in files["model.c"] and "l02_conv2_weights[" in files["model.c"]
+    assert '#include "ed_sparse.h"' in files["model.c"] and "l00_conv1_pool1_weight_values" in files["model.c"]
+    assert "l00_conv1_pool1_weights[" not in files["model.c"] and "l01_conv2_weights[" in files["model.c"]
     dense_files, dense_context = render_model(plan_model(pruned_graph, sparse="off"), "mps2-an386")
     assert "ed_sparse" not in dense_files["model.c"]
     assert context["weights_bytes"] < 0.6 * dense_context["weights_bytes"]
@@ -102,7 +104,7 @@ def test_scalpel_pruned_ticnn_runs_with_no_mismatch(pruned_graph, kernels, qemu_
     # on the portable one.
     dense_conv = "ed_convolve_1d_winograd_maxpool2_s8" if kernels == "simd" else "arm_convolve_s8"
     assert [layer["kernel"] for layer in layers] == [
-        "ed_convolve_group_sparse_s8", dense_conv, "ed_convolve_group_sparse_s8",
+        "ed_convolve_group_sparse_maxpool2_s8", dense_conv, "ed_convolve_group_sparse_maxpool2_s8",
         "ed_fully_connected_group_sparse_s8", "ed_fully_connected_group_sparse_s8"]
     assert all(layer["sparsity"]["reason"] for layer in layers)
     batch = ticnn_inputs(pruned_graph, 3)

@@ -90,8 +90,9 @@ class SparseKernels:
                               _ptr(index) if wide else None, _ptr(values))
 
     def conv2d(self, kernel: str, x, w, bias, *, input_offset, output_offset, out_mult, out_shift, stride=(1, 1),
-               padding=(0, 0, 0, 0), dilation=(1, 1), act_min=-128, act_max=127) -> np.ndarray:
-        """ed_convolve_group_sparse_s8 (kernel "group4") or ed_convolve_csr_s8 ("csr")."""
+               padding=(0, 0, 0, 0), dilation=(1, 1), act_min=-128, act_max=127, pool=False) -> np.ndarray:
+        """ed_convolve_group_sparse_s8 (kernel "group4") or ed_convolve_csr_s8 ("csr"); with
+        ``pool`` ed_convolve_group_sparse_maxpool2_s8 (the conv, then a max pool 1x2 stride 2)."""
         x, w = np.ascontiguousarray(x, np.int8), np.ascontiguousarray(w, np.int8)
         cout = w.shape[0]
         top, bottom, left, right = padding
@@ -110,11 +111,18 @@ class SparseKernels:
                                                               ctypes.byref(flt_dims), ctypes.byref(_Dims(*out.shape)))
         assert size == conv_scratch_bytes(x.shape, w.shape, out.shape, stride, padding, dilation)
         scratch = np.zeros(size, dtype=np.uint8)
+        common = (ctypes.byref(_Context(_ptr(scratch), size)), ctypes.byref(params),
+                  ctypes.byref(_PerChannel(_ptr(mult), _ptr(shift))), ctypes.byref(in_dims), _ptr(x),
+                  ctypes.byref(flt_dims), ctypes.byref(weights), ctypes.byref(_Dims(1, 1, 1, cout)),
+                  None if bias_arr is None else _ptr(bias_arr))
+        if pool:
+            pooled = np.zeros((out.shape[0], 1, out.shape[2] // 2, cout), dtype=np.int8)
+            status = self.lib.ed_convolve_group_sparse_maxpool2_s8(
+                *common, ctypes.byref(_Dims(*out.shape)), ctypes.byref(_Dims(*pooled.shape)), _ptr(pooled))
+            assert status == 0, f"fused conv + pool returned {status}"
+            return pooled
         fn = self.lib.ed_convolve_group_sparse_s8 if kernel == "group4" else self.lib.ed_convolve_csr_s8
-        status = fn(ctypes.byref(_Context(_ptr(scratch), size)), ctypes.byref(params),
-                    ctypes.byref(_PerChannel(_ptr(mult), _ptr(shift))), ctypes.byref(in_dims), _ptr(x),
-                    ctypes.byref(flt_dims), ctypes.byref(weights), ctypes.byref(_Dims(1, 1, 1, cout)),
-                    None if bias_arr is None else _ptr(bias_arr), ctypes.byref(_Dims(*out.shape)), _ptr(out))
+        status = fn(*common, ctypes.byref(_Dims(*out.shape)), _ptr(out))
         assert status == 0, f"{kernel} conv returned {status}"
         return out
 
@@ -245,6 +253,29 @@ def test_group_sparse_fast_block_equals_dense(sparse, case, clamp):
 
 
 @needs_gcc
+@pytest.mark.parametrize("variant", ["fast", "clamp", "left-shift"])
+@pytest.mark.parametrize("case", [0, 1, 2, 5])
+def test_group_sparse_conv_with_fused_pool_equals_conv_then_pool(sparse, case, variant):
+    """ed_convolve_group_sparse_maxpool2_s8 against the reference conv followed by the max pool
+    (1-D cases: odd and even conv widths, stride 8, a row length not a multiple of 4), on the fast
+    block (maximum before requantization) and on the general one."""
+    x_shape, w_shape, stride, padding, dilation = CONV_CASES[case]
+    rng = np.random.default_rng(200 + case)
+    x = rng.integers(-128, 128, x_shape, dtype=np.int8)
+    w = _pruned(rng, w_shape, zero_groups=0.7)
+    cout = w_shape[0]
+    shift = rng.integers(-12, 0, cout).astype(np.int32)
+    if variant == "left-shift":
+        shift[::2] = 1
+    kw = dict(input_offset=int(rng.integers(-127, 129)), output_offset=int(rng.integers(-128, 128)),
+              out_mult=rng.integers(1 << 30, (1 << 31) - 1, cout).astype(np.int32), out_shift=shift, stride=stride,
+              padding=padding, dilation=dilation, act_min=-70 if variant == "clamp" else -128, act_max=127)
+    bias = rng.integers(-30000, 30000, cout).astype(np.int32)
+    want = ops.max_pool_s8(ops.conv2d_s8(x, w, bias, **kw), filter_hw=(1, 2), stride=(1, 2))
+    assert np.array_equal(sparse.conv2d("group4", x, w, bias, pool=True, **kw), want)
+
+
+@needs_gcc
 @pytest.mark.parametrize("kernel", ["group4", "csr"])
 @pytest.mark.parametrize("depth,units,rows,per_channel", [(448, 100, 1, True), (101, 9, 3, False),
                                                           (1100, 5, 1, True), (3, 4, 2, True)])
@@ -333,6 +364,16 @@ def test_sparse_kernels_on_qemu_match_and_group_sparse_beats_dense(qemu_arm, tmp
         base = random_layer(rng, "conv2d", shape, "group4", 0.7, 0.0)
         base["params"] = {**base["params"], **change}
         layers.append({**base, "name": f"conv2d{shape}{sorted(change)}-group4"})
+    # The fused max pool (ed_convolve_group_sparse_maxpool2_s8): TICNN's shapes on the assembly
+    # row blocks (even and odd pooled widths, a 14-wide conv), a 37-wide conv (a dropped last
+    # position), the block-column path (stride * cin 24), an activation clamp, a left shift.
+    for shape, change in (((64, 32, 3, 1, 64, 1), {}), ((131, 1, 64, 8, 16, 28), {}), ((16, 64, 3, 1, 64, 0), {}),
+                          ((37, 16, 3, 1, 10, 1), {}), ((24, 24, 3, 1, 20, 1), {}),
+                          ((30, 16, 3, 1, 8, 1), {"act_min": -60}),
+                          ((30, 16, 3, 1, 8, 1), {"out_shift": np.array([-7, 1] * 4, np.int32)})):
+        base = random_layer(rng, "conv2d", shape, "group4", 0.7, 0.0)
+        base["params"] = {**base["params"], **change}
+        layers.append({**base, "pool": True, "name": f"conv2d{shape}{sorted(change)}-group4-pool"})
     cases = [kernel_case(layer) for layer in layers]
     run = run_kernel_firmware(build_kernel_firmware(cases, tmp_path, path=path), cases)
     for layer, out, status in zip(layers, run.outputs, run.statuses):

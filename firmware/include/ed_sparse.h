@@ -59,6 +59,25 @@ arm_cmsis_nn_status ed_convolve_group_sparse_s8(const cmsis_nn_context *ctx,
                                                 const cmsis_nn_dims *output_dims,
                                                 int8_t *output_data);
 
+/** ed_convolve_group_sparse_s8 followed by a max pool of window 2 and stride 2 along the row (no
+ *  padding), in one call: conv_dims are the convolution's output dims (one row), output_dims and
+ *  output_data the pool's (width conv_dims->w / 2), at most 64 output channels. The conv output
+ *  is never stored; on the fast path (every channel a non-negative multiplier and a right shift,
+ *  so requantization is monotonic) the maximum is taken before requantization. Scratch:
+ *  ed_convolve_sparse_s8_get_buffer_size with conv_dims. */
+arm_cmsis_nn_status ed_convolve_group_sparse_maxpool2_s8(const cmsis_nn_context *ctx,
+                                                        const cmsis_nn_conv_params *conv_params,
+                                                        const cmsis_nn_per_channel_quant_params *quant_params,
+                                                        const cmsis_nn_dims *input_dims,
+                                                        const int8_t *input_data,
+                                                        const cmsis_nn_dims *filter_dims,
+                                                        const ed_sparse_weights_s8 *filter,
+                                                        const cmsis_nn_dims *bias_dims,
+                                                        const int32_t *bias_data,
+                                                        const cmsis_nn_dims *conv_dims,
+                                                        const cmsis_nn_dims *output_dims,
+                                                        int8_t *output_data);
+
 /** Same arithmetic on unstructured sparse weights (group_size 1, one index per nonzero). */
 arm_cmsis_nn_status ed_convolve_csr_s8(const cmsis_nn_context *ctx,
                                        const cmsis_nn_conv_params *conv_params,

@@ -11,6 +11,9 @@
  */
 #include "ed_sparse_support.h"
 
+/* Output channels of the fused max pool (its stack block of four positions). */
+#define ED_SPARSE_POOL_CHANNELS 64
+
 /* Accumulates the kept groups of one output channel against four columns; returns the
  * pointer past its values. */
 static inline __attribute__((always_inline)) const int8_t *
@@ -177,9 +180,36 @@ typedef struct
     "asr " R ", r9, r7\n\t"              \
     "ssat " R ", #8, " R "\n\t"
 
+/* Four outputs of a channel: four requantizations, bytes at out, out + cout, out + 2 cout,
+ * out + 3 cout. */
+#define ED_ASM_STORE4                                                          \
+    ED_ASM_REQUANT("r0") ED_ASM_REQUANT("r1") ED_ASM_REQUANT("r2") ED_ASM_REQUANT("r3") \
+    "ldr r8, [sp]\n\t"                                                         \
+    "ldrd r4, r5, [r8, #4]\n\t"                                                \
+    "strb r0, [r4]\n\t"                                                        \
+    "strb r1, [r4, r5]\n\t"                                                    \
+    "add r6, r4, r5, lsl #1\n\t"                                               \
+    "strb r2, [r6]\n\t"                                                        \
+    "strb r3, [r6, r5]\n\t"
+
+/* A max pool of window 2, stride 2 fused in: the larger accumulator of each pair of positions
+ * (requantization is monotonic on the fast path: a non-negative multiplier and a right shift),
+ * two requantizations, bytes at out and out + cout. */
+#define ED_ASM_STORE_POOL2                                                     \
+    "cmp r0, r1\n\t"                                                           \
+    "it lt\n\t"                                                                \
+    "movlt r0, r1\n\t"                                                         \
+    "cmp r2, r3\n\t"                                                           \
+    "it lt\n\t"                                                                \
+    "movlt r2, r3\n\t" ED_ASM_REQUANT("r0") ED_ASM_REQUANT("r2")               \
+    "ldr r8, [sp]\n\t"                                                         \
+    "ldrd r4, r5, [r8, #4]\n\t"                                                \
+    "strb r0, [r4]\n\t"                                                        \
+    "strb r2, [r4, r5]\n\t"
+
 /* void NAME(ed_g4_args_t *args, const ed_g4_channel_t *table, const int8_t *values,
  *           const uint8_t *index): all output channels of one block of four positions. */
-#define ED_ASM_G4_BLOCK(NAME, SHIFT, O1, O2, O3)                                                   \
+#define ED_ASM_G4_BLOCK(NAME, SHIFT, O1, O2, O3, STORE)                                            \
     __asm__(".pushsection .text." NAME ",\"ax\",%progbits\n\t"                                     \
             ".syntax unified\n\t"                                                                  \
             ".thumb\n\t"                                                                           \
@@ -204,15 +234,7 @@ typedef struct
             "subs r9, r9, #1\n\t"                                                                  \
             "bne 1b\n"                                                                             \
             "3:\n\t"                                                                               \
-            "ldmia lr!, {r4, r5, r6, r7}\n\t" ED_ASM_REQUANT("r0") ED_ASM_REQUANT("r1")            \
-                ED_ASM_REQUANT("r2") ED_ASM_REQUANT("r3")                                          \
-            "ldr r8, [sp]\n\t"                                                                     \
-            "ldrd r4, r5, [r8, #4]\n\t"                                                            \
-            "strb r0, [r4]\n\t"                                                                    \
-            "strb r1, [r4, r5]\n\t"                                                                \
-            "add r6, r4, r5, lsl #1\n\t"                                                           \
-            "strb r2, [r6]\n\t"                                                                    \
-            "strb r3, [r6, r5]\n\t"                                                                \
+            "ldmia lr!, {r4, r5, r6, r7}\n\t" STORE                                                \
             "adds r4, r4, #1\n\t"                                                                  \
             "ldr r6, [r8, #12]\n\t"                                                                \
             "str r4, [r8, #4]\n\t"                                                                 \
@@ -226,34 +248,37 @@ typedef void (*ed_g4_block_fn)(ed_g4_args_t *args, const ed_g4_channel_t *table,
                                const uint8_t *index);
 /* Block columns (ed_sparse_support.h pair order: 32 bytes per group, position j at 8j). */
 void ed_sparse_g4_block_cols(ed_g4_args_t *, const ed_g4_channel_t *, const int8_t *, const uint8_t *);
-ED_ASM_G4_BLOCK("ed_sparse_g4_block_cols", "5", "8", "16", "24");
-/* The widened input row (8 bytes per group, position j at j * S, S = 2 * stride * cin bytes). */
-void ed_sparse_g4_row_s16(ed_g4_args_t *, const ed_g4_channel_t *, const int8_t *, const uint8_t *);
-void ed_sparse_g4_row_s32(ed_g4_args_t *, const ed_g4_channel_t *, const int8_t *, const uint8_t *);
-void ed_sparse_g4_row_s64(ed_g4_args_t *, const ed_g4_channel_t *, const int8_t *, const uint8_t *);
-void ed_sparse_g4_row_s128(ed_g4_args_t *, const ed_g4_channel_t *, const int8_t *, const uint8_t *);
-void ed_sparse_g4_row_s256(ed_g4_args_t *, const ed_g4_channel_t *, const int8_t *, const uint8_t *);
-ED_ASM_G4_BLOCK("ed_sparse_g4_row_s16", "3", "16", "32", "48");
-ED_ASM_G4_BLOCK("ed_sparse_g4_row_s32", "3", "32", "64", "96");
-ED_ASM_G4_BLOCK("ed_sparse_g4_row_s64", "3", "64", "128", "192");
-ED_ASM_G4_BLOCK("ed_sparse_g4_row_s128", "3", "128", "256", "384");
-ED_ASM_G4_BLOCK("ed_sparse_g4_row_s256", "3", "256", "512", "768");
+ED_ASM_G4_BLOCK("ed_sparse_g4_block_cols", "5", "8", "16", "24", ED_ASM_STORE4);
+/* The widened input row (8 bytes per group, position j at j * S, S = 2 * stride * cin bytes),
+ * without and with the fused max pool. */
+#define ED_ASM_G4_ROW(S, O1, O2, O3)                                                                 \
+    void ed_sparse_g4_row_s##S(ed_g4_args_t *, const ed_g4_channel_t *, const int8_t *, const uint8_t *);   \
+    void ed_sparse_g4_row_pool_s##S(ed_g4_args_t *, const ed_g4_channel_t *, const int8_t *,                \
+                                    const uint8_t *);                                                       \
+    ED_ASM_G4_BLOCK("ed_sparse_g4_row_s" #S, "3", O1, O2, O3, ED_ASM_STORE4);                              \
+    ED_ASM_G4_BLOCK("ed_sparse_g4_row_pool_s" #S, "3", O1, O2, O3, ED_ASM_STORE_POOL2)
+ED_ASM_G4_ROW(16, "16", "32", "48");
+ED_ASM_G4_ROW(32, "32", "64", "96");
+ED_ASM_G4_ROW(64, "64", "128", "192");
+ED_ASM_G4_ROW(128, "128", "256", "384");
+ED_ASM_G4_ROW(256, "256", "512", "768");
 
-/* The assembly block for a widened row with position stride `stride_bytes`, or NULL. */
-static ed_g4_block_fn ed_g4_row_fn(int32_t stride_bytes)
+/* The assembly block for a widened row with position stride `stride_bytes` (pool: with the
+ * fused max pool), or NULL. */
+static ed_g4_block_fn ed_g4_row_fn(int32_t stride_bytes, int pool)
 {
     switch (stride_bytes)
     {
     case 16:
-        return ed_sparse_g4_row_s16;
+        return pool ? ed_sparse_g4_row_pool_s16 : ed_sparse_g4_row_s16;
     case 32:
-        return ed_sparse_g4_row_s32;
+        return pool ? ed_sparse_g4_row_pool_s32 : ed_sparse_g4_row_s32;
     case 64:
-        return ed_sparse_g4_row_s64;
+        return pool ? ed_sparse_g4_row_pool_s64 : ed_sparse_g4_row_s64;
     case 128:
-        return ed_sparse_g4_row_s128;
+        return pool ? ed_sparse_g4_row_pool_s128 : ed_sparse_g4_row_s128;
     case 256:
-        return ed_sparse_g4_row_s256;
+        return pool ? ed_sparse_g4_row_pool_s256 : ed_sparse_g4_row_s256;
     default:
         return NULL;
     }
@@ -349,7 +374,7 @@ ed_group_block_fast(const int16_t *col, const ed_sparse_weights_s8 *filter, cons
  * block of four positions from the channel table; group g of position j at words
  * g * group_words + j * pos_words of col. */
 static void ed_g4_block_c(const ed_g4_args_t *args, const ed_g4_channel_t *table, const int8_t *values,
-                          const uint8_t *index, int32_t group_words, int32_t pos_words)
+                          const uint8_t *index, int32_t group_words, int32_t pos_words, int pool)
 {
     const uint32_t *words = (const uint32_t *)(const void *)args->col;
     int8_t *out = args->out;
@@ -368,6 +393,12 @@ static void ed_g4_block_c(const ed_g4_args_t *args, const ed_g4_channel_t *table
         }
         index += table->count;
         const ed_requant_t q = {table->mult, table->round_lo, table->round_hi, table->hi_shift, 0};
+        if (pool)
+        {
+            out[0] = (int8_t)ed_sat8(ed_requant_fast(&q, ed_max_i32(acc[0], acc[1])));
+            out[cout] = (int8_t)ed_sat8(ed_requant_fast(&q, ed_max_i32(acc[2], acc[3])));
+            continue;
+        }
         for (int32_t j = 0; j < 4; j++)
         {
             out[j * cout] = (int8_t)ed_sat8(ed_requant_fast(&q, acc[j]));
@@ -439,17 +470,40 @@ ed_sparse_conv_block(const int16_t *col, const ed_sparse_weights_s8 *filter, con
     }
 }
 
+/* Max pool (window 2, stride 2 along the row) of a block's conv outputs in `conv` (rows of
+ * cout, `pooled` pairs) into out. */
+static void ed_sparse_pool_pairs(const int8_t *conv, int32_t pooled, int32_t cout, int8_t *out)
+{
+    for (int32_t q = 0; q < pooled; q++, conv += 2 * cout, out += cout)
+    {
+        for (int32_t oc = 0; oc < cout; oc++)
+        {
+            out[oc] = (int8_t)ed_max_i32(conv[oc], conv[cout + oc]);
+        }
+    }
+}
+
+/* The sparse convolution; with pool_dims (not NULL) a max pool of window 2 and stride 2 along
+ * the row follows it, output_dims are the conv's and output_data is the pool's output. */
 static arm_cmsis_nn_status ed_convolve_sparse(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *p,
                                               const cmsis_nn_per_channel_quant_params *quant,
                                               const cmsis_nn_dims *input_dims, const int8_t *input_data,
                                               const cmsis_nn_dims *filter_dims, const ed_sparse_weights_s8 *filter,
                                               const int32_t *bias, const cmsis_nn_dims *output_dims,
-                                              int8_t *output_data, int32_t group_size)
+                                              const cmsis_nn_dims *pool_dims, int8_t *output_data,
+                                              int32_t group_size)
 {
     const int32_t cin = input_dims->c;
     const int32_t cout = output_dims->c;
     const int32_t k_total = filter_dims->h * filter_dims->w * cin;
     if (filter_dims->c != cin || filter_dims->n != cout || !ed_sparse_weights_valid(filter, k_total, group_size))
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    /* the fused pool: one output row, at most ED_SPARSE_POOL_CHANNELS channels (tail[]) */
+    if (pool_dims != NULL &&
+        (output_dims->h != 1 || pool_dims->h != 1 || pool_dims->n != output_dims->n || pool_dims->c != cout ||
+         pool_dims->w != output_dims->w / 2 || cout > ED_SPARSE_POOL_CHANNELS))
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
@@ -482,16 +536,17 @@ static arm_cmsis_nn_status ed_convolve_sparse(const cmsis_nn_context *ctx, const
     const int32_t step = p->stride.w * cin;
     const int32_t row_elems = table_block ? ed_sparse_row_elems(p, input_dims, filter_dims, output_dims) : 0;
     int16_t *row = col + ED_SPARSE_COLUMNS * ed_sparse_padded(k_total);
-    int8_t tail[ED_SPARSE_COLUMNS * ED_SPARSE_QUANT_TABLE];
 #if ED_SPARSE_ASM
-    const ed_g4_block_fn row_block = ed_g4_row_fn(2 * step);
+    const ed_g4_block_fn row_block = ed_g4_row_fn(2 * step, pool_dims != NULL);
 #endif
 #endif
+    int8_t tail[ED_SPARSE_COLUMNS * ED_SPARSE_POOL_CHANNELS]; /* a block's outputs when they cannot go in place */
+    const int32_t pooled_w = pool_dims != NULL ? pool_dims->w : 0;
 
     for (int32_t n = 0; n < input_dims->n; n++)
     {
         const int8_t *input = input_data + n * input_dims->h * input_dims->w * cin;
-        int8_t *output = output_data + n * positions * cout;
+        int8_t *output = output_data + n * (pool_dims != NULL ? pooled_w : positions) * cout;
 #if ED_NN_DSP
         if (row_elems > 0)
         {
@@ -500,21 +555,29 @@ static arm_cmsis_nn_status ed_convolve_sparse(const cmsis_nn_context *ctx, const
 #endif
         for (int32_t pos = 0; pos < positions; pos += ED_SPARSE_COLUMNS)
         {
+            /* pooled outputs of this block (pool), else conv outputs */
+            const int32_t pooled = ed_min_i32(2, pooled_w - pos / 2);
+            if (pool_dims != NULL && pooled <= 0)
+            {
+                break; /* an odd last conv position that the pool drops */
+            }
 #if ED_NN_DSP
             if (row_elems > 0 && cout > 0)
             {
-                /* a last block of fewer than four positions writes all four to tail[] */
+                /* a last block of fewer than four positions writes all four (two pooled) to tail[] */
                 const int32_t columns = ed_min_i32(ED_SPARSE_COLUMNS, positions - pos);
-                int8_t *out = columns == ED_SPARSE_COLUMNS ? output + pos * cout : tail;
+                const int whole = pool_dims != NULL ? pooled == 2 : columns == ED_SPARSE_COLUMNS;
+                int8_t *out = !whole ? tail : output + (pool_dims != NULL ? pos / 2 : pos) * cout;
                 const ed_g4_args_t args = {row + pos * step, out, cout, channels + cout};
 #if ED_SPARSE_ASM
                 row_block((ed_g4_args_t *)&args, channels, filter->values, filter->index8);
 #else
-                ed_g4_block_c(&args, channels, filter->values, filter->index8, 2, step / 2);
+                ed_g4_block_c(&args, channels, filter->values, filter->index8, 2, step / 2, pool_dims != NULL);
 #endif
-                if (out == tail)
+                if (!whole)
                 {
-                    memcpy(output + pos * cout, tail, (size_t)(columns * cout));
+                    memcpy(output + (pool_dims != NULL ? pos / 2 : pos) * cout, tail,
+                           (size_t)((pool_dims != NULL ? pooled : columns) * cout));
                 }
                 continue;
             }
@@ -532,7 +595,7 @@ static arm_cmsis_nn_status ed_convolve_sparse(const cmsis_nn_context *ctx, const
                     ed_sparse_zero_column(col, k_total, j, pair_order);
                 }
             }
-            int8_t *out = output + pos * cout;
+            int8_t *out = pool_dims != NULL ? tail : output + pos * cout;
 #if ED_NN_DSP
             if (table_block && columns == ED_SPARSE_COLUMNS && cout > 0)
             {
@@ -540,13 +603,10 @@ static arm_cmsis_nn_status ed_convolve_sparse(const cmsis_nn_context *ctx, const
 #if ED_SPARSE_ASM
                 ed_sparse_g4_block_cols(&args, channels, filter->values, filter->index8);
 #else
-                ed_g4_block_c(&args, channels, filter->values, filter->index8, 8, 2);
+                ed_g4_block_c(&args, channels, filter->values, filter->index8, 8, 2, 0);
 #endif
-                continue;
             }
-#endif
-#if ED_NN_DSP
-            if (fast)
+            else if (fast)
             {
                 if (wide)
                 {
@@ -558,8 +618,8 @@ static arm_cmsis_nn_status ed_convolve_sparse(const cmsis_nn_context *ctx, const
                     ed_group_block_fast8(col, filter, channels, cout, columns, p->activation.min,
                                          p->activation.max, out);
                 }
-                continue;
             }
+            else
 #endif
             if (group_size == 4)
             {
@@ -580,6 +640,10 @@ static arm_cmsis_nn_status ed_convolve_sparse(const cmsis_nn_context *ctx, const
             {
                 ed_sparse_conv_block(col, filter, bias, quant, p, cout, columns, out, 0, 0);
             }
+            if (pool_dims != NULL)
+            {
+                ed_sparse_pool_pairs(tail, pooled, cout, output + pos / 2 * cout);
+            }
         }
     }
     return ARM_CMSIS_NN_SUCCESS;
@@ -599,7 +663,7 @@ arm_cmsis_nn_status ed_convolve_group_sparse_s8(const cmsis_nn_context *ctx,
 {
     (void)bias_dims;
     return ed_convolve_sparse(ctx, conv_params, quant_params, input_dims, input_data, filter_dims, filter, bias_data,
-                              output_dims, output_data, 4);
+                              output_dims, NULL, output_data, 4);
 }
 
 arm_cmsis_nn_status ed_convolve_csr_s8(const cmsis_nn_context *ctx,
@@ -616,7 +680,25 @@ arm_cmsis_nn_status ed_convolve_csr_s8(const cmsis_nn_context *ctx,
 {
     (void)bias_dims;
     return ed_convolve_sparse(ctx, conv_params, quant_params, input_dims, input_data, filter_dims, filter, bias_data,
-                              output_dims, output_data, 1);
+                              output_dims, NULL, output_data, 1);
+}
+
+arm_cmsis_nn_status ed_convolve_group_sparse_maxpool2_s8(const cmsis_nn_context *ctx,
+                                                        const cmsis_nn_conv_params *conv_params,
+                                                        const cmsis_nn_per_channel_quant_params *quant_params,
+                                                        const cmsis_nn_dims *input_dims,
+                                                        const int8_t *input_data,
+                                                        const cmsis_nn_dims *filter_dims,
+                                                        const ed_sparse_weights_s8 *filter,
+                                                        const cmsis_nn_dims *bias_dims,
+                                                        const int32_t *bias_data,
+                                                        const cmsis_nn_dims *conv_dims,
+                                                        const cmsis_nn_dims *output_dims,
+                                                        int8_t *output_data)
+{
+    (void)bias_dims;
+    return ed_convolve_sparse(ctx, conv_params, quant_params, input_dims, input_data, filter_dims, filter, bias_data,
+                              conv_dims, output_dims, output_data, 4);
 }
 
 int32_t ed_convolve_sparse_s8_get_buffer_size(const cmsis_nn_conv_params *conv_params, const cmsis_nn_dims *input_dims,

@@ -139,6 +139,11 @@ def _layer_context(graph: Graph, layer: Layer, pointers: dict[str, str], plan: A
         ctx["winograd"] = None
         if layer.sparsity is not None and layer.sparsity.choice != "dense":
             ctx["sparse"] = _sparse_arrays(ctx, layer, w, layout)
+            ctx["sparse"]["pool"] = None
+            if layer.fused_pool is not None:
+                conv_out = graph.tensor(op.outputs[0]).shape
+                ctx["sparse"]["pool"] = {"source_name": comment_text(layer.fused_pool.name),
+                                         "conv_shape": shape_text(conv_out), "conv_dims": _dims(conv_out)}
         elif layer.winograd is not None and layer.winograd.use:
             from edge_deploy.codegen.winograd import transform_filter
 

@@ -289,14 +289,20 @@ def graph_layers(graph: Graph, sparse: str = "off", winograd: str = "off") -> li
             from edge_deploy.codegen.winograd import KERNEL as WINOGRAD_KERNEL
 
             kernel, scratch = WINOGRAD_KERNEL, wino.geometry.scratch_bytes
-        pool = _fusable_pool(graph, op, consumers) if wino is not None and wino.use else None
+        # a group-sparse 1-D conv of at most 64 channels also takes the pool after it in
+        # (ed_convolve_group_sparse_maxpool2_s8)
+        conv_out = graph.tensor(op.outputs[0]).shape
+        sparse_pool = (sparsity is not None and sparsity.choice == "group4" and op.kind == "conv2d"
+                       and conv_out[1] == 1 and conv_out[3] <= 64)
+        pool = _fusable_pool(graph, op, consumers) if (wino is not None and wino.use) or sparse_pool else None
         output, name = op.outputs[0], short
         if pool is not None:
+            from edge_deploy.codegen.sparse import SPARSE_POOL_KERNEL
             from edge_deploy.codegen.winograd import POOL_KERNEL
 
             pool_index = consumers[op.outputs[0]][0]
             fused.add(pool_index)
-            kernel, output = POOL_KERNEL, pool.outputs[0]
+            kernel, output = SPARSE_POOL_KERNEL if sparse_pool else POOL_KERNEL, pool.outputs[0]
             name = c_identifier(f"{short}_{shorts[pool_index]}", limit=40)
         skip = _skip_zero(graph, op, sparse, sparsity)
         if skip is not None and skip.chosen:

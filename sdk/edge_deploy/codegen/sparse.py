@@ -37,6 +37,8 @@ SPARSE_KERNELS = {
     ("fully_connected", "csr"): "ed_fully_connected_csr_s8",
 }
 GROUP_SIZES = {"group4": 4, "csr": 1}
+# The group-sparse conv with the max pool (window 2, stride 2) after it fused in.
+SPARSE_POOL_KERNEL = "ed_convolve_group_sparse_maxpool2_s8"
 
 
 @dataclass(frozen=True)

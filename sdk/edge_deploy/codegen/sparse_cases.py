@@ -5,7 +5,8 @@ calibration set and the sparse kernels' tests share them.
 A layer is a dict: ``kind`` ("conv2d" / "fully_connected"), ``kernel`` ("dense", "group4",
 "csr"), ``arrays`` (x, w, bias), ``params`` (the :mod:`edge_deploy.interp.ops` keyword
 arguments), ``out_shape``, ``shape`` (:class:`~edge_deploy.codegen.sparse_cost.LayerShape`),
-``kept`` (what the cost model counts) and ``name``.
+``kept`` (what the cost model counts), ``name`` and optionally ``pool`` (True: the group-sparse
+conv with the fused max pool of window 2, stride 2, ``ed_convolve_group_sparse_maxpool2_s8``).
 """
 
 from __future__ import annotations
@@ -71,7 +72,10 @@ def reference_output(layer: dict[str, Any]) -> np.ndarray:
 
     a = layer["arrays"]
     op = ops.conv2d_s8 if layer["kind"] == "conv2d" else ops.fully_connected_s8
-    return op(a["x"], a["w"], a["bias"], **layer["params"])
+    out = op(a["x"], a["w"], a["bias"], **layer["params"])
+    if layer.get("pool"):  # the fused max pool of ed_convolve_group_sparse_maxpool2_s8
+        out = ops.max_pool_s8(out, filter_hw=(1, 2), stride=(1, 2))
+    return out
 
 
 def _c_array(name: str, ctype: str, values) -> str:
@@ -113,8 +117,11 @@ def sparse_case_source(layer: dict[str, Any], i: int) -> str:
             f"    const cmsis_nn_dims in = {{{x.shape[0]}, {x.shape[1]}, {x.shape[2]}, {x.shape[3]}}}, "
             f"flt = {{{w.shape[0]}, {w.shape[1]}, {w.shape[2]}, {w.shape[3]}}}, bias_dims = {{1, 1, 1, {channels}}}, "
             f"out = {{{out[0]}, {out[1]}, {out[2]}, {out[3]}}};\n"
-            f"    return ed_convolve_{suffix}_s8(&ctx, &params, &quant, &in, x_{i}, &flt, &wts, &bias_dims, bias_{i}, "
-            f"&out, out_{i});\n}}\n")
+            + (f"    const cmsis_nn_dims pooled = {{{out[0]}, 1, {out[2] // 2}, {out[3]}}};\n"
+               f"    return ed_convolve_group_sparse_maxpool2_s8(&ctx, &params, &quant, &in, x_{i}, &flt, &wts, "
+               f"&bias_dims, bias_{i}, &out, &pooled, out_{i});\n}}\n" if layer.get("pool") else
+               f"    return ed_convolve_{suffix}_s8(&ctx, &params, &quant, &in, x_{i}, &flt, &wts, &bias_dims, "
+               f"bias_{i}, &out, out_{i});\n}}\n"))
     else:
         depth = w.shape[1]
         rows = x.size // depth
@@ -138,6 +145,10 @@ def kernel_case(layer: dict[str, Any]):
 
     a = layer["arrays"]
     macs = int(np.prod(layer["out_shape"])) * int(np.prod(a["w"].shape[1:]))
+    if layer.get("pool"):
+        n, h, w, c = layer["out_shape"]
+        return KernelCase(layer["name"], "conv2d_group4_maxpool2", dict(a), dict(layer["params"]), (n, h, w // 2, c),
+                          macs=macs, c_source=lambda i, layer=layer: sparse_case_source(layer, i))
     if layer["kernel"] == "dense":
         op = "conv2d_s8" if layer["kind"] == "conv2d" else "fully_connected_s8"
         return KernelCase(layer["name"], op, dict(a), dict(layer["params"]), layer["out_shape"], macs=macs)
