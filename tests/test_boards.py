@@ -28,7 +28,7 @@ def test_the_five_boards_load_with_their_facts():
     assert netduino.console.kind == "stm32-usart" and netduino.console.base == 0x40011000
     discovery = boards["stm32f4-discovery"]
     assert discovery.emulation.renode_platform == "platforms/boards/stm32f4_discovery-kit.repl"
-    assert discovery.flashing.pyocd_target == "stm32f407vg"
+    assert discovery.flashing.pyocd_target == "stm32f407vgtx"
     assert boards["nucleo-f446re"].emulators == () and "pyocd" in boards["nucleo-f446re"].flashers
     nrf = boards["nrf52840-dk"]
     assert nrf.console.kind == "nrf-uarte" and "renode" in nrf.emulators
