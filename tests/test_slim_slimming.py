@@ -57,6 +57,24 @@ def test_global_threshold_drops_the_smallest_gammas_and_keeps_one_per_layer():
     assert pruned.fc1.in_features == 7 * 16
 
 
+def test_kept_channels_round_up_to_the_kernel_block():
+    model = build_model("ticnn", **TINY).eval()
+    _set_gammas(model, {"bn1": [0.01, 0.02, 0.03, 0.04],
+                        "bn2": [0.9, 0.05, 0.8, 0.06, 0.7, 0.07, 0.6, 0.5],
+                        "bn3": [1.0, 0.95, 0.85, 0.75, 0.65, 0.55, 0.45, 0.08]})
+    graph = analyze_channels(model, torch.zeros(1, 1, 512))
+    # ratio 0.75: the threshold is 0.8, so 1 (the minimum), 2 and 3 channels survive; rounded up
+    # to blocks of four, every layer keeps its four largest gammas.
+    (drop,), threshold = choose_channels_to_remove([model], graph, ratio=0.75, min_channels=1, channel_multiple=4)
+    assert threshold == pytest.approx(0.8)
+    pruned = remove_channels(model, graph, drop)
+    assert [pruned.bn1.num_features, pruned.bn2.num_features, pruned.bn3.num_features] == [4, 4, 4]
+    assert sorted(pruned.bn2.weight.tolist()) == pytest.approx([0.6, 0.7, 0.8, 0.9])
+    assert sorted(pruned.bn3.weight.tolist()) == pytest.approx([0.75, 0.85, 0.95, 1.0])
+    (exact,), _ = choose_channels_to_remove([model], graph, ratio=0.75, min_channels=1, channel_multiple=1)
+    assert len(exact) > len(drop)
+
+
 def test_ensemble_members_get_the_same_widths():
     a, b = build_model("ticnn", **TINY).eval(), build_model("ticnn", **TINY).eval()
     _set_gammas(a, {"bn2": [1, 1, 1, 1, 0, 0, 0, 0]})
@@ -81,8 +99,10 @@ def test_slim_network_gives_a_smaller_reloadable_checkpoint(data):
     train, val = data
     model = build_model("ticnn", **TINY)
     fine_tune(model, *train, epochs=1)
+    # channel_multiple 1: the paper's exact selection (blocks of four would keep this 4-8-8 model whole)
     result = slim_network([model], train, val, SlimmingSettings(ratio=0.5, passes=2, sparsity_epochs=0.3,
-                                                                finetune_epochs=0.3, l1_lambda=1e-3))
+                                                                finetune_epochs=0.3, l1_lambda=1e-3,
+                                                                channel_multiple=1))
     slim = result.members[0]
     before, after = model_cost(model, (1, 512)), model_cost(slim, (1, 512))
     assert after.params < before.params and after.macs < before.macs

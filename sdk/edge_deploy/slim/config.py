@@ -38,6 +38,7 @@ class SlimmingSection(_Strict):
     batch_size: int = Field(32, ge=1)
     lr: float = Field(1e-3, gt=0.0)
     min_channels: int = Field(1, ge=1)
+    channel_multiple: int = Field(4, ge=1)
     seed: int = 0
 
     def settings(self, noise_snr_db: list[float] | None = None) -> SlimmingSettings:

@@ -32,7 +32,10 @@ class SlimmingSettings:
 
     ``ratio`` is the fraction of prunable channels removed in total, spread evenly (geometrically)
     over ``passes``; ``l1_lambda`` weighs the L1 penalty during the ``sparsity_epochs`` before each
-    removal; ``finetune_epochs`` follow each removal; every layer keeps ``min_channels``.
+    removal; ``finetune_epochs`` follow each removal; every layer keeps ``min_channels``, and
+    its kept count is rounded up to a multiple of ``channel_multiple`` (4: the SIMD kernels run
+    channels in blocks of four, so 7 channels cost as much as 8 and take the slower edge path;
+    1 keeps the paper's exact selection).
     """
 
     ratio: float = 0.5
@@ -43,6 +46,7 @@ class SlimmingSettings:
     batch_size: int = 32
     lr: float = 1e-3
     min_channels: int = 1
+    channel_multiple: int = 4
     seed: int = 0
     noise_snr_db: list[float] | None = None  # training noise augmentation (low, high) dB
 
@@ -83,9 +87,10 @@ def _layer_key(graph: ChannelGraph, gid: int) -> tuple[str, ...]:
 
 
 def choose_channels_to_remove(members: Sequence[nn.Module], graph: ChannelGraph, ratio: float,
-                              min_channels: int = 1) -> tuple[list[set[int]], float]:
+                              min_channels: int = 1, channel_multiple: int = 1) -> tuple[list[set[int]], float]:
     """Pick the groups each member drops: those below the global ``ratio`` percentile of all
-    members' gammas, with every layer's count equal across members and at least ``min_channels``.
+    members' gammas, with every layer's count equal across members, at least ``min_channels``
+    and rounded up to a multiple of ``channel_multiple`` (never above the layer's width).
 
     Returns (one set of group ids per member, the threshold). ``graph`` must describe all members
     (they share one architecture).
@@ -103,6 +108,7 @@ def choose_channels_to_remove(members: Sequence[nn.Module], graph: ChannelGraph,
     for gids in layers.values():
         survivors = [sum(member[g] >= threshold for g in gids) for member in scores]
         keep = max(min(len(gids), min_channels), int(round(sum(survivors) / len(members))))
+        keep = min(len(gids), -(-keep // channel_multiple) * channel_multiple)
         for member, drop in zip(scores, drops):
             ranked = sorted(gids, key=lambda g: (-member[g], g))
             drop.update(ranked[keep:])
@@ -132,11 +138,12 @@ def slim_network(
     Raises EdgeDeployError when the settings are out of range or the model has no batch-norm
     channel that may be removed.
     """
-    if not 0.0 <= settings.ratio < 1.0 or settings.passes < 1 or settings.min_channels < 1:
+    if (not 0.0 <= settings.ratio < 1.0 or settings.passes < 1 or settings.min_channels < 1
+            or settings.channel_multiple < 1):
         raise EdgeDeployError(
             f"slimming ratio {settings.ratio}, passes {settings.passes}, min_channels "
-            f"{settings.min_channels} are out of range",
-            hint="use 0 <= ratio < 1, passes >= 1 and min_channels >= 1",
+            f"{settings.min_channels}, channel_multiple {settings.channel_multiple} are out of range",
+            hint="use 0 <= ratio < 1, passes >= 1, min_channels >= 1 and channel_multiple >= 1",
         )
     models = [copy.deepcopy(m) for m in members]
     example = torch.as_tensor(train[0][:1])
@@ -153,7 +160,8 @@ def slim_network(
                 hint="Network Slimming needs conv/linear layers followed by BatchNorm; "
                      "use --method scalpel for weight pruning instead",
             )
-        drops, threshold = choose_channels_to_remove(models, graph, settings.pass_ratio(), settings.min_channels)
+        drops, threshold = choose_channels_to_remove(models, graph, settings.pass_ratio(), settings.min_channels,
+                                                     settings.channel_multiple)
         models = [remove_channels(m, graph, drop) for m, drop in zip(models, drops)]
         for index, model in enumerate(models):
             fine_tune(model, *train, epochs=settings.finetune_epochs, batch_size=settings.batch_size,
