@@ -2,7 +2,7 @@
 
     python benchmarks/slim_scalpel_firmware.py --dense DENSE.pt [--scalpel S.pt --unstructured U.pt]
         [--sparsity '{"conv1": 0.5, ...}'] [--retrain-epochs 20] [--data ../shared/data/cwru]
-        [--work runs/scalpel_fw] [--out benchmarks/results/slim_scalpel_firmware.json]
+        [--work runs/scalpel_fw] [--out benchmarks/results/slim_scalpel_firmware.json] [--winograd off]
 
 Rows, each built with `edge-deploy build` and measured on QEMU:
   dense         the dense int8 model (--sparse off)
@@ -15,6 +15,9 @@ Without --scalpel / --unstructured the pruned checkpoints are made from --dense 
 Figures: exact executed instructions of one inference and estimated Cortex-M4 cycles (profile),
 weights bytes in flash (report.json), int8 accuracy of the firmware itself on the whole test
 split (run on QEMU), and the per-layer kernel choice with its reason. Prints a table, writes JSON.
+Every row is built with `--winograd off` by default (dense convs on the direct arm_convolve_s8), so
+the dense row is the direct dense int8 model; `--winograd auto` lets dense layers take the Winograd
+kernel instead.
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ def prune(dense_path: Path, out: Path, group_size: int, sparsity: dict, epochs: 
     return Path(save_checkpoint(out / "model.pt", slimmed))
 
 
-def measure(model: Path, build_dir: Path, sparse: str, data: str) -> dict:
-    """Build ``model`` with ``--sparse sparse``, profile it and run the test split on QEMU."""
+def measure(model: Path, build_dir: Path, sparse: str, data: str, winograd: str = "off") -> dict:
+    """Build ``model`` with ``--sparse sparse --winograd winograd``, profile it and run the test
+    split on QEMU."""
     import shutil
 
     from edge_deploy.build.firmware_build import build_model
@@ -53,7 +57,7 @@ def measure(model: Path, build_dir: Path, sparse: str, data: str) -> dict:
 
     if build_dir.exists():
         shutil.rmtree(build_dir)
-    report = build_model(model, "mps2-an386", build_dir, sparse=sparse).report
+    report = build_model(model, "mps2-an386", build_dir, sparse=sparse, winograd=winograd).report
     profile = profile_build(build_dir)
     acc = firmware_accuracy(build_dir, report, data=data)
     layers = []
@@ -61,7 +65,7 @@ def measure(model: Path, build_dir: Path, sparse: str, data: str) -> dict:
         layers.append({"name": layer["short_name"], "op": layer["op"], "kernel": layer["kernel"],
                        "instructions": prof["instructions"], "cycles": prof["cycles"],
                        "reason": (layer.get("sparsity") or {}).get("reason")})
-    return {"model": str(model), "sparse": sparse, "instructions": profile["instructions"],
+    return {"model": str(model), "sparse": sparse, "winograd": winograd, "instructions": profile["instructions"],
             "cycles": profile["cycles"], "weights_bytes": report["weights_bytes"],
             "flash_bytes": report["flash_bytes"], "arena_bytes": report["arena_bytes"],
             "int8_firmware_accuracy": round(100.0 * acc.correct / acc.n, 3), "test_windows": acc.n,
@@ -78,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "cwru"))
     parser.add_argument("--work", default=str(REPO / "runs" / "scalpel_fw"))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "slim_scalpel_firmware.json"))
+    parser.add_argument("--winograd", choices=["off", "auto"], default="off",
+                        help="dense convs: direct kernel (off, the baseline) or Winograd where cheaper")
     args = parser.parse_args(argv)
 
     import torch
@@ -94,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         models[name] = Path(given) if given else prune(models["dense"], work / name, group_size, sparsity,
                                                        args.retrain_epochs, args.data)
     modes = {"dense": "off", "scalpel": "auto", "unstructured": "force-csr"}
-    results = {name: measure(models[name], work / f"{name}_build", modes[name], args.data) for name in models}
+    results = {name: measure(models[name], work / f"{name}_build", modes[name], args.data, args.winograd)
+               for name in models}
     base = results["dense"]
     for r in results.values():
         r["instructions_x"] = round(base["instructions"] / r["instructions"], 3)
@@ -106,10 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in results.items():
         print(f"{name:<14}{r['instructions']:>14,}{r['instructions_x']:>9.2f}{r['cycles']:>12,}{r['cycles_x']:>9.2f}"
               f"{r['weights_bytes']:>11,}{r['weights_ratio']:>7.2f}{r['int8_firmware_accuracy']:>11.2f}")
+    dense_by_name = {layer["name"]: layer["instructions"] for layer in base["layers"]}
     for name in ("scalpel", "unstructured"):
-        print(f"\n{name} per layer:")
-        for layer, dense_layer in zip(results[name]["layers"], base["layers"]):
-            print(f"  {layer['name']:<8}{layer['kernel']:<38}{dense_layer['instructions']:>10,} ->"
+        print(f"\n{name} per layer (dense instructions -> this build's; a fused conv_pool against both):")
+        for layer in results[name]["layers"]:
+            dense = sum(dense_by_name.get(part, 0) for part in layer["name"].split("_"))
+            print(f"  {layer['name']:<12}{layer['kernel']:<40}{dense:>10,} ->"
                   f"{layer['instructions']:>10,}  {layer['reason'] or ''}")
     out = {"command": " ".join(["python", "benchmarks/slim_scalpel_firmware.py", *(argv or sys.argv[1:])]),
            "sparsity": sparsity, "results": results, "seconds": round(time.monotonic() - start, 1)}

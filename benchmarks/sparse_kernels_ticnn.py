@@ -9,6 +9,9 @@ each output compared bit for bit with the reference interpreter. Needs no traine
 
   python benchmarks/sparse_kernels_ticnn.py [--zero-groups '{"conv1": 0.5, ...}']
 
+Each conv is also run with the max pool after it (window 2, stride 2, as in TICNN): dense conv +
+arm_max_pool_s8 against ed_convolve_group_sparse_maxpool2_s8 (the pool fused in).
+
 Prints a table and writes benchmarks/results/sparse_kernels_ticnn.json.
 """
 
@@ -58,22 +61,38 @@ def main(argv: list[str] | None = None) -> int:
             kept = int(base["arrays"]["w"].size) if kernel == "dense" else \
                 encode_sparse(kernel_rows(base["arrays"]["w"], kind), 4).kept_groups
             layers.append({**base, "kernel": kernel, "kept": kept, "name": f"{name}-{kernel}"})
+    pooled = []  # (conv name, index of the dense pool case, index of the fused case)
+    for name, kind, shape in LAYERS:
+        if kind == "conv2d":
+            conv = next(layer for layer in layers if layer["name"] == f"{name}-group4")
+            layers.append({**conv, "pool": True, "name": f"{name}-group4-pool"})
+            pooled.append(name)
     cases = [kernel_case(layer) for layer in layers]
+    from edge_deploy.build.kernel_firmware import KernelCase
+    from edge_deploy.interp import ops
+
+    for name in pooled:  # the dense row's pool, on the dense conv's output
+        conv = next(layer for layer in layers if layer["name"] == f"{name}-dense")
+        y = reference_output(conv)
+        want = ops.max_pool_s8(y, filter_hw=(1, 2), stride=(1, 2))
+        cases.append(KernelCase(f"{name}-pool", "max_pool_s8", {"x": y}, {"filter_hw": (1, 2), "stride": (1, 2)},
+                                want.shape, expected=want))
     with tempfile.TemporaryDirectory() as tmp:
         elf = build_kernel_firmware(cases, tmp, path="dsp")
         run = run_kernel_firmware(elf, cases)
         counts = run_with_counts(elf, timeout_s=300)
     tallies = per_mark(segment_cycles(counts.counts, decode_code(counts.counts.code), CortexM4Timing()))
     rows = []
-    for i, layer in enumerate(layers):
-        want = reference_output(layer)
+    for i, case in enumerate(cases):
+        want = reference_output(layers[i]) if i < len(layers) else case.expected
         exact = run.statuses[i] == 0 and np.array_equal(run.outputs[i].reshape(want.shape), want)
-        rows.append({"case": layer["name"], "kept": layer["kept"], "instructions": tallies[i].instructions,
-                     "cycles": tallies[i].cycles, "bit_exact": bool(exact)})
+        rows.append({"case": case.name, "kept": layers[i]["kept"] if i < len(layers) else 0,
+                     "instructions": tallies[i].instructions, "cycles": tallies[i].cycles, "bit_exact": bool(exact)})
+    by_name = {r["case"]: r for r in rows}
     print(f"{'layer':8s} {'zero groups':>11s} {'dense instr':>12s} {'sparse instr':>13s} {'x fewer':>8s} "
           f"{'dense cycles':>13s} {'sparse cycles':>14s} {'x fewer':>8s}")
     totals = {"dense": [0, 0], "group4": [0, 0]}
-    for (name, _, _), dense, sparse in zip(LAYERS, rows[0::2], rows[1::2]):
+    for (name, _, _), dense, sparse in zip(LAYERS, rows[0:2 * len(LAYERS):2], rows[1:2 * len(LAYERS):2]):
         totals["dense"][0] += dense["instructions"]
         totals["dense"][1] += dense["cycles"]
         totals["group4"][0] += sparse["instructions"]
@@ -84,8 +103,22 @@ def main(argv: list[str] | None = None) -> int:
     d, s = totals["dense"], totals["group4"]
     print(f"{'total':8s} {'':11s} {d[0]:12,d} {s[0]:13,d} {d[0] / s[0]:8.2f} {d[1]:13,d} {s[1]:14,d} "
           f"{d[1] / s[1]:8.2f}")
+    print(f"\n{'with pool':10s} {'dense conv+pool instr':>22s} {'fused instr':>12s} {'x fewer':>8s} "
+          f"{'dense cycles':>13s} {'fused cycles':>13s} {'x fewer':>8s}")
+    pool_totals = {"dense": [0, 0], "fused": [0, 0]}
+    for name in pooled:
+        d = [by_name[f"{name}-dense"][k] + by_name[f"{name}-pool"][k] for k in ("instructions", "cycles")]
+        f = [by_name[f"{name}-group4-pool"][k] for k in ("instructions", "cycles")]
+        for key, value in (("dense", d), ("fused", f)):
+            pool_totals[key][0] += value[0]
+            pool_totals[key][1] += value[1]
+        print(f"{name:10s} {d[0]:22,d} {f[0]:12,d} {d[0] / f[0]:8.2f} {d[1]:13,d} {f[1]:13,d} {d[1] / f[1]:8.2f}")
+    d, f = pool_totals["dense"], pool_totals["fused"]
+    print(f"{'convs':10s} {d[0]:22,d} {f[0]:12,d} {d[0] / f[0]:8.2f} {d[1]:13,d} {f[1]:13,d} {d[1] / f[1]:8.2f}")
     atomic_write_json(args.out, {"zero_groups": zero_groups, "cases": rows,
-                                 "totals": {k: {"instructions": v[0], "cycles": v[1]} for k, v in totals.items()}})
+                                 "totals": {k: {"instructions": v[0], "cycles": v[1]} for k, v in totals.items()},
+                                 "pool_totals": {k: {"instructions": v[0], "cycles": v[1]}
+                                                 for k, v in pool_totals.items()}})
     bad = [r["case"] for r in rows if not r["bit_exact"]]
     if bad:
         print("NOT bit-exact:", ", ".join(bad))
