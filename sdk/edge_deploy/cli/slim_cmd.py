@@ -17,6 +17,8 @@ def _split_list(values: tuple[str, ...]) -> list[str]:
 @click.option("--data", "data_dir", help="Fine-tuning data folder ('bundled' = the excerpt; default: the model's training data).")
 @click.option("--ratio", type=float, help="Network Slimming: fraction of channels to remove.")
 @click.option("--passes", type=int, help="Network Slimming: number of prune/fine-tune passes.")
+@click.option("--channel-multiple", type=click.IntRange(min=1),
+              help="Network Slimming: round each layer's kept channels up to a multiple of this (default 4; 1 = exact).")
 @click.option("--sparsity", help="Scalpel: fraction of weight groups to prune per layer, or 'sensitivity'.")
 @click.option("--group-size", type=int, help="Scalpel: weights per group (4 = one int8 word, 2 = SMLAD pair, 1 = unstructured).")
 @click.option("--budget", type=float, help="Activation pruning: accuracy-loss budget in points.")
@@ -28,8 +30,8 @@ def _split_list(values: tuple[str, ...]) -> list[str]:
               help="With --sweep: build every point and count its instructions on QEMU (e.g. mps2-an386).")
 @click.option("--int8", is_flag=True, help="Also report int8 test accuracy (post-training quantization, reference interpreter).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
-def command(model_path, methods, config_path, data_dir, ratio, passes, sparsity, group_size, budget, epochs,
-            max_loss, sweep_values, measure_board, int8, out_dir) -> None:
+def command(model_path, methods, config_path, data_dir, ratio, passes, channel_multiple, sparsity, group_size, budget,
+            epochs, max_loss, sweep_values, measure_board, int8, out_dir) -> None:
     """Slim MODEL (a model.pt): write DIR/model.pt and DIR/slim.json (or, with --sweep, a curve)."""
     from pathlib import Path
 
@@ -48,6 +50,8 @@ def command(model_path, methods, config_path, data_dir, ratio, passes, sparsity,
         config.slimming.ratio = ratio
     if passes is not None:
         config.slimming.passes = passes
+    if channel_multiple is not None:
+        config.slimming.channel_multiple = channel_multiple
     if sparsity is not None:
         try:
             config.scalpel.sparsity = sparsity if sparsity == "sensitivity" else float(sparsity)
