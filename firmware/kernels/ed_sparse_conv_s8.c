@@ -4,10 +4,15 @@
  * CONV_2D arithmetic; no CMSIS-NN code. Bit-exact with arm_convolve_s8 on the dense weights the
  * sparse ones were made from: the same products, summed in int32, requantized alike.
  *
- * Four output positions at a time are widened into the scratch buffer (ed_sparse_support.h);
- * then each output channel walks its kept groups once for all four.
- * Group-sparse DSP path, per kept group: one index load, one weight word, two SXTB16, four
- * column-word pairs and eight SMLAD (16 MACs). Portable path and CSR: scalar MACs.
+ * Output positions are computed four at a time (a block); each output channel walks its kept
+ * groups once for all four. The columns: for a 1-D layer whose windows start on groups of four,
+ * the input row widened once per call; otherwise four widened patches per block
+ * (ed_sparse_support.h).
+ * Group-sparse DSP path: the whole block in Thumb-2 assembly (ED_ASM_G4_BLOCK) from a channel
+ * table prepared once per call; per kept group one index load, one weight word, two SXTB16,
+ * four LDRD and eight SMLAD (16 MACs); per output the prepared requantization. With the max pool
+ * after it fused in (ed_convolve_group_sparse_maxpool2_s8), the larger of two accumulators is
+ * requantized. Portable path and CSR: scalar MACs.
  */
 #include "ed_sparse_support.h"
 

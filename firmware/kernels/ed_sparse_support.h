@@ -4,8 +4,11 @@
  *
  * A sparse kernel reads the input at the kept weights' positions only, so the input patch of
  * an output position is widened to int16 once (input offset added) and then indexed by group.
- * Convolutions widen four output positions at a time into one buffer, so every weight loaded
- * feeds four outputs. Two layouts (k: element of the patch in (kh, kw, cin) order, j: which of
+ * Convolutions work on four output positions at a time, so every weight loaded feeds four
+ * outputs. A 1-D convolution whose windows start on groups of four reads the input row widened
+ * once per call (ed_sparse_row_elems, ed_sparse_widen_row: pair order, position p's group g at
+ * element p * stride * cin + 4g); other convolutions widen four patches per block. Two layouts
+ * of those patches (k: element of the patch in (kh, kw, cin) order, j: which of
  * the four positions; rows padded with zeros to a multiple of 4 elements):
  *
  *   pair order (group-sparse DSP path): per group g, 16 int16: for j = 0..3 the elements
