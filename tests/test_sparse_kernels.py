@@ -365,9 +365,10 @@ def test_sparse_kernels_on_qemu_match_and_group_sparse_beats_dense(qemu_arm, tmp
         base["params"] = {**base["params"], **change}
         layers.append({**base, "name": f"conv2d{shape}{sorted(change)}-group4"})
     # The fused max pool (ed_convolve_group_sparse_maxpool2_s8): TICNN's shapes on the assembly
-    # row blocks (even and odd pooled widths, a 14-wide conv), a 37-wide conv (a dropped last
-    # position), the block-column path (stride * cin 24), an activation clamp, a left shift.
+    # row blocks (even and odd pooled widths, a 14-wide conv), 70 channels, a 37-wide conv (a
+    # dropped last position), the block-column path (stride * cin 24), a clamp, a left shift.
     for shape, change in (((64, 32, 3, 1, 64, 1), {}), ((131, 1, 64, 8, 16, 28), {}), ((16, 64, 3, 1, 64, 0), {}),
+                          ((18, 16, 3, 1, 70, 1), {}),
                           ((37, 16, 3, 1, 10, 1), {}), ((24, 24, 3, 1, 20, 1), {}),
                           ((30, 16, 3, 1, 8, 1), {"act_min": -60}),
                           ((30, 16, 3, 1, 8, 1), {"out_shift": np.array([-7, 1] * 4, np.int32)})):

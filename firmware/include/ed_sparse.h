@@ -61,7 +61,7 @@ arm_cmsis_nn_status ed_convolve_group_sparse_s8(const cmsis_nn_context *ctx,
 
 /** ed_convolve_group_sparse_s8 followed by a max pool of window 2 and stride 2 along the row (no
  *  padding), in one call: conv_dims are the convolution's output dims (one row), output_dims and
- *  output_data the pool's (width conv_dims->w / 2), at most 64 output channels. The conv output
+ *  output_data the pool's (width conv_dims->w / 2). The conv output
  *  is never stored; on the fast path (every channel a non-negative multiplier and a right shift,
  *  so requantization is monotonic) the maximum is taken before requantization. Scratch:
  *  ed_convolve_sparse_s8_get_buffer_size with conv_dims. */
@@ -95,7 +95,9 @@ arm_cmsis_nn_status ed_convolve_csr_s8(const cmsis_nn_context *ctx,
  *  patches of ceil(kh * kw * cin / 4) * 4 int16 each, plus, for a 1-D convolution whose windows
  *  start on groups of four elements (input, filter and output one row, dilation 1, stride * cin
  *  a power of two from 8 to 128, left padding * cin and kw * cin multiples of 4), the input row
- *  widened once: ((ceil(out_w / 4) * 4 - 1) * stride + kw) * cin int16. */
+ *  widened once: ((ceil(out_w / 4) * 4 - 1) * stride + kw) * cin int16; then 28 bytes per
+ *  output channel (a table of bias, kept count and prepared requantization, and a block's
+ *  outputs). */
 int32_t ed_convolve_sparse_s8_get_buffer_size(const cmsis_nn_conv_params *conv_params, const cmsis_nn_dims *input_dims,
                                               const cmsis_nn_dims *filter_dims, const cmsis_nn_dims *output_dims);
 

@@ -16,8 +16,11 @@
  */
 #include "ed_sparse_support.h"
 
-/* Output channels of the fused max pool (its stack block of four positions). */
-#define ED_SPARSE_POOL_CHANNELS 64
+/* Scratch after the columns and the widened row (ed_convolve_sparse_s8_get_buffer_size): a
+ * table of ED_SPARSE_CHANNEL_BYTES per output channel (ed_g4_channel_t: bias, kept count,
+ * prepared requantization), then four outputs per channel for a block whose outputs cannot go
+ * in place (the last block, the fused pool's). */
+#define ED_SPARSE_CHANNEL_BYTES 24
 
 /* Accumulates the kept groups of one output channel against four columns; returns the
  * pointer past its values. */
@@ -293,9 +296,7 @@ static ed_g4_block_fn ed_g4_row_fn(int32_t stride_bytes, int pool)
 #endif
 
 #if ED_NN_DSP
-/* Output channels whose bias, kept-group count and requantization one call prepares on the
- * stack (ed_g4_channel_t, 24 bytes each; plus 4 bytes of tail outputs). */
-#define ED_SPARSE_QUANT_TABLE 64
+_Static_assert(sizeof(ed_g4_channel_t) == ED_SPARSE_CHANNEL_BYTES, "channel table entry size");
 
 /* The common group-sparse block on the DSP path: four columns in pair order, every channel's
  * requantization prepared (quant) and on the fast path, so per output: the multiply-add, a
@@ -505,10 +506,10 @@ static arm_cmsis_nn_status ed_convolve_sparse(const cmsis_nn_context *ctx, const
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
-    /* the fused pool: one output row, at most ED_SPARSE_POOL_CHANNELS channels (tail[]) */
+    /* the fused pool: one output row */
     if (pool_dims != NULL &&
         (output_dims->h != 1 || pool_dims->h != 1 || pool_dims->n != output_dims->n || pool_dims->c != cout ||
-         pool_dims->w != output_dims->w / 2 || cout > ED_SPARSE_POOL_CHANNELS))
+         pool_dims->w != output_dims->w / 2))
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
@@ -523,11 +524,14 @@ static arm_cmsis_nn_status ed_convolve_sparse(const cmsis_nn_context *ctx, const
     int16_t *col = (int16_t *)ctx->buf;
     const int32_t out_w = output_dims->w;
     const int32_t positions = output_dims->h * out_w;
+    const int32_t row_bytes = (int32_t)sizeof(int16_t) * ed_sparse_row_elems(p, input_dims, filter_dims, output_dims);
+    int8_t *table_area = (int8_t *)ctx->buf + ED_SPARSE_COLUMNS * ed_sparse_padded(k_total) * 2 + row_bytes;
+    int8_t *tail = table_area + ED_SPARSE_CHANNEL_BYTES * cout; /* four outputs per channel */
 #if ED_NN_DSP
     /* The fast block: group-sparse, a word-aligned buffer (LDRD), every channel's
      * requantization prepared once here and on the fast path. */
-    ed_g4_channel_t channels[ED_SPARSE_QUANT_TABLE];
-    int fast = group_size == 4 && cout <= ED_SPARSE_QUANT_TABLE && ((uintptr_t)ctx->buf & 3u) == 0;
+    ed_g4_channel_t *channels = (ed_g4_channel_t *)(void *)table_area;
+    int fast = group_size == 4 && ((uintptr_t)ctx->buf & 3u) == 0;
     for (int32_t oc = 0; fast && oc < cout; oc++)
     {
         const ed_requant_t q = ed_requant_out_prepare(quant->multiplier[oc], quant->shift[oc], p->output_offset).q;
@@ -545,7 +549,6 @@ static arm_cmsis_nn_status ed_convolve_sparse(const cmsis_nn_context *ctx, const
     const ed_g4_block_fn row_block = ed_g4_row_fn(2 * step, pool_dims != NULL);
 #endif
 #endif
-    int8_t tail[ED_SPARSE_COLUMNS * ED_SPARSE_POOL_CHANNELS]; /* a block's outputs when they cannot go in place */
     const int32_t pooled_w = pool_dims != NULL ? pool_dims->w : 0;
 
     for (int32_t n = 0; n < input_dims->n; n++)
@@ -711,5 +714,6 @@ int32_t ed_convolve_sparse_s8_get_buffer_size(const cmsis_nn_conv_params *conv_p
 {
     const int32_t k_total = filter_dims->h * filter_dims->w * input_dims->c;
     const int32_t row = ed_sparse_row_elems(conv_params, input_dims, filter_dims, output_dims);
-    return (ED_SPARSE_COLUMNS * ed_sparse_padded(k_total) + row) * (int32_t)sizeof(int16_t);
+    return (ED_SPARSE_COLUMNS * ed_sparse_padded(k_total) + row) * (int32_t)sizeof(int16_t) +
+           (ED_SPARSE_CHANNEL_BYTES + ED_SPARSE_COLUMNS) * filter_dims->n;
 }

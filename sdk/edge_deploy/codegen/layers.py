@@ -289,11 +289,9 @@ def graph_layers(graph: Graph, sparse: str = "off", winograd: str = "off") -> li
             from edge_deploy.codegen.winograd import KERNEL as WINOGRAD_KERNEL
 
             kernel, scratch = WINOGRAD_KERNEL, wino.geometry.scratch_bytes
-        # a group-sparse 1-D conv of at most 64 channels also takes the pool after it in
-        # (ed_convolve_group_sparse_maxpool2_s8)
-        conv_out = graph.tensor(op.outputs[0]).shape
+        # a group-sparse 1-D conv also takes the pool after it in (ed_convolve_group_sparse_maxpool2_s8)
         sparse_pool = (sparsity is not None and sparsity.choice == "group4" and op.kind == "conv2d"
-                       and conv_out[1] == 1 and conv_out[3] <= 64)
+                       and graph.tensor(op.outputs[0]).shape[1] == 1)
         pool = _fusable_pool(graph, op, consumers) if (wino is not None and wino.use) or sparse_pool else None
         output, name = op.outputs[0], short
         if pool is not None:

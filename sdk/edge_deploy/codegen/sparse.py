@@ -126,9 +126,11 @@ def conv_row_elems(in_shape, w_shape, out_shape, stride, padding, dilation) -> i
 
 def conv_scratch_bytes(in_shape, w_shape, out_shape, stride, padding, dilation) -> int:
     """Bytes of ``ed_convolve_sparse_s8_get_buffer_size`` (``ed_sparse.h``) for a conv (arguments
-    as :func:`conv_row_elems`): four widened patches plus the widened input row."""
+    as :func:`conv_row_elems`): four widened patches, the widened input row, and per output
+    channel a 24-byte table entry and four output bytes."""
     padded = -(-int(np.prod(w_shape[1:])) // 4) * 4
-    return (4 * padded + conv_row_elems(in_shape, w_shape, out_shape, stride, padding, dilation)) * 2
+    row = conv_row_elems(in_shape, w_shape, out_shape, stride, padding, dilation)
+    return (4 * padded + row) * 2 + (24 + 4) * int(w_shape[0])
 
 
 @dataclass(frozen=True)
