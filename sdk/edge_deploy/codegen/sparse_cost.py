@@ -61,7 +61,7 @@ def features(kind: str, kernel: str, shape: LayerShape, kept: int) -> list[float
 
 # Measured by calibrate() on QEMU 7.2 mps2-an386, arm-none-eabi-gcc -O2, SIMD path (group-sparse
 # kernels with the assembly blocks and the once-widened input row; on a second random set of the
-# same shapes the group4 conv model is within 13 % (mean 3 %) of the measured counts).
+# same shapes the group4 conv model is within 14 % (mean 3 %) of the measured counts).
 DEFAULT_COEFFICIENTS: dict[str, list[float]] = {
     "conv2d/dense": [1.1593, 22.7762, 3.9679, 1252.4621],
     "conv2d/group4": [17.9383, -12.7945, 4.0612, 92.5581, 1467.6426],
