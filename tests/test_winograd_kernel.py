@@ -287,3 +287,24 @@ def test_auto_falls_back_to_direct_when_the_filters_do_not_fit_the_flash(tmp_pat
     report = build_graph(graph, small, tmp_path / "auto").report
     assert report["winograd"].startswith("off (auto: the Winograd filters would not fit")
     assert not any(layer["kernel"] in (winograd.KERNEL, winograd.POOL_KERNEL) for layer in report["layers"])
+
+
+def test_sparse_layers_go_dense_winograd_where_that_is_faster():
+    """A conv with a few zero groups of four: the sparse kernel beats arm_convolve_s8 in the model,
+    but the dense Winograd kernel beats both, so auto/auto runs it (and says why); with
+    --winograd off the sparse kernel stays."""
+    sys.path.insert(0, os.path.dirname(__file__))
+    from codegen_models import ticnn_graph
+
+    from edge_deploy.codegen import plan_model
+
+    graph = ticnn_graph()
+    conv = [op for op in graph.ops if op.kind == "conv2d"][1]  # 3 taps, 8 -> 16 channels
+    w = graph.tensor(conv.inputs[1]).data
+    groups = w.reshape(w.shape[0], -1, 4)
+    groups[:, ::8] = 0  # one group of four in eight, in kernel order
+    auto = {layer.op.name: layer for layer in plan_model(graph, sparse="auto", winograd="auto").layers}[conv.name]
+    off = {layer.op.name: layer for layer in plan_model(graph, sparse="auto", winograd="off").layers}[conv.name]
+    assert off.sparsity.choice == "group4"
+    assert auto.sparsity.choice == "dense" and auto.sparsity.reason.startswith("dense (Winograd)")
+    assert auto.kernel in (winograd.KERNEL, winograd.POOL_KERNEL)
