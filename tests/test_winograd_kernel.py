@@ -308,3 +308,28 @@ def test_sparse_layers_go_dense_winograd_where_that_is_faster():
     assert off.sparsity.choice == "group4"
     assert auto.sparsity.choice == "dense" and auto.sparsity.reason.startswith("dense (Winograd)")
     assert auto.kernel in (winograd.KERNEL, winograd.POOL_KERNEL)
+
+
+@needs_arm
+def test_fused_pool_with_an_activation_threshold_is_bit_exact(tmp_path, capsys):
+    """Activation pruning's threshold on a ReLU conv is monotonic, so it may follow the fused
+    pool: the build fuses, applies it to the pooled rows, and matches the reference
+    (threshold, then pool) on QEMU."""
+    sys.path.insert(0, os.path.dirname(__file__))
+    from codegen_models import ticnn_graph, ticnn_inputs
+
+    from edge_deploy.build.firmware_build import build_graph
+    from edge_deploy.cli import main
+
+    graph = ticnn_graph()
+    conv = next(op for op in graph.ops if op.kind == "conv2d")
+    assert conv.attrs.get("activation") == "relu"
+    conv.attrs["act_threshold"] = graph.tensor(conv.outputs[0]).zero_point + 6
+    out = tmp_path / "build"
+    report = build_graph(graph, "mps2-an386", out).report
+    first = report["layers"][0]
+    assert first["kernel"] == winograd.POOL_KERNEL and first["fused"]
+    assert "ed_threshold_s8(" in (out / "src" / "model.c").read_text()
+    np.save(tmp_path / "x.npy", ticnn_inputs(graph, 3))
+    status = main(["run", str(out), "--inputs", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"), "--check"])
+    assert status == 0, capsys.readouterr().out

@@ -208,14 +208,15 @@ def _winograd_choice(graph: Graph, op: Op, mode: str, sparsity):
 def _fusable_pool(graph: Graph, op: Op, consumers: dict[str, list[int]]) -> Op | None:
     """The max pool (window 2, stride 2 along the row, no padding, no activation of its own)
     that alone reads ``op``'s output, when the Winograd kernel can fuse it exactly: the output
-    is not a model output, pool and conv share quantization, no activation threshold, and every
-    requantization is a positive multiplier with a right shift (then requantization is
-    monotonic, so the maximum can be taken before it). Else None."""
+    is not a model output, pool and conv share quantization, every requantization is a positive
+    multiplier with a right shift (then requantization is monotonic, so the maximum can be taken
+    before it), and an activation threshold (activation pruning), if any, sits on a ReLU output
+    (then it is monotonic too, and applies after the pool alike). Else None."""
     from edge_deploy.ir.params import kernel_params
 
     out = op.outputs[0]
     users = consumers.get(out, [])
-    if out in graph.outputs or len(users) != 1 or "act_threshold" in op.attrs:
+    if out in graph.outputs or len(users) != 1:
         return None
     pool = graph.ops[users[0]]
     if pool.kind != "max_pool2d" or pool.inputs[0] != out:
@@ -230,6 +231,8 @@ def _fusable_pool(graph: Graph, op: Op, consumers: dict[str, list[int]]) -> Op |
     cp = kernel_params(graph, op)
     if (np.asarray(cp["out_mult"]) <= 0).any() or (np.asarray(cp["out_shift"]) > 0).any():
         return None
+    if "act_threshold" in op.attrs and cp["act_min"] < y.zero_point:
+        return None  # the threshold is monotonic only on outputs >= the zero point
     return pool
 
 
