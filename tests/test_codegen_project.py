@@ -132,13 +132,14 @@ def test_tflite_fixtures_on_the_host_under_sanitizers(fixture, tmp_path):
 @needs_gcc
 @pytest.mark.parametrize("path", ["portable", "dsp"])
 def test_tiny_and_ticnn_on_the_host_under_sanitizers_both_paths(path, ticnn, tmp_path):
-    for graph in (tiny_graph(seed=5, in_zero_point=127), ticnn):
-        src = tmp_path / graph.name / "src"
-        write_project(plan_model(graph), "mps2-an386", src)
-        exe = build_host_model(src, tmp_path / graph.name / "model_host", path=path, sanitize=True)
+    # TICNN twice: direct kernels, and Winograd with its pools fused (the conv outputs never stored)
+    for graph, winograd in ((tiny_graph(seed=5, in_zero_point=127), "off"), (ticnn, "off"), (ticnn, "force")):
+        src = tmp_path / f"{graph.name}-{winograd}" / "src"
+        write_project(plan_model(graph, winograd=winograd), "mps2-an386", src)
+        exe = build_host_model(src, tmp_path / f"{graph.name}-{winograd}" / "model_host", path=path, sanitize=True)
         batch = random_inputs(graph, 6, seed=4)
         out = run_host_model(exe, batch, graph.tensor(graph.outputs[0]).shape[1:])
-        assert np.array_equal(out, run(graph, batch)), graph.name
+        assert np.array_equal(out, run(graph, batch)), (graph.name, winograd)
 
 
 @needs_gcc
