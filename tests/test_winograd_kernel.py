@@ -183,33 +183,19 @@ def _qemu_cases():
 def test_winograd_on_the_cortex_m4(tmp_path, path):
     """Bit-exact on the real instruction set; on the DSP path TICNN's 3-tap layer runs fewer
     modelled cycles than arm_convolve_s8 (the reason the build picks it)."""
-    from edge_deploy.build.kernel_firmware import build_kernel_firmware
-    from edge_deploy.profile.attribution import per_mark, segment_cycles
-    from edge_deploy.profile.cycle_model import CortexM4Timing
-    from edge_deploy.profile.decode import decode_code
-    from edge_deploy.profile.qemu_run import run_with_counts
+    from edge_deploy.build.kernel_firmware import build_kernel_firmware, run_kernel_firmware
 
     cases = _qemu_cases()
-    elf = build_kernel_firmware(cases, tmp_path, path=path)
-    run = run_with_counts(elf, timeout_s=120)
-    text = (run.stdout + run.stderr).replace("\r", "")
-    outputs = {}
-    for chunk in text.split("case ")[1:]:
-        head, _, rest = chunk.partition(" ")
-        status, _, hexdata = rest.partition(" ")
-        outputs[int(head)] = (status, "".join(hexdata.split()))
+    run = run_kernel_firmware(build_kernel_firmware(cases, tmp_path, path=path), cases)
     for i, case in enumerate(cases):
-        status, hexdata = outputs[i]
-        assert status == "0", case.name
-        got = np.frombuffer(bytes.fromhex(hexdata), dtype=np.int8).reshape(case.out_shape)
-        np.testing.assert_array_equal(got, case.expected, err_msg=case.name)
+        assert run.statuses[i] == 0, case.name
+        np.testing.assert_array_equal(run.outputs[i], case.expected, err_msg=case.name)
     if path == "dsp":
-        tallies = per_mark(segment_cycles(run.counts, decode_code(run.counts.code), CortexM4Timing()))
         names = [c.name for c in cases]
-        direct, wino = tallies[names.index("conv3-direct")], tallies[names.index("conv3-winograd")]
-        assert wino.cycles < 0.85 * direct.cycles, (wino, direct)
+        direct, wino = run.cycles[names.index("conv3-direct")], run.cycles[names.index("conv3-winograd")]
+        assert wino < 0.85 * direct, (wino, direct)
         modelled = winograd.estimate_cycles(winograd.geometry(3, 32, 64, 1), 64)
-        assert abs(modelled - wino.cycles) < 0.25 * wino.cycles, (modelled, wino.cycles)
+        assert abs(modelled - wino) < 0.25 * wino, (modelled, wino)
 
 
 def test_build_chooses_and_reports_winograd(tmp_path):

@@ -306,17 +306,20 @@ def build_kernel_firmware(cases: Sequence[KernelCase], out_dir: str | Path, *, p
 
 @dataclass(frozen=True)
 class KernelRun:
-    """Outputs (by case index) and executed instructions per case of one firmware run."""
+    """Outputs (by case index), executed instructions and Cortex-M4 model cycles per case of one
+    firmware run."""
 
     outputs: list[np.ndarray]
     statuses: list[int]
     instructions: list[int]
+    cycles: list[int] = field(default_factory=list)
 
 
 def run_kernel_firmware(elf: str | Path, cases: Sequence[KernelCase], *, timeout_s: float = 120.0) -> KernelRun:
     """Run the kernel firmware on QEMU mps2-an386 with instruction counting.
 
-    Returns each case's output (shaped ``out_shape``), kernel status and instruction count.
+    Returns each case's output (shaped ``out_shape``), kernel status, instruction count and
+    model cycles.
     Raises EdgeDeployError when QEMU fails or the output is incomplete.
     """
     from edge_deploy.profile.attribution import per_mark, segment_cycles
@@ -343,4 +346,5 @@ def run_kernel_firmware(elf: str | Path, cases: Sequence[KernelCase], *, timeout
         outputs.append(data.reshape(case.out_shape) if data.size == np.prod(case.out_shape) else data)
     tallies = per_mark(segment_cycles(run.counts, decode_code(run.counts.code), CortexM4Timing()))
     instructions = [tallies[i].instructions if i in tallies else 0 for i in range(len(cases))]
-    return KernelRun(outputs=outputs, statuses=statuses, instructions=instructions)
+    cycles = [tallies[i].cycles if i in tallies else 0 for i in range(len(cases))]
+    return KernelRun(outputs=outputs, statuses=statuses, instructions=instructions, cycles=cycles)
