@@ -695,9 +695,17 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
                 if (block_fast && channels == 4 && rows == rows_per_pair)
                 {
 #if ED_WINO_ASM
-                    if (pool == 2 && prepared)
+                    if (pool == 2)
                     {
-                        ed_wino_block_fast_pool(m, &chan[oc], act_min, act_max, dst, cout);
+                        /* wider layers: this block's four channels' constants, prepared above */
+                        ed_wino_chan_t block_chan[4];
+                        for (int32_t o = 0; !prepared && o < 4; o++)
+                        {
+                            block_chan[o] = (ed_wino_chan_t){quant[o].q.mult, quant[o].q.round_lo,
+                                                             quant[o].q.round_hi, quant[o].q.hi_shift,
+                                                             bias != NULL ? bias[o] : 0};
+                        }
+                        ed_wino_block_fast_pool(m, prepared ? &chan[oc] : block_chan, act_min, act_max, dst, cout);
                         continue;
                     }
 #endif
