@@ -259,21 +259,36 @@ def test_forced_winograd_build_is_bit_exact_on_qemu(tmp_path, capsys):
 
 
 @needs_arm
-def test_auto_falls_back_to_direct_when_the_filters_do_not_fit_the_flash(tmp_path):
+def test_auto_gives_layers_back_to_direct_until_the_filters_fit_the_flash(tmp_path):
+    """On a small flash --winograd auto turns layers back to the direct kernel, those that save
+    the fewest modelled cycles per extra byte first, until the budget fits."""
     sys.path.insert(0, os.path.dirname(__file__))
     from codegen_models import ticnn_graph
 
     from edge_deploy.boards import load_board
     from edge_deploy.build.firmware_build import build_graph
 
+    def with_flash(board, size):
+        flash = board.memory.flash.model_copy(update={"size": size})
+        return board.model_copy(update={"memory": board.memory.model_copy(update={"flash": flash})})
+
+    def wino_layers(report):
+        return [layer["name"] for layer in report["layers"]
+                if layer["kernel"] in (winograd.KERNEL, winograd.POOL_KERNEL)]
+
     graph = ticnn_graph()
     board = load_board("mps2-an386")
     direct = build_graph(graph, board, tmp_path / "off", winograd="off").report["budget"]["flash_needed_bytes"]
-    flash = board.memory.flash.model_copy(update={"size": direct + 1024})
-    small = board.model_copy(update={"memory": board.memory.model_copy(update={"flash": flash})})
-    report = build_graph(graph, small, tmp_path / "auto").report
-    assert report["winograd"].startswith("off (auto: the Winograd filters would not fit")
-    assert not any(layer["kernel"] in (winograd.KERNEL, winograd.POOL_KERNEL) for layer in report["layers"])
+    full = build_graph(graph, board, tmp_path / "on").report
+    assert len(wino_layers(full)) == 3 and full["winograd"] == "auto"
+    # room for no Winograd filter at all
+    tight = build_graph(graph, with_flash(board, direct + 256), tmp_path / "tight").report
+    assert wino_layers(tight) == [] and tight["winograd"].startswith("auto (direct for")
+    # one byte short of all of them: the layer that saves least per byte goes direct, the rest stay
+    middle = full["budget"]["flash_needed_bytes"] - 1
+    part = build_graph(graph, with_flash(board, middle), tmp_path / "part").report
+    assert 0 < len(wino_layers(part)) < 3 and part["budget"]["flash_needed_bytes"] <= middle
+    assert all(name in part["winograd"] for name in set(wino_layers(full)) - set(wino_layers(part)))
 
 
 def test_sparse_layers_go_dense_winograd_where_that_is_faster():

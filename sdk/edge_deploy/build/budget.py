@@ -16,6 +16,9 @@ from edge_deploy.errors import EdgeDeployError
 
 CODE_BASE_BYTES = 12 * 1024  # runtime + the kernels a model typically links
 CODE_PER_LAYER_BYTES = 400  # a layer function, its constants and table entries
+# Kernels beyond the typical set, by the name of the function a layer calls: their code (SIMD
+# build, -O2; edge-deploy's Winograd kernel with its pooled variant measured at 6.5 KB).
+EXTRA_KERNEL_CODE_BYTES = {"ed_convolve_1d_winograd_s8": 7 * 1024, "ed_convolve_1d_winograd_maxpool2_s8": 7 * 1024}
 RUNTIME_RAM_BYTES = 8 * 1024  # server frames, profile counters, UART state
 
 
@@ -44,9 +47,13 @@ class Budget:
         return asdict(self)
 
 
-def estimate_budget(board: Board, *, weights_bytes: int, arena_bytes: int, n_layers: int) -> Budget:
-    """Estimate flash and RAM for a model with these figures on ``board``."""
-    code = CODE_BASE_BYTES + CODE_PER_LAYER_BYTES * n_layers
+def estimate_budget(board: Board, *, weights_bytes: int, arena_bytes: int, n_layers: int,
+                    kernels: set[str] | frozenset[str] = frozenset()) -> Budget:
+    """Estimate flash and RAM for a model with these figures on ``board``; ``kernels`` are the
+    kernel functions its layers call (those in EXTRA_KERNEL_CODE_BYTES add their code, the
+    Winograd pair once)."""
+    extra = {EXTRA_KERNEL_CODE_BYTES[k] for k in kernels if k in EXTRA_KERNEL_CODE_BYTES}
+    code = CODE_BASE_BYTES + CODE_PER_LAYER_BYTES * n_layers + max(extra, default=0)
     return Budget(
         board=board.name,
         weights_bytes=int(weights_bytes),

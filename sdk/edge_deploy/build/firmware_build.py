@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edge_deploy.boards import Board, load_board
 from edge_deploy.build.budget import Budget, check_budget, estimate_budget
 from edge_deploy.build.model_source import load_model_source
@@ -145,15 +147,29 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     model = plan_model(graph, sparse=sparse, winograd=winograd)
     _, context = render_model(model, board, kernels=kernels, cmsis_nn=cmsis_nn, source=source)
     budget = estimate_budget(board, weights_bytes=context["weights_bytes"], arena_bytes=model.plan.arena_bytes,
-                             n_layers=context["n_layers"])
-    if (budget.flash_needed_bytes > budget.flash_bytes and winograd == "auto"
-            and any(layer.winograd and layer.winograd.use for layer in model.layers)):
-        # The transformed filters take about 4x the int8 bytes: on a small flash, run direct.
-        winograd = "off (auto: the Winograd filters would not fit the flash)"
-        model = plan_model(graph, sparse=sparse, winograd="off")
-        _, context = render_model(model, board, kernels=kernels, cmsis_nn=cmsis_nn, source=source)
-        budget = estimate_budget(board, weights_bytes=context["weights_bytes"], arena_bytes=model.plan.arena_bytes,
-                                 n_layers=context["n_layers"])
+                             n_layers=context["n_layers"], kernels={layer.kernel for layer in model.layers})
+    if budget.flash_needed_bytes > budget.flash_bytes and winograd == "auto":
+        # The transformed filters take about 4x the int8 bytes: on a small flash, give layers back
+        # to the direct kernel, the fewest modelled cycles saved per extra byte first.
+        def saving_per_byte(layer) -> float:
+            extra = layer.winograd.geometry.weight_bytes - int(np.prod(graph.tensor(layer.op.inputs[1]).shape))
+            cycles = layer.winograd.estimated_cycles
+            return (cycles["direct"] - cycles["winograd"]) / max(extra, 1)
+
+        order = sorted((layer for layer in model.layers if layer.winograd is not None and layer.winograd.use),
+                       key=lambda layer: (saving_per_byte(layer), layer.index))
+        direct: set[str] = set()
+        for layer in order:
+            direct.add(layer.op.name)
+            model = plan_model(graph, sparse=sparse, winograd="auto", direct_layers=frozenset(direct))
+            _, context = render_model(model, board, kernels=kernels, cmsis_nn=cmsis_nn, source=source)
+            budget = estimate_budget(board, weights_bytes=context["weights_bytes"],
+                                     arena_bytes=model.plan.arena_bytes, n_layers=context["n_layers"],
+                                     kernels={layer.kernel for layer in model.layers})
+            if budget.flash_needed_bytes <= budget.flash_bytes:
+                break
+        if direct:
+            winograd = f"auto (direct for {', '.join(sorted(direct))}: the Winograd filters would not fit the flash)"
     check_budget(budget, graph.name)
     if tflite is None:
         from edge_deploy.tflite import export_tflite

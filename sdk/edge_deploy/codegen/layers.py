@@ -273,14 +273,16 @@ def _check_supported(graph: Graph, op: Op) -> None:
                                   hint="pad only the H, W and C dimensions")
 
 
-def graph_layers(graph: Graph, sparse: str = "off", winograd: str = "off") -> list[Layer]:
+def graph_layers(graph: Graph, sparse: str = "off", winograd: str = "off",
+                 direct_layers: frozenset[str] = frozenset()) -> list[Layer]:
     """The layers of a validated int8 ``graph`` in run order.
 
     ``sparse`` ("off", "auto", "force") lets conv2d and fully_connected layers use the sparse
     kernels of ``firmware/include/ed_sparse.h`` (see :mod:`edge_deploy.codegen.sparse`); each
     such layer's ``sparsity`` records the choice and why. ``winograd`` ("off", "auto", "force")
     lets dense 1-D conv2d layers use ``ed_convolve_1d_winograd_s8``
-    (:mod:`edge_deploy.codegen.winograd`), recorded in ``winograd``. Raises EdgeDeployError when the graph
+    (:mod:`edge_deploy.codegen.winograd`), recorded in ``winograd``; the ops named in
+    ``direct_layers`` keep the direct kernel (the build's flash fallback). Raises EdgeDeployError when the graph
     is not int8, has more than one input or output, uses an op the generator has no kernel for,
     has more layers than the runtime can report, or ``sparse`` is unknown.
     """
@@ -316,6 +318,11 @@ def graph_layers(graph: Graph, sparse: str = "off", winograd: str = "off") -> li
             kernel = SPARSE_KERNELS[(op.kind, sparsity.choice)]
             scratch = _sparse_scratch_bytes(graph, op)
         wino = _winograd_choice(graph, op, winograd, sparsity)
+        if wino is not None and wino.use and op.name in direct_layers:
+            import dataclasses
+
+            wino = dataclasses.replace(wino, use=False, reason="direct: the Winograd filters would not fit the flash "
+                                       f"(modelled {wino.reason})")
         if wino is not None and wino.use:
             from edge_deploy.codegen.winograd import KERNEL as WINOGRAD_KERNEL
 

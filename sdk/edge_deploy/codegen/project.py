@@ -55,12 +55,14 @@ class GeneratedProject:
     context: dict
 
 
-def plan_model(graph: Graph, sparse: str = "off", winograd: str = "off") -> ModelPlan:
+def plan_model(graph: Graph, sparse: str = "off", winograd: str = "off",
+               direct_layers: frozenset[str] = frozenset()) -> ModelPlan:
     """Lower ``graph`` to layers and place its activations and scratch in one arena.
 
     ``sparse`` ("off", "auto", "force") lets weighted layers use the sparse kernels
     (:mod:`edge_deploy.codegen.sparse`), ``winograd`` ("off", "auto", "force") dense 1-D
-    convolutions the Winograd kernel (:mod:`edge_deploy.codegen.winograd`). Raises
+    convolutions the Winograd kernel (:mod:`edge_deploy.codegen.winograd`), except the ops named
+    in ``direct_layers``. Raises
     EdgeDeployError for a graph the generator cannot handle (see
     :func:`edge_deploy.codegen.layers.graph_layers`) or an unknown mode.
     """
@@ -71,7 +73,7 @@ def plan_model(graph: Graph, sparse: str = "off", winograd: str = "off") -> Mode
         raise EdgeDeployError(f"unknown --sparse mode '{sparse}'", hint=f"use one of: {', '.join(SPARSE_MODES)}")
     if winograd not in WINOGRAD_MODES:
         raise EdgeDeployError(f"unknown --winograd mode '{winograd}'", hint=f"use one of: {', '.join(WINOGRAD_MODES)}")
-    layers = graph_layers(graph, sparse=sparse, winograd=winograd)
+    layers = graph_layers(graph, sparse=sparse, winograd=winograd, direct_layers=direct_layers)
     plan = plan_arena(plan_steps(layers), tensor_sizes(graph), model_inputs=graph.inputs,
                       model_outputs=graph.outputs)
     check_plan(plan)
