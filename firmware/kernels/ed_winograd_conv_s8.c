@@ -387,18 +387,34 @@ static inline __attribute__((always_inline)) int32_t ed_wino_requant(int32_t acc
 #endif
 }
 
-/* Four outputs y = At M / 24 + bias of one channel and tile (M: six sums `stride` apart),
- * modulo 2^32 (the true 24 y fits int32); the exact division by 24 is an arithmetic shift by 3
- * and a multiply by the inverse of 3 modulo 2^32. */
+/* 24 y = At M for the four outputs of one channel and tile (M: six sums 8 words apart),
+ * modulo 2^32, which is exact: the true 24 y fits int32. */
+static inline __attribute__((always_inline)) void ed_wino_at_m(const int32_t *mm, int32_t t[4])
+{
+    const uint32_t m1 = (uint32_t)mm[8], m2 = (uint32_t)mm[16], m3 = (uint32_t)mm[24], m4 = (uint32_t)mm[32];
+    const uint32_t s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
+    t[0] = (int32_t)((uint32_t)mm[0] + s12 + s34);
+    t[1] = (int32_t)(d12 + 2u * d34);
+    t[2] = (int32_t)(s12 + 4u * s34);
+    t[3] = (int32_t)(d12 + 8u * d34 + (uint32_t)mm[40]);
+}
+
+/* y + bias from 24 y: the exact division by 24 is an arithmetic shift by 3 and a multiply by
+ * the inverse of 3 modulo 2^32 (on the M4 an ASR and an MLA that adds the bias). */
+static inline __attribute__((always_inline)) int32_t ed_wino_div24(int32_t t, uint32_t bias)
+{
+    return (int32_t)((uint32_t)(t >> 3) * 0xAAAAAAABu + bias);
+}
+
+/* Four outputs y = At M / 24 + bias of one channel and tile. */
 static inline __attribute__((always_inline)) void ed_wino_tile_outputs(const int32_t *mm, uint32_t bias, int32_t y[4])
 {
-    const uint32_t m0 = (uint32_t)mm[0], m1 = (uint32_t)mm[8], m2 = (uint32_t)mm[16];
-    const uint32_t m3 = (uint32_t)mm[24], m4 = (uint32_t)mm[32], m5 = (uint32_t)mm[40];
-    const uint32_t s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
-    y[0] = (int32_t)((uint32_t)((int32_t)(m0 + s12 + s34) >> 3) * 0xAAAAAAABu + bias);
-    y[1] = (int32_t)((uint32_t)((int32_t)(d12 + 2u * d34) >> 3) * 0xAAAAAAABu + bias);
-    y[2] = (int32_t)((uint32_t)((int32_t)(s12 + 4u * s34) >> 3) * 0xAAAAAAABu + bias);
-    y[3] = (int32_t)((uint32_t)((int32_t)(d12 + 8u * d34 + m5) >> 3) * 0xAAAAAAABu + bias);
+    int32_t t[4];
+    ed_wino_at_m(mm, t);
+    y[0] = ed_wino_div24(t[0], bias);
+    y[1] = ed_wino_div24(t[1], bias);
+    y[2] = ed_wino_div24(t[2], bias);
+    y[3] = ed_wino_div24(t[3], bias);
 }
 
 #if ED_NN_DSP
@@ -425,30 +441,21 @@ static inline __attribute__((always_inline)) void ed_wino_block_fast_body(const 
         int8_t *dst = out + o;
         for (int32_t slot = 0; slot < 2; slot++)
         {
-            const int32_t *mm = m + 2 * o + slot;
-            const uint32_t m1 = (uint32_t)mm[8], m2 = (uint32_t)mm[16], m3 = (uint32_t)mm[24], m4 = (uint32_t)mm[32];
-            const uint32_t s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
-            /* 24 y, exact as int32 */
-            const int32_t t0 = (int32_t)((uint32_t)mm[0] + s12 + s34), t1 = (int32_t)(d12 + 2u * d34);
-            const int32_t t2 = (int32_t)(s12 + 4u * s34), t3 = (int32_t)(d12 + 8u * d34 + (uint32_t)mm[40]);
+            int32_t t[4];
+            ed_wino_at_m(m + 2 * o + slot, t);
             if (pool)
             {
                 /* the maximum of 24 y is 24 times the maximum of y: one division per output */
-                const int32_t p0 = t0 > t1 ? t0 : t1, p1 = t2 > t3 ? t2 : t3;
-                dst[0] = ED_WINO_OUT((uint32_t)(p0 >> 3) * 0xAAAAAAABu + b);
-                dst[cout] = ED_WINO_OUT((uint32_t)(p1 >> 3) * 0xAAAAAAABu + b);
+                dst[0] = ED_WINO_OUT(ed_wino_div24(t[0] > t[1] ? t[0] : t[1], b));
+                dst[cout] = ED_WINO_OUT(ed_wino_div24(t[2] > t[3] ? t[2] : t[3], b));
                 dst += 2 * cout;
             }
             else
             {
-                const int32_t y0 = (int32_t)((uint32_t)(t0 >> 3) * 0xAAAAAAABu + b);
-                const int32_t y1 = (int32_t)((uint32_t)(t1 >> 3) * 0xAAAAAAABu + b);
-                const int32_t y2 = (int32_t)((uint32_t)(t2 >> 3) * 0xAAAAAAABu + b);
-                const int32_t y3 = (int32_t)((uint32_t)(t3 >> 3) * 0xAAAAAAABu + b);
-                dst[0] = ED_WINO_OUT(y0);
-                dst[cout] = ED_WINO_OUT(y1);
-                dst[2 * cout] = ED_WINO_OUT(y2);
-                dst[3 * cout] = ED_WINO_OUT(y3);
+                dst[0] = ED_WINO_OUT(ed_wino_div24(t[0], b));
+                dst[cout] = ED_WINO_OUT(ed_wino_div24(t[1], b));
+                dst[2 * cout] = ED_WINO_OUT(ed_wino_div24(t[2], b));
+                dst[3 * cout] = ED_WINO_OUT(ed_wino_div24(t[3], b));
                 dst += 4 * cout;
             }
         }
@@ -616,7 +623,7 @@ static __attribute__((noinline)) void ed_wino_block_outputs(const int32_t *m, co
 }
 
 /* The convolution, with `pool` 2 followed by a max pool of window 2 and stride 2 along the
- * row (output_dims are then the pooled output's, conv_width the convolution's output width). */
+ * row (output_dims are then the pooled output's, conv_dims the convolution's output). */
 static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *p,
                                         const cmsis_nn_per_channel_quant_params *quant_params,
                                         const cmsis_nn_dims *input_dims, const int8_t *input_data,
@@ -695,17 +702,22 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
                 if (block_fast && channels == 4 && rows == rows_per_pair)
                 {
 #if ED_WINO_ASM
+                    if (pool == 2 && prepared)
+                    {
+                        ed_wino_block_fast_pool(m, &chan[oc], act_min, act_max, dst, cout);
+                        continue;
+                    }
                     if (pool == 2)
                     {
                         /* wider layers: this block's four channels' constants, prepared above */
                         ed_wino_chan_t block_chan[4];
-                        for (int32_t o = 0; !prepared && o < 4; o++)
+                        for (int32_t o = 0; o < 4; o++)
                         {
                             block_chan[o] = (ed_wino_chan_t){quant[o].q.mult, quant[o].q.round_lo,
                                                              quant[o].q.round_hi, quant[o].q.hi_shift,
                                                              bias != NULL ? bias[o] : 0};
                         }
-                        ed_wino_block_fast_pool(m, prepared ? &chan[oc] : block_chan, act_min, act_max, dst, cout);
+                        ed_wino_block_fast_pool(m, block_chan, act_min, act_max, dst, cout);
                         continue;
                     }
 #endif

@@ -144,10 +144,14 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
                               hint="drop --cmsis-nn, or build with --winograd off")
     if winograd == "auto" and (cmsis_nn is not None or kernels == "portable"):
         winograd = "off"  # the cost model is the SIMD path's; upstream has no such kernel
-    model = plan_model(graph, sparse=sparse, winograd=winograd)
-    _, context = render_model(model, board, kernels=kernels, cmsis_nn=cmsis_nn, source=source)
-    budget = estimate_budget(board, weights_bytes=context["weights_bytes"], arena_bytes=model.plan.arena_bytes,
-                             n_layers=context["n_layers"], kernels={layer.kernel for layer in model.layers})
+    def planned(mode: str, direct_layers: frozenset[str] = frozenset()):
+        plan = plan_model(graph, sparse=sparse, winograd=mode, direct_layers=direct_layers)
+        _, ctx = render_model(plan, board, kernels=kernels, cmsis_nn=cmsis_nn, source=source)
+        return plan, ctx, estimate_budget(board, weights_bytes=ctx["weights_bytes"],
+                                          arena_bytes=plan.plan.arena_bytes, n_layers=ctx["n_layers"],
+                                          kernels={layer.kernel for layer in plan.layers})
+
+    model, context, budget = planned(winograd)
     if budget.flash_needed_bytes > budget.flash_bytes and winograd == "auto":
         # The transformed filters take about 4x the int8 bytes: on a small flash, give layers back
         # to the direct kernel, the fewest modelled cycles saved per extra byte first.
@@ -161,11 +165,7 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
         direct: set[str] = set()
         for layer in order:
             direct.add(layer.op.name)
-            model = plan_model(graph, sparse=sparse, winograd="auto", direct_layers=frozenset(direct))
-            _, context = render_model(model, board, kernels=kernels, cmsis_nn=cmsis_nn, source=source)
-            budget = estimate_budget(board, weights_bytes=context["weights_bytes"],
-                                     arena_bytes=model.plan.arena_bytes, n_layers=context["n_layers"],
-                                     kernels={layer.kernel for layer in model.layers})
+            model, context, budget = planned("auto", frozenset(direct))
             if budget.flash_needed_bytes <= budget.flash_bytes:
                 break
         if direct:

@@ -177,6 +177,7 @@ class HostKernels:
         self.lib = ctypes.CDLL(str(self.path))
         self.lib.arm_convolve_s8_get_buffer_size.restype = ctypes.c_int32
         self.lib.arm_avgpool_s8_get_buffer_size.restype = ctypes.c_int32
+        self.lib.ed_convolve_1d_winograd_s8_get_buffer_size.restype = ctypes.c_int32
 
     def _scratch(self, size: int) -> tuple[_Context, np.ndarray]:
         # Guard bytes after the scratch would hide an overrun from ASan; allocate exactly.
@@ -233,7 +234,6 @@ class HostKernels:
         params = _ConvParams(input_offset, output_offset, _Tile(stride, 1), _Tile(left, 0), _Tile(1, 1),
                              _Activation(act_min, act_max))
         in_dims, flt_dims = _Dims(*x.shape), _Dims(*w.shape)
-        self.lib.ed_convolve_1d_winograd_s8_get_buffer_size.restype = ctypes.c_int32
         size = int(self.lib.ed_convolve_1d_winograd_s8_get_buffer_size(ctypes.byref(params), ctypes.byref(in_dims),
                                                                         ctypes.byref(flt_dims)))
         ctx, _buf = self._scratch(size)

@@ -171,25 +171,27 @@ SPARSE_CYCLES_PER_INSTRUCTION = 1.5
 
 
 def _sparse_or_winograd(graph: Graph, op: Op, sparsity, sparse: str, winograd: str):
-    """A sparse conv choice turned back to dense where the dense Winograd kernel would run fewer
-    modelled cycles (both modes auto); else ``sparsity`` as it is."""
+    """``(sparsity, winograd choice)``: the Winograd choice of a dense conv (None for other ops
+    and sparse layers), where a sparse conv choice is turned back to dense when the dense
+    Winograd kernel would run fewer modelled cycles (both modes auto)."""
     import dataclasses
 
-    if (sparsity is None or sparsity.choice == "dense" or op.kind != "conv2d" or sparse != "auto"
-            or winograd != "auto"):
-        return sparsity
+    if sparsity is None or sparsity.choice == "dense":
+        return sparsity, _winograd_choice(graph, op, winograd, sparsity)
+    if op.kind != "conv2d" or sparse != "auto" or winograd != "auto":
+        return sparsity, None
     dense = _winograd_choice(graph, op, "auto", None)
     if dense is None or not dense.use:
-        return sparsity
+        return sparsity, None
     instructions = sparsity.estimated_instructions[sparsity.choice]
     sparse_cycles = int(instructions * SPARSE_CYCLES_PER_INSTRUCTION)
     wino_cycles = dense.estimated_cycles["winograd"]
     if wino_cycles >= sparse_cycles:
-        return sparsity
+        return sparsity, None
     reason = (f"dense (Winograd): {wino_cycles:,} modelled cycles vs {sparsity.choice} about {sparse_cycles:,} "
               f"({instructions:,} instructions x {SPARSE_CYCLES_PER_INSTRUCTION}), "
               f"{sparsity.zero_groups}/{sparsity.total_groups} groups of 4 zero")
-    return dataclasses.replace(sparsity, choice="dense", reason=reason)
+    return dataclasses.replace(sparsity, choice="dense", reason=reason), dense
 
 
 def _winograd_choice(graph: Graph, op: Op, mode: str, sparsity):
@@ -310,14 +312,13 @@ def graph_layers(graph: Graph, sparse: str = "off", winograd: str = "off",
         if op.kind == "fully_connected" and graph.tensor(op.inputs[1]).quant.per_channel:
             kernel = "arm_fully_connected_per_channel_s8"
         activations = tuple(n for n in op.inputs if n and not graph.tensor(n).is_constant)
-        sparsity = _sparse_or_winograd(graph, op, _sparsity_choice(graph, op, sparse), sparse, winograd)
+        sparsity, wino = _sparse_or_winograd(graph, op, _sparsity_choice(graph, op, sparse), sparse, winograd)
         scratch = scratch_bytes(graph, op)
         if sparsity is not None and sparsity.choice != "dense":
             from edge_deploy.codegen.sparse import SPARSE_KERNELS
 
             kernel = SPARSE_KERNELS[(op.kind, sparsity.choice)]
             scratch = _sparse_scratch_bytes(graph, op)
-        wino = _winograd_choice(graph, op, winograd, sparsity)
         if wino is not None and wino.use and op.name in direct_layers:
             import dataclasses
 
