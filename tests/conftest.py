@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The tests run as `.venv/bin/python -m pytest` without activating the environment: put this
+# interpreter's scripts folder first on PATH so that subprocesses find its `edge-deploy`.
+_SCRIPTS = str(Path(sys.executable).parent)
+if os.environ.get("PATH", "").split(os.pathsep)[0] != _SCRIPTS:
+    os.environ["PATH"] = _SCRIPTS + os.pathsep + os.environ.get("PATH", "")
 
 
 def _cwru_dir() -> Path | None:

@@ -64,10 +64,20 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     ctx.obj["verbose"] = verbose
 
 
+def _verbose_requested(args: list[str]) -> bool:
+    """True if --verbose/-v is given as a group option (before the subcommand's name)."""
+    for arg in args:
+        if arg in ("--verbose", "-v"):
+            return True
+        if not arg.startswith("-"):
+            return False
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors print one clear message and exit 1 (traceback with --verbose)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    verbose = "--verbose" in args or "-v" in args
+    verbose = _verbose_requested(args)
     try:
         cli.main(args=args, prog_name="edge-deploy", standalone_mode=False)
     except EdgeDeployError as exc:
@@ -76,6 +86,16 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"error: {exc.message}", err=True)
         if exc.hint:
             click.echo(f"hint: {exc.hint}", err=True)
+        return 1
+    except OSError as exc:
+        # The file system or a device refused (permission, not a directory, disk full, port gone):
+        # the user's environment, not a bug, so one line naming the path.
+        if verbose:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+        click.echo("hint: check that the path exists and is writable (or the device is connected); "
+                   "--verbose shows the traceback", err=True)
         return 1
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
