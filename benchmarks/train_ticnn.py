@@ -1,6 +1,7 @@
 """Benchmark: TICNN on the full CWRU records, the ablation of its tricks, noise and load domains.
 
     python benchmarks/train_ticnn.py [--data ../shared/data/cwru] [--out benchmarks/results/train_ticnn.json]
+    python benchmarks/train_ticnn.py --only cross-load --variants ticnn   # ensembles across loads only
 
 Trains, on 2 cores (one thread per run), three configurations at 0 HP:
   baseline   plain training (batch 64, no input dropout, no noise augmentation), one model
@@ -8,7 +9,11 @@ Trains, on 2 cores (one thread per run), three configurations at 0 HP:
   ticnn+aug  the tricks plus white-noise augmentation (-6..10 dB), an ensemble of N members
 and a single model of each at 1 HP and 2 HP, for the load-domain table (train at one load, test
 at another on the classes both have). Member 1 of an ensemble is the single model of the rows.
-Prints the tables and writes every figure to JSON.
+With --cross-load-ensemble, the 1 HP and 2 HP models are N-member ensembles too, and the load
+table is also measured for the ensembles (majority vote). --only cross-load trains only that: the
+N-member ensembles at 0, 1 and 2 HP (no noise study) and their load table, single and ensemble.
+Prints the tables and writes every figure to JSON, merged into the existing file (the sections
+a run does not measure are kept), with the git commit of the run.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import fcntl
+import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,7 +46,7 @@ VARIANTS = {
 LOADS = (0, 1, 2)
 
 
-def make_config(data: str, variant: str, load: int, members: int, epochs: int):
+def make_config(data: str, variant: str, load: int, members: int, epochs: int, noise: bool = True):
     from edge_deploy.train.config import parse_train_config
 
     raw = copy.deepcopy(BASE)
@@ -46,13 +54,60 @@ def make_config(data: str, variant: str, load: int, members: int, epochs: int):
     raw["data"]["load_hp"] = [load]
     raw["training"]["epochs"] = epochs
     raw["tricks"] = dict(VARIANTS[variant], ensemble=members)
-    if load != 0:
+    if load != 0 or not noise:
         raw["evaluate"]["snr_db"] = []  # the noise study is at 0 HP
     return parse_train_config(raw, f"benchmark {variant} @ {load} HP")
 
 
 def pct(value: float | None) -> str:
     return "   -  " if value is None else f"{value * 100:6.2f}"
+
+
+def git_commit() -> str:
+    """Return the checked-out commit (with ``+dirty`` when this script differs from it)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "benchmarks/train_ticnn.py", "sdk/edge_deploy/train", "sdk/edge_deploy/data"],
+                               cwd=REPO).returncode
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def cross_load_table(per_load: dict, first_only: bool) -> dict:
+    """Evaluate each load's checkpoint on every other load (all windows, shared classes)."""
+    from edge_deploy.train.evaluate import evaluate_checkpoint
+
+    cross = {}
+    for source, checkpoint in per_load.items():
+        model = dataclasses.replace(checkpoint, members=checkpoint.members[:1]) if first_only else checkpoint
+        for target in LOADS:
+            if target == source:
+                continue
+            metrics = evaluate_checkpoint(model, load_hp=[target], snr_db=())
+            cross[f"{source}->{target}"] = {"accuracy": metrics["accuracy"], "n_windows": metrics["n_windows"],
+                                           "classes": sum(v is not None for v in metrics["per_class"].values())}
+    cross["average"] = sum(v["accuracy"] for v in cross.values()) / len(cross)
+    return cross
+
+
+def merge_write(path: str, update: dict) -> None:
+    """Merge ``update`` into the JSON at ``path`` (two levels deep: per section, per variant) and
+    write it atomically, under a lock so that parallel runs of this script do not lose each other's rows."""
+    from edge_deploy.fsutil import atomic_write_json
+
+    with open(str(path) + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            merged = json.loads(Path(path).read_text())
+        except (OSError, ValueError):
+            merged = {}
+        for key, value in update.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key].update(value)
+            else:
+                merged[key] = value
+        atomic_write_json(path, merged)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,26 +117,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=5, help="ensemble size at 0 HP")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--cross-load-ensemble", action="store_true",
+                        help="train N-member ensembles at 1 and 2 HP too and measure the load table for the ensembles")
+    parser.add_argument("--only", choices=("all", "cross-load"), default="all",
+                        help="cross-load: only the ensembles at every load and their load table (no noise study)")
     args = parser.parse_args(argv)
+    only_cross = args.only == "cross-load"
+    ensemble_loads = args.cross_load_ensemble or only_cross
     torch.set_num_threads(1)
 
-    from edge_deploy.fsutil import atomic_write_json
-    from edge_deploy.train.evaluate import evaluate_checkpoint
     from edge_deploy.train.run import train_checkpoint
 
     variants = [v for v in args.variants.split(",") if v]
-    results: dict = {
-        "command": "python benchmarks/train_ticnn.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "torch_threads": torch.get_num_threads(),
-        "noise": {},
-        "cross_load": {},
-    }
+    command = "python benchmarks/train_ticnn.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    commit = git_commit()
+    results: dict = {"noise": {}, "cross_load": {}, "cross_load_ensemble": {}}
     started = time.perf_counter()
     for variant in variants:
         per_load = {}
         for load in LOADS:
-            members = args.members if (load == 0 and variant != "baseline") else 1
-            config = make_config(args.data, variant, load, members, args.epochs)
+            ensemble = variant != "baseline" and (load == 0 or ensemble_loads)
+            members = args.members if ensemble else 1
+            config = make_config(args.data, variant, load, members, args.epochs, noise=not only_cross)
             print(f"== {variant} @ {load} HP, {members} member(s)", flush=True)
             checkpoint = train_checkpoint(config, progress=False)
             per_load[load] = checkpoint
@@ -90,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             member_seconds = [round(sum(e["seconds"] for e in h), 1) for h in m["history"]]
             print(f"   clean {m['accuracy'] * 100:.2f} % (member 1: {first['accuracy'] * 100:.2f} %), "
                   f"member training seconds {member_seconds}", flush=True)
-            if load == 0:
+            if load == 0 and not only_cross:
                 results["noise"][variant] = {
                     "single": {"accuracy": first["accuracy"], "per_snr": first["per_snr"], "train_seconds": member_seconds[0],
                                "epochs": m["epochs_run"][0]},
@@ -103,23 +160,32 @@ def main(argv: list[str] | None = None) -> int:
                     "parameters": m["parameters"],
                     "macs": m["macs"],
                 }
-        cross = {}
-        for source, checkpoint in per_load.items():
-            single = dataclasses.replace(checkpoint, members=checkpoint.members[:1])
-            for target in LOADS:
-                if target == source:
-                    continue
-                metrics = evaluate_checkpoint(single, load_hp=[target], snr_db=())
-                cross[f"{source}->{target}"] = {"accuracy": metrics["accuracy"], "n_windows": metrics["n_windows"],
-                                               "classes": sum(v is not None for v in metrics["per_class"].values())}
-        cross["average"] = sum(v["accuracy"] for v in cross.values()) / len(cross)
-        results["cross_load"][variant] = cross
-        results["seconds"] = round(time.perf_counter() - started, 1)
-        atomic_write_json(args.out, results)
+        results["cross_load"][variant] = cross_load_table(per_load, first_only=True)
+        if ensemble_loads and variant != "baseline":
+            table = cross_load_table(per_load, first_only=False)
+            table.update({"members": args.members, "commit": commit, "command": command,
+                          "same_load_test_accuracy": {str(load): c.metrics["accuracy"] for load, c in per_load.items()},
+                          "train_seconds": {str(load): round(sum(sum(e["seconds"] for e in h) for h in c.metrics["history"]), 1)
+                                            for load, c in per_load.items()}})
+            table["member_1"] = results["cross_load"][variant]
+            results["cross_load_ensemble"][variant] = table
+        # --only cross-load leaves the full run's single-model table as it was (member 1 is the
+        # same seeded model; its figures are repeated under cross_load_ensemble.member_1).
+        section = {} if only_cross else {"cross_load": {variant: results["cross_load"][variant]}}
+        if variant in results["noise"]:
+            section["noise"] = {variant: results["noise"][variant]}
+        if variant in results["cross_load_ensemble"]:
+            section["cross_load_ensemble"] = {variant: results["cross_load_ensemble"][variant]}
+        if not only_cross:
+            section.update({"command": command, "commit": commit, "torch_threads": torch.get_num_threads(),
+                            "seconds": round(time.perf_counter() - started, 1)})
+        merge_write(args.out, section)
+    results["seconds"] = round(time.perf_counter() - started, 1)
 
     snrs = [f"{s:g}" for s in BASE["evaluate"]["snr_db"]]
-    print("\nCWRU 0 HP, disjoint-time test windows: accuracy % (clean, then per test SNR in dB)")
-    print(f"{'model':<22}{'clean':>7}" + "".join(f"{s + ' dB':>8}" for s in snrs))
+    if results["noise"]:
+        print("\nCWRU 0 HP, disjoint-time test windows: accuracy % (clean, then per test SNR in dB)")
+        print(f"{'model':<22}{'clean':>7}" + "".join(f"{s + ' dB':>8}" for s in snrs))
     for variant, entry in results["noise"].items():
         for kind in ("single", "ensemble"):
             row = entry[kind]
@@ -127,11 +193,13 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             name = f"{variant} {kind}" + (f" x{row['members']}" if kind == "ensemble" else "")
             print(f"{name:<22}{pct(row['accuracy']):>7}" + "".join(f"{pct(row['per_snr'].get(s)):>8}" for s in snrs))
-    pairs = [k for k in next(iter(results["cross_load"].values())) if k != "average"]
-    print("\nAcross loads (single model, train -> test HP, classes both have): accuracy %")
-    print(f"{'model':<12}" + "".join(f"{p:>8}" for p in pairs) + f"{'avg':>8}")
-    for variant, cross in results["cross_load"].items():
-        print(f"{variant:<12}" + "".join(f"{pct(cross[p]['accuracy']):>8}" for p in pairs) + f"{pct(cross['average']):>8}")
+    pairs = [f"{a}->{b}" for a in LOADS for b in LOADS if a != b]
+    print(f"\nAcross loads (train -> test HP, classes both have): accuracy %; ensembles x{args.members} by majority vote")
+    print(f"{'model':<22}" + "".join(f"{p:>8}" for p in pairs) + f"{'avg':>8}")
+    for kind, table in (("single", results["cross_load"]), (f"ensemble x{args.members}", results["cross_load_ensemble"])):
+        for variant, cross in table.items():
+            name = f"{variant}, {kind}"
+            print(f"{name:<22}" + "".join(f"{pct(cross[p]['accuracy']):>8}" for p in pairs) + f"{pct(cross['average']):>8}")
     print(f"\nwrote {args.out} ({results['seconds']:.0f} s)")
     return 0
 
