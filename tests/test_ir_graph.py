@@ -52,6 +52,18 @@ def test_validation_names_the_bad_op():
         validate(g)
 
 
+def test_mean_axes_are_checked_and_resolved():
+    b = GraphBuilder("m", "int8")
+    x = b.input("x", (1, 3, 5), QuantParams([0.1], [0]))
+    y = b.mean(x, "y", axis=(-1, 2), keep_dims=False, quant=QuantParams([0.1], [0]))
+    g = b.finish([y])
+    assert g.tensor("y").shape == (1, 3)
+    assert kernel_params(g, g.ops[0])["axis"] == (2,)
+    g.ops[0].attrs["axis"] = (3,)
+    with pytest.raises(EdgeDeployError, match="op 'y' \\(mean\\).*out of range"):
+        validate(g)
+
+
 def test_kernel_params_feed_the_reference_functions():
     g = small_graph()
     params = kernel_params(g, g.ops[0])

@@ -13,7 +13,7 @@ import numpy as np
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.interp import float_ops, ops
 from edge_deploy.ir.graph import Graph, Op
-from edge_deploy.ir.params import KERNEL_FUNCTIONS, explicit_padding, kernel_params
+from edge_deploy.ir.params import KERNEL_FUNCTIONS, explicit_padding, kernel_params, mean_axes
 
 # "double": TFLM / CMSIS-NN everywhere (the default, what the firmware computes).
 # "single": single rounding everywhere.
@@ -74,7 +74,8 @@ def run_graph(graph: Graph, inputs, *, rounding: str = "double", keep_all: bool 
         result = _run_int8(graph, op, args, rounding) if quantized else _run_float(graph, op, args)
         if "act_threshold" in op.attrs:
             result = apply_threshold(result, op.attrs["act_threshold"], out.zero_point if quantized else 0)
-        values[op.outputs[0]] = result.reshape((n * out.shape[0],) + tuple(out.shape[1:]))
+        lead = out.shape[0] if len(out.shape) else 1  # a scalar output (MEAN over every axis): one per sample
+        values[op.outputs[0]] = result.reshape((n * lead,) + tuple(out.shape[1:]))
     keep = graph.activations() if keep_all else graph.outputs
     return {name: values[name] for name in keep}
 
@@ -132,6 +133,7 @@ def _run_float(graph: Graph, op: Op, args: list) -> np.ndarray:
     if op.kind == "pad":
         return np.pad(args[0], [(0, 0)] + [tuple(p) for p in a["paddings"][1:]], constant_values=a.get("pad_value") or 0.0)
     if op.kind == "mean":
-        axes = tuple(ax % args[0].ndim for ax in a["axis"])
-        return args[0].mean(axis=axes, keepdims=True).astype(np.float32)
+        in_shape = tuple(graph.tensor(op.inputs[0]).shape)
+        rows = args[0].reshape((-1,) + in_shape)  # one sample per row: axis 0 never mixes samples
+        return rows.mean(axis=tuple(ax + 1 for ax in mean_axes(graph, op)), keepdims=True).astype(np.float32)
     raise EdgeDeployError(f"op '{op.name}': the float interpreter has no kernel for '{op.kind}'")

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from edge_deploy.errors import EdgeDeployError
-from edge_deploy.interp.ops import compute_padding
+from edge_deploy.interp.ops import compute_padding, mean_multiplier
 from edge_deploy.interp.softmax import softmax_params
 from edge_deploy.ir.graph import Graph, Op, Tensor
 from edge_deploy.quantize.fixedpoint import quantize_multiplier, quantize_multiplier_array
@@ -77,6 +77,12 @@ def explicit_padding(graph: Graph, op: Op) -> tuple[int, int, int, int]:
     return pads
 
 
+def mean_axes(graph: Graph, op: Op) -> tuple[int, ...]:
+    """A MEAN op's reduced axes, as TFLite resolves them: negatives wrapped, duplicates dropped, sorted."""
+    rank = len(graph.tensor(op.inputs[0]).shape)
+    return tuple(sorted({int(ax) % rank for ax in op.attrs["axis"]}))
+
+
 def kernel_params(graph: Graph, op: Op) -> dict[str, Any]:
     """Keyword arguments of ``edge_deploy.interp.ops.<KERNEL_FUNCTIONS[op.kind]>`` for ``op``.
 
@@ -134,9 +140,11 @@ def kernel_params(graph: Graph, op: Op) -> dict[str, Any]:
         value = a.get("pad_value")
         return {"paddings": [tuple(p) for p in a["paddings"]], "pad_value": y.zero_point if value is None else int(value)}
     if op.kind == "mean":
-        count = x.shape[1] * x.shape[2]
-        mult, shift = quantize_multiplier(float(np.float32(x.scale)) / (float(np.float32(y.scale)) * count))
-        return {"input_offset": -x.zero_point, "output_offset": y.zero_point, "out_mult": mult, "out_shift": shift}
+        axes = mean_axes(graph, op)
+        count = int(np.prod([x.shape[ax] for ax in axes]))
+        mult, shift = mean_multiplier(*quantize_multiplier(float(np.float32(x.scale)) / float(np.float32(y.scale))), count)
+        return {"in_shape": tuple(x.shape), "axis": axes, "input_offset": -x.zero_point,
+                "output_offset": y.zero_point, "out_mult": mult, "out_shift": shift}
     if op.kind == "reshape":
         return {"shape": tuple(y.shape)}
     raise EdgeDeployError(f"op '{op.name}': no int8 kernel for kind '{op.kind}'")

@@ -104,9 +104,9 @@ def output_shape(graph: Graph, op: Op) -> tuple[int, ...]:
             raise _fail(op, f"paddings {pads} do not fit input rank {len(x)} or are negative")
         return tuple(d + p[0] + p[1] for d, p in zip(x, pads))
     if op.kind == "mean":
-        axes = sorted(ax % len(x) for ax in a["axis"]) if len(x) else []
-        if len(x) != 4 or axes != [1, 2]:
-            raise _fail(op, f"only MEAN over H and W of an NHWC tensor is supported, got axis {a['axis']} of {x}")
+        if not len(x) or not len(a["axis"]) or any(not -len(x) <= ax < len(x) for ax in a["axis"]):
+            raise _fail(op, f"MEAN axis {a['axis']} is empty or out of range for input {x}")
+        axes = sorted({ax % len(x) for ax in a["axis"]})
         if a.get("keep_dims", False):
             return tuple(1 if i in axes else d for i, d in enumerate(x))
         return tuple(d for i, d in enumerate(x) if i not in axes)
