@@ -4,6 +4,10 @@
 with random weights and quantization (zero points at the limits, channel counts that are not a
 multiple of 4, SAME padding with an odd remainder, a stride).
 
+``conv1d_graph(seed)``: a hand-built TICNN-like 1-D graph (three conv -> max pool 2 stages, a wide
+strided first conv, channel counts not a multiple of 4, then fully connected and softmax) whose
+convolutions take edge-deploy's Winograd kernel with the pool fused in under ``--winograd auto``.
+
 ``ticnn_graph()``: a small TICNN (edge_deploy.models, untrained, fixed seed) lowered and
 quantized by edge_deploy.quantize with calibration windows of the bundled CWRU excerpt, and
 ``ticnn_inputs(graph, n)`` quantized test windows of the excerpt for it.
@@ -45,6 +49,29 @@ def tiny_graph(seed: int = 0, *, name: str = "tiny", in_zero_point: int = -128):
                            b_quant=QuantParams([np.float32(0.02) * fc_scale], [0]))
     out = b.softmax(fc, "softmax", quant=_q(1 / 256, -128))
     return b.finish([out])
+
+
+def conv1d_graph(seed: int = 0, *, name: str = "conv1d"):
+    """A TICNN-like int8 graph (input (1, 1, 256, 1)) with random weights: conv(16 taps, stride 4,
+    8 ch) / conv(3, 12 ch) / conv(3, 6 ch), each with ReLU and a max pool of 2, then fc(5), softmax."""
+    rng = np.random.default_rng(seed)
+    b = GraphBuilder(name, "int8")
+    y = b.input("input", (1, 1, 256, 1), _q(0.03, 0))
+    cin = 1
+    for i, (cout, taps, stride) in enumerate(((8, 16, 4), (12, 3, 1), (6, 3, 1)), start=1):
+        w_scales = np.float32(2.0 ** rng.uniform(-9, -6, cout))
+        y = b.conv2d(y, f"conv{i}", rng.integers(-127, 128, (cout, 1, taps, cin)), rng.integers(-3000, 3000, cout),
+                     stride=(1, stride), padding="same", activation="relu", quant=_q(0.03, -128),
+                     w_quant=QuantParams(w_scales, np.zeros(cout), 0),
+                     b_quant=QuantParams(np.float32(0.03) * w_scales, np.zeros(cout), 0))
+        y = b.pool(y, f"pool{i}", "max_pool2d", filter_hw=(1, 2), stride=(1, 2), quant=_q(0.03, -128))
+        cin = cout
+    flat = b.reshape(y, "flatten", (1, -1), quant=_q(0.03, -128))
+    depth, units, fc_scale = b.graph.tensor(flat).shape[1], 5, np.float32(0.004)
+    fc = b.fully_connected(flat, "fc", rng.integers(-127, 128, (units, depth)), rng.integers(-2000, 2000, units),
+                           quant=_q(0.1, 3), w_quant=QuantParams([fc_scale], [0]),
+                           b_quant=QuantParams([np.float32(0.03) * fc_scale], [0]))
+    return b.finish([b.softmax(fc, "softmax", quant=_q(1 / 256, -128))])
 
 
 def ticnn_graph():

@@ -4,17 +4,19 @@ compiling, the generated project's own Makefile, and the --cmsis-nn folder layou
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-from codegen_models import tiny_graph
+from codegen_models import conv1d_graph, tiny_graph
 from elftools.elf.elffile import ELFFile
 
 from edge_deploy.boards import load_board
 from edge_deploy.build.firmware_build import build_graph, build_model
+from edge_deploy.codegen import plan_model
 from edge_deploy.cli import main
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.ir import QuantParams
@@ -76,15 +78,17 @@ def test_report_figures_match_the_model(fixture_build):
     assert "conv2d_1" in (out / "firmware.map").read_text()
 
 
-def test_two_builds_are_byte_identical(arm_gcc, tmp_path):
-    graph = tiny_graph()
-    first = build_graph(graph, "mps2-an386", tmp_path / "one", source="tiny")
-    second = build_graph(tiny_graph(), "mps2-an386", tmp_path / "two", source="tiny")
+@pytest.mark.parametrize("make_graph", [tiny_graph, conv1d_graph], ids=["tiny", "conv1d-winograd"])
+def test_two_builds_are_byte_identical(arm_gcc, tmp_path, make_graph):
+    first = build_graph(make_graph(), "mps2-an386", tmp_path / "one", source="model")
+    second = build_graph(make_graph(), "mps2-an386", tmp_path / "two", source="model")
     files = sorted(p.relative_to(first.out_dir) for p in first.out_dir.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(second.out_dir) for p in second.out_dir.rglob("*") if p.is_file())
     assert Path("firmware.elf") in files and Path("src/model.c") in files
     for name in files:
         assert (first.out_dir / name).read_bytes() == (second.out_dir / name).read_bytes(), name
+    if make_graph is conv1d_graph:  # the Winograd path with fused pools is the one compared
+        assert {layer["kernel"] for layer in first.report["layers"]} >= {"ed_convolve_1d_winograd_maxpool2_s8"}
 
 
 def _big_fc_graph(units: int, depth: int):
@@ -151,15 +155,44 @@ def test_the_generated_project_builds_with_its_own_makefile(fixture_build, tmp_p
     assert bad.returncode != 0 and "KERNELS must be simd or portable" in bad.stderr
 
 
+# The private headers edge-deploy's arm_* sources include (upstream has its own, e.g.
+# arm_nnsupportfunctions.h); none of them declares an ed_* kernel.
+_ARM_SOURCE_HEADERS = ("arm_nn_types.h", "arm_nnfunctions.h", "ed_nn_support.h", "ed_fully_connected.h")
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_the_makefile_refuses_cmsis_nn_for_a_winograd_build(arm_gcc, tmp_path):
+    """A default build of a 1-D conv graph calls edge-deploy's Winograd kernel, which upstream
+    CMSIS-NN lacks: `make` builds it, `make CMSIS_NN=PATH` stops before compiling and says how to
+    get a project that can use upstream."""
+    result = build_graph(conv1d_graph(), "mps2-an386", tmp_path / "out")
+    assert "ed_convolve_1d_winograd_maxpool2_s8" in {layer["kernel"] for layer in result.report["layers"]}
+    src = tmp_path / "src"
+    shutil.copytree(result.src_dir, src)
+    subprocess.run(["make", "-j2"], cwd=src, check=True, capture_output=True)
+    assert _section_bytes(src / "firmware.elf") == _section_bytes(result.elf)
+    subprocess.run(["make", "clean"], cwd=src, check=True, capture_output=True)
+    cmsis = _cmsis_nn_layout(tmp_path / "CMSIS-NN")
+    bad = subprocess.run(["make", f"CMSIS_NN={cmsis}"], cwd=src, capture_output=True, text=True)
+    assert bad.returncode != 0 and "ed_winograd.h" not in bad.stderr, bad.stderr
+    assert "edge-deploy's Winograd/sparse kernels" in bad.stderr
+    assert "ed_convolve_1d_winograd_maxpool2_s8" in bad.stderr
+    assert "edge-deploy build --cmsis-nn PATH" in bad.stderr and "--winograd off --sparse off" in bad.stderr
+    assert not (src / "build").exists() and not (src / "firmware.elf").exists()  # nothing compiled
+
+
 def _cmsis_nn_layout(root: Path) -> Path:
     """A folder laid out like an upstream CMSIS-NN checkout (Include/, Source/<group>/*.c).
     Upstream is not available here (no registry carries it), so it holds edge-deploy's own
-    kernels: this checks the --cmsis-nn plumbing, not upstream's arithmetic."""
+    arm_*_s8 sources and the headers they need, and nothing of the ed_* kernels (Winograd,
+    sparse, skip-zero) that upstream does not have: this checks the --cmsis-nn plumbing and that
+    the generated code calls only the CMSIS-NN API, not upstream's arithmetic."""
     firmware = resource_dir("firmware")
     (root / "Include").mkdir(parents=True)
-    for header in [*(firmware / "include").glob("*.h"), *(firmware / "kernels").glob("*.h")]:
-        shutil.copy(header, root / "Include" / header.name)
-    for source in (firmware / "kernels").glob("*.c"):
+    for name in _ARM_SOURCE_HEADERS:
+        header = firmware / "include" / name
+        shutil.copy(header if header.is_file() else firmware / "kernels" / name, root / "Include" / name)
+    for source in sorted((firmware / "kernels").glob("arm_*.c")):
         group = "ConvolutionFunctions" if "conv" in source.name else "OtherFunctions"
         (root / "Source" / group).mkdir(parents=True, exist_ok=True)
         shutil.copy(source, root / "Source" / group / source.name)
@@ -168,6 +201,7 @@ def _cmsis_nn_layout(root: Path) -> Path:
 
 def test_cmsis_nn_folder_replaces_the_bundled_kernels(arm_gcc, tmp_path):
     cmsis = _cmsis_nn_layout(tmp_path / "CMSIS-NN")
+    assert not list(cmsis.rglob("ed_winograd*")) and not list(cmsis.rglob("ed_sparse*"))
     result = build_graph(tiny_graph(), "mps2-an386", tmp_path / "out", cmsis_nn=cmsis)
     assert result.report["kernels"] == "cmsis-nn"
     assert not (result.src_dir / "kernels").exists()
@@ -175,3 +209,24 @@ def test_cmsis_nn_folder_replaces_the_bundled_kernels(arm_gcc, tmp_path):
     assert {"arm_convolve_s8", "arm_softmax_s8"} <= _symbols(result.elf)
     with pytest.raises(EdgeDeployError, match="not a CMSIS-NN checkout"):
         build_graph(tiny_graph(), "mps2-an386", tmp_path / "bad", cmsis_nn=tmp_path)
+
+
+def test_cmsis_nn_build_of_a_winograd_model_calls_only_arm_kernels(arm_gcc, tmp_path):
+    """conv1d_graph takes the Winograd kernel by default; with --cmsis-nn every layer calls an
+    arm_*_s8 function and the firmware links against a folder that has no ed_* kernel."""
+    graph = conv1d_graph()
+    assert "ed_convolve_1d_winograd_maxpool2_s8" in {layer.kernel for layer in plan_model(graph, winograd="auto").layers}
+    cmsis = _cmsis_nn_layout(tmp_path / "CMSIS-NN")
+    result = build_graph(graph, "mps2-an386", tmp_path / "out", cmsis_nn=cmsis)
+    assert result.report["winograd"] == "off" and result.report["sparse"] == "off"
+    layers = [layer for layer in result.report["layers"] if layer["op"] != "reshape"]
+    assert [layer["op"] for layer in layers].count("max_pool2d") == 3  # no pool fused away
+    linked = _symbols(result.elf)
+    for layer in layers:
+        assert re.fullmatch(r"arm_\w+_s8", layer["kernel"]), layer
+        assert layer["kernel"] in linked and layer["c_function"] in linked
+    assert not [name for name in linked if name.startswith("ed_convolve") or name.startswith("ed_fully_connected")]
+    src = tmp_path / "src"
+    shutil.copytree(result.src_dir, src)
+    subprocess.run(["make", "-j2"], cwd=src, check=True, capture_output=True)  # CMSIS_NN ?= the folder
+    assert _section_bytes(src / "firmware.elf") == _section_bytes(result.elf)

@@ -121,6 +121,9 @@ def render_model(model: ModelPlan, board: Board | str, *, kernels: str = "simd",
         arch_flags=arch_flags(board),
         runtime_sources=[p.name for p in runtime_sources(board)],
         cmsis_nn=str(Path(cmsis_nn).resolve()) if cmsis_nn is not None else "",
+        # edge-deploy's own kernels (Winograd, sparse, skip-zero) the model calls: upstream
+        # CMSIS-NN has none of them, so the Makefile refuses CMSIS_NN=PATH for such a model.
+        ed_kernels=sorted({layer.kernel for layer in model.layers if layer.kernel.startswith("ed_")}),
     )
     env = _environment()
     files = {name: env.get_template(template).render(**context) for name, template in MODEL_TEMPLATES.items()}
