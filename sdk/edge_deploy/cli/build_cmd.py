@@ -12,7 +12,8 @@ import click
 @click.option("--kernels", type=click.Choice(["simd", "portable"]), default="simd", show_default=True,
               help="Kernel path: the Cortex-M4 DSP SIMD code or the portable C code.")
 @click.option("--cmsis-nn", "cmsis_nn", type=click.Path(file_okay=False, exists=True),
-              help="Link upstream CMSIS-NN from this folder instead of edge-deploy's kernels.")
+              help="Link upstream CMSIS-NN from this folder instead of edge-deploy's kernels "
+                   "(every layer then calls an arm_*_s8 function: no Winograd or sparse kernels).")
 @click.option("--calib", type=click.Path(exists=True),
               help="Calibration data for a .pt checkpoint (folder or .npy; default: the checkpoint's data).")
 @click.option("--sparse", type=click.Choice(["auto", "off", "force", "force-group4", "force-csr"]), default="auto", show_default=True,
@@ -23,7 +24,7 @@ import click
                    "(auto; SIMD path only), never (off), wherever it can run (force).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of a summary.")
 def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, winograd, as_json) -> None:
-    """Generate C for MODEL (.tflite or model.pt), compile it for BOARD and write DIR.
+    """Generate C for MODEL (.tflite, model.pt or a pipeline .yaml), compile it for BOARD and write DIR.
 
     DIR gets src/ (a plain project: make), firmware.elf, firmware.map, model.tflite, report.json,
     plan.json and plan.png. A model that does not fit the board is refused before compiling.
