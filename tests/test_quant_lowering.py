@@ -77,6 +77,75 @@ def test_batchnorm_is_folded_and_relu_fused():
     assert convs == [("conv2d", "relu6"), ("depthwise_conv2d", "relu")]
 
 
+class SharedBeforeRelu(nn.Module):
+    """The tensor before a ReLU also feeds a skip branch, through a BatchNorm or a Dropout alias."""
+
+    def __init__(self, via: str):
+        super().__init__()
+        self.conv = nn.Conv1d(2, 4, 3, padding=1)
+        self.via = nn.BatchNorm1d(4) if via == "bn" else nn.Dropout(0.2)
+        self.conv2 = nn.Conv1d(4, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 16, 3)
+
+    def forward(self, x):
+        x = self.via(self.conv(x))
+        y = torch.relu(x)
+        z = self.conv2(y) + x  # the skip reads the tensor before the ReLU
+        return self.fc(torch.flatten(z, 1))
+
+
+@pytest.mark.parametrize("via", ["bn", "dropout"])
+def test_relu_after_an_aliased_shared_tensor_is_not_fused(via):
+    torch.manual_seed(3)
+    model = randomize_batchnorm(SharedBeforeRelu(via))
+    graph = lower_module(model, (1, 2, 16))
+    conv = next(op for op in graph.ops if op.name == "conv")
+    assert conv.attrs["activation"] == "none"
+    x = torch.randn(8, 2, 16)
+    np.testing.assert_allclose(run(graph, to_ir_layout(x.numpy())), model(x).detach().numpy(), rtol=1e-4, atol=1e-5)
+    if via == "bn":  # the separate activation quantizes and exports like any op
+        pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is not installed")
+        from edge_deploy.tflite import export_tflite
+        from edge_deploy.tflite.oracle import run_litert
+
+        q = quantize_graph(graph, to_ir_layout(torch.randn(32, 2, 16).numpy()))
+        batch = np.random.default_rng(1).integers(-128, 128, (20, 1, 16, 2)).astype(np.int8)
+        names = q.activations()
+        ours, theirs = run_graph(q, batch, rounding="litert", keep_all=True), run_litert(export_tflite(q), batch, names)
+        assert {n: int(np.sum(ours[n] != theirs[n])) for n in names} == {n: 0 for n in names}
+
+
+class SharedBeforeBatchnorm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(2, 4, 3, padding=1)
+        self.drop = nn.Dropout(0.1)
+        self.bn = nn.BatchNorm1d(4)
+
+    def forward(self, x):
+        x = self.drop(self.conv(x))
+        return self.bn(x) + x
+
+
+def test_batchnorm_after_an_aliased_shared_tensor_is_refused():
+    with pytest.raises(EdgeDeployError, match="layer 'bn'.*other users"):
+        lower_module(randomize_batchnorm(SharedBeforeBatchnorm()), (1, 2, 16))
+
+
+class AddsAConstant(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(2, 4, 3)
+
+    def forward(self, x):
+        return self.conv(x) + 1.0
+
+
+def test_add_of_a_python_number_is_named():
+    with pytest.raises(EdgeDeployError, match="operation 'add'.*operand 2 is 1.0"):
+        lower_module(AddsAConstant(), (1, 2, 16))
+
+
 def test_unsupported_layer_is_named():
     model = nn.Sequential(nn.Conv1d(1, 2, 3), nn.Sigmoid())
     with pytest.raises(EdgeDeployError, match="Sigmoid"):

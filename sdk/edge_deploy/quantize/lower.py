@@ -59,15 +59,21 @@ def lower_module(model, input_shape: tuple[int, ...], name: str = "model",
     builder = GraphBuilder(name, "float32")
     values: dict[str, _Value] = {}
     users = {node.name: len(node.users) for node in traced.graph.nodes}
+
+    def shared(tensor: str) -> bool:
+        # BatchNorm (folded), Dropout and Identity make several fx nodes alias one IR tensor: it is
+        # shared when any of them has another user besides the next one in the chain.
+        return any(users[fx_name] > 1 for fx_name, value in values.items() if value.name == tensor)
+
     outputs: list[str] = []
     for node in traced.graph.nodes:
         if node.op == "placeholder":
             shape = tuple(int(d) for d in input_shape)
             values[node.name] = _Value(builder.input(node.name, _nhwc_shape(shape)), shape)
         elif node.op == "call_module":
-            values[node.name] = _lower_module_node(builder, node, modules[node.target], values, users, torch)
+            values[node.name] = _lower_module_node(builder, node, modules[node.target], values, shared, torch)
         elif node.op in ("call_function", "call_method"):
-            values[node.name] = _lower_function_node(builder, node, values, users, torch)
+            values[node.name] = _lower_function_node(builder, node, values, shared, torch)
         elif node.op == "output":
             result = node.args[0]
             for item in result if isinstance(result, (tuple, list)) else [result]:
@@ -123,7 +129,7 @@ def _any_not(value, expected: int) -> bool:
     return any(int(v) != expected for v in values)
 
 
-def _lower_module_node(builder, node, module, values, users, torch) -> _Value:
+def _lower_module_node(builder, node, module, values, shared, torch) -> _Value:
     from torch import nn
 
     src = values[node.args[0].name]
@@ -134,9 +140,9 @@ def _lower_module_node(builder, node, module, values, users, torch) -> _Value:
     if isinstance(module, (nn.Conv1d, nn.Conv2d)):
         return _conv(builder, node, module, src, rank, label)
     if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        return _fold_batchnorm(builder, module, src, users, label)
+        return _fold_batchnorm(builder, module, src, shared, label)
     if isinstance(module, (nn.ReLU, nn.ReLU6)):
-        return _fuse_activation(builder, src, "relu6" if isinstance(module, nn.ReLU6) else "relu", users, label)
+        return _fuse_activation(builder, node.name, src, "relu6" if isinstance(module, nn.ReLU6) else "relu", shared, label)
     if isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d)):
         if _any_not(getattr(module, "padding", 0), 0) or module.ceil_mode or _any_not(getattr(module, "dilation", 1), 1):
             raise EdgeDeployError(f"{label}: only pooling without padding, dilation or ceil_mode can be lowered")
@@ -201,12 +207,13 @@ def _producer(builder, name):
     return None
 
 
-def _fold_batchnorm(builder, bn, src, users, label) -> _Value:
+def _fold_batchnorm(builder, bn, src, shared, label) -> _Value:
     op = _producer(builder, src.name)
     if op is None or op.kind not in ("conv2d", "depthwise_conv2d") or op.attrs["activation"] != "none":
         raise EdgeDeployError(f"{label}: BatchNorm can only be folded into a directly preceding convolution")
-    if users.get(src.name, 1) != 1:
-        raise EdgeDeployError(f"{label}: the convolution before this BatchNorm has other users; it cannot be folded")
+    if shared(src.name):
+        raise EdgeDeployError(f"{label}: the convolution before this BatchNorm (or a Dropout / Identity between "
+                              "them) has other users; it cannot be folded", "apply the BatchNorm before branching")
     gamma = bn.weight.detach().double().numpy() if bn.affine else np.ones(bn.num_features)
     beta = bn.bias.detach().double().numpy() if bn.affine else np.zeros(bn.num_features)
     mean, var = bn.running_mean.detach().double().numpy(), bn.running_var.detach().double().numpy()
@@ -223,14 +230,22 @@ def _fold_batchnorm(builder, bn, src, users, label) -> _Value:
     return src
 
 
-def _fuse_activation(builder, src, activation, users, label) -> _Value:
+def _fuse_activation(builder, name, src, activation, shared, label) -> _Value:
+    """Fuse a ReLU / ReLU6 into the op producing ``src``; when that tensor has other users (the op,
+    or a BatchNorm / Dropout / Identity aliasing it, feeds another branch), the activation becomes
+    a separate 1x1 max pool with the activation fused, so the other users still read the
+    un-activated tensor."""
     op = _producer(builder, src.name)
     if op is None or "activation" not in op.attrs or op.attrs["activation"] != "none":
         raise EdgeDeployError(f"{label}: an activation must directly follow a conv, linear, pool or add to be fused")
-    if users.get(src.name, 1) != 1 and op.name == src.name:
-        raise EdgeDeployError(f"{label}: the op before this activation has other users; it cannot be fused")
-    op.attrs["activation"] = activation
-    return src
+    if not shared(src.name):
+        op.attrs["activation"] = activation
+        return src
+    if len(builder.graph.tensor(src.name).shape) != 4:
+        raise EdgeDeployError(f"{label}: the op before this activation has other users and its output is not "
+                              "a feature map; it cannot be fused", "apply the activation on each branch's own copy")
+    out = builder.pool(src.name, name, "max_pool2d", filter_hw=(1, 1), stride=(1, 1), activation=activation)
+    return _Value(out, src.torch_shape, src.column_order)
 
 
 def _flatten(builder, name, src, label, start_dim=1) -> _Value:
@@ -257,22 +272,31 @@ def _linear(builder, name, weight, bias, src, label) -> _Value:
     return _Value(out, (src.torch_shape[0], w.shape[0]))
 
 
-def _lower_function_node(builder, node, values, users, torch) -> _Value:
+def _lower_function_node(builder, node, values, shared, torch) -> _Value:
     import torch.nn.functional as F
 
     target = node.target
     label = f"operation '{node.name}' ({getattr(target, '__name__', target)})"
-    args = [a for a in node.args]
+    args = list(node.args)
+
+    def operand(position: int) -> _Value:
+        arg = args[position]
+        if not isinstance(arg, torch.fx.Node):
+            raise EdgeDeployError(f"{label}: operand {position + 1} is {arg!r} ({type(arg).__name__}), not a tensor "
+                                  "from another layer; only tensor operands can be lowered",
+                                  "fold the constant into a layer's bias, or make it a layer")
+        return values[arg.name]
+
     if target in (operator.add, torch.add) or target == "add":
-        a, b = (values[x.name] for x in args[:2])
+        a, b = operand(0), operand(1)
         out = builder.add(a.name, b.name, node.name)
         return _Value(out, a.torch_shape)
     if target in (F.relu, torch.relu) or target == "relu":
-        return _fuse_activation(builder, values[args[0].name], "relu", users, label)
+        return _fuse_activation(builder, node.name, operand(0), "relu", shared, label)
     if target in (F.relu6,):
-        return _fuse_activation(builder, values[args[0].name], "relu6", users, label)
+        return _fuse_activation(builder, node.name, operand(0), "relu6", shared, label)
     if target in (torch.flatten,) or target == "flatten":
-        return _flatten(builder, node.name, values[args[0].name], label, args[1] if len(args) > 1 else 1)
+        return _flatten(builder, node.name, operand(0), label, args[1] if len(args) > 1 else 1)
     if target in (F.dropout,):
-        return values[args[0].name]
+        return operand(0)
     raise EdgeDeployError(f"{label} cannot be lowered to int8")
