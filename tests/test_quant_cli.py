@@ -76,3 +76,43 @@ def test_infer_rejects_a_badly_shaped_batch(checkpoint_path, tmp_path, capsys):
     assert main(["infer", str(model), "--inputs", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy")]) == 1
     err = capsys.readouterr().err
     assert "error:" in err and "(N, 1, 2048, 1)" in err and not (tmp_path / "y.npy").exists()
+
+
+def test_every_command_takes_both_batch_layouts_and_float32(checkpoint_path, tmp_path, capsys):
+    """One batch-file convention: the checkpoint's (N, 1, 2048) or the IR's (N, 1, 2048, 1); int8 as
+    is, float32 quantized with the input's scale and zero point; the same for --calib (float)."""
+    from edge_deploy.build.device_run import load_input_batch
+    from edge_deploy.quantize.pipeline import to_ir_layout
+    from edge_deploy.quantize.ptq import quantize_input
+
+    model = tmp_path / "m.tflite"
+    assert main(["quantize", str(checkpoint_path), "--out", str(model)]) == 0
+    graph = load_tflite(model)
+    ir = np.random.default_rng(1).integers(-128, 128, (4, 1, 2048, 1)).astype(np.int8)
+    np.save(tmp_path / "ir.npy", ir)
+    np.save(tmp_path / "torch.npy", np.ascontiguousarray(ir[:, 0].transpose(0, 2, 1)))  # (4, 1, 2048)
+    assert main(["infer", str(model), "--inputs", str(tmp_path / "ir.npy"), "--out", str(tmp_path / "a.npy")]) == 0
+    assert main(["infer", str(checkpoint_path), "--inputs", str(tmp_path / "torch.npy"), "--out", str(tmp_path / "b.npy")]) == 0
+    assert main(["infer", str(model), "--inputs", str(tmp_path / "torch.npy"), "--out", str(tmp_path / "c.npy")]) == 0
+    a = np.load(tmp_path / "a.npy")
+    assert np.array_equal(a, np.load(tmp_path / "b.npy")) and np.array_equal(a, np.load(tmp_path / "c.npy"))
+    assert np.array_equal(a, run(graph, ir))
+
+    x = np.random.default_rng(2).standard_normal((3, 1, 2048)).astype(np.float32)
+    np.save(tmp_path / "xf.npy", x)
+    capsys.readouterr()
+    assert main(["infer", str(checkpoint_path), "--inputs", str(tmp_path / "xf.npy"), "--out", str(tmp_path / "f.npy")]) == 0
+    assert "quantized with the model input's scale" in capsys.readouterr().err
+    expected = run(graph, quantize_input(to_ir_layout(x), graph.tensor(graph.inputs[0]).quant))
+    assert np.array_equal(np.load(tmp_path / "f.npy"), expected)
+    # `run` reads batch files through the same helper.
+    spec = {"shape": [1, 1, 2048, 1], "scale": float(graph.tensor(graph.inputs[0]).scale),
+            "zero_point": int(graph.tensor(graph.inputs[0]).zero_point)}
+    assert np.array_equal(load_input_batch(tmp_path / "torch.npy", {"input": spec}), ir)
+
+    np.save(tmp_path / "calib_ir.npy", to_ir_layout(x))
+    np.save(tmp_path / "calib_torch.npy", x)
+    for name in ("calib_ir", "calib_torch"):
+        assert main(["quantize", str(checkpoint_path), "--calib", str(tmp_path / f"{name}.npy"),
+                     "--out", str(tmp_path / f"{name}.tflite")]) == 0
+    assert (tmp_path / "calib_ir.tflite").read_bytes() == (tmp_path / "calib_torch.tflite").read_bytes()

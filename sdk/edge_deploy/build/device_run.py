@@ -34,40 +34,15 @@ def load_input_batch(path: str | os.PathLike | np.ndarray, report: dict[str, Any
     """An int8 batch ``(N, *input_shape[1:])`` for the build described by ``report``.
 
     ``path`` is a ``.npy`` file (or an array). int8 samples are used as they are; float samples are
-    quantized with the model input's scale and zero point, in the IR layout or, for a Conv1D
-    model, PyTorch's ``(N, channels, length)``. Raises EdgeDeployError on an unreadable file or a
-    shape that does not fit.
+    quantized with the model input's scale and zero point; either may be in the IR layout or, for
+    a Conv model, PyTorch's (``(N, channels, length)``): the batch-file convention every command
+    shares (:func:`edge_deploy.quantize.batchfile.load_int8_batch`). Raises EdgeDeployError on an
+    unreadable file, another dtype or a shape that does not fit.
     """
-    if isinstance(path, np.ndarray):
-        batch = path
-    else:
-        try:
-            batch = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise EdgeDeployError(f"cannot read inputs {path}: {exc}", hint="pass a .npy batch file") from None
-    spec = report["input"]
-    sample = tuple(spec["shape"][1:])
-    if batch.ndim == len(sample) and tuple(batch.shape) == sample:
-        batch = batch[None]  # a single sample
-    if np.issubdtype(batch.dtype, np.floating):
-        from edge_deploy.quantize.pipeline import to_ir_layout
-        from edge_deploy.quantize.ptq import quantize_input
-        from edge_deploy.ir.graph import QuantParams
+    from edge_deploy.quantize.batchfile import load_int8_batch
 
-        if tuple(batch.shape[1:]) != sample:
-            batch = to_ir_layout(batch)
-        if tuple(batch.shape[1:]) == sample:
-            batch = quantize_input(batch, QuantParams([spec["scale"]], [spec["zero_point"]]))
-    if tuple(batch.shape[1:]) != sample:
-        raise EdgeDeployError(
-            f"inputs have shape {tuple(batch.shape)}; the model takes (N, {', '.join(map(str, sample))})",
-            hint="a batch file holds N samples stacked on a new first axis, each shaped like the model input "
-                 "without its batch dimension of 1",
-        )
-    if batch.dtype != np.int8:
-        raise EdgeDeployError(f"inputs are {batch.dtype}; expected int8 (or float32 to be quantized)",
-                              hint="save the batch as int8 or float32")
-    return np.ascontiguousarray(batch)
+    spec = report["input"]
+    return load_int8_batch(path, tuple(spec["shape"][1:]), spec["scale"], spec["zero_point"], quiet=True)
 
 
 def _run_on_device(url: str, batch: np.ndarray, report: dict[str, Any], timeout: float) -> BatchRun:

@@ -8,7 +8,9 @@ import click
 @click.command("infer")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--inputs", "inputs", required=True, type=click.Path(dir_okay=False),
-              help="int8 .npy batch: N samples, each shaped like the model input without its batch dimension.")
+              help="int8 or float32 .npy batch: N samples, each shaped like the model input without its batch "
+                   "dimension, in the checkpoint's layout or the .tflite layout; float32 is quantized with the "
+                   "input's scale and zero point.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the int8 outputs (.npy).")
 @click.option("--rounding", type=click.Choice(["double", "single", "litert"]), default="double", show_default=True,
               help="Requantization rounding: double (TFLM / CMSIS-NN), single, or litert (the TFLite interpreter's).")
@@ -17,10 +19,11 @@ def command(model, inputs, out, rounding, calib):
     """Run the int8 reference interpreter on a batch (MODEL: a .tflite or a checkpoint)."""
     import numpy as np
 
-    from edge_deploy.errors import EdgeDeployError
     from edge_deploy.fsutil import atomic_output_file
     from edge_deploy.interp.interpreter import run
+    from edge_deploy.quantize.batchfile import load_graph_batch
 
+    torch_sample = None
     if str(model).endswith(".tflite"):
         from edge_deploy.tflite import load_tflite
 
@@ -29,11 +32,10 @@ def command(model, inputs, out, rounding, calib):
         from edge_deploy.quantize.pipeline import quantize_checkpoint
         from edge_deploy.train.checkpoint import load_checkpoint
 
-        graph = quantize_checkpoint(load_checkpoint(model), calib).graph
-    try:
-        batch = np.load(inputs)
-    except (OSError, ValueError) as exc:
-        raise EdgeDeployError(f"cannot read input batch {inputs}: {exc}", "pass an .npy file written by numpy.save") from None
+        checkpoint = load_checkpoint(model)
+        graph = quantize_checkpoint(checkpoint, calib).graph
+        torch_sample = (int(checkpoint.input["channels"]), int(checkpoint.input["length"]))
+    batch = load_graph_batch(inputs, graph, torch_sample)
     result = run(graph, batch, rounding=rounding)
     with atomic_output_file(out) as tmp:
         with open(tmp, "wb") as handle:

@@ -7,7 +7,7 @@ import click
 
 @click.command("quantize")
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--calib", default=None, help="Calibration data: a .npy batch (N, C, L) or a data folder "
+@click.option("--calib", default=None, help="Calibration data: a float .npy batch (N, C, L) or (N, 1, L, C), or a data folder "
               "(default: the checkpoint's training data).")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the int8 .tflite.")
 @click.option("--method", type=click.Choice(["minmax", "percentile"]), default="minmax", show_default=True,

@@ -102,14 +102,19 @@ def calibration_batch(checkpoint, calib: str | os.PathLike | None, count: int = 
     """Float calibration inputs in PyTorch layout: a ``.npy`` batch file, or up to ``count``
     training windows drawn (seeded) from a data folder / the checkpoint's data.
     Raises EdgeDeployError when the batch does not fit the model input."""
+    expected = (int(checkpoint.input["channels"]), int(checkpoint.input["length"]))
     if calib is not None and str(calib).endswith(".npy"):
-        try:
-            x = np.load(calib)
-        except (OSError, ValueError) as exc:
-            raise EdgeDeployError(f"cannot read calibration batch {calib}: {exc}") from None
+        from edge_deploy.quantize.batchfile import read_batch, to_ir_batch
+
+        x = read_batch(calib, "calibration batch")
+        if not np.issubdtype(x.dtype, np.floating):
+            raise EdgeDeployError(f"calibration batch is {x.dtype}; calibration needs float windows",
+                                  "save the float32 windows, before any quantization")
+        # Either layout is accepted (the convention of every batch file); calibration works channels-first.
+        ir = to_ir_batch(x, (1, expected[1], expected[0]), expected, "calibration batch")
+        x = np.ascontiguousarray(ir[:, 0].transpose(0, 2, 1))
     else:
         x, _ = load_split(checkpoint, calib, "train")
-    expected = (int(checkpoint.input["channels"]), int(checkpoint.input["length"]))
     if x.ndim != 3 or tuple(x.shape[1:]) != expected:
         raise EdgeDeployError(f"calibration batch has shape {x.shape}; expected (N, {expected[0]}, {expected[1]})",
                               "pass N windows shaped like the model input without its batch dimension")
