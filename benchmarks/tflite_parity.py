@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -44,6 +45,19 @@ def compare(graph, model_bytes: bytes, samples: int, seed: int) -> dict:
     return row
 
 
+def git_state() -> dict:
+    """The commit measured, and uncommitted changes under the paths this benchmark runs."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    changed = git("status", "--porcelain", "--", "sdk", "benchmarks/tflite_parity.py", "tests/data/tflite").splitlines()
+    return {"commit": git("rev-parse", "--short", "HEAD").strip() or "unknown",
+            "uncommitted": [line[3:] for line in changed if line.strip()]}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, help="a trained TICNN model.pt")
@@ -58,7 +72,8 @@ def main(argv=None) -> int:
     from edge_deploy.train.checkpoint import load_checkpoint
 
     started = time.time()
-    results: dict = {"command": "python benchmarks/tflite_parity.py " + " ".join(argv or sys.argv[1:]), "models": {}}
+    results: dict = {"command": "python benchmarks/tflite_parity.py " + " ".join(argv or sys.argv[1:]), **git_state(),
+                     "models": {}}
     for path in sorted((REPO / "tests" / "data" / "tflite").glob("*.tflite")):
         graph = load_tflite(path)
         results["models"][f"tf:{path.stem}"] = compare(graph, path.read_bytes(), args.samples, seed=1)
@@ -76,7 +91,8 @@ def main(argv=None) -> int:
     print(f"TICNN on {acc['windows']} CWRU test windows: float {100 * acc['float_accuracy']:.2f} %, "
           f"int8 {100 * acc['int8_accuracy']:.2f} %, agreement {100 * acc['agreement']:.2f} %")
     atomic_write_json(args.out, results)
-    print(f"wrote {args.out}")
+    print(f"commit {results['commit']}{' (uncommitted changes: ' + ', '.join(results['uncommitted']) + ')' if results['uncommitted'] else ''}; "
+          f"wrote {args.out}")
     return 0
 
 
