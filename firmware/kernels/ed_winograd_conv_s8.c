@@ -234,8 +234,11 @@ static void ed_wino_input_tile(const int8_t *input, int32_t total, int32_t strid
  * channels' U words, r0/r1 the pointers; the counts live on the stack. A component runs its
  * pairs in chunks of up to ED_WINO_RUN bodies, entered by a computed branch; its first pair
  * is a body of SMUAD, which starts the sums (no zeroing). */
-__attribute__((naked, noinline)) static void ed_wino_gemm(const uint32_t *u, const uint32_t *v, int32_t pairs,
-                                                          int32_t *m)
+/* Naked: the body may hold only basic asm (no C statement such as (void)u;), so the arguments,
+ * read from r0-r3 by the asm, are marked unused for -Wunused-parameter. */
+#define ED_ASM_ARG __attribute__((unused))
+__attribute__((naked, noinline)) static void ed_wino_gemm(ED_ASM_ARG const uint32_t *u, ED_ASM_ARG const uint32_t *v,
+                                                          ED_ASM_ARG int32_t pairs, ED_ASM_ARG int32_t *m)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"

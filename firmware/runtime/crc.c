@@ -26,7 +26,8 @@ uint8_t ed_crc8(const uint8_t *data, uint32_t length)
     for (uint32_t i = 0; i < length; i++) {
         crc ^= data[i];
         for (int bit = 0; bit < 8; bit++) {
-            crc = (uint8_t)((crc & 0x80u) ? (crc << 1) ^ 0x07u : crc << 1);
+            const uint32_t shifted = (uint32_t)crc << 1;
+            crc = (uint8_t)((crc & 0x80u) ? shifted ^ 0x07u : shifted);
         }
     }
     return crc;
