@@ -12,9 +12,14 @@ windows (quantized), repeated if fewer than --n.
 The fixtures (tests/data/tflite/*.tflite, the int8 models of the quantization work): --n random
 int8 inputs each (the first two at the int8 limits).
 
-For each model and both kernel paths (simd, portable): build, run every input over the serial
-link on QEMU, compare with the reference interpreter (mismatches must be 0), and record flash,
-RAM, arena and its lower bound, weights, MACs, build and run time. Prints a table, writes JSON.
+For each model, three configurations: simd (the default build: the Winograd kernel with fused
+pools where the cycle model picks it), simd --winograd off (the direct kernels), portable; for
+TICNN a fourth, the default build for a copy of the board with 128 KiB of flash (--winograd auto
+gives layers back to the direct kernel until the budget fits). Each: build, run every input over
+the serial link on QEMU, compare with the reference interpreter (mismatches must be 0), and record
+flash, RAM, arena and its lower bound, weights, MACs, the layers on the Winograd kernel, build and
+run time. Prints a table, writes JSON with the git commit (and any uncommitted changes to the
+code the firmware is generated from).
 """
 
 from __future__ import annotations
@@ -31,6 +36,33 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "data" / "tflite"
 BOARD = "mps2-an386"
+# (name, --kernels, --winograd, board flash in bytes or None for the board's own)
+CONFIGS = [("simd", "simd", "auto", None), ("simd-winograd-off", "simd", "off", None),
+           ("portable", "portable", "auto", None)]
+SMALL_FLASH = ("simd-128k-flash", "simd", "auto", 128 * 1024)
+
+
+def git_state() -> dict:
+    """The commit benchmarked and the uncommitted changes to what the firmware is built from."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, check=True, capture_output=True, text=True).stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "sdk", "firmware", "templates", "boards").splitlines()
+    return {"commit": git("rev-parse", "HEAD"), "uncommitted": [line[3:] for line in dirty if not line.startswith("??")]}
+
+
+def small_flash_board(work: Path, flash_bytes: int) -> Path:
+    """A copy of BOARD's YAML with ``flash_bytes`` of flash (same QEMU machine)."""
+    import yaml
+
+    from edge_deploy.paths import resource_dir
+
+    raw = yaml.safe_load((resource_dir("boards") / f"{BOARD}.yaml").read_text())
+    raw["name"] = f"{BOARD}-{flash_bytes // 1024}k"
+    raw["memory"]["flash"]["size"] = flash_bytes
+    path = work / f"{raw['name']}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
 
 
 def trained_ticnn(work: Path, epochs: int) -> Path:
@@ -72,6 +104,13 @@ def ticnn_tflite(checkpoint_path: Path, work: Path) -> tuple[Path, np.ndarray, d
     return path, inputs, compare_accuracy(checkpoint, graph)
 
 
+def ticnn_parameters(checkpoint_path: Path) -> int:
+    """Trainable parameters of the checkpoint's model."""
+    from edge_deploy.train.checkpoint import load_checkpoint
+
+    return int(sum(p.numel() for p in load_checkpoint(checkpoint_path).model.parameters()))
+
+
 def random_batch(model: Path, n: int) -> np.ndarray:
     from edge_deploy.tflite import load_tflite
 
@@ -82,23 +121,38 @@ def random_batch(model: Path, n: int) -> np.ndarray:
     return batch
 
 
-def build_and_check(model: Path, batch: np.ndarray, kernels: str, work: Path) -> dict:
-    """Build ``model`` with the CLI (timed), run ``batch`` on QEMU, compare with the reference."""
+def build_and_check(model: Path, batch: np.ndarray, config: tuple, work: Path) -> dict:
+    """Build ``model`` with the CLI in ``config`` (timed), run ``batch`` on QEMU, compare with the
+    reference."""
     from edge_deploy.build.device_run import compare_outputs, reference_outputs, run_batch
 
-    out = work / f"{model.stem}-{kernels}"
+    name, kernels, winograd, flash = config
+    board = str(small_flash_board(work, flash)) if flash else BOARD
+    out = work / f"{model.stem}-{name}"
+    command = ["edge-deploy", "build", str(model), "--board", board, "--out", str(out), "--kernels", kernels,
+               "--winograd", winograd]
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "edge_deploy", "build", str(model), "--board", BOARD, "--out", str(out),
-                    "--kernels", kernels], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "edge_deploy", *command[1:]], check=True, capture_output=True)
     build_s = time.monotonic() - started
     report = json.loads((out / "report.json").read_text())
     started = time.monotonic()
-    result = run_batch(out, batch, emulator="qemu")
+    if flash:
+        # report.json names the board, not its file: start QEMU from the file, talk to its port.
+        from edge_deploy.emulators import start_emulator
+
+        with start_emulator(board, out / "firmware.elf", emulator="qemu") as target:
+            result = run_batch(out, batch, port=target.url)
+    else:
+        result = run_batch(out, batch, emulator="qemu")
     run_s = time.monotonic() - started
     check = compare_outputs(result.outputs, reference_outputs(out, batch))
     sequential = all(len(layer["input_shapes"]) == 1 for layer in report["layers"])
     return {
-        "model": model.stem, "kernels": kernels, "n": check["n"], "mismatches": check["mismatches"],
+        "model": model.stem, "config": name, "kernels": kernels, "winograd": report["winograd"],
+        "board_flash_bytes": flash, "command": " ".join(command),
+        "winograd_layers": [layer["name"] for layer in report["layers"]
+                            if (layer.get("winograd") or {}).get("use")],
+        "n": check["n"], "mismatches": check["mismatches"],
         "flash_bytes": report["flash_bytes"], "ram_bytes": report["ram_bytes"],
         "arena_bytes": report["arena_bytes"], "arena_lower_bound_bytes": report["arena_lower_bound_bytes"],
         "sequential": sequential, "weights_bytes": report["weights_bytes"], "macs": report["macs"],
@@ -116,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "build_ticnn.json")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
+    git = git_state()  # before the builds: the code they ran
     checkpoint = args.checkpoint or trained_ticnn(args.work, args.epochs)
     ticnn, ticnn_inputs, accuracy = ticnn_tflite(checkpoint, args.work)
     reps = -(-args.n // len(ticnn_inputs))
@@ -123,16 +178,18 @@ def main(argv: list[str] | None = None) -> int:
     models += [(path, random_batch(path, args.n)) for path in sorted(FIXTURES.glob("*.tflite"))]
     rows = []
     for model, batch in models:
-        for kernels in ("simd", "portable"):
-            row = build_and_check(model, batch, kernels, args.work)
+        for config in CONFIGS + ([SMALL_FLASH] if model == ticnn else []):
+            row = build_and_check(model, batch, config, args.work)
             rows.append(row)
-            print(f"{row['model']:<13} {kernels:<9} n={row['n']} mismatches={row['mismatches']} "
+            print(f"{row['model']:<13} {row['config']:<17} n={row['n']} mismatches={row['mismatches']} "
+                  f"winograd={len(row['winograd_layers'])} cycles={row['systick_cycles_per_inference']:,.0f} "
                   f"flash={row['flash_bytes']:,} ram={row['ram_bytes']:,} arena={row['arena_bytes']:,} "
                   f"(bound {row['arena_lower_bound_bytes']:,}) weights={row['weights_bytes']:,} "
                   f"macs={row['macs']:,} build={row['build_seconds']} s run={row['run_seconds']} s", flush=True)
     result = {
         "command": "python benchmarks/build_ticnn.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "board": BOARD,
+        "git": git,
         "ticnn_checkpoint": str(checkpoint),
         "ticnn_accuracy": accuracy,
         "rows": rows,
@@ -140,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "sequential_arena_at_lower_bound": all(r["arena_bytes"] == r["arena_lower_bound_bytes"]
                                                for r in rows if r["sequential"]),
         "ticnn_build_seconds": max(r["build_seconds"] for r in rows if r["model"] == "ticnn"),
+        "ticnn_parameters": ticnn_parameters(checkpoint),
     }
     from edge_deploy.fsutil import atomic_write_json
 
