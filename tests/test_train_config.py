@@ -35,6 +35,15 @@ def test_bad_keys_are_named(raw: dict, named: str) -> None:
         parse_train_config(raw, "cfg.yaml")
 
 
+def test_model_params_are_checked_against_the_model() -> None:
+    with pytest.raises(EdgeDeployError, match=r"model\.params\.chanels: unknown key") as caught:
+        parse_train_config({"model": {"params": {"chanels": [8, 8, 8, 8, 8], "fc_units": 16}}}, "cfg.yaml")
+    assert "fc_units: unknown" not in str(caught.value)  # a valid key is not reported
+    assert "channels" in caught.value.hint and "fc_units" in caught.value.hint
+    ok = parse_train_config({"model": {"params": {"channels": [8, 8, 8, 8, 8], "fc_dropout": 0.1}}})
+    assert ok.model.params["fc_dropout"] == 0.1
+
+
 def test_bad_files(tmp_path: Path) -> None:
     with pytest.raises(EdgeDeployError, match="does not exist"):
         load_train_config(tmp_path / "none.yaml")

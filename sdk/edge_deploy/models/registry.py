@@ -32,6 +32,11 @@ def list_models() -> list[str]:
     return sorted(_BUILDERS)
 
 
+def model_builder(name: str) -> Callable[..., nn.Module] | None:
+    """Return the class or factory registered under ``name``, or None if there is none."""
+    return _BUILDERS.get(name)
+
+
 def build_model(name: str, **params: Any) -> nn.Module:
     """Build the registered model ``name`` with keyword ``params``; return a ``torch.nn.Module``.
 

@@ -5,6 +5,7 @@ See ``examples/ticnn_cwru.yaml`` and docs/training.md for every key.
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -55,6 +56,45 @@ class ModelConfig(_Strict):
         if "input_dropout" in value:
             raise ValueError("set the input dropout under tricks.input_dropout, not model.params")
         return value
+
+    @model_validator(mode="after")
+    def _params_fit_the_model(self) -> ModelConfig:
+        # A typo in a parameter name would otherwise surface only when the model is built.
+        unknown, valid = unknown_model_params(self.name, self.params)
+        if unknown:
+            raise _ModelParamsError(unknown, valid)
+        return self
+
+
+class _ModelParamsError(ValueError):
+    """Unknown ``model.params`` keys; carries them and the valid ones for the error message."""
+
+    def __init__(self, unknown: list[str], valid: list[str]) -> None:
+        super().__init__(f"unknown model params: {', '.join(unknown)}")
+        self.unknown, self.valid = unknown, valid
+
+
+def unknown_model_params(name: str, params: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Return (the keys of ``params`` that model ``name``'s constructor does not take, the keys it takes).
+
+    Both are empty when the name is not registered (the registry reports that when building) or
+    when the constructor takes ``**kwargs``. ``input_dropout`` is not offered: it is set under ``tricks``.
+    """
+    from edge_deploy.models.registry import model_builder
+
+    builder = model_builder(name)
+    if builder is None:
+        return [], []
+    try:
+        parameters = inspect.signature(builder).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable without a signature
+        return [], []
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return [], []
+    valid = [p.name for p in parameters
+             if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY) and p.name != "self"]
+    unknown = sorted(k for k in params if k not in valid)
+    return unknown, [v for v in valid if v != "input_dropout"]
 
 
 class TricksConfig(_Strict):
@@ -112,14 +152,19 @@ class TrainConfig(_Strict):
 
 
 def _describe(exc: ValidationError, source: str) -> EdgeDeployError:
-    lines = []
+    lines, hints = [], []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        params_error = (err.get("ctx") or {}).get("error")
+        if isinstance(params_error, _ModelParamsError):
+            lines.extend(f"{where}.params.{key}: unknown key" for key in params_error.unknown)
+            hints.append(f"model.params takes: {', '.join(params_error.valid)}")
+            continue
         what = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         lines.append(f"{where}: {what}")
     return EdgeDeployError(
         f"{source}: invalid config:\n  " + "\n  ".join(lines),
-        hint="fix the keys named above (docs/training.md lists every key)",
+        hint="; ".join(hints + ["fix the keys named above (docs/training.md lists every key)"]),
     )
 
 
