@@ -53,6 +53,28 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: 
     }
 
 
+def _refuse_excerpt_inside_training(trained: dict[str, Any], source: str | None, loads: Sequence[int]) -> None:
+    """Raise EdgeDeployError if the evaluation would score windows the model was trained on.
+
+    The bundled excerpt is the first seconds of the full CWRU records, so for a model trained on
+    a data folder every window of the excerpt (at a load trained on) lies inside the training
+    time range of its records, whatever the split.
+    """
+    trained_source = trained.get("data")
+    shared = sorted(set(loads) & set(trained.get("load_hp", (0,))))
+    if source is not None or trained_source is None or not shared:
+        return
+    from edge_deploy.data.excerpt import EXCERPT_SECONDS
+
+    raise EdgeDeployError(
+        f"the model was trained on {trained_source}; the bundled excerpt is the first {EXCERPT_SECONDS:g} s of "
+        f"those records, inside the model's training windows at {', '.join(str(h) for h in shared)} HP, "
+        "so its accuracy there would be leaked, not measured",
+        hint=f"evaluate on the training folder (--data {trained_source}, the default): its test split is disjoint "
+        "in time from training; or at a load the model was not trained on (--load-hp)",
+    )
+
+
 def evaluate_checkpoint(
     checkpoint: Checkpoint,
     *,
@@ -70,11 +92,14 @@ def evaluate_checkpoint(
     the test SNRs in dB and the noise seed. Only classes the model was trained on are scored.
     Returns ``accuracy``, ``per_class``, ``confusion`` (clean), ``per_snr`` (accuracy per SNR),
     and for an ensemble ``members`` (each member's clean accuracy and ``per_snr``). Raises
-    EdgeDeployError when the data holds no window of a trained class.
+    EdgeDeployError when the data holds no window of a trained class, and when a model trained on
+    a data folder would be scored on the bundled excerpt at a load it was trained on (the excerpt
+    is the start of the full records, inside the training windows).
     """
     trained = checkpoint.data
     source = trained.get("data") if data is TRAINING_DATA else (None if data is None else str(data))
     loads = tuple(trained.get("load_hp", (0,)) if load_hp is None else load_hp)
+    _refuse_excerpt_inside_training(trained, source, loads)
     if split is None:
         # Any load trained on may share samples with the training windows (the bundled excerpt is
         # the start of the full records), so only another load's records are used whole.
