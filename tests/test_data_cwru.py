@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -60,6 +61,24 @@ def test_labels_from_record_numbers_without_manifest(cwru_dir: Path, tmp_path: P
     for record in records:  # same labels and the same resampling as with the manifest
         np.testing.assert_array_equal(record.signal, with_manifest[record.label])
     assert record_number(Path("118.mat")) == 118
+
+
+def test_files_missing_from_the_manifest_are_named_in_a_warning(cwru_dir: Path, tmp_path: Path, caplog) -> None:
+    (tmp_path / "load_0hp").mkdir()
+    shutil.copy(cwru_dir / "load_0hp" / "12k_Drive_End_IR014_0_169.mat", tmp_path / "load_0hp" / "a_169.mat")
+    shutil.copy(cwru_dir / "load_0hp" / "12k_Drive_End_IR014_0_169.mat", tmp_path / "load_0hp" / "extra_169.mat")
+    (tmp_path / "MANIFEST.tsv").write_text("file\tload_hp\tclass_label\tsample_rate_hz\nload_0hp/a_169.mat\t0\t5\t12000\n")
+    with caplog.at_level(logging.WARNING, logger="edge_deploy.data.cwru"):
+        records = load_cwru_records(tmp_path, (0,))
+    assert [r.label for r in records] == [5]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "1 .mat file(s) not listed in MANIFEST.tsv" in warnings[0]
+    assert "load_0hp/extra_169.mat" in warnings[0] and "a_169.mat," not in warnings[0]
+    caplog.clear()
+    (tmp_path / "load_0hp" / "extra_169.mat").unlink()
+    with caplog.at_level(logging.WARNING, logger="edge_deploy.data.cwru"):
+        load_cwru_records(tmp_path, (0,))
+    assert not caplog.records  # every file listed: silent
 
 
 def test_unlabeled_and_unreadable_files_are_refused(cwru_dir: Path, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ both record 118). Records not at 12 kHz (the normal baselines, recorded at 48 kH
 from __future__ import annotations
 
 import csv
+import logging
 import re
 from pathlib import Path
 
@@ -66,6 +67,18 @@ def is_cwru_folder(root: Path) -> bool:
     return (root / "MANIFEST.tsv").is_file() or any(root.rglob("*.mat"))
 
 
+_LOG = logging.getLogger(__name__)
+
+
+def _warn_unlisted(root: Path, entries: list[dict]) -> None:
+    """Log one warning naming the ``.mat`` files under ``root`` that the manifest does not list."""
+    listed = {Path(e["path"]).resolve() for e in entries}
+    unlisted = [p.relative_to(root).as_posix() for p in sorted(root.rglob("*.mat")) if p.resolve() not in listed]
+    if unlisted:
+        shown = ", ".join(unlisted[:8]) + (f" and {len(unlisted) - 8} more" if len(unlisted) > 8 else "")
+        _LOG.warning("%s: %d .mat file(s) not listed in MANIFEST.tsv, ignored: %s", root, len(unlisted), shown)
+
+
 def _read_manifest(root: Path) -> list[dict]:
     path = root / "MANIFEST.tsv"
     entries = []
@@ -94,6 +107,7 @@ def _read_manifest(root: Path) -> list[dict]:
                     hint="use the standard 10-class labels",
                 )
             entries.append(entry)
+    _warn_unlisted(root, entries)
     return entries
 
 
