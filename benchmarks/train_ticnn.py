@@ -25,6 +25,7 @@ import fcntl
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -96,7 +97,7 @@ def merge_write(path: str, update: dict) -> None:
     write it atomically, under a lock so that parallel runs of this script do not lose each other's rows."""
     from edge_deploy.fsutil import atomic_write_json
 
-    with open(str(path) + ".lock", "w") as lock:
+    with open(Path(tempfile.gettempdir()) / "edge-deploy-train_ticnn-json.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             merged = json.loads(Path(path).read_text())
