@@ -45,10 +45,11 @@ SMALL_FLASH = ("simd-128k-flash", "simd", "auto", 128 * 1024)
 def git_state() -> dict:
     """The commit benchmarked and the uncommitted changes to what the firmware is built from."""
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO, check=True, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(["git", *args], cwd=REPO, check=True, capture_output=True, text=True).stdout
 
     dirty = git("status", "--porcelain", "--", "sdk", "firmware", "templates", "boards").splitlines()
-    return {"commit": git("rev-parse", "HEAD"), "uncommitted": [line[3:] for line in dirty if not line.startswith("??")]}
+    return {"commit": git("rev-parse", "HEAD").strip(),
+            "uncommitted": [line[3:] for line in dirty if line[:2] != "??"]}  # "XY path"
 
 
 def small_flash_board(work: Path, flash_bytes: int) -> Path:
