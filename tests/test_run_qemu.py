@@ -144,3 +144,24 @@ def test_missing_renode_is_a_clear_error(qemu_arm, tmp_path, capsys):
     status, _ = _run_check(build.out_dir, random_inputs(graph, 1), tmp_path, "--emulator", "renode")
     err = capsys.readouterr().err
     assert status == 1 and "renode is not installed" in err and "--emulator qemu" in err
+
+
+def test_a_build_for_a_board_file_outside_boards_runs_and_profiles(qemu_arm, tmp_path, repo_root):
+    # A user's own board file: the build records its description, so run and profile need no
+    # bundled board of that name.
+    text = (repo_root / "boards" / "mps2-an386.yaml").read_text().replace("name: mps2-an386", "name: my-an386")
+    assert "name: my-an386" in text
+    board_file = tmp_path / "my-an386.yaml"
+    board_file.write_text(text)
+    graph = tiny_graph(seed=4)
+    model = tmp_path / "tiny.tflite"
+    model.write_bytes(export_tflite(graph))
+    out = tmp_path / "build"
+    assert main(["build", str(model), "--board", str(board_file), "--out", str(out)]) == 0
+    board_file.unlink()   # gone after the build: the report alone must do
+    batch = random_inputs(graph, 3, seed=5)
+    status, outputs = _run_check(out, batch, tmp_path)
+    assert status == 0 and np.array_equal(outputs, run(graph, batch))
+    assert main(["profile", str(out)]) == 0
+    profile = json.loads((out / "profile.json").read_text())
+    assert profile["board"] == "my-an386" and profile["cycles"] > 0

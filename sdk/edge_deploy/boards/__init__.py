@@ -33,6 +33,7 @@ __all__ = [
     "Memory",
     "MemoryRegion",
     "RegisterWrite",
+    "board_from_report",
     "board_names",
     "boards_dir",
     "list_boards",
@@ -110,6 +111,22 @@ def load_board(name_or_path: str | os.PathLike | Board) -> Board:
             hint="known boards: " + ", ".join(board_names()) + " (or pass the path of a board YAML file)",
         )
     return _load_board_file(path)
+
+
+def board_from_report(report: dict) -> Board:
+    """The board a build was made for, from its report.json: the full description the build
+    recorded (so a build for a board file outside ``boards/`` runs and profiles anywhere), or,
+    for reports without one, the bundled board of that name."""
+    spec = report.get("board_spec")
+    if spec is None:
+        return load_board(report["board"])
+    try:
+        return Board.model_validate(spec)
+    except ValidationError as exc:
+        raise EdgeDeployError(
+            _format_validation_error(Path("report.json (board_spec)"), exc),
+            hint="rebuild the folder with edge-deploy build",
+        ) from None
 
 
 def list_boards() -> list[Board]:

@@ -85,10 +85,11 @@ def run_batch(build_dir: str | os.PathLike, batch: np.ndarray, *, emulator: str 
                               hint="--port talks to a board already running the firmware")
     if port is not None:
         return _run_on_device(port, batch, report, timeout)
+    from edge_deploy.boards import board_from_report
     from edge_deploy.emulators import start_emulator
 
     elf = Path(build_dir) / "firmware.elf"
-    with start_emulator(report["board"], elf, emulator=emulator) as target:
+    with start_emulator(board_from_report(report), elf, emulator=emulator) as target:
         return _run_on_device(target.url, batch, report, timeout)
 
 

@@ -84,9 +84,10 @@ def firmware_accuracy(
     result = run_batch(build_dir, batch, emulator=emulator, port=port)
     predicted = result.outputs.reshape(len(picks), -1).argmax(axis=1)
     if port is None:
+        from edge_deploy.boards import board_from_report
         from edge_deploy.emulators import default_emulator
 
-        where = emulator or default_emulator(report["board"])
+        where = emulator or default_emulator(board_from_report(report))
     else:
         where = f"port {port}"
     return FirmwareAccuracy(n=len(picks), correct=int((predicted == y[picks]).sum()), classes=list(classes),

@@ -115,7 +115,7 @@ def check_budgets(
     windows) through the firmware. Raises EdgeDeployError when no budget is given, the folder
     holds no build, or a measurement cannot be made.
     """
-    from edge_deploy.boards import load_board
+    from edge_deploy.boards import board_from_report
     from edge_deploy.build.firmware_build import load_build_report
     from edge_deploy.check.accuracy import firmware_accuracy
     from edge_deploy.check.build_profile import profile_build
@@ -141,7 +141,7 @@ def check_budgets(
         if budgets.max_cycles is not None:
             rows.append(BudgetRow("cycles", "cycles", budgets.max_cycles, profile["cycles"], "max", where))
         if budgets.max_latency_ms is not None:
-            clock = load_board(report["board"]).clock_hz
+            clock = board_from_report(report).clock_hz
             rows.append(BudgetRow("latency", "ms", budgets.max_latency_ms, profile["latency_ms"], "max",
                                   f"{where}, at {clock / 1e6:g} MHz"))
     accuracy = None

@@ -57,7 +57,7 @@ def profile_build(
     an unknown target is given, the tool (QEMU, Renode) is missing, or the device runs
     another model.
     """
-    from edge_deploy.boards import load_board
+    from edge_deploy.boards import board_from_report
     from edge_deploy.build.firmware_build import load_build_report
 
     report = load_build_report(build_dir)
@@ -74,7 +74,7 @@ def profile_build(
     if emulator == "renode":
         from edge_deploy.emulators import start_emulator
 
-        with start_emulator(report["board"], Path(build_dir) / "firmware.elf", emulator="renode") as target:
+        with start_emulator(board_from_report(report), Path(build_dir) / "firmware.elf", emulator="renode") as target:
             data = measure_on_device(target.url, report, layers, sample, target="renode", runs=runs, timeout=timeout)
         return write_device_profile(data, build_dir)
     from edge_deploy.profile import CortexM4Timing, LayerInfo, profile_elf, write_profile
@@ -83,5 +83,5 @@ def profile_build(
     infos = [LayerInfo(layer.get("short_name", layer["name"]), layer["op"], int(layer["macs"])) for layer in layers]
     profile = profile_elf(firmware.elf, infos, timing=CortexM4Timing(flash_wait_states=flash_wait_states),
                           machine=firmware.machine, timeout_s=60.0)
-    board = load_board(report["board"])
+    board = board_from_report(report)
     return write_profile(profile, build_dir, board=board.name, clock_hz=board.clock_hz)

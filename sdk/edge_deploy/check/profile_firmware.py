@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_deploy.boards import Board, load_board
+from edge_deploy.boards import Board, board_from_report, load_board
 from edge_deploy.errors import EdgeDeployError
 
 PROFILE_ELF = "firmware_profile.elf"
@@ -121,7 +121,7 @@ def _kernel_sources(src: Path, kernels: str) -> tuple[list[Path], list[Path], di
 def profiling_board(report: dict[str, Any]) -> Board:
     """The board the profiling ELF is compiled for: the build's when QEMU emulates it, else
     mps2-an386 (the same Cortex-M4F core)."""
-    board = load_board(report["board"])
+    board = board_from_report(report)
     return board if board.emulation.qemu_machine else load_board(QEMU_FALLBACK_BOARD)
 
 

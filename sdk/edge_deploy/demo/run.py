@@ -115,6 +115,7 @@ def run_on_target(build_dir: Path, report: dict[str, Any], checkpoint, *, max_wi
     """
     from edge_deploy.build.device_run import compare_outputs, load_input_batch, reference_outputs, run_batch
     from edge_deploy.check.accuracy import pick_windows
+    from edge_deploy.boards import board_from_report
     from edge_deploy.emulators import default_emulator
     from edge_deploy.quantize.pipeline import load_split
 
@@ -134,7 +135,7 @@ def run_on_target(build_dir: Path, report: dict[str, Any], checkpoint, *, max_wi
         "split": "test", "data": str(data) if data else "bundled excerpt",
         "load_hp": [int(v) for v in checkpoint.data.get("load_hp", [0])],
         "windows": int(n), "windows_in_split": int(len(y_split)),
-        "target": default_emulator(report["board"]),
+        "target": default_emulator(board_from_report(report)),
         "float": float(np.mean(_float_predictions(checkpoint, x) == y)),
         "int8_reference": float(np.mean(expected.reshape(n, -1).argmax(axis=1) == y)),
         "on_target": float(np.mean(run.outputs.reshape(n, -1).argmax(axis=1) == y)),
