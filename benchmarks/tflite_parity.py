@@ -63,6 +63,7 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", required=True, help="a trained TICNN model.pt")
     parser.add_argument("--data", default=None, help="CWRU folder for the accuracy figure (default: the checkpoint's)")
     parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--snr", default="-4,0,4", help="test SNRs in dB for the float-vs-int8 accuracy under noise ('' for none)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "tflite_parity.json"))
     args = parser.parse_args(argv)
 
@@ -81,6 +82,10 @@ def main(argv=None) -> int:
     quantized = quantize_checkpoint(checkpoint, args.data)
     results["models"]["edge-deploy:ticnn"] = compare(quantized.graph, export_tflite(quantized.graph), args.samples, seed=2)
     results["ticnn_accuracy"] = compare_accuracy(checkpoint, quantized.graph, args.data, "test")
+    # The clean split is easy for TICNN; noisy windows show whether int8 loses what float keeps.
+    snrs = [float(v) for v in args.snr.split(",") if v.strip()]
+    results["ticnn_accuracy_noise"] = {f"{snr:g}": compare_accuracy(checkpoint, quantized.graph, args.data, "test", snr_db=snr)
+                                       for snr in snrs}
     results["seconds"] = round(time.time() - started, 1)
 
     print(f"{'model':<24} {'ops':>4} {'tensors':>8} {'elements':>12} {'mism. litert':>13} {'mism. double':>13}")
@@ -90,6 +95,10 @@ def main(argv=None) -> int:
     acc = results["ticnn_accuracy"]
     print(f"TICNN on {acc['windows']} CWRU test windows: float {100 * acc['float_accuracy']:.2f} %, "
           f"int8 {100 * acc['int8_accuracy']:.2f} %, agreement {100 * acc['agreement']:.2f} %")
+    for snr, acc in results["ticnn_accuracy_noise"].items():
+        print(f"  at {snr:>3} dB: float {100 * acc['float_accuracy']:.2f} %, int8 {100 * acc['int8_accuracy']:.2f} %, "
+              f"difference {100 * (acc['int8_accuracy'] - acc['float_accuracy']):+.2f} points, "
+              f"agreement {100 * acc['agreement']:.2f} %")
     atomic_write_json(args.out, results)
     print(f"commit {results['commit']}{' (uncommitted changes: ' + ', '.join(results['uncommitted']) + ')' if results['uncommitted'] else ''}; "
           f"wrote {args.out}")

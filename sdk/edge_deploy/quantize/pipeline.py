@@ -88,13 +88,17 @@ def _data_kwargs(checkpoint) -> dict[str, Any]:
     }
 
 
-def load_split(checkpoint, data: str | os.PathLike | None, split: str) -> tuple[np.ndarray, np.ndarray]:
+def load_split(checkpoint, data: str | os.PathLike | None, split: str, *, snr_db: float | None = None,
+               noise_seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Windows and labels of ``split`` from ``data`` (a folder; None: the checkpoint's own data,
-    or the bundled excerpt when it has none), cut as the checkpoint was trained."""
+    or the bundled excerpt when it has none), cut as the checkpoint was trained; with ``snr_db``,
+    white noise at that SNR is added to every window (seeded by ``noise_seed``) before it is
+    normalized, as ``evaluate`` does."""
     from edge_deploy.data import load_windows
 
     source = checkpoint.data.get("data") if data is None else str(data)
-    x, y, _ = load_windows(source, split, **_data_kwargs(checkpoint))
+    noise = {} if snr_db is None else {"snr_db": float(snr_db), "seed": noise_seed}
+    x, y, _ = load_windows(source, split, **noise, **_data_kwargs(checkpoint))
     return x, y
 
 
@@ -168,12 +172,13 @@ def int8_predictions(graph: Graph, x: np.ndarray, batch: int = 256) -> np.ndarra
     return np.concatenate(preds)
 
 
-def compare_accuracy(checkpoint, graph: Graph, data=None, split: str = "test") -> dict[str, Any]:
+def compare_accuracy(checkpoint, graph: Graph, data=None, split: str = "test", *,
+                     snr_db: float | None = None) -> dict[str, Any]:
     """Float (PyTorch member 0, with its activation plan) vs int8 (reference interpreter)
-    accuracy on a split."""
+    accuracy on a split, clean or with white noise at ``snr_db`` (noise seed 0)."""
     import torch
 
-    x, y = load_split(checkpoint, data, split)
+    x, y = load_split(checkpoint, data, split, snr_db=snr_db)
     with torch.no_grad():
         float_pred = float_member(checkpoint)(torch.from_numpy(x)).argmax(dim=1).numpy()
     int8_pred = int8_predictions(graph, x)
