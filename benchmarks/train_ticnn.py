@@ -12,6 +12,11 @@ at another on the classes both have). Member 1 of an ensemble is the single mode
 With --cross-load-ensemble, the 1 HP and 2 HP models are N-member ensembles too, and the load
 table is also measured for the ensembles (majority vote). --only cross-load trains only that: the
 N-member ensembles at 0, 1 and 2 HP (no noise study) and their load table, single and ensemble.
+With --adapt-bn, the load table is also measured with AdaBN: before scoring a target load, every
+BatchNorm's running mean and variance are re-estimated on the target load's training-split windows,
+unlabeled (all classes the data holds), and the target's test split is scored, with and without
+the adaptation, for member 1 and the ensemble. --models DIR keeps every trained checkpoint
+(DIR/<variant>_<load>hp_x<members>.pt) and reuses those already there instead of training them.
 Prints the tables and writes every figure to JSON, merged into the existing file (the sections
 a run does not measure are kept), with the git commit of the run.
 """
@@ -92,6 +97,50 @@ def cross_load_table(per_load: dict, first_only: bool) -> dict:
     return cross
 
 
+def adabn_table(per_load: dict) -> dict:
+    """AdaBN across loads: for every pair, the target's test split scored without and with the
+    BatchNorm statistics adapted on the target's (unlabeled) training split; member 1 and, for an
+    ensemble, the majority vote."""
+    from edge_deploy.train.evaluate import adapt_batchnorm, evaluate_checkpoint
+
+    tables: dict = {"member_1": {}}
+    for source, checkpoint in per_load.items():
+        for target in LOADS:
+            if target == source:
+                continue
+            adapted = adapt_batchnorm(checkpoint, load_hp=[target])
+            plain = evaluate_checkpoint(checkpoint, load_hp=[target], split="test", snr_db=())
+            tuned = evaluate_checkpoint(adapted, load_hp=[target], snr_db=())
+            assert tuned["split"] == "test" and tuned["n_windows"] == plain["n_windows"]
+            kinds = [("member_1", lambda m: m.get("members", [m])[0]["accuracy"])]
+            if len(checkpoint.members) > 1:
+                kinds.append(("ensemble", lambda m: m["accuracy"]))
+            for kind, acc in kinds:
+                tables.setdefault(kind, {})[f"{source}->{target}"] = {
+                    "no_adapt": acc(plain), "adapted": acc(tuned), "n_windows": tuned["n_windows"],
+                    "n_adapt_windows": tuned["adapted_bn"]["n_windows"]}
+    for table in tables.values():
+        pairs = list(table.values())
+        table["average_no_adapt"] = sum(p["no_adapt"] for p in pairs) / len(pairs)
+        table["average"] = sum(p["adapted"] for p in pairs) / len(pairs)
+    return tables
+
+
+def trained_checkpoint(config, path: Path | None):
+    """Train ``config`` (or load it from ``path`` when that file exists; save it there otherwise)."""
+    from edge_deploy.train.checkpoint import load_checkpoint, save_checkpoint
+    from edge_deploy.train.run import train_checkpoint
+
+    if path is not None and path.is_file():
+        print(f"   reusing {path}", flush=True)
+        return load_checkpoint(path)
+    checkpoint = train_checkpoint(config, progress=False)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(path, checkpoint)
+    return checkpoint
+
+
 def merge_write(path: str, update: dict) -> None:
     """Merge ``update`` into the JSON at ``path`` (two levels deep: per section, per variant) and
     write it atomically, under a lock so that parallel runs of this script do not lose each other's rows."""
@@ -122,17 +171,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="train N-member ensembles at 1 and 2 HP too and measure the load table for the ensembles")
     parser.add_argument("--only", choices=("all", "cross-load"), default="all",
                         help="cross-load: only the ensembles at every load and their load table (no noise study)")
+    parser.add_argument("--adapt-bn", action="store_true",
+                        help="also measure the load table with AdaBN (BatchNorm statistics from the target load's unlabeled training split)")
+    parser.add_argument("--models", type=Path, help="keep the trained checkpoints in this folder and reuse those already there")
     args = parser.parse_args(argv)
     only_cross = args.only == "cross-load"
     ensemble_loads = args.cross_load_ensemble or only_cross
     torch.set_num_threads(1)
 
-    from edge_deploy.train.run import train_checkpoint
-
     variants = [v for v in args.variants.split(",") if v]
     command = "python benchmarks/train_ticnn.py " + " ".join(argv if argv is not None else sys.argv[1:])
     commit = git_commit()
-    results: dict = {"noise": {}, "cross_load": {}, "cross_load_ensemble": {}}
+    results: dict = {"noise": {}, "cross_load": {}, "cross_load_ensemble": {}, "cross_load_adabn": {}}
     started = time.perf_counter()
     for variant in variants:
         per_load = {}
@@ -141,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             members = args.members if ensemble else 1
             config = make_config(args.data, variant, load, members, args.epochs, noise=not only_cross)
             print(f"== {variant} @ {load} HP, {members} member(s)", flush=True)
-            checkpoint = train_checkpoint(config, progress=False)
+            saved = None if args.models is None else args.models / f"{variant}_{load}hp_x{members}.pt"
+            checkpoint = trained_checkpoint(config, saved)
             per_load[load] = checkpoint
             m = checkpoint.metrics
             first = m.get("members", [{"accuracy": m["accuracy"], "per_snr": m["per_snr"]}])[0]
@@ -170,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
                                             for load, c in per_load.items()}})
             table["member_1"] = results["cross_load"][variant]
             results["cross_load_ensemble"][variant] = table
+        if args.adapt_bn:
+            adabn = adabn_table(per_load)
+            adabn.update({"members": len(per_load[0].members), "commit": commit, "command": command,
+                          "scored": "target load's test split", "adaptation": "target load's training split, unlabeled, every class"})
+            results["cross_load_adabn"][variant] = adabn
         # --only cross-load leaves the full run's single-model table as it was (member 1 is the
         # same seeded model; its figures are repeated under cross_load_ensemble.member_1).
         section = {} if only_cross else {"cross_load": {variant: results["cross_load"][variant]}}
@@ -177,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             section["noise"] = {variant: results["noise"][variant]}
         if variant in results["cross_load_ensemble"]:
             section["cross_load_ensemble"] = {variant: results["cross_load_ensemble"][variant]}
+        if variant in results["cross_load_adabn"]:
+            section["cross_load_adabn"] = {variant: results["cross_load_adabn"][variant]}
         if not only_cross:
             section.update({"command": command, "commit": commit, "torch_threads": torch.get_num_threads(),
                             "seconds": round(time.perf_counter() - started, 1)})
@@ -201,6 +259,18 @@ def main(argv: list[str] | None = None) -> int:
         for variant, cross in table.items():
             name = f"{variant}, {kind}"
             print(f"{name:<22}" + "".join(f"{pct(cross[p]['accuracy']):>8}" for p in pairs) + f"{pct(cross['average']):>8}")
+    if results["cross_load_adabn"]:
+        print("\nAdaBN across loads: target load's test split, without -> with BatchNorm statistics from the target's "
+              "unlabeled training split: accuracy %")
+        print(f"{'model':<22}" + "".join(f"{p:>8}" for p in pairs) + f"{'avg':>8}")
+        for variant, tables in results["cross_load_adabn"].items():
+            for kind in ("member_1", "ensemble"):
+                if kind not in tables:
+                    continue
+                table = tables[kind]
+                for label, key, avg in (("", "no_adapt", "average_no_adapt"), (" AdaBN", "adapted", "average")):
+                    name = f"{variant}, {kind}{label}"
+                    print(f"{name:<22}" + "".join(f"{pct(table[p][key]):>8}" for p in pairs) + f"{pct(table[avg]):>8}")
     print(f"\nwrote {args.out} ({results['seconds']:.0f} s)")
     return 0
 
