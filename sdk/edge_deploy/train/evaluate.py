@@ -145,6 +145,34 @@ def adapt_batchnorm(checkpoint: Checkpoint, *, data: str | Path | None = TRAININ
     return result
 
 
+def _default_loads(checkpoint: Checkpoint, load_hp: Sequence[int] | None) -> tuple[int, ...]:
+    if load_hp is None:
+        adapted = checkpoint.data.get("adapted_bn") or {}
+        load_hp = adapted.get("load_hp") or checkpoint.data.get("load_hp", (0,))
+    return tuple(int(h) for h in load_hp)
+
+
+def adapt_for_evaluation(checkpoint: Checkpoint, *, data: str | Path | None = TRAINING_DATA,
+                         load_hp: Sequence[int] | None = None, split: str | None = None) -> Checkpoint:
+    """Return ``checkpoint`` adapted by ``adapt_batchnorm`` to ``load_hp`` (default: as
+    ``evaluate_checkpoint``) on ``data``, ready to be scored on ``split`` of the same data.
+
+    Raises EdgeDeployError when ``split`` is ``train`` or ``all`` (they hold the adaptation
+    windows) and when the bundled excerpt is asked for a model trained on a data folder at those
+    loads (``refuse_excerpt_inside_training``).
+    """
+    if split in ("train", "all"):
+        raise EdgeDeployError(
+            f"--adapt-bn estimates the BatchNorm statistics on the training split's windows, which the "
+            f"{split!r} split holds, so its accuracy would be measured on the adaptation data",
+            hint="leave --split out (test) or use --split val",
+        )
+    loads = _default_loads(checkpoint, load_hp)
+    source = _source(checkpoint, data)
+    refuse_excerpt_inside_training(checkpoint.data, source, loads)
+    return adapt_batchnorm(checkpoint, data=source, load_hp=loads)
+
+
 def evaluate_checkpoint(
     checkpoint: Checkpoint,
     *,
@@ -173,19 +201,9 @@ def evaluate_checkpoint(
     records, inside the training windows).
     """
     source = _source(checkpoint, data)
-    if load_hp is None:
-        adapted = checkpoint.data.get("adapted_bn") or {}
-        load_hp = adapted.get("load_hp") or checkpoint.data.get("load_hp", (0,))
-    loads = tuple(int(h) for h in load_hp)
     if adapt_bn:
-        if split in ("train", "all"):
-            raise EdgeDeployError(
-                f"--adapt-bn estimates the BatchNorm statistics on the training split's windows, which the "
-                f"{split!r} split holds, so its accuracy would be measured on the adaptation data",
-                hint="leave --split out (test) or use --split val",
-            )
-        refuse_excerpt_inside_training(checkpoint.data, source, loads)
-        checkpoint = adapt_batchnorm(checkpoint, data=source, load_hp=loads)
+        checkpoint = adapt_for_evaluation(checkpoint, data=data, load_hp=load_hp, split=split)
+    loads = _default_loads(checkpoint, load_hp)
     trained = checkpoint.data
     refuse_excerpt_inside_training(trained, source, loads)
     if split is None:
