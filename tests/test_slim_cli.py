@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -142,3 +143,23 @@ def test_sweep_points_are_built_and_measured_on_qemu(wider_checkpoint_path, tmp_
     assert 0 < point["instructions_after"] < point["instructions_before"]
     assert 0 < point["cycles_after"] < point["cycles_before"]
     assert (out / "points" / "slimming-0.5" / "build" / "firmware.elf").is_file()
+
+
+def test_folder_trained_model_is_not_slimmed_against_the_bundled_excerpt(tmp_path):
+    # The excerpt is the start of the full records: for a model trained on a data folder at that
+    # load, its validation and test windows lie inside the training windows (leaked accuracy).
+    from edge_deploy.errors import EdgeDeployError
+    from edge_deploy.slim.pipeline import load_slim_data
+
+    folder = tmp_path / "cwru"
+    checkpoint = Checkpoint(arch={"name": "ticnn", "params": PARAMS}, members=[build_model("ticnn", **PARAMS)],
+                            input={"channels": 1, "length": 512, "sample_rate_hz": SAMPLE_RATE_HZ},
+                            classes=load_windows(split="val", **SPEC)[2], data=dict(SPEC, data=str(folder)))
+    with pytest.raises(EdgeDeployError, match="inside the model's training windows at 0 HP") as caught:
+        load_slim_data(checkpoint, "bundled")
+    assert f"--data {folder}" in caught.value.hint and "--load-hp" not in caught.value.hint
+    path = save_checkpoint(tmp_path / "model.pt", checkpoint)
+    assert main(["slim", str(path), "-m", "slimming", "--data", "bundled", "--out", str(tmp_path / "out")]) == 1
+    assert not (tmp_path / "out").exists()
+    # A model trained on the excerpt itself slims on it as before.
+    assert len(load_slim_data(dataclasses.replace(checkpoint, data=dict(SPEC)), "bundled").val[0]) > 0

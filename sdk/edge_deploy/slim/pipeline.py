@@ -42,12 +42,21 @@ class SlimData:
 
 def load_slim_data(checkpoint: Checkpoint, data: str | None = None) -> SlimData:
     """Load the windows the checkpoint was trained on, or those of ``data`` (a folder, or
-    "bundled" for the excerpt) cut the same way. Raises EdgeDeployError on bad data or when its
-    classes differ from the model's."""
+    "bundled" for the excerpt) cut the same way. Raises EdgeDeployError on bad data, when its
+    classes differ from the model's, and when "bundled" is asked for a model trained on a data
+    folder at the same load (the excerpt lies inside its training windows, so the accuracy budget
+    and the reported accuracy would be measured on training samples)."""
+    from edge_deploy.train.evaluate import refuse_excerpt_inside_training
+
     accepted = set(inspect.signature(load_windows).parameters) - {"data", "split"}
     spec = {k: v for k, v in checkpoint.data.items() if k in accepted}
     spec["window"] = int(checkpoint.input["length"])
     source = checkpoint.data.get("data") if data is None else (None if data == "bundled" else data)
+    refuse_excerpt_inside_training(
+        checkpoint.data, source, spec.get("load_hp", (0,)),
+        hint=f"slim on the training folder (--data {checkpoint.data.get('data')}, the default): its validation and "
+        "test splits, on which the accuracy loss is measured, are disjoint in time from training",
+    )
     splits = {}
     for split in ("train", "val", "test"):
         x, y, names = load_windows(source, split, **spec)
