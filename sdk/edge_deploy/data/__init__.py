@@ -7,7 +7,8 @@ The one call other stages need is :func:`load_windows`::
 
 A checkpoint's ``data`` field holds exactly the keyword arguments used for training
 (``data``, ``load_hp``, ``window``, ``stride``, ``fractions``, ``labels``), so
-``load_windows(split="train", **checkpoint.data)`` gives the training windows back.
+``load_windows(split="train", **checkpoint.data)`` gives the training windows back (a checkpoint
+adapted by AdaBN also holds ``adapted_bn``, the adaptation record: drop it first).
 """
 
 from __future__ import annotations
