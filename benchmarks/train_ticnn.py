@@ -119,8 +119,16 @@ def adabn_table(per_load: dict) -> dict:
                 tables.setdefault(kind, {})[f"{source}->{target}"] = {
                     "no_adapt": acc(plain), "adapted": acc(tuned), "n_windows": tuned["n_windows"],
                     "n_adapt_windows": tuned["adapted_bn"]["n_windows"]}
-    for table in tables.values():
+            if len(checkpoint.members) > 1:  # every member alone: the spread over seeds
+                tables.setdefault("each_member", {})[f"{source}->{target}"] = {
+                    "no_adapt": [m["accuracy"] for m in plain["members"]], "adapted": [m["accuracy"] for m in tuned["members"]]}
+    for kind, table in tables.items():
         pairs = list(table.values())
+        if kind == "each_member":
+            n = len(pairs[0]["adapted"])
+            table["average_no_adapt"] = [sum(p["no_adapt"][i] for p in pairs) / len(pairs) for i in range(n)]
+            table["average"] = [sum(p["adapted"][i] for p in pairs) / len(pairs) for i in range(n)]
+            continue
         table["average_no_adapt"] = sum(p["no_adapt"] for p in pairs) / len(pairs)
         table["average"] = sum(p["adapted"] for p in pairs) / len(pairs)
     return tables
@@ -271,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
                 for label, key, avg in (("", "no_adapt", "average_no_adapt"), (" AdaBN", "adapted", "average")):
                     name = f"{variant}, {kind}{label}"
                     print(f"{name:<22}" + "".join(f"{pct(table[p][key]):>8}" for p in pairs) + f"{pct(table[avg]):>8}")
+            if "each_member" in tables:
+                each = tables["each_member"]
+                print(f"  each member alone, average over the pairs: without {' '.join(pct(a) for a in each['average_no_adapt'])}"
+                      f" | AdaBN {' '.join(pct(a) for a in each['average'])}")
     print(f"\nwrote {args.out} ({results['seconds']:.0f} s)")
     return 0
 
