@@ -130,3 +130,20 @@ def test_adapt_to_another_load_of_the_full_data(cwru_dir: Path) -> None:
     at_zero = adapt_batchnorm(checkpoint, load_hp=[0])
     with pytest.raises(EdgeDeployError, match="training windows at 0 HP"):
         evaluate_checkpoint(at_zero, data=None, snr_db=())
+    # Quantization calibrates and scores an adapted model where it was adapted (2 HP), not at 1 HP.
+    from edge_deploy.quantize.pipeline import load_split
+
+    x_q, y_q = load_split(adapted, None, "test")
+    assert len(x_q) == len(target_test[0]) and np.array_equal(y_q, target_test[1])
+    x_cal, _ = load_split(adapted, None, "train")
+    assert np.array_equal(x_cal, target_train[0])
+
+
+def test_slimming_an_adapted_model_is_refused(excerpt_checkpoint) -> None:
+    from edge_deploy.slim.pipeline import load_slim_data
+
+    adapted = adapt_batchnorm(excerpt_checkpoint, data=None, load_hp=[0])
+    with pytest.raises(EdgeDeployError, match="adapted") as info:
+        load_slim_data(adapted)
+    assert "--adapt-bn" in info.value.hint
+    assert load_slim_data(excerpt_checkpoint).test[0].shape[0] > 0

@@ -77,10 +77,16 @@ def float_member(checkpoint, member: int = 0):
     return pruned_members([model], one, example)[0]
 
 
+def _adapted(checkpoint) -> dict[str, Any]:
+    """The AdaBN record of a checkpoint adapted to another load ({} if not adapted)."""
+    return dict(checkpoint.data.get("adapted_bn") or {})
+
+
 def _data_kwargs(checkpoint) -> dict[str, Any]:
     spec = dict(checkpoint.data)
     return {
-        "load_hp": spec.get("load_hp", (0,)),
+        # A model adapted by AdaBN runs at the load it was adapted to: calibrate and score there.
+        "load_hp": _adapted(checkpoint).get("load_hp") or spec.get("load_hp", (0,)),
         "window": int(checkpoint.input["length"]),
         "stride": spec.get("stride"),
         "fractions": spec.get("fractions", (0.7, 0.1)),
@@ -91,12 +97,15 @@ def _data_kwargs(checkpoint) -> dict[str, Any]:
 def load_split(checkpoint, data: str | os.PathLike | None, split: str, *, snr_db: float | None = None,
                noise_seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Windows and labels of ``split`` from ``data`` (a folder; None: the checkpoint's own data,
-    or the bundled excerpt when it has none), cut as the checkpoint was trained; with ``snr_db``,
+    or the bundled excerpt when it has none; for a checkpoint adapted by AdaBN, the data and
+    loads it was adapted on), cut as the checkpoint was trained; with ``snr_db``,
     white noise at that SNR is added to every window (seeded by ``noise_seed``) before it is
     normalized, as ``evaluate`` does."""
     from edge_deploy.data import load_windows
 
-    source = checkpoint.data.get("data") if data is None else str(data)
+    adapted = _adapted(checkpoint)
+    default = adapted["data"] if adapted else checkpoint.data.get("data")
+    source = default if data is None else str(data)
     noise = {} if snr_db is None else {"snr_db": float(snr_db), "seed": noise_seed}
     x, y, _ = load_windows(source, split, **noise, **_data_kwargs(checkpoint))
     return x, y

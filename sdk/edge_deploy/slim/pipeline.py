@@ -48,6 +48,16 @@ def load_slim_data(checkpoint: Checkpoint, data: str | None = None) -> SlimData:
     and the reported accuracy would be measured on training samples)."""
     from edge_deploy.train.evaluate import refuse_excerpt_inside_training
 
+    adapted = checkpoint.data.get("adapted_bn")
+    if adapted:
+        # Fine-tuning re-estimates BatchNorm statistics on the training load: the adaptation
+        # would be lost without a word.
+        raise EdgeDeployError(
+            f"the checkpoint's BatchNorm statistics were adapted (AdaBN) to load(s) {adapted.get('load_hp')}; "
+            "slimming fine-tunes on the training load and would undo that",
+            hint="slim the model before adapting it, then adapt the slimmed one: "
+            "edge-deploy evaluate SLIM/model.pt --load-hp N --adapt-bn --save-adapted ADAPTED.pt",
+        )
     accepted = set(inspect.signature(load_windows).parameters) - {"data", "split"}
     spec = {k: v for k, v in checkpoint.data.items() if k in accepted}
     spec["window"] = int(checkpoint.input["length"])
