@@ -8,6 +8,9 @@ multiple of 4, SAME padding with an odd remainder, a stride).
 strided first conv, channel counts not a multiple of 4, then fully connected and softmax) whose
 convolutions take edge-deploy's Winograd kernel with the pool fused in under ``--winograd auto``.
 
+``mean_graph(seed, axis, keep_dims, ...)``: a MEAN (edge-deploy's ed_mean_s8) on a random
+NHWC tensor, after a 3x3 conv or straight on the input, then a fully connected layer reading it.
+
 ``ticnn_graph()``: a small TICNN (edge_deploy.models, untrained, fixed seed) lowered and
 quantized by edge_deploy.quantize with calibration windows of the bundled CWRU excerpt, and
 ``ticnn_inputs(graph, n)`` quantized test windows of the excerpt for it.
@@ -72,6 +75,29 @@ def conv1d_graph(seed: int = 0, *, name: str = "conv1d"):
                            quant=_q(0.1, 3), w_quant=QuantParams([fc_scale], [0]),
                            b_quant=QuantParams([np.float32(0.03) * fc_scale], [0]))
     return b.finish([b.softmax(fc, "softmax", quant=_q(1 / 256, -128))])
+
+
+def mean_graph(seed: int = 0, *, axis=(1, 2), keep_dims: bool = False, shape=(1, 6, 7, 10), conv: bool = True,
+               in_zero_point: int = -128, out_scale: float = 0.01, out_zero_point: int = 5, name: str = "mean"):
+    """MEAN over ``axis`` of an int8 NHWC tensor (the output of a 3x3 conv with ReLU when ``conv``,
+    else the input), then fully connected (4 units) on the flattened result."""
+    rng = np.random.default_rng(seed)
+    b = GraphBuilder(name, "int8")
+    y = b.input("input", shape, _q(0.05, in_zero_point))
+    if conv:
+        cin, cout = shape[3], 6
+        w_scales = np.float32(2.0 ** rng.uniform(-9, -6, cout))
+        y = b.conv2d(y, "conv", rng.integers(-127, 128, (cout, 3, 3, cin)), rng.integers(-3000, 3000, cout),
+                     padding="same", activation="relu", quant=_q(0.02, -128),
+                     w_quant=QuantParams(w_scales, np.zeros(cout), 0),
+                     b_quant=QuantParams(np.float32(0.05) * w_scales, np.zeros(cout), 0))
+    y = b.mean(y, "mean", axis=axis, keep_dims=keep_dims, quant=_q(out_scale, out_zero_point))
+    flat = b.reshape(y, "flatten", (1, -1), quant=_q(out_scale, out_zero_point))
+    depth, units, fc_scale = b.graph.tensor(flat).shape[1], 4, np.float32(0.004)
+    fc = b.fully_connected(flat, "fc", rng.integers(-127, 128, (units, depth)), rng.integers(-2000, 2000, units),
+                           quant=_q(0.1, 3), w_quant=QuantParams([fc_scale], [0]),
+                           b_quant=QuantParams([np.float32(out_scale) * fc_scale], [0]))
+    return b.finish([fc])
 
 
 def ticnn_graph():

@@ -213,6 +213,16 @@ def _layer_context(graph: Graph, layer: Layer, pointers: dict[str, str], plan: A
         constant("INPUT_LEFT_SHIFT", params["input_left_shift"], "")
         constant("DIFF_MIN", params["diff_min"], "smallest difference to the row maximum that still counts")
         ctx.update(row_size=int(x.shape[-1]), rows=int(np.prod(x.shape)) // int(x.shape[-1]))
+    elif op.kind == "mean":
+        rank = len(x.shape)
+        axes = [int(a) + 4 - rank for a in params["axis"]]  # on the shape padded to NHWC
+        constant("INPUT_OFFSET", params["input_offset"], f"-(input zero point); input scale {c_float(x.scale)}")
+        constant("OUTPUT_OFFSET", params["output_offset"], f"output zero point; output scale {c_float(y.scale)}")
+        constant("OUT_MULT", params["out_mult"], "input scale / output scale / element count (Q31, count folded in as TFLite does)")
+        constant("OUT_SHIFT", params["out_shift"], "")
+        constant("AXIS_MASK", sum(1 << a for a in axes), "reduced axes: 1 n, 2 h, 4 w, 8 c")
+        ctx["reduced"] = ", ".join("nhwc"[a] for a in axes)
+        ctx["count"] = int(np.prod([x.shape[a] for a in params["axis"]]))
     elif op.kind == "pad":
         pads = [tuple(int(v) for v in p) for p in params["paddings"]]
         pads = [(0, 0)] * (4 - len(pads)) + pads
@@ -271,6 +281,7 @@ def model_context(graph: Graph, layers: list[Layer], plan: ArenaPlan, *, source:
         "weights_bytes": weights_bytes,
         "uses_sparse": any(ctx["sparse"] for ctx in layer_contexts),
         "uses_winograd": any(ctx.get("winograd") for ctx in layer_contexts),
+        "uses_mean": any(ctx["kind"] == "mean" for ctx in layer_contexts),
         "uses_skip_zero": any(ctx["kernel"] == "ed_fully_connected_skip_zero_s8" for ctx in layer_contexts),
         "macs": sum(ctx["macs"] for ctx in layer_contexts),
     }

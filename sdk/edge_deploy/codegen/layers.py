@@ -28,6 +28,7 @@ KERNELS = {
     "add": "arm_elementwise_add_s8",
     "softmax": "arm_softmax_s8",
     "pad": "arm_pad_s8",
+    "mean": "ed_mean_s8",  # CMSIS-NN has no MEAN: edge-deploy's own (firmware/include/ed_reduce.h)
 }
 VIEW_KINDS = ("reshape",)
 # The runtime reports at most this many layers (ED_MAX_LAYERS in firmware/runtime/server.c), and
@@ -267,6 +268,9 @@ def _check_supported(graph: Graph, op: Op) -> None:
                 f"op '{op.name}' (add) broadcasts {a} against {b}; arm_elementwise_add_s8 needs equal shapes",
                 hint="make both inputs the same shape in the model",
             )
+    if op.kind == "mean" and len(graph.tensor(op.inputs[0]).shape) > 4:
+        raise EdgeDeployError(f"op '{op.name}' (mean) reduces a tensor of rank > 4; ed_mean_s8 takes up to NHWC",
+                              hint="reshape the tensor to at most 4 dimensions before the mean")
     if op.kind == "pad":
         pads = op.attrs["paddings"]
         x = graph.tensor(op.inputs[0]).shape

@@ -125,6 +125,13 @@ def render_model(model: ModelPlan, board: Board | str, *, kernels: str = "simd",
         # CMSIS-NN has none of them, so the Makefile refuses CMSIS_NN=PATH for such a model.
         ed_kernels=sorted({layer.kernel for layer in model.layers if layer.kernel.startswith("ed_")}),
     )
+    if cmsis_nn is not None and context["ed_kernels"]:
+        needs = [f"{layer.short_name} ({layer.kernel})" for layer in model.layers if layer.kernel in context["ed_kernels"]]
+        raise EdgeDeployError(
+            f"with --cmsis-nn every layer must call an upstream arm_*_s8 function, but {', '.join(needs)} "
+            "needs edge-deploy's own kernel (CMSIS-NN has no such op)",
+            hint="build without --cmsis-nn (the bundled kernels), or change the model to avoid the op",
+        )
     env = _environment()
     files = {name: env.get_template(template).render(**context) for name, template in MODEL_TEMPLATES.items()}
     return files, context
