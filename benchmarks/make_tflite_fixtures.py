@@ -7,11 +7,13 @@ Needs TensorFlow (not a dependency of edge-deploy; e.g. a separate venv with ten
 Full-integer quantization (int8 inputs, outputs and activations), seeded weights and
 representative data, so the files are deterministic for a given TensorFlow version. Together the
 models cover CONV_2D (1-D and 2-D, strides, dilation, SAME/VALID), DEPTHWISE_CONV_2D, MAX_POOL_2D,
-AVERAGE_POOL_2D, FULLY_CONNECTED, ADD, SOFTMAX, PAD and RESHAPE.
+AVERAGE_POOL_2D, FULLY_CONNECTED, ADD, SOFTMAX, PAD, RESHAPE and MEAN (Keras'
+GlobalAveragePooling2D). `--out DIR` writes elsewhere (to compare a rebuild with the committed files).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from pathlib import Path
@@ -66,8 +68,19 @@ def pad_conv1d_model():
     return tf.keras.Model(inp, tf.keras.layers.Softmax()(x)), (1, 200, 1)
 
 
-MODELS = {"conv2d": conv2d_model, "depthwise": depthwise_model, "residual_add": residual_model,
-          "pad_conv1d": pad_conv1d_model}
+def gap_mean_model():
+    x = inp = tf.keras.Input((9, 9, 5), batch_size=1)
+    x = tf.keras.layers.Conv2D(12, 3, padding="same", activation="relu")(x)
+    x = tf.keras.layers.Conv2D(16, 1, activation="relu6")(x)
+    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    x = tf.keras.layers.Dense(6)(x)
+    return tf.keras.Model(inp, tf.keras.layers.Softmax()(x)), (9, 9, 5)
+
+
+# name -> (builder, seed), built in this order. New models go last with their own seed, so the
+# files already made keep their bytes.
+MODELS = {"conv2d": (conv2d_model, 0), "depthwise": (depthwise_model, 1), "pad_conv1d": (pad_conv1d_model, 2),
+          "residual_add": (residual_model, 3), "gap_mean": (gap_mean_model, 4)}
 
 
 def convert(model, shape, seed):
@@ -87,16 +100,20 @@ def convert(model, shape, seed):
 
 
 def main():
-    OUT.mkdir(parents=True, exist_ok=True)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(OUT), help="output folder (default: tests/data/tflite)")
+    out = Path(parser.parse_args().out)
+    out.mkdir(parents=True, exist_ok=True)
     made = {}
-    for seed, (name, build) in enumerate(sorted(MODELS.items())):
+    # In this order: Keras numbers its layers per process and the names end up in the files.
+    for name, (build, seed) in MODELS.items():
         tf.keras.utils.set_random_seed(seed)
         model, shape = build()
         data = convert(model, shape, seed)
-        (OUT / f"{name}.tflite").write_bytes(data)
+        (out / f"{name}.tflite").write_bytes(data)
         made[name] = {"bytes": len(data), "input_shape": [1, *shape]}
         print(f"{name}: {len(data)} bytes")
-    (OUT / "README.json").write_text(json.dumps({"tensorflow": tf.__version__, "models": made}, indent=2, sort_keys=True) + "\n")
+    (out / "README.json").write_text(json.dumps({"tensorflow": tf.__version__, "models": made}, indent=2, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def test_tiny_and_ticnn_match_the_reference_on_both_kernel_paths(kernels, qemu_a
         assert (check["n"], check["mismatches"], check["kernels"]) == (len(batch), 0, kernels)
 
 
-@pytest.mark.parametrize("fixture", ["depthwise", "residual_add"])
+@pytest.mark.parametrize("fixture", ["depthwise", "residual_add", "gap_mean"])
 def test_tflite_fixture_builds_and_matches(fixture, qemu_arm, tmp_path, capsys):
     out = tmp_path / "build"
     assert main(["build", str(TFLITE_DIR / f"{fixture}.tflite"), "--board", "mps2-an386", "--out", str(out)]) == 0

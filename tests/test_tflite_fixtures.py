@@ -17,7 +17,7 @@ FIXTURES = sorted((Path(__file__).parent / "data" / "tflite").glob("*.tflite"))
 def test_fixtures_cover_the_ops():
     kinds = {op.kind for path in FIXTURES for op in load_tflite(path).ops}
     assert {"conv2d", "depthwise_conv2d", "fully_connected", "max_pool2d", "avg_pool2d", "add", "softmax",
-            "pad", "reshape"} <= kinds
+            "pad", "reshape", "mean"} <= kinds
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
