@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from provenance import source_state
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "data" / "tflite"
 BOARD = "mps2-an386"
@@ -40,16 +42,6 @@ BOARD = "mps2-an386"
 CONFIGS = [("simd", "simd", "auto", None), ("simd-winograd-off", "simd", "off", None),
            ("portable", "portable", "auto", None)]
 SMALL_FLASH = ("simd-128k-flash", "simd", "auto", 128 * 1024)
-
-
-def git_state() -> dict:
-    """The commit benchmarked and the uncommitted changes to what the firmware is built from."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO, check=True, capture_output=True, text=True).stdout
-
-    dirty = git("status", "--porcelain", "--", "sdk", "firmware", "templates", "boards").splitlines()
-    return {"commit": git("rev-parse", "HEAD").strip(),
-            "uncommitted": [line[3:] for line in dirty if line[:2] != "??"]}  # "XY path"
 
 
 def small_flash_board(work: Path, flash_bytes: int) -> Path:
@@ -171,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "build_ticnn.json")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    git = git_state()  # before the builds: the code they ran
+    git = source_state("sdk", "firmware", "templates", "boards")  # before the builds: the code they ran
     checkpoint = args.checkpoint or trained_ticnn(args.work, args.epochs)
     ticnn, ticnn_inputs, accuracy = ticnn_tflite(checkpoint, args.work)
     reps = -(-args.n // len(ticnn_inputs))

@@ -32,19 +32,11 @@ import sys
 import time
 from pathlib import Path
 
+from provenance import source_state
+
 REPO = Path(__file__).resolve().parent.parent
 RUNS = REPO / "runs" / "slim_bench"
 PATHS = ("simd", "portable")
-
-
-def _git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=REPO, check=True, capture_output=True, text=True).stdout
-
-
-def source_state() -> dict:
-    """The commit measured, and the uncommitted changes under the paths a build compiles or runs."""
-    changed = _git("status", "--porcelain", "--", "firmware", "sdk", "templates").splitlines()
-    return {"commit": _git("rev-parse", "--short", "HEAD").strip(), "uncommitted": [line[3:] for line in changed if line]}
 
 
 def _cli(args: list[str]) -> tuple[float, str]:
@@ -156,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         raise SystemExit("checkpoint not found: " + ", ".join(missing)
                          + " (train them with: python benchmarks/slim_ticnn.py --work runs/slim_bench)")
-    state = source_state()
+    state = source_state("firmware", "sdk", "templates")
     load_before = [round(x, 2) for x in os.getloadavg()]  # profile wall times depend on what else runs
     started = time.time()
     builds = []

@@ -15,13 +15,13 @@ CWRU test split. Prints a table and writes JSON.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from provenance import source_state
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -39,23 +39,10 @@ def compare(graph, model_bytes: bytes, samples: int, seed: int) -> dict:
         ours = run_graph(graph, batch, rounding=policy, keep_all=True)
         per_tensor = {n: int(np.sum(ours[n] != theirs[n])) for n in names}
         row[f"mismatches_{policy}"] = sum(per_tensor.values())
-        row[f"elements_compared"] = int(sum(theirs[n].size for n in names))
+        row["elements_compared"] = int(sum(theirs[n].size for n in names))
         row[f"per_tensor_{policy}"] = {n: v for n, v in per_tensor.items() if v}
         row[f"output_mismatches_{policy}"] = int(sum(per_tensor[n] for n in graph.outputs))
     return row
-
-
-def git_state() -> dict:
-    """The commit measured, and uncommitted changes under the paths this benchmark runs."""
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-
-    changed = git("status", "--porcelain", "--", "sdk", "benchmarks/tflite_parity.py", "tests/data/tflite").splitlines()
-    return {"commit": git("rev-parse", "--short", "HEAD").strip() or "unknown",
-            "uncommitted": [line[3:] for line in changed if line.strip()]}
 
 
 def main(argv=None) -> int:
@@ -73,7 +60,7 @@ def main(argv=None) -> int:
     from edge_deploy.train.checkpoint import load_checkpoint
 
     started = time.time()
-    results: dict = {"command": "python benchmarks/tflite_parity.py " + " ".join(argv or sys.argv[1:]), **git_state(),
+    results: dict = {"command": "python benchmarks/tflite_parity.py " + " ".join(argv or sys.argv[1:]), **source_state("sdk", "benchmarks/tflite_parity.py", "tests/data/tflite"),
                      "models": {}}
     for path in sorted((REPO / "tests" / "data" / "tflite").glob("*.tflite")):
         graph = load_tflite(path)

@@ -28,13 +28,14 @@ import copy
 import dataclasses
 import fcntl
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+
+from provenance import source_state
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -67,17 +68,6 @@ def make_config(data: str, variant: str, load: int, members: int, epochs: int, n
 
 def pct(value: float | None) -> str:
     return "   -  " if value is None else f"{value * 100:6.2f}"
-
-
-def git_commit() -> str:
-    """Return the checked-out commit (with ``+dirty`` when this script differs from it)."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "benchmarks/train_ticnn.py", "sdk/edge_deploy/train", "sdk/edge_deploy/data"],
-                               cwd=REPO).returncode
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("+dirty" if dirty else "")
 
 
 def cross_load_table(per_load: dict, first_only: bool) -> dict:
@@ -189,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
 
     variants = [v for v in args.variants.split(",") if v]
     command = "python benchmarks/train_ticnn.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    commit = git_commit()
+    state = source_state("benchmarks/train_ticnn.py", "sdk/edge_deploy/train", "sdk/edge_deploy/data")
+    commit = state["commit"] + ("+dirty" if state["uncommitted"] else "")
     results: dict = {"noise": {}, "cross_load": {}, "cross_load_ensemble": {}, "cross_load_adabn": {}}
     started = time.perf_counter()
     for variant in variants:

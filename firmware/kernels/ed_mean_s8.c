@@ -16,16 +16,15 @@ arm_cmsis_nn_status ed_mean_s8(const int8_t *input,
                                int8_t *output)
 {
     const int32_t size[4] = {dims->n, dims->h, dims->w, dims->c};
+    /* Per axis: the output's extent, and how many input elements one output element spans
+     * (a reduced axis: 1 and the whole axis; a kept one: the axis and 1). */
     int32_t out_size[4];
-    for (int32_t a = 0; a < 4; a++)
-    {
-        out_size[a] = (axis_mask >> a) & 1u ? 1 : size[a];
-    }
-    /* Per axis: how many input elements one output element spans (the whole axis if reduced). */
     int32_t span[4];
     for (int32_t a = 0; a < 4; a++)
     {
-        span[a] = (axis_mask >> a) & 1u ? size[a] : 1;
+        const int reduced = (axis_mask >> a) & 1u;
+        out_size[a] = reduced ? 1 : size[a];
+        span[a] = reduced ? size[a] : 1;
     }
     for (int32_t n = 0; n < out_size[0]; n++)
     {
