@@ -54,10 +54,12 @@ def test_not_a_tflite_file_says_so():
 def _export_unvalidated(graph, monkeypatch, **opcodes):
     """Write a graph the writer would refuse (our writer only makes valid int8 models)."""
     import edge_deploy.tflite.writer as writer
+    from edge_deploy.ops import get_op
+    from edge_deploy.ops.base import TfliteCode
 
     monkeypatch.setattr(writer, "validate", lambda g: g)
-    for kind, code in opcodes.items():
-        monkeypatch.setitem(writer._OPCODES, kind, code)
+    for kind, code in opcodes.items():  # write this op under another builtin code
+        monkeypatch.setattr(get_op(kind), "tflite_code", lambda op, code=code: TfliteCode(code, f"code {code}", 1))
     return writer.export_tflite(graph)
 
 
