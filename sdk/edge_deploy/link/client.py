@@ -1,18 +1,22 @@
-"""DeviceClient: requests to the edge-deploy runtime over any pyserial URL.
+"""DeviceClient: requests to the edge-deploy runtime over any pyserial URL or a connected socket.
 
-A device path (``/dev/ttyACM0``), a pty, or ``socket://127.0.0.1:PORT`` (an emulator's UART).
-Every request is retried when the device reports that the frame arrived damaged, or when no
-reply comes; a fault report from the device raises :class:`DeviceFault` with its PC.
+A device path (``/dev/ttyACM0``), a pty, ``socket://127.0.0.1:PORT`` (an emulator's UART), or a
+socket joined to QEMU's semihosting stdin/stdout (``edge_deploy.emulators``). Requests may be
+pipelined (``window`` of them in flight, replies matched by sequence number). A request is sent
+again when the device reports that *its* frame arrived damaged (an error with its seq), when the
+device restarts, or when no reply comes within the timeout; only the timeouts count as attempts.
+A fault report from the device raises :class:`DeviceFault` with its PC.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import socket
 import struct
 import time
-
-import serial
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.link import frame as fr
@@ -22,12 +26,21 @@ from edge_deploy.link.messages import (
     ModelInfo,
     Profile,
     RunResult,
+    parse_batch_reply,
 )
+from edge_deploy.link.stream import LinkClosed, LinkError, SerialStream, SocketStream
 
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_RUN_TIMEOUT_S = 60.0
+DEFAULT_BOOT_TIMEOUT_S = 5.0
 # How long the line must stay quiet before a half-received frame is given up as truncated.
 _QUIET_S = 0.3
+# Resends after damage reports (BAD_CRC/TRUNCATED with the request's seq, or a reboot) before a
+# request is given up: a line that damages every frame is reported, not retried for ever.
+MAX_DAMAGE_RESENDS = 8
+# Requests in flight at most: far below the 255 sequence numbers, so a late duplicate reply
+# cannot be taken for the answer to a newer request.
+MAX_WINDOW = 16
 
 
 class DeviceFault(EdgeDeployError):
@@ -42,11 +55,33 @@ class DeviceFault(EdgeDeployError):
         self.report = report
 
 
+@dataclass(frozen=True)
+class Request:
+    """One request: its type, payload and how long to wait for its reply."""
+
+    type: int
+    payload: bytes = b""
+    timeout: float | None = None
+
+
+@dataclass
+class _InFlight:
+    index: int
+    request: Request
+    seq: int
+    encoded: bytes
+    timeouts: int = 0
+    damaged: int = 0
+
+
 class DeviceClient:
     """Host side of the protocol. Use as a context manager, or call :meth:`close`.
 
-    ``url`` is any pyserial URL. ``timeout`` bounds each attempt of a request; ``retries`` is how
-    many times a request is sent again after a damaged frame or a silent device.
+    ``url`` is any pyserial URL, or with ``sock`` the name of a connected socket to talk over
+    instead. ``timeout`` bounds each attempt of a request; ``retries`` is how many times a
+    request is sent again after a silent timeout. ``window`` is how many requests may be in
+    flight at once: keep 1 for a board whose UART is polled (bytes arriving while it computes or
+    transmits are lost); emulators buffer their input, so more may be sent ahead there.
     Raises EdgeDeployError if the port cannot be opened.
     """
 
@@ -58,33 +93,28 @@ class DeviceClient:
         retries: int = 3,
         baudrate: int = 115200,
         connect_timeout: float = 5.0,
+        window: int = 1,
+        sock: socket.socket | None = None,
     ) -> None:
+        if not 1 <= window <= MAX_WINDOW:
+            raise EdgeDeployError(f"window must be 1 to {MAX_WINDOW} requests in flight, not {window}")
         self.url = url
         self.timeout = timeout
         self.retries = retries
+        self.window = window
         self.boot_info: DeviceInfo | None = None
         self.resends = 0
+        self.stale_frames = 0
         self._decoder = fr.FrameDecoder()
-        self._seq = random.Random(os.getpid()).randrange(256)
+        self._seq = random.Random(os.getpid()).randrange(1, 256)
         self._info: DeviceInfo | None = None
         self._model_info: ModelInfo | None = None
         self._pending: list[fr.Frame] = []
-        self._port = self._open(url, baudrate, connect_timeout)
-
-    @staticmethod
-    def _open(url: str, baudrate: int, connect_timeout: float) -> serial.SerialBase:
-        deadline = time.monotonic() + connect_timeout
-        while True:
-            try:
-                return serial.serial_for_url(url, baudrate=baudrate, timeout=0.05, write_timeout=10)
-            except (serial.SerialException, OSError, ValueError) as exc:
-                # An emulator may still be opening its socket: retry until the deadline.
-                if time.monotonic() >= deadline or not url.startswith("socket://"):
-                    raise EdgeDeployError(
-                        f"cannot open serial port {url}: {exc}",
-                        hint="check the device is connected (or the emulator is running) and the URL is right",
-                    ) from exc
-                time.sleep(0.05)
+        self._last_data = time.monotonic()
+        if sock is not None:
+            self._stream: SerialStream | SocketStream = SocketStream(sock, url, owned=False)
+        else:
+            self._stream = SerialStream(url, baudrate=baudrate, connect_timeout=connect_timeout)
 
     def __enter__(self) -> DeviceClient:
         return self
@@ -93,113 +123,204 @@ class DeviceClient:
         self.close()
 
     def close(self) -> None:
-        """Close the serial port."""
-        self._port.close()
+        """Close the port."""
+        self._stream.close()
 
     # -- raw frames ------------------------------------------------------------------------
 
     def send_raw(self, data: bytes) -> None:
         """Write bytes as they are (tests use it to inject garbage and broken frames)."""
-        self._port.write(data)
-        self._port.flush()
+        self._stream.write(data)
 
     def receive_frame(self, timeout: float) -> fr.Frame | None:
         """The next frame the device sends within ``timeout`` seconds, whatever its type, or None.
         For tests and diagnostics: normal use goes through :meth:`request`."""
         deadline = time.monotonic() + timeout
-        last_data = time.monotonic()
-        while time.monotonic() < deadline:
-            if self._pending:
-                return self._pending.pop(0)
-            frames = self._read_frames(time.monotonic() - last_data)
-            if frames:
-                last_data = time.monotonic()
-                self._pending.extend(frames)
+        while not self._pending and time.monotonic() < deadline:
+            self._pending.extend(self._read_frames())
         return self._pending.pop(0) if self._pending else None
 
-    def _read_frames(self, wait: float) -> list[fr.Frame]:
-        data = self._port.read(max(1, self._port.in_waiting))
+    def wait_boot(self, timeout: float = DEFAULT_BOOT_TIMEOUT_S) -> DeviceInfo:
+        """Wait for the BOOT frame the firmware sends at reset; return its device info. Only
+        where no byte can be lost before the host listens (an emulator's semihosting link).
+        Raises LinkError if none comes within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        held: list[fr.Frame] = []
+        try:
+            while time.monotonic() < deadline:
+                frames, self._pending = self._pending + self._read_frames(), []
+                for position, frame in enumerate(frames):
+                    if frame.type == fr.BOOT:
+                        self._note_boot(frame)
+                        held += frames[position + 1:]
+                        return self.boot_info
+                    held.append(frame)
+        finally:
+            self._pending = held + self._pending
+        raise LinkError(
+            f"the firmware at {self.url} did not start: no BOOT frame within {timeout:g} s",
+            hint="firmware.elf may be cut short or built for another board: rebuild it (edge-deploy build)",
+        )
+
+    def _read_frames(self) -> list[fr.Frame]:
+        data = self._stream.read()
         if data:
+            self._last_data = time.monotonic()
             return self._decoder.feed(data)
-        if wait >= _QUIET_S and self._decoder.pending_bytes():
+        if time.monotonic() - self._last_data >= _QUIET_S and self._decoder.pending_bytes():
             return self._decoder.resync()
         return []
 
-    def _next_seq(self) -> int:
-        self._seq = (self._seq + 1) & 0xFF
-        return self._seq
+    def _note_boot(self, frame: fr.Frame) -> None:
+        self.boot_info = DeviceInfo.from_text(frame.payload)
+        self._info = self.boot_info
+        self._decoder.max_payload = max(fr.MAX_PAYLOAD, self.boot_info.max_payload)
+
+    def _next_seq(self, busy: Iterable[int]) -> int:
+        busy = set(busy)
+        while True:
+            self._seq = self._seq % 255 + 1   # 1..255: seq 0 answers no request
+            if self._seq not in busy:
+                return self._seq
+
+    # -- requests --------------------------------------------------------------------------
 
     def request(self, frame_type: int, payload: bytes = b"", *, timeout: float | None = None) -> bytes:
         """Send one request and return its reply payload.
 
-        Resends after a BAD_CRC/TRUNCATED error, a reboot, or ``timeout`` seconds of silence, up
-        to ``retries`` times. Raises DeviceFault on a fault report, EdgeDeployError on an error
-        reply or when the device stays silent.
+        Resends after an error reporting this request's frame damaged, a reboot, or ``timeout``
+        seconds of silence (up to ``retries`` times). Raises DeviceFault on a fault report,
+        EdgeDeployError on an error reply, LinkError when the device stays silent or the link
+        closes.
         """
-        timeout = self.timeout if timeout is None else timeout
-        seq = self._next_seq()
-        encoded = fr.encode_frame(frame_type, seq, payload)
-        name = _REQUEST_NAMES.get(frame_type, f"type {frame_type:#04x}")
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.resends += 1
-            self.send_raw(encoded)
-            outcome = self._await_reply(frame_type, seq, timeout)
-            if outcome is not None:
-                return outcome
-        raise EdgeDeployError(
-            f"no reply from the device at {self.url} to {name} after {self.retries + 1} attempts "
-            f"of {timeout:g} s",
-            hint="check the firmware is running the edge-deploy runtime, the port and the baud rate",
-        )
+        return next(self.exchange([Request(frame_type, payload, timeout)], window=1))
 
-    def _await_reply(self, frame_type: int, seq: int, timeout: float) -> bytes | None:
-        """The reply payload, or None when the request must be sent again."""
-        deadline = time.monotonic() + timeout
-        last_data = time.monotonic()
-        while time.monotonic() < deadline:
-            frames, self._pending = self._pending + self._read_frames(time.monotonic() - last_data), []
-            if frames:
-                last_data = time.monotonic()
-            while frames:
-                frame = frames.pop(0)
-                if frame.type == frame_type | fr.REPLY and frame.seq == seq:
-                    self._pending = frames
-                    return frame.payload
-                if frame.type == fr.FAULT:
-                    raise DeviceFault(FaultReport.from_payload(frame.payload))
-                if frame.type == fr.BOOT:
-                    # The device (re)started: whatever it was doing with our request is lost.
-                    self.boot_info = DeviceInfo.from_text(frame.payload)
-                    self._pending = frames
-                    return None
-                if frame.type == fr.ERROR and frame.payload:
-                    code, message = frame.payload[0], frame.payload[1:].decode("utf-8", "replace")
-                    if code in fr.RESEND_ERRORS:
-                        self._pending = frames
-                        return None
-                    if frame.seq == seq:
-                        raise EdgeDeployError(
-                            f"the device rejected {_REQUEST_NAMES.get(frame_type, frame_type)}: "
-                            f"{fr.ERROR_NAMES.get(code, code)}: {message}",
-                            hint=_ERROR_HINTS.get(code),
-                        )
-                # Anything else is a stale reply to an earlier attempt: skip it.
-        return None
+    def exchange(self, requests: Iterable[Request], *, window: int | None = None) -> Iterator[bytes]:
+        """Send ``requests`` with up to ``window`` (default: the client's) in flight and yield
+        their reply payloads in request order. Errors as for :meth:`request`."""
+        window = self.window if window is None else window
+        source = iter(requests)
+        in_flight: dict[int, _InFlight] = {}
+        done: dict[int, bytes] = {}
+        sent = next_out = 0
+        exhausted = False
+        progress = time.monotonic()
+        while True:
+            while not exhausted and len(in_flight) < window:
+                request = next(source, None)
+                if request is None:
+                    exhausted = True
+                    break
+                seq = self._next_seq(in_flight)
+                entry = _InFlight(sent, request, seq, self._encode(request, seq))
+                in_flight[seq] = entry
+                sent += 1
+                if len(in_flight) == 1:
+                    progress = time.monotonic()
+                self._stream.write(entry.encoded)
+            while next_out in done:
+                yield done.pop(next_out)
+                next_out += 1
+            if exhausted and not in_flight:
+                return
+            frames, self._pending = self._pending + self._read_frames(), []
+            for frame in frames:
+                if self._take(frame, in_flight, done):
+                    progress = time.monotonic()
+            if in_flight:
+                oldest = min(in_flight.values(), key=lambda entry: entry.index)
+                timeout = self._timeout_of(oldest.request)
+                if time.monotonic() - progress > timeout:
+                    self._after_timeout(oldest, in_flight, timeout)
+                    progress = time.monotonic()
 
-    # -- requests --------------------------------------------------------------------------
+    def _encode(self, request: Request, seq: int) -> bytes:
+        limit = self._info.max_payload if self._info else fr.MAX_PAYLOAD
+        return fr.encode_frame(request.type, seq, request.payload, max_payload=max(limit, fr.MAX_PAYLOAD))
+
+    def _timeout_of(self, request: Request) -> float:
+        return self.timeout if request.timeout is None else request.timeout
+
+    def _resend(self, entry: _InFlight) -> None:
+        self.resends += 1
+        self._stream.write(entry.encoded)
+
+    def _take(self, frame: fr.Frame, in_flight: dict[int, _InFlight], done: dict[int, bytes]) -> bool:
+        """Handle one frame during an exchange; True if it answered (or restarted) a request."""
+        entry = in_flight.get(frame.seq) if frame.seq != fr.NO_REQUEST_SEQ else None
+        if frame.type == fr.FAULT:
+            raise DeviceFault(FaultReport.from_payload(frame.payload))
+        if frame.type == fr.BOOT:
+            # The device (re)started: whatever it was doing with our requests is lost.
+            self._note_boot(frame)
+            for waiting in sorted(in_flight.values(), key=lambda e: e.index):
+                self._count_damage(waiting, "the device restarted")
+                self._resend(waiting)
+            return bool(in_flight)
+        if entry is None:
+            # A reply or error for no request in flight: a late duplicate of an earlier attempt,
+            # or a TRUNCATED with seq 0 for a header cut short (noise on the line).
+            self.stale_frames += 1
+            return False
+        if frame.type == entry.request.type | fr.REPLY:
+            done[entry.index] = frame.payload
+            del in_flight[frame.seq]
+            return True
+        if frame.type == fr.ERROR and frame.payload:
+            code, message = frame.payload[0], frame.payload[1:].decode("utf-8", "replace")
+            if code in fr.RESEND_ERRORS:
+                self._count_damage(entry, fr.ERROR_NAMES[code])
+                self._resend(entry)
+                return True
+            raise EdgeDeployError(
+                f"the device rejected {_name(entry.request.type)}: {fr.ERROR_NAMES.get(code, code)}: {message}",
+                hint=_ERROR_HINTS.get(code),
+            )
+        self.stale_frames += 1
+        return False
+
+    def _count_damage(self, entry: _InFlight, why: str) -> None:
+        entry.damaged += 1
+        if entry.damaged > MAX_DAMAGE_RESENDS:
+            raise LinkError(
+                f"the device at {self.url} received {_name(entry.request.type)} damaged "
+                f"{entry.damaged} times in a row (last: {why})",
+                hint="the line corrupts frames: check the cable, lower the baud rate or shorten the wires",
+            )
+
+    def _after_timeout(self, oldest: _InFlight, in_flight: dict[int, _InFlight], timeout: float) -> None:
+        oldest.timeouts += 1
+        if oldest.timeouts > self.retries:
+            raise LinkError(
+                f"no reply from the device at {self.url} to {_name(oldest.request.type)} after "
+                f"{self.retries + 1} attempts of {timeout:g} s",
+                hint="check the firmware is running the edge-deploy runtime, the port and the baud rate",
+            )
+        # The silence may have swallowed every request in flight: send them all again (each is
+        # idempotent; a late duplicate reply is skipped as stale).
+        for entry in sorted(in_flight.values(), key=lambda e: e.index):
+            self._resend(entry)
+
+    # -- device and model ------------------------------------------------------------------
 
     def info(self) -> DeviceInfo:
         """Device info: board, clock, firmware and protocol versions, cycle counter source."""
         self._info = DeviceInfo.from_text(self.request(fr.INFO))
+        self._decoder.max_payload = max(fr.MAX_PAYLOAD, self._info.max_payload)
         return self._info
 
     def _device_info(self) -> DeviceInfo:
         return self._info or self.info()
 
     def echo(self, payload: bytes) -> bytes:
-        """Send ``payload`` (up to max_payload bytes) and return what the device sent back."""
-        return self.request(fr.ECHO, bytes(payload))
+        """Send ``payload`` and return what the device sent back. Payloads longer than the
+        device's max_payload go in several ECHO requests (pipelined as the window allows)."""
+        payload = bytes(payload)
+        limit = self._info.max_payload if self._info else fr.MAX_PAYLOAD
+        if len(payload) <= limit:
+            return self.request(fr.ECHO, payload)
+        parts = (Request(fr.ECHO, payload[i : i + limit]) for i in range(0, len(payload), limit))
+        return b"".join(self.exchange(parts))
 
     def model_info(self) -> ModelInfo:
         """The linked model's name, tensor sizes and layer names. Raises EdgeDeployError when the
@@ -222,12 +343,13 @@ class DeviceClient:
                 hint="give one int8 sample shaped like the model input",
             )
         chunk = self._device_info().max_payload - 4
-        for start in range(0, len(data), chunk):
-            part = data[start : start + chunk]
-            reply = self.request(fr.LOAD_INPUT, struct.pack("<I", offset + start) + part)
+        starts = range(0, len(data), chunk)
+        parts = (Request(fr.LOAD_INPUT, struct.pack("<I", offset + s) + data[s : s + chunk]) for s in starts)
+        for start, reply in zip(starts, self.exchange(parts)):
             (end,) = struct.unpack("<I", reply)
-            if end != offset + start + len(part):
-                raise EdgeDeployError(f"the device stored input up to byte {end}, expected {offset + start + len(part)}")
+            expected = offset + start + len(data[start : start + chunk])
+            if end != expected:
+                raise EdgeDeployError(f"the device stored input up to byte {end}, expected {expected}")
 
     def run(self, *, timeout: float = DEFAULT_RUN_TIMEOUT_S) -> RunResult:
         """Run one inference on the loaded input; returns total and per-layer cycle counts."""
@@ -238,11 +360,44 @@ class DeviceClient:
         model = self._model()
         count = model.output_bytes - offset if count is None else count
         chunk = self._device_info().max_payload
-        out = bytearray()
-        while len(out) < count:
-            size = min(chunk, count - len(out))
-            out += self.request(fr.READ_OUTPUT, struct.pack("<II", offset + len(out), size))
-        return bytes(out)
+        parts = (Request(fr.READ_OUTPUT, struct.pack("<II", offset + s, min(chunk, count - s)))
+                 for s in range(0, count, chunk))
+        return b"".join(self.exchange(parts))
+
+    def run_inputs(self, inputs: Sequence[bytes], *, timeout: float = DEFAULT_RUN_TIMEOUT_S
+                   ) -> Iterator[tuple[RunResult, bytes]]:
+        """Run the model on each input (int8 bytes of one sample) and yield its cycle counts and
+        output, in order. Firmware that serves RUN_BATCH (INFO ``run_batch=1``) gets requests
+        holding as many inputs as a frame takes, pipelined; older firmware one
+        LOAD_INPUT/RUN/READ_OUTPUT round at a time. Raises EdgeDeployError on an input of the wrong size or a failed request."""
+        model = self._model()
+        for index, data in enumerate(inputs):
+            if len(data) != model.input_bytes:
+                raise EdgeDeployError(f"input {index} has {len(data)} bytes; the model takes {model.input_bytes}",
+                                      hint="give int8 samples shaped like the model input")
+        per_request = self._batch_size(model)
+        if per_request == 0:
+            for data in inputs:
+                self.load_input(data)
+                result = self.run(timeout=timeout)
+                yield result, self.read_output()
+            return
+        groups = [inputs[i : i + per_request] for i in range(0, len(inputs), per_request)]
+        requests = (Request(fr.RUN_BATCH, b"".join(group), timeout * len(group)) for group in groups)
+        for reply in self.exchange(requests):
+            yield from parse_batch_reply(reply, len(model.layer_names), model.output_bytes)
+
+    def _batch_size(self, model: ModelInfo) -> int:
+        """Inputs per RUN_BATCH request (0: the device has no RUN_BATCH, or one input does not
+        fit a frame). Results are written over the inputs on the device, so several inputs go
+        together only when a result is no longer than an input."""
+        info = self._device_info()
+        record = 4 + 4 * len(model.layer_names) + model.output_bytes
+        if not info.run_batch or not 0 < model.input_bytes <= info.max_payload or record > info.max_payload:
+            return 0
+        if record > model.input_bytes:
+            return 1
+        return info.max_payload // model.input_bytes
 
     def read_profile(self) -> Profile:
         """Cycle counters accumulated over every RUN since reset: last, min, max, sum per layer."""
@@ -258,10 +413,14 @@ class DeviceClient:
         emulators: on a bare board the semihosting call faults."""
         try:
             self.request(fr.EXIT, struct.pack("<I", code))
-        except serial.SerialException:
+        except LinkClosed:
             # The emulator may end and close the link before its reply is read: that is the exit
             # asked for; the caller reads the status from the emulator process.
             pass
+
+
+def _name(frame_type: int) -> str:
+    return _REQUEST_NAMES.get(frame_type, f"type {frame_type:#04x}")
 
 
 _REQUEST_NAMES = {
@@ -274,10 +433,10 @@ _REQUEST_NAMES = {
     fr.READ_PROFILE: "READ_PROFILE",
     fr.EXIT: "EXIT",
     fr.SPIN: "SPIN",
+    fr.RUN_BATCH: "RUN_BATCH",
 }
 _ERROR_HINTS = {
     fr.ERR_NO_MODEL: "build the firmware with a model (edge-deploy build) before running it",
     fr.ERR_OUT_OF_RANGE: "stay within the model's input/output sizes (see model_info)",
     fr.ERR_TOO_LONG: "keep payloads within the device's max_payload",
 }
-
