@@ -64,13 +64,6 @@ def _run_on_device(device, batch: np.ndarray, report: dict[str, Any]) -> BatchRu
                     total_cycles=np.asarray([r.total_cycles for r, _ in results], dtype=np.int64))
 
 
-def check_batch(batch: np.ndarray, source: str = "the batch") -> None:
-    """Refuse an empty batch before anything starts. Raises EdgeDeployError."""
-    if len(batch) == 0:
-        raise EdgeDeployError(f"{source} holds no sample (0 along its first axis)",
-                              hint="pass a batch file with at least one sample")
-
-
 def run_batch(build_dir: str | os.PathLike, batch: np.ndarray, *, emulator: str | None = None,
               port: str | None = None, timeout: float = 10.0) -> BatchRun:
     """Run every sample of the int8 ``batch`` on the build's firmware and return the outputs.
@@ -83,7 +76,9 @@ def run_batch(build_dir: str | os.PathLike, batch: np.ndarray, *, emulator: str 
     is empty, the emulator or port is unavailable, the firmware does not start, the device runs
     another model, or the link fails (naming the emulator's exit status when it exited).
     """
-    check_batch(batch)
+    from edge_deploy.quantize.batchfile import check_samples
+
+    check_samples(np.asarray(batch))
     report = load_build_report(build_dir)
     if port is not None and emulator is not None:
         raise EdgeDeployError("pass either --emulator or --port, not both",
