@@ -91,8 +91,9 @@ class EmulatedTarget:
 
     def explain(self, error: EdgeDeployError) -> EdgeDeployError:
         """``error``, a failure of the link, told from the emulator's side: if the emulator has
-        exited (within a second), an error with its exit status and the tail of its log;
-        otherwise ``error`` itself."""
+        exited (within a second), an error with its exit status and the tail of its log (the
+        link's own symptom, a reset connection or a silence, says nothing more); otherwise
+        ``error`` itself."""
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(1.0)
         code = self.process.returncode
@@ -107,8 +108,8 @@ class EmulatedTarget:
             lines = [lines[0], "..."] + lines[-_LOG_LINES:]
         log = "\n".join(lines) or "(the emulator printed nothing)"
         return EdgeDeployError(
-            f"{self.emulator} ({self.board.name}) {status} while the host was talking to the firmware "
-            f"({error.message}); its log ends:\n{log}",
+            f"{self.emulator} ({self.board.name}) {status} while the host was talking to the firmware; "
+            f"its log ends:\n{log}",
             hint=f"the firmware ended the emulator (a semihosting exit) or it or the emulator crashed: the log "
             f"says which; check {self.elf.name} was built for {self.board.name} (edge-deploy selftest checks "
             "the runtime)",

@@ -154,7 +154,7 @@ def checkpoint_from_dict(raw: dict[str, Any], source: str = "checkpoint") -> Che
     for index, state in enumerate(raw["state_dicts"]):
         try:
             model = build_model(name, **params)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, EdgeDeployError) as exc:
             raise EdgeDeployError(f"{source}: architecture {name!r} cannot be built from its params: {exc}",
                                   hint="the arch params must be those build_model takes for that architecture") from exc
         try:
