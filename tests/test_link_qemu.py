@@ -192,7 +192,8 @@ def test_profile_qemu_dies_with_its_parent(tmp_path, qemu_arm):
     elf = _spin_elf(tmp_path)
     script = ("from edge_deploy.profile.qemu_run import run_with_counts; "
               f"run_with_counts({str(elf)!r}, markers=False, timeout_s=60)")
-    parent = subprocess.Popen([sys.executable, "-c", script])
+    # Its own temporary folder: the killed parent cannot remove QEMU's log folder.
+    parent = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "TMPDIR": str(tmp_path)})
     try:
         qemu = _wait_for_qemu(str(elf))
         parent.kill()
