@@ -1,6 +1,4 @@
 /* The link: the console UART, or semihosting's stdin/stdout under QEMU (see ed_link.h). */
-#include <string.h>
-
 #include "ed_board_config.h"
 #include "ed_link.h"
 #include "ed_semihost.h"
@@ -20,6 +18,23 @@ static int semihost_link(void)
     return host_out >= 0;
 }
 
+#ifdef ED_BOARD_QEMU_MACHINE
+/* 1 if `word` occurs in `text` (a plain search: newlib's strstr would cost more flash). */
+static int contains(const char *text, const char *word)
+{
+    for (; *text != '\0'; text++) {
+        uint32_t i = 0;
+        while (word[i] != '\0' && text[i] == word[i]) {
+            i++;
+        }
+        if (word[i] == '\0') {
+            return 1;
+        }
+    }
+    return 0;
+}
+#endif
+
 void ed_link_init(void)
 {
     ed_uart_init();
@@ -28,7 +43,7 @@ void ed_link_init(void)
      * worth its risk (an emulator that stops on it). */
     char cmdline[128];
     if (ed_semihost_available() && ed_semihost_cmdline(cmdline, sizeof cmdline) == 0
-        && strstr(cmdline, ED_LINK_SEMIHOST_ARG) != NULL) {
+        && contains(cmdline, ED_LINK_SEMIHOST_ARG)) {
         int32_t in = ed_semihost_open(":tt", SH_MODE_READ);
         int32_t out = ed_semihost_open(":tt", SH_MODE_WRITE);
         if (in >= 0 && out >= 0) {
