@@ -124,7 +124,8 @@ def main() -> int:
         "run_batch": {"windows": len(batch), "seconds": round(whole, 3),
                       "windows_per_s": round(len(batch) / whole, 2), "mismatches": mismatches},
         "target_windows_per_s": 50,
-        **source_state("firmware", "sdk/edge_deploy/link", "sdk/edge_deploy/emulators", "benchmarks/link_throughput.py"),
+        **source_state("firmware", "sdk/edge_deploy/link", "sdk/edge_deploy/emulators",
+                       "benchmarks/link_throughput.py"),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -116,7 +116,8 @@ def test_quantize_refuses_an_empty_or_nan_calibration_batch(tmp_path, capsys):
     x[1, 0, 7] = np.inf
     np.save(nan, x)
     for calib, words in ((empty, "calibration batch hold no sample"), (nan, "the first is inf in sample 1")):
-        status = main(["quantize", str(tmp_path / "model.pt"), "--calib", str(calib), "--out", str(tmp_path / "m.tflite")])
+        status = main(["quantize", str(tmp_path / "model.pt"), "--calib", str(calib),
+                       "--out", str(tmp_path / "m.tflite")])
         err = capsys.readouterr().err
         assert status == 1 and words in err and "Traceback" not in err, err
     assert not (tmp_path / "m.tflite").exists()

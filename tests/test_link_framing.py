@@ -325,7 +325,7 @@ def test_a_closed_port_is_a_link_error_naming_the_port(pty_pair):
         peer.stop.set()
         os.close(peer.fd)   # the far end goes away in the middle of the request
 
-    peer, client = _connect(pty_pair, behaviour, timeout=2.0)
+    peer, client = _connect(pty_pair, behaviour, timeout=0.5)
     with client, pytest.raises(LinkClosed, match=f"the link to {path} closed"):
         client.echo(b"anyone?")
 

@@ -59,9 +59,10 @@ def _run_on_device(device, batch: np.ndarray, report: dict[str, Any]) -> BatchRu
         )
     results = list(device.run_inputs([np.ascontiguousarray(sample).tobytes() for sample in batch]))
     outputs = [np.frombuffer(output, dtype=np.int8).reshape(out_shape) for _, output in results]
-    return BatchRun(outputs=np.stack(outputs) if outputs else np.zeros((0, *out_shape), np.int8),
-                    layer_cycles=np.asarray([r.layer_cycles for r, _ in results], dtype=np.int64).reshape(len(batch), -1),
-                    total_cycles=np.asarray([r.total_cycles for r, _ in results], dtype=np.int64))
+    cycles = [cycles for cycles, _ in results]
+    return BatchRun(outputs=np.stack(outputs),
+                    layer_cycles=np.asarray([c.layer_cycles for c in cycles], dtype=np.int64).reshape(len(batch), -1),
+                    total_cycles=np.asarray([c.total_cycles for c in cycles], dtype=np.int64))
 
 
 def run_batch(build_dir: str | os.PathLike, batch: np.ndarray, *, emulator: str | None = None,

@@ -78,7 +78,7 @@ class EmulatedTarget:
         silent, no BOOT) while the emulator has exited is raised as the emulator's exit, with
         its status and the tail of its log (:meth:`explain`)."""
         from edge_deploy.link import DeviceClient, LinkError
-        from edge_deploy.link.client import DEFAULT_BOOT_TIMEOUT_S
+        from edge_deploy.link.session import DEFAULT_BOOT_TIMEOUT_S
 
         try:
             sock = {"sock": self.host_socket} if self.host_socket is not None else {}

@@ -15,6 +15,14 @@ import time
 
 import serial
 
+try:
+    import termios
+
+    # pyserial lets termios.error (not an OSError) through from tcdrain on a tty whose far end is gone.
+    _PORT_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError, termios.error)
+except ImportError:  # not a POSIX system
+    _PORT_ERRORS = (serial.SerialException, OSError)
+
 from edge_deploy.errors import EdgeDeployError
 
 # How long a read waits for the first byte: short, so the client keeps its own timers.
@@ -63,7 +71,7 @@ class SerialStream:
             if data and self._port.in_waiting:
                 data += self._port.read(self._port.in_waiting)
             return data
-        except (serial.SerialException, OSError) as exc:
+        except _PORT_ERRORS as exc:
             raise LinkClosed(self.name, f"read failed ({exc})") from exc
 
     def write(self, data: bytes) -> None:
@@ -71,7 +79,7 @@ class SerialStream:
         try:
             self._port.write(data)
             self._port.flush()
-        except (serial.SerialException, OSError) as exc:
+        except _PORT_ERRORS as exc:
             raise LinkClosed(self.name, f"write failed ({exc})") from exc
 
     def close(self) -> None:
