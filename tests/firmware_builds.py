@@ -2,7 +2,7 @@
 
 ``session_firmware(tmp_path_factory, board, variant)`` compiles the runtime for ``board`` with
 the fixture model ``variant`` ("none", "add_one", "add_one_small" (1,000 bytes in, 16 out: four
-inputs per RUN_BATCH frame), "fault", "exit") on first use and returns the cached FirmwareBuild
+inputs per RUN_BATCH frame; "add_one_small_16k" with a 16 KiB request buffer), "fault", "exit") on first use and returns the cached FirmwareBuild
 afterwards.
 """
 
@@ -17,10 +17,15 @@ VARIANTS = {
     "none": [],
     "add_one": [FIXTURES / "test_model_add_one.c"],
     "add_one_small": [FIXTURES / "test_model_add_one.c"],
+    "add_one_small_16k": [FIXTURES / "test_model_add_one.c"],
     "fault": [FIXTURES / "test_model_fault.c"],
     "exit": [FIXTURES / "test_model_exit.c"],
 }
-DEFINES = {"add_one_small": {"TEST_TENSOR_BYTES": "1000u", "TEST_OUTPUT_BYTES": "16u"}}
+DEFINES = {
+    "add_one_small": {"TEST_TENSOR_BYTES": "1000u", "TEST_OUTPUT_BYTES": "16u"},
+    # The same with a 16 KiB request buffer: larger frames, 16 inputs per RUN_BATCH.
+    "add_one_small_16k": {"TEST_TENSOR_BYTES": "1000u", "TEST_OUTPUT_BYTES": "16u", "ED_MAX_PAYLOAD": "16384u"},
+}
 _cache: dict[tuple[str, str], FirmwareBuild] = {}
 
 

@@ -56,6 +56,18 @@ def test_run_batch_answers_every_input_in_order(small_device):
     assert small_device.read_profile().runs == before + 11
 
 
+def test_a_larger_request_buffer_means_larger_frames(tmp_path_factory, qemu_arm):
+    # ED_MAX_PAYLOAD is a build define: the device reports it and the host fills its frames.
+    build = session_firmware(tmp_path_factory, "mps2-an386", "add_one_small_16k")
+    with start_qemu("mps2-an386", build.elf, link="semihost") as target, target.connect() as device:
+        assert device.boot_info.max_payload == 16384
+        payload = random.Random(3).randbytes(16384)
+        assert device.echo(payload) == payload                # one frame
+        inputs = [random.Random(i).randbytes(1000) for i in range(20)]
+        assert [out for _, out in device.run_inputs(inputs)] == [_add_one(x, 16) for x in inputs]
+        assert device.resends == 0
+
+
 def test_run_batch_refuses_a_partial_input(small_device):
     with pytest.raises(EdgeDeployError, match="RUN_BATCH: BAD_REQUEST"):
         small_device.request(fr.RUN_BATCH, bytes(1500))
