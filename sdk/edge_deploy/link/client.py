@@ -27,6 +27,10 @@ class DeviceClient(LinkSession):
     ``retries``, ``window``, ``sock``, ...). Raises EdgeDeployError if the port cannot be opened.
     """
 
+    def __init__(self, url: str, **options) -> None:
+        super().__init__(url, **options)
+        self._model_info: ModelInfo | None = None
+
     # -- device and model ------------------------------------------------------------------
 
     def info(self) -> DeviceInfo:

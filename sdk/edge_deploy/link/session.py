@@ -99,7 +99,6 @@ class LinkSession:
         self._decoder = fr.FrameDecoder()
         self._seq = random.Random(os.getpid()).randrange(1, 256)
         self._info: DeviceInfo | None = None
-        self._model_info: ModelInfo | None = None
         self._pending: list[fr.Frame] = []
         self._last_data = time.monotonic()
         if sock is not None:
