@@ -1,8 +1,8 @@
 """QEMU (qemu-system-arm) runner: the board's machine, the firmware's link on the host.
 
 Two links (docs/protocol.md, "Links"): the console UART on a loopback TCP port, which QEMU's UART
-models feed one byte per main-loop turn (about 5-12 KB/s), or semihosting's stdin/stdout joined to
-a socket pair, which moves whole buffers per call (megabytes per second). The runtime takes the
+models feed one byte per main-loop turn, or semihosting's stdin/stdout joined to a socket pair,
+which moves whole buffers per call (docs/benchmarks.md, "Link throughput"). The runtime takes the
 semihosting link when the semihosting command line asks for it (``SEMIHOST_LINK_ARG``).
 """
 
