@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 UART_KINDS = ("cmsdk-uart", "stm32-usart", "nrf-uarte")
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([KkMm]?)(?:i?B)?\s*$")
@@ -39,6 +39,18 @@ def _parse_address(value: object) -> object:
 
 Size = Annotated[int, BeforeValidator(_parse_size), Field(gt=0, le=0xFFFFFFFF)]
 Address = Annotated[int, BeforeValidator(_parse_address), Field(ge=0, le=0xFFFFFFFF)]
+def _check_hertz(value: int) -> int:
+    if not 0 < value <= 0xFFFFFFFF:
+        raise ValueError(f"{value} is out of range: above 0 and at most 4,294,967,295 (the firmware keeps "
+                         "clock and baud rates in 32 bits)")
+    return value
+
+
+# A rate (clock Hz, baud): the firmware keeps them (ED_CLOCK_HZ, ED_UART_BAUD) in 32 bits.
+Hertz = Annotated[int, AfterValidator(_check_hertz)]
+# No UART here samples a bit fewer than 8 times (CMSDK: 16, STM32 USART: 16 or 8, nRF UARTE: 16),
+# so a baud rate above an eighth of the UART's clock cannot be set.
+MIN_OVERSAMPLING = 8
 
 
 class _Strict(BaseModel):
@@ -92,8 +104,8 @@ class Console(_Strict):
 
     kind: Literal["cmsdk-uart", "stm32-usart", "nrf-uarte"]
     base: Address
-    baud: int = Field(default=115200, gt=0)
-    clock_hz: int | None = Field(default=None, gt=0, description="UART input clock; default: the core clock")
+    baud: Hertz = 115200
+    clock_hz: Hertz | None = Field(default=None, description="UART input clock; default: the core clock")
     init: tuple[RegisterWrite, ...] = ()
     tx_pin: int | None = Field(default=None, ge=0, description="nrf-uarte: TXD pin number")
     rx_pin: int | None = Field(default=None, ge=0, description="nrf-uarte: RXD pin number")
@@ -133,8 +145,8 @@ class Board(_Strict):
     description: str = ""
     cpu: Literal["cortex-m4"]
     fpu: Literal["fpv4-sp-d16"] | None = None
-    clock_hz: int = Field(gt=0, description="core clock the firmware runs at")
-    max_clock_hz: int | None = Field(default=None, gt=0, description="fastest the core can be clocked")
+    clock_hz: Hertz = Field(description="core clock the firmware runs at")
+    max_clock_hz: Hertz | None = Field(default=None, description="fastest the core can be clocked")
     memory: Memory
     stack_bytes: Size = 8192
     console: Console
@@ -146,6 +158,14 @@ class Board(_Strict):
     def _stack_fits(self) -> Board:
         if self.stack_bytes >= self.memory.ram.size:
             raise ValueError(f"stack_bytes ({self.stack_bytes}) does not fit in ram ({self.memory.ram.size} bytes)")
+        return self
+
+    @model_validator(mode="after")
+    def _baud_within_uart_clock(self) -> Board:
+        limit = self.uart_clock_hz // MIN_OVERSAMPLING
+        if self.console.baud > limit:
+            raise ValueError(f"console.baud {self.console.baud} is above what a UART clocked at "
+                             f"{self.uart_clock_hz} Hz can send (at most clock / {MIN_OVERSAMPLING} = {limit})")
         return self
 
     @property

@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass
 from edge_deploy.boards import Board
 from edge_deploy.errors import EdgeDeployError
 
-CODE_BASE_BYTES = 12 * 1024  # runtime + the kernels a model typically links
+# Runtime + the kernels a model typically links; the runtime's link layer (UART or QEMU
+# semihosting), RUN_BATCH and the re-scan of damaged frames added 1.25 KB (issue 17).
+CODE_BASE_BYTES = 12 * 1024 + 1280
 CODE_PER_LAYER_BYTES = 400  # a layer function, its constants and table entries
 RUNTIME_RAM_BYTES = 8 * 1024  # server frames, profile counters, UART state
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from edge_deploy.cli.params import SECONDS
+
 
 @click.command("run")
 @click.argument("build_dir", metavar="DIR", type=click.Path(file_okay=False, exists=True))
@@ -13,7 +15,8 @@ import click
 @click.option("--port", help="Serial port of a board already running the firmware (device path or pyserial URL).")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Where to write the int8 outputs (.npy).")
 @click.option("--check", is_flag=True, help="Compare with the reference interpreter; write DIR/check.json; fail on any mismatch.")
-@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for each reply.")
+@click.option("--timeout", type=SECONDS, default=10.0, show_default=True,
+              help="Seconds to wait for each reply (an inference may take up to a minute).")
 def command(build_dir, inputs_path, emulator, port, out_path, check, timeout) -> None:
     """Send each input of X.npy to the firmware of build DIR, run it, collect the outputs."""
     from pathlib import Path

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -19,7 +18,7 @@ from edge_deploy.boards import Board, load_board
 from edge_deploy.emulators.process import EmulatorProcess, free_loopback_port, port_accepts
 from edge_deploy.emulators.target import EmulatedTarget
 from edge_deploy.errors import EdgeDeployError
-from edge_deploy.fsutil import atomic_write_text
+from edge_deploy.fsutil import atomic_write_text, owned_temp_dir
 
 RENODE = "renode"
 _INSTALL_HINT = (
@@ -98,7 +97,7 @@ def start_renode(
     renode = find_renode()
     if not Path(elf).is_file():
         raise EdgeDeployError(f"firmware {elf} does not exist", hint="build it first")
-    work = Path(tempfile.mkdtemp(prefix="edge-deploy-renode-"))
+    work = owned_temp_dir("edge-deploy-renode-")
     port = free_loopback_port()
     script = atomic_write_text(work / f"{board.name}.resc", render_resc(board, elf, port))
     command = renode_command(script, free_loopback_port(), renode) + list(extra_args)
