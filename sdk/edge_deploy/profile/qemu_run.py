@@ -17,6 +17,7 @@ from pathlib import Path
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.profile.counts import InsnCounts, read_counts
 from edge_deploy.profile.elf_symbols import MarkerSymbols, read_elf_symbols
+from edge_deploy.profile.memory_map import MemoryLayout, machine_board, memory_layout
 from edge_deploy.profile.plugin_build import plugin_path
 
 DEFAULT_MACHINE = "mps2-an386"
@@ -66,11 +67,15 @@ def run_with_counts(
     markers: MarkerSymbols | None | bool = True,
     timeout_s: float = 60.0,
     extra_args: Sequence[str] = (),
+    layout: MemoryLayout | None = None,
 ) -> CountedRun:
-    """Run ``elf`` on QEMU ``machine`` until it exits through semihosting; count instructions.
+    """Run ``elf`` on QEMU ``machine`` until it exits through semihosting; count instructions
+    and the memory accesses each one makes.
 
     ``markers``: True finds the profiling marker symbols in the ELF (segments split at each
     ``ed_profile_mark`` call when present), False ignores them, or pass :class:`MarkerSymbols`.
+    ``layout``: the memory regions (and flash line geometry) to sort accesses by; default: the
+    regions of the bundled board QEMU emulates as ``machine``, without line reuse.
     Returns a :class:`CountedRun` (exit code 0 for ``SYS_EXIT`` with ApplicationExit).
     Raises EdgeDeployError when QEMU is missing, the firmware does not exit within
     ``timeout_s`` seconds, or QEMU fails to start.
@@ -82,7 +87,8 @@ def run_with_counts(
         markers = None
     with tempfile.TemporaryDirectory(prefix="edge-deploy-profile-") as tmp:
         out = Path(tmp) / "counts.txt"
-        args = [f"out={out}", *(markers.plugin_args() if markers else [])]
+        layout = layout or memory_layout(machine_board(machine))
+        args = [f"out={out}", *(markers.plugin_args() if markers else []), *layout.plugin_args()]
         cmd = qemu_command(elf, args, machine=machine, extra_args=extra_args)
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
