@@ -32,9 +32,10 @@
 
 ed_clock_state_t ed_clock_setup_stm32f4(void)
 {
-    /* Wait states first (RM0090 3.5.1, "Increasing the CPU frequency"), read back until taken. */
+    /* Wait states first, read back until LATENCY shows them (RM0090 3.5.1, "Increasing the CPU
+     * frequency": the check the manual asks for is on LATENCY). */
     FLASH_ACR = FLASH_ACR_VALUE;
-    if (!ed_clock_wait(&FLASH_ACR, 0x70Fu, FLASH_ACR_VALUE)) {
+    if (!ed_clock_wait(&FLASH_ACR, 0xFu, ED_FLASH_WAIT_STATES)) {
         return ED_CLOCK_TIMEOUT;
     }
 #if ED_CLOCK_START_PLL

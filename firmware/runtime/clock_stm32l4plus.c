@@ -42,9 +42,10 @@ ed_clock_state_t ed_clock_setup_stm32l4plus(void)
         return ED_CLOCK_TIMEOUT;
     }
 #endif
-    /* Wait states first (RM0432 3.3.3, "Increasing the CPU frequency"), read back until taken. */
+    /* Wait states first, read back until LATENCY shows them (RM0432, "Increasing the CPU
+     * frequency"). */
     FLASH_ACR = FLASH_ACR_VALUE;
-    if (!ed_clock_wait(&FLASH_ACR, 0x70Fu, FLASH_ACR_VALUE)) {
+    if (!ed_clock_wait(&FLASH_ACR, 0xFu, ED_FLASH_WAIT_STATES)) {
         return ED_CLOCK_TIMEOUT;
     }
 #if ED_CLOCK_START_PLL
