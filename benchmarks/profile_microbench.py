@@ -11,13 +11,12 @@ counts), and with it measuring flash line reuse too.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import subprocess
 import tempfile
 import time
 from pathlib import Path
-
-import argparse
 
 from provenance import source_state
 
@@ -27,13 +26,8 @@ from edge_deploy.profile.cycle_model import CortexM4Timing, estimate_cycles
 from edge_deploy.profile.decode import decode_code
 from edge_deploy.profile.elf_symbols import read_elf_symbols
 from edge_deploy.profile.memory_map import memory_layout
-from edge_deploy.profile.microbench import (
-    ART_F4,
-    BENCHMARKS,
-    CORE_BENCHMARKS,
-    FLASH_TIMINGS,
-    build_microbenchmark,
-)
+from edge_deploy.profile.microbench import build_microbenchmark
+from edge_deploy.profile.microbench_cases import ART_F4, BENCHMARKS, CORE_BENCHMARKS, FLASH_TIMINGS
 from edge_deploy.profile.qemu_run import qemu_command, run_with_counts
 
 RESULTS = Path(__file__).resolve().parent / "results" / "profile_microbench.json"

@@ -14,14 +14,8 @@ from edge_deploy.profile.cycle_model import CortexM4Timing, branch_outcomes, est
 from edge_deploy.profile.decode import decode_code
 from edge_deploy.profile.elf_symbols import read_elf_symbols
 from edge_deploy.profile.memory_map import memory_layout
-from edge_deploy.profile.microbench import (
-    ART_F4,
-    BENCHMARKS,
-    CORE_BENCHMARKS,
-    FLASH_BENCHMARKS,
-    FLASH_TIMINGS,
-    build_microbenchmark,
-)
+from edge_deploy.profile.microbench import build_microbenchmark
+from edge_deploy.profile.microbench_cases import ART_F4, BENCHMARKS, CORE_BENCHMARKS, FLASH_BENCHMARKS, FLASH_TIMINGS
 from edge_deploy.profile.qemu_run import run_with_counts
 
 pytestmark = pytest.mark.qemu

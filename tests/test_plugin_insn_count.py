@@ -12,7 +12,8 @@ from edge_deploy.errors import EdgeDeployError
 from edge_deploy.profile.attribution import per_range
 from edge_deploy.profile.counts import parse_counts
 from edge_deploy.profile.elf_symbols import read_elf_symbols
-from edge_deploy.profile.microbench import BENCHMARKS, build_microbenchmark
+from edge_deploy.profile.microbench import build_microbenchmark
+from edge_deploy.profile.microbench_cases import BENCHMARKS
 from edge_deploy.profile.plugin_build import PLUGIN_SOURCE, plugin_path
 from edge_deploy.profile.qemu_run import qemu_binary, run_with_counts
 
