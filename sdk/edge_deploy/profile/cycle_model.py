@@ -22,7 +22,7 @@ Every estimate is an integer number of cycles per address, so per-layer sums add
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 from edge_deploy.boards.clocking import FlashTiming
 from edge_deploy.profile import decode as k
@@ -279,9 +279,3 @@ def estimate_cycles(
              "misaligned": sum(misaligned.values())}
     return CycleEstimate(cycles=cycles, taken=taken, parts=parts)
 
-
-def timing_parameters(timing: CortexM4Timing) -> dict:
-    """``asdict`` of the core parameters (without the flash block)."""
-    out = asdict(timing)
-    out.pop("flash")
-    return out
