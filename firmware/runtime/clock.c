@@ -4,7 +4,9 @@
 #include "ed_board_config.h"
 #include "ed_clock.h"
 
+#if defined(ED_CLOCK_SETUP)
 static ed_clock_state_t state = ED_CLOCK_AT_RESET;
+#endif
 
 void ed_clock_init(void)
 {
@@ -23,6 +25,7 @@ int ed_clock_wait(volatile uint32_t *reg, uint32_t mask, uint32_t value)
     return 0;
 }
 
+#if defined(ED_CLOCK_SETUP)
 uint32_t ed_clock_core_hz(void)
 {
     return state == ED_CLOCK_FULL ? ED_CLOCK_HZ : ED_CLOCK_RESET_HZ;
@@ -49,3 +52,4 @@ const char *ed_clock_state_name(void)
         return "reset";
     }
 }
+#endif /* ED_CLOCK_SETUP */

@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include "ed_board_config.h"
+
 typedef enum {
     ED_CLOCK_AT_RESET = 0,      /* the board runs at its reset clock (no clock: block, or chosen) */
     ED_CLOCK_FULL = 1,          /* the PLL runs and drives the core at the board's clock_hz */
@@ -16,10 +18,18 @@ typedef enum {
  * boots, on its reset clock, and says so (ed_clock_state_name). */
 void ed_clock_init(void);
 
+#if defined(ED_CLOCK_SETUP)
 uint32_t ed_clock_core_hz(void);        /* the core clock now running */
 uint32_t ed_clock_uart_hz(void);        /* the console UART's input clock now */
 ed_clock_state_t ed_clock_state(void);
 const char *ed_clock_state_name(void);  /* "full", "reset" or "timeout" */
+#else
+/* No clock: block: the board runs at its reset clock, known at compile time. */
+static inline uint32_t ed_clock_core_hz(void) { return ED_CLOCK_HZ; }
+static inline uint32_t ed_clock_uart_hz(void) { return ED_UART_CLOCK_HZ; }
+static inline ed_clock_state_t ed_clock_state(void) { return ED_CLOCK_AT_RESET; }
+static inline const char *ed_clock_state_name(void) { return "reset"; }
+#endif
 
 /* Spin until (*reg & mask) == value or `ED_CLOCK_WAIT_LIMIT` reads have passed; 1 if it came. */
 #define ED_CLOCK_WAIT_LIMIT 200000u
