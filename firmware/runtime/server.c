@@ -3,6 +3,7 @@
 
 #include "ed_board_config.h"
 #include "ed_link.h"
+#include "ed_clock.h"
 #include "ed_model.h"
 #include "ed_protocol.h"
 #include "ed_runtime.h"
@@ -93,9 +94,10 @@ static uint32_t format_info(char *out, uint32_t capacity)
     text_field_u32(&text, "protocol", ED_PROTOCOL_VERSION);
     text_field_str(&text, "firmware", ED_FIRMWARE_VERSION);
     text_field_str(&text, "board", ED_BOARD_NAME);
-    text_field_u32(&text, "clock_hz", ED_CLOCK_HZ);
+    text_field_u32(&text, "clock_hz", ed_clock_core_hz());
+    text_field_str(&text, "clock", ed_clock_state_name());
     text_field_str(&text, "cycle_source", ed_cycle_source_name());
-    text_field_u32(&text, "cycle_hz", ED_CLOCK_HZ);
+    text_field_u32(&text, "cycle_hz", ed_clock_core_hz());
     text_field_u32(&text, "max_payload", ED_MAX_PAYLOAD);
     text_field_str(&text, "link", ed_link_name());
     text_field_u32(&text, "run_batch", 1u);

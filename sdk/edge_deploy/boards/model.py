@@ -12,7 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-UART_KINDS = ("cmsdk-uart", "stm32-usart", "nrf-uarte")
+from edge_deploy.boards.clocking import ClockSetup, FlashTiming
+
+UART_KINDS = ("cmsdk-uart", "stm32-usart", "stm32-lpuart", "nrf-uarte")
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([KkMm]?)(?:i?B)?\s*$")
 
 
@@ -102,10 +104,12 @@ class RegisterWrite(_Strict):
 class Console(_Strict):
     """The UART the protocol runs over."""
 
-    kind: Literal["cmsdk-uart", "stm32-usart", "nrf-uarte"]
+    kind: Literal["cmsdk-uart", "stm32-usart", "stm32-lpuart", "nrf-uarte"]
     base: Address
     baud: Hertz = 115200
     clock_hz: Hertz | None = Field(default=None, description="UART input clock; default: the core clock")
+    bus: Literal["apb1", "apb2"] | None = Field(
+        default=None, description="with a clock: block, the APB bus whose clock feeds the UART")
     init: tuple[RegisterWrite, ...] = ()
     tx_pin: int | None = Field(default=None, ge=0, description="nrf-uarte: TXD pin number")
     rx_pin: int | None = Field(default=None, ge=0, description="nrf-uarte: RXD pin number")
@@ -152,6 +156,8 @@ class Board(_Strict):
     console: Console
     emulation: Emulation = Emulation()
     flashing: Flashing = Flashing()
+    clock: ClockSetup | None = Field(default=None, description="the PLL setup the runtime applies at reset")
+    flash: FlashTiming | None = Field(default=None, description="flash wait states and accelerator at clock_hz")
     source: Path | None = Field(default=None, exclude=True, description="file the board was loaded from")
 
     @model_validator(mode="after")
@@ -168,6 +174,33 @@ class Board(_Strict):
                              f"{self.uart_clock_hz} Hz can send (at most clock / {MIN_OVERSAMPLING} = {limit})")
         return self
 
+    @model_validator(mode="after")
+    def _clock_consistent(self) -> Board:
+        clock = self.clock
+        if clock is None:
+            if self.console.bus is not None:
+                raise ValueError("console.bus needs a clock: block (it derives the UART clock from the clock tree)")
+            return self
+        if self.clock_hz not in (clock.full_hz, clock.reset_hz):
+            raise ValueError(f"clock_hz ({self.clock_hz}) is neither the PLL's output ({clock.full_hz}) nor the "
+                             f"reset clock ({clock.reset_hz}) of the clock: block")
+        if self.console.bus is None or self.console.clock_hz is not None:
+            raise ValueError("with a clock: block, set console.bus (apb1/apb2) and leave out console.clock_hz")
+        return self
+
+    @model_validator(mode="after")
+    def _enough_wait_states(self) -> Board:
+        needed = self.flash.minimum_wait_states(self.clock_hz) if self.flash else None
+        if needed is not None and self.flash.wait_states < needed:
+            raise ValueError(f"flash.wait_states ({self.flash.wait_states}) is too few at clock_hz {self.clock_hz}: "
+                             f"the flash needs {needed} (hz_per_wait_state {self.flash.hz_per_wait_state})")
+        return self
+
+    @property
+    def full_clock(self) -> bool:
+        """True when the runtime starts the PLL (``clock_hz`` is the PLL output, not the reset clock)."""
+        return self.clock is not None and self.clock_hz == self.clock.full_hz != self.clock.reset_hz
+
     @property
     def has_fpu(self) -> bool:
         """True if the core has a single-precision FPU (firmware is built hard-float)."""
@@ -175,7 +208,9 @@ class Board(_Strict):
 
     @property
     def uart_clock_hz(self) -> int:
-        """The clock feeding the console UART (for its baud-rate divisor)."""
+        """The clock feeding the console UART at ``clock_hz`` (for its baud-rate divisor)."""
+        if self.clock is not None and self.console.bus is not None:
+            return self.clock.bus_hz(self.console.bus, self.clock_hz)
         return self.console.clock_hz or self.clock_hz
 
     @property

@@ -23,12 +23,36 @@ from edge_deploy.errors import EdgeDeployError
 
 @dataclass(frozen=True)
 class BatchRun:
-    """Outputs ``(N, *output_shape[1:])`` int8 and per-inference cycle counts ``(N, n_layers)``
-    (the device's cycle counter: DWT on boards, SysTick under QEMU)."""
+    """Outputs ``(N, *output_shape[1:])`` int8 and the device counter's per-inference counts
+    ``(N, n_layers)``: ``counter`` names it ("dwt" or "systick", as the firmware reports) at
+    ``counter_hz``, and ``target`` where the firmware ran ("qemu", "renode", "port"). Only DWT
+    on a board counts core cycles: see :func:`counter_summary`."""
 
     outputs: np.ndarray
     layer_cycles: np.ndarray
     total_cycles: np.ndarray
+    counter: str = "?"
+    counter_hz: int = 0
+    target: str = "port"
+
+
+def counter_summary(result: BatchRun) -> str:
+    """What the device counter measured, per inference, saying what the number is: core cycles
+    (DWT on a board), instructions (SysTick under QEMU's -icount shift=0: one tick per
+    1e9 / counter_hz instructions) or ticks of a virtual clock (Renode, a target without DWT)."""
+    mean = float(result.total_cycles.mean()) if len(result.total_cycles) else 0.0
+    hz = result.counter_hz or 1
+    if result.counter == "dwt" and result.target == "port":
+        return f"{mean:,.0f} cycles per inference (DWT CYCCNT: {mean / hz * 1e3:.3f} ms at {hz / 1e6:g} MHz)"
+    if result.counter == "systick" and result.target == "qemu":
+        per_tick = 1e9 / hz
+        return (f"about {mean * per_tick:,.0f} instructions per inference (QEMU virtual time: SysTick ticks x "
+                f"{per_tick:g}, to within {per_tick:g}; modelled cycles: edge-deploy profile DIR)")
+    if result.target == "renode":
+        return (f"{mean:,.0f} {result.counter} ticks per inference (Renode virtual time, not core cycles; "
+                "modelled cycles: edge-deploy profile DIR)")
+    return (f"{mean:,.0f} {result.counter} ticks per inference (the target has no DWT: ticks of its clock, "
+            "not cycles)")
 
 
 def load_input_batch(path: str | os.PathLike | np.ndarray, report: dict[str, Any]) -> np.ndarray:
@@ -46,9 +70,11 @@ def load_input_batch(path: str | os.PathLike | np.ndarray, report: dict[str, Any
     return load_int8_batch(path, tuple(spec["shape"][1:]), spec["scale"], spec["zero_point"], quiet=True)
 
 
-def _run_on_device(device, batch: np.ndarray, report: dict[str, Any]) -> BatchRun:
-    """Every sample of ``batch`` through the firmware behind ``device`` (a DeviceClient)."""
+def _run_on_device(device, batch: np.ndarray, report: dict[str, Any], target: str) -> BatchRun:
+    """Every sample of ``batch`` through the firmware behind ``device`` (a DeviceClient);
+    ``target`` says where it runs ("qemu", "renode", "port")."""
     out_shape = tuple(report["output"]["shape"][1:])
+    counter = device.info()
     info = device.model_info()
     expected = (int(np.prod(report["input"]["shape"])), int(np.prod(report["output"]["shape"])))
     if (info.input_bytes, info.output_bytes) != expected:
@@ -60,9 +86,10 @@ def _run_on_device(device, batch: np.ndarray, report: dict[str, Any]) -> BatchRu
     results = list(device.run_inputs([np.ascontiguousarray(sample).tobytes() for sample in batch]))
     outputs = [np.frombuffer(output, dtype=np.int8).reshape(out_shape) for _, output in results]
     cycles = [cycles for cycles, _ in results]
-    return BatchRun(outputs=np.stack(outputs),
+    return BatchRun(outputs=np.stack(outputs) if outputs else np.zeros((0, *out_shape), np.int8),
                     layer_cycles=np.asarray([c.layer_cycles for c in cycles], dtype=np.int64).reshape(len(batch), -1),
-                    total_cycles=np.asarray([c.total_cycles for c in cycles], dtype=np.int64))
+                    total_cycles=np.asarray([c.total_cycles for c in cycles], dtype=np.int64),
+                    counter=counter.cycle_source, counter_hz=counter.cycle_hz, target=target)
 
 
 def run_batch(build_dir: str | os.PathLike, batch: np.ndarray, *, emulator: str | None = None,
@@ -88,14 +115,14 @@ def run_batch(build_dir: str | os.PathLike, batch: np.ndarray, *, emulator: str 
         from edge_deploy.link import DeviceClient
 
         with DeviceClient(port, timeout=timeout) as device:
-            return _run_on_device(device, batch, report)
+            return _run_on_device(device, batch, report, "port")
     from edge_deploy.boards import board_from_report
     from edge_deploy.emulators import start_emulator
 
     elf = Path(build_dir) / "firmware.elf"
     with start_emulator(board_from_report(report), elf, emulator=emulator, link="fastest") as target:
         with target.connect(timeout=timeout) as device:
-            return _run_on_device(device, batch, report)
+            return _run_on_device(device, batch, report, target.emulator)
 
 
 def reference_outputs(build_dir: str | os.PathLike, batch: np.ndarray) -> np.ndarray:

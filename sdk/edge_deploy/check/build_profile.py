@@ -3,8 +3,10 @@
 Two sources, one layer list (the build's ``report.json``):
 
 * QEMU (default): ``firmware_profile.elf`` (the build's model, one inference, semihosting exit)
-  runs under the instruction-count plugin; exact instructions per layer and Cortex-M4 cycles
-  from the cycle model (``edge_deploy.profile``; source ``qemu-insn-count+cortex-m4-model``).
+  runs under the instruction-count plugin; exact instructions and memory accesses per layer and
+  Cortex-M4 cycles from the cycle model with the memory timing of the build's board, or of
+  another board (``timing``: for boards QEMU cannot emulate) (``edge_deploy.profile``; source
+  ``qemu-insn-count+cortex-m4-model``).
 * The firmware's own counter: on a board (``port``) or in Renode (``emulator="renode"``) the
   build's ``firmware.elf`` times each layer (DWT CYCCNT) and reports it over the serial link
   (source ``dwt``; ``systick`` on a target without a DWT). No instruction counts there.
@@ -43,7 +45,7 @@ def profile_build(
     emulator: str | None = None,
     port: str | None = None,
     inputs: str | os.PathLike | None = None,
-    flash_wait_states: int = 0,
+    timing: str | os.PathLike | None = None,
     runs: int = 5,
     timeout: float = 10.0,
 ) -> dict[str, Any]:
@@ -51,13 +53,14 @@ def profile_build(
 
     ``emulator`` "qemu" (default) or "renode", or ``port`` (pyserial URL or device path) of a
     board running the build's firmware; ``inputs`` a batch file whose first sample is profiled
-    (default: a fixed pseudo-random input); ``flash_wait_states`` for the cycle model (QEMU);
-    ``runs`` inferences on a device (each layer's minimum is reported). Returns the
-    ``profile.json`` content. Raises EdgeDeployError when the folder holds no build, both or
-    an unknown target is given, the tool (QEMU, Renode) is missing, or the device runs
+    (default: a fixed pseudo-random input); ``timing`` a board (name or YAML path) whose memory
+    timing and clock the QEMU profile applies (default: the build's board); ``runs`` inferences
+    on a device (each layer's minimum is reported). Returns the ``profile.json`` content.
+    Raises EdgeDeployError when the folder holds no build, both or an unknown target is given,
+    ``timing`` is given for a device, the tool (QEMU, Renode) is missing, or the device runs
     another model.
     """
-    from edge_deploy.boards import board_from_report
+    from edge_deploy.boards import board_from_report, load_board
     from edge_deploy.build.firmware_build import load_build_report
 
     report = load_build_report(build_dir)
@@ -66,6 +69,11 @@ def profile_build(
                               hint="--port talks to a board already running the firmware")
     if emulator not in (None, "qemu", "renode"):
         raise EdgeDeployError(f"unknown emulator '{emulator}'", hint="use qemu or renode")
+    if timing is not None and (port is not None or emulator == "renode"):
+        raise EdgeDeployError("--timing applies a board's memory timing to the QEMU profile; a board or Renode "
+                              "is measured with its own counter",
+                              hint="drop --timing, or profile on QEMU (the default)")
+    timing_board = load_board(timing) if timing is not None else board_from_report(report)
     layers = run_layers(report)
     sample, origin = profile_input(report, inputs)
     if port is not None:
@@ -78,10 +86,12 @@ def profile_build(
             data = measure_on_device(target.url, report, layers, sample, target="renode", runs=runs, timeout=timeout)
         return write_device_profile(data, build_dir)
     from edge_deploy.profile import CortexM4Timing, LayerInfo, profile_elf, write_profile
+    from edge_deploy.profile.memory_map import memory_layout
 
     firmware = build_profile_firmware(build_dir, report, sample=sample, origin=origin)
     infos = [LayerInfo(layer.get("short_name", layer["name"]), layer["op"], int(layer["macs"])) for layer in layers]
-    profile = profile_elf(firmware.elf, infos, timing=CortexM4Timing(flash_wait_states=flash_wait_states),
-                          machine=firmware.machine, timeout_s=60.0)
+    model = CortexM4Timing(flash=timing_board.flash)
+    profile = profile_elf(firmware.elf, infos, timing=model, machine=firmware.machine, timeout_s=300.0,
+                          layout=memory_layout(firmware.board, timing_board.flash), timing_board=timing_board.name)
     board = board_from_report(report)
-    return write_profile(profile, build_dir, board=board.name, clock_hz=board.clock_hz)
+    return write_profile(profile, build_dir, board=board.name, clock_hz=timing_board.clock_hz)

@@ -23,7 +23,13 @@ def command(build_dir, inputs_path, emulator, port, out_path, check, timeout) ->
 
     import numpy as np
 
-    from edge_deploy.build.device_run import compare_outputs, load_input_batch, reference_outputs, run_batch
+    from edge_deploy.build.device_run import (
+        compare_outputs,
+        counter_summary,
+        load_input_batch,
+        reference_outputs,
+        run_batch,
+    )
     from edge_deploy.build.firmware_build import load_build_report
     from edge_deploy.errors import EdgeDeployError
     from edge_deploy.fsutil import atomic_output_file, atomic_write_json
@@ -34,9 +40,8 @@ def command(build_dir, inputs_path, emulator, port, out_path, check, timeout) ->
     with atomic_output_file(out_path) as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, result.outputs)
-    cycles = float(result.total_cycles.mean()) if len(result.total_cycles) else 0.0
-    click.echo(f"{len(batch)} inputs run on {report['board']} ({port or emulator or 'default emulator'}); "
-               f"outputs -> {out_path}; {cycles:,.0f} cycles per inference (device counter)")
+    click.echo(f"{len(batch)} inputs run on {report['board']} ({port or result.target}); "
+               f"outputs -> {out_path}; {counter_summary(result)}")
     if not check:
         return
     summary = compare_outputs(result.outputs, reference_outputs(build_dir, batch))

@@ -20,6 +20,7 @@ from edge_deploy.errors import EdgeDeployError
 from edge_deploy.fsutil import owned_temp_dir
 from edge_deploy.profile.counts import InsnCounts, read_counts
 from edge_deploy.profile.elf_symbols import MarkerSymbols, read_elf_symbols
+from edge_deploy.profile.memory_map import MemoryLayout, machine_board, memory_layout
 from edge_deploy.profile.plugin_build import plugin_path
 
 DEFAULT_MACHINE = "mps2-an386"
@@ -69,11 +70,15 @@ def run_with_counts(
     markers: MarkerSymbols | None | bool = True,
     timeout_s: float = 60.0,
     extra_args: Sequence[str] = (),
+    layout: MemoryLayout | None = None,
 ) -> CountedRun:
-    """Run ``elf`` on QEMU ``machine`` until it exits through semihosting; count instructions.
+    """Run ``elf`` on QEMU ``machine`` until it exits through semihosting; count instructions
+    and the memory accesses each one makes.
 
     ``markers``: True finds the profiling marker symbols in the ELF (segments split at each
     ``ed_profile_mark`` call when present), False ignores them, or pass :class:`MarkerSymbols`.
+    ``layout``: the memory regions (and flash line geometry) to sort accesses by; default: the
+    regions of the bundled board QEMU emulates as ``machine``, without line reuse.
     Returns a :class:`CountedRun` (exit code 0 for ``SYS_EXIT`` with ApplicationExit).
     Raises EdgeDeployError when QEMU is missing, the firmware does not exit within
     ``timeout_s`` seconds, or QEMU fails to start.
@@ -86,7 +91,8 @@ def run_with_counts(
     tmp = owned_temp_dir("edge-deploy-profile-")
     try:
         out = tmp / "counts.txt"
-        args = [f"out={out}", *(markers.plugin_args() if markers else [])]
+        layout = layout or memory_layout(machine_board(machine))
+        args = [f"out={out}", *(markers.plugin_args() if markers else []), *layout.plugin_args()]
         cmd = qemu_command(elf, args, machine=machine, extra_args=extra_args)
         process = EmulatorProcess(cmd)
         try:

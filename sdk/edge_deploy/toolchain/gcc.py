@@ -27,6 +27,7 @@ _INSTALL_HINT = "install the Arm toolchain: apt-get install gcc-arm-none-eabi li
 _UART_DRIVERS = {
     "cmsdk-uart": "uart_cmsdk.c",
     "stm32-usart": "uart_stm32_usart.c",
+    "stm32-lpuart": "uart_stm32_lpuart.c",
     "nrf-uarte": "uart_nrf_uarte.c",
 }
 
