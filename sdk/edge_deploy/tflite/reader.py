@@ -140,9 +140,15 @@ def _shape(t: Table, name: str) -> tuple[int, ...]:
     shape = t.array(s.TENSOR_SHAPE, "int32")
     shape = () if shape is None else tuple(int(d) for d in shape)
     signature = t.array(s.TENSOR_SHAPE_SIGNATURE, "int32")
-    if any(d < 0 for d in shape) or (signature is not None and any(d < 0 for d in signature)):
-        raise EdgeDeployError(f"tensor '{name}' has a dynamic shape {tuple(signature if signature is not None else shape)}",
-                              "convert the model with a fixed input shape (batch 1)")
+    signature = shape if signature is None else tuple(int(d) for d in signature)
+    # TensorFlow's converter writes a batch of -1 into shape_signature (and sometimes the shape)
+    # of models whose shapes are otherwise static: the batch is read as 1, as TFLM does.
+    if len(shape) == len(signature) and shape and signature[0] < 0 and shape[0] in (1, -1):
+        shape, signature = (1, *shape[1:]), (1, *signature[1:])
+    if any(d < 0 for d in shape) or any(d < 0 for d in signature):
+        dynamic = signature if any(d < 0 for d in signature) else shape
+        raise EdgeDeployError(f"tensor '{name}' has a dynamic shape {dynamic} (a -1 other than the batch)",
+                              "convert the model with fixed input shapes (batch 1)")
     if int(np.prod(shape, dtype=np.float64)) > _MAX_ELEMENTS:
         raise CorruptFlatbuffer(f"tensor '{name}' claims shape {shape}")
     return shape
