@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edge_deploy.errors import EdgeDeployError
-from edge_deploy.ir import Graph
+from edge_deploy.ir import Graph, QuantParams
 from edge_deploy.tflite import export_tflite, import_tflite
 
 from test_tflite_roundtrip import every_op_graph
@@ -59,10 +60,9 @@ def _export_unvalidated(graph, monkeypatch, **opcodes):
     from edge_deploy.ops import get_op
     from edge_deploy.ops.base import TfliteCode
 
-    monkeypatch.setattr(writer, "validate", lambda g: g)
     for kind, code in opcodes.items():  # write this op under another builtin code
         monkeypatch.setattr(get_op(kind), "tflite_code", lambda op, code=code: TfliteCode(code, f"code {code}", 1))
-    return writer.export_tflite(graph)
+    return writer.export_tflite(graph, check=False)
 
 
 def test_float_model_is_rejected_by_name(monkeypatch):
@@ -100,3 +100,69 @@ def test_mlperf_tiny_models_load_as_converted():
     shapes = {p.stem: load_tflite(p).tensor(load_tflite(p).inputs[0]).shape for p in sorted(MLPERF.glob("*.tflite"))}
     assert shapes == {"ad01_int8": (1, 640), "kws_ref_model": (1, 49, 10, 1),
                       "pretrainedResnet_quant": (1, 32, 32, 3), "vww_96_int8": (1, 96, 96, 3)}
+
+
+# ---- issue 17: files that loaded and then crashed a later stage are refused at load -------------
+
+def _refusal(graph, monkeypatch) -> str:
+    with pytest.raises(EdgeDeployError) as caught:
+        import_tflite(_export_unvalidated(graph, monkeypatch))
+    return caught.value.message
+
+
+@pytest.mark.parametrize("scale", [2.3e-43, 0.0, -0.5, float("inf"), float("nan")])
+def test_an_activation_scale_that_is_not_a_normal_positive_float_is_refused_naming_the_tensor(monkeypatch, scale):
+    graph = every_op_graph()
+    graph.tensors["conv"].quant = QuantParams([scale], [-128])  # the ReLU6 conv's output
+    assert re.search(r"'conv' has (an invalid quantization )?scale", _refusal(graph, monkeypatch))
+
+
+def test_an_activation_zero_point_outside_int8_is_refused(monkeypatch):
+    graph = every_op_graph()
+    graph.tensors["sum"].quant = QuantParams([0.1], [200])
+    assert "'sum' has zero point 200" in _refusal(graph, monkeypatch)
+
+
+@pytest.mark.parametrize("beta", [-1.0, 0.0, float("nan"), float("inf")])
+def test_a_softmax_beta_that_is_not_finite_and_positive_is_refused(monkeypatch, beta):
+    graph = every_op_graph()
+    graph.ops[-1].attrs["beta"] = beta
+    assert "beta must be a finite number > 0" in _refusal(graph, monkeypatch)
+
+
+def test_a_softmax_input_scale_too_small_for_int8_softmax_is_refused(monkeypatch):
+    graph = every_op_graph()
+    graph.tensors["fc"].quant = QuantParams([1e-12], [0])  # beta x scale x 2**26 below 1: TFLite aborts
+    assert "below the 2**-26" in _refusal(graph, monkeypatch)
+
+
+def test_a_constant_graph_output_is_refused(monkeypatch):
+    graph = every_op_graph()
+    graph.outputs = [graph.ops[0].inputs[1]]  # the conv's weights
+    assert "graph output 'conv/weights' is a constant tensor" in _refusal(graph, monkeypatch)
+
+
+def test_an_empty_graph_is_refused(monkeypatch):
+    graph = every_op_graph()
+    graph.ops, graph.inputs, graph.outputs = [], [], []
+    assert "0 ops, 0 inputs and 0 outputs" in _refusal(graph, monkeypatch)
+
+
+def test_an_op_reading_a_constant_as_its_data_input_is_refused(monkeypatch):
+    """A FULLY_CONNECTED reading its own weights as its input, which then matches its shape."""
+    graph = every_op_graph()
+    fc = next(op for op in graph.ops if op.kind == "fully_connected")
+    weights = graph.tensors[fc.inputs[1]]
+    graph.tensors["flat"].shape = weights.shape
+    graph.tensors["flat"].data = np.zeros(weights.shape, np.int8)
+    fc.inputs[0] = "flat"
+    graph.ops = [op for op in graph.ops if op.outputs[0] != "flat"]
+    message = _refusal(graph, monkeypatch)
+    assert "reads the constant tensor 'flat' as its data input" in message
+
+
+def test_a_large_float_option_survives_the_writer():
+    """A builtin float option is always written (a default of value + 1 equals the value at 1e30)."""
+    graph = every_op_graph()
+    graph.ops[-1].attrs["beta"] = 1e30
+    assert import_tflite(export_tflite(graph)).ops[-1].attrs["beta"] == pytest.approx(1e30)

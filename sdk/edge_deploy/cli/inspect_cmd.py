@@ -7,17 +7,13 @@ import click
 
 def layer_table(graph) -> list[dict]:
     """One row per op: name, kind, output shape, MACs and parameter bytes."""
-    import numpy as np
+    from edge_deploy.ops import get_op
 
     rows = []
     for op in graph.ops:
         out = graph.tensor(op.outputs[0])
         params = sum(graph.tensor(n).nbytes for n in op.inputs if n and graph.tensor(n).is_constant)
-        macs = 0
-        if op.kind in ("conv2d", "depthwise_conv2d", "fully_connected"):
-            w = graph.tensor(op.inputs[1]).shape
-            per_output = int(np.prod(w[1:])) if op.kind != "depthwise_conv2d" else int(np.prod(w[1:3]))
-            macs = int(np.prod(out.shape)) * per_output
+        macs = get_op(op).macs(graph, op)
         rows.append({"name": op.name, "kind": op.kind, "shape": tuple(out.shape), "macs": macs, "param_bytes": params})
     return rows
 

@@ -65,6 +65,29 @@ def run_graph(graph: Graph, inputs, *, rounding: str = "double", keep_all: bool 
     """
     values = _batch_inputs(graph, inputs)
     n = next(iter(values.values())).shape[0]
+    keep = graph.activations() if keep_all else graph.outputs
+    step = _chunk_samples(graph)
+    if n <= step:
+        return _run_chunk(graph, values, n, rounding, keep)
+    chunks = [_run_chunk(graph, {k: v[i:i + step] for k, v in values.items()}, min(step, n - i), rounding, keep)
+              for i in range(0, n, step)]
+    return {name: np.concatenate([c[name] for c in chunks]) for name in keep}
+
+
+# Samples run together: a big batch (a whole test set) goes through in chunks, so the
+# references' intermediate arrays (a convolution's patches: MACs / output channels values per
+# sample) stay within a few hundred MB whatever the batch size.
+_CHUNK_WORK = 1 << 24
+
+
+def _chunk_samples(graph: Graph) -> int:
+    work = max((max(get_op(op).macs(graph, op), int(np.prod(graph.tensor(op.outputs[0]).shape)))
+                for op in graph.ops), default=1)
+    return max(1, _CHUNK_WORK // max(1, work))
+
+
+def _run_chunk(graph: Graph, values: dict[str, np.ndarray], n: int, rounding: str, keep: list[str]) -> dict[str, np.ndarray]:
+    values = dict(values)
     quantized = graph.is_quantized
     for op in graph.ops:
         args = [values[name] if name in values else graph.tensor(name).data if name else None for name in op.inputs]
@@ -74,7 +97,6 @@ def run_graph(graph: Graph, inputs, *, rounding: str = "double", keep_all: bool 
             result = apply_threshold(result, op.attrs["act_threshold"], out.zero_point if quantized else 0)
         lead = out.shape[0] if len(out.shape) else 1  # a scalar output (MEAN over every axis): one per sample
         values[op.outputs[0]] = result.reshape((n * lead,) + tuple(out.shape[1:]))
-    keep = graph.activations() if keep_all else graph.outputs
     return {name: values[name] for name in keep}
 
 

@@ -11,13 +11,14 @@ Modules are discovered (``pkgutil``), so adding an op adds a file. Views of the 
 from __future__ import annotations
 
 import importlib
+import math
 import pkgutil
 from functools import cache
 from typing import Any
 
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.ir.graph import Graph, Op
-from edge_deploy.ops.base import PRUNING_ATTRS, OpDef, activation_tensor_check, op_error
+from edge_deploy.ops.base import MAX_OP_MACS, MAX_TENSOR_ELEMENTS, PRUNING_ATTRS, OpDef, activation_tensor_check, op_error
 
 
 @cache
@@ -88,14 +89,30 @@ def infer_shapes(graph: Graph) -> Graph:
     return graph
 
 
+def _check_size(graph: Graph, op: Op, definition: OpDef) -> None:
+    elements = math.prod(graph.tensor(op.outputs[0]).shape)
+    macs = definition.macs(graph, op)
+    if elements > MAX_TENSOR_ELEMENTS or macs > MAX_OP_MACS:
+        raise op_error(op, f"output of {elements:,} elements and {macs:,} MACs is beyond any microcontroller "
+                           f"model (limits {MAX_TENSOR_ELEMENTS:,} elements, {MAX_OP_MACS:,} MACs per layer)",
+                       "the file is probably corrupt; export it again")
+
+
 def validate(graph: Graph) -> Graph:
     """Check the whole graph: structure, execution order, shapes and (if int8) quantization.
 
     Returns ``graph``. Raises EdgeDeployError naming the bad op or tensor and what is wrong.
     """
-    available = set(graph.inputs) | {n for n, t in graph.tensors.items() if t.is_constant}
-    for name in graph.inputs + graph.outputs:
-        graph.tensor(name)
+    if not graph.ops or not graph.inputs or not graph.outputs:
+        raise EdgeDeployError(f"the graph has {len(graph.ops)} ops, {len(graph.inputs)} inputs and "
+                              f"{len(graph.outputs)} outputs; a model needs at least one of each")
+    constants = {n for n, t in graph.tensors.items() if t.is_constant}
+    available = set(graph.inputs) | constants
+    for role, names in (("input", graph.inputs), ("output", graph.outputs)):
+        for name in names:
+            graph.tensor(name)
+            if name in constants:
+                raise EdgeDeployError(f"graph {role} '{name}' is a constant tensor; {role}s must be computed activations")
     for name in graph.inputs:
         shape = graph.tensor(name).shape
         if any(d < 1 for d in shape):
@@ -108,13 +125,19 @@ def validate(graph: Graph) -> Graph:
         for name in op.inputs:
             if name and name not in available:
                 raise op_error(op, f"reads '{name}' before any op produces it (ops are not in execution order)")
+        data_inputs = definition.data_inputs(op)
+        for name in data_inputs:
+            if name in constants:
+                raise op_error(op, f"reads the constant tensor '{name}' as its data input; "
+                                   "constant data inputs are not supported", "fold the constant into the model before converting")
         expected = output_shape(graph, op)
         out = graph.tensor(op.outputs[0])
         if tuple(out.shape) != tuple(expected):
             raise op_error(op, f"output '{out.name}' has shape {out.shape}, inference gives {expected}")
+        _check_size(graph, op, definition)
         available.update(op.outputs)
         if quantized:
-            for name in [n for n in op.inputs[:1] + op.outputs if n]:
+            for name in data_inputs + op.outputs:
                 activation_tensor_check(op, graph.tensor(name))
             definition.check_quantized(graph, op)
     for name in graph.outputs:

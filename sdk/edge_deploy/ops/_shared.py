@@ -12,7 +12,7 @@ from edge_deploy.ir.graph import Graph, Op
 from edge_deploy.numerics.fixedpoint import multiply_by_quantized_multiplier, saturate, wrap_int32
 from edge_deploy.numerics.quant import requant_multipliers
 from edge_deploy.numerics.windows import compute_padding, window_output_size
-from edge_deploy.ops.base import fused_activation_range, op_error
+from edge_deploy.ops.base import MAX_TENSOR_ELEMENTS, fused_activation_range, op_error
 
 
 def check_bias(graph: Graph, op: Op, channels: int) -> None:
@@ -32,6 +32,15 @@ def check_weights_quantized(graph: Graph, op: Op) -> None:
     channels = graph.tensor(op.outputs[0]).shape[-1]
     if w.quant.scale.size not in (1, channels):
         raise op_error(op, f"weights '{w.name}' have {w.quant.scale.size} scales for {channels} channels")
+    zero_points = np.asarray(w.quant.zero_point)
+    # Convolutions take symmetric weights (TFLite's int8 conv requires zero points of 0); fully
+    # connected also takes one int8 zero point (its filter offset).
+    allowed = (0, 0) if op.kind != "fully_connected" or w.quant.per_channel else (-128, 127)
+    if np.any(zero_points < allowed[0]) or np.any(zero_points > allowed[1]):
+        raise op_error(op, f"weights '{w.name}' have zero point(s) {zero_points[:4].tolist()}; "
+                           + ("int8 weights here must be symmetric (zero point 0)" if allowed == (0, 0)
+                              else "a zero point must be in -128..127"),
+                       "quantize the weights again (symmetric int8)")
     if len(op.inputs) > 2 and op.inputs[2]:
         b = graph.tensor(op.inputs[2])
         if b.dtype != "int32" or not b.is_constant:
@@ -82,4 +91,10 @@ def window_output_shape(graph: Graph, op: Op, filter_hw, dilation, channels: int
     ow = window_output_size(x[2], filter_hw[1], stride[1], dilation[1], mode)
     if oh < 1 or ow < 1:
         raise op_error(op, f"window {filter_hw[0]}x{filter_hw[1]} does not fit input {x[1]}x{x[2]} with {mode} padding")
+    top, bottom, left, right = explicit_padding(graph, op, filter_hw, dilation)
+    padded = x[0] * (x[1] + top + bottom) * (x[2] + left + right) * x[3]
+    if padded > MAX_TENSOR_ELEMENTS:
+        raise op_error(op, f"a {filter_hw[0]}x{filter_hw[1]} window with dilation {tuple(dilation)} pads input "
+                           f"{tuple(x)} to {padded:,} elements, beyond any microcontroller model",
+                       "the file is probably corrupt; export it again")
     return (x[0], oh, ow, channels)

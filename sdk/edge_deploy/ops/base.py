@@ -14,6 +14,7 @@ imported from here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -166,6 +167,11 @@ class OpDef:
                 if problem:
                     raise op_error(op, f"{spec.name} {problem}")
 
+    def data_inputs(self, op: Op) -> list[str]:
+        """The inputs that are activations, computed at run time (the rest are constants: weights
+        and bias). Default: all of them for an op without weights, input 0 for one with weights."""
+        return [n for n in (op.inputs if self.weight_axis is None else op.inputs[:1]) if n]
+
     def output_shape(self, graph: Graph, op: Op) -> tuple[int, ...]:
         """``op``'s output shape from its inputs and attributes (default: input 0's shape)."""
         return tuple(graph.tensor(op.inputs[0]).shape)
@@ -236,12 +242,24 @@ class OpDef:
 
 # ---- helpers shared by several ops ------------------------------------------------------------
 
+_SMALLEST_SCALE = float(np.finfo(np.float32).tiny)  # the smallest normal float32
+
+# Far beyond any microcontroller model (16 MiB of int8 activation in one tensor; one layer that
+# would take seconds on a Cortex-M4): a graph past these is a corrupt file, and refusing it keeps
+# the host-side interpreter and planner from allocating gigabytes for it.
+MAX_TENSOR_ELEMENTS = 1 << 24
+MAX_OP_MACS = 1 << 28
+
+
 def activation_tensor_check(op: Op, t: Tensor) -> None:
     """Raise unless ``t`` is an int8 activation with valid per-tensor quantization."""
     if t.dtype != "int8" or t.quant is None or t.quant.per_channel:
         raise op_error(op, f"activation '{t.name}' must be int8 with per-tensor quantization")
-    if not -128 <= t.zero_point <= 127 or not t.scale > 0:
-        raise op_error(op, f"activation '{t.name}' has scale {t.scale} / zero point {t.zero_point} out of range")
+    if not -128 <= t.zero_point <= 127:
+        raise op_error(op, f"activation '{t.name}' has zero point {t.zero_point}, outside int8's -128..127")
+    if not (math.isfinite(t.scale) and t.scale >= _SMALLEST_SCALE):
+        raise op_error(op, f"activation '{t.name}' has scale {t.scale}; a scale must be a finite, normal float32 > 0",
+                       "quantize the model again (a scale this small or odd comes from a corrupt or hand-edited file)")
 
 
 def fused_activation_range(op: Op, y: Tensor) -> tuple[int, int]:

@@ -3,6 +3,7 @@ ReLU / ReLU6. A Conv1D is a conv2d with height 1. C API: ``arm_convolve_s8``."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -94,7 +95,7 @@ class Conv2d(OpDef):
 
     def macs(self, graph: Graph, op: Op) -> int:
         w = graph.tensor(op.inputs[1]).shape
-        return int(np.prod(graph.tensor(op.outputs[0]).shape)) * w[1] * w[2] * w[3]
+        return math.prod(graph.tensor(op.outputs[0]).shape) * w[1] * w[2] * w[3]
 
     def check_quantized(self, graph: Graph, op: Op) -> None:
         check_weights_quantized(graph, op)

@@ -4,6 +4,7 @@ requantization, fused ReLU / ReLU6. C API: ``arm_depthwise_conv_s8``."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -97,7 +98,7 @@ class DepthwiseConv2d(OpDef):
 
     def macs(self, graph: Graph, op: Op) -> int:
         w = graph.tensor(op.inputs[1]).shape
-        return int(np.prod(graph.tensor(op.outputs[0]).shape)) * w[1] * w[2]
+        return math.prod(graph.tensor(op.outputs[0]).shape) * w[1] * w[2]
 
     def check_quantized(self, graph: Graph, op: Op) -> None:
         check_weights_quantized(graph, op)

@@ -4,6 +4,7 @@ features, requantized per tensor or per output unit, fused ReLU / ReLU6. C API:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -69,7 +70,7 @@ class FullyConnected(OpDef):
         return (size // w[1], w[0])
 
     def macs(self, graph: Graph, op: Op) -> int:
-        return int(np.prod(graph.tensor(op.outputs[0]).shape)) * graph.tensor(op.inputs[1]).shape[1]
+        return math.prod(graph.tensor(op.outputs[0]).shape) * graph.tensor(op.inputs[1]).shape[1]
 
     def check_quantized(self, graph: Graph, op: Op) -> None:
         check_weights_quantized(graph, op)

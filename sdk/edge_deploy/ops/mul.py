@@ -11,7 +11,7 @@ import numpy as np
 from edge_deploy.ir.graph import Graph, Op
 from edge_deploy.numerics.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier, saturate
 from edge_deploy.ops._shared import clamp_activation
-from edge_deploy.ops.base import ACTIVATION, OpDef, TfliteCode, activation_tensor_check, fused_activation_range, op_error
+from edge_deploy.ops.base import ACTIVATION, OpDef, TfliteCode, fused_activation_range, op_error
 
 MUL = 18
 MUL_OPTIONS = 21
@@ -56,9 +56,6 @@ class Mul(OpDef):
             return tuple(int(d) for d in np.broadcast_shapes(x, y))
         except ValueError:
             raise op_error(op, f"shapes {x} and {y} do not broadcast") from None
-
-    def check_quantized(self, graph: Graph, op: Op) -> None:
-        activation_tensor_check(op, graph.tensor(op.inputs[1]))
 
     def kernel_params(self, graph: Graph, op: Op) -> dict[str, Any]:
         x, b, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])

@@ -121,10 +121,10 @@ def softmax_s8(x: np.ndarray, *, input_mult: int, input_left_shift: int, diff_mi
 
 def _beta_check(value) -> str | None:
     try:
-        ok = float(value) == float(value)
+        ok = math.isfinite(float(value)) and float(value) > 0
     except (TypeError, ValueError):
         ok = False
-    return None if ok else f"must be a number, got {value!r}"
+    return None if ok else f"must be a finite number > 0, got {value!r}"
 
 
 class Softmax(OpDef):
@@ -138,6 +138,13 @@ class Softmax(OpDef):
         out = graph.tensor(op.outputs[0])
         if out.zero_point != -128 or abs(out.scale - 1 / 256) > 1e-3 / 256:
             raise op_error(op, f"int8 softmax output '{out.name}' must have scale 1/256 and zero point -128")
+        x = graph.tensor(op.inputs[0])
+        # TFLite scales input differences by a multiplier greater than one (beta * scale * 2**26).
+        real = float(np.float32(self.attr(op, "beta"))) * float(np.float32(x.scale))
+        if not real * (1 << (31 - _SCALED_DIFF_INTEGER_BITS)) > 1.0:
+            raise op_error(op, f"beta x input scale is {real:.3g}, below the 2**-26 int8 softmax can resolve "
+                               f"(input '{x.name}' scale {x.scale:.3g})",
+                           "quantize the softmax input with a larger scale (its real range is implausibly small)")
 
     def kernel_params(self, graph: Graph, op: Op) -> dict:
         x = graph.tensor(op.inputs[0])

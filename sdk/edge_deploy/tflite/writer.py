@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -24,14 +25,17 @@ class _FileTensor:
         self.name, self.shape, self.dtype, self.quant, self.data = name, tuple(shape), dtype, quant, data
 
 
-def export_tflite(graph: Graph, path: str | os.PathLike | None = None, *, description: str = "edge-deploy") -> bytes:
+def export_tflite(graph: Graph, path: str | os.PathLike | None = None, *, description: str = "edge-deploy",
+                  check: bool = True) -> bytes:
     """Serialize ``graph`` (int8, validated) to ``.tflite`` bytes; also write them to ``path`` if given.
 
     Ops add the constant inputs TFLite expects (RESHAPE's shape, PAD's paddings, MEAN's axis) and
-    their builtin options through their op modules. The output is deterministic for a given graph. Raises EdgeDeployError for a graph
-    that does not validate.
+    their builtin options through their op modules. The output is deterministic for a given graph.
+    Raises EdgeDeployError for a graph that does not validate, unless ``check`` is False: then the
+    graph is written as it is (how the reader's fuzzer makes inconsistent files).
     """
-    validate(graph)
+    if check:
+        validate(graph)
     tensors: list[_FileTensor] = [_FileTensor(t.name, t.shape, t.dtype, t.quant, t.data) for t in graph.tensors.values()]
     index = {t.name: i for i, t in enumerate(tensors)}
     op_io: list[tuple[Op, list[int], list[int]]] = []
@@ -184,7 +188,7 @@ class _OptionsWriter:
             elif kind == "bool":
                 b.PrependBoolSlot(slot, bool(value), not bool(value))
             elif kind == "f32":
-                b.PrependFloat32Slot(slot, value, value + 1.0)
+                b.PrependFloat32Slot(slot, value, math.nan)  # NaN equals nothing: always written
             elif kind == "i32[]":
                 b.PrependUOffsetTRelativeSlot(slot, vectors[slot], 0)
             else:
