@@ -20,9 +20,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.slim.finetune import accuracy, fine_tune
 from edge_deploy.slim.graph import ChannelGraph, analyze_channels
+from edge_deploy.slim.registry import MethodOutcome, SlimMethod, register_method
 from edge_deploy.slim.surgery import remove_channels
 
 
@@ -39,10 +42,10 @@ class SlimmingSettings:
     """
 
     ratio: float = 0.5
-    l1_lambda: float = 1e-4
-    passes: int = 1
-    sparsity_epochs: float = 2.0
-    finetune_epochs: float = 2.0
+    l1_lambda: float = 1e-3
+    passes: int = 2
+    sparsity_epochs: float = 4.0
+    finetune_epochs: float = 4.0
     batch_size: int = 32
     lr: float = 1e-3
     min_channels: int = 1
@@ -175,3 +178,39 @@ def slim_network(
         })
     return SlimmingResult(members=models, passes=history)
 
+
+
+class SlimmingSection(BaseModel):
+    """The ``slimming:`` config section (see :class:`SlimmingSettings`); ``ratio`` None = the
+    largest saving within the accuracy budget, searched over the method's grid."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ratio: float | None = Field(None, ge=0.0, lt=1.0)
+    l1_lambda: float = Field(1e-3, ge=0.0)
+    passes: int = Field(2, ge=1)
+    sparsity_epochs: float = Field(4.0, ge=0.0)
+    finetune_epochs: float = Field(4.0, ge=0.0)
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(1e-3, gt=0.0)
+    min_channels: int = Field(1, ge=1)
+    channel_multiple: int = Field(4, ge=1)
+    seed: int = 0
+
+    def settings(self, noise_snr_db: list[float] | None = None) -> SlimmingSettings:
+        """The equivalent SlimmingSettings, fine-tuning with ``noise_snr_db`` augmentation.
+        Raises EdgeDeployError when the ratio is not chosen yet."""
+        if self.ratio is None:
+            raise EdgeDeployError("slimming ratio not set", hint="give --ratio, or let edge-deploy slim search it")
+        return SlimmingSettings(**self.model_dump(), noise_snr_db=noise_snr_db)
+
+
+def _run(members: Sequence[nn.Module], data, section: SlimmingSection, noise: list[float] | None) -> MethodOutcome:
+    result = slim_network(members, data.train, data.val, section.settings(noise))
+    return MethodOutcome(result.members, {"settings": {**section.model_dump(), "noise_snr_db": noise},
+                                          "passes": result.passes})
+
+
+METHOD = register_method(SlimMethod(
+    name="slimming", section=SlimmingSection, knob="ratio", grid=(0.3, 0.4, 0.5, 0.6, 0.7, 0.8), run=_run,
+    summary="Network Slimming: removes whole channels (a smaller dense model)"))
