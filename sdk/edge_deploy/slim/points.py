@@ -75,15 +75,26 @@ def _point(job: PointJob, data: SlimData) -> dict[str, Any]:
     return result
 
 
+def failed_point(job: PointJob, exc: BaseException) -> dict[str, Any]:
+    """The result of a point that raised ``exc``: its label, value and the error message."""
+    from edge_deploy.errors import EdgeDeployError
+
+    message = exc.message if isinstance(exc, EdgeDeployError) else f"{type(exc).__name__}: {exc}"
+    return {"label": job.label, "value": job.value, "error": message}
+
+
 def run_point(job: PointJob, data: SlimData) -> dict[str, Any]:
     """Run one point with one torch thread and seed 0 (as in every runner); return its result:
     ``label``, ``value``, ``figures`` (:func:`measure`), ``step`` (the step record), ``val_loss``,
     ``within_budget``, and when within the budget ``checkpoint`` and, with a board, ``firmware``
-    (instructions and cycles). Raises what the method raises (the runner reports it)."""
+    (instructions and cycles); or, when the point raised, :func:`failed_point` (plain data, so
+    it crosses any process boundary)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     try:
         return _point(job, data)
+    except Exception as exc:  # reported with the point; the other points still run
+        return failed_point(job, exc)
     finally:
         torch.set_num_threads(threads)

@@ -15,14 +15,9 @@ from typing import Any
 
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.slim.dataset import SlimData
-from edge_deploy.slim.points import PointJob, run_point
+from edge_deploy.slim.points import PointJob, failed_point, run_point
 
 Log = Callable[[str], None]
-
-
-def _failed(job: PointJob, exc: BaseException) -> dict[str, Any]:
-    message = exc.message if isinstance(exc, EdgeDeployError) else f"{type(exc).__name__}: {exc}"
-    return {"label": job.label, "value": job.value, "error": message}
 
 
 class SerialRunner:
@@ -34,10 +29,7 @@ class SerialRunner:
         """Run ``jobs`` on ``data``; return one result per job, in order."""
         results = []
         for job in jobs:
-            try:
-                results.append(run_point(job, data))
-            except Exception as exc:  # reported with the point, the others still run
-                results.append(_failed(job, exc))
+            results.append(run_point(job, data))
             log(describe(results[-1]))
         return results
 
@@ -80,8 +72,8 @@ class ProcessRunner:
             for job, future in zip(jobs, futures):
                 try:
                     results.append(future.result())
-                except Exception as exc:  # the method's error, or a worker that died
-                    results.append(_failed(job, exc))
+                except Exception as exc:  # a worker that died
+                    results.append(failed_point(job, exc))
                 log(describe(results[-1]))
         return results
 
@@ -114,9 +106,9 @@ class RayRunner:
         for job, ref in zip(jobs, refs):
             try:
                 results.append(ray.get(ref))
-            except Exception as exc:  # RayTaskError wraps the point's own error
+            except Exception as exc:  # a task or worker that died
                 cause = getattr(exc, "cause", None)
-                results.append(_failed(job, cause if isinstance(cause, BaseException) else exc))
+                results.append(failed_point(job, cause if isinstance(cause, BaseException) else exc))
             log(describe(results[-1]))
         return results
 
