@@ -264,7 +264,7 @@ class ActivationSection(BaseModel):
     calibration_windows: int = Field(512, ge=1)
 
 
-def _run(members: Sequence[nn.Module], data, section: ActivationSection, noise: list[float] | None) -> MethodOutcome:
+def _run(members: Sequence[nn.Module], data, section: ActivationSection, augmentation: dict[str, Any]) -> MethodOutcome:
     if section.budget is None:
         raise EdgeDeployError("activation pruning budget not set", hint="give --budget")
     pick = np.random.default_rng(0).permutation(len(data.train[0]))[: section.calibration_windows]

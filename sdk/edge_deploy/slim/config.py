@@ -34,13 +34,24 @@ class SlimConfigBase(BaseModel):
     data: str | None = None
     # White noise on fine-tuning windows: "checkpoint" = what the model was trained with.
     noise_augmentation_snr_db: Literal["checkpoint"] | tuple[float, float] | None = "checkpoint"
+    # Time-resampling factors on fine-tuning windows (training's tricks.speed_augmentation).
+    speed_augmentation: Literal["checkpoint"] | tuple[float, float] | None = "checkpoint"
+
+    def _resolve(self, key: str, checkpoint_config: dict[str, Any]) -> list[float] | None:
+        value = getattr(self, key)
+        if value == "checkpoint":
+            value = (checkpoint_config.get("tricks") or {}).get(key)
+        return None if value is None else [float(value[0]), float(value[1])]
 
     def noise_snr_db(self, checkpoint_config: dict[str, Any]) -> list[float] | None:
         """The (low, high) dB of fine-tuning noise, resolving "checkpoint" from its training config."""
-        value = self.noise_augmentation_snr_db
-        if value == "checkpoint":
-            value = (checkpoint_config.get("tricks") or {}).get("noise_augmentation_snr_db")
-        return None if value is None else [float(value[0]), float(value[1])]
+        return self._resolve("noise_augmentation_snr_db", checkpoint_config)
+
+    def augmentation(self, checkpoint_config: dict[str, Any]) -> dict[str, list[float] | None]:
+        """What every fine-tuning step adds to its windows, "checkpoint" resolved from the
+        training config: ``noise_snr_db`` and ``speed_augmentation`` ranges (None = off)."""
+        return {"noise_snr_db": self.noise_snr_db(checkpoint_config),
+                "speed_augmentation": self._resolve("speed_augmentation", checkpoint_config)}
 
     def section(self, method: str) -> BaseModel:
         """The config section of ``method``."""

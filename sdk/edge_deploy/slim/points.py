@@ -61,8 +61,8 @@ def _point(job: PointJob, data: SlimData) -> dict[str, Any]:
     else:
         method = get_method(job.method)
         section = method.with_knob(config.section(job.method), job.value)
-        noise = config.noise_snr_db(job.checkpoint.config)
-        checkpoint, step, figures = apply_method(job.checkpoint, job.method, section, data, noise)
+        augmentation = config.augmentation(job.checkpoint.config)
+        checkpoint, step, figures = apply_method(job.checkpoint, job.method, section, data, augmentation)
     loss = job.base_val_accuracy - figures["val_accuracy"]
     result.update({"figures": figures, "step": step, "val_loss": loss, "within_budget": loss <= job.max_loss})
     if not result["within_budget"]:

@@ -32,8 +32,9 @@ class MethodOutcome:
     activation: dict[str, Any] | None = None
 
 
-# run(members, data, section, noise_snr_db) -> MethodOutcome
-MethodRun = Callable[[Sequence[nn.Module], "SlimData", Any, "list[float] | None"], MethodOutcome]
+# run(members, data, section, augmentation) -> MethodOutcome; augmentation holds the fine-tuning
+# ranges "noise_snr_db" and "speed_augmentation" (None = off), as SlimConfig.augmentation gives them.
+MethodRun = Callable[[Sequence[nn.Module], "SlimData", Any, "dict[str, Any]"], MethodOutcome]
 
 
 @dataclass(frozen=True)

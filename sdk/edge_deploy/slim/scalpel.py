@@ -217,6 +217,7 @@ class ScalpelSettings:
     lr: float = 5e-4
     seed: int = 0
     noise_snr_db: list[float] | None = None  # training noise augmentation (low, high) dB
+    speed_augmentation: list[float] | None = None  # training time-resampling factors (low, high)
 
 
 @dataclass
@@ -263,7 +264,8 @@ def scalpel_prune(members: Sequence[nn.Module], train: tuple[np.ndarray, np.ndar
             raise EdgeDeployError(f"Scalpel sparsity out of [0, 1): {bad}", hint="use fractions such as 0.75")
         held = prune_layers(model, layers, sparsities, settings.group_size)
         fine_tune(model, *train, epochs=settings.retrain_epochs, batch_size=settings.batch_size,
-                  lr=settings.lr, seed=settings.seed + index, after_step=held.apply, noise_snr_db=settings.noise_snr_db)
+                  lr=settings.lr, seed=settings.seed + index, after_step=held.apply, noise_snr_db=settings.noise_snr_db,
+                  speed_range=settings.speed_augmentation)
         held.apply()
         if index == 0:
             for layer in layers:
@@ -291,17 +293,19 @@ class ScalpelSection(BaseModel):
     lr: float = Field(5e-4, gt=0.0)
     seed: int = 0
 
-    def settings(self, noise_snr_db: list[float] | None = None) -> ScalpelSettings:
-        """The equivalent ScalpelSettings, retraining with ``noise_snr_db`` augmentation.
+    def settings(self, noise_snr_db: list[float] | None = None,
+                 speed_augmentation: list[float] | None = None) -> ScalpelSettings:
+        """The equivalent ScalpelSettings, retraining with ``noise_snr_db`` and
+        ``speed_augmentation`` (training's augmentation ranges).
         Raises EdgeDeployError when the sparsity is not chosen yet."""
         if self.sparsity is None:
             raise EdgeDeployError("Scalpel sparsity not set", hint="give --sparsity, or let edge-deploy slim search it")
-        return ScalpelSettings(**self.model_dump(), noise_snr_db=noise_snr_db)
+        return ScalpelSettings(**self.model_dump(), noise_snr_db=noise_snr_db, speed_augmentation=speed_augmentation)
 
 
-def _run(members: Sequence[nn.Module], data, section: ScalpelSection, noise: list[float] | None) -> MethodOutcome:
-    result = scalpel_prune(members, data.train, data.val, section.settings(noise))
-    return MethodOutcome(result.members, {"settings": {**section.model_dump(), "noise_snr_db": noise},
+def _run(members: Sequence[nn.Module], data, section: ScalpelSection, augmentation: dict[str, Any]) -> MethodOutcome:
+    result = scalpel_prune(members, data.train, data.val, section.settings(**augmentation))
+    return MethodOutcome(result.members, {"settings": {**section.model_dump(), **augmentation},
                                           "layers": result.layers})
 
 

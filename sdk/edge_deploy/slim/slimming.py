@@ -52,6 +52,7 @@ class SlimmingSettings:
     channel_multiple: int = 4
     seed: int = 0
     noise_snr_db: list[float] | None = None  # training noise augmentation (low, high) dB
+    speed_augmentation: list[float] | None = None  # training time-resampling factors (low, high)
 
     def pass_ratio(self) -> float:
         """The fraction of the remaining prunable channels each pass removes."""
@@ -155,7 +156,8 @@ def slim_network(
         for index, model in enumerate(models):
             fine_tune(model, *train, epochs=settings.sparsity_epochs, batch_size=settings.batch_size,
                       lr=settings.lr, seed=settings.seed + index,
-                      penalty=lambda m: settings.l1_lambda * batchnorm_l1(m), noise_snr_db=settings.noise_snr_db)
+                      penalty=lambda m: settings.l1_lambda * batchnorm_l1(m), noise_snr_db=settings.noise_snr_db,
+                      speed_range=settings.speed_augmentation)
         graph = analyze_channels(models[0], example)
         if not any(graph.batchnorm_slots(g) for g in graph.prunable_groups()):
             raise EdgeDeployError(
@@ -168,7 +170,8 @@ def slim_network(
         models = [remove_channels(m, graph, drop) for m, drop in zip(models, drops)]
         for index, model in enumerate(models):
             fine_tune(model, *train, epochs=settings.finetune_epochs, batch_size=settings.batch_size,
-                      lr=settings.lr, seed=settings.seed + 100 * number + index, noise_snr_db=settings.noise_snr_db)
+                      lr=settings.lr, seed=settings.seed + 100 * number + index, noise_snr_db=settings.noise_snr_db,
+                      speed_range=settings.speed_augmentation)
         history.append({
             "pass": number,
             "threshold": threshold,
@@ -197,17 +200,19 @@ class SlimmingSection(BaseModel):
     channel_multiple: int = Field(4, ge=1)
     seed: int = 0
 
-    def settings(self, noise_snr_db: list[float] | None = None) -> SlimmingSettings:
-        """The equivalent SlimmingSettings, fine-tuning with ``noise_snr_db`` augmentation.
+    def settings(self, noise_snr_db: list[float] | None = None,
+                 speed_augmentation: list[float] | None = None) -> SlimmingSettings:
+        """The equivalent SlimmingSettings, fine-tuning with ``noise_snr_db`` and
+        ``speed_augmentation`` (training's augmentation ranges).
         Raises EdgeDeployError when the ratio is not chosen yet."""
         if self.ratio is None:
             raise EdgeDeployError("slimming ratio not set", hint="give --ratio, or let edge-deploy slim search it")
-        return SlimmingSettings(**self.model_dump(), noise_snr_db=noise_snr_db)
+        return SlimmingSettings(**self.model_dump(), noise_snr_db=noise_snr_db, speed_augmentation=speed_augmentation)
 
 
-def _run(members: Sequence[nn.Module], data, section: SlimmingSection, noise: list[float] | None) -> MethodOutcome:
-    result = slim_network(members, data.train, data.val, section.settings(noise))
-    return MethodOutcome(result.members, {"settings": {**section.model_dump(), "noise_snr_db": noise},
+def _run(members: Sequence[nn.Module], data, section: SlimmingSection, augmentation: dict[str, Any]) -> MethodOutcome:
+    result = slim_network(members, data.train, data.val, section.settings(**augmentation))
+    return MethodOutcome(result.members, {"settings": {**section.model_dump(), **augmentation},
                                           "passes": result.passes})
 
 

@@ -53,12 +53,12 @@ def input_shape_of(checkpoint: Checkpoint) -> tuple[int, int]:
 
 
 def apply_method(checkpoint: Checkpoint, method_name: str, section: Any, data: SlimData,
-                 noise: list[float] | None) -> tuple[Checkpoint, dict[str, Any], dict[str, Any]]:
+                 augmentation: dict[str, Any]) -> tuple[Checkpoint, dict[str, Any], dict[str, Any]]:
     """Run the method ``method_name`` with its config ``section`` on ``checkpoint``; return the
-    new checkpoint, the step record (settings, details, validation accuracy, params, MACs) and
+    new checkpoint (fine-tuned with ``augmentation``, :meth:`SlimConfigBase.augmentation`), the step record (settings, details, validation accuracy, params, MACs) and
     the new checkpoint's :func:`measure` figures."""
     method = get_method(method_name)
-    outcome = method.run(checkpoint.members, data, section, noise)
+    outcome = method.run(checkpoint.members, data, section, augmentation)
     activation = outcome.activation or activation_plan(checkpoint)
     after = measure(outcome.members, data, input_shape_of(checkpoint), activation)
     record = {"method": method_name, **outcome.details}
