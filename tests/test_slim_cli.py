@@ -130,7 +130,7 @@ def test_example_config_loads_and_bad_keys_are_named(repo_root, tmp_path):
     from edge_deploy.slim.config import load_slim_config
 
     config = load_slim_config(repo_root / "examples" / "slim_ticnn.yaml")
-    assert config.scalpel.settings().group_size == 4 and config.scalpel.skip == ["fc2"]
+    assert config.scalpel.settings().group_size == 4 and config.scalpel.skip_classifier
     assert config.slimming.settings().pass_ratio() == pytest.approx(1 - 0.4 ** 0.5)
     # Without a config every knob is searched and the budget is 0.5 validation points.
     defaults = load_slim_config(None)
