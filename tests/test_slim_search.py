@@ -108,3 +108,17 @@ def test_a_sweep_gives_the_same_curve_serially_on_2_workers_and_on_ray(checkpoin
     finally:
         ray.shutdown()
     assert on_ray == serial
+
+
+def test_validation_windows_are_fine_grained_and_can_carry_noisy_copies(checkpoint):
+    coarse = load_windows(split="val", **SPEC)[0]
+    fine = load_slim_data(checkpoint)  # default stride: window / 64
+    assert fine.spec["val_stride"] == 8 and len(fine.val[0]) > 10 * len(coarse)
+    noisy = load_slim_data(checkpoint, validation=ValidationSection(stride=64, noisy_copies=2, snr_db=(0, 0)))
+    n = len(noisy.val[1]) // 3
+    clean, copy_1, copy_2 = noisy.val[0][:n], noisy.val[0][n:2 * n], noisy.val[0][2 * n:]
+    assert (noisy.val[1][:n] == noisy.val[1][n:2 * n]).all()
+    assert abs(float((clean ** 2).mean()) - 1) < 1e-3 and abs(float((copy_1 ** 2).mean()) - 1) < 1e-3
+    # 0 dB: the noise has the window's own power, so a z-scored noisy copy correlates ~0.71 with it.
+    correlation = float((clean * copy_1).mean())
+    assert 0.6 < correlation < 0.8 and not (copy_1 == copy_2).all()
