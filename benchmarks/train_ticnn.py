@@ -58,24 +58,26 @@ LOADS = (0, 1, 2)
 SNRS_DB = (-4, -2, 0, 2, 4, 6, 8, 10)
 
 
-def example_tricks() -> dict:
-    """The tricks of the full-data example config (the ``default`` variant)."""
+def example_config() -> dict:
+    """The full-data example config (the ``default`` variant trains with its tricks and training)."""
     import yaml
 
-    raw = yaml.safe_load((REPO / "examples" / "ticnn_cwru_full.yaml").read_text())
-    return {k: v for k, v in raw["tricks"].items() if k != "ensemble"}
+    return yaml.safe_load((REPO / "examples" / "ticnn_cwru_full.yaml").read_text())
 
 
-VARIANTS["default"] = example_tricks()
+VARIANTS["default"] = {k: v for k, v in example_config()["tricks"].items() if k != "ensemble"}
 
 
-def make_config(data: str, variant: str, load: int, members: int, epochs: int, noise: bool = True):
+def make_config(data: str, variant: str, load: int, members: int, epochs: int | None, noise: bool = True):
     from edge_deploy.train.config import parse_train_config
 
     raw = copy.deepcopy(BASE)
+    if variant == "default":
+        raw["training"].update({k: v for k, v in example_config()["training"].items() if k != "threads"})
     raw["data"]["path"] = data
     raw["data"]["load_hp"] = [load]
-    raw["training"]["epochs"] = epochs
+    if epochs is not None:
+        raw["training"]["epochs"] = epochs
     raw["tricks"] = dict(VARIANTS[variant], ensemble=members)
     if load != 0 or not noise:
         raw["evaluate"]["snr_db"] = []  # the noise study is at 0 HP
@@ -206,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "cwru"))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "train_ticnn.json"))
     parser.add_argument("--members", type=int, default=5, help="ensemble size at 0 HP")
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, help="training epochs (default: 30; the default variant: the example's)")
     parser.add_argument("--variants", default=",".join(v for v in VARIANTS if v != "default"))
     parser.add_argument("--cross-load-ensemble", action="store_true",
                         help="train N-member ensembles at 1 and 2 HP too and measure the load table for the ensembles")
