@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from edge_deploy.train.loop import augment_speed
+from edge_deploy.train.loop import augment_speed, recalibrate_batchnorm
 
 
 def accuracy(models: nn.Module | Sequence[nn.Module], x: np.ndarray | torch.Tensor,
@@ -57,7 +57,10 @@ def fine_tune(
     loss (the L1 term of Network Slimming); ``after_step()`` runs after every optimizer step (to
     hold pruning masks). ``noise_snr_db`` (low, high) adds white noise to every training window,
     as training's noise augmentation does; ``speed_range`` (low, high) resamples every window in
-    time first, as training's speed augmentation does. Seeded: the same inputs give the same weights.
+    time first, as training's speed augmentation does. Afterwards the BatchNorm statistics are
+    re-estimated on the clean windows, as training does: in train mode, input dropout (TICNN's
+    changing-rate dropout) and the augmentations move the running statistics away from what
+    the layers see in eval mode, which alone cost several points. Seeded: the same inputs give the same weights.
     """
     x, y = torch.as_tensor(x), torch.as_tensor(y)
     steps_per_epoch = max(1, -(-len(x) // batch_size))
@@ -89,4 +92,5 @@ def fine_tune(
         if after_step is not None:
             after_step()
         step += 1
+    recalibrate_batchnorm(model, x)
     return model.eval()
