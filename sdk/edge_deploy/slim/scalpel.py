@@ -205,14 +205,17 @@ class ScalpelSettings:
     """Scalpel settings: ``sparsity`` is one fraction for every layer, a ``{layer: fraction}``
     map, or "sensitivity" (each layer's largest fraction losing at most ``max_layer_loss`` points
     alone); ``skip`` lists layers kept dense, and ``skip_classifier`` keeps the last layer (the
-    classifier: small, and the most sensitive) dense too; ``retrain_epochs`` run with the masks held."""
+    classifier: small, and the most sensitive) dense too; ``retrain_epochs`` run with the masks held,
+    split over ``stages`` steps of growing sparsity (gradual pruning: stage k prunes k/stages of
+    each layer's target, then retrains; the groups pruned before stay pruned)."""
 
     group_size: int = 4
     sparsity: float | dict[str, float] | str = 0.75
     max_layer_loss: float = 0.5
     skip: list[str] = field(default_factory=list)
     skip_classifier: bool = True
-    retrain_epochs: float = 6.0
+    retrain_epochs: float = 10.0
+    stages: int = 1
     batch_size: int = 32
     lr: float = 5e-4
     seed: int = 0
@@ -262,11 +265,15 @@ def scalpel_prune(members: Sequence[nn.Module], train: tuple[np.ndarray, np.ndar
         bad = {n: s for n, s in sparsities.items() if not 0.0 <= s < 1.0}
         if bad:
             raise EdgeDeployError(f"Scalpel sparsity out of [0, 1): {bad}", hint="use fractions such as 0.75")
-        held = prune_layers(model, layers, sparsities, settings.group_size)
-        fine_tune(model, *train, epochs=settings.retrain_epochs, batch_size=settings.batch_size,
-                  lr=settings.lr, seed=settings.seed + index, after_step=held.apply, noise_snr_db=settings.noise_snr_db,
-                  speed_range=settings.speed_augmentation)
-        held.apply()
+        stages = max(1, settings.stages)
+        for stage in range(1, stages + 1):
+            # The groups pruned so far are zero, the smallest norms: each stage's mask keeps them.
+            held = prune_layers(model, layers, {n: s * stage / stages for n, s in sparsities.items()},
+                                settings.group_size)
+            fine_tune(model, *train, epochs=settings.retrain_epochs / stages, batch_size=settings.batch_size,
+                      lr=settings.lr, seed=settings.seed + 1000 * (stage - 1) + index, after_step=held.apply,
+                      noise_snr_db=settings.noise_snr_db, speed_range=settings.speed_augmentation)
+            held.apply()
         if index == 0:
             for layer in layers:
                 rows = to_kernel_order(model.get_submodule(layer.name).weight.detach(), layer.perm)
@@ -288,7 +295,8 @@ class ScalpelSection(BaseModel):
     max_layer_loss: float = Field(0.5, ge=0.0)
     skip: list[str] = Field(default_factory=list)
     skip_classifier: bool = True
-    retrain_epochs: float = Field(6.0, ge=0.0)
+    retrain_epochs: float = Field(10.0, ge=0.0)
+    stages: int = Field(1, ge=1)
     batch_size: int = Field(32, ge=1)
     lr: float = Field(5e-4, gt=0.0)
     seed: int = 0
