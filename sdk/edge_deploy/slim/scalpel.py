@@ -214,7 +214,7 @@ class ScalpelSettings:
     max_layer_loss: float = 0.5
     skip: list[str] = field(default_factory=list)
     skip_classifier: bool = True
-    retrain_epochs: float = 10.0
+    retrain_epochs: float = 6.0
     stages: int = 1
     batch_size: int = 32
     lr: float = 5e-4
@@ -295,7 +295,7 @@ class ScalpelSection(BaseModel):
     max_layer_loss: float = Field(0.5, ge=0.0)
     skip: list[str] = Field(default_factory=list)
     skip_classifier: bool = True
-    retrain_epochs: float = Field(10.0, ge=0.0)
+    retrain_epochs: float = Field(6.0, ge=0.0)
     stages: int = Field(1, ge=1)
     batch_size: int = Field(32, ge=1)
     lr: float = Field(5e-4, gt=0.0)
