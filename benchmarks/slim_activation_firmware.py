@@ -66,7 +66,7 @@ def make_plan(dense_path: Path, out: Path, budget: float, data: str) -> Path:
     from edge_deploy.train.checkpoint import load_checkpoint, save_checkpoint
 
     dense = load_checkpoint(dense_path)
-    config = parse_slim_config({"activation": {"budget": budget}}, "benchmark")
+    config = parse_slim_config({"activation": {"budget": budget}, "max_accuracy_loss": budget}, "benchmark")
     pruned, _ = run_slim(dense, ["activation"], config, load_slim_data(dense, data))
     return Path(save_checkpoint(out / "model.pt", pruned))
 

@@ -41,7 +41,8 @@ def prune(dense_path: Path, out: Path, group_size: int, sparsity: dict, epochs: 
 
     dense = load_checkpoint(dense_path)
     config = parse_slim_config({"scalpel": {"group_size": group_size, "sparsity": sparsity, "retrain_epochs": epochs,
-                                            "batch_size": 32, "lr": 5e-4}}, "benchmark")
+                                            "batch_size": 32, "lr": 5e-4},
+                                "max_accuracy_loss": 100.0}, "benchmark")  # fixed settings, measured as they are
     slimmed, _ = run_slim(dense, ["scalpel"], config, load_slim_data(dense, data))
     return Path(save_checkpoint(out / "model.pt", slimmed))
 

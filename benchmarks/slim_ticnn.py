@@ -73,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     from edge_deploy.fsutil import atomic_write_json
     from edge_deploy.slim.config import parse_slim_config
-    from edge_deploy.slim.pipeline import load_slim_data, run_slim
-    from edge_deploy.slim.sweep import measure_on_emulator
+    from edge_deploy.slim.dataset import load_slim_data
+    from edge_deploy.slim.pipeline import run_slim
+    from edge_deploy.slim.points import firmware_figures
     from edge_deploy.train.checkpoint import load_checkpoint, save_checkpoint
     from edge_deploy.train.evaluate import evaluate_checkpoint
 
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     dense_measured = {}
     if args.board:
         dense_copy = save_checkpoint(work / "dense_build" / "model.pt", dense)
-        dense_measured = {k.replace("_after", ""): v for k, v in measure_on_emulator(args.board)(dense_copy).items()}
+        dense_measured = firmware_figures(dense_copy, args.board, work / "dense_build" / "build")
     rows, results = {}, {}
     chains = {"slimming": ["slimming"], "scalpel": ["scalpel"], "unstructured": ["scalpel"],
               "slim+scalpel": ["slimming", "scalpel"], "activation": ["activation"]}
@@ -107,12 +108,16 @@ def main(argv: list[str] | None = None) -> int:
             raw = copy.deepcopy({**SETTINGS["slimming"], **SETTINGS["scalpel"]})
         if "scalpel" in raw:
             raw["scalpel"]["retrain_epochs"] = args.retrain_epochs
+        # Fixed settings, each method measured as it is: no budget refuses a row here
+        # (benchmarks/slim_defaults.py measures the budget-driven defaults).
+        raw["max_accuracy_loss"] = 100.0
         print(f"{name} ...", flush=True)
         t0 = time.time()
         slimmed, report = run_slim(dense, methods, parse_slim_config(raw, name), data, int8=True)
         path = save_checkpoint(work / name / "model.pt", slimmed)
         if args.board:
-            report.update(measure_on_emulator(args.board)(path))
+            figures = firmware_figures(path, args.board, work / name / "build")
+            report.update(instructions_after=figures["instructions"], cycles_after=figures["cycles"])
         group = raw.get("scalpel", {}).get("group_size", 4)
         report.update(weight_flash(slimmed, group), seconds=round(time.time() - t0, 1), settings=raw)
         results[name] = report

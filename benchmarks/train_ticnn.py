@@ -2,6 +2,7 @@
 
     python benchmarks/train_ticnn.py [--data ../shared/data/cwru] [--out benchmarks/results/train_ticnn.json]
     python benchmarks/train_ticnn.py --only cross-load --variants ticnn   # ensembles across loads only
+    python benchmarks/train_ticnn.py --only cross-load-snr                 # the default config: loads x test SNR
 
 Trains, on 2 cores (one thread per run), three configurations at 0 HP:
   baseline   plain training (batch 64, no input dropout, no noise augmentation), one model
@@ -17,6 +18,9 @@ BatchNorm's running mean and variance are re-estimated on the target load's trai
 unlabeled (all classes the data holds), and the target's test split is scored, with and without
 the adaptation, for member 1 and the ensemble. --models DIR keeps every trained checkpoint
 (DIR/<variant>_<load>hp_x<members>.pt) and reuses those already there instead of training them.
+--only cross-load-snr trains the N-member ensembles of each variant (default: ``default``, the
+tricks of examples/ticnn_cwru_full.yaml) at 0, 1 and 2 HP and scores every other load, clean and
+with white noise at each test SNR (-4 .. 10 dB), member 1 and the ensemble.
 Prints the tables and writes every figure to JSON, merged into the existing file (the sections
 a run does not measure are kept), with the git commit of the run.
 """
@@ -51,15 +55,29 @@ VARIANTS = {
     "ticnn+aug": {"input_dropout": [0.1, 0.9], "batch_size": 10, "noise_augmentation_snr_db": [-6, 10]},
 }
 LOADS = (0, 1, 2)
+SNRS_DB = (-4, -2, 0, 2, 4, 6, 8, 10)
 
 
-def make_config(data: str, variant: str, load: int, members: int, epochs: int, noise: bool = True):
+def example_config() -> dict:
+    """The full-data example config (the ``default`` variant trains with its tricks and training)."""
+    import yaml
+
+    return yaml.safe_load((REPO / "examples" / "ticnn_cwru_full.yaml").read_text())
+
+
+VARIANTS["default"] = {k: v for k, v in example_config()["tricks"].items() if k != "ensemble"}
+
+
+def make_config(data: str, variant: str, load: int, members: int, epochs: int | None, noise: bool = True):
     from edge_deploy.train.config import parse_train_config
 
     raw = copy.deepcopy(BASE)
+    if variant == "default":
+        raw["training"].update({k: v for k, v in example_config()["training"].items() if k != "threads"})
     raw["data"]["path"] = data
     raw["data"]["load_hp"] = [load]
-    raw["training"]["epochs"] = epochs
+    if epochs is not None:
+        raw["training"]["epochs"] = epochs
     raw["tricks"] = dict(VARIANTS[variant], ensemble=members)
     if load != 0 or not noise:
         raw["evaluate"]["snr_db"] = []  # the noise study is at 0 HP
@@ -85,6 +103,33 @@ def cross_load_table(per_load: dict, first_only: bool) -> dict:
                                            "classes": sum(v is not None for v in metrics["per_class"].values())}
     cross["average"] = sum(v["accuracy"] for v in cross.values()) / len(cross)
     return cross
+
+
+def cross_load_snr_table(per_load: dict) -> dict:
+    """Every other load, clean and at each test SNR: member 1 and the ensemble's majority vote
+    (accuracy in [0, 1]); plus, per kind, the worst pair at each SNR."""
+    from edge_deploy.train.evaluate import evaluate_checkpoint
+
+    table: dict = {"member_1": {}, "ensemble": {}}
+    for source, checkpoint in per_load.items():
+        for target in LOADS:
+            if target == source:
+                continue
+            m = evaluate_checkpoint(checkpoint, load_hp=[target], snr_db=SNRS_DB)
+            first = m.get("members", [m])[0]
+            pair = f"{source}->{target}"
+            table["member_1"][pair] = {"clean": first["accuracy"], **first["per_snr"], "n_windows": m["n_windows"]}
+            if len(checkpoint.members) > 1:
+                table["ensemble"][pair] = {"clean": m["accuracy"], **m["per_snr"], "n_windows": m["n_windows"]}
+    for kind in list(table):
+        pairs = table[kind]
+        if not pairs:
+            del table[kind]
+            continue
+        columns = [c for c in next(iter(pairs.values())) if c != "n_windows"]
+        pairs["worst"] = {c: min(p[c] for p in list(pairs.values())) for c in columns}
+        pairs["average"] = {c: sum(p[c] for k, p in pairs.items() if k != "worst") / (len(pairs) - 1) for c in columns}
+    return table
 
 
 def adabn_table(per_load: dict) -> dict:
@@ -163,17 +208,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "cwru"))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "train_ticnn.json"))
     parser.add_argument("--members", type=int, default=5, help="ensemble size at 0 HP")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--epochs", type=int, help="training epochs (default: 30; the default variant: the example's)")
+    parser.add_argument("--variants", default=",".join(v for v in VARIANTS if v != "default"))
     parser.add_argument("--cross-load-ensemble", action="store_true",
                         help="train N-member ensembles at 1 and 2 HP too and measure the load table for the ensembles")
-    parser.add_argument("--only", choices=("all", "cross-load"), default="all",
-                        help="cross-load: only the ensembles at every load and their load table (no noise study)")
+    parser.add_argument("--only", choices=("all", "cross-load", "cross-load-snr"), default="all",
+                        help="cross-load: only the ensembles at every load and their load table (no noise study); "
+                             "cross-load-snr: the same with every test SNR (variant default unless --variants)")
     parser.add_argument("--adapt-bn", action="store_true",
                         help="also measure the load table with AdaBN (BatchNorm statistics from the target load's unlabeled training split)")
     parser.add_argument("--models", type=Path, help="keep the trained checkpoints in this folder and reuse those already there")
     args = parser.parse_args(argv)
-    only_cross = args.only == "cross-load"
+    only_cross = args.only in ("cross-load", "cross-load-snr")
+    with_snr = args.only == "cross-load-snr"
+    if with_snr and args.variants == ",".join(v for v in VARIANTS if v != "default"):
+        args.variants = "default"
     ensemble_loads = args.cross_load_ensemble or only_cross
     torch.set_num_threads(1)
 
@@ -181,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/train_ticnn.py " + " ".join(argv if argv is not None else sys.argv[1:])
     state = source_state("benchmarks/train_ticnn.py", "sdk/edge_deploy/train", "sdk/edge_deploy/data")
     commit = state["commit"] + ("+dirty" if state["uncommitted"] else "")
-    results: dict = {"noise": {}, "cross_load": {}, "cross_load_ensemble": {}, "cross_load_adabn": {}}
+    results: dict = {"noise": {}, "cross_load": {}, "cross_load_ensemble": {}, "cross_load_adabn": {}, "cross_load_snr": {}}
     started = time.perf_counter()
     for variant in variants:
         per_load = {}
@@ -220,6 +269,13 @@ def main(argv: list[str] | None = None) -> int:
                                             for load, c in per_load.items()}})
             table["member_1"] = results["cross_load"][variant]
             results["cross_load_ensemble"][variant] = table
+        if with_snr:
+            snr_table = cross_load_snr_table(per_load)
+            snr_table.update({"members": args.members, "commit": commit, "command": command, "tricks": VARIANTS[variant],
+                              "same_load_test_accuracy": {str(load): c.metrics["accuracy"] for load, c in per_load.items()},
+                              "same_load_member_1": {str(load): c.metrics.get("members", [c.metrics])[0]["accuracy"]
+                                                     for load, c in per_load.items()}})
+            results["cross_load_snr"][variant] = snr_table
         if args.adapt_bn:
             adabn = adabn_table(per_load)
             adabn.update({"members": len(per_load[0].members), "commit": commit, "command": command,
@@ -234,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
             section["cross_load_ensemble"] = {variant: results["cross_load_ensemble"][variant]}
         if variant in results["cross_load_adabn"]:
             section["cross_load_adabn"] = {variant: results["cross_load_adabn"][variant]}
+        if variant in results["cross_load_snr"]:
+            section["cross_load_snr"] = {variant: results["cross_load_snr"][variant]}
         if not only_cross:
             section.update({"command": command, "commit": commit, "torch_threads": torch.get_num_threads(),
                             "seconds": round(time.perf_counter() - started, 1)})
@@ -274,6 +332,13 @@ def main(argv: list[str] | None = None) -> int:
                 each = tables["each_member"]
                 print(f"  each member alone, average over the pairs: without {' '.join(pct(a) for a in each['average_no_adapt'])}"
                       f" | AdaBN {' '.join(pct(a) for a in each['average'])}")
+    for variant, tables in results["cross_load_snr"].items():
+        print(f"\nAcross loads and test noise ({variant}: {tables['tricks']}): accuracy %, trained -> tested HP")
+        columns = ["clean"] + [f"{s:g}" for s in SNRS_DB]
+        print(f"{'model':<14}{'pair':>8}" + "".join(f"{c if c == 'clean' else c + ' dB':>8}" for c in columns))
+        for kind in ("member_1", "ensemble"):
+            for pair, row in tables.get(kind, {}).items():
+                print(f"{kind:<14}{pair:>8}" + "".join(f"{pct(row[c]):>8}" for c in columns))
     print(f"\nwrote {args.out} ({results['seconds']:.0f} s)")
     return 0
 

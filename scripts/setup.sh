@@ -5,6 +5,8 @@
 #   EDITABLE=1 bash scripts/setup.sh   # .venv with an editable install, for development
 #   PYTHON=/path/to/python bash scripts/setup.sh   # install into that interpreter, no .venv
 #   VENV=DIR bash scripts/setup.sh     # the virtual environment in DIR instead of .venv
+#   EXTRAS=test bash scripts/setup.sh  # optional extras to install (default test,ray: Ray for
+#                                      # `slim --ray` and its test)
 # Afterwards: .venv/bin/edge-deploy ..., or `. .venv/bin/activate` once and then edge-deploy ...
 # A virtual environment because Debian's own python3 refuses system-wide pip installs (PEP 668).
 set -euo pipefail
@@ -51,9 +53,10 @@ EOF
   fi
 fi
 
+EXTRAS=${EXTRAS:-test,ray}
 if [ "${EDITABLE:-0}" = "1" ]; then
-  "${PIP[@]}" -e ".[test]"
+  "${PIP[@]}" -e ".[$EXTRAS]"
 else
-  "${PIP[@]}" ".[test]"
+  "${PIP[@]}" ".[$EXTRAS]"
 fi
 echo "edge-deploy set up: $("$PY" -c 'import sys, pathlib; print(pathlib.Path(sys.executable).parent / "edge-deploy")')"

@@ -156,7 +156,8 @@ def test_group_sparsity_survives_int8_quantization_in_kernel_order(tiny, tmp_pat
     from edge_deploy.train.checkpoint import Checkpoint
 
     model, train, val = tiny
-    result = scalpel_prune([model], train, val, ScalpelSettings(group_size=4, sparsity=0.6, retrain_epochs=0.2))
+    result = scalpel_prune([model], train, val, ScalpelSettings(group_size=4, sparsity=0.6, retrain_epochs=0.2,
+                                                                   skip_classifier=False))
     checkpoint = Checkpoint(arch={"name": "ticnn", "params": {}}, members=[result.members[0]],
                             input={"channels": 1, "length": 512, "sample_rate_hz": 12000},
                             classes=[str(i) for i in range(10)], data={"data": None, "window": 512})

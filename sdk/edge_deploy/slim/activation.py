@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -26,9 +26,12 @@ import torch.fx as fx
 from torch import nn
 import torch.nn.functional as F
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.slim.finetune import accuracy
 from edge_deploy.slim.graph import trace_with_shapes
+from edge_deploy.slim.registry import MethodOutcome, SlimMethod, register_method
 
 MODES = ("threshold", "topk")
 DEFAULT_RATES = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -246,3 +249,29 @@ def choose_winner_rates(members: Sequence[nn.Module], calibration: np.ndarray, v
             "sensitivity": sensitivity[site.node],
         })
     return ActivationPlan(mode=mode, budget=budget, base_accuracy=base, accuracy=combined, sites=entries)
+
+
+class ActivationSection(BaseModel):
+    """The ``activation:`` config section: the accuracy-loss ``budget`` (validation points;
+    None = the run's ``max_accuracy_loss``), the winner ``mode``, the winner ``rates`` tried per
+    layer, and the training windows the thresholds are calibrated on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    budget: float | None = Field(None, ge=0.0)
+    mode: Literal["threshold", "topk"] = "threshold"
+    rates: list[float] = Field(default_factory=lambda: list(DEFAULT_RATES))
+    calibration_windows: int = Field(512, ge=1)
+
+
+def _run(members: Sequence[nn.Module], data, section: ActivationSection, augmentation: dict[str, Any]) -> MethodOutcome:
+    if section.budget is None:
+        raise EdgeDeployError("activation pruning budget not set", hint="give --budget")
+    pick = np.random.default_rng(0).permutation(len(data.train[0]))[: section.calibration_windows]
+    plan = choose_winner_rates(members, data.train[0][pick], data.val, section.budget, section.mode, section.rates)
+    return MethodOutcome(list(members), {"settings": section.model_dump(), "plan": plan.to_dict()}, plan.to_dict())
+
+
+METHOD = register_method(SlimMethod(
+    name="activation", section=ActivationSection, knob="budget", grid=(), run=_run, must_be_last=True,
+    summary="activation pruning: zeroes small activations after each ReLU (a threshold per layer)"))

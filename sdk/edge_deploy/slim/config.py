@@ -1,9 +1,11 @@
 """The ``edge-deploy slim`` config: a YAML file validated by pydantic (unknown keys are errors).
 
-One section per method (``slimming``, ``scalpel``, ``activation``), each holding that method's
-settings, plus ``max_accuracy_loss`` (points on the validation split: a result that loses more
-stops with an error instead of being written) and ``data`` (fine-tuning windows, default: the
-checkpoint's own). See ``examples/slim_ticnn.yaml`` and docs/slimming.md.
+One section per registered method (``slimming``, ``scalpel``, ``activation``: each method's own
+model, :mod:`edge_deploy.slim.registry`), ``validation`` (how the validation windows are cut),
+``max_accuracy_loss`` (points on the validation split, default 0.5: no result losing more is
+ever written; a method whose knob is not given searches it for the largest saving within it) and
+``data`` (fine-tuning windows, default: the checkpoint's own). See ``examples/slim_ticnn.yaml``
+and docs/slimming.md.
 """
 
 from __future__ import annotations
@@ -13,86 +15,68 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from edge_deploy.errors import EdgeDeployError
-from edge_deploy.slim.activation import DEFAULT_RATES
-from edge_deploy.slim.scalpel import ScalpelSettings
-from edge_deploy.slim.slimming import SlimmingSettings
+from edge_deploy.slim.dataset import ValidationSection
+from edge_deploy.slim.registry import registered_methods
 
-METHODS = ("slimming", "scalpel", "activation")
+DEFAULT_MAX_LOSS = 0.5  # validation accuracy points
 
 
-class _Strict(BaseModel):
+class SlimConfigBase(BaseModel):
+    """The keys every slim config has; :func:`slim_config_class` adds one section per method."""
+
     model_config = ConfigDict(extra="forbid")
 
-
-class SlimmingSection(_Strict):
-    """Network Slimming (see :class:`edge_deploy.slim.slimming.SlimmingSettings`)."""
-
-    ratio: float = Field(0.5, ge=0.0, lt=1.0)
-    l1_lambda: float = Field(1e-4, ge=0.0)
-    passes: int = Field(1, ge=1)
-    sparsity_epochs: float = Field(2.0, ge=0.0)
-    finetune_epochs: float = Field(2.0, ge=0.0)
-    batch_size: int = Field(32, ge=1)
-    lr: float = Field(1e-3, gt=0.0)
-    min_channels: int = Field(1, ge=1)
-    channel_multiple: int = Field(4, ge=1)
-    seed: int = 0
-
-    def settings(self, noise_snr_db: list[float] | None = None) -> SlimmingSettings:
-        """The equivalent SlimmingSettings, fine-tuning with ``noise_snr_db`` augmentation."""
-        return SlimmingSettings(**self.model_dump(), noise_snr_db=noise_snr_db)
-
-
-class ScalpelSection(_Strict):
-    """Scalpel (see :class:`edge_deploy.slim.scalpel.ScalpelSettings`)."""
-
-    group_size: int = Field(4, ge=1)
-    sparsity: float | dict[str, float] | Literal["sensitivity"] = 0.75
-    max_layer_loss: float = Field(0.5, ge=0.0)
-    skip: list[str] = Field(default_factory=list)
-    retrain_epochs: float = Field(2.0, ge=0.0)
-    batch_size: int = Field(32, ge=1)
-    lr: float = Field(5e-4, gt=0.0)
-    seed: int = 0
-
-    def settings(self, noise_snr_db: list[float] | None = None) -> ScalpelSettings:
-        """The equivalent ScalpelSettings, retraining with ``noise_snr_db`` augmentation."""
-        return ScalpelSettings(**self.model_dump(), noise_snr_db=noise_snr_db)
-
-
-class ActivationSection(_Strict):
-    """Activation pruning: the accuracy-loss ``budget`` (points), the winner ``mode`` and the
-    swept winner ``rates``."""
-
-    budget: float = Field(0.5, ge=0.0)
-    mode: Literal["threshold", "topk"] = "threshold"
-    rates: list[float] = Field(default_factory=lambda: list(DEFAULT_RATES))
-    calibration_windows: int = Field(512, ge=1)
-
-
-class SlimConfig(_Strict):
-    """The whole slim config."""
-
-    slimming: SlimmingSection = Field(default_factory=SlimmingSection)
-    scalpel: ScalpelSection = Field(default_factory=ScalpelSection)
-    activation: ActivationSection = Field(default_factory=ActivationSection)
-    max_accuracy_loss: float | None = Field(None, ge=0.0)
+    validation: ValidationSection = Field(default_factory=ValidationSection)
+    max_accuracy_loss: float = Field(DEFAULT_MAX_LOSS, ge=0.0)
     data: str | None = None
     # White noise on fine-tuning windows: "checkpoint" = what the model was trained with.
     noise_augmentation_snr_db: Literal["checkpoint"] | tuple[float, float] | None = "checkpoint"
+    # Time-resampling factors on fine-tuning windows (training's tricks.speed_augmentation).
+    speed_augmentation: Literal["checkpoint"] | tuple[float, float] | None = "checkpoint"
+
+    def _resolve(self, key: str, checkpoint_config: dict[str, Any]) -> list[float] | None:
+        value = getattr(self, key)
+        if value == "checkpoint":
+            value = (checkpoint_config.get("tricks") or {}).get(key)
+        return None if value is None else [float(value[0]), float(value[1])]
 
     def noise_snr_db(self, checkpoint_config: dict[str, Any]) -> list[float] | None:
         """The (low, high) dB of fine-tuning noise, resolving "checkpoint" from its training config."""
-        value = self.noise_augmentation_snr_db
-        if value == "checkpoint":
-            value = (checkpoint_config.get("tricks") or {}).get("noise_augmentation_snr_db")
-        return None if value is None else [float(value[0]), float(value[1])]
+        return self._resolve("noise_augmentation_snr_db", checkpoint_config)
+
+    def augmentation(self, checkpoint_config: dict[str, Any]) -> dict[str, list[float] | None]:
+        """What every fine-tuning step adds to its windows, "checkpoint" resolved from the
+        training config: ``noise_snr_db`` and ``speed_augmentation`` ranges (None = off)."""
+        return {"noise_snr_db": self.noise_snr_db(checkpoint_config),
+                "speed_augmentation": self._resolve("speed_augmentation", checkpoint_config)}
+
+    def section(self, method: str) -> BaseModel:
+        """The config section of ``method``."""
+        return getattr(self, method)
 
 
-def parse_slim_config(raw: Any, source: str = "config") -> SlimConfig:
+_CLASSES: dict[tuple[str, ...], type[SlimConfigBase]] = {}
+
+
+def slim_config_class() -> type[SlimConfigBase]:
+    """Return the config model with a section for every registered method (rebuilt when a
+    method is registered)."""
+    methods = registered_methods()
+    key = tuple(methods)
+    if key not in _CLASSES:
+        sections = {name: (m.section, Field(default_factory=m.section)) for name, m in methods.items()}
+        _CLASSES[key] = create_model("SlimConfig", __base__=SlimConfigBase, **sections)
+    return _CLASSES[key]
+
+
+SlimConfig = slim_config_class()
+METHODS = tuple(registered_methods())
+
+
+def parse_slim_config(raw: Any, source: str = "config") -> SlimConfigBase:
     """Validate a config mapping (None = all defaults); return a SlimConfig.
 
     Raises EdgeDeployError naming every bad key.
@@ -103,7 +87,7 @@ def parse_slim_config(raw: Any, source: str = "config") -> SlimConfig:
         raise EdgeDeployError(f"{source}: the slim config must be a mapping of sections",
                               hint="see examples/slim_ticnn.yaml")
     try:
-        return SlimConfig.model_validate(raw)
+        return slim_config_class().model_validate(raw)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -113,11 +97,11 @@ def parse_slim_config(raw: Any, source: str = "config") -> SlimConfig:
                               hint="fix the keys named above (docs/slimming.md lists every key)") from None
 
 
-def load_slim_config(path: str | os.PathLike | None) -> SlimConfig:
+def load_slim_config(path: str | os.PathLike | None) -> SlimConfigBase:
     """Read a YAML slim config (None = defaults); a relative ``data`` is taken from the file's
     folder. Raises EdgeDeployError if the file is missing, not YAML, or has bad keys."""
     if path is None:
-        return SlimConfig()
+        return slim_config_class()()
     path = Path(path)
     if not path.is_file():
         raise EdgeDeployError(f"slim config {path} does not exist", hint="see examples/slim_ticnn.yaml")

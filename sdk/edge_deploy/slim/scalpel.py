@@ -16,15 +16,18 @@ import copy
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import nn
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.slim.finetune import accuracy, fine_tune
 from edge_deploy.slim.graph import analyze_channels
+from edge_deploy.slim.registry import MethodOutcome, SlimMethod, register_method
 
 
 def channels_last_permutation(channels: int, spatial: int) -> torch.Tensor:
@@ -201,17 +204,23 @@ def sensitivity_sparsities(model: nn.Module, layers: Sequence[PrunableLayer], va
 class ScalpelSettings:
     """Scalpel settings: ``sparsity`` is one fraction for every layer, a ``{layer: fraction}``
     map, or "sensitivity" (each layer's largest fraction losing at most ``max_layer_loss`` points
-    alone); ``skip`` lists layers kept dense; ``retrain_epochs`` run with the masks held."""
+    alone); ``skip`` lists layers kept dense, and ``skip_classifier`` keeps the last layer (the
+    classifier: small, and the most sensitive) dense too; ``retrain_epochs`` run with the masks held,
+    split over ``stages`` steps of growing sparsity (gradual pruning: stage k prunes k/stages of
+    each layer's target, then retrains; the groups pruned before stay pruned)."""
 
     group_size: int = 4
     sparsity: float | dict[str, float] | str = 0.75
     max_layer_loss: float = 0.5
     skip: list[str] = field(default_factory=list)
-    retrain_epochs: float = 2.0
+    skip_classifier: bool = True
+    retrain_epochs: float = 6.0
+    stages: int = 1
     batch_size: int = 32
     lr: float = 5e-4
     seed: int = 0
     noise_snr_db: list[float] | None = None  # training noise augmentation (low, high) dB
+    speed_augmentation: list[float] | None = None  # training time-resampling factors (low, high)
 
 
 @dataclass
@@ -239,9 +248,10 @@ def scalpel_prune(members: Sequence[nn.Module], train: tuple[np.ndarray, np.ndar
     if unknown:
         raise EdgeDeployError(f"Scalpel: no prunable layer named {', '.join(unknown)}",
                               hint=f"prunable layers: {', '.join(names)}")
+    skip = set(settings.skip) | ({names[-1]} if settings.skip_classifier and names else set())
     report: dict[str, dict[str, Any]] = {}
     for index, model in enumerate(models):
-        layers = [layer for layer in prunable_layers(model, example) if layer.name not in settings.skip]
+        layers = [layer for layer in prunable_layers(model, example) if layer.name not in skip]
         if settings.sparsity == "sensitivity":
             found = sensitivity_sparsities(model, layers, val, settings.group_size, settings.max_layer_loss)
             sparsities = {name: entry["sparsity"] for name, entry in found.items()}
@@ -255,10 +265,15 @@ def scalpel_prune(members: Sequence[nn.Module], train: tuple[np.ndarray, np.ndar
         bad = {n: s for n, s in sparsities.items() if not 0.0 <= s < 1.0}
         if bad:
             raise EdgeDeployError(f"Scalpel sparsity out of [0, 1): {bad}", hint="use fractions such as 0.75")
-        held = prune_layers(model, layers, sparsities, settings.group_size)
-        fine_tune(model, *train, epochs=settings.retrain_epochs, batch_size=settings.batch_size,
-                  lr=settings.lr, seed=settings.seed + index, after_step=held.apply, noise_snr_db=settings.noise_snr_db)
-        held.apply()
+        stages = max(1, settings.stages)
+        for stage in range(1, stages + 1):
+            # The groups pruned so far are zero, the smallest norms: each stage's mask keeps them.
+            held = prune_layers(model, layers, {n: s * stage / stages for n, s in sparsities.items()},
+                                settings.group_size)
+            fine_tune(model, *train, epochs=settings.retrain_epochs / stages, batch_size=settings.batch_size,
+                      lr=settings.lr, seed=settings.seed + 1000 * (stage - 1) + index, after_step=held.apply,
+                      noise_snr_db=settings.noise_snr_db, speed_range=settings.speed_augmentation)
+            held.apply()
         if index == 0:
             for layer in layers:
                 rows = to_kernel_order(model.get_submodule(layer.name).weight.detach(), layer.perm)
@@ -267,3 +282,41 @@ def scalpel_prune(members: Sequence[nn.Module], train: tuple[np.ndarray, np.ndar
                                       "zero_groups": reached.zero_groups, "total_groups": reached.total_groups,
                                       **({"curve": found[layer.name]["curve"]} if layer.name in found else {})}
     return ScalpelResult(members=models, layers=report)
+
+
+class ScalpelSection(BaseModel):
+    """The ``scalpel:`` config section (see :class:`ScalpelSettings`); ``sparsity`` None = the
+    largest saving within the accuracy budget, searched over the method's grid."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    group_size: int = Field(4, ge=1)
+    sparsity: float | dict[str, float] | Literal["sensitivity"] | None = None
+    max_layer_loss: float = Field(0.5, ge=0.0)
+    skip: list[str] = Field(default_factory=list)
+    skip_classifier: bool = True
+    retrain_epochs: float = Field(6.0, ge=0.0)
+    stages: int = Field(1, ge=1)
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(5e-4, gt=0.0)
+    seed: int = 0
+
+    def settings(self, noise_snr_db: list[float] | None = None,
+                 speed_augmentation: list[float] | None = None) -> ScalpelSettings:
+        """The equivalent ScalpelSettings, retraining with ``noise_snr_db`` and
+        ``speed_augmentation`` (training's augmentation ranges).
+        Raises EdgeDeployError when the sparsity is not chosen yet."""
+        if self.sparsity is None:
+            raise EdgeDeployError("Scalpel sparsity not set", hint="give --sparsity, or let edge-deploy slim search it")
+        return ScalpelSettings(**self.model_dump(), noise_snr_db=noise_snr_db, speed_augmentation=speed_augmentation)
+
+
+def _run(members: Sequence[nn.Module], data, section: ScalpelSection, augmentation: dict[str, Any]) -> MethodOutcome:
+    result = scalpel_prune(members, data.train, data.val, section.settings(**augmentation))
+    return MethodOutcome(result.members, {"settings": {**section.model_dump(), **augmentation},
+                                          "layers": result.layers})
+
+
+METHOD = register_method(SlimMethod(
+    name="scalpel", section=ScalpelSection, knob="sparsity", grid=(0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95),
+    run=_run, summary="Scalpel: zeroes groups of weights in the int8 kernel's order (group-sparse kernels)"))

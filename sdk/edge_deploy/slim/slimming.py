@@ -20,9 +20,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.slim.finetune import accuracy, fine_tune
 from edge_deploy.slim.graph import ChannelGraph, analyze_channels
+from edge_deploy.slim.registry import MethodOutcome, SlimMethod, register_method
 from edge_deploy.slim.surgery import remove_channels
 
 
@@ -39,16 +42,17 @@ class SlimmingSettings:
     """
 
     ratio: float = 0.5
-    l1_lambda: float = 1e-4
-    passes: int = 1
-    sparsity_epochs: float = 2.0
-    finetune_epochs: float = 2.0
+    l1_lambda: float = 1e-3
+    passes: int = 2
+    sparsity_epochs: float = 4.0
+    finetune_epochs: float = 4.0
     batch_size: int = 32
     lr: float = 1e-3
     min_channels: int = 1
     channel_multiple: int = 4
     seed: int = 0
     noise_snr_db: list[float] | None = None  # training noise augmentation (low, high) dB
+    speed_augmentation: list[float] | None = None  # training time-resampling factors (low, high)
 
     def pass_ratio(self) -> float:
         """The fraction of the remaining prunable channels each pass removes."""
@@ -152,7 +156,8 @@ def slim_network(
         for index, model in enumerate(models):
             fine_tune(model, *train, epochs=settings.sparsity_epochs, batch_size=settings.batch_size,
                       lr=settings.lr, seed=settings.seed + index,
-                      penalty=lambda m: settings.l1_lambda * batchnorm_l1(m), noise_snr_db=settings.noise_snr_db)
+                      penalty=lambda m: settings.l1_lambda * batchnorm_l1(m), noise_snr_db=settings.noise_snr_db,
+                      speed_range=settings.speed_augmentation)
         graph = analyze_channels(models[0], example)
         if not any(graph.batchnorm_slots(g) for g in graph.prunable_groups()):
             raise EdgeDeployError(
@@ -165,7 +170,8 @@ def slim_network(
         models = [remove_channels(m, graph, drop) for m, drop in zip(models, drops)]
         for index, model in enumerate(models):
             fine_tune(model, *train, epochs=settings.finetune_epochs, batch_size=settings.batch_size,
-                      lr=settings.lr, seed=settings.seed + 100 * number + index, noise_snr_db=settings.noise_snr_db)
+                      lr=settings.lr, seed=settings.seed + 100 * number + index, noise_snr_db=settings.noise_snr_db,
+                      speed_range=settings.speed_augmentation)
         history.append({
             "pass": number,
             "threshold": threshold,
@@ -175,3 +181,41 @@ def slim_network(
         })
     return SlimmingResult(members=models, passes=history)
 
+
+
+class SlimmingSection(BaseModel):
+    """The ``slimming:`` config section (see :class:`SlimmingSettings`); ``ratio`` None = the
+    largest saving within the accuracy budget, searched over the method's grid."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ratio: float | None = Field(None, ge=0.0, lt=1.0)
+    l1_lambda: float = Field(1e-3, ge=0.0)
+    passes: int = Field(2, ge=1)
+    sparsity_epochs: float = Field(4.0, ge=0.0)
+    finetune_epochs: float = Field(4.0, ge=0.0)
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(1e-3, gt=0.0)
+    min_channels: int = Field(1, ge=1)
+    channel_multiple: int = Field(4, ge=1)
+    seed: int = 0
+
+    def settings(self, noise_snr_db: list[float] | None = None,
+                 speed_augmentation: list[float] | None = None) -> SlimmingSettings:
+        """The equivalent SlimmingSettings, fine-tuning with ``noise_snr_db`` and
+        ``speed_augmentation`` (training's augmentation ranges).
+        Raises EdgeDeployError when the ratio is not chosen yet."""
+        if self.ratio is None:
+            raise EdgeDeployError("slimming ratio not set", hint="give --ratio, or let edge-deploy slim search it")
+        return SlimmingSettings(**self.model_dump(), noise_snr_db=noise_snr_db, speed_augmentation=speed_augmentation)
+
+
+def _run(members: Sequence[nn.Module], data, section: SlimmingSection, augmentation: dict[str, Any]) -> MethodOutcome:
+    result = slim_network(members, data.train, data.val, section.settings(**augmentation))
+    return MethodOutcome(result.members, {"settings": {**section.model_dump(), **augmentation},
+                                          "passes": result.passes})
+
+
+METHOD = register_method(SlimMethod(
+    name="slimming", section=SlimmingSection, knob="ratio", grid=(0.3, 0.4, 0.5, 0.6, 0.7, 0.8), run=_run,
+    summary="Network Slimming: removes whole channels (a smaller dense model)"))

@@ -1,10 +1,10 @@
-"""The accuracy-versus-cost sweep: one slim run per value of a method's main knob.
+"""The accuracy-versus-cost sweep: one slim run per value of a method's knob.
 
-Each point's checkpoint is kept (``DIR/points/<method>-<value>/model.pt``) so it can be built and
-measured on the target; ``measure_point`` is the hook for that (given the checkpoint path, it
-returns extra figures such as ``{"instructions": ...}``). Without it the curve is accuracy against
-MACs. The sweep stops with an error at the first point losing more than ``max_accuracy_loss``
-validation points, after writing the points so far.
+The points run on a runner (in place, worker processes or Ray: :mod:`edge_deploy.slim.runners`)
+and come back in the order of the values whatever ran them. Every point's figures go into
+``sweep.json`` and the curve; only a point within the budget (``max_accuracy_loss`` validation
+points) keeps its checkpoint (``DIR/points/<method>-<value>/model.pt``) and, with a board, is
+built and profiled on QEMU. A point that failed is reported in ``sweep.json`` with its error.
 """
 
 from __future__ import annotations
@@ -13,56 +13,33 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from edge_deploy.errors import EdgeDeployError
 from edge_deploy.fsutil import atomic_output_file, atomic_write_json
-from edge_deploy.slim.config import SlimConfig
-from edge_deploy.slim.pipeline import SlimData, run_slim
+from edge_deploy.slim.config import SlimConfigBase
+from edge_deploy.slim.dataset import SlimData
+from edge_deploy.slim.points import PointJob
+from edge_deploy.slim.registry import get_method
+from edge_deploy.slim.runners import SerialRunner
+from edge_deploy.slim.steps import activation_plan, input_shape_of, measure
 from edge_deploy.train.checkpoint import Checkpoint, save_checkpoint
 
-# method -> (config section, the knob the sweep varies)
-KNOBS = {"slimming": ("slimming", "ratio"), "scalpel": ("scalpel", "sparsity"), "activation": ("activation", "budget")}
 
-
-def measure_on_emulator(board: str = "mps2-an386") -> Callable[[Path], dict[str, Any]]:
-    """Return a ``measure_point`` hook that builds a checkpoint for ``board`` with ``edge-deploy
-    build`` (beside it, in ``build/``) and profiles one inference on QEMU: executed instructions
-    (exact) and Cortex-M4 cycles (the profiler's model)."""
-
-    def measure(path: Path) -> dict[str, Any]:
-        from edge_deploy.build.firmware_build import build_model
-        from edge_deploy.check import profile_build
-
-        build_dir = Path(path).parent / "build"
-        build_model(path, board, build_dir)
-        profile = profile_build(build_dir, emulator="qemu")
-        return {"instructions_after": int(profile["instructions"]), "cycles_after": int(profile["cycles"])}
-
-    return measure
-
-
-def configure(config: SlimConfig, method: str, value: float) -> SlimConfig:
-    """Return a copy of ``config`` with ``method``'s sweep knob set to ``value``."""
-    section, knob = KNOBS[method]
-    new = config.model_copy(deep=True)
-    setattr(getattr(new, section), knob, float(value))
-    return new
-
-
-def plot_sweep(points: Sequence[dict[str, Any]], path: Path, cost_key: str) -> None:
-    """Plot test accuracy against ``cost_key`` for every point, with the dense model as a star."""
+def plot_sweep(points: Sequence[dict[str, Any]], dense: dict[str, Any], path: Path, cost_key: str) -> None:
+    """Plot test accuracy against ``cost_key`` for every point that has it, with the dense
+    model as a star."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    xs = [p[cost_key] for p in points]
-    ax.plot(xs, [p["accuracy_after"] for p in points], "o-", label="slimmed")
-    for p in points:
-        ax.annotate(f"{p['value']:g}", (p[cost_key], p["accuracy_after"]), textcoords="offset points", xytext=(4, 4))
-    if points:
-        ax.plot([points[0][cost_key.replace("after", "before")]], [points[0]["accuracy_before"]], "*", ms=12, label="dense")
-    ax.set_xlabel(cost_key.replace("_after", "").replace("_", " "))
+    shown = [p for p in points if cost_key in p]
+    ax.plot([p[cost_key] for p in shown], [p["test_accuracy"] for p in shown], "o-", label="slimmed")
+    for p in shown:
+        ax.annotate(f"{p['value']:g}" + ("" if p["within_budget"] else " (over budget)"),
+                    (p[cost_key], p["test_accuracy"]), textcoords="offset points", xytext=(4, 4))
+    if cost_key in dense:
+        ax.plot([dense[cost_key]], [dense["test_accuracy"]], "*", ms=12, label="dense")
+    ax.set_xlabel(cost_key)
     ax.set_ylabel("test accuracy (%)")
     ax.grid(True, alpha=0.3)
     ax.legend()
@@ -72,47 +49,48 @@ def plot_sweep(points: Sequence[dict[str, Any]], path: Path, cost_key: str) -> N
     plt.close(fig)
 
 
-def run_sweep(checkpoint: Checkpoint, method: str, values: Sequence[float], config: SlimConfig, data: SlimData,
-              out_dir: str | Path, max_accuracy_loss: float | None = None,
-              measure_point: Callable[[Path], dict[str, Any]] | None = None,
-              log: Callable[[str], None] = lambda _line: None) -> list[dict[str, Any]]:
-    """Slim ``checkpoint`` with ``method`` at each of ``values``; write ``sweep.json`` and
-    ``sweep.png`` into ``out_dir`` and return the points. Raises EdgeDeployError at the first
-    point losing more than ``max_accuracy_loss`` validation points (the points so far are kept)."""
+def _row(result: dict[str, Any]) -> dict[str, Any]:
+    if "error" in result:
+        return {"value": result["value"], "error": result["error"]}
+    figures = result["figures"]
+    row = {"value": result["value"], "within_budget": result["within_budget"], "val_loss": result["val_loss"],
+           **{k: v for k, v in figures.items() if k != "input_density"}}
+    row.update(result.get("firmware", {}))
+    return row
+
+
+def run_sweep(checkpoint: Checkpoint, method: str, values: Sequence[float], config: SlimConfigBase, data: SlimData,
+              out_dir: str | Path, *, runner=None, board: str | None = None,
+              log: Callable[[str], None] = lambda _line: None) -> dict[str, Any]:
+    """Slim ``checkpoint`` with ``method`` at each of ``values`` on ``runner`` (default: in this
+    process); with ``board``, build and profile the dense model and every point within the
+    budget on QEMU. Writes ``sweep.json``, ``sweep.png`` and the kept points' checkpoints into
+    ``out_dir``; returns the content of ``sweep.json`` (``dense``, ``points`` in the order of
+    ``values``, ``failed``: the values whose run raised). Raises EdgeDeployError for an unknown
+    method."""
+    spec = get_method(method)
     out = Path(out_dir)
-    points: list[dict[str, Any]] = []
-    cost_key = "macs_after"
-
-    def write() -> None:
-        atomic_write_json(out / "sweep.json", {"method": method, "knob": KNOBS[method][1], "points": points})
-        plot_sweep(points, out / "sweep.png", cost_key)
-
-    dense: dict[str, Any] = {}
-    if measure_point is not None:
-        measured = measure_point(save_checkpoint(out / "points" / "dense" / "model.pt", checkpoint))
-        dense = {key.replace("_after", "_before"): value for key, value in measured.items()}
-    for value in values:
-        point_config = configure(config, method, value)
-        point_config.max_accuracy_loss = None  # the sweep applies its own limit, after saving the point
-        slimmed, report = run_slim(checkpoint, [method], point_config, data)
-        path = save_checkpoint(out / "points" / f"{method}-{value:g}" / "model.pt", slimmed)
-        point = {"value": float(value), **{k: v for k, v in report.items() if k not in ("steps", "input_density_after")}}
-        if measure_point is not None:
-            point.update(dense, **measure_point(path))
-            cost_key = "instructions_after" if "instructions_after" in point else cost_key
-        points.append(point)
-        measured = (f", instructions {point['instructions_after']:,} (dense {point['instructions_before']:,})"
-                    if "instructions_after" in point else "")
-        log(f"{method} {KNOBS[method][1]}={value:g}: MACs {point['macs_after']:,} "
-            f"(dense {point['macs_before']:,}){measured}, test accuracy {point['accuracy_after']:.2f} % "
-            f"(dense {point['accuracy_before']:.2f} %)")
-        loss = point["val_accuracy_before"] - point["val_accuracy_after"]
-        if max_accuracy_loss is not None and loss > max_accuracy_loss:
-            write()
-            raise EdgeDeployError(
-                f"sweep stopped at {method} {KNOBS[method][1]}={value:g}: it loses {loss:.2f} validation "
-                f"accuracy points, more than the allowed {max_accuracy_loss} (points so far in {out / 'sweep.json'})",
-                hint="sweep gentler values, or raise --max-loss",
-            )
-    write()
-    return points
+    runner = runner or SerialRunner()
+    budget = config.max_accuracy_loss
+    base = measure(checkpoint.members, data, input_shape_of(checkpoint), activation_plan(checkpoint))
+    dump = config.model_dump(mode="json")
+    jobs = [PointJob(checkpoint, method, float(v), dump, base["val_accuracy"], budget, board,
+                     label=f"{method} {spec.knob}={float(v):g}") for v in values]
+    if board:
+        jobs.insert(0, PointJob(checkpoint, None, None, dump, base["val_accuracy"], budget, board, label="dense"))
+    log(f"sweeping {method} {spec.knob} over {', '.join(f'{float(v):g}' for v in values)} ({runner.name})")
+    results = runner.run(jobs, data, log)
+    dense = {k: v for k, v in base.items() if k != "input_density"}
+    if board:
+        dense_result, results = results[0], results[1:]
+        dense.update(dense_result.get("firmware", {}))
+    points = [_row(r) for r in results]
+    for result in results:
+        if "checkpoint" in result:
+            save_checkpoint(out / "points" / f"{method}-{result['value']:g}" / "model.pt", result["checkpoint"])
+    sweep = {"method": method, "knob": spec.knob, "max_accuracy_loss": budget, "dense": dense, "points": points,
+             "failed": [p["value"] for p in points if "error" in p]}
+    atomic_write_json(out / "sweep.json", sweep)
+    cost_key = "instructions" if board and "instructions" in dense else "macs"
+    plot_sweep([p for p in points if "error" not in p], dense, out / "sweep.png", cost_key)
+    return sweep

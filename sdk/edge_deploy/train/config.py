@@ -104,6 +104,14 @@ class TricksConfig(_Strict):
     batch_size: int = Field(10, gt=0)
     ensemble: int = Field(1, gt=0)
     noise_augmentation_snr_db: tuple[float, float] | None = None
+    speed_augmentation: tuple[float, float] | None = None
+
+    @field_validator("speed_augmentation")
+    @classmethod
+    def _speed_range(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 0.5 <= value[0] <= value[1] <= 2.0:
+            raise ValueError("the speed factor range [low, high] must satisfy 0.5 <= low <= high <= 2")
+        return value
 
     @field_validator("input_dropout")
     @classmethod
