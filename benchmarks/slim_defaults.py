@@ -38,7 +38,7 @@ def edge_deploy(*args: str) -> tuple[int, float]:
 
 
 def firmware(model: Path, board: str, build_dir: Path) -> dict[str, int]:
-    from edge_deploy.slim.points import firmware_figures
+    from edge_deploy.check import firmware_figures
 
     return firmware_figures(model, board, build_dir)
 

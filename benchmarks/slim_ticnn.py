@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     from edge_deploy.slim.config import parse_slim_config
     from edge_deploy.slim.dataset import load_slim_data
     from edge_deploy.slim.pipeline import run_slim
-    from edge_deploy.slim.points import firmware_figures
+    from edge_deploy.check import firmware_figures
     from edge_deploy.train.checkpoint import load_checkpoint, save_checkpoint
     from edge_deploy.train.evaluate import evaluate_checkpoint
 

@@ -11,14 +11,8 @@ import torch
 from edge_deploy.data import load_windows
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.models import build_model
-from edge_deploy.slim.activation import (
-    WinnerTakeAll,
-    activation_sites,
-    choose_winner_rates,
-    density,
-    pruned_members,
-    with_activation_pruning,
-)
+from edge_deploy.models.pruning import WinnerTakeAll, pruned_members, with_activation_pruning
+from edge_deploy.slim.activation import activation_sites, choose_winner_rates, density
 from edge_deploy.slim.finetune import accuracy, fine_tune
 
 torch.set_num_threads(1)

@@ -12,7 +12,7 @@ import torch
 from edge_deploy.cli import main
 from edge_deploy.data import SAMPLE_RATE_HZ, load_windows
 from edge_deploy.models import build_model
-from edge_deploy.slim.activation import pruned_members
+from edge_deploy.models.pruning import pruned_members
 from edge_deploy.slim.finetune import accuracy, fine_tune
 from edge_deploy.slim.scalpel import group_sparsity_of, prunable_layers, to_kernel_order
 from edge_deploy.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint

@@ -95,3 +95,14 @@ def profile_build(
                           layout=memory_layout(firmware.board, timing_board.flash), timing_board=timing_board.name)
     board = board_from_report(report)
     return write_profile(profile, build_dir, board=board.name, clock_hz=timing_board.clock_hz)
+
+
+def firmware_figures(checkpoint_path: str | os.PathLike, board: str, build_dir: str | os.PathLike) -> dict[str, int]:
+    """Build the checkpoint at ``checkpoint_path`` for ``board`` into ``build_dir`` (what
+    ``edge-deploy build`` does) and profile one inference on QEMU: ``instructions`` (exact) and
+    ``cycles`` (the Cortex-M4 model). What ``slim --measure-on`` measures each point with."""
+    from edge_deploy.build.firmware_build import build_model
+
+    build_model(checkpoint_path, board, build_dir)
+    profile = profile_build(build_dir, emulator="qemu")
+    return {"instructions": int(profile["instructions"]), "cycles": int(profile["cycles"])}

@@ -94,6 +94,12 @@ def command(model_path, methods, config_path, data_dir, ratio, passes, channel_m
                           config.noise_snr_db(checkpoint.config))
     out = Path(out_dir)
     log = lambda line: click.echo(line, err=True)  # noqa: E731
+    firmware = None
+    if measure_board:
+        from edge_deploy.check import firmware_figures
+        from edge_deploy.slim.points import FirmwareMeasure
+
+        firmware = FirmwareMeasure(measure_board, firmware_figures)
     if sweep_values is not None:
         from edge_deploy.slim.sweep import run_sweep
 
@@ -104,7 +110,7 @@ def command(model_path, methods, config_path, data_dir, ratio, passes, channel_m
         except ValueError:
             raise EdgeDeployError(f"--sweep {sweep_values!r} is not a comma-separated list of numbers",
                                   hint="for example --sweep 0.3,0.5,0.7") from None
-        sweep = run_sweep(checkpoint, methods[0], values, config, data, out, runner=runner, board=measure_board, log=log)
+        sweep = run_sweep(checkpoint, methods[0], values, config, data, out, runner=runner, firmware=firmware, log=log)
         kept = sum(1 for p in sweep["points"] if p.get("within_budget"))
         click.echo(f"wrote {out / 'sweep.json'} and {out / 'sweep.png'} ({len(sweep['points'])} points, "
                    f"{kept} within {config.max_accuracy_loss} validation points kept in {out / 'points'})")
@@ -112,7 +118,7 @@ def command(model_path, methods, config_path, data_dir, ratio, passes, channel_m
             raise EdgeDeployError(f"sweep point(s) {', '.join(f'{v:g}' for v in sweep['failed'])} failed "
                                   f"(errors in {out / 'sweep.json'})", hint="see each point's error above")
         return
-    slimmed, report = run_slim(checkpoint, methods, config, data, int8=int8, runner=runner, board=measure_board, log=log)
+    slimmed, report = run_slim(checkpoint, methods, config, data, int8=int8, runner=runner, firmware=firmware, log=log)
     save_checkpoint(out / "model.pt", slimmed)
     atomic_write_json(out / "slim.json", report)
     _print_report(model_path, out, report, int8)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,7 +68,7 @@ def float_member(checkpoint, member: int = 0):
     plan = activation_plan(checkpoint)
     if not plan:
         return model
-    from edge_deploy.slim.activation import pruned_members
+    from edge_deploy.models.pruning import pruned_members
 
     example = torch.zeros(1, int(checkpoint.input["channels"]), int(checkpoint.input["length"]))
     # pruned_members indexes thresholds by position, so pass this member's column alone.

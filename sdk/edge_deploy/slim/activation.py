@@ -10,27 +10,28 @@ value calibrated so that on average ``rate`` of them survive -- one compare per 
 the firmware can afford; "topk" keeps exactly the ``ceil(rate * n)`` largest per sample, as in the
 paper. The plan is stored in the checkpoint under ``arch["slim"]["activation"]`` (see
 :meth:`ActivationPlan.to_dict`); thresholds are in float activation units (divide by the ReLU
-output's int8 scale, add its zero point, to get the int8 value).
+output's int8 scale, add its zero point, to get the int8 value). The pruner module and applying
+a plan to a model are :mod:`edge_deploy.models.pruning`'s, since every stage that runs the model
+needs them.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import torch
-import torch.fx as fx
 from torch import nn
 import torch.nn.functional as F
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge_deploy.errors import EdgeDeployError
+from edge_deploy.models.pruning import WinnerTakeAll, pruned_members, with_activation_pruning
+from edge_deploy.models.tracing import trace_with_shapes
 from edge_deploy.slim.finetune import accuracy
-from edge_deploy.slim.graph import trace_with_shapes
 from edge_deploy.slim.registry import MethodOutcome, SlimMethod, register_method
 
 MODES = ("threshold", "topk")
@@ -61,46 +62,6 @@ def activation_sites(model: nn.Module, example_input: torch.Tensor) -> list[Acti
             module = str(node.target) if node.op == "call_module" else None
             sites.append(ActivationSite(len(sites), node.name, module, shape))
     return sites
-
-
-class WinnerTakeAll(nn.Module):
-    """Keep the winners of a non-negative activation, zero the others (see module doc)."""
-
-    fx_leaf = True  # traced as one node, so a pruned model can be traced again
-
-    def __init__(self, rate: float, mode: str = "threshold", threshold: float = 0.0) -> None:
-        super().__init__()
-        self.rate, self.mode, self.threshold = float(rate), mode, float(threshold)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.rate >= 1.0:
-            return x
-        if self.mode == "threshold":
-            return x * (x > self.threshold).to(x.dtype)
-        flat = x.reshape(x.shape[0], -1)
-        k = max(1, math.ceil(self.rate * flat.shape[1]))
-        keep = torch.zeros_like(flat).scatter_(1, flat.topk(k, dim=1).indices, 1.0)
-        return (flat * keep).reshape(x.shape)
-
-    def extra_repr(self) -> str:
-        return f"rate={self.rate}, mode={self.mode}, threshold={self.threshold:.6g}"
-
-
-def with_activation_pruning(model: nn.Module, example_input: torch.Tensor,
-                            pruners: dict[str, WinnerTakeAll]) -> fx.GraphModule:
-    """Return a GraphModule running ``model`` (sharing its parameters) with ``pruners[node]``
-    applied to the output of each named ReLU node."""
-    gm = trace_with_shapes(model, example_input)
-    for node in list(gm.graph.nodes):
-        if node.name in pruners:
-            name = f"winner_take_all_{node.name}"
-            gm.add_submodule(name, pruners[node.name])
-            with gm.graph.inserting_after(node):
-                pruned = gm.graph.call_module(name, (node,))
-            node.replace_all_uses_with(pruned, delete_user_cb=lambda user: user is not pruned)
-    gm.graph.lint()
-    gm.recompile()
-    return gm.eval()
 
 
 @torch.no_grad()
@@ -148,16 +109,6 @@ class ActivationPlan:
         """Return the plan as plain data for ``arch["slim"]["activation"]``."""
         return {"mode": self.mode, "budget": self.budget, "base_accuracy": self.base_accuracy,
                 "accuracy": self.accuracy, "sites": [dict(s) for s in self.sites]}
-
-
-def pruned_members(members: Sequence[nn.Module], plan: dict[str, Any], example_input: torch.Tensor) -> list[fx.GraphModule]:
-    """Return each member with the activation-pruning ``plan`` (the dict form) applied."""
-    out = []
-    for index, model in enumerate(members):
-        pruners = {s["node"]: WinnerTakeAll(s["winner_rate"], plan["mode"], s["threshold"][index])
-                   for s in plan["sites"] if s["winner_rate"] < 1.0}
-        out.append(with_activation_pruning(model, example_input, pruners))
-    return out
 
 
 def _plan_dict(sites, rates, thresholds, mode) -> dict[str, Any]:

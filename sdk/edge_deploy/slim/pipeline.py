@@ -19,7 +19,7 @@ from typing import Any
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.slim.config import SlimConfigBase
 from edge_deploy.slim.dataset import SlimData, load_slim_data
-from edge_deploy.slim.points import PointJob
+from edge_deploy.slim.points import FirmwareMeasure, PointJob
 from edge_deploy.slim.registry import SlimMethod, check_methods
 from edge_deploy.slim.runners import SerialRunner, describe
 from edge_deploy.slim.steps import activation_plan, input_shape_of, int8_accuracy, measure
@@ -64,7 +64,7 @@ def _no_point_fits(method: SlimMethod, results: Sequence[dict[str, Any]], budget
 
 
 def _step(checkpoint: Checkpoint, method: SlimMethod, config: SlimConfigBase, data: SlimData, base_val: float,
-          runner, board: str | None, log: Log) -> tuple[dict[str, Any], dict[str, Any] | None]:
+          runner, firmware: FirmwareMeasure | None, log: Log) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Run one method (once, or a search over its grid); return the chosen point's result and
     the search record (None without a search)."""
     budget = config.max_accuracy_loss
@@ -73,7 +73,7 @@ def _step(checkpoint: Checkpoint, method: SlimMethod, config: SlimConfigBase, da
     if value is None and not method.grid:
         value = budget  # the knob is itself a budget: the method meets the run's
     values = list(method.grid) if searching else [value]
-    jobs = [PointJob(checkpoint, method.name, v, config.model_dump(mode="json"), base_val, budget, board,
+    jobs = [PointJob(checkpoint, method.name, v, config.model_dump(mode="json"), base_val, budget, firmware,
                      label=f"{method.name} {method.knob}={v:g}" if isinstance(v, float) else f"{method.name} {method.knob}={v}")
             for v in values]
     if searching:
@@ -96,14 +96,15 @@ def _step(checkpoint: Checkpoint, method: SlimMethod, config: SlimConfigBase, da
 
 
 def run_slim(checkpoint: Checkpoint, methods: Sequence[str], config: SlimConfigBase, data: SlimData, *,
-             int8: bool = False, runner=None, board: str | None = None,
+             int8: bool = False, runner=None, firmware: FirmwareMeasure | None = None,
              log: Log = lambda _line: None) -> tuple[Checkpoint, dict[str, Any]]:
     """Apply ``methods`` in order to ``checkpoint``; return the new checkpoint and the report
     (the content of ``slim.json``; with ``int8``, also the int8 test accuracy before and after).
 
     A method whose knob is None in ``config`` searches it on ``runner`` (default: in this
-    process); with ``board`` every searched point within the budget is built and profiled on
-    QEMU and the search minimises modelled cycles. Raises EdgeDeployError for bad methods or
+    process); with ``firmware`` (:class:`~edge_deploy.slim.points.FirmwareMeasure`) every
+    searched point within the budget is built and profiled and the search minimises modelled
+    cycles. Raises EdgeDeployError for bad methods or
     settings, or when no result keeps ``config.max_accuracy_loss`` validation points.
     """
     chain = check_methods(methods)
@@ -118,7 +119,7 @@ def run_slim(checkpoint: Checkpoint, methods: Sequence[str], config: SlimConfigB
     base_val = before["val_accuracy"]
     current, steps, searches = checkpoint, [], {}
     for method in chain:
-        chosen, search = _step(current, method, config, data, base_val, runner, board, log)
+        chosen, search = _step(current, method, config, data, base_val, runner, firmware, log)
         current = chosen["checkpoint"]
         steps.append(chosen["step"])
         if search is not None:

@@ -10,6 +10,7 @@ does not depend on where it ran.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from edge_deploy.train.checkpoint import Checkpoint, save_checkpoint
 class PointJob:
     """One point: ``method`` (None = the input as it is, the reference) at knob ``value`` with
     the slim config ``config`` (a plain dict), scored against ``base_val_accuracy`` and
-    ``max_loss``; with ``board``, built and profiled on QEMU when within the budget."""
+    ``max_loss``; with ``firmware``, built and profiled when within the budget."""
 
     checkpoint: Checkpoint
     method: str | None
@@ -33,20 +34,19 @@ class PointJob:
     config: dict[str, Any]
     base_val_accuracy: float
     max_loss: float
-    board: str | None = None
+    firmware: FirmwareMeasure | None = None
     label: str = ""
 
 
-def firmware_figures(checkpoint_path: Path, board: str, build_dir: Path) -> dict[str, int]:
-    """Build ``checkpoint_path`` for ``board`` into ``build_dir`` (``edge-deploy build``'s
-    :func:`build_model`, which goes through ``build_graph``) and profile one inference on QEMU:
-    ``instructions`` (exact) and ``cycles`` (the profiler's Cortex-M4 model)."""
-    from edge_deploy.build.firmware_build import build_model
-    from edge_deploy.check import profile_build
+@dataclass(frozen=True)
+class FirmwareMeasure:
+    """How a point within the budget is measured on a target: ``run(checkpoint_path, board,
+    build_dir)`` builds and profiles it and returns ``instructions`` and ``cycles``. ``run`` is a
+    module-level function, so it crosses process boundaries; the CLI's ``--measure-on`` passes
+    :func:`edge_deploy.check.firmware_figures` (slimming itself knows nothing of builds)."""
 
-    build_model(checkpoint_path, board, build_dir)
-    profile = profile_build(build_dir, emulator="qemu")
-    return {"instructions": int(profile["instructions"]), "cycles": int(profile["cycles"])}
+    board: str
+    run: Callable[[Path, str, Path], dict[str, int]]
 
 
 def _point(job: PointJob, data: SlimData) -> dict[str, Any]:
@@ -68,10 +68,10 @@ def _point(job: PointJob, data: SlimData) -> dict[str, Any]:
     if not result["within_budget"]:
         return result  # nothing that breaks the budget leaves the point
     result["checkpoint"] = checkpoint
-    if job.board:
+    if job.firmware is not None:
         with tempfile.TemporaryDirectory(prefix="edge-deploy-slim-point-") as tmp:
             path = save_checkpoint(Path(tmp) / "model.pt", checkpoint)
-            result["firmware"] = firmware_figures(path, job.board, Path(tmp) / "build")
+            result["firmware"] = job.firmware.run(path, job.firmware.board, Path(tmp) / "build")
     return result
 
 
@@ -86,7 +86,7 @@ def failed_point(job: PointJob, exc: BaseException) -> dict[str, Any]:
 def run_point(job: PointJob, data: SlimData) -> dict[str, Any]:
     """Run one point with one torch thread and seed 0 (as in every runner); return its result:
     ``label``, ``value``, ``figures`` (:func:`measure`), ``step`` (the step record), ``val_loss``,
-    ``within_budget``, and when within the budget ``checkpoint`` and, with a board, ``firmware``
+    ``within_budget``, and when within the budget ``checkpoint`` and, with ``firmware``, ``firmware``
     (instructions and cycles); or, when the point raised, :func:`failed_point` (plain data, so
     it crosses any process boundary)."""
     threads = torch.get_num_threads()

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from edge_deploy.slim.activation import pruned_members
+from edge_deploy.models.pruning import pruned_members
 from edge_deploy.slim.checkpoints import slimmed_checkpoint
 from edge_deploy.slim.confidence import accuracy_interval
 from edge_deploy.slim.cost import input_densities, model_cost, zero_skipping_macs

@@ -16,7 +16,7 @@ from typing import Any
 from edge_deploy.fsutil import atomic_output_file, atomic_write_json
 from edge_deploy.slim.config import SlimConfigBase
 from edge_deploy.slim.dataset import SlimData
-from edge_deploy.slim.points import PointJob
+from edge_deploy.slim.points import FirmwareMeasure, PointJob
 from edge_deploy.slim.registry import get_method
 from edge_deploy.slim.runners import SerialRunner
 from edge_deploy.slim.steps import activation_plan, input_shape_of, measure
@@ -60,11 +60,11 @@ def _row(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_sweep(checkpoint: Checkpoint, method: str, values: Sequence[float], config: SlimConfigBase, data: SlimData,
-              out_dir: str | Path, *, runner=None, board: str | None = None,
+              out_dir: str | Path, *, runner=None, firmware: FirmwareMeasure | None = None,
               log: Callable[[str], None] = lambda _line: None) -> dict[str, Any]:
     """Slim ``checkpoint`` with ``method`` at each of ``values`` on ``runner`` (default: in this
-    process); with ``board``, build and profile the dense model and every point within the
-    budget on QEMU. Writes ``sweep.json``, ``sweep.png`` and the kept points' checkpoints into
+    process); with ``firmware`` (:class:`~edge_deploy.slim.points.FirmwareMeasure`), build and
+    profile the dense model and every point within the budget. Writes ``sweep.json``, ``sweep.png`` and the kept points' checkpoints into
     ``out_dir``; returns the content of ``sweep.json`` (``dense``, ``points`` in the order of
     ``values``, ``failed``: the values whose run raised). Raises EdgeDeployError for an unknown
     method."""
@@ -74,14 +74,14 @@ def run_sweep(checkpoint: Checkpoint, method: str, values: Sequence[float], conf
     budget = config.max_accuracy_loss
     base = measure(checkpoint.members, data, input_shape_of(checkpoint), activation_plan(checkpoint))
     dump = config.model_dump(mode="json")
-    jobs = [PointJob(checkpoint, method, float(v), dump, base["val_accuracy"], budget, board,
+    jobs = [PointJob(checkpoint, method, float(v), dump, base["val_accuracy"], budget, firmware,
                      label=f"{method} {spec.knob}={float(v):g}") for v in values]
-    if board:
-        jobs.insert(0, PointJob(checkpoint, None, None, dump, base["val_accuracy"], budget, board, label="dense"))
+    if firmware is not None:
+        jobs.insert(0, PointJob(checkpoint, None, None, dump, base["val_accuracy"], budget, firmware, label="dense"))
     log(f"sweeping {method} {spec.knob} over {', '.join(f'{float(v):g}' for v in values)} ({runner.name})")
     results = runner.run(jobs, data, log)
     dense = {k: v for k, v in base.items() if k != "input_density"}
-    if board:
+    if firmware is not None:
         dense_result, results = results[0], results[1:]
         dense.update(dense_result.get("firmware", {}))
     points = [_row(r) for r in results]
@@ -91,6 +91,6 @@ def run_sweep(checkpoint: Checkpoint, method: str, values: Sequence[float], conf
     sweep = {"method": method, "knob": spec.knob, "max_accuracy_loss": budget, "dense": dense, "points": points,
              "failed": [p["value"] for p in points if "error" in p]}
     atomic_write_json(out / "sweep.json", sweep)
-    cost_key = "instructions" if board and "instructions" in dense else "macs"
+    cost_key = "instructions" if "instructions" in dense else "macs"
     plot_sweep([p for p in points if "error" not in p], dense, out / "sweep.png", cost_key)
     return sweep
