@@ -5,9 +5,13 @@ Two sources, one layer list (the build's ``report.json``):
 * QEMU (default): ``firmware_profile.elf`` (the build's model, one inference, semihosting exit)
   runs under the instruction-count plugin; exact instructions per layer and Cortex-M4 cycles
   from the cycle model (``edge_deploy.profile``; source ``qemu-insn-count+cortex-m4-model``).
-* The firmware's own counter: on a board (``port``) or in Renode (``emulator="renode"``) the
-  build's ``firmware.elf`` times each layer (DWT CYCCNT) and reports it over the serial link
-  (source ``dwt``; ``systick`` on a target without a DWT). No instruction counts there.
+* Renode (``emulator="renode"``): the same ``firmware_profile.elf``, compiled for the build's own
+  board, runs in Renode with block-count hooks (``edge_deploy.profile.renode_counts``); the same
+  per-address counts, the same cycle model (source ``renode-block-count+cortex-m4-model``).
+  Renode's DWT is not used: it counts virtual time, not cycles.
+* The firmware's own counter on a board (``port``): the build's ``firmware.elf`` times each
+  layer (DWT CYCCNT) and reports it over the serial link (source ``dwt``; ``systick`` on a
+  target without a DWT). No instruction counts there.
 """
 
 from __future__ import annotations
@@ -71,17 +75,18 @@ def profile_build(
     if port is not None:
         data = measure_on_device(port, report, layers, sample, target=f"port {port}", runs=runs, timeout=timeout)
         return write_device_profile(data, build_dir)
-    if emulator == "renode":
-        from edge_deploy.emulators import start_emulator
-
-        with start_emulator(board_from_report(report), Path(build_dir) / "firmware.elf", emulator="renode") as target:
-            data = measure_on_device(target.url, report, layers, sample, target="renode", runs=runs, timeout=timeout)
-        return write_device_profile(data, build_dir)
     from edge_deploy.profile import CortexM4Timing, LayerInfo, profile_elf, write_profile
 
-    firmware = build_profile_firmware(build_dir, report, sample=sample, origin=origin)
-    infos = [LayerInfo(layer.get("short_name", layer["name"]), layer["op"], int(layer["macs"])) for layer in layers]
-    profile = profile_elf(firmware.elf, infos, timing=CortexM4Timing(flash_wait_states=flash_wait_states),
-                          machine=firmware.machine, timeout_s=60.0)
     board = board_from_report(report)
+    infos = [LayerInfo(layer.get("short_name", layer["name"]), layer["op"], int(layer["macs"])) for layer in layers]
+    timing = CortexM4Timing(flash_wait_states=flash_wait_states)
+    if emulator == "renode":
+        from edge_deploy.profile.renode_counts import SOURCE_RENODE, run_with_counts_renode
+
+        firmware = build_profile_firmware(build_dir, report, sample=sample, origin=origin, board=board)
+        profile = profile_elf(firmware.elf, infos, timing=timing, machine=board.name, timeout_s=180.0,
+                              run_counts=run_with_counts_renode, source=SOURCE_RENODE)
+    else:
+        firmware = build_profile_firmware(build_dir, report, sample=sample, origin=origin)
+        profile = profile_elf(firmware.elf, infos, timing=timing, machine=firmware.machine, timeout_s=60.0)
     return write_profile(profile, build_dir, board=board.name, clock_hz=board.clock_hz)

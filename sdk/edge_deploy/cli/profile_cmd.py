@@ -8,21 +8,21 @@ import click
 @click.command("profile")
 @click.argument("build_dir", metavar="DIR", type=click.Path(file_okay=False, exists=True))
 @click.option("--emulator", type=click.Choice(["qemu", "renode"]),
-              help="qemu (default): exact instructions + Cortex-M4 cycle model; renode: the firmware's DWT counts.")
+              help="qemu (default) or renode: exact instructions + Cortex-M4 cycle model.")
 @click.option("--port", help="Serial port of a board running the build's firmware (device path or pyserial URL): DWT cycles.")
 @click.option("--inputs", "inputs_path", type=click.Path(dir_okay=False, exists=True),
               help="Batch file (.npy) whose first sample is profiled (default: a fixed pseudo-random input).")
 @click.option("--flash-wait-states", type=click.IntRange(0, 15), default=0, show_default=True,
               help="Flash wait states for the cycle model (QEMU profile).")
 @click.option("--runs", type=click.IntRange(1, 1000), default=5, show_default=True,
-              help="Inferences on a board or in Renode; each layer's minimum is reported.")
+              help="Inferences on a board (--port); each layer's minimum is reported.")
 @click.option("--json", "as_json", is_flag=True, help="Print profile.json instead of the table.")
 def command(build_dir, emulator, port, inputs_path, flash_wait_states, runs, as_json) -> None:
     """Profile the build in DIR; write DIR/profile.json, profile.md and profile.png.
 
-    On QEMU every instruction is counted (exact, deterministic) and cycles come from the
-    Cortex-M4 model (docs/cycle-model.md); on a board (--port) or in Renode the firmware's own
-    cycle counter times each layer (no instruction counts there).
+    On QEMU or Renode every instruction is counted (exact, deterministic) and cycles come from
+    the Cortex-M4 model (docs/cycle-model.md); on a board (--port) the firmware's own cycle
+    counter times each layer (no instruction counts there).
     """
     import json
     import time

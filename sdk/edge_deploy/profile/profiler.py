@@ -7,7 +7,7 @@ returns a :class:`Profile` that :mod:`edge_deploy.profile.report` writes out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from edge_deploy.profile.attribution import Tally, merge, per_function, per_mark
 from edge_deploy.profile.cycle_model import CortexM4Timing
 from edge_deploy.profile.decode import decode_code
 from edge_deploy.profile.elf_symbols import read_elf_symbols
-from edge_deploy.profile.qemu_run import DEFAULT_MACHINE, run_with_counts
+from edge_deploy.profile.qemu_run import DEFAULT_MACHINE, CountedRun, run_with_counts
 
 SOURCE_QEMU = "qemu-insn-count+cortex-m4-model"
 
@@ -80,6 +80,8 @@ def profile_elf(
     timing: CortexM4Timing | None = None,
     machine: str = DEFAULT_MACHINE,
     timeout_s: float = 120.0,
+    run_counts: Callable[..., CountedRun] = run_with_counts,
+    source: str = SOURCE_QEMU,
 ) -> Profile:
     """Run ``elf`` on QEMU with the count plugin and build its per-layer profile.
 
@@ -88,6 +90,9 @@ def profile_elf(
     ``ed_profile_mark(ED_PROFILE_MARK_END)`` after the last (firmware/runtime/ed_profile.h),
     then exit through semihosting. Returns a :class:`Profile`, with per-inference layer figures
     when the firmware ran several identical inferences.
+    ``run_counts`` is where the per-address counts come from (QEMU's plugin by default, or
+    :func:`edge_deploy.profile.renode_counts.run_with_counts_renode` on board ``machine``),
+    named by ``source`` in the profile.
     Raises EdgeDeployError when the firmware has no marks, exits with an error status, its
     marks do not match ``layers``, or QEMU fails.
     """
@@ -100,10 +105,10 @@ def profile_elf(
             hint="build the firmware with firmware/runtime/ed_profile.h and call ed_profile_mark() "
             "at every layer boundary",
         )
-    run = run_with_counts(elf, machine=machine, markers=markers, timeout_s=timeout_s)
+    run = run_counts(elf, machine=machine, markers=markers, timeout_s=timeout_s)
     if run.exit_code != 0:
         raise EdgeDeployError(
-            f"{Path(elf).name} exited with status {run.exit_code} on QEMU {machine}",
+            f"{Path(elf).name} exited with status {run.exit_code} on {machine}",
             hint="run it with 'edge-deploy run' to see what failed; output was:\n" + run.stdout[-1000:],
         )
     insns = decode_code(run.counts.code)
@@ -133,7 +138,7 @@ def profile_elf(
         ))
     counts, cycles = merge(segments)
     return Profile(
-        source=SOURCE_QEMU,
+        source=source,
         machine=machine,
         inferences=inferences,
         layers=out_layers,

@@ -74,7 +74,7 @@ def profile_markdown(data: dict[str, Any]) -> str:
     lines = [
         f"# Profile on {data['board']} ({data['clock_hz'] / 1e6:g} MHz)",
         "",
-        f"Source: `{data['source']}`. Instructions are exact (QEMU plugin); cycles are a Cortex-M4 "
+        f"Source: `{data['source']}`. Instructions are exact (counted in the emulator); cycles are a Cortex-M4 "
         "model estimate (docs/cycle-model.md).",
         "",
         "| # | layer | op | MACs | instructions | cycles | MAC/cycle | latency ms |",
