@@ -29,9 +29,7 @@ from edge_deploy.profile.renode_counts import (
 )
 
 RENODE_MISSING = shutil.which("renode") is None
-needs_renode = [pytest.mark.renode,
-                pytest.mark.skipif(RENODE_MISSING, reason="renode is not on PATH (no package registry carries it: "
-                                   "docs/renode.md builds it locally)")]
+NO_RENODE = "renode is not on PATH (no package registry carries it: docs/renode.md builds it locally)"
 
 # Runs unchanged on QEMU mps2-an386 and on Renode nrf52840-dk: code from 0x0, data and stack in
 # the first 64 KiB of RAM at 0x20000000 (both machines have memory there). Two "layers" share a
@@ -158,6 +156,8 @@ def test_block_count_files_are_parsed_and_checked():
 
 
 @pytest.mark.qemu
+@pytest.mark.renode
+@pytest.mark.skipif(RENODE_MISSING, reason=NO_RENODE)
 @pytest.mark.parametrize("mark", [None, 0, 1, 255])
 def test_renode_counts_equal_qemu_counts_address_by_address(both_machines_elf, qemu_arm, mark, renode_vs_qemu):
     """The same ELF on QEMU (count plugin) and on Renode (block hooks): every mark segment has
@@ -176,8 +176,6 @@ def test_renode_counts_equal_qemu_counts_address_by_address(both_machines_elf, q
 
 @pytest.fixture(scope="module")
 def renode_vs_qemu(both_machines_elf, qemu_arm):
-    if RENODE_MISSING:
-        pytest.skip("renode is not on PATH (docs/renode.md builds it locally)")
     from edge_deploy.profile.qemu_run import run_with_counts
     from edge_deploy.profile.renode_counts import run_with_counts_renode
 
@@ -187,11 +185,10 @@ def renode_vs_qemu(both_machines_elf, qemu_arm):
     return qemu, renode
 
 
-@pytest.mark.qemu
+@pytest.mark.renode
+@pytest.mark.skipif(RENODE_MISSING, reason=NO_RENODE)
 @pytest.mark.parametrize("board", ["stm32f4-discovery"])
 def test_profile_cli_on_renode_gives_exact_instructions_and_modelled_cycles(tmp_path, board, arm_gcc):
-    if RENODE_MISSING:
-        pytest.skip("renode is not on PATH (docs/renode.md builds it locally)")
     from edge_deploy.cli import main
     from edge_deploy.tflite import export_tflite
 
@@ -302,11 +299,11 @@ def test_sel_sites_name_sel_after_wrong_ge_setters(tmp_path, arm_gcc):
 
 
 @pytest.mark.qemu
+@pytest.mark.renode
+@pytest.mark.skipif(RENODE_MISSING, reason=NO_RENODE)
 def test_renode_differs_from_qemu_exactly_in_the_known_ge_flags(tmp_path, qemu_arm):
     """The same DSP program on QEMU and Renode: the per-form hashes agree except the known GE
     bug of Renode before 1.16 (and agree everywhere on a fixed Renode)."""
-    if RENODE_MISSING:
-        pytest.skip("renode is not on PATH (docs/renode.md builds it locally)")
     from edge_deploy.emulators.renode import find_renode, start_renode
     from edge_deploy.emulators.renode_ge_flags import FIXED_IN, renode_version
 

@@ -81,8 +81,11 @@ def profile_build(
     infos = [LayerInfo(layer.get("short_name", layer["name"]), layer["op"], int(layer["macs"])) for layer in layers]
     timing = CortexM4Timing(flash_wait_states=flash_wait_states)
     if emulator == "renode":
+        from edge_deploy.emulators.renode import check_renode_board, find_renode
         from edge_deploy.profile.renode_counts import SOURCE_RENODE, run_with_counts_renode
 
+        find_renode()
+        check_renode_board(board)   # both before compiling anything
         firmware = build_profile_firmware(build_dir, report, sample=sample, origin=origin, board=board)
         profile = profile_elf(firmware.elf, infos, timing=timing, machine=board.name, timeout_s=180.0,
                               run_counts=run_with_counts_renode, source=SOURCE_RENODE)
