@@ -115,28 +115,11 @@ def test_selftest_in_renode(tmp_path, board):
 
 @pytest.mark.renode
 @pytest.mark.skipif(RENODE_MISSING, reason=NO_RENODE)
-def test_a_failing_check_is_reported_not_raised(tmp_path, monkeypatch):
-    """A firmware that never reaches its exit routine (the hook watches an address nothing
-    runs) fails the exit check with its reason; the report is still printed."""
-    from edge_deploy.emulators import renode
-    from edge_deploy.selftest import run_selftest
-
-    monkeypatch.setattr(renode, "exit_routine_address", lambda elf: 0x0800_0000)
-    monkeypatch.setattr("edge_deploy.selftest.EXIT_TIMEOUT_S", 2.0)
-    report = run_selftest("nrf52840-dk", emulator="renode", out_dir=tmp_path)
-    exit_check = report.checks[-1]
-    assert not report.passed and exit_check.name == "exit" and not exit_check.passed
-    assert "did not end the run within 2 s" in exit_check.detail
-    assert all(check.passed for check in report.checks[:-1])
-
-
-@pytest.mark.renode
-@pytest.mark.skipif(RENODE_MISSING, reason=NO_RENODE)
 def test_run_check_of_a_conv_model_in_renode(tmp_path, repo_root, arm_gcc):
     """A TensorFlow-converted conv model built for stm32f4-discovery gives the reference
-    interpreter's outputs byte for byte in Renode with the portable kernels; the device counter is
-    labelled as Renode's virtual time. The SIMD build's SEL after SSUB8 (Renode 1.15's GE flag
-    bug, edge_deploy.emulators.renode_ge_flags) is named in a warning."""
+    interpreter's outputs byte for byte in Renode (portable kernels: the SIMD ones select bytes
+    by GE flags, which Renode 1.15 sets wrongly, edge_deploy.emulators.renode_ge_flags); the
+    device counter is labelled as Renode's virtual time."""
     import json
     import subprocess
     import sys
@@ -146,20 +129,15 @@ def test_run_check_of_a_conv_model_in_renode(tmp_path, repo_root, arm_gcc):
     from edge_deploy.cli import main
     from edge_deploy.emulators.renode_ge_flags import ge_flags_warning
 
-    model = repo_root / "tests" / "data" / "tflite" / "conv2d.tflite"
-    builds = {}
-    for kernels in ("portable", "simd"):
-        builds[kernels] = tmp_path / kernels
-        assert main(["build", str(model), "--board", "stm32f4-discovery", "--kernels", kernels,
-                     "--out", str(builds[kernels])]) == 0
+    build = tmp_path / "build"
+    assert main(["build", str(repo_root / "tests" / "data" / "tflite" / "conv2d.tflite"), "--board",
+                 "stm32f4-discovery", "--kernels", "portable", "--out", str(build)]) == 0
+    assert ge_flags_warning(build / "firmware.elf") is None
     inputs = tmp_path / "x.npy"
     np.save(inputs, np.random.default_rng(1).integers(-128, 128, (3, 16, 16, 3)).astype(np.int8))
-    result = subprocess.run([sys.executable, "-m", "edge_deploy", "run", str(builds["portable"]), "--inputs",
-                             str(inputs), "--out", str(tmp_path / "y.npy"), "--emulator", "renode", "--check"],
+    result = subprocess.run([sys.executable, "-m", "edge_deploy", "run", str(build), "--inputs", str(inputs),
+                             "--out", str(tmp_path / "y.npy"), "--emulator", "renode", "--check"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 mismatches" in result.stdout and "Renode's virtual time" in result.stdout
-    assert json.loads((builds["portable"] / "check.json").read_text())["mismatches"] == 0
-    assert ge_flags_warning(builds["portable"] / "firmware.elf") is None
-    warning = ge_flags_warning(builds["simd"] / "firmware.elf")
-    assert warning is not None and "SSUB8" in warning and "ed_conv_outputs_fast" in warning
+    assert json.loads((build / "check.json").read_text())["mismatches"] == 0
