@@ -43,11 +43,11 @@ VIRTUAL_TIME_NOTE = (
 )
 # Renode's STM32_UART model arms an idle-line timer (one character time at its baud rate) for
 # every byte it receives; the timers of a whole frame pile up in the machine's clock source,
-# which then walks all of them at every step, so receiving n bytes costs O(n^2): a 4 KiB frame
-# took 12 s, and the echo check 9.9 s. Its baud rate (and so the timer) only drives the IDLE
-# flag, which the runtime does not use: giving the model no input clock turns the timer off, and
-# its log level hides the warning it then prints per byte. 4 KiB then takes 0.2 s. See
-# docs/renode.md, "Link speed". Keyed by the board's console kind (boards/*.yaml).
+# which then walks all of them at every step, so receiving n bytes costs O(n^2) (the selftest's
+# echo check took 9.9 s, or failed). Its baud rate (and so the timer) only drives the IDLE flag,
+# which the runtime does not use: giving the model no input clock turns the timer off, and its
+# log level hides the warning it then prints per byte. See docs/renode.md, "Link speed", and
+# benchmarks/renode_link.py. Keyed by the board's console kind (boards/*.yaml).
 _CONSOLE_MODEL_SETTINGS = {
     "stm32-usart": ("frequency: 0",),
 }

@@ -9,9 +9,9 @@ subtractions (USUB8, USUB16, UASX, USAX); tlib fixed it upstream in commit 79469
 if result is greater than 0", September 2024), after the 1.15.3 release. A SEL after one of these
 then picks the wrong bytes, and a model's outputs are wrong, with no error.
 
-tests/test_renode_profile.py runs the same program of about 120 DSP instruction forms on QEMU
-and on Renode: exactly these GE-setting forms differ, everything else (SMLAD, SXTB16 with its
-rotations, SSAT/USAT, the long multiplies, the Q flag, unaligned loads) agrees.
+tests/test_renode_profile.py runs the same program of DSP instruction forms on QEMU and on
+Renode: exactly the SELs after these forms differ; the rest (SMLAD, SXTB16 with a rotation,
+SXTAB16, SSAT/USAT, SMULL, SMLAL, QADD, and a SEL after UADD8/UADD16) agrees.
 
 :func:`ge_flags_warning` says when a firmware has such a SEL and the Renode on PATH has the bug,
 naming the functions and what to do instead. It warns rather than refuses: whether outputs are
