@@ -45,9 +45,9 @@ def measure(board: str, elf: Path, *, uart_fix: bool) -> dict:
     from edge_deploy.errors import EdgeDeployError
     from edge_deploy.link import DeviceClient
 
-    saved = dict(renode._CONSOLE_MODEL_SETTINGS)
+    saved = dict(renode._CONSOLE_MODELS)
     if not uart_fix:
-        renode._CONSOLE_MODEL_SETTINGS.clear()
+        renode._CONSOLE_MODELS.clear()
     try:
         with renode.start_renode(board, elf) as target, DeviceClient(target.url) as device:
             device.info()
@@ -65,7 +65,7 @@ def measure(board: str, elf: Path, *, uart_fix: bool) -> dict:
                             f"{name}_passed": passed})
             return out
     finally:
-        renode._CONSOLE_MODEL_SETTINGS.update(saved)
+        renode._CONSOLE_MODELS.update(saved)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,10 +37,6 @@ _INSTALL_HINT = (
 )
 DWT_ADDRESS = 0xE0001000
 EXIT_ROUTINE = "ed_semihost_exit"
-VIRTUAL_TIME_NOTE = (
-    "Renode's virtual time, not cycles: every instruction takes the same time "
-    "(instructions / the CPU's PerformanceInMips), and the DWT counts that time at the board clock"
-)
 # Renode's STM32_UART model arms an idle-line timer (one character time at its baud rate) for
 # every byte it receives; the timers of a whole frame pile up in the machine's clock source,
 # which then walks all of them at every step, so receiving n bytes costs O(n^2) (the selftest's
@@ -48,15 +44,21 @@ VIRTUAL_TIME_NOTE = (
 # which the runtime does not use: giving the model no input clock turns the timer off, and its
 # log level hides the warning it then prints per byte. See docs/renode.md, "Link speed", and
 # benchmarks/renode_link.py. Keyed by the board's console kind (boards/*.yaml).
-_CONSOLE_MODEL_SETTINGS = {
-    "stm32-usart": ("frequency: 0",),
+@dataclass(frozen=True)
+class _ConsoleModel:
+    settings: tuple[str, ...]      # platform description lines for the console UART peripheral
+    log_level: int | None = None   # Renode's logLevel for it (3: errors only)
+
+
+_CONSOLE_MODELS = {
+    "stm32-usart": _ConsoleModel(settings=("frequency: 0",), log_level=3),
 }
-_CONSOLE_MODEL_LOG_LEVEL = {"stm32-usart": 3}   # errors only
 
 
 def counter_label(emulator: str | None) -> str:
-    """What the firmware's cycle counter measures where it ran, for a figure's unit: on Renode
-    its virtual time (:data:`VIRTUAL_TIME_NOTE`), elsewhere cycles."""
+    """What the firmware's cycle counter measures where it ran, for a figure's unit: in Renode
+    the DWT counts Renode's virtual time (every instruction takes the same time, instructions /
+    the CPU's PerformanceInMips), not cycles; elsewhere cycles."""
     if emulator == "renode":
         return "ticks of Renode's virtual time (not cycles)"
     return "cycles (device counter)"
@@ -128,14 +130,14 @@ def check_renode_board(board: Board) -> None:
 
 def platform_description(board: Board) -> str:
     """The platform Renode loads for ``board``: its ``renode_platform`` (by ``using``), a DWT
-    (:func:`dwt_description`) and the console UART model's settings (see
-    ``_CONSOLE_MODEL_SETTINGS``), as one platform description."""
+    (:func:`dwt_description`) and the console UART model's settings (see ``_CONSOLE_MODELS``),
+    as one platform description."""
     check_renode_board(board)
     lines = [f'using "{board.emulation.renode_platform}"', "", dwt_description(board)]
-    settings = _CONSOLE_MODEL_SETTINGS.get(board.console.kind, ())
-    if settings:
+    model = _CONSOLE_MODELS.get(board.console.kind)
+    if model is not None and model.settings:
         lines += ["", f"{board.emulation.renode_uart.removeprefix('sysbus.')}:",
-                  *(f"    {setting}" for setting in settings)]
+                  *(f"    {setting}" for setting in model.settings)]
     return "\n".join(lines)
 
 
@@ -146,7 +148,8 @@ def render_resc(board: Board, elf: str | os.PathLike, port: int, *, scripts: Seq
     included before the start). Raises EdgeDeployError if the board has no Renode platform."""
     description = platform_description(board)
     uart = board.emulation.renode_uart
-    log_level = _CONSOLE_MODEL_LOG_LEVEL.get(board.console.kind)
+    model = _CONSOLE_MODELS.get(board.console.kind)
+    log_level = model.log_level if model is not None else None
     elf_path = Path(elf).resolve()
     lines = [
         f":name: edge-deploy {board.name}",
