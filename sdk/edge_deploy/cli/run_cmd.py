@@ -31,11 +31,12 @@ def command(build_dir, inputs_path, emulator, port, out_path, check, timeout) ->
     with atomic_output_file(out_path) as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, result.outputs)
+    from edge_deploy.boards import board_from_report
     from edge_deploy.emulators import default_emulator
     from edge_deploy.emulators.renode import counter_label
 
     cycles = float(result.total_cycles.mean()) if len(result.total_cycles) else 0.0
-    where = port or emulator or default_emulator(report["board"])
+    where = port or emulator or default_emulator(board_from_report(report))
     click.echo(f"{len(batch)} inputs run on {report['board']} ({where}); "
                f"outputs -> {out_path}; {cycles:,.0f} {counter_label(None if port else where)} per inference")
     emulator_note = None
