@@ -142,9 +142,10 @@ def build_and_check(model: Path, batch: np.ndarray, config: tuple, work: Path) -
     sequential = all(len(layer["input_shapes"]) == 1 for layer in report["layers"])
     return {
         "model": model.stem, "config": name, "kernels": kernels, "winograd": report["winograd"],
+        "flash_fallback": report["kernel_policy"]["flash_fallback"],
         "board_flash_bytes": flash, "command": " ".join(command),
         "winograd_layers": [layer["name"] for layer in report["layers"]
-                            if (layer.get("winograd") or {}).get("use")],
+                            if (layer["kernel"] or "").startswith("ed_convolve_1d_winograd")],
         "n": check["n"], "mismatches": check["mismatches"],
         "flash_bytes": report["flash_bytes"], "ram_bytes": report["ram_bytes"],
         "arena_bytes": report["arena_bytes"], "arena_lower_bound_bytes": report["arena_lower_bound_bytes"],

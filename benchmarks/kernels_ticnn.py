@@ -22,13 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_deploy.build.kernel_firmware import KernelCase, build_kernel_firmware, run_kernel_firmware, winograd_case
 from edge_deploy.fsutil import atomic_write_json
-from edge_deploy.interp import ops
-from edge_deploy.profile.attribution import per_mark, segment_cycles
-from edge_deploy.profile.cycle_model import CortexM4Timing
-from edge_deploy.profile.decode import decode_code
-from edge_deploy.profile.qemu_run import run_with_counts
+from edge_deploy.testing.cases import KernelCase, kernel_case
+from edge_deploy.testing.harness import build_qemu, run_qemu
 
 RESULTS = Path(__file__).resolve().parent / "results" / "kernels_ticnn.json"
 
@@ -41,16 +37,12 @@ def _conv(name, rng, in_shape, cout, kw, stride, pad) -> KernelCase:
     params = dict(input_offset=128, output_offset=-128, stride=(1, stride), padding=(0, 0, pad, pad),
                   out_mult=rng.integers(1 << 30, (1 << 31) - 1, cout).astype(np.int32),
                   out_shift=rng.integers(-11, -6, cout).astype(np.int32), act_min=-128, act_max=127)
-    expected = ops.conv2d_s8(x, w, bias, **params)
-    return KernelCase(name, "conv2d_s8", {"x": x, "w": w, "bias": bias}, params, expected.shape,
-                      macs=int(expected.size * kw * cin), expected=expected)
+    return kernel_case(name, "arm_convolve_s8", "conv2d", [x], params, weights=w, bias=bias)
 
 
 def _pool(name, rng, in_shape) -> KernelCase:
     x = rng.integers(-128, 128, in_shape, dtype=np.int8)
-    params = dict(filter_hw=(1, 2), stride=(1, 2))
-    expected = ops.max_pool_s8(x, **params)
-    return KernelCase(name, "max_pool_s8", {"x": x}, params, expected.shape, expected=expected)
+    return kernel_case(name, "arm_max_pool_s8", "max_pool2d", [x], dict(filter_hw=(1, 2), stride=(1, 2)))
 
 
 def _fc(name, rng, depth, units) -> KernelCase:
@@ -59,9 +51,8 @@ def _fc(name, rng, depth, units) -> KernelCase:
     bias = rng.integers(-9000, 9000, units).astype(np.int32)
     params = dict(input_offset=128, output_offset=-128, out_shift=rng.integers(-11, -6, units).astype(np.int32),
                   out_mult=rng.integers(1 << 30, (1 << 31) - 1, units).astype(np.int32))
-    expected = ops.fully_connected_s8(x, w, bias, **params)
-    return KernelCase(name, "fully_connected_s8", {"x": x, "w": w, "bias": bias}, params, expected.shape,
-                      macs=depth * units, expected=expected)
+    return kernel_case(name, "arm_fully_connected_per_channel_s8", "fully_connected", [x], params, weights=w,
+                       bias=bias)
 
 
 def ticnn_cases() -> list[KernelCase]:
@@ -88,24 +79,24 @@ def winograd_cases() -> list[KernelCase]:
     range), then the two fully connected layers (same data as :func:`ticnn_cases`)."""
     direct = ticnn_cases()
     cases = []
+    pool = ("max_pool2d", {"filter": (1, 2), "stride": (1, 2), "padding": "valid", "activation": "none"})
     for conv in direct[0:10:2]:
-        params = dict(conv.params, act_min=int(conv.params["output_offset"]), act_max=127)
-        cases.append(winograd_case(conv.name + " + pool (winograd)", conv.arrays["x"], conv.arrays["w"],
-                                   conv.arrays["bias"], params, maxpool2=True))
+        call = conv.call
+        params = dict(call.params, act_min=int(call.params["output_offset"]), act_max=127)
+        cases.append(kernel_case(conv.name + " + pool (winograd)", "ed_convolve_1d_winograd_maxpool2_s8", "conv2d",
+                                 list(conv.inputs.values()), params, weights=call.weights.data, bias=call.bias.data,
+                                 epilogue=pool))
     return cases + direct[10:]
 
 
 def measure(cases: list[KernelCase], path: str, workdir: Path) -> list[dict]:
     """Build and run the cases on one kernel path; per case instructions, cycles, bit-exactness."""
-    elf = build_kernel_firmware(cases, workdir / path, path=path)
-    run = run_kernel_firmware(elf, cases)
-    counts = run_with_counts(elf, timeout_s=300)
-    tallies = per_mark(segment_cycles(counts.counts, decode_code(counts.counts.code), CortexM4Timing()))
+    run = run_qemu(build_qemu(cases, workdir / path, path=path), cases, timeout_s=300)
     rows = []
     for i, case in enumerate(cases):
         exact = bool(np.array_equal(run.outputs[i], case.expected)) and run.statuses[i] == 0
-        rows.append({"case": case.name, "macs": case.macs, "instructions": tallies[i].instructions,
-                     "cycles": tallies[i].cycles, "bit_exact": exact})
+        rows.append({"case": case.name, "macs": case.macs, "instructions": run.instructions[i],
+                     "cycles": run.cycles[i], "bit_exact": exact})
     return rows
 
 

@@ -24,13 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_deploy.build.kernel_firmware import build_kernel_firmware, run_kernel_firmware
-from edge_deploy.codegen.sparse_cases import kernel_case, random_layer, reference_output
 from edge_deploy.fsutil import atomic_write_json
-from edge_deploy.profile.attribution import per_mark, segment_cycles
-from edge_deploy.profile.cycle_model import CortexM4Timing
-from edge_deploy.profile.decode import decode_code
-from edge_deploy.profile.qemu_run import run_with_counts
+from edge_deploy.kernels._sparse_format import encode_sparse
+from edge_deploy.testing.cases import kernel_case
+from edge_deploy.testing.harness import build_qemu, run_qemu
+from edge_deploy.testing.random_layers import random_case
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sparse_kernels_ticnn.json"
 LAYERS = [  # name, kind, shape (conv: width in, cin, taps, stride, cout, pad; fc: features, units)
@@ -52,42 +50,44 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     zero_groups = {**DEFAULT_ZERO_GROUPS, **json.loads(args.zero_groups)}
     rng = np.random.default_rng(7)
-    layers = []
-    for name, kind, shape in LAYERS:
-        base = random_layer(rng, kind, shape, "dense", zero_groups[name], 0.0)
-        for kernel in ("dense", "group4"):
-            from edge_deploy.codegen.sparse import encode_sparse, kernel_rows
-
-            kept = int(base["arrays"]["w"].size) if kernel == "dense" else \
-                encode_sparse(kernel_rows(base["arrays"]["w"], kind), 4).kept_groups
-            layers.append({**base, "kernel": kernel, "kept": kept, "name": f"{name}-{kernel}"})
-    pooled = []  # (conv name, index of the dense pool case, index of the fused case)
+    kernels = {"conv2d": ("arm_convolve_s8", "ed_convolve_group_sparse_s8"),
+               "fully_connected": ("arm_fully_connected_per_channel_s8", "ed_fully_connected_group_sparse_s8")}
+    cases, pooled = [], []
     for name, kind, shape in LAYERS:
         if kind == "conv2d":
-            conv = next(layer for layer in layers if layer["name"] == f"{name}-group4")
-            layers.append({**conv, "pool": True, "name": f"{name}-group4-pool"})
+            width, cin, taps, stride, cout, pad = shape
+            desc = {"h": 1, "w": width, "cin": cin, "cout": cout, "kh": 1, "kw": taps, "stride": (1, stride),
+                    "padding": (0, 0, pad, pad)}
+        else:
+            desc = {"depth": shape[0], "units": shape[1]}
+        seed = int(rng.integers(1 << 30))
+        for tag, kernel in zip(("dense", "group4"), kernels[kind]):  # the same layer, each kernel
+            cases.append(random_case(np.random.default_rng(seed), kernel, desc, zero_groups=zero_groups[name],
+                                     name=f"{name}-{tag}"))
+    for name, kind, _ in LAYERS:
+        if kind == "conv2d":  # the group-sparse conv with its max pool fused
+            conv = next(case for case in cases if case.name == f"{name}-group4")
+            call = conv.call
+            pool = ("max_pool2d", {"filter": (1, 2), "stride": (1, 2), "padding": "valid", "activation": "none"})
+            cases.append(kernel_case(f"{name}-group4-pool", "ed_convolve_group_sparse_maxpool2_s8", "conv2d",
+                                     list(conv.inputs.values()), call.params, weights=call.weights.data,
+                                     bias=call.bias.data, epilogue=pool, check=False))
             pooled.append(name)
-    cases = [kernel_case(layer) for layer in layers]
-    from edge_deploy.build.kernel_firmware import KernelCase
-    from edge_deploy.interp import ops
-
     for name in pooled:  # the dense row's pool, on the dense conv's output
-        conv = next(layer for layer in layers if layer["name"] == f"{name}-dense")
-        y = reference_output(conv)
-        want = ops.max_pool_s8(y, filter_hw=(1, 2), stride=(1, 2))
-        cases.append(KernelCase(f"{name}-pool", "max_pool_s8", {"x": y}, {"filter_hw": (1, 2), "stride": (1, 2)},
-                                want.shape, expected=want))
+        conv = next(case for case in cases if case.name == f"{name}-dense")
+        cases.append(kernel_case(f"{name}-pool", "arm_max_pool_s8", "max_pool2d", [conv.expected],
+                                 {"filter_hw": (1, 2), "stride": (1, 2)}))
     with tempfile.TemporaryDirectory() as tmp:
-        elf = build_kernel_firmware(cases, tmp, path="dsp")
-        run = run_kernel_firmware(elf, cases)
-        counts = run_with_counts(elf, timeout_s=300)
-    tallies = per_mark(segment_cycles(counts.counts, decode_code(counts.counts.code), CortexM4Timing()))
+        run = run_qemu(build_qemu(cases, tmp, path="dsp"), cases, timeout_s=300)
     rows = []
     for i, case in enumerate(cases):
-        want = reference_output(layers[i]) if i < len(layers) else case.expected
-        exact = run.statuses[i] == 0 and np.array_equal(run.outputs[i].reshape(want.shape), want)
-        rows.append({"case": case.name, "kept": layers[i]["kept"] if i < len(layers) else 0,
-                     "instructions": tallies[i].instructions, "cycles": tallies[i].cycles, "bit_exact": bool(exact)})
+        exact = run.statuses[i] == 0 and np.array_equal(run.outputs[i], case.expected)
+        kept = 0
+        if case.call.weights is not None:
+            kept = int(case.call.weights.data.size) if case.kernel.family is None else \
+                encode_sparse(case.call.weight_rows, 4).kept_groups
+        rows.append({"case": case.name, "kept": kept, "instructions": run.instructions[i], "cycles": run.cycles[i],
+                     "bit_exact": bool(exact)})
     by_name = {r["case"]: r for r in rows}
     print(f"{'layer':8s} {'zero groups':>11s} {'dense instr':>12s} {'sparse instr':>13s} {'x fewer':>8s} "
           f"{'dense cycles':>13s} {'sparse cycles':>14s} {'x fewer':>8s}")

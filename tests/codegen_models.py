@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from edge_deploy.ir import QuantParams
-from edge_deploy.ir.builder import GraphBuilder
+from edge_deploy.ops import GraphBuilder
 
 TICNN_PARAMS = {"channels": [8, 16, 16], "kernels": [64, 3, 3], "strides": [8, 1, 1], "paddings": [28, 1, 1],
                 "fc_units": 32, "input_length": 2048, "n_classes": 10, "input_dropout": None}
@@ -42,7 +42,7 @@ def tiny_graph(seed: int = 0, *, name: str = "tiny", in_zero_point: int = -128):
                     stride=(2, 1), padding="same", activation="relu", quant=_q(0.02, -128),
                     w_quant=QuantParams(w_scales, np.zeros(cout), 0),
                     b_quant=QuantParams(np.float32(0.05) * w_scales, np.zeros(cout), 0))
-    pool = b.pool(conv, "pool", "max_pool2d", filter_hw=(2, 2), stride=(2, 2), padding="valid", quant=_q(0.02, -128))
+    pool = b.max_pool2d(conv, "pool", filter_hw=(2, 2), stride=(2, 2), padding="valid", quant=_q(0.02, -128))
     flat = b.reshape(pool, "flatten", (1, -1), quant=_q(0.02, -128))
     depth = b.graph.tensor(flat).shape[1]
     units = 7
@@ -67,7 +67,7 @@ def conv1d_graph(seed: int = 0, *, name: str = "conv1d"):
                      stride=(1, stride), padding="same", activation="relu", quant=_q(0.03, -128),
                      w_quant=QuantParams(w_scales, np.zeros(cout), 0),
                      b_quant=QuantParams(np.float32(0.03) * w_scales, np.zeros(cout), 0))
-        y = b.pool(y, f"pool{i}", "max_pool2d", filter_hw=(1, 2), stride=(1, 2), quant=_q(0.03, -128))
+        y = b.max_pool2d(y, f"pool{i}", filter_hw=(1, 2), stride=(1, 2), quant=_q(0.03, -128))
         cin = cout
     flat = b.reshape(y, "flatten", (1, -1), quant=_q(0.03, -128))
     depth, units, fc_scale = b.graph.tensor(flat).shape[1], 5, np.float32(0.004)

@@ -1,8 +1,9 @@
 """Firmware built once per test session and shared by the firmware, emulator and selftest tests.
 
 ``session_firmware(tmp_path_factory, board, variant)`` compiles the runtime for ``board`` with
-the fixture model ``variant`` ("none", "add_one", "fault") on first use and returns the cached
-FirmwareBuild afterwards.
+the fixture model ``variant`` ("none", "add_one", "add_one_small" (1,000 bytes in, 16 out: four
+inputs per RUN_BATCH frame; "add_one_small_16k" with a 16 KiB request buffer), "fault", "exit") on first use and returns the cached FirmwareBuild
+afterwards.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "firmware"
 VARIANTS = {
     "none": [],
     "add_one": [FIXTURES / "test_model_add_one.c"],
+    "add_one_small": [FIXTURES / "test_model_add_one.c"],
+    "add_one_small_16k": [FIXTURES / "test_model_add_one.c"],
     "fault": [FIXTURES / "test_model_fault.c"],
+    "exit": [FIXTURES / "test_model_exit.c"],
+}
+DEFINES = {
+    "add_one_small": {"TEST_TENSOR_BYTES": "1000u", "TEST_OUTPUT_BYTES": "16u"},
+    # The same with a 16 KiB request buffer: larger frames, 16 inputs per RUN_BATCH.
+    "add_one_small_16k": {"TEST_TENSOR_BYTES": "1000u", "TEST_OUTPUT_BYTES": "16u", "ED_MAX_PAYLOAD": "16384u"},
 }
 _cache: dict[tuple[str, str], FirmwareBuild] = {}
 
@@ -25,5 +34,5 @@ def session_firmware(tmp_path_factory, board: str, variant: str = "none") -> Fir
     key = (board, variant)
     if key not in _cache:
         out = tmp_path_factory.mktemp(f"fw-{board}-{variant}")
-        _cache[key] = compile_runtime(board, out, extra_sources=VARIANTS[variant])
+        _cache[key] = compile_runtime(board, out, extra_sources=VARIANTS[variant], defines=DEFINES.get(variant))
     return _cache[key]

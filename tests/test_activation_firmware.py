@@ -62,8 +62,8 @@ def test_planned_ticnn_runs_bit_exact_on_qemu(planned_checkpoint, qemu_arm, tmp_
     model_c = (out / "src" / "model.c").read_text()
     assert model_c.count("    ed_threshold_s8(") == n_sites
     layers = json.loads((out / "report.json").read_text())["layers"]
-    chosen = [r for r in layers if (r.get("skip_zero") or {}).get("kernel") == "ed_fully_connected_skip_zero_s8"]
-    assert len(chosen) == 1 and chosen[0]["skip_zero"]["input_density"] < 0.25
+    chosen = [r for r in layers if r["kernel"] == "ed_fully_connected_skip_zero_s8"]
+    assert len(chosen) == 1 and chosen[0]["kernel_choice"]["facts"]["input_density"] < 0.25
     assert "return ed_fully_connected_skip_zero_s8(" in model_c
     x, _, _ = load_windows(None, "test", window=512)
     batch = x[:: max(1, len(x) // 6)][:6].astype(np.float32)

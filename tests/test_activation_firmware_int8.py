@@ -9,10 +9,9 @@ import torch
 
 from edge_deploy.data import load_windows
 from edge_deploy.errors import EdgeDeployError
-from edge_deploy.interp import ops
 from edge_deploy.interp.interpreter import run, run_graph
 from edge_deploy.ir.graph import QuantParams
-from edge_deploy.ir.params import KERNEL_FUNCTIONS, kernel_params
+from edge_deploy.ops import get_op, kernel_params
 from edge_deploy.models import build_model
 from edge_deploy.quantize.lower import lower_module
 from edge_deploy.quantize.pipeline import (calibration_batch, compare_accuracy, float_member, quantize_checkpoint,
@@ -81,7 +80,7 @@ def test_plan_lowers_thresholds_and_interpreter_applies_them(trained):
         # Recompute the op without the threshold from its (thresholded) input, then threshold in numpy.
         params = kernel_params(graph, op)
         args = [values[op.inputs[0]]] + [graph.tensor(n).data for n in op.inputs[1:]]
-        raw = getattr(ops, KERNEL_FUNCTIONS[op.kind])(*args, **params).reshape(values[op.outputs[0]].shape)
+        raw = get_op(op).run_int8(args, {**params, "rounding": "double"}).reshape(values[op.outputs[0]].shape)
         zp, t = graph.tensor(op.outputs[0]).zero_point, op.attrs["act_threshold"]
         expected = np.where(raw < t, zp, raw).astype(np.int8)
         assert np.array_equal(values[op.outputs[0]], expected)

@@ -101,6 +101,42 @@ def test_invalid_yaml_and_non_mapping(tmp_path):
         load_board(bad)
 
 
+@pytest.mark.parametrize(
+    ("edit", "field", "words"),
+    [
+        # The firmware keeps clocks in 32 bits: 5 GHz used to validate and be reported as 705 MHz.
+        (lambda raw: raw.update(clock_hz=5_000_000_000), "clock_hz", "32 bits"),
+        (lambda raw: raw.update(max_clock_hz=2**32), "max_clock_hz", "32 bits"),
+        (lambda raw: raw["console"].update(baud=10**12), "console.baud", "32 bits"),
+        (lambda raw: raw["console"].update(clock_hz=0), "console.clock_hz", "above 0"),
+        # 25 MHz cannot clock 4 Mbaud (a UART samples each bit at least 8 times).
+        (lambda raw: raw["console"].update(baud=4_000_000), "console.baud", "clock / 8 = 3125000"),
+    ],
+)
+def test_clock_and_baud_are_bounded(tmp_path, edit, field, words):
+    path = _broken_copy(tmp_path, edit)
+    with pytest.raises(EdgeDeployError) as info:
+        load_board(path)
+    assert field in info.value.message and words in info.value.message
+
+
+def test_the_bounds_themselves_are_accepted(tmp_path):
+    def edit(raw):
+        raw.update(clock_hz=2**32 - 1)
+        raw["console"].update(baud=(2**32 - 1) // 8)
+
+    board = load_board(_broken_copy(tmp_path, edit))
+    assert (board.clock_hz, board.console.baud) == (2**32 - 1, (2**32 - 1) // 8)
+
+
+def test_a_board_file_that_is_not_utf8_is_named(tmp_path):
+    path = tmp_path / "mps2-an386.yaml"
+    path.write_bytes((boards_dir() / "mps2-an386.yaml").read_bytes() + b"# caf\xe9 (latin-1)\n")
+    with pytest.raises(EdgeDeployError) as info:
+        load_board(path)
+    assert "not UTF-8" in info.value.message and "0xe9" in info.value.message and str(path) in info.value.message
+
+
 def test_boards_json_lists_the_five_boards():
     result = subprocess.run([sys.executable, "-m", "edge_deploy", "boards", "--json"],
                             capture_output=True, text=True, check=True)

@@ -4,6 +4,7 @@ compiling, the generated project's own Makefile, and the --cmsis-nn folder layou
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ from edge_deploy.codegen import plan_model
 from edge_deploy.cli import main
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.ir import QuantParams
-from edge_deploy.ir.builder import GraphBuilder
+from edge_deploy.ops import GraphBuilder
 from edge_deploy.paths import resource_dir
 from edge_deploy.tflite import load_tflite
 from edge_deploy.toolchain import elf_sizes
@@ -103,7 +104,7 @@ def _big_fc_graph(units: int, depth: int):
 def _big_activation_graph(length: int):
     b = GraphBuilder("big_act", "int8")
     x = b.input("x", (1, 1, length, 2), _q(0.1))
-    y = b.pool(x, "pool", "max_pool2d", filter_hw=(1, 1), stride=(1, 1), quant=_q(0.1))
+    y = b.max_pool2d(x, "pool", filter_hw=(1, 1), stride=(1, 1), quant=_q(0.1))
     return b.finish([y])
 
 
@@ -230,3 +231,25 @@ def test_cmsis_nn_build_of_a_winograd_model_calls_only_arm_kernels(arm_gcc, tmp_
     shutil.copytree(result.src_dir, src)
     subprocess.run(["make", "-j2"], cwd=src, check=True, capture_output=True)  # CMSIS_NN ?= the folder
     assert _section_bytes(src / "firmware.elf") == _section_bytes(result.elf)
+
+
+def test_builds_are_byte_identical_whatever_home_cache_or_folder(arm_gcc, tmp_path, repo_root):
+    """The same model and options give the same files, byte for byte, from another working
+    directory and with HOME and XDG_CACHE_HOME pointing at empty folders: nothing per user or
+    per machine (no cost cache, no absolute path in the debug info or the map) reaches them."""
+    model = repo_root / "tests" / "data" / "tflite" / "pad_conv1d.tflite"
+    outs = []
+    for name in ("one", "two"):
+        home, cwd = tmp_path / name / "home", tmp_path / name / "deep" / "cwd"
+        (home / "cache").mkdir(parents=True)
+        cwd.mkdir(parents=True)
+        env = dict(os.environ, HOME=str(home), XDG_CACHE_HOME=str(home / "cache"))
+        out = tmp_path / name / "build"
+        subprocess.run(["edge-deploy", "build", str(model), "--board", "mps2-an386", "--out", str(out)],
+                       cwd=cwd, env=env, check=True, capture_output=True, timeout=300)
+        outs.append(out)
+    files = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*") if p.is_file())
+    assert {"firmware.elf", "firmware.map", "report.json"} <= {str(f) for f in files}
+    assert files == sorted(p.relative_to(outs[1]) for p in outs[1].rglob("*") if p.is_file())
+    different = [str(f) for f in files if (outs[0] / f).read_bytes() != (outs[1] / f).read_bytes()]
+    assert not different, f"differ between the two builds: {different}"

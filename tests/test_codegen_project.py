@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from codegen_models import random_inputs, ticnn_graph, tiny_graph
 
-from edge_deploy.build.host_model import build_host_model, run_host_model
+from edge_deploy.testing.host_model import build_host_model, run_host_model
 from edge_deploy.codegen import graph_layers, plan_model, render_model, write_project
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.interp.interpreter import run
 from edge_deploy.ir import QuantParams
-from edge_deploy.ir.builder import GraphBuilder
+from edge_deploy.ops import GraphBuilder
 from edge_deploy.tflite import load_tflite
 
 TFLITE_DIR = Path(__file__).resolve().parent / "data" / "tflite"
@@ -74,7 +74,7 @@ def test_unsupported_graphs_are_refused_with_the_op_named():
         graph_layers(b.finish([y]))
     b = GraphBuilder("m", "int8")
     x = b.input("x", (1, 4, 4, 8), _q(0.1, 0))
-    pooled = b.pool(x, "pooled", "max_pool2d", filter_hw=(4, 4), stride=(4, 4), quant=_q(0.1, 0))
+    pooled = b.max_pool2d(x, "pooled", filter_hw=(4, 4), stride=(4, 4), quant=_q(0.1, 0))
     y = b.add(x, pooled, "bcast", quant=_q(0.1, 0))
     with pytest.raises(EdgeDeployError, match="bcast.*equal shapes"):
         graph_layers(b.finish([y]))

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from edge_deploy.interp.interpreter import run_graph
 from edge_deploy.ir import QuantParams
-from edge_deploy.ir.builder import GraphBuilder
+from edge_deploy.ops import GraphBuilder
 from edge_deploy.tflite import export_tflite
 
 pytest.importorskip("ai_edge_litert", reason="ai-edge-litert (the TFLite interpreter) is not installed")
@@ -124,7 +124,7 @@ def pool_case(draw):
     quant = q(draw(log_scales), draw(zero_points))
     b = GraphBuilder("case", "int8")
     x = b.input("x", (1, h, w, c), quant)
-    y = b.pool(x, "y", draw(st.sampled_from(["max_pool2d", "avg_pool2d"])), filter_hw=(fh, fw),
+    y = getattr(b, draw(st.sampled_from(["max_pool2d", "avg_pool2d"])))(x, "y", filter_hw=(fh, fw),
                stride=(draw(st.integers(1, 3)), draw(st.integers(1, 3))), padding=padding,
                activation=draw(activations), quant=quant)
     return b.finish([y])
@@ -244,7 +244,7 @@ def test_reshape_and_chain_match_tflite():
     c = b.conv2d(x, "conv", rng.integers(-127, 128, (8, 1, 9, 1)), rng.integers(-500, 500, 8), stride=(1, 4),
                  padding="same", activation="relu", quant=q(0.04, -128), w_quant=QuantParams(ws, np.zeros(8), 0),
                  b_quant=QuantParams(ws * np.float32(0.05), np.zeros(8), 0))
-    p = b.pool(c, "pool", "max_pool2d", filter_hw=(1, 2), stride=(1, 2), quant=q(0.04, -128))
+    p = b.max_pool2d(c, "pool", filter_hw=(1, 2), stride=(1, 2), quant=q(0.04, -128))
     f = b.reshape(p, "flat", (1, -1), quant=q(0.04, -128))
     fs = np.float32(2.0 ** rng.uniform(-9, -6, 5))
     o = b.fully_connected(f, "fc", rng.integers(-127, 128, (5, 64)), rng.integers(-500, 500, 5), quant=q(0.1, 4),

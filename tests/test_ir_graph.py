@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from edge_deploy.errors import EdgeDeployError
-from edge_deploy.interp import ops
-from edge_deploy.ir import QuantParams, kernel_params, validate
-from edge_deploy.ir.builder import GraphBuilder
+from edge_deploy.ir import QuantParams
+from edge_deploy.numerics.windows import compute_padding
+from edge_deploy.ops import GraphBuilder, kernel_params, validate
+from edge_deploy.ops.conv2d import conv2d_s8
 
 
 def small_graph():
@@ -18,7 +19,7 @@ def small_graph():
     c = b.conv2d(x, "conv", np.ones((4, 1, 5, 2)), np.zeros(4), stride=(1, 2), padding="same", activation="relu",
                  quant=QuantParams([0.05], [-128]), w_quant=QuantParams(ws, np.zeros(4), 0),
                  b_quant=QuantParams(ws * np.float32(0.1), np.zeros(4), 0))
-    p = b.pool(c, "pool", "max_pool2d", filter_hw=(1, 2), stride=(1, 2), quant=QuantParams([0.05], [-128]))
+    p = b.max_pool2d(c, "pool", filter_hw=(1, 2), stride=(1, 2), quant=QuantParams([0.05], [-128]))
     f = b.reshape(p, "flat", (1, -1), quant=QuantParams([0.05], [-128]))
     return b.finish([f])
 
@@ -71,10 +72,10 @@ def test_kernel_params_feed_the_reference_functions():
     assert params["padding"] == (0, 0, 1, 2) and params["act_min"] == -128
     assert params["out_mult"].shape == (4,) and params["out_shift"].dtype == np.int32
     x = np.random.default_rng(0).integers(-128, 128, (3, 1, 32, 2)).astype(np.int8)
-    y = ops.conv2d_s8(x, g.tensor("conv/weights").data, g.tensor("conv/bias").data, **params)
+    y = conv2d_s8(x, g.tensor("conv/weights").data, g.tensor("conv/bias").data, **params)
     assert y.shape == (3, 1, 16, 4) and y.dtype == np.int8
 
 
 def test_compute_padding_matches_tflite_same():
-    pads, out = ops.compute_padding((5, 10), (3, 4), (2, 3), (1, 1), "same")
+    pads, out = compute_padding((5, 10), (3, 4), (2, 3), (1, 1), "same")
     assert out == (3, 4) and pads == (1, 1, 1, 2)

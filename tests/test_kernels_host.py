@@ -1,8 +1,9 @@
 """edge-deploy's s8 kernels (firmware/kernels/) built for the host and compared, bit for bit,
-with the reference interpreter's op functions (edge_deploy.interp.ops) on edge cases.
+with the ops' int8 references (edge_deploy.ops) on edge cases, each called through its template
+partial (tests/kernel_runner.py).
 
 Both kernel paths run here: the portable C path and the DSP SIMD path with its instructions
-emulated in C. With ED_KERNELS_SANITIZE=1 the libraries are built with AddressSanitizer and
+emulated in C. With ED_KERNELS_SANITIZE=1 everything is built with AddressSanitizer and
 UndefinedBehaviorSanitizer (test_kernels_under_sanitizers runs this file that way).
 """
 
@@ -16,24 +17,30 @@ import sys
 import numpy as np
 import pytest
 
-from edge_deploy.build.hostlib import HostKernels, build_host_kernels, sanitizer_env
-from edge_deploy.interp import ops
-from edge_deploy.interp.softmax import softmax_params
-from edge_deploy.quantize.fixedpoint import quantize_multiplier, quantize_multiplier_smaller_than_one
+from edge_deploy.ops.add import add_s8
+from edge_deploy.ops.avg_pool2d import avg_pool_s8
+from edge_deploy.ops.conv2d import conv2d_s8
+from edge_deploy.ops.depthwise_conv2d import depthwise_conv2d_s8
+from edge_deploy.ops.fully_connected import fully_connected_s8
+from edge_deploy.ops.max_pool2d import max_pool_s8
+from edge_deploy.ops.pad import pad_s8
+from edge_deploy.ops.softmax import softmax_s8
+from edge_deploy.ops.softmax import softmax_params
+from edge_deploy.numerics.fixedpoint import quantize_multiplier, quantize_multiplier_smaller_than_one
 
-SANITIZE = os.environ.get("ED_KERNELS_SANITIZE") == "1"
+from kernel_runner import SANITIZE, HostKernels
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="no host gcc to build the kernels")
 
 
 @pytest.fixture(scope="module", params=["portable", "dsp"])
 def kernels(request) -> HostKernels:
-    return HostKernels(build_host_kernels(request.param, sanitize=SANITIZE))
+    return HostKernels(request.param)
 
 
 @pytest.fixture(scope="module")
 def kernels_single_rounding() -> HostKernels:
-    return HostKernels(build_host_kernels("dsp", sanitize=SANITIZE, rounding="single"))
+    return HostKernels("dsp", rounding="single")
 
 
 def _quant(rng, channels, shift_range=(-10, 1)):
@@ -64,7 +71,7 @@ def test_convolve_matches_reference(kernels, in_shape, flt, stride, padding, dil
     mult, shift = _quant(rng, flt[0])
     args = dict(input_offset=offsets[0], output_offset=offsets[1], out_mult=mult, out_shift=shift, stride=stride,
                 padding=padding, dilation=dilation, act_min=-128, act_max=127)
-    expected = ops.conv2d_s8(x, w, bias, **args)
+    expected = conv2d_s8(x, w, bias, **args)
     np.testing.assert_array_equal(kernels.conv2d_s8(x, w, bias, **args), expected)
 
 
@@ -76,14 +83,15 @@ def test_convolve_saturates_and_clamps_relu(kernels):
     shift = np.array([4, 2, 0, -1, 3], dtype=np.int32)  # positive shifts: outputs saturate
     args = dict(input_offset=128, output_offset=-20, out_mult=mult, out_shift=shift, padding=(0, 0, 1, 1),
                 act_min=-20, act_max=100)  # ReLU-like clamp above the output zero point
-    expected = ops.conv2d_s8(x, w, None, **args)
+    expected = conv2d_s8(x, w, None, **args)
     assert (expected == -20).any() and (expected == 100).any()
     np.testing.assert_array_equal(kernels.conv2d_s8(x, w, None, **args), expected)
 
 
 def test_convolve_random_shapes(kernels):
     rng = np.random.default_rng(7)
-    for _ in range(60):
+    cases = []
+    for i in range(60):
         cin, cout = int(rng.integers(1, 10)), int(rng.integers(1, 10))
         kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 7))
         x = rng.integers(-128, 128, (1, int(rng.integers(kh, 7)), int(rng.integers(kw, 14)), cin), dtype=np.int8)
@@ -94,10 +102,13 @@ def test_convolve_random_shapes(kernels):
                     out_mult=mult, out_shift=shift, stride=(int(rng.integers(1, 3)), int(rng.integers(1, 4))),
                     padding=tuple(int(v) for v in rng.integers(0, 2, 4)), dilation=(1, int(rng.integers(1, 3))))
         try:
-            expected = ops.conv2d_s8(x, w, bias, **args)
+            cases.append(kernels.case("arm_convolve_s8", "conv2d", [x], args, weights=w, bias=bias))
         except ValueError:
             continue  # window larger than the padded input
-        np.testing.assert_array_equal(kernels.conv2d_s8(x, w, bias, **args), expected)
+    run = kernels.run(cases)  # all at once: one build
+    assert len(cases) > 40 and run.statuses == [0] * len(cases)
+    for case, out in zip(cases, run.outputs):
+        np.testing.assert_array_equal(out, case.expected)
 
 
 @pytest.mark.parametrize("cout", [6, 70])  # 70: more channels than the kernel's prepared table
@@ -122,8 +133,8 @@ def test_convolve_requantization_extremes(kernels, kernels_single_rounding, cout
     for out_offset, act in ((-128, (-128, 127)), (127, (-128, 127)), (-5, (-5, 60))):
         args = dict(input_offset=128, output_offset=out_offset, out_mult=mult, out_shift=shift,
                     act_min=act[0], act_max=act[1])
-        np.testing.assert_array_equal(kernels.conv2d_s8(x, w, bias, **args), ops.conv2d_s8(x, w, bias, **args))
-        single = ops.conv2d_s8(x, w, bias, rounding="single", **args)
+        np.testing.assert_array_equal(kernels.conv2d_s8(x, w, bias, **args), conv2d_s8(x, w, bias, **args))
+        single = conv2d_s8(x, w, bias, rounding="single", **args)
         np.testing.assert_array_equal(kernels_single_rounding.conv2d_s8(x, w, bias, **args), single)
 
 
@@ -139,7 +150,7 @@ def test_convolve_fast_block_clamps(kernels, act):
     mult, shift = _quant(rng, 9, shift_range=(-12, -5))
     args = dict(input_offset=-3, output_offset=0, out_mult=mult, out_shift=shift, padding=(0, 0, 1, 1),
                 act_min=act[0], act_max=act[1])
-    expected = ops.conv2d_s8(x, w, bias, **args)
+    expected = conv2d_s8(x, w, bias, **args)
     assert (expected == act[0]).any() and (expected == act[1]).any()
     np.testing.assert_array_equal(kernels.conv2d_s8(x, w, bias, **args), expected)
 
@@ -150,8 +161,8 @@ def test_convolve_single_rounding(kernels_single_rounding):
     w = rng.integers(-127, 128, (6, 1, 3, 9), dtype=np.int8)
     mult, shift = _quant(rng, 6, (-9, -5))
     args = dict(input_offset=7, output_offset=-4, out_mult=mult, out_shift=shift, padding=(0, 0, 1, 1))
-    single = ops.conv2d_s8(x, w, None, rounding="single", **args)
-    double = ops.conv2d_s8(x, w, None, rounding="double", **args)
+    single = conv2d_s8(x, w, None, rounding="single", **args)
+    double = conv2d_s8(x, w, None, rounding="double", **args)
     assert not np.array_equal(single, double)  # the case tells the two conventions apart
     np.testing.assert_array_equal(kernels_single_rounding.conv2d_s8(x, w, None, **args), single)
 
@@ -171,7 +182,7 @@ def test_depthwise_matches_reference(kernels, in_shape, kernel, mult_ch, stride,
     mult, shift = _quant(rng, cout)
     args = dict(input_offset=128, output_offset=-128, out_mult=mult, out_shift=shift, stride=stride,
                 padding=padding, act_min=-100, act_max=127)
-    expected = ops.depthwise_conv2d_s8(x, w, bias, **args)
+    expected = depthwise_conv2d_s8(x, w, bias, **args)
     np.testing.assert_array_equal(kernels.depthwise_conv2d_s8(x, w, bias, **args), expected)
 
 
@@ -190,7 +201,7 @@ def test_fully_connected_matches_reference(kernels, rows, depth, units, per_chan
         mult, shift = quantize_multiplier(0.0021)
     args = dict(input_offset=-127, output_offset=127, out_mult=mult, out_shift=shift,
                 filter_offset=filter_offset, act_min=-128, act_max=127)
-    expected = ops.fully_connected_s8(x, w, bias, **args)
+    expected = fully_connected_s8(x, w, bias, **args)
     np.testing.assert_array_equal(kernels.fully_connected_s8(x, w, bias, **args), expected)
 
 
@@ -212,8 +223,8 @@ def test_pools_match_reference(kernels, in_shape, window, stride, padding, act):
         x[..., 0] = 127  # the 16-bit lane limit: a full window of maxima
         x[..., 1] = -128
     args = dict(filter_hw=window, stride=stride, padding=padding, act_min=act[0], act_max=act[1])
-    np.testing.assert_array_equal(kernels.max_pool_s8(x, **args), ops.max_pool_s8(x, **args))
-    np.testing.assert_array_equal(kernels.avg_pool_s8(x, **args), ops.avg_pool_s8(x, **args))
+    np.testing.assert_array_equal(kernels.max_pool_s8(x, **args), max_pool_s8(x, **args))
+    np.testing.assert_array_equal(kernels.avg_pool_s8(x, **args), avg_pool_s8(x, **args))
 
 
 @pytest.mark.parametrize("size", [1, 7, 64, 203])
@@ -229,7 +240,7 @@ def test_add_matches_reference(kernels, size):
     args = dict(input1_offset=128, input1_mult=m1, input1_shift=sh1, input2_offset=-3, input2_mult=m2,
                 input2_shift=sh2, left_shift=20, output_offset=-128, out_mult=mo, out_shift=sho, act_min=-128,
                 act_max=127)
-    expected = ops.add_s8(a, b, **args)
+    expected = add_s8(a, b, **args)
     assert (expected == 127).any() or size < 64  # saturation is exercised on the longer vectors
     np.testing.assert_array_equal(kernels.add_s8(a, b, **args), expected)
 
@@ -241,33 +252,45 @@ def test_softmax_matches_reference(kernels, rows, row_size, input_scale):
     x[0, 0] = 127
     mult, shift, diff_min = softmax_params(1.0, input_scale)
     args = dict(input_mult=mult, input_left_shift=shift, diff_min=diff_min)
-    np.testing.assert_array_equal(kernels.softmax_s8(x, **args), ops.softmax_s8(x, **args))
+    np.testing.assert_array_equal(kernels.softmax_s8(x, **args), softmax_s8(x, **args))
 
 
 def test_pad_matches_reference(kernels):
     rng = np.random.default_rng(5)
     x = rng.integers(-128, 128, (1, 2, 5, 3), dtype=np.int8)
     paddings = [(0, 0), (1, 0), (2, 3), (0, 1)]
-    np.testing.assert_array_equal(kernels.pad_s8(x, paddings, -7), ops.pad_s8(x, paddings, -7))
+    np.testing.assert_array_equal(kernels.pad_s8(x, paddings, -7), pad_s8(x, paddings, -7))
 
 
-def test_conv_reports_argument_error(kernels):
-    x = np.zeros((1, 1, 8, 4), dtype=np.int8)
-    w = np.zeros((2, 1, 3, 4), dtype=np.int8)
-    with pytest.raises(ValueError, match="status -1"):
-        # the filter's input channels (4) disagree with a 3-channel input view
-        kernels.conv2d_s8(x[..., :3], w, None, input_offset=0, output_offset=0, out_mult=[1 << 30] * 2,
-                          out_shift=[0, 0])
+def test_scratch_sizes_equal_the_c_get_buffer_size():
+    """Every kernel spec's scratch equals what its C ``*_get_buffer_size`` asks on the DSP path:
+    each kernel of the calibration set runs with exactly that scratch (the generated size check
+    passes) and fails with one byte less (the check refuses), so the two numbers are equal."""
+    from edge_deploy.testing.random_layers import calibration_cases
+
+    kernels = HostKernels("dsp")
+    cases = [c for c in calibration_cases() if c.kernel.c_scratch_bytes(c.call) > 0]
+    assert {c.kernel.name for c in cases} >= {"arm_convolve_s8", "ed_convolve_1d_winograd_s8",
+                                              "ed_convolve_group_sparse_s8", "ed_fully_connected_skip_zero_s8"}
+    for case in cases:
+        case.scratch_bytes = case.kernel.c_scratch_bytes(case.call)
+    short = []
+    for case in cases:
+        copy = type(case)(case.name + "-short", case.kernel, case.call, case.inputs, case.expected,
+                          case.scratch_bytes - 1)
+        short.append(copy)
+    run = kernels.run(cases + short)
+    exact, smaller = run.statuses[:len(cases)], run.statuses[len(cases):]
+    assert exact == [0] * len(cases), [c.name for c, s in zip(cases, exact) if s]
+    assert smaller == [-1] * len(cases), [c.name for c, s in zip(cases, smaller) if s == 0]
+    assert all(np.array_equal(out, c.expected) for c, out in zip(cases, run.outputs[:len(cases)]))
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(SANITIZE, reason="already running under the sanitizers")
 def test_kernels_under_sanitizers():
     """This file again, with ASan + UBSan builds of both paths, in a child process."""
-    env = sanitizer_env()
-    if not env["LD_PRELOAD"]:
-        pytest.skip("gcc has no libasan / libubsan runtime to preload")
-    env["ED_KERNELS_SANITIZE"] = "1"
+    env = dict(os.environ, ED_KERNELS_SANITIZE="1")
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__],
                             env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]

@@ -1,5 +1,5 @@
 """The kernels compiled for the Cortex-M4 (both paths) and run on QEMU mps2-an386, compared
-bit for bit with edge_deploy.interp.ops; the SIMD path must also be faster than the portable one.
+bit for bit with the ops' int8 references (edge_deploy.ops); the SIMD path must also be faster than the portable one.
 """
 
 from __future__ import annotations
@@ -7,10 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_deploy.build.kernel_firmware import KernelCase, build_kernel_firmware, run_kernel_firmware
-from edge_deploy.interp import ops
-from edge_deploy.interp.softmax import softmax_params
-from edge_deploy.quantize.fixedpoint import quantize_multiplier, quantize_multiplier_smaller_than_one
+from edge_deploy.testing.cases import KernelCase, kernel_case
+from edge_deploy.testing.harness import build_qemu, run_qemu
+from edge_deploy.ops.conv2d import conv2d_s8
+from edge_deploy.ops.depthwise_conv2d import depthwise_conv2d_s8
+from edge_deploy.ops.pad import pad_s8
+from edge_deploy.ops.softmax import softmax_params
+from edge_deploy.numerics.fixedpoint import quantize_multiplier, quantize_multiplier_smaller_than_one
 
 pytestmark = pytest.mark.qemu
 
@@ -26,11 +29,11 @@ def _conv_case(name, rng, in_shape, cout, kernel_hw, stride=(1, 1), padding=(0, 
                   out_mult=rng.integers(1 << 30, (1 << 31) - 1, cout).astype(np.int32),
                   out_shift=rng.integers(-10, 0, cout).astype(np.int32), stride=stride, padding=padding,
                   dilation=dilation, act_min=offsets[1], act_max=127)
-    op = "depthwise_conv2d_s8" if depthwise else "conv2d_s8"
-    expected = getattr(ops, op)(x, w, bias, **params)
-    per_output = kernel_hw[0] * kernel_hw[1] * (1 if depthwise else cin)
-    return KernelCase(name, op, {"x": x, "w": w, "bias": bias}, params, expected.shape,
-                      macs=int(expected.size * per_output), expected=expected)
+    expected = (depthwise_conv2d_s8 if depthwise else conv2d_s8)(x, w, bias, **params)
+    case = kernel_case(name, "arm_depthwise_conv_s8" if depthwise else "arm_convolve_s8",
+                       "depthwise_conv2d" if depthwise else "conv2d", [x], params, weights=w, bias=bias)
+    assert np.array_equal(case.expected, expected)
+    return case
 
 
 def _requant_extremes_case(rng) -> KernelCase:
@@ -47,9 +50,7 @@ def _requant_extremes_case(rng) -> KernelCase:
     mult[:8] = [1 << 30, 1 << 30, (1 << 31) - 1, (1 << 31) - 1, 0, (1 << 31) - 1, 1 << 30, 1 << 30]
     shift = np.array([-1, -5, -25, -25, -3, -3, 1, 0, -31, -23, -24, -2], dtype=np.int32)
     params = dict(input_offset=17, output_offset=127, out_mult=mult, out_shift=shift, act_min=-128, act_max=127)
-    expected = ops.conv2d_s8(x, w, bias, **params)
-    return KernelCase("requantization-extremes", "conv2d_s8", {"x": x, "w": w, "bias": bias}, params,
-                      expected.shape, macs=int(expected.size * 4), expected=expected)
+    return kernel_case("requantization-extremes", "arm_convolve_s8", "conv2d", [x], params, weights=w, bias=bias)
 
 
 def _cases() -> list[KernelCase]:
@@ -69,17 +70,13 @@ def _cases() -> list[KernelCase]:
     ]
     x = rng.integers(-128, 128, (1, 1, 256, 16), dtype=np.int8)
     pool = dict(filter_hw=(1, 2), stride=(1, 2))
-    cases.append(KernelCase("maxpool-2", "max_pool_s8", {"x": x}, pool, (1, 1, 128, 16),
-                            expected=ops.max_pool_s8(x, **pool)))
+    cases.append(kernel_case("maxpool-2", "arm_max_pool_s8", "max_pool2d", [x], pool))
     pool = dict(filter_hw=(1, 2), stride=(1, 2), act_min=-20)
-    cases.append(KernelCase("maxpool-2-relu-floor", "max_pool_s8", {"x": x}, pool, (1, 1, 128, 16),
-                            expected=ops.max_pool_s8(x, **pool)))
+    cases.append(kernel_case("maxpool-2-relu-floor", "arm_max_pool_s8", "max_pool2d", [x], pool))
     x = rng.integers(-128, 128, (1, 3, 7, 5), dtype=np.int8)
     pool = dict(filter_hw=(3, 3), stride=(2, 2), padding=(1, 1, 1, 1), act_min=-50, act_max=60)
-    cases.append(KernelCase("maxpool-pad-odd-channels", "max_pool_s8", {"x": x}, pool, (1, 2, 4, 5),
-                            expected=ops.max_pool_s8(x, **pool)))
-    cases.append(KernelCase("avgpool-pad-odd-channels", "avg_pool_s8", {"x": x}, pool, (1, 2, 4, 5),
-                            expected=ops.avg_pool_s8(x, **pool)))
+    cases.append(kernel_case("maxpool-pad-odd-channels", "arm_max_pool_s8", "max_pool2d", [x], pool))
+    cases.append(kernel_case("avgpool-pad-odd-channels", "arm_avgpool_s8", "avg_pool2d", [x], pool))
     for per_channel, depth, units in ((False, 1024, 101), (True, 1024, 101), (True, 448, 100), (True, 36, 7)):
         x = rng.integers(-128, 128, (1, depth), dtype=np.int8)
         w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
@@ -90,10 +87,9 @@ def _cases() -> list[KernelCase]:
         else:
             mult, shift = quantize_multiplier(0.0007)
         params = dict(input_offset=-7, output_offset=11, out_mult=mult, out_shift=shift)
-        expected = ops.fully_connected_s8(x, w, bias, **params)
-        cases.append(KernelCase(f"fc-{depth}x{units}-{'per-channel' if per_channel else 'per-tensor'}",
-                                "fully_connected_s8", {"x": x, "w": w, "bias": bias}, params, expected.shape,
-                                macs=depth * units, expected=expected))
+        cases.append(kernel_case(f"fc-{depth}x{units}-{'per-channel' if per_channel else 'per-tensor'}",
+                                 "arm_fully_connected_per_channel_s8" if per_channel else "arm_fully_connected_s8",
+                                 "fully_connected", [x], params, weights=w, bias=bias))
     a = rng.integers(-128, 128, 203, dtype=np.int8)
     b = rng.integers(-128, 128, 203, dtype=np.int8)
     m1, s1 = quantize_multiplier_smaller_than_one(0.25)
@@ -101,16 +97,15 @@ def _cases() -> list[KernelCase]:
     mo, so = quantize_multiplier_smaller_than_one(0.22 / (1 << 20) * 8)
     params = dict(input1_offset=9, input1_mult=m1, input1_shift=s1, input2_offset=-100, input2_mult=m2,
                   input2_shift=s2, left_shift=20, output_offset=-1, out_mult=mo, out_shift=so)
-    cases.append(KernelCase("add-203", "add_s8", {"a": a, "b": b}, params, (203,), expected=ops.add_s8(a, b, **params)))
+    cases.append(kernel_case("add-203", "arm_elementwise_add_s8", "add", [a, b], params))
     x = rng.integers(-128, 128, (3, 10), dtype=np.int8)
     mult, shift, diff_min = softmax_params(1.0, 0.15)
     params = dict(input_mult=mult, input_left_shift=shift, diff_min=diff_min)
-    cases.append(KernelCase("softmax-3x10", "softmax_s8", {"x": x}, params, (3, 10),
-                            expected=ops.softmax_s8(x, **params)))
+    cases.append(kernel_case("softmax-3x10", "arm_softmax_s8", "softmax", [x], params))
     x = rng.integers(-128, 128, (1, 2, 5, 3), dtype=np.int8)
     params = dict(paddings=[(0, 0), (1, 0), (2, 3), (0, 1)], pad_value=-7)
-    cases.append(KernelCase("pad", "pad_s8", {"x": x}, params, (1, 3, 10, 4),
-                            expected=ops.pad_s8(x, params["paddings"], -7)))
+    cases.append(kernel_case("pad", "arm_pad_s8", "pad", [x], params))
+    assert np.array_equal(cases[-1].expected, pad_s8(x, params["paddings"], -7))
     return cases
 
 
@@ -119,8 +114,8 @@ def runs(qemu_arm, tmp_path_factory):
     cases = _cases()
     out = {}
     for path in ("dsp", "portable"):
-        elf = build_kernel_firmware(cases, tmp_path_factory.mktemp(f"kernels-{path}"), path=path)
-        out[path] = run_kernel_firmware(elf, cases)
+        elf = build_qemu(cases, tmp_path_factory.mktemp(f"kernels-{path}"), path=path)
+        out[path] = run_qemu(elf, cases)
     return cases, out
 
 
@@ -137,7 +132,7 @@ def test_simd_path_beats_portable_and_tflm_figures(runs):
     cases, results = runs
     dsp, portable = results["dsp"], results["portable"]
     for i, case in enumerate(cases):
-        if case.op in ("conv2d_s8", "fully_connected_s8", "max_pool_s8"):
+        if case.call.kind in ("conv2d", "fully_connected", "max_pool2d"):
             assert dsp.instructions[i] < portable.instructions[i], case.name
     by_name = {case.name: i for i, case in enumerate(cases)}
     # TFLM + CMSIS-NN on QEMU: 0.20 MAC/instruction on this wide conv, 0.45-0.52 on 3-tap convs

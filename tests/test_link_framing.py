@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge_deploy.errors import EdgeDeployError
-from edge_deploy.link import DeviceClient, DeviceFault, FrameDecoder, encode_frame
+from edge_deploy.link import DeviceClient, DeviceFault, FrameDecoder, LinkClosed, LinkError, Request, encode_frame
 from edge_deploy.link import frame as fr
 
 
@@ -226,3 +226,118 @@ def test_reply_truncated_by_the_device_is_recovered_by_resend(pty_pair):
 def test_opening_a_missing_port_is_a_user_error():
     with pytest.raises(EdgeDeployError, match="cannot open serial port"):
         DeviceClient("/dev/edge-deploy-no-such-tty")
+
+
+# -- sequence numbers, stale errors, pipelining (issue 17) ---------------------------------------
+
+
+def _error(peer, seq, code, text=b"x"):
+    peer.send(encode_frame(fr.ERROR, seq, bytes([code]) + text))
+
+
+def test_stale_error_frames_neither_resend_nor_cost_attempts(pty_pair):
+    # Four error frames for other seqs (a lone 0xA5 on a noisy line makes the firmware send
+    # TRUNCATED with seq 0) arrive before the reply: they used to use up four attempts in 0.05 s
+    # and end in "no reply ... after 4 attempts of 5 s" while the device was answering.
+    def behaviour(peer, frame, count):
+        _error(peer, fr.NO_REQUEST_SEQ, fr.ERR_TRUNCATED, b"frame header cut short")
+        _error(peer, (frame.seq - 1) & 0xFF or 0x80, fr.ERR_BAD_CRC)
+        _error(peer, (frame.seq + 7) & 0xFF or 0x81, fr.ERR_TRUNCATED)
+        _error(peer, (frame.seq + 9) & 0xFF or 0x82, fr.ERR_BAD_CRC)
+        time.sleep(0.2)
+        _reply(peer, frame, frame.payload)
+
+    peer, client = _connect(pty_pair, behaviour, timeout=1.0, retries=3)
+    with client:
+        assert client.echo(b"late but alive") == b"late but alive"
+        assert client.resends == 0 and client.stale_frames == 4
+        assert len(peer.received) == 1
+
+
+def test_damage_reports_for_our_seq_resend_without_costing_attempts(pty_pair):
+    # More BAD_CRC replies than retries: each is answered at once by a resend, none is a timeout.
+    def behaviour(peer, frame, count):
+        if count <= 5:
+            _error(peer, frame.seq, fr.ERR_BAD_CRC, b"frame CRC mismatch")
+        else:
+            _reply(peer, frame, frame.payload)
+
+    peer, client = _connect(pty_pair, behaviour, timeout=2.0, retries=1)
+    with client:
+        start = time.monotonic()
+        assert client.echo(b"sixth time") == b"sixth time"
+        assert time.monotonic() - start < 1.5 and client.resends == 5
+
+
+def test_a_line_that_damages_every_frame_is_reported_quickly(pty_pair):
+    peer, client = _connect(pty_pair, lambda p, f, n: _error(p, f.seq, fr.ERR_BAD_CRC), timeout=5.0)
+    with client:
+        start = time.monotonic()
+        with pytest.raises(EdgeDeployError, match="damaged 9 times in a row"):
+            client.echo(b"never intact")
+        assert time.monotonic() - start < 2.0
+
+
+def test_no_request_uses_seq_0(pty_pair):
+    peer, client = _connect(pty_pair, lambda p, f, n: _reply(p, f, b""))
+    with client:
+        for _ in range(300):   # more than one round of the 8-bit counter
+            client.request(fr.INFO)
+    assert len(peer.received) == 300 and all(frame.seq != 0 for frame in peer.received)
+
+
+def test_pipelined_replies_are_matched_by_seq_in_any_order(pty_pair):
+    # The peer holds four requests and answers them last first, the second one with BAD_CRC the
+    # first time: the client still yields the replies in request order, the second resent once.
+    held = []
+
+    def behaviour(peer, frame, count):
+        if count > 4:
+            _reply(peer, frame, frame.payload)
+            return
+        held.append(frame)
+        if len(held) == 4:
+            for waiting in reversed(held):
+                if waiting.payload == b"1":
+                    _error(peer, waiting.seq, fr.ERR_BAD_CRC)
+                else:
+                    _reply(peer, waiting, waiting.payload)
+
+    peer, client = _connect(pty_pair, behaviour, window=4)
+    with client:
+        requests = [Request(fr.ECHO, str(i).encode()) for i in range(4)]
+        assert list(client.exchange(requests)) == [b"0", b"1", b"2", b"3"]
+        assert client.resends == 1 and len(peer.received) == 5
+
+
+def test_echo_longer_than_one_frame_is_split(pty_pair):
+    peer, client = _connect(pty_pair, lambda p, f, n: _reply(p, f, f.payload), window=2)
+    with client:
+        payload = os.urandom(3 * fr.MAX_PAYLOAD + 100)
+        assert client.echo(payload) == payload          # was ValueError past 4,096 bytes
+    assert [len(f.payload) for f in peer.received] == [fr.MAX_PAYLOAD] * 3 + [100]
+
+
+def test_a_closed_port_is_a_link_error_naming_the_port(pty_pair):
+    master, path, peers = pty_pair
+
+    def behaviour(peer, frame, count):
+        peer.stop.set()
+        os.close(peer.fd)   # the far end goes away in the middle of the request
+
+    peer, client = _connect(pty_pair, behaviour, timeout=0.5)
+    with client, pytest.raises(LinkClosed, match=f"the link to {path} closed"):
+        client.echo(b"anyone?")
+
+
+def test_wait_boot_finds_the_boot_frame_or_says_the_firmware_did_not_start(pty_pair):
+    master, path, peers = pty_pair
+    info = b"protocol=1\nfirmware=0.1.0\nboard=b\nclock_hz=1\ncycle_source=dwt\ncycle_hz=1\nmax_payload=8192\n"
+    with DeviceClient(path) as client:
+        os.write(master, b"\x00garbage\xa5" + encode_frame(fr.BOOT, 0, info))
+        assert client.wait_boot(2.0).max_payload == 8192
+    with DeviceClient(path) as client:
+        start = time.monotonic()
+        with pytest.raises(LinkError, match="did not start: no BOOT frame within 0.3 s"):
+            client.wait_boot(0.3)
+        assert time.monotonic() - start < 1.0

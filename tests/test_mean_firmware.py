@@ -12,7 +12,7 @@ from codegen_models import mean_graph, random_inputs
 
 from edge_deploy.build.firmware_build import build_graph
 from edge_deploy.build.device_run import run_batch
-from edge_deploy.build.host_model import build_host_model, run_host_model
+from edge_deploy.testing.host_model import build_host_model, run_host_model
 from edge_deploy.codegen import plan_model, write_project
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.interp.interpreter import run
@@ -69,7 +69,7 @@ def test_mean_with_upstream_cmsis_nn_is_refused_before_compiling(tmp_path):
     (fake / "Include").mkdir(parents=True)
     (fake / "Include" / "arm_nnfunctions.h").write_text("/* placeholder: the refusal comes before any compile */\n")
     (fake / "Source").mkdir()
-    with pytest.raises(EdgeDeployError, match=r"mean \(ed_mean_s8\)") as info:
+    with pytest.raises(EdgeDeployError, match=r"'mean' \(mean\) needs edge-deploy's own kernel \(ed_mean_s8\)") as info:
         build_graph(_graph("gap"), "mps2-an386", tmp_path / "out", cmsis_nn=fake)
     assert "without --cmsis-nn" in info.value.hint
     assert not (tmp_path / "out").exists()

@@ -12,7 +12,8 @@ from edge_deploy.errors import EdgeDeployError
 from edge_deploy.profile.attribution import per_range
 from edge_deploy.profile.counts import parse_counts
 from edge_deploy.profile.elf_symbols import read_elf_symbols
-from edge_deploy.profile.microbench import BENCHMARKS, build_microbenchmark
+from edge_deploy.profile.microbench import build_microbenchmark
+from edge_deploy.profile.microbench_cases import BENCHMARKS
 from edge_deploy.profile.plugin_build import PLUGIN_SOURCE, plugin_path
 from edge_deploy.profile.qemu_run import qemu_binary, run_with_counts
 
@@ -109,13 +110,26 @@ def test_qemu_rejects_a_bad_plugin_argument(tmp_path, qemu_arm):
                            "-plugin", f"{plugin_path()},bogus=1"], capture_output=True, text=True, timeout=30)
     assert proc.returncode != 0
     assert "unknown argument 'bogus=1'" in proc.stdout + proc.stderr
+    proc = subprocess.run([qemu_binary(), "-M", "mps2-an386", "-nographic", "-monitor", "none", "-kernel", str(elf),
+                           "-plugin", f"{plugin_path()},out=x,data_lines=12"], capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode != 0 and "bad value in 'data_lines=12'" in proc.stdout + proc.stderr
 
 
 def test_parse_rejects_truncated_output():
-    good = "edge-deploy-insn-count 1\ninsn 0x00000010 2 0130\nsegment 0 -1\n0x00000010 5\nend 5\n"
-    assert parse_counts(good).total == 5
+    good = ("edge-deploy-insn-count 2\nregion flash 0x00000000 0x00400000\nlines 16 16 16\n"
+            "insn 0x00000010 2 0130\nsegment 0 -1\n0x00000010 5\n"
+            "mem 0x00000010 flash 5 0 20 0 0 0 0\nreuse 0x00000010 data 0:4,8:1\nreuse 0x00000010 jump 8:1\nend 5\n")
+    counts = parse_counts(good)
+    assert counts.total == 5 and counts.regions == (("flash", 0, 0x400000),)
+    memory = counts.segments[0].memory
+    assert memory.accesses[0x10]["flash"].load_bytes == 20
+    assert memory.data_reuse[0x10].hits(8) == 4 and memory.fetch_reuse[0x10].jump.total == 1
+    assert memory.geometry.data_line_bytes == 16
     with pytest.raises(EdgeDeployError, match="truncated"):
         parse_counts(good.replace("end 5\n", ""))
+    with pytest.raises(EdgeDeployError, match="malformed"):
+        parse_counts(good.replace("data 0:4,8:1", "data 9:4"))
     with pytest.raises(EdgeDeployError, match="not an insn_count file"):
         parse_counts("hello\n")
 

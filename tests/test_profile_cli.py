@@ -82,34 +82,62 @@ def test_profile_is_identical_run_to_run(builds):
 
 
 def test_port_profile_agrees_with_the_plugin_counts(builds):
-    """The build's firmware on QEMU, profiled through --port like a board: its SysTick counter
-    ticks once per 40 instructions (25 MHz, -icount shift=0), so ticks x 40 must match the
-    plugin's exact per-layer counts of the profiling firmware (same code, same input)."""
+    """The build's firmware on QEMU, profiled through --port like a board: without a DWT its
+    SysTick ticks once per 40 instructions (25 MHz, -icount shift=0), so ticks x 40 must match the
+    plugin's exact per-layer counts of the profiling firmware (same code, same input), and the
+    profile calls them ticks, never cycles."""
     from edge_deploy.emulators import start_emulator
 
     build = builds["ticnn"]
     exact = {l["name"]: l["instructions"] for l in _profile(build)["layers"]}
     with start_emulator("mps2-an386", build / "firmware.elf", emulator="qemu") as target:
         data = _profile(build, "--port", target.url, "--runs", "3")
-    assert data["source"] == "systick" and data["instructions"] is None and data["inferences"] == 3
-    assert "instruction counts" in data["instructions_note"]
+    assert data["source"] == "systick" and data["unit"] == "ticks" and data["inferences"] == 3
+    assert data["instructions"] is None and data["cycles"] is None and data["latency_ms"] is None
+    assert "instruction counts" in data["instructions_note"] and "not cycles" in data["source_note"]
     for layer in data["layers"]:
-        assert layer["instructions"] is None
-        assert layer["cycles"] <= layer["cycles_max"] <= layer["cycles"] + 1
+        assert layer["instructions"] is None and layer["cycles"] is None and layer["mac_per_cycle"] is None
+        assert layer["ticks"] <= layer["ticks_max"] <= layer["ticks"] + 1
         # One tick of resolution either side, plus the timing call around the layer.
-        assert abs(layer["cycles"] * 40 - exact[layer["name"]]) <= 2 * 40 + 40, layer
-    assert data["cycles"] == sum(l["cycles"] for l in data["layers"]) <= data["run"]["cycles"]
-    assert "cycles only" in (build / "profile.md").read_text()
+        assert abs(layer["ticks"] * 40 - exact[layer["name"]]) <= 2 * 40 + 40, layer
+    assert data["ticks"] == sum(l["ticks"] for l in data["layers"]) <= data["run"]["ticks"]
+    md = (build / "profile.md").read_text()
+    assert "| ticks | max ticks |" in md and "cycles only" not in md
 
 
 def test_board_without_qemu_is_profiled_as_the_same_core(builds):
-    """A hardware-only board's build is profiled compiled for mps2-an386: same instructions per
-    layer as the mps2-an386 build of the same model, latency at the board's own clock."""
+    """A hardware-only board's build is profiled compiled for mps2-an386: same instructions and
+    accesses per layer as the mps2-an386 build of the same model; the board's flash timing (5
+    wait states behind the ART) costs cycles on top; latency at the board's own 180 MHz."""
     mps2 = _profile(builds["tiny"])
     nucleo = _profile(builds["tiny-nucleo"])
-    assert nucleo["board"] == "nucleo-f446re" and nucleo["machine"] == "mps2-an386"
+    assert nucleo["board"] == "nucleo-f446re" == nucleo["timing_board"] and nucleo["machine"] == "mps2-an386"
     assert [l["instructions"] for l in nucleo["layers"]] == [l["instructions"] for l in mps2["layers"]]
-    assert nucleo["latency_ms"] == round(nucleo["cycles"] / 16e6 * 1e3, 4)
+    assert [l["memory"] for l in nucleo["layers"]] == [l["memory"] for l in mps2["layers"]]
+    assert mps2["stalls"]["fetch"] == mps2["stalls"]["data"] == 0 < nucleo["stalls"]["fetch"]
+    assert all(n["cycles"] >= m["cycles"] for n, m in zip(nucleo["layers"], mps2["layers"]))
+    assert nucleo["latency_ms"] == round(nucleo["cycles"] / 180e6 * 1e3, 4)
+
+
+def test_timing_board_applies_its_flash_and_clock(builds):
+    """--timing BOARD: the same run, BOARD's memory timing and clock; the report says which core
+    ran and which timing was applied."""
+    build = builds["ticnn"]
+    plain = _profile(build)
+    timed = _profile(build, "--timing", "nucleo-l4r5zi")
+    assert timed["timing_board"] == "nucleo-l4r5zi" and timed["board"] == "mps2-an386"
+    assert timed["core"] == "QEMU mps2-an386 (Cortex-M4F)" and "5 wait states" in timed["timing"]
+    assert timed["cycle_model"]["flash"]["wait_states"] == 5 and timed["clock_hz"] == 120_000_000
+    assert timed["instructions"] == plain["instructions"] and timed["memory"] == plain["memory"]
+    assert timed["cycles"] >= plain["cycles"] and timed["stalls"]["fetch"] + timed["stalls"]["data"] > 0
+    assert timed["cycles"] - plain["cycles"] == timed["stalls"]["fetch"] + timed["stalls"]["data"]
+    for data in (plain, timed):
+        assert data["cycles_p1"] < data["cycles"] < data["cycles_p3"]
+        assert sum(l["cycles_p1"] for l in data["layers"]) == data["cycles_p1"]
+    flash = timed["memory"]["flash"]
+    assert flash["load_bytes"] == sum(l["memory"]["flash"]["load_bytes"] for l in timed["layers"]) > 0
+    md = (build / "profile.md").read_text()
+    assert "nucleo-l4r5zi timing (120 MHz)" in md and "Core: QEMU mps2-an386" in md
 
 
 def _elf_symbol_bytes(elf: Path, name: str) -> bytes:
@@ -136,6 +164,13 @@ def test_inputs_sample_is_what_the_profiling_firmware_runs(builds, tmp_path):
     assert _elf_symbol_bytes(build / "firmware_profile.elf", "profile_input") == batch[0].tobytes()
     np.save(tmp_path / "bad.npy", np.zeros((2, 5), dtype=np.int8))
     assert main(["profile", str(build), "--inputs", str(tmp_path / "bad.npy")]) == 1
+
+
+def test_timing_errors_exit_cleanly(builds, capsys):
+    assert main(["profile", str(builds["tiny"]), "--timing", "no-such-board"]) == 1
+    assert "unknown board 'no-such-board'" in capsys.readouterr().err
+    assert main(["profile", str(builds["tiny"]), "--timing", "nucleo-l4r5zi", "--port", "socket://127.0.0.1:1"]) == 1
+    assert "--timing applies" in capsys.readouterr().err
 
 
 def test_user_errors_exit_cleanly(builds, tmp_path, capsys):

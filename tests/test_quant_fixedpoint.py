@@ -1,4 +1,4 @@
-"""edge_deploy.quantize.fixedpoint against exact rational arithmetic in Python integers."""
+"""edge_deploy.numerics.fixedpoint against exact rational arithmetic in Python integers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_deploy.quantize.fixedpoint import (
+from edge_deploy.numerics.fixedpoint import (
     INT32_MAX,
     INT32_MIN,
     multiply_by_quantized_multiplier,

@@ -148,7 +148,7 @@ def test_suite_structure_for_a_build(builds, tmp_path):
     values = variables(suite)
     assert values["${PLATFORM}"] == ("@platforms/boards/stm32f4_discovery-kit.repl",)
     assert values["${UART}"] == ("sysbus.usart2",)
-    assert values["${DWT}"] == ("dwt: Miscellaneous.DWT @ sysbus 0xe0001000 { frequency: 16000000 }",)
+    assert values["${DWT}"] == ("dwt: Miscellaneous.DWT @ sysbus 0xe0001000 { frequency: 168000000 }",)
     relative = Path(os.path.relpath(build.elf, out.parent)).as_posix()
     assert relative.startswith("../") and f"${{CURDIR}}/{relative}" in text   # the suite moves with its build
     assert Path(values["${ELF}"][0]).resolve() == build.elf.resolve()
@@ -244,7 +244,7 @@ def test_request_frames_decode_as_the_protocol_says(builds, tmp_path):
     assert len({frame.seq for frame in decoded.values()}) == 4   # a reply is matched to its request
 
 
-@pytest.mark.parametrize(("board", "uart", "clock"), [("stm32f4-discovery", "sysbus.usart2", 16_000_000),
+@pytest.mark.parametrize(("board", "uart", "clock"), [("stm32f4-discovery", "sysbus.usart2", 168_000_000),
                                                      ("nrf52840-dk", "sysbus.uart0", 64_000_000)])
 def test_every_renode_board_gets_its_platform_uart_and_dwt(tmp_path, board, uart, clock):
     model = SuiteModel("m", 16, 4, ("a", "b"))

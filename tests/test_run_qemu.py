@@ -54,6 +54,24 @@ def test_tflite_fixture_builds_and_matches(fixture, qemu_arm, tmp_path, capsys):
     batch = random_inputs(graph, 5, seed=11)
     status, outputs = _run_check(out, batch, tmp_path)
     assert status == 0 and np.array_equal(outputs, run(graph, batch))
+    # QEMU's counter is SysTick in virtual time: reported as instructions, never as cycles.
+    printed = capsys.readouterr().out
+    assert "instructions per inference (QEMU virtual time: SysTick ticks x 40" in printed
+    assert "cycles per inference" not in printed and "device counter" not in printed
+
+
+def test_counter_summary_names_what_was_counted():
+    from edge_deploy.build.device_run import BatchRun, counter_summary
+
+    def batch(counter, target, totals, hz=120_000_000):
+        return BatchRun(np.zeros((len(totals), 1), np.int8), np.zeros((len(totals), 1), np.int64),
+                        np.asarray(totals, np.int64), counter=counter, counter_hz=hz, target=target)
+    assert counter_summary(batch("dwt", "port", [1_200_000, 1_200_002])) == (
+        "1,200,001 cycles per inference (DWT CYCCNT: 10.000 ms at 120 MHz)")
+    assert counter_summary(batch("systick", "qemu", [100], hz=25_000_000)).startswith(
+        "about 4,000 instructions per inference")
+    assert "Renode virtual time, not core cycles" in counter_summary(batch("dwt", "renode", [5]))
+    assert "not cycles" in counter_summary(batch("systick", "port", [5]))
 
 
 def test_a_wrong_reference_fails_the_check(qemu_arm, tmp_path, capsys):

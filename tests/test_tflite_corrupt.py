@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -54,10 +56,12 @@ def test_not_a_tflite_file_says_so():
 def _export_unvalidated(graph, monkeypatch, **opcodes):
     """Write a graph the writer would refuse (our writer only makes valid int8 models)."""
     import edge_deploy.tflite.writer as writer
+    from edge_deploy.ops import get_op
+    from edge_deploy.ops.base import TfliteCode
 
     monkeypatch.setattr(writer, "validate", lambda g: g)
-    for kind, code in opcodes.items():
-        monkeypatch.setitem(writer._OPCODES, kind, code)
+    for kind, code in opcodes.items():  # write this op under another builtin code
+        monkeypatch.setattr(get_op(kind), "tflite_code", lambda op, code=code: TfliteCode(code, f"code {code}", 1))
     return writer.export_tflite(graph)
 
 
@@ -75,8 +79,24 @@ def test_unsupported_op_is_named(monkeypatch):
         import_tflite(data)
 
 
-def test_dynamic_shape_is_rejected(monkeypatch):
+def test_dynamic_shape_is_rejected_but_a_dynamic_batch_reads_as_one(monkeypatch):
     graph = every_op_graph()
-    graph.tensors["x"].shape = (-1, 6, 7, 3)
-    with pytest.raises(EdgeDeployError, match="dynamic shape"):
+    graph.tensors["x"].shape = (1, 6, -1, 3)
+    with pytest.raises(EdgeDeployError, match=r"dynamic shape \(1, 6, -1, 3\)"):
         import_tflite(_export_unvalidated(graph, monkeypatch))
+    graph = every_op_graph()
+    graph.tensors["x"].shape = (-1, 6, 7, 3)  # what TensorFlow's converter writes for the batch
+    assert import_tflite(_export_unvalidated(graph, monkeypatch)).tensor("x").shape == (1, 6, 7, 3)
+
+
+MLPERF = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mlperf_tiny"
+
+
+@pytest.mark.skipif(not MLPERF.is_dir(), reason="the MLPerf Tiny models are not here (../shared/data/mlperf_tiny)")
+def test_mlperf_tiny_models_load_as_converted():
+    """TensorFlow's converter wrote batch -1 into their shape_signature; the shapes are static."""
+    from edge_deploy.tflite import load_tflite
+
+    shapes = {p.stem: load_tflite(p).tensor(load_tflite(p).inputs[0]).shape for p in sorted(MLPERF.glob("*.tflite"))}
+    assert shapes == {"ad01_int8": (1, 640), "kws_ref_model": (1, 49, 10, 1),
+                      "pretrainedResnet_quant": (1, 32, 32, 3), "vww_96_int8": (1, 96, 96, 3)}

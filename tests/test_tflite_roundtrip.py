@@ -7,7 +7,7 @@ import pytest
 
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.ir import QuantParams
-from edge_deploy.ir.builder import GraphBuilder
+from edge_deploy.ops import GraphBuilder
 from edge_deploy.tflite import export_tflite, import_tflite, load_tflite
 
 
@@ -30,8 +30,8 @@ def every_op_graph():
                            b_quant=QuantParams(ds * np.float32(0.04), np.zeros(8), 0))
     p = b.pad(d, "pad", [(0, 0), (1, 0), (0, 2), (0, 0)], quant=q(0.06, 1))
     p2 = b.pad(p, "pad2", [(0, 0), (0, 1), (1, 0), (0, 0)], pad_value=-7, quant=q(0.06, 1))
-    m = b.pool(p2, "max", "max_pool2d", filter_hw=(2, 2), stride=(2, 2), quant=q(0.06, 1))
-    a = b.pool(m, "avg", "avg_pool2d", filter_hw=(2, 2), stride=(1, 1), padding="same", quant=q(0.06, 1))
+    m = b.max_pool2d(p2, "max", filter_hw=(2, 2), stride=(2, 2), quant=q(0.06, 1))
+    a = b.avg_pool2d(m, "avg", filter_hw=(2, 2), stride=(1, 1), padding="same", quant=q(0.06, 1))
     s = b.add(m, a, "sum", activation="relu", quant=q(0.1, -128))
     g = b.mean(s, "gap", keep_dims=True, quant=q(0.05, -100))
     f = b.reshape(g, "flat", (1, -1), quant=q(0.05, -100))

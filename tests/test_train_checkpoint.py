@@ -76,6 +76,48 @@ def test_bad_checkpoints_are_clear_errors(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "mismatch.pt")
 
 
+def _set(path: tuple[str, ...], value):
+    def edit(raw):
+        for key in path[:-1]:
+            raw = raw[key]
+        raw[path[-1]] = value
+    return edit
+
+
+def _drop(path: tuple[str, ...]):
+    def edit(raw):
+        for key in path[:-1]:
+            raw = raw[key]
+        del raw[path[-1]]
+    return edit
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (_drop(("arch", "name")), "lacks 'arch.name'"),                       # was KeyError
+    (_set(("arch",), "ticnn"), "'arch' must be a mapping"),               # was TypeError
+    (_set(("arch", "name"), 3), "'arch.name' must be an architecture name"),
+    (_set(("arch", "params"), [1, 2]), "'arch.params' must be a mapping"),
+    (_drop(("input", "length")), "lacks 'input.length'"),                 # was KeyError
+    (_set(("input", "channels"), "1"), "'input.channels' must be a positive integer, not '1'"),
+    (_set(("input", "length"), 0), "'input.length' must be a positive integer, not 0"),
+    (_set(("state_dicts",), {"w": 1}), "'state_dicts' must be a non-empty list"),   # was TypeError
+    (_set(("state_dicts",), []), "'state_dicts' must be a non-empty list"),
+    (_set(("state_dicts",), ["not a state dict"]), "'state_dicts' must be a non-empty list"),
+    (_set(("classes",), None), "'classes' must be a non-empty list of class names (text), not None"),  # was TypeError
+    (_set(("classes",), "abc"), "'classes' must be a non-empty list of class names"),
+    (_set(("normalization",), {"mean": 0}), "'normalization' must be a mapping with a 'kind'"),
+    (_set(("data",), None), "'data' must be a mapping, not None"),
+    (_set(("arch", "params"), {"no_such_param": 1}), "cannot be built from its params"),
+])
+def test_malformed_checkpoint_contents_are_refused_by_the_schema(tmp_path: Path, edit, words) -> None:
+    raw = _checkpoint(1).to_dict()
+    edit(raw)
+    torch.save(raw, tmp_path / "model.pt")
+    with pytest.raises(EdgeDeployError) as info:
+        load_checkpoint(tmp_path / "model.pt")
+    assert words in info.value.message and str(tmp_path / "model.pt") in info.value.message
+
+
 def test_merging_checkpoints_into_one_ensemble() -> None:
     a, b = _checkpoint(1), _checkpoint(2)
     merged = merge_ensemble([a, b], ["a.pt", "b.pt"])

@@ -1,5 +1,5 @@
 """The Winograd F(4,3) kernel (firmware/kernels/ed_winograd_conv_s8.c) and its build-time filter
-transform (edge_deploy.codegen.winograd): bit-exact with the reference convolution on the host
+transform (edge_deploy.kernels._winograd): bit-exact with the reference convolution on the host
 (portable path and the DSP path with its instructions emulated; with ED_KERNELS_SANITIZE=1 under
 ASan + UBSan) and on the Cortex-M4 under QEMU, and chosen by the build where it is faster.
 """
@@ -14,11 +14,16 @@ import sys
 import numpy as np
 import pytest
 
-from edge_deploy.build.hostlib import HostKernels, build_host_kernels, sanitizer_env
-from edge_deploy.codegen import winograd
-from edge_deploy.interp import ops
+from edge_deploy.kernels import _winograd as winograd
+from edge_deploy.kernels import get_kernel
+from edge_deploy.kernels.choose import KernelPolicy
+from edge_deploy.kernels.cost import estimate_cycles
+from edge_deploy.ops.conv2d import conv2d_s8
+from edge_deploy.ops.max_pool2d import max_pool_s8
+from edge_deploy.testing.cases import kernel_case
+from kernel_runner import SANITIZE, HostKernels
 
-SANITIZE = os.environ.get("ED_KERNELS_SANITIZE") == "1"
+KERNEL, POOL_KERNEL = "ed_convolve_1d_winograd_s8", "ed_convolve_1d_winograd_maxpool2_s8"
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="no host gcc to build the kernels")
 needs_arm = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
                                reason="needs arm-none-eabi-gcc and qemu-system-arm")
@@ -60,14 +65,14 @@ def _case(in_shape, flt, stride, padding, seed=0, *, extreme=False):
 def kernels(request) -> HostKernels:
     if shutil.which("gcc") is None:
         pytest.skip("no host gcc to build the kernels")
-    return HostKernels(build_host_kernels(request.param, sanitize=SANITIZE))
+    return HostKernels(request.param)
 
 
 @needs_gcc
 @pytest.mark.parametrize("in_shape, flt, stride, padding", CASES)
 def test_winograd_matches_reference_on_the_host(kernels, in_shape, flt, stride, padding):
     x, w, bias, params = _case(in_shape, flt, stride, padding)
-    expected = ops.conv2d_s8(x, w, bias, stride=(1, stride), padding=(0, 0, *padding), **params)
+    expected = conv2d_s8(x, w, bias, stride=(1, stride), padding=(0, 0, *padding), **params)
     got = kernels.winograd_conv1d_s8(x, w, bias, stride=stride, padding=padding, **params)
     np.testing.assert_array_equal(got, expected)
 
@@ -78,8 +83,8 @@ def test_winograd_matches_reference_on_the_host(kernels, in_shape, flt, stride, 
 def test_winograd_fused_max_pool_matches_conv_then_pool(kernels, in_shape, flt, stride, padding, relu):
     x, w, bias, params = _case(in_shape, flt, stride, padding, seed=11)
     act = dict(act_min=int(params["output_offset"]), act_max=127) if relu else {}
-    conv = ops.conv2d_s8(x, w, bias, stride=(1, stride), padding=(0, 0, *padding), **params, **act)
-    expected = ops.max_pool_s8(conv, filter_hw=(1, 2), stride=(1, 2))
+    conv = conv2d_s8(x, w, bias, stride=(1, stride), padding=(0, 0, *padding), **params, **act)
+    expected = max_pool_s8(conv, filter_hw=(1, 2), stride=(1, 2))
     got = kernels.winograd_conv1d_s8(x, w, bias, stride=stride, padding=padding, maxpool2=True, **params, **act)
     np.testing.assert_array_equal(got, expected)
 
@@ -88,7 +93,7 @@ def test_winograd_fused_max_pool_matches_conv_then_pool(kernels, in_shape, flt, 
 def test_winograd_relu_range_and_no_bias(kernels):
     x, w, _, params = _case((1, 1, 33, 8), (12, 3), 1, (1, 1), seed=5)
     params["out_shift"] = np.full(12, -9, np.int32)  # all channels on the fast path
-    expected = ops.conv2d_s8(x, w, None, padding=(0, 0, 1, 1), act_min=-20, act_max=90, **params)
+    expected = conv2d_s8(x, w, None, padding=(0, 0, 1, 1), act_min=-20, act_max=90, **params)
     got = kernels.winograd_conv1d_s8(x, w, None, padding=(1, 1), act_min=-20, act_max=90, **params)
     np.testing.assert_array_equal(got, expected)
 
@@ -101,7 +106,7 @@ def test_winograd_int32_headroom_at_the_limit(kernels):
     assert w.shape[2] * w.shape[3] <= winograd.MAX_KC
     params["out_mult"] = np.full(5, 1 << 30, np.int32)
     params["out_shift"] = np.full(5, -31, np.int32)
-    expected = ops.conv2d_s8(x, w, bias, padding=(0, 0, 1, 1), **params)
+    expected = conv2d_s8(x, w, bias, padding=(0, 0, 1, 1), **params)
     got = kernels.winograd_conv1d_s8(x, w, bias, padding=(1, 1), **params)
     np.testing.assert_array_equal(got, expected)
 
@@ -138,8 +143,11 @@ def test_unsupported_layers_are_named():
     assert "dilation" in winograd.unsupported((1, 1, 8, 2), (3, 1, 3, 2), (1, 1, 4, 3), (1, 1), (1, 2))
     assert "headroom" in winograd.unsupported((1, 1, 8, 1000), (3, 1, 3, 1000), (1, 1, 8, 3), (1, 1), (1, 1))
     assert winograd.unsupported((1, 1, 8, 2), (3, 1, 3, 2), (1, 1, 8, 3), (1, 1), (1, 1)) is None
-    off = winograd.choose((1, 1, 8, 2), (3, 1, 3, 2), (1, 1, 8, 3), (1, 1), (1, 1), 144, "off")
-    assert not off.use and off.reason == "--winograd off"
+    op = kernel_case("c", "arm_convolve_s8", "conv2d", [np.zeros((1, 1, 8, 2), np.int8)],
+                     {"input_offset": 0, "output_offset": 0, "out_mult": [1 << 30] * 3, "out_shift": [-1] * 3},
+                     weights=np.ones((3, 1, 3, 2), np.int8)).call.op
+    assert KernelPolicy.from_options(winograd="off").refusal(get_kernel(KERNEL), op) == "--winograd off"
+    assert KernelPolicy.from_options().refusal(get_kernel(KERNEL), op) is None
 
 
 @needs_gcc
@@ -147,18 +155,13 @@ def test_winograd_under_sanitizers():
     """The host tests of this file again, with ASan + UBSan builds of both paths."""
     if SANITIZE:
         pytest.skip("already running under the sanitizers")
-    env = sanitizer_env()
-    if not env["LD_PRELOAD"]:
-        pytest.skip("gcc has no libasan / libubsan runtime to preload")
-    env["ED_KERNELS_SANITIZE"] = "1"
+    env = dict(os.environ, ED_KERNELS_SANITIZE="1")
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__,
                              "-k", "host or relu or headroom or pool"], env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
 
 
 def _qemu_cases():
-    from edge_deploy.build.kernel_firmware import KernelCase, winograd_case
-
     cases = []
     shapes = [("conv1", (1, 1, 2048, 1), (16, 64), 8, (28, 28)), ("conv3", (1, 1, 64, 32), (64, 3), 1, (1, 1)),
               ("odd", (1, 1, 13, 5), (7, 3), 1, (1, 1)),
@@ -169,13 +172,12 @@ def _qemu_cases():
         x, w, bias, params = _case(in_shape, flt, stride, padding, seed=9)
         params["out_shift"][::5] = -7
         kw = dict(stride=(1, stride), padding=(0, 0, *padding), **params)
-        expected = ops.conv2d_s8(x, w, bias, **kw)
-        macs = int(np.prod(expected.shape)) * flt[1] * in_shape[3]
-        cases.append(KernelCase(f"{name}-direct", "conv2d_s8", {"x": x, "w": w, "bias": bias}, kw, expected.shape,
-                                macs, expected))
-        cases.append(winograd_case(f"{name}-winograd", x, w, bias, kw))
+        pool = ("max_pool2d", {"filter": (1, 2), "stride": (1, 2), "padding": "valid", "activation": "none"})
+        cases.append(kernel_case(f"{name}-direct", "arm_convolve_s8", "conv2d", [x], kw, weights=w, bias=bias))
+        cases.append(kernel_case(f"{name}-winograd", KERNEL, "conv2d", [x], kw, weights=w, bias=bias, check=False))
         relu = dict(kw, act_min=int(params["output_offset"]), act_max=127)
-        cases.append(winograd_case(f"{name}-winograd-pool", x, w, bias, relu, maxpool2=True))
+        cases.append(kernel_case(f"{name}-winograd-pool", POOL_KERNEL, "conv2d", [x], relu, weights=w, bias=bias,
+                                 epilogue=pool, check=False))
     return cases
 
 
@@ -184,10 +186,10 @@ def _qemu_cases():
 def test_winograd_on_the_cortex_m4(tmp_path, path):
     """Bit-exact on the real instruction set; on the DSP path TICNN's 3-tap layer runs fewer
     modelled cycles than arm_convolve_s8 (the reason the build picks it)."""
-    from edge_deploy.build.kernel_firmware import build_kernel_firmware, run_kernel_firmware
+    from edge_deploy.testing.harness import build_qemu, run_qemu
 
     cases = _qemu_cases()
-    run = run_kernel_firmware(build_kernel_firmware(cases, tmp_path, path=path), cases)
+    run = run_qemu(build_qemu(cases, tmp_path, path=path), cases)
     for i, case in enumerate(cases):
         assert run.statuses[i] == 0, case.name
         np.testing.assert_array_equal(run.outputs[i], case.expected, err_msg=case.name)
@@ -195,7 +197,8 @@ def test_winograd_on_the_cortex_m4(tmp_path, path):
         names = [c.name for c in cases]
         direct, wino = run.cycles[names.index("conv3-direct")], run.cycles[names.index("conv3-winograd")]
         assert wino < 0.85 * direct, (wino, direct)
-        modelled = winograd.estimate_cycles(winograd.geometry(3, 32, 64, 1), 64)
+        case = cases[names.index("conv3-winograd")]
+        modelled = estimate_cycles(case.kernel, case.call)  # the build's cost model
         assert abs(modelled - wino) < 0.25 * wino, (modelled, wino)
 
 
@@ -211,16 +214,15 @@ def test_build_chooses_and_reports_winograd(tmp_path):
     graph = ticnn_graph()
     model = plan_model(graph, winograd="auto")
     convs = [layer for layer in model.layers if layer.op.kind == "conv2d"]
-    assert all(layer.winograd is not None for layer in convs)
-    for layer in convs:
-        costs = layer.winograd.estimated_cycles
-        assert layer.winograd.use == (costs["winograd"] < costs["direct"])
-        assert (layer.kernel in (winograd.KERNEL, winograd.POOL_KERNEL)) == layer.winograd.use
-    used = [layer for layer in convs if layer.winograd.use]
+    for layer in convs:  # the cheapest by the cost model, every alternative priced or ruled out
+        priced = [alt.cycles for alt in layer.choice.alternatives if alt.out is None]
+        assert priced and layer.choice.cycles <= min(priced)
+        assert {alt.kernel for alt in layer.choice.alternatives} >= {"arm_convolve_s8"} - {layer.kernel}
+    used = [layer for layer in convs if layer.kernel in (KERNEL, POOL_KERNEL)]
     assert used, "no TICNN conv was faster with Winograd in the model"
     # Every TICNN conv is followed by a max pool of 2: fused, the pool has no layer of its own
     # and the conv writes the pool's output.
-    assert all(layer.kernel == winograd.POOL_KERNEL and layer.fused_pool is not None for layer in used)
+    assert all(layer.kernel == POOL_KERNEL and layer.fused for layer in used)
     pools = [op for op in graph.ops if op.kind == "max_pool2d"]
     assert len(model.layers) == len(graph.ops) - len(used)
     assert {layer.output for layer in used} <= {op.outputs[0] for op in pools}
@@ -248,9 +250,9 @@ def test_forced_winograd_build_is_bit_exact_on_qemu(tmp_path, capsys):
     out = tmp_path / "build"
     report = build_graph(graph, "mps2-an386", out, winograd="force").report
     convs = [layer for layer in report["layers"] if layer["op"] == "conv2d"]
-    assert [layer["kernel"] for layer in convs] == [winograd.POOL_KERNEL] * len(convs)
+    assert [layer["kernel"] for layer in convs] == [POOL_KERNEL] * len(convs)
     assert all(layer["fused"] for layer in convs)
-    assert all(layer["winograd"]["reason"] == "--winograd force" for layer in convs)
+    assert all(layer["kernel_choice"]["reason"].startswith("forced") for layer in convs)
     np.save(tmp_path / "x.npy", ticnn_inputs(graph, 3))
     status = main(["run", str(out), "--inputs", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"), "--check"])
     assert status == 0, capsys.readouterr().out
@@ -274,27 +276,28 @@ def test_auto_gives_layers_back_to_direct_until_the_filters_fit_the_flash(tmp_pa
 
     def wino_layers(report):
         return [layer["name"] for layer in report["layers"]
-                if layer["kernel"] in (winograd.KERNEL, winograd.POOL_KERNEL)]
+                if layer["kernel"] in (KERNEL, POOL_KERNEL)]
 
     graph = ticnn_graph()
     board = load_board("mps2-an386")
     direct = build_graph(graph, board, tmp_path / "off", winograd="off").report["budget"]["flash_needed_bytes"]
     full = build_graph(graph, board, tmp_path / "on").report
-    assert len(wino_layers(full)) == 3 and full["winograd"] == "auto"
+    assert len(wino_layers(full)) == 3 and full["kernel_policy"]["flash_fallback"] == []
     # room for no Winograd filter at all
     tight = build_graph(graph, with_flash(board, direct + 256), tmp_path / "tight").report
-    assert wino_layers(tight) == [] and tight["winograd"].startswith("auto (direct for")
+    assert wino_layers(tight) == [] and len(tight["kernel_policy"]["flash_fallback"]) == 3
     # one byte short of all of them: the layer that saves least per byte goes direct, the rest stay
     middle = full["budget"]["flash_needed_bytes"] - 1
     part = build_graph(graph, with_flash(board, middle), tmp_path / "part").report
     assert 0 < len(wino_layers(part)) < 3 and part["budget"]["flash_needed_bytes"] <= middle
-    assert all(name in part["winograd"] for name in set(wino_layers(full)) - set(wino_layers(part)))
+    fallback = " ".join(part["kernel_policy"]["flash_fallback"])
+    assert all(name in fallback for name in set(wino_layers(full)) - set(wino_layers(part)))
 
 
 def test_sparse_layers_go_dense_winograd_where_that_is_faster():
     """A conv with a few zero groups of four: the sparse kernel beats arm_convolve_s8 in the model,
-    but the dense Winograd kernel beats both, so auto/auto runs it (and says why); with
-    --winograd off the sparse kernel stays."""
+    but the dense Winograd kernel beats both, so auto/auto runs it (its alternatives say by how
+    much); with --winograd off the sparse kernel stays."""
     sys.path.insert(0, os.path.dirname(__file__))
     from codegen_models import ticnn_graph
 
@@ -307,9 +310,10 @@ def test_sparse_layers_go_dense_winograd_where_that_is_faster():
     groups[:, ::3] = 0  # one group of four in three, in kernel order
     auto = {layer.op.name: layer for layer in plan_model(graph, sparse="auto", winograd="auto").layers}[conv.name]
     off = {layer.op.name: layer for layer in plan_model(graph, sparse="auto", winograd="off").layers}[conv.name]
-    assert off.sparsity.choice == "group4"
-    assert auto.sparsity.choice == "dense" and auto.sparsity.reason.startswith("dense (Winograd)")
-    assert auto.kernel in (winograd.KERNEL, winograd.POOL_KERNEL)
+    assert off.kernel.startswith("ed_convolve_group_sparse")
+    assert auto.kernel in (KERNEL, POOL_KERNEL)
+    sparse = [alt for alt in auto.choice.alternatives if alt.kernel == off.kernel]
+    assert sparse and sparse[0].cycles > auto.choice.cycles
 
 
 @needs_arm
@@ -330,7 +334,7 @@ def test_fused_pool_with_an_activation_threshold_is_bit_exact(tmp_path, capsys):
     out = tmp_path / "build"
     report = build_graph(graph, "mps2-an386", out).report
     first = report["layers"][0]
-    assert first["kernel"] == winograd.POOL_KERNEL and first["fused"]
+    assert first["kernel"] == POOL_KERNEL and first["fused"]
     assert "ed_threshold_s8(" in (out / "src" / "model.c").read_text()
     np.save(tmp_path / "x.npy", ticnn_inputs(graph, 3))
     status = main(["run", str(out), "--inputs", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"), "--check"])

@@ -136,6 +136,21 @@ arm_cmsis_nn_status arm_elementwise_add_s8(const int8_t *input_1_vect,
                                            const int32_t out_activation_max,
                                            const int32_t block_size);
 
+/** s8 elementwise multiply of two equally shaped vectors (TFLite MUL arithmetic):
+ *  (in1 + input_1_offset) * (in2 + input_2_offset), requantized by (out_mult, out_shift), plus
+ *  out_offset, clamped to the activation range. */
+arm_cmsis_nn_status arm_elementwise_mul_s8(const int8_t *input_1_vect,
+                                           const int8_t *input_2_vect,
+                                           const int32_t input_1_offset,
+                                           const int32_t input_2_offset,
+                                           int8_t *output,
+                                           const int32_t out_offset,
+                                           const int32_t out_mult,
+                                           const int32_t out_shift,
+                                           const int32_t out_activation_min,
+                                           const int32_t out_activation_max,
+                                           const int32_t block_size);
+
 /** s8 softmax over rows (TFLite int8 softmax, output zero point -128, scale 1/256).
  *  mult/shift rescale the input difference to the max; diff_min is the smallest
  *  difference whose exponential is not rounded to zero. */

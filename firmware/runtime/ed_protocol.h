@@ -15,7 +15,18 @@
 #define ED_SYNC0 0xA5u
 #define ED_SYNC1 0x5Au
 #define ED_HEADER_BYTES 7u
+#define ED_TRAILER_BYTES 4u
+
+/* The largest payload a request may carry: the size of the one request buffer (INFO reports it
+ * as max_payload). A compile-time choice, so a build can size it for its model; the length field
+ * allows up to 65535. */
+#ifndef ED_MAX_PAYLOAD
 #define ED_MAX_PAYLOAD 4096u
+#endif
+#if ED_MAX_PAYLOAD < 256u || ED_MAX_PAYLOAD > 65535u
+#error "ED_MAX_PAYLOAD must be between 256 and 65535 bytes"
+#endif
+#define ED_FRAME_BYTES (ED_HEADER_BYTES + ED_MAX_PAYLOAD + ED_TRAILER_BYTES)
 
 /* Requests (host -> device); the reply has the same seq and type | ED_REPLY. */
 enum {
@@ -28,6 +39,7 @@ enum {
     ED_MSG_READ_PROFILE = 0x07,
     ED_MSG_EXIT = 0x08,
     ED_MSG_SPIN = 0x09,
+    ED_MSG_RUN_BATCH = 0x0A,
 };
 #define ED_REPLY 0x80u
 
@@ -38,6 +50,8 @@ enum {
     ED_MSG_ERROR = 0xFF,   /* a request failed: code u8 + message text */
 };
 
+/* Errors carry the seq of the damaged frame; seq 0 (which no request uses) when the header itself
+ * was cut short, so its seq is unknown. */
 enum {
     ED_ERR_BAD_CRC = 1,       /* frame CRC-32 mismatch: resend */
     ED_ERR_TRUNCATED = 2,     /* frame stopped mid-way (inter-byte timeout): resend */
@@ -49,14 +63,21 @@ enum {
     ED_ERR_MODEL_FAILED = 8,  /* model run() returned non-zero */
 };
 
+/* A received frame. `bytes` holds it as it came (header, payload, CRC-32); after a damaged frame
+ * the bytes that followed its first one are looked at again (a good frame may start inside it),
+ * and bytes[replay_start..replay_end) are those still to look at. */
 typedef struct {
     uint8_t type;
     uint8_t seq;
     uint16_t length;
-    uint8_t payload[ED_MAX_PAYLOAD];
+    uint8_t *payload;              /* bytes + ED_HEADER_BYTES */
+    uint32_t replay_start;
+    uint32_t replay_end;
+    uint8_t bytes[ED_FRAME_BYTES];
 } ed_frame_t;
 
-/* Blocks until a valid frame arrives; bad frames are answered with ED_MSG_ERROR and dropped. */
+/* Blocks until a valid frame arrives; bad frames are answered with ED_MSG_ERROR and dropped.
+ * Pass the same frame every time (it keeps the bytes still to look at). */
 void ed_frame_receive(ed_frame_t *frame);
 
 /* Streams a frame out: begin (header), any number of writes totalling `length`, end (CRC). */

@@ -1,11 +1,11 @@
-/* Firmware entry after start-up: bring up the console and the cycle counter, announce, serve. */
+/* Firmware entry after start-up: bring up the link and the cycle counter, announce, serve. */
+#include "ed_link.h"
 #include "ed_runtime.h"
 #include "ed_server.h"
-#include "ed_uart.h"
 
 int main(void)
 {
-    ed_uart_init();
+    ed_link_init();
     ed_cycles_init();
     ed_send_boot();
     ed_serve_forever();

@@ -2,11 +2,12 @@
 #include <string.h>
 
 #include "ed_board_config.h"
+#include "ed_link.h"
+#include "ed_clock.h"
 #include "ed_model.h"
 #include "ed_protocol.h"
 #include "ed_runtime.h"
 #include "ed_server.h"
-#include "ed_uart.h"
 
 /* The most layers whose cycle counts RUN and READ_PROFILE can report in one frame. */
 #define ED_MAX_LAYERS 128u
@@ -93,10 +94,13 @@ static uint32_t format_info(char *out, uint32_t capacity)
     text_field_u32(&text, "protocol", ED_PROTOCOL_VERSION);
     text_field_str(&text, "firmware", ED_FIRMWARE_VERSION);
     text_field_str(&text, "board", ED_BOARD_NAME);
-    text_field_u32(&text, "clock_hz", ED_CLOCK_HZ);
+    text_field_u32(&text, "clock_hz", ed_clock_core_hz());
+    text_field_str(&text, "clock", ed_clock_state_name());
     text_field_str(&text, "cycle_source", ed_cycle_source_name());
-    text_field_u32(&text, "cycle_hz", ED_CLOCK_HZ);
+    text_field_u32(&text, "cycle_hz", ed_clock_core_hz());
     text_field_u32(&text, "max_payload", ED_MAX_PAYLOAD);
+    text_field_str(&text, "link", ed_link_name());
+    text_field_u32(&text, "run_batch", 1u);
     text_field_str(&text, "model", ed_model != NULL ? ed_model->name : "none");
     return text.length;
 }
@@ -184,27 +188,49 @@ static void count_profile(ed_counter_t *counter, uint32_t cycles)
     }
 }
 
-static void handle_run(void)
+/* One inference on whatever the input tensor holds: fills layer_cycles, updates the profile
+ * counters. Returns the model's status (0 on success) and the total cycles in *total. */
+static int run_model(uint32_t *total)
 {
-    if (!require_model()) {
-        return;
-    }
     uint32_t n_layers = ed_model->n_layers;
     memset(layer_cycles, 0, sizeof layer_cycles);
     ed_layer_marker(ED_MARKER_RUN_BEGIN);
     uint32_t start = ed_cycles_now();
     int status = ed_model->run(layer_cycles);
-    uint32_t total = ed_cycles_now() - start;
+    *total = ed_cycles_now() - start;
     ed_layer_marker(ED_MARKER_RUN_END);
     if (status != 0) {
-        ed_send_error(request.seq, ED_ERR_MODEL_FAILED, "model run() returned an error");
-        return;
+        return status;
     }
-    count_profile(&profile[0], total);
+    count_profile(&profile[0], *total);
     for (uint32_t i = 0; i < n_layers; i++) {
         count_profile(&profile[1 + i], layer_cycles[i]);
     }
     profile_runs++;
+    return 0;
+}
+
+/* u32 total cycles, then n_layers x u32 layer cycles: the head of RUN's reply and of each
+ * RUN_BATCH record. */
+static void put_cycles(uint8_t *out, uint32_t total)
+{
+    put_u32(out, total);
+    for (uint32_t i = 0; i < ed_model->n_layers; i++) {
+        put_u32(out + 4u + 4u * i, layer_cycles[i]);
+    }
+}
+
+static void handle_run(void)
+{
+    if (!require_model()) {
+        return;
+    }
+    uint32_t total;
+    if (run_model(&total) != 0) {
+        ed_send_error(request.seq, ED_ERR_MODEL_FAILED, "model run() returned an error");
+        return;
+    }
+    uint32_t n_layers = ed_model->n_layers;
     uint8_t head[8];
     put_u32(head, total);
     put_u32(head + 4, n_layers);
@@ -216,6 +242,40 @@ static void handle_run(void)
         ed_frame_write(word, 4);
     }
     ed_frame_end();
+}
+
+/* RUN_BATCH: the payload is one or more whole inputs; each is loaded, run and answered with a
+ * record of u32 total cycles, n_layers x u32 layer cycles and the output bytes. The records are
+ * written over the request buffer as the inputs are used up (record i ends before input i + 1
+ * starts while records are no longer than inputs), so a batch needs no memory of its own. */
+static void handle_run_batch(void)
+{
+    if (!require_model()) {
+        return;
+    }
+    uint32_t in_bytes = ed_model->input_bytes;
+    uint32_t record_bytes = 4u + 4u * ed_model->n_layers + ed_model->output_bytes;
+    uint32_t count = in_bytes > 0u ? request.length / in_bytes : 0u;
+    if (count == 0u || count * in_bytes != request.length) {
+        ed_send_error(request.seq, ED_ERR_BAD_REQUEST, "RUN_BATCH needs one or more whole inputs");
+        return;
+    }
+    if ((count > 1u && record_bytes > in_bytes) || count * record_bytes > ED_MAX_PAYLOAD) {
+        ed_send_error(request.seq, ED_ERR_OUT_OF_RANGE, "RUN_BATCH results do not fit one frame: send fewer inputs");
+        return;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        memcpy(ed_model->input, request.payload + i * in_bytes, in_bytes);
+        uint32_t total;
+        if (run_model(&total) != 0) {
+            ed_send_error(request.seq, ED_ERR_MODEL_FAILED, "model run() returned an error");
+            return;
+        }
+        uint8_t *record = request.payload + i * record_bytes;
+        put_cycles(record, total);
+        memcpy(record + record_bytes - ed_model->output_bytes, ed_model->output, ed_model->output_bytes);
+    }
+    reply(request.payload, count * record_bytes);
 }
 
 static void handle_read_output(void)
@@ -285,7 +345,7 @@ static void handle_exit(void)
 {
     uint32_t code = request.length == 4u ? get_u32(request.payload) : 0u;
     reply(NULL, 0);
-    ed_uart_flush();
+    ed_link_flush();
     ed_semihost_exit(code);
 }
 
@@ -310,6 +370,9 @@ void ed_serve_forever(void)
             break;
         case ED_MSG_RUN:
             handle_run();
+            break;
+        case ED_MSG_RUN_BATCH:
+            handle_run_batch();
             break;
         case ED_MSG_READ_OUTPUT:
             handle_read_output();

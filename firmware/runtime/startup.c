@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ed_board_config.h"
+#include "ed_clock.h"
 #include "ed_regs.h"
 
 extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
@@ -59,6 +60,7 @@ void Reset_Handler(void)
         volatile uint32_t *reg = (volatile uint32_t *)(uintptr_t)board_init_writes[i].address;
         *reg = (*reg & ~board_init_writes[i].clear) | board_init_writes[i].set;
     }
+    ed_clock_init();   /* the board's clock: block (flash wait states, PLL); a no-op without one */
     main();
     for (;;) {
     }

@@ -1,6 +1,7 @@
 /* Arm CMSDK APB UART (mps2 boards; QEMU cmsdk-apb-uart). Registers from the Cortex-M System
  * Design Kit technical reference: DATA +0, STATE +4, CTRL +8, BAUDDIV +0x10. */
 #include "ed_board_config.h"
+#include "ed_clock.h"
 #include "ed_regs.h"
 #include "ed_uart.h"
 
@@ -17,7 +18,7 @@
 void ed_uart_init(void)
 {
     /* The divisor must be at least 16. */
-    uint32_t divisor = ED_UART_CLOCK_HZ / ED_UART_BAUD;
+    uint32_t divisor = ed_clock_uart_hz() / ED_UART_BAUD;
     UART_BAUDDIV = divisor < 16u ? 16u : divisor;
     UART_CTRL = CTRL_TX_EN | CTRL_RX_EN;
 }

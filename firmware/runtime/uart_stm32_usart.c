@@ -1,6 +1,7 @@
 /* STM32F4 USART (RM0090, "USART registers"): SR +0, DR +4, BRR +8, CR1 +0x0C. QEMU's
  * stm32f2xx_usart only moves data once CR1 has UE, TE and RE set. */
 #include "ed_board_config.h"
+#include "ed_clock.h"
 #include "ed_regs.h"
 #include "ed_uart.h"
 
@@ -19,7 +20,7 @@
 void ed_uart_init(void)
 {
     /* Oversampling by 16: BRR holds USARTDIV * 16 = f_ck / baud, rounded. */
-    USART_BRR = (ED_UART_CLOCK_HZ + ED_UART_BAUD / 2u) / ED_UART_BAUD;
+    USART_BRR = (ed_clock_uart_hz() + ED_UART_BAUD / 2u) / ED_UART_BAUD;
     USART_CR1 = CR1_UE | CR1_TE | CR1_RE;
 }
 

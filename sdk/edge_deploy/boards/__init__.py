@@ -67,6 +67,11 @@ def _load_board_file(path: Path) -> Board:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise EdgeDeployError(f"cannot read board file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise EdgeDeployError(
+            f"board file {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
+            hint="save the board file as UTF-8 (plain ASCII is fine)",
+        ) from exc
     except yaml.YAMLError as exc:
         raise EdgeDeployError(
             f"board file {path} is not valid YAML: {exc}", hint="fix the YAML syntax at the position shown"

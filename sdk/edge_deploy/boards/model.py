@@ -10,9 +10,11 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-UART_KINDS = ("cmsdk-uart", "stm32-usart", "nrf-uarte")
+from edge_deploy.boards.clocking import ClockSetup, FlashTiming
+
+UART_KINDS = ("cmsdk-uart", "stm32-usart", "stm32-lpuart", "nrf-uarte")
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([KkMm]?)(?:i?B)?\s*$")
 
 
@@ -39,6 +41,18 @@ def _parse_address(value: object) -> object:
 
 Size = Annotated[int, BeforeValidator(_parse_size), Field(gt=0, le=0xFFFFFFFF)]
 Address = Annotated[int, BeforeValidator(_parse_address), Field(ge=0, le=0xFFFFFFFF)]
+def _check_hertz(value: int) -> int:
+    if not 0 < value <= 0xFFFFFFFF:
+        raise ValueError(f"{value} is out of range: above 0 and at most 4,294,967,295 (the firmware keeps "
+                         "clock and baud rates in 32 bits)")
+    return value
+
+
+# A rate (clock Hz, baud): the firmware keeps them (ED_CLOCK_HZ, ED_UART_BAUD) in 32 bits.
+Hertz = Annotated[int, AfterValidator(_check_hertz)]
+# No UART here samples a bit fewer than 8 times (CMSDK: 16, STM32 USART: 16 or 8, nRF UARTE: 16),
+# so a baud rate above an eighth of the UART's clock cannot be set.
+MIN_OVERSAMPLING = 8
 
 
 class _Strict(BaseModel):
@@ -90,10 +104,12 @@ class RegisterWrite(_Strict):
 class Console(_Strict):
     """The UART the protocol runs over."""
 
-    kind: Literal["cmsdk-uart", "stm32-usart", "nrf-uarte"]
+    kind: Literal["cmsdk-uart", "stm32-usart", "stm32-lpuart", "nrf-uarte"]
     base: Address
-    baud: int = Field(default=115200, gt=0)
-    clock_hz: int | None = Field(default=None, gt=0, description="UART input clock; default: the core clock")
+    baud: Hertz = 115200
+    clock_hz: Hertz | None = Field(default=None, description="UART input clock; default: the core clock")
+    bus: Literal["apb1", "apb2"] | None = Field(
+        default=None, description="with a clock: block, the APB bus whose clock feeds the UART")
     init: tuple[RegisterWrite, ...] = ()
     tx_pin: int | None = Field(default=None, ge=0, description="nrf-uarte: TXD pin number")
     rx_pin: int | None = Field(default=None, ge=0, description="nrf-uarte: RXD pin number")
@@ -133,13 +149,15 @@ class Board(_Strict):
     description: str = ""
     cpu: Literal["cortex-m4"]
     fpu: Literal["fpv4-sp-d16"] | None = None
-    clock_hz: int = Field(gt=0, description="core clock the firmware runs at")
-    max_clock_hz: int | None = Field(default=None, gt=0, description="fastest the core can be clocked")
+    clock_hz: Hertz = Field(description="core clock the firmware runs at")
+    max_clock_hz: Hertz | None = Field(default=None, description="fastest the core can be clocked")
     memory: Memory
     stack_bytes: Size = 8192
     console: Console
     emulation: Emulation = Emulation()
     flashing: Flashing = Flashing()
+    clock: ClockSetup | None = Field(default=None, description="the PLL setup the runtime applies at reset")
+    flash: FlashTiming | None = Field(default=None, description="flash wait states and accelerator at clock_hz")
     source: Path | None = Field(default=None, exclude=True, description="file the board was loaded from")
 
     @model_validator(mode="after")
@@ -148,6 +166,41 @@ class Board(_Strict):
             raise ValueError(f"stack_bytes ({self.stack_bytes}) does not fit in ram ({self.memory.ram.size} bytes)")
         return self
 
+    @model_validator(mode="after")
+    def _baud_within_uart_clock(self) -> Board:
+        limit = self.uart_clock_hz // MIN_OVERSAMPLING
+        if self.console.baud > limit:
+            raise ValueError(f"console.baud {self.console.baud} is above what a UART clocked at "
+                             f"{self.uart_clock_hz} Hz can send (at most clock / {MIN_OVERSAMPLING} = {limit})")
+        return self
+
+    @model_validator(mode="after")
+    def _clock_consistent(self) -> Board:
+        clock = self.clock
+        if clock is None:
+            if self.console.bus is not None:
+                raise ValueError("console.bus needs a clock: block (it derives the UART clock from the clock tree)")
+            return self
+        if self.clock_hz not in (clock.full_hz, clock.reset_hz):
+            raise ValueError(f"clock_hz ({self.clock_hz}) is neither the PLL's output ({clock.full_hz}) nor the "
+                             f"reset clock ({clock.reset_hz}) of the clock: block")
+        if self.console.bus is None or self.console.clock_hz is not None:
+            raise ValueError("with a clock: block, set console.bus (apb1/apb2) and leave out console.clock_hz")
+        return self
+
+    @model_validator(mode="after")
+    def _enough_wait_states(self) -> Board:
+        needed = self.flash.minimum_wait_states(self.clock_hz) if self.flash else None
+        if needed is not None and self.flash.wait_states < needed:
+            raise ValueError(f"flash.wait_states ({self.flash.wait_states}) is too few at clock_hz {self.clock_hz}: "
+                             f"the flash needs {needed} (hz_per_wait_state {self.flash.hz_per_wait_state})")
+        return self
+
+    @property
+    def full_clock(self) -> bool:
+        """True when the runtime starts the PLL (``clock_hz`` is the PLL output, not the reset clock)."""
+        return self.clock is not None and self.clock_hz == self.clock.full_hz != self.clock.reset_hz
+
     @property
     def has_fpu(self) -> bool:
         """True if the core has a single-precision FPU (firmware is built hard-float)."""
@@ -155,7 +208,9 @@ class Board(_Strict):
 
     @property
     def uart_clock_hz(self) -> int:
-        """The clock feeding the console UART (for its baud-rate divisor)."""
+        """The clock feeding the console UART at ``clock_hz`` (for its baud-rate divisor)."""
+        if self.clock is not None and self.console.bus is not None:
+            return self.clock.bus_hz(self.console.bus, self.clock_hz)
         return self.console.clock_hz or self.clock_hz
 
     @property

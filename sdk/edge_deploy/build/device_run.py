@@ -3,7 +3,8 @@
 :func:`load_input_batch` reads a batch file (``.npy``, N samples stacked on a new first axis,
 each shaped like the model input without its batch dimension; int8 as is, float32 quantized
 with the input's scale and zero point). :func:`run_batch` starts the firmware (or opens a port),
-sends each sample, runs it and reads the output. :func:`check_outputs` compares the outputs with
+sends the samples (several per RUN_BATCH request, pipelined) and reads the outputs.
+:func:`compare_outputs` compares the outputs with
 the reference interpreter on the build's ``model.tflite``.
 """
 
@@ -22,12 +23,36 @@ from edge_deploy.errors import EdgeDeployError
 
 @dataclass(frozen=True)
 class BatchRun:
-    """Outputs ``(N, *output_shape[1:])`` int8 and per-inference cycle counts ``(N, n_layers)``
-    (the device's cycle counter: DWT on boards, SysTick under QEMU)."""
+    """Outputs ``(N, *output_shape[1:])`` int8 and the device counter's per-inference counts
+    ``(N, n_layers)``: ``counter`` names it ("dwt" or "systick", as the firmware reports) at
+    ``counter_hz``, and ``target`` where the firmware ran ("qemu", "renode", "port"). Only DWT
+    on a board counts core cycles: see :func:`counter_summary`."""
 
     outputs: np.ndarray
     layer_cycles: np.ndarray
     total_cycles: np.ndarray
+    counter: str = "?"
+    counter_hz: int = 0
+    target: str = "port"
+
+
+def counter_summary(result: BatchRun) -> str:
+    """What the device counter measured, per inference, saying what the number is: core cycles
+    (DWT on a board), instructions (SysTick under QEMU's -icount shift=0: one tick per
+    1e9 / counter_hz instructions) or ticks of a virtual clock (Renode, a target without DWT)."""
+    mean = float(result.total_cycles.mean()) if len(result.total_cycles) else 0.0
+    hz = result.counter_hz or 1
+    if result.counter == "dwt" and result.target == "port":
+        return f"{mean:,.0f} cycles per inference (DWT CYCCNT: {mean / hz * 1e3:.3f} ms at {hz / 1e6:g} MHz)"
+    if result.counter == "systick" and result.target == "qemu":
+        per_tick = 1e9 / hz
+        return (f"about {mean * per_tick:,.0f} instructions per inference (QEMU virtual time: SysTick ticks x "
+                f"{per_tick:g}, to within {per_tick:g}; modelled cycles: edge-deploy profile DIR)")
+    if result.target == "renode":
+        return (f"{mean:,.0f} {result.counter} ticks per inference (Renode virtual time, not core cycles; "
+                "modelled cycles: edge-deploy profile DIR)")
+    return (f"{mean:,.0f} {result.counter} ticks per inference (the target has no DWT: ticks of its clock, "
+            "not cycles)")
 
 
 def load_input_batch(path: str | os.PathLike | np.ndarray, report: dict[str, Any]) -> np.ndarray:
@@ -45,52 +70,59 @@ def load_input_batch(path: str | os.PathLike | np.ndarray, report: dict[str, Any
     return load_int8_batch(path, tuple(spec["shape"][1:]), spec["scale"], spec["zero_point"], quiet=True)
 
 
-def _run_on_device(url: str, batch: np.ndarray, report: dict[str, Any], timeout: float) -> BatchRun:
-    from edge_deploy.link import DeviceClient
-
+def _run_on_device(device, batch: np.ndarray, report: dict[str, Any], target: str) -> BatchRun:
+    """Every sample of ``batch`` through the firmware behind ``device`` (a DeviceClient);
+    ``target`` says where it runs ("qemu", "renode", "port")."""
     out_shape = tuple(report["output"]["shape"][1:])
-    outputs, layer_cycles, totals = [], [], []
-    with DeviceClient(url, timeout=timeout) as device:
-        info = device.model_info()
-        expected = (int(np.prod(report["input"]["shape"])), int(np.prod(report["output"]["shape"])))
-        if (info.input_bytes, info.output_bytes) != expected:
-            raise EdgeDeployError(
-                f"the device at {url} runs model '{info.name}' ({info.input_bytes} B in, {info.output_bytes} B out), "
-                f"not this build's '{report['model']}' ({expected[0]} B in, {expected[1]} B out)",
-                hint="flash this build's firmware.elf first (edge-deploy flash)",
-            )
-        for sample in batch:
-            device.load_input(sample.tobytes())
-            result = device.run()
-            outputs.append(np.frombuffer(device.read_output(), dtype=np.int8).reshape(out_shape))
-            layer_cycles.append(result.layer_cycles)
-            totals.append(result.total_cycles)
+    counter = device.info()
+    info = device.model_info()
+    expected = (int(np.prod(report["input"]["shape"])), int(np.prod(report["output"]["shape"])))
+    if (info.input_bytes, info.output_bytes) != expected:
+        raise EdgeDeployError(
+            f"the device at {device.url} runs model '{info.name}' ({info.input_bytes} B in, {info.output_bytes} B out), "
+            f"not this build's '{report['model']}' ({expected[0]} B in, {expected[1]} B out)",
+            hint="flash this build's firmware.elf first (edge-deploy flash)",
+        )
+    results = list(device.run_inputs([np.ascontiguousarray(sample).tobytes() for sample in batch]))
+    outputs = [np.frombuffer(output, dtype=np.int8).reshape(out_shape) for _, output in results]
+    cycles = [cycles for cycles, _ in results]
     return BatchRun(outputs=np.stack(outputs) if outputs else np.zeros((0, *out_shape), np.int8),
-                    layer_cycles=np.asarray(layer_cycles, dtype=np.int64).reshape(len(batch), -1),
-                    total_cycles=np.asarray(totals, dtype=np.int64))
+                    layer_cycles=np.asarray([c.layer_cycles for c in cycles], dtype=np.int64).reshape(len(batch), -1),
+                    total_cycles=np.asarray([c.total_cycles for c in cycles], dtype=np.int64),
+                    counter=counter.cycle_source, counter_hz=counter.cycle_hz, target=target)
 
 
 def run_batch(build_dir: str | os.PathLike, batch: np.ndarray, *, emulator: str | None = None,
               port: str | None = None, timeout: float = 10.0) -> BatchRun:
     """Run every sample of the int8 ``batch`` on the build's firmware and return the outputs.
 
-    With ``port`` (a pyserial URL or device path) the firmware must already run on that device;
-    otherwise it is started in ``emulator`` ("qemu", "renode"; default: the board's). Raises
-    EdgeDeployError when the emulator or port is unavailable, the device runs another model, or
-    the link fails.
+    With ``port`` (a pyserial URL or device path) the firmware must already run on that device
+    (one request in flight: a board's polled UART drops bytes that arrive while it computes);
+    otherwise it is started in ``emulator`` ("qemu", "renode"; default: the board's) on the
+    fastest link the emulator offers, with requests pipelined. ``timeout`` bounds the wait for
+    each reply (an inference may take up to a minute). Raises EdgeDeployError when the batch
+    is empty, the emulator or port is unavailable, the firmware does not start, the device runs
+    another model, or the link fails (naming the emulator's exit status when it exited).
     """
+    from edge_deploy.quantize.batchfile import check_samples
+
+    check_samples(np.asarray(batch))
     report = load_build_report(build_dir)
     if port is not None and emulator is not None:
         raise EdgeDeployError("pass either --emulator or --port, not both",
                               hint="--port talks to a board already running the firmware")
     if port is not None:
-        return _run_on_device(port, batch, report, timeout)
+        from edge_deploy.link import DeviceClient
+
+        with DeviceClient(port, timeout=timeout) as device:
+            return _run_on_device(device, batch, report, "port")
     from edge_deploy.boards import board_from_report
     from edge_deploy.emulators import start_emulator
 
     elf = Path(build_dir) / "firmware.elf"
-    with start_emulator(board_from_report(report), elf, emulator=emulator) as target:
-        return _run_on_device(target.url, batch, report, timeout)
+    with start_emulator(board_from_report(report), elf, emulator=emulator, link="fastest") as target:
+        with target.connect(timeout=timeout) as device:
+            return _run_on_device(device, batch, report, target.emulator)
 
 
 def reference_outputs(build_dir: str | os.PathLike, batch: np.ndarray) -> np.ndarray:

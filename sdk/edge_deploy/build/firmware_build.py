@@ -17,20 +17,19 @@ whole build succeeded.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from edge_deploy.boards import Board, load_board
-from edge_deploy.build.budget import Budget, check_budget, estimate_budget
+from edge_deploy.build.budget import Budget, check_budget, model_budget
 from edge_deploy.build.model_source import load_model_source
-from edge_deploy.codegen import ModelPlan, plan_model, project_sources, render_model, write_project
+from edge_deploy.codegen import ModelPlan, plan_model, write_project
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.fsutil import atomic_output_dir, atomic_write_bytes, atomic_write_json
 from edge_deploy.ir.graph import Graph
+from edge_deploy.kernels.choose import KernelPolicy
+from edge_deploy.kernels.cost import cost_source
 
 REPORT_NAME = "report.json"
 MODEL_NAME = "model.tflite"
@@ -66,8 +65,11 @@ def _check_out_dir(out_dir: Path) -> None:
 
 
 def layer_records(model: ModelPlan) -> list[dict[str, Any]]:
-    """The ``layers`` list of report.json: one entry per op, views (reshape) included."""
+    """The ``layers`` list of report.json: one entry per op, views (reshape) and ops fused into
+    another layer included."""
     records = []
+    graph = model.graph
+    index_of = {op.name: i for i, op in enumerate(graph.ops)}
     for layer in model.layers:
         records.append({
             "index": layer.index,
@@ -79,27 +81,50 @@ def layer_records(model: ModelPlan) -> list[dict[str, Any]]:
             "kernel": layer.kernel or None,
             "macs": layer.macs,
             "input_shapes": [list(s) for s in layer.input_shapes],
-            # A conv with a fused pool: its own output's shape (the pool's record has the pooled one).
-            "output_shape": list(model.graph.tensor(layer.op.outputs[0]).shape if layer.fused_pool is not None
-                                 else layer.output_shape),
+            # A layer with a fused op: its own op's output shape (the fused op's record has its own).
+            "output_shape": list(graph.tensor(layer.op.outputs[0]).shape),
             "scratch_bytes": layer.scratch_bytes,
-            "sparsity": layer.sparsity.to_dict() if layer.sparsity is not None else None,
-            "skip_zero": layer.skip_zero.to_dict() if layer.skip_zero is not None else None,
-            "winograd": layer.winograd.to_dict() if layer.winograd is not None else None,
-            "fused": [layer.fused_pool.name] if layer.fused_pool is not None else [],
+            "kernel_choice": layer.choice.to_dict() if layer.choice is not None else None,
+            "fused": [op.name for op in layer.fused],
         })
-        if layer.fused_pool is not None:
-            # The pool has no code of its own; its record says where it went.
-            pool, graph = layer.fused_pool, model.graph
+        for op in layer.fused:  # no code of its own; its record says where it went
             records.append({
-                "index": layer.index + 1 + [op.name for op in graph.ops[layer.index + 1:]].index(pool.name),
-                "mark": -1, "name": pool.name, "short_name": pool.name, "c_function": None, "op": pool.kind,
-                "kernel": None, "macs": 0, "input_shapes": [list(graph.tensor(pool.inputs[0]).shape)],
-                "output_shape": list(graph.tensor(pool.outputs[0]).shape), "scratch_bytes": 0,
-                "sparsity": None, "skip_zero": None, "winograd": None, "fused": [],
-                "fused_into": layer.c_name,
+                "index": index_of[op.name], "mark": -1, "name": op.name, "short_name": op.name, "c_function": None,
+                "op": op.kind, "kernel": None, "macs": 0, "input_shapes": [list(graph.tensor(op.inputs[0]).shape)],
+                "output_shape": list(graph.tensor(op.outputs[0]).shape), "scratch_bytes": 0,
+                "kernel_choice": None, "fused": [], "fused_into": layer.c_name,
             })
     return sorted(records, key=lambda record: record["index"])
+
+
+def _total_cycles(model: ModelPlan) -> int:
+    return sum(layer.choice.cycles for layer in model.layers if layer.choice is not None)
+
+
+def fit_flash(graph: Graph, board: Board, policy: KernelPolicy) -> tuple[ModelPlan, Budget]:
+    """Plan ``graph`` under ``policy``; when the flash estimate exceeds the board's, take a kernel
+    family (Winograd's transformed filters take about 4x the int8 bytes) away from one layer at a
+    time, the layer whose change costs the fewest modelled cycles per byte of flash saved first,
+    until the budget fits or nothing is left to give back. A family the options force stays."""
+    model = plan_model(graph, policy)
+    budget = model_budget(board, model)
+    while budget.flash_needed_bytes > budget.flash_bytes:
+        best = None
+        for layer in model.layers:
+            if layer.spec is None or layer.spec.family is None or policy.forced(layer.spec):
+                continue
+            trial_policy = policy.excluding(layer.op.name, layer.spec.family)
+            trial = plan_model(graph, trial_policy)
+            trial_budget = model_budget(board, trial)
+            saved = budget.flash_needed_bytes - trial_budget.flash_needed_bytes
+            if saved > 0:
+                key = ((_total_cycles(trial) - _total_cycles(model)) / saved, layer.index)
+                if best is None or key < best[0]:
+                    best = (key, trial_policy, trial, trial_budget)
+        if best is None:
+            break
+        _, policy, model, budget = best
+    return model, budget
 
 
 def _tensor_record(graph: Graph, name: str) -> dict[str, Any]:
@@ -129,47 +154,13 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     """
     from edge_deploy.build.act_thresholds import thresholds_file
     from edge_deploy.plan import write_plan_png
-    from edge_deploy.toolchain import compile_firmware
+    from edge_deploy.toolchain import make_project
 
     board = load_board(board)
     out_dir = Path(out_dir)
     _check_out_dir(out_dir)
-    if cmsis_nn is not None and sparse != "off":
-        if sparse.startswith("force"):
-            raise EdgeDeployError("--sparse force needs edge-deploy's kernels; upstream CMSIS-NN has no sparse kernels",
-                                  hint="drop --cmsis-nn, or build with --sparse off")
-        sparse = "off"
-    if cmsis_nn is not None and winograd == "force":
-        raise EdgeDeployError("--winograd force needs edge-deploy's kernels; upstream CMSIS-NN has no Winograd kernel",
-                              hint="drop --cmsis-nn, or build with --winograd off")
-    if winograd == "auto" and (cmsis_nn is not None or kernels == "portable"):
-        winograd = "off"  # the cost model is the SIMD path's; upstream has no such kernel
-    def planned(mode: str, direct_layers: frozenset[str] = frozenset()):
-        plan = plan_model(graph, sparse=sparse, winograd=mode, direct_layers=direct_layers)
-        _, ctx = render_model(plan, board, kernels=kernels, cmsis_nn=cmsis_nn, source=source)
-        return plan, ctx, estimate_budget(board, weights_bytes=ctx["weights_bytes"],
-                                          arena_bytes=plan.plan.arena_bytes, n_layers=ctx["n_layers"],
-                                          kernels={layer.kernel for layer in plan.layers})
-
-    model, context, budget = planned(winograd)
-    if budget.flash_needed_bytes > budget.flash_bytes and winograd == "auto":
-        # The transformed filters take about 4x the int8 bytes: on a small flash, give layers back
-        # to the direct kernel, the fewest modelled cycles saved per extra byte first.
-        def saving_per_byte(layer) -> float:
-            extra = layer.winograd.geometry.weight_bytes - int(np.prod(graph.tensor(layer.op.inputs[1]).shape))
-            cycles = layer.winograd.estimated_cycles
-            return (cycles["direct"] - cycles["winograd"]) / max(extra, 1)
-
-        order = sorted((layer for layer in model.layers if layer.winograd is not None and layer.winograd.use),
-                       key=lambda layer: (saving_per_byte(layer), layer.index))
-        direct: set[str] = set()
-        for layer in order:
-            direct.add(layer.op.name)
-            model, context, budget = planned("auto", frozenset(direct))
-            if budget.flash_needed_bytes <= budget.flash_bytes:
-                break
-        if direct:
-            winograd = f"auto (direct for {', '.join(sorted(direct))}: the Winograd filters would not fit the flash)"
+    policy = KernelPolicy.from_options(sparse=sparse, winograd=winograd, kernels=kernels, cmsis_nn=cmsis_nn is not None)
+    model, budget = fit_flash(graph, board, policy)
     check_budget(budget, graph.name)
     if tflite is None:
         from edge_deploy.tflite import export_tflite
@@ -177,12 +168,8 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
         tflite = export_tflite(graph)
     with atomic_output_dir(out_dir) as tmp:
         project = write_project(model, board, tmp / "src", kernels=kernels, cmsis_nn=cmsis_nn, source=source)
-        sources, includes = project_sources(project, board, cmsis_nn=cmsis_nn)
-        defines = {"ED_NN_PORTABLE": None} if kernels == "portable" and cmsis_nn is None else None
-        firmware = compile_firmware(board, sources, tmp / "build", include_dirs=includes, defines=defines, jobs=jobs)
-        os.replace(firmware.elf, tmp / "firmware.elf")
-        os.replace(firmware.map_file, tmp / "firmware.map")
-        shutil.rmtree(tmp / "build")
+        context = project.context
+        firmware = make_project(board, project.src_dir, tmp, jobs=jobs)
         atomic_write_bytes(tmp / MODEL_NAME, tflite)
         for name, data in sorted({**(extra_files or {}), **thresholds_file(graph)}.items()):
             atomic_write_bytes(tmp / name, data)
@@ -197,8 +184,10 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
             "board": board.name,
             "board_spec": board.model_dump(mode="json"),
             "kernels": "cmsis-nn" if cmsis_nn is not None else kernels,
-            "sparse": sparse,
-            "winograd": winograd,
+            "sparse": model.policy.sparse,
+            "winograd": model.policy.winograd,
+            "kernel_policy": model.policy.to_dict(),
+            "cost_model": cost_source(),
             "flash_bytes": firmware.flash_bytes,
             "ram_bytes": firmware.ram_bytes,
             "sections": firmware.sections,

@@ -137,6 +137,10 @@ def check_budgets(
     profile = None
     if budgets.max_cycles is not None or budgets.max_latency_ms is not None:
         profile = profile_build(build_dir, emulator=emulator, port=port)
+        if profile["cycles"] is None:
+            raise EdgeDeployError(f"{profile['machine']} counts {profile['source']} ticks, not cycles, so cycle and "
+                                  "latency budgets cannot be checked there",
+                                  hint="check them on QEMU (the default: the cycle model) or on a board (--port)")
         where = f"profile: {profile['source']} on {profile['machine']}"
         if budgets.max_cycles is not None:
             rows.append(BudgetRow("cycles", "cycles", budgets.max_cycles, profile["cycles"], "max", where))

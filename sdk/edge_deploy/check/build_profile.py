@@ -3,12 +3,16 @@
 Two sources, one layer list (the build's ``report.json``):
 
 * QEMU (default): ``firmware_profile.elf`` (the build's model, one inference, semihosting exit)
-  runs under the instruction-count plugin; exact instructions per layer and Cortex-M4 cycles
-  from the cycle model (``edge_deploy.profile``; source ``qemu-insn-count+cortex-m4-model``).
+  runs under the instruction-count plugin; exact instructions and memory accesses per layer and
+  Cortex-M4 cycles from the cycle model with the memory timing of the build's board, or of
+  another board (``timing``: for boards QEMU cannot emulate) (``edge_deploy.profile``; source
+  ``qemu-insn-count+cortex-m4-model``).
 * Renode (``emulator="renode"``): the same ``firmware_profile.elf``, compiled for the build's own
   board, runs in Renode with block-count hooks (``edge_deploy.profile.renode_counts``); the same
-  per-address counts, the same cycle model (source ``renode-block-count+cortex-m4-model``).
-  Renode's DWT is not used: it counts virtual time, not cycles.
+  per-address instruction counts, the same cycle model (source
+  ``renode-block-count+cortex-m4-model``). Renode's hooks see no memory accesses, so code and data
+  are priced at zero wait states (the board's flash timing needs the QEMU profile). Renode's DWT
+  is not used: it counts virtual time, not cycles.
 * The firmware's own counter on a board (``port``): the build's ``firmware.elf`` times each
   layer (DWT CYCCNT) and reports it over the serial link (source ``dwt``; ``systick`` on a
   target without a DWT). No instruction counts there.
@@ -47,7 +51,7 @@ def profile_build(
     emulator: str | None = None,
     port: str | None = None,
     inputs: str | os.PathLike | None = None,
-    flash_wait_states: int = 0,
+    timing: str | os.PathLike | None = None,
     runs: int = 5,
     timeout: float = 10.0,
 ) -> dict[str, Any]:
@@ -55,13 +59,14 @@ def profile_build(
 
     ``emulator`` "qemu" (default) or "renode", or ``port`` (pyserial URL or device path) of a
     board running the build's firmware; ``inputs`` a batch file whose first sample is profiled
-    (default: a fixed pseudo-random input); ``flash_wait_states`` for the cycle model (QEMU);
-    ``runs`` inferences on a device (each layer's minimum is reported). Returns the
-    ``profile.json`` content. Raises EdgeDeployError when the folder holds no build, both or
-    an unknown target is given, the tool (QEMU, Renode) is missing, or the device runs
+    (default: a fixed pseudo-random input); ``timing`` a board (name or YAML path) whose memory
+    timing and clock the QEMU profile applies (default: the build's board); ``runs`` inferences
+    on a device (each layer's minimum is reported). Returns the ``profile.json`` content.
+    Raises EdgeDeployError when the folder holds no build, both or an unknown target is given,
+    ``timing`` is given for a device, the tool (QEMU, Renode) is missing, or the device runs
     another model.
     """
-    from edge_deploy.boards import board_from_report
+    from edge_deploy.boards import board_from_report, load_board
     from edge_deploy.build.firmware_build import load_build_report
 
     report = load_build_report(build_dir)
@@ -70,16 +75,21 @@ def profile_build(
                               hint="--port talks to a board already running the firmware")
     if emulator not in (None, "qemu", "renode"):
         raise EdgeDeployError(f"unknown emulator '{emulator}'", hint="use qemu or renode")
+    if timing is not None and (port is not None or emulator == "renode"):
+        raise EdgeDeployError("--timing applies a board's memory timing to the QEMU profile; Renode counts no "
+                              "memory accesses and a board is measured with its own counter",
+                              hint="drop --timing, or profile on QEMU (the default)")
+    timing_board = load_board(timing) if timing is not None else board_from_report(report)
     layers = run_layers(report)
     sample, origin = profile_input(report, inputs)
     if port is not None:
         data = measure_on_device(port, report, layers, sample, target=f"port {port}", runs=runs, timeout=timeout)
         return write_device_profile(data, build_dir)
     from edge_deploy.profile import CortexM4Timing, LayerInfo, profile_elf, write_profile
+    from edge_deploy.profile.memory_map import memory_layout
 
     board = board_from_report(report)
     infos = [LayerInfo(layer.get("short_name", layer["name"]), layer["op"], int(layer["macs"])) for layer in layers]
-    timing = CortexM4Timing(flash_wait_states=flash_wait_states)
     if emulator == "renode":
         from edge_deploy.emulators.renode import check_renode_board, find_renode
         from edge_deploy.profile.renode_counts import SOURCE_RENODE, run_with_counts_renode
@@ -87,9 +97,11 @@ def profile_build(
         find_renode()
         check_renode_board(board)   # both before compiling anything
         firmware = build_profile_firmware(build_dir, report, sample=sample, origin=origin, board=board)
-        profile = profile_elf(firmware.elf, infos, timing=timing, machine=board.name, timeout_s=180.0,
+        profile = profile_elf(firmware.elf, infos, timing=CortexM4Timing(), machine=board.name, timeout_s=180.0,
                               run_counts=run_with_counts_renode, source=SOURCE_RENODE)
-    else:
-        firmware = build_profile_firmware(build_dir, report, sample=sample, origin=origin)
-        profile = profile_elf(firmware.elf, infos, timing=timing, machine=firmware.machine, timeout_s=60.0)
-    return write_profile(profile, build_dir, board=board.name, clock_hz=board.clock_hz)
+        return write_profile(profile, build_dir, board=board.name, clock_hz=board.clock_hz)
+    firmware = build_profile_firmware(build_dir, report, sample=sample, origin=origin)
+    model = CortexM4Timing(flash=timing_board.flash)
+    profile = profile_elf(firmware.elf, infos, timing=model, machine=firmware.machine, timeout_s=300.0,
+                          layout=memory_layout(firmware.board, timing_board.flash), timing_board=timing_board.name)
+    return write_profile(profile, build_dir, board=board.name, clock_hz=timing_board.clock_hz)

@@ -1,10 +1,12 @@
-"""Per-layer cycles read from a running firmware's own cycle counter, over the serial link.
+"""Per-layer counts read from a running firmware's own counter, over the serial link.
 
 On a board (``--port``) or in Renode the firmware times every layer with ``ed_cycles_now()``
-(DWT CYCCNT where it counts) and RUN returns the counts (docs/protocol.md). The device cannot
-count instructions, so ``instructions`` is null in this profile, and said so. A board's counts
-vary a little from run to run (interrupts, bus contention), so the inference is run several
-times and each layer's minimum is reported, with its maximum beside it.
+(DWT CYCCNT where it counts) and RUN returns the counts (docs/protocol.md). Only DWT on a board
+counts core cycles: Renode's DWT counts its virtual time and, without a DWT (QEMU), SysTick
+counts ticks of the virtual clock, so those profiles carry ``ticks`` and leave ``cycles`` null.
+The device cannot count instructions, so ``instructions`` is null too, and said so. A board's
+counts vary a little from run to run (interrupts, bus contention), so the inference is run
+several times and each layer's minimum is reported, with its maximum beside it.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from edge_deploy.errors import EdgeDeployError
 from edge_deploy.fsutil import atomic_output_file, atomic_write_json, atomic_write_text
 
 PROFILE_FORMAT = "edge-deploy/profile"
-NO_INSTRUCTIONS = ("the device counts cycles only; exact instruction counts come from "
+NO_INSTRUCTIONS = ("the device counts time only (cycles or ticks); exact instruction counts come from "
                    "'edge-deploy profile DIR --emulator qemu'")
 _SOURCE_NOTES = {
     "dwt": "DWT CYCCNT read by the firmware at every layer boundary: core clock cycles",
-    "systick": "SysTick at the core clock (the target has no DWT, e.g. QEMU): ticks of the virtual clock, "
-               "not modelled cycles",
+    "renode-dwt": "Renode's DWT read by the firmware at every layer boundary: ticks of Renode's virtual time "
+                  "(instructions at the platform's MIPS rate), not core cycles",
+    "systick": "SysTick ticks read by the firmware at every layer boundary (the target has no DWT, e.g. QEMU, "
+               "where one tick is 1e9 / clock_hz instructions under -icount shift=0): not cycles; modelled "
+               "cycles: 'edge-deploy profile DIR' on QEMU",
 }
 
 
@@ -63,29 +68,35 @@ def measure_on_device(url: str, report: dict[str, Any], layers: list[dict[str, A
     per_layer = np.array([r.layer_cycles for r in results], dtype=np.int64).reshape(runs, len(layers))
     totals = np.array([r.total_cycles for r in results], dtype=np.int64)
     hz = info.cycle_hz
+    source = "renode-dwt" if target == "renode" and info.cycle_source == "dwt" else info.cycle_source
+    unit = "cycles" if source == "dwt" else "ticks"
     out_layers = []
     for i, layer in enumerate(layers):
-        cycles = int(per_layer[:, i].min())
+        low, high = int(per_layer[:, i].min()), int(per_layer[:, i].max())
+        cycles = low if unit == "cycles" else None
         out_layers.append({
             "index": i, "name": expected[i], "op": layer["op"], "macs": int(layer["macs"]),
-            "instructions": None, "cycles": cycles, "cycles_max": int(per_layer[:, i].max()),
+            "instructions": None, "cycles": cycles, "cycles_max": high if unit == "cycles" else None,
+            **({"ticks": low, "ticks_max": high} if unit == "ticks" else {}),
             "mac_per_cycle": _ratio(layer["macs"], cycles), "mac_per_instruction": None,
-            "latency_ms": _ms(cycles, hz),
+            "latency_ms": _ms(cycles, hz) if cycles is not None else None,
         })
-    cycles = sum(layer["cycles"] for layer in out_layers)
+    counted = sum(layer[unit] for layer in out_layers)
     macs = sum(layer["macs"] for layer in out_layers)
+    cycles = counted if unit == "cycles" else None
     return {
-        "format": PROFILE_FORMAT, "version": 1,
-        "source": info.cycle_source,
-        "source_note": _SOURCE_NOTES.get(info.cycle_source, info.cycle_source),
+        "format": PROFILE_FORMAT, "version": 2,
+        "source": source, "unit": unit,
+        "source_note": _SOURCE_NOTES.get(source, source),
         "board": report["board"], "device_board": info.board, "machine": target,
-        "clock_hz": info.clock_hz, "cycle_hz": hz,
+        "clock_hz": info.clock_hz, "cycle_hz": hz, "clock": info.fields.get("clock", "?"),
         "inferences": runs,
         "instructions": None, "instructions_note": NO_INSTRUCTIONS,
         "cycles": cycles, "macs": macs,
+        **({"ticks": counted} if unit == "ticks" else {}),
         "mac_per_cycle": _ratio(macs, cycles), "mac_per_instruction": None,
-        "latency_ms": _ms(cycles, hz),
-        "run": {"instructions": None, "cycles": int(totals.min()), "cycles_max": int(totals.max())},
+        "latency_ms": _ms(cycles, hz) if cycles is not None else None,
+        "run": {"instructions": None, unit: int(totals.min()), f"{unit}_max": int(totals.max())},
         "layers": out_layers,
     }
 
@@ -102,22 +113,23 @@ def _fmt(value: Any) -> str:
 
 def device_profile_markdown(data: dict[str, Any]) -> str:
     """Render a device profile (``profile.json`` content) as a Markdown table."""
+    unit = data["unit"]
     lines = [
         f"# Profile on {data['board']} ({data['clock_hz'] / 1e6:g} MHz)",
         "",
         f"Source: `{data['source']}`: {data['source_note']}. Each layer's minimum over "
         f"{data['inferences']} inferences (maximum beside it). Instructions: {data['instructions_note']}.",
         "",
-        "| # | layer | op | MACs | cycles | max cycles | MAC/cycle | latency ms |",
+        f"| # | layer | op | MACs | {unit} | max {unit} | MAC/cycle | latency ms |",
         "|---:|---|---|---:|---:|---:|---:|---:|",
     ]
     for layer in data["layers"]:
         lines.append(f"| {layer['index']} | {layer['name']} | {layer['op'] or '-'} | {_fmt(layer['macs'])} | "
-                     f"{_fmt(layer['cycles'])} | {_fmt(layer['cycles_max'])} | {_fmt(layer['mac_per_cycle'])} | "
+                     f"{_fmt(layer[unit])} | {_fmt(layer[unit + '_max'])} | {_fmt(layer['mac_per_cycle'])} | "
                      f"{_fmt(layer['latency_ms'])} |")
-    lines.append(f"| | **total** | | {_fmt(data['macs'])} | {_fmt(data['cycles'])} | | "
+    lines.append(f"| | **total** | | {_fmt(data['macs'])} | {_fmt(data[unit])} | | "
                  f"{_fmt(data['mac_per_cycle'])} | {_fmt(data['latency_ms'])} |")
-    lines += ["", f"Whole RUN request (layers plus the runtime's timing and marks): {_fmt(data['run']['cycles'])} cycles.",
+    lines += ["", f"Whole RUN request (layers plus the runtime's timing and marks): {_fmt(data['run'][unit])} {unit}.",
               ""]
     return "\n".join(lines)
 
@@ -129,17 +141,22 @@ def write_device_profile_png(data: dict[str, Any], path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    unit = data["unit"]
     names = [f"{layer['index']}: {layer['name']}" for layer in data["layers"]]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(names) + 2), 4.0), dpi=100)
-    bars = ax.bar(range(len(names)), [layer["cycles"] for layer in data["layers"]], color="#a5573b")
+    bars = ax.bar(range(len(names)), [layer[unit] for layer in data["layers"]], color="#a5573b")
     for bar, layer in zip(bars, data["layers"]):
         if layer["mac_per_cycle"] is not None:
             ax.annotate(f"{layer['mac_per_cycle']:.2f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                         ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel(f"measured cycles ({data['source']})")
-    ax.set_title(f"{data['board']}: {data['cycles']:,} cycles, {data['latency_ms']:.2f} ms "
-                 f"at {data['cycle_hz'] / 1e6:g} MHz (labels: MAC/cycle)", fontsize=9)
+    ax.set_ylabel(f"measured {unit} ({data['source']})")
+    if unit == "cycles":
+        title = (f"{data['board']}: {data['cycles']:,} cycles, {data['latency_ms']:.2f} ms at "
+                 f"{data['cycle_hz'] / 1e6:g} MHz (labels: MAC/cycle)")
+    else:
+        title = f"{data['board']} on {data['machine']}: {data['ticks']:,} {data['source']} ticks (not cycles)"
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     with atomic_output_file(path) as tmp:
         fig.savefig(tmp, format="png", metadata={"Software": None})

@@ -2,13 +2,18 @@
 
 Each subcommand lives in its own module (``edge_deploy.cli.<name>``) exposing a click command
 named ``command``. Modules are imported only when their subcommand runs, so ``edge-deploy --help``
-stays fast and does not import PyTorch.
+stays fast and does not import PyTorch. SIGTERM is handled like Ctrl-C in every command: the
+running step unwinds, so emulators are stopped and temporary folders and files removed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 import click
 
@@ -74,12 +79,50 @@ def _verbose_requested(args: list[str]) -> bool:
     return False
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so every ``finally``
+    and context manager on the way out runs (emulators stopped, temporary files removed)."""
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` (once: a second SIGTERM during
+    the clean-up is ignored so the clean-up finishes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+EXIT_INTERRUPTED = 130   # 128 + SIGINT
+EXIT_TERMINATED = 143    # 128 + SIGTERM
+
+
+def _interrupted(cause: BaseException | None) -> int:
+    """Message and exit status for a run ended by a signal (or by click's Abort from one)."""
+    if isinstance(cause, Terminated):
+        click.echo("terminated", err=True)
+        return EXIT_TERMINATED
+    click.echo("interrupted", err=True)
+    return EXIT_INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors print one clear message and exit 1 (traceback with --verbose)."""
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = _verbose_requested(args)
     try:
-        cli.main(args=args, prog_name="edge-deploy", standalone_mode=False)
+        with _sigterm_unwinds():
+            cli.main(args=args, prog_name="edge-deploy", standalone_mode=False)
     except EdgeDeployError as exc:
         if verbose:
             raise
@@ -97,17 +140,26 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("hint: check that the path exists and is writable (or the device is connected); "
                    "--verbose shows the traceback", err=True)
         return 1
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        # click turns KeyboardInterrupt (Ctrl-C, our SIGTERM) and EOFError into Abort.
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, EOFError):
+            if verbose:
+                raise
+            click.echo(f"error: unexpected end of input ({cause or 'a file or stream ended early'})", err=True)
+            click.echo("hint: a file given to the command is empty or cut short", err=True)
+            return 1
+        if isinstance(cause, KeyboardInterrupt):
+            return _interrupted(cause)
         click.echo("aborted", err=True)
-        return 130
+        return EXIT_INTERRUPTED
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        return 130
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
     return 0
 
 

@@ -21,8 +21,10 @@ def command(model, inputs, out, rounding, calib):
 
     from edge_deploy.fsutil import atomic_output_file
     from edge_deploy.interp.interpreter import run
-    from edge_deploy.quantize.batchfile import load_graph_batch
+    from edge_deploy.quantize.batchfile import check_samples, load_graph_batch, read_batch
 
+    # Read and check the batch before the model: an empty or NaN batch is refused before any work.
+    raw = check_samples(read_batch(inputs))
     torch_sample = None
     if str(model).endswith(".tflite"):
         from edge_deploy.tflite import load_tflite
@@ -35,7 +37,7 @@ def command(model, inputs, out, rounding, calib):
         checkpoint = load_checkpoint(model)
         graph = quantize_checkpoint(checkpoint, calib).graph
         torch_sample = (int(checkpoint.input["channels"]), int(checkpoint.input["length"]))
-    batch = load_graph_batch(inputs, graph, torch_sample)
+    batch = load_graph_batch(raw, graph, torch_sample)
     result = run(graph, batch, rounding=rounding)
     with atomic_output_file(out) as tmp:
         with open(tmp, "wb") as handle:

@@ -13,7 +13,7 @@ import click
 @click.option("--method", type=click.Choice(["minmax", "percentile"]), default="minmax", show_default=True,
               help="How activation ranges are taken from the calibration data.")
 @click.option("--percentile", type=float, default=99.99, show_default=True, help="Percentile for --method percentile.")
-@click.option("--count", type=int, default=256, show_default=True, help="Calibration windows to use at most.")
+@click.option("--count", type=click.IntRange(1), default=256, show_default=True, help="Calibration windows to use at most.")
 @click.option("--report", is_flag=True, help="Print per-layer scales and the float-vs-int8 test accuracy.")
 @click.option("--data", default=None, help="Data folder for the --report accuracy (default: the checkpoint's).")
 def command(model, calib, out, method, percentile, count, report, data):

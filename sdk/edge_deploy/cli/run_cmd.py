@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from edge_deploy.cli.params import SECONDS
+
 
 @click.command("run")
 @click.argument("build_dir", metavar="DIR", type=click.Path(file_okay=False, exists=True))
@@ -13,14 +15,21 @@ import click
 @click.option("--port", help="Serial port of a board already running the firmware (device path or pyserial URL).")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Where to write the int8 outputs (.npy).")
 @click.option("--check", is_flag=True, help="Compare with the reference interpreter; write DIR/check.json; fail on any mismatch.")
-@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for each reply.")
+@click.option("--timeout", type=SECONDS, default=10.0, show_default=True,
+              help="Seconds to wait for each reply (an inference may take up to a minute).")
 def command(build_dir, inputs_path, emulator, port, out_path, check, timeout) -> None:
     """Send each input of X.npy to the firmware of build DIR, run it, collect the outputs."""
     from pathlib import Path
 
     import numpy as np
 
-    from edge_deploy.build.device_run import compare_outputs, load_input_batch, reference_outputs, run_batch
+    from edge_deploy.build.device_run import (
+        compare_outputs,
+        counter_summary,
+        load_input_batch,
+        reference_outputs,
+        run_batch,
+    )
     from edge_deploy.build.firmware_build import load_build_report
     from edge_deploy.errors import EdgeDeployError
     from edge_deploy.fsutil import atomic_output_file, atomic_write_json
@@ -31,16 +40,10 @@ def command(build_dir, inputs_path, emulator, port, out_path, check, timeout) ->
     with atomic_output_file(out_path) as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, result.outputs)
-    from edge_deploy.boards import board_from_report
-    from edge_deploy.emulators import default_emulator
-    from edge_deploy.emulators.renode import counter_label
-
-    cycles = float(result.total_cycles.mean()) if len(result.total_cycles) else 0.0
-    where = port or emulator or default_emulator(board_from_report(report))
-    click.echo(f"{len(batch)} inputs run on {report['board']} ({where}); "
-               f"outputs -> {out_path}; {cycles:,.0f} {counter_label(None if port else where)} per inference")
+    click.echo(f"{len(batch)} inputs run on {report['board']} ({port or result.target}); "
+               f"outputs -> {out_path}; {counter_summary(result)}")
     emulator_note = None
-    if where == "renode":
+    if result.target == "renode":
         from edge_deploy.emulators.renode_ge_flags import ge_flags_warning
 
         emulator_note = ge_flags_warning(Path(build_dir) / "firmware.elf")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import jinja2
@@ -28,21 +29,23 @@ from edge_deploy.codegen.layers import Layer, graph_layers, plan_steps, tensor_s
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.fsutil import atomic_write_text
 from edge_deploy.ir.graph import Graph
+from edge_deploy.kernels.choose import KERNEL_PATHS, KernelPolicy
 from edge_deploy.paths import resource_dir
 from edge_deploy.plan import ArenaPlan, check_plan, plan_arena
-from edge_deploy.toolchain import arch_flags, render_board_header, render_linker_script, runtime_sources
+from edge_deploy.toolchain import compile_flags, link_flags, render_board_header, render_linker_script, runtime_sources
 
-KERNEL_PATHS = ("simd", "portable")
 MODEL_TEMPLATES = {"model.h": "model.h.j2", "model.c": "model.c.j2", "Makefile": "Makefile.j2"}
 
 
 @dataclass(frozen=True)
 class ModelPlan:
-    """A graph ready for code generation: its layers and the arena plan of their tensors."""
+    """A graph ready for code generation: its layers (each with its kernel), the arena plan of
+    their tensors, and the kernel policy they were chosen under."""
 
     graph: Graph
     layers: list[Layer]
     plan: ArenaPlan
+    policy: KernelPolicy
 
 
 @dataclass(frozen=True)
@@ -55,32 +58,27 @@ class GeneratedProject:
     context: dict
 
 
-def plan_model(graph: Graph, sparse: str = "off", winograd: str = "off",
-               direct_layers: frozenset[str] = frozenset()) -> ModelPlan:
-    """Lower ``graph`` to layers and place its activations and scratch in one arena.
+def plan_model(graph: Graph, policy: KernelPolicy | None = None, *, sparse: str = "off",
+               winograd: str = "off") -> ModelPlan:
+    """Choose ``graph``'s kernels and place its activations and scratch in one arena.
 
-    ``sparse`` ("off", "auto", "force") lets weighted layers use the sparse kernels
-    (:mod:`edge_deploy.codegen.sparse`), ``winograd`` ("off", "auto", "force") dense 1-D
-    convolutions the Winograd kernel (:mod:`edge_deploy.codegen.winograd`), except the ops named
-    in ``direct_layers``. Raises
-    EdgeDeployError for a graph the generator cannot handle (see
-    :func:`edge_deploy.codegen.layers.graph_layers`) or an unknown mode.
+    ``policy`` (:class:`~edge_deploy.kernels.choose.KernelPolicy`) says which kernels may run;
+    without one, ``sparse`` and ``winograd`` ("off", "auto", "force", ...) build it (the
+    generator's default is dense kernels only). Raises EdgeDeployError for a graph the
+    generator cannot handle (see :func:`edge_deploy.codegen.layers.graph_layers`) or an unknown
+    mode.
     """
-    from edge_deploy.codegen.sparse import SPARSE_MODES
-    from edge_deploy.codegen.winograd import WINOGRAD_MODES
-
-    if sparse not in SPARSE_MODES:
-        raise EdgeDeployError(f"unknown --sparse mode '{sparse}'", hint=f"use one of: {', '.join(SPARSE_MODES)}")
-    if winograd not in WINOGRAD_MODES:
-        raise EdgeDeployError(f"unknown --winograd mode '{winograd}'", hint=f"use one of: {', '.join(WINOGRAD_MODES)}")
-    layers = graph_layers(graph, sparse=sparse, winograd=winograd, direct_layers=direct_layers)
+    policy = policy or KernelPolicy.from_options(sparse=sparse, winograd=winograd)
+    layers = graph_layers(graph, policy)
     plan = plan_arena(plan_steps(layers), tensor_sizes(graph), model_inputs=graph.inputs,
                       model_outputs=graph.outputs)
     check_plan(plan)
-    return ModelPlan(graph, layers, plan)
+    return ModelPlan(graph, layers, plan, policy)
 
 
-def _environment() -> jinja2.Environment:
+@cache
+def template_environment() -> jinja2.Environment:
+    """The Jinja environment of every generated C file (strict: an undefined field is an error)."""
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resource_dir("templates"))),
         undefined=jinja2.StrictUndefined,
@@ -118,12 +116,14 @@ def render_model(model: ModelPlan, board: Board | str, *, kernels: str = "simd",
                             kernels=kernels)
     context.update(
         board=board,
-        arch_flags=arch_flags(board),
+        cflags=compile_flags(board),
+        ldflags=link_flags(board),
         runtime_sources=[p.name for p in runtime_sources(board)],
         cmsis_nn=str(Path(cmsis_nn).resolve()) if cmsis_nn is not None else "",
-        # edge-deploy's own kernels (Winograd, sparse, skip-zero) the model calls: upstream
+        # edge-deploy's own kernels (Winograd, sparse, skip-zero, MEAN) the model calls: upstream
         # CMSIS-NN has none of them, so the Makefile refuses CMSIS_NN=PATH for such a model.
-        ed_kernels=sorted({layer.kernel for layer in model.layers if layer.kernel.startswith("ed_")}),
+        ed_kernels=sorted({layer.kernel for layer in model.layers if layer.spec is not None
+                           and layer.spec.upstream is None}),
     )
     if cmsis_nn is not None and context["ed_kernels"]:
         needs = [f"{layer.short_name} ({layer.kernel})" for layer in model.layers if layer.kernel in context["ed_kernels"]]
@@ -132,7 +132,7 @@ def render_model(model: ModelPlan, board: Board | str, *, kernels: str = "simd",
             "needs edge-deploy's own kernel (CMSIS-NN has no such op)",
             hint="build without --cmsis-nn (the bundled kernels), or change the model to avoid the op",
         )
-    env = _environment()
+    env = template_environment()
     files = {name: env.get_template(template).render(**context) for name, template in MODEL_TEMPLATES.items()}
     return files, context
 
@@ -168,21 +168,3 @@ def write_project(model: ModelPlan, board: Board | str, src_dir: str | os.PathLi
                 _copy(path, src / folder / path.name)
                 written.append(f"{folder}/{path.name}")
     return GeneratedProject(src_dir=src, files=sorted(written), model=model, context=context)
-
-
-def project_sources(project: GeneratedProject, board: Board | str, *,
-                    cmsis_nn: str | os.PathLike | None = None) -> tuple[list[Path], list[Path]]:
-    """The C sources and include folders of a written project, as its Makefile lists them:
-    ``(sources, include_dirs)``. With ``cmsis_nn``, upstream's sources replace ``kernels/``."""
-    src = project.src_dir
-    board = load_board(board)
-    sources = [src / "model.c"] + [src / "runtime" / p.name for p in runtime_sources(board)]
-    includes = [src, src / "board", src / "runtime"]
-    if cmsis_nn is None:
-        sources += sorted((src / "kernels").glob("*.c"))
-        includes += [src / "include", src / "kernels"]
-    else:
-        root = Path(cmsis_nn)
-        sources += sorted(root.glob("Source/*/*.c"))
-        includes.append(root / "Include")
-    return sources, includes

@@ -1,9 +1,10 @@
 """Emulator processes that never outlive their owner, and loopback ports to expose UARTs on.
 
 Each emulator runs in its own process group, so stopping it also stops anything it spawned. It
-is killed when its context manager exits (normally, on an exception, on Ctrl-C), by an atexit
-hook if the interpreter exits with it still running, and by the kernel (PR_SET_PDEATHSIG) if the
-Python process itself is killed.
+is killed when its context manager exits (normally, on an exception, on Ctrl-C or SIGTERM), by an
+atexit hook if the interpreter exits with it still running, and by the kernel (PR_SET_PDEATHSIG)
+if the Python process itself is killed. Its log folder carries the owner's process id, so the
+next run removes a folder whose owner was killed outright (``edge_deploy.fsutil.remove_stale``).
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import atexit
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
+from edge_deploy.fsutil import owned_temp_dir
+
 _PR_SET_PDEATHSIG = 1
+LOG_DIR_PREFIX = "edge-deploy-emu-"
 _live: set[subprocess.Popen] = set()
 _live_lock = threading.Lock()
 
@@ -54,26 +58,34 @@ def _die_with_parent(parent_pid: int) -> None:
 class EmulatorProcess:
     """A started emulator process with its stdout/stderr going to files in a temporary folder.
 
+    ``stdio``: a socket to give the emulator as its stdin and stdout instead (QEMU's semihosting
+    link); stderr still goes to the log.
+
     Note: with PR_SET_PDEATHSIG the process dies when the *thread* that started it exits, so
     start and use an emulator in a thread that lives as long as the emulator does.
     """
 
-    def __init__(self, command: list[str], *, cwd: str | os.PathLike | None = None) -> None:
+    def __init__(self, command: list[str], *, cwd: str | os.PathLike | None = None,
+                 stdio: socket.socket | None = None) -> None:
         self.command = command
-        self._log_dir = Path(tempfile.mkdtemp(prefix="edge-deploy-emu-"))
+        self._log_dir = owned_temp_dir(LOG_DIR_PREFIX)
         self.stdout_path = self._log_dir / "stdout.log"
         self.stderr_path = self._log_dir / "stderr.log"
         parent = os.getpid()
-        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.popen = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                cwd=cwd,
-                start_new_session=True,
-                preexec_fn=lambda: _die_with_parent(parent),
-            )
+        try:
+            with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+                self.popen = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL if stdio is None else stdio,
+                    stdout=out if stdio is None else stdio,
+                    stderr=err,
+                    cwd=cwd,
+                    start_new_session=True,
+                    preexec_fn=lambda: _die_with_parent(parent),
+                )
+        except BaseException:
+            shutil.rmtree(self._log_dir, ignore_errors=True)
+            raise
         with _live_lock:
             _live.add(self.popen)
 
@@ -89,6 +101,11 @@ class EmulatorProcess:
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the process to exit; return its exit status. Raises subprocess.TimeoutExpired."""
         return self.popen.wait(timeout)
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once the process has ended (negative: killed by that signal), else None."""
+        return self.popen.poll()
 
     def output(self, limit: int = 4000) -> str:
         """The last ``limit`` characters of stderr and stdout, for error messages."""
@@ -106,11 +123,7 @@ class EmulatorProcess:
         _kill_group(self.popen, grace)
         with _live_lock:
             _live.discard(self.popen)
-        for path in (self.stdout_path, self.stderr_path):
-            with contextlib.suppress(OSError):
-                path.unlink()
-        with contextlib.suppress(OSError):
-            self._log_dir.rmdir()
+        shutil.rmtree(self._log_dir, ignore_errors=True)
         return self.popen.returncode
 
 

@@ -1,22 +1,31 @@
-"""QEMU (qemu-system-arm) runner: the board's machine, its UART on a loopback TCP port."""
+"""QEMU (qemu-system-arm) runner: the board's machine, the firmware's link on the host.
+
+Two links (docs/protocol.md, "Links"): the console UART on a loopback TCP port, which QEMU's UART
+models feed one byte per main-loop turn, or semihosting's stdin/stdout joined to a socket pair,
+which moves whole buffers per call (docs/benchmarks.md, "Link throughput"). The runtime takes the
+semihosting link when the semihosting command line asks for it (``SEMIHOST_LINK_ARG``).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
+import socket
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from edge_deploy.boards import Board, load_board
 from edge_deploy.emulators.process import EmulatorProcess, free_loopback_port, port_accepts
-from edge_deploy.emulators.target import EmulatedTarget
+from edge_deploy.emulators.target import LINKS, EmulatedTarget
 from edge_deploy.errors import EdgeDeployError
 
 QEMU = "qemu-system-arm"
 _INSTALL_HINT = "install QEMU: apt-get install qemu-system-arm"
 _PORT_ATTEMPTS = 5
+# The semihosting argument that makes the runtime talk on semihosting's stdin/stdout (link.c).
+SEMIHOST_LINK_ARG = "edge-deploy-link=semihost"
 
 
 def find_qemu() -> str:
@@ -30,16 +39,17 @@ def find_qemu() -> str:
 def qemu_command(
     board: Board,
     elf: str | os.PathLike,
-    port: int,
+    port: int | None,
     *,
     extra_args: Sequence[str] = (),
     icount_shift: int | None = 0,
     qemu: str = QEMU,
 ) -> list[str]:
     """The qemu-system-arm command line for ``board`` running ``elf`` with its console UART
-    served on 127.0.0.1:``port``. ``-icount shift=0`` makes time (SysTick) a fixed function of
-    the instructions executed; semihosting lets the firmware exit with a status.
-    Raises EdgeDeployError if the board has no QEMU machine."""
+    served on 127.0.0.1:``port``, or with ``port`` None the semihosting link (the runtime talks on
+    semihosting's stdin/stdout, the UART is unused). ``-icount shift=0`` makes time (SysTick) a
+    fixed function of the instructions executed; semihosting lets the firmware exit with a
+    status. Raises EdgeDeployError if the board has no QEMU machine."""
     if not board.emulation.qemu_machine:
         raise EdgeDeployError(
             f"board '{board.name}' cannot run in QEMU (its board file has no emulation.qemu_machine)",
@@ -50,8 +60,8 @@ def qemu_command(
         "-M", board.emulation.qemu_machine,
         "-nographic",
         "-monitor", "none",
-        "-semihosting-config", "enable=on,target=native",
-        "-serial", f"tcp:127.0.0.1:{port},server=on,wait=off",
+        "-semihosting-config", "enable=on,target=native" + ("" if port is not None else f",arg={SEMIHOST_LINK_ARG}"),
+        "-serial", f"tcp:127.0.0.1:{port},server=on,wait=off" if port is not None else "null",
         "-kernel", str(Path(elf).resolve()),
     ]
     if icount_shift is not None:
@@ -67,10 +77,14 @@ def start_qemu(
     extra_args: Sequence[str] = (),
     start_timeout: float = 10.0,
     icount_shift: int | None = 0,
+    link: str = "uart",
 ) -> Iterator[EmulatedTarget]:
-    """Start ``elf`` on ``board`` in QEMU; yield an :class:`EmulatedTarget` once the UART port
-    accepts connections. QEMU is killed when the block exits, however it exits.
+    """Start ``elf`` on ``board`` in QEMU; yield an :class:`EmulatedTarget`. QEMU is killed when
+    the block exits, however it exits.
 
+    ``link`` "uart": the console UART on a loopback port, yielded once it accepts connections
+    (``DeviceClient(target.url)`` or ``target.connect()``); "semihost": the semihosting link,
+    yielded at once (``target.connect()``, which waits for the firmware's BOOT frame).
     ``extra_args`` go at the end of the command line (e.g. ``["-plugin", "lib.so,arg=1"]``).
     Raises EdgeDeployError if QEMU is missing, exits at start, or is not listening within
     ``start_timeout`` seconds.
@@ -79,6 +93,12 @@ def start_qemu(
     qemu = find_qemu()
     if not Path(elf).is_file():
         raise EdgeDeployError(f"firmware {elf} does not exist", hint="build it first")
+    if link not in LINKS:
+        raise EdgeDeployError(f"unknown link '{link}'", hint="use one of: " + ", ".join(LINKS))
+    if link == "semihost":
+        with _start_semihost(board, elf, qemu, extra_args, icount_shift) as target:
+            yield target
+        return
     target = None
     try:
         for _ in range(_PORT_ATTEMPTS):
@@ -103,6 +123,28 @@ def start_qemu(
     finally:
         if target is not None:
             target.stop()
+
+
+@contextlib.contextmanager
+def _start_semihost(board: Board, elf: str | os.PathLike, qemu: str, extra_args: Sequence[str],
+                    icount_shift: int | None) -> Iterator[EmulatedTarget]:
+    """QEMU with its stdin/stdout on one end of a socket pair, ours the other. QEMU's end is
+    non-blocking, so the firmware's semihosting reads return at once when nothing is waiting."""
+    command = qemu_command(board, elf, None, extra_args=extra_args, icount_shift=icount_shift, qemu=qemu)
+    ours, theirs = socket.socketpair()
+    target = None
+    try:
+        theirs.setblocking(False)
+        process = EmulatorProcess(command, stdio=theirs)
+        theirs.close()
+        target = EmulatedTarget("qemu", board, Path(elf), None, process, link="semihost", host_socket=ours)
+        yield target
+    finally:
+        theirs.close()
+        if target is not None:
+            target.stop()
+        else:
+            ours.close()
 
 
 def _wait_listening(target: EmulatedTarget, start_timeout: float) -> bool:

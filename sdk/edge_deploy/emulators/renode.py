@@ -18,7 +18,6 @@ import contextlib
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from edge_deploy.boards import Board, load_board
 from edge_deploy.emulators.process import EmulatorProcess, free_loopback_port, port_accepts
 from edge_deploy.emulators.target import EmulatedTarget
 from edge_deploy.errors import EdgeDeployError
-from edge_deploy.fsutil import atomic_write_text
+from edge_deploy.fsutil import atomic_write_text, owned_temp_dir
 
 RENODE = "renode"
 _INSTALL_HINT = (
@@ -53,15 +52,6 @@ class _ConsoleModel:
 _CONSOLE_MODELS = {
     "stm32-usart": _ConsoleModel(settings=("frequency: 0",), log_level=3),
 }
-
-
-def counter_label(emulator: str | None) -> str:
-    """What the firmware's cycle counter measures where it ran, for a figure's unit: in Renode
-    the DWT counts Renode's virtual time (every instruction takes the same time, instructions /
-    the CPU's PerformanceInMips), not cycles; elsewhere cycles."""
-    if emulator == "renode":
-        return "ticks of Renode's virtual time (not cycles)"
-    return "cycles (device counter)"
 
 
 def find_renode() -> str:
@@ -230,8 +220,11 @@ def start_renode(
     renode = find_renode()
     if not Path(elf).is_file():
         raise EdgeDeployError(f"firmware {elf} does not exist", hint="build it first")
-    work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="edge-deploy-renode-"))
-    work.mkdir(parents=True, exist_ok=True)
+    if work_dir is not None:
+        work = Path(work_dir)
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        work = owned_temp_dir("edge-deploy-renode-")
     port = free_loopback_port()
     exit_pc = exit_routine_address(elf)
     status_path = work / "exit_status" if exit_pc is not None else None

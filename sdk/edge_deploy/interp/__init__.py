@@ -1,5 +1,5 @@
-"""NumPy int8 reference interpreter, bit-exact with TFLite's reference kernels.
+"""NumPy int8 reference interpreter, bit-exact with TFLite.
 
-``edge_deploy.interp.ops`` holds one reference function per op with CMSIS-NN-like parameters;
-``edge_deploy.interp.interpreter`` runs a whole :class:`edge_deploy.ir.Graph`.
+``edge_deploy.interp.interpreter`` runs a whole :class:`edge_deploy.ir.Graph`; each op's
+reference function lives in its op module (:mod:`edge_deploy.ops`).
 """

@@ -1,7 +1,8 @@
 """Run a whole IR graph on a batch: the int8 reference interpreter (and its float twin).
 
-The int8 path calls the functions of :mod:`edge_deploy.interp.ops` with the arguments of
-:func:`edge_deploy.ir.kernel_params`, so it is exactly what the generated C must compute.
+Each op runs its op module's reference (:mod:`edge_deploy.ops`): the int8 path with the
+arguments of :func:`edge_deploy.ops.kernel_params`, so it is exactly what the generated C must
+compute.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from edge_deploy.errors import EdgeDeployError
-from edge_deploy.interp import float_ops, ops
 from edge_deploy.ir.graph import Graph, Op
-from edge_deploy.ir.params import KERNEL_FUNCTIONS, explicit_padding, kernel_params, mean_axes
+from edge_deploy.ops import get_op, kernel_params
 
 # "double": TFLM / CMSIS-NN everywhere (the default, what the firmware computes).
 # "single": single rounding everywhere.
@@ -27,9 +27,7 @@ def op_rounding(graph: Graph, op: Op, policy: str) -> str:
     if policy not in ROUNDING_POLICIES:
         raise EdgeDeployError(f"unknown rounding policy {policy!r}", f"use one of {', '.join(ROUNDING_POLICIES)}")
     if policy == "litert":
-        if op.kind == "fully_connected":
-            return "single"
-        return "double"
+        return get_op(op).litert_rounding
     return policy
 
 
@@ -96,44 +94,12 @@ def apply_threshold(values: np.ndarray, threshold, zero: int | float) -> np.ndar
 
 
 def _run_int8(graph: Graph, op: Op, args: list, rounding_policy: str) -> np.ndarray:
+    definition = get_op(op)
     params = kernel_params(graph, op)
-    if op.kind == "reshape":
-        return args[0]
-    function = getattr(ops, KERNEL_FUNCTIONS[op.kind])
-    if op.kind in ("conv2d", "depthwise_conv2d", "fully_connected", "add", "mean"):
+    if definition.rounding_sensitive:
         params["rounding"] = op_rounding(graph, op, rounding_policy)
-    if op.kind in ("conv2d", "depthwise_conv2d", "fully_connected"):
-        return function(args[0], args[1], args[2] if len(args) > 2 else None, **params)
-    if op.kind == "add":
-        return function(args[0], args[1], **params)
-    if op.kind == "pad":
-        return function(args[0], [(0, 0)] + params["paddings"][1:], params["pad_value"])
-    return function(args[0], **params)
+    return definition.run_int8(args, params)
 
 
 def _run_float(graph: Graph, op: Op, args: list) -> np.ndarray:
-    a = op.attrs
-    activation = a.get("activation", "none")
-    bias = args[2] if len(args) > 2 else None
-    if op.kind in ("conv2d", "depthwise_conv2d"):
-        function = float_ops.conv2d_f32 if op.kind == "conv2d" else float_ops.depthwise_conv2d_f32
-        return function(args[0], args[1], bias, stride=tuple(a["stride"]), padding=explicit_padding(graph, op),
-                        dilation=tuple(a["dilation"]), activation=activation)
-    if op.kind == "fully_connected":
-        return float_ops.fully_connected_f32(args[0], args[1], bias, activation=activation)
-    if op.kind in ("max_pool2d", "avg_pool2d"):
-        return float_ops.pool_f32(args[0], kind=op.kind, filter_hw=tuple(a["filter"]), stride=tuple(a["stride"]),
-                                  padding=explicit_padding(graph, op), activation=activation)
-    if op.kind == "add":
-        return float_ops.activate(args[0] + args[1], activation)
-    if op.kind == "reshape":
-        return args[0]
-    if op.kind == "softmax":
-        return float_ops.softmax_f32(args[0], beta=a.get("beta", 1.0))
-    if op.kind == "pad":
-        return np.pad(args[0], [(0, 0)] + [tuple(p) for p in a["paddings"][1:]], constant_values=a.get("pad_value") or 0.0)
-    if op.kind == "mean":
-        in_shape = tuple(graph.tensor(op.inputs[0]).shape)
-        rows = args[0].reshape((-1,) + in_shape)  # one sample per row: axis 0 never mixes samples
-        return rows.mean(axis=tuple(ax + 1 for ax in mean_axes(graph, op)), keepdims=True).astype(np.float32)
-    raise EdgeDeployError(f"op '{op.name}': the float interpreter has no kernel for '{op.kind}'")
+    return get_op(op).run_float(graph, op, args)

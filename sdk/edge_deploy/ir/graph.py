@@ -1,5 +1,8 @@
 """The graph IR every later stage reads: tensors, ops and a graph in topological order.
 
+Plain data: what each op kind means (attributes, shapes, arithmetic) lives in its module of
+:mod:`edge_deploy.ops`, which also validates graphs.
+
 Layout is TFLite's: activations NHWC with batch 1, conv weights OHWI, depthwise weights 1HWO,
 fully connected weights ``(out, in)``. A Conv1D is a ``conv2d`` with height 1. Tensors are named;
 ops refer to them by name. ``Graph.ops`` is always in execution (topological) order.
@@ -16,23 +19,6 @@ import numpy as np
 from edge_deploy.errors import EdgeDeployError
 
 DTYPES = ("int8", "int32", "float32")
-
-# op kind -> the attributes it carries (see docs/ir.md for their meaning).
-OP_ATTRS: dict[str, tuple[str, ...]] = {
-    "conv2d": ("stride", "dilation", "padding", "activation"),
-    "depthwise_conv2d": ("stride", "dilation", "padding", "activation", "depth_multiplier"),
-    "fully_connected": ("activation",),
-    "max_pool2d": ("filter", "stride", "padding", "activation"),
-    "avg_pool2d": ("filter", "stride", "padding", "activation"),
-    "add": ("activation",),
-    "reshape": ("shape",),
-    "softmax": ("beta",),
-    "pad": ("paddings", "pad_value"),
-    "mean": ("axis", "keep_dims"),
-}
-OP_KINDS = tuple(OP_ATTRS)
-ACTIVATIONS = ("none", "relu", "relu6")
-PADDINGS = ("same", "valid")
 
 
 @dataclass
@@ -103,7 +89,7 @@ class Tensor:
 
 @dataclass
 class Op:
-    """One operation: ``kind`` (one of ``OP_KINDS``), tensor names in and out, and attributes."""
+    """One operation: ``kind`` (an op of :mod:`edge_deploy.ops`), tensor names in and out, and attributes."""
 
     kind: str
     name: str

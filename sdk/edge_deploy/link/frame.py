@@ -16,8 +16,14 @@ from dataclasses import dataclass
 SYNC = b"\xa5\x5a"
 HEADER_BYTES = 7
 TRAILER_BYTES = 4
+# The payload every device takes (the runtime's default request buffer, ED_MAX_PAYLOAD); a device
+# built with a larger buffer says so in INFO (max_payload), up to what the length field holds.
 MAX_PAYLOAD = 4096
+LENGTH_FIELD_MAX = 0xFFFF
 REPLY = 0x80
+# Requests use seq 1..255; seq 0 marks frames that answer no request (BOOT, FAULT, and a
+# TRUNCATED error for a header cut short, whose seq the device could not read).
+NO_REQUEST_SEQ = 0
 
 # Requests (host -> device); the reply has the same seq and type | REPLY.
 INFO = 0x01
@@ -29,6 +35,7 @@ READ_OUTPUT = 0x06
 READ_PROFILE = 0x07
 EXIT = 0x08
 SPIN = 0x09
+RUN_BATCH = 0x0A
 
 # Sent by the device on its own.
 BOOT = 0xF0
@@ -78,10 +85,12 @@ class Frame:
     payload: bytes
 
 
-def encode_frame(frame_type: int, seq: int, payload: bytes = b"") -> bytes:
-    """Return the bytes of one frame. Raises ValueError if the payload is over MAX_PAYLOAD."""
-    if len(payload) > MAX_PAYLOAD:
-        raise ValueError(f"payload of {len(payload)} bytes is over the {MAX_PAYLOAD}-byte maximum")
+def encode_frame(frame_type: int, seq: int, payload: bytes = b"", *, max_payload: int = MAX_PAYLOAD) -> bytes:
+    """Return the bytes of one frame. ``max_payload`` is the receiver's limit (a device's INFO
+    max_payload; at most LENGTH_FIELD_MAX). Raises ValueError if the payload is over it."""
+    limit = min(max_payload, LENGTH_FIELD_MAX)
+    if len(payload) > limit:
+        raise ValueError(f"payload of {len(payload)} bytes is over the {limit}-byte maximum")
     fields = struct.pack("<BBH", frame_type & 0xFF, seq & 0xFF, len(payload))
     crc = zlib.crc32(fields + payload) & 0xFFFFFFFF
     return SYNC + fields + bytes([crc8(fields)]) + payload + struct.pack("<I", crc)
@@ -96,6 +105,7 @@ class FrameDecoder:
     """
 
     def __init__(self, max_payload: int = MAX_PAYLOAD) -> None:
+        # Longer frames are taken as false headers; raise it to a device's INFO max_payload.
         self.max_payload = max_payload
         self._buffer = bytearray()
         self.skipped_bytes = 0

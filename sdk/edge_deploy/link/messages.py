@@ -39,6 +39,16 @@ class DeviceInfo:
     model: str | None
     fields: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def run_batch(self) -> bool:
+        """True if the firmware serves RUN_BATCH (runtimes older than it do not say so)."""
+        return self.fields.get("run_batch") == "1"
+
+    @property
+    def link(self) -> str:
+        """The link the firmware talks on: "uart" or "semihost" ("uart" for older runtimes)."""
+        return self.fields.get("link", "uart")
+
     @classmethod
     def from_text(cls, payload: bytes) -> DeviceInfo:
         """Decode an INFO/BOOT payload. Raises EdgeDeployError if a field is missing."""
@@ -93,6 +103,20 @@ class RunResult:
         if len(payload) != 8 + 4 * n_layers:
             raise EdgeDeployError(f"RUN reply of {len(payload)} bytes does not hold {n_layers} layer counts")
         return cls(total, list(struct.unpack_from(f"<{n_layers}I", payload, 8)))
+
+
+def parse_batch_reply(payload: bytes, n_layers: int, output_bytes: int) -> list[tuple[RunResult, bytes]]:
+    """Decode a RUN_BATCH reply: per input, u32 total cycles, n_layers x u32 layer cycles and the
+    output bytes. Returns (cycles, output) per input. Raises EdgeDeployError on a size that
+    does not divide into records."""
+    record = 4 + 4 * n_layers + output_bytes
+    if not payload or len(payload) % record:
+        raise EdgeDeployError(f"RUN_BATCH reply of {len(payload)} bytes is not whole records of {record} bytes")
+    results = []
+    for start in range(0, len(payload), record):
+        total, *layers = struct.unpack_from(f"<{1 + n_layers}I", payload, start)
+        results.append((RunResult(total, layers), payload[start + 4 + 4 * n_layers : start + record]))
+    return results
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from edge_deploy.profile.accesses import MemoryCounts
 from edge_deploy.profile.counts import InsnCounts
 from edge_deploy.profile.cycle_model import CortexM4Timing, estimate_cycles
 from edge_deploy.profile.decode import Insn
@@ -29,19 +30,23 @@ class Tally:
 
 @dataclass(frozen=True)
 class SegmentCycles:
-    """One mark segment with its per-address counts and estimated cycles."""
+    """One mark segment with its per-address counts, estimated cycles, where the cycles went
+    (``parts``: core, fetch, data, misaligned) and its memory accesses."""
 
     mark: int | None
     counts: dict[int, int]
     cycles: dict[int, int]
+    parts: dict[str, int] = field(default_factory=dict)
+    memory: MemoryCounts = field(default_factory=MemoryCounts)
 
 
 def segment_cycles(counts: InsnCounts, insns: Mapping[int, Insn], timing: CortexM4Timing) -> list[SegmentCycles]:
     """Estimate cycles per address for every segment of a run, in run order."""
-    return [
-        SegmentCycles(seg.mark, seg.counts, estimate_cycles(insns, seg.counts, timing).cycles)
-        for seg in counts.segments
-    ]
+    out = []
+    for seg in counts.segments:
+        estimate = estimate_cycles(insns, seg.counts, timing, seg.memory)
+        out.append(SegmentCycles(seg.mark, seg.counts, estimate.cycles, estimate.parts, seg.memory))
+    return out
 
 
 def merge(segments: Sequence[SegmentCycles]) -> tuple[dict[int, int], dict[int, int]]:

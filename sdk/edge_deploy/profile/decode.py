@@ -13,6 +13,7 @@ from dataclasses import dataclass
 # Instruction kinds.
 ALU, MUL, MAC, MUL_LONG, DSP, SIMD, DIV = "alu", "mul", "mac", "mul_long", "dsp", "simd", "div"
 LOAD, STORE, LOAD_DOUBLE, STORE_DOUBLE = "load", "store", "load_double", "store_double"
+STORE_EXCLUSIVE = "store_exclusive"   # STREX: timed like an LDR (TRM 3.3.2)
 LOAD_MULTIPLE, STORE_MULTIPLE = "load_multiple", "store_multiple"
 BRANCH, TABLE_BRANCH, IT, SYSTEM = "branch", "table_branch", "it", "system"
 FPU, FPU_MAC, FPU_DIV, FPU_LOAD, FPU_STORE = "fpu", "fpu_mac", "fpu_div", "fpu_load", "fpu_store"
@@ -20,7 +21,8 @@ FPU_LOAD_MULTIPLE, FPU_STORE_MULTIPLE, UNKNOWN = "fpu_load_multiple", "fpu_store
 
 _SINGLE_LOADS = {"ldr", "ldrb", "ldrh", "ldrsb", "ldrsh", "ldrt", "ldrbt", "ldrht", "ldrsbt", "ldrsht",
                  "ldrex", "ldrexb", "ldrexh"}
-_SINGLE_STORES = {"str", "strb", "strh", "strt", "strbt", "strht", "strex", "strexb", "strexh"}
+_SINGLE_STORES = {"str", "strb", "strh", "strt", "strbt", "strht"}
+_EXCLUSIVE_STORES = {"strex", "strexb", "strexh"}
 _LOAD_MULTIPLE = {"ldm", "ldmia", "ldmdb", "ldmfd", "ldmea", "pop"}
 _STORE_MULTIPLE = {"stm", "stmia", "stmdb", "stmfd", "stmea", "push"}
 _BRANCHES = {"b", "bl", "bx", "blx", "cbz", "cbnz"}
@@ -56,7 +58,10 @@ class Insn:
     addr_regs: frozenset[str]    # base and index registers of a memory operand
     register_offset: bool        # memory operand uses an index register
     pc_relative: bool            # literal load from the code (LDR Rx, [PC, #imm])
-    wide: bool                   # 64-bit FPU load/store or two-register VMOV
+    wide: bool                   # 64-bit FPU load/store (a D register)
+    core_transfer: int = 0       # VMOV: core registers moved to/from the FPU (0 for FPU-only moves)
+    fpu: bool = False            # executes in the FPU (a V* instruction)
+    writeback: bool = False      # updates its base register (LDR Rt, [Rn], #4 / [Rn, #4]!)
 
     @property
     def end(self) -> int:
@@ -69,6 +74,8 @@ def _kind(name: str) -> str:  # noqa: C901 - a flat table reads best as one func
         return LOAD
     if name in _SINGLE_STORES:
         return STORE
+    if name in _EXCLUSIVE_STORES:
+        return STORE_EXCLUSIVE
     if name == "ldrd":
         return LOAD_DOUBLE
     if name == "strd":
@@ -114,10 +121,18 @@ def _kind(name: str) -> str:  # noqa: C901 - a flat table reads best as one func
     return ALU
 
 
+_CORE_REGISTERS = frozenset({*(f"r{i}" for i in range(13)), "sb", "sl", "fp", "ip", "sp", "lr", "pc"})
+
+
 def _make_insn(cs_insn) -> Insn:
     from capstone import CS_GRP_CALL, arm
 
     name = cs_insn.insn_name() or cs_insn.mnemonic.split(".")[0]
+    # capstone names some FPU instructions after their VFP encodings (vmov.f32 #imm is fconsts,
+    # vmrs APSR is fmstat): the mnemonic says whether the FPU runs it.
+    fpu = cs_insn.mnemonic.startswith("v")
+    if fpu and not name.startswith("v"):
+        name = cs_insn.mnemonic.split(".")[0]
     kind = _kind(name)
     read, written = cs_insn.regs_access()
     written_names = {cs_insn.reg_name(r) for r in written}
@@ -146,9 +161,11 @@ def _make_insn(cs_insn) -> Insn:
             n_regs *= 2  # D registers move two words each
     else:
         n_regs = 0
-    wide = (kind in (FPU_LOAD, FPU_STORE) and " d" in " " + cs_insn.op_str.split(",")[0]) or (
-        name == "vmov" and cs_insn.op_str.count(",") >= 2 and cs_insn.op_str.count("r") >= 2
-    )
+    wide = kind in (FPU_LOAD, FPU_STORE) and " d" in " " + cs_insn.op_str.split(",")[0]
+    core_transfer = 0
+    if name == "vmov":
+        core_transfer = sum(1 for op in cs_insn.operands
+                            if op.type == arm.ARM_OP_REG and cs_insn.reg_name(op.reg) in _CORE_REGISTERS)
     conditional = (cs_insn.cc not in (arm.ARM_CC_AL, arm.ARM_CC_INVALID) and kind != IT) or name in ("cbz", "cbnz")
     return Insn(
         addr=cs_insn.address,
@@ -166,6 +183,9 @@ def _make_insn(cs_insn) -> Insn:
         register_offset=register_offset,
         pc_relative=pc_relative,
         wide=bool(wide),
+        core_transfer=core_transfer,
+        fpu=fpu,
+        writeback=bool(cs_insn.writeback) and kind in (LOAD, STORE, FPU_LOAD, FPU_STORE),
     )
 
 

@@ -1,19 +1,42 @@
-"""Hand-counted Cortex-M4 micro-benchmarks: small assembly loops of known cycle cost.
+"""Hand-counted Cortex-M4 micro-benchmarks: the frame (a loop in assembly, built for QEMU) and the
+hand-count helper; the benchmarks themselves are in ``microbench_cases.py``.
 
 Each benchmark is a loop of ``iterations`` passes over a few instructions, built with
-arm-none-eabi-gcc into a bare-metal ELF for QEMU ``mps2-an386`` that exits through semihosting.
-Next to every instruction its Cortex-M4 TRM cost is written by hand, and ``hand_cycles`` adds
-them up for the loop (``bench_loop`` to ``bench_loop_end``) under given model parameters. The
-tests and ``benchmarks/profile_microbench.py`` check the plugin's counts and the cycle model
-against them.
+arm-none-eabi-gcc into a bare-metal ELF for QEMU ``mps2-an386`` (code and constants at 0x0,
+the board's flash region; data in RAM at 0x20000000) that exits through semihosting. Next to
+every instruction its cost is written by hand from the manuals, with the source, and
+``hand_cycles(timing)`` adds them up for the loop (``bench_loop`` to ``bench_loop_end``). The
+hand counts never call the cycle model: a wrong rule in the model fails a test.
 
-Register use: r4 counts iterations down, r6 and r7 point at two scratch buffers in RAM.
+Sources, as cited beside the instructions:
+
+* ``T3-1``: Cortex-M4 TRM (ARM DDI 0439B) Table 3-1, instruction set summary: "B<cc> 1 or
+  1 + P", "LDR 2", "LDM 1 + N", "MUL/MLA/SMLAD ... 1", "SDIV/UDIV 2 to 12";
+* ``LS``: the same TRM, 3.3.2 load/store timings ("LDR [any] are pipelined when possible ...
+  one cycle is removed from the cost of the next instruction", "STR Rx,[Ry,#imm] is always one
+  cycle", "Any load or store that generates an address dependent on the result of a preceding
+  data processing operation stalls the pipeline for an additional cycle", "LDR PC,[any] ... at
+  least five cycles", "TBB and TBH ... at least six cycles", "LDREX and STREX can be pipelined
+  exactly as LDR", "LDRD and STRD ... three cycles");
+* ``T7-1``: the same TRM, Table 7-1, FPU instruction timings ("VDIV 14", "VMLA 3", "VLDR .32 2",
+  "one float to/from one core register: 2", "two floats to/from two core registers: 2");
+* ``UA``: Cortex-M3/M4 TRM, unaligned accesses "are converted into two or more aligned accesses"
+  by the bus interface: a word at 2 mod 4 is two halfwords (+1), at an odd address a byte, a
+  halfword and a byte (+2);
+* ``ART``: RM0090 3.5.2 (STM32F4 flash, 128-bit reads): a miss costs the wait states; prefetch
+  reads the next line meanwhile (Figure 5: a line of four 32-bit instructions takes four cycles
+  to run, so with W wait states W + 1 - 4 remain); "64 lines of 128 bits" instruction cache and
+  "8 rows of 128 bits" data cache, LRU; RM0440 3.3.4: "If a loop is present in the current
+  buffer, no new flash access is performed".
+
+Register use: r4 counts iterations down, r6 and r7 point at two scratch buffers in RAM, r8 at a
+1 KiB table of constants in flash (``.rodata``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_deploy.profile.baremetal import build_elf
@@ -27,8 +50,13 @@ class MicroBenchmark:
     """One loop: ``body`` (assembly) runs ``iterations`` times, followed by subs/bne.
 
     ``setup`` runs once before the loop, ``after`` is placed after the function (callees).
-    ``hand_cycles(timing)`` is the hand count of the loop range, and ``hand_counts`` gives
-    the expected execution count of each loop instruction in order (None: all ``iterations``).
+    ``hand_cycles(timing)`` is the hand count of the loop range (``bench_loop`` to
+    ``bench_loop_end``, plus ``bench_after`` to ``bench_after_end``, the callees) for a core
+    timing without flash
+    wait states; ``flash_cycles`` maps a name of ``microbench_cases.FLASH_TIMINGS`` to the hand count with that
+    flash (P = 2, divide 7). ``hand_counts`` gives the expected execution count of each loop
+    instruction in order (None: all ``iterations``). ``cold_entry``: the loop starts on a
+    16-byte line that the code before it jumps to, so its first fetch is a miss.
     """
 
     name: str
@@ -38,185 +66,14 @@ class MicroBenchmark:
     after: str = ""
     iterations: int = N
     hand_counts: tuple[int, ...] | None = None
+    flash_cycles: Mapping[str, int] = field(default_factory=dict)
+    cold_entry: bool = False
 
 
-def _loop(body_cycles: int, t: CortexM4Timing, n: int = N) -> int:
-    """A simple counted loop: body, SUBS (1), BNE taken n-1 times (1+P) and not taken once (1)."""
-    return n * (body_cycles + 1) + (n - 1) * (1 + t.branch_refill + t.flash_wait_states) + 1
+def counted_loop(body_cycles: int, t: CortexM4Timing, n: int = N) -> int:
+    """A counted loop: body, SUBS (1, T3-1), BNE taken n-1 times (1 + P, T3-1) and not once (1)."""
+    return n * (body_cycles + 1) + (n - 1) * (1 + t.branch_refill) + 1
 
-
-BENCHMARKS: tuple[MicroBenchmark, ...] = (
-    MicroBenchmark(
-        "alu",
-        """
-        adds r0, r0, #1      @ 1
-        eors r1, r1, r0      @ 1
-        lsls r2, r1, #3      @ 1
-        orrs r3, r3, r2      @ 1
-        """,
-        lambda t: _loop(4, t),
-    ),
-    MicroBenchmark(
-        "loads_pipelined",
-        """
-        ldr r0, [r6]         @ 2
-        ldr r1, [r6, #4]     @ 1: pipelined behind the previous LDR
-        ldr r2, [r6, #8]     @ 1
-        ldr r3, [r6, #12]    @ 1
-        """,
-        lambda t: _loop(5, t),
-    ),
-    MicroBenchmark(
-        "load_address_dependency",
-        """
-        ldr r0, [r6]         @ 2
-        ldr r1, [r0]         @ 2: its address is the previous load's result, no pipelining
-        """,
-        lambda t: _loop(4, t),
-        setup="str r6, [r6]",
-    ),
-    MicroBenchmark(
-        "load_store_pairs",
-        """
-        ldr r0, [r6]         @ 2
-        str r0, [r7, #4]     @ 1: immediate-offset STR is always one cycle
-        ldr r1, [r6, r5]     @ 2: nothing pipelines after a store
-        str r1, [r7, r5]     @ 1: register-offset STR (2) pipelined behind an LDR
-        """,
-        lambda t: _loop(6, t),
-        setup="movs r5, #8",
-    ),
-    MicroBenchmark(
-        "address_interlock",
-        """
-        add r0, r6, #4       @ 1
-        ldr r1, [r0]         @ 2 + 1: base register computed by the instruction before
-        mov r2, r7           @ 1
-        str r1, [r2, #8]     @ 1 + 1: same interlock for a store
-        """,
-        lambda t: _loop(5 + (2 if t.address_interlock else 0), t),
-    ),
-    MicroBenchmark(
-        "s8_mac",
-        """
-        ldr r0, [r6]              @ 2
-        ldr r1, [r7]              @ 1: pipelined
-        sxtb16 r2, r0             @ 1
-        sxtb16 r0, r0, ror #8     @ 1
-        sxtb16 r3, r1             @ 1
-        sxtb16 r1, r1, ror #8     @ 1
-        smlad r8, r2, r3, r8      @ 1
-        smlad r8, r0, r1, r8      @ 1
-        """,
-        lambda t: _loop(9, t),
-    ),
-    MicroBenchmark(
-        "load_store_multiple",
-        """
-        ldmia r6, {r0-r3}    @ 1 + 4
-        stmia r7, {r0-r3}    @ 1 + 4
-        ldrd r0, r1, [r6]    @ 1 + 2
-        strd r0, r1, [r7]    @ 1 + 2
-        push {r0, r1}        @ 1 + 2
-        pop {r0, r1}         @ 1 + 2
-        """,
-        lambda t: _loop(22, t),
-    ),
-    MicroBenchmark(
-        "multiplies",
-        """
-        mul r0, r1, r2           @ 1
-        mla r0, r1, r2, r0       @ 1
-        smull r0, r1, r2, r3     @ 1
-        umlal r0, r1, r2, r3     @ 1
-        smlabb r0, r1, r2, r0    @ 1
-        smlald r0, r1, r2, r3    @ 1
-        """,
-        lambda t: _loop(6, t),
-    ),
-    MicroBenchmark(
-        "divides",
-        """
-        udiv r0, r1, r2      @ D (2..12, the model's divide_cycles)
-        sdiv r0, r1, r2      @ D
-        """,
-        lambda t: _loop(2 * t.divide_cycles, t),
-        setup="movs r1, #200\n        movs r2, #7",
-    ),
-    MicroBenchmark(
-        "fpu",
-        """
-        vldr s0, [r6]              @ 2
-        vmla.f32 s1, s0, s0        @ 3
-        vadd.f32 s2, s1, s0        @ 1
-        vdiv.f32 s3, s2, s0        @ 14
-        vmov r0, s3                @ 1
-        vstr s3, [r7]              @ 2
-        vldmia r6, {s4-s7}         @ 1 + 4
-        """,
-        lambda t: _loop(28, t),
-    ),
-    MicroBenchmark(
-        "call_return",
-        """
-        bl leaf              @ 1 + P
-        adds r0, r0, #1      @ 1
-        """,
-        lambda t: _loop((1 + t.branch_refill + t.flash_wait_states) + 1, t),
-        after="""
-        .thumb_func
-leaf:
-        bx lr
-        """,
-    ),
-    MicroBenchmark(
-        "literal_loads",
-        """
-        ldr r0, =0x12345678  @ 2 + flash wait states (literal pool in code memory)
-        ldr r1, =0x0badcafe  @ 2 + ws: literal loads are not pipelined
-        """,
-        lambda t: _loop(4 + 2 * t.flash_wait_states, t),
-    ),
-    MicroBenchmark(
-        "nested_loops",
-        """
-        movs r5, #3          @ 1
-inner:
-        adds r0, r0, #1      @ 1, 3 times
-        subs r5, r5, #1      @ 1, 3 times
-        bne inner            @ taken twice (1 + P), not taken once (1)
-        """,
-        lambda t: N * (1 + 3 * 2 + 2 * (1 + t.branch_refill + t.flash_wait_states) + 1)
-        + N + (N - 1) * (1 + t.branch_refill + t.flash_wait_states) + 1,
-        hand_counts=(N, 3 * N, 3 * N, 3 * N, N, N),
-    ),
-    MicroBenchmark(
-        "if_else",
-        """
-        tst r4, #1           @ 1
-        beq even             @ taken on the 50 even counter values: 1 + P, else 1
-        adds r0, r0, #1      @ 1, odd passes
-        b join               @ 1 + P, odd passes
-even:
-        adds r1, r1, #1      @ 1, even passes
-join:
-        """,
-        lambda t: N + (N + (N // 2) * (t.branch_refill + t.flash_wait_states)) + N // 2
-        + (N // 2) * (1 + t.branch_refill + t.flash_wait_states) + N // 2
-        + N + (N - 1) * (1 + t.branch_refill + t.flash_wait_states) + 1,
-        hand_counts=(N, N, N // 2, N // 2, N // 2, N, N),
-    ),
-    MicroBenchmark(
-        "it_block",
-        """
-        cmp r4, #50          @ 1
-        ite hi               @ 1 (IT folding not modelled)
-        addhi r0, r0, #1     @ 1 (executes or not, one cycle either way)
-        addls r1, r1, #1     @ 1
-        """,
-        lambda t: _loop(4, t),
-    ),
-)
 
 _TEMPLATE = """\
     .syntax unified
@@ -250,11 +107,13 @@ reset:
 
     .thumb_func
     .global bench
-    .balign 4
+    .balign 16
 bench:
     push {{r4-r8, lr}}
+    ldr r8, =flash_table
     {setup}
     nop                          @ keeps the setup's last instruction out of the loop's timing
+{entry}
     .global bench_loop
 bench_loop:
     {body}
@@ -264,7 +123,19 @@ bench_loop:
 bench_loop_end:
     pop {{r4-r8, pc}}
     .ltorg
+    .global bench_after
+bench_after:
 {after}
+    .global bench_after_end
+bench_after_end:
+    nop
+
+    .section .rodata
+    .balign 16
+flash_table:
+    .rept 512
+    .word 0x01020304
+    .endr
 
     .bss
     .balign 8
@@ -272,10 +143,21 @@ buf_a: .space 256
 buf_b: .space 256
 """
 
+# A jump over one whole 16-byte line to a line boundary: the loop's line is neither the current
+# nor the prefetched one, so its first fetch is a plain miss.
+_COLD_ENTRY = """\
+    b bench_loop
+    .balign 16
+    .rept 8
+    nop                          @ never executed: the line the prefetch buffer holds
+    .endr"""
+
+
 def microbenchmark_source(bench: MicroBenchmark) -> str:
     """Return the complete assembly source of ``bench``."""
     return _TEMPLATE.format(
-        iterations=bench.iterations, setup=bench.setup, body=bench.body.strip("\n"), after=bench.after
+        iterations=bench.iterations, setup=bench.setup, body=bench.body.strip("\n"), after=bench.after,
+        entry=_COLD_ENTRY if bench.cold_entry else "",
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_deploy.fsutil import atomic_output_file, atomic_write_json, atomic_write_text
+from edge_deploy.profile.accesses import Accesses
 from edge_deploy.profile.profiler import Profile
 
 PROFILE_FORMAT = "edge-deploy/profile"
@@ -25,8 +26,34 @@ def _ms(cycles: int, clock_hz: int) -> float:
     return round(cycles / clock_hz * 1e3, 4)
 
 
+def _memory(memory: dict[str, Accesses]) -> dict[str, dict[str, int]]:
+    """Accesses per region as plain data (the misaligned counts only where there are any)."""
+    out = {}
+    for region, acc in memory.items():
+        row = asdict(acc)
+        out[region] = {k: v for k, v in row.items() if v or not k.startswith("misaligned")}
+    return out
+
+
+def timing_summary(profile: Profile) -> str:
+    """One line: the flash timing the model applied, or that code and data had no wait states."""
+    flash = profile.timing.flash
+    where = profile.timing_board or "the board"
+    if flash is None or not flash.wait_states:
+        return f"{where}: code and data at zero wait states"
+    art = flash.accelerator
+    if art is None:
+        accel = "no accelerator"
+    else:
+        caches = [f"{name} {c.lines} x {c.line_bytes} B" for name, c in (("I-cache", art.icache),
+                                                                        ("D-cache", art.dcache)) if c]
+        accel = "ART: " + ", ".join((["prefetch"] if art.prefetch else []) + caches)
+    return f"{where}: flash at {flash.wait_states} wait states, {flash.read_bytes}-byte reads, {accel}"
+
+
 def profile_to_dict(profile: Profile, *, board: str, clock_hz: int) -> dict[str, Any]:
-    """Return the ``profile.json`` content for ``profile`` on ``board`` clocked at ``clock_hz``.
+    """Return the ``profile.json`` content for ``profile`` of a build for ``board``, timed at
+    ``clock_hz`` (the clock of the board whose memory timing was applied).
 
     Latencies are cycles / clock in milliseconds; ratios are None where a count is zero.
     """
@@ -34,6 +61,9 @@ def profile_to_dict(profile: Profile, *, board: str, clock_hz: int) -> dict[str,
         {
             "index": layer.index, "name": layer.name, "op": layer.op, "macs": layer.macs,
             "instructions": layer.instructions, "cycles": layer.cycles,
+            "cycles_p1": layer.cycles_range[0], "cycles_p3": layer.cycles_range[1],
+            "stalls": {k: v for k, v in layer.parts.items() if k != "core"},
+            "memory": _memory(layer.memory),
             "mac_per_cycle": _ratio(layer.macs, layer.cycles),
             "mac_per_instruction": _ratio(layer.macs, layer.instructions),
             "latency_ms": _ms(layer.cycles, clock_hz),
@@ -41,16 +71,24 @@ def profile_to_dict(profile: Profile, *, board: str, clock_hz: int) -> dict[str,
         for layer in profile.layers
     ]
     return {
-        "format": PROFILE_FORMAT, "version": 1,
+        "format": PROFILE_FORMAT, "version": 2,
         "source": profile.source,
+        "source_note": "instructions and memory accesses counted exactly by the QEMU plugin; cycles from the "
+                       "Cortex-M4 model (docs/cycle-model.md)",
         "board": board, "machine": profile.machine, "clock_hz": clock_hz,
+        "core": f"QEMU {profile.machine} (Cortex-M4F)",
+        "timing_board": profile.timing_board or board,
+        "timing": timing_summary(profile),
         "inferences": profile.inferences,
         "instructions": profile.instructions, "cycles": profile.cycles, "macs": profile.macs,
+        "cycles_p1": profile.cycles_range[0], "cycles_p3": profile.cycles_range[1],
+        "stalls": {k: v for k, v in profile.parts.items() if k != "core"},
+        "memory": _memory(profile.memory),
         "mac_per_cycle": _ratio(profile.macs, profile.cycles),
         "mac_per_instruction": _ratio(profile.macs, profile.instructions),
         "latency_ms": _ms(profile.cycles, clock_hz),
         "run": {"instructions": profile.run_instructions, "cycles": profile.run_cycles},
-        "cycle_model": {"name": "cortex-m4-trm", **asdict(profile.timing)},
+        "cycle_model": profile.timing.describe(),
         "layers": layers,
         "functions": [
             {"name": name, "instructions": t.instructions, "cycles": t.cycles}
@@ -71,31 +109,40 @@ def _fmt(value: Any) -> str:
 
 def profile_markdown(data: dict[str, Any]) -> str:
     """Render ``profile.json`` content as a Markdown report with a per-layer table."""
+    model = data["cycle_model"]
     lines = [
-        f"# Profile on {data['board']} ({data['clock_hz'] / 1e6:g} MHz)",
+        f"# Profile of the {data['board']} build, {data['timing_board']} timing ({data['clock_hz'] / 1e6:g} MHz)",
         "",
-        f"Source: `{data['source']}`. Instructions are exact (counted in the emulator); cycles are a Cortex-M4 "
-        "model estimate (docs/cycle-model.md).",
+        f"Source: `{data['source']}`: {data['source_note']}.",
+        f"Core: {data['core']}. Memory timing: {data['timing']}.",
+        f"Cycles at P = {model['branch_refill']} (a choice; P = 1 and P = 3 give "
+        f"{_fmt(data['cycles_p1'])} to {_fmt(data['cycles_p3'])}).",
         "",
-        "| # | layer | op | MACs | instructions | cycles | MAC/cycle | latency ms |",
-        "|---:|---|---|---:|---:|---:|---:|---:|",
+        "| # | layer | op | MACs | instructions | cycles | P=1..3 | flash read B | MAC/cycle | latency ms |",
+        "|---:|---|---|---:|---:|---:|---|---:|---:|---:|",
     ]
     for layer in data["layers"]:
+        flash_bytes = layer["memory"].get("flash", {}).get("load_bytes", 0)
         lines.append(
             f"| {layer['index']} | {layer['name']} | {layer['op'] or '-'} | {_fmt(layer['macs'])} | "
-            f"{_fmt(layer['instructions'])} | {_fmt(layer['cycles'])} | {_fmt(layer['mac_per_cycle'])} | "
-            f"{_fmt(layer['latency_ms'])} |"
+            f"{_fmt(layer['instructions'])} | {_fmt(layer['cycles'])} | "
+            f"{_fmt(layer['cycles_p1'])}..{_fmt(layer['cycles_p3'])} | {_fmt(flash_bytes)} | "
+            f"{_fmt(layer['mac_per_cycle'])} | {_fmt(layer['latency_ms'])} |"
         )
+    flash_total = data["memory"].get("flash", {}).get("load_bytes", 0)
     lines.append(
         f"| | **total** | | {_fmt(data['macs'])} | {_fmt(data['instructions'])} | {_fmt(data['cycles'])} | "
+        f"{_fmt(data['cycles_p1'])}..{_fmt(data['cycles_p3'])} | {_fmt(flash_total)} | "
         f"{_fmt(data['mac_per_cycle'])} | {_fmt(data['latency_ms'])} |"
     )
+    stalls = ", ".join(f"{k} {_fmt(v)}" for k, v in data["stalls"].items())
+    lines += ["", f"Of the cycles, memory stalls: {stalls}."]
     lines += ["", "## Hottest functions (whole run)", "", "| function | instructions | cycles |", "|---|---:|---:|"]
     for func in data["functions"]:
         lines.append(f"| {func['name']} | {_fmt(func['instructions'])} | {_fmt(func['cycles'])} |")
-    model = data["cycle_model"]
     lines += ["", f"Cycle model: branch refill P = {model['branch_refill']}, divide = {model['divide_cycles']} "
-              f"cycles, flash wait states = {model['flash_wait_states']}.", ""]
+              f"cycles, load feeding the next load's address + {model['load_to_address_extra']} (all three "
+              "choices: docs/cycle-model.md).", ""]
     return "\n".join(lines)
 
 
@@ -116,8 +163,8 @@ def write_profile_png(data: dict[str, Any], path: str | Path) -> Path:
                         ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
     ax.set_ylabel("estimated Cortex-M4 cycles")
-    ax.set_title(f"{data['board']}: {data['cycles']:,} cycles, {data['latency_ms']:.2f} ms "
-                 f"at {data['clock_hz'] / 1e6:g} MHz (labels: MAC/cycle)", fontsize=9)
+    ax.set_title(f"{data['board']} build, {data['timing_board']} timing: {data['cycles']:,} cycles, "
+                 f"{data['latency_ms']:.2f} ms at {data['clock_hz'] / 1e6:g} MHz (labels: MAC/cycle)", fontsize=9)
     fig.tight_layout()
     with atomic_output_file(path) as tmp:
         fig.savefig(tmp, format="png", metadata={"Software": None})

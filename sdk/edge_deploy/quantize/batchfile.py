@@ -21,13 +21,36 @@ HINT = ("a batch file holds N samples stacked on a new first axis, each shaped l
 
 
 def read_batch(source: str | os.PathLike | np.ndarray, what: str = "inputs") -> np.ndarray:
-    """The array in a ``.npy`` file (or ``source`` itself). Raises EdgeDeployError if unreadable."""
+    """The array in a ``.npy`` file (or ``source`` itself). Raises EdgeDeployError if unreadable,
+    empty or cut short."""
     if isinstance(source, np.ndarray):
         return source
     try:
         return np.load(source, allow_pickle=False)
+    except EOFError:
+        # numpy's word for a file with no (or too few) bytes; not the user's Ctrl-D.
+        raise EdgeDeployError(f"cannot read {what} {source}: the file is empty or cut short",
+                              "pass a .npy file written by numpy.save") from None
     except (OSError, ValueError) as exc:
         raise EdgeDeployError(f"cannot read {what} {source}: {exc}", "pass a .npy file written by numpy.save") from None
+
+
+def check_samples(batch: np.ndarray, what: str = "inputs") -> np.ndarray:
+    """``batch`` (samples on the first axis) if it holds at least one sample and, when float,
+    only finite values. Raises EdgeDeployError naming the first sample with a NaN or infinity."""
+    if batch.ndim == 0 or len(batch) == 0:
+        raise EdgeDeployError(f"{what} hold no sample (0 along the first axis)",
+                              "pass a batch file with at least one sample")
+    if np.issubdtype(batch.dtype, np.floating):
+        bad = ~np.isfinite(batch.reshape(len(batch), -1))
+        if bad.any():
+            sample, element = (int(i) for i in np.argwhere(bad)[0])
+            value = batch.reshape(len(batch), -1)[sample, element]
+            raise EdgeDeployError(
+                f"{what} hold {bad.sum()} values that are not finite: the first is {value} in sample {sample} "
+                f"(element {element} of it)",
+                "replace or drop the samples with NaN or infinite values before running them")
+    return batch
 
 
 def torch_sample_shape(ir_sample: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -70,13 +93,13 @@ def load_int8_batch(source, ir_sample: tuple[int, ...], scale: float, zero_point
     """An int8 batch ``(N, *ir_sample)`` from a batch file or array in either layout.
 
     int8 data is used as is; float data is quantized with ``scale`` / ``zero_point`` (a line on
-    stderr says so unless ``quiet``). Raises EdgeDeployError for another dtype or a shape that fits
-    neither layout."""
+    stderr says so unless ``quiet``). Raises EdgeDeployError for another dtype, a shape that fits
+    neither layout, no sample, or a NaN / infinity in a float batch (naming its sample)."""
     batch = read_batch(source, what)
     if batch.dtype != np.int8 and not np.issubdtype(batch.dtype, np.floating):
         raise EdgeDeployError(f"{what} are {batch.dtype}; expected int8 (used as is) or float32 (quantized)",
                               "save the batch as int8 or float32")
-    batch = to_ir_batch(batch, ir_sample, torch_sample, what)
+    batch = check_samples(to_ir_batch(batch, ir_sample, torch_sample, what), what)
     if batch.dtype != np.int8:
         from edge_deploy.ir.graph import QuantParams
         from edge_deploy.quantize.ptq import quantize_input

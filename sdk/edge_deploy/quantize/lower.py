@@ -1,11 +1,13 @@
 """Lower a PyTorch model (torch.fx trace) to the float graph IR, TFLite layout.
 
-Supported: Conv1d / Conv2d (groups 1, or depthwise), BatchNorm folded into the preceding conv,
-ReLU / ReLU6 fused into the producing op, MaxPool / AvgPool (no padding), AdaptiveAvgPool to 1
-(MEAN), Flatten, Linear, add, Softmax; Dropout and Identity vanish (eval mode). A Conv1d becomes a
-conv2d with height 1: a ``(N, C, L)`` input is ``(1, 1, L, C)`` in the IR. Flatten of a
-channels-first tensor is reproduced by permuting the next Linear's weight columns, so the IR's
-logits equal the PyTorch model's.
+Modules and calls that are IR ops are lowered by their op module (``torch_modules`` /
+``torch_functions`` and ``lower_torch`` in :mod:`edge_deploy.ops`): Conv1d / Conv2d (groups 1, or
+depthwise), MaxPool / AvgPool (no padding), AdaptiveAvgPool to 1 (MEAN), Linear, add, Softmax.
+This module adds the rewrites that are not ops: BatchNorm folded into the preceding conv, ReLU /
+ReLU6 fused into the producing op, Flatten, and Dropout / Identity, which vanish (eval mode). A
+Conv1d becomes a conv2d with height 1: a ``(N, C, L)`` input is ``(1, 1, L, C)`` in the IR.
+Flatten of a channels-first tensor is reproduced by permuting the next Linear's weight columns,
+so the IR's logits equal the PyTorch model's.
 
 Activation pruning (``edge_deploy.slim.activation``, threshold mode): a pruned ReLU's threshold
 becomes the ``act_threshold`` attribute of the op the ReLU is fused into (float graph: outputs at
@@ -14,15 +16,13 @@ or below it become 0; :func:`edge_deploy.quantize.ptq.quantize_graph` turns it i
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 
 import numpy as np
 
 from edge_deploy.errors import EdgeDeployError
-from edge_deploy.interp.ops import compute_padding
-from edge_deploy.ir.builder import GraphBuilder
 from edge_deploy.ir.graph import Graph
+from edge_deploy.ops import GraphBuilder, OpDef, all_ops
 
 
 @dataclass
@@ -33,6 +33,56 @@ class _Value:
     name: str
     torch_shape: tuple[int, ...]
     column_order: np.ndarray | None = None
+
+
+class Lowering:
+    """The state of one lowering, and what an op module's ``lower_torch`` uses: the builder, the
+    IR value of each fx node, and the layout helpers."""
+
+    def __init__(self, builder: GraphBuilder, values: dict[str, _Value]) -> None:
+        self.builder, self.values = builder, values
+
+    @staticmethod
+    def error(message: str, hint: str | None = None) -> EdgeDeployError:
+        """The error a lowering raises for a layer it cannot lower."""
+        return EdgeDeployError(message, hint)
+
+    @staticmethod
+    def label(node, module) -> str:
+        """``layer 'conv1' (Conv1d)``, for messages."""
+        return f"layer '{node.target}' ({type(module).__name__})"
+
+    def source(self, node) -> _Value:
+        """The IR value of the node's first argument."""
+        return self.values[node.args[0].name]
+
+    def operand(self, node, position: int) -> _Value:
+        """The IR value of argument ``position``, which must be a tensor from another layer."""
+        import torch.fx
+
+        arg = node.args[position]
+        if not isinstance(arg, torch.fx.Node):
+            label = f"operation '{node.name}' ({getattr(node.target, '__name__', node.target)})"
+            raise EdgeDeployError(f"{label}: operand {position + 1} is {arg!r} ({type(arg).__name__}), not a tensor "
+                                  "from another layer; only tensor operands can be lowered",
+                                  "fold the constant into a layer's bias, or make it a layer")
+        return self.values[arg.name]
+
+    def value(self, name: str, rank: int | None = None, *, torch_shape: tuple[int, ...] | None = None) -> _Value:
+        """The value of IR tensor ``name``: its PyTorch shape given, or derived for ``rank``."""
+        if torch_shape is None:
+            torch_shape = _torch_shape(self.builder.graph.tensor(name).shape, rank)
+        return _Value(name, tuple(torch_shape))
+
+    pair = staticmethod(lambda value, rank, height=1: _pair(value, rank, height))
+    any_not = staticmethod(lambda value, expected: _any_not(value, expected))
+
+
+def _op_lowerings() -> tuple[dict[str, OpDef], dict[str, OpDef]]:
+    """nn.Module class name -> op, and fx call name -> op, from the op registry."""
+    modules = {name: op for op in all_ops() for name in op.torch_modules}
+    functions = {name: op for op in all_ops() for name in op.torch_functions}
+    return modules, functions
 
 
 def lower_module(model, input_shape: tuple[int, ...], name: str = "model",
@@ -58,6 +108,7 @@ def lower_module(model, input_shape: tuple[int, ...], name: str = "model",
     modules = dict(traced.named_modules())
     builder = GraphBuilder(name, "float32")
     values: dict[str, _Value] = {}
+    lowering = Lowering(builder, values)
     users = {node.name: len(node.users) for node in traced.graph.nodes}
 
     def shared(tensor: str) -> bool:
@@ -71,9 +122,9 @@ def lower_module(model, input_shape: tuple[int, ...], name: str = "model",
             shape = tuple(int(d) for d in input_shape)
             values[node.name] = _Value(builder.input(node.name, _nhwc_shape(shape)), shape)
         elif node.op == "call_module":
-            values[node.name] = _lower_module_node(builder, node, modules[node.target], values, shared, torch)
+            values[node.name] = _lower_module_node(lowering, node, modules[node.target], shared)
         elif node.op in ("call_function", "call_method"):
-            values[node.name] = _lower_function_node(builder, node, values, shared, torch)
+            values[node.name] = _lower_function_node(lowering, node, shared)
         elif node.op == "output":
             result = node.args[0]
             for item in result if isinstance(result, (tuple, list)) else [result]:
@@ -129,75 +180,26 @@ def _any_not(value, expected: int) -> bool:
     return any(int(v) != expected for v in values)
 
 
-def _lower_module_node(builder, node, module, values, shared, torch) -> _Value:
+def _lower_module_node(lowering: Lowering, node, module, shared) -> _Value:
     from torch import nn
 
-    src = values[node.args[0].name]
-    rank = len(src.torch_shape)
-    label = f"layer '{node.target}' ({type(module).__name__})"
+    src = lowering.source(node)
+    label = lowering.label(node, module)
+    builder = lowering.builder
     if isinstance(module, (nn.Dropout, nn.Identity)) or type(module).__name__ == "ChangingRateDropout":
         return src
-    if isinstance(module, (nn.Conv1d, nn.Conv2d)):
-        return _conv(builder, node, module, src, rank, label)
     if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
         return _fold_batchnorm(builder, module, src, shared, label)
     if isinstance(module, (nn.ReLU, nn.ReLU6)):
         return _fuse_activation(builder, node.name, src, "relu6" if isinstance(module, nn.ReLU6) else "relu", shared, label)
-    if isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d)):
-        if _any_not(getattr(module, "padding", 0), 0) or module.ceil_mode or _any_not(getattr(module, "dilation", 1), 1):
-            raise EdgeDeployError(f"{label}: only pooling without padding, dilation or ceil_mode can be lowered")
-        kind = "max_pool2d" if isinstance(module, (nn.MaxPool1d, nn.MaxPool2d)) else "avg_pool2d"
-        stride = module.stride if module.stride is not None else module.kernel_size
-        out = builder.pool(src.name, node.name, kind, filter_hw=_pair(module.kernel_size, rank), stride=_pair(stride, rank))
-        return _Value(out, _torch_shape(builder.graph.tensor(out).shape, rank))
-    if isinstance(module, (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)):
-        size = module.output_size if isinstance(module.output_size, (tuple, list)) else (module.output_size,)
-        if any(s != 1 for s in size):
-            raise EdgeDeployError(f"{label}: only adaptive pooling to size 1 (a global mean) can be lowered")
-        out = builder.mean(src.name, node.name, axis=(1, 2), keep_dims=True)
-        return _Value(out, _torch_shape(builder.graph.tensor(out).shape, rank))
     if isinstance(module, nn.Flatten):
         return _flatten(builder, node.name, src, label, module.start_dim)
-    if isinstance(module, nn.Linear):
-        return _linear(builder, node.name, module.weight, module.bias, src, label)
-    if isinstance(module, nn.Softmax):
-        return _Value(builder.softmax(src.name, node.name), src.torch_shape)
-    raise EdgeDeployError(f"{label} cannot be lowered to int8", "supported: Conv1d/2d, BatchNorm, ReLU/ReLU6, "
-                          "MaxPool/AvgPool, AdaptiveAvgPool(1), Flatten, Linear, Dropout, add, Softmax")
-
-
-def _conv(builder, node, module, src, rank, label) -> _Value:
-    weight = module.weight.detach().double().numpy()
-    bias = None if module.bias is None else module.bias.detach().double().numpy()
-    if isinstance(module.padding, str):
-        raise EdgeDeployError(f"{label}: string padding is not supported; give explicit integers")
-    if module.padding_mode != "zeros":
-        raise EdgeDeployError(f"{label}: padding_mode '{module.padding_mode}' cannot be lowered")
-    if rank == 3:
-        weight = weight[:, :, None, :]  # (O, I, 1, K)
-    stride, dilation, pads = _pair(module.stride, rank), _pair(module.dilation, rank), _pair(module.padding, rank, height=0)
-    in_nhwc = builder.graph.tensor(src.name).shape
-    x = src.name
-    filter_hw = weight.shape[2:4]
-    same, _ = compute_padding(in_nhwc[1:3], filter_hw, stride, dilation, "same")
-    torch_out = [(in_nhwc[1 + i] + 2 * pads[i] - (dilation[i] * (filter_hw[i] - 1) + 1)) // stride[i] + 1 for i in range(2)]
-    _, same_out = compute_padding(in_nhwc[1:3], filter_hw, stride, dilation, "same")
-    if pads == (0, 0):
-        padding = "valid"
-    elif (same[0], same[2]) == pads and tuple(same_out) == tuple(torch_out):
-        padding = "same"  # TFLite's SAME reads exactly the windows PyTorch reads
-    else:
-        x = builder.pad(x, f"{node.name}/pad", [(0, 0), (pads[0], pads[0]), (pads[1], pads[1]), (0, 0)])
-        padding = "valid"
-    groups = module.groups
-    if groups == 1:
-        out = builder.conv2d(x, node.name, weight.transpose(0, 2, 3, 1), bias, stride=stride, padding=padding, dilation=dilation)
-    elif groups == module.in_channels and weight.shape[1] == 1:
-        out = builder.depthwise_conv2d(x, node.name, weight.transpose(1, 2, 3, 0), bias, stride=stride,
-                                       padding=padding, dilation=dilation)
-    else:
-        raise EdgeDeployError(f"{label}: grouped convolution (groups={groups}) other than depthwise cannot be lowered")
-    return _Value(out, _torch_shape(builder.graph.tensor(out).shape, rank))
+    by_module, _ = _op_lowerings()
+    for cls in type(module).__mro__:  # a subclass of a torch.nn layer lowers as that layer
+        if cls.__module__.startswith("torch.nn") and cls.__name__ in by_module:
+            return by_module[cls.__name__].lower_torch(lowering, node, module)
+    supported = ", ".join(sorted(by_module)) + ", BatchNorm1d/2d, ReLU/ReLU6, Flatten, Dropout, Identity"
+    raise EdgeDeployError(f"{label} cannot be lowered to int8", f"supported: {supported}, add")
 
 
 def _producer(builder, name):
@@ -244,7 +246,7 @@ def _fuse_activation(builder, name, src, activation, shared, label) -> _Value:
     if len(builder.graph.tensor(src.name).shape) != 4:
         raise EdgeDeployError(f"{label}: the op before this activation has other users and its output is not "
                               "a feature map; it cannot be fused", "apply the activation on each branch's own copy")
-    out = builder.pool(src.name, name, "max_pool2d", filter_hw=(1, 1), stride=(1, 1), activation=activation)
+    out = builder.max_pool2d(src.name, name, filter_hw=(1, 1), stride=(1, 1), activation=activation)
     return _Value(out, src.torch_shape, src.column_order)
 
 
@@ -261,42 +263,23 @@ def _flatten(builder, name, src, label, start_dim=1) -> _Value:
     return _Value(out, (shape[0], channels * spatial), order)
 
 
-def _linear(builder, name, weight, bias, src, label) -> _Value:
-    w = weight.detach().double().numpy()
-    if len(src.torch_shape) != 2:
-        raise EdgeDeployError(f"{label}: a Linear layer must follow a flatten (its input has shape {src.torch_shape})")
-    if src.column_order is not None:
-        w = w[:, src.column_order]
-    b = None if bias is None else bias.detach().double().numpy()
-    out = builder.fully_connected(src.name, name, w.astype(np.float32), None if b is None else b.astype(np.float32))
-    return _Value(out, (src.torch_shape[0], w.shape[0]))
-
-
-def _lower_function_node(builder, node, values, shared, torch) -> _Value:
+def _lower_function_node(lowering: Lowering, node, shared) -> _Value:
     import torch.nn.functional as F
 
     target = node.target
-    label = f"operation '{node.name}' ({getattr(target, '__name__', target)})"
+    name = target if isinstance(target, str) else getattr(target, "__name__", str(target))
+    label = f"operation '{node.name}' ({name})"
     args = list(node.args)
-
-    def operand(position: int) -> _Value:
-        arg = args[position]
-        if not isinstance(arg, torch.fx.Node):
-            raise EdgeDeployError(f"{label}: operand {position + 1} is {arg!r} ({type(arg).__name__}), not a tensor "
-                                  "from another layer; only tensor operands can be lowered",
-                                  "fold the constant into a layer's bias, or make it a layer")
-        return values[arg.name]
-
-    if target in (operator.add, torch.add) or target == "add":
-        a, b = operand(0), operand(1)
-        out = builder.add(a.name, b.name, node.name)
-        return _Value(out, a.torch_shape)
-    if target in (F.relu, torch.relu) or target == "relu":
-        return _fuse_activation(builder, node.name, operand(0), "relu", shared, label)
-    if target in (F.relu6,):
-        return _fuse_activation(builder, node.name, operand(0), "relu6", shared, label)
-    if target in (torch.flatten,) or target == "flatten":
-        return _flatten(builder, node.name, operand(0), label, args[1] if len(args) > 1 else 1)
-    if target in (F.dropout,):
-        return operand(0)
+    builder = lowering.builder
+    if name == "relu":
+        return _fuse_activation(builder, node.name, lowering.operand(node, 0), "relu", shared, label)
+    if target is F.relu6 or name == "relu6":
+        return _fuse_activation(builder, node.name, lowering.operand(node, 0), "relu6", shared, label)
+    if name == "flatten":
+        return _flatten(builder, node.name, lowering.operand(node, 0), label, args[1] if len(args) > 1 else 1)
+    if target is F.dropout:
+        return lowering.operand(node, 0)
+    _, by_function = _op_lowerings()
+    if name in by_function:
+        return by_function[name].lower_torch(lowering, node, target)
     raise EdgeDeployError(f"{label} cannot be lowered to int8")

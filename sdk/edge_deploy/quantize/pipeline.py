@@ -114,17 +114,19 @@ def load_split(checkpoint, data: str | os.PathLike | None, split: str, *, snr_db
 def calibration_batch(checkpoint, calib: str | os.PathLike | None, count: int = 256, seed: int = 0) -> np.ndarray:
     """Float calibration inputs in PyTorch layout: a ``.npy`` batch file, or up to ``count``
     training windows drawn (seeded) from a data folder / the checkpoint's data.
-    Raises EdgeDeployError when the batch does not fit the model input."""
+    Raises EdgeDeployError when the batch does not fit the model input, holds no sample or a
+    NaN / infinity."""
     expected = (int(checkpoint.input["channels"]), int(checkpoint.input["length"]))
     if calib is not None and str(calib).endswith(".npy"):
-        from edge_deploy.quantize.batchfile import read_batch, to_ir_batch
+        from edge_deploy.quantize.batchfile import check_samples, read_batch, to_ir_batch
 
         x = read_batch(calib, "calibration batch")
         if not np.issubdtype(x.dtype, np.floating):
             raise EdgeDeployError(f"calibration batch is {x.dtype}; calibration needs float windows",
                                   "save the float32 windows, before any quantization")
         # Either layout is accepted (the convention of every batch file); calibration works channels-first.
-        ir = to_ir_batch(x, (1, expected[1], expected[0]), expected, "calibration batch")
+        ir = check_samples(to_ir_batch(x, (1, expected[1], expected[0]), expected, "calibration batch"),
+                           "calibration batch")
         x = np.ascontiguousarray(ir[:, 0].transpose(0, 2, 1))
     else:
         x, _ = load_split(checkpoint, calib, "train")
@@ -151,8 +153,8 @@ def quantize_checkpoint(checkpoint, calib=None, *, method: str = "minmax", perce
 
     The report lists each activation's scale and zero point and each weight's scale range.
     """
+    x = calibration_batch(checkpoint, calib, count)   # first: a bad batch is refused before any work
     float_graph = lower_checkpoint(checkpoint)
-    x = calibration_batch(checkpoint, calib, count)
     graph = quantize_graph(float_graph, to_ir_layout(x), method=method, percentile=percentile)
     graph.metadata.update({"classes": list(checkpoint.classes), "normalization": dict(checkpoint.normalization)})
     layers = []

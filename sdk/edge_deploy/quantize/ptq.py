@@ -5,7 +5,8 @@ Weights: symmetric per output channel, int8 in [-127, 127], zero point 0 (axis 0
 a zero point, the range always containing 0. Bias: int32 with scale ``input_scale * weight_scale``
 and zero point 0. Ranges come from running the float graph on calibration data (min/max, or a
 percentile of the values). Ops that TFLite requires to keep their input's quantization (pooling,
-reshape, pad) do; softmax outputs use scale 1/256 and zero point -128. An activation-pruning
+reshape, pad) do; softmax outputs use scale 1/256 and zero point -128: each op module's
+``output_quant`` says which rule applies to it. An activation-pruning
 ``act_threshold`` (float) becomes the smallest int8 output kept (see :func:`int8_threshold`).
 """
 
@@ -18,9 +19,8 @@ import numpy as np
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.interp.interpreter import run_graph
 from edge_deploy.ir.graph import Graph, QuantParams
-from edge_deploy.ir.shapes import validate
-
-_SAME_AS_INPUT = ("max_pool2d", "avg_pool2d", "reshape", "pad")
+from edge_deploy.numerics.fixedpoint import round_half_away
+from edge_deploy.ops import get_op, validate
 
 
 def activation_quant(low: float, high: float) -> QuantParams:
@@ -29,7 +29,7 @@ def activation_quant(low: float, high: float) -> QuantParams:
     if high - low < 1e-12:
         high = low + 1e-6
     scale = np.float32((high - low) / 255.0)
-    zero_point = int(np.clip(-128 - _round_half_away(low / float(scale)), -128, 127))
+    zero_point = int(np.clip(-128 - round_half_away(low / float(scale)), -128, 127))
     return QuantParams([scale], [zero_point])
 
 
@@ -39,10 +39,6 @@ def int8_threshold(threshold: float, quant: QuantParams) -> int:
     float rule keeps ``x > threshold``), clamped to [-128, 127]."""
     steps = math.floor(float(threshold) / float(np.float32(quant.scale[0])))
     return int(np.clip(steps + 1 + int(quant.zero_point[0]), -128, 127))
-
-
-def _round_half_away(value: float) -> int:
-    return int(math.floor(abs(value) + 0.5)) * (1 if value >= 0 else -1)
 
 
 def calibrate(graph: Graph, calibration: np.ndarray, method: str = "minmax", percentile: float = 99.99) -> dict[str, tuple[float, float]]:
@@ -85,16 +81,12 @@ def quantize_graph(graph: Graph, calibration: np.ndarray, *, method: str = "minm
     for name in q.inputs:
         q.tensors[name].quant = activation_quant(*ranges[name])
     for op in q.ops:
+        definition = get_op(op)
         x, out = q.tensor(op.inputs[0]), q.tensor(op.outputs[0])
-        if op.kind in _SAME_AS_INPUT:
-            out.quant = QuantParams(x.quant.scale.copy(), x.quant.zero_point.copy())
-        elif op.kind == "softmax":
-            out.quant = QuantParams([1.0 / 256.0], [-128])
-        else:
-            out.quant = activation_quant(*ranges[out.name])
-        if op.kind in ("conv2d", "depthwise_conv2d", "fully_connected"):
+        out.quant = definition.output_quant(q, op, ranges, activation_quant)
+        if definition.weight_axis is not None:
             w = q.tensor(op.inputs[1])
-            w.data, w.quant = quantize_weights(w.data, 3 if op.kind == "depthwise_conv2d" else 0)
+            w.data, w.quant = quantize_weights(w.data, definition.weight_axis)
             w.dtype = "int8"
             if len(op.inputs) > 2 and op.inputs[2]:
                 b = q.tensor(op.inputs[2])
@@ -104,10 +96,7 @@ def quantize_graph(graph: Graph, calibration: np.ndarray, *, method: str = "minm
                 b.dtype = "int32"
         if "act_threshold" in op.attrs:
             op.attrs["act_threshold"] = int8_threshold(op.attrs["act_threshold"], out.quant)
-        if op.kind == "pad" and op.attrs.get("pad_value") not in (None, 0, 0.0):
-            raise EdgeDeployError(f"op '{op.name}': only zero padding can be quantized")
-        if op.kind == "pad":
-            op.attrs["pad_value"] = None
+        definition.quantize_attrs(op)
         out.dtype = "int8"
     for name in q.inputs:
         q.tensors[name].dtype = "int8"

@@ -16,16 +16,12 @@ import numpy as np
 
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.ir.graph import Graph, Op, QuantParams, Tensor
-from edge_deploy.ir.shapes import validate
+from edge_deploy.ops import OpDef, all_ops, get_op, validate
+from edge_deploy.ops.base import ACTIVATIONS
 from edge_deploy.tflite import schema as s
 from edge_deploy.tflite.flatbuf import CorruptFlatbuffer, Table, root_table
 
 _DTYPES = {s.INT8: "int8", s.INT32: "int32", s.FLOAT32: "float32", s.INT64: "int64"}
-_KINDS = {
-    s.CONV_2D: "conv2d", s.DEPTHWISE_CONV_2D: "depthwise_conv2d", s.FULLY_CONNECTED: "fully_connected",
-    s.MAX_POOL_2D: "max_pool2d", s.AVERAGE_POOL_2D: "avg_pool2d", s.ADD: "add", s.RESHAPE: "reshape",
-    s.SOFTMAX: "softmax", s.PAD: "pad", s.PADV2: "pad", s.MEAN: "mean",
-}
 _MAX_ELEMENTS = 1 << 28  # a shape beyond this is corrupt for any microcontroller model
 
 
@@ -79,6 +75,7 @@ def _parse(buf: bytes, name: str) -> Graph:
     outputs = _indices(sub, s.SUBGRAPH_OUTPUTS, len(file_tensors))
     names = _unique_names(file_tensors)
 
+    readers = operator_readers()
     ops: list[Op] = []
     used: set[int] = set(inputs) | set(outputs)
     for number, table in enumerate(sub.tables(s.SUBGRAPH_OPERATORS)):
@@ -89,21 +86,20 @@ def _parse(buf: bytes, name: str) -> Graph:
         op_ins = list(_indices(table, s.OPERATOR_INPUTS, len(file_tensors), allow_missing=True))
         op_outs = list(_indices(table, s.OPERATOR_OUTPUTS, len(file_tensors)))
         label = f"operator {number}"
-        if custom is not None or code not in _KINDS:
+        definition = readers.get(code) if custom is None else None
+        if definition is None:
             what = f"custom op '{custom}'" if custom is not None else f"op {s.OPERATOR_NAMES.get(code, f'with builtin code {code}')}"
             raise EdgeDeployError(f"{label} is {what}, which edge-deploy does not support",
-                                  "supported: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, MAX_POOL_2D, "
-                                  "AVERAGE_POOL_2D, ADD, RESHAPE, SOFTMAX, PAD, PADV2, MEAN")
+                                  f"supported: {', '.join(supported_operators())}")
         if len(op_outs) != 1 or not op_ins or op_ins[0] < 0:
             raise EdgeDeployError(f"{label} ({s.OPERATOR_NAMES[code]}) has {len(op_ins)} inputs and {len(op_outs)} outputs")
-        kind = _KINDS[code]
-        const = lambda i: _constant(file_tensors, buffers, op_ins[i], f"{label} input {i}")  # noqa: E731
-        attrs = _attrs(table, code, label, op_ins, const)
-        data_inputs = op_ins[:3] if kind in ("conv2d", "depthwise_conv2d", "fully_connected") else op_ins[:2] if kind == "add" else op_ins[:1]
+        reader = _OptionsReader(table.table(s.OPERATOR_BUILTIN_OPTIONS), label, op_ins, file_tensors, buffers)
+        attrs = definition.from_tflite(code, reader)
+        data_inputs = op_ins[:definition.tflite_data_inputs]
         used.update(i for i in data_inputs if i >= 0)
         used.update(op_outs)
         out_name = names[op_outs[0]]
-        ops.append(Op(kind, out_name,
+        ops.append(Op(definition.kind, out_name,
                       [names[i] if i >= 0 else "" for i in data_inputs], [out_name], attrs))
 
     tensors = {names[i]: _tensor(file_tensors[i], buffers, names[i]) for i in sorted(used)}
@@ -144,9 +140,15 @@ def _shape(t: Table, name: str) -> tuple[int, ...]:
     shape = t.array(s.TENSOR_SHAPE, "int32")
     shape = () if shape is None else tuple(int(d) for d in shape)
     signature = t.array(s.TENSOR_SHAPE_SIGNATURE, "int32")
-    if any(d < 0 for d in shape) or (signature is not None and any(d < 0 for d in signature)):
-        raise EdgeDeployError(f"tensor '{name}' has a dynamic shape {tuple(signature if signature is not None else shape)}",
-                              "convert the model with a fixed input shape (batch 1)")
+    signature = shape if signature is None else tuple(int(d) for d in signature)
+    # TensorFlow's converter writes a batch of -1 into shape_signature (and sometimes the shape)
+    # of models whose shapes are otherwise static: the batch is read as 1, as TFLM does.
+    if len(shape) == len(signature) and shape and signature[0] < 0 and shape[0] in (1, -1):
+        shape, signature = (1, *shape[1:]), (1, *signature[1:])
+    if any(d < 0 for d in shape) or any(d < 0 for d in signature):
+        dynamic = signature if any(d < 0 for d in signature) else shape
+        raise EdgeDeployError(f"tensor '{name}' has a dynamic shape {dynamic} (a -1 other than the batch)",
+                              "convert the model with fixed input shapes (batch 1)")
     if int(np.prod(shape, dtype=np.float64)) > _MAX_ELEMENTS:
         raise CorruptFlatbuffer(f"tensor '{name}' claims shape {shape}")
     return shape
@@ -208,70 +210,49 @@ def _constant(file_tensors, buffers, index: int, what: str) -> np.ndarray:
     return tensor.data
 
 
-def _attrs(table: Table, code: int, label: str, op_ins: list[int], const) -> dict:
-    options = table.table(s.OPERATOR_BUILTIN_OPTIONS)
-    o = options if options is not None else None
+class _OptionsReader:
+    """What an op module reads an operator through (:class:`edge_deploy.ops.base.TfliteOptionsReader`)."""
 
-    def opt(slot: int, fmt: str, default):
-        return default if o is None else o.scalar(slot, fmt, default)
+    def __init__(self, options: Table | None, label: str, inputs: list[int], file_tensors, buffers) -> None:
+        self._options, self.label, self.inputs = options, label, inputs
+        self._file_tensors, self._buffers = file_tensors, buffers
 
-    def activation(slot: int) -> str:
-        code_ = opt(slot, "<b", 0)
-        name = s.ACTIVATION_NAMES.get(code_, str(code_))
-        if name not in ("none", "relu", "relu6"):
-            raise EdgeDeployError(f"{label} has fused activation {name}, which is not supported")
+    def error(self, problem: str) -> EdgeDeployError:
+        return EdgeDeployError(f"{self.label} {problem}")
+
+    def option(self, slot: int, fmt: str, default):
+        return default if self._options is None else self._options.scalar(slot, fmt, default)
+
+    def activation(self, slot: int) -> str:
+        code = self.option(slot, "<b", 0)
+        name = s.ACTIVATION_NAMES.get(code, str(code))
+        if name not in ACTIVATIONS:
+            raise EdgeDeployError(f"{self.label} has fused activation {name}, which is not supported")
         return name
 
-    def padding(slot: int) -> str:
-        value = opt(slot, "<b", 0)
+    def padding(self, slot: int) -> str:
+        value = self.option(slot, "<b", 0)
         if value not in (s.PADDING_SAME, s.PADDING_VALID):
-            raise EdgeDeployError(f"{label} has unknown padding {value}")
+            raise EdgeDeployError(f"{self.label} has unknown padding {value}")
         return "same" if value == s.PADDING_SAME else "valid"
 
-    if code == s.CONV_2D:
-        return {"stride": (opt(s.CONV_STRIDE_H, "<i", 1), opt(s.CONV_STRIDE_W, "<i", 1)),
-                "dilation": (opt(s.CONV_DILATION_H, "<i", 1), opt(s.CONV_DILATION_W, "<i", 1)),
-                "padding": padding(s.CONV_PADDING), "activation": activation(s.CONV_ACTIVATION)}
-    if code == s.DEPTHWISE_CONV_2D:
-        return {"stride": (opt(s.DW_STRIDE_H, "<i", 1), opt(s.DW_STRIDE_W, "<i", 1)),
-                "dilation": (opt(s.DW_DILATION_H, "<i", 1), opt(s.DW_DILATION_W, "<i", 1)),
-                "padding": padding(s.DW_PADDING), "activation": activation(s.DW_ACTIVATION),
-                "depth_multiplier": max(1, opt(s.DW_DEPTH_MULTIPLIER, "<i", 1))}
-    if code == s.FULLY_CONNECTED:
-        if opt(s.FC_WEIGHTS_FORMAT, "<b", 0) != 0 or opt(s.FC_KEEP_NUM_DIMS, "<?", False):
-            raise EdgeDeployError(f"{label} (FULLY_CONNECTED) uses shuffled weights or keep_num_dims, not supported")
-        return {"activation": activation(s.FC_ACTIVATION)}
-    if code in (s.MAX_POOL_2D, s.AVERAGE_POOL_2D):
-        return {"filter": (opt(s.POOL_FILTER_H, "<i", 1), opt(s.POOL_FILTER_W, "<i", 1)),
-                "stride": (opt(s.POOL_STRIDE_H, "<i", 1), opt(s.POOL_STRIDE_W, "<i", 1)),
-                "padding": padding(s.POOL_PADDING), "activation": activation(s.POOL_ACTIVATION)}
-    if code == s.ADD:
-        if len(op_ins) != 2:
-            raise EdgeDeployError(f"{label} (ADD) has {len(op_ins)} inputs, expected 2")
-        return {"activation": activation(s.ADD_ACTIVATION)}
-    if code == s.SOFTMAX:
-        return {"beta": float(opt(s.SOFTMAX_BETA, "<f", 0.0))}
-    if code == s.RESHAPE:
-        return {"shape": None}  # filled from the output tensor's shape below
-    if code in (s.PAD, s.PADV2):
-        if len(op_ins) < 2:
-            raise EdgeDeployError(f"{label} (PAD) has no paddings input")
-        pads = const(1).astype(np.int64).reshape(-1, 2)
-        value = None
-        if code == s.PADV2 and len(op_ins) > 2 and op_ins[2] >= 0:
-            value = int(const(2).reshape(-1)[0])
-        return {"paddings": [(int(a), int(b)) for a, b in pads], "pad_value": value}
-    if code == s.MEAN:
-        if len(op_ins) < 2:
-            raise EdgeDeployError(f"{label} (MEAN) has no axis input")
-        return {"axis": tuple(int(v) for v in const(1).reshape(-1)), "keep_dims": bool(opt(s.REDUCER_KEEP_DIMS, "<?", False))}
-    raise EdgeDeployError(f"{label} has an unsupported builtin code {code}")
+    def constant(self, position: int) -> np.ndarray:
+        return _constant(self._file_tensors, self._buffers, self.inputs[position], f"{self.label} input {position}")
+
+
+def operator_readers() -> dict[int, OpDef]:
+    """Builtin operator code -> the op that reads it, from the op registry."""
+    return {code.code: definition for definition in all_ops() for code in definition.tflite_codes}
+
+
+def supported_operators() -> list[str]:
+    """Names of the builtin operators the importer reads, sorted."""
+    return sorted(code.name for definition in all_ops() for code in definition.tflite_codes)
 
 
 def _check_types(graph: Graph) -> None:
     for op in graph.ops:
-        if op.kind == "reshape":
-            op.attrs["shape"] = tuple(graph.tensor(op.outputs[0]).shape)
+        get_op(op).tflite_finish(graph, op)
     for name in graph.activations():
         t = graph.tensor(name)
         if t.dtype != "int8" or t.quant is None:

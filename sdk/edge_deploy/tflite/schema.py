@@ -1,6 +1,8 @@
-"""The slice of the TFLite flatbuffer schema (``schema.fbs``) that edge-deploy reads and writes.
+"""The slice of the TFLite flatbuffer schema (``schema.fbs``) that edge-deploy reads and writes:
+the model, subgraph, tensor, quantization, operator and buffer tables and the shared enums.
 
-Field numbers are the schema's field ids (vtable slots); enum values are the schema's.
+Field numbers are the schema's field ids (vtable slots); enum values are the schema's. Each op's
+builtin code and options table live in its op module (:mod:`edge_deploy.ops`).
 """
 
 from __future__ import annotations
@@ -25,9 +27,8 @@ FLOAT32, INT32, UINT8, INT64, INT16, INT8 = 0, 2, 3, 4, 7, 9
 TENSOR_TYPE_NAMES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 5: "string", 6: "bool",
                      7: "int16", 8: "complex64", 9: "int8", 10: "float64", 17: "int4"}
 
-# BuiltinOperator
-ADD, AVERAGE_POOL_2D, CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED = 0, 1, 3, 4, 9
-MAX_POOL_2D, RESHAPE, SOFTMAX, PAD, MEAN, PADV2 = 17, 22, 25, 34, 40, 60
+# BuiltinOperator: names for messages about operators edge-deploy does not read (the ops it
+# reads name their own codes).
 PLACEHOLDER_FOR_GREATER_OP_CODES = 127
 OPERATOR_NAMES = {
     0: "ADD", 1: "AVERAGE_POOL_2D", 2: "CONCATENATION", 3: "CONV_2D", 4: "DEPTHWISE_CONV_2D",
@@ -38,23 +39,7 @@ OPERATOR_NAMES = {
     114: "QUANTIZE", 117: "BATCH_MATMUL", 126: "CONV_3D",
 }
 
-# BuiltinOptions union tags
-CONV2D_OPTIONS, DEPTHWISE_CONV2D_OPTIONS, POOL2D_OPTIONS = 1, 2, 5
-FULLY_CONNECTED_OPTIONS, SOFTMAX_OPTIONS, ADD_OPTIONS, RESHAPE_OPTIONS = 8, 9, 11, 17
-PAD_OPTIONS, REDUCER_OPTIONS, PADV2_OPTIONS = 22, 27, 43
-
 # Padding / ActivationFunctionType
 PADDING_SAME, PADDING_VALID = 0, 1
 ACTIVATION_CODES = {"none": 0, "relu": 1, "relu6": 3}
 ACTIVATION_NAMES = {0: "none", 1: "relu", 2: "relu_n1_to_1", 3: "relu6", 4: "tanh", 5: "sign_bit", 6: "sigmoid"}
-
-# option table fields (slot ids)
-CONV_PADDING, CONV_STRIDE_W, CONV_STRIDE_H, CONV_ACTIVATION, CONV_DILATION_W, CONV_DILATION_H = 0, 1, 2, 3, 4, 5
-DW_PADDING, DW_STRIDE_W, DW_STRIDE_H, DW_DEPTH_MULTIPLIER, DW_ACTIVATION = 0, 1, 2, 3, 4
-DW_DILATION_W, DW_DILATION_H = 5, 6
-FC_ACTIVATION, FC_WEIGHTS_FORMAT, FC_KEEP_NUM_DIMS = 0, 1, 2
-POOL_PADDING, POOL_STRIDE_W, POOL_STRIDE_H, POOL_FILTER_W, POOL_FILTER_H, POOL_ACTIVATION = 0, 1, 2, 3, 4, 5
-ADD_ACTIVATION = 0
-SOFTMAX_BETA = 0
-RESHAPE_NEW_SHAPE = 0
-REDUCER_KEEP_DIMS = 0

@@ -10,16 +10,11 @@ import numpy as np
 
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.fsutil import atomic_write_bytes
-from edge_deploy.ir.graph import Graph, Op, Tensor
-from edge_deploy.ir.shapes import validate
+from edge_deploy.ir.graph import Graph, Op
+from edge_deploy.ops import get_op, validate
 from edge_deploy.tflite import schema as s
 
 _TYPE_CODES = {"int8": s.INT8, "int32": s.INT32, "float32": s.FLOAT32}
-_OPCODES = {
-    "conv2d": s.CONV_2D, "depthwise_conv2d": s.DEPTHWISE_CONV_2D, "fully_connected": s.FULLY_CONNECTED,
-    "max_pool2d": s.MAX_POOL_2D, "avg_pool2d": s.AVERAGE_POOL_2D, "add": s.ADD, "reshape": s.RESHAPE,
-    "softmax": s.SOFTMAX, "pad": s.PAD, "mean": s.MEAN,
-}
 
 
 class _FileTensor:
@@ -32,8 +27,8 @@ class _FileTensor:
 def export_tflite(graph: Graph, path: str | os.PathLike | None = None, *, description: str = "edge-deploy") -> bytes:
     """Serialize ``graph`` (int8, validated) to ``.tflite`` bytes; also write them to ``path`` if given.
 
-    RESHAPE, PAD and MEAN get their shape / paddings / axis as int32 constant inputs, as TFLite
-    expects. The output is deterministic for a given graph. Raises EdgeDeployError for a graph
+    Ops add the constant inputs TFLite expects (RESHAPE's shape, PAD's paddings, MEAN's axis) and
+    their builtin options through their op modules. The output is deterministic for a given graph. Raises EdgeDeployError for a graph
     that does not validate.
     """
     validate(graph)
@@ -42,7 +37,7 @@ def export_tflite(graph: Graph, path: str | os.PathLike | None = None, *, descri
     op_io: list[tuple[Op, list[int], list[int]]] = []
     for op in graph.ops:
         inputs = [index[n] if n else -1 for n in op.inputs]
-        for suffix, data in _extra_inputs(graph, op):
+        for suffix, data in get_op(op).tflite_extra_inputs(graph, op):
             name = f"{op.name}/{suffix}"
             index[name] = len(tensors)
             tensors.append(_FileTensor(name, data.shape, "int8" if data.dtype == np.int8 else "int32",
@@ -50,8 +45,7 @@ def export_tflite(graph: Graph, path: str | os.PathLike | None = None, *, descri
             inputs.append(index[name])
         op_io.append((op, inputs, [index[n] for n in op.outputs]))
 
-    kinds = sorted({op.kind for op in graph.ops} | ({"pad_v2"} if _uses_padv2(graph) else set()),
-                   key=lambda k: (_code(k), k))
+    codes = sorted({get_op(op).tflite_code(op) for op in graph.ops}, key=lambda c: c.code)
     builder = flatbuffers.Builder(1024)
 
     buffer_offsets = [_buffer(builder, None)]
@@ -63,8 +57,9 @@ def export_tflite(graph: Graph, path: str | os.PathLike | None = None, *, descri
             buffer_offsets.append(_buffer(builder, np.ascontiguousarray(t.data).astype(t.data.dtype.newbyteorder("<")).tobytes()))
         tensor_offsets.append(_tensor(builder, t, buffer_index))
 
-    opcode_index = {k: i for i, k in enumerate(kinds)}
-    operator_offsets = [_operator(builder, op, ins, outs, opcode_index[_kind_key(graph, op)]) for op, ins, outs in op_io]
+    opcode_index = {c.code: i for i, c in enumerate(codes)}
+    operator_offsets = [_operator(builder, graph, op, ins, outs, opcode_index[get_op(op).tflite_code(op).code])
+                        for op, ins, outs in op_io]
     name = builder.CreateString(graph.name)
     sub_tensors = _vector_of_offsets(builder, tensor_offsets)
     sub_inputs = builder.CreateNumpyVector(np.array([index[n] for n in graph.inputs], dtype=np.int32))
@@ -78,15 +73,14 @@ def export_tflite(graph: Graph, path: str | os.PathLike | None = None, *, descri
     builder.PrependUOffsetTRelativeSlot(s.SUBGRAPH_NAME, name, 0)
     subgraph = builder.EndObject()
 
-    codes = []
-    for kind in kinds:
-        code = _code(kind)
+    code_offsets = []
+    for code in codes:
         builder.StartObject(4)
-        builder.PrependInt8Slot(s.OPCODE_DEPRECATED_BUILTIN_CODE, min(code, s.PLACEHOLDER_FOR_GREATER_OP_CODES), 0)
-        builder.PrependInt32Slot(s.OPCODE_VERSION, _op_version(kind), 1)
-        builder.PrependInt32Slot(s.OPCODE_BUILTIN_CODE, code, 0)
-        codes.append(builder.EndObject())
-    codes_vec = _vector_of_offsets(builder, codes)
+        builder.PrependInt8Slot(s.OPCODE_DEPRECATED_BUILTIN_CODE, min(code.code, s.PLACEHOLDER_FOR_GREATER_OP_CODES), 0)
+        builder.PrependInt32Slot(s.OPCODE_VERSION, code.version, 1)
+        builder.PrependInt32Slot(s.OPCODE_BUILTIN_CODE, code.code, 0)
+        code_offsets.append(builder.EndObject())
+    codes_vec = _vector_of_offsets(builder, code_offsets)
     subgraphs_vec = _vector_of_offsets(builder, [subgraph])
     buffers_vec = _vector_of_offsets(builder, buffer_offsets)
     desc = builder.CreateString(description)
@@ -102,37 +96,6 @@ def export_tflite(graph: Graph, path: str | os.PathLike | None = None, *, descri
     if path is not None:
         atomic_write_bytes(Path(path), data)
     return data
-
-
-def _uses_padv2(graph: Graph) -> bool:
-    return any(op.kind == "pad" and op.attrs.get("pad_value") is not None for op in graph.ops)
-
-
-def _kind_key(graph: Graph, op: Op) -> str:
-    return "pad_v2" if op.kind == "pad" and op.attrs.get("pad_value") is not None else op.kind
-
-
-def _code(kind: str) -> int:
-    return s.PADV2 if kind == "pad_v2" else _OPCODES[kind]
-
-
-def _op_version(kind: str) -> int:
-    # int8 kernels are registered from these versions on (TFLite's op versioning).
-    return {"conv2d": 3, "depthwise_conv2d": 3, "fully_connected": 4, "max_pool2d": 2, "avg_pool2d": 2,
-            "add": 2, "reshape": 1, "softmax": 2, "pad": 2, "pad_v2": 2, "mean": 2}[kind]
-
-
-def _extra_inputs(graph: Graph, op: Op) -> list[tuple[str, np.ndarray]]:
-    if op.kind == "reshape":
-        return [("shape", np.array(graph.tensor(op.outputs[0]).shape, dtype=np.int32))]
-    if op.kind == "pad":
-        extra = [("paddings", np.array(op.attrs["paddings"], dtype=np.int32).reshape(-1, 2))]
-        if op.attrs.get("pad_value") is not None:
-            extra.append(("pad_value", np.array([op.attrs["pad_value"]], dtype=np.int8).reshape(())))
-        return extra
-    if op.kind == "mean":
-        return [("axis", np.array(op.attrs["axis"], dtype=np.int32))]
-    return []
 
 
 def _vector_of_offsets(builder: flatbuffers.Builder, offsets: list[int]) -> int:
@@ -180,75 +143,50 @@ def _tensor(builder: flatbuffers.Builder, t: _FileTensor, buffer_index: int) -> 
     return builder.EndObject()
 
 
-def _operator(builder: flatbuffers.Builder, op: Op, inputs: list[int], outputs: list[int], opcode: int) -> int:
-    options_type, options = _options(builder, op)
+def _operator(builder: flatbuffers.Builder, graph: Graph, op: Op, inputs: list[int], outputs: list[int],
+              opcode: int) -> int:
+    written = get_op(op).to_tflite(graph, op, _OptionsWriter(builder))
     ins = builder.CreateNumpyVector(np.array(inputs, dtype=np.int32))
     outs = builder.CreateNumpyVector(np.array(outputs, dtype=np.int32))
     builder.StartObject(5)
     builder.PrependUint32Slot(s.OPERATOR_OPCODE_INDEX, opcode, 0)
     builder.PrependUOffsetTRelativeSlot(s.OPERATOR_INPUTS, ins, 0)
     builder.PrependUOffsetTRelativeSlot(s.OPERATOR_OUTPUTS, outs, 0)
-    if options is not None:
+    if written is not None:
+        options_type, options = written
         builder.PrependUint8Slot(s.OPERATOR_BUILTIN_OPTIONS_TYPE, options_type, 0)
         builder.PrependUOffsetTRelativeSlot(s.OPERATOR_BUILTIN_OPTIONS, options, 0)
     return builder.EndObject()
 
 
-def _options(builder: flatbuffers.Builder, op: Op) -> tuple[int, int | None]:
-    a = op.attrs
-    act = s.ACTIVATION_CODES[a.get("activation", "none")]
-    padding = s.PADDING_SAME if a.get("padding") == "same" else s.PADDING_VALID
-    # Every field is written, even at its default, so the bytes spell out the op fully.
-    if op.kind == "conv2d":
-        builder.StartObject(6)
-        fields = [(s.CONV_PADDING, "i8", padding), (s.CONV_STRIDE_W, "i32", a["stride"][1]),
-                  (s.CONV_STRIDE_H, "i32", a["stride"][0]), (s.CONV_ACTIVATION, "i8", act),
-                  (s.CONV_DILATION_W, "i32", a["dilation"][1]), (s.CONV_DILATION_H, "i32", a["dilation"][0])]
-        return s.CONV2D_OPTIONS, _end(builder, fields)
-    if op.kind == "depthwise_conv2d":
-        builder.StartObject(7)
-        fields = [(s.DW_PADDING, "i8", padding), (s.DW_STRIDE_W, "i32", a["stride"][1]),
-                  (s.DW_STRIDE_H, "i32", a["stride"][0]), (s.DW_DEPTH_MULTIPLIER, "i32", a.get("depth_multiplier", 1)),
-                  (s.DW_ACTIVATION, "i8", act), (s.DW_DILATION_W, "i32", a["dilation"][1]),
-                  (s.DW_DILATION_H, "i32", a["dilation"][0])]
-        return s.DEPTHWISE_CONV2D_OPTIONS, _end(builder, fields)
-    if op.kind == "fully_connected":
-        builder.StartObject(3)
-        return s.FULLY_CONNECTED_OPTIONS, _end(builder, [(s.FC_ACTIVATION, "i8", act)])
-    if op.kind in ("max_pool2d", "avg_pool2d"):
-        builder.StartObject(6)
-        fields = [(s.POOL_PADDING, "i8", padding), (s.POOL_STRIDE_W, "i32", a["stride"][1]),
-                  (s.POOL_STRIDE_H, "i32", a["stride"][0]), (s.POOL_FILTER_W, "i32", a["filter"][1]),
-                  (s.POOL_FILTER_H, "i32", a["filter"][0]), (s.POOL_ACTIVATION, "i8", act)]
-        return s.POOL2D_OPTIONS, _end(builder, fields)
-    if op.kind == "add":
-        builder.StartObject(2)
-        return s.ADD_OPTIONS, _end(builder, [(s.ADD_ACTIVATION, "i8", act)])
-    if op.kind == "softmax":
-        builder.StartObject(1)
-        return s.SOFTMAX_OPTIONS, _end(builder, [(s.SOFTMAX_BETA, "f32", float(a.get("beta", 1.0)))])
-    if op.kind == "mean":
-        builder.StartObject(1)
-        return s.REDUCER_OPTIONS, _end(builder, [(s.REDUCER_KEEP_DIMS, "bool", bool(a.get("keep_dims", False)))])
-    if op.kind == "pad":
-        builder.StartObject(0)
-        return (s.PADV2_OPTIONS if a.get("pad_value") is not None else s.PAD_OPTIONS), builder.EndObject()
-    if op.kind == "reshape":
-        shape = builder.CreateNumpyVector(np.array(a["shape"], dtype=np.int32))
-        builder.StartObject(1)
-        builder.PrependUOffsetTRelativeSlot(s.RESHAPE_NEW_SHAPE, shape, 0)
-        return s.RESHAPE_OPTIONS, builder.EndObject()
-    return 0, None
+class _OptionsWriter:
+    """What an op module writes its builtin options through
+    (:class:`edge_deploy.ops.base.TfliteOptionsWriter`)."""
 
+    def __init__(self, builder: flatbuffers.Builder) -> None:
+        self._builder = builder
 
-def _end(builder: flatbuffers.Builder, fields) -> int:
-    for slot, kind, value in fields:
-        if kind == "i8":
-            builder.PrependInt8Slot(slot, int(value), 127 if int(value) != 127 else 0)
-        elif kind == "i32":
-            builder.PrependInt32Slot(slot, int(value), int(value) + 1)
-        elif kind == "bool":
-            builder.PrependBoolSlot(slot, bool(value), not bool(value))
-        else:
-            builder.PrependFloat32Slot(slot, value, value + 1.0)
-    return builder.EndObject()
+    def table(self, options_type: int, fields: list, slots: int | None = None) -> tuple[int, int]:
+        """Every field is written, even at its default, so the bytes spell out the op fully."""
+        b = self._builder
+        vectors = {slot: b.CreateNumpyVector(np.array(value, dtype=np.int32))
+                   for slot, kind, value in fields if kind == "i32[]"}
+        b.StartObject(len(fields) if slots is None else slots)
+        for slot, kind, value in fields:
+            if kind == "padding":
+                kind, value = "i8", s.PADDING_SAME if value == "same" else s.PADDING_VALID
+            elif kind == "activation":
+                kind, value = "i8", s.ACTIVATION_CODES[value]
+            if kind == "i8":
+                b.PrependInt8Slot(slot, int(value), 127 if int(value) != 127 else 0)
+            elif kind == "i32":
+                b.PrependInt32Slot(slot, int(value), int(value) + 1)
+            elif kind == "bool":
+                b.PrependBoolSlot(slot, bool(value), not bool(value))
+            elif kind == "f32":
+                b.PrependFloat32Slot(slot, value, value + 1.0)
+            elif kind == "i32[]":
+                b.PrependUOffsetTRelativeSlot(slot, vectors[slot], 0)
+            else:
+                raise ValueError(f"unknown options field kind {kind!r}")
+        return options_type, b.EndObject()

@@ -27,6 +27,7 @@ _INSTALL_HINT = "install the Arm toolchain: apt-get install gcc-arm-none-eabi li
 _UART_DRIVERS = {
     "cmsdk-uart": "uart_cmsdk.c",
     "stm32-usart": "uart_stm32_usart.c",
+    "stm32-lpuart": "uart_stm32_lpuart.c",
     "nrf-uarte": "uart_nrf_uarte.c",
 }
 
@@ -82,6 +83,21 @@ def runtime_sources(board: Board | str) -> list[Path]:
     drivers = set(_UART_DRIVERS.values())
     common = [path for path in runtime_dir().glob("*.c") if path.name not in drivers]
     return sorted(common + [runtime_dir() / _UART_DRIVERS[board.console.kind]])
+
+
+def compile_flags(board: Board) -> list[str]:
+    """Every firmware's compiler flags for ``board`` (the generated Makefile prints these too):
+    the target, -O2, debug info, warnings, one section per function for --gc-sections,
+    newlib-nano."""
+    return [*arch_flags(board), "-O2", "-g", "-std=gnu11", "-Wall", "-Wextra", "-ffunction-sections",
+            "-fdata-sections", "-fno-common", "--specs=nano.specs"]
+
+
+def link_flags(board: Board) -> list[str]:
+    """Every firmware's linker flags for ``board`` (the generated Makefile prints these too);
+    the linker script and map file are added per build."""
+    return [*arch_flags(board), "--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles", "-Wl,--gc-sections",
+            "-Wl,--no-warn-rwx-segments"]
 
 
 def arch_flags(board: Board) -> list[str]:
@@ -177,18 +193,9 @@ def compile_firmware(
     generated_dir = out_dir / "generated"
     linker_script, _ = write_board_files(board, out_dir / f"{name}.ld", generated_dir)
 
-    arch = arch_flags(board)
+    base = compile_flags(board)
     cflags = [
-        *arch,
-        opt_level,
-        "-g",
-        "-std=gnu11",
-        "-Wall",
-        "-Wextra",
-        "-ffunction-sections",
-        "-fdata-sections",
-        "-fno-common",
-        "--specs=nano.specs",
+        *(opt_level if flag == "-O2" else flag for flag in base),
         *_prefix_maps(sources, out_dir),
         *_define_flags(defines),
         f"-I{generated_dir}",
@@ -209,12 +216,7 @@ def compile_firmware(
     tmp_elf, tmp_map = elf.with_suffix(".elf.tmp"), map_file.with_suffix(".map.tmp")
     link = [
         gcc,
-        *arch,
-        "--specs=nano.specs",
-        "--specs=nosys.specs",
-        "-nostartfiles",
-        "-Wl,--gc-sections",
-        "-Wl,--no-warn-rwx-segments",
+        *link_flags(board),
         f"-Wl,-Map={tmp_map}",
         f"-T{linker_script}",
         # Objects by relative name (run in out_dir) so the map file names no build directory.
@@ -261,3 +263,34 @@ def compile_runtime(
         include_dirs=include_dirs,
         **options,
     )
+
+
+def make_project(board: Board | str, src_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
+                 variables: Mapping[str, str] | None = None, jobs: int = 2) -> FirmwareBuild:
+    """Build a generated project with its own Makefile (``make -C src_dir``, the same command a
+    user runs), then move ``firmware.elf`` and ``firmware.map`` to ``out_dir`` and remove the
+    object folder. ``variables`` are make variables (``KERNELS``, ``CMSIS_NN``). Raises
+    EdgeDeployError when make or the compiler is missing, a source does not compile, or the
+    firmware does not fit the board."""
+    board = load_board(board)
+    find_gcc()
+    make = shutil.which("make")
+    if make is None:
+        raise EdgeDeployError("make is not installed (not found on PATH)", hint="apt-get install make")
+    src = Path(src_dir)
+    command = [make, "-C", str(src), f"-j{max(1, jobs)}", "--no-print-directory",
+               *(f"{key}={value}" for key, value in sorted((variables or {}).items()))]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        _check_fits(result.stderr, board)
+        shown = "\n".join((result.stderr or result.stdout).strip().splitlines()[:40])
+        raise EdgeDeployError(f"building the generated project in {src} for board '{board.name}' failed:\n{shown}",
+                              hint="fix the error shown above")
+    out = Path(out_dir)
+    elf, map_file = out / "firmware.elf", out / "firmware.map"
+    os.replace(src / "firmware.elf", elf)
+    os.replace(src / "firmware.map", map_file)
+    shutil.rmtree(src / "build", ignore_errors=True)
+    sizes = elf_sizes(elf, board)
+    return FirmwareBuild(board=board, elf=elf, map_file=map_file, linker_script=src / "board" / "linker.ld",
+                         flash_bytes=sizes.flash_bytes, ram_bytes=sizes.ram_bytes, sections=sizes.sections)

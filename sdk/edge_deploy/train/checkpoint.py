@@ -80,11 +80,66 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
     return path
 
 
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _text_list(value: Any) -> bool:
+    return isinstance(value, list) and len(value) > 0 and all(isinstance(item, str) for item in value)
+
+
+def _state_dict_list(value: Any) -> bool:
+    return (isinstance(value, list) and len(value) > 0
+            and all(isinstance(state, dict) and all(isinstance(k, str) for k in state) for state in value))
+
+
+_MISSING = object()
+
+# The fields a checkpoint must hold, by path, with what each must be. Optional fields (None: may be
+# absent) are checked when present.
+_SCHEMA: tuple[tuple[tuple[str, ...], bool, Any, str], ...] = (
+    (("arch",), True, lambda v: isinstance(v, dict), "a mapping {name, params}"),
+    (("arch", "name"), True, lambda v: isinstance(v, str) and v != "", "an architecture name (text)"),
+    (("arch", "params"), False, lambda v: isinstance(v, dict), "a mapping of build_model parameters"),
+    (("state_dicts",), True, _state_dict_list, "a non-empty list of state dicts (one per member)"),
+    (("input",), True, lambda v: isinstance(v, dict), "a mapping {channels, length, sample_rate_hz}"),
+    (("input", "channels"), True, _positive_int, "a positive integer"),
+    (("input", "length"), True, _positive_int, "a positive integer"),
+    (("input", "sample_rate_hz"), False, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
+     "a positive number"),
+    (("classes",), True, _text_list, "a non-empty list of class names (text)"),
+    (("normalization",), False, lambda v: isinstance(v, dict) and isinstance(v.get("kind"), str),
+     "a mapping with a 'kind'"),
+    (("data",), False, lambda v: isinstance(v, dict), "a mapping"),
+    (("config",), False, lambda v: isinstance(v, dict), "a mapping"),
+    (("metrics",), False, lambda v: isinstance(v, dict), "a mapping"),
+)
+
+
+def check_checkpoint_schema(raw: dict[str, Any], source: str = "checkpoint") -> None:
+    """Check the fields of a checkpoint dict (format and version already checked) against the
+    layout in docs/architecture.md. Raises EdgeDeployError naming the first field that is missing
+    or of the wrong kind."""
+    for path, required, valid, expected in _SCHEMA:
+        value: Any = raw
+        for key in path:
+            value = value.get(key, _MISSING) if isinstance(value, dict) else _MISSING
+        name = ".".join(path)
+        if value is _MISSING:
+            if required:
+                raise EdgeDeployError(f"{source} lacks '{name}' ({expected})", hint="re-export the checkpoint")
+            continue
+        if not valid(value):
+            shown = repr(value) if not isinstance(value, (list, dict)) else type(value).__name__
+            raise EdgeDeployError(f"{source}: '{name}' must be {expected}, not {shown[:60]}",
+                                  hint="re-export the checkpoint (edge-deploy train writes a valid one)")
+
+
 def checkpoint_from_dict(raw: dict[str, Any], source: str = "checkpoint") -> Checkpoint:
     """Rebuild a Checkpoint (members in eval mode) from the plain dict layout.
 
-    Raises EdgeDeployError if the dict is not an edge-deploy checkpoint or its weights do not fit
-    its architecture.
+    Raises EdgeDeployError if the dict is not an edge-deploy checkpoint, a field is missing or of
+    the wrong kind (:func:`check_checkpoint_schema`), or its weights do not fit its architecture.
     """
     if not isinstance(raw, dict) or raw.get("format") != CHECKPOINT_FORMAT:
         raise EdgeDeployError(f"{source} is not an edge-deploy checkpoint", hint="pass a model.pt written by 'edge-deploy train'")
@@ -93,17 +148,20 @@ def checkpoint_from_dict(raw: dict[str, Any], source: str = "checkpoint") -> Che
             f"{source} has checkpoint version {raw.get('version')}, this edge-deploy reads {CHECKPOINT_VERSION}",
             hint="retrain the model or use the matching edge-deploy version",
         )
-    missing = [k for k in ("arch", "state_dicts", "input", "classes") if k not in raw]
-    if missing or not raw["state_dicts"]:
-        raise EdgeDeployError(f"{source} lacks {', '.join(missing) or 'weights'}", hint="re-export the checkpoint")
+    check_checkpoint_schema(raw, source)
     members = []
+    name, params = raw["arch"]["name"], raw["arch"].get("params", {})
     for index, state in enumerate(raw["state_dicts"]):
-        model = build_model(raw["arch"]["name"], **raw["arch"].get("params", {}))
+        try:
+            model = build_model(name, **params)
+        except (TypeError, ValueError, EdgeDeployError) as exc:
+            raise EdgeDeployError(f"{source}: architecture {name!r} cannot be built from its params: {exc}",
+                                  hint="the arch params must be those build_model takes for that architecture") from exc
         try:
             model.load_state_dict(state)
         except RuntimeError as exc:
             raise EdgeDeployError(
-                f"{source}: member {index} weights do not fit architecture {raw['arch']['name']!r}: {exc}",
+                f"{source}: member {index} weights do not fit architecture {name!r}: {exc}",
                 hint="the arch params must describe the stored weights (after pruning, save the new widths)",
             ) from exc
         members.append(model.eval())

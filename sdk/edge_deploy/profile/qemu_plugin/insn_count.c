@@ -1,35 +1,56 @@
 /*
  * insn_count: a QEMU TCG plugin that counts, exactly, how many times each guest instruction
- * executes, and splits those counts into segments at profiling marks.
+ * executes and which memory each one touches, and splits those counts into segments at
+ * profiling marks.
  *
  * Part of edge-deploy (edge_deploy.profile). Built on demand with the host C compiler by
  * edge_deploy.profile.plugin_build; loaded with
  *
  *   qemu-system-arm ... -plugin libinsn_count.so,out=PATH[,mark_pads=LO:HI]
+ *       [,region=NAME:LO:HI ...][,cached=LO:HI,fetch_lines=READ:LINE,data_lines=LINE]
  *
  * Counting: every instruction gets its own inline "add 1" op on a 64-bit counter owned by its
  * guest address. Per-instruction (not per-block) counters stay exact when a block is left
  * half-way (semihosting BKPT, exceptions, and the I/O re-translation QEMU does under -icount,
  * which re-runs an MMIO instruction in an uninstrumented one-instruction block).
  *
+ * Data accesses: a memory callback on every instruction records each load and store it makes:
+ * how many, how many bytes, how many are misaligned (a halfword at an odd address, a word at an
+ * address that is 2 mod 4, a word at an odd address), by the named address region they fall in
+ * (region=NAME:LO:HI, repeatable; a name may cover several ranges; "-" is outside them all).
+ *
+ * Line reuse (only with cached=LO:HI, the memory behind a flash accelerator): for every load
+ * from that range, the LRU stack distance of its line of data_lines bytes among the data lines
+ * loaded so far (0: the same line as the last one, 1: one other line since, ...); for
+ * instruction fetch, every time execution moves to another read line of READ bytes in that
+ * range, whether it is the next sequential read line ("seq") or not ("jump"), and the LRU stack
+ * distance of its line of LINE bytes among the instruction lines so far. Distances are kept in
+ * buckets: 0, 1, 2-3, 4-7, ..., 64-127, and 128 or more / never seen. A fully associative LRU
+ * cache of C = 2^k lines holds exactly the accesses of buckets 0..k. These are facts about the
+ * access stream; the cycle model (cycle_model.py, docs/cycle-model.md) prices them.
+ *
  * Marks: QEMU 7.2 gives plugins neither registers nor memory contents, so a mark is encoded in
  * an address. The firmware's marker function jumps to pad number `mark` of a run of 2-byte
  * instructions (the mark_pads range); an execution callback on each pad tells the plugin which
- * mark was made, and the counts since the previous mark are closed into a segment. (Memory
- * callbacks would avoid the pads, but QEMU 7.2.22 was seen to drop most of them on TBs that run
- * again; execution callbacks fire every time.) See docs/profiling.md.
+ * mark was made, and the counts since the previous mark are closed into a segment. See
+ * docs/profiling.md.
  *
  * Output (text, sorted, deterministic), written when QEMU exits:
- *   edge-deploy-insn-count 1
+ *   edge-deploy-insn-count 2
+ *   region NAME LO HI            the regions given, in order
+ *   lines READ LINE DATA         fetch read line, fetch cache line, data cache line (0 0 0: off)
  *   insn ADDR SIZE BYTES         one line per instruction seen (hex address, bytes in hex)
  *   segment INDEX MARK           MARK is -1 for the segment before the first mark
  *   ADDR COUNT                   executions in this segment, non-zero only
+ *   mem ADDR NAME LOADS STORES LOAD_BYTES STORE_BYTES MIS_H MIS_W2 MIS_W1
+ *   reuse ADDR data|seq|jump B:N[,B:N...]   line reuse by distance bucket B, non-zero only
  *   end TOTAL
  *
  * Debian's QEMU ships no qemu-plugin.h, so the few API types and functions used below are
  * declared here, following the public plugin API of QEMU 7.2 (API version 1).
  */
 
+#define _GNU_SOURCE /* open_memstream */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -45,6 +66,7 @@
 #define ED_QEMU_PLUGIN_API_VERSION 1
 
 typedef uint64_t qemu_plugin_id_t;
+typedef uint32_t qemu_plugin_meminfo_t;
 
 typedef struct {
     const char *target_name;
@@ -66,26 +88,75 @@ struct qemu_plugin_insn;
 
 enum qemu_plugin_cb_flags { QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_CB_R_REGS, QEMU_PLUGIN_CB_RW_REGS };
 enum qemu_plugin_op { QEMU_PLUGIN_INLINE_ADD_U64 };
+enum qemu_plugin_mem_rw { QEMU_PLUGIN_MEM_R = 1, QEMU_PLUGIN_MEM_W, QEMU_PLUGIN_MEM_RW };
 
 typedef void (*qemu_plugin_udata_cb_t)(qemu_plugin_id_t id, void *userdata);
 typedef void (*qemu_plugin_vcpu_tb_trans_cb_t)(qemu_plugin_id_t id, struct qemu_plugin_tb *tb);
 typedef void (*qemu_plugin_vcpu_udata_cb_t)(unsigned int vcpu_index, void *userdata);
+typedef void (*qemu_plugin_vcpu_mem_cb_t)(unsigned int vcpu_index, qemu_plugin_meminfo_t info, uint64_t vaddr,
+                                          void *userdata);
 
 void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_tb_trans_cb_t cb);
 void qemu_plugin_register_vcpu_insn_exec_inline(struct qemu_plugin_insn *insn, enum qemu_plugin_op op,
                                                 void *ptr, uint64_t imm);
 void qemu_plugin_register_vcpu_insn_exec_cb(struct qemu_plugin_insn *insn, qemu_plugin_vcpu_udata_cb_t cb,
                                             enum qemu_plugin_cb_flags flags, void *userdata);
+void qemu_plugin_register_vcpu_mem_cb(struct qemu_plugin_insn *insn, qemu_plugin_vcpu_mem_cb_t cb,
+                                      enum qemu_plugin_cb_flags flags, enum qemu_plugin_mem_rw rw, void *userdata);
 void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t cb, void *userdata);
 size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
 struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb, size_t idx);
 const void *qemu_plugin_insn_data(const struct qemu_plugin_insn *insn);
 size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *insn);
 uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *insn);
+unsigned int qemu_plugin_mem_size_shift(qemu_plugin_meminfo_t info);
+bool qemu_plugin_mem_is_store(qemu_plugin_meminfo_t info);
 
 ED_PLUGIN_EXPORT int qemu_plugin_version = ED_QEMU_PLUGIN_API_VERSION;
 
-/* ---- per-address counters ------------------------------------------------------------ */
+/* ---- options --------------------------------------------------------------------------- */
+
+#define MAX_RANGES 16
+#define MAX_NAMES 8
+#define NAME_LEN 24
+#define OUTSIDE MAX_NAMES        /* index of the "-" (outside every region) access counters */
+#define PAD_BYTES 2              /* one 16-bit Thumb instruction per mark */
+#define N_BUCKETS 9              /* reuse distance buckets: 0, 1, 2-3, ..., 64-127, far */
+#define LRU_DEPTH 128            /* distances from 128 on (and first touches) share the last bucket */
+
+typedef struct {
+    uint64_t lo, hi;
+    int name;
+} range_t;
+
+static char *out_path;
+static uint64_t pads_lo, pads_hi;
+static bool marks_enabled;
+static range_t ranges[MAX_RANGES];
+static int n_ranges;
+static char names[MAX_NAMES][NAME_LEN];
+static int n_names;
+static uint64_t cached_lo, cached_hi;   /* the range behind the flash accelerator */
+static bool cached_enabled;
+static uint64_t fetch_read_bytes, fetch_line_bytes, data_line_bytes;
+static bool out_of_memory;
+
+/* ---- per-instruction state --------------------------------------------------------------- */
+
+enum { MIS_HALF, MIS_WORD2, MIS_WORD1, N_MIS };
+enum { REUSE_DATA, REUSE_SEQ, REUSE_JUMP, N_REUSE };
+static const char *const reuse_names[N_REUSE] = {"data", "seq", "jump"};
+
+typedef struct {
+    uint64_t loads, stores, load_bytes, store_bytes;
+    uint64_t misaligned[N_MIS];
+} access_t;
+
+/* Accesses and line reuse since the last mark; allocated on the first access. */
+typedef struct {
+    access_t by_name[MAX_NAMES + 1];
+    uint64_t reuse[N_REUSE][N_BUCKETS];
+} stats_t;
 
 /* One guest instruction. Its address never moves once created: generated code holds a pointer
  * to `count`. */
@@ -93,6 +164,7 @@ typedef struct {
     uint64_t count;     /* executions so far (incremented by inline TCG ops) */
     uint64_t closed;    /* count at the last mark: the current segment is count - closed */
     uint64_t addr;
+    stats_t *stats;
     uint8_t size;
     uint8_t bytes[4];
 } site_t;
@@ -105,47 +177,22 @@ static site_t **table;           /* open addressing hash: address -> site */
 static size_t table_cap;         /* power of two */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Segments closed so far: a flat list of (address, count) with a header per segment. */
-typedef struct {
-    int64_t mark;
-    size_t first;   /* index in seg_entries */
-    size_t n;
-} segment_t;
-typedef struct {
-    uint64_t addr;
-    uint64_t count;
-} entry_t;
-
-static segment_t *segs;
-static size_t n_segs, segs_cap;
-static entry_t *seg_entries;
-static size_t n_entries, entries_cap;
+/* Closed segments, already formatted: the body of the output file. */
+static FILE *body;
+static char *body_text;
+static size_t body_len;
+static size_t n_segs;
+static uint64_t total_count;
 static int64_t current_mark = -1;
 
-/* Options. */
-static char *out_path;
-#define PAD_BYTES 2   /* one 16-bit Thumb instruction per mark */
-static uint64_t pads_lo, pads_hi;
-static bool marks_enabled;
-static bool out_of_memory;
+/* LRU stacks of line numbers, most recent first. */
+typedef struct {
+    uint64_t line[LRU_DEPTH];
+    int n;
+} lru_t;
 
-static void *grow(void *ptr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) {
-        return ptr;
-    }
-    size_t cap2 = *cap ? *cap : 1024;
-    while (cap2 < need) {
-        cap2 *= 2;
-    }
-    void *p = realloc(ptr, cap2 * elem);
-    if (!p) {
-        out_of_memory = true;
-        return NULL;
-    }
-    *cap = cap2;
-    return p;
-}
+static lru_t data_lru, fetch_lru;
+static uint64_t current_read_line = UINT64_MAX;
 
 static size_t hash_addr(uint64_t addr)
 {
@@ -224,33 +271,189 @@ static site_t *site_at(size_t index)
     return &chunks[index / SITES_PER_CHUNK][index % SITES_PER_CHUNK];
 }
 
-/* Close the running segment: record every non-zero count since the last mark. */
-static void close_segment(void)
+static stats_t *stats_of(site_t *site)
 {
-    segs = grow(segs, &segs_cap, n_segs + 1, sizeof(*segs));
-    if (!segs) {
+    if (!site->stats) {
+        site->stats = calloc(1, sizeof(stats_t));
+        if (!site->stats) {
+            out_of_memory = true;
+        }
+    }
+    return site->stats;
+}
+
+/* ---- line reuse -------------------------------------------------------------------------- */
+
+/* Move `line` to the front of `lru`; return its previous depth (-1 if it was not there). */
+static int lru_touch(lru_t *lru, uint64_t line)
+{
+    int depth = -1;
+    for (int i = 0; i < lru->n; i++) {
+        if (lru->line[i] == line) {
+            depth = i;
+            break;
+        }
+    }
+    int last = depth >= 0 ? depth : (lru->n < LRU_DEPTH ? lru->n++ : LRU_DEPTH - 1);
+    memmove(&lru->line[1], &lru->line[0], (size_t)last * sizeof(lru->line[0]));
+    lru->line[0] = line;
+    return depth;
+}
+
+/* Bucket b holds distances d with bit_length(d) == b (0 -> 0, 1 -> 1, 2-3 -> 2, ...). */
+static int bucket_of(int depth)
+{
+    if (depth < 0) {
+        return N_BUCKETS - 1;
+    }
+    int b = 0;
+    while (depth) {
+        b++;
+        depth >>= 1;
+    }
+    return b;
+}
+
+static bool in_cached(uint64_t addr)
+{
+    return cached_enabled && addr >= cached_lo && addr < cached_hi;
+}
+
+/* ---- callbacks --------------------------------------------------------------------------- */
+
+static int name_of(uint64_t vaddr)
+{
+    for (int i = 0; i < n_ranges; i++) {
+        if (vaddr >= ranges[i].lo && vaddr < ranges[i].hi) {
+            return ranges[i].name;
+        }
+    }
+    return OUTSIDE;
+}
+
+static void on_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info, uint64_t vaddr, void *userdata)
+{
+    (void)vcpu_index;
+    stats_t *stats = stats_of((site_t *)userdata);
+    if (!stats) {
         return;
     }
-    segment_t *seg = &segs[n_segs++];
-    seg->mark = current_mark;
-    seg->first = n_entries;
-    seg->n = 0;
+    unsigned size = 1u << qemu_plugin_mem_size_shift(info);
+    access_t *acc = &stats->by_name[name_of(vaddr)];
+    if (qemu_plugin_mem_is_store(info)) {
+        acc->stores++;
+        acc->store_bytes += size;
+    } else {
+        acc->loads++;
+        acc->load_bytes += size;
+        if (in_cached(vaddr) && data_line_bytes) {
+            stats->reuse[REUSE_DATA][bucket_of(lru_touch(&data_lru, vaddr / data_line_bytes))]++;
+        }
+    }
+    if (size == 2 && (vaddr & 1u)) {
+        acc->misaligned[MIS_HALF]++;
+    } else if (size == 4 && (vaddr & 3u) == 2u) {
+        acc->misaligned[MIS_WORD2]++;
+    } else if (size == 4 && (vaddr & 1u)) {
+        acc->misaligned[MIS_WORD1]++;
+    }
+}
+
+/* Registered on every instruction that may start a new fetch read line (see on_translate). */
+static void on_fetch(unsigned int vcpu_index, void *userdata)
+{
+    (void)vcpu_index;
+    site_t *site = userdata;
+    uint64_t read_line = site->addr / fetch_read_bytes;
+    if (read_line == current_read_line) {
+        return;
+    }
+    int kind = read_line == current_read_line + 1 ? REUSE_SEQ : REUSE_JUMP;
+    current_read_line = read_line;
+    stats_t *stats = stats_of(site);
+    if (stats) {
+        stats->reuse[kind][bucket_of(lru_touch(&fetch_lru, site->addr / fetch_line_bytes))]++;
+    }
+}
+
+/* ---- segments ------------------------------------------------------------------------------ */
+
+static int compare_sites(const void *a, const void *b)
+{
+    const site_t *x = *(site_t *const *)a, *y = *(site_t *const *)b;
+    return (x->addr > y->addr) - (x->addr < y->addr);
+}
+
+static site_t **sorted_sites(void)
+{
+    site_t **sorted = malloc((n_sites ? n_sites : 1) * sizeof(*sorted));
+    if (!sorted) {
+        out_of_memory = true;
+        return NULL;
+    }
     for (size_t i = 0; i < n_sites; i++) {
-        site_t *site = site_at(i);
-        uint64_t delta = site->count - site->closed;
-        if (delta == 0) {
+        sorted[i] = site_at(i);
+    }
+    qsort(sorted, n_sites, sizeof(*sorted), compare_sites);
+    return sorted;
+}
+
+static void write_stats(const site_t *site, stats_t *stats)
+{
+    for (int n = 0; n <= MAX_NAMES; n++) {
+        const access_t *a = &stats->by_name[n];
+        if (!a->loads && !a->stores) {
             continue;
         }
-        seg_entries = grow(seg_entries, &entries_cap, n_entries + 1, sizeof(*seg_entries));
-        if (!seg_entries) {
-            return;
-        }
-        seg_entries[n_entries].addr = site->addr;
-        seg_entries[n_entries].count = delta;
-        n_entries++;
-        seg->n++;
-        site->closed = site->count;
+        fprintf(body, "mem 0x%08" PRIx64 " %s %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+                " %" PRIu64 "\n", site->addr, n == OUTSIDE ? "-" : names[n], a->loads, a->stores, a->load_bytes,
+                a->store_bytes, a->misaligned[MIS_HALF], a->misaligned[MIS_WORD2], a->misaligned[MIS_WORD1]);
     }
+    for (int k = 0; k < N_REUSE; k++) {
+        bool any = false;
+        for (int b = 0; b < N_BUCKETS; b++) {
+            if (!stats->reuse[k][b]) {
+                continue;
+            }
+            if (!any) {
+                fprintf(body, "reuse 0x%08" PRIx64 " %s ", site->addr, reuse_names[k]);
+            }
+            fprintf(body, "%s%d:%" PRIu64, any ? "," : "", b, stats->reuse[k][b]);
+            any = true;
+        }
+        if (any) {
+            fputc('\n', body);
+        }
+    }
+    memset(stats, 0, sizeof(*stats));
+}
+
+/* Close the running segment: write every non-zero count and access since the last mark. */
+static void close_segment(void)
+{
+    if (!body) {
+        return;
+    }
+    site_t **sorted = sorted_sites();
+    if (!sorted) {
+        return;
+    }
+    fprintf(body, "segment %zu %" PRId64 "\n", n_segs++, current_mark);
+    for (size_t i = 0; i < n_sites; i++) {
+        site_t *site = sorted[i];
+        uint64_t delta = site->count - site->closed;
+        if (delta) {
+            fprintf(body, "0x%08" PRIx64 " %" PRIu64 "\n", site->addr, delta);
+            total_count += delta;
+            site->closed = site->count;
+        }
+    }
+    for (size_t i = 0; i < n_sites; i++) {
+        if (sorted[i]->stats) {
+            write_stats(sorted[i], sorted[i]->stats);
+        }
+    }
+    free(sorted);
 }
 
 static void on_mark(unsigned int vcpu_index, void *userdata)
@@ -266,6 +469,8 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
     (void)id;
     size_t n = qemu_plugin_tb_n_insns(tb);
+    bool tracks_fetch = cached_enabled && fetch_read_bytes;
+    uint64_t previous_line = UINT64_MAX;
     pthread_mutex_lock(&lock);
     for (size_t i = 0; i < n; i++) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
@@ -276,6 +481,16 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
             continue;
         }
         qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &site->count, 1);
+        qemu_plugin_register_vcpu_mem_cb(insn, on_mem, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW, site);
+        /* Execution can only enter another read line at a block's first instruction or where
+         * the line changes inside the block: only those need a fetch callback. */
+        if (tracks_fetch) {
+            uint64_t read_line = addr / fetch_read_bytes;
+            if (in_cached(addr) && read_line != previous_line) {
+                qemu_plugin_register_vcpu_insn_exec_cb(insn, on_fetch, QEMU_PLUGIN_CB_NO_REGS, site);
+            }
+            previous_line = read_line;
+        }
         if (marks_enabled && addr >= pads_lo && addr < pads_hi && (addr - pads_lo) % PAD_BYTES == 0) {
             uintptr_t mark = (uintptr_t)((addr - pads_lo) / PAD_BYTES);
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_mark, QEMU_PLUGIN_CB_NO_REGS, (void *)mark);
@@ -284,17 +499,7 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     pthread_mutex_unlock(&lock);
 }
 
-static int compare_entries(const void *a, const void *b)
-{
-    const entry_t *x = a, *y = b;
-    return (x->addr > y->addr) - (x->addr < y->addr);
-}
-
-static int compare_sites(const void *a, const void *b)
-{
-    const site_t *x = *(site_t *const *)a, *y = *(site_t *const *)b;
-    return (x->addr > y->addr) - (x->addr < y->addr);
-}
+/* ---- output ------------------------------------------------------------------------------- */
 
 static void write_output(qemu_plugin_id_t id, void *userdata)
 {
@@ -302,7 +507,11 @@ static void write_output(qemu_plugin_id_t id, void *userdata)
     (void)userdata;
     pthread_mutex_lock(&lock);
     close_segment();
-    if (out_of_memory) {
+    if (body) {
+        fclose(body);
+        body = NULL;
+    }
+    if (out_of_memory || !body_text) {
         fputs("insn_count: out of memory, counts incomplete\n", stderr);
     }
     char tmp[4096];
@@ -313,39 +522,33 @@ static void write_output(qemu_plugin_id_t id, void *userdata)
         pthread_mutex_unlock(&lock);
         return;
     }
-    fprintf(f, "edge-deploy-insn-count 1\n");
-    site_t **sorted = malloc((n_sites ? n_sites : 1) * sizeof(*sorted));
+    fprintf(f, "edge-deploy-insn-count 2\n");
+    for (int i = 0; i < n_ranges; i++) {
+        fprintf(f, "region %s 0x%08" PRIx64 " 0x%08" PRIx64 "\n", names[ranges[i].name], ranges[i].lo, ranges[i].hi);
+    }
+    fprintf(f, "lines %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", cached_enabled ? fetch_read_bytes : 0,
+            cached_enabled ? fetch_line_bytes : 0, cached_enabled ? data_line_bytes : 0);
+    site_t **sorted = sorted_sites();
     for (size_t i = 0; sorted && i < n_sites; i++) {
-        sorted[i] = site_at(i);
-    }
-    if (sorted) {
-        qsort(sorted, n_sites, sizeof(*sorted), compare_sites);
-        for (size_t i = 0; i < n_sites; i++) {
-            fprintf(f, "insn 0x%08" PRIx64 " %u ", sorted[i]->addr, sorted[i]->size);
-            for (unsigned b = 0; b < sorted[i]->size; b++) {
-                fprintf(f, "%02x", sorted[i]->bytes[b]);
-            }
-            fputc('\n', f);
+        fprintf(f, "insn 0x%08" PRIx64 " %u ", sorted[i]->addr, sorted[i]->size);
+        for (unsigned b = 0; b < sorted[i]->size; b++) {
+            fprintf(f, "%02x", sorted[i]->bytes[b]);
         }
-        free(sorted);
+        fputc('\n', f);
     }
-    uint64_t total = 0;
-    for (size_t s = 0; s < n_segs; s++) {
-        segment_t *seg = &segs[s];
-        qsort(seg_entries + seg->first, seg->n, sizeof(entry_t), compare_entries);
-        fprintf(f, "segment %zu %" PRId64 "\n", s, seg->mark);
-        for (size_t e = seg->first; e < seg->first + seg->n; e++) {
-            fprintf(f, "0x%08" PRIx64 " %" PRIu64 "\n", seg_entries[e].addr, seg_entries[e].count);
-            total += seg_entries[e].count;
-        }
+    free(sorted);
+    if (body_text) {
+        fwrite(body_text, 1, body_len, f);
     }
-    fprintf(f, "end %" PRIu64 "%s\n", total, out_of_memory ? " incomplete" : "");
+    fprintf(f, "end %" PRIu64 "%s\n", total_count, out_of_memory ? " incomplete" : "");
     /* Rename only a complete file, so a reader never sees a half-written one. */
     if (fclose(f) != 0 || rename(tmp, out_path) != 0) {
         fputs("insn_count: cannot write the output file\n", stderr);
     }
     pthread_mutex_unlock(&lock);
 }
+
+/* ---- arguments ---------------------------------------------------------------------------- */
 
 static bool parse_range(const char *text, uint64_t *lo, uint64_t *hi)
 {
@@ -358,28 +561,110 @@ static bool parse_range(const char *text, uint64_t *lo, uint64_t *hi)
     return *end == '\0' && *hi > *lo;
 }
 
+static bool power_of_two(uint64_t x)
+{
+    return x && !(x & (x - 1));
+}
+
+/* region=NAME:LO:HI */
+static bool parse_region(const char *text)
+{
+    const char *colon = strchr(text, ':');
+    size_t len = colon ? (size_t)(colon - text) : 0;
+    if (!colon || len == 0 || len >= NAME_LEN || n_ranges == MAX_RANGES || strchr(text, ' ')) {
+        return false;
+    }
+    int name = -1;
+    for (int i = 0; i < n_names; i++) {
+        if (strlen(names[i]) == len && strncmp(names[i], text, len) == 0) {
+            name = i;
+        }
+    }
+    if (name < 0) {
+        if (n_names == MAX_NAMES) {
+            return false;
+        }
+        name = n_names++;
+        memcpy(names[name], text, len);
+        names[name][len] = '\0';
+    }
+    range_t *r = &ranges[n_ranges];
+    if (!parse_range(colon + 1, &r->lo, &r->hi)) {
+        return false;
+    }
+    r->name = name;
+    n_ranges++;
+    return true;
+}
+
+/* fetch_lines=READ:LINE, both powers of two, LINE a multiple of READ */
+static bool parse_fetch_lines(const char *text)
+{
+    char *end;
+    fetch_read_bytes = strtoull(text, &end, 0);
+    if (*end != ':') {
+        return false;
+    }
+    fetch_line_bytes = strtoull(end + 1, &end, 0);
+    return *end == '\0' && power_of_two(fetch_read_bytes) && power_of_two(fetch_line_bytes) &&
+           fetch_line_bytes >= fetch_read_bytes;
+}
+
+typedef enum { ARG_OK, ARG_BAD, ARG_UNKNOWN } arg_status_t;
+
+static arg_status_t parse_argument(const char *arg)
+{
+    bool ok;
+    if (strncmp(arg, "out=", 4) == 0) {
+        out_path = strdup(arg + 4);
+        ok = out_path != NULL;
+    } else if (strncmp(arg, "mark_pads=", 10) == 0) {
+        ok = marks_enabled = parse_range(arg + 10, &pads_lo, &pads_hi);
+    } else if (strncmp(arg, "region=", 7) == 0) {
+        ok = parse_region(arg + 7);
+    } else if (strncmp(arg, "cached=", 7) == 0) {
+        ok = cached_enabled = parse_range(arg + 7, &cached_lo, &cached_hi);
+    } else if (strncmp(arg, "fetch_lines=", 12) == 0) {
+        ok = parse_fetch_lines(arg + 12);
+    } else if (strncmp(arg, "data_lines=", 11) == 0) {
+        char *end;
+        data_line_bytes = strtoull(arg + 11, &end, 0);
+        ok = *end == '\0' && power_of_two(data_line_bytes);
+    } else {
+        return ARG_UNKNOWN;
+    }
+    return ok ? ARG_OK : ARG_BAD;
+}
+
 ED_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc,
                                          char **argv)
 {
     (void)info;
     /* Errors go to stderr: qemu_plugin_outs only reaches the log, which is off by default. */
     for (int i = 0; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strncmp(arg, "out=", 4) == 0) {
-            out_path = strdup(arg + 4);
-        } else if (strncmp(arg, "mark_pads=", 10) == 0) {
-            marks_enabled = parse_range(arg + 10, &pads_lo, &pads_hi);
-            if (!marks_enabled) {
-                fprintf(stderr, "insn_count: bad range in '%s' (want LO:HI)\n", arg);
-                return -1;
-            }
-        } else {
-            fprintf(stderr, "insn_count: unknown argument '%s' (known: out, mark_pads)\n", arg);
+        switch (parse_argument(argv[i])) {
+        case ARG_OK:
+            break;
+        case ARG_BAD:
+            fprintf(stderr, "insn_count: bad value in '%s' (ranges LO:HI, line sizes powers of two)\n", argv[i]);
+            return -1;
+        case ARG_UNKNOWN:
+            fprintf(stderr, "insn_count: unknown argument '%s' (known: out, mark_pads, region, cached, "
+                    "fetch_lines, data_lines)\n", argv[i]);
             return -1;
         }
     }
     if (!out_path || !*out_path) {
         fprintf(stderr, "insn_count: missing out=PATH\n");
+        return -1;
+    }
+    if (cached_enabled && (!fetch_read_bytes || !data_line_bytes)) {
+        fprintf(stderr, "insn_count: cached=LO:HI needs fetch_lines=READ:LINE and data_lines=LINE\n");
+        return -1;
+    }
+    body = open_memstream(&body_text, &body_len);
+    if (!body) {
+        fprintf(stderr, "insn_count: out of memory\n");
         return -1;
     }
     qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);

@@ -1,0 +1,95 @@
+"""What the kernels of weighted ops (convolutions, depthwise, fully connected; dense, sparse,
+Winograd) put in a layer's context besides their weights: the requantization constants and
+arrays, the bias, the window fields, and shared applicability and cost counts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge_deploy.ctext import c_float, dims, shape_text
+from edge_deploy.kernels.base import CArray, KernelContext, LayerCall
+
+LAYOUTS = {"conv2d": "OHWI", "depthwise_conv2d": "1HWO", "fully_connected": "(out, in)"}
+
+
+def _per_channel(values, channels: int) -> np.ndarray:
+    arr = np.asarray(values).reshape(-1)
+    return np.full(channels, arr[0]) if arr.size == 1 else arr
+
+
+def scales_text(call: LayerCall) -> str:
+    """``0.001f .. 0.004f, per channel``: the weights' scales for comments."""
+    w = call.weights
+    kind = "per channel" if w.quant.per_channel else "per tensor"
+    return f"{c_float(w.quant.scale.min())} .. {c_float(w.quant.scale.max())}, {kind}"
+
+
+def weights_comment(call: LayerCall) -> str:
+    """The start of the weight array's comment: ``weights OHWI (16, 1, 64, 1), scales ...``."""
+    return f"weights {LAYOUTS[call.kind]} {shape_text(call.weights.shape)}, scales {scales_text(call)}"
+
+
+def weighted_context(call: LayerCall, weight_arrays: list[CArray]) -> KernelContext:
+    """The context of a weighted layer with its weights in ``weight_arrays`` (this kernel's
+    encoding): offsets, clamp, bias, requantization (arrays per channel, constants per tensor),
+    shapes, and for windowed ops the stride, padding and dilation."""
+    p, x, y, w = call.params, call.input, call.output, call.weights
+    ctx = KernelContext()
+    activation = call.op.attrs.get("activation", "none")
+    ctx.constant("INPUT_OFFSET", p["input_offset"], f"-(input zero point); input scale {c_float(x.scale)}")
+    ctx.constant("OUTPUT_OFFSET", p["output_offset"], f"output zero point; output scale {c_float(y.scale)}")
+    ctx.constant("ACT_MIN", p["act_min"], f"fused activation '{activation}', in output units")
+    ctx.constant("ACT_MAX", p["act_max"])
+    channels = int(y.shape[-1])
+    ctx.arrays += weight_arrays
+    has_bias = call.bias is not None
+    if has_bias:
+        ctx.arrays.append(CArray("bias", "int32_t", call.bias.data, "bias, int32, scale input_scale * weight_scale[c]"))
+    per_channel = call.kind != "fully_connected" or w.quant.per_channel
+    if per_channel:
+        ctx.arrays.append(CArray("out_mult", "int32_t", _per_channel(p["out_mult"], channels),
+                                 "requantization multipliers (Q31), one per output channel"))
+        ctx.arrays.append(CArray("out_shift", "int32_t", _per_channel(p["out_shift"], channels),
+                                 "requantization shifts (left shift when > 0), one per output channel"))
+    else:
+        ctx.constant("OUT_MULT", _per_channel(p["out_mult"], 1)[0], "requantization multiplier (Q31)")
+        ctx.constant("OUT_SHIFT", _per_channel(p["out_shift"], 1)[0], "requantization shift")
+    ctx.comment.append(f"weights {shape_text(w.shape)}, scales {scales_text(call)}")
+    ctx.fields.update(has_bias=has_bias, per_channel=per_channel, channels=channels)
+    if call.kind == "fully_connected":
+        depth = int(w.shape[1])
+        ctx.constant("FILTER_OFFSET", p["filter_offset"], "-(weights zero point)")
+        ctx.fields.update(depth=depth, units=int(w.shape[0]), rows=int(np.prod(x.shape)) // depth)
+    else:
+        ctx.fields.update(window_fields(p), filter_dims=dims(w.shape))
+        if call.kind == "depthwise_conv2d":
+            ctx.fields["ch_mult"] = channels // int(x.shape[3])
+    return ctx
+
+
+def window_fields(params: dict) -> dict[str, int]:
+    """Stride, explicit padding, dilation (when given) and clamp of a windowed op, as C fields."""
+    top, bottom, left, right = (int(v) for v in params["padding"])
+    fields = {"stride_h": int(params["stride"][0]), "stride_w": int(params["stride"][1]),
+              "pad_top": top, "pad_bottom": bottom, "pad_left": left, "pad_right": right}
+    if "dilation" in params:
+        fields.update(dilation_h=int(params["dilation"][0]), dilation_w=int(params["dilation"][1]))
+    return fields
+
+
+def conv_positions(call: LayerCall) -> tuple[int, int]:
+    """``(output positions, batch rows)`` of a conv: positions per row of the batch."""
+    out = call.output.shape
+    return int(np.prod(out[1:3])), int(out[0])
+
+
+def fc_rows(call: LayerCall) -> int:
+    """Rows (batch) of a fully connected layer."""
+    return int(np.prod(call.input.shape)) // int(call.weights.shape[1])
+
+
+def zero_weight_offset(call: LayerCall) -> str | None:
+    """Why a kernel that drops zero weights cannot run the layer: a nonzero weight zero point."""
+    if int(np.abs(call.weights.quant.zero_point).max()) != 0:
+        return "weight zero point is not 0: zeros are not absent weights"
+    return None

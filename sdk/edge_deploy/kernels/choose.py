@@ -1,0 +1,261 @@
+"""The kernel choice, in one place: the build options as a :class:`KernelPolicy` (filters and
+forced families), then per layer the registered kernels for its op, those the policy allows and
+that apply, the cheapest by the one cost model. Each layer gets a :class:`KernelChoice` (the
+kernel, why, its modelled cycles, and every alternative with its cost or the reason it was out),
+which ``report.json`` and the generated C's comments carry.
+
+A kernel whose spec names an ``epilogue`` (a max pool fused into a convolution) covers two ops;
+it competes with the best kernel for the op plus the best for the epilogue op on their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge_deploy.errors import EdgeDeployError
+from edge_deploy.ir.graph import Graph, Op
+from edge_deploy.kernels import get_kernel, kernels_for
+from edge_deploy.kernels.base import KernelSpec, LayerCall
+from edge_deploy.kernels.cost import estimate_cycles
+from edge_deploy.ops import get_op, kernel_params
+
+SPARSE_MODES = ("auto", "off", "force", "force-group4", "force-csr")
+WINOGRAD_MODES = ("auto", "off", "force")
+KERNEL_PATHS = ("simd", "portable")
+UPSTREAM_REFUSAL = "--cmsis-nn: upstream CMSIS-NN has no such function"
+
+
+@dataclass(frozen=True)
+class KernelPolicy:
+    """Which kernels a build may use. ``upstream_only``: ``--cmsis-nn`` (only functions upstream
+    CMSIS-NN has); ``sparse`` / ``winograd``: the modes of those families; ``portable``: the
+    portable C path (the Winograd cost model is the SIMD path's, so auto leaves it out);
+    ``exclude``: ``(op name, family)`` pairs the flash fallback took back."""
+
+    upstream_only: bool = False
+    sparse: str = "auto"
+    winograd: str = "auto"
+    portable: bool = False
+    exclude: frozenset[tuple[str, str]] = frozenset()
+
+    @classmethod
+    def from_options(cls, *, sparse: str = "auto", winograd: str = "auto", kernels: str = "simd",
+                     cmsis_nn: bool = False) -> KernelPolicy:
+        """The policy of ``edge-deploy build``'s options. Raises EdgeDeployError for an unknown
+        mode or a forced family that upstream CMSIS-NN does not have."""
+        if sparse not in SPARSE_MODES:
+            raise EdgeDeployError(f"unknown --sparse mode '{sparse}'", hint=f"use one of: {', '.join(SPARSE_MODES)}")
+        if winograd not in WINOGRAD_MODES:
+            raise EdgeDeployError(f"unknown --winograd mode '{winograd}'",
+                                  hint=f"use one of: {', '.join(WINOGRAD_MODES)}")
+        if kernels not in KERNEL_PATHS:
+            raise EdgeDeployError(f"unknown kernel path '{kernels}'", hint=f"use one of: {', '.join(KERNEL_PATHS)}")
+        if cmsis_nn and sparse.startswith("force"):
+            raise EdgeDeployError("--sparse force needs edge-deploy's kernels; upstream CMSIS-NN has no sparse kernels",
+                                  hint="drop --cmsis-nn, or build with --sparse off")
+        if cmsis_nn and winograd == "force":
+            raise EdgeDeployError("--winograd force needs edge-deploy's kernels; upstream CMSIS-NN has no Winograd kernel",
+                                  hint="drop --cmsis-nn, or build with --winograd off")
+        # Auto means off where the family cannot run: upstream CMSIS-NN has neither family, and
+        # the Winograd cost model is the SIMD path's.
+        if cmsis_nn and sparse == "auto":
+            sparse = "off"
+        if winograd == "auto" and (cmsis_nn or kernels == "portable"):
+            winograd = "off"
+        return cls(upstream_only=cmsis_nn, sparse=sparse, winograd=winograd, portable=kernels == "portable")
+
+    def excluding(self, op_name: str, family: str) -> KernelPolicy:
+        """The same policy with ``family`` kernels taken away from op ``op_name``."""
+        return KernelPolicy(self.upstream_only, self.sparse, self.winograd, self.portable,
+                            self.exclude | {(op_name, family)})
+
+    def refusal(self, kernel: KernelSpec, op: Op) -> str | None:
+        """Why the options rule ``kernel`` out for ``op``, or None."""
+        if self.upstream_only and kernel.upstream is None:
+            return UPSTREAM_REFUSAL
+        if kernel.family is not None and (op.name, kernel.family) in self.exclude:
+            return f"its {kernel.family} weights would not fit the flash"
+        if kernel.family == "sparse":
+            if self.sparse == "off":
+                return "--sparse off"
+            fmt = getattr(kernel, "sparse_format", None)
+            if self.sparse.startswith("force-") and fmt != self.sparse.split("-", 1)[1]:
+                return f"--sparse {self.sparse}"
+        if kernel.family == "winograd" and self.winograd == "off":
+            return "--winograd off (the default with --kernels portable: the Winograd cost model is the SIMD path's)" \
+                if self.portable else "--winograd off"
+        return None
+
+    def forced(self, kernel: KernelSpec) -> bool:
+        """True when the options force ``kernel`` wherever it applies."""
+        if kernel.family == "winograd":
+            return self.winograd == "force"
+        if kernel.family == "sparse" and getattr(kernel, "sparse_format", None) is not None:
+            return self.sparse.startswith("force")
+        return False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The policy for report.json."""
+        return {"upstream_only": self.upstream_only, "sparse": self.sparse, "winograd": self.winograd,
+                "portable": self.portable,
+                "flash_fallback": [f"{name}: no {family}" for name, family in sorted(self.exclude)]}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One kernel considered for a layer: its modelled cycles (for the ops the choice covers), or
+    why it was out."""
+
+    kernel: str
+    cycles: int | None = None
+    out: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """For report.json."""
+        return {"kernel": self.kernel, "cycles": self.cycles} if self.out is None else \
+            {"kernel": self.kernel, "out": self.out}
+
+
+@dataclass(frozen=True)
+class KernelChoice:
+    """The kernel chosen for one layer, why, its modelled cycles, the ops fused after it, and
+    the alternatives."""
+
+    kernel: str
+    reason: str
+    cycles: int
+    fused: tuple[str, ...] = ()
+    alternatives: tuple[Candidate, ...] = field(default_factory=tuple)
+    facts: dict[str, Any] = field(default_factory=dict)  # the kernel's facts about the layer
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``layers[].kernel_choice`` record of report.json."""
+        return {"kernel": self.kernel, "reason": self.reason, "modelled_cycles": self.cycles,
+                "fused": list(self.fused), "alternatives": [c.to_dict() for c in self.alternatives],
+                "facts": dict(self.facts)}
+
+    def comment(self) -> str:
+        """One line for the generated C."""
+        others = [f"{c.kernel} {c.cycles:,}" for c in self.alternatives if c.out is None]
+        tail = f"; others {', '.join(others)}" if others else ""
+        return f"kernel {self.kernel}: {self.reason}{tail}"
+
+
+@dataclass(frozen=True)
+class ChosenLayer:
+    """An op (with the ops fused into it) and its kernel; ``kernel`` and ``choice`` are None for
+    a view (reshape), which runs no code."""
+
+    index: int
+    call: LayerCall
+    kernel: KernelSpec | None
+    choice: KernelChoice | None
+
+
+def _evaluate(kernels: list[KernelSpec], call: LayerCall, policy: KernelPolicy) -> list[Candidate]:
+    out = []
+    for kernel in kernels:
+        why = policy.refusal(kernel, call.op) or kernel.applies(call)
+        if not why and not policy.forced(kernel):
+            why = kernel.worthwhile(call)
+        out.append(Candidate(kernel.name, out=why) if why else Candidate(kernel.name, estimate_cycles(kernel, call)))
+    return out
+
+
+def _pick(candidates: list[Candidate], policy: KernelPolicy, extra: int = 0) -> tuple[Candidate, str] | None:
+    """The cheapest usable candidate (a forced one first) and the reason, or None."""
+    usable = [c for c in candidates if c.out is None]
+    if not usable:
+        return None
+    forced = [c for c in usable if policy.forced(get_kernel(c.kernel))]
+    pool = forced or usable
+    best = min(pool, key=lambda c: (c.cycles, c.kernel))
+    if forced:
+        return best, "forced by the build options (--sparse / --winograd force)"
+    if len(usable) == 1:
+        return best, f"the only kernel that applies ({best.cycles + extra:,} modelled cycles)"
+    return best, f"fewest modelled cycles ({best.cycles + extra:,})"
+
+
+def _no_kernel(op: Op, candidates: list[Candidate]) -> EdgeDeployError:
+    if candidates and all(c.out == UPSTREAM_REFUSAL for c in candidates):
+        return EdgeDeployError(
+            f"with --cmsis-nn every layer must call an upstream CMSIS-NN function, but op '{op.name}' ({op.kind}) "
+            f"needs edge-deploy's own kernel ({', '.join(c.kernel for c in candidates)})",
+            hint="build without --cmsis-nn (the bundled kernels), or change the model to avoid the op")
+    reasons = "; ".join(f"{c.kernel}: {c.out}" for c in candidates) or "no kernel serves this op"
+    return EdgeDeployError(f"op '{op.name}' ({op.kind}): no kernel can run it ({reasons})",
+                           hint="change the model to avoid it, or build without the option that rules the kernels out")
+
+
+def _epilogue_of(graph: Graph, index: int, consumers: dict[str, list[int]]) -> int | None:
+    """The op that alone reads op ``index``'s output (not a model output), when some kernel
+    fuses that op kind after this one."""
+    op = graph.ops[index]
+    users = consumers.get(op.outputs[0], [])
+    if op.outputs[0] in graph.outputs or len(users) != 1:
+        return None
+    follower = graph.ops[users[0]]
+    if follower.inputs[0] != op.outputs[0] or not kernels_for(op.kind, follower.kind):
+        return None
+    return users[0]
+
+
+def choose_kernels(graph: Graph, policy: KernelPolicy) -> list[ChosenLayer]:
+    """The kernel of every op of the int8 ``graph`` under ``policy``, in run order (ops fused into
+    the layer before them have no entry). Raises EdgeDeployError naming the first op no kernel
+    can run, with each kernel's reason."""
+    consumers = graph.consumers()
+    covered: set[int] = set()
+    chosen: list[ChosenLayer] = []
+    for index, op in enumerate(graph.ops):
+        if index in covered:
+            continue
+        call = LayerCall(graph, op, kernel_params(graph, op))
+        if get_op(op).view:
+            chosen.append(ChosenLayer(index, call, None, None))
+            continue
+        singles = _evaluate(kernels_for(op.kind), call, policy)
+        single = _pick(singles, policy)
+        follower = _epilogue_of(graph, index, consumers)
+        if follower is not None and single is not None:
+            tail_op = graph.ops[follower]
+            tail = _pick(_evaluate(kernels_for(tail_op.kind), LayerCall(graph, tail_op, kernel_params(graph, tail_op)),
+                                   policy), policy)
+            fused_call = LayerCall(graph, op, call.params, epilogue=tail_op)
+            fused = {c.kernel: c for c in _evaluate(kernels_for(op.kind, tail_op.kind), fused_call, policy)}
+            # Each kernel for the op covers both ops: its variant with the epilogue fused where one
+            # applies (the same arithmetic without storing the intermediate), else itself plus the
+            # epilogue's own kernel. The cheapest covering wins.
+            covering = []
+            for c in singles:
+                if c.out is not None:
+                    continue
+                variant = next((f for f in fused.values() if get_kernel(f.kernel).base == c.kernel and f.out is None),
+                               None)
+                if variant is not None:
+                    covering.append(variant)
+                elif tail is not None:
+                    covering.append(Candidate(c.kernel, c.cycles + tail[0].cycles))
+            best = _pick(covering, policy)
+            if best is not None and get_kernel(best[0].kernel).epilogue is not None:
+                winner, reason = best
+                if not reason.startswith("forced"):
+                    reason = f"fewest modelled cycles ({winner.cycles:,} with the {tail_op.kind} fused)"
+                alternatives = tuple(sorted([c for c in covering if c.kernel != winner.kernel]
+                                            + [c for c in list(fused.values()) + singles if c.out is not None],
+                                            key=lambda c: c.kernel))
+                choice = KernelChoice(winner.kernel, reason, winner.cycles, (tail_op.name,), alternatives,
+                                      get_kernel(winner.kernel).facts(fused_call))
+                chosen.append(ChosenLayer(index, fused_call, get_kernel(winner.kernel), choice))
+                covered.add(follower)
+                continue
+        if single is None:
+            raise _no_kernel(op, singles)
+        winner, reason = single
+        alternatives = tuple(c for c in singles if c.kernel != winner.kernel)
+        kernel = get_kernel(winner.kernel)
+        chosen.append(ChosenLayer(index, call, kernel, KernelChoice(winner.kernel, reason, winner.cycles, (),
+                                                                    alternatives, kernel.facts(call))))
+    return chosen

@@ -1,0 +1,180 @@
+"""CONV_2D: a 2-D convolution with OHWI int8 weights, per-channel requantization and a fused
+ReLU / ReLU6. A Conv1D is a conv2d with height 1. C API: ``arm_convolve_s8``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from edge_deploy.ir.graph import Graph, Op
+from edge_deploy.numerics.windows import Padding, compute_padding, window_patches
+from edge_deploy.ops._shared import (
+    check_bias,
+    check_nhwc,
+    check_weights_quantized,
+    clamp_activation,
+    explicit_padding,
+    requant_params,
+    requantize,
+    window_output_shape,
+)
+from edge_deploy.ops.base import ACTIVATION, DILATION, PADDING, STRIDE, OpDef, TfliteCode, op_error
+
+# .tflite: builtin code, Conv2DOptions table and its fields.
+CONV_2D = 3
+CONV2D_OPTIONS = 1
+PADDING_SLOT, STRIDE_W, STRIDE_H, ACTIVATION_SLOT, DILATION_W, DILATION_H = 0, 1, 2, 3, 4, 5
+
+
+def conv2d_s8(
+    x: np.ndarray,
+    w: np.ndarray,
+    bias: np.ndarray | None,
+    *,
+    input_offset: int,
+    output_offset: int,
+    out_mult,
+    out_shift,
+    stride: tuple[int, int] = (1, 1),
+    padding: Padding = (0, 0, 0, 0),
+    dilation: tuple[int, int] = (1, 1),
+    act_min: int = -128,
+    act_max: int = 127,
+    rounding: str = "double",
+) -> np.ndarray:
+    """CONV_2D, int8 per-channel (``arm_convolve_s8``): NHWC x, OHWI w, int32 bias -> NHWC int8.
+
+    ``input_offset = -input_zero_point``, ``output_offset = output_zero_point``, ``out_mult`` /
+    ``out_shift`` one per output channel (or scalars), ``padding`` ``(top, bottom, left, right)``,
+    ``rounding`` ``"double"`` (TFLM / CMSIS-NN) or ``"single"``. Padded positions contribute
+    nothing (they hold the input zero point). Raises ValueError when the shapes disagree.
+    """
+    if x.ndim != 4 or w.ndim != 4 or x.shape[3] != w.shape[3]:
+        raise ValueError(f"conv2d_s8: input {x.shape} and OHWI weights {w.shape} do not match")
+    patches, (out_h, out_w) = window_patches(x, w.shape[1:3], stride, dilation, padding, -int(input_offset))
+    n = x.shape[0]
+    cols = (patches + int(input_offset)).reshape(n * out_h * out_w, -1)
+    acc = cols @ w.astype(np.int64).reshape(w.shape[0], -1).T
+    if bias is not None:
+        acc = acc + np.asarray(bias, dtype=np.int64)
+    out = requantize(acc, out_mult, out_shift, output_offset, act_min, act_max, rounding)
+    return out.reshape(n, out_h, out_w, w.shape[0])
+
+
+def conv2d_f32(x, w, bias, *, stride, padding, dilation) -> np.ndarray:
+    """CONV_2D in float (float64 sums): NHWC x, OHWI w, bias (O,) or None, explicit padding."""
+    patches, (oh, ow) = window_patches(x.astype(np.float64), w.shape[1:3], stride, dilation, padding, 0.0)
+    out = patches.reshape(x.shape[0] * oh * ow, -1) @ w.astype(np.float64).reshape(w.shape[0], -1).T
+    if bias is not None:
+        out = out + bias
+    return out.reshape(x.shape[0], oh, ow, w.shape[0])
+
+
+class Conv2d(OpDef):
+    kind = "conv2d"
+    reference = staticmethod(conv2d_s8)
+    attrs = (STRIDE, DILATION, PADDING, ACTIVATION)
+    arity = (2, 3)
+    weight_axis = 0
+    rounding_sensitive = True
+    tflite_codes = (TfliteCode(CONV_2D, "CONV_2D", 3),)
+    tflite_data_inputs = 3
+    torch_modules = ("Conv1d", "Conv2d")
+
+    def output_shape(self, graph: Graph, op: Op) -> tuple[int, ...]:
+        x, w = graph.tensor(op.inputs[0]).shape, graph.tensor(op.inputs[1]).shape
+        check_nhwc(op, x)
+        if len(w) != 4:
+            raise op_error(op, f"weights '{op.inputs[1]}' must be rank 4, got shape {w}")
+        if w[3] != x[3]:
+            raise op_error(op, f"weights OHWI {w} expect {w[3]} input channels, input has {x[3]}")
+        check_bias(graph, op, w[0])
+        return window_output_shape(graph, op, (w[1], w[2]), op.attrs["dilation"], w[0])
+
+    def macs(self, graph: Graph, op: Op) -> int:
+        w = graph.tensor(op.inputs[1]).shape
+        return int(np.prod(graph.tensor(op.outputs[0]).shape)) * w[1] * w[2] * w[3]
+
+    def check_quantized(self, graph: Graph, op: Op) -> None:
+        check_weights_quantized(graph, op)
+
+    def kernel_params(self, graph: Graph, op: Op) -> dict[str, Any]:
+        w = graph.tensor(op.inputs[1]).shape
+        return {**requant_params(graph, op), "stride": tuple(op.attrs["stride"]),
+                "dilation": tuple(op.attrs["dilation"]),
+                "padding": explicit_padding(graph, op, (w[1], w[2]), op.attrs["dilation"])}
+
+    def run_int8(self, args: list, params: dict[str, Any]) -> np.ndarray:
+        return conv2d_s8(args[0], args[1], args[2] if len(args) > 2 else None, **params)
+
+    def run_float(self, graph: Graph, op: Op, args: list) -> np.ndarray:
+        w = args[1]
+        out = conv2d_f32(args[0], w, args[2] if len(args) > 2 else None, stride=tuple(op.attrs["stride"]),
+                         padding=explicit_padding(graph, op, w.shape[1:3], op.attrs["dilation"]),
+                         dilation=tuple(op.attrs["dilation"]))
+        return clamp_activation(out, op.attrs["activation"])
+
+    def from_tflite(self, code: int, reader) -> dict[str, Any]:
+        return {"stride": (reader.option(STRIDE_H, "<i", 1), reader.option(STRIDE_W, "<i", 1)),
+                "dilation": (reader.option(DILATION_H, "<i", 1), reader.option(DILATION_W, "<i", 1)),
+                "padding": reader.padding(PADDING_SLOT), "activation": reader.activation(ACTIVATION_SLOT)}
+
+    def to_tflite(self, graph: Graph, op: Op, writer) -> tuple[int, int]:
+        a = op.attrs
+        return writer.table(CONV2D_OPTIONS, [
+            (PADDING_SLOT, "padding", a["padding"]), (STRIDE_W, "i32", a["stride"][1]),
+            (STRIDE_H, "i32", a["stride"][0]), (ACTIVATION_SLOT, "activation", a["activation"]),
+            (DILATION_W, "i32", a["dilation"][1]), (DILATION_H, "i32", a["dilation"][0])])
+
+    def lower_torch(self, lowering, node, module) -> Any:
+        """nn.Conv1d / nn.Conv2d: groups 1 is a conv2d, groups == in_channels with one input
+        channel per group a depthwise_conv2d; PyTorch's symmetric padding is SAME where SAME
+        reads the same windows, else an explicit PAD before a VALID convolution."""
+        label = lowering.label(node, module)
+        src = lowering.source(node)
+        rank = len(src.torch_shape)
+        weight = module.weight.detach().double().numpy()
+        bias = None if module.bias is None else module.bias.detach().double().numpy()
+        if isinstance(module.padding, str):
+            raise lowering.error(f"{label}: string padding is not supported; give explicit integers")
+        if module.padding_mode != "zeros":
+            raise lowering.error(f"{label}: padding_mode '{module.padding_mode}' cannot be lowered")
+        if rank == 3:
+            weight = weight[:, :, None, :]  # (O, I, 1, K)
+        stride, dilation = lowering.pair(module.stride, rank), lowering.pair(module.dilation, rank)
+        pads = lowering.pair(module.padding, rank, height=0)
+        builder = lowering.builder
+        in_nhwc = builder.graph.tensor(src.name).shape
+        x = src.name
+        filter_hw = weight.shape[2:4]
+        same, same_out = compute_padding(in_nhwc[1:3], filter_hw, stride, dilation, "same")
+        torch_out = [(in_nhwc[1 + i] + 2 * pads[i] - (dilation[i] * (filter_hw[i] - 1) + 1)) // stride[i] + 1
+                     for i in range(2)]
+        if pads == (0, 0):
+            padding = "valid"
+        elif (same[0], same[2]) == pads and tuple(same_out) == tuple(torch_out):
+            padding = "same"  # TFLite's SAME reads exactly the windows PyTorch reads
+        else:
+            x = builder.pad(x, f"{node.name}/pad", [(0, 0), (pads[0], pads[0]), (pads[1], pads[1]), (0, 0)])
+            padding = "valid"
+        groups = module.groups
+        if groups == 1:
+            out = builder.conv2d(x, node.name, weight.transpose(0, 2, 3, 1), bias, stride=stride, padding=padding,
+                                 dilation=dilation)
+        elif groups == module.in_channels and weight.shape[1] == 1:
+            out = builder.depthwise_conv2d(x, node.name, weight.transpose(1, 2, 3, 0), bias, stride=stride,
+                                           padding=padding, dilation=dilation)
+        else:
+            raise lowering.error(f"{label}: grouped convolution (groups={groups}) other than depthwise cannot be lowered")
+        return lowering.value(out, rank)
+
+    def build(self, builder, x, name, weights, bias=None, *, stride=(1, 1), padding="valid", dilation=(1, 1),
+              activation="none", quant=None, w_quant=None, b_quant=None) -> str:
+        """CONV_2D of ``x`` with OHWI ``weights`` (float, or int8 with ``w_quant``)."""
+        ins = [x] + builder.weights(name, weights, bias, w_quant, b_quant)
+        attrs = {"stride": tuple(stride), "dilation": tuple(dilation), "padding": padding, "activation": activation}
+        return builder.op(self.kind, name, ins, attrs, quant)
+
+
+OP = Conv2d()

@@ -1,0 +1,96 @@
+"""MUL: element-wise product of two int8 tensors (NumPy broadcasting in the reference), requantized
+once by ``input1_scale * input2_scale / output_scale``, fused ReLU / ReLU6. C API:
+``arm_elementwise_mul_s8``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from edge_deploy.ir.graph import Graph, Op
+from edge_deploy.numerics.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier, saturate
+from edge_deploy.ops._shared import clamp_activation
+from edge_deploy.ops.base import ACTIVATION, OpDef, TfliteCode, activation_tensor_check, fused_activation_range, op_error
+
+MUL = 18
+MUL_OPTIONS = 21
+ACTIVATION_SLOT = 0
+
+
+def mul_s8(
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    input1_offset: int,
+    input2_offset: int,
+    output_offset: int,
+    out_mult: int,
+    out_shift: int,
+    act_min: int = -128,
+    act_max: int = 127,
+    rounding: str = "double",
+) -> np.ndarray:
+    """MUL, int8 (``arm_elementwise_mul_s8``), with NumPy broadcasting of ``a`` against ``b``:
+    ``(a + input1_offset) * (b + input2_offset)`` requantized with ``(out_mult, out_shift)``, plus
+    ``output_offset``, clamped to ``[act_min, act_max]``."""
+    product = (a.astype(np.int64) + int(input1_offset)) * (b.astype(np.int64) + int(input2_offset))
+    scaled = multiply_by_quantized_multiplier(product, out_mult, out_shift, rounding)
+    return saturate(scaled + int(output_offset), act_min, act_max)
+
+
+class Mul(OpDef):
+    kind = "mul"
+    reference = staticmethod(mul_s8)
+    attrs = (ACTIVATION,)
+    arity = (2, 2)
+    in_place = True
+    rounding_sensitive = True
+    tflite_codes = (TfliteCode(MUL, "MUL", 2),)
+    tflite_data_inputs = 2
+    torch_functions = ("mul",)
+
+    def output_shape(self, graph: Graph, op: Op) -> tuple[int, ...]:
+        x, y = graph.tensor(op.inputs[0]).shape, graph.tensor(op.inputs[1]).shape
+        try:
+            return tuple(int(d) for d in np.broadcast_shapes(x, y))
+        except ValueError:
+            raise op_error(op, f"shapes {x} and {y} do not broadcast") from None
+
+    def check_quantized(self, graph: Graph, op: Op) -> None:
+        activation_tensor_check(op, graph.tensor(op.inputs[1]))
+
+    def kernel_params(self, graph: Graph, op: Op) -> dict[str, Any]:
+        x, b, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+        # TFLite multiplies and divides the float32 scales in float32, then widens to double.
+        real = float(np.float32(x.scale) * np.float32(b.scale) / np.float32(y.scale))
+        mult, shift = quantize_multiplier(real)
+        act_min, act_max = fused_activation_range(op, y)
+        return {"input1_offset": -x.zero_point, "input2_offset": -b.zero_point, "output_offset": y.zero_point,
+                "out_mult": mult, "out_shift": shift, "act_min": act_min, "act_max": act_max}
+
+    def run_int8(self, args: list, params: dict[str, Any]) -> np.ndarray:
+        return mul_s8(args[0], args[1], **params)
+
+    def run_float(self, graph: Graph, op: Op, args: list) -> np.ndarray:
+        return clamp_activation(args[0] * args[1], op.attrs["activation"])
+
+    def from_tflite(self, code: int, reader) -> dict[str, Any]:
+        if len(reader.inputs) != 2:
+            raise reader.error(f"(MUL) has {len(reader.inputs)} inputs, expected 2")
+        return {"activation": reader.activation(ACTIVATION_SLOT)}
+
+    def to_tflite(self, graph: Graph, op: Op, writer) -> tuple[int, int]:
+        return writer.table(MUL_OPTIONS, [(ACTIVATION_SLOT, "activation", op.attrs["activation"])])
+
+    def lower_torch(self, lowering, node, target) -> Any:
+        """``a * b`` of two tensors from other layers."""
+        a, b = lowering.operand(node, 0), lowering.operand(node, 1)
+        return lowering.value(lowering.builder.mul(a.name, b.name, node.name), torch_shape=a.torch_shape)
+
+    def build(self, builder, a, b, name, *, activation="none", quant=None) -> str:
+        """Element-wise ``a * b`` (broadcasting)."""
+        return builder.op(self.kind, name, [a, b], {"activation": activation}, quant)
+
+
+OP = Mul()

@@ -1,0 +1,78 @@
+"""A generated project's model built for the host and run there, optionally under sanitizers.
+
+The same ``src/model.c`` and ``src/kernels/`` that go into the firmware, compiled with the host
+gcc (portable kernel path, or the DSP path with its instructions emulated in C) into a small
+executable with ``host_main.c`` standing in for the runtime. Inputs go in on stdin, outputs come
+back on stdout, so AddressSanitizer and UndefinedBehaviorSanitizer run in their own process,
+without preloading anything into Python.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from edge_deploy.testing.harness import host_cc
+from edge_deploy.errors import EdgeDeployError
+
+HOST_MAIN = Path(__file__).resolve().parent / "host_main.c"
+HOST_PATHS = ("portable", "dsp")
+
+
+def host_model_command(src_dir: str | os.PathLike, exe: str | os.PathLike, *, path: str = "portable",
+                       sanitize: bool = True) -> list[str]:
+    """The host compiler command that builds ``exe`` from the project in ``src_dir``."""
+    if path not in HOST_PATHS:
+        raise ValueError(f"unknown host kernel path {path!r}; expected one of {HOST_PATHS}")
+    src = Path(src_dir)
+    kernels = sorted(str(p) for p in (src / "kernels").glob("*.c"))
+    if not kernels or not (src / "model.c").is_file():
+        raise EdgeDeployError(f"{src} is not a generated project with edge-deploy's kernels",
+                              hint="build without --cmsis-nn to get src/kernels/")
+    flags = ["-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
+             f"-I{src}", f"-I{src / 'include'}", f"-I{src / 'kernels'}", f"-I{src / 'runtime'}",
+             "-DED_NN_EMULATE_DSP" if path == "dsp" else "-DED_NN_PORTABLE"]
+    if sanitize:
+        flags += ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+    return [host_cc(), *flags, str(src / "model.c"), *kernels, str(HOST_MAIN), "-o", str(exe)]
+
+
+def build_host_model(src_dir: str | os.PathLike, exe: str | os.PathLike, *, path: str = "portable",
+                     sanitize: bool = True) -> Path:
+    """Compile the generated model in ``src_dir`` for the host into ``exe``; returns its path.
+
+    Warnings are errors (the generated C must compile cleanly). Raises EdgeDeployError when the
+    compiler fails.
+    """
+    command = host_model_command(src_dir, exe, path=path, sanitize=sanitize)
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise EdgeDeployError(f"host build of {src_dir} failed:\n{result.stderr.strip()[-4000:]}",
+                              hint="the generated C or a kernel does not compile cleanly on the host")
+    return Path(exe)
+
+
+def run_host_model(exe: str | os.PathLike, batch: np.ndarray, output_shape: tuple[int, ...],
+                   timeout: float = 120.0) -> np.ndarray:
+    """Run the host executable on the int8 ``batch``; returns ``(N, *output_shape)`` int8.
+
+    Raises EdgeDeployError when it fails (a sanitizer report, a kernel error) with its stderr.
+    """
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0"
+    env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+    data = np.ascontiguousarray(batch, dtype=np.int8).tobytes()
+    result = subprocess.run([str(exe)], input=data, capture_output=True, timeout=timeout, env=env)
+    if result.returncode != 0:
+        raise EdgeDeployError(
+            f"host run of {exe} failed (status {result.returncode}):\n"
+            f"{result.stderr.decode(errors='replace')[-4000:]}",
+            hint="a sanitizer report above names the bad access; a status 2 names the failing layer")
+    size = int(np.prod(output_shape))
+    out = np.frombuffer(result.stdout, dtype=np.int8)
+    if out.size != size * len(batch):
+        raise EdgeDeployError(f"host run of {exe} wrote {out.size} bytes, expected {size * len(batch)}")
+    return out.reshape((len(batch), *output_shape))

@@ -1,0 +1,111 @@
+"""Random int8 layers for any kernel: the cost calibration set (each kernel spec's ``calibration``)
+and the kernels' tests share them.
+
+A layer description is data, the same for every op: ``in`` (the data input shapes), ``w`` (the
+weight shape of a weighted op), ``attrs`` (the op's attributes; a fused activation defaults to
+none), and optionally ``zero_groups`` / ``zero_weights`` (a share of the weights' groups of four,
+or of single weights, set to zero), ``density`` (input 0 is a pruned activation with that share of
+nonzero values), ``pool`` (a max pool of window 2, stride 2 fused after the op) and ``per_tensor``
+(one weight scale for the layer). :func:`random_case` turns it into a quantized one-op graph with
+random scales and data, whose kernel parameters come from the op module, as a model's would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from edge_deploy.ir.graph import Graph, Op, QuantParams, Tensor
+from edge_deploy.kernels import get_kernel
+from edge_deploy.kernels.base import LayerCall
+from edge_deploy.ops import get_op, kernel_params, output_shape, validate
+from edge_deploy.quantize.ptq import activation_quant
+from edge_deploy.testing.cases import KernelCase
+
+POOL_ATTRS = {"filter": (1, 2), "stride": (1, 2), "padding": "valid", "activation": "none"}
+
+
+def prune(rng: np.random.Generator, rows: np.ndarray, zero_groups: float, zero_weights: float) -> np.ndarray:
+    """``rows`` (one per output channel) with a ``zero_groups`` share of their groups of four and
+    a ``zero_weights`` share of single weights set to zero."""
+    rows = rows.copy()
+    k = rows.shape[1]
+    group_mask = rng.random((rows.shape[0], -(-k // 4))) < zero_groups
+    rows[np.repeat(group_mask, 4, axis=1)[:, :k]] = 0
+    rows[rng.random(rows.shape) < zero_weights] = 0
+    return rows
+
+
+def _quant(rng: np.random.Generator) -> QuantParams:
+    return activation_quant(-float(rng.uniform(0.5, 8.0)), float(rng.uniform(0.5, 8.0)))
+
+
+def random_case(rng: np.random.Generator, kernel: str, layer: dict[str, Any], *, name: str = "") -> KernelCase:
+    """A random case of C kernel ``kernel`` on the layer ``layer`` describes (module docstring).
+    Raises ValueError when the kernel does not apply to it."""
+    spec = get_kernel(kernel)
+    definition = get_op(spec.op)
+    tensors: dict[str, Tensor] = {}
+    names = [f"in{i}" for i in range(len(layer["in"]))]
+    data = {}
+    for tensor_name, shape in zip(names, layer["in"]):
+        tensors[tensor_name] = Tensor(tensor_name, tuple(shape), "int8", _quant(rng))
+        data[tensor_name] = rng.integers(-128, 128, tuple(shape), dtype=np.int8)
+    op_inputs = list(names)
+    if "w" in layer:
+        w_shape = tuple(layer["w"])
+        channels = w_shape[definition.weight_axis]
+        w = rng.integers(-127, 128, w_shape, dtype=np.int8)
+        if definition.weight_axis == 0:  # rows in the kernels' order: one per output channel
+            w = prune(rng, w.reshape(channels, -1), layer.get("zero_groups", 0.0),
+                      layer.get("zero_weights", 0.0)).reshape(w_shape)
+        scales = rng.uniform(0.001, 0.01, 1 if layer.get("per_tensor") else channels).astype(np.float32)
+        tensors["weights"] = Tensor("weights", w_shape, "int8",
+                                    QuantParams(scales, np.zeros(scales.size), definition.weight_axis), w)
+        bias_scale = np.float32(tensors["in0"].scale) * scales
+        tensors["bias"] = Tensor("bias", (channels,), "int32", QuantParams(bias_scale, np.zeros(scales.size), 0),
+                                 rng.integers(-20000, 20000, channels).astype(np.int32))
+        op_inputs += ["weights", "bias"]
+    attrs = {"activation": "none"} if any(a.name == "activation" for a in definition.attrs) else {}
+    attrs.update(layer.get("attrs", {}))
+    op = Op(spec.op, "op", op_inputs, ["out"], attrs)
+    tensors["out"] = Tensor("out", (), "int8", None)
+    graph = Graph(f"case_{name or kernel}", tensors, [op], list(names), ["out"])
+    tensors["out"].shape = output_shape(graph, op)
+    tensors["out"].quant = definition.output_quant(graph, op, {"out": (0.0, 0.0)}, lambda lo, hi: _quant(rng))
+    epilogue = None
+    if layer.get("pool"):
+        tensors["pooled"] = Tensor("pooled", (), "int8", tensors["out"].quant)
+        epilogue = Op("max_pool2d", "pool", ["out"], ["pooled"], dict(POOL_ATTRS))
+        graph.ops.append(epilogue)
+        graph.outputs = ["pooled"]
+        tensors["pooled"].shape = output_shape(graph, epilogue)
+    validate(graph)
+    if layer.get("density") is not None:  # in0 as an activation-pruned ReLU's output
+        zero = tensors["in0"].zero_point
+        data["in0"][rng.random(data["in0"].shape) >= layer["density"]] = np.int8(zero)
+        tensors["raw"] = Tensor("raw", tensors["in0"].shape, "int8", tensors["in0"].quant)
+        graph.ops.insert(0, Op("max_pool2d", "pruned", ["raw"], ["in0"],
+                               {**POOL_ATTRS, "filter": (1, 1), "stride": (1, 1), "activation": "relu",
+                                "act_threshold": zero, "act_density": float(layer["density"])}))
+        graph.inputs = ["raw"]
+    params = kernel_params(graph, op)
+    args = [data[n] for n in names] + [tensors[n].data for n in op_inputs[len(names):]]
+    expected = definition.run_int8(args, {**params, "rounding": "double"} if definition.rounding_sensitive else params)
+    if epilogue is not None:
+        expected = get_op(epilogue).run_int8([expected], kernel_params(graph, epilogue))
+    call = LayerCall(graph, op, params, epilogue=epilogue)
+    why = spec.applies(call)
+    if why:
+        raise ValueError(f"{kernel} does not apply to {layer}: {why}")
+    return KernelCase(name or kernel, spec, call, data, np.asarray(expected).reshape(call.final_output.shape))
+
+
+def calibration_cases(seed: int = 0) -> list[KernelCase]:
+    """Every kernel on the layers of its spec's ``calibration`` list, with seeded random data."""
+    from edge_deploy.kernels import all_kernels
+
+    rng = np.random.default_rng(seed)
+    return [random_case(rng, spec.name, layer, name=f"{spec.name}-{i}")
+            for spec in all_kernels() for i, layer in enumerate(spec.calibration)]

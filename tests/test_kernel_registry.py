@@ -1,0 +1,48 @@
+"""The op and kernel registries hold together: every kernel has its template partial, its cost
+coefficients (measured on the kernel sources in the tree) and calibration layers; every op kind
+runs on some kernel; the cost model is what the build records."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge_deploy.kernels import all_kernels, kernels_for
+from edge_deploy.kernels.cost import cost_source, cost_table, estimate_cycles, kernel_sources_digest
+from edge_deploy.ops import all_ops, get_op, op_kinds
+from edge_deploy.paths import resource_dir
+from edge_deploy.testing.random_layers import random_case
+
+
+def test_cost_table_was_measured_on_these_kernel_sources():
+    """A kernel source changed without a new calibration fails here: run
+    `python -m edge_deploy.testing.calibrate --write`."""
+    assert cost_table()["kernel_sources"] == kernel_sources_digest()
+    assert cost_source()["kernel_sources"] == kernel_sources_digest()
+
+
+@pytest.mark.parametrize("kernel", [k.name for k in all_kernels()])
+def test_every_kernel_is_complete(kernel):
+    spec = next(k for k in all_kernels() if k.name == kernel)
+    assert (resource_dir("templates") / spec.template).is_file()
+    assert set(cost_table()["coefficients"][kernel]) == set(spec.cost_terms)
+    assert len(spec.calibration) > len(spec.cost_terms) - 1, "calibrate on more layers than cost terms"
+    assert spec.op in op_kinds()
+    if spec.epilogue is not None:
+        assert spec.base is not None and next(k for k in all_kernels() if k.name == spec.base).op == spec.op
+    # The cost model prices the kernel's own calibration layers within its recorded fit error.
+    case = random_case(np.random.default_rng(0), kernel, spec.calibration[0])
+    assert estimate_cycles(spec, case.call) > 0
+
+
+def test_every_op_kind_runs_somewhere():
+    for definition in all_ops():
+        assert definition.view or kernels_for(definition.kind), f"{definition.kind} has no kernel"
+        assert definition.view or definition.reference is not None
+
+
+def test_registries_are_what_the_modules_define():
+    assert get_op("conv2d").kind == "conv2d"
+    names = [k.name for k in all_kernels()]
+    assert names == sorted(names) and len(set(names)) == len(names)
+    assert set(op_kinds()) >= {"conv2d", "depthwise_conv2d", "fully_connected", "add", "softmax", "mean"}
