@@ -27,14 +27,16 @@ from __future__ import annotations
 
 import bisect
 import os
-import tempfile
+import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge_deploy.errors import EdgeDeployError
+from edge_deploy.fsutil import owned_temp_dir
 from edge_deploy.profile.counts import InsnCounts, Segment
 from edge_deploy.profile.elf_symbols import MarkerSymbols, read_elf_symbols
+from edge_deploy.profile.memory_map import MemoryLayout
 from edge_deploy.profile.qemu_run import CountedRun
 
 FORMAT_HEADER = "edge-deploy-renode-blocks 1"
@@ -205,29 +207,39 @@ def run_with_counts_renode(
     machine: str = "stm32f4-discovery",
     markers: MarkerSymbols | None | bool = True,
     timeout_s: float = 120.0,
+    layout: MemoryLayout | None = None,
 ) -> CountedRun:
     """Run ``elf`` on the Renode board ``machine`` until it reaches its exit routine; count
     every executed instruction, split at the profiling marks. The same call and result as
-    :func:`edge_deploy.profile.qemu_run.run_with_counts`, so :func:`profile_elf` takes either.
+    :func:`edge_deploy.profile.qemu_run.run_with_counts`, so :func:`profile_elf` takes either,
+    but without memory accesses: the block hooks see none, so the counts carry no
+    :class:`~edge_deploy.profile.accesses.MemoryCounts` and ``layout`` must be None.
 
-    Raises EdgeDeployError when Renode is missing, the board has no Renode platform, the ELF
-    has no exit routine, or the firmware does not reach it within ``timeout_s`` seconds.
+    Raises EdgeDeployError when a ``layout`` is given, Renode is missing, the board has no
+    Renode platform, the ELF has no exit routine, or the firmware does not reach it within
+    ``timeout_s`` seconds.
     """
     import subprocess
 
     from edge_deploy.emulators.renode import EXIT_ROUTINE, start_renode
 
     elf = Path(elf)
+    if layout is not None:
+        raise EdgeDeployError("Renode's block hooks count instructions, not memory accesses, so no memory layout "
+                              "or flash timing can be measured in Renode",
+                              hint="profile in Renode with a timing without flash (CortexM4Timing()), or on QEMU "
+                                   "for the board's memory timing")
     if markers is True:
         markers = read_elf_symbols(elf).markers()
     elif markers is False:
         markers = None
     code = ElfCode(elf)
-    with tempfile.TemporaryDirectory(prefix="edge-deploy-renode-profile-") as tmp:
-        out = Path(tmp) / COUNTS_FILE
-        script = Path(tmp) / "count_blocks.py"
+    tmp = owned_temp_dir("edge-deploy-renode-profile-")
+    try:
+        out = tmp / COUNTS_FILE
+        script = tmp / "count_blocks.py"
         script.write_text(counter_script(markers, out))
-        with start_renode(machine, elf, scripts=[script], work_dir=Path(tmp) / "renode") as target:
+        with start_renode(machine, elf, scripts=[script], work_dir=tmp / "renode") as target:
             if target.status_path is None:
                 raise EdgeDeployError(f"{elf.name} has no {EXIT_ROUTINE}, so Renode cannot tell when it ends",
                                       hint="profile firmware linked with the runtime's semihost.c")
@@ -238,6 +250,8 @@ def run_with_counts_renode(
                     f"{elf.name} did not reach {EXIT_ROUTINE} within {timeout_s:g} s in Renode ({machine})",
                     hint="raise the timeout for long runs, or check the firmware on QEMU first") from exc
         blocks = parse_block_counts(out.read_text(), source=str(out)) if out.is_file() else None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     if blocks is None:
         raise EdgeDeployError("Renode ended without writing its block counts", hint="rerun the profile")
     return CountedRun(exit_code=blocks.exit_code, stdout="", stderr="", counts=expand_blocks(blocks.segments, code))
