@@ -234,7 +234,7 @@ def start_renode(
         included.insert(0, watch)
     script = atomic_write_text(work / f"{board.name}.resc", render_resc(board, elf, port, scripts=included))
     command = renode_command(script, free_loopback_port(), renode) + list(extra_args)
-    target = RenodeTarget("renode", board, Path(elf), port, EmulatorProcess(command, cwd=work), status_path)
+    target = RenodeTarget("renode", board, Path(elf), port, EmulatorProcess(command, cwd=work), status_path=status_path)
     try:
         deadline = time.monotonic() + start_timeout
         while not port_accepts(port):
