@@ -194,12 +194,3 @@ def test_port_with_another_model_is_refused(builds, capsys):
 def test_renode_missing_is_a_clear_error(builds, capsys):
     assert main(["profile", str(builds["tiny"]), "--emulator", "renode"]) == 1
     assert "renode is not installed" in capsys.readouterr().err
-
-
-@pytest.mark.renode
-@pytest.mark.skipif(RENODE_MISSING, reason="renode is not installed (no package registry reachable here carries it)")
-def test_renode_profile_reads_the_dwt(tmp_path_factory):
-    build = _build(tmp_path_factory.mktemp("renode-profile"), tiny_graph(0), "stm32f4-discovery")
-    data = _profile(build, "--emulator", "renode", "--runs", "2")
-    assert data["source"] == "renode-dwt" and data["machine"] == "renode" and data["unit"] == "ticks"
-    assert all(layer["ticks"] > 0 and layer["cycles"] is None for layer in data["layers"])

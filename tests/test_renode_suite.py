@@ -1,13 +1,15 @@
 """Generated Robot Framework suites for renode-test: parsed with Robot Framework's own parser,
-their request frames decoded, their UART steps replayed against the same model's firmware on
-QEMU, and run by renode-test where Renode is installed (skipped with the reason elsewhere)."""
+dry-run with `robot --dryrun` against a stub of the Renode keywords, every argument bound the way
+Renode's keyword server binds it, their request frames decoded, their UART steps replayed
+against the same model's firmware on QEMU, and run by renode-test where Renode is installed
+(skipped with the reason elsewhere)."""
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,8 +19,10 @@ from codegen_models import tiny_graph
 from edge_deploy.boards import load_board
 from edge_deploy.cli import main
 from edge_deploy.emulators.renode_suite import (
+    RENODE_NAMED_ARGUMENT,
     SuiteModel,
     render_robot_suite,
+    robot_literal,
     suite_model_from_report,
     write_robot_suite,
 )
@@ -26,6 +30,10 @@ from edge_deploy.errors import EdgeDeployError
 from edge_deploy.link.frame import INFO, MODEL_INFO, RUN, FrameDecoder
 
 robot_api = pytest.importorskip("robot.api", reason="robotframework is not installed (pip install robotframework)")
+from robot.running.builder import ResourceFileBuilder  # noqa: E402
+from robot.variables import Variables  # noqa: E402
+
+STUB = Path(__file__).parent / "data" / "renode" / "renode_keywords_stub.robot"
 
 RENODE_TEST_MISSING = shutil.which("renode-test") is None
 TEST_NAMES = [
@@ -57,6 +65,73 @@ def steps(body) -> list[tuple[str, tuple[str, ...]]]:
     return [(step.name, tuple(step.args)) for step in body if getattr(step, "name", None)]
 
 
+def renode_signatures() -> dict[str, list[str]]:
+    """Parameter names of the Renode keywords, from the stub resource (Renode 1.15's)."""
+    return {kw.name: list(kw.args.positional) for kw in ResourceFileBuilder().build(str(STUB)).keywords}
+
+
+def robot_values(suite, **overrides: str) -> Variables:
+    """The suite's variables as Robot resolves them (built-ins it uses included)."""
+    store = Variables()
+    store["${SPACE}"], store["${EMPTY}"] = " ", ""
+    store["${byte}"] = "0xA5"   # the FOR loop variable of Send Request
+    for var in suite.resource.variables:
+        store[var.name] = store.replace_list(var.value) if var.name[0] == "@" else store.replace_scalar(var.value[0])
+    for name, value in overrides.items():
+        store["${" + name + "}"] = value
+    return store
+
+
+def renode_binding(keyword: str, values: list[str], params: list[str]) -> dict[str, str]:
+    """Bind argument strings to ``params`` as Renode's keyword server does (Keyword.cs,
+    TryParseArguments): a string that starts with ``word=`` is the named argument ``word`` and
+    must name a parameter; positional arguments come first."""
+    bound: dict[str, str] = {}
+    named = False
+    for value in values:
+        match = RENODE_NAMED_ARGUMENT.match(value)
+        if match:
+            named = True
+            if match.group(1) not in params:
+                raise AssertionError(f"Renode reads {keyword} argument {value!r} as a parameter "
+                                     f"'{match.group(1)}', which {keyword} does not have ({params})")
+            bound[match.group(1)] = match.group(2)
+        else:
+            if named:
+                raise AssertionError(f"{keyword}: positional argument {value!r} after a named one")
+            bound[params[len(bound)]] = value
+    return bound
+
+
+def renode_calls(suite, store: Variables) -> list[tuple[str, dict[str, str]]]:
+    """Every call to a Renode keyword in the suite (keywords and tests, loops included), with
+    its arguments resolved by Robot and bound by Renode's rules."""
+    signatures = renode_signatures()
+    calls = []
+
+    def walk(body):
+        for step in body:
+            if getattr(step, "type", "") == "FOR":
+                walk(step.body)
+            elif getattr(step, "name", None) in signatures:
+                values = [store.replace_scalar(arg) for arg in step.args]
+                calls.append((step.name, renode_binding(step.name, values, signatures[step.name])))
+
+    for keyword in suite.resource.keywords:
+        walk(keyword.body)
+    for test in suite.tests:
+        walk(test.body)
+    return calls
+
+
+def dry_run(path: Path) -> subprocess.CompletedProcess:
+    """`robot --dryrun` of a suite with the stub in place of Renode's keywords."""
+    return subprocess.run(
+        [sys.executable, "-m", "robot", "--dryrun", "--variable", f"RENODEKEYWORDS:{STUB}",
+         "--output", "NONE", "--log", "NONE", "--report", "NONE", "--console", "dotted", str(path)],
+        capture_output=True, text=True, timeout=120, cwd=path.parent)
+
+
 def test_suite_structure_for_a_build(builds, tmp_path):
     build = builds["stm32f4-discovery"]
     out = write_robot_suite(build.out_dir, tmp_path / "ci" / "suite.robot")
@@ -86,15 +161,75 @@ def test_suite_structure_for_a_build(builds, tmp_path):
         ("Execute Command", ("sysbus LoadELF @${ELF}",)),
         ("Create Terminal Tester", ("${UART}", "timeout=${TIMEOUT}")),
     ]
-    # The layer names MODEL_INFO must list are the build's run layers (the reshape has no code).
-    describe = steps(suite.tests[2].body)
-    waited = [args[0] for name, args in describe if name == "Wait For Line On Uart"]
+    # The layer names MODEL_INFO must list are the build's run layers (the reshape has no code),
+    # each awaited line bound to Renode's `content` parameter.
+    store = robot_values(suite)
+    describe = suite.tests[2]
+    waited = [store.replace_scalar(args[0]) for name, args in steps(describe.body) if name == "Wait For Line On Uart"]
     run_layers = [layer["short_name"] for layer in sorted(build.report["layers"], key=lambda l: l["mark"])
                   if layer["mark"] >= 0]
     assert run_layers == ["conv", "pool", "fc", "softmax"]
-    assert waited[-len(run_layers) - 1:] == [f"n_layers={len(run_layers)}"] + [
-        f"layer.{i}={name}" for i, name in enumerate(run_layers)]
-    assert "input_bytes=297" in waited and "output_bytes=7" in waited
+    assert waited[-len(run_layers) - 1:] == [f"content=n_layers={len(run_layers)}"] + [
+        f"content=layer.{i}={name}" for i, name in enumerate(run_layers)]
+    assert "content=input_bytes=297" in waited and "content=output_bytes=7" in waited
+
+
+# Model and layer names with everything Robot Framework or Renode could read as syntax.
+NASTY = SuiteModel("m=1  ${x} @{y} &{z} %{w} \\ end ", 16, 4, ("a=b", "#c", " lead", "tab\there", "=", "x" * 3))
+
+
+@pytest.mark.parametrize("model", [SuiteModel("ticnn_like_int8", 297, 7, ("conv", "pool", "fc", "softmax")), NASTY],
+                         ids=["plain", "robot-syntax-in-names"])
+@pytest.mark.parametrize("board", ["stm32f4-discovery", "nrf52840-dk"])
+def test_generated_suites_dry_run_and_bind_as_renode_binds(tmp_path, board, model):
+    """Every generated suite parses, passes `robot --dryrun` against the Renode keyword stub,
+    and every argument of a Renode keyword reaches the parameter it is meant for, with the
+    exact text, under Renode's own `name=value` rule (the bug that failed all 4 tests)."""
+    path = tmp_path / "suite.robot"
+    path.write_text(render_robot_suite(board, Path("fw/firmware.elf"), model))
+    result = dry_run(path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "4 tests, 4 passed, 0 failed" in result.stdout
+    suite = parse(path)
+    store = robot_values(suite)
+    assert store["${MODEL}"] == model.name and store["${BOARD}"] == board
+    calls = renode_calls(suite, store)
+    contents = [bound["content"] for name, bound in calls if name == "Wait For Line On Uart"]
+    assert all(set(bound) == {"content"} for name, bound in calls if name == "Wait For Line On Uart")
+    assert f"model={model.name}" in contents and f"name={model.name}" in contents
+    assert [c for c in contents if c.startswith("layer.")] == [f"layer.{i}={n}" for i, n in enumerate(model.layer_names)]
+    commands = [bound["command"] for name, bound in calls if name == "Execute Command"]
+    assert f'mach create "{board}"' in commands and "pause" in commands and "start" in commands
+    assert f"{load_board(board).emulation.renode_uart} WriteChar 0xA5" in commands
+    assert [bound for name, bound in calls if name == "Create Terminal Tester"] == [
+        {"uart": load_board(board).emulation.renode_uart, "timeout": "60"}]
+
+
+def test_the_checks_catch_what_renode_and_robot_reject(tmp_path):
+    """The old form `Wait For Line On Uart    model=${MODEL}` passes Robot's own dry run but
+    Renode reads it as a parameter `model`: the binding check fails it. A misspelt keyword or a
+    broken loop fails the dry run."""
+    good = render_robot_suite("stm32f4-discovery", Path("fw/firmware.elf"), SuiteModel("m", 16, 4, ("a",)))
+    old = tmp_path / "old.robot"
+    old.write_text(good.replace("content=model\\=${MODEL}", "model=${MODEL}", 1))
+    assert dry_run(old).returncode == 0
+    with pytest.raises(AssertionError, match="parameter 'model'"):
+        renode_calls(parse(old), robot_values(parse(old)))
+    for broken in (good.replace("Wait For Line On Uart", "Wait For Line On UART Now", 1),
+                   good.replace("    END\n", "\n", 1)):
+        path = tmp_path / "broken.robot"
+        path.write_text(broken)
+        assert dry_run(path).returncode != 0
+
+
+def test_robot_literal_reads_back_exactly(tmp_path):
+    texts = ["plain", "a=b", "${x}", "@{y}", "&{z}", "%{HOME}", "back\\slash", "#hash", " lead", "trail ",
+             "two  spaces", "tab\t", "new\nline", "", "=", "\\${x}"]
+    lines = ["*** Variables ***", *(f"${{V{i}}}    {robot_literal(t)}" for i, t in enumerate(texts))]
+    path = tmp_path / "v.robot"
+    path.write_text("\n".join(lines) + "\n\n*** Test Cases ***\nT\n    No Operation\n")
+    store = robot_values(parse(path))
+    assert [store[f"${{V{i}}}"] for i in range(len(texts))] == texts
 
 
 def test_request_frames_decode_as_the_protocol_says(builds, tmp_path):
@@ -164,10 +299,6 @@ class _Uart:
         raise AssertionError(f"no line containing {text!r} on the UART within {timeout} s")
 
 
-def _expand(arg: str, values: dict[str, tuple[str, ...]]) -> str:
-    return re.sub(r"\$\{(\w+)\}", lambda m: values["${" + m.group(1) + "}"][0], arg)
-
-
 @pytest.mark.qemu
 def test_suite_steps_hold_against_the_firmware_on_qemu(builds, tmp_path, qemu_arm):
     """Replays the suite's requests and line waits against the same model's firmware on QEMU:
@@ -178,8 +309,8 @@ def test_suite_steps_hold_against_the_firmware_on_qemu(builds, tmp_path, qemu_ar
 
     suite = parse(write_robot_suite(builds["stm32f4-discovery"].out_dir, tmp_path / "suite.robot"))
     qemu_board = load_board("mps2-an386")
-    values = {**variables(suite), "${BOARD}": (qemu_board.name,), "${CLOCK_HZ}": (str(qemu_board.clock_hz),),
-              "${CYCLE_SOURCE}": ("systick",)}
+    store = robot_values(suite, BOARD=qemu_board.name, CLOCK_HZ=str(qemu_board.clock_hz), CYCLE_SOURCE="systick")
+    signature = renode_signatures()["Wait For Line On Uart"]
     replayed = 0
     for test in suite.tests[1:]:
         with start_emulator(qemu_board, builds["mps2-an386"].elf, emulator="qemu") as target:
@@ -188,9 +319,10 @@ def test_suite_steps_hold_against_the_firmware_on_qemu(builds, tmp_path, qemu_ar
                 if name == "Boot Firmware":
                     continue
                 if name == "Send Request":
-                    uart.write(bytes(int(cell, 16) for cell in values[args[0]]))
+                    uart.write(bytes(int(cell, 16) for cell in store.replace_list(list(args))))
                 elif name == "Wait For Line On Uart":
-                    uart.wait_for_line(_expand(args[0], values))
+                    bound = renode_binding(name, [store.replace_scalar(a) for a in args], signature)
+                    uart.wait_for_line(bound["content"])
                     replayed += 1
                 else:
                     raise AssertionError(f"step {name} is not replayed")
@@ -199,12 +331,17 @@ def test_suite_steps_hold_against_the_firmware_on_qemu(builds, tmp_path, qemu_ar
 
 
 @pytest.mark.renode
-@pytest.mark.skipif(RENODE_TEST_MISSING, reason="renode-test is not installed (no package registry reachable here carries Renode)")
+@pytest.mark.skipif(RENODE_TEST_MISSING, reason="renode-test is not on PATH (no package registry carries Renode: "
+                    "docs/renode.md builds it locally)")
 def test_renode_test_passes_the_suite(builds, tmp_path):
+    """The generated suite, run by Renode's own renode-test: 4 of 4 tests pass."""
     out = write_robot_suite(builds["stm32f4-discovery"].out_dir, tmp_path / "suite.robot")
-    result = subprocess.run(["renode-test", str(out)], capture_output=True, text=True, timeout=600,
-                            cwd=tmp_path, env={**os.environ, "RENODE_CI_MODE": "YES"})
+    result = subprocess.run(["renode-test", "-r", str(tmp_path / "results"), str(out)], capture_output=True, text=True,
+                            timeout=600, cwd=tmp_path, env={**os.environ, "RENODE_CI_MODE": "YES"})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    finished = [line for line in result.stdout.splitlines() if line.startswith("+++++ Finished test")]
+    assert len(finished) == len(TEST_NAMES) and all("status" in line and "OK" in line for line in finished), finished
+    assert all(f"suite.{name}'" in "".join(finished) for name in TEST_NAMES)
 
 
 def test_suite_model_skips_views():

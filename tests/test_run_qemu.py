@@ -145,16 +145,6 @@ def test_inputs_of_the_wrong_shape_are_refused(tmp_path, capsys):
     assert status == 1 and "(2, 4, 3)" in err and "(N, 4, 4, 3)" in err
 
 
-@pytest.mark.renode
-@pytest.mark.skipif(shutil.which("renode") is None, reason="renode is not installed (no registry here carries it)")
-def test_run_on_renode_matches(arm_gcc, tmp_path):
-    graph = tiny_graph(seed=8)
-    build = build_graph(graph, "stm32f4-discovery", tmp_path / "build")
-    batch = random_inputs(graph, 3, seed=5)
-    status, outputs = _run_check(build.out_dir, batch, tmp_path, "--emulator", "renode")
-    assert status == 0 and np.array_equal(outputs, run(graph, batch))
-
-
 @pytest.mark.skipif(shutil.which("renode") is not None, reason="renode is installed: the real run is tested")
 def test_missing_renode_is_a_clear_error(qemu_arm, tmp_path, capsys):
     graph = tiny_graph(seed=8)

@@ -3,8 +3,12 @@
 Checks, in order: the build; device info (board name, clock, firmware version); echo of random
 payloads from 1 byte to max_payload (4 KiB); a deliberately corrupt frame that the device must
 reject, then a clean request; garbage on the line before a good frame; the cycle counter (it
-counts, and twice the work gives about twice the cycles); and, under an emulator, a semihosting
-exit with status 0.
+counts, and twice the work gives about twice the cycles); and, under an emulator, the firmware's
+exit with status 0 (QEMU: semihosting ends QEMU; Renode ignores the semihosting exit, so a hook on
+the exit routine reports it, edge_deploy.emulators.renode).
+
+A check that fails for any reason (an assertion, a link error, a timeout, an emulator that died)
+is reported as a failed check with its reason; the run goes on to the next check.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -74,6 +79,8 @@ def _run_check(report: SelftestReport, name: str, body: Callable[[], str]) -> bo
         detail, passed = body(), True
     except (EdgeDeployError, AssertionError) as exc:
         detail, passed = str(exc).replace("\n", " | "), False
+    except Exception as exc:  # noqa: BLE001 - any failure of a check is that check failing, with its reason
+        detail, passed = f"{type(exc).__name__}: {exc}".replace("\n", " | "), False
     report.checks.append(Check(name, passed, detail, time.monotonic() - start))
     return passed
 
@@ -140,7 +147,7 @@ def _check_garbage(device: DeviceClient, rng: random.Random) -> str:
     return f"{len(garbage)} garbage bytes skipped, the frame after them answered"
 
 
-def _check_cycles(device: DeviceClient) -> str:
+def _check_cycles(device: DeviceClient, emulator: str | None) -> str:
     one = device.spin(SPIN_ITERATIONS)
     two = device.spin(2 * SPIN_ITERATIONS)
     if one <= 0:
@@ -149,6 +156,9 @@ def _check_cycles(device: DeviceClient) -> str:
     if not 1.8 <= ratio <= 2.2:
         raise AssertionError(f"twice the work took {ratio:.2f}x the cycles ({one} then {two})")
     source = device.info().cycle_source
+    if emulator == "renode":
+        return (f"{source} in Renode's virtual time (not cycles): {one} ticks for {SPIN_ITERATIONS} iterations, "
+                f"{two} for twice as many")
     return f"{source}: {one} cycles for {SPIN_ITERATIONS} iterations, {two} for twice as many"
 
 
@@ -205,15 +215,23 @@ def run_selftest(
         _run_check(report, "echo", lambda: _check_echo(device, rng))
         _run_check(report, "corrupt frame", lambda: _check_corrupt_frame(device, rng))
         _run_check(report, "garbage", lambda: _check_garbage(device, rng))
-        _run_check(report, "cycle counter", lambda: _check_cycles(device))
+        _run_check(report, "cycle counter", lambda: _check_cycles(device, emulator))
         if target is not None:
-            _run_check(report, "semihosting", lambda: _check_exit(device, target))
+            _run_check(report, "exit", lambda: _check_exit(device, target))
     return report
+
+
+EXIT_TIMEOUT_S = 10.0
 
 
 def _check_exit(device: DeviceClient, target) -> str:
     device.exit(0)
-    status = target.wait(timeout=5.0)
+    try:
+        status = target.wait(timeout=EXIT_TIMEOUT_S)
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"the firmware did not end the run within {EXIT_TIMEOUT_S:g} s of the EXIT request") from exc
     if status != 0:
-        raise AssertionError(f"the emulator exited with status {status}, expected 0")
-    return "firmware ended the emulator with status 0"
+        raise AssertionError(f"the run ended with status {status}, expected 0")
+    if target.emulator == "renode":
+        return "status 0 at the firmware's exit routine (a Renode hook on ed_semihost_exit; Renode ignores SYS_EXIT)"
+    return "semihosting exit ended the emulator with status 0"

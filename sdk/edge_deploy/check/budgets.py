@@ -109,8 +109,8 @@ def check_budgets(
     """Measure the build in ``build_dir`` against ``budgets`` and return the :class:`CheckResult`
     (it does not raise for a budget that is exceeded: the caller decides).
 
-    Cycles and latency are profiled on ``emulator`` ("qemu" by default: exact instructions and
-    modelled cycles) or through ``port``/"renode" (the firmware's DWT counts); accuracy runs the
+    Cycles and latency are profiled on ``emulator`` ("qemu" by default, or "renode": exact
+    instructions and modelled cycles) or through ``port`` (the firmware's DWT counts); accuracy runs the
     test split of ``data`` (None: the bundled excerpt; ``load_hp``; at most ``max_windows``
     windows) through the firmware. Raises EdgeDeployError when no budget is given, the folder
     holds no build, or a measurement cannot be made.

@@ -7,9 +7,15 @@ Two sources, one layer list (the build's ``report.json``):
   Cortex-M4 cycles from the cycle model with the memory timing of the build's board, or of
   another board (``timing``: for boards QEMU cannot emulate) (``edge_deploy.profile``; source
   ``qemu-insn-count+cortex-m4-model``).
-* The firmware's own counter: on a board (``port``) or in Renode (``emulator="renode"``) the
-  build's ``firmware.elf`` times each layer (DWT CYCCNT) and reports it over the serial link
-  (source ``dwt``; ``systick`` on a target without a DWT). No instruction counts there.
+* Renode (``emulator="renode"``): the same ``firmware_profile.elf``, compiled for the build's own
+  board, runs in Renode with block-count hooks (``edge_deploy.profile.renode_counts``); the same
+  per-address instruction counts, the same cycle model (source
+  ``renode-block-count+cortex-m4-model``). Renode's hooks see no memory accesses, so code and data
+  are priced at zero wait states (the board's flash timing needs the QEMU profile). Renode's DWT
+  is not used: it counts virtual time, not cycles.
+* The firmware's own counter on a board (``port``): the build's ``firmware.elf`` times each
+  layer (DWT CYCCNT) and reports it over the serial link (source ``dwt``; ``systick`` on a
+  target without a DWT). No instruction counts there.
 """
 
 from __future__ import annotations
@@ -70,8 +76,8 @@ def profile_build(
     if emulator not in (None, "qemu", "renode"):
         raise EdgeDeployError(f"unknown emulator '{emulator}'", hint="use qemu or renode")
     if timing is not None and (port is not None or emulator == "renode"):
-        raise EdgeDeployError("--timing applies a board's memory timing to the QEMU profile; a board or Renode "
-                              "is measured with its own counter",
+        raise EdgeDeployError("--timing applies a board's memory timing to the QEMU profile; Renode counts no "
+                              "memory accesses and a board is measured with its own counter",
                               hint="drop --timing, or profile on QEMU (the default)")
     timing_board = load_board(timing) if timing is not None else board_from_report(report)
     layers = run_layers(report)
@@ -79,21 +85,25 @@ def profile_build(
     if port is not None:
         data = measure_on_device(port, report, layers, sample, target=f"port {port}", runs=runs, timeout=timeout)
         return write_device_profile(data, build_dir)
-    if emulator == "renode":
-        from edge_deploy.emulators import start_emulator
-
-        with start_emulator(board_from_report(report), Path(build_dir) / "firmware.elf", emulator="renode") as target:
-            data = measure_on_device(target.url, report, layers, sample, target="renode", runs=runs, timeout=timeout)
-        return write_device_profile(data, build_dir)
     from edge_deploy.profile import CortexM4Timing, LayerInfo, profile_elf, write_profile
     from edge_deploy.profile.memory_map import memory_layout
 
-    firmware = build_profile_firmware(build_dir, report, sample=sample, origin=origin)
+    board = board_from_report(report)
     infos = [LayerInfo(layer.get("short_name", layer["name"]), layer["op"], int(layer["macs"])) for layer in layers]
+    if emulator == "renode":
+        from edge_deploy.emulators.renode import check_renode_board, find_renode
+        from edge_deploy.profile.renode_counts import SOURCE_RENODE, run_with_counts_renode
+
+        find_renode()
+        check_renode_board(board)   # both before compiling anything
+        firmware = build_profile_firmware(build_dir, report, sample=sample, origin=origin, board=board)
+        profile = profile_elf(firmware.elf, infos, timing=CortexM4Timing(), machine=board.name, timeout_s=180.0,
+                              run_counts=run_with_counts_renode, source=SOURCE_RENODE)
+        return write_profile(profile, build_dir, board=board.name, clock_hz=board.clock_hz)
+    firmware = build_profile_firmware(build_dir, report, sample=sample, origin=origin)
     model = CortexM4Timing(flash=timing_board.flash)
     profile = profile_elf(firmware.elf, infos, timing=model, machine=firmware.machine, timeout_s=300.0,
                           layout=memory_layout(firmware.board, timing_board.flash), timing_board=timing_board.name)
-    board = board_from_report(report)
     return write_profile(profile, build_dir, board=board.name, clock_hz=timing_board.clock_hz)
 
 

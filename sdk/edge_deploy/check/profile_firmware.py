@@ -132,12 +132,14 @@ def build_profile_firmware(
     sample: np.ndarray | None = None,
     origin: str = "",
     jobs: int = 2,
+    board: Board | None = None,
 ) -> ProfileFirmware:
     """Compile ``build_dir/firmware_profile.elf`` from the build's generated sources.
 
     ``report`` is the build's ``report.json`` content; ``sample`` one int8 input shaped like the
     model input without its batch dimension (default :func:`default_input`), ``origin`` says
-    where it came from. Returns the :class:`ProfileFirmware`. Raises EdgeDeployError when the
+    where it came from; ``board`` the board to compile for (default :func:`profiling_board`:
+    one QEMU runs). Returns the :class:`ProfileFirmware`. Raises EdgeDeployError when the
     build has no generated sources, the sample has the wrong size, or the toolchain fails.
     """
     from edge_deploy.toolchain import compile_firmware, runtime_include_dirs, runtime_sources
@@ -153,7 +155,7 @@ def build_profile_firmware(
     if np.asarray(sample).size != expected:
         raise EdgeDeployError(f"the profiling input has {np.asarray(sample).size} values; the model takes {expected}",
                               hint="pass one sample shaped like the model input")
-    board = profiling_board(report)
+    board = board or profiling_board(report)
     kernel_sources, kernel_includes, defines = _kernel_sources(src, report.get("kernels", "simd"))
     runtime = [path for path in runtime_sources(board) if path.name != "main.c"]
     with tempfile.TemporaryDirectory(prefix="edge-deploy-profile-fw-") as tmp:

@@ -75,6 +75,12 @@ def command(build_dir, max_cycles, max_latency_ms, max_arena, max_flash, max_ram
                            emulator=emulator, port=port)
     summary = result.to_dict()
     atomic_write_json(Path(build_dir) / "budgets.json", summary)
+    if emulator == "renode" and min_accuracy is not None:
+        from edge_deploy.emulators.renode_ge_flags import ge_flags_warning
+
+        note = ge_flags_warning(Path(build_dir) / "firmware.elf")
+        if note:
+            click.echo(f"warning: the accuracy was measured in Renode: {note}", err=True)
     if as_json:
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
     else:

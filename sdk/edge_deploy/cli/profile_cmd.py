@@ -9,7 +9,7 @@ import click
 @click.command("profile")
 @click.argument("build_dir", metavar="DIR", type=click.Path(file_okay=False, exists=True))
 @click.option("--emulator", type=click.Choice(["qemu", "renode"]),
-              help="qemu (default): exact instructions + Cortex-M4 cycle model; renode: the firmware's DWT counts.")
+              help="qemu (default) or renode: exact instructions + Cortex-M4 cycle model.")
 @click.option("--port", help="Serial port of a board running the build's firmware (device path or pyserial URL): DWT cycles.")
 @click.option("--inputs", "inputs_path", type=click.Path(dir_okay=False, exists=True),
               help="Batch file (.npy) whose first sample is profiled (default: a fixed pseudo-random input).")
@@ -17,15 +17,16 @@ import click
               help="QEMU profile: apply BOARD's memory timing and clock (flash wait states, accelerator) "
                    "instead of the build board's; for boards QEMU cannot emulate.")
 @click.option("--runs", type=click.IntRange(1, 1000), default=5, show_default=True,
-              help="Inferences on a board or in Renode; each layer's minimum is reported.")
+              help="Inferences on a board (--port); each layer's minimum is reported.")
 @click.option("--json", "as_json", is_flag=True, help="Print profile.json instead of the table.")
 def command(build_dir, emulator, port, inputs_path, timing_board, runs, as_json) -> None:
     """Profile the build in DIR; write DIR/profile.json, profile.md and profile.png.
 
     On QEMU every instruction and memory access is counted (exact, deterministic) and cycles
     come from the Cortex-M4 model with the memory timing of the build's board or of --timing
-    BOARD (docs/cycle-model.md); on a board (--port) DWT CYCCNT times each layer; in Renode the
-    firmware's counter gives virtual-time ticks (no instruction counts there).
+    BOARD (docs/cycle-model.md); in Renode every instruction is counted and the same model
+    prices it at zero wait states (Renode counts no memory accesses); on a board (--port) the
+    firmware's own cycle counter times each layer (no instruction counts there).
     """
     import json
     import time

@@ -42,6 +42,13 @@ def command(build_dir, inputs_path, emulator, port, out_path, check, timeout) ->
             np.save(handle, result.outputs)
     click.echo(f"{len(batch)} inputs run on {report['board']} ({port or result.target}); "
                f"outputs -> {out_path}; {counter_summary(result)}")
+    emulator_note = None
+    if result.target == "renode":
+        from edge_deploy.emulators.renode_ge_flags import ge_flags_warning
+
+        emulator_note = ge_flags_warning(Path(build_dir) / "firmware.elf")
+        if emulator_note and not check:
+            click.echo(f"warning: {emulator_note}", err=True)
     if not check:
         return
     summary = compare_outputs(result.outputs, reference_outputs(build_dir, batch))
@@ -52,7 +59,8 @@ def command(build_dir, inputs_path, emulator, port, out_path, check, timeout) ->
             f"{summary['mismatches']} of {summary['n']} outputs differ from the reference interpreter "
             f"({summary['mismatched_elements']} elements, largest difference {summary['max_abs_diff']}); "
             f"first samples: {summary['first_mismatches']}",
-            hint=f"see {Path(build_dir) / 'check.json'}; rebuild with --kernels portable to tell a kernel bug "
-                 "from a code generation bug",
+            hint=(f"{emulator_note}; see {Path(build_dir) / 'check.json'}" if emulator_note else
+                  f"see {Path(build_dir) / 'check.json'}; rebuild with --kernels portable to tell a kernel bug "
+                  "from a code generation bug"),
         )
     click.echo(f"check: {summary['n']} outputs, 0 mismatches with the reference interpreter")

@@ -25,7 +25,7 @@ def command(ctx: click.Context, board: str, emulator: str | None, port: str | No
 
     Checks device info, echo of random payloads from 1 byte to 4 KiB, rejection of a corrupt
     frame and recovery, garbage on the line, the cycle counter and (under an emulator) the
-    semihosting exit. Exits 0 only if every check passed.
+    exit of the firmware. Exits 0 only if every check passed.
     """
     from edge_deploy.errors import EdgeDeployError
     from edge_deploy.selftest import run_selftest

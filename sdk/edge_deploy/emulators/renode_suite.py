@@ -15,14 +15,26 @@ Uart`` matches a line that contains the text). Requests are written byte by byte
 UART's ``WriteChar`` while the emulation is paused, so the firmware sees a whole frame at once
 rather than a frame with gaps it would drop as truncated.
 
-Written from Renode's public documentation (the keywords of ``renode-keywords.robot`` and its
-UART keywords); the generated text is tested everywhere, the ``renode-test`` run only where
-Renode is installed.
+Two parsers read every argument, so literal text is written for both:
+
+* Robot Framework: backslashes, ``${``/``@{``/``&{``/``%{``, ``=``, a leading ``#``, runs of spaces and
+  empty cells are syntax; :func:`robot_literal` escapes them.
+* Renode's keyword server: Robot passes arguments to its Remote library as plain strings, and
+  Renode reads any string that starts with ``word=`` as the named argument ``word`` (so
+  ``model=ticnn`` was taken for an argument called ``model`` and no keyword matched). Every
+  text argument is therefore given by its parameter name (``content=model=ticnn``), which
+  Renode splits at the first ``=``: :func:`renode_argument`.
+
+Written from Renode 1.15's keyword sources (``UartKeywords.cs``, ``RenodeKeywords.cs``,
+``renode-keywords.robot``) and run with its ``renode-test`` where Renode is installed; elsewhere
+the tests parse every generated suite with Robot Framework and dry-run it against a stub of
+those keywords.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,10 +69,71 @@ def _row(*cells: object) -> str:
     return _SEP.join(str(cell) for cell in cells).rstrip()
 
 
-def _robot_text(value: str) -> str:
-    """Escape a value for a Robot cell: backslashes, and runs of spaces that would split it."""
-    escaped = value.replace("\\", "\\\\").replace("${", "\\${").replace("@{", "\\@{")
-    return escaped.replace("  ", " \\ ")
+_VARIABLE_START = re.compile(r"([$@&%])\{")
+_SPACES = re.compile(r" {2,}")
+# Renode's keyword server reads an argument "name=value" as the named argument `name`
+# (src/Renode/RobotFrameworkEngine/Keyword.cs, Renode 1.15).
+RENODE_NAMED_ARGUMENT = re.compile(r"^([a-zA-Z0-9_]+)=(.+)", re.DOTALL)
+
+
+def _escape_syntax(text: str) -> str:
+    # Everything but spaces: spaces are only syntax at the level of a whole cell.
+    out = text.replace("\\", "\\\\")
+    out = _VARIABLE_START.sub(r"\\\1{", out)
+    return out.replace("=", "\\=").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _escape_spaces(cell: str) -> str:
+    out = _SPACES.sub(lambda m: " " + "${SPACE}" * (len(m.group()) - 1), cell)
+    if out.startswith(" "):
+        out = "${SPACE}" + out[1:]
+    if out.endswith(" "):
+        out = out[:-1] + "${SPACE}"
+    if out.startswith("#"):
+        out = "\\" + out
+    return out
+
+
+def robot_literal(value: object) -> str:
+    """``value`` as one Robot Framework cell that Robot reads back as exactly ``str(value)``:
+    backslashes, variable syntax, ``=``, a leading ``#``, runs of spaces, leading or trailing
+    spaces, tabs and newlines are escaped, and an empty value is ``${EMPTY}``."""
+    return _cell(str(value))
+
+
+class _Var(str):
+    """A reference to a suite variable, written as it is into a cell (``_Var("MODEL")``)."""
+
+    def __new__(cls, name: str) -> _Var:
+        return super().__new__(cls, "${" + name + "}")
+
+
+def _cell(*parts: str) -> str:
+    """One cell from ``parts``: :class:`_Var` parts are variable references kept as they are,
+    every other part is literal text, escaped."""
+    cell = "".join(part if isinstance(part, _Var) else _escape_syntax(part) for part in parts)
+    return _escape_spaces(cell) if cell else "${EMPTY}"
+
+
+def renode_argument(parameter: str, cell: str) -> str:
+    """An argument cell for a Renode keyword, given by its parameter name so that Renode's own
+    ``name=value`` parsing binds it to ``parameter`` whatever the text holds (``cell`` is
+    already Robot syntax, e.g. built with :func:`robot_literal`)."""
+    return f"{parameter}={cell}"
+
+
+def _wait_line(*parts: str) -> str:
+    """The argument of ``Wait For Line On Uart``: a line that contains ``parts`` joined."""
+    return renode_argument("content", _cell(*parts))
+
+
+def _command(*parts: str) -> str:
+    """The argument of ``Execute Command``: a monitor command from ``parts`` joined."""
+    return _cell(*parts)
+
+
+def _comment(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _check_board(board: Board) -> None:
@@ -93,7 +166,7 @@ def render_robot_suite(
     board = load_board(board)
     _check_board(board)
     elf = Path(elf)
-    elf_cell = elf.as_posix() if elf.is_absolute() else "${CURDIR}/" + elf.as_posix()
+    elf_cell = _cell(elf.as_posix()) if elf.is_absolute() else _cell(_Var("CURDIR"), "/" + elf.as_posix())
     requests = {
         "INFO_REQUEST": request_bytes(fr.INFO, 1),
         "MODEL_INFO_REQUEST": request_bytes(fr.MODEL_INFO, 2),
@@ -101,12 +174,14 @@ def render_robot_suite(
         "INFO_AFTER_RUN_REQUEST": request_bytes(fr.INFO, 4),
     }
     about = f" ({source})" if source else ""
+    wait = "Wait For Line On Uart"
     lines = [
         "# Generated by edge-deploy renode-suite: run it with `renode-test <this file>`.",
-        f"# Firmware for model '{model.name}' on board '{board.name}'{about}.",
+        _comment(f"# Firmware for model '{model.name}' on board '{board.name}'{about}."),
         "",
         "*** Settings ***",
-        _row("Documentation", f"Firmware of model {_robot_text(model.name)} on {board.name} in Renode: it boots,"),
+        _row("Documentation", f"Firmware of model {robot_literal(model.name)} on {robot_literal(board.name)} in Renode: "
+             "it boots,"),
         _row("...", "answers the edge-deploy serial protocol, describes its model and runs an inference."),
         _row("Suite Setup", "Setup"),
         _row("Suite Teardown", "Teardown"),
@@ -115,15 +190,15 @@ def render_robot_suite(
         _row("Resource", "${RENODEKEYWORDS}"),
         "",
         "*** Variables ***",
-        _row("${BOARD}", board.name),
-        _row("${PLATFORM}", "@" + board.emulation.renode_platform),
+        _row("${BOARD}", robot_literal(board.name)),
+        _row("${PLATFORM}", robot_literal("@" + board.emulation.renode_platform)),
         _row("${ELF}", elf_cell),
-        _row("${UART}", board.emulation.renode_uart),
-        _row("${DWT}", dwt_description(board)),
+        _row("${UART}", robot_literal(board.emulation.renode_uart)),
+        _row("${DWT}", robot_literal(dwt_description(board))),
         _row("${CLOCK_HZ}", board.clock_hz),
         "# The runtime reports dwt once it has seen CYCCNT count (the DWT added above).",
         _row("${CYCLE_SOURCE}", "dwt"),
-        _row("${MODEL}", _robot_text(model.name)),
+        _row("${MODEL}", robot_literal(model.name)),
         _row("${TIMEOUT}", timeout_s),
         "# Request frames (docs/protocol.md): sync, type, seq, length, header CRC-8, CRC-32.",
         *(_row(f"@{{{name}}}", *cells) for name, cells in requests.items()),
@@ -131,58 +206,58 @@ def render_robot_suite(
         "*** Keywords ***",
         "Create Machine",
         _row("", "[Documentation]", "The board's platform plus a DWT (so CYCCNT counts), the firmware, a UART tester."),
-        _row("", "Execute Command", "mach create \"${BOARD}\""),
-        _row("", "Execute Command", "machine LoadPlatformDescription ${PLATFORM}"),
-        _row("", "Execute Command", "machine LoadPlatformDescriptionFromString \"${DWT}\""),
-        _row("", "Execute Command", "sysbus LoadELF @${ELF}"),
-        _row("", "Create Terminal Tester", "${UART}", "timeout=${TIMEOUT}"),
+        _row("", "Execute Command", _command('mach create "', _Var("BOARD"), '"')),
+        _row("", "Execute Command", _command("machine LoadPlatformDescription ", _Var("PLATFORM"))),
+        _row("", "Execute Command", _command('machine LoadPlatformDescriptionFromString "', _Var("DWT"), '"')),
+        _row("", "Execute Command", _command("sysbus LoadELF @", _Var("ELF"))),
+        _row("", "Create Terminal Tester", "${UART}", renode_argument("timeout", "${TIMEOUT}")),
         "",
         "Boot Firmware",
         _row("", "[Documentation]", "Start the firmware and wait until its BOOT announcement is complete."),
         _row("", "Create Machine"),
         _row("", "Start Emulation"),
-        _row("", "Wait For Line On Uart", "model=${MODEL}"),
+        _row("", wait, _wait_line("model=", _Var("MODEL"))),
         "",
         "Send Request",
         _row("", "[Documentation]", "Write one frame into the UART while the emulation is paused, so the firmware"),
         _row("", "...", "receives it without the gaps it would drop as a truncated frame."),
         _row("", "[Arguments]", "@{frame}"),
-        _row("", "Execute Command", "pause"),
+        _row("", "Execute Command", _command("pause")),
         _row("", "FOR", "${byte}", "IN", "@{frame}"),
-        _row("", "", "Execute Command", "${UART} WriteChar ${byte}"),
+        _row("", "", "Execute Command", _command(_Var("UART"), " WriteChar ", _Var("byte"))),
         _row("", "END"),
-        _row("", "Execute Command", "start"),
+        _row("", "Execute Command", _command("start")),
         "",
         "*** Test Cases ***",
         "Should Boot And Announce The Model",
         _row("", "Create Machine"),
         _row("", "Start Emulation"),
-        _row("", "Wait For Line On Uart", "board=${BOARD}"),
-        _row("", "Wait For Line On Uart", "cycle_source=${CYCLE_SOURCE}"),
-        _row("", "Wait For Line On Uart", "model=${MODEL}"),
+        _row("", wait, _wait_line("board=", _Var("BOARD"))),
+        _row("", wait, _wait_line("cycle_source=", _Var("CYCLE_SOURCE"))),
+        _row("", wait, _wait_line("model=", _Var("MODEL"))),
         "",
         "Should Answer INFO",
         _row("", "Boot Firmware"),
         _row("", "Send Request", "@{INFO_REQUEST}"),
-        _row("", "Wait For Line On Uart", "board=${BOARD}"),
-        _row("", "Wait For Line On Uart", "clock_hz=${CLOCK_HZ}"),
-        _row("", "Wait For Line On Uart", "model=${MODEL}"),
+        _row("", wait, _wait_line("board=", _Var("BOARD"))),
+        _row("", wait, _wait_line("clock_hz=", _Var("CLOCK_HZ"))),
+        _row("", wait, _wait_line("model=", _Var("MODEL"))),
         "",
         "Should Describe The Model",
         _row("", "Boot Firmware"),
         _row("", "Send Request", "@{MODEL_INFO_REQUEST}"),
-        _row("", "Wait For Line On Uart", "name=${MODEL}"),
-        _row("", "Wait For Line On Uart", f"input_bytes={model.input_bytes}"),
-        _row("", "Wait For Line On Uart", f"output_bytes={model.output_bytes}"),
-        _row("", "Wait For Line On Uart", f"n_layers={len(model.layer_names)}"),
-        *(_row("", "Wait For Line On Uart", f"layer.{i}={_robot_text(name)}") for i, name in enumerate(model.layer_names)),
+        _row("", wait, _wait_line("name=", _Var("MODEL"))),
+        _row("", wait, _wait_line(f"input_bytes={model.input_bytes}")),
+        _row("", wait, _wait_line(f"output_bytes={model.output_bytes}")),
+        _row("", wait, _wait_line(f"n_layers={len(model.layer_names)}")),
+        *(_row("", wait, _wait_line(f"layer.{i}={name}")) for i, name in enumerate(model.layer_names)),
         "",
         "Should Run An Inference And Keep Answering",
         _row("", "Boot Firmware"),
         _row("", "Send Request", "@{RUN_REQUEST}"),
         _row("", "# The RUN reply is binary; an INFO answered after it shows the inference finished."),
         _row("", "Send Request", "@{INFO_AFTER_RUN_REQUEST}"),
-        _row("", "Wait For Line On Uart", "board=${BOARD}"),
+        _row("", wait, _wait_line("board=", _Var("BOARD"))),
         "",
     ]
     return "\n".join(lines)
@@ -238,4 +313,7 @@ def write_robot_suite(
     return atomic_write_text(out, text)
 
 
-__all__ = ["SuiteModel", "render_robot_suite", "request_bytes", "suite_model_from_report", "write_robot_suite"]
+__all__ = [
+    "RENODE_NAMED_ARGUMENT", "SuiteModel", "render_robot_suite", "renode_argument", "request_bytes", "robot_literal",
+    "suite_model_from_report", "write_robot_suite",
+]

@@ -9,7 +9,7 @@ the chosen P and at P = 1 and 3, the range the TRM allows) and returns a :class:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from edge_deploy.profile.cycle_model import CortexM4Timing
 from edge_deploy.profile.decode import decode_code
 from edge_deploy.profile.elf_symbols import read_elf_symbols
 from edge_deploy.profile.memory_map import MemoryLayout, machine_board, memory_layout
-from edge_deploy.profile.qemu_run import DEFAULT_MACHINE, run_with_counts
+from edge_deploy.profile.qemu_run import DEFAULT_MACHINE, CountedRun, run_with_counts
 
 SOURCE_QEMU = "qemu-insn-count+cortex-m4-model"
 
@@ -109,6 +109,8 @@ def profile_elf(
     timeout_s: float = 120.0,
     layout: MemoryLayout | None = None,
     timing_board: str | None = None,
+    run_counts: Callable[..., CountedRun] = run_with_counts,
+    source: str = SOURCE_QEMU,
 ) -> Profile:
     """Run ``elf`` on QEMU with the count plugin and build its per-layer profile.
 
@@ -120,6 +122,10 @@ def profile_elf(
     before layer i and ``ed_profile_mark(ED_PROFILE_MARK_END)`` after the last
     (firmware/runtime/ed_profile.h), then exit through semihosting. Returns a :class:`Profile`,
     with per-inference layer figures when the firmware ran several identical inferences.
+    ``run_counts`` is where the per-address counts come from (QEMU's plugin by default, or
+    :func:`edge_deploy.profile.renode_counts.run_with_counts_renode` on board ``machine``,
+    which counts no memory accesses: give it a ``timing`` without flash and no ``layout``),
+    named by ``source`` in the profile.
     Raises EdgeDeployError when the firmware has no marks, exits with an error status, its
     marks do not match ``layers``, or QEMU fails.
     """
@@ -132,12 +138,12 @@ def profile_elf(
             hint="build the firmware with firmware/runtime/ed_profile.h and call ed_profile_mark() "
             "at every layer boundary",
         )
-    if layout is None:
-        layout = memory_layout(machine_board(machine), timing.flash)
-    run = run_with_counts(elf, machine=machine, markers=markers, timeout_s=timeout_s, layout=layout)
+    if layout is None and timing.flash is not None:
+        layout = memory_layout(machine_board(machine), timing.flash)   # else run_counts' own default
+    run = run_counts(elf, machine=machine, markers=markers, timeout_s=timeout_s, layout=layout)
     if run.exit_code != 0:
         raise EdgeDeployError(
-            f"{Path(elf).name} exited with status {run.exit_code} on QEMU {machine}",
+            f"{Path(elf).name} exited with status {run.exit_code} on {machine}",
             hint="run it with 'edge-deploy run' to see what failed; output was:\n" + run.stdout[-1000:],
         )
     insns = decode_code(run.counts.code)
@@ -180,7 +186,7 @@ def profile_elf(
         for region, acc in layer.memory.items():
             memory[region] = memory.get(region, Accesses()) + acc
     return Profile(
-        source=SOURCE_QEMU,
+        source=source,
         machine=machine,
         inferences=inferences,
         layers=out_layers,

@@ -12,10 +12,16 @@ from typing import Any
 
 from edge_deploy.fsutil import atomic_output_file, atomic_write_json, atomic_write_text
 from edge_deploy.profile.accesses import Accesses
-from edge_deploy.profile.profiler import Profile
+from edge_deploy.profile.profiler import SOURCE_QEMU, Profile
+from edge_deploy.profile.renode_counts import SOURCE_RENODE
 
 PROFILE_FORMAT = "edge-deploy/profile"
 TOP_FUNCTIONS = 15
+# Per count source (profile_elf's ``source``): the emulator it ran in and what it counted.
+_SOURCES = {
+    SOURCE_QEMU: ("QEMU", "instructions and memory accesses counted exactly by the QEMU plugin"),
+    SOURCE_RENODE: ("Renode", "instructions counted exactly by Renode's block hooks (no memory accesses)"),
+}
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -39,6 +45,9 @@ def timing_summary(profile: Profile) -> str:
     """One line: the flash timing the model applied, or that code and data had no wait states."""
     flash = profile.timing.flash
     where = profile.timing_board or "the board"
+    if not profile.memory:
+        return ("none: no memory accesses were counted, so code and data at zero wait states (the board's flash "
+                "timing needs the QEMU profile)")
     if flash is None or not flash.wait_states:
         return f"{where}: code and data at zero wait states"
     art = flash.accelerator
@@ -56,13 +65,16 @@ def profile_to_dict(profile: Profile, *, board: str, clock_hz: int) -> dict[str,
     ``clock_hz`` (the clock of the board whose memory timing was applied).
 
     Latencies are cycles / clock in milliseconds; ratios are None where a count is zero.
+    Without memory counts (Renode) there are no stalls to report: ``stalls`` is empty.
     """
+    emulator, counted = _SOURCES.get(profile.source, (profile.source, "per-address counts"))
+    priced = bool(profile.memory)   # the model saw the run's memory accesses
     layers = [
         {
             "index": layer.index, "name": layer.name, "op": layer.op, "macs": layer.macs,
             "instructions": layer.instructions, "cycles": layer.cycles,
             "cycles_p1": layer.cycles_range[0], "cycles_p3": layer.cycles_range[1],
-            "stalls": {k: v for k, v in layer.parts.items() if k != "core"},
+            "stalls": {k: v for k, v in layer.parts.items() if k != "core" and priced},
             "memory": _memory(layer.memory),
             "mac_per_cycle": _ratio(layer.macs, layer.cycles),
             "mac_per_instruction": _ratio(layer.macs, layer.instructions),
@@ -73,16 +85,15 @@ def profile_to_dict(profile: Profile, *, board: str, clock_hz: int) -> dict[str,
     return {
         "format": PROFILE_FORMAT, "version": 2,
         "source": profile.source,
-        "source_note": "instructions and memory accesses counted exactly by the QEMU plugin; cycles from the "
-                       "Cortex-M4 model (docs/cycle-model.md)",
+        "source_note": f"{counted}; cycles from the Cortex-M4 model (docs/cycle-model.md)",
         "board": board, "machine": profile.machine, "clock_hz": clock_hz,
-        "core": f"QEMU {profile.machine} (Cortex-M4F)",
+        "core": f"{emulator} {profile.machine} (Cortex-M4F)",
         "timing_board": profile.timing_board or board,
         "timing": timing_summary(profile),
         "inferences": profile.inferences,
         "instructions": profile.instructions, "cycles": profile.cycles, "macs": profile.macs,
         "cycles_p1": profile.cycles_range[0], "cycles_p3": profile.cycles_range[1],
-        "stalls": {k: v for k, v in profile.parts.items() if k != "core"},
+        "stalls": {k: v for k, v in profile.parts.items() if k != "core" and priced},
         "memory": _memory(profile.memory),
         "mac_per_cycle": _ratio(profile.macs, profile.cycles),
         "mac_per_instruction": _ratio(profile.macs, profile.instructions),
@@ -110,6 +121,7 @@ def _fmt(value: Any) -> str:
 def profile_markdown(data: dict[str, Any]) -> str:
     """Render ``profile.json`` content as a Markdown report with a per-layer table."""
     model = data["cycle_model"]
+    counted = bool(data["memory"])    # else no flash bytes or stalls to show
     lines = [
         f"# Profile of the {data['board']} build, {data['timing_board']} timing ({data['clock_hz'] / 1e6:g} MHz)",
         "",
@@ -122,21 +134,22 @@ def profile_markdown(data: dict[str, Any]) -> str:
         "|---:|---|---|---:|---:|---:|---|---:|---:|---:|",
     ]
     for layer in data["layers"]:
-        flash_bytes = layer["memory"].get("flash", {}).get("load_bytes", 0)
+        flash_bytes = layer["memory"].get("flash", {}).get("load_bytes", 0) if counted else None
         lines.append(
             f"| {layer['index']} | {layer['name']} | {layer['op'] or '-'} | {_fmt(layer['macs'])} | "
             f"{_fmt(layer['instructions'])} | {_fmt(layer['cycles'])} | "
             f"{_fmt(layer['cycles_p1'])}..{_fmt(layer['cycles_p3'])} | {_fmt(flash_bytes)} | "
             f"{_fmt(layer['mac_per_cycle'])} | {_fmt(layer['latency_ms'])} |"
         )
-    flash_total = data["memory"].get("flash", {}).get("load_bytes", 0)
+    flash_total = data["memory"].get("flash", {}).get("load_bytes", 0) if counted else None
     lines.append(
         f"| | **total** | | {_fmt(data['macs'])} | {_fmt(data['instructions'])} | {_fmt(data['cycles'])} | "
         f"{_fmt(data['cycles_p1'])}..{_fmt(data['cycles_p3'])} | {_fmt(flash_total)} | "
         f"{_fmt(data['mac_per_cycle'])} | {_fmt(data['latency_ms'])} |"
     )
     stalls = ", ".join(f"{k} {_fmt(v)}" for k, v in data["stalls"].items())
-    lines += ["", f"Of the cycles, memory stalls: {stalls}."]
+    lines += ["", f"Of the cycles, memory stalls: {stalls}." if counted else
+              "Memory stalls: not modelled (no memory accesses were counted)."]
     lines += ["", "## Hottest functions (whole run)", "", "| function | instructions | cycles |", "|---|---:|---:|"]
     for func in data["functions"]:
         lines.append(f"| {func['name']} | {_fmt(func['instructions'])} | {_fmt(func['cycles'])} |")
