@@ -20,7 +20,6 @@ measure against: it says so and exits 0 (no board is attached where the tests ru
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 

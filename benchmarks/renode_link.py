@@ -21,7 +21,6 @@ median of --repeats runs, each in a fresh Renode. Printed and written as JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shutil
 import statistics
@@ -75,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "renode_link.json"))
     args = parser.parse_args(argv)
     from edge_deploy.emulators.renode import find_renode
-    from edge_deploy.emulators.renode_ge_flags import renode_version
+    from edge_deploy.profile.renode_ge_flags import renode_version
     from edge_deploy.fsutil import atomic_write_json
     from edge_deploy.toolchain import compile_runtime
 

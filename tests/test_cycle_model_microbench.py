@@ -12,7 +12,7 @@ from edge_deploy.boards import load_board
 from edge_deploy.profile.accesses import Accesses
 from edge_deploy.profile.cycle_model import CortexM4Timing, branch_outcomes, estimate_cycles
 from edge_deploy.profile.decode import decode_code
-from edge_deploy.profile.elf_symbols import read_elf_symbols
+from edge_deploy.elf import read_elf_symbols
 from edge_deploy.profile.memory_map import memory_layout
 from edge_deploy.profile.microbench import build_microbenchmark
 from edge_deploy.profile.microbench_cases import ART_F4, BENCHMARKS, CORE_BENCHMARKS, FLASH_BENCHMARKS, FLASH_TIMINGS

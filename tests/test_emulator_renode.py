@@ -14,7 +14,7 @@ from edge_deploy.boards import load_board
 from edge_deploy.emulators import render_resc, renode_command, start_renode
 from edge_deploy.emulators.renode import exit_routine_address, exit_watch_script
 from edge_deploy.errors import EdgeDeployError
-from edge_deploy.profile.elf_symbols import MarkerSymbols, Symbol, read_elf_symbols
+from edge_deploy.elf import MarkerSymbols, Symbol, read_elf_symbols
 from edge_deploy.profile.renode_counts import counter_script
 
 RENODE_MISSING = shutil.which("renode") is None
@@ -118,7 +118,7 @@ def test_selftest_in_renode(tmp_path, board):
 def test_run_check_of_a_conv_model_in_renode(tmp_path, repo_root, arm_gcc):
     """A TensorFlow-converted conv model built for stm32f4-discovery gives the reference
     interpreter's outputs byte for byte in Renode (portable kernels: the SIMD ones select bytes
-    by GE flags, which Renode 1.15 sets wrongly, edge_deploy.emulators.renode_ge_flags); the
+    by GE flags, which Renode 1.15 sets wrongly, edge_deploy.profile.renode_ge_flags); the
     device counter is labelled as Renode's virtual time."""
     import json
     import subprocess
@@ -127,7 +127,7 @@ def test_run_check_of_a_conv_model_in_renode(tmp_path, repo_root, arm_gcc):
     import numpy as np
 
     from edge_deploy.cli import main
-    from edge_deploy.emulators.renode_ge_flags import ge_flags_warning
+    from edge_deploy.profile.renode_ge_flags import ge_flags_warning
 
     build = tmp_path / "build"
     assert main(["build", str(repo_root / "tests" / "data" / "tflite" / "conv2d.tflite"), "--board",

@@ -11,7 +11,7 @@ import pytest
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.profile.attribution import per_range
 from edge_deploy.profile.counts import parse_counts
-from edge_deploy.profile.elf_symbols import read_elf_symbols
+from edge_deploy.elf import read_elf_symbols
 from edge_deploy.profile.microbench import build_microbenchmark
 from edge_deploy.profile.microbench_cases import BENCHMARKS
 from edge_deploy.profile.plugin_build import PLUGIN_SOURCE, plugin_path

@@ -8,7 +8,7 @@ import pytest
 
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.profile.baremetal import build_elf
-from edge_deploy.profile.elf_symbols import read_elf_symbols
+from edge_deploy.elf import read_elf_symbols
 from edge_deploy.profile.profiler import LayerInfo, profile_elf
 from edge_deploy.profile.qemu_run import run_with_counts
 from edge_deploy.profile.report import write_profile

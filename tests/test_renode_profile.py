@@ -18,7 +18,7 @@ import pytest
 from codegen_models import tiny_graph
 
 from edge_deploy.errors import EdgeDeployError
-from edge_deploy.profile.elf_symbols import read_elf_symbols
+from edge_deploy.elf import read_elf_symbols
 from edge_deploy.profile.renode_counts import (
     SOURCE_RENODE,
     BlockSegment,
@@ -241,7 +241,7 @@ def test_profile_cli_on_renode_gives_exact_instructions_and_modelled_cycles(tmp_
         layer["cycles"] - layer["stalls"]["misaligned"] for layer in qemu["layers"]]
 
 
-# --- Renode 1.15's GE flags (edge_deploy.emulators.renode_ge_flags) ---------------------------
+# --- Renode 1.15's GE flags (edge_deploy.profile.renode_ge_flags) ---------------------------
 
 # One DSP instruction form per entry: C statements computing r from random a, b, c.
 DSP_FORMS = {
@@ -325,7 +325,7 @@ def _dsp_program(tmp_path: Path, arm_gcc: str) -> Path:
 def test_sel_sites_name_sel_after_wrong_ge_setters(tmp_path, arm_gcc):
     """The static scan finds every SEL whose GE bits Renode 1.15 sets wrongly, and not the
     UADD8 + SEL of newlib's strlen (the carry is right there)."""
-    from edge_deploy.emulators.renode_ge_flags import sel_sites
+    from edge_deploy.profile.renode_ge_flags import sel_sites
 
     sites = sel_sites(_dsp_program(tmp_path, arm_gcc))
     assert {f"sel_after_{site.ge_from}" for site in sites} == WRONG_BEFORE_1_16
@@ -339,7 +339,7 @@ def test_renode_differs_from_qemu_exactly_in_the_known_ge_flags(tmp_path, qemu_a
     """The same DSP program on QEMU and Renode: the per-form hashes agree except the known GE
     bug of Renode before 1.16 (and agree everywhere on a fixed Renode)."""
     from edge_deploy.emulators.renode import find_renode, start_renode
-    from edge_deploy.emulators.renode_ge_flags import FIXED_IN, renode_version
+    from edge_deploy.profile.renode_ge_flags import FIXED_IN, renode_version
 
     elf = _dsp_program(tmp_path, shutil.which("arm-none-eabi-gcc"))
     qemu = subprocess.run(["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none",

@@ -17,6 +17,7 @@ import pytest
 from codegen_models import tiny_graph
 
 from edge_deploy.boards import load_board
+from edge_deploy.build.firmware_build import load_build_report
 from edge_deploy.cli import main
 from edge_deploy.emulators.renode_suite import (
     RENODE_NAMED_ARGUMENT,
@@ -42,6 +43,11 @@ TEST_NAMES = [
     "Should Describe The Model",
     "Should Run An Inference And Keep Answering",
 ]
+
+
+def _write_suite(build_dir, out, **options):
+    """write_robot_suite with the build's report read as the CLI reads it."""
+    return write_robot_suite(build_dir, out, report=load_build_report(build_dir), **options)
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +140,7 @@ def dry_run(path: Path) -> subprocess.CompletedProcess:
 
 def test_suite_structure_for_a_build(builds, tmp_path):
     build = builds["stm32f4-discovery"]
-    out = write_robot_suite(build.out_dir, tmp_path / "ci" / "suite.robot")
+    out = _write_suite(build.out_dir, tmp_path / "ci" / "suite.robot")
     text = out.read_text()
     assert [line for line in text.splitlines() if line.startswith("***")] == [
         "*** Settings ***", "*** Variables ***", "*** Keywords ***", "*** Test Cases ***"]
@@ -233,7 +239,7 @@ def test_robot_literal_reads_back_exactly(tmp_path):
 
 
 def test_request_frames_decode_as_the_protocol_says(builds, tmp_path):
-    suite = parse(write_robot_suite(builds["stm32f4-discovery"].out_dir, tmp_path / "suite.robot"))
+    suite = parse(_write_suite(builds["stm32f4-discovery"].out_dir, tmp_path / "suite.robot"))
     values = variables(suite)
     decoded = {}
     for name in ("@{INFO_REQUEST}", "@{MODEL_INFO_REQUEST}", "@{RUN_REQUEST}", "@{INFO_AFTER_RUN_REQUEST}"):
@@ -261,9 +267,9 @@ def test_every_renode_board_gets_its_platform_uart_and_dwt(tmp_path, board, uart
 
 def test_boards_without_renode_and_wrong_board_are_refused(builds, tmp_path):
     with pytest.raises(EdgeDeployError, match="no Renode platform"):
-        write_robot_suite(builds["mps2-an386"].out_dir, tmp_path / "s.robot")
+        _write_suite(builds["mps2-an386"].out_dir, tmp_path / "s.robot")
     with pytest.raises(EdgeDeployError, match="built for board 'stm32f4-discovery', not 'nrf52840-dk'"):
-        write_robot_suite(builds["stm32f4-discovery"].out_dir, tmp_path / "s.robot", board="nrf52840-dk")
+        _write_suite(builds["stm32f4-discovery"].out_dir, tmp_path / "s.robot", board="nrf52840-dk")
     assert not (tmp_path / "s.robot").exists()
 
 
@@ -307,7 +313,7 @@ def test_suite_steps_hold_against_the_firmware_on_qemu(builds, tmp_path, qemu_ar
     clock and cycle source are QEMU's (as `robot --variable` would override them)."""
     from edge_deploy.emulators import start_emulator
 
-    suite = parse(write_robot_suite(builds["stm32f4-discovery"].out_dir, tmp_path / "suite.robot"))
+    suite = parse(_write_suite(builds["stm32f4-discovery"].out_dir, tmp_path / "suite.robot"))
     qemu_board = load_board("mps2-an386")
     store = robot_values(suite, BOARD=qemu_board.name, CLOCK_HZ=str(qemu_board.clock_hz), CYCLE_SOURCE="systick")
     signature = renode_signatures()["Wait For Line On Uart"]
@@ -335,7 +341,7 @@ def test_suite_steps_hold_against_the_firmware_on_qemu(builds, tmp_path, qemu_ar
                     "docs/renode.md builds it locally)")
 def test_renode_test_passes_the_suite(builds, tmp_path):
     """The generated suite, run by Renode's own renode-test: 4 of 4 tests pass."""
-    out = write_robot_suite(builds["stm32f4-discovery"].out_dir, tmp_path / "suite.robot")
+    out = _write_suite(builds["stm32f4-discovery"].out_dir, tmp_path / "suite.robot")
     result = subprocess.run(["renode-test", "-r", str(tmp_path / "results"), str(out)], capture_output=True, text=True,
                             timeout=600, cwd=tmp_path, env={**os.environ, "RENODE_CI_MODE": "YES"})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -84,7 +84,9 @@ def test_choice_follows_the_weights():
     assert stored < 0.35 * get_kernel("arm_convolve_s8").weight_bytes(call)
     assert _choice("conv2d", pruned, "off")[0].kernel == "arm_convolve_s8"
     assert _choice("conv2d", rows, "force")[0].kernel in ("ed_convolve_group_sparse_s8", "ed_convolve_csr_s8")
-    assert _choice("conv2d", pruned, "auto", zero_point=3)[0].kernel == "arm_convolve_s8"
+    # Asymmetric conv weights never reach the kernel choice: the op refuses them.
+    with pytest.raises(EdgeDeployError, match="symmetric"):
+        _choice("conv2d", pruned, "auto", zero_point=3)
     # One weight left in every other group: in a fully connected layer the one-index-per-weight
     # kernel beats groups of 4; in a conv the group kernel still wins (its per-output and
     # column costs are lower than the CSR kernel's).

@@ -76,7 +76,7 @@ def command(build_dir, max_cycles, max_latency_ms, max_arena, max_flash, max_ram
     summary = result.to_dict()
     atomic_write_json(Path(build_dir) / "budgets.json", summary)
     if emulator == "renode" and min_accuracy is not None:
-        from edge_deploy.emulators.renode_ge_flags import ge_flags_warning
+        from edge_deploy.profile.renode_ge_flags import ge_flags_warning
 
         note = ge_flags_warning(Path(build_dir) / "firmware.elf")
         if note:

@@ -17,7 +17,9 @@ def command(build_dir, out_path, board, timeout) -> None:
 
     Run it in CI with `renode-test suite.robot` (docs/renode.md); edge-deploy is not needed there.
     """
+    from edge_deploy.build.firmware_build import load_build_report
     from edge_deploy.emulators.renode_suite import write_robot_suite
 
-    path = write_robot_suite(build_dir, out_path, board=board, timeout_s=timeout)
+    report = load_build_report(build_dir)
+    path = write_robot_suite(build_dir, out_path, report=report, board=board, timeout_s=timeout)
     click.echo(f"wrote {path}: run it with `renode-test {path}`")

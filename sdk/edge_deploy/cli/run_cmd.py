@@ -44,7 +44,7 @@ def command(build_dir, inputs_path, emulator, port, out_path, check, timeout) ->
                f"outputs -> {out_path}; {counter_summary(result)}")
     emulator_note = None
     if result.target == "renode":
-        from edge_deploy.emulators.renode_ge_flags import ge_flags_warning
+        from edge_deploy.profile.renode_ge_flags import ge_flags_warning
 
         emulator_note = ge_flags_warning(Path(build_dir) / "firmware.elf")
         if emulator_note and not check:

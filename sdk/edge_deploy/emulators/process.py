@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 from edge_deploy.fsutil import owned_temp_dir
 

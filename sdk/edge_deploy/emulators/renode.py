@@ -71,7 +71,7 @@ def dwt_description(board: Board) -> str:
 
 def exit_routine_address(elf: str | os.PathLike) -> int | None:
     """Address of the firmware's exit routine (``ed_semihost_exit``), or None without one."""
-    from edge_deploy.profile.elf_symbols import read_elf_symbols
+    from edge_deploy.elf import read_elf_symbols
 
     symbol = read_elf_symbols(elf).get(EXIT_ROUTINE)
     return symbol.addr if symbol is not None else None

@@ -282,19 +282,18 @@ def write_robot_suite(
     build_dir: str | os.PathLike,
     out: str | os.PathLike,
     *,
+    report: dict,
     board: str | None = None,
     timeout_s: int = DEFAULT_TIMEOUT_S,
 ) -> Path:
-    """Write the Robot suite for the build in ``build_dir`` (its ``report.json`` and
-    ``firmware.elf``) to ``out``; the ELF is referenced relative to the suite's folder.
+    """Write the Robot suite for the build in ``build_dir`` (its ``firmware.elf``, with
+    ``report`` its loaded ``report.json``) to ``out``; the ELF is referenced relative to the
+    suite's folder.
 
     ``board`` must be the board the build is for (default: that board). Returns ``out``.
-    Raises EdgeDeployError when the folder holds no build, ``board`` differs from the build's,
+    Raises EdgeDeployError when ``board`` differs from the build's,
     or the board has no Renode platform.
     """
-    from edge_deploy.build.firmware_build import load_build_report
-
-    report = load_build_report(build_dir)
     built_for = report["board"]
     if board is not None and load_board(board).name != built_for:
         raise EdgeDeployError(

@@ -14,7 +14,7 @@ from edge_deploy.profile.accesses import MemoryCounts
 from edge_deploy.profile.counts import InsnCounts
 from edge_deploy.profile.cycle_model import CortexM4Timing, estimate_cycles
 from edge_deploy.profile.decode import Insn
-from edge_deploy.profile.elf_symbols import ElfSymbols
+from edge_deploy.elf import ElfSymbols
 
 UNKNOWN_FUNCTION = "<unknown>"
 OUTSIDE_RANGES = "<other>"

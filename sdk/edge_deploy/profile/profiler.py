@@ -18,7 +18,7 @@ from edge_deploy.profile.accesses import Accesses, merge_memory
 from edge_deploy.profile.attribution import SegmentCycles, Tally, merge, per_function, per_mark, segment_cycles
 from edge_deploy.profile.cycle_model import CortexM4Timing
 from edge_deploy.profile.decode import decode_code
-from edge_deploy.profile.elf_symbols import read_elf_symbols
+from edge_deploy.elf import read_elf_symbols
 from edge_deploy.profile.memory_map import MemoryLayout, machine_board, memory_layout
 from edge_deploy.profile.qemu_run import DEFAULT_MACHINE, CountedRun, run_with_counts
 

@@ -19,7 +19,7 @@ from edge_deploy.emulators.process import EmulatorProcess
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.fsutil import owned_temp_dir
 from edge_deploy.profile.counts import InsnCounts, read_counts
-from edge_deploy.profile.elf_symbols import MarkerSymbols, read_elf_symbols
+from edge_deploy.elf import MarkerSymbols, read_elf_symbols
 from edge_deploy.profile.memory_map import MemoryLayout, machine_board, memory_layout
 from edge_deploy.profile.plugin_build import plugin_path
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.fsutil import owned_temp_dir
 from edge_deploy.profile.counts import InsnCounts, Segment
-from edge_deploy.profile.elf_symbols import MarkerSymbols, read_elf_symbols
+from edge_deploy.elf import MarkerSymbols, read_elf_symbols
 from edge_deploy.profile.memory_map import MemoryLayout
 from edge_deploy.profile.qemu_run import CountedRun
 

@@ -64,7 +64,7 @@ def _is_sel(first: int, second: int) -> bool:
 def sel_sites(elf: str | os.PathLike) -> list[SelSite]:
     """Every SEL in the ELF's functions whose GE bits were last set (earlier in the same
     function, in address order) by a form Renode 1.15 gets wrong."""
-    from edge_deploy.profile.elf_symbols import read_elf_symbols
+    from edge_deploy.elf import read_elf_symbols
     from edge_deploy.profile.renode_counts import ElfCode, thumb_size
 
     code = ElfCode(elf)
