@@ -149,6 +149,11 @@ class KernelSpec:
     # at least a few more than cost terms), so the cost coefficients fit the shapes it meets.
     calibration: ClassVar[tuple[dict[str, Any], ...]] = ()
 
+    def serves(self, op_kind: str) -> bool:
+        """True when this kernel runs ops of ``op_kind`` (default: its :attr:`op`; a generic
+        kernel, a table lookup say, serves every op with some property)."""
+        return op_kind == self.op
+
     @property
     def template(self) -> str:
         """The template partial with the kernel's call (the layer function's body)."""

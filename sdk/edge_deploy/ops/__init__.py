@@ -17,7 +17,7 @@ from typing import Any
 
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.ir.graph import Graph, Op
-from edge_deploy.ops.base import PRUNING_ATTRS, OpDef, activation_tensor_check, op_error
+from edge_deploy.ops.base import PRUNING_ATTRS, OpDef, op_error
 
 
 @cache
@@ -71,8 +71,9 @@ def kernel_params(graph: Graph, op: Op) -> dict[str, Any]:
     """Keyword arguments of ``op``'s int8 reference (its op module's ``*_s8`` function), which the
     generated C is fed too. Excludes the tensors and ``rounding``. Raises EdgeDeployError for an
     op that is not quantized."""
-    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
-    if x.quant is None or y.quant is None:
+    # The 8-bit ends must be quantized (a float32 end is a QUANTIZE's input or a DEQUANTIZE's output).
+    ends = [t for t in (graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])) if t.dtype != "float32"]
+    if not ends or any(t.quant is None for t in ends):
         raise EdgeDeployError(f"op '{op.name}' ({op.kind}) is not quantized", "quantize the graph first")
     return get_op(op).kernel_params(graph, op)
 
@@ -114,8 +115,7 @@ def validate(graph: Graph) -> Graph:
             raise op_error(op, f"output '{out.name}' has shape {out.shape}, inference gives {expected}")
         available.update(op.outputs)
         if quantized:
-            for name in [n for n in op.inputs[:1] + op.outputs if n]:
-                activation_tensor_check(op, graph.tensor(name))
+            definition.check_activations(graph, op)
             definition.check_quantized(graph, op)
     for name in graph.outputs:
         if name not in available:
