@@ -14,7 +14,7 @@ from edge_deploy.ir.graph import Graph, Op
 from edge_deploy.ops import get_op, validate
 from edge_deploy.tflite import schema as s
 
-_TYPE_CODES = {"int8": s.INT8, "int32": s.INT32, "float32": s.FLOAT32}
+_TYPE_CODES = {"int8": s.INT8, "int32": s.INT32, "float32": s.FLOAT32, "uint8": s.UINT8}
 
 
 class _FileTensor:
