@@ -105,4 +105,13 @@ typedef struct
     cmsis_nn_activation activation;
 } cmsis_nn_fc_params;
 
+/* ---- data movement (CMSIS-NN v7.0.0 API) ---- */
+
+/** Transpose parameters: output axis k is input axis permutations[k] (num_dims <= 4). */
+typedef struct
+{
+    const int32_t num_dims;
+    const uint32_t *permutations;
+} cmsis_nn_transpose_params;
+
 #endif /* ARM_NN_TYPES_H */

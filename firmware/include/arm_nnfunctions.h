@@ -170,6 +170,29 @@ arm_cmsis_nn_status arm_pad_s8(const int8_t *input,
                                const cmsis_nn_dims *pre_pad,
                                const cmsis_nn_dims *post_pad);
 
+/* ---- data movement ---- */
+
+/** Transposes an s8 tensor of transpose_params->num_dims (1..4) axes: output axis k is input
+ *  axis permutations[k]. A tensor of fewer than four axes has its sizes in the first fields of
+ *  the dims (n, h, w), as CMSIS-NN v7.0.0 reads them. */
+arm_cmsis_nn_status arm_transpose_s8(const int8_t *input_data,
+                                     int8_t *const output_data,
+                                     const cmsis_nn_dims *const input_dims,
+                                     const cmsis_nn_dims *const output_dims,
+                                     const cmsis_nn_transpose_params *const transpose_params);
+
+/** Copies one s8 input into a concatenation along the Y axis of a [w][z][y][x] tensor (x
+ *  fastest): for each (w, z), input_y * input_x bytes go to rows offset_y.. of the output,
+ *  whose Y size is output_y. Called once per input with the running offset. */
+void arm_concatenation_s8_y(const int8_t *input,
+                            const uint16_t input_x,
+                            const uint16_t input_y,
+                            const uint16_t input_z,
+                            const uint16_t input_w,
+                            int8_t *output,
+                            const uint16_t output_y,
+                            const uint32_t offset_y);
+
 #ifdef __cplusplus
 }
 #endif
