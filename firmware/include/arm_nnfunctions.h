@@ -193,6 +193,27 @@ void arm_concatenation_s8_y(const int8_t *input,
                             const uint16_t output_y,
                             const uint32_t offset_y);
 
+/* ---- element-wise maximum and minimum (CMSIS-NN v7.0.0 API) ---- */
+
+/** Element-wise maximum of two s8 tensors on their raw values, NHWC dims of up to four axes;
+ *  an input axis of size 1 is broadcast to the output's. ctx is unused. */
+arm_cmsis_nn_status arm_maximum_s8(const cmsis_nn_context *ctx,
+                                   const int8_t *input_1_data,
+                                   const cmsis_nn_dims *input_1_dims,
+                                   const int8_t *input_2_data,
+                                   const cmsis_nn_dims *input_2_dims,
+                                   int8_t *output_data,
+                                   const cmsis_nn_dims *output_dims);
+
+/** Element-wise minimum, as arm_maximum_s8. */
+arm_cmsis_nn_status arm_minimum_s8(const cmsis_nn_context *ctx,
+                                   const int8_t *input_1_data,
+                                   const cmsis_nn_dims *input_1_dims,
+                                   const int8_t *input_2_data,
+                                   const cmsis_nn_dims *input_2_dims,
+                                   int8_t *output_data,
+                                   const cmsis_nn_dims *output_dims);
+
 #ifdef __cplusplus
 }
 #endif

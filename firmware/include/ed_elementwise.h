@@ -42,6 +42,22 @@ arm_cmsis_nn_status ed_strided_slice_s8(const int8_t *input,
                                         const cmsis_nn_dims *output_dims,
                                         int8_t *output);
 
+/** PRELU on size elements, int8 (TFLite): v = input + input_offset; where v >= 0 the output is
+ *  v requantized with (pos_mult, pos_shift), else v * (alpha + alpha_offset) requantized with
+ *  (neg_mult, neg_shift); plus output_offset, saturated. alpha has size elements too (the layer
+ *  calls this once per block of the broadcast). */
+arm_cmsis_nn_status ed_prelu_s8(const int8_t *input,
+                                const int8_t *alpha,
+                                int8_t *output,
+                                int32_t input_offset,
+                                int32_t alpha_offset,
+                                int32_t output_offset,
+                                int32_t pos_mult,
+                                int32_t pos_shift,
+                                int32_t neg_mult,
+                                int32_t neg_shift,
+                                int32_t size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -57,6 +57,7 @@ class Add(OpDef):
     attrs = (ACTIVATION,)
     arity = (2, 2)
     in_place = True
+    elementwise_binary = True
     rounding_sensitive = True
     tflite_codes = (TfliteCode(ADD, "ADD", 2),)
     tflite_data_inputs = 2

@@ -138,6 +138,9 @@ class OpDef:
     # LOGISTIC, a requantizing QUANTIZE ...): the firmware may run it as a 256-entry table
     # (:meth:`byte_table`, the ``ed_lut_s8`` kernel).
     elementwise_unary: ClassVar[bool] = False
+    # Two inputs combined element by element with NumPy broadcasting (ADD, SUB, MUL, MAXIMUM ...):
+    # with one input a single constant value it is a one-input op, a table too.
+    elementwise_binary: ClassVar[bool] = False
     # Which rounding the ai-edge-litert 2.x reference kernels were measured to use (the
     # interpreter's "litert" policy); "double" is TFLM / CMSIS-NN's.
     litert_rounding: ClassVar[str] = "double"

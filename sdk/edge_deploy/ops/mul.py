@@ -45,6 +45,7 @@ class Mul(OpDef):
     attrs = (ACTIVATION,)
     arity = (2, 2)
     in_place = True
+    elementwise_binary = True
     rounding_sensitive = True
     tflite_codes = (TfliteCode(MUL, "MUL", 2),)
     tflite_data_inputs = 2

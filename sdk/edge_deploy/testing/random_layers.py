@@ -7,7 +7,7 @@ none), and optionally ``zero_groups`` / ``zero_weights`` (a share of the weights
 or of single weights, set to zero), ``density`` (input 0 is a pruned activation with that share of
 nonzero values), ``dtypes`` (of the inputs, default int8; "float32" for a model's float input),
 ``out_dtype`` (default int8; "float32" for a model's float output), ``shared_quant`` (every input
-quantized like the first), ``pool`` (a max pool of window 2, stride 2 fused after the op) and ``per_tensor``
+quantized like the first), ``scalar`` (a second input that is one constant int8 value), ``pool`` (a max pool of window 2, stride 2 fused after the op) and ``per_tensor``
 (one weight scale for the layer), and ``op`` (the op kind, for a kernel serving several; default
 the kernel's ``op``). :func:`random_case` turns it into a quantized one-op graph with
 random scales and data, whose kernel parameters come from the op module, as a model's would.
@@ -64,6 +64,9 @@ def random_case(rng: np.random.Generator, kernel: str, layer: dict[str, Any], *,
                                           tensors[names[0]].quant if shared else _quant(rng))
             data[tensor_name] = rng.integers(-128, 128, tuple(shape), dtype=np.int8)
     op_inputs = list(names)
+    if layer.get("scalar"):  # a second input that is one constant value (x + 3)
+        tensors["scalar"] = Tensor("scalar", (), "int8", _quant(rng), np.array(rng.integers(-128, 128), dtype=np.int8))
+        op_inputs.append("scalar")
     if "w" in layer:
         w_shape = tuple(layer["w"])
         channels = w_shape[definition.weight_axis]
