@@ -114,4 +114,13 @@ typedef struct
     const uint32_t *permutations;
 } cmsis_nn_transpose_params;
 
+/** Batch matmul parameters (CMSIS-NN v7.0.0): the adjoint flags are unused (the RHS comes
+ *  transposed); fc_params.input_offset is the LHS's, filter_offset the RHS's. */
+typedef struct
+{
+    const bool adj_x;
+    const bool adj_y;
+    cmsis_nn_fc_params fc_params;
+} cmsis_nn_bmm_params;
+
 #endif /* ARM_NN_TYPES_H */

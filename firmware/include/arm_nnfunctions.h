@@ -214,6 +214,21 @@ arm_cmsis_nn_status arm_minimum_s8(const cmsis_nn_context *ctx,
                                    int8_t *output_data,
                                    const cmsis_nn_dims *output_dims);
 
+/* ---- batch matmul (CMSIS-NN v7.0.0 API) ---- */
+
+/** output[b][i][j] = requantize(sum_k (lhs[b][i][k] + input_offset) * (rhs[b][j][k] + filter_offset))
+ *  + output_offset, clamped to the activation: lhs (n, h, rows, depth), the RHS transposed
+ *  (n, h, cols, depth), output (n, h, rows, cols); an n or h of 1 in one operand is broadcast. */
+arm_cmsis_nn_status arm_batch_matmul_s8(const cmsis_nn_context *ctx,
+                                        const cmsis_nn_bmm_params *bmm_params,
+                                        const cmsis_nn_per_tensor_quant_params *quant_params,
+                                        const cmsis_nn_dims *input_lhs_dims,
+                                        const int8_t *input_lhs,
+                                        const cmsis_nn_dims *input_rhs_dims,
+                                        const int8_t *input_rhs,
+                                        const cmsis_nn_dims *output_dims,
+                                        int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif

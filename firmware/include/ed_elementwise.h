@@ -58,6 +58,16 @@ arm_cmsis_nn_status ed_prelu_s8(const int8_t *input,
                                 int32_t neg_shift,
                                 int32_t size);
 
+/** RESIZE_NEAREST_NEIGHBOR of an NHWC s8 image: output pixel (y, x) of each batch is input pixel
+ *  (rows[y], cols[x]); rows has output_dims->h entries, cols output_dims->w (the indices
+ *  TFLite's reference computes, tabled at build time). */
+arm_cmsis_nn_status ed_resize_nearest_s8(const int8_t *input,
+                                         const cmsis_nn_dims *input_dims,
+                                         const int16_t *rows,
+                                         const int16_t *cols,
+                                         const cmsis_nn_dims *output_dims,
+                                         int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif

@@ -89,7 +89,7 @@ class CArray:
     """A constant array the generated C holds in flash for a layer."""
 
     name: str  # suffix after the layer's C name ("weights" -> l03_conv_weights)
-    ctype: str  # int8_t, uint8_t, uint16_t, int32_t, uint32_t
+    ctype: str  # int8_t, uint8_t, int16_t, uint16_t, int32_t, uint32_t
     values: np.ndarray
     comment: str
 
@@ -99,7 +99,7 @@ class CArray:
         return int(np.asarray(self.values).size) * CTYPE_BYTES[self.ctype]
 
 
-CTYPE_BYTES = {"int8_t": 1, "uint8_t": 1, "uint16_t": 2, "int32_t": 4, "uint32_t": 4}
+CTYPE_BYTES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4}
 
 
 @dataclass(frozen=True)

@@ -255,6 +255,12 @@ class OpDef:
         """Write ``op``'s builtin options; returns ``(options_type, offset)`` or None."""
         return None
 
+    def tflite_input_order(self, data: list[int], extra: list[int]) -> list[int]:
+        """The operator's input tensor indices from the IR inputs' (``data``) and the constants of
+        :meth:`tflite_extra_inputs` (``extra``); default: the IR inputs first (TRANSPOSE_CONV
+        puts its output shape first)."""
+        return data + extra
+
     def tflite_extra_inputs(self, graph: Graph, op: Op) -> list[tuple[str, np.ndarray]]:
         """Constant inputs TFLite expects after the IR inputs (``(name suffix, data)``)."""
         return []
