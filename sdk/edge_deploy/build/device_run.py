@@ -65,19 +65,13 @@ def load_input_batch(path: str | os.PathLike | np.ndarray, report: dict[str, Any
     shares (:func:`edge_deploy.quantize.batchfile.load_int8_batch`). Raises EdgeDeployError on an
     unreadable file, another dtype or a shape that does not fit.
     """
-    from edge_deploy.quantize.batchfile import check_samples, load_int8_batch, read_batch, to_ir_batch
+    from edge_deploy.quantize.batchfile import load_int8_batch, load_interface_batch
 
     spec = report["input"]
     dtype = spec.get("dtype", "int8")
-    if dtype == "int8":
-        return load_int8_batch(path, tuple(spec["shape"][1:]), spec["scale"], spec["zero_point"], quiet=True)
-    # A model with a float32 or uint8 interface (QUANTIZE at its input) takes its samples as they are.
-    batch = read_batch(path)
-    if batch.dtype != np.dtype(dtype) and not (dtype == "float32" and np.issubdtype(batch.dtype, np.floating)):
-        raise EdgeDeployError(f"inputs are {batch.dtype}; the model's input is {dtype}",
-                              f"save the batch as {dtype} (the model quantizes its own input)")
-    batch = check_samples(to_ir_batch(batch, tuple(spec["shape"][1:])))
-    return np.ascontiguousarray(batch.astype(dtype))
+    if dtype != "int8":  # a float32 or uint8 interface: the model quantizes its own input
+        return load_interface_batch(path, tuple(spec["shape"][1:]), dtype)
+    return load_int8_batch(path, tuple(spec["shape"][1:]), spec["scale"], spec["zero_point"], quiet=True)
 
 
 def _run_on_device(device, batch: np.ndarray, report: dict[str, Any], target: str) -> BatchRun:
