@@ -22,7 +22,7 @@ from edge_deploy.kernels.base import FAMILIES, CArray, CConstant, KernelContext,
 def _registry() -> dict[str, KernelSpec]:
     found: dict[str, KernelSpec] = {}
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_") or info.name in ("base", "cost", "choose"):
+        if info.name.startswith("_") or info.name in ("base", "cost", "choose", "coverage"):
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         spec = getattr(module, "KERNEL", None)
