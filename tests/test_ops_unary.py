@@ -103,3 +103,33 @@ def test_float_model_runs_bit_exact_on_qemu(qemu_arm, tmp_path):
     assert report["input"]["dtype"] == report["output"]["dtype"] == "float32"
     outputs = np.load(tmp_path / "build" / "y.npy")
     assert outputs.dtype == np.float32 and outputs.shape == (6, 4, 5, 8)
+
+
+def test_pytorch_activations_lower_quantize_and_match_litert():
+    """nn.Sigmoid, nn.Tanh, nn.Hardswish and a subtraction lower to their ops, the float graph
+    is PyTorch's, and the quantized graph is ai-edge-litert's in every tensor."""
+    torch = pytest.importorskip("torch")
+    from edge_deploy.interp.interpreter import run
+    from edge_deploy.quantize.lower import lower_module
+    from edge_deploy.quantize.ptq import quantize_graph
+
+    class Head(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv1d(3, 4, 3)
+            self.sigmoid, self.tanh, self.hardswish = torch.nn.Sigmoid(), torch.nn.Tanh(), torch.nn.Hardswish()
+
+        def forward(self, x):
+            y = self.conv(x)
+            return self.hardswish(self.tanh(y)) - self.sigmoid(y)
+
+    torch.manual_seed(0)
+    model = Head().eval()
+    graph = lower_module(model, (1, 3, 16))
+    assert [op.kind for op in graph.ops] == ["conv2d", "tanh", "hard_swish", "logistic", "sub"]
+    x = torch.randn(4, 3, 16)
+    ir_x = x.numpy().transpose(0, 2, 1)[:, None]
+    assert np.allclose(run(graph, ir_x), model(x).detach().numpy().transpose(0, 2, 1)[:, None], atol=1e-5)
+    quantized = quantize_graph(graph, ir_x)
+    batch = np.random.default_rng(0).integers(-128, 128, (5, 1, 16, 3)).astype(np.int8)
+    assert set(mismatches_with_litert(quantized, batch).values()) == {0}

@@ -120,6 +120,8 @@ def validate(graph: Graph) -> Graph:
     for name in graph.outputs:
         if name not in available:
             raise EdgeDeployError(f"graph output '{name}' is never produced")
+        if graph.tensor(name).is_constant:
+            raise EdgeDeployError(f"graph output '{name}' is a constant, not computed by the model")
     return graph
 
 

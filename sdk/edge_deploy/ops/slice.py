@@ -153,7 +153,7 @@ class Slice(OpDef):
                              [int(s) + n if a == axis else d for a, d in enumerate(dims)], [1] * rank)
                     for s, n in zip(starts, sizes)]
         except ValueError as exc:
-            raise reader.error(str(exc).removeprefix(f"{label} ")) from None
+            raise reader.error(str(exc).removeprefix(f"{reader.label} ")) from None
 
     def to_tflite(self, graph: Graph, op: Op, writer) -> tuple[int, int]:
         shrink = sum(1 << int(a) for a in op.attrs.get("shrink", ()))
