@@ -77,3 +77,15 @@ def test_movement_model_runs_bit_exact_on_qemu(qemu_arm, tmp_path):
     report = qemu_check(movement_graph(), batch, tmp_path / "build")
     kernels = {layer["kernel"] for layer in report["layers"]}
     assert {"arm_transpose_s8", "arm_concatenation_s8_y", "ed_strided_slice_s8"} <= kernels
+
+
+def test_a_transpose_of_size_one_axes_is_a_view():
+    from edge_deploy.codegen.layers import graph_layers
+
+    b = GraphBuilder("one_channel", "int8")
+    x = b.input("x", (1, 1, 6, 8), QUANT)  # PyTorch NCHW with one channel
+    t = b.transpose(x, "nhwc", (0, 2, 3, 1), quant=QUANT)  # (1, 6, 8, 1): the same bytes
+    u = b.transpose(t, "swapped", (0, 2, 1, 3), quant=QUANT)  # (1, 8, 6, 1): bytes move
+    layers = graph_layers(b.finish([u]))
+    assert [layer.is_view for layer in layers] == [True, False]
+    assert layers[1].kernel == "arm_transpose_s8"

@@ -183,6 +183,11 @@ class OpDef:
                 if problem:
                     raise op_error(op, f"{spec.name} {problem}")
 
+    def is_view(self, graph: Graph, op: Op) -> bool:
+        """True when ``op`` runs no code, its output being input 0's bytes (default: :attr:`view`;
+        a TRANSPOSE that only moves axes of size 1 is one too)."""
+        return self.view
+
     def output_shape(self, graph: Graph, op: Op) -> tuple[int, ...]:
         """``op``'s output shape from its inputs and attributes (default: input 0's shape)."""
         return tuple(graph.tensor(op.inputs[0]).shape)

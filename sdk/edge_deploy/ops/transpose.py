@@ -1,5 +1,6 @@
 """TRANSPOSE: the input's axes permuted (``perm``), int8 bytes moved, quantization kept; a
-PyTorch-exported model starts with one (NCHW -> NHWC). C API: ``arm_transpose_s8`` (rank <= 4)."""
+PyTorch-exported model starts with one (NCHW -> NHWC). C API: ``arm_transpose_s8`` (rank <= 4);
+no code when only axes of size 1 move (a view: the same bytes)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,13 @@ class Transpose(OpDef):
         if sorted(perm) != list(range(len(x))):
             raise op_error(op, f"perm {perm} is not a permutation of the {len(x)} axes of input {x}")
         return tuple(x[p] for p in perm)
+
+    def is_view(self, graph: Graph, op: Op) -> bool:
+        """Moving only axes of size 1 keeps every byte in place: (1, 1, H, W) -> (1, H, W, 1), a
+        PyTorch model's one-channel input, is the same bytes."""
+        x = graph.tensor(op.inputs[0]).shape
+        moved = [p for p in op.attrs["perm"] if x[p] != 1]
+        return moved == sorted(moved)
 
     def check_quantized(self, graph: Graph, op: Op) -> None:
         same_quant_check(graph, op, op.inputs[:1])
