@@ -4,11 +4,21 @@ Needs TensorFlow (not a dependency of edge-deploy; e.g. a separate venv with ten
 
     /path/to/tf-venv/bin/python benchmarks/make_tflite_fixtures.py
 
-Full-integer quantization (int8 inputs, outputs and activations), seeded weights and
-representative data, so the files are deterministic for a given TensorFlow version. Together the
+Full-integer quantization (int8 activations; int8 inputs and outputs unless a model's interface
+says float32 or uint8), seeded weights and representative data, so the files are deterministic
+for a given TensorFlow version, with one exception: TensorFlow 2.21's converter wires the
+equally named outputs of data_movement's UNPACK to its QUANTIZE ops in an order that changes from
+run to run (every order computes the same). Together the
 models cover CONV_2D (1-D and 2-D, strides, dilation, SAME/VALID), DEPTHWISE_CONV_2D, MAX_POOL_2D,
 AVERAGE_POOL_2D, FULLY_CONNECTED, ADD, SOFTMAX, PAD, RESHAPE and MEAN (Keras'
-GlobalAveragePooling2D). `--out DIR` writes elsewhere (to compare a rebuild with the committed files).
+GlobalAveragePooling2D), and since issue 12: a MobileNetV3 block (HARD_SWISH, squeeze-excite with
+LOGISTIC and a broadcasting MUL), models with the float32 and the uint8 interface (QUANTIZE,
+DEQUANTIZE), a
+PyTorch-style model starting with TRANSPOSE, the activations (LEAKY_RELU, PRELU, TANH, RELU,
+RELU6, SUB, MAXIMUM, MINIMUM), the data movement ops (CONCATENATION, SPLIT, SPLIT_V, UNPACK, PACK,
+SLICE, STRIDED_SLICE, SQUEEZE, EXPAND_DIMS, SUM, REDUCE_MAX, RESIZE_NEAREST_NEIGHBOR),
+TRANSPOSE_CONV and BATCH_MATMUL. `--out DIR` writes elsewhere (to compare a rebuild with the
+committed files).
 """
 
 from __future__ import annotations
@@ -77,13 +87,126 @@ def gap_mean_model():
     return tf.keras.Model(inp, tf.keras.layers.Softmax()(x)), (9, 9, 5)
 
 
+def mobilenet_v3_block_model():
+    """A MobileNetV3 bottleneck: 1x1 expansion with hard-swish, depthwise, squeeze-excite (global
+    mean, two 1x1 convolutions, a sigmoid gate multiplied over H and W), 1x1 projection, residual."""
+    x = inp = tf.keras.Input((12, 12, 8), batch_size=1)
+    y = tf.keras.layers.Conv2D(24, 1)(x)
+    y = tf.keras.layers.Activation(tf.nn.relu6)(y + 3.0) * y / 6.0  # hard-swish, as MobileNetV3 writes it
+    y = tf.keras.layers.DepthwiseConv2D(3, padding="same")(y)
+    y = tf.keras.layers.Activation("hard_swish")(y)
+    gate = tf.keras.layers.GlobalAveragePooling2D(keepdims=True)(y)
+    gate = tf.keras.layers.Conv2D(8, 1, activation="relu")(gate)
+    gate = tf.keras.layers.Conv2D(24, 1, activation="sigmoid")(gate)
+    y = tf.keras.layers.Multiply()([y, gate])
+    y = tf.keras.layers.Conv2D(8, 1)(y)
+    x = tf.keras.layers.Add()([x, y])
+    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    return tf.keras.Model(inp, tf.keras.layers.Dense(5)(x)), (12, 12, 8)
+
+
+def float_io_model():
+    """Converted with the converter's default float32 interface: QUANTIZE in, DEQUANTIZE out."""
+    x = inp = tf.keras.Input((8, 8, 3), batch_size=1)
+    x = tf.keras.layers.Conv2D(6, 3, activation="relu")(x)
+    x = tf.keras.layers.Flatten()(x)
+    return tf.keras.Model(inp, tf.keras.layers.Dense(4, activation="softmax")(x)), (8, 8, 3)
+
+
+def pytorch_style_model():
+    """As a PyTorch model exported to .tflite looks: a channels-first input transposed to NHWC."""
+    x = inp = tf.keras.Input((3, 10, 10), batch_size=1)
+    x = tf.keras.layers.Lambda(lambda t: tf.transpose(t, [0, 2, 3, 1]))(x)
+    x = tf.keras.layers.Conv2D(8, 3, padding="same", activation="relu")(x)
+    x = tf.keras.layers.MaxPooling2D(2)(x)
+    x = tf.keras.layers.Lambda(lambda t: tf.transpose(t, [0, 3, 1, 2]))(x)  # back to NCHW, flattened as PyTorch does
+    x = tf.keras.layers.Flatten()(x)
+    return tf.keras.Model(inp, tf.keras.layers.Dense(4)(x)), (3, 10, 10)
+
+
+def activations_model():
+    """LEAKY_RELU, PRELU, TANH, LOGISTIC, RELU, RELU6, HARD_SWISH, SUB, MAXIMUM, MINIMUM."""
+    x = inp = tf.keras.Input((6, 6, 8), batch_size=1)
+    a = tf.keras.layers.Conv2D(8, 1)(x)
+    b = tf.keras.layers.Conv2D(8, 1)(x)
+    y = tf.keras.layers.LeakyReLU(0.15)(a)
+    y = tf.keras.layers.PReLU(shared_axes=[1, 2])(y)
+    t = tf.keras.layers.Activation("tanh")(b)
+    s = tf.keras.layers.Activation("sigmoid")(b)
+    d = tf.keras.layers.Subtract()([y, t])
+    m = tf.keras.layers.ReLU(6.0)(tf.keras.layers.Maximum()([d, s]))  # MAXIMUM fuses no activation: RELU6
+    n = tf.keras.layers.Minimum()([m, a])
+    r = tf.keras.layers.ReLU()(tf.keras.layers.Conv2D(8, 1)(n) + b)
+    r6 = tf.keras.layers.ReLU(6.0)(tf.keras.layers.Conv2D(8, 1)(r) - a)
+    h = tf.keras.layers.Activation("hard_swish")(r6)
+    h = tf.keras.layers.Flatten()(h)
+    return tf.keras.Model(inp, tf.keras.layers.Dense(3)(h)), (6, 6, 8)
+
+
+def _data_movement(x):
+    p, q, r = tf.split(x, 3, axis=3)
+    u, v = tf.split(x, [4, 8], axis=3)
+    rows = tf.unstack(p, axis=1)
+    stacked = tf.stack(rows[::-1], axis=1)  # PACK (1, 8, 8, 4), every UNPACK output used
+    cat = tf.concat([q, r, u], axis=3)  # (1, 8, 8, 12)
+    cat = cat[:, 1:7:2, ::3, :]  # STRIDED_SLICE (1, 3, 3, 12)
+    part = tf.slice(v, [0, 2, 2, 0], [1, 4, 4, -1])  # SLICE (1, 4, 4, 8)
+    up = tf.image.resize(part, (8, 8), method="nearest")  # RESIZE_NEAREST_NEIGHBOR (1, 8, 8, 8)
+    total = tf.reduce_sum(stacked, axis=[1, 2], keepdims=True)  # SUM (1, 1, 1, 4)
+    peak = tf.reduce_max(cat, axis=[1, 2])  # REDUCE_MAX (1, 12)
+    gated = up[:, :, :, :4] * total  # MUL broadcast (1, 8, 8, 4) x (1, 1, 1, 4)
+    flat = tf.squeeze(tf.reduce_mean(gated, axis=[1, 2], keepdims=True), axis=[1, 2])  # SQUEEZE (1, 4)
+    return tf.expand_dims(tf.concat([flat, peak], axis=1), 1)  # EXPAND_DIMS (1, 1, 16)
+
+
+def data_movement_model():
+    """CONCATENATION, SPLIT, SPLIT_V, UNPACK, PACK, SLICE, STRIDED_SLICE, SQUEEZE, EXPAND_DIMS,
+    SUM, REDUCE_MAX, RESIZE_NEAREST_NEIGHBOR, MUL with broadcasting."""
+    x = inp = tf.keras.Input((8, 8, 6), batch_size=1)
+    x = tf.keras.layers.Conv2D(12, 1, activation="relu")(x)
+    x = tf.keras.layers.Lambda(_data_movement)(x)
+    return tf.keras.Model(inp, tf.keras.layers.Dense(4)(tf.keras.layers.Flatten()(x))), (8, 8, 6)
+
+
+def transpose_conv_model():
+    """TRANSPOSE_CONV (a decoder's upsampling), strides 2, SAME and VALID."""
+    x = inp = tf.keras.Input((5, 5, 4), batch_size=1)
+    x = tf.keras.layers.Conv2DTranspose(6, 3, strides=2, padding="same", activation="relu")(x)
+    x = tf.keras.layers.Conv2DTranspose(3, (2, 3), strides=(1, 2), padding="valid")(x)
+    return tf.keras.Model(inp, x), (5, 5, 4)
+
+
+def batch_matmul_model():
+    """BATCH_MATMUL of two activations (attention scores), then a softmax."""
+    x = inp = tf.keras.Input((6, 8), batch_size=1)
+    qry = tf.keras.layers.Dense(8)(x)
+    key = tf.keras.layers.Dense(8)(x)
+    scores = tf.keras.layers.Lambda(lambda qk: tf.matmul(qk[0], qk[1], transpose_b=True))([qry, key])  # (1, 6, 6)
+    return tf.keras.Model(inp, tf.keras.layers.Softmax()(scores)), (6, 8)
+
+
+def uint8_io_model():
+    """Converted with a uint8 input and output: QUANTIZE uint8 -> int8 in, int8 -> uint8 out."""
+    x = inp = tf.keras.Input((6, 6, 2), batch_size=1)
+    x = tf.keras.layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    return tf.keras.Model(inp, tf.keras.layers.Dense(3)(x)), (6, 6, 2)
+
+
 # name -> (builder, seed), built in this order. New models go last with their own seed, so the
 # files already made keep their bytes.
 MODELS = {"conv2d": (conv2d_model, 0), "depthwise": (depthwise_model, 1), "pad_conv1d": (pad_conv1d_model, 2),
-          "residual_add": (residual_model, 3), "gap_mean": (gap_mean_model, 4)}
+          "residual_add": (residual_model, 3), "gap_mean": (gap_mean_model, 4),
+          "mobilenet_v3_block": (mobilenet_v3_block_model, 5), "float_io": (float_io_model, 6),
+          "pytorch_style": (pytorch_style_model, 7), "activations": (activations_model, 8),
+          "data_movement": (data_movement_model, 9), "transpose_conv": (transpose_conv_model, 10),
+          "batch_matmul": (batch_matmul_model, 11), "uint8_io": (uint8_io_model, 12)}
+# The interface each model is converted with (int8 unless named here): "float32" is the
+# converter's default (no inference_input_type), "uint8" a uint8 input and output.
+INTERFACE = {"float_io": "float32", "uint8_io": "uint8"}
 
 
-def convert(model, shape, seed):
+def convert(model, shape, seed, interface="int8"):
     rng = np.random.default_rng(seed)
 
     def representative():
@@ -94,8 +217,9 @@ def convert(model, shape, seed):
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+    if interface != "float32":
+        converter.inference_input_type = tf.uint8 if interface == "uint8" else tf.int8
+        converter.inference_output_type = tf.uint8 if interface == "uint8" else tf.int8
     return converter.convert()
 
 
@@ -109,9 +233,9 @@ def main():
     for name, (build, seed) in MODELS.items():
         tf.keras.utils.set_random_seed(seed)
         model, shape = build()
-        data = convert(model, shape, seed)
+        data = convert(model, shape, seed, INTERFACE.get(name, "int8"))
         (out / f"{name}.tflite").write_bytes(data)
-        made[name] = {"bytes": len(data), "input_shape": [1, *shape]}
+        made[name] = {"bytes": len(data), "input_shape": [1, *shape], "interface": INTERFACE.get(name, "int8")}
         print(f"{name}: {len(data)} bytes")
     (out / "README.json").write_text(json.dumps({"tensorflow": tf.__version__, "models": made}, indent=2, sort_keys=True) + "\n")
 

@@ -26,18 +26,29 @@ from provenance import source_state
 REPO = Path(__file__).resolve().parent.parent
 
 
+def sample_batch(graph, samples: int, seed: int) -> np.ndarray:
+    """Random samples for the graph's input: int8 (or uint8) bytes, or float32 for a model with a
+    float interface."""
+    x = graph.tensor(graph.inputs[0])
+    rng = np.random.default_rng(seed)
+    if x.dtype == "float32":
+        return rng.normal(0.0, 3.0, (samples,) + x.shape[1:]).astype(np.float32)
+    if x.dtype == "uint8":
+        return rng.integers(0, 256, (samples,) + x.shape[1:]).astype(np.uint8)
+    return rng.integers(-128, 128, (samples,) + x.shape[1:]).astype(np.int8)
+
+
 def compare(graph, model_bytes: bytes, samples: int, seed: int) -> dict:
     from edge_deploy.interp.interpreter import run_graph
     from edge_deploy.tflite.oracle import run_litert
 
-    x = graph.tensor(graph.inputs[0])
-    batch = np.random.default_rng(seed).integers(-128, 128, (samples,) + x.shape[1:]).astype(np.int8)
+    batch = sample_batch(graph, samples, seed)
     names = graph.activations()
     theirs = run_litert(model_bytes, batch, names)
     row = {"ops": [op.kind for op in graph.ops], "samples": samples, "tensors": len(names)}
     for policy in ("litert", "double"):
         ours = run_graph(graph, batch, rounding=policy, keep_all=True)
-        per_tensor = {n: int(np.sum(ours[n] != theirs[n])) for n in names}
+        per_tensor = {n: int(np.sum(ours[n].view(np.uint8) != theirs[n].view(np.uint8))) for n in names}
         row[f"mismatches_{policy}"] = sum(per_tensor.values())
         row["elements_compared"] = int(sum(theirs[n].size for n in names))
         row[f"per_tensor_{policy}"] = {n: v for n, v in per_tensor.items() if v}

@@ -1,4 +1,6 @@
-"""Models made by TensorFlow's own converter (tests/data/tflite/) import and run bit-exactly."""
+"""Models made by TensorFlow's own converter (tests/data/tflite/, benchmarks/make_tflite_fixtures.py)
+import and run bit-exactly: every tensor against ai-edge-litert's reference kernels, through our
+.tflite round trip, and (the models of issue 12's ops) built for mps2-an386 and run on QEMU."""
 
 from __future__ import annotations
 
@@ -10,14 +12,25 @@ import pytest
 from edge_deploy.cli import main
 from edge_deploy.interp.interpreter import run_graph
 from edge_deploy.tflite import export_tflite, load_tflite
+from op_checks import int8_batch, qemu_check
 
 FIXTURES = sorted((Path(__file__).parent / "data" / "tflite").glob("*.tflite"))
+# The models of issue 12's ops (the others run on QEMU in the build tests).
+OP_MODELS = ["activations", "batch_matmul", "data_movement", "float_io", "mobilenet_v3_block", "pytorch_style",
+             "transpose_conv", "uint8_io"]
 
 
 def test_fixtures_cover_the_ops():
+    from edge_deploy.ops import op_kinds
+
     kinds = {op.kind for path in FIXTURES for op in load_tflite(path).ops}
-    assert {"conv2d", "depthwise_conv2d", "fully_connected", "max_pool2d", "avg_pool2d", "add", "softmax",
-            "pad", "reshape", "mean"} <= kinds
+    assert kinds == set(op_kinds())
+    assert load_tflite(FIXTURES[0].parent / "pytorch_style.tflite").ops[0].kind == "transpose"
+    boundary = load_tflite(FIXTURES[0].parent / "float_io.tflite")
+    assert [boundary.tensor(n).dtype for n in boundary.inputs + boundary.outputs] == ["float32", "float32"]
+    mobilenet = load_tflite(FIXTURES[0].parent / "mobilenet_v3_block.tflite")
+    gate = [op for op in mobilenet.ops if op.kind == "mul" and mobilenet.tensor(op.inputs[1]).shape[1:3] == (1, 1)]
+    assert gate and "hard_swish" in {op.kind for op in mobilenet.ops}  # squeeze-excite
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
@@ -26,19 +39,21 @@ def test_tensorflow_model_matches_tflite_in_every_tensor(path):
     from edge_deploy.tflite.oracle import run_litert
 
     graph = load_tflite(path)
-    batch = np.random.default_rng(5).integers(-128, 128, (25,) + graph.tensor(graph.inputs[0]).shape[1:]).astype(np.int8)
+    batch = int8_batch(np.random.default_rng(5), graph, 25)
     names = graph.activations()
     ours = run_graph(graph, batch, rounding="litert", keep_all=True)
     theirs = run_litert(path.read_bytes(), batch, names)
-    assert {n: int(np.sum(ours[n] != theirs[n])) for n in names} == {n: 0 for n in names}
+    assert {n: int(np.sum(ours[n].view(np.uint8) != theirs[n].view(np.uint8))) for n in names} == \
+        {n: 0 for n in names}
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
 def test_tensorflow_model_survives_our_round_trip(path):
     graph = load_tflite(path)
     again = load_tflite_bytes(export_tflite(graph))
-    batch = np.random.default_rng(6).integers(-128, 128, (4,) + graph.tensor(graph.inputs[0]).shape[1:]).astype(np.int8)
-    assert np.array_equal(run_graph(graph, batch)[graph.outputs[0]], run_graph(again, batch)[again.outputs[0]])
+    batch = int8_batch(np.random.default_rng(6), graph, 4)
+    ours, theirs = run_graph(graph, batch)[graph.outputs[0]], run_graph(again, batch)[again.outputs[0]]
+    assert np.array_equal(ours.view(np.uint8), theirs.view(np.uint8))
 
 
 def load_tflite_bytes(data):
@@ -63,3 +78,13 @@ def test_inspect_rejects_a_corrupt_file(tmp_path, capsys):
     bad.write_bytes(FIXTURES[0].read_bytes()[:300])
     assert main(["inspect", str(bad)]) == 1
     assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("name", OP_MODELS)
+def test_tensorflow_model_runs_bit_exact_on_qemu(qemu_arm, tmp_path, name):
+    """Built as converted (float32 / uint8 interfaces included), every sample's output equal bit
+    for bit to the reference interpreter's, over the serial link."""
+    graph = load_tflite(FIXTURES[0].parent / f"{name}.tflite")
+    report = qemu_check(graph, int8_batch(np.random.default_rng(8), graph, 5), tmp_path / name)
+    assert report["input"]["dtype"] == graph.tensor(graph.inputs[0]).dtype

@@ -105,4 +105,22 @@ typedef struct
     cmsis_nn_activation activation;
 } cmsis_nn_fc_params;
 
+/* ---- data movement (CMSIS-NN v7.0.0 API) ---- */
+
+/** Transpose parameters: output axis k is input axis permutations[k] (num_dims <= 4). */
+typedef struct
+{
+    const int32_t num_dims;
+    const uint32_t *permutations;
+} cmsis_nn_transpose_params;
+
+/** Batch matmul parameters (CMSIS-NN v7.0.0): the adjoint flags are unused (the RHS comes
+ *  transposed); fc_params.input_offset is the LHS's, filter_offset the RHS's. */
+typedef struct
+{
+    const bool adj_x;
+    const bool adj_y;
+    cmsis_nn_fc_params fc_params;
+} cmsis_nn_bmm_params;
+
 #endif /* ARM_NN_TYPES_H */

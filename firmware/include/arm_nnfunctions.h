@@ -170,6 +170,65 @@ arm_cmsis_nn_status arm_pad_s8(const int8_t *input,
                                const cmsis_nn_dims *pre_pad,
                                const cmsis_nn_dims *post_pad);
 
+/* ---- data movement ---- */
+
+/** Transposes an s8 tensor of transpose_params->num_dims (1..4) axes: output axis k is input
+ *  axis permutations[k]. A tensor of fewer than four axes has its sizes in the first fields of
+ *  the dims (n, h, w), as CMSIS-NN v7.0.0 reads them. */
+arm_cmsis_nn_status arm_transpose_s8(const int8_t *input_data,
+                                     int8_t *const output_data,
+                                     const cmsis_nn_dims *const input_dims,
+                                     const cmsis_nn_dims *const output_dims,
+                                     const cmsis_nn_transpose_params *const transpose_params);
+
+/** Copies one s8 input into a concatenation along the Y axis of a [w][z][y][x] tensor (x
+ *  fastest): for each (w, z), input_y * input_x bytes go to rows offset_y.. of the output,
+ *  whose Y size is output_y. Called once per input with the running offset. */
+void arm_concatenation_s8_y(const int8_t *input,
+                            const uint16_t input_x,
+                            const uint16_t input_y,
+                            const uint16_t input_z,
+                            const uint16_t input_w,
+                            int8_t *output,
+                            const uint16_t output_y,
+                            const uint32_t offset_y);
+
+/* ---- element-wise maximum and minimum (CMSIS-NN v7.0.0 API) ---- */
+
+/** Element-wise maximum of two s8 tensors on their raw values, NHWC dims of up to four axes;
+ *  an input axis of size 1 is broadcast to the output's. ctx is unused. */
+arm_cmsis_nn_status arm_maximum_s8(const cmsis_nn_context *ctx,
+                                   const int8_t *input_1_data,
+                                   const cmsis_nn_dims *input_1_dims,
+                                   const int8_t *input_2_data,
+                                   const cmsis_nn_dims *input_2_dims,
+                                   int8_t *output_data,
+                                   const cmsis_nn_dims *output_dims);
+
+/** Element-wise minimum, as arm_maximum_s8. */
+arm_cmsis_nn_status arm_minimum_s8(const cmsis_nn_context *ctx,
+                                   const int8_t *input_1_data,
+                                   const cmsis_nn_dims *input_1_dims,
+                                   const int8_t *input_2_data,
+                                   const cmsis_nn_dims *input_2_dims,
+                                   int8_t *output_data,
+                                   const cmsis_nn_dims *output_dims);
+
+/* ---- batch matmul (CMSIS-NN v7.0.0 API) ---- */
+
+/** output[b][i][j] = requantize(sum_k (lhs[b][i][k] + input_offset) * (rhs[b][j][k] + filter_offset))
+ *  + output_offset, clamped to the activation: lhs (n, h, rows, depth), the RHS transposed
+ *  (n, h, cols, depth), output (n, h, rows, cols); an n or h of 1 in one operand is broadcast. */
+arm_cmsis_nn_status arm_batch_matmul_s8(const cmsis_nn_context *ctx,
+                                        const cmsis_nn_bmm_params *bmm_params,
+                                        const cmsis_nn_per_tensor_quant_params *quant_params,
+                                        const cmsis_nn_dims *input_lhs_dims,
+                                        const int8_t *input_lhs,
+                                        const cmsis_nn_dims *input_rhs_dims,
+                                        const int8_t *input_rhs,
+                                        const cmsis_nn_dims *output_dims,
+                                        int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif

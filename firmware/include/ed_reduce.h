@@ -29,6 +29,11 @@ arm_cmsis_nn_status ed_mean_s8(const int8_t *input,
                                int32_t shift,
                                int8_t *output);
 
+/** REDUCE_MAX, int8: the largest raw value over the axes set in axis_mask (as ed_mean_s8), for
+ *  each output element in row-major order. */
+arm_cmsis_nn_status ed_reduce_max_s8(const int8_t *input, const cmsis_nn_dims *dims, uint32_t axis_mask,
+                                     int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,8 +9,11 @@
 
 typedef struct {
     const char *name;            /* model name shown by MODEL_INFO */
-    uint32_t input_bytes;        /* size of one input tensor (int8) */
-    uint32_t output_bytes;       /* size of one output tensor (int8) */
+    /* The input and output are int8, or float32 / uint8 for a model with that interface (its
+     * QUANTIZE / DEQUANTIZE run on the device): the runtime moves their bytes, the host knows
+     * the type from report.json. */
+    uint32_t input_bytes;        /* bytes of one input tensor */
+    uint32_t output_bytes;       /* bytes of one output tensor */
     int8_t *input;               /* where LOAD_INPUT writes */
     const int8_t *output;        /* where READ_OUTPUT reads */
     uint32_t n_layers;

@@ -56,7 +56,8 @@ def counter_summary(result: BatchRun) -> str:
 
 
 def load_input_batch(path: str | os.PathLike | np.ndarray, report: dict[str, Any]) -> np.ndarray:
-    """An int8 batch ``(N, *input_shape[1:])`` for the build described by ``report``.
+    """An int8 batch ``(N, *input_shape[1:])`` for the build described by ``report`` (float32 or
+    uint8, taken as they are, for a model with that input: it quantizes its own input).
 
     ``path`` is a ``.npy`` file (or an array). int8 samples are used as they are; float samples are
     quantized with the model input's scale and zero point; either may be in the IR layout or, for
@@ -64,9 +65,12 @@ def load_input_batch(path: str | os.PathLike | np.ndarray, report: dict[str, Any
     shares (:func:`edge_deploy.quantize.batchfile.load_int8_batch`). Raises EdgeDeployError on an
     unreadable file, another dtype or a shape that does not fit.
     """
-    from edge_deploy.quantize.batchfile import load_int8_batch
+    from edge_deploy.quantize.batchfile import load_int8_batch, load_interface_batch
 
     spec = report["input"]
+    dtype = spec.get("dtype", "int8")
+    if dtype != "int8":  # a float32 or uint8 interface: the model quantizes its own input
+        return load_interface_batch(path, tuple(spec["shape"][1:]), dtype)
     return load_int8_batch(path, tuple(spec["shape"][1:]), spec["scale"], spec["zero_point"], quiet=True)
 
 
@@ -74,9 +78,11 @@ def _run_on_device(device, batch: np.ndarray, report: dict[str, Any], target: st
     """Every sample of ``batch`` through the firmware behind ``device`` (a DeviceClient);
     ``target`` says where it runs ("qemu", "renode", "port")."""
     out_shape = tuple(report["output"]["shape"][1:])
+    out_dtype = np.dtype(report["output"].get("dtype", "int8"))
     counter = device.info()
     info = device.model_info()
-    expected = (int(np.prod(report["input"]["shape"])), int(np.prod(report["output"]["shape"])))
+    expected = tuple(int(np.prod(report[end]["shape"])) * np.dtype(report[end].get("dtype", "int8")).itemsize
+                     for end in ("input", "output"))
     if (info.input_bytes, info.output_bytes) != expected:
         raise EdgeDeployError(
             f"the device at {device.url} runs model '{info.name}' ({info.input_bytes} B in, {info.output_bytes} B out), "
@@ -84,9 +90,9 @@ def _run_on_device(device, batch: np.ndarray, report: dict[str, Any], target: st
             hint="flash this build's firmware.elf first (edge-deploy flash)",
         )
     results = list(device.run_inputs([np.ascontiguousarray(sample).tobytes() for sample in batch]))
-    outputs = [np.frombuffer(output, dtype=np.int8).reshape(out_shape) for _, output in results]
+    outputs = [np.frombuffer(output, dtype=out_dtype).reshape(out_shape) for _, output in results]
     cycles = [cycles for cycles, _ in results]
-    return BatchRun(outputs=np.stack(outputs) if outputs else np.zeros((0, *out_shape), np.int8),
+    return BatchRun(outputs=np.stack(outputs) if outputs else np.zeros((0, *out_shape), out_dtype),
                     layer_cycles=np.asarray([c.layer_cycles for c in cycles], dtype=np.int64).reshape(len(batch), -1),
                     total_cycles=np.asarray([c.total_cycles for c in cycles], dtype=np.int64),
                     counter=counter.cycle_source, counter_hz=counter.cycle_hz, target=target)
@@ -143,9 +149,19 @@ def reference_outputs(build_dir: str | os.PathLike, batch: np.ndarray) -> np.nda
 
 def compare_outputs(outputs: np.ndarray, expected: np.ndarray) -> dict[str, Any]:
     """``{"n", "mismatches", "mismatched_elements", "max_abs_diff", "first_mismatches"}``: a
-    sample counts as a mismatch when any of its elements differs."""
-    outputs = np.asarray(outputs).reshape(len(expected), -1).astype(np.int64)
-    expected = np.asarray(expected).reshape(len(expected), -1).astype(np.int64)
+    sample counts as a mismatch when any of its elements differs (float32 outputs, of a model
+    with a float interface, bit for bit; ``max_abs_diff`` then in float units)."""
+    outputs, expected = np.asarray(outputs), np.asarray(expected)
+    if np.issubdtype(expected.dtype, np.floating):
+        bits = np.asarray(outputs, dtype=np.float32).reshape(len(expected), -1).view(np.int32)
+        differs = bits != np.asarray(expected, dtype=np.float32).reshape(len(expected), -1).view(np.int32)
+        gap = np.abs(outputs.astype(np.float64) - expected.astype(np.float64)).reshape(len(expected), -1)
+        bad = np.flatnonzero(differs.any(axis=1))
+        return {"n": int(len(expected)), "mismatches": int(bad.size), "mismatched_elements": int(differs.sum()),
+                "max_abs_diff": float(gap.max()) if gap.size else 0.0,
+                "first_mismatches": [int(i) for i in bad[:10]]}
+    outputs = outputs.reshape(len(expected), -1).astype(np.int64)
+    expected = expected.reshape(len(expected), -1).astype(np.int64)
     differs = outputs != expected
     bad = np.flatnonzero(differs.any(axis=1))
     return {

@@ -32,11 +32,11 @@ from edge_deploy.errors import EdgeDeployError
 
 
 def profile_input(report: dict[str, Any], inputs: str | os.PathLike | None = None) -> tuple[np.ndarray, str]:
-    """The int8 sample to profile with and where it came from: the first sample of the batch
-    file ``inputs`` (quantized if float, as ``edge-deploy run`` does), or the fixed
-    pseudo-random input. Raises EdgeDeployError on an unreadable or misshapen batch."""
+    """The sample to profile with (int8, or the type of a float32 / uint8 model interface) and where
+    it came from: the first sample of the batch file ``inputs`` (quantized if float for an int8
+    input, as ``edge-deploy run`` does), or the fixed pseudo-random input. Raises EdgeDeployError on an unreadable or misshapen batch."""
     if inputs is None:
-        return default_input(report), f"pseudo-random int8, seed {INPUT_SEED}"
+        return default_input(report), f"pseudo-random {report['input'].get('dtype', 'int8')}, seed {INPUT_SEED}"
     from edge_deploy.build.device_run import load_input_batch
 
     batch = load_input_batch(inputs, report)

@@ -57,13 +57,14 @@ def measure_on_device(url: str, report: dict[str, Any], layers: list[dict[str, A
     with DeviceClient(url, timeout=timeout) as device:
         info = device.info()
         model = device.model_info()
-        if model.layer_names != expected or model.input_bytes != sample.size:
+        sample_bytes = np.ascontiguousarray(sample).tobytes()  # int8, or a float32 / uint8 interface's type
+        if model.layer_names != expected or model.input_bytes != len(sample_bytes):
             raise EdgeDeployError(
                 f"the device at {url} runs model '{model.name}' with layers {model.layer_names}, "
                 f"not this build's '{report['model']}' ({expected})",
                 hint="flash this build's firmware.elf first (edge-deploy flash DIR --board B)",
             )
-        device.load_input(np.asarray(sample, dtype=np.int8).tobytes())
+        device.load_input(sample_bytes)
         results = [device.run() for _ in range(runs)]
     per_layer = np.array([r.layer_cycles for r in results], dtype=np.int64).reshape(runs, len(layers))
     totals = np.array([r.total_cycles for r in results], dtype=np.int64)

@@ -53,17 +53,22 @@ def run_layers(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def default_input(report: dict[str, Any]) -> np.ndarray:
-    """A fixed pseudo-random int8 input for the build (seed 0, the whole int8 range): the same
-    bytes every time, so profiles are comparable run to run and build to build."""
+    """A fixed pseudo-random input for the build (seed 0, the whole int8 range; a model with a
+    float32 or uint8 interface gets that type): the same bytes every time, so profiles are
+    comparable run to run and build to build."""
     shape = tuple(report["input"]["shape"][1:])
-    return np.random.default_rng(INPUT_SEED).integers(-128, 128, shape).astype(np.int8)
+    rng = np.random.default_rng(INPUT_SEED)
+    dtype = report["input"].get("dtype", "int8")
+    if dtype == "float32":
+        return rng.normal(0.0, 1.0, shape).astype(np.float32)
+    return rng.integers(-128, 128, shape).astype(np.int8).view(dtype)
 
 
 def profile_main_c(sample: np.ndarray, *, origin: str) -> str:
-    """The C source of the profiling ``main``: ``sample`` (int8) as a constant array, copied into
+    """The C source of the profiling ``main``: ``sample`` (its bytes) as a constant array, copied into
     the model's input, one inference, a semihosting exit with 0 (ok), 1 (the model's run failed)
     or 2 (no model, or an input of another size)."""
-    data = np.asarray(sample, dtype=np.int8).reshape(-1)
+    data = np.ascontiguousarray(sample).reshape(-1).view(np.int8)  # the input's bytes (little-endian target)
     rows = [", ".join(str(int(v)) for v in data[i:i + 16]) for i in range(0, len(data), 16)]
     body = "\n".join(f"    {row}," for row in rows)
     return f"""/*
@@ -150,11 +155,13 @@ def build_profile_firmware(
         raise EdgeDeployError(f"{build_dir} has no generated sources (src/model.c)",
                               hint="rebuild the folder with edge-deploy build")
     if sample is None:
-        sample, origin = default_input(report), f"pseudo-random int8, seed {INPUT_SEED}"
+        dtype = report["input"].get("dtype", "int8")
+        sample, origin = default_input(report), f"pseudo-random {dtype}, seed {INPUT_SEED}"
     expected = int(np.prod(report["input"]["shape"]))
     if np.asarray(sample).size != expected:
         raise EdgeDeployError(f"the profiling input has {np.asarray(sample).size} values; the model takes {expected}",
                               hint="pass one sample shaped like the model input")
+    sample = np.asarray(sample).astype(report["input"].get("dtype", "int8"))
     board = board or profiling_board(report)
     kernel_sources, kernel_includes, defines = _kernel_sources(src, report.get("kernels", "simd"))
     runtime = [path for path in runtime_sources(board) if path.name != "main.c"]

@@ -42,4 +42,4 @@ def command(model, inputs, out, rounding, calib):
     with atomic_output_file(out) as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, result)
-    click.echo(f"wrote {out}: {result.shape[0]} outputs of shape {tuple(result.shape[1:])} (int8)")
+    click.echo(f"wrote {out}: {result.shape[0]} outputs of shape {tuple(result.shape[1:])} ({result.dtype})")

@@ -33,7 +33,8 @@ def command(model, as_json):
         click.echo(json.dumps({"model": graph.name, "layers": [dict(r, shape=list(r["shape"])) for r in rows]}, indent=2))
         return
     x = graph.tensor(graph.inputs[0])
-    click.echo(f"model {graph.name}: input {x.shape} int8 (scale {x.scale:.5g}, zero point {x.zero_point})")
+    quant = f"scale {x.scale:.5g}, zero point {x.zero_point}" if x.dtype != "float32" else "quantized by the model"
+    click.echo(f"model {graph.name}: input {x.shape} {x.dtype} ({quant})")
     click.echo(f"{'layer':<28} {'kind':<18} {'output':<18} {'MACs':>10} {'params B':>9}")
     for r in rows:
         click.echo(f"{r['name'][:28]:<28} {r['kind']:<18} {str(r['shape']):<18} {r['macs']:>10,} {r['param_bytes']:>9,}")

@@ -49,9 +49,9 @@ def _batch_inputs(graph: Graph, inputs) -> dict[str, np.ndarray]:
                 "batch files hold N samples stacked on a new first axis, each shaped like the model "
                 "input without its batch dimension of 1",
             )
-        if t.dtype == "int8" and value.dtype != np.int8:
-            raise EdgeDeployError(f"input '{name}' must be int8, got {value.dtype}", "quantize the inputs first")
-        values[name] = value.astype(np.int8 if t.dtype == "int8" else np.float32)
+        if t.dtype in ("int8", "uint8") and value.dtype != np.dtype(t.dtype):
+            raise EdgeDeployError(f"input '{name}' must be {t.dtype}, got {value.dtype}", "quantize the inputs first")
+        values[name] = value.astype(np.dtype(t.dtype) if t.dtype in ("int8", "uint8") else np.float32)
     return values
 
 

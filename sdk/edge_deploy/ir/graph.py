@@ -18,7 +18,10 @@ import numpy as np
 
 from edge_deploy.errors import EdgeDeployError
 
-DTYPES = ("int8", "int32", "float32")
+DTYPES = ("int8", "int32", "float32", "uint8")
+# The dtypes a quantized graph's inputs and outputs may have besides int8: a model converted with a
+# float or uint8 interface quantizes its input (QUANTIZE) and dequantizes its output (DEQUANTIZE).
+BOUNDARY_DTYPES = ("float32", "uint8")
 
 
 @dataclass
@@ -163,5 +166,24 @@ class Graph:
 
     @property
     def is_quantized(self) -> bool:
-        """True when every activation is int8."""
-        return all(self.tensors[n].dtype == "int8" for n in self.activations())
+        """True when every activation is int8, except at the boundary: a graph input (float32 or
+        uint8) whose every reader writes int8, or a graph output produced from an int8 input
+        (a QUANTIZE / DEQUANTIZE at the model's interface)."""
+        readers, producers = self.consumers(), self.producers()
+        for name in self.activations():
+            dtype = self.tensors[name].dtype
+            if dtype == "int8":
+                continue
+            if dtype not in BOUNDARY_DTYPES:
+                return False
+            if name in self.inputs:
+                ok = bool(readers[name]) and all(self.tensors[self.ops[i].outputs[0]].dtype == "int8"
+                                                 for i in readers[name])
+            elif name in self.outputs and name in producers:
+                source = self.ops[producers[name]].inputs[0]
+                ok = self.tensors[source].dtype == "int8"
+            else:
+                ok = False
+            if not ok:
+                return False
+        return True

@@ -22,7 +22,7 @@ from edge_deploy.kernels.base import FAMILIES, CArray, CConstant, KernelContext,
 def _registry() -> dict[str, KernelSpec]:
     found: dict[str, KernelSpec] = {}
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_") or info.name in ("base", "cost", "choose"):
+        if info.name.startswith("_") or info.name in ("base", "cost", "choose", "coverage"):
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         spec = getattr(module, "KERNEL", None)
@@ -47,7 +47,7 @@ def get_kernel(name: str) -> KernelSpec:
 
 def kernels_for(op_kind: str, epilogue: str | None = None) -> list[KernelSpec]:
     """The kernels serving ``op_kind`` (with the ``epilogue`` op fused, or none), sorted by name."""
-    return [k for k in all_kernels() if k.op == op_kind and k.epilogue == epilogue]
+    return [k for k in all_kernels() if k.serves(op_kind) and k.epilogue == epilogue]
 
 
 __all__ = ["FAMILIES", "CArray", "CConstant", "KernelContext", "KernelSpec", "LayerCall", "all_kernels",

@@ -89,7 +89,7 @@ class CArray:
     """A constant array the generated C holds in flash for a layer."""
 
     name: str  # suffix after the layer's C name ("weights" -> l03_conv_weights)
-    ctype: str  # int8_t, uint8_t, uint16_t, int32_t, uint32_t
+    ctype: str  # int8_t, uint8_t, int16_t, uint16_t, int32_t, uint32_t
     values: np.ndarray
     comment: str
 
@@ -99,7 +99,7 @@ class CArray:
         return int(np.asarray(self.values).size) * CTYPE_BYTES[self.ctype]
 
 
-CTYPE_BYTES = {"int8_t": 1, "uint8_t": 1, "uint16_t": 2, "int32_t": 4, "uint32_t": 4}
+CTYPE_BYTES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4}
 
 
 @dataclass(frozen=True)
@@ -148,6 +148,11 @@ class KernelSpec:
     # Layers the calibration measures this kernel on (edge_deploy.testing.random_layers format;
     # at least a few more than cost terms), so the cost coefficients fit the shapes it meets.
     calibration: ClassVar[tuple[dict[str, Any], ...]] = ()
+
+    def serves(self, op_kind: str) -> bool:
+        """True when this kernel runs ops of ``op_kind`` (default: its :attr:`op`; a generic
+        kernel, a table lookup say, serves every op with some property)."""
+        return op_kind == self.op
 
     @property
     def template(self) -> str:

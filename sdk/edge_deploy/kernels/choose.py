@@ -213,7 +213,7 @@ def choose_kernels(graph: Graph, policy: KernelPolicy) -> list[ChosenLayer]:
         if index in covered:
             continue
         call = LayerCall(graph, op, kernel_params(graph, op))
-        if get_op(op).view:
+        if get_op(op).is_view(graph, op):
             chosen.append(ChosenLayer(index, call, None, None))
             continue
         singles = _evaluate(kernels_for(op.kind), call, policy)

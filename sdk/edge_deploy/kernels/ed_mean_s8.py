@@ -1,5 +1,6 @@
 """``ed_mean_s8``: edge-deploy's MEAN over any NHWC axes with TFLite's arithmetic (CMSIS-NN has
-no MEAN; firmware/include/ed_reduce.h)."""
+no MEAN; firmware/include/ed_reduce.h). SUM runs on it too: the same sum, its multiplier without
+the element count folded in (the op's kernel parameters say which)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ class EdMeanS8(KernelSpec):
     header = "ed_reduce.h"
     cost_terms = ("inputs", "outputs", "calls")
     calibration = tuple({"in": [s], "attrs": {"axis": a, "keep_dims": True}} for s, a in (
-        ((1, 8, 8, 32), (1, 2)), ((1, 4, 4, 64), (1, 2)), ((1, 1, 16, 16), (2,)), ((1, 6, 6, 8), (1, 2, 3))))
+        ((1, 8, 8, 32), (1, 2)), ((1, 4, 4, 64), (1, 2)), ((1, 1, 16, 16), (2,)), ((1, 6, 6, 8), (1, 2, 3)))) + (
+        {"op": "sum", "in": [(1, 8, 8, 16)], "attrs": {"axis": (1, 2), "keep_dims": True}},)
+
+    def serves(self, op_kind: str) -> bool:
+        return op_kind in ("mean", "sum")
 
     def applies(self, call: LayerCall) -> str | None:
         if len(call.input.shape) > 4:
@@ -33,11 +38,12 @@ class EdMeanS8(KernelSpec):
         ctx.constant("INPUT_OFFSET", p["input_offset"], f"-(input zero point); input scale {c_float(x.scale)}")
         ctx.constant("OUTPUT_OFFSET", p["output_offset"], f"output zero point; output scale {c_float(y.scale)}")
         ctx.constant("OUT_MULT", p["out_mult"],
-                     "input scale / output scale / element count (Q31, count folded in as TFLite does)")
+                     "input scale / output scale / element count (Q31, count folded in as TFLite does)"
+                     if call.kind == "mean" else "input scale / output scale (Q31)")
         ctx.constant("OUT_SHIFT", p["out_shift"])
         ctx.constant("AXIS_MASK", sum(1 << a for a in axes), "reduced axes: 1 n, 2 h, 4 w, 8 c")
         count = int(np.prod([x.shape[a] for a in p["axis"]]))
-        ctx.comment.append(f"mean over {', '.join('nhwc'[a] for a in axes)} ({count} elements each)")
+        ctx.comment.append(f"{call.kind} over {', '.join('nhwc'[a] for a in axes)} ({count} elements each)")
         return ctx
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.ir.graph import Graph, Op
-from edge_deploy.ops.base import MAX_OP_MACS, MAX_TENSOR_ELEMENTS, PRUNING_ATTRS, OpDef, activation_tensor_check, op_error
+from edge_deploy.ops.base import MAX_OP_MACS, MAX_TENSOR_ELEMENTS, PRUNING_ATTRS, OpDef, op_error
 
 
 @cache
@@ -72,8 +72,9 @@ def kernel_params(graph: Graph, op: Op) -> dict[str, Any]:
     """Keyword arguments of ``op``'s int8 reference (its op module's ``*_s8`` function), which the
     generated C is fed too. Excludes the tensors and ``rounding``. Raises EdgeDeployError for an
     op that is not quantized."""
-    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
-    if x.quant is None or y.quant is None:
+    # The 8-bit ends must be quantized (a float32 end is a QUANTIZE's input or a DEQUANTIZE's output).
+    ends = [t for t in (graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])) if t.dtype != "float32"]
+    if not ends or any(t.quant is None for t in ends):
         raise EdgeDeployError(f"op '{op.name}' ({op.kind}) is not quantized", "quantize the graph first")
     return get_op(op).kernel_params(graph, op)
 
@@ -125,11 +126,10 @@ def validate(graph: Graph) -> Graph:
         for name in op.inputs:
             if name and name not in available:
                 raise op_error(op, f"reads '{name}' before any op produces it (ops are not in execution order)")
-        data_inputs = definition.data_inputs(op)
-        for name in data_inputs:
-            if name in constants:
-                raise op_error(op, f"reads the constant tensor '{name}' as its data input; "
-                                   "constant data inputs are not supported", "fold the constant into the model before converting")
+        live = [name for name in op.inputs if name and name not in constants]
+        if not live or (op.inputs[0] in constants and not definition.constant_operands):
+            raise op_error(op, f"reads the constant tensor '{op.inputs[0]}' as its data input; an op must compute "
+                               "on an activation", "fold the constant into the model before converting")
         expected = output_shape(graph, op)
         out = graph.tensor(op.outputs[0])
         if tuple(out.shape) != tuple(expected):
@@ -137,8 +137,7 @@ def validate(graph: Graph) -> Graph:
         _check_size(graph, op, definition)
         available.update(op.outputs)
         if quantized:
-            for name in data_inputs + op.outputs:
-                activation_tensor_check(op, graph.tensor(name))
+            definition.check_activations(graph, op)
             definition.check_quantized(graph, op)
     for name in graph.outputs:
         if name not in available:

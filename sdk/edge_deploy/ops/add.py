@@ -57,8 +57,10 @@ class Add(OpDef):
     attrs = (ACTIVATION,)
     arity = (2, 2)
     in_place = True
+    elementwise_binary = True
     rounding_sensitive = True
     tflite_codes = (TfliteCode(ADD, "ADD", 2),)
+    constant_operands = True
     tflite_data_inputs = 2
     torch_functions = ("add",)
 

@@ -76,6 +76,16 @@ class TfliteOptionsReader(Protocol):
 
     label: str  # "operator 7", for messages
     inputs: list[int]  # the operator's tensor indices (-1: an omitted optional input)
+    outputs: list[int]  # its output tensor indices
+
+    def error(self, problem: str) -> EdgeDeployError:
+        """An EdgeDeployError naming the operator."""
+
+    def option_vector(self, slot: int) -> list[int]:
+        """An int32 vector field of the builtin options (empty when absent)."""
+
+    def shape(self, position: int) -> tuple[int, ...]:
+        """The shape of input ``position`` (-1: output 0, -2: output 1 ...)."""
 
     def option(self, slot: int, fmt: str, default: Any) -> Any:
         """A scalar field of the operator's builtin options (``fmt`` a struct code)."""
@@ -125,6 +135,16 @@ class OpDef:
     weight_axis: ClassVar[int | None] = None
     view: ClassVar[bool] = False  # no code: the output is the input's bytes (reshape)
     in_place: ClassVar[bool] = False  # the output may overwrite input 0 (element-wise ops)
+    # Inputs other than weights may be constants (the kernel keeps them in flash) as long as one
+    # input is an activation; otherwise input 0 must be an activation.
+    constant_operands: ClassVar[bool] = False
+    # One 8-bit input, and each output element a function of the same input element only (RELU,
+    # LOGISTIC, a requantizing QUANTIZE ...): the firmware may run it as a 256-entry table
+    # (:meth:`byte_table`, the ``ed_lut_s8`` kernel).
+    elementwise_unary: ClassVar[bool] = False
+    # Two inputs combined element by element with NumPy broadcasting (ADD, SUB, MUL, MAXIMUM ...):
+    # with one input a single constant value it is a one-input op, a table too.
+    elementwise_binary: ClassVar[bool] = False
     # Which rounding the ai-edge-litert 2.x reference kernels were measured to use (the
     # interpreter's "litert" policy); "double" is TFLM / CMSIS-NN's.
     litert_rounding: ClassVar[str] = "double"
@@ -167,10 +187,10 @@ class OpDef:
                 if problem:
                     raise op_error(op, f"{spec.name} {problem}")
 
-    def data_inputs(self, op: Op) -> list[str]:
-        """The inputs that are activations, computed at run time (the rest are constants: weights
-        and bias). Default: all of them for an op without weights, input 0 for one with weights."""
-        return [n for n in (op.inputs if self.weight_axis is None else op.inputs[:1]) if n]
+    def is_view(self, graph: Graph, op: Op) -> bool:
+        """True when ``op`` runs no code, its output being input 0's bytes (default: :attr:`view`;
+        a TRANSPOSE that only moves axes of size 1 is one too)."""
+        return self.view
 
     def output_shape(self, graph: Graph, op: Op) -> tuple[int, ...]:
         """``op``'s output shape from its inputs and attributes (default: input 0's shape)."""
@@ -181,6 +201,12 @@ class OpDef:
         return 0
 
     # -- int8 -----------------------------------------------------------------------------------
+
+    def check_activations(self, graph: Graph, op: Op) -> None:
+        """The generic int8 rule: input 0 and the outputs are int8 activations quantized per
+        tensor (QUANTIZE and DEQUANTIZE, at a float or uint8 boundary, say otherwise)."""
+        for name in [n for n in op.inputs[:1] + op.outputs if n]:
+            activation_tensor_check(op, graph.tensor(name))
 
     def check_quantized(self, graph: Graph, op: Op) -> None:
         """int8 rules beyond the generic ones (input 0 and the output int8 per tensor; weights)."""
@@ -194,6 +220,12 @@ class OpDef:
         """The int8 reference on a batch: ``args`` are the op's input values (constants as
         stored), ``params`` :meth:`kernel_params` plus ``rounding`` when rounding-sensitive."""
         raise NotImplementedError(f"{self.kind} has no int8 reference")
+
+    def byte_table(self, params: dict[str, Any], input_dtype: str = "int8") -> np.ndarray:
+        """For an :attr:`elementwise_unary` op: its int8 reference on every input byte, as 256
+        output bytes indexed by the input byte read unsigned (``table[(uint8_t)x]``)."""
+        values = np.arange(256, dtype=np.uint8).view(np.dtype(input_dtype))
+        return np.asarray(self.run_int8([values], params)).reshape(256).view(np.uint8)
 
     def run_float(self, graph: Graph, op: Op, args: list) -> np.ndarray:
         """The float32 reference on a batch (the lowered PyTorch model before quantization)."""
@@ -213,6 +245,17 @@ class OpDef:
         """Attributes of an operator with builtin ``code`` (one of :attr:`tflite_codes`)."""
         return {}
 
+    def tflite_data_positions(self, code: int, count: int) -> list[int]:
+        """Which of an operator's ``count`` inputs are the IR op's inputs, in order (default: the
+        first :attr:`tflite_data_inputs`; SPLIT's data is its second input)."""
+        return list(range(min(count, self.tflite_data_inputs)))
+
+    def from_tflite_outputs(self, code: int, reader: TfliteOptionsReader) -> list[dict[str, Any]]:
+        """For an operator with several outputs (SPLIT, UNPACK): the attributes of one IR op per
+        output, each op computing its output alone (default: refused)."""
+        raise reader.error(f"({self.tflite_codes[0].name}) has {len(reader.outputs)} outputs; "
+                           f"edge-deploy's {self.kind} has one")
+
     def tflite_code(self, op: Op) -> TfliteCode:
         """The builtin operator ``op`` is written as (default: the first of :attr:`tflite_codes`)."""
         return self.tflite_codes[0]
@@ -220,6 +263,12 @@ class OpDef:
     def to_tflite(self, graph: Graph, op: Op, writer: TfliteOptionsWriter) -> tuple[int, int] | None:
         """Write ``op``'s builtin options; returns ``(options_type, offset)`` or None."""
         return None
+
+    def tflite_input_order(self, data: list[int], extra: list[int]) -> list[int]:
+        """The operator's input tensor indices from the IR inputs' (``data``) and the constants of
+        :meth:`tflite_extra_inputs` (``extra``); default: the IR inputs first (TRANSPOSE_CONV
+        puts its output shape first)."""
+        return data + extra
 
     def tflite_extra_inputs(self, graph: Graph, op: Op) -> list[tuple[str, np.ndarray]]:
         """Constant inputs TFLite expects after the IR inputs (``(name suffix, data)``)."""

@@ -1,5 +1,6 @@
 """FULLY_CONNECTED: ``(out, in)`` int8 weights times the input flattened to rows of ``in``
-features, requantized per tensor or per output unit, fused ReLU / ReLU6. C API:
+features, requantized per tensor or per output unit, fused ReLU / ReLU6; with ``keep_num_dims``
+(TensorFlow's Dense on a 3-D input) the output keeps the input's leading axes (same bytes). C API:
 ``arm_fully_connected_s8`` / ``arm_fully_connected_per_channel_s8``."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 
 from edge_deploy.ir.graph import Graph, Op
 from edge_deploy.ops._shared import check_bias, check_weights_quantized, clamp_activation, requant_params, requantize
-from edge_deploy.ops.base import ACTIVATION, OpDef, TfliteCode, op_error
+from edge_deploy.ops.base import ACTIVATION, Attr, OpDef, TfliteCode, op_error
 
 FULLY_CONNECTED = 9
 FULLY_CONNECTED_OPTIONS = 8
@@ -49,7 +50,7 @@ def fully_connected_s8(
 class FullyConnected(OpDef):
     kind = "fully_connected"
     reference = staticmethod(fully_connected_s8)
-    attrs = (ACTIVATION,)
+    attrs = (ACTIVATION, Attr("keep_num_dims", lambda v: None, required=False, default=False))
     arity = (2, 3)
     weight_axis = 0
     rounding_sensitive = True
@@ -67,6 +68,10 @@ class FullyConnected(OpDef):
         if size % w[1] != 0:
             raise op_error(op, f"input of {size} elements cannot feed {w[1]} inputs per unit")
         check_bias(graph, op, w[0])
+        if op.attrs.get("keep_num_dims"):
+            if x[-1] != w[1]:
+                raise op_error(op, f"keep_num_dims needs the input's last axis ({x[-1]}) to be the {w[1]} inputs")
+            return tuple(x[:-1]) + (w[0],)
         return (size // w[1], w[0])
 
     def macs(self, graph: Graph, op: Op) -> int:
@@ -89,13 +94,18 @@ class FullyConnected(OpDef):
         return clamp_activation(out, op.attrs["activation"])
 
     def from_tflite(self, code: int, reader) -> dict[str, Any]:
-        if reader.option(WEIGHTS_FORMAT, "<b", 0) != 0 or reader.option(KEEP_NUM_DIMS, "<?", False):
-            raise reader.error("(FULLY_CONNECTED) uses shuffled weights or keep_num_dims, not supported")
-        return {"activation": reader.activation(ACTIVATION_SLOT)}
+        if reader.option(WEIGHTS_FORMAT, "<b", 0) != 0:
+            raise reader.error("(FULLY_CONNECTED) uses shuffled weights, not supported")
+        attrs = {"activation": reader.activation(ACTIVATION_SLOT)}
+        if reader.option(KEEP_NUM_DIMS, "<?", False):
+            attrs["keep_num_dims"] = True
+        return attrs
 
     def to_tflite(self, graph: Graph, op: Op, writer) -> tuple[int, int]:
-        return writer.table(FULLY_CONNECTED_OPTIONS, [(ACTIVATION_SLOT, "activation", op.attrs["activation"])],
-                            slots=3)
+        fields = [(ACTIVATION_SLOT, "activation", op.attrs["activation"])]
+        if op.attrs.get("keep_num_dims"):
+            fields.append((KEEP_NUM_DIMS, "bool", True))
+        return writer.table(FULLY_CONNECTED_OPTIONS, fields, slots=3)
 
     def lower_torch(self, lowering, node, module) -> Any:
         """nn.Linear after a flatten: a channels-first flatten's order is folded into the columns."""

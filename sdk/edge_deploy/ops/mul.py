@@ -45,8 +45,10 @@ class Mul(OpDef):
     attrs = (ACTIVATION,)
     arity = (2, 2)
     in_place = True
+    elementwise_binary = True
     rounding_sensitive = True
     tflite_codes = (TfliteCode(MUL, "MUL", 2),)
+    constant_operands = True
     tflite_data_inputs = 2
     torch_functions = ("mul",)
 

@@ -1,5 +1,6 @@
 """RESHAPE: the same bytes under a new shape (one -1 allowed). No code runs: the output is a view
-of the input's memory, and it keeps the input's quantization."""
+of the input's memory, and it keeps the input's quantization. TFLite's SQUEEZE and EXPAND_DIMS
+are reshapes too (their output shape is in the file), read into this op and written as RESHAPE."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 from edge_deploy.ir.graph import Graph, Op, QuantParams
 from edge_deploy.ops.base import Attr, OpDef, TfliteCode, op_error
 
-RESHAPE = 22
+RESHAPE, SQUEEZE, EXPAND_DIMS = 22, 43, 70
 RESHAPE_OPTIONS = 17
 NEW_SHAPE_SLOT = 0
 
@@ -27,7 +28,8 @@ class Reshape(OpDef):
     kind = "reshape"
     attrs = (Attr("shape", _shape_check),)
     view = True
-    tflite_codes = (TfliteCode(RESHAPE, "RESHAPE", 1),)
+    tflite_codes = (TfliteCode(RESHAPE, "RESHAPE", 1), TfliteCode(SQUEEZE, "SQUEEZE", 1),
+                    TfliteCode(EXPAND_DIMS, "EXPAND_DIMS", 1))
 
     def output_shape(self, graph: Graph, op: Op) -> tuple[int, ...]:
         x = graph.tensor(op.inputs[0]).shape

@@ -111,9 +111,25 @@ def load_int8_batch(source, ir_sample: tuple[int, ...], scale: float, zero_point
     return np.ascontiguousarray(batch)
 
 
+def load_interface_batch(source, ir_sample: tuple[int, ...], dtype: str, torch_sample: tuple[int, ...] | None = None,
+                         what: str = "inputs") -> np.ndarray:
+    """A batch for a model whose input is ``dtype`` float32 or uint8 (it quantizes its own input with
+    a QUANTIZE): the samples as they are, float32 from any float batch. Raises EdgeDeployError for
+    another dtype or a shape that fits neither layout."""
+    batch = read_batch(source, what)
+    if batch.dtype != np.dtype(dtype) and not (dtype == "float32" and np.issubdtype(batch.dtype, np.floating)):
+        raise EdgeDeployError(f"{what} are {batch.dtype}; the model's input is {dtype}",
+                              f"save the batch as {dtype} (the model quantizes its own input)")
+    batch = check_samples(to_ir_batch(batch, ir_sample, torch_sample, what), what)
+    return np.ascontiguousarray(batch.astype(dtype))
+
+
 def load_graph_batch(source, graph, torch_sample: tuple[int, ...] | None = None, what: str = "inputs") -> np.ndarray:
-    """:func:`load_int8_batch` for the single input of an int8 ``graph``."""
+    """:func:`load_int8_batch` for the single input of an int8 ``graph`` (:func:`load_interface_batch`
+    for a float32 or uint8 input)."""
     if len(graph.inputs) != 1:
         raise EdgeDeployError(f"graph '{graph.name}' has {len(graph.inputs)} inputs; batch files feed one")
     t = graph.tensor(graph.inputs[0])
+    if t.dtype != "int8":
+        return load_interface_batch(source, tuple(t.shape[1:]), t.dtype, torch_sample, what)
     return load_int8_batch(source, tuple(t.shape[1:]), t.scale, t.zero_point, torch_sample, what)

@@ -55,8 +55,9 @@ def cases_source(cases: Sequence[KernelCase], *, target: str) -> str:
     for i, case in enumerate(cases):
         pointers = {name: f"case{i}_{name}" for name in case.inputs}
         pointers[case.call.final_output.name] = f"case{i}_out"
-        data = [_c_array(f"case{i}_{name}", "int8_t", x, const=True) for name, x in case.inputs.items()]
-        data.append(f"static int8_t case{i}_out[{int(np.prod(case.out_shape))}] __attribute__((aligned(4)));\n")
+        # Every array as its bytes (int8_t): a float32 or uint8 boundary tensor as well as int8.
+        data = [_c_array(f"case{i}_{name}", "int8_t", _as_bytes(x), const=True) for name, x in case.inputs.items()]
+        data.append(f"static int8_t case{i}_out[{_out_bytes(case)}] __attribute__((aligned(4)));\n")
         if case.scratch_bytes:
             data.append(f"static int8_t case{i}_scratch[{case.scratch_bytes}] __attribute__((aligned(4)));\n")
         ctx = layer_context(case.call.graph, case.layer(i), pointers, 0, scratch_pointer=f"case{i}_scratch")
@@ -65,7 +66,15 @@ def cases_source(cases: Sequence[KernelCase], *, target: str) -> str:
     headers = sorted({case.kernel.header for case in cases} - {"arm_nnfunctions.h"})
     return env.get_template("kernel_cases.c.j2").render(
         target=target, headers=headers, cases="".join(blocks),
-        table=[(f"case{i}", int(np.prod(case.out_shape))) for i, case in enumerate(cases)])
+        table=[(f"case{i}", _out_bytes(case)) for i, case in enumerate(cases)])
+
+
+def _as_bytes(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x).reshape(-1).view(np.int8)
+
+
+def _out_bytes(case: KernelCase) -> int:
+    return int(np.prod(case.out_shape)) * np.dtype(case.call.final_output.dtype).itemsize
 
 
 @dataclass(frozen=True)
@@ -93,7 +102,7 @@ def _parse_outputs(text: str, cases: Sequence[KernelCase], where: str) -> tuple[
                                   hint=f"{where} said: {text[-800:]}")
         status, hexdata = lines[i]
         statuses.append(0 if status == "0" else -1)
-        data = np.frombuffer(bytes.fromhex(hexdata), dtype=np.int8)
+        data = np.frombuffer(bytes.fromhex(hexdata), dtype=np.dtype(case.call.final_output.dtype))
         outputs.append(data.reshape(case.out_shape) if data.size == np.prod(case.out_shape) else data)
     return outputs, statuses
 

@@ -5,8 +5,11 @@ A layer description is data, the same for every op: ``in`` (the data input shape
 weight shape of a weighted op), ``attrs`` (the op's attributes; a fused activation defaults to
 none), and optionally ``zero_groups`` / ``zero_weights`` (a share of the weights' groups of four,
 or of single weights, set to zero), ``density`` (input 0 is a pruned activation with that share of
-nonzero values), ``pool`` (a max pool of window 2, stride 2 fused after the op) and ``per_tensor``
-(one weight scale for the layer). :func:`random_case` turns it into a quantized one-op graph with
+nonzero values), ``dtypes`` (of the inputs, default int8; "float32" for a model's float input),
+``out_dtype`` (default int8; "float32" for a model's float output), ``shared_quant`` (every input
+quantized like the first), ``scalar`` (a second input that is one constant int8 value), ``pool`` (a max pool of window 2, stride 2 fused after the op) and ``per_tensor``
+(one weight scale for the layer), and ``op`` (the op kind, for a kernel serving several; default
+the kernel's ``op``). :func:`random_case` turns it into a quantized one-op graph with
 random scales and data, whose kernel parameters come from the op module, as a model's would.
 """
 
@@ -45,14 +48,25 @@ def random_case(rng: np.random.Generator, kernel: str, layer: dict[str, Any], *,
     """A random case of C kernel ``kernel`` on the layer ``layer`` describes (module docstring).
     Raises ValueError when the kernel does not apply to it."""
     spec = get_kernel(kernel)
-    definition = get_op(spec.op)
+    kind = layer.get("op", spec.op)
+    definition = get_op(kind)
     tensors: dict[str, Tensor] = {}
     names = [f"in{i}" for i in range(len(layer["in"]))]
     data = {}
-    for tensor_name, shape in zip(names, layer["in"]):
-        tensors[tensor_name] = Tensor(tensor_name, tuple(shape), "int8", _quant(rng))
-        data[tensor_name] = rng.integers(-128, 128, tuple(shape), dtype=np.int8)
+    dtypes = layer.get("dtypes", ["int8"] * len(names))
+    for tensor_name, shape, dtype in zip(names, layer["in"], dtypes):
+        if dtype == "float32":  # a model's float input (QUANTIZE)
+            tensors[tensor_name] = Tensor(tensor_name, tuple(shape), dtype)
+            data[tensor_name] = rng.normal(0.0, 2.0, tuple(shape)).astype(np.float32)
+        else:  # "shared_quant": every input quantized alike (ops that copy bytes, CONCATENATION)
+            shared = layer.get("shared_quant") and tensor_name != names[0]
+            tensors[tensor_name] = Tensor(tensor_name, tuple(shape), "int8",
+                                          tensors[names[0]].quant if shared else _quant(rng))
+            data[tensor_name] = rng.integers(-128, 128, tuple(shape), dtype=np.int8)
     op_inputs = list(names)
+    if layer.get("scalar"):  # a second input that is one constant value (x + 3)
+        tensors["scalar"] = Tensor("scalar", (), "int8", _quant(rng), np.array(rng.integers(-128, 128), dtype=np.int8))
+        op_inputs.append("scalar")
     if "w" in layer:
         w_shape = tuple(layer["w"])
         channels = w_shape[definition.weight_axis]
@@ -69,11 +83,14 @@ def random_case(rng: np.random.Generator, kernel: str, layer: dict[str, Any], *,
         op_inputs += ["weights", "bias"]
     attrs = {"activation": "none"} if any(a.name == "activation" for a in definition.attrs) else {}
     attrs.update(layer.get("attrs", {}))
-    op = Op(spec.op, "op", op_inputs, ["out"], attrs)
+    op = Op(kind, "op", op_inputs, ["out"], attrs)
     tensors["out"] = Tensor("out", (), "int8", None)
     graph = Graph(f"case_{name or kernel}", tensors, [op], list(names), ["out"])
     tensors["out"].shape = output_shape(graph, op)
-    tensors["out"].quant = definition.output_quant(graph, op, {"out": (0.0, 0.0)}, lambda lo, hi: _quant(rng))
+    if layer.get("out_dtype", "int8") == "float32":  # a model's float output (DEQUANTIZE)
+        tensors["out"].dtype = "float32"
+    else:
+        tensors["out"].quant = definition.output_quant(graph, op, {"out": (0.0, 0.0)}, lambda lo, hi: _quant(rng))
     epilogue = None
     if layer.get("pool"):
         tensors["pooled"] = Tensor("pooled", (), "int8", tensors["out"].quant)

@@ -21,7 +21,7 @@ from edge_deploy.ops.base import ACTIVATIONS
 from edge_deploy.tflite import schema as s
 from edge_deploy.tflite.flatbuf import CorruptFlatbuffer, Table, root_table
 
-_DTYPES = {s.INT8: "int8", s.INT32: "int32", s.FLOAT32: "float32", s.INT64: "int64"}
+_DTYPES = {s.INT8: "int8", s.INT32: "int32", s.FLOAT32: "float32", s.INT64: "int64", s.UINT8: "uint8"}
 _MAX_ELEMENTS = 1 << 28  # a shape beyond this is corrupt for any microcontroller model
 
 
@@ -91,16 +91,24 @@ def _parse(buf: bytes, name: str) -> Graph:
             what = f"custom op '{custom}'" if custom is not None else f"op {s.OPERATOR_NAMES.get(code, f'with builtin code {code}')}"
             raise EdgeDeployError(f"{label} is {what}, which edge-deploy does not support",
                                   f"supported: {', '.join(supported_operators())}")
-        if len(op_outs) != 1 or not op_ins or op_ins[0] < 0:
-            raise EdgeDeployError(f"{label} ({s.OPERATOR_NAMES[code]}) has {len(op_ins)} inputs and {len(op_outs)} outputs")
-        reader = _OptionsReader(table.table(s.OPERATOR_BUILTIN_OPTIONS), label, op_ins, file_tensors, buffers)
-        attrs = definition.from_tflite(code, reader)
-        data_inputs = op_ins[:definition.tflite_data_inputs]
+        op_name = definition.tflite_codes[0].name
+        if not op_outs or not op_ins or op_ins[0] < 0:
+            raise EdgeDeployError(f"{label} ({op_name}) has {len(op_ins)} inputs and {len(op_outs)} outputs")
+        reader = _OptionsReader(table.table(s.OPERATOR_BUILTIN_OPTIONS), label, op_ins, file_tensors, buffers,
+                                op_outs)
+        # An operator with several outputs (SPLIT, UNPACK) becomes one IR op per output.
+        pieces = definition.from_tflite_outputs(code, reader) if len(op_outs) > 1 else \
+            [definition.from_tflite(code, reader)]
+        if len(pieces) != len(op_outs):
+            raise EdgeDeployError(f"{label} ({op_name}) has {len(op_outs)} outputs, its options say {len(pieces)}")
+        data_inputs = [op_ins[p] for p in definition.tflite_data_positions(code, len(op_ins))]
+        if any(i < 0 for i in data_inputs[:max(1, definition.arity[0])]):
+            raise EdgeDeployError(f"{label} ({op_name}) lacks a required input")
         used.update(i for i in data_inputs if i >= 0)
         used.update(op_outs)
-        out_name = names[op_outs[0]]
-        ops.append(Op(definition.kind, out_name,
-                      [names[i] if i >= 0 else "" for i in data_inputs], [out_name], attrs))
+        for out, attrs in zip(op_outs, pieces):
+            ops.append(Op(definition.kind, names[out], [names[i] if i >= 0 else "" for i in data_inputs],
+                          [names[out]], attrs))
 
     tensors = {names[i]: _tensor(file_tensors[i], buffers, names[i]) for i in sorted(used)}
     stored_name = sub.string(s.SUBGRAPH_NAME)
@@ -213,8 +221,9 @@ def _constant(file_tensors, buffers, index: int, what: str) -> np.ndarray:
 class _OptionsReader:
     """What an op module reads an operator through (:class:`edge_deploy.ops.base.TfliteOptionsReader`)."""
 
-    def __init__(self, options: Table | None, label: str, inputs: list[int], file_tensors, buffers) -> None:
-        self._options, self.label, self.inputs = options, label, inputs
+    def __init__(self, options: Table | None, label: str, inputs: list[int], file_tensors, buffers,
+                 outputs: list[int]) -> None:
+        self._options, self.label, self.inputs, self.outputs = options, label, inputs, outputs
         self._file_tensors, self._buffers = file_tensors, buffers
 
     def error(self, problem: str) -> EdgeDeployError:
@@ -237,7 +246,21 @@ class _OptionsReader:
         return "same" if value == s.PADDING_SAME else "valid"
 
     def constant(self, position: int) -> np.ndarray:
+        if position >= len(self.inputs):
+            raise EdgeDeployError(f"{self.label} has no input {position}")
         return _constant(self._file_tensors, self._buffers, self.inputs[position], f"{self.label} input {position}")
+
+    def option_vector(self, slot: int) -> list[int]:
+        """An int32 vector field of the options (empty when absent)."""
+        values = None if self._options is None else self._options.array(slot, "int32")
+        return [] if values is None else [int(v) for v in values]
+
+    def shape(self, position: int) -> tuple[int, ...]:
+        """The shape of the tensor at input ``position`` (a negative position counts outputs: -1
+        is output 0)."""
+        index = self.inputs[position] if position >= 0 else self.outputs[-position - 1]
+        name = self._file_tensors[index].string(s.TENSOR_NAME) or f"tensor_{index}"
+        return _shape(self._file_tensors[index], name)
 
 
 def operator_readers() -> dict[int, OpDef]:
@@ -253,11 +276,32 @@ def supported_operators() -> list[str]:
 def _check_types(graph: Graph) -> None:
     for op in graph.ops:
         get_op(op).tflite_finish(graph, op)
+    quantized = graph.is_quantized
+    readers, producers = graph.consumers(), graph.producers()
     for name in graph.activations():
         t = graph.tensor(name)
-        if t.dtype != "int8" or t.quant is None:
-            what = "float" if t.dtype == "float32" else t.dtype
-            raise EdgeDeployError(
-                f"tensor '{name}' is {what}, not quantized int8: this is not a full-integer int8 model",
-                "convert with full-integer quantization (int8 inputs, outputs and activations)",
-            )
+        if t.dtype == "int8":
+            if t.quant is None:
+                raise EdgeDeployError(f"tensor '{name}' is int8 without quantization parameters",
+                                      "convert with full-integer quantization")
+            continue
+        # A float32 or uint8 tensor only at the interface, read or written by an op that takes it
+        # (QUANTIZE / DEQUANTIZE).
+        touching = [graph.ops[i] for i in readers.get(name, [])] + \
+            ([graph.ops[producers[name]]] if name in producers else [])
+        if quantized and all(_accepts(graph, op) for op in touching):
+            continue
+        what = "float" if t.dtype == "float32" else t.dtype
+        raise EdgeDeployError(
+            f"tensor '{name}' is {what}, not quantized int8: this is not a full-integer int8 model",
+            "convert with full-integer quantization (int8 activations; a float or uint8 interface is fine, "
+            "with QUANTIZE and DEQUANTIZE at its ends)",
+        )
+
+
+def _accepts(graph: Graph, op: Op) -> bool:
+    try:
+        get_op(op).check_activations(graph, op)
+    except EdgeDeployError:
+        return False
+    return True

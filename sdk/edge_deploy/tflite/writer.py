@@ -15,7 +15,7 @@ from edge_deploy.ir.graph import Graph, Op
 from edge_deploy.ops import get_op, validate
 from edge_deploy.tflite import schema as s
 
-_TYPE_CODES = {"int8": s.INT8, "int32": s.INT32, "float32": s.FLOAT32}
+_TYPE_CODES = {"int8": s.INT8, "int32": s.INT32, "float32": s.FLOAT32, "uint8": s.UINT8}
 
 
 class _FileTensor:
@@ -41,13 +41,14 @@ def export_tflite(graph: Graph, path: str | os.PathLike | None = None, *, descri
     op_io: list[tuple[Op, list[int], list[int]]] = []
     for op in graph.ops:
         inputs = [index[n] if n else -1 for n in op.inputs]
+        extra = []
         for suffix, data in get_op(op).tflite_extra_inputs(graph, op):
             name = f"{op.name}/{suffix}"
             index[name] = len(tensors)
             tensors.append(_FileTensor(name, data.shape, "int8" if data.dtype == np.int8 else "int32",
                                        graph.tensor(op.outputs[0]).quant if data.dtype == np.int8 else None, data))
-            inputs.append(index[name])
-        op_io.append((op, inputs, [index[n] for n in op.outputs]))
+            extra.append(index[name])
+        op_io.append((op, get_op(op).tflite_input_order(inputs, extra), [index[n] for n in op.outputs]))
 
     codes = sorted({get_op(op).tflite_code(op) for op in graph.ops}, key=lambda c: c.code)
     builder = flatbuffers.Builder(1024)
