@@ -63,7 +63,9 @@ def test_planned_ticnn_runs_bit_exact_on_qemu(planned_checkpoint, qemu_arm, tmp_
     assert model_c.count("    ed_threshold_s8(") == n_sites
     layers = json.loads((out / "report.json").read_text())["layers"]
     chosen = [r for r in layers if r["kernel"] == "ed_fully_connected_skip_zero_s8"]
-    assert len(chosen) == 1 and chosen[0]["kernel_choice"]["facts"]["input_density"] < 0.25
+    # fc1 reads the 10 % site; any other layer given the skipping kernel reads a sparse input too.
+    density = {r["name"]: r["kernel_choice"]["facts"]["input_density"] for r in chosen}
+    assert density.get("fc1", 1.0) < 0.25 and max(density.values()) <= 0.5, density
     assert "return ed_fully_connected_skip_zero_s8(" in model_c
     x, _, _ = load_windows(None, "test", window=512)
     batch = x[:: max(1, len(x) // 6)][:6].astype(np.float32)

@@ -56,15 +56,19 @@ def build_host_model(src_dir: str | os.PathLike, exe: str | os.PathLike, *, path
 
 
 def run_host_model(exe: str | os.PathLike, batch: np.ndarray, output_shape: tuple[int, ...],
-                   timeout: float = 120.0) -> np.ndarray:
-    """Run the host executable on the int8 ``batch``; returns ``(N, *output_shape)`` int8.
+                   timeout: float = 120.0, *, output_dtype: str = "int8") -> np.ndarray:
+    """Run the host executable on ``batch`` (the model's input type: int8, or uint8 / float32 at
+    such an interface; any other integer type is taken as int8); returns ``(N, *output_shape)``
+    of ``output_dtype``.
 
     Raises EdgeDeployError when it fails (a sanitizer report, a kernel error) with its stderr.
     """
     env = dict(os.environ)
     env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0"
     env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
-    data = np.ascontiguousarray(batch, dtype=np.int8).tobytes()
+    batch = np.asarray(batch)
+    dtype = batch.dtype if batch.dtype in (np.float32, np.uint8) else np.int8
+    data = np.ascontiguousarray(batch, dtype=dtype).tobytes()
     result = subprocess.run([str(exe)], input=data, capture_output=True, timeout=timeout, env=env)
     if result.returncode != 0:
         raise EdgeDeployError(
@@ -72,7 +76,7 @@ def run_host_model(exe: str | os.PathLike, batch: np.ndarray, output_shape: tupl
             f"{result.stderr.decode(errors='replace')[-4000:]}",
             hint="a sanitizer report above names the bad access; a status 2 names the failing layer")
     size = int(np.prod(output_shape))
-    out = np.frombuffer(result.stdout, dtype=np.int8)
+    out = np.frombuffer(result.stdout, dtype=np.dtype(output_dtype))
     if out.size != size * len(batch):
-        raise EdgeDeployError(f"host run of {exe} wrote {out.size} bytes, expected {size * len(batch)}")
+        raise EdgeDeployError(f"host run of {exe} wrote {out.size} values, expected {size * len(batch)}")
     return out.reshape((len(batch), *output_shape))
