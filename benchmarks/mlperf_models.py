@@ -6,7 +6,7 @@ CMSIS-NN's instructions on the same models.
                                        [--work /tmp/edge-deploy-mlperf-models]
                                        [--out benchmarks/results/mlperf_models.json] [--markdown]
 
-For each model (default: the four of ../shared/data/mlperf_tiny, then tests/data/tflite/*.tflite),
+For each model (default: the four of ../shared/data/mlperf_tiny or $EDGE_DEPLOY_MLPERF_TINY, then tests/data/tflite/*.tflite),
 through the real CLI (a subprocess each):
 
   edge-deploy build MODEL --board mps2-an386 --out D/edge-deploy
@@ -36,7 +36,7 @@ import numpy as np
 from provenance import source_state
 
 REPO = Path(__file__).resolve().parent.parent
-MLPERF = REPO.parent / "shared" / "data" / "mlperf_tiny"
+MLPERF = Path(os.environ.get("EDGE_DEPLOY_MLPERF_TINY") or REPO.parent / "shared" / "data" / "mlperf_tiny")
 MLPERF_MODELS = ("ad01_int8", "kws_ref_model", "pretrainedResnet_quant", "vww_96_int8")
 BOARD = "mps2-an386"
 
