@@ -199,7 +199,7 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
             # TFLite interpreter); each layer's own is in layers[].rounding.
             "rounding": rounding,
             "cmsis_nn": _cmsis_nn_record(context),
-            "kernel_sources": context["kernel_sources"].to_dict(),
+            "kernel_sources": context["kernel_sources"].to_dict(kernels),
             "cost_model": cost_source(),
             "flash_bytes": firmware.flash_bytes,
             "ram_bytes": firmware.ram_bytes,

@@ -83,10 +83,15 @@ class KernelSources:
         """The groups of upstream's (True) or edge-deploy's (False) sources."""
         return [g for g in self.groups if g.library.is_upstream == upstream]
 
-    def to_dict(self) -> dict:
-        """For report.json: per group, the library, rounding and files."""
+    def to_dict(self, kernels: str = "simd") -> dict:
+        """For report.json: per group, the library, rounding and files, and how they compile
+        (``include_dirs`` relative to the library's root, ``flags``: defines, with edge-deploy's
+        kernel path ``kernels``), so another build of the same objects (the profiler's) can."""
         return {g.key: {"library": g.library.kind, "rounding": g.rounding, "sources": list(g.sources),
-                        "renamed": dict(sorted(g.renames.items()))} for g in self.groups}
+                        "renamed": dict(sorted(g.renames.items())), "include_dirs": list(g.library.include_dirs),
+                        "flags": g.defines + (["-DED_NN_PORTABLE"] if kernels == "portable"
+                                              and not g.library.is_upstream else [])}
+                for g in self.groups}
 
 
 def kernel_sources(layer_calls: list[tuple[str, KernelLibrary, str, str]],
