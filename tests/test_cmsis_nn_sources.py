@@ -125,6 +125,10 @@ def test_a_helper_both_roundings_need_is_compiled_twice_under_two_names(tmp_path
                     'int main(void) { printf("%d %d\\n", kern_a(), kern_b()); return 0; }\n')
     subprocess.run(["cc", str(main), *objects, "-o", str(tmp_path / "prog")], check=True)
     assert subprocess.run([str(tmp_path / "prog")], capture_output=True, text=True, check=True).stdout == "0 11\n"
+    # A layer that does not requantize (None) takes its kernel's rounding, else double.
+    mixed = kernel_sources([("kern_a", library, None, ""), ("kern_b", library, None, ""),
+                            ("kern_b", library, "single", "")], library)
+    assert [(g.rounding, sorted(g.roots)) for g in mixed.groups] == [("double", ["kern_a"]), ("single", ["kern_b"])]
     with pytest.raises(EdgeDeployError, match="both roundings"):
         kernel_sources([("kern_a", library, "double", ""), ("kern_a", library, "single", "")], library)
 

@@ -139,15 +139,15 @@ def _source_groups(sources: KernelSources, kernels: str) -> list[dict]:
     return groups
 
 
-def _layer_roundings(model: ModelPlan, context: dict, rounding: str) -> list[str]:
-    """Each run layer's requantization rounding ("double" / "single") under ``--rounding``;
-    single-rounding layers say so in their comment."""
+def _layer_roundings(model: ModelPlan, context: dict, rounding: str) -> list[str | None]:
+    """Each run layer's requantization rounding ("double" / "single") under ``--rounding``, None
+    for a layer whose op does not requantize; single-rounding layers say so in their comment."""
     policy = interpreter_rounding(rounding)
     out = []
     for layer, ctx in zip([lay for lay in model.layers if not lay.is_view], context["run_layers"]):
-        mode = op_rounding(model.graph, layer.op, policy)
+        mode = op_rounding(model.graph, layer.op, policy) if get_op(layer.op).rounding_sensitive else None
         ctx["rounding"] = mode
-        if mode == "single" and get_op(layer.op).rounding_sensitive:
+        if mode == "single":
             ctx["comment"].append("requantization: single rounding (--rounding litert, as the TFLite interpreter)")
         out.append(mode)
     return out

@@ -94,10 +94,11 @@ class KernelSources:
                 for g in self.groups}
 
 
-def kernel_sources(layer_calls: list[tuple[str, KernelLibrary, str, str]],
+def kernel_sources(layer_calls: list[tuple[str, KernelLibrary, str | None, str]],
                    upstream: KernelLibrary | None) -> KernelSources:
     """The kernel sources for a model whose layers are ``layer_calls``: per layer, its kernel's C
-    function, the library providing it, the rounding ("double" / "single") and the layer's
+    function, the library providing it, the rounding ("double" / "single"; None for a layer
+    that does not requantize, which takes its kernel's rounding, else double) and the layer's
     rendered C (its function body calls everything the layer needs). ``upstream`` is the
     ``--cmsis-nn`` checkout or None.
 
@@ -110,10 +111,12 @@ def kernel_sources(layer_calls: list[tuple[str, KernelLibrary, str, str]],
         return groups.setdefault((library.kind, rounding), SourceGroup(library, rounding))
 
     entry_rounding: dict[str, str] = {}
-    for kernel, library, rounding, text in layer_calls:
-        if entry_rounding.setdefault(kernel, rounding) != rounding:
+    for kernel, _, rounding, _ in layer_calls:
+        if rounding and entry_rounding.setdefault(kernel, rounding) != rounding:
             raise EdgeDeployError(f"kernel {kernel} serves layers of both roundings; one firmware cannot hold both",
                                   hint="build with --rounding cmsis-nn")
+    for kernel, library, _, text in layer_calls:
+        rounding = entry_rounding.setdefault(kernel, "double")
         group(library, rounding).roots.add(kernel)
         for name in sorted(identifiers(text) - {kernel}):
             if upstream is not None and upstream.defines(name):
