@@ -42,7 +42,7 @@ BOARD = "mps2-an386"
 
 
 def _cli(*args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "edge_deploy", *args], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "edge_deploy", *args], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"edge-deploy {' '.join(args)}: {proc.stderr.strip() or proc.stdout.strip()}")
     return proc.stdout

@@ -24,7 +24,7 @@ from edge_deploy.ir import QuantParams
 from edge_deploy.kernels.library import KernelLibrary, own_library, release_key, upstream_library
 from edge_deploy.ops import GraphBuilder
 from edge_deploy.paths import resource_dir
-from edge_deploy.toolchain.csource import SourceIndex, defined_functions, parse_prototypes, parse_structs
+from edge_deploy.toolchain.csource import defined_functions, parse_prototypes, parse_structs
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "tflite"
 

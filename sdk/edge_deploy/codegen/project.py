@@ -36,8 +36,8 @@ from edge_deploy.errors import EdgeDeployError
 from edge_deploy.fsutil import atomic_write_text
 from edge_deploy.interp.interpreter import op_rounding
 from edge_deploy.ir.graph import Graph
-from edge_deploy.kernels.choose import KERNEL_PATHS, KernelPolicy
 from edge_deploy.kernels import all_kernels
+from edge_deploy.kernels.choose import KERNEL_PATHS, KernelPolicy
 from edge_deploy.kernels.library import KernelLibrary, own_library, upstream_library
 from edge_deploy.ops import get_op
 from edge_deploy.paths import resource_dir

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _IDENTIFIER = re.compile(r"\b[A-Za-z_]\w*\b")
-_COMMENTS_AND_STRINGS = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
+_COMMENTS_AND_STRINGS = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.DOTALL)
 # A declaration ending in ';': return type and qualifiers, name, a parameter list without braces.
-_PROTOTYPE = re.compile(r"(?:^|[;}])\s*((?:[A-Za-z_][\w]*[\s*]+)+?)([A-Za-z_]\w*)\s*\(([^;{}()]*)\)\s*;", re.M)
+_PROTOTYPE = re.compile(r"(?:^|[;}])\s*((?:[A-Za-z_][\w]*[\s*]+)+?)([A-Za-z_]\w*)\s*\(([^;{}()]*)\)\s*;", re.MULTILINE)
 _STRUCT = re.compile(r"typedef\s+struct\s*\w*\s*\{([^{}]*)\}\s*(\w+)\s*;")
 _KEYWORDS = frozenset({"if", "for", "while", "switch", "return", "sizeof", "do", "else", "case", "typedef"})
 
