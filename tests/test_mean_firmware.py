@@ -1,6 +1,6 @@
 """MEAN in the firmware: edge-deploy's ed_mean_s8 (CMSIS-NN has none), bit-exact with the
 reference interpreter (litert's arithmetic) on the host under sanitizers, both kernel paths, and
-on QEMU over the serial protocol; and a clear refusal with --cmsis-nn."""
+on QEMU over the serial protocol, also beside upstream CMSIS-NN (--cmsis-nn)."""
 
 from __future__ import annotations
 
@@ -64,12 +64,24 @@ def test_mean_on_the_cortex_m4(qemu_arm, tmp_path):
         assert np.array_equal(outputs.reshape(len(batch), -1), run(graph, batch).reshape(len(batch), -1)), case
 
 
-def test_mean_with_upstream_cmsis_nn_is_refused_before_compiling(tmp_path):
-    fake = tmp_path / "CMSIS-NN"
+def test_mean_with_upstream_cmsis_nn_runs_on_edge_deploys_kernel(qemu_arm, tmp_path):
+    """Upstream CMSIS-NN has no MEAN: with --cmsis-nn the layer keeps ed_mean_s8 (compiled from
+    edge-deploy's sources beside the checkout's), says why, and the firmware stays bit-exact.
+    The checkout is a stand-in laid out as upstream's, made of edge-deploy's arm_* sources."""
+    from test_build_firmware import _cmsis_nn_layout
+
+    checkout = _cmsis_nn_layout(tmp_path / "CMSIS-NN")
+    graph = _graph("gap")
+    result = build_graph(graph, "mps2-an386", tmp_path / "out", cmsis_nn=checkout)
+    layers = {layer["name"]: layer for layer in result.report["layers"]}
+    assert layers["mean"]["kernel"] == "ed_mean_s8"
+    assert "upstream CMSIS-NN cannot run this layer" in layers["mean"]["kernel_choice"]["reason"]
+    assert result.report["cmsis_nn"]["fallback_layers"] == [layers["mean"]["c_function"]]
+    assert result.report["kernel_sources"]["kernels"]["sources"] == ["ed_mean_s8.c"]
+    batch = random_inputs(graph, 4, seed=9)
+    assert np.array_equal(run_batch(tmp_path / "out", batch).outputs.reshape(4, -1), run(graph, batch).reshape(4, -1))
+    fake = tmp_path / "not-a-checkout"
     (fake / "Include").mkdir(parents=True)
-    (fake / "Include" / "arm_nnfunctions.h").write_text("/* placeholder: the refusal comes before any compile */\n")
-    (fake / "Source").mkdir()
-    with pytest.raises(EdgeDeployError, match=r"'mean' \(mean\) needs edge-deploy's own kernel \(ed_mean_s8\)") as info:
-        build_graph(_graph("gap"), "mps2-an386", tmp_path / "out", cmsis_nn=fake)
-    assert "without --cmsis-nn" in info.value.hint
-    assert not (tmp_path / "out").exists()
+    with pytest.raises(EdgeDeployError, match="is not a CMSIS-NN checkout"):
+        build_graph(graph, "mps2-an386", tmp_path / "out2", cmsis_nn=fake)
+    assert not (tmp_path / "out2").exists()

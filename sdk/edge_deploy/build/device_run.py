@@ -132,8 +132,11 @@ def run_batch(build_dir: str | os.PathLike, batch: np.ndarray, *, emulator: str 
 
 
 def reference_outputs(build_dir: str | os.PathLike, batch: np.ndarray) -> np.ndarray:
-    """What the reference interpreter computes for ``batch`` on the build's ``model.tflite``
-    (CMSIS-NN rounding, as the firmware)."""
+    """What the reference interpreter computes for ``batch`` on the build's ``model.tflite``,
+    with the rounding the firmware was built for (report.json ``rounding``: "cmsis-nn", double
+    rounding as TFLM + CMSIS-NN, also for builds that predate the field; or "litert", as the
+    TFLite interpreter)."""
+    from edge_deploy.codegen.sources import interpreter_rounding
     from edge_deploy.interp.interpreter import run
     from edge_deploy.tflite import load_tflite
 
@@ -144,7 +147,8 @@ def reference_outputs(build_dir: str | os.PathLike, batch: np.ndarray) -> np.nda
     from edge_deploy.build.act_thresholds import load_thresholds
 
     graph = load_thresholds(build_dir, load_tflite(path))
-    return run(graph, batch, rounding="double")
+    rounding = load_build_report(build_dir).get("rounding", "cmsis-nn")
+    return run(graph, batch, rounding=interpreter_rounding(rounding))
 
 
 def compare_outputs(outputs: np.ndarray, expected: np.ndarray) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from edge_deploy.boards import Board, load_board
 from edge_deploy.build.budget import Budget, check_budget, model_budget
 from edge_deploy.build.model_source import load_model_source
 from edge_deploy.codegen import ModelPlan, plan_model, write_project
+from edge_deploy.codegen.sources import interpreter_rounding
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.fsutil import atomic_output_dir, atomic_write_bytes, atomic_write_json
 from edge_deploy.ir.graph import Graph
@@ -136,7 +137,8 @@ def _tensor_record(graph: Graph, name: str) -> dict[str, Any]:
 def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *, tflite: bytes | None = None,
                 kernels: str = "simd", cmsis_nn: str | os.PathLike | None = None, source: str = "",
                 details: dict[str, Any] | None = None, extra_files: dict[str, bytes] | None = None,
-                jobs: int = 2, sparse: str = "auto", winograd: str = "auto") -> BuildResult:
+                jobs: int = 2, sparse: str = "auto", winograd: str = "auto",
+                rounding: str = "cmsis-nn") -> BuildResult:
     """Build firmware for the int8 ``graph`` on ``board`` into ``out_dir``.
 
     ``tflite`` is the model file's bytes (exported from ``graph`` when None), ``kernels`` the
@@ -148,7 +150,10 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     forced, which upstream cannot do), ``winograd`` ("auto", "off", "force") whether dense 1-D
     convolutions may use edge-deploy's Winograd kernel (auto: per layer, whichever runs fewer
     modelled cycles on the SIMD path; off for the portable path and with ``cmsis_nn`` unless
-    forced). Returns the
+    forced), ``rounding`` ("cmsis-nn": double rounding everywhere, bit-exact with TFLM +
+    CMSIS-NN; "litert": each op as the TFLite interpreter's reference kernels, single rounding
+    on FULLY_CONNECTED; ``edge-deploy run --check`` compares with the matching interpreter
+    policy). Returns the
     :class:`BuildResult`. Raises EdgeDeployError when the graph cannot be generated, does not fit
     the board (before compiling), or the toolchain fails.
     """
@@ -159,7 +164,9 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     board = load_board(board)
     out_dir = Path(out_dir)
     _check_out_dir(out_dir)
-    policy = KernelPolicy.from_options(sparse=sparse, winograd=winograd, kernels=kernels, cmsis_nn=cmsis_nn is not None)
+    interpreter_rounding(rounding)  # refuse an unknown name before any work
+    policy = KernelPolicy.from_options(sparse=sparse, winograd=winograd, kernels=kernels,
+                                       cmsis_nn=cmsis_nn if cmsis_nn is not None else False)
     model, budget = fit_flash(graph, board, policy)
     check_budget(budget, graph.name)
     if tflite is None:
@@ -167,7 +174,8 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
 
         tflite = export_tflite(graph)
     with atomic_output_dir(out_dir) as tmp:
-        project = write_project(model, board, tmp / "src", kernels=kernels, cmsis_nn=cmsis_nn, source=source)
+        project = write_project(model, board, tmp / "src", kernels=kernels, cmsis_nn=cmsis_nn, source=source,
+                                rounding=rounding)
         context = project.context
         firmware = make_project(board, project.src_dir, tmp, jobs=jobs)
         atomic_write_bytes(tmp / MODEL_NAME, tflite)
@@ -187,6 +195,11 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
             "sparse": model.policy.sparse,
             "winograd": model.policy.winograd,
             "kernel_policy": model.policy.to_dict(),
+            # Requantization: "cmsis-nn" (double rounding, as TFLM + CMSIS-NN) or "litert" (as the
+            # TFLite interpreter); each layer's own is in layers[].rounding.
+            "rounding": rounding,
+            "cmsis_nn": _cmsis_nn_record(context),
+            "kernel_sources": context["kernel_sources"].to_dict(kernels),
             "cost_model": cost_source(),
             "flash_bytes": firmware.flash_bytes,
             "ram_bytes": firmware.ram_bytes,
@@ -201,26 +214,47 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
             "budget": budget.to_dict(),
             "input": _tensor_record(graph, graph.inputs[0]),
             "output": _tensor_record(graph, graph.outputs[0]),
-            "layers": layer_records(model),
+            "layers": _with_roundings(layer_records(model), context),
         }
         atomic_write_json(tmp / REPORT_NAME, report)
     return BuildResult(out_dir=out_dir, report=report, model=model, budget=budget)
 
 
+def _cmsis_nn_record(context: dict[str, Any]) -> dict[str, Any] | None:
+    """report.json's ``cmsis_nn``: the upstream checkout, the release its API matches, and the
+    layers edge-deploy's kernels run because upstream has no function for them."""
+    if not context["cmsis_nn"]:
+        return None
+    sources = context["kernel_sources"]
+    return {"path": context["cmsis_nn"], "api_level": context["cmsis_nn_api"],
+            "fallback_layers": [ctx["c_name"] for ctx in context["run_layers"] if not ctx["api"].is_upstream],
+            "fallback_prototypes": list(sources.fallback_prototypes)}
+
+
+def _with_roundings(records: list[dict[str, Any]], context: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each record of a layer that runs code gets its requantization rounding."""
+    by_function = {ctx["c_name"]: ctx["rounding"] for ctx in context["run_layers"]}
+    for record in records:
+        record["rounding"] = by_function.get(record["c_function"])
+    return records
+
+
 def build_model(model_path: str | os.PathLike, board: Board | str, out_dir: str | os.PathLike, *,
                 kernels: str = "simd", cmsis_nn: str | os.PathLike | None = None,
                 calib: str | os.PathLike | None = None, jobs: int = 2, sparse: str = "auto",
-                winograd: str = "auto") -> BuildResult:
+                winograd: str = "auto", rounding: str = "cmsis-nn") -> BuildResult:
     """``edge-deploy build``: read MODEL (``.tflite``, ``.pt`` or pipeline ``.yaml``), then
     :func:`build_graph`.
 
-    ``calib`` overrides a checkpoint's calibration data; ``sparse`` and ``winograd`` as for :func:`build_graph`. Raises EdgeDeployError as
+    ``calib`` overrides a checkpoint's calibration data; ``sparse``, ``winograd`` and ``rounding`` as for
+    :func:`build_graph`. Raises EdgeDeployError as
     :func:`edge_deploy.build.model_source.load_model_source` and :func:`build_graph` do.
     """
     source = load_model_source(model_path, calib=calib)
     return build_graph(source.graph, board, out_dir, tflite=source.tflite, kernels=kernels, cmsis_nn=cmsis_nn,
                        source=source.path.name, details={"kind": source.kind, **source.details},
-                       extra_files=source.extra_files, jobs=jobs, sparse=sparse, winograd=winograd)
+                       extra_files=source.extra_files, jobs=jobs, sparse=sparse, winograd=winograd,
+                       rounding=rounding)
 
 
 def load_build_report(build_dir: str | os.PathLike) -> dict[str, Any]:

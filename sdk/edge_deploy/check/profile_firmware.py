@@ -114,8 +114,25 @@ def _cmsis_nn_root(src: Path) -> Path:
     return root
 
 
+def _grouped_sources(src: Path, report: dict[str, Any]) -> tuple[list[Path], list[list[str]], list[str]]:
+    """The kernel sources report.json's ``kernel_sources`` lists, each with its group's include
+    folders and defines, as the project's Makefile compiles them, and model.c's include flags."""
+    cmsis_root = _cmsis_nn_root(src) if report.get("cmsis_nn") else None
+    sources, flags = [], []
+    for group in report["kernel_sources"].values():
+        upstream = group["library"] == "cmsis-nn"
+        root, source_dir = (cmsis_root, cmsis_root / "Source") if upstream else (src, src / "kernels")
+        for rel in group["sources"]:
+            sources.append(source_dir / rel)
+            flags.append([*(f"-I{root / d}" for d in group["include_dirs"]), *group["flags"]])
+    model_includes = [f"-I{cmsis_root / 'Include'}", f"-I{src / 'include'}"] if cmsis_root is not None else \
+        [f"-I{src / 'include'}", f"-I{src / 'kernels'}"]
+    return sources, flags, model_includes
+
+
 def _kernel_sources(src: Path, kernels: str) -> tuple[list[Path], list[Path], dict[str, None] | None]:
-    """Kernel sources, include folders and defines, as the project's Makefile builds them."""
+    """Kernel sources, include folders and defines, as the project's Makefile builds them (a
+    build whose report.json predates ``kernel_sources``)."""
     if kernels == "cmsis-nn":
         root = _cmsis_nn_root(src)
         return sorted(root.glob("Source/*/*.c")), [root / "Include"], None
@@ -163,8 +180,13 @@ def build_profile_firmware(
                               hint="pass one sample shaped like the model input")
     sample = np.asarray(sample).astype(report["input"].get("dtype", "int8"))
     board = board or profiling_board(report)
-    kernel_sources, kernel_includes, defines = _kernel_sources(src, report.get("kernels", "simd"))
     runtime = [path for path in runtime_sources(board) if path.name != "main.c"]
+    if "kernel_sources" in report:
+        kernel_sources, kernel_flags, model_flags = _grouped_sources(src, report)
+        kernel_includes, defines = [], None
+    else:
+        kernel_sources, kernel_includes, defines = _kernel_sources(src, report.get("kernels", "simd"))
+        kernel_flags, model_flags = [[] for _ in kernel_sources], []
     with tempfile.TemporaryDirectory(prefix="edge-deploy-profile-fw-") as tmp:
         main_c = Path(tmp) / "profile_main.c"
         main_c.write_text(profile_main_c(sample, origin=origin))
@@ -172,6 +194,7 @@ def build_profile_firmware(
             board, [src / "model.c", main_c, *runtime, *kernel_sources], Path(tmp) / "build",
             include_dirs=[src, *runtime_include_dirs(), *kernel_includes], defines=defines,
             name="firmware_profile", jobs=jobs,
+            source_flags=[model_flags, [], *([] for _ in runtime), *kernel_flags],
         )
         target = build_dir / PROFILE_ELF
         shutil.copyfile(firmware.elf, target.with_suffix(".elf.tmp"))

@@ -12,8 +12,9 @@ import click
 @click.option("--kernels", type=click.Choice(["simd", "portable"]), default="simd", show_default=True,
               help="Kernel path: the Cortex-M4 DSP SIMD code or the portable C code.")
 @click.option("--cmsis-nn", "cmsis_nn", type=click.Path(file_okay=False, exists=True),
-              help="Link upstream CMSIS-NN from this folder instead of edge-deploy's kernels "
-                   "(every layer then calls an arm_*_s8 function: no Winograd or sparse kernels).")
+              help="Link upstream CMSIS-NN from this checkout (v6.0.0 or later) instead of edge-deploy's kernels: "
+                   "calls follow its API, only the sources the model calls are compiled; a layer no upstream "
+                   "function can run keeps edge-deploy's kernel (no Winograd or sparse kernels).")
 @click.option("--calib", type=click.Path(exists=True),
               help="Calibration data for a .pt checkpoint (folder or .npy; default: the checkpoint's data).")
 @click.option("--sparse", type=click.Choice(["auto", "off", "force", "force-group4", "force-csr"]), default="auto", show_default=True,
@@ -22,8 +23,12 @@ import click
 @click.option("--winograd", type=click.Choice(["auto", "off", "force"]), default="auto", show_default=True,
               help="Winograd F(4,3) kernel for dense 1-D convolutions: per layer when fewer modelled cycles "
                    "(auto; SIMD path only), never (off), wherever it can run (force).")
+@click.option("--rounding", type=click.Choice(["cmsis-nn", "litert"]), default="cmsis-nn", show_default=True,
+              help="Requantization: bit-exact with TFLM + CMSIS-NN (double rounding), or with the TFLite "
+                   "interpreter's reference kernels (litert: single rounding on FULLY_CONNECTED). "
+                   "run --check compares with the same.")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of a summary.")
-def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, winograd, as_json) -> None:
+def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, winograd, rounding, as_json) -> None:
     """Generate C for MODEL (.tflite, model.pt or a pipeline .yaml), compile it for BOARD and write DIR.
 
     DIR gets src/ (a plain project: make), firmware.elf, firmware.map, model.tflite, report.json,
@@ -36,13 +41,19 @@ def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, winogr
 
     start = time.monotonic()
     result = build_model(model_path, board, out_dir, kernels=kernels, cmsis_nn=cmsis_nn, calib=calib,
-                         sparse=sparse, winograd=winograd)
+                         sparse=sparse, winograd=winograd, rounding=rounding)
     report = result.report
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
         return
-    click.echo(f"{report['model']} for {report['board']} ({report['kernels']} kernels) -> {out_dir} "
-               f"in {time.monotonic() - start:.1f} s")
+    click.echo(f"{report['model']} for {report['board']} ({report['kernels']} kernels, {report['rounding']} rounding) "
+               f"-> {out_dir} in {time.monotonic() - start:.1f} s")
+    if report.get("cmsis_nn"):
+        upstream = report["cmsis_nn"]
+        level = f"API of v{upstream['api_level']} or later" if upstream["api_level"] else "API older than v4.0.0"
+        fallback = (f"; edge-deploy's kernels for {', '.join(upstream['fallback_layers'])} (no upstream function)"
+                    if upstream["fallback_layers"] else "")
+        click.echo(f"  CMSIS-NN {upstream['path']} ({level}){fallback}")
     click.echo(f"  flash {report['flash_bytes']:,} B (weights {report['weights_bytes']:,} B), "
                f"RAM {report['ram_bytes']:,} B (arena {report['arena_bytes']:,} B, lower bound "
                f"{report['arena_lower_bound_bytes']:,} B; stack {report['stack_bytes']:,} B)")

@@ -52,7 +52,9 @@ def command(build_dir, inputs_path, emulator, port, out_path, check, timeout) ->
     if not check:
         return
     summary = compare_outputs(result.outputs, reference_outputs(build_dir, batch))
-    summary.update(board=report["board"], kernels=report["kernels"], inputs=Path(inputs_path).name)
+    # The rounding the firmware was built with, which is also the interpreter policy compared with.
+    summary.update(board=report["board"], kernels=report["kernels"], rounding=report.get("rounding", "cmsis-nn"),
+                   inputs=Path(inputs_path).name)
     atomic_write_json(Path(build_dir) / "check.json", summary)
     if summary["mismatches"]:
         raise EdgeDeployError(

@@ -18,6 +18,7 @@ from edge_deploy.ctext import c_float, c_string, comment_text, dims, shape_text
 from edge_deploy.ir.graph import Graph
 from edge_deploy.kernels.base import CArray, KernelContext
 from edge_deploy.kernels.cost import cost_source
+from edge_deploy.kernels.library import own_library
 from edge_deploy.plan import ArenaPlan
 
 
@@ -66,6 +67,8 @@ def layer_context(graph: Graph, layer: Layer, pointers: dict[str, str], scratch_
         "activation": op.attrs.get("activation", "none"),
         "act_threshold": _threshold_field(graph, layer),
         "arrays": [], "constants": [], "comment": [], "template": "",
+        # The API the partial renders the call for (the declared prototypes of the library).
+        "api": layer.library or own_library(),
     }
     if layer.is_view:
         return ctx

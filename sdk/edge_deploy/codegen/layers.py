@@ -17,6 +17,7 @@ from edge_deploy.errors import EdgeDeployError
 from edge_deploy.ir.graph import Graph, Op
 from edge_deploy.kernels.base import KernelSpec, LayerCall
 from edge_deploy.kernels.choose import KernelChoice, KernelPolicy, choose_kernels
+from edge_deploy.kernels.library import KernelLibrary
 from edge_deploy.ops import get_op
 from edge_deploy.plan import PlanStep
 
@@ -33,7 +34,8 @@ class Layer:
     code (the profiling mark and the entry of ``layer_cycles``), or -1 for a view. ``short_name``
     is a C-identifier-safe name for the device's layer list; ``c_name`` the layer's function.
     ``call`` is the op (and the op fused after it, ``call.epilogue``) with its kernel parameters;
-    ``spec`` and ``choice`` the kernel and why (None for a view).
+    ``spec`` and ``choice`` the kernel and why (None for a view); ``library`` where the kernel's
+    function comes from (None: edge-deploy's own; an upstream CMSIS-NN checkout with --cmsis-nn).
     """
 
     index: int
@@ -49,6 +51,7 @@ class Layer:
     output_shape: tuple[int, ...]
     macs: int
     scratch_bytes: int
+    library: KernelLibrary | None = None
 
     @property
     def op(self) -> Op:
@@ -115,7 +118,8 @@ def graph_layers(graph: Graph, policy: KernelPolicy | None = None) -> list[Layer
     shorts = _unique([short_layer_name(op.name) for op in graph.ops])
     index_of = {op.name: i for i, op in enumerate(graph.ops)}
     layers, mark = [], 0
-    for chosen in choose_kernels(graph, policy or KernelPolicy()):
+    policy = policy or KernelPolicy()
+    for chosen in choose_kernels(graph, policy):
         op, call, view = chosen.call.op, chosen.call, chosen.kernel is None
         name = shorts[chosen.index]
         if call.epilogue is not None:
@@ -127,7 +131,8 @@ def graph_layers(graph: Graph, policy: KernelPolicy | None = None) -> list[Layer
             short_name=name, c_name=f"view_{name}" if view else f"l{mark:02d}_{name}",
             inputs=activations, output=output, input_shapes=tuple(graph.tensor(n).shape for n in activations),
             output_shape=graph.tensor(output).shape, macs=get_op(op).macs(graph, op),
-            scratch_bytes=0 if view else chosen.kernel.scratch_bytes(call)))
+            scratch_bytes=0 if view else policy.scratch_bytes(chosen.kernel, call),
+            library=None if view else policy.provider(chosen.kernel)))
         mark += 0 if view else 1
     if mark > MAX_LAYERS:
         raise EdgeDeployError(f"model '{graph.name}' has {mark} layers; the runtime reports at most {MAX_LAYERS}",

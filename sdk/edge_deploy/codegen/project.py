@@ -8,9 +8,14 @@ user can build with ``make``:
     src/model.h, model.c     the generated model (weights, one function per layer, ed_model)
     src/board/               linker.ld and ed_board_config.h for the board
     src/runtime/             the edge-deploy runtime (start-up, UART, protocol server)
-    src/include/, kernels/   edge-deploy's CMSIS-NN s8 kernels (not copied with --cmsis-nn)
+    src/include/, kernels/   edge-deploy's CMSIS-NN s8 kernels (with --cmsis-nn only when a layer
+                             runs one of them: an op the upstream checkout has no function for)
+    src/ed_cmsis_nn_fallback.h   with --cmsis-nn, prototypes of those edge-deploy functions that
+                             the checkout's header does not declare
 
-Output is deterministic: the same graph, board and options give byte-identical files.
+The Makefile lists the kernel sources the model calls (:mod:`edge_deploy.codegen.sources`), each
+compiled with the rounding of the layers calling it. Output is deterministic: the same graph,
+board and options give byte-identical files.
 """
 
 from __future__ import annotations
@@ -26,15 +31,21 @@ import jinja2
 from edge_deploy.boards import Board, load_board
 from edge_deploy.codegen.context import model_context
 from edge_deploy.codegen.layers import Layer, graph_layers, plan_steps, tensor_sizes
+from edge_deploy.codegen.sources import KernelSources, interpreter_rounding, kernel_sources
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.fsutil import atomic_write_text
+from edge_deploy.interp.interpreter import op_rounding
 from edge_deploy.ir.graph import Graph
+from edge_deploy.kernels import all_kernels
 from edge_deploy.kernels.choose import KERNEL_PATHS, KernelPolicy
+from edge_deploy.kernels.library import KernelLibrary, own_library, upstream_library
+from edge_deploy.ops import get_op
 from edge_deploy.paths import resource_dir
 from edge_deploy.plan import ArenaPlan, check_plan, plan_arena
 from edge_deploy.toolchain import compile_flags, link_flags, render_board_header, render_linker_script, runtime_sources
 
 MODEL_TEMPLATES = {"model.h": "model.h.j2", "model.c": "model.c.j2", "Makefile": "Makefile.j2"}
+FALLBACK_HEADER = "ed_cmsis_nn_fallback.h"
 
 
 @dataclass(frozen=True)
@@ -89,51 +100,103 @@ def template_environment() -> jinja2.Environment:
     )
 
 
-def _check_options(kernels: str, cmsis_nn: str | os.PathLike | None) -> None:
+def _library(model: ModelPlan, kernels: str, cmsis_nn: str | os.PathLike | None) -> KernelLibrary | None:
+    """The upstream checkout the plan was made for (None: edge-deploy's kernels). Raises
+    EdgeDeployError for a bad kernel path, a folder that is not a checkout, or a ``cmsis_nn``
+    that is not the checkout the layers were chosen for."""
     if kernels not in KERNEL_PATHS:
         raise EdgeDeployError(f"unknown kernel path '{kernels}'", hint=f"use one of: {', '.join(KERNEL_PATHS)}")
-    if cmsis_nn is not None:
-        root = Path(cmsis_nn)
-        if not (root / "Include" / "arm_nnfunctions.h").is_file() or not (root / "Source").is_dir():
-            raise EdgeDeployError(
-                f"--cmsis-nn {cmsis_nn} is not a CMSIS-NN checkout (no Include/arm_nnfunctions.h and Source/)",
-                hint="pass the root of a CMSIS-NN clone (https://github.com/ARM-software/CMSIS-NN)",
-            )
+    library = model.policy.library
+    if cmsis_nn is None:
+        return library
+    wanted = upstream_library(cmsis_nn)
+    if library is None or library.root != wanted.root:
+        raise EdgeDeployError(
+            f"the model was planned without the CMSIS-NN checkout {cmsis_nn}, so its calls are not rendered for its API",
+            hint="plan it with plan_model(graph, KernelPolicy.from_options(cmsis_nn=PATH)) (edge-deploy build "
+                 "--cmsis-nn PATH does)")
+    return library
+
+
+def _source_groups(sources: KernelSources, kernels: str) -> list[dict]:
+    """The Makefile's description of each group of kernel sources."""
+    groups = []
+    for group in sources.groups:
+        upstream = group.library.is_upstream
+        what = "upstream CMSIS-NN" if upstream else "edge-deploy's kernels"
+        rounding = ("single rounding (as the TFLite interpreter's kernels; --rounding litert)"
+                    if group.rounding == "single" else "double rounding (as TFLM + CMSIS-NN)")
+        groups.append({
+            "var": group.key.upper(),
+            "comment": f"{what}, {rounding}",
+            "renamed": bool(group.renames),
+            "prefix": "$(CMSIS_NN)/Source/" if upstream else "kernels/",
+            "sources": list(group.sources),
+            "obj_dir": group.key,
+            "flags": (["$(CMSIS_NN_INCLUDES)"] if upstream else ["$(KERNEL_INCLUDES)", "$(KERNEL_PATH_FLAGS)"])
+            + group.defines,
+        })
+    return groups
+
+
+def _layer_roundings(model: ModelPlan, context: dict, rounding: str) -> list[str | None]:
+    """Each run layer's requantization rounding ("double" / "single") under ``--rounding``, None
+    for a layer whose op does not requantize; single-rounding layers say so in their comment."""
+    policy = interpreter_rounding(rounding)
+    out = []
+    for layer, ctx in zip([lay for lay in model.layers if not lay.is_view], context["run_layers"]):
+        mode = op_rounding(model.graph, layer.op, policy) if get_op(layer.op).rounding_sensitive else None
+        ctx["rounding"] = mode
+        if mode == "single":
+            ctx["comment"].append("requantization: single rounding (--rounding litert, as the TFLite interpreter)")
+        out.append(mode)
+    return out
 
 
 def render_model(model: ModelPlan, board: Board | str, *, kernels: str = "simd",
-                 cmsis_nn: str | os.PathLike | None = None, source: str = "") -> tuple[dict[str, str], dict]:
+                 cmsis_nn: str | os.PathLike | None = None, source: str = "",
+                 rounding: str = "cmsis-nn") -> tuple[dict[str, str], dict]:
     """Render ``model.h``, ``model.c`` and ``Makefile`` for ``model`` on ``board``.
 
-    ``kernels`` ("simd" or "portable") is the Makefile's default kernel path; ``cmsis_nn`` an
-    upstream CMSIS-NN folder the Makefile uses instead of the bundled kernels; ``source`` the
-    model file's name for the comments. Returns ``({file name: text}, template context)``.
-    Raises EdgeDeployError on a bad option.
+    ``kernels`` ("simd" or "portable") is the Makefile's default kernel path; ``cmsis_nn`` the
+    upstream CMSIS-NN folder the model was planned for (:class:`KernelPolicy` ``library``; its
+    API shapes the calls and the Makefile compiles the sources the model calls from it);
+    ``source`` the model file's name for the comments; ``rounding`` "cmsis-nn" (double rounding,
+    as TFLM + CMSIS-NN) or "litert" (each op as the TFLite interpreter's reference kernels).
+    Returns ``({file name: text}, template context)``; the context's ``kernel_sources`` says
+    which sources are compiled how. Raises EdgeDeployError on a bad option.
     """
     board = load_board(board)
-    _check_options(kernels, cmsis_nn)
+    library = _library(model, kernels, cmsis_nn)
     context = model_context(model.graph, model.layers, model.plan, source=source or model.graph.name,
                             kernels=kernels)
+    env = template_environment()
+    layer_template = env.get_template("layer.c.j2")
+    roundings = _layer_roundings(model, context, rounding)
+    run = [layer for layer in model.layers if not layer.is_view]
+    sources = kernel_sources([(layer.kernel, layer.library or own_library(), mode, layer_template.render(l=ctx))
+                              for layer, mode, ctx in zip(run, roundings, context["run_layers"])], library)
+    files = {}
+    if sources.fallback_prototypes:
+        files[FALLBACK_HEADER] = env.get_template("cmsis_nn_fallback.h.j2").render(
+            prototypes=sources.fallback_prototypes, types=sources.fallback_types, cmsis_nn=str(library.root))
+        context["headers"] = sorted({*context["headers"], FALLBACK_HEADER})
     context.update(
         board=board,
         cflags=compile_flags(board),
         ldflags=link_flags(board),
         runtime_sources=[p.name for p in runtime_sources(board)],
-        cmsis_nn=str(Path(cmsis_nn).resolve()) if cmsis_nn is not None else "",
-        # edge-deploy's own kernels (Winograd, sparse, skip-zero, MEAN) the model calls: upstream
-        # CMSIS-NN has none of them, so the Makefile refuses CMSIS_NN=PATH for such a model.
-        ed_kernels=sorted({layer.kernel for layer in model.layers if layer.spec is not None
-                           and layer.spec.upstream is None}),
+        cmsis_nn=str(library.root) if library is not None else "",
+        cmsis_nn_api=library.api_level(all_kernels()) if library is not None else None,
+        rounding=rounding,
+        kernel_sources=sources,
+        source_groups=_source_groups(sources, kernels),
+        own_kernels=bool(sources.library_groups(upstream=False)),
+        # edge-deploy's own kernels (Winograd, sparse, skip-zero, MEAN) the model calls.
+        ed_only=sorted({layer.kernel for layer in model.layers if layer.spec is not None and layer.spec.upstream is None}),
     )
-    if cmsis_nn is not None and context["ed_kernels"]:
-        needs = [f"{layer.short_name} ({layer.kernel})" for layer in model.layers if layer.kernel in context["ed_kernels"]]
-        raise EdgeDeployError(
-            f"with --cmsis-nn every layer must call an upstream arm_*_s8 function, but {', '.join(needs)} "
-            "needs edge-deploy's own kernel (CMSIS-NN has no such op)",
-            hint="build without --cmsis-nn (the bundled kernels), or change the model to avoid the op",
-        )
-    env = template_environment()
-    files = {name: env.get_template(template).render(**context) for name, template in MODEL_TEMPLATES.items()}
+    for name, template in MODEL_TEMPLATES.items():
+        files[name] = env.get_template(template).render(**context)
     return files, context
 
 
@@ -143,12 +206,13 @@ def _copy(source: Path, target: Path) -> None:
 
 
 def write_project(model: ModelPlan, board: Board | str, src_dir: str | os.PathLike, *, kernels: str = "simd",
-                  cmsis_nn: str | os.PathLike | None = None, source: str = "") -> GeneratedProject:
+                  cmsis_nn: str | os.PathLike | None = None, source: str = "",
+                  rounding: str = "cmsis-nn") -> GeneratedProject:
     """Write the buildable project for ``model`` on ``board`` into ``src_dir`` (created; files
     already there are overwritten). Options as for :func:`render_model`. Returns the
     :class:`GeneratedProject`. Raises EdgeDeployError on a bad option."""
     board = load_board(board)
-    files, context = render_model(model, board, kernels=kernels, cmsis_nn=cmsis_nn, source=source)
+    files, context = render_model(model, board, kernels=kernels, cmsis_nn=cmsis_nn, source=source, rounding=rounding)
     src = Path(src_dir)
     written = []
     for name, text in files.items():
@@ -162,7 +226,7 @@ def write_project(model: ModelPlan, board: Board | str, src_dir: str | os.PathLi
         _copy(path, src / "runtime" / path.name)
         written.append(f"runtime/{path.name}")
     firmware = resource_dir("firmware")
-    if cmsis_nn is None:
+    if context["own_kernels"] or model.policy.library is None:
         for folder in ("include", "kernels"):
             for path in sorted((firmware / folder).glob("*.[ch]")):
                 _copy(path, src / folder / path.name)

@@ -127,7 +127,8 @@ def run_on_target(build_dir: Path, report: dict[str, Any], checkpoint, *, max_wi
     run = run_batch(build_dir, batch)
     expected = reference_outputs(build_dir, batch)
     check = compare_outputs(run.outputs, expected)
-    check.update(board=report["board"], kernels=report["kernels"], inputs=windows_path.name)
+    check.update(board=report["board"], kernels=report["kernels"], rounding=report.get("rounding", "cmsis-nn"),
+                 inputs=windows_path.name)
     atomic_write_json(build_dir / "check.json", check)
     n = len(y)
     data = checkpoint.data.get("data")

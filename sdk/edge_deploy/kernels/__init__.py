@@ -5,7 +5,9 @@
 * :mod:`edge_deploy.kernels.cost`: one cost model (modelled Cortex-M4 cycles) with coefficients
   from ``costs.json`` in this package, versioned with the kernel sources;
 * :mod:`edge_deploy.kernels.choose`: :class:`KernelPolicy` (the build options as filters) and
-  :func:`choose_kernels`, which picks the cheapest applicable kernel per layer and records why.
+  :func:`choose_kernels`, which picks the cheapest applicable kernel per layer and records why;
+* :mod:`edge_deploy.kernels.library`: where the functions come from (edge-deploy's ``firmware/``
+  or an upstream CMSIS-NN checkout): their API as declared, the sources a model needs.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from edge_deploy.kernels.base import FAMILIES, CArray, CConstant, KernelContext,
 def _registry() -> dict[str, KernelSpec]:
     found: dict[str, KernelSpec] = {}
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_") or info.name in ("base", "cost", "choose", "coverage"):
+        if info.name.startswith("_") or info.name in ("base", "cost", "choose", "coverage", "library"):
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         spec = getattr(module, "KERNEL", None)

@@ -20,6 +20,20 @@ class ArmDepthwiseConvS8(KernelSpec):
                    depthwise(6, 6, 32, 1, 3, 1, "same"), depthwise(10, 4, 1, 8, 3, 1, "same"),
                    depthwise(8, 8, 4, 2, 3, 1, "valid"), depthwise(5, 5, 24, 1, 3, 2, "same"))
 
+    def upstream_scratch_bytes(self, call: LayerCall, library) -> int:
+        # arm_depthwise_conv_wrapper_s8 (DSP path): a channel multiplier of 1, batch 1, no
+        # dilation runs arm_depthwise_conv_3x3_s8 (3x3, padding <= 1: no scratch) or
+        # arm_depthwise_conv_s8_opt (one int16 column of channels x kernel taps); others none.
+        if not library.declares("arm_depthwise_conv_wrapper_s8"):
+            return self.scratch_bytes(call)
+        x, w = call.input.shape, call.weights.shape
+        top, _, left, _ = (int(v) for v in call.params["padding"])
+        if call.output.shape[3] != x[3] or x[0] != 1 or tuple(call.params["dilation"]) != (1, 1):
+            return 0
+        if (w[1], w[2]) == (3, 3) and top <= 1 and left <= 1:
+            return 0
+        return int(x[3]) * int(w[1]) * int(w[2]) * 2
+
     def cost_features(self, call: LayerCall) -> list[float]:
         multiplier_1 = call.output.shape[3] == call.input.shape[3]
         return [call.macs if multiplier_1 else 0, 0 if multiplier_1 else call.macs, int(np.prod(call.output.shape)), 1]

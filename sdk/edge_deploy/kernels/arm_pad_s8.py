@@ -10,7 +10,7 @@ from edge_deploy.kernels.base import KernelContext, KernelSpec, LayerCall
 class ArmPadS8(KernelSpec):
     name = "arm_pad_s8"
     op = "pad"
-    upstream = "6.0.0"
+    upstream = "7.0.0"  # not in v6.0.0
     cost_terms = ("outputs", "calls")
     calibration = ({"in": [(1, 1, 64, 8)], "attrs": {"paddings": [(0, 0), (0, 0), (2, 3), (0, 0)]}},
                    {"in": [(1, 8, 8, 3)], "attrs": {"paddings": [(0, 0), (1, 1), (1, 1), (0, 0)]}},

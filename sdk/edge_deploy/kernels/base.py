@@ -132,8 +132,10 @@ class KernelSpec:
     name: ClassVar[str]  # the C function
     op: ClassVar[str]  # the op kind it serves
     header: ClassVar[str] = "arm_nnfunctions.h"
-    # The upstream CMSIS-NN release that provides this function (its API as ours), or None for
-    # edge-deploy's own kernels (``--cmsis-nn`` builds use only upstream ones).
+    # The first upstream CMSIS-NN release that declares this function (with the parameters the
+    # partial passes; a later API change is rendered from the checkout's header), or None for
+    # edge-deploy's own kernels (``--cmsis-nn`` builds call upstream's wherever the checkout
+    # declares the function, and edge-deploy's only for a layer no upstream function can run).
     upstream: ClassVar[str | None] = None
     family: ClassVar[str | None] = None  # one of FAMILIES for kernels an option switches
     epilogue: ClassVar[str | None] = None  # an op kind fused after the op (its output never stored)
@@ -173,6 +175,13 @@ class KernelSpec:
         for on the DSP path (a test checks them equal), or more where upstream CMSIS-NN's asks
         for more, so the same generated sources link against either."""
         return 0
+
+    def upstream_scratch_bytes(self, call: LayerCall, library: Any) -> int:
+        """What upstream CMSIS-NN asks for on ``call`` when ``library`` (an upstream checkout,
+        :class:`edge_deploy.kernels.library.KernelLibrary`) provides the function: its
+        ``*_get_buffer_size`` on the Cortex-M DSP path for the entry point the partial calls with
+        that checkout's API (default: :meth:`scratch_bytes`)."""
+        return self.scratch_bytes(call)
 
     def c_scratch_bytes(self, call: LayerCall) -> int:
         """What edge-deploy's C ``*_get_buffer_size`` returns on the DSP path (default: the

@@ -10,7 +10,8 @@ it competes with the best kernel for the op plus the best for the epilogue op on
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from edge_deploy.errors import EdgeDeployError
@@ -18,6 +19,7 @@ from edge_deploy.ir.graph import Graph, Op
 from edge_deploy.kernels import get_kernel, kernels_for
 from edge_deploy.kernels.base import KernelSpec, LayerCall
 from edge_deploy.kernels.cost import estimate_cycles
+from edge_deploy.kernels.library import KernelLibrary, own_library, upstream_library
 from edge_deploy.ops import get_op, kernel_params
 
 SPARSE_MODES = ("auto", "off", "force", "force-group4", "force-csr")
@@ -29,21 +31,27 @@ UPSTREAM_REFUSAL = "--cmsis-nn: upstream CMSIS-NN has no such function"
 @dataclass(frozen=True)
 class KernelPolicy:
     """Which kernels a build may use. ``upstream_only``: ``--cmsis-nn`` (only functions upstream
-    CMSIS-NN has); ``sparse`` / ``winograd``: the modes of those families; ``portable``: the
-    portable C path (the Winograd cost model is the SIMD path's, so auto leaves it out);
-    ``exclude``: ``(op name, family)`` pairs the flash fallback took back."""
+    CMSIS-NN has, and of those only the ones ``library``, the checkout, declares; edge-deploy's
+    own kernel only for a layer no upstream function can run); ``sparse`` / ``winograd``: the
+    modes of those families; ``portable``: the portable C path (the Winograd cost model is the
+    SIMD path's, so auto leaves it out); ``exclude``: ``(op name, family)`` pairs the flash
+    fallback took back; ``fallback``: set while choosing edge-deploy's kernel for such a layer."""
 
     upstream_only: bool = False
     sparse: str = "auto"
     winograd: str = "auto"
     portable: bool = False
     exclude: frozenset[tuple[str, str]] = frozenset()
+    library: KernelLibrary | None = None
+    fallback: bool = False
 
     @classmethod
     def from_options(cls, *, sparse: str = "auto", winograd: str = "auto", kernels: str = "simd",
-                     cmsis_nn: bool = False) -> KernelPolicy:
-        """The policy of ``edge-deploy build``'s options. Raises EdgeDeployError for an unknown
-        mode or a forced family that upstream CMSIS-NN does not have."""
+                     cmsis_nn: bool | str | os.PathLike | KernelLibrary = False) -> KernelPolicy:
+        """The policy of ``edge-deploy build``'s options; ``cmsis_nn`` is the upstream checkout
+        (a path or a :class:`KernelLibrary`; True: upstream without a checkout to read). Raises
+        EdgeDeployError for an unknown mode, a forced family that upstream CMSIS-NN does not
+        have, or a folder that is not a CMSIS-NN checkout."""
         if sparse not in SPARSE_MODES:
             raise EdgeDeployError(f"unknown --sparse mode '{sparse}'", hint=f"use one of: {', '.join(SPARSE_MODES)}")
         if winograd not in WINOGRAD_MODES:
@@ -63,17 +71,26 @@ class KernelPolicy:
             sparse = "off"
         if winograd == "auto" and (cmsis_nn or kernels == "portable"):
             winograd = "off"
-        return cls(upstream_only=cmsis_nn, sparse=sparse, winograd=winograd, portable=kernels == "portable")
+        library = None
+        if isinstance(cmsis_nn, KernelLibrary):
+            library = cmsis_nn
+        elif cmsis_nn is not False and cmsis_nn is not True and cmsis_nn is not None:
+            library = upstream_library(cmsis_nn)
+        return cls(upstream_only=bool(cmsis_nn), sparse=sparse, winograd=winograd, portable=kernels == "portable",
+                   library=library)
 
     def excluding(self, op_name: str, family: str) -> KernelPolicy:
         """The same policy with ``family`` kernels taken away from op ``op_name``."""
-        return KernelPolicy(self.upstream_only, self.sparse, self.winograd, self.portable,
-                            self.exclude | {(op_name, family)})
+        return replace(self, exclude=self.exclude | {(op_name, family)})
 
     def refusal(self, kernel: KernelSpec, op: Op) -> str | None:
         """Why the options rule ``kernel`` out for ``op``, or None."""
-        if self.upstream_only and kernel.upstream is None:
-            return UPSTREAM_REFUSAL
+        if self.upstream_only and not self.fallback:
+            if kernel.upstream is None:
+                return UPSTREAM_REFUSAL
+            if self.library is not None and not self.library.declares(kernel.name):
+                return (f"--cmsis-nn: this checkout does not declare {kernel.name} (upstream has it since "
+                        f"v{kernel.upstream})")
         if kernel.family is not None and (op.name, kernel.family) in self.exclude:
             return f"its {kernel.family} weights would not fit the flash"
         if kernel.family == "sparse":
@@ -94,6 +111,27 @@ class KernelPolicy:
         if kernel.family == "sparse" and getattr(kernel, "sparse_format", None) is not None:
             return self.sparse.startswith("force")
         return False
+
+    def provider(self, kernel: KernelSpec) -> KernelLibrary:
+        """The library whose ``kernel`` function a build links: the upstream checkout when it
+        declares it, else edge-deploy's own."""
+        if self.library is not None and kernel.upstream is not None and self.library.declares(kernel.name):
+            return self.library
+        return own_library()
+
+    def scratch_bytes(self, kernel: KernelSpec, call: LayerCall) -> int:
+        """The scratch the plan reserves for ``kernel`` on ``call``: what the library that provides
+        it asks for (:meth:`KernelSpec.upstream_scratch_bytes` for an upstream checkout)."""
+        library = self.provider(kernel)
+        return kernel.upstream_scratch_bytes(call, library) if library.is_upstream else kernel.scratch_bytes(call)
+
+    def fallback_policy(self) -> KernelPolicy | None:
+        """The policy for a layer no upstream function can run: edge-deploy's kernels allowed
+        (compiled against edge-deploy's headers beside upstream), or None when the checkout's
+        structs differ from edge-deploy's so the two cannot be mixed."""
+        if self.library is not None and self.library.struct_mismatches(own_library()):
+            return None
+        return replace(self, fallback=True)
 
     def to_dict(self) -> dict[str, Any]:
         """The policy for report.json."""
@@ -189,6 +227,25 @@ def _no_kernel(op: Op, candidates: list[Candidate]) -> EdgeDeployError:
                            hint="change the model to avoid it, or build without the option that rules the kernels out")
 
 
+def _fallback(call: LayerCall, policy: KernelPolicy,
+              upstream: list[Candidate]) -> tuple[tuple[Candidate, str] | None, list[Candidate]]:
+    """With --cmsis-nn, a layer no upstream function can run takes edge-deploy's kernel (as
+    TFLM takes its reference kernel for an op CMSIS-NN lacks). Returns the pick and the
+    candidates (upstream's reasons kept for the report)."""
+    fallback = policy.fallback_policy()
+    if fallback is None:
+        return None, upstream
+    candidates = _evaluate(kernels_for(call.kind), call, fallback)
+    pick = _pick(candidates, fallback)
+    if pick is None:
+        return None, upstream
+    winner, reason = pick
+    why = "; ".join(f"{c.kernel}: {c.out}" for c in upstream) or "it has no function for this op"
+    reason = f"upstream CMSIS-NN cannot run this layer ({why}), so edge-deploy's kernel runs it: {reason}"
+    return (winner, reason), [c if c.kernel == winner.kernel else next((u for u in upstream if u.kernel == c.kernel), c)
+                              for c in candidates]
+
+
 def _epilogue_of(graph: Graph, index: int, consumers: dict[str, list[int]]) -> int | None:
     """The op that alone reads op ``index``'s output (not a model output), when some kernel
     fuses that op kind after this one."""
@@ -251,6 +308,8 @@ def choose_kernels(graph: Graph, policy: KernelPolicy) -> list[ChosenLayer]:
                 chosen.append(ChosenLayer(index, fused_call, get_kernel(winner.kernel), choice))
                 covered.add(follower)
                 continue
+        if single is None and policy.upstream_only:
+            single, singles = _fallback(call, policy, singles)
         if single is None:
             raise _no_kernel(op, singles)
         winner, reason = single

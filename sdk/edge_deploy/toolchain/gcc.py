@@ -169,6 +169,7 @@ def compile_firmware(
     extra_cflags: Sequence[str] = (),
     extra_ldflags: Sequence[str] = (),
     jobs: int = 2,
+    source_flags: Sequence[Sequence[str]] | None = None,
 ) -> FirmwareBuild:
     """Compile ``sources`` for ``board`` and link ``<out_dir>/<name>.elf`` (and ``<name>.map``).
 
@@ -176,8 +177,10 @@ def compile_firmware(
     into ``out_dir`` and the latter's directory is on the include path. Pass
     ``runtime_sources(board)`` among ``sources`` and ``runtime_include_dirs()`` among
     ``include_dirs`` to link the runtime. ``defines`` is a mapping (``{"N": 4}``) or ``"N=4"``
-    strings. Raises EdgeDeployError if the compiler is missing, a source does not compile, or
-    the program does not fit the board's memory.
+    strings. ``source_flags``, one list per source, adds flags to that source's compile only
+    (include folders and defines of one group of kernel sources; a source may be listed twice
+    with different flags). Raises EdgeDeployError if the compiler is missing, a source does not
+    compile, or the program does not fit the board's memory.
     """
     board = load_board(board)
     gcc = find_gcc()
@@ -203,13 +206,14 @@ def compile_firmware(
         *extra_cflags,
     ]
     objects = [obj_dir / obj for obj in _object_names(sources)]
+    per_source = [list(flags) for flags in source_flags] if source_flags is not None else [[] for _ in sources]
 
-    def compile_one(pair: tuple[Path, Path]) -> None:
-        source, obj = pair
-        _run([gcc, *cflags, "-c", str(source), "-o", str(obj)], f"compiling {source.name}")
+    def compile_one(item: tuple[Path, Path, list[str]]) -> None:
+        source, obj, flags = item
+        _run([gcc, *cflags, *flags, "-c", str(source), "-o", str(obj)], f"compiling {source.name}")
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(compile_one, zip(sources, objects)))
+        list(pool.map(compile_one, zip(sources, objects, per_source)))
 
     elf = out_dir / f"{name}.elf"
     map_file = out_dir / f"{name}.map"
