@@ -137,3 +137,25 @@ def test_zoo_model_trained_on_an_image_folder_builds_and_runs_bit_exact(
     assert status == 0, capsys.readouterr().out
     check = json.loads((out / "check.json").read_text())
     assert check["n"] == 3 and check["mismatches"] == 0
+
+
+def test_antnet_trained_on_images_slims_through_the_cli(tmp_path, capsys):
+    root = _image_folder(tmp_path / "shapes")
+    params = {"stem": 8, "channels": [8, 12, 12], "strides": [1, 2, 1], "expansion": 2, "head": 16}
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump(_config(root, "antnet", params, [12, 12])))
+    assert main(["train", str(config), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    out = tmp_path / "slim"
+    assert main(["slim", str(tmp_path / "run" / "model.pt"), "-m", "slimming", "--ratio", "0.5", "--channel-multiple", "1",
+                 "--epochs", "0.5", "--max-loss", "100", "--out", str(out)]) == 0, capsys.readouterr().err
+    report = json.loads((out / "slim.json").read_text())
+    assert report["macs_after"] < 0.75 * report["macs_before"]
+    slim = load_checkpoint(out / "model.pt")
+    blocks = [m for name, m in slim.model.named_children() if name.startswith("block")]
+    # Rebuilt from its params: the residual pair (stem, block1) kept one width, each gate its block's.
+    assert slim.arch["params"]["stem"] == blocks[0].project.conv.out_channels == blocks[1].expand.conv.in_channels
+    assert all(b.attention.fc2.out_channels == b.expand.conv.out_channels == b.depthwise.conv.out_channels
+               for b in blocks)
+    assert sum(slim.arch["params"]["hidden"]) < sum(2 * c for c in [8, 8, 12])
+    x, y, _ = load_split(slim.data, "test")
+    assert slim.model.eval()(torch.from_numpy(x)).shape == (len(y), 3)
