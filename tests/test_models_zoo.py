@@ -90,10 +90,12 @@ def test_mlperf_models_lower_to_the_reference_layers(name, reference):
     assert [_geometry(ours, op) for op in ours.ops] == [_geometry(theirs, op) for op in theirs.ops if op.kind != "softmax"]
 
 
-def test_antnet_gate_is_named_when_the_int8_lowering_refuses_it():
-    # ANTNet trains and slims in float; its sigmoid gate has no int8 op yet (docs/models.md).
+def test_antnet_hard_sigmoid_gate_is_named_when_the_int8_lowering_refuses_it():
+    # TFLite has no int8 hard sigmoid: the sigmoid gate (the default) lowers, this one is refused by name.
     from edge_deploy.quantize.lower import lower_module
 
-    model = build_model("antnet", input_size=[8, 8], stem=4, channels=[4], strides=[1], expansion=1, head=0).eval()
-    with pytest.raises(EdgeDeployError, match=r"layer 'block1.attention.gate' \(Sigmoid\) cannot be lowered to int8"):
+    params = dict(input_size=[8, 8], stem=4, channels=[4], strides=[1], expansion=1, head=0)
+    assert [op.kind for op in lower_module(build_model("antnet", **params).eval(), (1, 1, 8, 8)).ops].count("logistic") == 1
+    model = build_model("antnet", gate="hard_sigmoid", **params).eval()
+    with pytest.raises(EdgeDeployError, match=r"layer 'block1.attention.gate' \(Hardsigmoid\) cannot be lowered to int8"):
         lower_module(model, (1, 1, 8, 8), "antnet")

@@ -1,7 +1,8 @@
 """Training zoo models on the user's own data: a folder of PNG images (DIR/<class>/*.png, written
 here with Pillow) and scikit-learn's digits. A tiny DS-CNN and MobileNetV1 trained on images go
 through `edge-deploy build` (calibrated on the checkpoint's own images) to firmware for
-mps2-an386 and run on QEMU with 0 mismatches against the reference interpreter."""
+mps2-an386 and run on QEMU with 0 mismatches against the reference interpreter; so does an ANTNet,
+whose attention gates run as a sigmoid table and a map-by-gate multiply."""
 
 from __future__ import annotations
 
@@ -110,6 +111,7 @@ def test_train_config_refuses_window_options_for_images(tmp_path, capsys):
 @pytest.mark.parametrize(("model", "params", "size", "channels"), [
     ("dscnn", {"channels": [8, 8, 8], "first_kernel": [4, 3], "dropout": [0.0, 0.0]}, [16, 12], 1),
     ("mobilenet_v1", {"channels": [4, 8, 8], "strides": [2, 2, 1]}, [15, 15], 3),
+    ("antnet", {"stem": 8, "channels": [8, 12], "strides": [1, 2], "expansion": 2, "head": 16}, [12, 12], 1),
 ])
 def test_zoo_model_trained_on_an_image_folder_builds_and_runs_bit_exact(
         model, params, size, channels, tmp_path, qemu_arm, capsys):
@@ -131,6 +133,10 @@ def test_zoo_model_trained_on_an_image_folder_builds_and_runs_bit_exact(
     report = json.loads((out / "report.json").read_text())
     kinds = [layer["op"] for layer in report["layers"]]
     assert "depthwise_conv2d" in kinds and "pad" not in kinds  # TensorFlow's SAME pads folded into the convs
+    if model == "antnet":  # the attention gate: a sigmoid table, a map x gate multiply
+        gates = [layer for layer in report["layers"] if layer["op"] in ("logistic", "mul")]
+        assert [(g["op"], g["kernel"]) for g in gates] == [
+            ("logistic", "ed_logistic_s8"), ("mul", "ed_elementwise_mul_channels_s8")] * 2
     x, _, _ = load_images(root, "test", size=size, channels=channels)
     np.save(tmp_path / "x.npy", x[:3])
     status = main(["run", str(out), "--inputs", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"), "--check"])
