@@ -151,6 +151,10 @@ def test_antnet_trained_on_images_slims_through_the_cli(tmp_path, capsys):
     config = tmp_path / "train.yaml"
     config.write_text(yaml.safe_dump(_config(root, "antnet", params, [12, 12])))
     assert main(["train", str(config), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "run" / "model.pt"), "--snr", "0"]) == 0
+    shown = capsys.readouterr().out
+    assert f"{root}, split test, 6 images" in shown and "HP" not in shown and "0 dB" in shown
     out = tmp_path / "slim"
     assert main(["slim", str(tmp_path / "run" / "model.pt"), "-m", "slimming", "--ratio", "0.5", "--channel-multiple", "1",
                  "--epochs", "0.5", "--max-loss", "100", "--out", str(out)]) == 0, capsys.readouterr().err

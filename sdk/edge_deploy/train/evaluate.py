@@ -231,7 +231,10 @@ def evaluate_checkpoint(
         )
     members = checkpoint.members
     result = classification_metrics(y, predict_labels(members, x), names)
-    result.update({"split": split, "load_hp": list(loads), "data": source or "bundled excerpt",
+    images = spec.get("kind", "windows") == "images"
+    result.update({"split": split, "kind": spec.get("kind", "windows"),
+                   "load_hp": [] if images else list(loads),
+                   "data": source or ("scikit-learn digits" if images else "bundled excerpt"),
                    "adapted_bn": copy.deepcopy(trained.get("adapted_bn")), "per_snr": {}})
     member_results = [{"accuracy": classification_metrics(y, predict_labels([m], x), names)["accuracy"], "per_snr": {}} for m in members]
     for snr in snr_db:
