@@ -188,3 +188,88 @@ def test_unknown_op_blocks_pruning_and_removal_refuses():
         remove_channels(model, graph, [a_groups[0].id])
     with pytest.raises(EdgeDeployError, match="no channels"):
         remove_channels(model, graph, [g.id for g in b_groups])
+
+
+class _LinearGate(nn.Module):
+    """A squeeze-excite gate written with nn.Linear and views, as users often write it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 6, 3, padding=1)
+        self.bn = nn.BatchNorm2d(6)
+        self.fc1 = nn.Linear(6, 3)
+        self.fc2 = nn.Linear(3, 6)
+        self.head = nn.Conv2d(6, 4, 1)
+        self.bn_head = nn.BatchNorm2d(4)
+        self.classifier = nn.Linear(4, 2)
+
+    def forward(self, x):
+        x = torch.relu(self.bn(self.conv(x)))
+        gate = torch.sigmoid(self.fc2(torch.relu(self.fc1(x.mean(dim=(2, 3))))))
+        x = x * gate.view(x.shape[0], -1, 1, 1)
+        x = torch.relu(self.bn_head(self.head(x)))
+        return self.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def _group_of(graph, module: str, role: str, index: int = 0):
+    return next(g for g in graph.groups if any(s.module == module and s.role == role and s.index == index
+                                               for s in g.slots))
+
+
+def _zero_and_remove(model: nn.Module, graph, groups, x: torch.Tensor) -> tuple[torch.Tensor, nn.Module]:
+    """Zero the batch-norm entries of ``groups`` (their channels then carry exactly 0); return the
+    model's outputs on ``x`` and the model with those channels removed."""
+    with torch.no_grad():
+        for g in groups:
+            for slot in graph.batchnorm_slots(g):
+                model.get_submodule(slot.module).weight[slot.index] = 0.0
+                model.get_submodule(slot.module).bias[slot.index] = 0.0
+    return model(x), remove_channels(model, graph, [g.id for g in groups]).eval()
+
+
+def test_attention_gates_tie_the_gate_to_the_map_it_scales():
+    model = _LinearGate()
+    _randomize(model, torch.Generator().manual_seed(0))
+    x = torch.randn(3, 2, 5, 5)
+    graph = analyze_channels(model.eval(), x[:1])
+    group = _group_of(graph, "conv", "out", 4)
+    assert group.prunable
+    slots = {(s.module, s.role) for s in group.slots}
+    assert slots == {("conv", "out"), ("bn", "out"), ("fc1", "in"), ("fc2", "out"), ("head", "in")}
+    assert [s.index for s in group.slots if s.module == "fc2"] == [4]
+    expected, pruned = _zero_and_remove(model, graph, [group, _group_of(graph, "conv", "out", 1)], x)
+    assert pruned.fc2.out_features == 4 and pruned.fc1.in_features == 4 and pruned.head.in_channels == 4
+    # The gate of a removed channel multiplied zeros; without it the outputs are unchanged.
+    assert torch.allclose(pruned(x), expected, atol=1e-5)
+
+
+def test_antnet_slims_consistently_across_residuals_depthwise_and_gates():
+    from edge_deploy.models import build_model
+
+    model = build_model("antnet", in_channels=1, input_size=[16, 16], stem=8, channels=[8, 8, 12], strides=[1, 2, 1],
+                        expansion=2, head=16, n_classes=3)
+    _randomize(model, torch.Generator().manual_seed(1))
+    x = torch.randn(4, 1, 16, 16)
+    graph = analyze_channels(model.eval(), x[:1])
+    # The stem and the first block's output are tied by block1's residual add (8 -> 8, stride 1).
+    stem = _group_of(graph, "stem.conv", "out", 2)
+    assert {"block1.project.conv", "block2.expand.conv"} <= set(stem.modules()) and stem.prunable
+    # A block's expanded channel runs through the depthwise (and its SAME pad), the gate and the projection.
+    hidden = _group_of(graph, "block2.expand.conv", "out", 3)
+    assert set(hidden.modules()) == {"block2.expand.conv", "block2.expand.bn", "block2.depthwise.conv",
+                                     "block2.depthwise.bn", "block2.attention.fc1", "block2.attention.fc2",
+                                     "block2.project.conv"} and hidden.prunable
+    assert not _group_of(graph, "classifier", "out").prunable
+    expected, pruned = _zero_and_remove(model, graph, [stem, hidden, _group_of(graph, "block3.expand.conv", "out", 0)], x)
+    assert torch.allclose(pruned(x), expected, atol=1e-4)
+    rebuilt = build_model("antnet", **pruned.width_params({}))
+    rebuilt.load_state_dict(pruned.state_dict())
+    assert torch.equal(rebuilt.eval()(x), pruned(x))
+
+
+def test_depthwise_with_a_channel_multiplier_is_marked_unprunable():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 8, 3, groups=4),
+                          nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 4 * 4, 2))
+    graph = analyze_channels(model, torch.randn(1, 1, 8, 8))
+    group = _group_of(graph, "0", "out", 1)
+    assert not group.prunable and "grouped convolution 3 (groups=4)" in group.reason

@@ -97,9 +97,12 @@ def _drop(path: tuple[str, ...]):
     (_set(("arch",), "ticnn"), "'arch' must be a mapping"),               # was TypeError
     (_set(("arch", "name"), 3), "'arch.name' must be an architecture name"),
     (_set(("arch", "params"), [1, 2]), "'arch.params' must be a mapping"),
-    (_drop(("input", "length")), "lacks 'input.length'"),                 # was KeyError
-    (_set(("input", "channels"), "1"), "'input.channels' must be a positive integer, not '1'"),
-    (_set(("input", "length"), 0), "'input.length' must be a positive integer, not 0"),
+    (_drop(("input", "shape")), "lacks 'input.shape'"),
+    (_set(("input", "shape"), [1, 0]), "'input.shape' must be 2 to 4 positive integers"),
+    (_set(("input", "shape"), "1,2048"), "'input.shape' must be 2 to 4 positive integers"),
+    (_set(("input",), {"channels": 1}), "lacks 'input.length'"),          # the form before N-D inputs
+    (_set(("input",), {"channels": "1", "length": 2048}), "'input.channels' must be a positive integer, not '1'"),
+    (_set(("input",), {"channels": 1, "length": 0}), "'input.length' must be a positive integer, not 0"),
     (_set(("state_dicts",), {"w": 1}), "'state_dicts' must be a non-empty list"),   # was TypeError
     (_set(("state_dicts",), []), "'state_dicts' must be a non-empty list"),
     (_set(("state_dicts",), ["not a state dict"]), "'state_dicts' must be a non-empty list"),
@@ -116,6 +119,19 @@ def test_malformed_checkpoint_contents_are_refused_by_the_schema(tmp_path: Path,
     with pytest.raises(EdgeDeployError) as info:
         load_checkpoint(tmp_path / "model.pt")
     assert words in info.value.message and str(tmp_path / "model.pt") in info.value.message
+
+
+def test_checkpoints_from_before_nd_inputs_still_load(tmp_path: Path) -> None:
+    # Written before N-D inputs: input {"channels", "length"}, data without a kind.
+    raw = _checkpoint(1).to_dict()
+    raw["input"] = {"channels": 1, "length": 2048, "sample_rate_hz": 12000}
+    torch.save(raw, tmp_path / "old.pt")
+    old = load_checkpoint(tmp_path / "old.pt")
+    assert old.input == {"shape": [1, 2048], "sample_rate_hz": 12000} and old.input_shape == (1, 2048)
+    save_checkpoint(tmp_path / "new.pt", old)
+    assert torch.load(tmp_path / "new.pt", weights_only=True)["input"] == {"shape": [1, 2048], "sample_rate_hz": 12000}
+    x = torch.randn(2, 1, 2048)
+    assert torch.equal(old.model(x), load_checkpoint(tmp_path / "new.pt").model(x))
 
 
 def test_merging_checkpoints_into_one_ensemble() -> None:

@@ -53,9 +53,11 @@ def command(model_paths, data_dir, snr, load_hp, split, noise_seed, adapt_bn, sa
     if as_json:
         click.echo(json.dumps(metrics, indent=2, sort_keys=True))
         return
+    images = metrics.get("kind") == "images"
     click.echo(
-        f"{', '.join(model_paths)}: {len(checkpoint.members)} member(s), {metrics['data']}, load {metrics['load_hp']} HP,"
-        f" split {metrics['split']}, {metrics['n_windows']} windows"
+        f"{', '.join(model_paths)}: {len(checkpoint.members)} member(s), {metrics['data']},"
+        + ("" if images else f" load {metrics['load_hp']} HP,")
+        + f" split {metrics['split']}, {metrics['n_windows']} {'images' if images else 'windows'}"
     )
     adapted = metrics.get("adapted_bn")
     if adapted:

@@ -36,7 +36,7 @@ def command(model, inputs, out, rounding, calib):
 
         checkpoint = load_checkpoint(model)
         graph = quantize_checkpoint(checkpoint, calib).graph
-        torch_sample = (int(checkpoint.input["channels"]), int(checkpoint.input["length"]))
+        torch_sample = checkpoint.input_shape
     batch = load_graph_batch(raw, graph, torch_sample)
     result = run(graph, batch, rounding=rounding)
     with atomic_output_file(out) as tmp:

@@ -18,8 +18,10 @@ def parse_int_list(text: str, option: str) -> list[int]:
 @click.command("train")
 @click.argument("config_path", metavar="CONFIG.yaml", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory for model.pt, metrics.json and plots.")
-@click.option("--data", "data_dir", type=click.Path(), help="Data folder (overrides data.path; default: the config's).")
-@click.option("--load-hp", help="Motor loads to train on, e.g. 0 or 0,1 (overrides data.load_hp).")
+@click.option("--data", "data_dir", type=click.Path(),
+              help="Data folder (overrides data.path; default: the config's): CWRU records or DIR/<class>/<record>.npy "
+                   "for windows, DIR/<class>/*.png for images.")
+@click.option("--load-hp", help="Motor loads to train on, e.g. 0 or 0,1 (overrides data.load_hp; windows only).")
 @click.option("--epochs", type=int, help="Maximum epochs (overrides training.epochs).")
 @click.option("--seed", type=int, help="Seed of the first member (overrides training.seed).")
 @click.option("--ensemble", type=int, help="Number of ensemble members (overrides tricks.ensemble).")
@@ -38,6 +40,9 @@ def command(config_path, out_dir, data_dir, load_hp, epochs, seed, ensemble, qui
     if data_dir is not None:
         raw["data"]["path"] = str(Path(data_dir).expanduser().resolve())
     if load_hp is not None:
+        if raw["data"].get("kind", "windows") != "windows":
+            raise EdgeDeployError(f"--load-hp is a motor load of vibration data; {config_path} trains on "
+                                  f"{raw['data']['kind']}", hint="leave --load-hp out")
         raw["data"]["load_hp"] = parse_int_list(load_hp, "--load-hp")
     for section, key, value in (("training", "epochs", epochs), ("training", "seed", seed), ("tricks", "ensemble", ensemble)):
         if value is not None:
@@ -47,7 +52,8 @@ def command(config_path, out_dir, data_dir, load_hp, epochs, seed, ensemble, qui
     paths = write_training_outputs(checkpoint, out_dir)
     metrics = checkpoint.metrics
     click.echo(
-        f"test accuracy {metrics['accuracy'] * 100:.2f} % on {metrics['n_windows']} windows"
+        f"test accuracy {metrics['accuracy'] * 100:.2f} % on {metrics['n_windows']} "
+        f"{'images' if checkpoint.data.get('kind') == 'images' else 'windows'}"
         f" ({len(checkpoint.members)} member(s), {metrics['train_seconds']:.0f} s of training)"
     )
     if metrics["per_snr"]:

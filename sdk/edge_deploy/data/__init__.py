@@ -1,14 +1,16 @@
-"""Data: CWRU records, users' signal folders, the bundled excerpt, windowing and noise.
+"""Data: CWRU records, users' signal folders, the bundled excerpt, windowing and noise; images
+(a folder of per-class pictures, or scikit-learn's digits).
 
-The one call other stages need is :func:`load_windows`::
+Two kinds of data, each with one loader::
 
     x, y, class_names = load_windows(None, "train")            # the bundled CWRU excerpt
     x, y, names = load_windows("../shared/data/cwru", "test", load_hp=(1,), snr_db=0)
+    x, y, names = load_images(None, "test", size=(32, 32))     # scikit-learn's digits, upsampled
 
-A checkpoint's ``data`` field holds exactly the keyword arguments used for training
-(``data``, ``load_hp``, ``window``, ``stride``, ``fractions``, ``labels``), so
-``load_windows(split="train", **checkpoint.data)`` gives the training windows back (a checkpoint
-adapted by AdaBN also holds ``adapted_bn``, the adaptation record: drop it first).
+A checkpoint's ``data`` field holds exactly the keyword arguments used for training plus its
+``kind`` ("windows" when absent: checkpoints written before images), so
+``load_split(checkpoint.data, "train")`` gives the training samples back, whatever the kind
+(other keys, such as the AdaBN record ``adapted_bn``, are not loader arguments and are left out).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from edge_deploy.data.cwru import CLASS_NAMES, SAMPLE_RATE_HZ, is_cwru_folder, load_cwru_records
 from edge_deploy.data.excerpt import load_excerpt_records
 from edge_deploy.data.folder import is_signal_folder, load_folder_records
+from edge_deploy.data.images import IMAGE_NORMALIZATION, load_images
 from edge_deploy.data.noise import add_awgn, measured_snr_db
 from edge_deploy.data.records import Record, resample_signal
 from edge_deploy.data.windows import (
@@ -37,14 +40,18 @@ from edge_deploy.errors import EdgeDeployError
 
 __all__ = [
     "CLASS_NAMES",
+    "DATA_KINDS",
     "DEFAULT_FRACTIONS",
+    "IMAGE_NORMALIZATION",
     "NORMALIZATION",
     "SAMPLE_RATE_HZ",
     "SPLITS",
     "Record",
     "add_awgn",
     "cut_windows",
+    "load_images",
     "load_records",
+    "load_split",
     "load_windows",
     "measured_snr_db",
     "normalize_windows",
@@ -146,3 +153,32 @@ def load_windows(
     if normalize:
         x = normalize_windows(x)
     return x[:, None, :].astype(np.float32), y, names
+
+
+# data kind -> its loader; a checkpoint's ``data["kind"]`` names one ("windows" when absent).
+DATA_KINDS = {"windows": load_windows, "images": load_images}
+
+
+def load_split(spec: dict, split: str, **overrides) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Load ``split`` of the data a checkpoint's ``data`` dict ``spec`` describes; return
+    ``(x float32 (N, *input shape), y int64 (N,), class_names)``.
+
+    ``spec["kind"]`` picks the loader of :data:`DATA_KINDS` (``windows`` when absent); the keys of
+    ``spec`` and ``overrides`` (which win: another ``data`` source, ``snr_db``, ``seed``,
+    ``stride``, ``normalize``, ...) that the loader takes are passed on, the others are left out.
+    An override the loader does not take is refused unless it is None. Raises EdgeDeployError for
+    an unknown kind or override, and whatever the loader raises.
+    """
+    import inspect
+
+    kind = overrides.pop("kind", None) or spec.get("kind") or "windows"
+    loader = DATA_KINDS.get(kind)
+    if loader is None:
+        raise EdgeDeployError(f"unknown data kind {kind!r}", hint=f"use one of: {', '.join(DATA_KINDS)}")
+    accepted = set(inspect.signature(loader).parameters) - {"split"}
+    unknown = sorted(k for k, v in overrides.items() if k not in accepted and v is not None)
+    if unknown:
+        raise EdgeDeployError(f"{', '.join(unknown)} do(es) not apply to {kind} data",
+                              hint=f"{kind} data takes: {', '.join(sorted(accepted))}")
+    args = {k: v for k, v in {**spec, **overrides}.items() if k in accepted}
+    return loader(args.pop("data", None), split, **args)

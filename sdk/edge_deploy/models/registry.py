@@ -49,3 +49,13 @@ def build_model(name: str, **params: Any) -> nn.Module:
         return builder(**params)
     except TypeError as exc:
         raise EdgeDeployError(f"model {name!r}: {exc}", hint="check the model parameters in the config") from exc
+
+
+def input_params(name: str, shape: tuple[int, ...]) -> dict[str, Any]:
+    """Constructor parameters of model ``name`` for one input of ``shape`` (C, then the spatial
+    sizes), from its ``input_params`` classmethod; {} for a model without one (or an unknown
+    name: :func:`build_model` reports that). Raises EdgeDeployError when the model cannot take
+    inputs of that rank."""
+    builder = _BUILDERS.get(name)
+    describe = getattr(builder, "input_params", None)
+    return dict(describe(tuple(int(d) for d in shape))) if describe is not None else {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -108,3 +109,17 @@ class TICNN(nn.Sequential):
         layers["fc2"] = nn.Linear(int(fc_units), int(n_classes))
         super().__init__(layers)
         self.input_shape = (int(in_channels), int(input_length))
+
+    @classmethod
+    def input_params(cls, shape: Sequence[int]) -> dict[str, Any]:
+        """Constructor parameters for an input window of ``shape`` = (channels, length)."""
+        if len(shape) != 2:
+            raise EdgeDeployError(f"TICNN takes (channels, length) windows, not {tuple(shape)}",
+                                  hint="train TICNN on signal windows (data.kind: windows)")
+        return {"in_channels": int(shape[0]), "input_length": int(shape[1])}
+
+    def width_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` with the widths of this model (after channel pruning): ``channels``, ``fc_units``."""
+        convs = sorted((int(name[4:]), m) for name, m in self.named_children()
+                       if name.startswith("conv") and name[4:].isdigit())
+        return {**params, "channels": [m.out_channels for _, m in convs], "fc_units": self.fc1.out_features}

@@ -36,6 +36,7 @@ class Pad(OpDef):
     reference = staticmethod(pad_s8)
     attrs = (Attr("paddings", _paddings_check), Attr("pad_value", lambda v: None, required=False))
     tflite_codes = (TfliteCode(PAD, "PAD", 2), TfliteCode(PADV2, "PADV2", 2))
+    torch_modules = ("ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d")
 
     def output_shape(self, graph: Graph, op: Op) -> tuple[int, ...]:
         x = graph.tensor(op.inputs[0]).shape
@@ -87,6 +88,20 @@ class Pad(OpDef):
         if op.attrs.get("pad_value") is not None:
             extra.append(("pad_value", np.array([op.attrs["pad_value"]], dtype=np.int8).reshape(())))
         return extra
+
+    def lower_torch(self, lowering, node, module) -> Any:
+        """nn.ZeroPad1d / 2d (and ConstantPad with value 0): the spatial axes padded with zeros.
+        (The lowering folds a pad that equals a following convolution's SAME padding into it.)"""
+        label = lowering.label(node, module)
+        src = lowering.source(node)
+        rank = len(src.torch_shape)
+        pads = tuple(int(p) for p in module.padding)  # (left, right[, top, bottom]), PyTorch's order
+        if float(getattr(module, "value", 0.0)) != 0.0 or min(pads) < 0 or rank not in (3, 4):
+            raise lowering.error(f"{label}: only zero padding (no cropping) of a (N, C, L) or (N, C, H, W) "
+                                 "tensor can be lowered", "pad with zeros, e.g. nn.ZeroPad2d")
+        height = (0, 0) if rank == 3 else (pads[2], pads[3])
+        out = self.build(lowering.builder, src.name, node.name, [(0, 0), height, (pads[0], pads[1]), (0, 0)])
+        return lowering.value(out, rank)
 
     def build(self, builder, x, name, paddings, *, pad_value=None, quant=None) -> str:
         """PAD (``pad_value`` None: the zero point) or PADV2 (an explicit int8 value)."""

@@ -138,7 +138,38 @@ def lower_module(model, input_shape: tuple[int, ...], name: str = "model",
     if missing:
         raise EdgeDeployError(f"the activation plan names ReLU nodes {missing} that are not in the traced model",
                               "re-run `edge-deploy slim -m activation` on this checkpoint")
+    _fold_same_pads(builder.graph, outputs)
     return builder.finish(outputs)
+
+
+def _fold_same_pads(graph: Graph, outputs: list[str]) -> None:
+    """Remove every zero PAD that feeds one VALID convolution alone and equals that convolution's
+    SAME padding (TensorFlow's asymmetric SAME, written in PyTorch as nn.ZeroPad2d before the
+    conv): the convolution becomes SAME on the unpadded input, which reads the same windows and
+    saves the padded copy and its memory."""
+    from edge_deploy.numerics.windows import compute_padding
+
+    readers: dict[str, int] = {}
+    for op in graph.ops:
+        for name in op.inputs:
+            readers[name] = readers.get(name, 0) + 1
+    producers = {op.outputs[0]: op for op in graph.ops}
+    for op in list(graph.ops):
+        pad = producers.get(op.inputs[0])
+        if (op.kind not in ("conv2d", "depthwise_conv2d") or op.attrs["padding"] != "valid" or pad is None
+                or pad.kind != "pad" or pad.attrs.get("pad_value") not in (None, 0, 0.0)
+                or readers[pad.outputs[0]] != 1 or pad.outputs[0] in outputs):
+            continue
+        pads = [tuple(p) for p in pad.attrs["paddings"]]
+        in_hw = graph.tensor(pad.inputs[0]).shape[1:3]
+        same, _ = compute_padding(in_hw, graph.tensor(op.inputs[1]).shape[1:3], op.attrs["stride"],
+                                  op.attrs["dilation"], "same")
+        if pads[0] != (0, 0) or pads[3] != (0, 0) or (pads[1] + pads[2]) != same:
+            continue
+        op.inputs[0] = pad.inputs[0]
+        op.attrs["padding"] = "same"
+        graph.ops.remove(pad)
+        del graph.tensors[pad.outputs[0]]
 
 
 def _attach_threshold(builder, node_name: str, tensor: str, threshold: float, density: float | None) -> None:

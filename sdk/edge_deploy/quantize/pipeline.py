@@ -25,6 +25,18 @@ def to_ir_layout(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def to_torch_layout(x: np.ndarray, rank: int) -> np.ndarray:
+    """IR NHWC batch -> PyTorch channels-first batch of samples of ``rank`` dimensions (the
+    inverse of :func:`to_ir_layout`): ``(N, 1, L, C) -> (N, C, L)`` for rank 2,
+    ``(N, H, W, C) -> (N, C, H, W)`` for rank 3."""
+    x = np.asarray(x)
+    if rank == 2:
+        return np.ascontiguousarray(x[:, 0].transpose(0, 2, 1))
+    if rank == 3:
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    return x
+
+
 def activation_plan(checkpoint) -> dict[str, Any] | None:
     """The checkpoint's activation-pruning plan (``arch.slim.activation``), or None."""
     return ((checkpoint.arch or {}).get("slim") or {}).get("activation")
@@ -43,11 +55,11 @@ def activation_thresholds(checkpoint, member: int = 0) -> dict[str, float]:
 
 
 def lower_checkpoint(checkpoint, member: int = 0) -> Graph:
-    """Lower one member of a loaded checkpoint to the float IR (input ``(1, channels, length)``),
+    """Lower one member of a loaded checkpoint to the float IR (input ``(1, *checkpoint.input_shape)``),
     with its activation-pruning thresholds (``act_threshold`` attributes) when it has a plan."""
     from edge_deploy.quantize.lower import lower_module
 
-    shape = (1, int(checkpoint.input["channels"]), int(checkpoint.input["length"]))
+    shape = (1, *checkpoint.input_shape)
     return lower_module(checkpoint.members[member], shape, name=str(checkpoint.arch.get("name", "model")),
                         activation_thresholds=activation_thresholds(checkpoint, member) or None,
                         activation_densities=_densities(checkpoint))
@@ -70,7 +82,7 @@ def float_member(checkpoint, member: int = 0):
         return model
     from edge_deploy.models.pruning import pruned_members
 
-    example = torch.zeros(1, int(checkpoint.input["channels"]), int(checkpoint.input["length"]))
+    example = torch.zeros(1, *checkpoint.input_shape)
     # pruned_members indexes thresholds by position, so pass this member's column alone.
     one = dict(plan, sites=[dict(s, threshold=[s["threshold"][member]]) for s in plan["sites"]])
     return pruned_members([model], one, example)[0]
@@ -81,57 +93,54 @@ def _adapted(checkpoint) -> dict[str, Any]:
     return dict(checkpoint.data.get("adapted_bn") or {})
 
 
-def _data_kwargs(checkpoint) -> dict[str, Any]:
+def _data_spec(checkpoint) -> dict[str, Any]:
     spec = dict(checkpoint.data)
-    return {
+    if spec.get("kind", "windows") == "windows":
         # A model adapted by AdaBN runs at the load it was adapted to: calibrate and score there.
-        "load_hp": _adapted(checkpoint).get("load_hp") or spec.get("load_hp", (0,)),
-        "window": int(checkpoint.input["length"]),
-        "stride": spec.get("stride"),
-        "fractions": spec.get("fractions", (0.7, 0.1)),
-        "labels": spec.get("labels"),
-    }
+        spec.update(load_hp=_adapted(checkpoint).get("load_hp") or spec.get("load_hp", (0,)),
+                    window=int(checkpoint.input_shape[-1]))
+    return spec
 
 
 def load_split(checkpoint, data: str | os.PathLike | None, split: str, *, snr_db: float | None = None,
                noise_seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Windows and labels of ``split`` from ``data`` (a folder; None: the checkpoint's own data,
-    or the bundled excerpt when it has none; for a checkpoint adapted by AdaBN, the data and
-    loads it was adapted on), cut as the checkpoint was trained; with ``snr_db``,
-    white noise at that SNR is added to every window (seeded by ``noise_seed``) before it is
-    normalized, as ``evaluate`` does."""
-    from edge_deploy.data import load_windows
+    """Samples and labels of ``split`` from ``data`` (a folder; None: the checkpoint's own data,
+    or its kind's bundled example when it has none; for a checkpoint adapted by AdaBN, the data
+    and loads it was adapted on), cut as the checkpoint was trained; with ``snr_db``, white noise
+    at that SNR is added to every sample (seeded by ``noise_seed``) before it is normalized, as
+    ``evaluate`` does."""
+    from edge_deploy.data import load_split as load_data_split
 
     adapted = _adapted(checkpoint)
     default = adapted["data"] if adapted else checkpoint.data.get("data")
     source = default if data is None else str(data)
     noise = {} if snr_db is None else {"snr_db": float(snr_db), "seed": noise_seed}
-    x, y, _ = load_windows(source, split, **noise, **_data_kwargs(checkpoint))
+    x, y, _ = load_data_split(_data_spec(checkpoint), split, data=source, **noise)
     return x, y
 
 
 def calibration_batch(checkpoint, calib: str | os.PathLike | None, count: int = 256, seed: int = 0) -> np.ndarray:
     """Float calibration inputs in PyTorch layout: a ``.npy`` batch file, or up to ``count``
-    training windows drawn (seeded) from a data folder / the checkpoint's data.
+    training samples drawn (seeded) from a data folder / the checkpoint's data.
     Raises EdgeDeployError when the batch does not fit the model input, holds no sample or a
     NaN / infinity."""
-    expected = (int(checkpoint.input["channels"]), int(checkpoint.input["length"]))
+    expected = checkpoint.input_shape
     if calib is not None and str(calib).endswith(".npy"):
         from edge_deploy.quantize.batchfile import check_samples, read_batch, to_ir_batch
 
         x = read_batch(calib, "calibration batch")
         if not np.issubdtype(x.dtype, np.floating):
-            raise EdgeDeployError(f"calibration batch is {x.dtype}; calibration needs float windows",
-                                  "save the float32 windows, before any quantization")
+            raise EdgeDeployError(f"calibration batch is {x.dtype}; calibration needs float samples",
+                                  "save the float32 samples, before any quantization")
         # Either layout is accepted (the convention of every batch file); calibration works channels-first.
-        ir = check_samples(to_ir_batch(x, (1, expected[1], expected[0]), expected, "calibration batch"),
-                           "calibration batch")
-        x = np.ascontiguousarray(ir[:, 0].transpose(0, 2, 1))
+        ir_sample = to_ir_layout(np.zeros((1, *expected), dtype=np.float32)).shape[1:]
+        ir = check_samples(to_ir_batch(x, ir_sample, expected, "calibration batch"), "calibration batch")
+        x = to_torch_layout(ir, len(expected))
     else:
         x, _ = load_split(checkpoint, calib, "train")
-    if x.ndim != 3 or tuple(x.shape[1:]) != expected:
-        raise EdgeDeployError(f"calibration batch has shape {x.shape}; expected (N, {expected[0]}, {expected[1]})",
-                              "pass N windows shaped like the model input without its batch dimension")
+    if tuple(x.shape[1:]) != expected:
+        raise EdgeDeployError(f"calibration batch has shape {x.shape}; expected (N, {', '.join(map(str, expected))})",
+                              "pass N samples shaped like the model input without its batch dimension")
     if len(x) > count:
         x = x[np.sort(np.random.default_rng(seed).choice(len(x), count, replace=False))]
     return x.astype(np.float32)

@@ -9,7 +9,7 @@ importing this package.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from torch import nn
@@ -19,17 +19,6 @@ from edge_deploy.models import build_model
 from edge_deploy.train.checkpoint import Checkpoint
 
 
-def _ticnn_widths(params: dict[str, Any], model: nn.Module) -> dict[str, Any]:
-    convs = sorted((int(name[4:]), m) for name, m in model.named_children()
-                   if name.startswith("conv") and name[4:].isdigit())
-    return {**params, "channels": [m.out_channels for _, m in convs],
-            "fc_units": model.get_submodule("fc1").out_features}
-
-
-# arch name -> function giving the build_model params for a model whose widths changed.
-WIDTH_PARAMS: dict[str, Callable[[dict[str, Any], nn.Module], dict[str, Any]]] = {"ticnn": _ticnn_widths}
-
-
 def _shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
@@ -37,22 +26,23 @@ def _shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
 def arch_for(arch: dict[str, Any], model: nn.Module) -> dict[str, Any]:
     """Return a copy of ``arch`` whose params rebuild a model shaped like ``model``.
 
-    Raises EdgeDeployError when the architecture has no known width parameters or the new
+    The new params come from the model's ``width_params(params)`` (every registered architecture
+    that can be channel-pruned has one). Raises EdgeDeployError when it has none or the new
     params do not rebuild the same shapes.
     """
     new = copy.deepcopy(arch)
     params = dict(new.get("params", {}))
     if _shapes(build_model(new["name"], **params)) == _shapes(model):
         return new
-    widths = WIDTH_PARAMS.get(new["name"])
+    widths = getattr(model, "width_params", None)
     if widths is None:
         raise EdgeDeployError(
-            f"architecture {new['name']!r} has no width parameters known to edge-deploy slim, so a "
+            f"architecture {new['name']!r} has no width parameters (a width_params method), so a "
             f"channel-pruned checkpoint could not be rebuilt by load_checkpoint",
-            hint="add a WIDTH_PARAMS entry in edge_deploy/slim/checkpoints.py, or use "
+            hint="give the model class a width_params(params) method (docs/models.md), or use "
                  "--method scalpel/activation, which keep the shapes",
         )
-    new["params"] = widths(params, model)
+    new["params"] = widths(params)
     if _shapes(build_model(new["name"], **new["params"])) != _shapes(model):
         raise EdgeDeployError(
             f"the pruned {new['name']!r} cannot be described by its params {new['params']}",

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge_deploy.data import add_awgn, load_windows, normalize_windows
+from edge_deploy.data import add_awgn, load_images, load_split, load_windows, normalize_windows
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.train.checkpoint import Checkpoint
 
@@ -48,13 +48,17 @@ class SlimData:
     spec: dict[str, Any]
 
 
-def _noisy_copies(raw: np.ndarray, copies: int, snr_db: tuple[float, float], seed: int) -> np.ndarray:
+def _noisy_copies(raw: np.ndarray, copies: int, snr_db: tuple[float, float] | None, seed: int,
+                  windows: bool) -> np.ndarray:
+    # Noise per sample over all its values; windows are z-scored afterwards, as the models expect.
+    normalize = normalize_windows if windows else (lambda v: v)
+    flat = raw.reshape(len(raw), -1)
     rng = np.random.default_rng(seed)
-    out = [normalize_windows(raw)]
+    out = [normalize(flat)]
     for _ in range(copies):
         snr = rng.uniform(snr_db[0], snr_db[1], size=raw.shape[0])
-        out.append(normalize_windows(add_awgn(raw, snr, rng)))
-    return np.concatenate(out)
+        out.append(normalize(add_awgn(flat, snr, rng)))
+    return np.concatenate(out).reshape((-1, *raw.shape[1:]))
 
 
 def load_slim_data(checkpoint: Checkpoint, data: str | None = None, validation: ValidationSection | None = None,
@@ -80,9 +84,11 @@ def load_slim_data(checkpoint: Checkpoint, data: str | None = None, validation: 
             hint="slim the model before adapting it, then adapt the slimmed one: "
             "edge-deploy evaluate SLIM/model.pt --load-hp N --adapt-bn --save-adapted ADAPTED.pt",
         )
-    accepted = set(inspect.signature(load_windows).parameters) - {"data", "split"}
-    spec = {k: v for k, v in checkpoint.data.items() if k in accepted}
-    spec["window"] = int(checkpoint.input["length"])
+    windows = checkpoint.data.get("kind", "windows") == "windows"
+    accepted = set(inspect.signature(load_windows if windows else load_images).parameters) - {"data", "split"}
+    spec = {k: v for k, v in checkpoint.data.items() if k in accepted or k == "kind"}
+    if windows:
+        spec["window"] = int(checkpoint.input_shape[-1])
     source = checkpoint.data.get("data") if data is None else (None if data == "bundled" else data)
     refuse_excerpt_inside_training(
         checkpoint.data, source, spec.get("load_hp", (0,)),
@@ -90,10 +96,11 @@ def load_slim_data(checkpoint: Checkpoint, data: str | None = None, validation: 
         "test splits, on which the accuracy loss is measured, are disjoint in time from training",
     )
     splits = {}
-    val_stride = validation.stride or max(1, spec["window"] // 64)
+    # Windows: validation windows cut with a fine stride, normalized after the noise; images: as trained.
+    val_stride = (validation.stride or max(1, spec["window"] // 64)) if windows else None
     for split in ("train", "val", "test"):
-        cut = dict(spec, stride=val_stride) if split == "val" else spec
-        x, y, names = load_windows(source, split, **cut, normalize=split != "val")
+        cut = dict(spec, stride=val_stride, normalize=False) if windows and split == "val" else spec
+        x, y, names = load_split(cut, split, data=source)
         if list(names) != list(checkpoint.classes):
             raise EdgeDeployError(f"the data's classes {names} differ from the model's {checkpoint.classes}",
                                   hint="fine-tune on data with the classes the model was trained on")
@@ -101,7 +108,8 @@ def load_slim_data(checkpoint: Checkpoint, data: str | None = None, validation: 
     raw, y = splits["val"]
     snr = validation.snr_db or (tuple(noise_snr_db) if noise_snr_db else None)
     copies = validation.noisy_copies if snr is not None else 0
-    x = _noisy_copies(raw[:, 0, :], copies, snr, validation.seed)[:, None, :] if copies else normalize_windows(raw)
+    x = _noisy_copies(raw, copies, snr, validation.seed, windows)
     splits["val"] = (x.astype(np.float32), np.tile(y, copies + 1))
+    extra = {"val_stride": val_stride} if windows else {}
     return SlimData(train=splits["train"], val=splits["val"], test=splits["test"],
-                    spec={"data": source, **spec, "val_stride": val_stride, "val_noisy_copies": copies})
+                    spec={**spec, "data": source, **extra, "val_noisy_copies": copies})

@@ -4,7 +4,9 @@ The model is traced with torch.fx and every tensor's channel axis (dim 1) is fol
 layer that produces it to every layer that reads it: conv -> batchnorm -> relu -> pool -> conv or
 linear, through flattens (channel ``c`` of an ``(N, C, *S)`` tensor owns the flattened features
 ``c*P .. c*P+P-1`` with ``P = prod(S)``), residual adds (which tie the channels of both operands
-together) and concatenations. Nothing is hand-listed per architecture.
+together), attention gates (a ``(N, C, 1, 1)`` gate multiplied into an ``(N, C, H, W)`` map ties
+the gate's channels to the map's, so the gate's last layer loses the same channels) and
+concatenations. Nothing is hand-listed per architecture.
 
 The result is a list of :class:`ChannelGroup`: a set of parameter *slots* (one index of one
 dimension of one module) that must be removed together. Removing a group removes an output channel
@@ -33,9 +35,10 @@ _CHANNELWISE_MODULES = (
     nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout,
     nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d,
     nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d,
+    nn.ZeroPad1d, nn.ZeroPad2d, nn.ConstantPad1d, nn.ConstantPad2d,  # pad the spatial axes only
 )
 _CHANNELWISE_FUNCTIONS = {
-    torch.relu, F.relu, F.relu6, F.leaky_relu, F.elu, F.gelu, F.silu, F.hardtanh, F.hardswish,
+    torch.relu, F.relu, F.relu6, F.leaky_relu, F.elu, F.gelu, F.silu, F.hardtanh, F.hardswish, F.hardsigmoid,
     torch.sigmoid, torch.tanh, F.sigmoid, F.tanh, torch.abs, torch.neg, operator.neg,
     F.dropout, F.dropout1d, F.dropout2d, torch.dropout,
     F.max_pool1d, F.max_pool2d, F.avg_pool1d, F.avg_pool2d,
@@ -142,6 +145,12 @@ def _shape(node: object) -> tuple[int, ...] | None:
     meta = getattr(node, "meta", {}).get("tensor_meta") if isinstance(node, fx.Node) else None
     shape = getattr(meta, "shape", None)
     return tuple(shape) if shape is not None else None
+
+
+def _same_channels_unit_rest(a: tuple[int, ...] | None, b: tuple[int, ...] | None) -> bool:
+    """True when shapes ``a`` and ``b`` agree in batch and channels and are 1 everywhere else."""
+    return (a is not None and b is not None and len(a) >= 2 and len(b) >= 2 and a[:2] == b[:2]
+            and all(d == 1 for d in a[2:] + b[2:]))
 
 
 class _Analyzer:
@@ -271,14 +280,16 @@ class _Analyzer:
         if not inputs:
             return self.fresh(node, "is computed from constants") if _shape(node) else None
         first = inputs[0]
+        if (is_method and target in ("size", "dim")) or (target is getattr and node.args[1:2] in (("shape",), ("dtype",))):
+            return None  # reads the tensor's shape or type, not its values: no channel goes anywhere
         if (target in _CHANNELWISE_METHODS if is_method else target in _CHANNELWISE_FUNCTIONS) \
                 and len(inputs) == 1:
             return self.passthrough(node, first)
         if target in _ELEMENTWISE_BINARY_METHODS if is_method else target in _ELEMENTWISE_BINARY:
             return self.elementwise(node, inputs)
         if (target in _RESHAPE_METHODS if is_method else target in _RESHAPES) and len(inputs) == 1:
-            if _shape(node) == _shape(first):
-                return self.passthrough(node, first)
+            if _shape(node) == _shape(first) or _same_channels_unit_rest(_shape(node), _shape(first)):
+                return self.passthrough(node, first)  # e.g. (N, C) <-> (N, C, 1, 1): the channel axis stays
             return self.flatten(node, first)
         if (target in _REDUCTION_METHODS if is_method else target in _REDUCTIONS) and len(inputs) == 1:
             out, src = _shape(node), _shape(first)
@@ -292,13 +303,21 @@ class _Analyzer:
     def elementwise(self, node: fx.Node, inputs: list[fx.Node]) -> None:
         out = _shape(node)
         shapes = [_shape(a) for a in inputs]
-        if out is None or any(s is None or s != out for s in shapes):
-            return self.opaque(node, "a broadcasting elementwise op")
-        # Both operands feed the same output channel: a residual add ties their channels.
-        for other in inputs[1:]:
-            for a, b in zip(self.ids[inputs[0]], self.ids[other]):
+        if out is None or len(out) < 2 or any(s is None or len(s) != len(out) for s in shapes):
+            return self.opaque(node, "an elementwise op on operands of another rank")
+        full = [a for a, s in zip(inputs, shapes) if s[1] == out[1]]
+        if not full or any(s[1] not in (1, out[1]) for s in shapes):
+            return self.opaque(node, "an elementwise op whose channels could not be followed")
+        # Operands with all the channels feed the same output channel: a residual add, or a gate
+        # broadcast over the map (N, C, 1, 1) x (N, C, H, W), ties their channels.
+        for other in full[1:]:
+            for a, b in zip(self.ids[full[0]], self.ids[other]):
                 self.uf.union(a, b)
-        self.passthrough(node, inputs[0])
+        for operand, shape in zip(inputs, shapes):
+            if shape[1] != out[1]:  # one value for every channel (out[1] > 1): it keeps its channel
+                for cid in self.ids[operand]:
+                    self.uf.block(cid, f"is broadcast over all channels at {node.name}")
+        self.passthrough(node, full[0])
 
     def concat(self, node: fx.Node, inputs: list[fx.Node]) -> None:
         dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)

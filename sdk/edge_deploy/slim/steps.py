@@ -47,9 +47,9 @@ def measure(members: Sequence[torch.nn.Module], data: SlimData, input_shape: tup
     }
 
 
-def input_shape_of(checkpoint: Checkpoint) -> tuple[int, int]:
-    """The (channels, length) of one input window of ``checkpoint``."""
-    return int(checkpoint.input["channels"]), int(checkpoint.input["length"])
+def input_shape_of(checkpoint: Checkpoint) -> tuple[int, ...]:
+    """The shape of one input sample of ``checkpoint``: (channels, length) or (channels, H, W)."""
+    return checkpoint.input_shape
 
 
 def apply_method(checkpoint: Checkpoint, method_name: str, section: Any, data: SlimData,

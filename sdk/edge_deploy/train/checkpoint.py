@@ -4,9 +4,14 @@ Layout (docs/architecture.md, "Checkpoint")::
 
     {"format": "edge-deploy/checkpoint", "version": 1,
      "arch": {"name": "ticnn", "params": {...}}, "state_dicts": [sd, ...],
-     "input": {"channels": 1, "length": 2048, "sample_rate_hz": 12000},
+     "input": {"shape": [1, 2048], "sample_rate_hz": 12000},
      "normalization": {"kind": "zscore-per-window"}, "classes": [...],
      "data": {...}, "config": {...}, "metrics": {...}}
+
+``input.shape`` is one sample in PyTorch layout without the batch dimension: ``[C, L]`` for a
+signal window, ``[C, H, W]`` for an image. Checkpoints written before N-D inputs hold
+``{"channels": C, "length": L}`` instead; :func:`input_spec` converts them (the only place that
+knows the old form), so they load unchanged.
 """
 
 from __future__ import annotations
@@ -46,6 +51,14 @@ class Checkpoint:
     config: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.input = input_spec(self.input)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One input sample's shape without the batch dimension, PyTorch layout: ``(C, L)`` or ``(C, H, W)``."""
+        return tuple(int(d) for d in self.input["shape"])
+
     @property
     def model(self) -> nn.Module:
         """The first (for a single model, the only) member."""
@@ -84,6 +97,42 @@ def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
+def _shape(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and 2 <= len(value) <= 4 and all(_positive_int(d) for d in value)
+
+
+def input_spec(raw: dict[str, Any], source: str = "checkpoint") -> dict[str, Any]:
+    """Return a checkpoint's ``input`` mapping in the current form ``{"shape": [C, *spatial], ...}``.
+
+    The form written before N-D inputs, ``{"channels": C, "length": L, ...}`` (a 1-D window), becomes
+    ``{"shape": [C, L], ...}``; other keys (``sample_rate_hz``) are kept. This is the one place
+    that converts it. Raises EdgeDeployError naming the field when neither form is valid.
+    """
+    if not isinstance(raw, dict):
+        raise EdgeDeployError(f"{source}: 'input' must be a mapping {{shape, ...}}, not {type(raw).__name__}",
+                              hint="re-export the checkpoint (edge-deploy train writes a valid one)")
+    spec = {k: v for k, v in raw.items() if k not in ("channels", "length")}
+    if "shape" in raw:
+        if not _shape(raw["shape"]):
+            raise EdgeDeployError(f"{source}: 'input.shape' must be 2 to 4 positive integers (C, then the "
+                                  f"spatial sizes), not {raw['shape']!r:.60}",
+                                  hint="re-export the checkpoint (edge-deploy train writes a valid one)")
+        spec["shape"] = [int(d) for d in raw["shape"]]
+        return spec
+    if "channels" not in raw and "length" not in raw:
+        raise EdgeDeployError(f"{source} lacks 'input.shape' (the channels, then the spatial sizes)",
+                              hint="re-export the checkpoint")
+    for key in ("channels", "length"):  # the 1-D form of checkpoints written before N-D inputs
+        if key not in raw:
+            raise EdgeDeployError(f"{source} lacks 'input.{key}' (a positive integer), or 'input.shape'",
+                                  hint="re-export the checkpoint")
+        if not _positive_int(raw[key]):
+            raise EdgeDeployError(f"{source}: 'input.{key}' must be a positive integer, not {raw[key]!r:.60}",
+                                  hint="re-export the checkpoint (edge-deploy train writes a valid one)")
+    spec["shape"] = [int(raw["channels"]), int(raw["length"])]
+    return spec
+
+
 def _text_list(value: Any) -> bool:
     return isinstance(value, list) and len(value) > 0 and all(isinstance(item, str) for item in value)
 
@@ -102,9 +151,7 @@ _SCHEMA: tuple[tuple[tuple[str, ...], bool, Any, str], ...] = (
     (("arch", "name"), True, lambda v: isinstance(v, str) and v != "", "an architecture name (text)"),
     (("arch", "params"), False, lambda v: isinstance(v, dict), "a mapping of build_model parameters"),
     (("state_dicts",), True, _state_dict_list, "a non-empty list of state dicts (one per member)"),
-    (("input",), True, lambda v: isinstance(v, dict), "a mapping {channels, length, sample_rate_hz}"),
-    (("input", "channels"), True, _positive_int, "a positive integer"),
-    (("input", "length"), True, _positive_int, "a positive integer"),
+    (("input",), True, lambda v: isinstance(v, dict), "a mapping {shape, ...}"),
     (("input", "sample_rate_hz"), False, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
      "a positive number"),
     (("classes",), True, _text_list, "a non-empty list of class names (text)"),
@@ -118,8 +165,8 @@ _SCHEMA: tuple[tuple[tuple[str, ...], bool, Any, str], ...] = (
 
 def check_checkpoint_schema(raw: dict[str, Any], source: str = "checkpoint") -> None:
     """Check the fields of a checkpoint dict (format and version already checked) against the
-    layout in docs/architecture.md. Raises EdgeDeployError naming the first field that is missing
-    or of the wrong kind."""
+    layout in docs/architecture.md (``input`` in either form :func:`input_spec` reads). Raises
+    EdgeDeployError naming the first field that is missing or of the wrong kind."""
     for path, required, valid, expected in _SCHEMA:
         value: Any = raw
         for key in path:
@@ -133,6 +180,8 @@ def check_checkpoint_schema(raw: dict[str, Any], source: str = "checkpoint") -> 
             shown = repr(value) if not isinstance(value, (list, dict)) else type(value).__name__
             raise EdgeDeployError(f"{source}: '{name}' must be {expected}, not {shown[:60]}",
                                   hint="re-export the checkpoint (edge-deploy train writes a valid one)")
+        if path == ("input",):
+            input_spec(value, source)
 
 
 def checkpoint_from_dict(raw: dict[str, Any], source: str = "checkpoint") -> Checkpoint:
@@ -168,7 +217,7 @@ def checkpoint_from_dict(raw: dict[str, Any], source: str = "checkpoint") -> Che
     return Checkpoint(
         arch=raw["arch"],
         members=members,
-        input=raw["input"],
+        input=input_spec(raw["input"], source),
         classes=list(raw["classes"]),
         normalization=raw.get("normalization", {"kind": "zscore-per-window"}),
         data=raw.get("data", {}),

@@ -8,10 +8,10 @@ from __future__ import annotations
 import inspect
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from edge_deploy.errors import EdgeDeployError
 
@@ -20,21 +20,23 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class DataConfig(_Strict):
-    """Where the windows come from: ``path`` None = the bundled excerpt."""
+def _check_fractions(value: tuple[float, float]) -> tuple[float, float]:
+    if value[0] <= 0 or value[1] <= 0 or sum(value) >= 1:
+        raise ValueError("train and val fractions must be positive and sum to less than 1")
+    return value
 
+
+class DataConfig(_Strict):
+    """Signal windows (``kind: windows``, the default): ``path`` None = the bundled CWRU excerpt."""
+
+    kind: Literal["windows"] = "windows"
     path: str | None = None
     load_hp: list[int] = Field(default_factory=lambda: [0])
     window: int = Field(2048, gt=0)
     stride: int | None = Field(None, gt=0)
     fractions: tuple[float, float] = (0.7, 0.1)
 
-    @field_validator("fractions")
-    @classmethod
-    def _fractions_leave_test_data(cls, value: tuple[float, float]) -> tuple[float, float]:
-        if value[0] <= 0 or value[1] <= 0 or sum(value) >= 1:
-            raise ValueError("train and val fractions must be positive and sum to less than 1")
-        return value
+    _fractions_leave_test_data = field_validator("fractions")(_check_fractions)
 
     @field_validator("load_hp")
     @classmethod
@@ -42,6 +44,57 @@ class DataConfig(_Strict):
         if not value or any(h < 0 for h in value):
             raise ValueError("give at least one load, in HP (0, 1, 2, 3)")
         return sorted(set(value))
+
+    def spec(self, model_input: tuple[int, ...] | None = None) -> dict[str, Any]:
+        """The ``load_windows`` arguments this section trains on (a checkpoint's ``data``)."""
+        return {"data": self.path, "load_hp": list(self.load_hp), "window": self.window,
+                "stride": self.stride if self.stride is not None else self.window // 8,
+                "fractions": [float(f) for f in self.fractions]}
+
+
+class ImageDataConfig(_Strict):
+    """Images (``kind: images``): ``path`` None = scikit-learn's digits, else ``DIR/<class>/*.png``;
+    ``size`` (H, W) and ``channels`` None = the model's input; ``split_seed`` shuffles each class
+    before the split."""
+
+    kind: Literal["images"]
+    path: str | None = None
+    size: tuple[int, int] | None = None
+    channels: Literal[1, 3] | None = None
+    fractions: tuple[float, float] = (0.7, 0.1)
+    split_seed: int = 0
+
+    _fractions_leave_test_data = field_validator("fractions")(_check_fractions)
+
+    @field_validator("size")
+    @classmethod
+    def _positive_size(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and min(value) < 1:
+            raise ValueError("the image size [H, W] must be positive")
+        return value
+
+    def spec(self, model_input: tuple[int, ...] | None = None) -> dict[str, Any]:
+        """The ``load_images`` arguments this section trains on (a checkpoint's ``data``); the
+        size and channels not given come from ``model_input`` (C, H, W), the model's default input."""
+        channels, size = self.channels, self.size
+        if (channels is None or size is None) and (model_input is None or len(model_input) != 3):
+            raise EdgeDeployError(f"data.kind images: the model's input {model_input} is not (channels, height, width)",
+                                  hint="train an image model (antnet, dscnn, mobilenet_v1), or set data.size and "
+                                       "data.channels")
+        return {"kind": "images", "data": self.path,
+                "size": [int(v) for v in (size if size is not None else model_input[1:])],
+                "channels": int(channels if channels is not None else model_input[0]),
+                "fractions": [float(f) for f in self.fractions], "split_seed": int(self.split_seed)}
+
+
+def _data_kind(value: Any) -> str:
+    # Configs written before images have no kind: they are windows.
+    kind = value.get("kind", "windows") if isinstance(value, dict) else getattr(value, "kind", "windows")
+    return kind if kind in ("windows", "images") else "windows"
+
+
+AnyDataConfig = Annotated[Annotated[DataConfig, Tag("windows")] | Annotated[ImageDataConfig, Tag("images")],
+                          Discriminator(_data_kind)]
 
 
 class ModelConfig(_Strict):
@@ -97,6 +150,17 @@ def unknown_model_params(name: str, params: dict[str, Any]) -> tuple[list[str], 
     return unknown, [v for v in valid if v != "input_dropout"]
 
 
+def takes_input_dropout(name: str) -> bool:
+    """True if model ``name``'s constructor takes ``input_dropout`` (TICNN's changing-rate dropout)."""
+    from edge_deploy.models.registry import model_builder
+
+    builder = model_builder(name)
+    try:
+        return builder is not None and "input_dropout" in inspect.signature(builder).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 class TricksConfig(_Strict):
     """The TICNN training interference, each switchable."""
 
@@ -145,24 +209,51 @@ class EvaluateConfig(_Strict):
 class TrainConfig(_Strict):
     """The whole training config."""
 
-    data: DataConfig = Field(default_factory=DataConfig)
+    data: AnyDataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     tricks: TricksConfig = Field(default_factory=TricksConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
 
     @model_validator(mode="after")
-    def _window_fits_model(self) -> TrainConfig:
-        length = self.model.params.get("input_length")
-        if length is not None and length != self.data.window:
-            raise ValueError(f"model.params.input_length ({length}) differs from data.window ({self.data.window})")
+    def _data_fits_model(self) -> TrainConfig:
+        data, params = self.data, self.model.params
+        if ("input_dropout" in self.tricks.model_fields_set and self.tricks.input_dropout is not None
+                and model_builder_known(self.model.name) and not takes_input_dropout(self.model.name)):
+            raise ValueError(f"tricks.input_dropout: model {self.model.name!r} has no input dropout (TICNN's "
+                             "changing-rate dropout): set it to null")
+        if isinstance(data, DataConfig):
+            length = params.get("input_length")
+            if length is not None and length != data.window:
+                raise ValueError(f"model.params.input_length ({length}) differs from data.window ({data.window})")
+            return self
+        for key, value in (("input_size", data.size), ("in_channels", data.channels)):
+            if value is not None and key in params and _plain(params[key]) != _plain(value):
+                raise ValueError(f"model.params.{key} ({params[key]}) differs from the data's ({_plain(value)})")
+        for key in ("noise_augmentation_snr_db", "speed_augmentation"):
+            if getattr(self.tricks, key) is not None:
+                raise ValueError(f"tricks.{key} applies to signal windows, not images: set it to null")
         return self
+
+
+def model_builder_known(name: str) -> bool:
+    """True if ``name`` is a registered model (an unknown one is reported when it is built)."""
+    from edge_deploy.models.registry import model_builder
+
+    return model_builder(name) is not None
+
+
+def _plain(value: Any) -> Any:
+    return [int(v) for v in value] if isinstance(value, (list, tuple)) else value
 
 
 def _describe(exc: ValidationError, source: str) -> EdgeDeployError:
     lines, hints = [], []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        loc = list(err["loc"])
+        if len(loc) > 1 and loc[0] == "data" and loc[1] in ("windows", "images"):
+            del loc[1]  # the tag of the data kind, not a key the user wrote
+        where = ".".join(str(p) for p in loc) or "(top level)"
         params_error = (err.get("ctx") or {}).get("error")
         if isinstance(params_error, _ModelParamsError):
             lines.extend(f"{where}.params.{key}: unknown key" for key in params_error.unknown)

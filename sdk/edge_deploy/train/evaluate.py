@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from edge_deploy.data import load_windows
+from edge_deploy.data import load_split, load_windows
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.train.checkpoint import Checkpoint
 from edge_deploy.train.loop import logits_of, recalibrate_batchnorm
@@ -78,8 +78,8 @@ def refuse_excerpt_inside_training(trained: dict[str, Any], source: str | None, 
     data folder every window of the excerpt (at a load trained on) lies inside the training time
     range of its records, whatever the split.
     """
-    if source is not None:
-        return
+    if source is not None or trained.get("kind", "windows") != "windows":
+        return  # the excerpt is vibration data; image data has no such overlap
     folders = {load: where for load, where in seen_loads(trained).items() if where is not None}
     shared = sorted(set(loads) & set(folders))
     if not shared:
@@ -106,10 +106,11 @@ def adaptation_windows(checkpoint: Checkpoint, *, data: str | Path | None = TRAI
     where the model was trained; None = bundled excerpt), cut as the model was trained, of every
     class the data holds. Labels are not used; the test split is never read."""
     trained = checkpoint.data
+    _refuse_loads_for_images(checkpoint)
     x, _, _ = load_windows(
         _source(checkpoint, data), "train",
         load_hp=tuple(int(h) for h in load_hp),
-        window=int(checkpoint.input["length"]),
+        window=int(checkpoint.input_shape[-1]),
         stride=trained.get("stride"),
         fractions=trained.get("fractions", (0.7, 0.1)),
     )
@@ -143,6 +144,13 @@ def adapt_batchnorm(checkpoint: Checkpoint, *, data: str | Path | None = TRAININ
     result = copy.copy(checkpoint)
     result.members, result.data = members, data_spec
     return result
+
+
+def _refuse_loads_for_images(checkpoint: Checkpoint) -> None:
+    kind = checkpoint.data.get("kind", "windows")
+    if kind != "windows":
+        raise EdgeDeployError(f"motor loads and AdaBN apply to vibration windows; this model was trained on {kind}",
+                              hint="leave --load-hp and --adapt-bn out")
 
 
 def _default_loads(checkpoint: Checkpoint, load_hp: Sequence[int] | None) -> tuple[int, ...]:
@@ -201,6 +209,8 @@ def evaluate_checkpoint(
     records, inside the training windows).
     """
     source = _source(checkpoint, data)
+    if load_hp is not None or adapt_bn:
+        _refuse_loads_for_images(checkpoint)
     if adapt_bn:
         checkpoint = adapt_for_evaluation(checkpoint, data=data, load_hp=load_hp, split=split)
     loads = _default_loads(checkpoint, load_hp)
@@ -210,16 +220,10 @@ def evaluate_checkpoint(
         # Any load trained (or adapted) on may share samples with those windows (the bundled
         # excerpt is the start of the full records), so only another load's records are used whole.
         split = "test" if set(loads) & set(seen_loads(trained)) else "all"
-    labels = trained.get("labels")
-    window = int(checkpoint.input["length"])
-    kwargs = {
-        "load_hp": loads,
-        "window": window,
-        "stride": trained.get("stride"),
-        "fractions": trained.get("fractions", (0.7, 0.1)),
-        "labels": labels,
-    }
-    x, y, names = load_windows(source, split, **kwargs)
+    spec = dict(trained, data=source)
+    if spec.get("kind", "windows") == "windows":
+        spec.update(load_hp=loads, window=int(checkpoint.input_shape[-1]))
+    x, y, names = load_split(spec, split)
     if list(names) != list(checkpoint.classes):
         raise EdgeDeployError(
             f"the data's classes {names} differ from the model's {checkpoint.classes}",
@@ -227,11 +231,14 @@ def evaluate_checkpoint(
         )
     members = checkpoint.members
     result = classification_metrics(y, predict_labels(members, x), names)
-    result.update({"split": split, "load_hp": list(loads), "data": source or "bundled excerpt",
+    images = spec.get("kind", "windows") == "images"
+    result.update({"split": split, "kind": spec.get("kind", "windows"),
+                   "load_hp": [] if images else list(loads),
+                   "data": source or ("scikit-learn digits" if images else "bundled excerpt"),
                    "adapted_bn": copy.deepcopy(trained.get("adapted_bn")), "per_snr": {}})
     member_results = [{"accuracy": classification_metrics(y, predict_labels([m], x), names)["accuracy"], "per_snr": {}} for m in members]
     for snr in snr_db:
-        x_noisy, y_noisy, _ = load_windows(source, split, snr_db=float(snr), seed=noise_seed, **kwargs)
+        x_noisy, y_noisy, _ = load_split(spec, split, snr_db=float(snr), seed=noise_seed)
         key = f"{float(snr):g}"
         result["per_snr"][key] = float(np.mean(predict_labels(members, x_noisy) == y_noisy))
         if len(members) > 1:

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from edge_deploy.models import build_model
-from edge_deploy.train.config import TrainConfig
+from edge_deploy.models import build_model, input_params
+from edge_deploy.train.config import TrainConfig, takes_input_dropout
 
 
 @dataclass
@@ -30,14 +30,18 @@ class TrainedEnsemble:
     seconds: float = 0.0
 
 
-def model_arch(config: TrainConfig, n_classes: int) -> dict[str, Any]:
-    """Return ``{"name", "params"}`` for the config: its model params plus input length, class
-    count and the input dropout trick (JSON-plain lists, so the checkpoint stays plain data)."""
+def model_arch(config: TrainConfig, n_classes: int, input_shape: tuple[int, ...]) -> dict[str, Any]:
+    """Return ``{"name", "params"}`` for the config: its model params plus the parameters for one
+    input of ``input_shape`` (C, then the spatial sizes; the model's ``input_params``), the class
+    count and, for a model with input dropout (TICNN), the input dropout trick (JSON-plain lists,
+    so the checkpoint stays plain data)."""
     params = dict(config.model.params)
-    params.setdefault("input_length", config.data.window)
+    for key, value in input_params(config.model.name, input_shape).items():
+        params.setdefault(key, value)
     params.setdefault("n_classes", n_classes)
-    dropout = config.tricks.input_dropout
-    params["input_dropout"] = None if dropout is None else [float(dropout[0]), float(dropout[1])]
+    if takes_input_dropout(config.model.name):
+        dropout = config.tricks.input_dropout
+        params["input_dropout"] = None if dropout is None else [float(dropout[0]), float(dropout[1])]
     return {"name": config.model.name, "params": params}
 
 
@@ -180,7 +184,7 @@ def train_one(
                     bar.set_postfix(loss=f"{loss_sum / (start + len(index)):.4f}", acc=f"{correct / (start + len(index)):.3f}")
         if schedule is not None:
             schedule.step()
-        if config.training.recalibrate_batchnorm and config.tricks.input_dropout is not None:
+        if config.training.recalibrate_batchnorm and arch["params"].get("input_dropout") is not None:
             recalibrate_batchnorm(model, x_train)
         val_logits = logits_of(model, x_val)
         val_loss = float(loss_fn(val_logits, y_val))
@@ -223,13 +227,14 @@ def train_ensemble(
     *,
     progress: bool = True,
 ) -> TrainedEnsemble:
-    """Train ``config.tricks.ensemble`` members one after the other; return a TrainedEnsemble.
+    """Train ``config.tricks.ensemble`` members one after the other on samples ``train`` (x of
+    shape (N, *input shape), y) and ``val``; return a TrainedEnsemble.
 
     Member ``i`` is seeded ``config.training.seed + i``.
     """
     if config.training.threads:
         torch.set_num_threads(config.training.threads)
-    arch = model_arch(config, n_classes)
+    arch = model_arch(config, n_classes, tuple(np.asarray(train[0]).shape[1:]))
     started = time.perf_counter()
     result = TrainedEnsemble(arch=arch, members=[])
     n = config.tricks.ensemble

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from edge_deploy.data import NORMALIZATION, SAMPLE_RATE_HZ, load_windows
+from edge_deploy.data import IMAGE_NORMALIZATION, NORMALIZATION, SAMPLE_RATE_HZ, load_split
 from edge_deploy.fsutil import atomic_write_json
-from edge_deploy.models import count_macs, count_parameters
+from edge_deploy.models import build_model, count_macs, count_parameters
 from edge_deploy.train.checkpoint import Checkpoint, save_checkpoint
 from edge_deploy.train.config import TrainConfig
 from edge_deploy.train.evaluate import evaluate_checkpoint
@@ -18,14 +18,12 @@ from edge_deploy.train.loop import train_ensemble
 
 
 def data_spec(config: TrainConfig) -> dict[str, Any]:
-    """Return the ``load_windows`` keyword arguments the config trains on (the checkpoint's ``data``)."""
-    return {
-        "data": config.data.path,
-        "load_hp": list(config.data.load_hp),
-        "window": config.data.window,
-        "stride": config.data.stride if config.data.stride is not None else config.data.window // 8,
-        "fractions": [float(f) for f in config.data.fractions],
-    }
+    """Return the loader arguments the config trains on (the checkpoint's ``data``; for images
+    with their ``kind``, and the size and channels the model takes when the config leaves them out)."""
+    model_input = None
+    if getattr(config.data, "kind", "windows") == "images":
+        model_input = tuple(getattr(build_model(config.model.name, **config.model.params), "input_shape", ()))
+    return config.data.spec(model_input)
 
 
 def train_checkpoint(config: TrainConfig, *, progress: bool = True) -> Checkpoint:
@@ -35,16 +33,16 @@ def train_checkpoint(config: TrainConfig, *, progress: bool = True) -> Checkpoin
     per test SNR, model size and the training history. Raises EdgeDeployError on bad data.
     """
     spec = data_spec(config)
-    x_train, y_train, class_names = load_windows(split="train", **spec)
-    x_val, y_val, _ = load_windows(split="val", **spec)
+    x_train, y_train, class_names = load_split(spec, "train")
+    x_val, y_val, _ = load_split(spec, "val")
     # Train only on the classes present (loads 1 and 2 HP lack the normal records).
     spec["labels"] = sorted(int(v) for v in np.unique(y_train))
     trained = train_ensemble(config, (x_train, y_train), (x_val, y_val), len(class_names), progress=progress)
     checkpoint = Checkpoint(
         arch=trained.arch,
         members=trained.members,
-        input={"channels": int(x_train.shape[1]), "length": int(x_train.shape[2]), "sample_rate_hz": SAMPLE_RATE_HZ},
-        normalization=dict(NORMALIZATION),
+        input=_input_of(x_train, spec),
+        normalization=dict(IMAGE_NORMALIZATION if spec.get("kind") == "images" else NORMALIZATION),
         classes=list(class_names),
         data=spec,
         config=config.model_dump(mode="json"),
@@ -65,6 +63,11 @@ def train_checkpoint(config: TrainConfig, *, progress: bool = True) -> Checkpoin
     )
     checkpoint.metrics = metrics
     return checkpoint
+
+
+def _input_of(x: np.ndarray, spec: dict[str, Any]) -> dict[str, Any]:
+    shape = {"shape": [int(d) for d in x.shape[1:]]}
+    return shape if spec.get("kind") == "images" else {**shape, "sample_rate_hz": SAMPLE_RATE_HZ}
 
 
 def write_training_outputs(checkpoint: Checkpoint, out_dir: str | os.PathLike) -> dict[str, Path]:
