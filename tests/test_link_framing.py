@@ -144,8 +144,17 @@ def _reply(peer, frame, payload):
     peer.send(encode_frame(frame.type | fr.REPLY, frame.seq, payload))
 
 
+_INFO = b"protocol=2\nfirmware=0.1.0\nboard=b\nclock_hz=1\ncycle_source=dwt\ncycle_hz=1\nmax_payload=4096\n"
+
+
+def _echo(peer, frame, count):
+    """Echo every request, and answer INFO (the client asks it before an ECHO longer than the
+    256 bytes every device takes) with a 4 KiB request buffer."""
+    _reply(peer, frame, _INFO if frame.type == fr.INFO else frame.payload)
+
+
 def test_echo_over_a_pty(pty_pair):
-    peer, client = _connect(pty_pair, lambda p, f, n: _reply(p, f, f.payload))
+    peer, client = _connect(pty_pair, _echo)
     with client:
         for size in (1, 100, 4096):
             payload = os.urandom(size)
@@ -311,11 +320,11 @@ def test_pipelined_replies_are_matched_by_seq_in_any_order(pty_pair):
 
 
 def test_echo_longer_than_one_frame_is_split(pty_pair):
-    peer, client = _connect(pty_pair, lambda p, f, n: _reply(p, f, f.payload), window=2)
+    peer, client = _connect(pty_pair, _echo, window=2)
     with client:
         payload = os.urandom(3 * fr.MAX_PAYLOAD + 100)
         assert client.echo(payload) == payload          # was ValueError past 4,096 bytes
-    assert [len(f.payload) for f in peer.received] == [fr.MAX_PAYLOAD] * 3 + [100]
+    assert [len(f.payload) for f in peer.received] == [0] + [fr.MAX_PAYLOAD] * 3 + [100]   # INFO first
 
 
 def test_a_closed_port_is_a_link_error_naming_the_port(pty_pair):

@@ -29,7 +29,7 @@ static int dwt_counts(void)
     return DWT_CYCCNT != before;
 }
 
-void ed_cycles_init(void)
+void ed_cycles_init(int tick_interrupt)
 {
     if (dwt_counts()) {
         source = ED_CYCLES_DWT;
@@ -38,7 +38,7 @@ void ed_cycles_init(void)
     source = ED_CYCLES_SYSTICK;
     SYST_RVR = SYST_MAX_RELOAD;
     SYST_CVR = 0;
-    SYST_CSR = SYST_CSR_CLKSOURCE | SYST_CSR_TICKINT | SYST_CSR_ENABLE;
+    SYST_CSR = SYST_CSR_CLKSOURCE | (tick_interrupt ? SYST_CSR_TICKINT : 0u) | SYST_CSR_ENABLE;
 }
 
 uint32_t ed_cycles_now(void)
