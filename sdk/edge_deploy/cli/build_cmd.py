@@ -22,8 +22,11 @@ import click
 @click.option("--winograd", type=click.Choice(["auto", "off", "force"]), default="auto", show_default=True,
               help="Winograd F(4,3) kernel for dense 1-D convolutions: per layer when fewer modelled cycles "
                    "(auto; SIMD path only), never (off), wherever it can run (force).")
+@click.option("--stack", type=click.Choice(["auto", "board"]), default="auto", show_default=True,
+              help="Stack to reserve: the high-water mark measured on QEMU plus a margin (auto, where QEMU "
+                   "runs the board; else the board's), or the board file's stack_bytes (board).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of a summary.")
-def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, winograd, as_json) -> None:
+def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, winograd, stack, as_json) -> None:
     """Generate C for MODEL (.tflite, model.pt or a pipeline .yaml), compile it for BOARD and write DIR.
 
     DIR gets src/ (a plain project: make), firmware.elf, firmware.map, model.tflite, report.json,
@@ -36,7 +39,7 @@ def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, winogr
 
     start = time.monotonic()
     result = build_model(model_path, board, out_dir, kernels=kernels, cmsis_nn=cmsis_nn, calib=calib,
-                         sparse=sparse, winograd=winograd)
+                         sparse=sparse, winograd=winograd, stack=stack)
     report = result.report
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
@@ -45,7 +48,9 @@ def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, winogr
                f"in {time.monotonic() - start:.1f} s")
     click.echo(f"  flash {report['flash_bytes']:,} B (weights {report['weights_bytes']:,} B), "
                f"RAM {report['ram_bytes']:,} B (arena {report['arena_bytes']:,} B, lower bound "
-               f"{report['arena_lower_bound_bytes']:,} B; stack {report['stack_bytes']:,} B)")
+               f"{report['arena_lower_bound_bytes']:,} B; runtime buffers {report['runtime_buffer_bytes']:,} B; "
+               f"stack {report['stack_bytes']:,} B)")
+    click.echo(f"  stack: {report['stack_source']}")
     click.echo(f"  {report['n_layers']} layers, {report['macs']:,} MACs per inference")
     for layer in report["layers"]:
         kernel = layer["kernel"] or (f"(fused into {layer['fused_into']})" if layer.get("fused_into")
