@@ -10,6 +10,7 @@ from codegen_models import random_inputs, tiny_graph
 from firmware_builds import session_firmware
 
 from edge_deploy.boards import load_board
+from edge_deploy.build.device_run import run_batch, stack_summary
 from edge_deploy.build.firmware_build import build_graph
 from edge_deploy.build.stack import (
     STACK_MARGIN_BYTES,
@@ -85,3 +86,11 @@ def test_the_runtime_without_a_model_reports_its_mark(tmp_path_factory, qemu_arm
     with start_qemu(BOARD, build.elf, link="semihost") as target, target.connect() as device:
         assert device.boot_info.stack_bytes == load_board(BOARD).stack_bytes
         assert 0 < device.boot_info.stack_peak <= device.info().stack_peak
+
+
+def test_edge_deploy_run_reports_the_stack_high_water_mark(measured):
+    graph, build = measured
+    result = run_batch(build.out_dir, random_inputs(graph, 2, seed=5))
+    assert result.stack_bytes == build.report["stack_bytes"]
+    assert build.report["stack_peak_bytes"] <= result.stack_peak < result.stack_bytes
+    assert stack_summary(result).startswith(f"stack: {result.stack_peak:,} of {result.stack_bytes:,} B used")
