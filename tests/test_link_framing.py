@@ -350,3 +350,32 @@ def test_wait_boot_finds_the_boot_frame_or_says_the_firmware_did_not_start(pty_p
         with pytest.raises(LinkError, match="did not start: no BOOT frame within 0.3 s"):
             client.wait_boot(0.3)
         assert time.monotonic() - start < 1.0
+
+
+_PROTOCOL_1_INFO = (b"protocol=1\nfirmware=0.1.0\nboard=b\nclock_hz=1\ncycle_source=dwt\ncycle_hz=1\n"
+                    b"max_payload=4096\nrun_batch=1\nmodel=m\n")
+
+
+def _protocol_1_device(peer, frame, count):
+    """Stands in for firmware of protocol 1 (before streamed tensors; a real one would need the
+    old runtime built): 1,000-byte inputs, 16-byte outputs (each byte + 1), one layer, several
+    whole inputs per RUN_BATCH, refused past its 4 KiB request buffer."""
+    if frame.type == fr.INFO:
+        _reply(peer, frame, _PROTOCOL_1_INFO)
+    elif frame.type == fr.MODEL_INFO:
+        _reply(peer, frame, b"name=m\ninput_bytes=1000\noutput_bytes=16\nn_layers=1\nlayer.0=l0\n")
+    elif frame.type == fr.RUN_BATCH and len(frame.payload) <= 4096 and len(frame.payload) % 1000 == 0:
+        inputs = [frame.payload[i : i + 1000] for i in range(0, len(frame.payload), 1000)]
+        _reply(peer, frame, b"".join(struct.pack("<II", 7, 7) + bytes((b + 1) & 0xFF for b in x[:16]) for x in inputs))
+    else:
+        peer.send(encode_frame(fr.ERROR, frame.seq, bytes([fr.ERR_BAD_REQUEST]) + b"unexpected"))
+
+
+def test_a_protocol_1_device_still_gets_several_inputs_per_run_batch(pty_pair):
+    peer, client = _connect(pty_pair, _protocol_1_device, window=2)
+    inputs = [bytes([i]) * 1000 for i in range(9)]
+    with client:
+        outputs = [out for _, out in client.run_inputs(inputs)]
+        assert not client._device_info().stream
+    assert outputs == [bytes([i + 1]) * 16 for i in range(9)]
+    assert [len(f.payload) for f in peer.received if f.type == fr.RUN_BATCH] == [4000, 4000, 1000]
