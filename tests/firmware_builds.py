@@ -1,9 +1,9 @@
 """Firmware built once per test session and shared by the firmware, emulator and selftest tests.
 
 ``session_firmware(tmp_path_factory, board, variant)`` compiles the runtime for ``board`` with
-the fixture model ``variant`` ("none", "add_one", "add_one_small" (1,000 bytes in, 16 out: four
-inputs per RUN_BATCH frame; "add_one_small_16k" with a 16 KiB request buffer), "fault", "exit") on first use and returns the cached FirmwareBuild
-afterwards.
+the fixture model ``variant`` ("none", "add_one", "add_one_small" (1,000 bytes in, 16 out, with
+the 256-byte request buffer of a generated model's firmware; "add_one_small_16k" with a 16 KiB
+one), "fault", "exit") on first use and returns the cached FirmwareBuild afterwards.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ VARIANTS = {
     "exit": [FIXTURES / "test_model_exit.c"],
 }
 DEFINES = {
-    "add_one_small": {"TEST_TENSOR_BYTES": "1000u", "TEST_OUTPUT_BYTES": "16u"},
-    # The same with a 16 KiB request buffer: larger frames, 16 inputs per RUN_BATCH.
+    # The request buffer a generated model's firmware has (ed_runtime_config.h): control requests
+    # only, the inputs stream into the tensor.
+    "add_one_small": {"TEST_TENSOR_BYTES": "1000u", "TEST_OUTPUT_BYTES": "16u", "ED_MAX_PAYLOAD": "256u"},
+    # The same with a 16 KiB request buffer: larger ECHO frames.
     "add_one_small_16k": {"TEST_TENSOR_BYTES": "1000u", "TEST_OUTPUT_BYTES": "16u", "ED_MAX_PAYLOAD": "16384u"},
 }
 _cache: dict[tuple[str, str], FirmwareBuild] = {}

@@ -55,7 +55,7 @@ def test_selftest_passes_on_netduinoplus2(tmp_path, qemu_arm):
 
 def test_device_info_reports_board_and_cycle_source(bare_device):
     info = bare_device.info()
-    assert (info.board, info.clock_hz, info.protocol, info.model) == ("netduinoplus2", 168_000_000, 1, None)
+    assert (info.board, info.clock_hz, info.protocol, info.model) == ("netduinoplus2", 168_000_000, 2, None)
     # QEMU does not model the DWT: the runtime must have noticed and fallen back to SysTick.
     assert info.cycle_source == "systick"
     assert info.max_payload == fr.MAX_PAYLOAD

@@ -144,8 +144,17 @@ def _reply(peer, frame, payload):
     peer.send(encode_frame(frame.type | fr.REPLY, frame.seq, payload))
 
 
+_INFO = b"protocol=2\nfirmware=0.1.0\nboard=b\nclock_hz=1\ncycle_source=dwt\ncycle_hz=1\nmax_payload=4096\n"
+
+
+def _echo(peer, frame, count):
+    """Echo every request, and answer INFO (the client asks it before an ECHO longer than the
+    256 bytes every device takes) with a 4 KiB request buffer."""
+    _reply(peer, frame, _INFO if frame.type == fr.INFO else frame.payload)
+
+
 def test_echo_over_a_pty(pty_pair):
-    peer, client = _connect(pty_pair, lambda p, f, n: _reply(p, f, f.payload))
+    peer, client = _connect(pty_pair, _echo)
     with client:
         for size in (1, 100, 4096):
             payload = os.urandom(size)
@@ -311,11 +320,11 @@ def test_pipelined_replies_are_matched_by_seq_in_any_order(pty_pair):
 
 
 def test_echo_longer_than_one_frame_is_split(pty_pair):
-    peer, client = _connect(pty_pair, lambda p, f, n: _reply(p, f, f.payload), window=2)
+    peer, client = _connect(pty_pair, _echo, window=2)
     with client:
         payload = os.urandom(3 * fr.MAX_PAYLOAD + 100)
         assert client.echo(payload) == payload          # was ValueError past 4,096 bytes
-    assert [len(f.payload) for f in peer.received] == [fr.MAX_PAYLOAD] * 3 + [100]
+    assert [len(f.payload) for f in peer.received] == [0] + [fr.MAX_PAYLOAD] * 3 + [100]   # INFO first
 
 
 def test_a_closed_port_is_a_link_error_naming_the_port(pty_pair):
@@ -341,3 +350,32 @@ def test_wait_boot_finds_the_boot_frame_or_says_the_firmware_did_not_start(pty_p
         with pytest.raises(LinkError, match="did not start: no BOOT frame within 0.3 s"):
             client.wait_boot(0.3)
         assert time.monotonic() - start < 1.0
+
+
+_PROTOCOL_1_INFO = (b"protocol=1\nfirmware=0.1.0\nboard=b\nclock_hz=1\ncycle_source=dwt\ncycle_hz=1\n"
+                    b"max_payload=4096\nrun_batch=1\nmodel=m\n")
+
+
+def _protocol_1_device(peer, frame, count):
+    """Stands in for firmware of protocol 1 (before streamed tensors; a real one would need the
+    old runtime built): 1,000-byte inputs, 16-byte outputs (each byte + 1), one layer, several
+    whole inputs per RUN_BATCH, refused past its 4 KiB request buffer."""
+    if frame.type == fr.INFO:
+        _reply(peer, frame, _PROTOCOL_1_INFO)
+    elif frame.type == fr.MODEL_INFO:
+        _reply(peer, frame, b"name=m\ninput_bytes=1000\noutput_bytes=16\nn_layers=1\nlayer.0=l0\n")
+    elif frame.type == fr.RUN_BATCH and len(frame.payload) <= 4096 and len(frame.payload) % 1000 == 0:
+        inputs = [frame.payload[i : i + 1000] for i in range(0, len(frame.payload), 1000)]
+        _reply(peer, frame, b"".join(struct.pack("<II", 7, 7) + bytes((b + 1) & 0xFF for b in x[:16]) for x in inputs))
+    else:
+        peer.send(encode_frame(fr.ERROR, frame.seq, bytes([fr.ERR_BAD_REQUEST]) + b"unexpected"))
+
+
+def test_a_protocol_1_device_still_gets_several_inputs_per_run_batch(pty_pair):
+    peer, client = _connect(pty_pair, _protocol_1_device, window=2)
+    inputs = [bytes([i]) * 1000 for i in range(9)]
+    with client:
+        outputs = [out for _, out in client.run_inputs(inputs)]
+        assert not client._device_info().stream
+    assert outputs == [bytes([i + 1]) * 16 for i in range(9)]
+    assert [len(f.payload) for f in peer.received if f.type == fr.RUN_BATCH] == [4000, 4000, 1000]

@@ -1,13 +1,16 @@
 """The runtime's links under real QEMU: the semihosting link (stdin/stdout on a socket pair),
-RUN_BATCH, pipelined requests, error replies and their seqs, a firmware that never boots, an
-emulator that exits or is killed in the middle of a request, and the semihosting probe on a
-QEMU without semihosting. Everything here is the real firmware over real sockets."""
+RUN_BATCH, pipelined requests, inputs streamed into the tensor (damaged, cut short, out of range),
+error replies and their seqs, a firmware that never boots, an emulator that exits or is killed in
+the middle of a request, and the semihosting probe on a QEMU without semihosting. Everything here
+is the real firmware over real sockets; only the damage to a frame the client sends is injected
+(a socket does not corrupt bytes), by flipping one bit of it on its way out."""
 
 from __future__ import annotations
 
 import os
 import random
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -27,8 +30,9 @@ pytestmark = pytest.mark.qemu
 
 @pytest.fixture(scope="module")
 def small_device(tmp_path_factory, qemu_arm):
-    """The add-one model with 1,000-byte inputs and 16-byte outputs (four inputs per RUN_BATCH
-    frame), on mps2-an386 in QEMU over the semihosting link, four requests in flight."""
+    """The add-one model with 1,000-byte inputs and 16-byte outputs and a generated model's
+    256-byte request buffer, on mps2-an386 in QEMU over the semihosting link, four requests in
+    flight."""
     build = session_firmware(tmp_path_factory, "mps2-an386", "add_one_small")
     with start_qemu("mps2-an386", build.elf, link="semihost") as target, target.connect() as device:
         yield device
@@ -41,14 +45,14 @@ def _add_one(data: bytes, count: int) -> bytes:
 def test_the_semihosting_link_boots_and_echoes_whole_buffers(small_device):
     assert small_device.boot_info is not None and small_device.boot_info.link == "semihost"
     info = small_device.info()
-    assert (info.link, info.run_batch, info.max_payload) == ("semihost", True, fr.MAX_PAYLOAD)
-    payload = random.Random(1).randbytes(3 * fr.MAX_PAYLOAD + 5)   # four ECHO frames, pipelined
+    assert (info.link, info.run_batch, info.stream, info.max_payload) == ("semihost", True, True, 256)
+    payload = random.Random(1).randbytes(3 * 256 + 5)   # four ECHO frames, pipelined
     assert small_device.echo(payload) == payload
 
 
 def test_run_batch_answers_every_input_in_order(small_device):
     rng = random.Random(2)
-    inputs = [rng.randbytes(1000) for _ in range(11)]   # three RUN_BATCH requests of 4, 4, 3
+    inputs = [rng.randbytes(1000) for _ in range(11)]   # eleven RUN_BATCH requests, four in flight
     before = small_device.read_profile().runs
     results = list(small_device.run_inputs(inputs))
     assert [output for _, output in results] == [_add_one(x, 16) for x in inputs]
@@ -57,7 +61,7 @@ def test_run_batch_answers_every_input_in_order(small_device):
 
 
 def test_a_larger_request_buffer_means_larger_frames(tmp_path_factory, qemu_arm):
-    # ED_MAX_PAYLOAD is a build define: the device reports it and the host fills its frames.
+    # ED_MAX_PAYLOAD is a build define: the device reports it and the host fills its ECHO frames.
     build = session_firmware(tmp_path_factory, "mps2-an386", "add_one_small_16k")
     with start_qemu("mps2-an386", build.elf, link="semihost") as target, target.connect() as device:
         assert device.boot_info.max_payload == 16384
@@ -68,11 +72,95 @@ def test_a_larger_request_buffer_means_larger_frames(tmp_path_factory, qemu_arm)
         assert device.resends == 0
 
 
-def test_run_batch_refuses_a_partial_input(small_device):
+def test_run_batch_takes_exactly_one_whole_input(small_device):
+    # Shorter: read (into no tensor), checked, refused. Longer: refused at its header, before a
+    # byte of it is stored. The link carries on.
     with pytest.raises(EdgeDeployError, match="RUN_BATCH: BAD_REQUEST"):
-        small_device.request(fr.RUN_BATCH, bytes(1500))
+        small_device.request(fr.RUN_BATCH, bytes(500))
     with pytest.raises(EdgeDeployError, match="RUN_BATCH: BAD_REQUEST"):
         small_device.request(fr.RUN_BATCH, b"")
+    with pytest.raises(EdgeDeployError, match="RUN_BATCH: TOO_LONG"):
+        small_device.request(fr.RUN_BATCH, bytes(2000))
+    assert small_device.echo(b"still here") == b"still here"
+
+
+def test_a_load_past_the_tensor_is_dropped_whole_and_refused(small_device):
+    # 500 bytes at offset 900 of a 1,000-byte input: longer than the 256-byte request buffer, so
+    # the device reads them through the buffer's free end and drops them, then says OUT_OF_RANGE.
+    small_device.load_input(bytes(range(200)) * 5)
+    with pytest.raises(EdgeDeployError, match="LOAD_INPUT: OUT_OF_RANGE"):
+        small_device.request(fr.LOAD_INPUT, struct.pack("<I", 900) + bytes(500))
+    small_device.run()
+    assert small_device.read_output() == _add_one(bytes(range(200)) * 5, 16)
+
+
+class _DamageOnce:
+    """Flips one bit in the payload of the ``nth`` frame of type ``frame_type`` the client
+    writes, on its way to the socket: the device gets that frame damaged once, its resend intact."""
+
+    def __init__(self, device, frame_type: int, nth: int) -> None:
+        self.write, self.frame_type, self.left = device._stream.write, frame_type, nth
+
+    def __call__(self, data: bytes) -> None:
+        if data[2] == self.frame_type:
+            self.left -= 1
+            if self.left == 0:
+                data = bytearray(data)
+                data[fr.HEADER_BYTES + 7] ^= 0x08
+                data = bytes(data)
+        self.write(data)
+
+
+def test_a_damaged_streamed_input_is_resent_and_every_output_is_right(small_device, monkeypatch):
+    # The third RUN_BATCH of a pipelined run arrives with a flipped bit: its bytes are already in
+    # the input tensor when the CRC fails, so the device answers BAD_CRC without running, the next
+    # request (already on its way) overwrites the garbage, and the resent one runs intact.
+    monkeypatch.setattr(small_device._stream, "write", _DamageOnce(small_device, fr.RUN_BATCH, 3))
+    inputs = [random.Random(40 + i).randbytes(1000) for i in range(8)]
+    resends, runs = small_device.resends, small_device.read_profile().runs
+    outputs = [output for _, output in small_device.run_inputs(inputs)]
+    assert outputs == [_add_one(x, 16) for x in inputs]
+    assert small_device.resends == resends + 1
+    assert small_device.read_profile().runs == runs + 8          # the damaged one never ran
+
+
+def test_a_damaged_load_leaves_garbage_that_a_good_load_replaces(small_device, monkeypatch):
+    data = bytes(range(250)) * 4
+    monkeypatch.setattr(small_device._stream, "write", _DamageOnce(small_device, fr.LOAD_INPUT, 1))
+    resends = small_device.resends
+    small_device.load_input(data)      # damaged once (BAD_CRC), resent by the client
+    assert small_device.resends == resends + 1
+    small_device.run()
+    assert small_device.read_output() == _add_one(data, 16)
+
+
+@pytest.mark.parametrize("cut", [fr.HEADER_BYTES + 2, fr.HEADER_BYTES + 4 + 300, fr.HEADER_BYTES + 4 + 1000 + 2])
+def test_a_load_cut_short_anywhere_is_answered_truncated(small_device, cut):
+    # Inside the offset (the buffered head), inside the streamed data, inside the CRC-32.
+    frame = encode_frame(fr.LOAD_INPUT, 0x31, struct.pack("<I", 0) + bytes(1000), max_payload=fr.LENGTH_FIELD_MAX)
+    small_device.send_raw(frame[:cut])
+    answer = small_device.receive_frame(timeout=15.0)
+    while answer is not None and answer.seq != 0x31:
+        answer = small_device.receive_frame(timeout=15.0)
+    assert answer is not None and (answer.type, answer.payload[0]) == (fr.ERROR, fr.ERR_TRUNCATED)
+    data = random.Random(cut).randbytes(1000)
+    assert [out for _, out in small_device.run_inputs([data])] == [_add_one(data, 16)]
+
+
+def test_a_request_swallowed_by_a_cut_short_stream_is_resent_after_the_timeout(small_device):
+    # The bytes of a streamed payload go to the tensor and are not searched again after damage:
+    # an ECHO (25 bytes) sent right behind a RUN_BATCH that lacks its last 21 is taken as the rest
+    # of its input and its CRC-32, the cut frame is answered BAD_CRC (stale for the client), and
+    # the ECHO is sent again when its timeout expires (docs/protocol.md, "Resynchronisation").
+    frame = encode_frame(fr.RUN_BATCH, 0x32, bytes(1000), max_payload=fr.LENGTH_FIELD_MAX)
+    timeout, small_device.timeout = small_device.timeout, 2.0
+    try:
+        small_device.send_raw(frame[:-21])
+        resends = small_device.resends
+        assert small_device.echo(b"behind the cut") == b"behind the cut"
+        assert small_device.resends == resends + 1
+    finally:
+        small_device.timeout = timeout
 
 
 def test_pipelined_requests_survive_a_damaged_frame_before_them(small_device):
@@ -81,7 +169,7 @@ def test_pipelined_requests_survive_a_damaged_frame_before_them(small_device):
     damaged = bytearray(encode_frame(fr.ECHO, 0x42, bytes(200)))
     damaged[fr.HEADER_BYTES + 50] ^= 0x10
     small_device.send_raw(bytes(damaged))
-    good = [Request(fr.ECHO, bytes([i]) * 300) for i in range(6)]
+    good = [Request(fr.ECHO, bytes([i]) * 250) for i in range(6)]
     assert list(small_device.exchange(good, window=4)) == [r.payload for r in good]
 
 

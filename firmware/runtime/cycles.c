@@ -9,6 +9,7 @@
 
 static ed_cycle_source_t source;
 static volatile uint32_t systick_wraps;
+static int tick_polled;   /* SysTick without its interrupt: wraps counted from COUNTFLAG */
 
 volatile uint32_t ed_current_layer;
 
@@ -29,7 +30,7 @@ static int dwt_counts(void)
     return DWT_CYCCNT != before;
 }
 
-void ed_cycles_init(void)
+void ed_cycles_init(int tick_interrupt)
 {
     if (dwt_counts()) {
         source = ED_CYCLES_DWT;
@@ -38,7 +39,8 @@ void ed_cycles_init(void)
     source = ED_CYCLES_SYSTICK;
     SYST_RVR = SYST_MAX_RELOAD;
     SYST_CVR = 0;
-    SYST_CSR = SYST_CSR_CLKSOURCE | SYST_CSR_TICKINT | SYST_CSR_ENABLE;
+    tick_polled = !tick_interrupt;
+    SYST_CSR = SYST_CSR_CLKSOURCE | (tick_interrupt ? SYST_CSR_TICKINT : 0u) | SYST_CSR_ENABLE;
 }
 
 uint32_t ed_cycles_now(void)
@@ -46,9 +48,20 @@ uint32_t ed_cycles_now(void)
     if (source == ED_CYCLES_DWT) {
         return DWT_CYCCNT;
     }
-    /* Re-read if a wrap was counted in between, so the high and low parts agree. */
     uint32_t wraps;
     uint32_t value;
+    if (tick_polled) {
+        /* A wrap seen after the value was read belongs before it: count it and read again. The
+         * count stays right while calls come at least once per wrap (2^24 ticks). */
+        for (;;) {
+            value = SYST_CVR;
+            if ((SYST_CSR & SYST_CSR_COUNTFLAG) == 0u) {
+                return (systick_wraps << 24) | (SYST_MAX_RELOAD - value);
+            }
+            systick_wraps++;
+        }
+    }
+    /* Re-read if a wrap was counted in between, so the high and low parts agree. */
     do {
         wraps = systick_wraps;
         value = SYST_CVR;

@@ -17,6 +17,11 @@ uint32_t ed_link_read(uint8_t *buffer, uint32_t capacity);
 void ed_link_write(const void *data, uint32_t length);
 /* Waits until every byte written has left. */
 void ed_link_flush(void);
+/* Options the host passed on the semihosting command line (QEMU boards only; 0 elsewhere):
+ * ED_HOST_NO_INTERRUPTS ("edge-deploy-interrupts=off") asks for a run without interrupts, in
+ * which a stack measurement depends on the code alone (edge_deploy.build.stack). */
+#define ED_HOST_NO_INTERRUPTS 1u
+int ed_link_host_option(uint32_t option);
 /* "uart" or "semihost", for INFO. */
 const char *ed_link_name(void);
 

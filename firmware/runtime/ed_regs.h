@@ -31,6 +31,7 @@
 #define SYST_CSR_ENABLE    (1u << 0)
 #define SYST_CSR_TICKINT   (1u << 1)
 #define SYST_CSR_CLKSOURCE (1u << 2)       /* 1: the processor clock */
+#define SYST_CSR_COUNTFLAG (1u << 16)      /* set by a wrap, cleared by reading SYST_CSR */
 #define SYST_MAX_RELOAD    0x00FFFFFFu
 
 #endif /* ED_REGS_H */

@@ -16,7 +16,9 @@ typedef enum {
 uint32_t ed_cycles_now(void);
 ed_cycle_source_t ed_cycle_source(void);
 const char *ed_cycle_source_name(void);
-void ed_cycles_init(void);
+/* tick_interrupt 0 runs the SysTick fallback without its wrap interrupt (counts then wrap at 24
+ * bits): only for a stack measurement, which must not depend on where an interrupt lands. */
+void ed_cycles_init(int tick_interrupt);
 
 /* Profiler hook: a model calls ed_layer_marker(i) just before layer i runs; the runtime calls it
  * with ED_MARKER_RUN_BEGIN / ED_MARKER_RUN_END around a whole inference. It is a real
@@ -25,6 +27,12 @@ void ed_cycles_init(void);
 #define ED_MARKER_RUN_END   0xFFFFFFF1u
 void ed_layer_marker(uint32_t layer_index);
 extern volatile uint32_t ed_current_layer;
+
+/* The stack (stack.c): ed_stack_paint() at reset fills the free stack with a pattern;
+ * ed_stack_peak() is the most stack used since (bytes), ed_stack_bytes() the stack's size. */
+void ed_stack_paint(void);
+uint32_t ed_stack_bytes(void);
+uint32_t ed_stack_peak(void);
 
 /* Semihosting exit: ends the emulator with status `code`. Only call it under an emulator or a
  * debugger: on a bare board the BKPT instruction faults. */

@@ -4,14 +4,17 @@
 #include "ed_semihost.h"
 #include "ed_uart.h"
 
-/* The semihosting argument by which the host asks for the semihosting link. */
+/* The semihosting arguments by which the host asks for the semihosting link, and for a run
+ * without interrupts (ed_link.h). */
 #define ED_LINK_SEMIHOST_ARG "edge-deploy-link=semihost"
+#define ED_LINK_NO_INTERRUPTS_ARG "edge-deploy-interrupts=off"
 /* Semihosting SYS_OPEN modes: ":tt" opened for reading is the host's stdin, for writing its stdout. */
 #define SH_MODE_READ 0u
 #define SH_MODE_WRITE 4u
 
 static int32_t host_in = -1;
 static int32_t host_out = -1;
+static uint32_t host_options;
 
 static int semihost_link(void)
 {
@@ -42,8 +45,13 @@ void ed_link_init(void)
     /* Only firmware for a board QEMU emulates asks; elsewhere the BKPT of the question is not
      * worth its risk (an emulator that stops on it). */
     char cmdline[128];
-    if (ed_semihost_available() && ed_semihost_cmdline(cmdline, sizeof cmdline) == 0
-        && contains(cmdline, ED_LINK_SEMIHOST_ARG)) {
+    if (!ed_semihost_available() || ed_semihost_cmdline(cmdline, sizeof cmdline) != 0) {
+        return;
+    }
+    if (contains(cmdline, ED_LINK_NO_INTERRUPTS_ARG)) {
+        host_options |= ED_HOST_NO_INTERRUPTS;
+    }
+    if (contains(cmdline, ED_LINK_SEMIHOST_ARG)) {
         int32_t in = ed_semihost_open(":tt", SH_MODE_READ);
         int32_t out = ed_semihost_open(":tt", SH_MODE_WRITE);
         if (in >= 0 && out >= 0) {
@@ -90,6 +98,11 @@ void ed_link_flush(void)
     if (!semihost_link()) {
         ed_uart_flush();
     }
+}
+
+int ed_link_host_option(uint32_t option)
+{
+    return (host_options & option) != 0u;
 }
 
 const char *ed_link_name(void)

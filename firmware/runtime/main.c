@@ -6,7 +6,7 @@
 int main(void)
 {
     ed_link_init();
-    ed_cycles_init();
+    ed_cycles_init(!ed_link_host_option(ED_HOST_NO_INTERRUPTS));
     ed_send_boot();
     ed_serve_forever();
 }

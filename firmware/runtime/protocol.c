@@ -78,15 +78,49 @@ static uint32_t fill(ed_frame_t *frame, uint32_t have, uint32_t want)
     return have;
 }
 
+/* Reads the `count` streamed payload bytes of a frame whose first `hold` bytes are in the buffer
+ * into `target`, or with target NULL into the free end of the buffer, where they are dropped;
+ * bytes taken back come first. Updates *crc over them. Returns 0, or -1 when the line went quiet
+ * first (the frame was cut short). */
+static int stream_in(ed_frame_t *frame, uint32_t hold, uint8_t *target, uint32_t count, uint32_t *crc)
+{
+    while (count > 0u && frame->replay_start < frame->replay_end) {
+        uint8_t *byte = &frame->bytes[frame->replay_start++];
+        *crc = ed_crc32_update(*crc, byte, 1);
+        if (target != NULL) {
+            *target++ = *byte;
+        }
+        count--;
+    }
+    uint32_t quiet_since = ed_cycles_now();
+    while (count > 0u) {
+        uint8_t *into = target != NULL ? target : frame->bytes + hold;
+        uint32_t room = target != NULL ? count : ED_FRAME_BYTES - hold;
+        uint32_t got = ed_link_read(into, count < room ? count : room);
+        if (got > 0u) {
+            *crc = ed_crc32_update(*crc, into, got);
+            if (target != NULL) {
+                target += got;
+            }
+            count -= got;
+            quiet_since = ed_cycles_now();
+        } else if (ed_cycles_now() - quiet_since > ED_INTERBYTE_TIMEOUT_CYCLES) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void drop_first(ed_frame_t *frame, uint32_t *have)
 {
     memmove(frame->bytes, frame->bytes + 1, --*have);
 }
 
-/* Reads a header into bytes[0..7). The header sits in a small window: on a bad header CRC the
- * window slides by one byte and the search for the sync pair goes on, so a real frame right after
- * garbage is still found. Returns 0 on a good header, -1 on a timeout mid-header (*have bytes of
- * it held). */
+/* Reads a header into bytes[0..7). The header sits in a small window, filled as far as the link
+ * has bytes (never past the 7 a header takes, so no byte of the payload is read here); on a bad
+ * header CRC the window slides by one byte and the search for the sync pair goes on, so a real
+ * frame right after garbage is still found. Returns 0 on a good header, -1 on a timeout
+ * mid-header (*have bytes of it held, starting with the sync byte). */
 static int receive_header(ed_frame_t *frame, uint32_t *have)
 {
     for (;;) {
@@ -106,7 +140,7 @@ static int receive_header(ed_frame_t *frame, uint32_t *have)
             continue;
         }
         uint32_t before = *have;
-        *have = fill(frame, *have, *have + 1u);
+        *have = fill(frame, *have, ED_HEADER_BYTES);
         if (*have == before) {
             return -1;
         }
@@ -133,6 +167,12 @@ static uint32_t get_u32_le(const uint8_t *in)
     return (uint32_t)in[0] | ((uint32_t)in[1] << 8) | ((uint32_t)in[2] << 16) | ((uint32_t)in[3] << 24);
 }
 
+/* A streamed frame (LOAD_INPUT, RUN_BATCH with a model linked): the header and the payload's head
+ * go to the buffer, the rest straight to the input tensor with its CRC computed on the way, the
+ * CRC-32 back to the buffer. So the buffer holds control requests only, whatever the model's
+ * input size. The bytes that went to the tensor cannot be looked at again after damage: a frame
+ * hidden among them (only possible when the host pipelines requests behind a frame cut short)
+ * is resent by the host after its timeout. */
 void ed_frame_receive(ed_frame_t *frame)
 {
     frame->payload = frame->bytes + ED_HEADER_BYTES;
@@ -147,23 +187,48 @@ void ed_frame_receive(ed_frame_t *frame)
         frame->type = frame->bytes[2];
         frame->seq = frame->bytes[3];
         frame->length = (uint16_t)(frame->bytes[4] | (frame->bytes[5] << 8));
-        if (frame->length > ED_MAX_PAYLOAD) {
-            ed_send_error(frame->seq, ED_ERR_TOO_LONG, "payload longer than max_payload");
+        frame->stream_target = NULL;
+        frame->streamed = 0;
+        ed_stream_plan_t plan = {0u, ED_MAX_PAYLOAD};
+        const int streams = ed_stream_plan(frame, &plan);
+        if (!streams) {
+            plan.head = frame->length;
+        }
+        if (frame->length > plan.max_length) {
+            ed_send_error(frame->seq, ED_ERR_TOO_LONG, "payload longer than this request takes");
             take_back(frame, have);
             continue;
         }
-        uint32_t total = ED_HEADER_BYTES + frame->length + ED_TRAILER_BYTES;
-        have = fill(frame, have, total);
-        if (have < total) {
+        /* The buffer keeps the header and the payload's head (all of it unless it streams), then
+         * the CRC-32. `rescan`: the bytes to look at again if the frame fails, which for a
+         * streamed frame stop where the stream began. */
+        const uint32_t hold = ED_HEADER_BYTES + plan.head;
+        have = fill(frame, have, hold);
+        uint32_t rescan = have;
+        int complete = have == hold;
+        uint32_t crc = 0;
+        if (complete) {
+            crc = ed_crc32_update(0xFFFFFFFFu, &frame->bytes[2], 4);
+            crc = ed_crc32_update(crc, frame->payload, plan.head);
+            if (streams) {
+                frame->stream_target = ed_stream_target(frame);
+                frame->streamed = frame->length - plan.head;
+                complete = stream_in(frame, hold, frame->stream_target, frame->streamed, &crc) == 0;
+            }
+        }
+        if (complete) {
+            have = fill(frame, hold, hold + ED_TRAILER_BYTES);
+            complete = have == hold + ED_TRAILER_BYTES;
+            rescan = streams ? hold : have;
+        }
+        if (!complete) {
             ed_send_error(frame->seq, ED_ERR_TRUNCATED, "frame cut short");
-            take_back(frame, have);
+            take_back(frame, rescan);
             continue;
         }
-        uint32_t crc = ed_crc32_update(0xFFFFFFFFu, &frame->bytes[2], 4);
-        crc = ed_crc32_update(crc, frame->payload, frame->length) ^ 0xFFFFFFFFu;
-        if (crc != get_u32_le(frame->payload + frame->length)) {
+        if ((crc ^ 0xFFFFFFFFu) != get_u32_le(frame->bytes + hold)) {
             ed_send_error(frame->seq, ED_ERR_BAD_CRC, "frame CRC mismatch");
-            take_back(frame, have);
+            take_back(frame, rescan);
             continue;
         }
         return;

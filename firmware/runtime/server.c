@@ -9,19 +9,28 @@
 #include "ed_runtime.h"
 #include "ed_server.h"
 
-/* The most layers whose cycle counts RUN and READ_PROFILE can report in one frame. */
+/* The most layers whose cycle counts RUN and READ_PROFILE report: a generated project sets it to
+ * its model's layer count (ed_runtime_config.h); 128 otherwise. */
+#ifndef ED_MAX_LAYERS
 #define ED_MAX_LAYERS 128u
+#endif
 
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the replies send the cycle counters' words as they lie in memory: little-endian only"
+#endif
+
+/* Cycle counters of every run since reset, entry 0 the whole run and 1 + i layer i, as arrays so
+ * that last[0..n_layers] is a RUN_BATCH record's head as it goes on the wire and last + 1 the
+ * layer_cycles array the model fills. */
 typedef struct {
-    uint32_t last;
-    uint32_t min;
-    uint32_t max;
-    uint64_t sum;
-} ed_counter_t;
+    uint32_t last[ED_MAX_LAYERS + 1];
+    uint32_t min[ED_MAX_LAYERS + 1];
+    uint32_t max[ED_MAX_LAYERS + 1];
+    uint64_t sum[ED_MAX_LAYERS + 1];
+} ed_profile_t;
 
-static ed_frame_t request;
-static uint32_t layer_cycles[ED_MAX_LAYERS];
-static ed_counter_t profile[ED_MAX_LAYERS + 1];   /* [0]: whole run, [1 + i]: layer i */
+static ed_frame_t request ED_LINK_BUFFER;
+static ed_profile_t profile ED_LINK_BUFFER;
 static uint32_t profile_runs;
 
 static void put_u32(uint8_t *out, uint32_t value)
@@ -36,39 +45,54 @@ static uint32_t get_u32(const uint8_t *in)
     return (uint32_t)in[0] | ((uint32_t)in[1] << 8) | ((uint32_t)in[2] << 16) | ((uint32_t)in[3] << 24);
 }
 
-/* A bounded text builder: "key=value" lines without pulling printf into the firmware. */
+static int input_range_ok(uint32_t offset, uint32_t count)
+{
+    return offset <= ed_model->input_bytes && count <= ed_model->input_bytes - offset;
+}
+
+/* Text replies ("key=value" lines) are produced twice, by the same function: once to count their
+ * bytes (the frame's header comes first), once into the frame, through a small staging buffer
+ * so that the link sees few writes. No reply text needs a buffer of its size. */
 typedef struct {
-    char *out;
     uint32_t length;
-    uint32_t capacity;
-    int overflow;
+    int emit;
+    uint32_t staged;
+    char stage[32];
 } ed_text_t;
+
+typedef void (*ed_text_fn)(ed_text_t *text);
+
+static void text_flush(ed_text_t *text)
+{
+    if (text->staged > 0u) {
+        ed_frame_write(text->stage, text->staged);
+        text->staged = 0;
+    }
+}
 
 static void text_str(ed_text_t *text, const char *s)
 {
-    while (*s != '\0') {
-        if (text->length + 1u >= text->capacity) {
-            text->overflow = 1;
-            return;
+    for (; *s != '\0'; s++) {
+        text->length++;
+        if (text->emit) {
+            if (text->staged == sizeof text->stage) {
+                text_flush(text);
+            }
+            text->stage[text->staged++] = *s;
         }
-        text->out[text->length++] = *s++;
     }
 }
 
 static void text_u32(ed_text_t *text, uint32_t value)
 {
     char digits[11];
-    int n = 0;
+    int n = 10;
+    digits[n] = '\0';
     do {
-        digits[n++] = (char)('0' + value % 10u);
+        digits[--n] = (char)('0' + value % 10u);
         value /= 10u;
     } while (value != 0u);
-    char reversed[11];
-    for (int i = 0; i < n; i++) {
-        reversed[i] = digits[n - 1 - i];
-    }
-    reversed[n] = '\0';
-    text_str(text, reversed);
+    text_str(text, digits + n);
 }
 
 static void text_field_str(ed_text_t *text, const char *key, const char *value)
@@ -87,29 +111,53 @@ static void text_field_u32(ed_text_t *text, const char *key, uint32_t value)
     text_str(text, "\n");
 }
 
-/* Formats the INFO text ("key=value" lines) into out; returns its length. */
-static uint32_t format_info(char *out, uint32_t capacity)
+/* Sends the text `write` produces as one frame. */
+static void send_text(uint8_t type, uint8_t seq, ed_text_fn write)
 {
-    ed_text_t text = {out, 0, capacity, 0};
-    text_field_u32(&text, "protocol", ED_PROTOCOL_VERSION);
-    text_field_str(&text, "firmware", ED_FIRMWARE_VERSION);
-    text_field_str(&text, "board", ED_BOARD_NAME);
-    text_field_u32(&text, "clock_hz", ed_clock_core_hz());
-    text_field_str(&text, "clock", ed_clock_state_name());
-    text_field_str(&text, "cycle_source", ed_cycle_source_name());
-    text_field_u32(&text, "cycle_hz", ed_clock_core_hz());
-    text_field_u32(&text, "max_payload", ED_MAX_PAYLOAD);
-    text_field_str(&text, "link", ed_link_name());
-    text_field_u32(&text, "run_batch", 1u);
-    text_field_str(&text, "model", ed_model != NULL ? ed_model->name : "none");
-    return text.length;
+    ed_text_t text = {0};
+    write(&text);
+    if (text.length > ED_LENGTH_MAX) {
+        ed_send_error(seq, ED_ERR_OUT_OF_RANGE, "reply text longer than a frame");
+        return;
+    }
+    ed_frame_begin(type, seq, (uint16_t)text.length);
+    text = (ed_text_t){.emit = 1};
+    write(&text);
+    text_flush(&text);
+    ed_frame_end();
+}
+
+/* The stack's high-water mark, read once per INFO so that both passes over its text agree. */
+static uint32_t info_stack_peak;
+
+/* The INFO text ("key=value" lines), also sent as BOOT. */
+static void write_info(ed_text_t *text)
+{
+    text_field_u32(text, "protocol", ED_PROTOCOL_VERSION);
+    text_field_str(text, "firmware", ED_FIRMWARE_VERSION);
+    text_field_str(text, "board", ED_BOARD_NAME);
+    text_field_u32(text, "clock_hz", ed_clock_core_hz());
+    text_field_str(text, "clock", ed_clock_state_name());
+    text_field_str(text, "cycle_source", ed_cycle_source_name());
+    text_field_u32(text, "cycle_hz", ed_clock_core_hz());
+    text_field_u32(text, "max_payload", ED_MAX_PAYLOAD);
+    text_field_str(text, "link", ed_link_name());
+    text_field_u32(text, "run_batch", 1u);
+    text_field_u32(text, "stream", 1u);
+    text_field_u32(text, "stack_bytes", ed_stack_bytes());
+    text_field_u32(text, "stack_peak", info_stack_peak);
+    text_field_str(text, "model", ed_model != NULL ? ed_model->name : "none");
+}
+
+static void send_info(uint8_t type, uint8_t seq)
+{
+    info_stack_peak = ed_stack_peak();
+    send_text(type, seq, write_info);
 }
 
 void ed_send_boot(void)
 {
-    char text[256];
-    uint32_t length = format_info(text, sizeof text);
-    ed_frame_send(ED_MSG_BOOT, 0, text, (uint16_t)length);
+    send_info(ED_MSG_BOOT, 0);
 }
 
 static void reply(const void *payload, uint32_t length)
@@ -130,29 +178,55 @@ static int require_model(void)
     return 1;
 }
 
+/* LOAD_INPUT's data and RUN_BATCH's input go straight into the input tensor (ed_frame_receive). */
+int ed_stream_plan(const ed_frame_t *frame, ed_stream_plan_t *plan)
+{
+    if (ed_model == NULL) {
+        return 0;
+    }
+    if (frame->type == ED_MSG_LOAD_INPUT && frame->length >= 4u) {
+        plan->head = 4u;   /* the u32 offset */
+        plan->max_length = 4u + ed_model->input_bytes;
+        return 1;
+    }
+    if (frame->type == ED_MSG_RUN_BATCH) {
+        plan->head = 0u;
+        plan->max_length = ed_model->input_bytes;
+        return 1;
+    }
+    return 0;
+}
+
+uint8_t *ed_stream_target(const ed_frame_t *frame)
+{
+    uint8_t *input = (uint8_t *)ed_model->input;
+    if (frame->type == ED_MSG_RUN_BATCH) {
+        return frame->length == ed_model->input_bytes ? input : NULL;
+    }
+    uint32_t offset = get_u32(frame->payload);
+    return input_range_ok(offset, frame->length - 4u) ? input + offset : NULL;
+}
+
+static void write_model_info(ed_text_t *text)
+{
+    text_field_str(text, "name", ed_model->name);
+    text_field_u32(text, "input_bytes", ed_model->input_bytes);
+    text_field_u32(text, "output_bytes", ed_model->output_bytes);
+    text_field_u32(text, "n_layers", ed_model->n_layers);
+    for (uint32_t i = 0; i < ed_model->n_layers; i++) {
+        text_str(text, "layer.");
+        text_u32(text, i);
+        text_str(text, "=");
+        text_str(text, ed_model->layer_names[i]);
+        text_str(text, "\n");
+    }
+}
+
 static void handle_model_info(void)
 {
-    if (!require_model()) {
-        return;
+    if (require_model()) {
+        send_text((uint8_t)(request.type | ED_REPLY), request.seq, write_model_info);
     }
-    /* Built in the request buffer, which is free once the request is parsed. */
-    ed_text_t text = {(char *)request.payload, 0, ED_MAX_PAYLOAD, 0};
-    text_field_str(&text, "name", ed_model->name);
-    text_field_u32(&text, "input_bytes", ed_model->input_bytes);
-    text_field_u32(&text, "output_bytes", ed_model->output_bytes);
-    text_field_u32(&text, "n_layers", ed_model->n_layers);
-    for (uint32_t i = 0; i < ed_model->n_layers; i++) {
-        text_str(&text, "layer.");
-        text_u32(&text, i);
-        text_str(&text, "=");
-        text_str(&text, ed_model->layer_names[i]);
-        text_str(&text, "\n");
-    }
-    if (text.overflow) {
-        ed_send_error(request.seq, ED_ERR_OUT_OF_RANGE, "model info does not fit in one frame");
-        return;
-    }
-    reply(text.out, text.length);
 }
 
 static void handle_load_input(void)
@@ -164,60 +238,50 @@ static void handle_load_input(void)
         ed_send_error(request.seq, ED_ERR_BAD_REQUEST, "LOAD_INPUT needs a u32 offset");
         return;
     }
+    /* The data is in the tensor already (or, out of range, was dropped). */
     uint32_t offset = get_u32(request.payload);
     uint32_t count = request.length - 4u;
-    if (offset > ed_model->input_bytes || count > ed_model->input_bytes - offset) {
+    if (!input_range_ok(offset, count)) {
         ed_send_error(request.seq, ED_ERR_OUT_OF_RANGE, "LOAD_INPUT past the end of the input tensor");
         return;
     }
-    memcpy(ed_model->input + offset, request.payload + 4, count);
     uint8_t out[4];
     put_u32(out, offset + count);
     reply(out, sizeof out);
 }
 
-static void count_profile(ed_counter_t *counter, uint32_t cycles)
+static void count_profile(uint32_t i)
 {
-    counter->last = cycles;
-    counter->sum += cycles;
-    if (profile_runs == 0 || cycles < counter->min) {
-        counter->min = cycles;
+    uint32_t cycles = profile.last[i];
+    profile.sum[i] += cycles;
+    if (profile_runs == 0 || cycles < profile.min[i]) {
+        profile.min[i] = cycles;
     }
-    if (profile_runs == 0 || cycles > counter->max) {
-        counter->max = cycles;
+    if (profile_runs == 0 || cycles > profile.max[i]) {
+        profile.max[i] = cycles;
     }
 }
 
-/* One inference on whatever the input tensor holds: fills layer_cycles, updates the profile
- * counters. Returns the model's status (0 on success) and the total cycles in *total. */
-static int run_model(uint32_t *total)
+/* One inference on whatever the input tensor holds: profile.last gets the run's total and layer
+ * cycles (a failed run's too); the other counters only count runs that succeed. Returns the
+ * model's status (0 on success). */
+static int run_model(void)
 {
     uint32_t n_layers = ed_model->n_layers;
-    memset(layer_cycles, 0, sizeof layer_cycles);
+    memset(profile.last, 0, 4u * (n_layers + 1u));
     ed_layer_marker(ED_MARKER_RUN_BEGIN);
     uint32_t start = ed_cycles_now();
-    int status = ed_model->run(layer_cycles);
-    *total = ed_cycles_now() - start;
+    int status = ed_model->run(profile.last + 1);
+    profile.last[0] = ed_cycles_now() - start;
     ed_layer_marker(ED_MARKER_RUN_END);
     if (status != 0) {
         return status;
     }
-    count_profile(&profile[0], *total);
-    for (uint32_t i = 0; i < n_layers; i++) {
-        count_profile(&profile[1 + i], layer_cycles[i]);
+    for (uint32_t i = 0; i <= n_layers; i++) {
+        count_profile(i);
     }
     profile_runs++;
     return 0;
-}
-
-/* u32 total cycles, then n_layers x u32 layer cycles: the head of RUN's reply and of each
- * RUN_BATCH record. */
-static void put_cycles(uint8_t *out, uint32_t total)
-{
-    put_u32(out, total);
-    for (uint32_t i = 0; i < ed_model->n_layers; i++) {
-        put_u32(out + 4u + 4u * i, layer_cycles[i]);
-    }
 }
 
 static void handle_run(void)
@@ -225,57 +289,45 @@ static void handle_run(void)
     if (!require_model()) {
         return;
     }
-    uint32_t total;
-    if (run_model(&total) != 0) {
+    if (run_model() != 0) {
         ed_send_error(request.seq, ED_ERR_MODEL_FAILED, "model run() returned an error");
         return;
     }
     uint32_t n_layers = ed_model->n_layers;
     uint8_t head[8];
-    put_u32(head, total);
+    put_u32(head, profile.last[0]);
     put_u32(head + 4, n_layers);
     ed_frame_begin((uint8_t)(request.type | ED_REPLY), request.seq, (uint16_t)(8u + 4u * n_layers));
     ed_frame_write(head, sizeof head);
-    for (uint32_t i = 0; i < n_layers; i++) {
-        uint8_t word[4];
-        put_u32(word, layer_cycles[i]);
-        ed_frame_write(word, 4);
-    }
+    ed_frame_write(profile.last + 1, 4u * n_layers);
     ed_frame_end();
 }
 
-/* RUN_BATCH: the payload is one or more whole inputs; each is loaded, run and answered with a
- * record of u32 total cycles, n_layers x u32 layer cycles and the output bytes. The records are
- * written over the request buffer as the inputs are used up (record i ends before input i + 1
- * starts while records are no longer than inputs), so a batch needs no memory of its own. */
+/* RUN_BATCH: the payload is one whole input, already streamed into the input tensor; the reply is
+ * the record u32 total cycles, n_layers x u32 layer cycles, the output bytes, streamed from the
+ * counters and the output tensor. Pipelined requests keep the device busy. */
 static void handle_run_batch(void)
 {
     if (!require_model()) {
         return;
     }
-    uint32_t in_bytes = ed_model->input_bytes;
-    uint32_t record_bytes = 4u + 4u * ed_model->n_layers + ed_model->output_bytes;
-    uint32_t count = in_bytes > 0u ? request.length / in_bytes : 0u;
-    if (count == 0u || count * in_bytes != request.length) {
-        ed_send_error(request.seq, ED_ERR_BAD_REQUEST, "RUN_BATCH needs one or more whole inputs");
+    if (request.stream_target == NULL) {
+        ed_send_error(request.seq, ED_ERR_BAD_REQUEST, "RUN_BATCH takes one whole input");
         return;
     }
-    if ((count > 1u && record_bytes > in_bytes) || count * record_bytes > ED_MAX_PAYLOAD) {
-        ed_send_error(request.seq, ED_ERR_OUT_OF_RANGE, "RUN_BATCH results do not fit one frame: send fewer inputs");
+    uint32_t head_bytes = 4u * (ed_model->n_layers + 1u);
+    if (head_bytes + ed_model->output_bytes > ED_LENGTH_MAX) {
+        ed_send_error(request.seq, ED_ERR_OUT_OF_RANGE, "RUN_BATCH result longer than a frame: use RUN and READ_OUTPUT");
         return;
     }
-    for (uint32_t i = 0; i < count; i++) {
-        memcpy(ed_model->input, request.payload + i * in_bytes, in_bytes);
-        uint32_t total;
-        if (run_model(&total) != 0) {
-            ed_send_error(request.seq, ED_ERR_MODEL_FAILED, "model run() returned an error");
-            return;
-        }
-        uint8_t *record = request.payload + i * record_bytes;
-        put_cycles(record, total);
-        memcpy(record + record_bytes - ed_model->output_bytes, ed_model->output, ed_model->output_bytes);
+    if (run_model() != 0) {
+        ed_send_error(request.seq, ED_ERR_MODEL_FAILED, "model run() returned an error");
+        return;
     }
-    reply(request.payload, count * record_bytes);
+    ed_frame_begin((uint8_t)(request.type | ED_REPLY), request.seq, (uint16_t)(head_bytes + ed_model->output_bytes));
+    ed_frame_write(profile.last, head_bytes);
+    ed_frame_write(ed_model->output, ed_model->output_bytes);
+    ed_frame_end();
 }
 
 static void handle_read_output(void)
@@ -289,7 +341,7 @@ static void handle_read_output(void)
     }
     uint32_t offset = get_u32(request.payload);
     uint32_t count = get_u32(request.payload + 4);
-    if (count > ED_MAX_PAYLOAD || offset > ed_model->output_bytes || count > ed_model->output_bytes - offset) {
+    if (count > ED_LENGTH_MAX || offset > ed_model->output_bytes || count > ed_model->output_bytes - offset) {
         ed_send_error(request.seq, ED_ERR_OUT_OF_RANGE, "READ_OUTPUT outside the output tensor");
         return;
     }
@@ -306,11 +358,11 @@ static void handle_read_profile(void)
     ed_frame_write(head, sizeof head);
     for (uint32_t i = 0; i <= n_layers; i++) {
         uint8_t record[20];
-        put_u32(record, profile[i].last);
-        put_u32(record + 4, profile[i].min);
-        put_u32(record + 8, profile[i].max);
-        put_u32(record + 12, (uint32_t)profile[i].sum);
-        put_u32(record + 16, (uint32_t)(profile[i].sum >> 32));
+        put_u32(record, profile.last[i]);
+        put_u32(record + 4, profile.min[i]);
+        put_u32(record + 8, profile.max[i]);
+        put_u32(record + 12, (uint32_t)profile.sum[i]);
+        put_u32(record + 16, (uint32_t)(profile.sum[i] >> 32));
         ed_frame_write(record, sizeof record);
     }
     ed_frame_end();
@@ -354,11 +406,9 @@ void ed_serve_forever(void)
     for (;;) {
         ed_frame_receive(&request);
         switch (request.type) {
-        case ED_MSG_INFO: {
-            char text[256];
-            reply(text, format_info(text, sizeof text));
+        case ED_MSG_INFO:
+            send_info((uint8_t)(request.type | ED_REPLY), request.seq);
             break;
-        }
         case ED_MSG_ECHO:
             reply(request.payload, request.length);
             break;

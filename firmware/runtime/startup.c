@@ -6,6 +6,7 @@
 #include "ed_board_config.h"
 #include "ed_clock.h"
 #include "ed_regs.h"
+#include "ed_runtime.h"
 
 extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
 extern int main(void);
@@ -48,6 +49,7 @@ static const ed_register_write_t board_init_writes[] = ED_BOARD_INIT_WRITES;
 
 void Reset_Handler(void)
 {
+    ed_stack_paint();   /* first: the stack's high-water mark counts from here (stack.c) */
 #if defined(__ARM_FP)
     /* Full access to CP10/CP11 before the first floating-point instruction. */
     SCB_CPACR |= (0xFu << 20);

@@ -1,10 +1,10 @@
 """Memory budgets, checked before anything is compiled.
 
 Flash: the model's constant data (weights, biases, requantization arrays) plus an estimate of the
-code (runtime + kernels + one function per layer). RAM: the arena plus the board's stack plus the
-runtime's own buffers (protocol frames, counters). The estimates were measured with this
-toolchain at -O2 (runtime and kernels 12.6-14.1 KB of code, 7.7 KB of RAM on mps2-an386) and are
-rounded up, so a model refused here would not have linked; the linker remains the final check.
+code (runtime + kernels + one function per layer). RAM: the arena plus the board's stack (the
+first link reserves it; the build then measures the stack and relinks smaller) plus the runtime's
+own buffers (a 256-byte request buffer, 20 bytes of cycle counters per layer: 556 B for KWS's 12
+layers on mps2-an386). The estimates were measured with this toolchain at -O2 and are rounded up, so a model refused here would not have linked; the linker remains the final check.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from edge_deploy.errors import EdgeDeployError
 # semihosting), RUN_BATCH and the re-scan of damaged frames added 1.25 KB (issue 17).
 CODE_BASE_BYTES = 12 * 1024 + 1280
 CODE_PER_LAYER_BYTES = 400  # a layer function, its constants and table entries
-RUNTIME_RAM_BYTES = 8 * 1024  # server frames, profile counters, UART state
+RUNTIME_RAM_BASE_BYTES = 1024  # request frame, link and UART state
+RUNTIME_RAM_PER_LAYER_BYTES = 20  # last, min, max (u32) and sum (u64) cycle counters
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ def estimate_budget(board: Board, *, weights_bytes: int, arena_bytes: int, n_lay
     """Estimate flash and RAM for a model with these figures on ``board``; ``kernel_code_bytes``
     is the code of kernels beyond the typical set."""
     code = CODE_BASE_BYTES + CODE_PER_LAYER_BYTES * n_layers + kernel_code_bytes
+    runtime_ram = RUNTIME_RAM_BASE_BYTES + RUNTIME_RAM_PER_LAYER_BYTES * (n_layers + 1)
     return Budget(
         board=board.name,
         weights_bytes=int(weights_bytes),
@@ -70,8 +72,8 @@ def estimate_budget(board: Board, *, weights_bytes: int, arena_bytes: int, n_lay
         flash_bytes=board.memory.flash.size,
         arena_bytes=int(arena_bytes),
         stack_bytes=board.stack_bytes,
-        runtime_ram_bytes=RUNTIME_RAM_BYTES,
-        ram_needed_bytes=int(arena_bytes) + board.stack_bytes + RUNTIME_RAM_BYTES,
+        runtime_ram_bytes=runtime_ram,
+        ram_needed_bytes=int(arena_bytes) + board.stack_bytes + runtime_ram,
         ram_bytes=board.memory.ram.size,
     )
 

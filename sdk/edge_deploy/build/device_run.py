@@ -34,6 +34,16 @@ class BatchRun:
     counter: str = "?"
     counter_hz: int = 0
     target: str = "port"
+    stack_peak: int | None = None     # the most stack the firmware used since reset, after the batch
+    stack_bytes: int | None = None    # the stack it reserves (None: a runtime that does not say)
+
+
+def stack_summary(result: BatchRun) -> str:
+    """The stack's high-water mark after the batch, against what the firmware reserves."""
+    if result.stack_peak is None or result.stack_bytes is None:
+        return "stack: not reported by this firmware"
+    share = result.stack_peak / result.stack_bytes if result.stack_bytes else 0.0
+    return f"stack: {result.stack_peak:,} of {result.stack_bytes:,} B used ({share:.0%}, high-water mark since reset)"
 
 
 def counter_summary(result: BatchRun) -> str:
@@ -92,10 +102,12 @@ def _run_on_device(device, batch: np.ndarray, report: dict[str, Any], target: st
     results = list(device.run_inputs([np.ascontiguousarray(sample).tobytes() for sample in batch]))
     outputs = [np.frombuffer(output, dtype=out_dtype).reshape(out_shape) for _, output in results]
     cycles = [cycles for cycles, _ in results]
+    after = device.info()
     return BatchRun(outputs=np.stack(outputs) if outputs else np.zeros((0, *out_shape), out_dtype),
                     layer_cycles=np.asarray([c.layer_cycles for c in cycles], dtype=np.int64).reshape(len(batch), -1),
                     total_cycles=np.asarray([c.total_cycles for c in cycles], dtype=np.int64),
-                    counter=counter.cycle_source, counter_hz=counter.cycle_hz, target=target)
+                    counter=counter.cycle_source, counter_hz=counter.cycle_hz, target=target,
+                    stack_peak=after.stack_peak, stack_bytes=after.stack_bytes)
 
 
 def run_batch(build_dir: str | os.PathLike, batch: np.ndarray, *, emulator: str | None = None,

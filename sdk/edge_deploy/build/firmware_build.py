@@ -138,7 +138,7 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
                 kernels: str = "simd", cmsis_nn: str | os.PathLike | None = None, source: str = "",
                 details: dict[str, Any] | None = None, extra_files: dict[str, bytes] | None = None,
                 jobs: int = 2, sparse: str = "auto", winograd: str = "auto",
-                rounding: str = "cmsis-nn") -> BuildResult:
+                rounding: str = "cmsis-nn", stack: str = "auto") -> BuildResult:
     """Build firmware for the int8 ``graph`` on ``board`` into ``out_dir``.
 
     ``tflite`` is the model file's bytes (exported from ``graph`` when None), ``kernels`` the
@@ -153,11 +153,14 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     forced), ``rounding`` ("cmsis-nn": double rounding everywhere, bit-exact with TFLM +
     CMSIS-NN; "litert": each op as the TFLite interpreter's reference kernels, single rounding
     on FULLY_CONNECTED; ``edge-deploy run --check`` compares with the matching interpreter
-    policy). Returns the
-    :class:`BuildResult`. Raises EdgeDeployError when the graph cannot be generated, does not fit
+    policy), ``stack`` ("auto", "board") the stack to reserve (auto: the high-water mark measured
+    on QEMU plus a margin where QEMU runs the board, else the board's ``stack_bytes``;
+    :mod:`edge_deploy.build.stack`). Returns the :class:`BuildResult`. Raises EdgeDeployError
+    when the graph cannot be generated, does not fit
     the board (before compiling), or the toolchain fails.
     """
     from edge_deploy.build.act_thresholds import thresholds_file
+    from edge_deploy.build.stack import measured_stack, relink_with_stack, runtime_buffer_bytes
     from edge_deploy.plan import write_plan_png
     from edge_deploy.toolchain import make_project
 
@@ -177,6 +180,10 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
         project = write_project(model, board, tmp / "src", kernels=kernels, cmsis_nn=cmsis_nn, source=source,
                                 rounding=rounding)
         context = project.context
+        firmware = make_project(board, project.src_dir, tmp, jobs=jobs, clean=False)
+        stack_size = measured_stack(board, firmware.elf, stack)
+        if stack_size.bytes != board.stack_bytes:
+            relink_with_stack(project.src_dir, board, stack_size)
         firmware = make_project(board, project.src_dir, tmp, jobs=jobs)
         atomic_write_bytes(tmp / MODEL_NAME, tflite)
         for name, data in sorted({**(extra_files or {}), **thresholds_file(graph)}.items()):
@@ -204,7 +211,8 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
             "flash_bytes": firmware.flash_bytes,
             "ram_bytes": firmware.ram_bytes,
             "sections": firmware.sections,
-            "stack_bytes": board.stack_bytes,
+            **stack_size.to_dict(),
+            "runtime_buffer_bytes": runtime_buffer_bytes(firmware.elf),
             "arena_bytes": model.plan.arena_bytes,
             "arena_lower_bound_bytes": model.plan.lower_bound_bytes,
             "plan_strategy": model.plan.strategy,
@@ -242,19 +250,19 @@ def _with_roundings(records: list[dict[str, Any]], context: dict[str, Any]) -> l
 def build_model(model_path: str | os.PathLike, board: Board | str, out_dir: str | os.PathLike, *,
                 kernels: str = "simd", cmsis_nn: str | os.PathLike | None = None,
                 calib: str | os.PathLike | None = None, jobs: int = 2, sparse: str = "auto",
-                winograd: str = "auto", rounding: str = "cmsis-nn") -> BuildResult:
+                winograd: str = "auto", rounding: str = "cmsis-nn", stack: str = "auto") -> BuildResult:
     """``edge-deploy build``: read MODEL (``.tflite``, ``.pt`` or pipeline ``.yaml``), then
     :func:`build_graph`.
 
-    ``calib`` overrides a checkpoint's calibration data; ``sparse``, ``winograd`` and ``rounding`` as for
-    :func:`build_graph`. Raises EdgeDeployError as
+    ``calib`` overrides a checkpoint's calibration data; ``sparse``, ``winograd``, ``rounding``
+    and ``stack`` as for :func:`build_graph`. Raises EdgeDeployError as
     :func:`edge_deploy.build.model_source.load_model_source` and :func:`build_graph` do.
     """
     source = load_model_source(model_path, calib=calib)
     return build_graph(source.graph, board, out_dir, tflite=source.tflite, kernels=kernels, cmsis_nn=cmsis_nn,
                        source=source.path.name, details={"kind": source.kind, **source.details},
                        extra_files=source.extra_files, jobs=jobs, sparse=sparse, winograd=winograd,
-                       rounding=rounding)
+                       rounding=rounding, stack=stack)
 
 
 def load_build_report(build_dir: str | os.PathLike) -> dict[str, Any]:

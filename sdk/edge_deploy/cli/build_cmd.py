@@ -27,8 +27,11 @@ import click
               help="Requantization: bit-exact with TFLM + CMSIS-NN (double rounding), or with the TFLite "
                    "interpreter's reference kernels (litert: single rounding on FULLY_CONNECTED). "
                    "run --check compares with the same.")
+@click.option("--stack", type=click.Choice(["auto", "board"]), default="auto", show_default=True,
+              help="Stack to reserve: the high-water mark measured on QEMU plus a margin (auto, where QEMU "
+                   "runs the board; else the board's), or the board file's stack_bytes (board).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of a summary.")
-def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, winograd, rounding, as_json) -> None:
+def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, winograd, rounding, stack, as_json) -> None:
     """Generate C for MODEL (.tflite, model.pt or a pipeline .yaml), compile it for BOARD and write DIR.
 
     DIR gets src/ (a plain project: make), firmware.elf, firmware.map, model.tflite, report.json,
@@ -41,7 +44,7 @@ def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, winogr
 
     start = time.monotonic()
     result = build_model(model_path, board, out_dir, kernels=kernels, cmsis_nn=cmsis_nn, calib=calib,
-                         sparse=sparse, winograd=winograd, rounding=rounding)
+                         sparse=sparse, winograd=winograd, rounding=rounding, stack=stack)
     report = result.report
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
@@ -56,7 +59,9 @@ def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, winogr
         click.echo(f"  CMSIS-NN {upstream['path']} ({level}){fallback}")
     click.echo(f"  flash {report['flash_bytes']:,} B (weights {report['weights_bytes']:,} B), "
                f"RAM {report['ram_bytes']:,} B (arena {report['arena_bytes']:,} B, lower bound "
-               f"{report['arena_lower_bound_bytes']:,} B; stack {report['stack_bytes']:,} B)")
+               f"{report['arena_lower_bound_bytes']:,} B; runtime buffers {report['runtime_buffer_bytes']:,} B; "
+               f"stack {report['stack_bytes']:,} B)")
+    click.echo(f"  stack: {report['stack_source']}")
     click.echo(f"  {report['n_layers']} layers, {report['macs']:,} MACs per inference")
     for layer in report["layers"]:
         kernel = layer["kernel"] or (f"(fused into {layer['fused_into']})" if layer.get("fused_into")

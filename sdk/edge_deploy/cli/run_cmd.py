@@ -29,6 +29,7 @@ def command(build_dir, inputs_path, emulator, port, out_path, check, timeout) ->
         load_input_batch,
         reference_outputs,
         run_batch,
+        stack_summary,
     )
     from edge_deploy.build.firmware_build import load_build_report
     from edge_deploy.errors import EdgeDeployError
@@ -42,6 +43,7 @@ def command(build_dir, inputs_path, emulator, port, out_path, check, timeout) ->
             np.save(handle, result.outputs)
     click.echo(f"{len(batch)} inputs run on {report['board']} ({port or result.target}); "
                f"outputs -> {out_path}; {counter_summary(result)}")
+    click.echo(stack_summary(result))
     emulator_note = None
     if result.target == "renode":
         from edge_deploy.profile.renode_ge_flags import ge_flags_warning

@@ -6,7 +6,8 @@ user can build with ``make``:
 
     src/Makefile             plain make, arm-none-eabi-gcc
     src/model.h, model.c     the generated model (weights, one function per layer, ed_model)
-    src/board/               linker.ld and ed_board_config.h for the board
+    src/board/               linker.ld and ed_board_config.h for the board, ed_runtime_config.h
+                             (the runtime's buffers sized for the model)
     src/runtime/             the edge-deploy runtime (start-up, UART, protocol server)
     src/include/, kernels/   edge-deploy's CMSIS-NN s8 kernels (with --cmsis-nn only when a layer
                              runs one of them: an op the upstream checkout has no function for)
@@ -46,6 +47,7 @@ from edge_deploy.toolchain import compile_flags, link_flags, render_board_header
 
 MODEL_TEMPLATES = {"model.h": "model.h.j2", "model.c": "model.c.j2", "Makefile": "Makefile.j2"}
 FALLBACK_HEADER = "ed_cmsis_nn_fallback.h"
+RUNTIME_CONFIG_TEMPLATE, RUNTIME_CONFIG_NAME = "ed_runtime_config.h.j2", "ed_runtime_config.h"
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,9 @@ def write_project(model: ModelPlan, board: Board | str, src_dir: str | os.PathLi
         written.append(name)
     atomic_write_text(src / "board" / "linker.ld", render_linker_script(board))
     atomic_write_text(src / "board" / "ed_board_config.h", render_board_header(board))
-    written += ["board/linker.ld", "board/ed_board_config.h"]
+    atomic_write_text(src / "board" / RUNTIME_CONFIG_NAME,
+                      template_environment().get_template(RUNTIME_CONFIG_TEMPLATE).render(**context))
+    written += ["board/linker.ld", "board/ed_board_config.h", f"board/{RUNTIME_CONFIG_NAME}"]
     runtime = sorted({*runtime_sources(board), *resource_dir("firmware").joinpath("runtime").glob("*.h")})
     for path in runtime:
         _copy(path, src / "runtime" / path.name)

@@ -26,6 +26,9 @@ _INSTALL_HINT = "install QEMU: apt-get install qemu-system-arm"
 _PORT_ATTEMPTS = 5
 # The semihosting argument that makes the runtime talk on semihosting's stdin/stdout (link.c).
 SEMIHOST_LINK_ARG = "edge-deploy-link=semihost"
+# The semihosting argument that makes the runtime run without interrupts (SysTick polled), so that
+# the stack it uses depends on its code alone: for a stack measurement (main.c, link.c).
+NO_INTERRUPTS_ARG = "edge-deploy-interrupts=off"
 
 
 def find_qemu() -> str:
@@ -44,23 +47,26 @@ def qemu_command(
     extra_args: Sequence[str] = (),
     icount_shift: int | None = 0,
     qemu: str = QEMU,
+    semihost_args: Sequence[str] = (),
 ) -> list[str]:
     """The qemu-system-arm command line for ``board`` running ``elf`` with its console UART
     served on 127.0.0.1:``port``, or with ``port`` None the semihosting link (the runtime talks on
     semihosting's stdin/stdout, the UART is unused). ``-icount shift=0`` makes time (SysTick) a
     fixed function of the instructions executed; semihosting lets the firmware exit with a
-    status. Raises EdgeDeployError if the board has no QEMU machine."""
+    status; ``semihost_args`` are more words on the firmware's semihosting command line (e.g.
+    NO_INTERRUPTS_ARG). Raises EdgeDeployError if the board has no QEMU machine."""
     if not board.emulation.qemu_machine:
         raise EdgeDeployError(
             f"board '{board.name}' cannot run in QEMU (its board file has no emulation.qemu_machine)",
             hint="use a board QEMU emulates (mps2-an386, netduinoplus2) or --emulator renode / --port",
         )
+    words = ([] if port is not None else [SEMIHOST_LINK_ARG]) + list(semihost_args)
     command = [
         qemu,
         "-M", board.emulation.qemu_machine,
         "-nographic",
         "-monitor", "none",
-        "-semihosting-config", "enable=on,target=native" + ("" if port is not None else f",arg={SEMIHOST_LINK_ARG}"),
+        "-semihosting-config", "enable=on,target=native" + "".join(f",arg={word}" for word in words),
         "-serial", f"tcp:127.0.0.1:{port},server=on,wait=off" if port is not None else "null",
         "-kernel", str(Path(elf).resolve()),
     ]
@@ -78,6 +84,7 @@ def start_qemu(
     start_timeout: float = 10.0,
     icount_shift: int | None = 0,
     link: str = "uart",
+    semihost_args: Sequence[str] = (),
 ) -> Iterator[EmulatedTarget]:
     """Start ``elf`` on ``board`` in QEMU; yield an :class:`EmulatedTarget`. QEMU is killed when
     the block exits, however it exits.
@@ -85,8 +92,8 @@ def start_qemu(
     ``link`` "uart": the console UART on a loopback port, yielded once it accepts connections
     (``DeviceClient(target.url)`` or ``target.connect()``); "semihost": the semihosting link,
     yielded at once (``target.connect()``, which waits for the firmware's BOOT frame).
-    ``extra_args`` go at the end of the command line (e.g. ``["-plugin", "lib.so,arg=1"]``).
-    Raises EdgeDeployError if QEMU is missing, exits at start, or is not listening within
+    ``extra_args`` go at the end of the command line (e.g. ``["-plugin", "lib.so,arg=1"]``),
+    ``semihost_args`` on the firmware's semihosting command line (:func:`qemu_command`). Raises EdgeDeployError if QEMU is missing, exits at start, or is not listening within
     ``start_timeout`` seconds.
     """
     board = load_board(board)
@@ -96,14 +103,15 @@ def start_qemu(
     if link not in LINKS:
         raise EdgeDeployError(f"unknown link '{link}'", hint="use one of: " + ", ".join(LINKS))
     if link == "semihost":
-        with _start_semihost(board, elf, qemu, extra_args, icount_shift) as target:
+        with _start_semihost(board, elf, qemu, extra_args, icount_shift, semihost_args) as target:
             yield target
         return
     target = None
     try:
         for _ in range(_PORT_ATTEMPTS):
             port = free_loopback_port()
-            command = qemu_command(board, elf, port, extra_args=extra_args, icount_shift=icount_shift, qemu=qemu)
+            command = qemu_command(board, elf, port, extra_args=extra_args, icount_shift=icount_shift, qemu=qemu,
+                                   semihost_args=semihost_args)
             process = EmulatorProcess(command)
             target = EmulatedTarget("qemu", board, Path(elf), port, process)
             if _wait_listening(target, start_timeout):
@@ -127,10 +135,11 @@ def start_qemu(
 
 @contextlib.contextmanager
 def _start_semihost(board: Board, elf: str | os.PathLike, qemu: str, extra_args: Sequence[str],
-                    icount_shift: int | None) -> Iterator[EmulatedTarget]:
+                    icount_shift: int | None, semihost_args: Sequence[str] = ()) -> Iterator[EmulatedTarget]:
     """QEMU with its stdin/stdout on one end of a socket pair, ours the other. QEMU's end is
     non-blocking, so the firmware's semihosting reads return at once when nothing is waiting."""
-    command = qemu_command(board, elf, None, extra_args=extra_args, icount_shift=icount_shift, qemu=qemu)
+    command = qemu_command(board, elf, None, extra_args=extra_args, icount_shift=icount_shift, qemu=qemu,
+                           semihost_args=semihost_args)
     ours, theirs = socket.socketpair()
     target = None
     try:

@@ -35,8 +35,7 @@ class DeviceClient(LinkSession):
 
     def info(self) -> DeviceInfo:
         """Device info: board, clock, firmware and protocol versions, cycle counter source."""
-        self._info = DeviceInfo.from_text(self.request(fr.INFO))
-        self._decoder.max_payload = max(fr.MAX_PAYLOAD, self._info.max_payload)
+        self._note_info(DeviceInfo.from_text(self.request(fr.INFO)))
         return self._info
 
     def _device_info(self) -> DeviceInfo:
@@ -46,7 +45,9 @@ class DeviceClient(LinkSession):
         """Send ``payload`` and return what the device sent back. Payloads longer than the
         device's max_payload go in several ECHO requests (pipelined as the window allows)."""
         payload = bytes(payload)
-        limit = self._info.max_payload if self._info else fr.MAX_PAYLOAD
+        if len(payload) <= fr.MIN_DEVICE_PAYLOAD:   # every device takes it: no need to ask INFO
+            return self.request(fr.ECHO, payload)
+        limit = self._device_info().max_payload
         if len(payload) <= limit:
             return self.request(fr.ECHO, payload)
         parts = (Request(fr.ECHO, payload[i : i + limit]) for i in range(0, len(payload), limit))
@@ -72,7 +73,7 @@ class DeviceClient(LinkSession):
                 f"({model.input_bytes} bytes)",
                 hint="give one int8 sample shaped like the model input",
             )
-        chunk = self._device_info().max_payload - 4
+        chunk = self._chunk_bytes() - 4
         starts = range(0, len(data), chunk)
         parts = (Request(fr.LOAD_INPUT, struct.pack("<I", offset + s) + data[s : s + chunk]) for s in starts)
         for start, reply in zip(starts, self.exchange(parts)):
@@ -80,6 +81,13 @@ class DeviceClient(LinkSession):
             expected = offset + start + len(data[start : start + chunk])
             if end != expected:
                 raise EdgeDeployError(f"the device stored input up to byte {end}, expected {expected}")
+
+    def _chunk_bytes(self) -> int:
+        """Payload bytes per LOAD_INPUT / READ_OUTPUT frame: the device's max_payload, and at
+        least MAX_PAYLOAD where it streams its tensors (it takes any length there; larger frames
+        would not arrive within a request's timeout over a slow UART)."""
+        info = self._device_info()
+        return max(info.max_payload, fr.MAX_PAYLOAD) if info.stream else info.max_payload
 
     def run(self, *, timeout: float = DEFAULT_RUN_TIMEOUT_S) -> RunResult:
         """Run one inference on the loaded input; returns total and per-layer cycle counts."""
@@ -89,7 +97,7 @@ class DeviceClient(LinkSession):
         """Read ``count`` bytes of the output tensor (default: all of it)."""
         model = self._model()
         count = model.output_bytes - offset if count is None else count
-        chunk = self._device_info().max_payload
+        chunk = self._chunk_bytes()
         parts = (Request(fr.READ_OUTPUT, struct.pack("<II", offset + s, min(chunk, count - s)))
                  for s in range(0, count, chunk))
         return b"".join(self.exchange(parts))
@@ -97,9 +105,10 @@ class DeviceClient(LinkSession):
     def run_inputs(self, inputs: Sequence[bytes], *, timeout: float = DEFAULT_RUN_TIMEOUT_S
                    ) -> Iterator[tuple[RunResult, bytes]]:
         """Run the model on each input (int8 bytes of one sample) and yield its cycle counts and
-        output, in order. Firmware that serves RUN_BATCH (INFO ``run_batch=1``) gets requests
-        holding as many inputs as a frame takes, pipelined; older firmware one
-        LOAD_INPUT/RUN/READ_OUTPUT round at a time. Raises EdgeDeployError on an input of the
+        output, in order. Firmware that serves RUN_BATCH (INFO ``run_batch=1``) gets RUN_BATCH
+        requests, pipelined: one input each where the device streams its tensors (``stream=1``),
+        else as many as its request buffer takes; older firmware one LOAD_INPUT/RUN/READ_OUTPUT
+        round at a time. Raises EdgeDeployError on an input of the
         wrong size or a failed request."""
         model = self._model()
         for index, data in enumerate(inputs):
@@ -119,11 +128,14 @@ class DeviceClient(LinkSession):
             yield from parse_batch_reply(reply, len(model.layer_names), model.output_bytes)
 
     def _batch_size(self, model: ModelInfo) -> int:
-        """Inputs per RUN_BATCH request (0: the device has no RUN_BATCH, or one input does not
-        fit a frame). Results are written over the inputs on the device, so several inputs go
-        together only when a result is no longer than an input."""
+        """Inputs per RUN_BATCH request (0: the device has no RUN_BATCH, or one input or its
+        result does not fit a frame). A device that streams its tensors takes one input per
+        request; an older one holds the inputs in its request buffer and writes the results
+        over them, so several go together only when a result is no longer than an input."""
         info = self._device_info()
         record = 4 + 4 * len(model.layer_names) + model.output_bytes
+        if info.stream:
+            return 1 if info.run_batch and 0 < model.input_bytes and max(model.input_bytes, record) <= fr.LENGTH_FIELD_MAX else 0
         if not info.run_batch or not 0 < model.input_bytes <= info.max_payload or record > info.max_payload:
             return 0
         if record > model.input_bytes:

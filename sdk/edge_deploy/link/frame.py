@@ -16,9 +16,13 @@ from dataclasses import dataclass
 SYNC = b"\xa5\x5a"
 HEADER_BYTES = 7
 TRAILER_BYTES = 4
-# The payload every device takes (the runtime's default request buffer, ED_MAX_PAYLOAD); a device
-# built with a larger buffer says so in INFO (max_payload), up to what the length field holds.
+# The longest payload the host sends or accepts before a device's INFO says otherwise: the runtime's
+# default request buffer (ED_MAX_PAYLOAD). A device reports its own in INFO (max_payload, 256 to
+# 65535; a generated model's firmware takes 256), and with INFO stream=1 its LOAD_INPUT and
+# RUN_BATCH requests and its tensor replies may be as long as the length field holds.
 MAX_PAYLOAD = 4096
+# The request payload every device takes (ED_MAX_PAYLOAD's minimum), INFO or not.
+MIN_DEVICE_PAYLOAD = 256
 LENGTH_FIELD_MAX = 0xFFFF
 REPLY = 0x80
 # Requests use seq 1..255; seq 0 marks frames that answer no request (BOOT, FAULT, and a
@@ -36,6 +40,8 @@ READ_PROFILE = 0x07
 EXIT = 0x08
 SPIN = 0x09
 RUN_BATCH = 0x0A
+# Requests whose payload a stream=1 device takes straight into the input tensor.
+STREAMED_REQUESTS = frozenset({LOAD_INPUT, RUN_BATCH})
 
 # Sent by the device on its own.
 BOOT = 0xF0

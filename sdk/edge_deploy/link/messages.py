@@ -45,6 +45,27 @@ class DeviceInfo:
         return self.fields.get("run_batch") == "1"
 
     @property
+    def stream(self) -> bool:
+        """True if LOAD_INPUT and RUN_BATCH payloads stream into the input tensor and READ_OUTPUT
+        and RUN_BATCH replies come from the output tensor (protocol 2): such requests may be as
+        long as the tensor (up to the length field), whatever max_payload says, and a RUN_BATCH
+        holds one input."""
+        return self.fields.get("stream") == "1"
+
+    @property
+    def stack_peak(self) -> int | None:
+        """The most stack the firmware has used since reset, in bytes (None for runtimes that do
+        not measure it)."""
+        value = self.fields.get("stack_peak")
+        return int(value) if value is not None and value.isdigit() else None
+
+    @property
+    def stack_bytes(self) -> int | None:
+        """The stack the firmware reserves, in bytes (None for runtimes that do not say)."""
+        value = self.fields.get("stack_bytes")
+        return int(value) if value is not None and value.isdigit() else None
+
+    @property
     def link(self) -> str:
         """The link the firmware talks on: "uart" or "semihost" ("uart" for older runtimes)."""
         return self.fields.get("link", "uart")

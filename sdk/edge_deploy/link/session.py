@@ -163,8 +163,22 @@ class LinkSession:
 
     def _note_boot(self, frame: fr.Frame) -> None:
         self.boot_info = DeviceInfo.from_text(frame.payload)
-        self._info = self.boot_info
-        self._decoder.max_payload = max(fr.MAX_PAYLOAD, self.boot_info.max_payload)
+        self._note_info(self.boot_info)
+
+    def _note_info(self, info: DeviceInfo) -> None:
+        """Take the device's limits: replies up to its max_payload, or with streamed tensors (and
+        text replies that are not buffered) anything the length field holds."""
+        self._info = info
+        self._decoder.max_payload = fr.LENGTH_FIELD_MAX if info.stream else max(fr.MAX_PAYLOAD, info.max_payload)
+
+    def payload_limit(self, frame_type: int) -> int:
+        """The longest payload the device takes in a request of ``frame_type``: its max_payload,
+        the length field's limit for a streamed request, MAX_PAYLOAD before INFO is known."""
+        if self._info is None:
+            return fr.MAX_PAYLOAD
+        if self._info.stream and frame_type in fr.STREAMED_REQUESTS:
+            return fr.LENGTH_FIELD_MAX
+        return self._info.max_payload
 
     def _next_seq(self, busy: Iterable[int]) -> int:
         busy = set(busy)
@@ -225,8 +239,7 @@ class LinkSession:
                     progress = time.monotonic()
 
     def _encode(self, request: Request, seq: int) -> bytes:
-        limit = self._info.max_payload if self._info else fr.MAX_PAYLOAD
-        return fr.encode_frame(request.type, seq, request.payload, max_payload=max(limit, fr.MAX_PAYLOAD))
+        return fr.encode_frame(request.type, seq, request.payload, max_payload=self.payload_limit(request.type))
 
     def _timeout_of(self, request: Request) -> float:
         return self.timeout if request.timeout is None else request.timeout

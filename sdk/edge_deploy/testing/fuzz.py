@@ -272,7 +272,8 @@ def _exercise(mutant: Mutant, compile_dir: Path | None) -> str:
     if compile_dir is None:
         return "rendered"
     with tempfile.TemporaryDirectory(dir=compile_dir) as out:
-        refused("build", lambda: build_graph(graph, FUZZ_BOARD, Path(out) / "build", jobs=1))
+        # Compiled, not run: the board's stack, no measurement on QEMU.
+        refused("build", lambda: build_graph(graph, FUZZ_BOARD, Path(out) / "build", jobs=1, stack="board"))
     return "compiled"
 
 

@@ -270,10 +270,11 @@ def compile_runtime(
 
 
 def make_project(board: Board | str, src_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
-                 variables: Mapping[str, str] | None = None, jobs: int = 2) -> FirmwareBuild:
+                 variables: Mapping[str, str] | None = None, jobs: int = 2, clean: bool = True) -> FirmwareBuild:
     """Build a generated project with its own Makefile (``make -C src_dir``, the same command a
     user runs), then move ``firmware.elf`` and ``firmware.map`` to ``out_dir`` and remove the
-    object folder. ``variables`` are make variables (``KERNELS``, ``CMSIS_NN``). Raises
+    object folder (kept with ``clean`` False, so that a second call only relinks). ``variables``
+    are make variables (``KERNELS``, ``CMSIS_NN``). Raises
     EdgeDeployError when make or the compiler is missing, a source does not compile, or the
     firmware does not fit the board."""
     board = load_board(board)
@@ -294,7 +295,8 @@ def make_project(board: Board | str, src_dir: str | os.PathLike, out_dir: str | 
     elf, map_file = out / "firmware.elf", out / "firmware.map"
     os.replace(src / "firmware.elf", elf)
     os.replace(src / "firmware.map", map_file)
-    shutil.rmtree(src / "build", ignore_errors=True)
+    if clean:
+        shutil.rmtree(src / "build", ignore_errors=True)
     sizes = elf_sizes(elf, board)
     return FirmwareBuild(board=board, elf=elf, map_file=map_file, linker_script=src / "board" / "linker.ld",
                          flash_bytes=sizes.flash_bytes, ram_bytes=sizes.ram_bytes, sections=sizes.sections)

@@ -26,9 +26,16 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_linker_script(board: Board) -> str:
-    """Return the GNU ld script for ``board``'s memory map (FLASH and RAM regions, the stack)."""
-    return _environment().get_template(LINKER_TEMPLATE).render(board=board)
+def render_linker_script(board: Board, stack_bytes: int | None = None, stack_note: str | None = None) -> str:
+    """Return the GNU ld script for ``board``'s memory map (FLASH and RAM regions, the stack).
+
+    ``stack_bytes`` is the stack to reserve (default: the board's ``stack_bytes``, its upper
+    bound), ``stack_note`` says in a comment where the figure comes from."""
+    if stack_bytes is None:
+        stack_bytes = board.stack_bytes
+        stack_note = stack_note or f"{stack_bytes} bytes, the board's stack_bytes"
+    return _environment().get_template(LINKER_TEMPLATE).render(
+        board=board, stack_bytes=int(stack_bytes), stack_note=stack_note or f"{stack_bytes} bytes")
 
 
 def render_board_header(board: Board) -> str:
