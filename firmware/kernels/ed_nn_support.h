@@ -21,8 +21,32 @@
 
 #include "arm_nnfunctions.h"
 
+/* Bytewise signed maximum and minimum of four int8 lanes, in C (SSUB8 + SEL on the M4). */
+static inline uint32_t ed_max4_s8_c(uint32_t a, uint32_t b)
+{
+    uint32_t out = 0;
+    for (int i = 0; i < 32; i += 8)
+    {
+        const int8_t x = (int8_t)((a >> i) & 0xFFu), y = (int8_t)((b >> i) & 0xFFu);
+        out |= (uint32_t)(uint8_t)(x >= y ? x : y) << i;
+    }
+    return out;
+}
+static inline uint32_t ed_min4_s8_c(uint32_t a, uint32_t b)
+{
+    uint32_t out = 0;
+    for (int i = 0; i < 32; i += 8)
+    {
+        const int8_t x = (int8_t)((a >> i) & 0xFFu), y = (int8_t)((b >> i) & 0xFFu);
+        out |= (uint32_t)(uint8_t)(x >= y ? y : x) << i;
+    }
+    return out;
+}
+
 #if defined(ED_NN_PORTABLE)
 #define ED_NN_DSP 0
+#define ed_max4_s8 ed_max4_s8_c
+#define ed_min4_s8 ed_min4_s8_c
 #elif defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #define ED_NN_DSP 1
 #include <arm_acle.h>
@@ -68,6 +92,8 @@ static inline uint32_t ed_min4_s8(uint32_t a, uint32_t b)
 }
 #elif defined(ED_NN_EMULATE_DSP)
 #define ED_NN_DSP 1
+#define ed_max4_s8 ed_max4_s8_c
+#define ed_min4_s8 ed_min4_s8_c
 /* Host emulation of the DSP instructions the SIMD path uses. */
 static inline uint32_t ed_pack16(int32_t lo, int32_t hi)
 {
@@ -99,26 +125,6 @@ static inline uint32_t ed_sxtab16_ror8(uint32_t acc, uint32_t x)
 {
     return ed_sxtab16(acc, (x >> 8) | (x << 24));
 }
-static inline uint32_t ed_max4_s8(uint32_t a, uint32_t b)
-{
-    uint32_t out = 0;
-    for (int i = 0; i < 32; i += 8)
-    {
-        const int8_t x = (int8_t)((a >> i) & 0xFFu), y = (int8_t)((b >> i) & 0xFFu);
-        out |= (uint32_t)(uint8_t)(x >= y ? x : y) << i;
-    }
-    return out;
-}
-static inline uint32_t ed_min4_s8(uint32_t a, uint32_t b)
-{
-    uint32_t out = 0;
-    for (int i = 0; i < 32; i += 8)
-    {
-        const int8_t x = (int8_t)((a >> i) & 0xFFu), y = (int8_t)((b >> i) & 0xFFu);
-        out |= (uint32_t)(uint8_t)(x >= y ? y : x) << i;
-    }
-    return out;
-}
 static inline int32_t ed_smlabb(uint32_t a, uint32_t b, int32_t acc)
 {
     return (int32_t)((uint32_t)acc + (uint32_t)((int32_t)(int16_t)(a & 0xFFFFu) * (int16_t)(b & 0xFFFFu)));
@@ -129,6 +135,8 @@ static inline int32_t ed_smlatt(uint32_t a, uint32_t b, int32_t acc)
 }
 #else
 #define ED_NN_DSP 0
+#define ed_max4_s8 ed_max4_s8_c
+#define ed_min4_s8 ed_min4_s8_c
 #endif
 
 /* Four bytes from any address as one word (unaligned LDR on the M4, memcpy elsewhere). */
