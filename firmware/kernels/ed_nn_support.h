@@ -12,6 +12,8 @@
  *                  sanitizers can check the SIMD path's indexing on the host too).
  *   ED_NN_DSP = 0  portable C path (any compiler, the host included). Define ED_NN_PORTABLE
  *                  to force it on a DSP-capable target.
+ *   ED_NN_ASM = 1  the DSP path compiled for the M4 itself (not emulated): the kernels' loops in
+ *                  Thumb-2 assembly; their C forms otherwise.
  */
 #ifndef ED_NN_SUPPORT_H
 #define ED_NN_SUPPORT_H
@@ -49,6 +51,8 @@ static inline uint32_t ed_min4_s8_c(uint32_t a, uint32_t b)
 #define ed_min4_s8 ed_min4_s8_c
 #elif defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #define ED_NN_DSP 1
+/* The DSP path on the M4 itself: the hand-written Thumb-2 loops (elsewhere their C forms). */
+#define ED_NN_ASM 1
 #include <arm_acle.h>
 /* Rotate right by 8 (for SXTAB16, where GCC folds it into the rotate operand). */
 static inline uint32_t ed_ror8(uint32_t x)
@@ -137,6 +141,10 @@ static inline int32_t ed_smlatt(uint32_t a, uint32_t b, int32_t acc)
 #define ED_NN_DSP 0
 #define ed_max4_s8 ed_max4_s8_c
 #define ed_min4_s8 ed_min4_s8_c
+#endif
+
+#ifndef ED_NN_ASM
+#define ED_NN_ASM 0
 #endif
 
 /* Four bytes from any address as one word (unaligned LDR on the M4, memcpy elsewhere). */
