@@ -16,6 +16,7 @@ from edge_deploy.testing.host_model import build_host_model, run_host_model
 from edge_deploy.codegen import graph_layers, plan_model, render_model, write_project
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.interp.interpreter import run
+from edge_deploy.kernels.choose import KernelPolicy
 from edge_deploy.ir import QuantParams
 from edge_deploy.ops import GraphBuilder
 from edge_deploy.tflite import load_tflite
@@ -39,8 +40,13 @@ def _c_array(text: str, name: str) -> np.ndarray:
     return np.array([int(v) for v in body.replace("\n", " ").split(",") if v.strip()])
 
 
+# Upstream CMSIS-NN's kernels: their weight layout and scratch are what these tests read (edge-deploy's
+# own kernels, chosen by default where the cost model says they are faster, pack the weights).
+UPSTREAM = KernelPolicy.from_options(sparse="off", winograd="off", cmsis_nn=True)
+
+
 def test_layers_views_scratch_and_the_plan_reaches_the_lower_bound():
-    model = plan_model(tiny_graph())
+    model = plan_model(tiny_graph(), UPSTREAM)
     kinds = [(layer.op.kind, layer.mark, layer.kernel) for layer in model.layers]
     assert kinds == [("conv2d", 0, "arm_convolve_s8"), ("max_pool2d", 1, "arm_max_pool_s8"), ("reshape", -1, ""),
                      ("fully_connected", 2, "arm_fully_connected_s8"), ("softmax", 3, "arm_softmax_s8")]
@@ -89,7 +95,7 @@ def test_unsupported_graphs_are_refused_with_the_op_named():
 
 def test_model_c_holds_the_weights_offsets_and_marks():
     graph = tiny_graph()
-    model = plan_model(graph)
+    model = plan_model(graph, UPSTREAM)
     files, _ = render_model(model, "mps2-an386", source="tiny.tflite")
     c = files["model.c"]
     assert np.array_equal(_c_array(c, "l00_conv_weights"), graph.tensor("conv/weights").data.reshape(-1))

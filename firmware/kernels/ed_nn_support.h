@@ -12,6 +12,8 @@
  *                  sanitizers can check the SIMD path's indexing on the host too).
  *   ED_NN_DSP = 0  portable C path (any compiler, the host included). Define ED_NN_PORTABLE
  *                  to force it on a DSP-capable target.
+ *   ED_NN_ASM = 1  the DSP path compiled for the M4 itself (not emulated): the kernels' loops in
+ *                  Thumb-2 assembly; their C forms otherwise.
  */
 #ifndef ED_NN_SUPPORT_H
 #define ED_NN_SUPPORT_H
@@ -21,10 +23,36 @@
 
 #include "arm_nnfunctions.h"
 
+/* Bytewise signed maximum and minimum of four int8 lanes, in C (SSUB8 + SEL on the M4). */
+static inline uint32_t ed_max4_s8_c(uint32_t a, uint32_t b)
+{
+    uint32_t out = 0;
+    for (int i = 0; i < 32; i += 8)
+    {
+        const int8_t x = (int8_t)((a >> i) & 0xFFu), y = (int8_t)((b >> i) & 0xFFu);
+        out |= (uint32_t)(uint8_t)(x >= y ? x : y) << i;
+    }
+    return out;
+}
+static inline uint32_t ed_min4_s8_c(uint32_t a, uint32_t b)
+{
+    uint32_t out = 0;
+    for (int i = 0; i < 32; i += 8)
+    {
+        const int8_t x = (int8_t)((a >> i) & 0xFFu), y = (int8_t)((b >> i) & 0xFFu);
+        out |= (uint32_t)(uint8_t)(x >= y ? y : x) << i;
+    }
+    return out;
+}
+
 #if defined(ED_NN_PORTABLE)
 #define ED_NN_DSP 0
+#define ed_max4_s8 ed_max4_s8_c
+#define ed_min4_s8 ed_min4_s8_c
 #elif defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #define ED_NN_DSP 1
+/* The DSP path on the M4 itself: the hand-written Thumb-2 loops (elsewhere their C forms). */
+#define ED_NN_ASM 1
 #include <arm_acle.h>
 /* Rotate right by 8 (for SXTAB16, where GCC folds it into the rotate operand). */
 static inline uint32_t ed_ror8(uint32_t x)
@@ -68,6 +96,8 @@ static inline uint32_t ed_min4_s8(uint32_t a, uint32_t b)
 }
 #elif defined(ED_NN_EMULATE_DSP)
 #define ED_NN_DSP 1
+#define ed_max4_s8 ed_max4_s8_c
+#define ed_min4_s8 ed_min4_s8_c
 /* Host emulation of the DSP instructions the SIMD path uses. */
 static inline uint32_t ed_pack16(int32_t lo, int32_t hi)
 {
@@ -99,26 +129,6 @@ static inline uint32_t ed_sxtab16_ror8(uint32_t acc, uint32_t x)
 {
     return ed_sxtab16(acc, (x >> 8) | (x << 24));
 }
-static inline uint32_t ed_max4_s8(uint32_t a, uint32_t b)
-{
-    uint32_t out = 0;
-    for (int i = 0; i < 32; i += 8)
-    {
-        const int8_t x = (int8_t)((a >> i) & 0xFFu), y = (int8_t)((b >> i) & 0xFFu);
-        out |= (uint32_t)(uint8_t)(x >= y ? x : y) << i;
-    }
-    return out;
-}
-static inline uint32_t ed_min4_s8(uint32_t a, uint32_t b)
-{
-    uint32_t out = 0;
-    for (int i = 0; i < 32; i += 8)
-    {
-        const int8_t x = (int8_t)((a >> i) & 0xFFu), y = (int8_t)((b >> i) & 0xFFu);
-        out |= (uint32_t)(uint8_t)(x >= y ? y : x) << i;
-    }
-    return out;
-}
 static inline int32_t ed_smlabb(uint32_t a, uint32_t b, int32_t acc)
 {
     return (int32_t)((uint32_t)acc + (uint32_t)((int32_t)(int16_t)(a & 0xFFFFu) * (int16_t)(b & 0xFFFFu)));
@@ -129,6 +139,12 @@ static inline int32_t ed_smlatt(uint32_t a, uint32_t b, int32_t acc)
 }
 #else
 #define ED_NN_DSP 0
+#define ed_max4_s8 ed_max4_s8_c
+#define ed_min4_s8 ed_min4_s8_c
+#endif
+
+#ifndef ED_NN_ASM
+#define ED_NN_ASM 0
 #endif
 
 /* Four bytes from any address as one word (unaligned LDR on the M4, memcpy elsewhere). */

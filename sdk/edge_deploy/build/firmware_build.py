@@ -106,20 +106,30 @@ def fit_flash(graph: Graph, board: Board, policy: KernelPolicy) -> tuple[ModelPl
     """Plan ``graph`` under ``policy``; when the flash estimate exceeds the board's, take a kernel
     family (Winograd's transformed filters take about 4x the int8 bytes) away from one layer at a
     time, the layer whose change costs the fewest modelled cycles per byte of flash saved first,
-    until the budget fits or nothing is left to give back. A family the options force stays."""
+    until the budget fits or nothing is left to give back. Each step may also take the family
+    from all its layers at once: the kernel code the layers go back to can outweigh what one
+    layer's filters save, while the family's own code goes only with its last layer. A family
+    the options force stays."""
     model = plan_model(graph, policy)
     budget = model_budget(board, model)
     while budget.flash_needed_bytes > budget.flash_bytes:
         best = None
-        for layer in model.layers:
-            if layer.spec is None or layer.spec.family is None or policy.forced(layer.spec):
-                continue
-            trial_policy = policy.excluding(layer.op.name, layer.spec.family)
+        movable = [layer for layer in model.layers
+                   if layer.spec is not None and layer.spec.family is not None and not policy.forced(layer.spec)]
+        moves = [[layer] for layer in movable]
+        for family in sorted({layer.spec.family for layer in movable}):
+            group = [layer for layer in movable if layer.spec.family == family]
+            if len(group) > 1:
+                moves.append(group)
+        for move in moves:
+            trial_policy = policy
+            for layer in move:
+                trial_policy = trial_policy.excluding(layer.op.name, layer.spec.family)
             trial = plan_model(graph, trial_policy)
             trial_budget = model_budget(board, trial)
             saved = budget.flash_needed_bytes - trial_budget.flash_needed_bytes
             if saved > 0:
-                key = ((_total_cycles(trial) - _total_cycles(model)) / saved, layer.index)
+                key = ((_total_cycles(trial) - _total_cycles(model)) / saved, move[0].index)
                 if best is None or key < best[0]:
                     best = (key, trial_policy, trial, trial_budget)
         if best is None:

@@ -29,10 +29,28 @@ def weights_comment(call: LayerCall) -> str:
     return f"weights {LAYOUTS[call.kind]} {shape_text(call.weights.shape)}, scales {scales_text(call)}"
 
 
-def weighted_context(call: LayerCall, weight_arrays: list[CArray]) -> KernelContext:
+INT32_RANGE = (-(1 << 31), (1 << 31) - 1)
+
+
+def folded_bias(call: LayerCall, weight_sums: np.ndarray) -> np.ndarray:
+    """``bias[c] + input_offset * weight_sums[c]`` per output channel as int64: the bias of a
+    kernel that multiplies the raw inputs (the offset folded in; the caller checks it fits int32)."""
+    bias = np.zeros(len(weight_sums), dtype=np.int64) if call.bias is None else \
+        np.asarray(call.bias.data, dtype=np.int64).reshape(-1)
+    return bias + int(call.params["input_offset"]) * np.asarray(weight_sums, dtype=np.int64)
+
+
+def raw_accumulators_fit(bias: np.ndarray, abs_weight_sums: np.ndarray) -> bool:
+    """True when every accumulator ``bias[c] + sum x * w`` over raw int8 inputs stays in int32."""
+    worst = np.abs(np.asarray(bias, dtype=np.int64)) + 128 * np.asarray(abs_weight_sums, dtype=np.int64)
+    return bool(worst.max(initial=0) <= INT32_RANGE[1])
+
+
+def weighted_context(call: LayerCall, weight_arrays: list[CArray], bias: CArray | None = None) -> KernelContext:
     """The context of a weighted layer with its weights in ``weight_arrays`` (this kernel's
-    encoding): offsets, clamp, bias, requantization (arrays per channel, constants per tensor),
-    shapes, and for windowed ops the stride, padding and dilation."""
+    encoding): offsets, clamp, bias (the layer's, or ``bias``: a kernel's own, e.g. with the
+    input offset folded in), requantization (arrays per channel, constants per tensor), shapes,
+    and for windowed ops the stride, padding and dilation."""
     p, x, y, w = call.params, call.input, call.output, call.weights
     ctx = KernelContext()
     activation = call.op.attrs.get("activation", "none")
@@ -42,8 +60,10 @@ def weighted_context(call: LayerCall, weight_arrays: list[CArray]) -> KernelCont
     ctx.constant("ACT_MAX", p["act_max"])
     channels = int(y.shape[-1])
     ctx.arrays += weight_arrays
-    has_bias = call.bias is not None
-    if has_bias:
+    has_bias = call.bias is not None or bias is not None
+    if bias is not None:
+        ctx.arrays.append(bias)
+    elif has_bias:
         ctx.arrays.append(CArray("bias", "int32_t", call.bias.data, "bias, int32, scale input_scale * weight_scale[c]"))
     per_channel = call.kind != "fully_connected" or w.quant.per_channel
     if per_channel:

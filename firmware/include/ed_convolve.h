@@ -1,0 +1,64 @@
+/*
+ * ed_convolve.h - edge-deploy's convolution for s8 (TFLite CONV_2D, per-channel int8) as a GEMM
+ * with register blocking sized for the Cortex-M4: any window, stride, padding and dilation.
+ *
+ * Not part of the CMSIS-NN API: the build calls it instead of arm_convolve_s8 when the cost model
+ * says it is faster, with the weights and the bias prepared at build time
+ * (edge_deploy.kernels.ed_convolve_s8). Bit-exact with TFLite's reference kernel.
+ *
+ * The method. Output positions are taken two at a time: the patch of each (kh x kw x cin int8
+ * values, the input zero point where the window reaches into the padding) is widened to int16
+ * into a column in the scratch buffer, in the order SXTB16 unpacks a word of four weights
+ * ((x0, x2), (x1, x3) per group of four patch elements). Output channels are taken three at a
+ * time: per group of four patch elements, two column words of each position, one weight word of
+ * each channel, two SXTB16 per weight word and twelve SMLAD, so 3 x 2 outputs accumulate in six
+ * registers (27 model cycles per 24 MACs in Thumb-2). Padding taps read the zero point, so the
+ * input offset is folded into the bias:
+ *
+ *     acc[o] = bias[o] + sum_k (x_k + input_offset) * w_k[o] = folded_bias[o] + sum_k x_k * w_k[o]
+ *
+ * exact in int32 (the build checks that the folded bias and every accumulator fit). Then the
+ * fast requantization of ed_nn_support.h, prepared once per call per output channel.
+ *
+ * Packed weights (uint32 words of four int8, build time): the patch length kh * kw * cin padded
+ * with zero weights to k4, a multiple of 4; the output channels padded with zero rows to a
+ * multiple of 3; then per block of three channels, per group of four patch elements, one word
+ * per channel of the block:
+ *     word (b * k4 / 4 + g) * 3 + o  =  w[3b + o][4g .. 4g + 3]
+ * Folded bias: one int32 per output channel, zero padded to the same multiple of 3 (never NULL:
+ * it carries the input offset).
+ */
+#ifndef ED_CONVOLVE_H
+#define ED_CONVOLVE_H
+
+#include <stdint.h>
+
+#include "arm_nn_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Convolution with build-time packed weights and folded bias (see above). ctx->buf must hold
+ *  ed_convolve_s8_get_buffer_size() bytes, word aligned. */
+arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
+                                   const cmsis_nn_conv_params *conv_params,
+                                   const cmsis_nn_per_channel_quant_params *quant_params,
+                                   const cmsis_nn_dims *input_dims,
+                                   const int8_t *input_data,
+                                   const cmsis_nn_dims *filter_dims,
+                                   const uint32_t *packed_weights,
+                                   const int32_t *folded_bias,
+                                   const cmsis_nn_dims *output_dims,
+                                   int8_t *output_data);
+
+/** Scratch bytes of ed_convolve_s8: two widened columns (4 * k4), the int8 patch staging (k4) and
+ *  the requantization constants and bias (20 bytes per output channel, filter_dims->n rounded
+ *  up to 3). */
+int32_t ed_convolve_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ED_CONVOLVE_H */

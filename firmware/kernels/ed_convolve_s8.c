@@ -1,0 +1,576 @@
+/*
+ * ed_convolve_s8.c - edge-deploy's convolution as a register-blocked GEMM
+ * (firmware/include/ed_convolve.h: the method, the packed weights and the folded bias). Written
+ * for edge-deploy from the TFLite int8 arithmetic; no CMSIS-NN code.
+ *
+ * Per pair of output positions: both patches widened into the column buffer (straight from the
+ * input where a row of the window is a whole number of words inside it, else through an int8
+ * staging copy with the zero point in the padding), then every block of three output channels:
+ * the 3 x 2 dot products (Thumb-2 on the M4, C elsewhere), the requantization, six bytes stored.
+ */
+#include "ed_convolve.h"
+#include "ed_nn_support.h"
+
+/* One output channel's fast requantization constants (ed_requant_out_prepare's, with the output
+ * offset folded in; hi_shift < 0: the channel takes ed_requantize_to_s8). */
+typedef struct
+{
+    int32_t mult;
+    uint32_t round_lo;
+    int32_t round_hi;
+    int32_t hi_shift;
+    int32_t bias; /* the folded bias, beside the constants the block reads after it */
+} ed_conv_rq_t;
+
+/* A word of four int8 as the two int16 pairs (x0, x2) and (x1, x3). */
+static inline void ed_conv_widen4(uint32_t v, uint32_t *x02, uint32_t *x13)
+{
+#if ED_NN_DSP
+    *x02 = ed_sxtb16(v);
+    *x13 = ed_sxtb16_ror8(v);
+#else
+    *x02 = ((uint32_t)(uint16_t)(int16_t)(int8_t)(v & 0xFFu)) | ((uint32_t)(uint16_t)(int16_t)(int8_t)(v >> 16) << 16);
+    *x13 = ((uint32_t)(uint16_t)(int16_t)(int8_t)(v >> 8)) | ((uint32_t)(uint16_t)(int16_t)(int8_t)(v >> 24) << 16);
+#endif
+}
+
+/* Widens n bytes (a multiple of 4) from src into column `which` from group g0 on: per group the
+ * column words sit at 4g + 2 * which (x0, x2) and 4g + 2 * which + 1 (x1, x3). */
+static inline void ed_conv_widen_run(const int8_t *src, int32_t n, uint32_t *col, int32_t g0, int32_t which)
+{
+    uint32_t *dst = col + 4 * g0 + 2 * which;
+    for (int32_t i = 0; i < n; i += 4, dst += 4)
+    {
+        ed_conv_widen4(ed_read_u32(src + i), &dst[0], &dst[1]);
+    }
+}
+
+/* n bytes from src to dst, a word at a time (unaligned words are fine on the M4). */
+static inline void ed_conv_copy(int8_t *dst, const int8_t *src, int32_t n)
+{
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4)
+    {
+        ed_write_u32(dst + i, ed_read_u32(src + i));
+    }
+    for (; i < n; i++)
+    {
+        dst[i] = src[i];
+    }
+}
+
+/* n bytes of the byte pattern `fill4` (a byte repeated four times). */
+static inline void ed_conv_fill(int8_t *dst, uint32_t fill4, int32_t n)
+{
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4)
+    {
+        ed_write_u32(dst + i, fill4);
+    }
+    for (; i < n; i++)
+    {
+        dst[i] = (int8_t)fill4;
+    }
+}
+
+/* What every position of a call shares. */
+typedef struct
+{
+    const cmsis_nn_dims *in;
+    const int8_t *input; /* this batch */
+    int32_t kh, kw, cin, k, k4, out_w;
+    int32_t stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w;
+    int8_t zp;
+    uint32_t zp02, zp13; /* the zero point's widened words */
+    int pointwise;       /* 1 x 1 window, no padding, cin a multiple of 4: the pixel is the patch */
+} ed_conv_layer_t;
+
+/* Column `which` of output position (oy, ox). */
+static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t ox, int32_t which, uint32_t *col,
+                           int8_t *stage)
+{
+    const cmsis_nn_dims *in = L->in;
+    const int32_t base_y = oy * L->stride_h - L->pad_top, base_x = ox * L->stride_w - L->pad_left;
+    if (L->pointwise)
+    {
+        ed_conv_widen_run(L->input + (base_y * in->w + base_x) * L->cin, L->k, col, 0, which);
+        return;
+    }
+    const int32_t run = L->kw * L->cin; /* one row of the window */
+    const int x_inside = base_x >= 0 && base_x + (L->kw - 1) * L->dilation_w < in->w;
+    if (x_inside && L->dilation_w == 1 && (run & 3) == 0)
+    {
+        /* Every row of the window is a whole number of words: widen straight from the input. */
+        for (int32_t ky = 0, g = 0; ky < L->kh; ky++, g += run / 4)
+        {
+            const int32_t iy = base_y + ky * L->dilation_h;
+            if (iy >= 0 && iy < in->h)
+            {
+                ed_conv_widen_run(L->input + (iy * in->w + base_x) * L->cin, run, col, g, which);
+            }
+            else
+            {
+                uint32_t *dst = col + 4 * g + 2 * which;
+                for (int32_t i = 0; i < run; i += 4, dst += 4)
+                {
+                    dst[0] = L->zp02;
+                    dst[1] = L->zp13;
+                }
+            }
+        }
+        return;
+    }
+    /* Otherwise through the int8 staging copy: the zero point in the padding, zeros past k. */
+    int8_t *dst = stage;
+    const uint32_t zp4 = 0x01010101u * (uint8_t)L->zp;
+    for (int32_t ky = 0; ky < L->kh; ky++)
+    {
+        const int32_t iy = base_y + ky * L->dilation_h;
+        const int y_inside = iy >= 0 && iy < in->h;
+        if (y_inside && x_inside && L->dilation_w == 1)
+        {
+            ed_conv_copy(dst, L->input + (iy * in->w + base_x) * L->cin, run);
+            dst += run;
+            continue;
+        }
+        for (int32_t kx = 0; kx < L->kw; kx++, dst += L->cin)
+        {
+            const int32_t ix = base_x + kx * L->dilation_w;
+            if (y_inside && ix >= 0 && ix < in->w)
+            {
+                ed_conv_copy(dst, L->input + (iy * in->w + ix) * L->cin, L->cin);
+            }
+            else
+            {
+                ed_conv_fill(dst, zp4, L->cin);
+            }
+        }
+    }
+    ed_conv_fill(dst, 0u, L->k4 - L->k);
+    ed_conv_widen_run(stage, L->k4, col, 0, which);
+}
+
+#if ED_NN_ASM
+/* One group of four patch elements for three channels and two positions: the two positions'
+ * (x0, x2) words and the three weight words in a row of five loads, six SMLAD, the (x1, x3)
+ * words, six SMLAD (27 model cycles per 24 MACs; r0 column, r1 weights, r4-r9 the sums
+ * o0p0, o0p1, o1p0, o1p1, o2p0, o2p1). */
+#define ED_CONV_GROUP                                                                                                  \
+    "ldr r11, [r0, #8]\n\t"                                                                                            \
+    "ldr r10, [r0], #16\n\t"                                                                                           \
+    "ldr r12, [r1, #8]\n\t"                                                                                            \
+    "ldr r3, [r1, #4]\n\t"                                                                                             \
+    "ldr r2, [r1], #12\n\t"                                                                                            \
+    "sxtb16 lr, r2\n\t"                                                                                                \
+    "smlad r4, r10, lr, r4\n\t"                                                                                        \
+    "smlad r5, r11, lr, r5\n\t"                                                                                        \
+    "sxtb16 lr, r3\n\t"                                                                                                \
+    "smlad r6, r10, lr, r6\n\t"                                                                                        \
+    "smlad r7, r11, lr, r7\n\t"                                                                                        \
+    "sxtb16 lr, r12\n\t"                                                                                               \
+    "smlad r8, r10, lr, r8\n\t"                                                                                        \
+    "smlad r9, r11, lr, r9\n\t"                                                                                        \
+    "ldr r10, [r0, #-12]\n\t"                                                                                          \
+    "ldr r11, [r0, #-4]\n\t"                                                                                           \
+    "sxtb16 lr, r2, ror #8\n\t"                                                                                        \
+    "smlad r4, r10, lr, r4\n\t"                                                                                        \
+    "smlad r5, r11, lr, r5\n\t"                                                                                        \
+    "sxtb16 lr, r3, ror #8\n\t"                                                                                        \
+    "smlad r6, r10, lr, r6\n\t"                                                                                        \
+    "smlad r7, r11, lr, r7\n\t"                                                                                        \
+    "sxtb16 lr, r12, ror #8\n\t"                                                                                       \
+    "smlad r8, r10, lr, r8\n\t"                                                                                        \
+    "smlad r9, r11, lr, r9\n\t"
+
+/* Naked: the body is basic asm only, so the arguments (r0-r3) are marked unused. */
+#define ED_ASM_ARG __attribute__((unused))
+
+/* acc[0..5] += the 3 x 2 dot products over `groups` groups (>= 1): first the groups % 4 single
+ * groups, then four per turn of the loop (its end compared on the stack). */
+__attribute__((naked, noinline)) static void ed_conv_block_3x2(ED_ASM_ARG const uint32_t *col,
+                                                               ED_ASM_ARG const uint32_t *w, ED_ASM_ARG int32_t groups,
+                                                               ED_ASM_ARG int32_t *acc)
+{
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "sub sp, sp, #12\n\t"
+        "str r3, [sp, #8]\n\t"        /* [sp, #8] acc */
+        "ldm r3, {r4-r9}\n\t"
+        "add r3, r0, r2, lsl #4\n\t"
+        "str r3, [sp, #4]\n\t"        /* [sp, #4] end of the column */
+        "and r2, r2, #3\n\t"
+        "add r2, r0, r2, lsl #4\n\t"
+        "str r2, [sp]\n\t"            /* [sp] end of the single groups */
+        "cmp r0, r2\n\t"
+        "beq 2f\n\t"
+        "1:\n\t"
+        ED_CONV_GROUP
+        "ldr r2, [sp]\n\t"
+        "cmp r0, r2\n\t"
+        "bne 1b\n\t"
+        "2:\n\t"
+        "ldr r2, [sp, #4]\n\t"
+        "cmp r0, r2\n\t"
+        "beq 4f\n\t"
+        "3:\n\t"
+        ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP
+        "ldr r2, [sp, #4]\n\t"
+        "cmp r0, r2\n\t"
+        "bne 3b\n\t"
+        "4:\n\t"
+        "ldr r3, [sp, #8]\n\t"
+        "stm r3, {r4-r9}\n\t"
+        "add sp, sp, #12\n\t"
+        "pop {r4-r11, pc}\n\t");
+}
+#else
+/* Sum of the int16 pair products of a and b, modulo 2^32 (SMLAD). */
+static inline int32_t ed_conv_dot2(uint32_t a, uint32_t b, int32_t acc)
+{
+#if ED_NN_DSP
+    return ed_smlad(a, b, acc);
+#else
+    const int32_t lo = (int32_t)(int16_t)(a & 0xFFFFu) * (int16_t)(b & 0xFFFFu);
+    const int32_t hi = (int32_t)(int16_t)(a >> 16) * (int16_t)(b >> 16);
+    return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi);
+#endif
+}
+
+static void ed_conv_block_3x2(const uint32_t *col, const uint32_t *w, int32_t groups, int32_t *acc)
+{
+    for (int32_t g = 0; g < groups; g++, col += 4, w += 3)
+    {
+        for (int32_t o = 0; o < 3; o++)
+        {
+            uint32_t w02, w13;
+            ed_conv_widen4(w[o], &w02, &w13);
+            acc[2 * o] = ed_conv_dot2(col[1], w13, ed_conv_dot2(col[0], w02, acc[2 * o]));
+            acc[2 * o + 1] = ed_conv_dot2(col[3], w13, ed_conv_dot2(col[2], w02, acc[2 * o + 1]));
+        }
+    }
+}
+#endif
+
+/* The common case, every block of three channels of one pair of positions with every channel on
+ * the fast requantization: what the loop over blocks reads (the asm by offset), fixed per call. */
+typedef struct
+{
+    const uint32_t *col;        /* +0 */
+    const uint32_t *w;          /* +4, the first block's weights */
+    const ed_conv_rq_t *rq;     /* +8, the first channel's constants */
+    const ed_conv_rq_t *rq_end; /* +12, past the last block's */
+    int32_t cout;               /* +16 */
+    const uint32_t *single_end; /* +20, col + (groups % 4) groups */
+    const uint32_t *col_end;    /* +24, col + groups groups */
+    int32_t act_min, act_max;   /* +28, +32 */
+    int32_t clamp;              /* +36, nonzero when the activation range is narrower than int8 */
+    int32_t last_valid;         /* +40, channels of the last block that exist (1 to 3) */
+} ed_conv_run_t;
+
+#if ED_NN_ASM
+_Static_assert(sizeof(ed_conv_rq_t) == 20, "ED_CONV_REQUANT reads ed_conv_rq_t at 20-byte steps");
+_Static_assert(sizeof(ed_conv_run_t) == 44, "ed_conv_run reads ed_conv_run_t by offset");
+
+/* Requantization of the two positions' sums of one channel (registers a, b) with the constants
+ * at byte `qo` of r0 (ed_conv_rq_t): mult r10, round_lo r11, round_hi r12, hi_shift lr. */
+#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
+#define ED_CONV_REQUANT_ONE(a)                                                                                         \
+    "mov r2, r11\n\t"                                                                                                  \
+    "mov r1, r12\n\t"                                                                                                  \
+    "smlal r2, r1, " a ", r10\n\t"                                                                                     \
+    "asr r1, r1, lr\n\t"                                                                                               \
+    "ssat " a ", #8, r1\n\t"
+#else
+#define ED_CONV_REQUANT_ONE(a)                                                                                         \
+    "and r1, " a ", #0x80000000\n\t"                                                                                   \
+    "subs r2, r11, r1\n\t"                                                                                             \
+    "sbc r1, r12, #0\n\t"                                                                                              \
+    "smlal r2, r1, " a ", r10\n\t"                                                                                     \
+    "asr r1, r1, lr\n\t"                                                                                               \
+    "ssat " a ", #8, r1\n\t"
+#endif
+#define ED_CONV_REQUANT(a, b, qo)                                                                                      \
+    "ldr r10, [r0, #" qo "]\n\t"                                                                                       \
+    "ldr r11, [r0, #" qo "+4]\n\t"                                                                                     \
+    "ldr r12, [r0, #" qo "+8]\n\t"                                                                                     \
+    "ldr lr, [r0, #" qo "+12]\n\t" ED_CONV_REQUANT_ONE(a) ED_CONV_REQUANT_ONE(b)
+#define ED_CONV_CLAMP(a)                                                                                               \
+    "cmp " a ", r10\n\t"                                                                                               \
+    "it lt\n\t"                                                                                                        \
+    "movlt " a ", r10\n\t"                                                                                             \
+    "cmp " a ", r11\n\t"                                                                                               \
+    "it gt\n\t"                                                                                                        \
+    "movgt " a ", r11\n\t"
+
+/* Every block of one pair of positions (outputs at out0 and out0 + cout): the sums from the
+ * biases (ED_CONV_GROUP, the groups % 4 single groups, then four per turn), six
+ * requantizations, the clamp when asked, six bytes stored (fewer in a last short block). The
+ * state it changes lives on its stack: [sp] run, +4 col_end, +8 single_end, +12 w, +16 rq,
+ * +20 out0, +24 out1. */
+__attribute__((naked, noinline)) static void ed_conv_run(ED_ASM_ARG const ed_conv_run_t *run,
+                                                         ED_ASM_ARG int8_t *out0)
+{
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "sub sp, sp, #28\n\t"
+        "str r0, [sp]\n\t"
+        "ldr r2, [r0, #24]\n\t"
+        "str r2, [sp, #4]\n\t"      /* col_end */
+        "ldr r2, [r0, #20]\n\t"
+        "str r2, [sp, #8]\n\t"      /* single_end */
+        "ldr r2, [r0, #4]\n\t"
+        "str r2, [sp, #12]\n\t"     /* w */
+        "ldr r2, [r0, #8]\n\t"
+        "str r2, [sp, #16]\n\t"     /* rq */
+        "str r1, [sp, #20]\n\t"     /* out0 */
+        "ldr r2, [r0, #16]\n\t"
+        "add r2, r1, r2\n\t"
+        "str r2, [sp, #24]\n\t"     /* out1 = out0 + cout */
+        "1:\n\t"
+        "ldr r3, [sp]\n\t"
+        "ldr r1, [sp, #12]\n\t"     /* w */
+        "ldr r2, [sp, #16]\n\t"     /* rq: the biases sit at +16, +36, +56 */
+        "ldr r0, [r3, #0]\n\t"      /* col */
+        "ldr r4, [r2, #16]\n\t"
+        "ldr r6, [r2, #36]\n\t"
+        "ldr r8, [r2, #56]\n\t"
+        "mov r5, r4\n\t"
+        "mov r7, r6\n\t"
+        "mov r9, r8\n\t"
+        "ldr r2, [sp, #8]\n\t"
+        "cmp r0, r2\n\t"
+        "beq 3f\n\t"
+        "2:\n\t"
+        ED_CONV_GROUP
+        "ldr r2, [sp, #8]\n\t"
+        "cmp r0, r2\n\t"
+        "bne 2b\n\t"
+        "3:\n\t"
+        "ldr r2, [sp, #4]\n\t"
+        "cmp r0, r2\n\t"
+        "beq 5f\n\t"
+        "4:\n\t"
+        ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP
+        "ldr r2, [sp, #4]\n\t"
+        "cmp r0, r2\n\t"
+        "bne 4b\n\t"
+        "5:\n\t"
+        "str r1, [sp, #12]\n\t"     /* w, at the next block */
+        "ldr r0, [sp, #16]\n\t"     /* rq */
+        ED_CONV_REQUANT("r4", "r5", "0") ED_CONV_REQUANT("r6", "r7", "20") ED_CONV_REQUANT("r8", "r9", "40")
+        "ldr r3, [sp]\n\t"
+        "ldr r2, [r3, #36]\n\t"
+        "cbz r2, 6f\n\t"
+        "ldr r10, [r3, #28]\n\t"
+        "ldr r11, [r3, #32]\n\t"
+        ED_CONV_CLAMP("r4") ED_CONV_CLAMP("r5") ED_CONV_CLAMP("r6") ED_CONV_CLAMP("r7") ED_CONV_CLAMP("r8")
+        ED_CONV_CLAMP("r9")
+        "6:\n\t"
+        "ldr r2, [sp, #20]\n\t"     /* out0 */
+        "ldr r1, [sp, #24]\n\t"     /* out1 */
+        "ldr r10, [r3, #12]\n\t"    /* rq_end */
+        "adds r0, r0, #60\n\t"      /* rq, at the next block */
+        "cmp r0, r10\n\t"
+        "beq 8f\n\t"                /* the last block may have fewer than three channels */
+        "strb r4, [r2]\n\t"
+        "strb r6, [r2, #1]\n\t"
+        "strb r8, [r2, #2]\n\t"
+        "strb r5, [r1]\n\t"
+        "strb r7, [r1, #1]\n\t"
+        "strb r9, [r1, #2]\n\t"
+        "adds r2, r2, #3\n\t"
+        "adds r1, r1, #3\n\t"
+        "str r0, [sp, #16]\n\t"
+        "str r2, [sp, #20]\n\t"
+        "str r1, [sp, #24]\n\t"
+        "b 1b\n\t"
+        "8:\n\t"
+        "ldr r0, [r3, #40]\n\t"     /* last_valid */
+        "strb r4, [r2]\n\t"
+        "strb r5, [r1]\n\t"
+        "cmp r0, #2\n\t"
+        "blt 9f\n\t"
+        "strb r6, [r2, #1]\n\t"
+        "strb r7, [r1, #1]\n\t"
+        "beq 9f\n\t"
+        "strb r8, [r2, #2]\n\t"
+        "strb r9, [r1, #2]\n\t"
+        "9:\n\t"
+        "add sp, sp, #28\n\t"
+        "pop {r4-r11, pc}\n\t");
+}
+#else
+static void ed_conv_run(const ed_conv_run_t *run, int8_t *out0)
+{
+    const int32_t groups = (int32_t)(run->col_end - run->col) / 4;
+    int8_t *out1 = out0 + run->cout;
+    const uint32_t *w = run->w;
+    for (const ed_conv_rq_t *rq = run->rq; rq != run->rq_end; rq += 3, w += 3 * groups, out0 += 3, out1 += 3)
+    {
+        int32_t acc[6] = {rq[0].bias, rq[0].bias, rq[1].bias, rq[1].bias, rq[2].bias, rq[2].bias};
+        ed_conv_block_3x2(run->col, w, groups, acc);
+        const int32_t valid = rq + 3 == run->rq_end ? run->last_valid : 3;
+        for (int32_t i = 0; i < 2 * valid; i++)
+        {
+            const ed_conv_rq_t *r = &rq[i / 2];
+            const ed_requant_t q = {r->mult, r->round_lo, r->round_hi, r->hi_shift, 0};
+            int32_t v = ed_sat8(ed_requant_fast(&q, acc[i]));
+            if (run->clamp)
+            {
+                v = ed_clamp_s8(v, run->act_min, run->act_max);
+            }
+            ((i & 1) ? out1 : out0)[i / 2] = (int8_t)v;
+        }
+    }
+}
+#endif
+
+/* The requantized, clamped output of accumulator acc for channel c. */
+static inline int8_t ed_conv_out(const ed_conv_rq_t *rq, const cmsis_nn_per_channel_quant_params *quant, int32_t c,
+                                 int32_t acc, int32_t offset, int32_t act_min, int32_t act_max)
+{
+    if (rq->hi_shift < 0)
+    {
+        return ed_requantize_to_s8(acc, quant->multiplier[c], quant->shift[c], offset, act_min, act_max);
+    }
+    const ed_requant_t q = {rq->mult, rq->round_lo, rq->round_hi, rq->hi_shift, 0};
+    return ed_clamp_s8(ed_sat8(ed_requant_fast(&q, acc)), act_min, act_max);
+}
+
+arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
+                                   const cmsis_nn_conv_params *conv_params,
+                                   const cmsis_nn_per_channel_quant_params *quant_params,
+                                   const cmsis_nn_dims *input_dims,
+                                   const int8_t *input_data,
+                                   const cmsis_nn_dims *filter_dims,
+                                   const uint32_t *packed_weights,
+                                   const int32_t *folded_bias,
+                                   const cmsis_nn_dims *output_dims,
+                                   int8_t *output_data)
+{
+    const cmsis_nn_conv_params *p = conv_params;
+    const int32_t cin = input_dims->c, cout = output_dims->c;
+    const int32_t k = filter_dims->h * filter_dims->w * cin, k4 = (k + 3) & ~3;
+    if (filter_dims->c != cin || filter_dims->n != cout || folded_bias == NULL || ctx == NULL || ctx->buf == NULL ||
+        ctx->size < ed_convolve_s8_get_buffer_size(input_dims, filter_dims))
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    uint32_t *col = (uint32_t *)ctx->buf;
+    int8_t *stage = (int8_t *)(col + k4);
+    ed_conv_rq_t *rq = (ed_conv_rq_t *)(void *)(stage + k4);
+    const int32_t blocks = (cout + 2) / 3;
+    for (int32_t c = 0; c < 3 * blocks; c++) /* channels past the last: any valid constants */
+    {
+        const int32_t from = ed_min_i32(c, cout - 1);
+        const ed_requant_out_t r =
+            ed_requant_out_prepare(quant_params->multiplier[from], quant_params->shift[from], p->output_offset);
+        rq[c] = (ed_conv_rq_t){r.q.mult, r.q.round_lo, r.q.round_hi, r.q.hi_shift, folded_bias[c]};
+    }
+    const int8_t zp = (int8_t)(-p->input_offset);
+    ed_conv_layer_t L = {
+        .in = input_dims, .kh = filter_dims->h, .kw = filter_dims->w, .cin = cin, .k = k, .k4 = k4,
+        .out_w = output_dims->w, .stride_h = p->stride.h, .stride_w = p->stride.w, .pad_top = p->padding.h,
+        .pad_left = p->padding.w, .dilation_h = p->dilation.h, .dilation_w = p->dilation.w, .zp = zp,
+    };
+    ed_conv_widen4(0x01010101u * (uint8_t)zp, &L.zp02, &L.zp13);
+    L.pointwise = L.kh == 1 && L.kw == 1 && (cin & 3) == 0 && p->padding.h == 0 && p->padding.w == 0 &&
+                  (output_dims->h - 1) * p->stride.h < input_dims->h && (output_dims->w - 1) * p->stride.w < input_dims->w;
+    const int32_t groups = k4 / 4;
+    const int32_t positions = output_dims->h * output_dims->w;
+    const int32_t offset = p->output_offset, act_min = p->activation.min, act_max = p->activation.max;
+    const int32_t clamp = act_min > -128 || act_max < 127;
+    int all_fast = 1;
+    for (int32_t c = 0; c < cout; c++)
+    {
+        all_fast = all_fast && rq[c].hi_shift >= 0;
+    }
+    const ed_conv_run_t run = {col, packed_weights, rq, rq + 3 * blocks, cout, col + 4 * (groups & 3),
+                               col + 4 * groups, act_min, act_max, clamp, cout - 3 * (blocks - 1)};
+    for (int32_t n = 0; n < input_dims->n; n++)
+    {
+        L.input = input_data + n * input_dims->h * input_dims->w * cin;
+        int8_t *output = output_data + n * positions * cout;
+        int32_t oy = 0, ox = 0; /* of position pos, tracked without divisions */
+        for (int32_t pos = 0; pos < positions; pos += 2)
+        {
+            const int both = pos + 1 < positions;
+            if (L.pointwise && both && ox + 1 < L.out_w)
+            {
+                /* 1 x 1: both patches are pixels of one input row */
+                const int8_t *x0 = L.input + ((oy * L.stride_h) * input_dims->w + ox * L.stride_w) * cin;
+                const int8_t *x1 = x0 + L.stride_w * cin;
+                uint32_t *dst = col;
+                for (int32_t i = 0; i < k4; i += 4, dst += 4)
+                {
+                    ed_conv_widen4(ed_read_u32(x0 + i), &dst[0], &dst[1]);
+                    ed_conv_widen4(ed_read_u32(x1 + i), &dst[2], &dst[3]);
+                }
+                ox += 2;
+                if (ox == L.out_w)
+                {
+                    ox = 0;
+                    oy++;
+                }
+                goto columns_ready;
+            }
+            ed_conv_column(&L, oy, ox, 0, col, stage);
+            if (++ox == L.out_w)
+            {
+                ox = 0;
+                oy++;
+            }
+            if (both)
+            {
+                ed_conv_column(&L, oy, ox, 1, col, stage);
+                if (++ox == L.out_w)
+                {
+                    ox = 0;
+                    oy++;
+                }
+            }
+            else
+            {
+                for (int32_t g = 0; g < groups; g++) /* the lone last position twice */
+                {
+                    col[4 * g + 2] = col[4 * g];
+                    col[4 * g + 3] = col[4 * g + 1];
+                }
+            }
+        columns_ready:;
+            int8_t *out0 = output + pos * cout, *out1 = out0 + cout;
+            int32_t first = 0; /* the first block the general loop below takes */
+            if (all_fast && both)
+            {
+                ed_conv_run(&run, out0);
+                first = blocks;
+            }
+            const uint32_t *w = packed_weights + first * 3 * groups;
+            for (int32_t b = first, oc = 3 * first; b < blocks; b++, oc += 3, w += 3 * groups)
+            {
+                int32_t acc[6];
+                for (int32_t i = 0; i < 3; i++)
+                {
+                    acc[2 * i] = acc[2 * i + 1] = oc + i < cout ? folded_bias[oc + i] : 0;
+                }
+                ed_conv_block_3x2(col, w, groups, acc);
+                for (int32_t i = 0; i < 3 && oc + i < cout; i++)
+                {
+                    out0[oc + i] = ed_conv_out(&rq[oc + i], quant_params, oc + i, acc[2 * i], offset, act_min, act_max);
+                    if (both)
+                    {
+                        out1[oc + i] =
+                            ed_conv_out(&rq[oc + i], quant_params, oc + i, acc[2 * i + 1], offset, act_min, act_max);
+                    }
+                }
+            }
+        }
+    }
+    return ARM_CMSIS_NN_SUCCESS;
+}
+
+int32_t ed_convolve_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims)
+{
+    const int32_t k4 = (filter_dims->h * filter_dims->w * input_dims->c + 3) & ~3;
+    return 4 * k4 + k4 + 20 * 3 * ((filter_dims->n + 2) / 3);
+}

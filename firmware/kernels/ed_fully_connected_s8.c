@@ -1,0 +1,286 @@
+/*
+ * ed_fully_connected_s8.c - edge-deploy's fully connected layer, four rows per pass over packed
+ * weights (firmware/include/ed_fully_connected_packed.h: the method, the layout, the folded
+ * bias). Written for edge-deploy from the TFLite int8 arithmetic; no CMSIS-NN code.
+ */
+#include "ed_fully_connected_packed.h"
+#include "ed_nn_support.h"
+
+#if ED_NN_ASM
+/* One group of four inputs for four rows: the input word (loaded two groups at a time by the
+ * caller into r2 / r3), the rows' four weight words in one LDM, eight SXTB16, eight SMLAD
+ * (r4-r7 the sums, r8-r11 the weight words, r12 / lr the unpacked input). */
+#define ED_FC_GROUP(x)                                                                                                 \
+    "ldm r1!, {r8-r11}\n\t"                                                                                            \
+    "sxtb16 r12, " x "\n\t"                                                                                            \
+    "sxtb16 lr, " x ", ror #8\n\t"                                                                                     \
+    "sxtb16 " x ", r8\n\t"                                                                                             \
+    "sxtb16 r8, r8, ror #8\n\t"                                                                                        \
+    "smlad r4, r12, " x ", r4\n\t"                                                                                     \
+    "smlad r4, lr, r8, r4\n\t"                                                                                         \
+    "sxtb16 " x ", r9\n\t"                                                                                             \
+    "sxtb16 r9, r9, ror #8\n\t"                                                                                        \
+    "smlad r5, r12, " x ", r5\n\t"                                                                                     \
+    "smlad r5, lr, r9, r5\n\t"                                                                                         \
+    "sxtb16 " x ", r10\n\t"                                                                                            \
+    "sxtb16 r10, r10, ror #8\n\t"                                                                                      \
+    "smlad r6, r12, " x ", r6\n\t"                                                                                     \
+    "smlad r6, lr, r10, r6\n\t"                                                                                        \
+    "sxtb16 " x ", r11\n\t"                                                                                            \
+    "sxtb16 r11, r11, ror #8\n\t"                                                                                      \
+    "smlad r7, r12, " x ", r7\n\t"                                                                                     \
+    "smlad r7, lr, r11, r7\n\t"
+
+#define ED_ASM_ARG __attribute__((unused))
+
+/* What the loop over blocks reads (by offset), fixed per input row. */
+typedef struct
+{
+    const int8_t *x;           /* +0, word aligned */
+    const int8_t *quads_end;   /* +4, x + 16 * (groups / 4) */
+    int32_t rest;              /* +8, groups % 4 */
+    const uint32_t *w;         /* +12 */
+    const int32_t *bias;       /* +16, padded to blocks of 4 */
+    const int32_t *mult;       /* +20 */
+    const int32_t *shift;      /* +24 */
+    int32_t step;              /* +28, 4 per output (per channel) or 0 (per tensor) */
+    int8_t *out;               /* +32 */
+    int32_t blocks;            /* +36, >= 1 */
+    int32_t last_rows;         /* +40, rows of the last block (1 to 4) */
+    int32_t offset;            /* +44, output offset */
+} ed_fc_run_t;
+_Static_assert(sizeof(ed_fc_run_t) == 48, "ed_fc_run reads ed_fc_run_t by offset");
+
+/* The fast requantization of the sum in register a (right shift e = -shift of 1..23, offset
+ * folded), its constants made from mult r8 and shift r9: round = (1 + 2^e) << 30 (single
+ * rounding: 2^e << 30), plus offset << (e - 1) in the high word; then ed_requant_fast. */
+#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
+#define ED_FC_ROUND "lsl r10, r10, r9\n\t"
+#define ED_FC_SIGN(a) ""
+#else
+#define ED_FC_ROUND                                                                                                    \
+    "lsl r10, r10, r9\n\t"                                                                                             \
+    "add r10, r10, #1\n\t"
+#define ED_FC_SIGN(a)                                                                                                  \
+    "and r2, " a ", #0x80000000\n\t"                                                                                   \
+    "subs r11, r11, r2\n\t"                                                                                            \
+    "sbc r12, r12, #0\n\t"
+#endif
+#define ED_FC_REQUANT(a)                                                                                               \
+    "ldr r8, [r3]\n\t"                                                                                                 \
+    "ldr r9, [r0]\n\t"                                                                                                 \
+    "add r3, r3, r1\n\t"                                                                                               \
+    "add r0, r0, r1\n\t"                                                                                               \
+    "rsb r9, r9, #0\n\t"                                                                                               \
+    "mov r10, #1\n\t" ED_FC_ROUND                                                                                      \
+    "lsl r11, r10, #30\n\t"                                                                                            \
+    "lsr r12, r10, #2\n\t"                                                                                             \
+    "sub r9, r9, #1\n\t"                                                                                               \
+    "lsl r10, lr, r9\n\t"                                                                                              \
+    "add r12, r12, r10\n\t" ED_FC_SIGN(a)                                                                              \
+    "smlal r11, r12, " a ", r8\n\t"                                                                                    \
+    "asr r12, r12, r9\n\t"                                                                                             \
+    "ssat " a ", #8, r12\n\t"
+
+/* Every block of four rows of one input row: the sums from the biases (four groups per turn,
+ * then two, then one), four requantizations, four bytes stored (fewer in a short last block).
+ * Stack: [sp] run, +4 w, +8 bias, +12 mult, +16 shift, +20 out, +24 blocks left, +28 quads_end. */
+__attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_run_t *run)
+{
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "sub sp, sp, #32\n\t"
+        "str r0, [sp]\n\t"
+        "ldr r1, [r0, #12]\n\t"
+        "ldr r2, [r0, #16]\n\t"
+        "ldr r3, [r0, #20]\n\t"
+        "str r1, [sp, #4]\n\t"
+        "str r2, [sp, #8]\n\t"
+        "str r3, [sp, #12]\n\t"
+        "ldr r1, [r0, #24]\n\t"
+        "ldr r2, [r0, #32]\n\t"
+        "ldr r3, [r0, #36]\n\t"
+        "str r1, [sp, #16]\n\t"
+        "str r2, [sp, #20]\n\t"
+        "str r3, [sp, #24]\n\t"
+        "ldr r1, [r0, #4]\n\t"
+        "str r1, [sp, #28]\n\t"
+        "1:\n\t"
+        "ldr r3, [sp]\n\t"
+        "ldr r2, [sp, #8]\n\t"
+        "ldr r1, [sp, #4]\n\t"
+        "ldr r0, [r3]\n\t"
+        "ldm r2!, {r4-r7}\n\t"
+        "str r2, [sp, #8]\n\t"
+        "ldr r2, [sp, #28]\n\t"
+        "cmp r0, r2\n\t"
+        "beq 3f\n\t"
+        "2:\n\t"
+        "ldrd r2, r3, [r0], #8\n\t"
+        ED_FC_GROUP("r2") ED_FC_GROUP("r3")
+        "ldrd r2, r3, [r0], #8\n\t"
+        ED_FC_GROUP("r2") ED_FC_GROUP("r3")
+        "ldr r2, [sp, #28]\n\t"
+        "cmp r0, r2\n\t"
+        "bne 2b\n\t"
+        "3:\n\t"
+        "ldr r3, [sp]\n\t"
+        "ldr r2, [r3, #8]\n\t"
+        "tst r2, #2\n\t"
+        "beq 7f\n\t"
+        "ldrd r2, r3, [r0], #8\n\t"
+        ED_FC_GROUP("r2") ED_FC_GROUP("r3")
+        "ldr r3, [sp]\n\t"
+        "ldr r2, [r3, #8]\n\t"
+        "7:\n\t"
+        "tst r2, #1\n\t"
+        "beq 4f\n\t"
+        "ldr r2, [r0]\n\t"
+        ED_FC_GROUP("r2")
+        "4:\n\t"
+        "str r1, [sp, #4]\n\t"        /* w, at the next block */
+        "ldr r2, [sp]\n\t"
+        "ldr lr, [r2, #44]\n\t"       /* offset */
+        "ldr r1, [r2, #28]\n\t"       /* step */
+        "ldr r3, [sp, #12]\n\t"       /* mult */
+        "ldr r0, [sp, #16]\n\t"       /* shift */
+        ED_FC_REQUANT("r4") ED_FC_REQUANT("r5") ED_FC_REQUANT("r6") ED_FC_REQUANT("r7")
+        "str r3, [sp, #12]\n\t"
+        "str r0, [sp, #16]\n\t"
+        "ldr r2, [sp, #20]\n\t"       /* out */
+        "ldr r3, [sp, #24]\n\t"
+        "subs r3, r3, #1\n\t"
+        "str r3, [sp, #24]\n\t"
+        "beq 5f\n\t"
+        "strb r4, [r2]\n\t"
+        "strb r5, [r2, #1]\n\t"
+        "strb r6, [r2, #2]\n\t"
+        "strb r7, [r2, #3]\n\t"
+        "adds r2, r2, #4\n\t"
+        "str r2, [sp, #20]\n\t"
+        "b 1b\n\t"
+        "5:\n\t"                      /* the last block: its rows */
+        "ldr r3, [sp]\n\t"
+        "ldr r3, [r3, #40]\n\t"
+        "strb r4, [r2]\n\t"
+        "cmp r3, #2\n\t"
+        "blt 6f\n\t"
+        "strb r5, [r2, #1]\n\t"
+        "beq 6f\n\t"
+        "strb r6, [r2, #2]\n\t"
+        "cmp r3, #3\n\t"
+        "beq 6f\n\t"
+        "strb r7, [r2, #3]\n\t"
+        "6:\n\t"
+        "add sp, sp, #32\n\t"
+        "pop {r4-r11, pc}\n\t");
+}
+#endif
+
+/* acc[0..3] += four rows' dot products with x (the general path). */
+static void ed_fc_rows4(const int8_t *x, const uint32_t *w, int32_t groups, int32_t *acc)
+{
+    for (int32_t g = 0; g < groups; g++, x += 4, w += 4)
+    {
+        const uint32_t xw = ed_read_u32(x);
+        for (int32_t r = 0; r < 4; r++)
+        {
+            for (int32_t i = 0; i < 4; i++)
+            {
+                const int32_t prod = (int32_t)(int8_t)(xw >> (8 * i)) * (int32_t)(int8_t)(w[r] >> (8 * i));
+                acc[r] = (int32_t)((uint32_t)acc[r] + (uint32_t)prod); /* modulo 2^32, as SMLAD */
+            }
+        }
+    }
+}
+
+arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
+                                          const cmsis_nn_fc_params *fc_params,
+                                          const cmsis_nn_per_channel_quant_params *quant_params,
+                                          int32_t quant_step,
+                                          const cmsis_nn_dims *input_dims,
+                                          const int8_t *input_data,
+                                          const cmsis_nn_dims *filter_dims,
+                                          const uint32_t *packed_weights,
+                                          const int32_t *folded_bias,
+                                          const cmsis_nn_dims *output_dims,
+                                          int8_t *output_data)
+{
+    (void)output_dims;
+    const cmsis_nn_fc_params *p = fc_params;
+    const int32_t depth = filter_dims->n, units = filter_dims->c, depth4 = (depth + 3) & ~3;
+    const int32_t groups = depth4 / 4, blocks = (units + 3) / 4;
+    if (folded_bias == NULL || p->filter_offset != 0 || depth < 1 ||
+        (depth4 != depth && (ctx == NULL || ctx->buf == NULL || ctx->size < ed_fully_connected_s8_get_buffer_size(filter_dims))))
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    const int clamp = p->activation.min > -128 || p->activation.max < 127;
+    const ed_requant_out_t layer_rq = /* per tensor: prepared once */
+        ed_requant_out_prepare(quant_params->multiplier[0], quant_params->shift[0], p->output_offset);
+    /* The Thumb-2 loop needs every output on the fast requantization; it saturates to int8 and
+     * the activation clamp follows over the row's bytes (the same order as the reference). */
+    int all_fast = 1;
+    for (int32_t o = 0; o < (quant_step ? units : 1); o++)
+    {
+        all_fast = all_fast && quant_params->multiplier[o] >= 0 && quant_params->shift[o] <= -1 &&
+                   quant_params->shift[o] >= -23;
+    }
+    for (int32_t b = 0; b < input_dims->n; b++)
+    {
+        const int8_t *x = input_data + b * depth;
+        if (depth4 != depth) /* a whole last word: the input row, zero padded */
+        {
+            int8_t *padded = (int8_t *)ctx->buf;
+            memcpy(padded, x, (size_t)depth);
+            memset(padded + depth, 0, (size_t)(depth4 - depth));
+            x = padded;
+        }
+        int8_t *out = output_data + b * units;
+#if ED_NN_ASM
+        if (all_fast && ((uintptr_t)x & 3u) == 0)
+        {
+            const ed_fc_run_t run = {x, x + 16 * (groups / 4), groups & 3, packed_weights, folded_bias,
+                                     quant_params->multiplier, quant_params->shift, 4 * quant_step, out, blocks,
+                                     units - 4 * (blocks - 1), p->output_offset};
+            ed_fc_run(&run);
+            if (clamp)
+            {
+                for (int32_t o = 0; o < units; o++)
+                {
+                    out[o] = ed_clamp_s8(out[o], p->activation.min, p->activation.max);
+                }
+            }
+            continue;
+        }
+#endif
+        const uint32_t *w = packed_weights;
+        for (int32_t blk = 0, o = 0; blk < blocks; blk++, o += 4, w += 4 * groups)
+        {
+            int32_t acc[4] = {folded_bias[o], folded_bias[o + 1], folded_bias[o + 2], folded_bias[o + 3]};
+            ed_fc_rows4(x, w, groups, acc);
+            const int32_t rows = ed_min_i32(4, units - o);
+            for (int32_t r = 0; r < rows; r++)
+            {
+                const int32_t q = (o + r) * quant_step;
+                const ed_requant_out_t rq = quant_step == 0 ? layer_rq :
+                    ed_requant_out_prepare(quant_params->multiplier[q], quant_params->shift[q], p->output_offset);
+                if (rq.q.hi_shift >= 0 && !clamp)
+                {
+                    out[o + r] = (int8_t)ed_sat8(ed_requant_fast(&rq.q, acc[r]));
+                }
+                else
+                {
+                    out[o + r] = ed_requant_out_s8(&rq, acc[r], p->activation.min, p->activation.max);
+                }
+            }
+        }
+    }
+    return ARM_CMSIS_NN_SUCCESS;
+}
+
+int32_t ed_fully_connected_s8_get_buffer_size(const cmsis_nn_dims *filter_dims)
+{
+    const int32_t depth = filter_dims->n;
+    return (depth & 3) != 0 ? (depth + 3) & ~3 : 0;
+}

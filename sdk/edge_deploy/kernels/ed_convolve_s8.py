@@ -1,0 +1,111 @@
+"""``ed_convolve_s8``: edge-deploy's convolution as a register-blocked GEMM (firmware/include/ed_convolve.h):
+two output positions x three output channels per pass over widened patch columns, the weights
+packed at build time (patch padded to whole words, channels in blocks of three), the input offset
+folded into the bias. Any window, stride, padding and dilation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge_deploy.kernels._layers import CONV_1D, CONV_2D, conv2d
+from edge_deploy.kernels._weighted import (conv_positions, folded_bias, raw_accumulators_fit, weighted_context,
+                                           weights_comment)
+from edge_deploy.kernels.base import CArray, KernelContext, KernelSpec, LayerCall
+
+
+def pack_weights(rows: np.ndarray) -> np.ndarray:
+    """(cout, k) int8 weight rows as the kernel reads them: k padded with zeros to a multiple of 4,
+    the channels with zero rows to a multiple of 3; per block of three channels, per group of four
+    patch elements, one word per channel (its four int8 weights, the first in the low byte)."""
+    cout, k = rows.shape
+    k4, c3 = -(-k // 4) * 4, -(-cout // 3) * 3
+    padded = np.zeros((c3, k4), dtype=np.int8)
+    padded[:cout, :k] = rows
+    blocks = padded.reshape(c3 // 3, 3, k4 // 4, 4).transpose(0, 2, 1, 3)  # (block, group, channel, byte)
+    return np.ascontiguousarray(blocks).view("<u4").reshape(-1).astype(np.uint32)
+
+
+def patch_counts(call: LayerCall) -> tuple[int, int]:
+    """(patch length k, k rounded up to whole words)."""
+    k = int(call.weight_rows.shape[1])
+    return k, -(-k // 4) * 4
+
+
+class EdConvolveS8(KernelSpec):
+    name = "ed_convolve_s8"
+    op = "conv2d"
+    header = "ed_convolve.h"
+    code_bytes = 4608  # 4,180 B of Thumb-2 measured (arm-none-eabi-nm, -O2), rounded up
+    # Per pair of positions and block of three channels: the groups of four patch elements (the
+    # SMLAD loop) and the block's six requantizations; per pair of 1x1 patches or per column built
+    # straight from the input or through the staging copy (a window row not of whole words, or the
+    # window in the padding), the columns' groups (widening); per output channel its prepared
+    # requantization.
+    cost_terms = ("block_groups", "blocks", "pointwise_pairs", "direct_columns", "staged_columns", "column_groups",
+                  "channels", "calls")
+    calibration = tuple(CONV_1D + CONV_2D) + (
+        conv2d(48, 48, 8, 16, 1, 1, "valid"), conv2d(24, 24, 32, 32, 1, 1, "valid"), conv2d(12, 12, 64, 64, 1, 1, "valid"),
+        conv2d(25, 5, 64, 64, 1, 1, "valid"), conv2d(32, 32, 3, 16, 3, 1, "same"), conv2d(16, 16, 16, 16, 3, 1, "same"),
+        conv2d(8, 8, 32, 64, 3, 2, "same"), conv2d(49, 10, 1, 16, 4, 2, "same"))
+
+    def _sums(self, call: LayerCall) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.asarray(call.weight_rows, dtype=np.int64)
+        return rows.sum(axis=1), np.abs(rows).sum(axis=1)
+
+    def applies(self, call: LayerCall) -> str | None:
+        if int(np.abs(call.weights.quant.zero_point).max()) != 0:
+            return "weight zero point is not 0"
+        if not -127 <= int(call.params["input_offset"]) <= 128:
+            return "the input zero point is not an int8 value (the padding reads it)"
+        sums, abs_sums = self._sums(call)
+        if not raw_accumulators_fit(folded_bias(call, sums), abs_sums):
+            return "the bias with the input offset folded in could leave int32"
+        return None
+
+    def scratch_bytes(self, call: LayerCall) -> int:
+        _, k4 = patch_counts(call)
+        return 5 * k4 + 20 * 3 * -(-int(call.weights.shape[0]) // 3)
+
+    def _columns(self, call: LayerCall) -> tuple[int, int, int]:
+        """Columns built (pointwise pairs inline, straight from the input, through the staging copy)."""
+        _, kh, kw, cin = (int(v) for v in call.weights.shape)
+        p = call.params
+        batches, out_h, out_w = (int(v) for v in call.output.shape[:3])
+        stride_w, dil_w, pad_left = int(p["stride"][1]), int(p["dilation"][1]), int(p["padding"][2])
+        in_w = int(call.input.shape[2])
+        positions = out_h * out_w
+        if (kh, kw) == (1, 1) and cin % 4 == 0 and all(int(v) == 0 for v in p["padding"]):
+            return batches * (positions // 2), 0, 0  # the lone last position: one direct column, twice
+        if (kw * cin) % 4 or dil_w != 1:
+            return 0, 0, batches * positions
+        inside = sum(1 for ox in range(out_w) if 0 <= ox * stride_w - pad_left and
+                     ox * stride_w - pad_left + (kw - 1) * dil_w < in_w)
+        return 0, batches * out_h * inside, batches * out_h * (out_w - inside)
+
+    def cost_features(self, call: LayerCall) -> list[float]:
+        positions, batches = conv_positions(call)
+        _, k4 = patch_counts(call)
+        pairs = batches * -(-positions // 2)
+        blocks = -(-int(call.weights.shape[0]) // 3)
+        pointwise, direct, staged = self._columns(call)
+        return [pairs * blocks * (k4 // 4), pairs * blocks, pointwise, direct, staged, 2 * pairs * (k4 // 4),
+                int(call.weights.shape[0]), 1]
+
+    def facts(self, call: LayerCall) -> dict:
+        k, k4 = patch_counts(call)
+        return {"patch": k, "patch_words": k4 // 4, "channel_blocks": -(-int(call.weights.shape[0]) // 3)}
+
+    def context(self, call: LayerCall) -> KernelContext:
+        sums, _ = self._sums(call)
+        k, k4 = patch_counts(call)
+        weights = CArray("weights_packed", "uint32_t", pack_weights(np.asarray(call.weight_rows)),
+                         f"{weights_comment(call)}, packed: patch padded to {k4}, blocks of 3 channels "
+                         "(ed_convolve.h)")
+        padded = np.zeros(-(-len(sums) // 3) * 3, dtype=np.int32)
+        padded[:len(sums)] = folded_bias(call, sums)
+        bias = CArray("bias_folded", "int32_t", padded,
+                      "bias + input_offset * sum of the channel's weights, zero padded to blocks of 3 (ed_convolve.h)")
+        return weighted_context(call, [weights], bias=bias)
+
+
+KERNEL = EdConvolveS8()

@@ -1,0 +1,76 @@
+"""``ed_fully_connected_s8``: edge-deploy's fully connected layer (firmware/include/ed_fully_connected_packed.h):
+four output rows per pass over weights interleaved at build time, one LDM per four weights of
+four rows, the input offset folded into the bias; per-tensor or per-channel requantization."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge_deploy.kernels._layers import fully_connected
+from edge_deploy.kernels._weighted import (fc_rows, folded_bias, raw_accumulators_fit, weighted_context,
+                                           weights_comment, zero_weight_offset)
+from edge_deploy.kernels.base import CArray, KernelContext, KernelSpec, LayerCall
+
+
+def pack_weights(w: np.ndarray) -> np.ndarray:
+    """(units, depth) int8 weights as the kernel reads them: depth padded with zeros to a multiple
+    of 4, units with zero rows to a multiple of 4; per block of four rows, per group of four
+    inputs, one word per row."""
+    units, depth = w.shape
+    d4, u4 = -(-depth // 4) * 4, -(-units // 4) * 4
+    padded = np.zeros((u4, d4), dtype=np.int8)
+    padded[:units, :depth] = w
+    blocks = padded.reshape(u4 // 4, 4, d4 // 4, 4).transpose(0, 2, 1, 3)  # (block, group, row, byte)
+    return np.ascontiguousarray(blocks).view("<u4").reshape(-1).astype(np.uint32)
+
+
+class EdFullyConnectedS8(KernelSpec):
+    name = "ed_fully_connected_s8"
+    op = "fully_connected"
+    header = "ed_fully_connected_packed.h"
+    code_bytes = 2304  # 2,208 B measured (arm-none-eabi-nm, -O2), rounded up
+    # Per input row: each block of four output rows' groups of four inputs (the LDM / SMLAD loop),
+    # each block's call, each output's requantization.
+    cost_terms = ("block_groups", "blocks", "outputs", "calls")
+    calibration = tuple(fully_connected(d, u, r, **extra) for d, u, r, extra in (
+        (640, 128, 1, {}), (128, 128, 1, {}), (128, 8, 1, {}), (8, 128, 1, {}), (128, 640, 1, {}),
+        (64, 12, 1, {"per_tensor": True}), (256, 2, 1, {"per_tensor": True}), (448, 100, 1, {}), (301, 17, 1, {}),
+        (64, 64, 2, {"per_tensor": True})))
+
+    def _sums(self, call: LayerCall) -> tuple[np.ndarray, np.ndarray]:
+        w = np.asarray(call.weights.data, dtype=np.int64)
+        return w.sum(axis=1), np.abs(w).sum(axis=1)
+
+    def applies(self, call: LayerCall) -> str | None:
+        why = zero_weight_offset(call)
+        if why:
+            return why
+        sums, abs_sums = self._sums(call)
+        if not raw_accumulators_fit(folded_bias(call, sums), abs_sums):
+            return "the bias with the input offset folded in could leave int32"
+        return None
+
+    def scratch_bytes(self, call: LayerCall) -> int:
+        depth = int(call.weights.shape[1])
+        return -(-depth // 4) * 4 if depth % 4 else 0
+
+    def cost_features(self, call: LayerCall) -> list[float]:
+        rows = fc_rows(call)
+        units, depth = (int(v) for v in call.weights.shape)
+        blocks = -(-units // 4)
+        return [rows * blocks * -(-depth // 4), rows * blocks, rows * units, 1]
+
+    def context(self, call: LayerCall) -> KernelContext:
+        sums, _ = self._sums(call)
+        units = len(sums)
+        padded = np.zeros(-(-units // 4) * 4, dtype=np.int32)
+        padded[:units] = folded_bias(call, sums)
+        weights = CArray("weights_packed", "uint32_t", pack_weights(np.asarray(call.weights.data)),
+                         f"{weights_comment(call)}, packed: four rows interleaved word by word "
+                         "(ed_fully_connected_packed.h)")
+        bias = CArray("bias_folded", "int32_t", padded,
+                      "bias + input_offset * sum of the row's weights, zero padded to blocks of 4")
+        return weighted_context(call, [weights], bias=bias)
+
+
+KERNEL = EdFullyConnectedS8()

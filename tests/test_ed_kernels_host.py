@@ -1,0 +1,235 @@
+"""edge-deploy's own fast kernels (``ed_*`` in firmware/kernels/, issue 13) built for the host and
+compared bit for bit with the ops' int8 references, each called through its template partial
+(tests/kernel_runner.py), on the edge shapes the networks and the corner cases give: odd widths,
+channel counts not a multiple of 4, padding on every side, strides, dilation, channel
+multipliers, zero points at their limits, activation clamps, requantization on the slow path.
+
+Both kernel paths run: portable C, and the DSP path with its instructions emulated. With
+ED_KERNELS_SANITIZE=1 everything is built with AddressSanitizer and UndefinedBehaviorSanitizer
+(test_ed_kernels_under_sanitizers runs this file that way).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kernel_runner import SANITIZE, HostKernels
+
+pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="no host gcc to build the kernels")
+
+
+@pytest.fixture(scope="module", params=["portable", "dsp"])
+def kernels(request) -> HostKernels:
+    return HostKernels(request.param)
+
+
+@pytest.fixture(scope="module")
+def kernels_single_rounding() -> HostKernels:
+    return HostKernels("dsp", rounding="single")
+
+
+def _requant(rng, channels, shifts=(-10, 0)):
+    mult = rng.integers(1 << 30, (1 << 31) - 1, channels).astype(np.int32)
+    shift = rng.integers(shifts[0], shifts[1], channels).astype(np.int32)
+    return mult, shift
+
+
+def _depthwise_case(kernels, rng, name, in_shape, mult, kernel_hw, stride=(1, 1), padding=(0, 0, 0, 0),
+                    dilation=(1, 1), offsets=(3, -5), act=(-128, 127), shifts=(-10, 0), bias=True):
+    x = rng.integers(-128, 128, in_shape, dtype=np.int8)
+    cout = in_shape[3] * mult
+    w = rng.integers(-127, 128, (1, *kernel_hw, cout), dtype=np.int8)
+    b = rng.integers(-20000, 20000, cout).astype(np.int32) if bias else None
+    out_mult, out_shift = _requant(rng, cout, shifts)
+    params = dict(input_offset=offsets[0], output_offset=offsets[1], out_mult=out_mult, out_shift=out_shift,
+                  stride=stride, padding=padding, dilation=dilation, act_min=act[0], act_max=act[1])
+    return kernels.case("ed_depthwise_conv_s8", "depthwise_conv2d", [x], params, weights=w, bias=b,
+                        attrs={"activation": "none", "depth_multiplier": mult})
+
+
+# (input NHWC, multiplier, kernel, stride, padding (t, b, l, r), dilation, offsets (input, output))
+DEPTHWISE = [
+    ("mobilenet-3x3-s1", (1, 12, 12, 16), 1, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), (128, -128)),
+    ("mobilenet-3x3-s2-odd-width", (1, 9, 11, 8), 1, (3, 3), (2, 2), (0, 1, 0, 1), (1, 1), (-127, 127)),
+    ("kws-25x5", (1, 25, 5, 64), 1, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), (128, -128)),
+    ("channels-not-multiple-of-4", (1, 7, 6, 7), 1, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), (5, 9)),
+    ("padding-every-side-asymmetric", (1, 6, 7, 4), 1, (3, 3), (1, 1), (2, 0, 1, 2), (1, 1), (-20, 3)),
+    ("5x5-stride-3", (1, 13, 10, 12), 1, (5, 5), (3, 3), (2, 2, 2, 2), (1, 1), (17, -1)),
+    ("dilation-2", (1, 9, 9, 8), 1, (3, 3), (1, 1), (2, 2, 2, 2), (2, 2), (-3, 0)),
+    ("dilation-rows-only", (1, 10, 6, 4), 1, (3, 2), (1, 1), (1, 1, 0, 1), (3, 1), (9, 9)),
+    ("micro-speech-fan-out-1-to-8", (1, 49, 40, 1), 8, (10, 8), (2, 2), (4, 5, 3, 4), (1, 1), (128, -128)),
+    ("multiplier-2-of-3-channels", (1, 6, 5, 3), 2, (3, 3), (1, 2), (1, 1, 1, 1), (1, 1), (-127, 12)),
+    ("multiplier-3-of-2-channels", (1, 5, 5, 2), 3, (2, 2), (1, 1), (0, 1, 0, 1), (1, 1), (7, -7)),
+    ("1x1-window", (1, 4, 5, 12), 1, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), (1, 1)),
+    ("one-row-1d", (1, 1, 33, 8), 1, (1, 5), (1, 2), (0, 0, 2, 2), (1, 1), (50, -60)),
+    ("window-taller-than-stride-gap", (1, 11, 4, 4), 1, (2, 3), (4, 1), (0, 0, 1, 1), (1, 1), (0, 0)),
+    ("batch-2", (2, 5, 6, 8), 1, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), (4, 4)),
+]
+
+
+def test_depthwise_matches_reference(kernels):
+    rng = np.random.default_rng(13)
+    cases = [_depthwise_case(kernels, rng, name, shape, mult, k, s, pad, dil, off)
+             for name, shape, mult, k, s, pad, dil, off in DEPTHWISE]
+    run = kernels.run(cases)
+    for case, out, status in zip(cases, run.outputs, run.statuses):
+        assert status == 0, case.name
+        np.testing.assert_array_equal(out, case.expected, err_msg=case.name)
+
+
+def test_depthwise_clamps_and_slow_requantization(kernels, kernels_single_rounding):
+    """A ReLU6-like clamp inside the int8 range (the packed SIMD clamp), no bias, and shifts
+    outside the fast path (0, left shifts, right shifts beyond 23) in some channels: those
+    groups take the per-output requantization, the others stay fast."""
+    rng = np.random.default_rng(14)
+    for k in (kernels, kernels_single_rounding):
+        cases = [
+            _depthwise_case(k, rng, "relu6-clamp", (1, 8, 8, 12), 1, (3, 3), (1, 1), (1, 1, 1, 1),
+                            offsets=(128, -128), act=(-128, 40)),
+            _depthwise_case(k, rng, "relu-floor-no-bias", (1, 5, 9, 8), 1, (3, 3), (2, 1), (1, 1, 1, 1),
+                            offsets=(-5, 20), act=(20, 127), bias=False),
+            _depthwise_case(k, rng, "slow-shifts", (1, 6, 6, 16), 1, (3, 3), (1, 1), (1, 1, 1, 1),
+                            offsets=(60, -2), shifts=(-31, 3)),
+        ]
+        run = k.run(cases)
+        for case, out, status in zip(cases, run.outputs, run.statuses):
+            assert status == 0, case.name
+            np.testing.assert_array_equal(out, case.expected, err_msg=f"{k.path} {k.rounding}: {case.name}")
+
+
+def test_depthwise_refuses_what_it_cannot_run_exactly():
+    """The build falls back to arm_depthwise_conv_s8 where the folded bias could overflow or the
+    window is taller than the kernel's row table."""
+    from edge_deploy.kernels import get_kernel
+    from edge_deploy.testing.cases import kernel_case
+
+    rng = np.random.default_rng(15)
+    x = rng.integers(-128, 128, (1, 4, 4, 4), dtype=np.int8)
+    w = np.full((1, 3, 3, 4), 127, dtype=np.int8)
+    params = dict(input_offset=128, output_offset=0, out_mult=np.full(4, 1 << 30), out_shift=np.full(4, -8))
+    huge = np.full(4, (1 << 31) - 1000, dtype=np.int32)
+    case = kernel_case("overflow", "arm_depthwise_conv_s8", "depthwise_conv2d", [x], params, weights=w, bias=huge)
+    assert "int32" in get_kernel("ed_depthwise_conv_s8").applies(case.call)
+    tall = rng.integers(-127, 128, (1, 17, 1, 4), dtype=np.int8)
+    case = kernel_case("tall", "arm_depthwise_conv_s8", "depthwise_conv2d", [np.zeros((1, 17, 2, 4), np.int8)],
+                       params, weights=tall)
+    assert "height" in get_kernel("ed_depthwise_conv_s8").applies(case.call)
+
+
+def _conv_case(kernels, rng, in_shape, cout, kernel_hw, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
+               offsets=(3, -5), act=(-128, 127), shifts=(-10, 0), bias=True):
+    x = rng.integers(-128, 128, in_shape, dtype=np.int8)
+    w = rng.integers(-127, 128, (cout, *kernel_hw, in_shape[3]), dtype=np.int8)
+    b = rng.integers(-20000, 20000, cout).astype(np.int32) if bias else None
+    out_mult, out_shift = _requant(rng, cout, shifts)
+    params = dict(input_offset=offsets[0], output_offset=offsets[1], out_mult=out_mult, out_shift=out_shift,
+                  stride=stride, padding=padding, dilation=dilation, act_min=act[0], act_max=act[1])
+    return kernels.case("ed_convolve_s8", "conv2d", [x], params, weights=w, bias=b, attrs={"activation": "none"})
+
+
+# (input NHWC, output channels, kernel, stride, padding (t, b, l, r), dilation, offsets (input, output))
+CONVOLVE = [
+    ("pointwise-mobilenet", (1, 6, 6, 16), 32, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), (128, -128)),
+    ("pointwise-odd-positions", (1, 5, 5, 8), 7, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), (-127, 127)),
+    ("pointwise-odd-width-rows", (1, 3, 7, 12), 10, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), (5, 9)),
+    ("pointwise-cin-not-multiple-of-4", (1, 4, 5, 6), 8, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), (20, -3)),
+    ("pointwise-stride-2", (1, 7, 7, 8), 9, (1, 1), (2, 2), (0, 0, 0, 0), (1, 1), (1, 1)),
+    ("resnet-3x3-s1", (1, 8, 8, 16), 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), (128, -128)),
+    ("resnet-3x3-s2", (1, 8, 8, 16), 32, (3, 3), (2, 2), (0, 1, 0, 1), (1, 1), (-50, 12)),
+    ("rgb-first-3-channels", (1, 9, 11, 3), 8, (3, 3), (2, 2), (0, 1, 0, 1), (1, 1), (-127, 127)),
+    ("kws-first-10x4-s2", (1, 49, 10, 1), 16, (10, 4), (2, 2), (4, 5, 1, 2), (1, 1), (128, -128)),
+    ("padding-every-side-asymmetric", (1, 6, 7, 4), 5, (3, 3), (1, 1), (2, 0, 1, 2), (1, 1), (-20, 3)),
+    ("dilation", (1, 9, 9, 4), 4, (3, 3), (1, 1), (2, 2, 2, 2), (2, 2), (-3, 0)),
+    ("one-output-position", (1, 3, 3, 8), 3, (3, 3), (1, 1), (0, 0, 0, 0), (1, 1), (7, -7)),
+    ("batch-2", (2, 4, 5, 8), 4, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), (4, 4)),
+]
+
+
+def test_convolve_matches_reference(kernels):
+    rng = np.random.default_rng(16)
+    cases = [_conv_case(kernels, rng, shape, cout, k, s, pad, dil, off)
+             for name, shape, cout, k, s, pad, dil, off in CONVOLVE]
+    run = kernels.run(cases)
+    for (name, *_), case, out, status in zip(CONVOLVE, cases, run.outputs, run.statuses):
+        assert status == 0, name
+        np.testing.assert_array_equal(out, case.expected, err_msg=name)
+
+
+def test_convolve_clamps_and_slow_requantization(kernels, kernels_single_rounding):
+    """A ReLU6-like clamp, no bias, and shifts outside the fast path in some channels (those
+    blocks take the per-output requantization)."""
+    rng = np.random.default_rng(17)
+    for k in (kernels, kernels_single_rounding):
+        cases = [
+            _conv_case(k, rng, (1, 6, 6, 8), 12, (1, 1), offsets=(128, -128), act=(-128, 40)),
+            _conv_case(k, rng, (1, 5, 6, 4), 7, (3, 3), (1, 1), (1, 1, 1, 1), offsets=(-5, 20), act=(20, 127),
+                       bias=False),
+            _conv_case(k, rng, (1, 4, 4, 8), 9, (1, 1), offsets=(60, -2), shifts=(-31, 3)),
+        ]
+        run = k.run(cases)
+        for case, out, status in zip(cases, run.outputs, run.statuses):
+            assert status == 0, case.name
+            np.testing.assert_array_equal(out, case.expected, err_msg=f"{k.path} {k.rounding}: {case.name}")
+
+
+def test_convolve_packs_weights_as_the_header_says():
+    from edge_deploy.kernels.ed_convolve_s8 import pack_weights
+
+    rows = np.arange(5 * 6, dtype=np.int64).reshape(5, 6).astype(np.int8)  # 5 channels, patch 6
+    words = pack_weights(rows)
+    assert words.shape == (2 * 2 * 3,)  # 2 blocks of 3 channels, 2 groups of 4 (patch padded to 8)
+    as_bytes = words.view(np.int8).reshape(2, 2, 3, 4)  # (block, group, channel, byte)
+    assert as_bytes[0, 1, 2].tolist() == [rows[2, 4], rows[2, 5], 0, 0]
+    assert as_bytes[1, 0, 1].tolist() == rows[4, :4].tolist()
+    assert not as_bytes[1, :, 2].any()  # the padding channel
+
+
+def _fc_case(kernels, rng, rows, depth, units, per_channel=True, offsets=(-7, 11), act=(-128, 127), shifts=(-12, -6),
+             bias=True):
+    x = rng.integers(-128, 128, (rows, depth), dtype=np.int8)
+    w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
+    b = rng.integers(-9000, 9000, units).astype(np.int32) if bias else None
+    if per_channel:
+        mult, shift = _requant(rng, units, shifts)
+    else:
+        mult, shift = _requant(rng, 1, shifts)
+        mult, shift = int(mult[0]), int(shift[0])
+    params = dict(input_offset=offsets[0], output_offset=offsets[1], out_mult=mult, out_shift=shift,
+                  act_min=act[0], act_max=act[1])
+    return kernels.case("ed_fully_connected_s8", "fully_connected", [x], params, weights=w, bias=b,
+                        attrs={"activation": "none"})
+
+
+def test_fully_connected_matches_reference(kernels, kernels_single_rounding):
+    rng = np.random.default_rng(18)
+    for k in (kernels, kernels_single_rounding):
+        cases = [
+            _fc_case(k, rng, 1, 640, 128, offsets=(128, -128)),
+            _fc_case(k, rng, 1, 128, 8, per_channel=False),
+            _fc_case(k, rng, 1, 8, 128, offsets=(-128, 127)),
+            _fc_case(k, rng, 1, 301, 17),                       # depth and units not multiples of 4
+            _fc_case(k, rng, 1, 36, 7, per_channel=False, act=(0, 127)),
+            _fc_case(k, rng, 3, 64, 10, act=(-128, 40), bias=False),
+            _fc_case(k, rng, 2, 24, 6, shifts=(-31, 3)),        # the slow requantization
+            _fc_case(k, rng, 1, 1, 1),
+        ]
+        run = k.run(cases)
+        for case, out, status in zip(cases, run.outputs, run.statuses):
+            assert status == 0, case.name
+            np.testing.assert_array_equal(out, case.expected, err_msg=f"{k.path} {k.rounding}: {case.name}")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(SANITIZE, reason="already running under the sanitizers")
+def test_ed_kernels_under_sanitizers():
+    """This file again, with ASan + UBSan builds of both paths, in a child process."""
+    env = dict(os.environ, ED_KERNELS_SANITIZE="1")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__],
+                            env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]

@@ -1,0 +1,115 @@
+"""edge-deploy's own fast kernels (``ed_depthwise_conv_s8``, ``ed_convolve_s8``,
+``ed_fully_connected_s8``, issue 13) compiled for the Cortex-M4 and run on QEMU mps2-an386, compared
+bit for bit with the ops' int8 references. On the M4 the DSP path runs the kernels' Thumb-2 loops
+(ED_NN_ASM), which the host tests (tests/test_ed_kernels_host.py) cannot reach: these cases drive
+them on the MLPerf Tiny shapes and the edges (odd widths, channels and units not a multiple of the
+blocking, padding on every side, zero points at their limits, a lone last output position, a short
+last block, clamps and shifts that leave the fast requantization).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge_deploy.testing.cases import KernelCase, kernel_case
+from edge_deploy.testing.harness import build_qemu, run_qemu
+
+pytestmark = pytest.mark.qemu
+
+
+def _requant(rng, channels, shifts):
+    mult = rng.integers(1 << 30, (1 << 31) - 1, channels).astype(np.int32)
+    shift = rng.integers(shifts[0], shifts[1], channels).astype(np.int32)
+    return mult, shift
+
+
+def _conv(rng, name, in_shape, cout, kernel_hw, stride=(1, 1), padding=(0, 0, 0, 0), offsets=(3, -5),
+          act=(-128, 127), shifts=(-10, 0), depthwise=False) -> KernelCase:
+    x = rng.integers(-128, 128, in_shape, dtype=np.int8)
+    w_shape = (1, *kernel_hw, cout) if depthwise else (cout, *kernel_hw, in_shape[3])
+    w = rng.integers(-127, 128, w_shape, dtype=np.int8)
+    bias = rng.integers(-20000, 20000, cout).astype(np.int32)
+    mult, shift = _requant(rng, cout, shifts)
+    params = dict(input_offset=offsets[0], output_offset=offsets[1], out_mult=mult, out_shift=shift, stride=stride,
+                  padding=padding, dilation=(1, 1), act_min=act[0], act_max=act[1])
+    attrs = {"activation": "none"}
+    if depthwise:
+        attrs["depth_multiplier"] = cout // in_shape[3]
+    return kernel_case(name, "ed_depthwise_conv_s8" if depthwise else "ed_convolve_s8",
+                       "depthwise_conv2d" if depthwise else "conv2d", [x], params, weights=w, bias=bias, attrs=attrs)
+
+
+def _fc(rng, name, rows, depth, units, per_channel=True, offsets=(-7, 11), act=(-128, 127),
+        shifts=(-12, -6)) -> KernelCase:
+    x = rng.integers(-128, 128, (rows, depth), dtype=np.int8)
+    w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
+    bias = rng.integers(-9000, 9000, units).astype(np.int32)
+    mult, shift = _requant(rng, units if per_channel else 1, shifts)
+    if not per_channel:
+        mult, shift = int(mult[0]), int(shift[0])
+    params = dict(input_offset=offsets[0], output_offset=offsets[1], out_mult=mult, out_shift=shift,
+                  act_min=act[0], act_max=act[1])
+    return kernel_case(name, "ed_fully_connected_s8", "fully_connected", [x], params, weights=w, bias=bias,
+                       attrs={"activation": "none"})
+
+
+def _cases() -> list[KernelCase]:
+    rng = np.random.default_rng(1313)
+    return [
+        _conv(rng, "dw-vww-3x3-s1", (1, 12, 12, 16), 16, (3, 3), padding=(1, 1, 1, 1), offsets=(128, -128),
+              depthwise=True),
+        _conv(rng, "dw-s2-odd-width-odd-channels", (1, 9, 11, 7), 7, (3, 3), (2, 2), (0, 1, 0, 1),
+              offsets=(-127, 127), depthwise=True),
+        _conv(rng, "dw-kws-25x5-relu", (1, 25, 5, 8), 8, (3, 3), padding=(1, 1, 1, 1), act=(-128, 40),
+              depthwise=True),
+        _conv(rng, "dw-fan-out-1-to-8", (1, 20, 16, 1), 8, (10, 8), (2, 2), (4, 5, 3, 4), depthwise=True),
+        _conv(rng, "pw-vww-1x1", (1, 6, 6, 16), 32, (1, 1), offsets=(128, -128)),
+        _conv(rng, "pw-odd-positions-short-block", (1, 5, 5, 8), 7, (1, 1), offsets=(-127, 127)),
+        _conv(rng, "pw-odd-width-rows", (1, 3, 7, 12), 10, (1, 1)),
+        _conv(rng, "pw-relu6-clamp", (1, 4, 6, 8), 12, (1, 1), act=(-128, 40)),
+        _conv(rng, "pw-slow-shifts", (1, 4, 4, 8), 9, (1, 1), shifts=(-31, 3)),
+        _conv(rng, "pw-cin-6", (1, 4, 5, 6), 8, (1, 1), offsets=(20, -3)),
+        _conv(rng, "resnet-3x3-s1", (1, 8, 8, 16), 16, (3, 3), padding=(1, 1, 1, 1), offsets=(128, -128)),
+        _conv(rng, "resnet-3x3-s2-relu", (1, 8, 8, 16), 32, (3, 3), (2, 2), (0, 1, 0, 1), act=(-50, 127)),
+        _conv(rng, "rgb-first-3-channels", (1, 9, 11, 3), 8, (3, 3), (2, 2), (0, 1, 0, 1), offsets=(-127, 127)),
+        _conv(rng, "kws-first-10x4-s2", (1, 49, 10, 1), 16, (10, 4), (2, 2), (4, 5, 1, 2), offsets=(128, -128)),
+        _conv(rng, "3x3-padding-every-side", (1, 6, 7, 4), 5, (3, 3), padding=(2, 0, 1, 2), offsets=(-20, 3)),
+        _fc(rng, "fc-ad-640x128", 1, 640, 128, offsets=(128, -128)),
+        _fc(rng, "fc-128x8-per-tensor", 1, 128, 8, per_channel=False),
+        _fc(rng, "fc-8x128", 1, 8, 128, offsets=(-128, 127)),
+        _fc(rng, "fc-301x17-padded-depth-short-block", 1, 301, 17),
+        _fc(rng, "fc-36x7-relu-per-tensor", 1, 36, 7, per_channel=False, act=(0, 127)),
+        _fc(rng, "fc-3-rows-slow-shifts", 3, 64, 10, shifts=(-31, 3)),
+        _fc(rng, "fc-2-rows-depth-20", 2, 20, 6),
+        _fc(rng, "fc-128x128-relu-floor", 2, 128, 128, act=(-100, 127)),
+        _fc(rng, "fc-1x1", 1, 1, 1),
+    ]
+
+
+@pytest.fixture(scope="module")
+def runs(qemu_arm, tmp_path_factory):
+    cases = _cases()
+    out = {}
+    for path in ("dsp", "portable"):
+        elf = build_qemu(cases, tmp_path_factory.mktemp(f"ed-kernels-{path}"), path=path)
+        out[path] = run_qemu(elf, cases)
+    return cases, out
+
+
+@pytest.mark.parametrize("path", ["dsp", "portable"])
+def test_ed_kernels_bit_exact_on_cortex_m4(runs, path):
+    cases, results = runs
+    run = results[path]
+    for case, output, status in zip(cases, run.outputs, run.statuses):
+        assert status == 0, f"{case.name}: kernel returned an error status"
+        np.testing.assert_array_equal(output, case.expected, err_msg=f"{path} path, case {case.name}")
+
+
+def test_ed_kernels_simd_path_is_faster(runs):
+    """The Thumb-2 loops must beat the portable C on the networks' shapes (where they run)."""
+    cases, results = runs
+    dsp, portable = results["dsp"], results["portable"]
+    for i, case in enumerate(cases):
+        if case.name in ("dw-vww-3x3-s1", "pw-vww-1x1", "resnet-3x3-s1", "fc-ad-640x128"):
+            assert dsp.cycles[i] < portable.cycles[i], case.name
