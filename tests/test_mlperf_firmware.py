@@ -5,11 +5,12 @@ mlperf_models.py runs 100 and measures them."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from mlperf_data import MISSING, MLPERF
 
 from edge_deploy.build.device_run import run_batch
 from edge_deploy.build.firmware_build import build_model
@@ -17,15 +18,13 @@ from edge_deploy.interp.interpreter import run
 from edge_deploy.tflite import load_tflite
 from edge_deploy.tflite.oracle import run_litert
 
-MLPERF = Path(os.environ.get("EDGE_DEPLOY_MLPERF_TINY")
-              or Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mlperf_tiny")
 MODELS = ("ad01_int8", "kws_ref_model", "pretrainedResnet_quant", "vww_96_int8")
 
 
 @pytest.fixture(scope="module")
 def mlperf_dir() -> Path:
     if not all((MLPERF / f"{name}.tflite").is_file() for name in MODELS):
-        pytest.skip(f"the MLPerf Tiny models are not here ({MLPERF}; set EDGE_DEPLOY_MLPERF_TINY)")
+        pytest.skip(MISSING)
     return MLPERF
 
 

@@ -3,18 +3,17 @@ MLPerf Tiny models lower to the same layers as the reference .tflite files."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 import torch
+
+from mlperf_data import MISSING, MLPERF
 
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.models import build_model, count_macs, count_parameters, input_params, list_models
 from edge_deploy.numerics.windows import compute_padding
 
 torch.set_num_threads(1)
-MLPERF = Path(os.environ.get("EDGE_DEPLOY_MLPERF_DIR") or Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mlperf_tiny")
 
 
 @pytest.mark.parametrize(("name", "shape", "classes", "macs"), [
@@ -80,7 +79,7 @@ def test_mlperf_models_lower_to_the_reference_layers(name, reference):
     # The same layers, shapes, MACs, strides and padded windows as MLPerf Tiny's TensorFlow model
     # (whose last op, the softmax, the logits model leaves out); SAME pads folded, no PAD left.
     if not (MLPERF / reference).is_file():
-        pytest.skip(f"MLPerf Tiny reference {reference} not found in {MLPERF}")
+        pytest.skip(MISSING)
     from edge_deploy.quantize.lower import lower_module
     from edge_deploy.tflite import load_tflite
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from mlperf_data import MISSING, MLPERF
 
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.ir import Graph, QuantParams
@@ -89,10 +90,9 @@ def test_dynamic_shape_is_rejected_but_a_dynamic_batch_reads_as_one(monkeypatch)
     assert import_tflite(_export_unvalidated(graph, monkeypatch)).tensor("x").shape == (1, 6, 7, 3)
 
 
-MLPERF = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mlperf_tiny"
 
 
-@pytest.mark.skipif(not MLPERF.is_dir(), reason="the MLPerf Tiny models are not here (../shared/data/mlperf_tiny)")
+@pytest.mark.skipif(not MLPERF.is_dir(), reason=MISSING)
 def test_mlperf_tiny_models_load_as_converted():
     """TensorFlow's converter wrote batch -1 into their shape_signature; the shapes are static."""
     from edge_deploy.tflite import load_tflite
