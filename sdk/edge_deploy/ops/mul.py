@@ -51,6 +51,7 @@ class Mul(OpDef):
     constant_operands = True
     tflite_data_inputs = 2
     torch_functions = ("mul",)
+    aten_targets = ("mul",)
 
     def output_shape(self, graph: Graph, op: Op) -> tuple[int, ...]:
         x, y = graph.tensor(op.inputs[0]).shape, graph.tensor(op.inputs[1]).shape
@@ -86,6 +87,12 @@ class Mul(OpDef):
         """``a * b`` of two tensors from other layers."""
         a, b = lowering.operand(node, 0), lowering.operand(node, 1)
         return lowering.value(lowering.builder.mul(a.name, b.name, node.name), torch_shape=a.torch_shape)
+
+
+    def lower_aten(self, lowering, node) -> Any:
+        """``aten.mul.Tensor`` of two tensors from other layers (NumPy broadcasting in NHWC)."""
+        a, b = lowering.tensor(node, 0), lowering.tensor(node, 1)
+        return lowering.result(node, lowering.builder.mul(a.name, b.name, node.name))
 
     def build(self, builder, a, b, name, *, activation="none", quant=None) -> str:
         """Element-wise ``a * b`` (broadcasting)."""
