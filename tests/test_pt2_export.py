@@ -62,6 +62,19 @@ class Audio(nn.Module):
         return self.out(y.unsqueeze(2).squeeze(2).mean(dim=2))
 
 
+class HardGate(nn.Module):
+    """A hard-sigmoid squeeze-excite gate and operands that are numbers (x * 0.5 + 1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.f1, self.f2, self.out = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 4, 1), nn.Conv2d(4, 8, 1), nn.Linear(8, 3)
+
+    def forward(self, x):
+        y = torch.relu(self.conv(x))
+        gate = nn.functional.hardsigmoid(self.f2(torch.relu(self.f1(y.mean((2, 3), keepdim=True)))))
+        return self.out(((y * gate) * 0.5 + 1.0).mean((2, 3)))
+
+
 def _randomize_bn(model):
     torch.manual_seed(0)
     for m in model.modules():
@@ -72,7 +85,7 @@ def _randomize_bn(model):
     return model.eval()
 
 
-@pytest.mark.parametrize("cls, shape", [(Mixed, (1, 3, 16, 16)), (Audio, (1, 2, 32))])
+@pytest.mark.parametrize("cls, shape", [(Mixed, (1, 3, 16, 16)), (Audio, (1, 2, 32)), (HardGate, (1, 3, 8, 8))])
 def test_exported_graph_lowers_to_the_same_function_without_transposes(cls, shape):
     torch.manual_seed(0)
     model = _randomize_bn(cls())
@@ -164,19 +177,25 @@ def test_module_factory_with_weights_quantizes_and_reports_agreement(tmp_path):
     assert np.mean(int8_predictions(graph, x) == expected) >= 0.9
 
 
-def test_pt2_builds_and_runs_on_qemu_bit_exact(tmp_path, qemu_arm):
-    sys.path.insert(0, str(EXAMPLE))
-    try:
-        from mobilenet_v2 import tiny
-    finally:
-        sys.path.remove(str(EXAMPLE))
-    torch.manual_seed(0)
-    torch.export.save(torch.export.export(tiny().eval(), (torch.zeros(1, 3, 32, 32),)), tmp_path / "mnv2.pt2")
+@pytest.mark.parametrize("which", ["mobilenet_v2", "hard_gate"])
+def test_pt2_builds_and_runs_on_qemu_bit_exact(tmp_path, qemu_arm, which):
+    if which == "mobilenet_v2":  # the must-show model, narrow and at 32 x 32
+        sys.path.insert(0, str(EXAMPLE))
+        try:
+            from mobilenet_v2 import tiny
+        finally:
+            sys.path.remove(str(EXAMPLE))
+        torch.manual_seed(0)
+        model, shape = tiny().eval(), (3, 32, 32)
+    else:
+        torch.manual_seed(0)
+        model, shape = HardGate().eval(), (3, 8, 8)
+    torch.export.save(torch.export.export(model, (torch.zeros(1, *shape),)), tmp_path / "m.pt2")
     rng = np.random.default_rng(0)
-    np.save(tmp_path / "calib.npy", rng.standard_normal((32, 3, 32, 32)).astype(np.float32))
-    np.save(tmp_path / "x.npy", rng.standard_normal((4, 3, 32, 32)).astype(np.float32))
+    np.save(tmp_path / "calib.npy", rng.standard_normal((32, *shape)).astype(np.float32))
+    np.save(tmp_path / "x.npy", rng.standard_normal((4, *shape)).astype(np.float32))
     build = tmp_path / "build"
-    done = subprocess.run([*CLI, "build", str(tmp_path / "mnv2.pt2"), "--calib", str(tmp_path / "calib.npy"),
+    done = subprocess.run([*CLI, "build", str(tmp_path / "m.pt2"), "--calib", str(tmp_path / "calib.npy"),
                            "--board", "mps2-an386", "--out", str(build)], capture_output=True, text=True, env=_env())
     assert done.returncode == 0, done.stderr
     assert "transpose" not in done.stdout.lower()

@@ -88,11 +88,10 @@ class Mul(OpDef):
         a, b = lowering.operand(node, 0), lowering.operand(node, 1)
         return lowering.value(lowering.builder.mul(a.name, b.name, node.name), torch_shape=a.torch_shape)
 
-
     def lower_aten(self, lowering, node) -> Any:
-        """``aten.mul.Tensor`` of two tensors from other layers (NumPy broadcasting in NHWC)."""
-        a, b = lowering.tensor(node, 0), lowering.tensor(node, 1)
-        return lowering.result(node, lowering.builder.mul(a.name, b.name, node.name))
+        """``aten.mul.Tensor`` of tensors from other layers or a number (NumPy broadcasting in NHWC)."""
+        a, b = lowering.operand(node, 0), lowering.operand(node, 1)
+        return lowering.result(node, lowering.builder.mul(a, b, node.name))
 
     def build(self, builder, a, b, name, *, activation="none", quant=None) -> str:
         """Element-wise ``a * b`` (broadcasting)."""

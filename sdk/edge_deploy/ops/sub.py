@@ -62,13 +62,12 @@ class Sub(OpDef):
         a, b = lowering.operand(node, 0), lowering.operand(node, 1)
         return lowering.value(lowering.builder.sub(a.name, b.name, node.name), torch_shape=a.torch_shape)
 
-
     def lower_aten(self, lowering, node) -> Any:
-        """``aten.sub.Tensor`` of two tensors from other layers (NumPy broadcasting in NHWC, alpha 1)."""
-        a, b = lowering.tensor(node, 0), lowering.tensor(node, 1)
+        """``aten.sub.Tensor`` of tensors from other layers or a number (NumPy broadcasting in NHWC, alpha 1)."""
+        a, b = lowering.operand(node, 0), lowering.operand(node, 1)
         if lowering.arg(node, 2, 1) != 1:
             raise lowering.error(f"{lowering.label(node)}: alpha other than 1 cannot be lowered")
-        return lowering.result(node, lowering.builder.sub(a.name, b.name, node.name))
+        return lowering.result(node, lowering.builder.sub(a, b, node.name))
 
     def build(self, builder, a, b, name, *, activation="none", quant=None) -> str:
         """Element-wise ``a - b`` (broadcasting)."""

@@ -3,7 +3,7 @@
 Each IR op module declares the ATen operators it lowers (``aten_targets``) and lowers them
 (``lower_aten``, through :class:`AtenLowering`); this module adds the rewrites that are no IR op:
 batch norm folded into the preceding convolution, ReLU / ReLU6 (``hardtanh`` or ``clamp`` to
-0..6) fused into the producing op, dropout / clone / alias that vanish in inference, and the
+0..6) fused into the producing op, hard sigmoid as an ADD and a MUL, dropout / clone / alias that vanish in inference, and the
 layout ops (flatten, view, reshape, permute, squeeze, unsqueeze).
 
 PyTorch tensors are channels-first; the IR is NHWC (a ``(N, C, L)`` tensor is ``(N, 1, L, C)``).
@@ -92,6 +92,18 @@ class AtenLowering:
                                   "tensor operands can be lowered", "fold the constant into a layer, or make it a layer")
         return self.values[arg.name]
 
+    def operand(self, node, position: int) -> str:
+        """The IR tensor of argument ``position`` of an element-wise op: a tensor computed by the
+        model, or a number (or one-element parameter) as a float32 constant of shape (1,)."""
+        arg = self.arg(node, position)
+        if isinstance(arg, (int, float)) and not isinstance(arg, bool):
+            value = float(arg)
+        elif getattr(arg, "name", None) in self.constants and self.constants[arg.name].size == 1:
+            value = float(self.constants[arg.name].reshape(-1)[0])
+        else:
+            return self.value_of(node, arg).name
+        return self.builder.constant(f"{node.name}/operand{position}", np.array([value]), "float32")
+
     def tensor(self, node, position: int) -> _Value:
         """The IR value of argument ``position``."""
         return self.value_of(node, self.arg(node, position))
@@ -155,6 +167,16 @@ def _hardtanh(lowering: AtenLowering, node, shared) -> _Value:
                               f"lowered, not {key[0]}..{key[1]}")
     return _fuse_activation(lowering.builder, node.name, lowering.tensor(node, 0), kinds[key], shared,
                             lowering.label(node))
+
+
+def _hardsigmoid(lowering: AtenLowering, node, shared) -> _Value:
+    """``aten.hardsigmoid``, relu6(x + 3) / 6: an ADD of 3 with ReLU6 fused, then a MUL by 1/6
+    (with one constant operand each, both run as 256-entry tables on the board)."""
+    builder, src = lowering.builder, lowering.tensor(node, 0)
+    three = builder.constant(f"{node.name}/three", np.array([3.0]), "float32")
+    shifted = builder.add(src.name, three, f"{node.name}/shifted", activation="relu6")
+    sixth = builder.constant(f"{node.name}/sixth", np.array([1.0 / 6.0]), "float32")
+    return lowering.result(node, builder.mul(shifted, sixth, node.name))
 
 
 def _batch_norm(lowering: AtenLowering, node, shared) -> _Value:
@@ -228,7 +250,7 @@ def _relayout(lowering: AtenLowering, node, shared) -> _Value:
 
 _REWRITES = {
     **dict.fromkeys(("dropout", "clone", "contiguous", "alias", "detach", "lift_fresh_copy"), _identity),
-    "relu": _relu, "hardtanh": _hardtanh, "clamp": _hardtanh,
+    "relu": _relu, "hardtanh": _hardtanh, "clamp": _hardtanh, "hardsigmoid": _hardsigmoid,
     "batch_norm": _batch_norm, "_native_batch_norm_legit_no_training": _batch_norm, "getitem": _getitem,
     **dict.fromkeys(("flatten", "view", "reshape", "_unsafe_view", "permute", "squeeze", "unsqueeze"), _relayout),
 }
