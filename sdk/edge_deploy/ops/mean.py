@@ -82,7 +82,7 @@ class Mean(OpDef):
     rounding_sensitive = True
     tflite_codes = (TfliteCode(MEAN, "MEAN", 2),)
     torch_modules = ("AdaptiveAvgPool1d", "AdaptiveAvgPool2d")
-    aten_targets = ("adaptive_avg_pool1d", "adaptive_avg_pool2d", "mean")
+    aten_targets = ("adaptive_avg_pool1d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d", "mean")
 
     def output_shape(self, graph: Graph, op: Op) -> tuple[int, ...]:
         x = graph.tensor(op.inputs[0]).shape

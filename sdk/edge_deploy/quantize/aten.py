@@ -120,7 +120,9 @@ class AtenLowering:
 
     def result(self, node, name: str, column_order: np.ndarray | None = None) -> _Value:
         """The IR tensor ``name`` as node ``node``'s value (PyTorch shape from the export)."""
-        return _Value(name, tuple(int(d) for d in node.meta["val"].shape), column_order)
+        value = node.meta["val"]
+        value = value[0] if isinstance(value, (tuple, list)) else value  # max_pool2d_with_indices: (values, indices)
+        return _Value(name, tuple(int(d) for d in value.shape), column_order)
 
     pair = staticmethod(lambda value, rank, height=1: _pair(value, rank, height))
     any_not = staticmethod(lambda value, expected: _any_not(value, expected))
@@ -156,17 +158,23 @@ def _relu(lowering: AtenLowering, node, shared) -> _Value:
 
 
 def _hardtanh(lowering: AtenLowering, node, shared) -> _Value:
+    """``hardtanh`` / ``clamp`` to 0..6 (ReLU6) or 0.. (ReLU), fused into the producing op; a clamp
+    to ..6 after a fused ReLU (a decomposed graph's two clamps) makes it a ReLU6."""
     if aten_name(node.target) == "hardtanh":
         low, high = lowering.arg(node, "min_val", -1.0), lowering.arg(node, "max_val", 1.0)
     else:
         low, high = lowering.arg(node, "min", None), lowering.arg(node, "max", None)
-    kinds = {(0.0, 6.0): "relu6", (0.0, None): "relu"}
     key = (None if low is None else float(low), None if high is None else float(high))
+    src = lowering.tensor(node, 0)
+    producer = _producer(lowering.builder, src.name)
+    if key == (None, 6.0) and producer is not None and producer.attrs.get("activation") == "relu" and not shared(src.name):
+        producer.attrs["activation"] = "relu6"
+        return src
+    kinds = {(0.0, 6.0): "relu6", (0.0, None): "relu"}
     if key not in kinds:
         raise EdgeDeployError(f"{lowering.label(node)}: only a clamp to 0..6 (ReLU6) or to 0.. (ReLU) can be "
                               f"lowered, not {key[0]}..{key[1]}")
-    return _fuse_activation(lowering.builder, node.name, lowering.tensor(node, 0), kinds[key], shared,
-                            lowering.label(node))
+    return _fuse_activation(lowering.builder, node.name, src, kinds[key], shared, lowering.label(node))
 
 
 def _hardsigmoid(lowering: AtenLowering, node, shared) -> _Value:
@@ -256,6 +264,23 @@ _REWRITES = {
 }
 
 
+def _fold_constant(lowering: AtenLowering, node) -> bool:
+    """Evaluate a node that reads parameters and buffers only (the ``t`` or ``permute`` of a
+    weight in a decomposed graph) once, as a constant; False when it reads a model tensor."""
+    import torch
+    import torch.fx
+
+    inputs = node.all_input_nodes
+    if not inputs or any(n.name not in lowering.constants for n in inputs):
+        return False
+    args = torch.fx.node.map_arg((node.args, node.kwargs), lambda n: torch.from_numpy(lowering.constants[n.name]))
+    result = node.target(*args[0], **args[1])
+    if not isinstance(result, torch.Tensor):
+        return False
+    lowering.constants[node.name] = result.detach().double().numpy()
+    return True
+
+
 def supported_aten_ops() -> list[str]:
     """Every ATen operator name the lowering accepts."""
     return sorted(set(_op_lowerings()) | set(_REWRITES) - {"getitem"})
@@ -300,6 +325,8 @@ def lower_exported(program, name: str = "model") -> Graph:
                 values[node.name] = _Value(builder.input(node.name, _nhwc_shape(shape)), shape)
         elif node.op == "call_function":
             target = aten_name(node.target)
+            if _fold_constant(lowering, node):
+                continue
             if target in _REWRITES:
                 values[node.name] = _REWRITES[target](lowering, node, shared)
             elif target in by_target:
