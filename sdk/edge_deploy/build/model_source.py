@@ -3,6 +3,8 @@
 * ``.tflite``: an int8 TFLite flatbuffer, imported as it is;
 * ``.pt``: an edge-deploy checkpoint, lowered and quantized on the fly with calibration windows
   from the data the checkpoint names (``edge_deploy.quantize.pipeline.quantize_checkpoint``);
+* ``.pt2``: a ``torch.export`` program, lowered from its ATen graph and calibrated on ``calib``
+  (a float ``.npy`` batch; :mod:`edge_deploy.quantize.exported`);
 * ``.yaml`` / ``.yml``: a pipeline file (train -> slim -> quantize), see
   :mod:`edge_deploy.build.pipeline`.
 """
@@ -55,12 +57,14 @@ def load_model_source(path: str | os.PathLike, *, calib: str | os.PathLike | Non
         return ModelSource(graph=graph, tflite=data, kind="tflite", path=path)
     if suffix == ".pt":
         return _from_checkpoint(path, calib)
+    if suffix == ".pt2":
+        return _from_program(path, calib)
     if suffix in (".yaml", ".yml"):
         from edge_deploy.build.pipeline import run_pipeline
 
         return run_pipeline(path)
     raise EdgeDeployError(f"{path}: unknown model kind '{suffix or '(no suffix)'}'",
-                          hint="pass a .tflite file, a model.pt checkpoint or a pipeline .yaml")
+                          hint="pass a .tflite file, a model.pt checkpoint, a torch.export .pt2 or a pipeline .yaml")
 
 
 def _model_name(path: Path) -> str:
@@ -86,3 +90,15 @@ def _from_checkpoint(path: Path, calib: str | os.PathLike | None) -> ModelSource
                "ensemble_members": quantized.report.get("ensemble_members"),
                "member_quantized": quantized.report.get("member_quantized")}
     return ModelSource(graph=reloaded, tflite=tflite, kind="checkpoint", path=path, details=details)
+
+
+def _from_program(path: Path, calib: str | os.PathLike | None) -> ModelSource:
+    from edge_deploy.quantize.exported import load_program, quantize_program
+    from edge_deploy.tflite import export_tflite, import_tflite
+
+    quantized = quantize_program(load_program(path), calib, name=_model_name(path))
+    tflite = export_tflite(quantized.graph)
+    # Build from what the .tflite holds, so the firmware and `run --check` see the same model.
+    graph = import_tflite(tflite, name=quantized.graph.name, source=str(path))
+    return ModelSource(graph=graph, tflite=tflite, kind="torch.export", path=path,
+                       details={"calibration_windows": quantized.report["calibration_windows"]})

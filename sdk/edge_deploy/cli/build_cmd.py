@@ -6,7 +6,13 @@ import click
 
 
 @click.command("build")
-@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("model_path", metavar="MODEL", required=False, type=click.Path(dir_okay=False))
+@click.option("--model", "factory", default=None, metavar="PACKAGE.MODULE:FACTORY",
+              help="Instead of MODEL: a function of your own code returning an nn.Module, exported with torch.export "
+                   "(needs --input-shape and --calib X.npy).")
+@click.option("--weights", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="With --model: a state dict (torch.save(model.state_dict(), path)) to load.")
+@click.option("--input-shape", "input_shape", default=None, help="With --model: the input shape, e.g. 1,3,96,96.")
 @click.option("--board", "-b", required=True, help="Target board (see 'edge-deploy boards').")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Build folder (replaced).")
 @click.option("--kernels", type=click.Choice(["simd", "portable"]), default="simd", show_default=True,
@@ -16,7 +22,8 @@ import click
                    "calls follow its API, only the sources the model calls are compiled; a layer no upstream "
                    "function can run keeps edge-deploy's kernel (no Winograd or sparse kernels).")
 @click.option("--calib", type=click.Path(exists=True),
-              help="Calibration data for a .pt checkpoint (folder or .npy; default: the checkpoint's data).")
+              help="Calibration data for a .pt checkpoint (folder or .npy; default: the checkpoint's data), "
+                   "or for a .pt2 / --model (a float .npy batch).")
 @click.option("--sparse", type=click.Choice(["auto", "off", "force", "force-group4", "force-csr"]), default="auto", show_default=True,
               help="Sparse kernels for pruned conv / fully connected layers: per layer when fewer instructions "
                    "(auto), never (off), always (force: the cheaper sparse kernel; force-group4 / force-csr: that one).")
@@ -31,20 +38,36 @@ import click
               help="Stack to reserve: the high-water mark measured on QEMU plus a margin (auto, where QEMU "
                    "runs the board; else the board's), or the board file's stack_bytes (board).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of a summary.")
-def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, winograd, rounding, stack, as_json) -> None:
-    """Generate C for MODEL (.tflite, model.pt or a pipeline .yaml), compile it for BOARD and write DIR.
+def command(model_path, factory, weights, input_shape, board, out_dir, kernels, cmsis_nn, calib, sparse, winograd,
+            rounding, stack, as_json) -> None:
+    """Generate C for MODEL (.tflite, model.pt, a torch.export .pt2 or a pipeline .yaml; or --model),
+    compile it for BOARD and write DIR.
 
     DIR gets src/ (a plain project: make), firmware.elf, firmware.map, model.tflite, report.json,
     plan.json and plan.png. A model that does not fit the board is refused before compiling.
     """
     import json
+    import os
+    import tempfile
     import time
 
     from edge_deploy.build.firmware_build import build_model
 
     start = time.monotonic()
-    result = build_model(model_path, board, out_dir, kernels=kernels, cmsis_nn=cmsis_nn, calib=calib,
-                         sparse=sparse, winograd=winograd, rounding=rounding, stack=stack)
+    with tempfile.TemporaryDirectory(prefix="edge-deploy-export-") as tmp:
+        if factory or weights or input_shape:
+            # A module of the user's code: exported here, then built as the .pt2 it becomes.
+            import torch
+
+            from edge_deploy.cli.quantize_cmd import program_from_options
+
+            program, name = program_from_options(model_path, factory, weights, input_shape)
+            model_path = os.path.join(tmp, f"{name}.pt2")
+            torch.export.save(program, model_path)
+        elif model_path is None:
+            raise click.UsageError("give MODEL or --model package.module:factory")
+        result = build_model(model_path, board, out_dir, kernels=kernels, cmsis_nn=cmsis_nn, calib=calib,
+                             sparse=sparse, winograd=winograd, rounding=rounding, stack=stack)
     report = result.report
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))

@@ -1,4 +1,6 @@
-"""``edge-deploy quantize MODEL.pt --calib DATA --out model.tflite``: int8 post-training quantization."""
+"""``edge-deploy quantize MODEL.pt --calib DATA --out model.tflite``: int8 post-training quantization
+of a checkpoint, a ``torch.export`` program (``model.pt2``) or a module of the user's own code
+(``--model package.module:factory``)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,14 @@ import click
 
 
 @click.command("quantize")
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model", required=False, type=click.Path(dir_okay=False))
+@click.option("--model", "factory", default=None, metavar="PACKAGE.MODULE:FACTORY",
+              help="Instead of MODEL: a function of your own code returning an nn.Module, exported with torch.export.")
+@click.option("--weights", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="With --model: a state dict (torch.save(model.state_dict(), path)) to load.")
+@click.option("--input-shape", "input_shape", default=None, help="With --model: the input shape, e.g. 1,3,96,96.")
+@click.option("--calib-labels", "calib_labels", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="For a .pt2 / --model with --report: labels of the --calib samples (.npy), for float and int8 accuracy.")
 @click.option("--calib", default=None, help="Calibration data: a float .npy batch (N, C, L) or (N, 1, L, C), or a data folder "
               "(default: the checkpoint's training data).")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the int8 .tflite.")
@@ -16,8 +25,14 @@ import click
 @click.option("--count", type=click.IntRange(1), default=256, show_default=True, help="Calibration windows to use at most.")
 @click.option("--report", is_flag=True, help="Print per-layer scales and the float-vs-int8 test accuracy.")
 @click.option("--data", default=None, help="Data folder for the --report accuracy (default: the checkpoint's).")
-def command(model, calib, out, method, percentile, count, report, data):
-    """Quantize a checkpoint to int8 (TFLite scheme) and export it as a .tflite file."""
+def command(model, factory, weights, input_shape, calib_labels, calib, out, method, percentile, count, report, data):
+    """Quantize a checkpoint (.pt), a torch.export program (.pt2) or --model to int8 (TFLite scheme)
+    and export it as a .tflite file."""
+    if factory or (model and str(model).endswith(".pt2")):
+        return _quantize_program(model, factory, weights, input_shape, calib_labels, calib, out, method,
+                                 percentile, count, report)
+    if model is None:
+        raise click.UsageError("give MODEL (a .pt checkpoint or .pt2 program) or --model package.module:factory")
     from edge_deploy.fsutil import atomic_write_json
     from edge_deploy.quantize.pipeline import compare_accuracy, quantize_checkpoint
     from edge_deploy.tflite import export_tflite
@@ -42,4 +57,51 @@ def command(model, calib, out, method, percentile, count, report, data):
         click.echo(f"accuracy on {accuracy['windows']} {accuracy['split']} windows: float "
                    f"{100 * accuracy['float_accuracy']:.2f} %, int8 {100 * accuracy['int8_accuracy']:.2f} % "
                    f"(agreement {100 * accuracy['agreement']:.2f} %)")
+        atomic_write_json(str(out) + ".report.json", result.report)
+
+
+def program_from_options(model, factory, weights, input_shape):
+    """The ExportedProgram MODEL (.pt2) or --model names, and a name for the graph."""
+    from pathlib import Path
+
+    from edge_deploy.errors import EdgeDeployError
+    from edge_deploy.quantize.exported import export_factory, load_program, parse_shape
+
+    if factory:
+        if model:
+            raise EdgeDeployError("give MODEL or --model, not both")
+        if not input_shape:
+            raise EdgeDeployError("--model needs --input-shape", "e.g. --input-shape 1,3,96,96")
+        return export_factory(factory, parse_shape(input_shape), weights), factory.rpartition(":")[2]
+    if weights or input_shape:
+        raise EdgeDeployError("--weights and --input-shape go with --model", "a .pt2 holds its weights and shape")
+    return load_program(model), Path(model).stem
+
+
+def _quantize_program(model, factory, weights, input_shape, calib_labels, calib, out, method, percentile, count, report):
+    import numpy as np
+
+    from edge_deploy.fsutil import atomic_write_json
+    from edge_deploy.quantize.batchfile import read_batch
+    from edge_deploy.quantize.exported import calibration_inputs, compare_program, quantize_program
+    from edge_deploy.tflite import export_tflite
+
+    program, name = program_from_options(model, factory, weights, input_shape)
+    result = quantize_program(program, calib, name=name, method=method, percentile=percentile, count=count)
+    data_bytes = export_tflite(result.graph, out)
+    click.echo(f"wrote {out} ({len(data_bytes)} bytes, {len(result.graph.ops)} ops)")
+    if report:
+        click.echo(f"{'layer':<28} {'kind':<18} {'shape':<18} {'scale':>11} {'zp':>5}")
+        for row in result.report["layers"]:
+            click.echo(f"{row['layer']:<28} {row['kind']:<18} {str(tuple(row['shape'])):<18} "
+                       f"{row['scale']:>11.5g} {row['zero_point']:>5}")
+        x = calibration_inputs(program, calib, count=np.iinfo(np.int64).max)
+        labels = read_batch(calib_labels, "calibration labels") if calib_labels else None
+        comparison = compare_program(program, result.graph, x, labels)
+        result.report["comparison"] = comparison
+        line = f"float vs int8 on {comparison['samples']} --calib samples: top-1 agreement {100 * comparison['agreement']:.2f} %"
+        if labels is not None:
+            line += (f", accuracy float {100 * comparison['float_accuracy']:.2f} %, "
+                     f"int8 {100 * comparison['int8_accuracy']:.2f} %")
+        click.echo(line)
         atomic_write_json(str(out) + ".report.json", result.report)

@@ -62,6 +62,20 @@ class Pool2d(OpDef):
                          stride=lowering.pair(stride, rank))
         return lowering.value(out, rank)
 
+    def lower_aten(self, lowering, node) -> Any:
+        """``aten.max_pool1d / 2d`` and ``aten.avg_pool1d / 2d`` without padding, dilation or ceil_mode."""
+        src = lowering.tensor(node, 0)
+        rank = len(src.torch_shape)
+        if (lowering.any_not(lowering.arg(node, "padding", 0), 0) or lowering.arg(node, "ceil_mode", False)
+                or lowering.any_not(lowering.arg(node, "dilation", 1), 1)):
+            raise lowering.error(f"{lowering.label(node)}: only pooling without padding, dilation or ceil_mode "
+                                 "can be lowered")
+        kernel = lowering.arg(node, "kernel_size", None)
+        stride = lowering.arg(node, "stride", None) or kernel
+        out = self.build(lowering.builder, src.name, node.name, filter_hw=lowering.pair(kernel, rank),
+                         stride=lowering.pair(stride, rank))
+        return lowering.result(node, out)
+
     def build(self, builder, x, name, *, filter_hw, stride, padding="valid", activation="none", quant=None) -> str:
         """Pool ``x`` with a ``filter_hw`` window moving by ``stride``."""
         attrs = {"filter": tuple(filter_hw), "stride": tuple(stride), "padding": padding, "activation": activation}

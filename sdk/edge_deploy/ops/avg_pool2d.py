@@ -41,6 +41,7 @@ class AvgPool2d(Pool2d):
     reference = staticmethod(avg_pool_s8)
     tflite_codes = (TfliteCode(1, "AVERAGE_POOL_2D", 2),)
     torch_modules = ("AvgPool1d", "AvgPool2d")
+    aten_targets = ("avg_pool1d", "avg_pool2d")
 
     def run_int8(self, args: list, params: dict[str, Any]) -> np.ndarray:
         return avg_pool_s8(args[0], **params)

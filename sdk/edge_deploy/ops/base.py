@@ -160,6 +160,10 @@ class OpDef:
     # edge_deploy.quantize.lower); the lowering itself is :meth:`lower_torch`.
     torch_modules: ClassVar[tuple[str, ...]] = ()
     torch_functions: ClassVar[tuple[str, ...]] = ()
+    # torch.export lowering: ATen operator names this op lowers (``conv2d`` for
+    # ``aten.conv2d.default``; in-place variants such as ``relu_`` count as their name without the
+    # underscore), see edge_deploy.quantize.aten; the lowering itself is :meth:`lower_aten`.
+    aten_targets: ClassVar[tuple[str, ...]] = ()
 
     # -- structure ------------------------------------------------------------------------------
 
@@ -283,6 +287,11 @@ class OpDef:
         """Lower one fx node (a module of :attr:`torch_modules` or a call of
         :attr:`torch_functions`) through ``lowering`` (:class:`edge_deploy.quantize.lower.Lowering`)."""
         raise NotImplementedError(f"{self.kind} has no PyTorch lowering")
+
+    def lower_aten(self, lowering: Any, node: Any) -> Any:
+        """Lower one node of a ``torch.export`` graph calling one of :attr:`aten_targets` through
+        ``lowering`` (:class:`edge_deploy.quantize.aten.AtenLowering`)."""
+        raise NotImplementedError(f"{self.kind} has no ATen lowering")
 
     def build(self, builder: Any, *args: Any, **kwargs: Any) -> str:
         """Add this op to a :class:`edge_deploy.ops.builder.GraphBuilder`; returns the output name."""

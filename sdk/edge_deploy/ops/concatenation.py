@@ -34,6 +34,7 @@ def _axis_check(value: Any) -> str | None:
 
 class Concatenation(OpDef):
     kind = "concatenation"
+    aten_targets = ("cat",)
     reference = staticmethod(concatenation_s8)
     attrs = (Attr("axis", _axis_check), Attr("new_axis", lambda v: None, required=False, default=False))
     arity = (1, 64)
@@ -102,6 +103,21 @@ class Concatenation(OpDef):
                                                (PACK_AXIS_SLOT, "i32", int(op.attrs["axis"]))])
         return writer.table(CONCATENATION_OPTIONS, [(AXIS_SLOT, "i32", int(op.attrs["axis"])),
                                                     (ACTIVATION_SLOT, "activation", "none")])
+
+    def lower_aten(self, lowering, node) -> Any:
+        """``aten.cat`` (tensors, dim): the dimension moves to its NHWC axis."""
+        parts = [lowering.value_of(node, t) for t in node.args[0]]
+        rank = len(parts[0].torch_shape)
+        axis = lowering.ir_axis(int(lowering.arg(node, "dim", 0)), rank)
+        out = lowering.builder.concatenation([p.name for p in parts], node.name, axis=axis)
+        order = None
+        if any(p.column_order is not None for p in parts):  # flattened feature maps side by side
+            if rank != 2 or axis != 1:
+                raise lowering.error(f"{lowering.label(node)}: flattened tensors can only be joined along the features")
+            widths = np.cumsum([0] + [p.torch_shape[1] for p in parts])
+            order = np.concatenate([start + (np.arange(p.torch_shape[1]) if p.column_order is None else p.column_order)
+                                    for start, p in zip(widths, parts)])
+        return lowering.result(node, out, order)
 
     def build(self, builder, inputs, name, *, axis, new_axis=False, quant=None) -> str:
         """CONCATENATION of ``inputs`` along ``axis`` (PACK with ``new_axis``)."""

@@ -82,6 +82,7 @@ class Conv2d(OpDef):
     tflite_codes = (TfliteCode(CONV_2D, "CONV_2D", 3),)
     tflite_data_inputs = 3
     torch_modules = ("Conv1d", "Conv2d")
+    aten_targets = ("conv1d", "conv2d", "convolution")
 
     def output_shape(self, graph: Graph, op: Op) -> tuple[int, ...]:
         x, w = graph.tensor(op.inputs[0]).shape, graph.tensor(op.inputs[1]).shape
@@ -129,46 +130,34 @@ class Conv2d(OpDef):
             (DILATION_W, "i32", a["dilation"][1]), (DILATION_H, "i32", a["dilation"][0])])
 
     def lower_torch(self, lowering, node, module) -> Any:
-        """nn.Conv1d / nn.Conv2d: groups 1 is a conv2d, groups == in_channels with one input
-        channel per group a depthwise_conv2d; PyTorch's symmetric padding is SAME where SAME
-        reads the same windows, else an explicit PAD before a VALID convolution."""
+        """nn.Conv1d / nn.Conv2d, through :func:`lower_convolution`."""
         label = lowering.label(node, module)
-        src = lowering.source(node)
-        rank = len(src.torch_shape)
-        weight = module.weight.detach().double().numpy()
-        bias = None if module.bias is None else module.bias.detach().double().numpy()
         if isinstance(module.padding, str):
             raise lowering.error(f"{label}: string padding is not supported; give explicit integers")
         if module.padding_mode != "zeros":
             raise lowering.error(f"{label}: padding_mode '{module.padding_mode}' cannot be lowered")
-        if rank == 3:
-            weight = weight[:, :, None, :]  # (O, I, 1, K)
-        stride, dilation = lowering.pair(module.stride, rank), lowering.pair(module.dilation, rank)
-        pads = lowering.pair(module.padding, rank, height=0)
-        builder = lowering.builder
-        in_nhwc = builder.graph.tensor(src.name).shape
-        x = src.name
-        filter_hw = weight.shape[2:4]
-        same, same_out = compute_padding(in_nhwc[1:3], filter_hw, stride, dilation, "same")
-        torch_out = [(in_nhwc[1 + i] + 2 * pads[i] - (dilation[i] * (filter_hw[i] - 1) + 1)) // stride[i] + 1
-                     for i in range(2)]
-        if pads == (0, 0):
-            padding = "valid"
-        elif (same[0], same[2]) == pads and tuple(same_out) == tuple(torch_out):
-            padding = "same"  # TFLite's SAME reads exactly the windows PyTorch reads
-        else:
-            x = builder.pad(x, f"{node.name}/pad", [(0, 0), (pads[0], pads[0]), (pads[1], pads[1]), (0, 0)])
-            padding = "valid"
-        groups = module.groups
-        if groups == 1:
-            out = builder.conv2d(x, node.name, weight.transpose(0, 2, 3, 1), bias, stride=stride, padding=padding,
-                                 dilation=dilation)
-        elif groups == module.in_channels and weight.shape[1] == 1:
-            out = builder.depthwise_conv2d(x, node.name, weight.transpose(1, 2, 3, 0), bias, stride=stride,
-                                           padding=padding, dilation=dilation)
-        else:
-            raise lowering.error(f"{label}: grouped convolution (groups={groups}) other than depthwise cannot be lowered")
-        return lowering.value(out, rank)
+        src = lowering.source(node)
+        bias = None if module.bias is None else module.bias.detach().double().numpy()
+        out = lower_convolution(lowering, label, node.name, src.name, len(src.torch_shape),
+                                module.weight.detach().double().numpy(), bias, module.stride, module.padding,
+                                module.dilation, module.groups)
+        return lowering.value(out, len(src.torch_shape))
+
+    def lower_aten(self, lowering, node) -> Any:
+        """``aten.conv1d`` / ``aten.conv2d`` (input, weight, bias, stride, padding, dilation, groups)
+        and ``aten.convolution`` (the same with transposed and output_padding before groups)."""
+        label = lowering.label(node)
+        src = lowering.tensor(node, 0)
+        rank = len(src.torch_shape)
+        padding = lowering.arg(node, "padding", 0)
+        if lowering.arg(node, "transposed", False):
+            raise lowering.error(f"{label}: a transposed convolution cannot be lowered from torch.export")
+        if isinstance(padding, str):
+            raise lowering.error(f"{label}: string padding '{padding}' is not supported; give explicit integers")
+        out = lower_convolution(lowering, label, node.name, src.name, rank, lowering.weight(node, 1),
+                                lowering.weight(node, 2), lowering.arg(node, "stride", 1), padding,
+                                lowering.arg(node, "dilation", 1), lowering.arg(node, "groups", 1))
+        return lowering.result(node, out)
 
     def build(self, builder, x, name, weights, bias=None, *, stride=(1, 1), padding="valid", dilation=(1, 1),
               activation="none", quant=None, w_quant=None, b_quant=None) -> str:
@@ -176,6 +165,50 @@ class Conv2d(OpDef):
         ins = [x] + builder.weights(name, weights, bias, w_quant, b_quant)
         attrs = {"stride": tuple(stride), "dilation": tuple(dilation), "padding": padding, "activation": activation}
         return builder.op(self.kind, name, ins, attrs, quant)
+
+
+def lower_convolution(lowering, label: str, name: str, x: str, rank: int, weight: np.ndarray, bias, stride,
+                      padding, dilation, groups: int) -> str:
+    """A PyTorch convolution (OI[L] or OIHW ``weight``, float64) on IR tensor ``x`` whose PyTorch
+    rank is ``rank`` (3: Conv1d, 4: Conv2d): groups 1 is a conv2d, groups == input channels with
+    one input channel per group a depthwise_conv2d, other groups one conv2d per group on a slice
+    of the channels, concatenated; PyTorch's symmetric padding is SAME where SAME reads the same
+    windows, else an explicit PAD before a VALID convolution. Returns the output tensor."""
+    if rank == 3:
+        weight = weight[:, :, None, :]  # (O, I, 1, K)
+    stride, dilation = lowering.pair(stride, rank), lowering.pair(dilation, rank)
+    pads = lowering.pair(padding, rank, height=0)
+    builder = lowering.builder
+    in_nhwc = builder.graph.tensor(x).shape
+    filter_hw = weight.shape[2:4]
+    same, same_out = compute_padding(in_nhwc[1:3], filter_hw, stride, dilation, "same")
+    torch_out = [(in_nhwc[1 + i] + 2 * pads[i] - (dilation[i] * (filter_hw[i] - 1) + 1)) // stride[i] + 1
+                 for i in range(2)]
+    if pads == (0, 0):
+        mode = "valid"
+    elif (same[0], same[2]) == pads and tuple(same_out) == tuple(torch_out):
+        mode = "same"  # TFLite's SAME reads exactly the windows PyTorch reads
+    else:
+        x = builder.pad(x, f"{name}/pad", [(0, 0), (pads[0], pads[0]), (pads[1], pads[1]), (0, 0)])
+        mode = "valid"
+    groups, in_channels = int(groups), in_nhwc[3]
+    window = {"stride": stride, "padding": mode, "dilation": dilation}
+    if groups == 1:
+        return builder.conv2d(x, name, weight.transpose(0, 2, 3, 1), bias, **window)
+    if groups == in_channels and weight.shape[1] == 1:
+        return builder.depthwise_conv2d(x, name, weight.transpose(1, 2, 3, 0), bias, **window)
+    if in_channels % groups or weight.shape[0] % groups:
+        raise lowering.error(f"{label}: {groups} groups do not divide {in_channels} input and {weight.shape[0]} "
+                             "output channels")
+    per_in, per_out = in_channels // groups, weight.shape[0] // groups
+    shape = builder.graph.tensor(x).shape
+    parts = []
+    for g in range(groups):
+        part = builder.slice(x, f"{name}/group{g}/in", (0, 0, 0, g * per_in), (*shape[:3], (g + 1) * per_in))
+        w = weight[g * per_out:(g + 1) * per_out].transpose(0, 2, 3, 1)
+        b = None if bias is None else bias[g * per_out:(g + 1) * per_out]
+        parts.append(builder.conv2d(part, f"{name}/group{g}", w, b, **window))
+    return builder.concatenation(parts, name, axis=3)
 
 
 OP = Conv2d()

@@ -59,6 +59,7 @@ class FullyConnected(OpDef):
     tflite_codes = (TfliteCode(FULLY_CONNECTED, "FULLY_CONNECTED", 4),)
     tflite_data_inputs = 3
     torch_modules = ("Linear",)
+    aten_targets = ("linear", "addmm")
 
     def output_shape(self, graph: Graph, op: Op) -> tuple[int, ...]:
         x, w = graph.tensor(op.inputs[0]).shape, graph.tensor(op.inputs[1]).shape
@@ -119,6 +120,23 @@ class FullyConnected(OpDef):
         b = None if module.bias is None else module.bias.detach().double().numpy().astype(np.float32)
         out = lowering.builder.fully_connected(src.name, node.name, w.astype(np.float32), b)
         return lowering.value(out, torch_shape=(src.torch_shape[0], w.shape[0]))
+
+    def lower_aten(self, lowering, node) -> Any:
+        """``aten.linear`` (input, weight, bias), or ``aten.addmm`` (bias, input, transposed
+        weight) of a decomposed graph, on a flattened input; a channels-first flatten's order is
+        folded into the weight columns."""
+        if node.target.__name__.startswith("addmm"):
+            src, w, b = lowering.tensor(node, 1), lowering.weight(node, 2).T, lowering.weight(node, 0)
+        else:
+            src, w, b = lowering.tensor(node, 0), lowering.weight(node, 1), lowering.weight(node, 2)
+        if len(src.torch_shape) != 2:
+            raise lowering.error(f"{lowering.label(node)}: a linear layer must follow a flatten "
+                                 f"(its input has shape {src.torch_shape})")
+        if src.column_order is not None:
+            w = w[:, src.column_order]
+        out = lowering.builder.fully_connected(src.name, node.name, w.astype(np.float32),
+                                               None if b is None else b.astype(np.float32))
+        return lowering.result(node, out)
 
     def build(self, builder, x, name, weights, bias=None, *, activation="none", quant=None, w_quant=None,
               b_quant=None) -> str:

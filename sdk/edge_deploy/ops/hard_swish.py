@@ -75,6 +75,7 @@ class HardSwish(UnaryOp):
     reference = staticmethod(hard_swish_s8)
     tflite_codes = (TfliteCode(HARD_SWISH, "HARD_SWISH", 1),)
     torch_modules = ("Hardswish",)
+    aten_targets = ("hardswish",)
 
     def kernel_params(self, graph: Graph, op: Op) -> dict[str, Any]:
         x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
@@ -96,6 +97,12 @@ class HardSwish(UnaryOp):
         """nn.Hardswish."""
         src = lowering.source(node)
         return lowering.value(lowering.builder.hard_swish(src.name, node.name), torch_shape=src.torch_shape)
+
+
+    def lower_aten(self, lowering, node) -> Any:
+        """``aten.hardswish``."""
+        src = lowering.tensor(node, 0)
+        return lowering.result(node, lowering.builder.hard_swish(src.name, node.name))
 
 
 OP = HardSwish()

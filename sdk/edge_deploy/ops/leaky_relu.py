@@ -38,6 +38,7 @@ def _alpha_check(value: Any) -> str | None:
 
 class LeakyRelu(UnaryOp):
     kind = "leaky_relu"
+    aten_targets = ("leaky_relu",)
     reference = staticmethod(leaky_relu_s8)
     attrs = (Attr("alpha", _alpha_check),)
     rounding_sensitive = True
@@ -64,6 +65,12 @@ class LeakyRelu(UnaryOp):
 
     def to_tflite(self, graph: Graph, op: Op, writer) -> tuple[int, int]:
         return writer.table(LEAKY_RELU_OPTIONS, [(ALPHA_SLOT, "f32", float(op.attrs["alpha"]))])
+
+    def lower_aten(self, lowering, node) -> Any:
+        """``aten.leaky_relu`` (input, negative_slope)."""
+        src = lowering.tensor(node, 0)
+        alpha = float(lowering.arg(node, "negative_slope", 0.01))
+        return lowering.result(node, lowering.builder.leaky_relu(src.name, node.name, alpha=alpha))
 
     def build(self, builder, x, name, *, alpha=0.2, quant=None) -> str:
         """LEAKY_RELU of ``x`` with slope ``alpha`` below 0."""

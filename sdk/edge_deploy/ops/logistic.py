@@ -29,6 +29,7 @@ class Logistic(UnaryOp):
     reference = staticmethod(logistic_s8)
     tflite_codes = (TfliteCode(LOGISTIC, "LOGISTIC", 2),)
     torch_modules = ("Sigmoid",)
+    aten_targets = ("sigmoid",)
 
     def check_quantized(self, graph: Graph, op: Op) -> None:
         y = graph.tensor(op.outputs[0])
@@ -50,6 +51,12 @@ class Logistic(UnaryOp):
         """nn.Sigmoid."""
         src = lowering.source(node)
         return lowering.value(lowering.builder.logistic(src.name, node.name), torch_shape=src.torch_shape)
+
+
+    def lower_aten(self, lowering, node) -> Any:
+        """``aten.sigmoid``."""
+        src = lowering.tensor(node, 0)
+        return lowering.result(node, lowering.builder.logistic(src.name, node.name))
 
 
 OP = Logistic()

@@ -27,6 +27,7 @@ class MaxPool2d(Pool2d):
     reference = staticmethod(max_pool_s8)
     tflite_codes = (TfliteCode(17, "MAX_POOL_2D", 2),)
     torch_modules = ("MaxPool1d", "MaxPool2d")
+    aten_targets = ("max_pool1d", "max_pool2d", "max_pool2d_with_indices")
 
     def run_int8(self, args: list, params: dict[str, Any]) -> np.ndarray:
         return max_pool_s8(args[0], **params)

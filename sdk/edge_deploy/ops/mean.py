@@ -82,6 +82,7 @@ class Mean(OpDef):
     rounding_sensitive = True
     tflite_codes = (TfliteCode(MEAN, "MEAN", 2),)
     torch_modules = ("AdaptiveAvgPool1d", "AdaptiveAvgPool2d")
+    aten_targets = ("adaptive_avg_pool1d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d", "mean")
 
     def output_shape(self, graph: Graph, op: Op) -> tuple[int, ...]:
         x = graph.tensor(op.inputs[0]).shape
@@ -131,6 +132,23 @@ class Mean(OpDef):
                                  "can be lowered")
         out = lowering.builder.mean(src.name, node.name, axis=(1, 2), keep_dims=True)
         return lowering.value(out, len(src.torch_shape))
+
+    def lower_aten(self, lowering, node) -> Any:
+        """``aten.adaptive_avg_pool1d / 2d`` to size 1, or ``aten.mean.dim`` over the spatial
+        dimensions: a global mean over H and W (dimensions kept unless ``keepdim`` is false)."""
+        src = lowering.tensor(node, 0)
+        rank = len(src.torch_shape)
+        if node.target.__name__.startswith("mean"):
+            dims = {int(d) % rank for d in (lowering.arg(node, "dim", None) or range(rank))}
+            keep = bool(lowering.arg(node, "keepdim", False))
+            ok = rank in (3, 4) and dims == set(range(2, rank))
+        else:
+            size = lowering.arg(node, "output_size", None)
+            ok, keep = all(int(s) == 1 for s in (size if isinstance(size, (tuple, list)) else [size])), True
+        if not ok:
+            raise lowering.error(f"{lowering.label(node)}: only a global mean over the spatial dimensions "
+                                 "(adaptive pooling to size 1) can be lowered")
+        return lowering.result(node, lowering.builder.mean(src.name, node.name, axis=(1, 2), keep_dims=keep))
 
     def build(self, builder, x, name, *, axis=(1, 2), keep_dims=False, quant=None) -> str:
         """MEAN of ``x`` over ``axis`` (H and W of an NHWC tensor by default)."""

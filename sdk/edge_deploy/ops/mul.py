@@ -51,6 +51,7 @@ class Mul(OpDef):
     constant_operands = True
     tflite_data_inputs = 2
     torch_functions = ("mul",)
+    aten_targets = ("mul", "div")
 
     def output_shape(self, graph: Graph, op: Op) -> tuple[int, ...]:
         x, y = graph.tensor(op.inputs[0]).shape, graph.tensor(op.inputs[1]).shape
@@ -86,6 +87,20 @@ class Mul(OpDef):
         """``a * b`` of two tensors from other layers."""
         a, b = lowering.operand(node, 0), lowering.operand(node, 1)
         return lowering.value(lowering.builder.mul(a.name, b.name, node.name), torch_shape=a.torch_shape)
+
+    def lower_aten(self, lowering, node) -> Any:
+        """``aten.mul.Tensor`` of tensors from other layers or a number (NumPy broadcasting in
+        NHWC), and ``aten.div`` by a number (a MUL by its reciprocal)."""
+        a = lowering.operand(node, 0)
+        if node.target.__name__.startswith("div"):
+            divisor = lowering.arg(node, 1)
+            if not isinstance(divisor, (int, float)) or isinstance(divisor, bool) or divisor == 0 \
+                    or lowering.arg(node, "rounding_mode", None) is not None:
+                raise lowering.error(f"{lowering.label(node)}: only a true division by a nonzero number can be lowered")
+            b = lowering.builder.constant(f"{node.name}/reciprocal", np.array([1.0 / float(divisor)]), "float32")
+        else:
+            b = lowering.operand(node, 1)
+        return lowering.result(node, lowering.builder.mul(a, b, node.name))
 
     def build(self, builder, a, b, name, *, activation="none", quant=None) -> str:
         """Element-wise ``a * b`` (broadcasting)."""

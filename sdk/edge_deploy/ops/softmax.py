@@ -133,6 +133,7 @@ class Softmax(OpDef):
     attrs = (Attr("beta", _beta_check),)
     tflite_codes = (TfliteCode(SOFTMAX, "SOFTMAX", 2),)
     torch_modules = ("Softmax",)
+    aten_targets = ("softmax", "_softmax")
 
     def check_quantized(self, graph: Graph, op: Op) -> None:
         out = graph.tensor(op.outputs[0])
@@ -174,6 +175,15 @@ class Softmax(OpDef):
         """nn.Softmax over the last axis."""
         src = lowering.source(node)
         return lowering.value(lowering.builder.softmax(src.name, node.name), torch_shape=src.torch_shape)
+
+    def lower_aten(self, lowering, node):
+        """``aten.softmax.int`` / ``aten._softmax`` over the dimension that is last in NHWC (the
+        features of a 2-D tensor, the channels of a feature map)."""
+        src = lowering.tensor(node, 0)
+        rank = len(src.torch_shape)
+        if lowering.ir_axis(int(lowering.arg(node, "dim", -1)), rank) != lowering.ir_rank(rank) - 1:
+            raise lowering.error(f"{lowering.label(node)}: only a softmax over the features (or channels) can be lowered")
+        return lowering.result(node, lowering.builder.softmax(src.name, node.name))
 
     def build(self, builder, x, name, *, beta=1.0, quant=None) -> str:
         """SOFTMAX of ``x`` over its last axis."""

@@ -31,6 +31,7 @@ class Sub(OpDef):
     constant_operands = True
     tflite_data_inputs = 2
     torch_functions = ("sub",)
+    aten_targets = ("sub",)
 
     def output_shape(self, graph: Graph, op: Op) -> tuple[int, ...]:
         return ADD_OP.output_shape(graph, op)
@@ -60,6 +61,13 @@ class Sub(OpDef):
         """``a - b`` of two tensors from other layers."""
         a, b = lowering.operand(node, 0), lowering.operand(node, 1)
         return lowering.value(lowering.builder.sub(a.name, b.name, node.name), torch_shape=a.torch_shape)
+
+    def lower_aten(self, lowering, node) -> Any:
+        """``aten.sub.Tensor`` of tensors from other layers or a number (NumPy broadcasting in NHWC, alpha 1)."""
+        a, b = lowering.operand(node, 0), lowering.operand(node, 1)
+        if lowering.arg(node, 2, 1) != 1:
+            raise lowering.error(f"{lowering.label(node)}: alpha other than 1 cannot be lowered")
+        return lowering.result(node, lowering.builder.sub(a, b, node.name))
 
     def build(self, builder, a, b, name, *, activation="none", quant=None) -> str:
         """Element-wise ``a - b`` (broadcasting)."""

@@ -26,6 +26,7 @@ class Tanh(UnaryOp):
     reference = staticmethod(tanh_s8)
     tflite_codes = (TfliteCode(TANH, "TANH", 2),)
     torch_modules = ("Tanh",)
+    aten_targets = ("tanh",)
 
     def kernel_params(self, graph: Graph, op: Op) -> dict[str, Any]:
         x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
@@ -42,6 +43,12 @@ class Tanh(UnaryOp):
         """nn.Tanh."""
         src = lowering.source(node)
         return lowering.value(lowering.builder.tanh(src.name, node.name), torch_shape=src.torch_shape)
+
+
+    def lower_aten(self, lowering, node) -> Any:
+        """``aten.tanh``."""
+        src = lowering.tensor(node, 0)
+        return lowering.result(node, lowering.builder.tanh(src.name, node.name))
 
 
 OP = Tanh()

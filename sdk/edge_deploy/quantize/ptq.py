@@ -94,6 +94,8 @@ def quantize_graph(graph: Graph, calibration: np.ndarray, *, method: str = "minm
                 b.data = np.clip(np.round(b.data.astype(np.float64) / bias_scale), -(2**31), 2**31 - 1).astype(np.int32)
                 b.quant = QuantParams(bias_scale, np.zeros(bias_scale.size), 0)
                 b.dtype = "int32"
+        if definition.constant_operands:
+            _quantize_constant_operands(q, op)
         if "act_threshold" in op.attrs:
             op.attrs["act_threshold"] = int8_threshold(op.attrs["act_threshold"], out.quant)
         definition.quantize_attrs(op)
@@ -101,6 +103,19 @@ def quantize_graph(graph: Graph, calibration: np.ndarray, *, method: str = "minm
     for name in q.inputs:
         q.tensors[name].dtype = "int8"
     return validate(q)
+
+
+def _quantize_constant_operands(graph: Graph, op) -> None:
+    """A float constant operand of an op that takes them (ADD 3, MUL by 1/6 ...) becomes int8 per
+    tensor over its own range (0 included), as TensorFlow's converter quantizes it."""
+    for name in op.inputs:
+        t = graph.tensor(name)
+        if t.data is None or t.dtype != "float32":
+            continue
+        t.quant = activation_quant(float(t.data.min()), float(t.data.max()))
+        scaled = t.data.astype(np.float64) / float(t.quant.scale[0])
+        q = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) + int(t.quant.zero_point[0])  # halves away from 0
+        t.data, t.dtype = np.clip(q, -128, 127).astype(np.int8), "int8"
 
 
 def quantize_input(x: np.ndarray, quant: QuantParams) -> np.ndarray:
