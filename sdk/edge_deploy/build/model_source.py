@@ -4,7 +4,9 @@
 * ``.pt``: an edge-deploy checkpoint, lowered and quantized on the fly with calibration windows
   from the data the checkpoint names (``edge_deploy.quantize.pipeline.quantize_checkpoint``);
 * ``.yaml`` / ``.yml``: a pipeline file (train -> slim -> quantize), see
-  :mod:`edge_deploy.build.pipeline`.
+  :mod:`edge_deploy.build.pipeline`;
+* ``.keras`` or a SavedModel folder: converted to an int8 ``.tflite`` by TensorFlow's converter,
+  calibrated on a ``.npy`` batch (:mod:`edge_deploy.quantize.tf_convert`; the tensorflow extra).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.ir.graph import Graph
+
+KINDS_HINT = "pass a .tflite file, a model.pt checkpoint, a pipeline .yaml, or a .keras file / SavedModel folder"
 
 
 @dataclass
@@ -39,10 +43,13 @@ def load_model_source(path: str | os.PathLike, *, calib: str | os.PathLike | Non
     batch; by default the checkpoint's own training data (or the bundled excerpt) is used.
     Raises EdgeDeployError when the file is missing, of an unknown kind, or not an int8 model.
     """
+    from edge_deploy.quantize.tf_convert import is_tensorflow_model
+
     path = Path(path)
+    if is_tensorflow_model(path):
+        return _from_tensorflow(path, calib)
     if not path.is_file():
-        raise EdgeDeployError(f"model {path} does not exist",
-                              hint="pass a .tflite file, a model.pt checkpoint or a pipeline .yaml")
+        raise EdgeDeployError(f"model {path} does not exist", hint=KINDS_HINT)
     suffix = path.suffix.lower()
     if suffix == ".tflite":
         from edge_deploy.tflite import import_tflite
@@ -60,7 +67,17 @@ def load_model_source(path: str | os.PathLike, *, calib: str | os.PathLike | Non
 
         return run_pipeline(path)
     raise EdgeDeployError(f"{path}: unknown model kind '{suffix or '(no suffix)'}'",
-                          hint="pass a .tflite file, a model.pt checkpoint or a pipeline .yaml")
+                          hint=KINDS_HINT)
+
+
+def _from_tensorflow(path: Path, calib: str | os.PathLike | None) -> ModelSource:
+    from edge_deploy.quantize.tf_convert import convert_tensorflow
+    from edge_deploy.tflite import import_tflite
+
+    conversion = convert_tensorflow(path, calib)
+    graph = import_tflite(conversion.tflite, name=_model_name(path), source=f"{path} (converted)")
+    return ModelSource(graph=graph, tflite=conversion.tflite, kind="tensorflow", path=path,
+                       details={"converter": "tensorflow", "calibration_samples": int(len(conversion.calibration))})
 
 
 def _model_name(path: Path) -> str:

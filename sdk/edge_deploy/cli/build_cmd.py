@@ -6,7 +6,7 @@ import click
 
 
 @click.command("build")
-@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("model_path", metavar="MODEL", type=click.Path())
 @click.option("--board", "-b", required=True, help="Target board (see 'edge-deploy boards').")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Build folder (replaced).")
 @click.option("--kernels", type=click.Choice(["simd", "portable"]), default="simd", show_default=True,
@@ -16,7 +16,8 @@ import click
                    "calls follow its API, only the sources the model calls are compiled; a layer no upstream "
                    "function can run keeps edge-deploy's kernel (no Winograd or sparse kernels).")
 @click.option("--calib", type=click.Path(exists=True),
-              help="Calibration data for a .pt checkpoint (folder or .npy; default: the checkpoint's data).")
+              help="Calibration data for a .pt checkpoint (folder or .npy; default: the checkpoint's data) "
+                   "or a Keras / TensorFlow model (a float .npy batch, required).")
 @click.option("--sparse", type=click.Choice(["auto", "off", "force", "force-group4", "force-csr"]), default="auto", show_default=True,
               help="Sparse kernels for pruned conv / fully connected layers: per layer when fewer instructions "
                    "(auto), never (off), always (force: the cheaper sparse kernel; force-group4 / force-csr: that one).")
@@ -29,7 +30,8 @@ import click
                    "run --check compares with the same.")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of a summary.")
 def command(model_path, board, out_dir, kernels, cmsis_nn, calib, sparse, winograd, rounding, as_json) -> None:
-    """Generate C for MODEL (.tflite, model.pt or a pipeline .yaml), compile it for BOARD and write DIR.
+    """Generate C for MODEL (.tflite, model.pt, a pipeline .yaml, or a .keras file / SavedModel folder
+    converted by TensorFlow's converter), compile it for BOARD and write DIR.
 
     DIR gets src/ (a plain project: make), firmware.elf, firmware.map, model.tflite, report.json,
     plan.json and plan.png. A model that does not fit the board is refused before compiling.
