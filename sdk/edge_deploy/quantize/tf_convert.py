@@ -14,7 +14,10 @@ saying how to install it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +97,27 @@ def _load(path: Path, tf):
     return (lambda x: model(x, training=False)), model, tuple(model.inputs[0].shape)[1:]
 
 
+@contextlib.contextmanager
+def _quiet():
+    """Send what is written to file descriptors 1 and 2 (the converter's C++ log and absl warnings
+    print there, whatever the log level) to a temporary file, restored on exit."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile() as sink:
+        try:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
 def _last_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[-1] if lines else type(exc).__name__
@@ -140,17 +164,18 @@ def convert_tensorflow(model: str | os.PathLike, calib: str | os.PathLike | np.n
             yield [sample[None]]
 
     try:
-        # Traced at batch 1, the firmware's batch: shapes are static, so a Flatten is one RESHAPE
-        # rather than SHAPE / STRIDED_SLICE / PACK computing the batch size at run time.
-        traced = tf.function(call).get_concrete_function(tf.TensorSpec((1, *input_shape), tf.float32))
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([traced])   # frozen: variables become constants
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        if not float_io:
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
-        data = converter.convert()
+        with _quiet():
+            # Traced at batch 1, the firmware's batch: shapes are static, so a Flatten is one RESHAPE
+            # rather than SHAPE / STRIDED_SLICE / PACK computing the batch size at run time.
+            traced = tf.function(call).get_concrete_function(tf.TensorSpec((1, *input_shape), tf.float32))
+            converter = tf.lite.TFLiteConverter.from_concrete_functions([traced])   # frozen: variables become constants
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = representative
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            if not float_io:
+                converter.inference_input_type = tf.int8
+                converter.inference_output_type = tf.int8
+            data = converter.convert()
     except Exception as exc:   # ConverterError and friends: the converter's own words are the message
         raise EdgeDeployError(f"TensorFlow's converter could not quantize {path} to int8: {_last_line(exc)}",
                               "every op must have an int8 TFLite builtin kernel; replace the layer it names") from None
