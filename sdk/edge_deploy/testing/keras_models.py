@@ -6,8 +6,8 @@ average pooling over the whole map, a dense classifier and a softmax), with ever
 parameter so a test can build a tiny one. Random weights are drawn so the network neither
 vanishes nor explodes: He-normal kernels (the activations keep their scale through the ReLUs)
 and random batch-norm statistics (so folding them into the convolutions is exercised); with
-Keras' default initialization the outputs of an untrained DS-CNN shrink to ~1e-5 and its
-softmax is uniform, which no int8 model can rank.
+Keras' default initialization the activations of an untrained DS-CNN shrink layer by layer until
+its softmax outputs differ by less than one int8 step, a tie no int8 model can rank.
 """
 
 from __future__ import annotations
