@@ -147,3 +147,40 @@ def test_a_saved_model_builds_and_runs_bit_exact_on_qemu(keras_model, tmp_path, 
     assert main(["run", str(out), "--inputs", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"), "--check"]) == 0
     check = json.loads((out / "check.json").read_text())
     assert check["n"] == 8 and check["mismatches"] == 0
+
+
+@pytest.mark.qemu
+def test_the_layers_docs_list_convert_and_run_bit_exact_on_qemu(keras_model, tmp_path, qemu_arm, capsys):
+    """docs/models.md names the Keras layers that reach ops edge-deploy runs: one model of them all."""
+    import keras
+    from keras import layers
+
+    from edge_deploy.quantize.tf_convert import top1_agreement
+    from edge_deploy.testing.keras_models import randomize_batch_norms
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((10, 8, 3))
+    x = layers.SeparableConv2D(8, 3, padding="same")(layers.ZeroPadding2D(((1, 0), (0, 1)))(inputs))
+    x = layers.LeakyReLU(0.1)(layers.BatchNormalization()(x))
+    gate, other = (layers.Conv2D(8, 1, activation=a)(x) for a in ("sigmoid", "tanh"))
+    swish, relu6 = (layers.Conv2D(8, 1, activation=a)(x) for a in ("hard_swish", "relu6"))
+    y = layers.Concatenate()([layers.Add()([layers.Multiply()([x, gate]), other]), swish, relu6])
+    y = layers.GlobalAveragePooling2D()(layers.MaxPooling2D(2)(y))
+    model = keras.Model(inputs, layers.Dense(5, activation="softmax")(y))
+    randomize_batch_norms(model)
+    model.save(tmp_path / "layers.keras")
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "calib.npy", rng.normal(size=(32, 10, 8, 3)).astype(np.float32))
+    np.save(tmp_path / "x.npy", rng.normal(size=(8, 10, 8, 3)).astype(np.float32))
+
+    out = tmp_path / "build"
+    assert main(["build", str(tmp_path / "layers.keras"), "--calib", str(tmp_path / "calib.npy"),
+                 "--board", "mps2-an386", "--out", str(out)]) == 0, capsys.readouterr().err
+    graph = load_tflite(out / "model.tflite")
+    assert {"pad", "depthwise_conv2d", "leaky_relu", "logistic", "tanh", "hard_swish", "mul", "add",
+            "concatenation", "max_pool2d", "mean", "fully_connected", "softmax"} <= {op.kind for op in graph.ops}
+    agreement = top1_agreement(lambda x: model(x, training=False), graph, np.load(tmp_path / "x.npy"))
+    assert agreement["agreement"] >= 7 / 8 and agreement["max_abs_error"] < 0.05
+    assert main(["run", str(out), "--inputs", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"), "--check"]) == 0
+    check = json.loads((out / "check.json").read_text())
+    assert check["n"] == 8 and check["mismatches"] == 0
