@@ -43,6 +43,15 @@ def test_a_keras_model_without_tensorflow_is_one_error_naming_the_extra(tmp_path
     assert not (tmp_path / "q.tflite").exists() and not (tmp_path / "build").exists()
 
 
+def test_a_folder_that_is_no_saved_model_is_one_error(tmp_path, capsys):
+    (tmp_path / "folder").mkdir()
+    assert main(["quantize", str(tmp_path / "folder"), "--out", str(tmp_path / "q.tflite")]) == 1
+    assert main(["build", str(tmp_path / "folder"), "--board", "mps2-an386", "--out", str(tmp_path / "b")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("is a folder but not a SavedModel (it holds no saved_model.pb)") == 2 and "Traceback" not in err
+    assert not (tmp_path / "q.tflite").exists() and not (tmp_path / "b").exists()
+
+
 # ---- with TensorFlow ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -48,6 +48,8 @@ def load_model_source(path: str | os.PathLike, *, calib: str | os.PathLike | Non
     path = Path(path)
     if is_tensorflow_model(path):
         return _from_tensorflow(path, calib)
+    if path.is_dir():
+        raise EdgeDeployError(f"{path} is a folder but not a SavedModel (it holds no saved_model.pb)", hint=KINDS_HINT)
     if not path.is_file():
         raise EdgeDeployError(f"model {path} does not exist", hint=KINDS_HINT)
     suffix = path.suffix.lower()

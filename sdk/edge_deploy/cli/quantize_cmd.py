@@ -15,7 +15,8 @@ import click
               help="How activation ranges are taken from the calibration data.")
 @click.option("--percentile", type=float, default=99.99, show_default=True, help="Percentile for --method percentile.")
 @click.option("--count", type=click.IntRange(1), default=256, show_default=True, help="Calibration windows to use at most.")
-@click.option("--report", is_flag=True, help="Print per-layer scales and the float-vs-int8 test accuracy.")
+@click.option("--report", is_flag=True, help="Print per-layer scales and the float-vs-int8 test accuracy (Keras / TensorFlow: "
+              "the float vs int8 top-1 agreement on the calibration samples).")
 @click.option("--data", default=None, help="Data folder for the --report accuracy (default: the checkpoint's).")
 @click.option("--float-io", "float_io", is_flag=True,
               help="Keras / TensorFlow models: keep a float32 input and output (the model quantizes its own input).")
@@ -25,6 +26,8 @@ def command(model, calib, out, method, percentile, count, report, data, float_io
     MODEL is a model.pt checkpoint, or a Keras model (.keras) or SavedModel folder, converted by
     TensorFlow's converter (full-integer; needs pip install "edge-deploy[tensorflow]").
     """
+    import os
+
     from edge_deploy.errors import EdgeDeployError
     from edge_deploy.quantize.tf_convert import is_tensorflow_model
 
@@ -34,6 +37,9 @@ def command(model, calib, out, method, percentile, count, report, data, float_io
                                   "converter takes min / max ranges from --calib", "drop those options")
         _quantize_tensorflow(model, calib, out, count, report, float_io)
         return
+    if os.path.isdir(model):
+        raise EdgeDeployError(f"{model} is a folder but not a SavedModel (it holds no saved_model.pb)",
+                              "pass a model.pt checkpoint, a .keras file or a SavedModel folder")
     if float_io:
         raise EdgeDeployError("--float-io applies to Keras / TensorFlow models",
                               "a model.pt is quantized with an int8 interface; drop --float-io")
