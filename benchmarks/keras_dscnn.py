@@ -16,7 +16,9 @@ others to test (seed 1). Through the real CLI (a subprocess each):
   each:              edge-deploy run D/... --inputs test.npy --out y.npy --check   (QEMU vs interpreter)
 
 and, in process, the float Keras model against the int8 reference interpreter on the test inputs
-(top-1 agreement, largest output difference). Prints a table, writes JSON, exits 1 on a mismatch.
+(top-1 agreement, largest output difference), and the reference interpreter (litert rounding)
+against ai-edge-litert's reference kernels on the converted .tflite (outputs that differ).
+Prints a table, writes JSON, exits 1 on a mismatch.
 """
 
 from __future__ import annotations
@@ -42,6 +44,20 @@ def _cli(*args: str) -> str:
     if proc.returncode != 0:
         raise SystemExit(f"edge-deploy {' '.join(args)}: {proc.stderr.strip() or proc.stdout.strip()}")
     return proc.stdout
+
+
+def _litert_mismatches(model: bytes, graph, x: np.ndarray) -> int:
+    """Samples whose outputs differ between ai-edge-litert's reference kernels and the reference
+    interpreter with its litert rounding, on the model's own interface dtype."""
+    from edge_deploy.interp.interpreter import run
+    from edge_deploy.quantize.ptq import quantize_input
+    from edge_deploy.tflite.oracle import run_litert
+
+    source = graph.tensor(graph.inputs[0])
+    batch = quantize_input(x, source.quant) if source.dtype == "int8" else x
+    oracle = next(iter(run_litert(model, batch).values()))
+    ours = run(graph, batch, rounding="litert")
+    return int((oracle.reshape(len(x), -1) != ours.reshape(len(x), -1)).any(axis=1).sum())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,11 +109,13 @@ def main(argv: list[str] | None = None) -> int:
         report = json.loads((build / "report.json").read_text())
         graph = load_tflite(build / "model.tflite")
         agreement = top1_agreement(keras_outputs, graph, test)
+        litert = _litert_mismatches((build / "model.tflite").read_bytes(), graph, test)
         variants[name] = {
             "interface": graph.tensor(graph.inputs[0]).dtype,
             "ops": [op.kind for op in graph.ops],
             "qemu": {"inputs": check["n"], "mismatches": check["mismatches"]},
             "float_vs_int8": agreement,
+            "litert_vs_interpreter_mismatches": litert,
             "flash_bytes": report["flash_bytes"], "arena_bytes": report["arena_bytes"], "macs": report["macs"],
             "build_seconds": round(built_seconds, 1),
         }
@@ -114,15 +132,16 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.monotonic() - started, 1),
     }
     print(f"\n{'interface':<10}{'ops':>5}{'flash B':>9}{'arena B':>9}{'QEMU mismatches':>17}"
-          f"{'top-1 agreement':>17}{'max |diff|':>12}")
+          f"{'top-1 agreement':>17}{'max |diff|':>12}{'vs ai-edge-litert':>19}")
     for name, row in variants.items():
         qemu, agree = row["qemu"], row["float_vs_int8"]
         print(f"{row['interface']:<10}{len(row['ops']):>5}{row['flash_bytes']:>9,}{row['arena_bytes']:>9,}"
-              f"{qemu['mismatches']:>9} / {qemu['inputs']:<5}{100 * agree['agreement']:>16.1f}%{agree['max_abs_error']:>12.4g}")
+              f"{qemu['mismatches']:>9} / {qemu['inputs']:<5}{100 * agree['agreement']:>16.1f}%{agree['max_abs_error']:>12.4g}"
+              f"{row['litert_vs_interpreter_mismatches']:>13} / {qemu['inputs']}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(args.out, result)
     print(f"wrote {args.out} ({result['seconds']} s)")
-    bad = any(row["qemu"]["mismatches"] for row in variants.values())
+    bad = any(row["qemu"]["mismatches"] or row["litert_vs_interpreter_mismatches"] for row in variants.values())
     return 1 if bad else 0
 
 

@@ -91,6 +91,17 @@ def test_quantize_a_keras_model_int8_interface_agrees_with_keras(keras_model, tm
     agreement = top1_agreement(lambda x: model(x, training=False), graph, test)
     assert agreement["agreement"] >= 0.95 and agreement["max_abs_error"] < 0.05
 
+    # The converter's .tflite as TFLite itself runs it: the reference interpreter (litert rounding)
+    # against ai-edge-litert's reference kernels, output for output.
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert (the TFLite interpreter) is not installed")
+    from edge_deploy.interp.interpreter import run
+    from edge_deploy.quantize.ptq import quantize_input
+    from edge_deploy.tflite.oracle import run_litert
+
+    batch = quantize_input(test, source.quant)
+    oracle = next(iter(run_litert(out.read_bytes(), batch).values()))
+    np.testing.assert_array_equal(run(graph, batch, rounding="litert"), oracle)
+
 
 def test_quantize_float_io_and_a_channels_first_batch(keras_model, tmp_path):
     calib = np.load(keras_model / "calib.npy")
