@@ -64,8 +64,8 @@ class TensorflowConversion:
 
 
 def _load(path: Path, tf):
-    """``(function of a float tensor batch, object owning its variables, input sample shape)`` of a
-    .keras file or a SavedModel folder."""
+    """``(function of a float tensor batch, input sample shape)`` of a .keras file or a SavedModel
+    folder."""
     try:
         if path.is_dir():
             loaded = tf.saved_model.load(str(path))
@@ -79,10 +79,10 @@ def _load(path: Path, tf):
                                       "export a model with a single input")
             (key, spec), = specs.items()
 
-            def call(x, signature=signature, key=key):
+            def call(x, signature=signature, key=key, owner=loaded):   # owner keeps the variables alive
                 return next(iter(signature(**{key: x}).values()))
 
-            return call, loaded, tuple(spec.shape)[1:]
+            return call, tuple(spec.shape)[1:]
         import keras
 
         model = keras.models.load_model(str(path), compile=False)
@@ -94,7 +94,7 @@ def _load(path: Path, tf):
     if len(model.inputs) != 1:
         raise EdgeDeployError(f"{path} takes {len(model.inputs)} inputs; edge-deploy builds models with one",
                               "save a model with a single input")
-    return (lambda x: model(x, training=False)), model, tuple(model.inputs[0].shape)[1:]
+    return (lambda x: model(x, training=False)), tuple(model.inputs[0].shape)[1:]
 
 
 @contextlib.contextmanager
@@ -156,7 +156,7 @@ def convert_tensorflow(model: str | os.PathLike, calib: str | os.PathLike | np.n
     if not path.exists():
         raise EdgeDeployError(f"model {path} does not exist", "pass a .keras file or a SavedModel folder")
     tf = require_tensorflow(path)
-    call, handle, input_shape = _load(path, tf)
+    call, input_shape = _load(path, tf)
     x = calibration_samples(calib, input_shape, count)
 
     def representative():
