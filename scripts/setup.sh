@@ -5,8 +5,9 @@
 #   EDITABLE=1 bash scripts/setup.sh   # .venv with an editable install, for development
 #   PYTHON=/path/to/python bash scripts/setup.sh   # install into that interpreter, no .venv
 #   VENV=DIR bash scripts/setup.sh     # the virtual environment in DIR instead of .venv
-#   EXTRAS=test bash scripts/setup.sh  # optional extras to install (default test,ray: Ray for
-#                                      # `slim --ray` and its test)
+#   EXTRAS=test bash scripts/setup.sh  # optional extras to install (default test,ray,tensorflow:
+#                                      # Ray for `slim --ray`, TensorFlow's converter for Keras
+#                                      # models, and their tests)
 # Afterwards: .venv/bin/edge-deploy ..., or `. .venv/bin/activate` once and then edge-deploy ...
 # A virtual environment because Debian's own python3 refuses system-wide pip installs (PEP 668).
 set -euo pipefail
@@ -53,7 +54,7 @@ EOF
   fi
 fi
 
-EXTRAS=${EXTRAS:-test,ray}
+EXTRAS=${EXTRAS:-test,ray,tensorflow}
 if [ "${EDITABLE:-0}" = "1" ]; then
   "${PIP[@]}" -e ".[$EXTRAS]"
 else

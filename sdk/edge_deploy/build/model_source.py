@@ -6,7 +6,9 @@
 * ``.pt2``: a ``torch.export`` program, lowered from its ATen graph and calibrated on ``calib``
   (a float ``.npy`` batch; :mod:`edge_deploy.quantize.exported`);
 * ``.yaml`` / ``.yml``: a pipeline file (train -> slim -> quantize), see
-  :mod:`edge_deploy.build.pipeline`.
+  :mod:`edge_deploy.build.pipeline`;
+* ``.keras`` or a SavedModel folder: converted to an int8 ``.tflite`` by TensorFlow's converter,
+  calibrated on a ``.npy`` batch (:mod:`edge_deploy.quantize.tf_convert`; the tensorflow extra).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from typing import Any
 
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.ir.graph import Graph
+
+KINDS_HINT = ("pass a .tflite file, a model.pt checkpoint, a torch.export .pt2, a pipeline .yaml, or a .keras file / "
+              "SavedModel folder")
 
 
 @dataclass
@@ -35,16 +40,22 @@ class ModelSource:
 
 
 def load_model_source(path: str | os.PathLike, *, calib: str | os.PathLike | None = None) -> ModelSource:
-    """Read MODEL (``.tflite``, ``.pt`` or a pipeline ``.yaml``) and return its int8 graph.
+    """Read MODEL (``.tflite``, ``.pt``, ``.pt2``, a pipeline ``.yaml``, ``.keras`` or a SavedModel
+    folder) and return its int8 graph.
 
     ``calib`` (for a checkpoint) overrides the calibration data: a folder of records or a ``.npy``
     batch; by default the checkpoint's own training data (or the bundled excerpt) is used.
     Raises EdgeDeployError when the file is missing, of an unknown kind, or not an int8 model.
     """
+    from edge_deploy.quantize.tf_convert import is_tensorflow_model
+
     path = Path(path)
+    if is_tensorflow_model(path):
+        return _from_tensorflow(path, calib)
+    if path.is_dir():
+        raise EdgeDeployError(f"{path} is a folder but not a SavedModel (it holds no saved_model.pb)", hint=KINDS_HINT)
     if not path.is_file():
-        raise EdgeDeployError(f"model {path} does not exist",
-                              hint="pass a .tflite file, a model.pt checkpoint or a pipeline .yaml")
+        raise EdgeDeployError(f"model {path} does not exist", hint=KINDS_HINT)
     suffix = path.suffix.lower()
     if suffix == ".tflite":
         from edge_deploy.tflite import import_tflite
@@ -64,7 +75,17 @@ def load_model_source(path: str | os.PathLike, *, calib: str | os.PathLike | Non
 
         return run_pipeline(path)
     raise EdgeDeployError(f"{path}: unknown model kind '{suffix or '(no suffix)'}'",
-                          hint="pass a .tflite file, a model.pt checkpoint, a torch.export .pt2 or a pipeline .yaml")
+                          hint=KINDS_HINT)
+
+
+def _from_tensorflow(path: Path, calib: str | os.PathLike | None) -> ModelSource:
+    from edge_deploy.quantize.tf_convert import convert_tensorflow
+    from edge_deploy.tflite import import_tflite
+
+    conversion = convert_tensorflow(path, calib)
+    graph = import_tflite(conversion.tflite, name=_model_name(path), source=f"{path} (converted)")
+    return ModelSource(graph=graph, tflite=conversion.tflite, kind="tensorflow", path=path,
+                       details={"converter": "tensorflow", "calibration_samples": int(len(conversion.calibration))})
 
 
 def _model_name(path: Path) -> str:

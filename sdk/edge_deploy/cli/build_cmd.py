@@ -6,7 +6,7 @@ import click
 
 
 @click.command("build")
-@click.argument("model_path", metavar="MODEL", required=False, type=click.Path(dir_okay=False))
+@click.argument("model_path", metavar="MODEL", required=False, type=click.Path())
 @click.option("--model", "factory", default=None, metavar="PACKAGE.MODULE:FACTORY",
               help="Instead of MODEL: a function of your own code returning an nn.Module, exported with torch.export "
                    "(needs --input-shape and --calib X.npy).")
@@ -23,7 +23,7 @@ import click
                    "function can run keeps edge-deploy's kernel (no Winograd or sparse kernels).")
 @click.option("--calib", type=click.Path(exists=True),
               help="Calibration data for a .pt checkpoint (folder or .npy; default: the checkpoint's data), "
-                   "or for a .pt2 / --model (a float .npy batch).")
+                   "or for a .pt2 / --model / Keras / TensorFlow model (a float .npy batch, required).")
 @click.option("--sparse", type=click.Choice(["auto", "off", "force", "force-group4", "force-csr"]), default="auto", show_default=True,
               help="Sparse kernels for pruned conv / fully connected layers: per layer when fewer instructions "
                    "(auto), never (off), always (force: the cheaper sparse kernel; force-group4 / force-csr: that one).")
@@ -40,8 +40,8 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of a summary.")
 def command(model_path, factory, weights, input_shape, board, out_dir, kernels, cmsis_nn, calib, sparse, winograd,
             rounding, stack, as_json) -> None:
-    """Generate C for MODEL (.tflite, model.pt, a torch.export .pt2 or a pipeline .yaml; or --model),
-    compile it for BOARD and write DIR.
+    """Generate C for MODEL (.tflite, model.pt, a torch.export .pt2, a pipeline .yaml, or a .keras file /
+    SavedModel folder converted by TensorFlow's converter; or --model), compile it for BOARD and write DIR.
 
     DIR gets src/ (a plain project: make), firmware.elf, firmware.map, model.tflite, report.json,
     plan.json and plan.png. A model that does not fit the board is refused before compiling.

@@ -1,6 +1,7 @@
-"""``edge-deploy quantize MODEL.pt --calib DATA --out model.tflite``: int8 post-training quantization
-of a checkpoint, a ``torch.export`` program (``model.pt2``) or a module of the user's own code
-(``--model package.module:factory``)."""
+"""``edge-deploy quantize MODEL --calib DATA --out model.tflite``: int8 post-training quantization
+of a model.pt checkpoint, a ``torch.export`` program (``model.pt2``) or a module of the user's own
+code (``--model package.module:factory``), with edge-deploy's quantizer; or of a Keras /
+TensorFlow model, with TensorFlow's converter."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import click
 
 
 @click.command("quantize")
-@click.argument("model", required=False, type=click.Path(dir_okay=False))
+@click.argument("model", required=False, type=click.Path())
 @click.option("--model", "factory", default=None, metavar="PACKAGE.MODULE:FACTORY",
               help="Instead of MODEL: a function of your own code returning an nn.Module, exported with torch.export.")
 @click.option("--weights", default=None, type=click.Path(dir_okay=False, exists=True),
@@ -17,22 +18,48 @@ import click
 @click.option("--calib-labels", "calib_labels", default=None, type=click.Path(dir_okay=False, exists=True),
               help="For a .pt2 / --model with --report: labels of the --calib samples (.npy), for float and int8 accuracy.")
 @click.option("--calib", default=None, help="Calibration data: a float .npy batch (N, C, L) or (N, 1, L, C), or a data folder "
-              "(default: the checkpoint's training data).")
+              "(default: the checkpoint's training data; a Keras / TensorFlow model needs a .npy batch).")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the int8 .tflite.")
 @click.option("--method", type=click.Choice(["minmax", "percentile"]), default="minmax", show_default=True,
               help="How activation ranges are taken from the calibration data.")
 @click.option("--percentile", type=float, default=99.99, show_default=True, help="Percentile for --method percentile.")
 @click.option("--count", type=click.IntRange(1), default=256, show_default=True, help="Calibration windows to use at most.")
-@click.option("--report", is_flag=True, help="Print per-layer scales and the float-vs-int8 test accuracy.")
+@click.option("--report", is_flag=True, help="Print per-layer scales and the float-vs-int8 test accuracy (Keras / TensorFlow: "
+              "the float vs int8 top-1 agreement on the calibration samples).")
 @click.option("--data", default=None, help="Data folder for the --report accuracy (default: the checkpoint's).")
-def command(model, factory, weights, input_shape, calib_labels, calib, out, method, percentile, count, report, data):
-    """Quantize a checkpoint (.pt), a torch.export program (.pt2) or --model to int8 (TFLite scheme)
-    and export it as a .tflite file."""
+@click.option("--float-io", "float_io", is_flag=True,
+              help="Keras / TensorFlow models: keep a float32 input and output (the model quantizes its own input).")
+def command(model, factory, weights, input_shape, calib_labels, calib, out, method, percentile, count, report, data,
+            float_io):
+    """Quantize MODEL to int8 (TFLite scheme) and write it as a .tflite file.
+
+    MODEL is a model.pt checkpoint, a torch.export program (.pt2; or --model), or a Keras model
+    (.keras) or SavedModel folder, converted by TensorFlow's converter (full-integer; needs
+    pip install "edge-deploy[tensorflow]").
+    """
+    import os
+
+    from edge_deploy.errors import EdgeDeployError
+    from edge_deploy.quantize.tf_convert import is_tensorflow_model
+
+    if model is not None and not factory and is_tensorflow_model(model):
+        if method != "minmax" or data is not None:
+            raise EdgeDeployError("--method, --percentile and --data apply to model.pt checkpoints; TensorFlow's "
+                                  "converter takes min / max ranges from --calib", "drop those options")
+        _quantize_tensorflow(model, calib, out, count, report, float_io)
+        return
+    if float_io:
+        raise EdgeDeployError("--float-io applies to Keras / TensorFlow models",
+                              "a model.pt or .pt2 is quantized with an int8 interface; drop --float-io")
     if factory or (model and str(model).endswith(".pt2")):
         return _quantize_program(model, factory, weights, input_shape, calib_labels, calib, out, method,
                                  percentile, count, report)
     if model is None:
-        raise click.UsageError("give MODEL (a .pt checkpoint or .pt2 program) or --model package.module:factory")
+        raise click.UsageError("give MODEL (a .pt checkpoint, .pt2 program, .keras or SavedModel folder) "
+                               "or --model package.module:factory")
+    if os.path.isdir(model):
+        raise EdgeDeployError(f"{model} is a folder but not a SavedModel (it holds no saved_model.pb)",
+                              "pass a model.pt checkpoint, a .pt2, a .keras file or a SavedModel folder")
     from edge_deploy.fsutil import atomic_write_json
     from edge_deploy.quantize.pipeline import compare_accuracy, quantize_checkpoint
     from edge_deploy.tflite import export_tflite
@@ -105,3 +132,27 @@ def _quantize_program(model, factory, weights, input_shape, calib_labels, calib,
                      f"int8 {100 * comparison['int8_accuracy']:.2f} %")
         click.echo(line)
         atomic_write_json(str(out) + ".report.json", result.report)
+
+
+def _quantize_tensorflow(model, calib, out, count, report, float_io) -> None:
+    from pathlib import Path
+
+    from edge_deploy.fsutil import atomic_write_bytes, atomic_write_json
+    from edge_deploy.quantize.tf_convert import convert_tensorflow, top1_agreement
+    from edge_deploy.tflite import import_tflite
+
+    conversion = convert_tensorflow(model, calib, float_io=float_io, count=count)
+    # Imported before it is written: a model edge-deploy cannot build is refused, not left on disk.
+    graph = import_tflite(conversion.tflite, name=Path(model).stem, source=f"{model} (converted)")
+    atomic_write_bytes(out, conversion.tflite)
+    interface = "float32" if float_io else "int8"
+    click.echo(f"wrote {out} ({len(conversion.tflite)} bytes, {len(graph.ops)} ops, {interface} input and output; "
+               f"TensorFlow's converter, {len(conversion.calibration)} calibration samples)")
+    if report:
+        agreement = top1_agreement(conversion.float_model, graph, conversion.calibration)
+        click.echo(f"float vs int8 (reference interpreter) on the {agreement['inputs']} calibration samples: "
+                   f"top-1 agreement {100 * agreement['agreement']:.2f} %, largest output difference "
+                   f"{agreement['max_abs_error']:.4g}")
+        atomic_write_json(str(out) + ".report.json", {"converter": "tensorflow", "float_io": float_io,
+                                                      "calibration_samples": len(conversion.calibration),
+                                                      "agreement": agreement})
