@@ -64,6 +64,8 @@ class Add(OpDef):
     tflite_data_inputs = 2
     torch_functions = ("add",)
     aten_targets = ("add",)
+    tflite_options = ADD_OPTIONS
+    float_function = staticmethod(np.add)  # SUB, a subclass, differs in this and its facts above
 
     def output_shape(self, graph: Graph, op: Op) -> tuple[int, ...]:
         x, y = graph.tensor(op.inputs[0]).shape, graph.tensor(op.inputs[1]).shape
@@ -96,30 +98,32 @@ class Add(OpDef):
         return add_s8(args[0], args[1], **params)
 
     def run_float(self, graph: Graph, op: Op, args: list) -> np.ndarray:
-        return clamp_activation(args[0] + args[1], op.attrs["activation"])
+        return clamp_activation(self.float_function(args[0], args[1]), op.attrs["activation"])
 
     def from_tflite(self, code: int, reader) -> dict[str, Any]:
         if len(reader.inputs) != 2:
-            raise reader.error(f"(ADD) has {len(reader.inputs)} inputs, expected 2")
+            raise reader.error(f"({self.tflite_codes[0].name}) has {len(reader.inputs)} inputs, expected 2")
         return {"activation": reader.activation(ACTIVATION_SLOT)}
 
     def to_tflite(self, graph: Graph, op: Op, writer) -> tuple[int, int]:
-        return writer.table(ADD_OPTIONS, [(ACTIVATION_SLOT, "activation", op.attrs["activation"])], slots=2)
+        return writer.table(self.tflite_options, [(ACTIVATION_SLOT, "activation", op.attrs["activation"])], slots=2)
 
     def lower_torch(self, lowering, node, target) -> Any:
-        """``a + b`` of two tensors from other layers."""
+        """``a + b`` (``a - b``) of two tensors from other layers."""
         a, b = lowering.operand(node, 0), lowering.operand(node, 1)
-        return lowering.value(lowering.builder.add(a.name, b.name, node.name), torch_shape=a.torch_shape)
+        built = getattr(lowering.builder, self.kind)(a.name, b.name, node.name)
+        return lowering.value(built, torch_shape=a.torch_shape)
 
     def lower_aten(self, lowering, node) -> Any:
-        """``aten.add.Tensor`` of tensors from other layers or a number (NumPy broadcasting in NHWC, alpha 1)."""
+        """``aten.add.Tensor`` (``aten.sub.Tensor``) of tensors from other layers or a number (NumPy
+        broadcasting in NHWC, alpha 1)."""
         a, b = lowering.operand(node, 0), lowering.operand(node, 1)
         if lowering.arg(node, 2, 1) != 1:
             raise lowering.error(f"{lowering.label(node)}: alpha other than 1 cannot be lowered")
-        return lowering.result(node, lowering.builder.add(a, b, node.name))
+        return lowering.result(node, getattr(lowering.builder, self.kind)(a, b, node.name))
 
     def build(self, builder, a, b, name, *, activation="none", quant=None) -> str:
-        """Element-wise ``a + b`` (broadcasting)."""
+        """Element-wise ``a + b`` (``a - b``), broadcasting."""
         return builder.op(self.kind, name, [a, b], {"activation": activation}, quant)
 
 
