@@ -90,7 +90,10 @@ def test_emulator_is_gone_after_a_link_timeout(tmp_path_factory, qemu_arm):
 
 def _child_script(elf) -> str:
     return textwrap.dedent(f"""
-        import sys, time
+        import signal, sys, time
+        # Ctrl-C raises KeyboardInterrupt as in a terminal, also when this test runs in a background
+        # job (whose children start with SIGINT ignored, which Python then keeps).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         from edge_deploy.emulators import start_qemu
         with start_qemu("mps2-an386", {str(elf)!r}) as target:
             print(target.pid, flush=True)
