@@ -32,11 +32,9 @@ from pathlib import Path
 
 import numpy as np
 from provenance import source_state
+from shared_data import MLPERF
 
 REPO = Path(__file__).resolve().parent.parent
-# ../shared/data/mlperf_tiny beside the checkout (or beside a worktree's parent folder).
-MLPERF = next((p / "shared" / "data" / "mlperf_tiny" for p in REPO.parents
-               if (p / "shared" / "data" / "mlperf_tiny").is_dir()), REPO.parent / "shared" / "data" / "mlperf_tiny")
 MODELS = ("vww_96_int8.tflite", "kws_ref_model.tflite", "pretrainedResnet_quant.tflite", "ad01_int8.tflite")
 # The last commit before the lean runtime: protocol 1, 4 KiB request buffer, fixed stack.
 BEFORE = "e4307a9"

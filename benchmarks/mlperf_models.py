@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from provenance import source_state
+from shared_data import MLPERF
 
 REPO = Path(__file__).resolve().parent.parent
-MLPERF = Path(os.environ.get("EDGE_DEPLOY_MLPERF_TINY") or REPO.parent / "shared" / "data" / "mlperf_tiny")
 MLPERF_MODELS = ("ad01_int8", "kws_ref_model", "pretrainedResnet_quant", "vww_96_int8")
 BOARD = "mps2-an386"
 

@@ -30,9 +30,9 @@ import time
 from pathlib import Path
 
 from provenance import source_state
+from shared_data import MLPERF
 
 REPO = Path(__file__).resolve().parent.parent
-MLPERF = REPO.parent / "shared" / "data" / "mlperf_tiny"
 MODELS = ("vww_96_int8.tflite", "kws_ref_model.tflite", "pretrainedResnet_quant.tflite", "ad01_int8.tflite")
 # ms per inference on NUCLEO-L4R5ZI at 120 MHz, median of the submitters' runs
 # (../shared/data/mlperf_tiny/README.md: mlcommons/tiny_results_v0.5 ... v1.3).

@@ -38,11 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-from provenance import REPO, source_state
+from provenance import source_state
+from shared_data import MLPERF
 
-# ../shared/data/mlperf_tiny beside the checkout (a worktree may sit one level deeper).
-MLPERF = next((p / "shared" / "data" / "mlperf_tiny" for p in REPO.parents
-               if (p / "shared" / "data" / "mlperf_tiny").is_dir()), REPO.parent / "shared" / "data" / "mlperf_tiny")
 MODELS = ("vww_96_int8.tflite", "kws_ref_model.tflite", "pretrainedResnet_quant.tflite", "ad01_int8.tflite")
 
 BOARD = "nucleo-l4r5zi"            # MLPerf Tiny's reference board: the latency targets
