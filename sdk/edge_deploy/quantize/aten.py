@@ -23,7 +23,7 @@ import numpy as np
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.ir.graph import Graph
 from edge_deploy.ops import GraphBuilder, OpDef, all_ops
-from edge_deploy.quantize.lower import _fuse_activation, _nhwc_shape, _pair, _producer, _Value, _any_not
+from edge_deploy.quantize.torch_common import LoweringBase, Value, fuse_activation, nhwc_shape, producing_op
 
 # Where each PyTorch dimension of a rank-3 / rank-4 tensor sits in the IR's NHWC tensor.
 _IR_AXES = {3: (0, 3, 2), 4: (0, 3, 1, 2)}
@@ -54,16 +54,14 @@ def source_line(node) -> str | None:
     return found
 
 
-class AtenLowering:
-    """The state of one lowering and what an op module's ``lower_aten`` uses: the builder, the IR
-    value of each node, the constants (parameters and buffers), and argument and layout helpers."""
+class AtenLowering(LoweringBase):
+    """The state of one lowering of a ``torch.export`` program and what an op module's
+    ``lower_aten`` uses besides :class:`LoweringBase`: the constants (parameters and buffers), and
+    argument and layout helpers."""
 
-    def __init__(self, builder: GraphBuilder, values: dict[str, _Value], constants: dict[str, np.ndarray]) -> None:
-        self.builder, self.values, self.constants = builder, values, constants
-
-    @staticmethod
-    def error(message: str, hint: str | None = None) -> EdgeDeployError:
-        return EdgeDeployError(message, hint)
+    def __init__(self, builder: GraphBuilder, values: dict[str, Value], constants: dict[str, np.ndarray]) -> None:
+        super().__init__(builder, values)
+        self.constants = constants
 
     @staticmethod
     def label(node, module=None) -> str:
@@ -82,7 +80,7 @@ class AtenLowering:
             return node.args[position]
         return node.kwargs.get(arguments[position].name, default)
 
-    def value_of(self, node, arg) -> _Value:
+    def value_of(self, node, arg) -> Value:
         """The IR value of fx node ``arg``, which must be a tensor computed by the model."""
         import torch.fx
 
@@ -104,7 +102,7 @@ class AtenLowering:
             return self.value_of(node, arg).name
         return self.builder.constant(f"{node.name}/operand{position}", np.array([value]), "float32")
 
-    def tensor(self, node, position: int) -> _Value:
+    def tensor(self, node, position: int) -> Value:
         """The IR value of argument ``position``."""
         return self.value_of(node, self.arg(node, position))
 
@@ -118,14 +116,11 @@ class AtenLowering:
                                   "the model, not a computed tensor", "use the weights of a layer")
         return self.constants[arg.name]
 
-    def result(self, node, name: str, column_order: np.ndarray | None = None) -> _Value:
+    def result(self, node, name: str, column_order: np.ndarray | None = None) -> Value:
         """The IR tensor ``name`` as node ``node``'s value (PyTorch shape from the export)."""
         value = node.meta["val"]
         value = value[0] if isinstance(value, (tuple, list)) else value  # max_pool2d_with_indices: (values, indices)
-        return _Value(name, tuple(int(d) for d in value.shape), column_order)
-
-    pair = staticmethod(lambda value, rank, height=1: _pair(value, rank, height))
-    any_not = staticmethod(lambda value, expected: _any_not(value, expected))
+        return Value(name, tuple(int(d) for d in value.shape), column_order)
 
     @staticmethod
     def ir_rank(rank: int) -> int:
@@ -149,15 +144,15 @@ def _ir_order(torch_index: np.ndarray) -> np.ndarray:
 
 # ---- rewrites that are not IR ops ---------------------------------------------------------------
 
-def _identity(lowering: AtenLowering, node, shared) -> _Value:
+def _identity(lowering: AtenLowering, node, shared) -> Value:
     return lowering.tensor(node, 0)
 
 
-def _relu(lowering: AtenLowering, node, shared) -> _Value:
-    return _fuse_activation(lowering.builder, node.name, lowering.tensor(node, 0), "relu", shared, lowering.label(node))
+def _relu(lowering: AtenLowering, node, shared) -> Value:
+    return fuse_activation(lowering.builder, node.name, lowering.tensor(node, 0), "relu", shared, lowering.label(node))
 
 
-def _hardtanh(lowering: AtenLowering, node, shared) -> _Value:
+def _hardtanh(lowering: AtenLowering, node, shared) -> Value:
     """``hardtanh`` / ``clamp`` to 0..6 (ReLU6) or 0.. (ReLU), fused into the producing op; a clamp
     to ..6 after a fused ReLU (a decomposed graph's two clamps) makes it a ReLU6."""
     if aten_name(node.target) == "hardtanh":
@@ -166,7 +161,7 @@ def _hardtanh(lowering: AtenLowering, node, shared) -> _Value:
         low, high = lowering.arg(node, "min", None), lowering.arg(node, "max", None)
     key = (None if low is None else float(low), None if high is None else float(high))
     src = lowering.tensor(node, 0)
-    producer = _producer(lowering.builder, src.name)
+    producer = producing_op(lowering.builder, src.name)
     if key == (None, 6.0) and producer is not None and producer.attrs.get("activation") == "relu" and not shared(src.name):
         producer.attrs["activation"] = "relu6"
         return src
@@ -174,10 +169,10 @@ def _hardtanh(lowering: AtenLowering, node, shared) -> _Value:
     if key not in kinds:
         raise EdgeDeployError(f"{lowering.label(node)}: only a clamp to 0..6 (ReLU6) or to 0.. (ReLU) can be "
                               f"lowered, not {key[0]}..{key[1]}")
-    return _fuse_activation(lowering.builder, node.name, src, kinds[key], shared, lowering.label(node))
+    return fuse_activation(lowering.builder, node.name, src, kinds[key], shared, lowering.label(node))
 
 
-def _hardsigmoid(lowering: AtenLowering, node, shared) -> _Value:
+def _hardsigmoid(lowering: AtenLowering, node, shared) -> Value:
     """``aten.hardsigmoid``, relu6(x + 3) / 6: an ADD of 3 with ReLU6 fused, then a MUL by 1/6
     (with one constant operand each, both run as 256-entry tables on the board)."""
     builder, src = lowering.builder, lowering.tensor(node, 0)
@@ -187,11 +182,11 @@ def _hardsigmoid(lowering: AtenLowering, node, shared) -> _Value:
     return lowering.result(node, builder.mul(shifted, sixth, node.name))
 
 
-def _batch_norm(lowering: AtenLowering, node, shared) -> _Value:
+def _batch_norm(lowering: AtenLowering, node, shared) -> Value:
     """Fold ``aten.batch_norm`` / ``aten._native_batch_norm_legit_no_training`` into the convolution before it."""
     builder, label = lowering.builder, lowering.label(node)
     src = lowering.tensor(node, 0)
-    op = _producer(builder, src.name)
+    op = producing_op(builder, src.name)
     if op is None or op.kind not in ("conv2d", "depthwise_conv2d") or op.attrs["activation"] != "none":
         raise EdgeDeployError(f"{label}: batch norm can only be folded into a directly preceding convolution")
     if shared(src.name):
@@ -215,14 +210,14 @@ def _batch_norm(lowering: AtenLowering, node, shared) -> _Value:
     return src
 
 
-def _getitem(lowering: AtenLowering, node, shared) -> _Value:
+def _getitem(lowering: AtenLowering, node, shared) -> Value:
     """Output 0 of a folded batch norm (``_native_batch_norm_legit_no_training`` returns three)."""
     if node.args[1] != 0 or node.args[0].name not in lowering.values:
         raise EdgeDeployError(f"{lowering.label(node)}: only the first output of a batch norm can be used")
     return lowering.values[node.args[0].name]
 
 
-def _relayout(lowering: AtenLowering, node, shared) -> _Value:
+def _relayout(lowering: AtenLowering, node, shared) -> Value:
     """flatten / view / reshape / permute / squeeze / unsqueeze: a view when the NHWC order is kept,
     a pending weight-column order when a flatten feeds a linear layer, else a TRANSPOSE."""
     src = lowering.tensor(node, 0)
@@ -306,7 +301,7 @@ def lower_exported(program, name: str = "model") -> Graph:
         raise EdgeDeployError(f"the exported program takes {len(user_inputs)} inputs; edge-deploy lowers models "
                               "with one input tensor", "export a module whose forward takes one tensor")
     builder = GraphBuilder(name, "float32")
-    values: dict[str, _Value] = {}
+    values: dict[str, Value] = {}
     lowering = AtenLowering(builder, values, constants)
     users = {node.name: len(node.users) for node in program.graph.nodes}
 
@@ -322,7 +317,7 @@ def lower_exported(program, name: str = "model") -> Graph:
                 if not shape or shape[0] != 1:
                     raise EdgeDeployError(f"the exported input '{node.name}' has shape {shape}; edge-deploy runs "
                                           "one sample at a time", "export with an example input of batch size 1")
-                values[node.name] = _Value(builder.input(node.name, _nhwc_shape(shape)), shape)
+                values[node.name] = Value(builder.input(node.name, nhwc_shape(shape)), shape)
         elif node.op == "call_function":
             target = aten_name(node.target)
             if _fold_constant(lowering, node):

@@ -16,47 +16,29 @@ or below it become 0; :func:`edge_deploy.quantize.ptq.quantize_graph` turns it i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.ir.graph import Graph
 from edge_deploy.ops import GraphBuilder, OpDef, all_ops
+from edge_deploy.quantize.torch_common import LoweringBase, Value, fuse_activation, nhwc_shape, producing_op, torch_shape_of
 
 
-@dataclass
-class _Value:
-    """What an fx node is in the IR: a tensor name, its torch shape, and a pending Linear
-    column permutation (set by a channels-first flatten)."""
-
-    name: str
-    torch_shape: tuple[int, ...]
-    column_order: np.ndarray | None = None
-
-
-class Lowering:
-    """The state of one lowering, and what an op module's ``lower_torch`` uses: the builder, the
-    IR value of each fx node, and the layout helpers."""
-
-    def __init__(self, builder: GraphBuilder, values: dict[str, _Value]) -> None:
-        self.builder, self.values = builder, values
-
-    @staticmethod
-    def error(message: str, hint: str | None = None) -> EdgeDeployError:
-        """The error a lowering raises for a layer it cannot lower."""
-        return EdgeDeployError(message, hint)
+class Lowering(LoweringBase):
+    """The state of one lowering of a torch.fx trace, and what an op module's ``lower_torch``
+    uses besides :class:`LoweringBase`: the node's operands and layout helpers."""
 
     @staticmethod
     def label(node, module) -> str:
         """``layer 'conv1' (Conv1d)``, for messages."""
         return f"layer '{node.target}' ({type(module).__name__})"
 
-    def source(self, node) -> _Value:
+    def source(self, node) -> Value:
         """The IR value of the node's first argument."""
         return self.values[node.args[0].name]
 
-    def operand(self, node, position: int) -> _Value:
+    def operand(self, node, position: int) -> Value:
         """The IR value of argument ``position``, which must be a tensor from another layer."""
         import torch.fx
 
@@ -68,14 +50,12 @@ class Lowering:
                                   "fold the constant into a layer's bias, or make it a layer")
         return self.values[arg.name]
 
-    def value(self, name: str, rank: int | None = None, *, torch_shape: tuple[int, ...] | None = None) -> _Value:
+    def value(self, name: str, rank: int | None = None, *, torch_shape: tuple[int, ...] | None = None) -> Value:
         """The value of IR tensor ``name``: its PyTorch shape given, or derived for ``rank``."""
         if torch_shape is None:
-            torch_shape = _torch_shape(self.builder.graph.tensor(name).shape, rank)
-        return _Value(name, tuple(torch_shape))
+            torch_shape = torch_shape_of(self.builder.graph.tensor(name).shape, rank)
+        return Value(name, tuple(torch_shape))
 
-    pair = staticmethod(lambda value, rank, height=1: _pair(value, rank, height))
-    any_not = staticmethod(lambda value, expected: _any_not(value, expected))
 
 
 def _op_lowerings() -> tuple[dict[str, OpDef], dict[str, OpDef]]:
@@ -107,7 +87,7 @@ def lower_module(model, input_shape: tuple[int, ...], name: str = "model",
         raise EdgeDeployError(f"cannot trace the model with torch.fx: {exc}", "use only traceable layers") from None
     modules = dict(traced.named_modules())
     builder = GraphBuilder(name, "float32")
-    values: dict[str, _Value] = {}
+    values: dict[str, Value] = {}
     lowering = Lowering(builder, values)
     users = {node.name: len(node.users) for node in traced.graph.nodes}
 
@@ -120,7 +100,7 @@ def lower_module(model, input_shape: tuple[int, ...], name: str = "model",
     for node in traced.graph.nodes:
         if node.op == "placeholder":
             shape = tuple(int(d) for d in input_shape)
-            values[node.name] = _Value(builder.input(node.name, _nhwc_shape(shape)), shape)
+            values[node.name] = Value(builder.input(node.name, nhwc_shape(shape)), shape)
         elif node.op == "call_module":
             values[node.name] = _lower_module_node(lowering, node, modules[node.target], shared)
         elif node.op in ("call_function", "call_method"):
@@ -173,7 +153,7 @@ def _fold_same_pads(graph: Graph, outputs: list[str]) -> None:
 
 
 def _attach_threshold(builder, node_name: str, tensor: str, threshold: float, density: float | None) -> None:
-    op = _producer(builder, tensor)
+    op = producing_op(builder, tensor)
     if op is None or op.attrs.get("activation") not in ("relu", "relu6"):
         raise EdgeDeployError(f"activation-pruning node '{node_name}' is not a ReLU fused into a conv, linear, "
                               "pool or add", "activation pruning applies to ReLU outputs only")
@@ -182,36 +162,7 @@ def _attach_threshold(builder, node_name: str, tensor: str, threshold: float, de
         op.attrs["act_density"] = float(density)
 
 
-def _nhwc_shape(torch_shape: tuple[int, ...]) -> tuple[int, ...]:
-    if len(torch_shape) == 3:
-        return (torch_shape[0], 1, torch_shape[2], torch_shape[1])
-    if len(torch_shape) == 4:
-        return (torch_shape[0], torch_shape[2], torch_shape[3], torch_shape[1])
-    return tuple(torch_shape)
-
-
-def _torch_shape(nhwc: tuple[int, ...], rank: int) -> tuple[int, ...]:
-    if rank == 3:
-        return (nhwc[0], nhwc[3], nhwc[2])
-    if rank == 4:
-        return (nhwc[0], nhwc[3], nhwc[1], nhwc[2])
-    return tuple(nhwc)
-
-
-def _pair(value, rank: int, height: int = 1) -> tuple[int, int]:
-    # A 1-D setting becomes (height, value): height 1 for sizes and strides, 0 for padding.
-    value = tuple(value) if isinstance(value, (tuple, list)) else (value,)
-    if rank == 3:
-        return (height, int(value[0]))
-    return (int(value[0]), int(value[-1]))
-
-
-def _any_not(value, expected: int) -> bool:
-    values = value if isinstance(value, (tuple, list)) else (value,)
-    return any(int(v) != expected for v in values)
-
-
-def _lower_module_node(lowering: Lowering, node, module, shared) -> _Value:
+def _lower_module_node(lowering: Lowering, node, module, shared) -> Value:
     from torch import nn
 
     src = lowering.source(node)
@@ -222,7 +173,7 @@ def _lower_module_node(lowering: Lowering, node, module, shared) -> _Value:
     if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
         return _fold_batchnorm(builder, module, src, shared, label)
     if isinstance(module, (nn.ReLU, nn.ReLU6)):
-        return _fuse_activation(builder, node.name, src, "relu6" if isinstance(module, nn.ReLU6) else "relu", shared, label)
+        return fuse_activation(builder, node.name, src, "relu6" if isinstance(module, nn.ReLU6) else "relu", shared, label)
     if isinstance(module, nn.Flatten):
         return _flatten(builder, node.name, src, label, module.start_dim)
     by_module, _ = _op_lowerings()
@@ -233,15 +184,8 @@ def _lower_module_node(lowering: Lowering, node, module, shared) -> _Value:
     raise EdgeDeployError(f"{label} cannot be lowered to int8", f"supported: {supported}, add")
 
 
-def _producer(builder, name):
-    for op in builder.graph.ops:
-        if op.outputs[0] == name:
-            return op
-    return None
-
-
-def _fold_batchnorm(builder, bn, src, shared, label) -> _Value:
-    op = _producer(builder, src.name)
+def _fold_batchnorm(builder, bn, src, shared, label) -> Value:
+    op = producing_op(builder, src.name)
     if op is None or op.kind not in ("conv2d", "depthwise_conv2d") or op.attrs["activation"] != "none":
         raise EdgeDeployError(f"{label}: BatchNorm can only be folded into a directly preceding convolution")
     if shared(src.name):
@@ -263,25 +207,7 @@ def _fold_batchnorm(builder, bn, src, shared, label) -> _Value:
     return src
 
 
-def _fuse_activation(builder, name, src, activation, shared, label) -> _Value:
-    """Fuse a ReLU / ReLU6 into the op producing ``src``; when that tensor has other users (the op,
-    or a BatchNorm / Dropout / Identity aliasing it, feeds another branch), the activation becomes
-    a separate 1x1 max pool with the activation fused, so the other users still read the
-    un-activated tensor."""
-    op = _producer(builder, src.name)
-    if op is None or "activation" not in op.attrs or op.attrs["activation"] != "none":
-        raise EdgeDeployError(f"{label}: an activation must directly follow a conv, linear, pool or add to be fused")
-    if not shared(src.name):
-        op.attrs["activation"] = activation
-        return src
-    if len(builder.graph.tensor(src.name).shape) != 4:
-        raise EdgeDeployError(f"{label}: the op before this activation has other users and its output is not "
-                              "a feature map; it cannot be fused", "apply the activation on each branch's own copy")
-    out = builder.max_pool2d(src.name, name, filter_hw=(1, 1), stride=(1, 1), activation=activation)
-    return _Value(out, src.torch_shape, src.column_order)
-
-
-def _flatten(builder, name, src, label, start_dim=1) -> _Value:
+def _flatten(builder, name, src, label, start_dim=1) -> Value:
     if start_dim != 1:
         raise EdgeDeployError(f"{label}: only flatten from dimension 1 can be lowered")
     shape = src.torch_shape
@@ -291,10 +217,10 @@ def _flatten(builder, name, src, label, start_dim=1) -> _Value:
     out = builder.reshape(src.name, name, (1, channels * spatial))
     # IR element (s, c) sits at s*C + c; PyTorch's flatten puts it at c*S + s.
     order = (np.arange(channels)[None, :] * spatial + np.arange(spatial)[:, None]).reshape(-1)
-    return _Value(out, (shape[0], channels * spatial), order)
+    return Value(out, (shape[0], channels * spatial), order)
 
 
-def _lower_function_node(lowering: Lowering, node, shared) -> _Value:
+def _lower_function_node(lowering: Lowering, node, shared) -> Value:
     import torch.nn.functional as F
 
     target = node.target
@@ -303,9 +229,9 @@ def _lower_function_node(lowering: Lowering, node, shared) -> _Value:
     args = list(node.args)
     builder = lowering.builder
     if name == "relu":
-        return _fuse_activation(builder, node.name, lowering.operand(node, 0), "relu", shared, label)
+        return fuse_activation(builder, node.name, lowering.operand(node, 0), "relu", shared, label)
     if target is F.relu6 or name == "relu6":
-        return _fuse_activation(builder, node.name, lowering.operand(node, 0), "relu6", shared, label)
+        return fuse_activation(builder, node.name, lowering.operand(node, 0), "relu6", shared, label)
     if name == "flatten":
         return _flatten(builder, node.name, lowering.operand(node, 0), label, args[1] if len(args) > 1 else 1)
     if target is F.dropout:
