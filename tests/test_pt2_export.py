@@ -208,3 +208,32 @@ def test_pt2_builds_and_runs_on_qemu_bit_exact(tmp_path, qemu_arm, which):
     assert done.returncode == 0, done.stderr
     check = json.loads((build / "check.json").read_text())
     assert check["n"] == 4 and check["mismatches"] == 0
+
+
+def test_build_with_module_factory_builds_the_model_quantize_makes(tmp_path):
+    """``build --model PACKAGE.MODULE:FACTORY --weights --input-shape`` exports the user's module and
+    builds the same int8 model ``quantize`` makes from the same options (so the weights were loaded),
+    and a missing --input-shape is one error line that leaves no build folder."""
+    sys.path.insert(0, str(EXAMPLE))
+    try:
+        from mobilenet_v2 import tiny
+    finally:
+        sys.path.remove(str(EXAMPLE))
+    torch.manual_seed(5)
+    torch.save(tiny().state_dict(), tmp_path / "w.pt")
+    np.save(tmp_path / "calib.npy", np.random.default_rng(1).standard_normal((16, 3, 32, 32)).astype(np.float32))
+    options = ["--model", "mobilenet_v2:tiny", "--weights", str(tmp_path / "w.pt"), "--input-shape", "1,3,32,32",
+               "--calib", str(tmp_path / "calib.npy")]
+    done = subprocess.run([*CLI, "quantize", *options, "--out", str(tmp_path / "q.tflite")],
+                          capture_output=True, text=True, env=_env(), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    build = tmp_path / "build"
+    done = subprocess.run([*CLI, "build", *options, "--board", "mps2-an386", "--out", str(build)],
+                          capture_output=True, text=True, env=_env(), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (build / "model.tflite").read_bytes() == (tmp_path / "q.tflite").read_bytes()
+    assert json.loads((build / "report.json").read_text())["macs"] > 0
+    missing = subprocess.run([*CLI, "build", "--model", "mobilenet_v2:tiny", "--board", "mps2-an386",
+                              "--out", str(tmp_path / "none")], capture_output=True, text=True, env=_env(), cwd=tmp_path)
+    assert missing.returncode != 0 and missing.stderr.startswith("error: --model needs --input-shape")
+    assert "Traceback" not in missing.stderr and not (tmp_path / "none").exists()
