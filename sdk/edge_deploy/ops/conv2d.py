@@ -3,29 +3,19 @@ ReLU / ReLU6. A Conv1D is a conv2d with height 1. C API: ``arm_convolve_s8``."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from edge_deploy.ir.graph import Graph, Op
 from edge_deploy.numerics.windows import Padding, compute_padding, window_patches
-from edge_deploy.ops._shared import (
-    check_bias,
-    check_nhwc,
-    check_weights_quantized,
-    clamp_activation,
-    explicit_padding,
-    requant_params,
-    requantize,
-    window_output_shape,
-)
-from edge_deploy.ops.base import ACTIVATION, DILATION, PADDING, STRIDE, OpDef, TfliteCode, op_error
+from edge_deploy.ops._shared import check_bias, check_nhwc, requantize, window_output_shape
+from edge_deploy.ops._windowed import WindowedWeightsOp
+from edge_deploy.ops.base import TfliteCode, op_error
 
-# .tflite: builtin code, Conv2DOptions table and its fields.
+# .tflite: builtin code and Conv2DOptions table.
 CONV_2D = 3
 CONV2D_OPTIONS = 1
-PADDING_SLOT, STRIDE_W, STRIDE_H, ACTIVATION_SLOT, DILATION_W, DILATION_H = 0, 1, 2, 3, 4, 5
 
 
 def conv2d_s8(
@@ -72,15 +62,14 @@ def conv2d_f32(x, w, bias, *, stride, padding, dilation) -> np.ndarray:
     return out.reshape(x.shape[0], oh, ow, w.shape[0])
 
 
-class Conv2d(OpDef):
+class Conv2d(WindowedWeightsOp):
     kind = "conv2d"
     reference = staticmethod(conv2d_s8)
-    attrs = (STRIDE, DILATION, PADDING, ACTIVATION)
-    arity = (2, 3)
+    float_function = staticmethod(conv2d_f32)
     weight_axis = 0
-    rounding_sensitive = True
     tflite_codes = (TfliteCode(CONV_2D, "CONV_2D", 3),)
-    tflite_data_inputs = 3
+    tflite_options = CONV2D_OPTIONS
+    option_slots = {"padding": 0, "stride_w": 1, "stride_h": 2, "activation": 3, "dilation_w": 4, "dilation_h": 5}
     torch_modules = ("Conv1d", "Conv2d")
     aten_targets = ("conv1d", "conv2d", "convolution")
 
@@ -94,40 +83,8 @@ class Conv2d(OpDef):
         check_bias(graph, op, w[0])
         return window_output_shape(graph, op, (w[1], w[2]), op.attrs["dilation"], w[0])
 
-    def macs(self, graph: Graph, op: Op) -> int:
-        w = graph.tensor(op.inputs[1]).shape
-        return math.prod(graph.tensor(op.outputs[0]).shape) * w[1] * w[2] * w[3]
-
-    def check_quantized(self, graph: Graph, op: Op) -> None:
-        check_weights_quantized(graph, op)
-
-    def kernel_params(self, graph: Graph, op: Op) -> dict[str, Any]:
-        w = graph.tensor(op.inputs[1]).shape
-        return {**requant_params(graph, op), "stride": tuple(op.attrs["stride"]),
-                "dilation": tuple(op.attrs["dilation"]),
-                "padding": explicit_padding(graph, op, (w[1], w[2]), op.attrs["dilation"])}
-
-    def run_int8(self, args: list, params: dict[str, Any]) -> np.ndarray:
-        return conv2d_s8(args[0], args[1], args[2] if len(args) > 2 else None, **params)
-
-    def run_float(self, graph: Graph, op: Op, args: list) -> np.ndarray:
-        w = args[1]
-        out = conv2d_f32(args[0], w, args[2] if len(args) > 2 else None, stride=tuple(op.attrs["stride"]),
-                         padding=explicit_padding(graph, op, w.shape[1:3], op.attrs["dilation"]),
-                         dilation=tuple(op.attrs["dilation"]))
-        return clamp_activation(out, op.attrs["activation"])
-
-    def from_tflite(self, code: int, reader) -> dict[str, Any]:
-        return {"stride": (reader.option(STRIDE_H, "<i", 1), reader.option(STRIDE_W, "<i", 1)),
-                "dilation": (reader.option(DILATION_H, "<i", 1), reader.option(DILATION_W, "<i", 1)),
-                "padding": reader.padding(PADDING_SLOT), "activation": reader.activation(ACTIVATION_SLOT)}
-
-    def to_tflite(self, graph: Graph, op: Op, writer) -> tuple[int, int]:
-        a = op.attrs
-        return writer.table(CONV2D_OPTIONS, [
-            (PADDING_SLOT, "padding", a["padding"]), (STRIDE_W, "i32", a["stride"][1]),
-            (STRIDE_H, "i32", a["stride"][0]), (ACTIVATION_SLOT, "activation", a["activation"]),
-            (DILATION_W, "i32", a["dilation"][1]), (DILATION_H, "i32", a["dilation"][0])])
+    def taps(self, w_shape: tuple[int, ...]) -> int:
+        return w_shape[1] * w_shape[2] * w_shape[3]
 
     def lower_torch(self, lowering, node, module) -> Any:
         """nn.Conv1d / nn.Conv2d, through :func:`lower_convolution`."""
@@ -158,13 +115,6 @@ class Conv2d(OpDef):
                                 lowering.weight(node, 2), lowering.arg(node, "stride", 1), padding,
                                 lowering.arg(node, "dilation", 1), lowering.arg(node, "groups", 1))
         return lowering.result(node, out)
-
-    def build(self, builder, x, name, weights, bias=None, *, stride=(1, 1), padding="valid", dilation=(1, 1),
-              activation="none", quant=None, w_quant=None, b_quant=None) -> str:
-        """CONV_2D of ``x`` with OHWI ``weights`` (float, or int8 with ``w_quant``)."""
-        ins = [x] + builder.weights(name, weights, bias, w_quant, b_quant)
-        attrs = {"stride": tuple(stride), "dilation": tuple(dilation), "padding": padding, "activation": activation}
-        return builder.op(self.kind, name, ins, attrs, quant)
 
 
 def lower_convolution(lowering, label: str, name: str, x: str, rank: int, weight: np.ndarray, bias, stride,

@@ -4,28 +4,18 @@ requantization, fused ReLU / ReLU6. C API: ``arm_depthwise_conv_s8``."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from edge_deploy.ir.graph import Graph, Op
 from edge_deploy.numerics.windows import Padding, window_patches
-from edge_deploy.ops._shared import (
-    check_bias,
-    check_nhwc,
-    check_weights_quantized,
-    clamp_activation,
-    explicit_padding,
-    requant_params,
-    requantize,
-    window_output_shape,
-)
-from edge_deploy.ops.base import ACTIVATION, DILATION, PADDING, STRIDE, Attr, OpDef, TfliteCode, op_error
+from edge_deploy.ops._shared import check_bias, check_nhwc, requantize, window_output_shape
+from edge_deploy.ops._windowed import WindowedWeightsOp
+from edge_deploy.ops.base import Attr, TfliteCode, op_error
 
 DEPTHWISE_CONV_2D = 4
 DEPTHWISE_CONV2D_OPTIONS = 2
-PADDING_SLOT, STRIDE_W, STRIDE_H, MULTIPLIER_SLOT, ACTIVATION_SLOT, DILATION_W, DILATION_H = 0, 1, 2, 3, 4, 5, 6
 
 DEPTH_MULTIPLIER = Attr("depth_multiplier", lambda v: None if int(v) == v and v >= 1 else f"must be >= 1, got {v!r}",
                         required=False, default=1)
@@ -75,15 +65,16 @@ def depthwise_conv2d_f32(x, w, bias, *, stride, padding, dilation) -> np.ndarray
     return out + bias if bias is not None else out
 
 
-class DepthwiseConv2d(OpDef):
+class DepthwiseConv2d(WindowedWeightsOp):
     kind = "depthwise_conv2d"
     reference = staticmethod(depthwise_conv2d_s8)
-    attrs = (STRIDE, DILATION, PADDING, ACTIVATION, DEPTH_MULTIPLIER)
-    arity = (2, 3)
+    float_function = staticmethod(depthwise_conv2d_f32)
+    attrs = (*WindowedWeightsOp.attrs, DEPTH_MULTIPLIER)
     weight_axis = 3
-    rounding_sensitive = True
     tflite_codes = (TfliteCode(DEPTHWISE_CONV_2D, "DEPTHWISE_CONV_2D", 3),)
-    tflite_data_inputs = 3
+    tflite_options = DEPTHWISE_CONV2D_OPTIONS
+    option_slots = {"padding": 0, "stride_w": 1, "stride_h": 2, "activation": 4, "dilation_w": 5, "dilation_h": 6}
+    multiplier_slot = 3
 
     def output_shape(self, graph: Graph, op: Op) -> tuple[int, ...]:
         x, w = graph.tensor(op.inputs[0]).shape, graph.tensor(op.inputs[1]).shape
@@ -96,51 +87,20 @@ class DepthwiseConv2d(OpDef):
         check_bias(graph, op, w[3])
         return window_output_shape(graph, op, (w[1], w[2]), op.attrs["dilation"], w[3])
 
-    def macs(self, graph: Graph, op: Op) -> int:
-        w = graph.tensor(op.inputs[1]).shape
-        return math.prod(graph.tensor(op.outputs[0]).shape) * w[1] * w[2]
-
-    def check_quantized(self, graph: Graph, op: Op) -> None:
-        check_weights_quantized(graph, op)
-
-    def kernel_params(self, graph: Graph, op: Op) -> dict[str, Any]:
-        w = graph.tensor(op.inputs[1]).shape
-        return {**requant_params(graph, op), "stride": tuple(op.attrs["stride"]),
-                "dilation": tuple(op.attrs["dilation"]),
-                "padding": explicit_padding(graph, op, (w[1], w[2]), op.attrs["dilation"])}
-
-    def run_int8(self, args: list, params: dict[str, Any]) -> np.ndarray:
-        return depthwise_conv2d_s8(args[0], args[1], args[2] if len(args) > 2 else None, **params)
-
-    def run_float(self, graph: Graph, op: Op, args: list) -> np.ndarray:
-        w = args[1]
-        out = depthwise_conv2d_f32(args[0], w, args[2] if len(args) > 2 else None, stride=tuple(op.attrs["stride"]),
-                                   padding=explicit_padding(graph, op, w.shape[1:3], op.attrs["dilation"]),
-                                   dilation=tuple(op.attrs["dilation"]))
-        return clamp_activation(out, op.attrs["activation"])
+    def taps(self, w_shape: tuple[int, ...]) -> int:
+        return w_shape[1] * w_shape[2]
 
     def from_tflite(self, code: int, reader) -> dict[str, Any]:
-        return {"stride": (reader.option(STRIDE_H, "<i", 1), reader.option(STRIDE_W, "<i", 1)),
-                "dilation": (reader.option(DILATION_H, "<i", 1), reader.option(DILATION_W, "<i", 1)),
-                "padding": reader.padding(PADDING_SLOT), "activation": reader.activation(ACTIVATION_SLOT),
-                "depth_multiplier": max(1, reader.option(MULTIPLIER_SLOT, "<i", 1))}
+        return {**super().from_tflite(code, reader),
+                "depth_multiplier": max(1, reader.option(self.multiplier_slot, "<i", 1))}
 
-    def to_tflite(self, graph: Graph, op: Op, writer) -> tuple[int, int]:
-        a = op.attrs
-        return writer.table(DEPTHWISE_CONV2D_OPTIONS, [
-            (PADDING_SLOT, "padding", a["padding"]), (STRIDE_W, "i32", a["stride"][1]),
-            (STRIDE_H, "i32", a["stride"][0]), (MULTIPLIER_SLOT, "i32", self.attr(op, "depth_multiplier")),
-            (ACTIVATION_SLOT, "activation", a["activation"]), (DILATION_W, "i32", a["dilation"][1]),
-            (DILATION_H, "i32", a["dilation"][0])])
+    def tflite_fields(self, op: Op) -> list[tuple[int, str, Any]]:
+        return [*super().tflite_fields(op), (self.multiplier_slot, "i32", self.attr(op, "depth_multiplier"))]
 
-    def build(self, builder, x, name, weights, bias=None, *, stride=(1, 1), padding="valid", dilation=(1, 1),
-              activation="none", quant=None, w_quant=None, b_quant=None) -> str:
-        """DEPTHWISE_CONV_2D of ``x`` with 1HWO ``weights``."""
-        ins = [x] + builder.weights(name, weights, bias, w_quant, b_quant)
+    def window_attrs(self, builder, x, weights, stride, padding, dilation, activation) -> dict[str, Any]:
         multiplier = np.asarray(weights).shape[3] // builder.graph.tensor(x).shape[3]
-        attrs = {"stride": tuple(stride), "dilation": tuple(dilation), "padding": padding,
-                 "activation": activation, "depth_multiplier": multiplier}
-        return builder.op(self.kind, name, ins, attrs, quant)
+        return {**super().window_attrs(builder, x, weights, stride, padding, dilation, activation),
+                "depth_multiplier": multiplier}
 
 
 OP = DepthwiseConv2d()
