@@ -191,7 +191,7 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
                                 rounding=rounding)
         context = project.context
         firmware = make_project(board, project.src_dir, tmp, jobs=jobs, clean=False)
-        stack_size = measured_stack(board, firmware.elf, stack)
+        stack_size = measured_stack(board, firmware.elf, stack, project.src_dir / "build")
         if stack_size.bytes != board.stack_bytes:
             relink_with_stack(project.src_dir, board, stack_size)
         firmware = make_project(board, project.src_dir, tmp, jobs=jobs)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from edge_deploy.boards import Board
 from edge_deploy.errors import EdgeDeployError
+from edge_deploy.toolchain.stack_bound import StackBound
 
 # On top of the measured peak: an exception frame with the FPU context (104 bytes) and a
 # handler's own frame, plus a quarter of the peak for paths the measurement did not take (an
@@ -33,14 +34,17 @@ STACK_CHOICES = ("auto", "board")
 @dataclass(frozen=True)
 class StackSize:
     """The stack a build reserves (``bytes``), the measured high-water mark it comes from
-    (``peak``, None when not measured) and where the figure comes from (``source``)."""
+    (``peak``, None when not measured), where the figure comes from (``source``) and the static
+    bound of the call graph (``static_bound``, None when there is none)."""
 
     bytes: int
     peak: int | None
     source: str
+    static_bound: int | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {"stack_bytes": self.bytes, "stack_peak_bytes": self.peak, "stack_source": self.source}
+        return {"stack_bytes": self.bytes, "stack_peak_bytes": self.peak, "stack_source": self.source,
+                "stack_static_bound_bytes": self.static_bound}
 
 
 def sized_stack(peak: int) -> int:
@@ -95,18 +99,44 @@ def measure_stack_peak(board: Board, elf: str | os.PathLike, *, timeout: float =
     return peak
 
 
-def measured_stack(board: Board, elf: str | os.PathLike, mode: str) -> StackSize:
+def static_bound(object_dir: str | os.PathLike, elf: str | os.PathLike) -> StackBound | str:
+    """The static stack bound of ``elf`` from the call graphs GCC wrote under ``object_dir``, or
+    why there is none."""
+    from edge_deploy.toolchain.stack_bound import UnboundedStack, static_stack_bound
+
+    try:
+        return static_stack_bound(sorted(Path(object_dir).rglob("*.ci")), elf)
+    except UnboundedStack as exc:
+        return str(exc)
+
+
+def measured_stack(board: Board, elf: str | os.PathLike, mode: str,
+                   object_dir: str | os.PathLike | None = None) -> StackSize:
     """The stack for a firmware linked with the board's ``stack_bytes``: with ``mode`` "auto"
-    measured on QEMU where it can run (else the board's figure), with "board" the board's."""
+    measured on QEMU where it can run, else the static bound of its call graph (the ``.ci``
+    files under ``object_dir``, :mod:`edge_deploy.toolchain.stack_bound`) plus
+    STACK_MARGIN_BYTES, else the board's figure; with "board" the board's. The static bound is
+    recorded beside a measurement too (``static_bound``), as a check on both."""
     if mode not in STACK_CHOICES:
         raise EdgeDeployError(f"unknown stack mode '{mode}'", hint="use one of: " + ", ".join(STACK_CHOICES))
-    if mode == "board" or not can_measure(board):
-        why = "chosen" if mode == "board" else "QEMU cannot run this board here"
-        return StackSize(board.stack_bytes, None, f"board stack_bytes ({why})")
-    peak = measure_stack_peak(board, elf)
-    size = min(sized_stack(peak), board.stack_bytes)
-    return StackSize(size, peak, f"measured on QEMU {board.emulation.qemu_machine}: peak {peak} B "
-                                 f"+ {STACK_MARGIN_BYTES} B + {STACK_MARGIN_FRACTION:.0%}")
+    bound = static_bound(object_dir, elf) if object_dir is not None else "no object folder"
+    bound_bytes = bound.bytes if isinstance(bound, StackBound) else None
+    if mode == "board":
+        return StackSize(board.stack_bytes, None, "board stack_bytes (chosen)", bound_bytes)
+    if can_measure(board):
+        peak = measure_stack_peak(board, elf)
+        size = min(sized_stack(peak), board.stack_bytes)
+        return StackSize(size, peak, f"measured on QEMU {board.emulation.qemu_machine}: peak {peak} B "
+                                     f"+ {STACK_MARGIN_BYTES} B + {STACK_MARGIN_FRACTION:.0%}", bound_bytes)
+    if bound_bytes is None:
+        return StackSize(board.stack_bytes, None, f"board stack_bytes (QEMU cannot run this board here, and "
+                                                  f"there is no static bound: {bound})", None)
+    want = -(-(bound_bytes + STACK_MARGIN_BYTES) // STACK_ALIGN) * STACK_ALIGN
+    if want > board.stack_bytes:
+        return StackSize(board.stack_bytes, None, f"board stack_bytes (the static bound, {bound_bytes} B through "
+                                                  f"{bound.describe()}, exceeds it: raise stack_bytes)", bound_bytes)
+    return StackSize(want, None, f"static bound of the call graph: {bound_bytes} B + {STACK_MARGIN_BYTES} B "
+                                 f"(QEMU cannot run this board here; deepest path {bound.describe()})", bound_bytes)
 
 
 def runtime_buffer_bytes(elf: str | os.PathLike) -> int | None:

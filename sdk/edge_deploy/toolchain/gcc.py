@@ -20,6 +20,7 @@ from edge_deploy.boards import Board, load_board
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.paths import resource_dir
 from edge_deploy.toolchain.elfsize import elf_sizes
+from edge_deploy.toolchain.stack_bound import STACK_USAGE_FLAGS
 from edge_deploy.toolchain.generate import write_board_files
 
 GCC = "arm-none-eabi-gcc"
@@ -88,9 +89,10 @@ def runtime_sources(board: Board | str) -> list[Path]:
 def compile_flags(board: Board) -> list[str]:
     """Every firmware's compiler flags for ``board`` (the generated Makefile prints these too):
     the target, -O2, debug info, warnings, one section per function for --gc-sections,
-    newlib-nano."""
+    newlib-nano; and each object's frame sizes and call graph beside it (``.su``, ``.ci``: the
+    static stack bound of :mod:`edge_deploy.toolchain.stack_bound`; they change no code)."""
     return [*arch_flags(board), "-O2", "-g", "-std=gnu11", "-Wall", "-Wextra", "-ffunction-sections",
-            "-fdata-sections", "-fno-common", "--specs=nano.specs"]
+            "-fdata-sections", "-fno-common", "--specs=nano.specs", *STACK_USAGE_FLAGS]
 
 
 def link_flags(board: Board) -> list[str]:
