@@ -12,9 +12,12 @@ in the ``.ci`` files and are handled so that the bound stays an upper bound:
   once, and their own calls followed the same way;
 - exception handlers: a naked handler's branches (``HardFault_Handler`` to the fault report)
   are read from the disassembly too;
-- indirect calls (the runtime's ``ed_model->run``, the model's layer table): any function of the
-  program that no function calls directly (how the runtime and generated code reach the model
-  and its layers) may be the target;
+- indirect calls (the runtime's ``ed_model->run``, the model's layer table, a kernel's table of
+  row functions): the targets are the functions whose address is taken (a relocation other
+  than a call refers to them in an object file; the vector table aside): those whose address
+  the caller's file takes when it takes any (a kernel dispatching to its own row functions),
+  else all of them. An
+  indirect call never re-enters a function already on the path (none of the firmware's does);
 - a function with a dynamic frame (``alloca``, a variable-length array) or recursion makes the
   bound unknown, and the caller falls back to the board's figure.
 """
@@ -66,11 +69,16 @@ def _plain(title: str) -> str:
     return title.rsplit(":", 1)[-1]
 
 
-def read_call_graph(ci_files) -> tuple[dict[str, int | None], dict[str, set[str]]]:
-    """The functions defined in the ``.ci`` files with their frame (None: dynamic, unbounded) and
-    each one's direct callees, keyed by title (``file.c:name`` for a static function)."""
+_GRAPH = re.compile(r'^graph: \{ title: "([^"]+)"')
+
+
+def read_call_graph(ci_files) -> tuple[dict[str, int | None], dict[str, set[str]], dict[str, Path]]:
+    """The functions defined in the ``.ci`` files with their frame (None: dynamic, unbounded),
+    each one's direct callees, keyed by title (``file.c:name`` for a static function), and the
+    ``.ci`` file that defines each."""
     frames: dict[str, int | None] = {}
     calls: dict[str, set[str]] = {}
+    defined_in: dict[str, Path] = {}
     for path in ci_files:
         for line in Path(path).read_text(errors="replace").splitlines():
             node = _NODE.match(line)
@@ -78,11 +86,40 @@ def read_call_graph(ci_files) -> tuple[dict[str, int | None], dict[str, set[str]
                 frame = _FRAME.search(node.group(2))
                 if frame:
                     frames[node.group(1)] = int(frame.group(1)) if frame.group(2) != "dynamic" else None
+                    defined_in[node.group(1)] = Path(path)
                 continue
             edge = _EDGE.match(line)
             if edge:
                 calls.setdefault(edge.group(1), set()).add(edge.group(2))
-    return frames, calls
+    return frames, calls, defined_in
+
+
+# Thumb call and tail-call relocations: every other reference to a function takes its address.
+_CALL_RELOCATIONS = {10, 30}  # R_ARM_THM_CALL, R_ARM_THM_JUMP24
+_VECTOR_SECTIONS = (".isr_vector", ".vectors")
+
+
+def address_taken(obj: Path) -> set[str]:
+    """Names of the functions (or undefined symbols) whose address object ``obj`` takes: every
+    relocation but a call's, outside the vector table."""
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.relocation import RelocationSection
+
+    names: set[str] = set()
+    if not obj.is_file():
+        return names
+    with open(obj, "rb") as f:
+        elf = ELFFile(f)
+        symtab = elf.get_section_by_name(".symtab")
+        for section in elf.iter_sections():
+            if not isinstance(section, RelocationSection) or section.name.endswith(_VECTOR_SECTIONS):
+                continue
+            for reloc in section.iter_relocations():
+                symbol = symtab.get_symbol(reloc["r_info_sym"])
+                if reloc["r_info_type"] not in _CALL_RELOCATIONS and symbol.name and \
+                        symbol["st_info"]["type"] in ("STT_FUNC", "STT_NOTYPE"):
+                    names.add(symbol.name)
+    return names
 
 
 _FUNC_HEADER = re.compile(r"^[0-9a-f]+ <([^>]+)>:$")
@@ -157,15 +194,27 @@ def static_stack_bound(ci_files, elf: str | os.PathLike) -> StackBound:
     """The stack bound of the firmware ``elf`` from its sources' ``.ci`` files. Raises
     UnboundedStack when the program has recursion, a dynamic frame or a callee whose frame is
     known nowhere."""
-    frames, calls = read_call_graph(ci_files)
+    frames, calls, defined_in = read_call_graph(ci_files)
     if not frames:
         raise UnboundedStack("no call graph: the sources were not compiled with " + " ".join(STACK_USAGE_FLAGS))
     by_plain: dict[str, str] = {}
     for title in frames:
         by_plain.setdefault(_plain(title), title)
     handlers = sorted(t for t in frames if _plain(t).endswith("_Handler") and _plain(t) != ENTRY)
+    linked = _linked(elf)
+    # The functions whose address each file takes (a static one by its title, which names its
+    # file; one written in assembly, which has no .ci, by its name).
+    taken_by_file: dict[Path, set[str]] = {}
+    for ci in sorted(set(defined_in.values())):
+        source = next((t.rsplit(":", 1)[0] for t, where in defined_in.items() if where == ci and ":" in t), None)
+        titles = set()
+        for name in address_taken(ci.with_suffix(".o")) & linked:
+            titles.add(f"{source}:{name}" if source and f"{source}:{name}" in frames else by_plain.get(name, name))
+        taken_by_file[ci] = titles
+    every_taken = sorted(set().union(*taken_by_file.values())) if taken_by_file else []
     external = {callee for callees in calls.values() for callee in callees
                 if callee not in frames and callee != INDIRECT and callee not in by_plain}
+    external |= {name for name in every_taken if name not in frames}
     lib_frames, lib_calls = library_frames(elf, external | {_plain(h) for h in handlers})
     for handler in handlers:  # a naked handler's branches are in its asm, not in the .ci
         calls.setdefault(handler, set()).update(lib_calls.pop(_plain(handler), set()))
@@ -176,10 +225,9 @@ def static_stack_bound(ci_files, elf: str | os.PathLike) -> StackBound:
     def resolve(callee: str) -> str:
         return callee if callee in frames else by_plain.get(callee, callee)
 
-    called = {resolve(c) for callees in calls.values() for c in callees if c != INDIRECT}
-    linked = _linked(elf, frames)
-    pointer_targets = sorted(t for t in frames if t not in called and t not in handlers
-                             and _plain(t) != ENTRY and t in linked)
+    def pointer_targets(caller: str) -> list[str]:
+        return sorted(taken_by_file.get(defined_in.get(caller), ())) or every_taken
+
     memo: dict[str, tuple[int, list[tuple[str, int]]]] = {}
     active: set[str] = set()
 
@@ -195,8 +243,8 @@ def static_stack_bound(ci_files, elf: str | os.PathLike) -> StackBound:
         active.add(title)
         best: tuple[int, list[tuple[str, int]]] = (0, [])
         for callee in sorted(calls.get(title, ())):
-            for target in (pointer_targets if callee == INDIRECT else [resolve(callee)]):
-                if target == title and callee == INDIRECT:
+            for target in (pointer_targets(title) if callee == INDIRECT else [resolve(callee)]):
+                if callee == INDIRECT and target in active:
                     continue
                 found = deepest(target)
                 if found[0] > best[0]:
@@ -214,10 +262,9 @@ def static_stack_bound(ci_files, elf: str | os.PathLike) -> StackBound:
     return StackBound(main_bytes + extra, main_path, handler_path)
 
 
-def _linked(elf: str | os.PathLike, frames: dict[str, int | None]) -> set[str]:
-    """The titles of ``frames`` whose function is in the linked ELF (``--gc-sections`` drops the
-    unused ones, which no pointer can reach)."""
+def _linked(elf: str | os.PathLike) -> set[str]:
+    """The names of the functions in the linked ELF (``--gc-sections`` drops the unused ones,
+    which no pointer can reach)."""
     from edge_deploy.elf import read_elf_symbols
 
-    names = {f.name for f in read_elf_symbols(elf).functions}
-    return {t for t in frames if _plain(t) in names}
+    return {f.name for f in read_elf_symbols(elf).functions}
