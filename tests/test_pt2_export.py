@@ -16,6 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
+from edge_deploy.errors import EdgeDeployError  # noqa: E402
 from edge_deploy.interp.interpreter import run  # noqa: E402
 from edge_deploy.quantize.aten import lower_exported  # noqa: E402
 from edge_deploy.quantize.pipeline import to_ir_layout  # noqa: E402
@@ -181,7 +182,7 @@ def test_module_factory_with_weights_quantizes_and_reports_agreement(tmp_path):
     assert np.mean(int8_predictions(graph, x) == expected) >= 0.9
 
 
-@pytest.mark.parametrize("which", ["mobilenet_v2", "hard_gate"])
+@pytest.mark.parametrize("which", ["mobilenet_v2", "hard_gate", "padded_pools"])
 def test_pt2_builds_and_runs_on_qemu_bit_exact(tmp_path, qemu_arm, which):
     if which == "mobilenet_v2":  # the must-show model, narrow and at 32 x 32
         sys.path.insert(0, str(EXAMPLE))
@@ -193,7 +194,7 @@ def test_pt2_builds_and_runs_on_qemu_bit_exact(tmp_path, qemu_arm, which):
         model, shape = tiny().eval(), (3, 32, 32)
     else:
         torch.manual_seed(0)
-        model, shape = HardGate().eval(), (3, 8, 8)
+        model, shape = {"hard_gate": HardGate, "padded_pools": PaddedPools}[which]().eval(), (3, 8, 8)
     torch.export.save(torch.export.export(model, (torch.zeros(1, *shape),)), tmp_path / "m.pt2")
     rng = np.random.default_rng(0)
     np.save(tmp_path / "calib.npy", rng.standard_normal((32, *shape)).astype(np.float32))
@@ -237,3 +238,43 @@ def test_build_with_module_factory_builds_the_model_quantize_makes(tmp_path):
                               "--out", str(tmp_path / "none")], capture_output=True, text=True, env=_env(), cwd=tmp_path)
     assert missing.returncode != 0 and missing.stderr.startswith("error: --model needs --input-shape")
     assert "Traceback" not in missing.stderr and not (tmp_path / "none").exists()
+
+
+class PaddedPools(nn.Module):
+    """Every way a PyTorch pool pads: max pool as TFLite's SAME (3x3, stride 1, padding 1) and not
+    (3x3, stride 2, padding 1 on an even size: a PAD of -inf), average pool counting the padding
+    (a PAD of zeros) and not (SAME)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(3, 6, 3, padding=1), nn.Linear(6 * 4 * 4 * 2, 3)
+
+    def forward(self, x):
+        y = self.conv(x)  # no ReLU: negative values, so a pad of zeros would win a max
+        a = nn.functional.max_pool2d(nn.functional.max_pool2d(y, 3, 1, 1), 3, 2, 1)
+        b = nn.functional.avg_pool2d(nn.functional.avg_pool2d(y, 3, 1, 1, count_include_pad=False), 3, 2, 1)
+        return self.fc(torch.cat([a, b], 1).flatten(1))
+
+
+@pytest.mark.parametrize("decomposed", [False, True], ids=["export", "core-aten"])
+def test_padded_pools_lower_to_the_same_function(decomposed):
+    torch.manual_seed(1)
+    model, x = PaddedPools().eval(), torch.randn(1, 3, 8, 8)
+    program = torch.export.export(model, (x,))
+    if decomposed:
+        program = program.run_decompositions()
+    graph = lower_exported(program)
+    pads = [op for op in graph.ops if op.kind == "pad"]
+    assert sorted(str(op.attrs["pad_value"]) for op in pads) == ["-inf", "0.0"]
+    assert sum(op.attrs.get("padding") == "same" for op in graph.ops if op.kind.endswith("pool2d")) == 2
+    with torch.no_grad():
+        np.testing.assert_allclose(run(graph, to_ir_layout(x.numpy())), model(x).numpy(), atol=2e-5)
+
+
+def test_a_pool_padding_tflite_cannot_express_is_one_error():
+    class Odd(nn.Module):
+        def forward(self, x):
+            return nn.functional.avg_pool2d(x, 3, 2, 1, count_include_pad=False)
+
+    with pytest.raises(EdgeDeployError, match="count_include_pad=False differs from TFLite's SAME"):
+        lower_exported(torch.export.export(Odd(), (torch.zeros(1, 2, 8, 8),)))

@@ -49,31 +49,62 @@ class Pool2d(OpDef):
             (STRIDE_H, "i32", a["stride"][0]), (FILTER_W, "i32", a["filter"][1]),
             (FILTER_H, "i32", a["filter"][0]), (ACTIVATION_SLOT, "activation", a["activation"])])
 
+    def padded_window(self, count_include_pad: bool) -> tuple[bool, float | None]:
+        """How PyTorch's symmetric padding of this pool is lowered: ``(same_reads_it, pad_value)``:
+        whether TFLite's SAME padding (which leaves padded positions out) computes what PyTorch
+        does where the two pad alike, and the value of an explicit PAD before a VALID pool
+        otherwise (None: not lowered)."""
+        raise NotImplementedError
+
+    def lower_window(self, lowering, label: str, x: str, name: str, rank: int, kernel, stride, padding,
+                     count_include_pad: bool = True) -> str:
+        """A PyTorch pool of IR tensor ``x``: no padding, SAME where it reads PyTorch's windows and
+        pads as PyTorch does, else an explicit PAD (:meth:`padded_window`) before a VALID pool."""
+        from edge_deploy.numerics.windows import compute_padding
+
+        filter_hw, stride = lowering.pair(kernel, rank), lowering.pair(stride or kernel, rank)
+        pads = lowering.pair(padding, rank, height=0)
+        builder = lowering.builder
+        if pads == (0, 0):
+            return self.build(builder, x, name, filter_hw=filter_hw, stride=stride)
+        in_hw = builder.graph.tensor(x).shape[1:3]
+        if any(2 * p > k for p, k in zip(pads, filter_hw)):
+            raise lowering.error(f"{label}: padding {pads} is more than half the window {filter_hw}")
+        same_reads_it, pad_value = self.padded_window(count_include_pad)
+        same, same_out = compute_padding(in_hw, filter_hw, stride, (1, 1), "same")
+        torch_out = tuple((in_hw[i] + 2 * pads[i] - filter_hw[i]) // stride[i] + 1 for i in range(2))
+        if same_reads_it and (same[0], same[2]) == pads and tuple(same_out) == torch_out:
+            return self.build(builder, x, name, filter_hw=filter_hw, stride=stride, padding="same")
+        if pad_value is None:
+            raise lowering.error(f"{label}: this padding ({pads}) with count_include_pad=False differs from "
+                                 "TFLite's SAME and cannot be lowered", "use count_include_pad=True")
+        padded = builder.pad(x, f"{name}/pad", [(0, 0), (pads[0], pads[0]), (pads[1], pads[1]), (0, 0)],
+                             pad_value=pad_value)
+        return self.build(builder, padded, name, filter_hw=filter_hw, stride=stride)
+
     def lower_torch(self, lowering, node, module) -> Any:
-        """nn.MaxPool / nn.AvgPool (1-D and 2-D) without padding, dilation or ceil_mode."""
+        """nn.MaxPool / nn.AvgPool (1-D and 2-D), padded or not, without dilation or ceil_mode."""
         src = lowering.source(node)
         rank = len(src.torch_shape)
-        if (lowering.any_not(getattr(module, "padding", 0), 0) or module.ceil_mode
-                or lowering.any_not(getattr(module, "dilation", 1), 1)):
-            raise lowering.error(f"{lowering.label(node, module)}: only pooling without padding, dilation or "
-                                 "ceil_mode can be lowered")
-        stride = module.stride if module.stride is not None else module.kernel_size
-        out = self.build(lowering.builder, src.name, node.name, filter_hw=lowering.pair(module.kernel_size, rank),
-                         stride=lowering.pair(stride, rank))
+        label = lowering.label(node, module)
+        if module.ceil_mode or lowering.any_not(getattr(module, "dilation", 1), 1):
+            raise lowering.error(f"{label}: only pooling without dilation or ceil_mode can be lowered")
+        out = self.lower_window(lowering, label, src.name, node.name, rank, module.kernel_size, module.stride,
+                                getattr(module, "padding", 0), getattr(module, "count_include_pad", True))
         return lowering.value(out, rank)
 
     def lower_aten(self, lowering, node) -> Any:
-        """``aten.max_pool1d / 2d`` and ``aten.avg_pool1d / 2d`` without padding, dilation or ceil_mode."""
+        """``aten.max_pool1d / 2d`` and ``aten.avg_pool1d / 2d``, padded or not, without dilation
+        or ceil_mode."""
         src = lowering.tensor(node, 0)
-        rank = len(src.torch_shape)
-        if (lowering.any_not(lowering.arg(node, "padding", 0), 0) or lowering.arg(node, "ceil_mode", False)
-                or lowering.any_not(lowering.arg(node, "dilation", 1), 1)):
-            raise lowering.error(f"{lowering.label(node)}: only pooling without padding, dilation or ceil_mode "
-                                 "can be lowered")
-        kernel = lowering.arg(node, "kernel_size", None)
-        stride = lowering.arg(node, "stride", None) or kernel
-        out = self.build(lowering.builder, src.name, node.name, filter_hw=lowering.pair(kernel, rank),
-                         stride=lowering.pair(stride, rank))
+        label = lowering.label(node)
+        if lowering.arg(node, "ceil_mode", False) or lowering.any_not(lowering.arg(node, "dilation", 1), 1):
+            raise lowering.error(f"{label}: only pooling without dilation or ceil_mode can be lowered")
+        if lowering.arg(node, "divisor_override", None) is not None:
+            raise lowering.error(f"{label}: divisor_override cannot be lowered")
+        out = self.lower_window(lowering, label, src.name, node.name, len(src.torch_shape),
+                                lowering.arg(node, "kernel_size", None), lowering.arg(node, "stride", None),
+                                lowering.arg(node, "padding", 0), lowering.arg(node, "count_include_pad", True))
         return lowering.result(node, out)
 
     def build(self, builder, x, name, *, filter_hw, stride, padding="valid", activation="none", quant=None) -> str:

@@ -43,6 +43,12 @@ class AvgPool2d(Pool2d):
     torch_modules = ("AvgPool1d", "AvgPool2d")
     aten_targets = ("avg_pool1d", "avg_pool2d")
 
+    def padded_window(self, count_include_pad: bool) -> tuple[bool, float | None]:
+        """With ``count_include_pad`` (PyTorch's default) padded zeros count in the mean: a PAD with
+        zeros before a VALID pool; without, SAME (which counts only the input's positions) where
+        it pads alike, and nothing else."""
+        return (False, 0.0) if count_include_pad else (True, None)
+
     def run_int8(self, args: list, params: dict[str, Any]) -> np.ndarray:
         return avg_pool_s8(args[0], **params)
 

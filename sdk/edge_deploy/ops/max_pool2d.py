@@ -29,6 +29,11 @@ class MaxPool2d(Pool2d):
     torch_modules = ("MaxPool1d", "MaxPool2d")
     aten_targets = ("max_pool1d", "max_pool2d", "max_pool2d_with_indices")
 
+    def padded_window(self, count_include_pad: bool) -> tuple[bool, float | None]:
+        """PyTorch pads a max pool with -inf: SAME (padding never wins) where it pads alike, else a
+        PAD with the lowest value (int8 -128) before a VALID pool."""
+        return True, float("-inf")
+
     def run_int8(self, args: list, params: dict[str, Any]) -> np.ndarray:
         return max_pool_s8(args[0], **params)
 

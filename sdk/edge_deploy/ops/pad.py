@@ -64,8 +64,14 @@ class Pad(OpDef):
         return QuantParams(x.quant.scale.copy(), x.quant.zero_point.copy())
 
     def quantize_attrs(self, op: Op) -> None:
-        if op.attrs.get("pad_value") not in (None, 0, 0.0):
-            raise EdgeDeployError(f"op '{op.name}': only zero padding can be quantized")
+        """Zero padding becomes PAD (the zero point); -inf, a max pool's padding from PyTorch,
+        becomes PADV2 with int8's lowest value, which no window's maximum can then take."""
+        value = op.attrs.get("pad_value")
+        if value is not None and value == float("-inf"):
+            op.attrs["pad_value"] = -128
+            return
+        if value not in (None, 0, 0.0):
+            raise EdgeDeployError(f"op '{op.name}': only zero or -inf padding can be quantized")
         op.attrs["pad_value"] = None
 
     def from_tflite(self, code: int, reader) -> dict[str, Any]:
