@@ -11,6 +11,7 @@ from edge_deploy.ir.graph import Graph, Op
 from edge_deploy.numerics.windows import Padding, compute_padding, window_patches
 from edge_deploy.ops._shared import check_bias, check_nhwc, requantize, window_output_shape
 from edge_deploy.ops._windowed import WindowedWeightsOp
+from edge_deploy.ops.transpose_conv import lower_transposed
 from edge_deploy.ops.base import TfliteCode, op_error
 
 # .tflite: builtin code and Conv2DOptions table.
@@ -108,7 +109,11 @@ class Conv2d(WindowedWeightsOp):
         rank = len(src.torch_shape)
         padding = lowering.arg(node, "padding", 0)
         if lowering.arg(node, "transposed", False):
-            raise lowering.error(f"{label}: a transposed convolution cannot be lowered from torch.export")
+            out = lower_transposed(lowering, label, node.name, src.name, rank, lowering.weight(node, 1),
+                                   lowering.weight(node, 2), lowering.arg(node, "stride", 1), padding,
+                                   lowering.arg(node, "output_padding", 0), lowering.arg(node, "dilation", 1),
+                                   lowering.arg(node, "groups", 1))
+            return lowering.result(node, out)
         if isinstance(padding, str):
             raise lowering.error(f"{label}: string padding '{padding}' is not supported; give explicit integers")
         out = lower_convolution(lowering, label, node.name, src.name, rank, lowering.weight(node, 1),

@@ -71,6 +71,7 @@ class TransposeConv(OpDef):
     weight_axis = 0
     rounding_sensitive = True
     tflite_codes = (TfliteCode(TRANSPOSE_CONV, "TRANSPOSE_CONV", 4),)
+    aten_targets = ("conv_transpose1d", "conv_transpose2d")
     tflite_data_inputs = 3
 
     def output_shape(self, graph: Graph, op: Op) -> tuple[int, ...]:
@@ -89,19 +90,23 @@ class TransposeConv(OpDef):
     def check_quantized(self, graph: Graph, op: Op) -> None:
         check_weights_quantized(graph, op)
 
-    def kernel_params(self, graph: Graph, op: Op) -> dict[str, Any]:
+    def geometry(self, graph: Graph, op: Op) -> dict[str, Any]:
+        """Shapes, stride and TFLite's padding, for the int8 and the float computation."""
         w = graph.tensor(op.inputs[1]).shape
         out = tuple(int(v) for v in op.attrs["out_shape"])
         top, left = transpose_conv_padding(out[1:3], w[1:3], op.attrs["stride"], op.attrs["padding"])
-        return {**requant_params(graph, op), "in_shape": tuple(graph.tensor(op.inputs[0]).shape), "out_shape": out,
+        return {"in_shape": tuple(graph.tensor(op.inputs[0]).shape), "out_shape": out,
                 "stride": tuple(int(s) for s in op.attrs["stride"]), "pad": (top, left),
                 "padding": (top, top, left, left)}
+
+    def kernel_params(self, graph: Graph, op: Op) -> dict[str, Any]:
+        return {**requant_params(graph, op), **self.geometry(graph, op)}
 
     def run_int8(self, args: list, params: dict[str, Any]) -> np.ndarray:
         return transpose_conv_s8(args[0], args[1], args[2] if len(args) > 2 else None, **params)
 
     def run_float(self, graph: Graph, op: Op, args: list) -> np.ndarray:
-        params = self.kernel_params(graph, op)
+        params = self.geometry(graph, op)
         x = samples(args[0], params["in_shape"]).reshape((-1,) + params["in_shape"][1:]).astype(np.float64)
         w = args[1].astype(np.float64)
         out_h, out_w = params["out_shape"][1:3]
@@ -143,12 +148,54 @@ class TransposeConv(OpDef):
                                                      (STRIDE_H_SLOT, "i32", int(op.attrs["stride"][0])),
                                                      (ACTIVATION_SLOT, "activation", op.attrs["activation"])])
 
+    def lower_aten(self, lowering, node) -> Any:
+        """``aten.conv_transpose1d / 2d`` (input, weight, bias, stride, padding, output_padding,
+        groups, dilation), through :func:`lower_transposed`."""
+        src = lowering.tensor(node, 0)
+        out = lower_transposed(lowering, lowering.label(node), node.name, src.name, len(src.torch_shape),
+                               lowering.weight(node, 1), lowering.weight(node, 2), lowering.arg(node, "stride", 1),
+                               lowering.arg(node, "padding", 0), lowering.arg(node, "output_padding", 0),
+                               lowering.arg(node, "dilation", 1), lowering.arg(node, "groups", 1))
+        return lowering.result(node, out)
+
     def build(self, builder, x, name, weights, bias=None, *, out_shape, stride=(1, 1), padding="same",
               activation="none", quant=None, w_quant=None, b_quant=None) -> str:
         """TRANSPOSE_CONV of ``x`` with OHWI ``weights`` into ``out_shape``."""
         ins = [x] + builder.weights(name, weights, bias, w_quant, b_quant)
         return builder.op(self.kind, name, ins, {"stride": tuple(stride), "padding": padding,
                                                  "activation": activation, "out_shape": tuple(out_shape)}, quant)
+
+
+def lower_transposed(lowering, label: str, name: str, x: str, rank: int, weight: np.ndarray, bias, stride, padding,
+                     output_padding, dilation, groups) -> str:
+    """A PyTorch transposed convolution (``(in, out, [kh,] kw)`` float64 ``weight``) of IR tensor
+    ``x`` whose PyTorch rank is ``rank``: PyTorch crops ``padding`` from the top and left of the
+    full scatter and sizes the output ``(H - 1) * stride - 2 * padding + k + output_padding``.
+    A TRANSPOSE_CONV into that size whose SAME or VALID padding crops the same (TFLite computes
+    it from the output size), else a VALID one of the full size then a SLICE of the window."""
+    if int(groups) != 1 or lowering.any_not(dilation, 1):
+        raise lowering.error(f"{label}: only transposed convolutions with groups 1 and dilation 1 can be lowered")
+    if rank == 3:
+        weight = weight[:, :, None, :]
+    stride, pads = lowering.pair(stride, rank), lowering.pair(padding, rank, height=0)
+    extra = lowering.pair(output_padding, rank, height=0)
+    builder = lowering.builder
+    n, in_h, in_w, _ = builder.graph.tensor(x).shape
+    filter_hw = weight.shape[2:4]
+    w_ohwi = weight.transpose(1, 2, 3, 0)
+    full = [(size - 1) * s + k for size, s, k in zip((in_h, in_w), stride, filter_hw)]
+    out_hw = [f - 2 * p + e for f, p, e in zip(full, pads, extra)]
+    out_shape = (n, out_hw[0], out_hw[1], w_ohwi.shape[0])
+    for mode in ("valid", "same"):
+        if transpose_conv_padding(out_hw, filter_hw, stride, mode) == pads:
+            return builder.transpose_conv(x, name, w_ohwi, bias, out_shape=out_shape, stride=stride, padding=mode)
+    if any(e > p for e, p in zip(extra, pads)):
+        raise lowering.error(f"{label}: padding {pads} with output_padding {extra} cannot be lowered",
+                             "use output_padding no larger than padding")
+    scattered = builder.transpose_conv(x, f"{name}/full", w_ohwi, bias, out_shape=(n, *full, w_ohwi.shape[0]),
+                                       stride=stride, padding="valid")
+    return builder.slice(scattered, name, (0, pads[0], pads[1], 0),
+                         (n, pads[0] + out_hw[0], pads[1] + out_hw[1], w_ohwi.shape[0]))
 
 
 OP = TransposeConv()

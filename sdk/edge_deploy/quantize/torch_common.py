@@ -58,20 +58,20 @@ def producing_op(builder, name):
 
 
 def fuse_activation(builder, name, src, activation, shared, label) -> Value:
-    """Fuse a ReLU / ReLU6 into the op producing ``src``; when that tensor has other users (the op,
-    or a BatchNorm / Dropout / Identity aliasing it, feeds another branch), the activation becomes
-    a separate 1x1 max pool with the activation fused, so the other users still read the
-    un-activated tensor."""
+    """Fuse a ReLU / ReLU6 into the op producing ``src`` when that op takes a fused activation
+    and nothing else reads its output. When that tensor has other users (the op, or a BatchNorm /
+    Dropout / Identity aliasing it, feeds another branch), a feature map gets a 1x1 max pool with
+    the activation fused, so the other users still read the un-activated tensor; anything else
+    (an op without a fused activation, such as a SLICE or a CONCATENATION) gets a RELU / RELU6 op."""
     op = producing_op(builder, src.name)
-    if op is None or "activation" not in op.attrs or op.attrs["activation"] != "none":
-        raise EdgeDeployError(f"{label}: an activation must directly follow a conv, linear, pool or add to be fused")
-    if not shared(src.name):
+    fusable = op is not None and op.attrs.get("activation", None) == "none"
+    if fusable and not shared(src.name):
         op.attrs["activation"] = activation
         return src
-    if len(builder.graph.tensor(src.name).shape) != 4:
-        raise EdgeDeployError(f"{label}: the op before this activation has other users and its output is not "
-                              "a feature map; it cannot be fused", "apply the activation on each branch's own copy")
-    out = builder.max_pool2d(src.name, name, filter_hw=(1, 1), stride=(1, 1), activation=activation)
+    if fusable and len(builder.graph.tensor(src.name).shape) == 4:
+        out = builder.max_pool2d(src.name, name, filter_hw=(1, 1), stride=(1, 1), activation=activation)
+    else:
+        out = getattr(builder, activation)(src.name, name)
     return Value(out, src.torch_shape, src.column_order)
 
 
