@@ -62,11 +62,16 @@ def test_planned_ticnn_runs_bit_exact_on_qemu(planned_checkpoint, qemu_arm, tmp_
     model_c = (out / "src" / "model.c").read_text()
     assert model_c.count("    ed_threshold_s8(") == n_sites
     layers = json.loads((out / "report.json").read_text())["layers"]
+    # fc1 reads the 10 % site, so the zero-skipping kernel applies to it and is priced (whether it
+    # or the dense kernel wins is the cost model's call: test_activation_firmware_kernels runs it
+    # on QEMU); any layer given it reads a sparse input, and the C calls it exactly then.
+    fc1 = next(r for r in layers if r["name"] == "fc1")
+    priced = {a["kernel"]: a for a in fc1["kernel_choice"]["alternatives"]}
+    assert fc1["kernel"] == "ed_fully_connected_skip_zero_s8" or "cycles" in priced["ed_fully_connected_skip_zero_s8"]
     chosen = [r for r in layers if r["kernel"] == "ed_fully_connected_skip_zero_s8"]
-    # fc1 reads the 10 % site; any other layer given the skipping kernel reads a sparse input too.
     density = {r["name"]: r["kernel_choice"]["facts"]["input_density"] for r in chosen}
-    assert density.get("fc1", 1.0) < 0.25 and max(density.values()) <= 0.5, density
-    assert "return ed_fully_connected_skip_zero_s8(" in model_c
+    assert all(d <= 0.5 for d in density.values()), density
+    assert ("return ed_fully_connected_skip_zero_s8(" in model_c) == bool(chosen)
     x, _, _ = load_windows(None, "test", window=512)
     batch = x[:: max(1, len(x) // 6)][:6].astype(np.float32)
     inputs, outputs = tmp_path / "x.npy", tmp_path / "y.npy"

@@ -42,8 +42,9 @@ class EdFullyConnectedSkipZeroS8(KernelSpec):
     header = "ed_activation.h"
     family = "sparse"
     cost_terms = ("inputs", "kept_macs", "outputs", "calls")
-    calibration = tuple(fully_connected(d, u, density=q) for d, u in ((512, 64), (448, 100), (128, 32), (16, 10))
-                        for q in (0.1, 0.3, 0.6))
+    calibration = tuple(fully_connected(d, u, density=q)
+                        for d, u in ((512, 64), (448, 100), (128, 32), (16, 10), (256, 8), (64, 64), (1024, 16))
+                        for q in (0.05, 0.1, 0.3, 0.6))
 
     def applies(self, call: LayerCall) -> str | None:
         if input_density(call.graph, call.op.inputs[0]) is None:
