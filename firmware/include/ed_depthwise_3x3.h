@@ -10,8 +10,10 @@
  * The method: one channel at a time along an output row, four outputs per pass, SMLAD on pairs
  * of taps. Channels are gathered four at a time: input row iy of channels c..c+3 becomes four
  * rows of int16 in the scratch ring, one per channel, one halfword per input column of the
- * padded row (the input zero point outside the input). A row stays in the ring of three while
- * later output rows read it. For a channel and a kernel row with weights w0, w1, w2 the build
+ * padded row (the input zero point outside the input), stored as int16 pairs of neighbouring
+ * columns; per pair the ring holds five slots, input row iy in slot iy mod 3 and slots 0 and 1
+ * again in slots 3 and 4, so the three rows of an output row are adjacent words. A row stays in
+ * the ring while later output rows read it. For a channel and a kernel row with weights w0, w1, w2 the build
  * stores the int16 pairs W01 = (w0, w1) and W12 = (w1, w2); with the inputs as int16 pairs
  * A = (i0, i1), B = (i2, i3), C = (i4, i5) four stride-1 outputs are
  *
@@ -52,8 +54,9 @@ arm_cmsis_nn_status ed_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
                                              const cmsis_nn_dims *output_dims,
                                              int8_t *output_data);
 
-/** Scratch bytes: a ring of 3 gathered rows x 4 channels x (stride_w * 4 * ceil(out_w / 4) + 2)
- *  int16 columns (every column the last pass of four outputs reads). */
+/** Scratch bytes: 4 channels x 5 slots (3 gathered rows, the first two stored twice so a pass
+ *  finds its three rows side by side) x (stride_w * 4 * ceil(out_w / 4) + 2) int16 columns
+ *  (every column the last pass of four outputs reads). */
 int32_t ed_depthwise_conv_3x3_s8_get_buffer_size(const cmsis_nn_dw_conv_params *dw_conv_params,
                                                  const cmsis_nn_dims *input_dims,
                                                  const cmsis_nn_dims *filter_dims,

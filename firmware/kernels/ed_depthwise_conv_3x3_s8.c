@@ -15,7 +15,30 @@
 #define ed_dw3_smlatb(a, b, acc) __smlatb((a), (b), (acc))
 #define ed_dw3_sxtb16(x) ((uint32_t)__sxtb16(x))
 #define ed_dw3_sxtb16_ror8(x) ed_sxtb16_ror8_asm(x)
+/* PKHBT: (lo's low halfword, hi's low halfword); PKHTB: (lo's high halfword, hi's high halfword). */
+static inline uint32_t ed_dw3_pkhbt(uint32_t lo, uint32_t hi)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+static inline uint32_t ed_dw3_pkhtb(uint32_t hi, uint32_t lo)
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+    return r;
+}
 #else
+/* (lo's low halfword, hi's low halfword) */
+static inline uint32_t ed_dw3_pkhbt(uint32_t lo, uint32_t hi)
+{
+    return (lo & 0xFFFFu) | (hi << 16);
+}
+/* (lo's high halfword, hi's high halfword) */
+static inline uint32_t ed_dw3_pkhtb(uint32_t hi, uint32_t lo)
+{
+    return (hi & 0xFFFF0000u) | (lo >> 16);
+}
 static inline int32_t ed_dw3_lo(uint32_t v)
 {
     return (int16_t)(v & 0xFFFFu);
@@ -59,12 +82,32 @@ typedef struct
     const cmsis_nn_dims *in;
     const int8_t *input; /* this batch */
     int8_t *output;      /* this batch */
-    uint32_t *ring;      /* 3 slots x 4 channels x words rows */
-    int32_t cout, out_h, out_w, words; /* words: int16 pairs per gathered channel row */
+    uint32_t *ring;      /* per channel of the group: words x ED_DW3_SLOTS words */
+    int32_t cout, out_h, out_w, words; /* words: int16 pairs per gathered row */
     int32_t stride_h, stride_w, pad_top, pad_left;
     int32_t act_min, act_max;
     uint32_t zp4; /* the input zero point in four bytes */
 } ed_dw3_layer_t;
+
+/* The ring holds input row iy in slot iy mod 3 and, for slots 0 and 1, again in slot + 3, so
+ * the three rows of any output row are consecutive slots. Word (pair k, slot s, channel i) is
+ * ring[(k * ED_DW3_SLOTS + s) * 4 + i]: a pass of channel i from slot s reads pair j of kernel
+ * row r at p[20 j + 4 r] with p = ring + 4 s + i (fixed offsets for the Thumb-2 loads). */
+#define ED_DW3_SLOTS 5
+#define ED_DW3_PAIR (4 * ED_DW3_SLOTS) /* words per column pair */
+
+/* A channel's constants, gathered per group (the pass reads them at fixed offsets): its six
+ * weight words, its folded bias, its fast requantization (ed_requant_t's first four fields). */
+typedef struct
+{
+    uint32_t w[6];
+    int32_t bias;
+    int32_t mult;
+    uint32_t round_lo;
+    int32_t round_hi;
+    int32_t hi_shift;
+} ed_dw3_channel_t;
+_Static_assert(sizeof(ed_dw3_channel_t) == 44, "the pass reads ed_dw3_channel_t at fixed offsets");
 
 /* Four input channels (oc0.. of input column `col`, input row `row`, or the zero point) as a word. */
 static inline uint32_t ed_dw3_word(const ed_dw3_layer_t *L, const int8_t *row, int32_t col, int32_t valid)
@@ -86,239 +129,249 @@ static inline uint32_t ed_dw3_word(const ed_dw3_layer_t *L, const int8_t *row, i
     return word;
 }
 
-/* Input row iy (outside the input: all zero point) of channels oc0..oc0+3 into the four channel
- * rows dst[0..3]: per two columns j, j + 1 one int16 pair (x_j, x_j+1) per channel. */
+/* Column pairs as the ring stores them: the four channels' pairs (x_j, x_j+1) from the words
+ * x0 (column j) and x1 (column j + 1), at d[0..3] and again at d[dup..dup + 3]. */
+static inline void ed_dw3_store_pairs(uint32_t x0, uint32_t x1, uint32_t *d, uint32_t *d2)
+{
+    const uint32_t e0 = ed_dw3_sxtb16(x0), e1 = ed_dw3_sxtb16(x1);           /* (c0, c2) of each column */
+    const uint32_t o0 = ed_dw3_sxtb16_ror8(x0), o1 = ed_dw3_sxtb16_ror8(x1); /* (c1, c3) */
+    const uint32_t c0 = ed_dw3_pkhbt(e0, e1), c2 = ed_dw3_pkhtb(e1, e0);
+    const uint32_t c1 = ed_dw3_pkhbt(o0, o1), c3 = ed_dw3_pkhtb(o1, o0);
+    d[0] = c0;
+    d[1] = c1;
+    d[2] = c2;
+    d[3] = c3;
+    d2[0] = c0;
+    d2[1] = c1;
+    d2[2] = c2;
+    d2[3] = c3;
+}
+
+/* Input row iy (outside the input: all zero point) of channels oc0..oc0+3 into ring slot `slot`
+ * (and slot + 3 when slot < 2) of the four channels: per two columns j, j + 1 one int16 pair
+ * (x_j, x_j+1) per channel. */
 static __attribute__((noinline)) void ed_dw3_gather(const ed_dw3_layer_t *L, int32_t iy, int32_t oc0, int32_t valid,
-                                                    uint32_t *dst)
+                                                    int32_t slot)
 {
     const int8_t *row = (iy >= 0 && iy < L->in->h) ? L->input + iy * L->in->w * L->in->c + oc0 : NULL;
-    uint32_t *d0 = dst, *d1 = dst + L->words, *d2 = dst + 2 * L->words, *d3 = dst + 3 * L->words;
-    const int32_t in_w = L->in->w, pixel = L->in->c, words = L->words;
-    const int fast = row != NULL && valid == 4;
-    int32_t col = -L->pad_left;
-    for (int32_t k = 0; k < words; k++, col += 2)
+    const int32_t in_w = L->in->w, pixel = L->in->c, words = L->words, pad = L->pad_left;
+    const int32_t dup = slot < 2 ? 12 : 0; /* the copy's offset, slot + 3 (0: the same words twice) */
+    /* Pairs k whose two columns -pad + 2k, -pad + 2k + 1 are both inside: k_lo <= k < k_hi. */
+    int32_t k_lo = words, k_hi = words;
+    if (row != NULL && valid == 4)
     {
-        uint32_t x0, x1;
-        if (fast && col >= 0 && col + 1 < in_w)
+        k_lo = ed_min_i32(words, (pad + 1) / 2);
+        k_hi = ed_max_i32(k_lo, ed_min_i32(words, (in_w + pad) / 2));
+    }
+    uint32_t *d = L->ring + 4 * slot;
+    for (int32_t k = 0; k < words; k++, d += ED_DW3_PAIR)
+    {
+        if (k == k_lo)
         {
-            const int8_t *p = row + col * pixel;
-            x0 = ed_read_u32(p);
-            x1 = ed_read_u32(p + pixel);
+            const int8_t *src = row + (2 * k - pad) * pixel;
+            for (; k < k_hi; k++, d += ED_DW3_PAIR, src += 2 * pixel)
+            {
+                ed_dw3_store_pairs(ed_read_u32(src), ed_read_u32(src + pixel), d, d + dup);
+            }
+            if (k == words)
+            {
+                break;
+            }
         }
-        else
-        {
-            x0 = ed_dw3_word(L, row, col, valid);
-            x1 = ed_dw3_word(L, row, col + 1, valid);
-        }
-        const uint32_t e0 = ed_dw3_sxtb16(x0), e1 = ed_dw3_sxtb16(x1);   /* (c0, c2) of each column */
-        const uint32_t o0 = ed_dw3_sxtb16_ror8(x0), o1 = ed_dw3_sxtb16_ror8(x1); /* (c1, c3) */
-        d0[k] = (e0 & 0xFFFFu) | (e1 << 16);
-        d2[k] = (e1 & 0xFFFF0000u) | (e0 >> 16);
-        d1[k] = (o0 & 0xFFFFu) | (o1 << 16);
-        d3[k] = (o1 & 0xFFFF0000u) | (o0 >> 16);
+        const int32_t col = 2 * k - pad;
+        ed_dw3_store_pairs(ed_dw3_word(L, row, col, valid), ed_dw3_word(L, row, col + 1, valid), d, d + dup);
     }
 }
 
-#if ED_NN_ASM
-/* One kernel row of a pass of four stride-1 outputs (Thumb-2; GCC spills the C form): the
- * channel's row at %[p], its weight pairs at byte `wo` of %[w]. */
-#define ED_DW3_ROW_S1_ASM(p, wo)                                                                                       \
-    "ldr %[wa], [%[w], #" wo "]\n\t"                                                                                   \
-    "ldr %[wb], [%[w], #" wo "+4]\n\t"                                                                                 \
-    "ldr %[xa], [%[" p "]]\n\t"                                                                                        \
-    "ldr %[xb], [%[" p "], #4]\n\t"                                                                                    \
-    "smlad %[a0], %[xa], %[wa], %[a0]\n\t"                                                                             \
-    "smlatb %[a1], %[xa], %[wa], %[a1]\n\t"                                                                            \
-    "ldr %[xa], [%[" p "], #8]\n\t"                                                                                    \
-    "smlabt %[a0], %[xb], %[wb], %[a0]\n\t"                                                                            \
-    "smlad %[a1], %[xb], %[wb], %[a1]\n\t"                                                                             \
-    "smlad %[a2], %[xb], %[wa], %[a2]\n\t"                                                                             \
-    "smlatb %[a3], %[xb], %[wa], %[a3]\n\t"                                                                            \
-    "smlabt %[a2], %[xa], %[wb], %[a2]\n\t"                                                                            \
-    "smlad %[a3], %[xa], %[wb], %[a3]\n\t"
-/* The same for stride 2: pairs P0..P4 of the row, ok = SMLAD(Pk, W01) + SMLABT(Pk+1, W12). */
-#define ED_DW3_ROW_S2_ASM(p, wo)                                                                                       \
-    "ldr %[wa], [%[w], #" wo "]\n\t"                                                                                   \
-    "ldr %[wb], [%[w], #" wo "+4]\n\t"                                                                                 \
-    "ldr %[xa], [%[" p "]]\n\t"                                                                                        \
-    "ldr %[xb], [%[" p "], #4]\n\t"                                                                                    \
-    "smlad %[a0], %[xa], %[wa], %[a0]\n\t"                                                                             \
-    "smlabt %[a0], %[xb], %[wb], %[a0]\n\t"                                                                            \
-    "ldr %[xa], [%[" p "], #8]\n\t"                                                                                    \
-    "smlad %[a1], %[xb], %[wa], %[a1]\n\t"                                                                             \
-    "smlabt %[a1], %[xa], %[wb], %[a1]\n\t"                                                                            \
-    "ldr %[xb], [%[" p "], #12]\n\t"                                                                                   \
-    "smlad %[a2], %[xa], %[wa], %[a2]\n\t"                                                                             \
-    "smlabt %[a2], %[xb], %[wb], %[a2]\n\t"                                                                            \
-    "ldr %[xa], [%[" p "], #16]\n\t"                                                                                   \
-    "smlad %[a3], %[xb], %[wa], %[a3]\n\t"                                                                             \
-    "smlabt %[a3], %[xa], %[wb], %[a3]\n\t"
-/* The fast requantization of accumulator `a` (ed_requant_fast, then SSAT) with the channel's
- * constants in %[m], %[lo0], %[hi0], %[sh]. */
-#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
-#define ED_DW3_REQUANT_ASM(a)                                                                                          \
-    "mov %[lo], %[lo0]\n\t"                                                                                            \
-    "mov %[hi], %[hi0]\n\t"                                                                                            \
-    "smlal %[lo], %[hi], %[" a "], %[m]\n\t"                                                                           \
-    "asr %[hi], %[hi], %[sh]\n\t"                                                                                      \
-    "ssat %[" a "], #8, %[hi]\n\t"
-#else
-#define ED_DW3_REQUANT_ASM(a)                                                                                          \
-    "and %[lo], %[" a "], #0x80000000\n\t"                                                                             \
-    "subs %[lo], %[lo0], %[lo]\n\t"                                                                                    \
-    "sbc %[hi], %[hi0], #0\n\t"                                                                                        \
-    "smlal %[lo], %[hi], %[" a "], %[m]\n\t"                                                                           \
-    "asr %[hi], %[hi], %[sh]\n\t"                                                                                      \
-    "ssat %[" a "], #8, %[hi]\n\t"
-#endif
-#endif
-
-/* The four accumulators of the pass at row pointers p0..p2 (stride 1: each row's words 0..2,
- * stride 2: words 0..4), bias added. */
-static inline __attribute__((always_inline)) void ed_dw3_pass(const uint32_t *p0, const uint32_t *p1, const uint32_t *p2, const uint32_t *w,
-                               int32_t stride2, int32_t bias, int32_t acc[4])
+/* The four accumulators of the pass at ring pointer p (pair j of kernel row r at p[20j + 4r];
+ * stride 1: pairs 0..2, stride 2: pairs 0..4), the bias added. */
+static void ed_dw3_pass(const uint32_t *p, const ed_dw3_channel_t *k, int32_t stride2, int32_t acc[4])
 {
-    int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias;
-#if ED_NN_ASM
-    uint32_t wa, wb, xa, xb;
-    if (stride2)
+    int32_t a0 = k->bias, a1 = k->bias, a2 = k->bias, a3 = k->bias;
+    for (int32_t r = 0; r < 3; r++, p += 4)
     {
-        __asm__("" ED_DW3_ROW_S2_ASM("p0", "0") ED_DW3_ROW_S2_ASM("p1", "8") ED_DW3_ROW_S2_ASM("p2", "16")
-                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [wa] "=&r"(wa), [wb] "=&r"(wb),
-                  [xa] "=&r"(xa), [xb] "=&r"(xb)
-                : [p0] "r"(p0), [p1] "r"(p1), [p2] "r"(p2), [w] "r"(w)
-                : "memory");
-    }
-    else
-    {
-        __asm__("" ED_DW3_ROW_S1_ASM("p0", "0") ED_DW3_ROW_S1_ASM("p1", "8") ED_DW3_ROW_S1_ASM("p2", "16")
-                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [wa] "=&r"(wa), [wb] "=&r"(wb),
-                  [xa] "=&r"(xa), [xb] "=&r"(xb)
-                : [p0] "r"(p0), [p1] "r"(p1), [p2] "r"(p2), [w] "r"(w)
-                : "memory");
-    }
-#else
-    const uint32_t *rows[3] = {p0, p1, p2};
-    for (int32_t ky = 0; ky < 3; ky++)
-    {
-        const uint32_t *p = rows[ky];
-        const uint32_t w01 = w[2 * ky], w12 = w[2 * ky + 1];
+        const uint32_t w01 = k->w[2 * r], w12 = k->w[2 * r + 1];
         if (stride2)
         {
-            a0 = ed_dw3_smlabt(p[1], w12, ed_dw3_smlad(p[0], w01, a0));
-            a1 = ed_dw3_smlabt(p[2], w12, ed_dw3_smlad(p[1], w01, a1));
-            a2 = ed_dw3_smlabt(p[3], w12, ed_dw3_smlad(p[2], w01, a2));
-            a3 = ed_dw3_smlabt(p[4], w12, ed_dw3_smlad(p[3], w01, a3));
+            a0 = ed_dw3_smlabt(p[20], w12, ed_dw3_smlad(p[0], w01, a0));
+            a1 = ed_dw3_smlabt(p[40], w12, ed_dw3_smlad(p[20], w01, a1));
+            a2 = ed_dw3_smlabt(p[60], w12, ed_dw3_smlad(p[40], w01, a2));
+            a3 = ed_dw3_smlabt(p[80], w12, ed_dw3_smlad(p[60], w01, a3));
         }
         else
         {
-            a0 = ed_dw3_smlabt(p[1], w12, ed_dw3_smlad(p[0], w01, a0));
-            a1 = ed_dw3_smlad(p[1], w12, ed_dw3_smlatb(p[0], w01, a1));
-            a2 = ed_dw3_smlabt(p[2], w12, ed_dw3_smlad(p[1], w01, a2));
-            a3 = ed_dw3_smlad(p[2], w12, ed_dw3_smlatb(p[1], w01, a3));
+            a0 = ed_dw3_smlabt(p[20], w12, ed_dw3_smlad(p[0], w01, a0));
+            a1 = ed_dw3_smlad(p[20], w12, ed_dw3_smlatb(p[0], w01, a1));
+            a2 = ed_dw3_smlabt(p[40], w12, ed_dw3_smlad(p[20], w01, a2));
+            a3 = ed_dw3_smlad(p[40], w12, ed_dw3_smlatb(p[20], w01, a3));
         }
     }
-#endif
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = a2;
     acc[3] = a3;
 }
 
-/* The four accumulators requantized on the fast path and saturated to int8 (not clamped). */
-static inline __attribute__((always_inline)) void ed_dw3_requant4(const ed_requant_t *q, int32_t acc[4])
-{
 #if ED_NN_ASM
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    uint32_t lo, hi;
-    __asm__(ED_DW3_REQUANT_ASM("a0") ED_DW3_REQUANT_ASM("a1") ED_DW3_REQUANT_ASM("a2") ED_DW3_REQUANT_ASM("a3")
-            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [lo] "=&r"(lo), [hi] "=&r"(hi)
-            : [m] "r"(q->mult), [lo0] "r"(q->round_lo), [hi0] "r"(q->round_hi), [sh] "r"(q->hi_shift)
-            : "cc");
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+/* The run of full passes of one channel along an output row, in Thumb-2 (ed_dw3_run_s1/_s2). */
+typedef struct
+{
+    const uint32_t *p;             /* +0: the first pass's ring pointer */
+    const ed_dw3_channel_t *k;     /* +4 */
+    int8_t *out;                   /* +8: the first output */
+    int32_t step;                  /* +12: bytes between outputs (the channel count) */
+    const uint32_t *end;           /* +16: p after the last pass */
+} ed_dw3_run_t;
+
+/* Naked: the body is basic asm only, so the argument (r0) is marked unused. */
+#define ED_DW3_ARG __attribute__((unused))
+
+/* Registers: r0 ring pointer, r1 channel constants, r2 output, r3 step, r4-r7 the four
+ * accumulators, r8 / r9 the weight pairs (then mult, round_lo), r10 / r11 inputs (then round_hi,
+ * hi_shift), r12 / lr the requantization's 64-bit sum; [sp] the end pointer. */
+#define ED_DW3_ENTER                                                                                                   \
+    "push {r4-r11, lr}\n\t"                                                                                            \
+    "sub sp, sp, #8\n\t"                                                                                               \
+    "ldr r12, [r0, #16]\n\t"                                                                                           \
+    "ldr r1, [r0, #4]\n\t"                                                                                             \
+    "ldr r2, [r0, #8]\n\t"                                                                                             \
+    "ldr r3, [r0, #12]\n\t"                                                                                            \
+    "ldr r0, [r0]\n\t"                                                                                                 \
+    "str r12, [sp]\n\t"                                                                                                \
+    "1:\n\t"                                                                                                           \
+    "ldr r4, [r1, #24]\n\t"                                                                                            \
+    "mov r5, r4\n\t"                                                                                                   \
+    "mov r6, r4\n\t"                                                                                                   \
+    "mov r7, r4\n\t"
+/* Kernel row r of a stride-1 pass: weights at byte wo of r1, pairs A, B, C at xo, xo + 80, xo + 160. */
+#define ED_DW3_S1_ROW(wo, xo, xo20, xo40)                                                                              \
+    "ldr r8, [r1, #" wo "]\n\t"                                                                                        \
+    "ldr r9, [r1, #" wo "+4]\n\t"                                                                                      \
+    "ldr r10, [r0, #" xo "]\n\t"                                                                                       \
+    "ldr r11, [r0, #" xo20 "]\n\t"                                                                                     \
+    "smlad r4, r10, r8, r4\n\t"                                                                                        \
+    "smlatb r5, r10, r8, r5\n\t"                                                                                       \
+    "ldr r10, [r0, #" xo40 "]\n\t"                                                                                     \
+    "smlabt r4, r11, r9, r4\n\t"                                                                                       \
+    "smlad r5, r11, r9, r5\n\t"                                                                                        \
+    "smlad r6, r11, r8, r6\n\t"                                                                                        \
+    "smlatb r7, r11, r8, r7\n\t"                                                                                       \
+    "smlabt r6, r10, r9, r6\n\t"                                                                                       \
+    "smlad r7, r10, r9, r7\n\t"
+/* Kernel row r of a stride-2 pass: pairs P0..P4 at xo + 80 j. */
+#define ED_DW3_S2_ROW(wo, xo, xo20, xo40, xo60, xo80)                                                                  \
+    "ldr r8, [r1, #" wo "]\n\t"                                                                                        \
+    "ldr r9, [r1, #" wo "+4]\n\t"                                                                                      \
+    "ldr r10, [r0, #" xo "]\n\t"                                                                                       \
+    "ldr r11, [r0, #" xo20 "]\n\t"                                                                                     \
+    "smlad r4, r10, r8, r4\n\t"                                                                                        \
+    "smlabt r4, r11, r9, r4\n\t"                                                                                       \
+    "ldr r10, [r0, #" xo40 "]\n\t"                                                                                     \
+    "smlad r5, r11, r8, r5\n\t"                                                                                        \
+    "smlabt r5, r10, r9, r5\n\t"                                                                                       \
+    "ldr r11, [r0, #" xo60 "]\n\t"                                                                                     \
+    "smlad r6, r10, r8, r6\n\t"                                                                                        \
+    "smlabt r6, r11, r9, r6\n\t"                                                                                       \
+    "ldr r10, [r0, #" xo80 "]\n\t"                                                                                     \
+    "smlad r7, r11, r8, r7\n\t"                                                                                        \
+    "smlabt r7, r10, r9, r7\n\t"
+/* The fast requantization of accumulator `a` (ed_requant_fast, then SSAT). */
+#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
+#define ED_DW3_RQ(a)                                                                                                   \
+    "mov r12, r9\n\t"                                                                                                  \
+    "mov lr, r10\n\t"                                                                                                  \
+    "smlal r12, lr, " a ", r8\n\t"                                                                                     \
+    "asr lr, lr, r11\n\t"                                                                                              \
+    "ssat " a ", #8, lr\n\t"
 #else
-    for (int32_t i = 0; i < 4; i++)
-    {
-        acc[i] = ed_sat8(ed_requant_fast(q, acc[i]));
-    }
+#define ED_DW3_RQ(a)                                                                                                   \
+    "and r12, " a ", #0x80000000\n\t"                                                                                  \
+    "subs r12, r9, r12\n\t"                                                                                            \
+    "sbc lr, r10, #0\n\t"                                                                                              \
+    "smlal r12, lr, " a ", r8\n\t"                                                                                     \
+    "asr lr, lr, r11\n\t"                                                                                              \
+    "ssat " a ", #8, lr\n\t"
 #endif
+/* Requantize and store the pass's four outputs, advance the ring pointer, loop. */
+#define ED_DW3_LEAVE(advance)                                                                                          \
+    "add r0, r0, #" advance "\n\t"                                                                                     \
+    "ldr r8, [r1, #28]\n\t"                                                                                            \
+    "ldr r9, [r1, #32]\n\t"                                                                                            \
+    "ldr r10, [r1, #36]\n\t"                                                                                           \
+    "ldr r11, [r1, #40]\n\t"                                                                                           \
+    ED_DW3_RQ("r4") ED_DW3_RQ("r5") ED_DW3_RQ("r6") ED_DW3_RQ("r7")                                                   \
+    "strb r4, [r2]\n\t"                                                                                                \
+    "strb r5, [r2, r3]\n\t"                                                                                            \
+    "add r2, r2, r3, lsl #1\n\t"                                                                                       \
+    "strb r6, [r2]\n\t"                                                                                                \
+    "strb r7, [r2, r3]\n\t"                                                                                            \
+    "add r2, r2, r3, lsl #1\n\t"                                                                                       \
+    "ldr r12, [sp]\n\t"                                                                                                \
+    "cmp r0, r12\n\t"                                                                                                  \
+    "bne 1b\n\t"                                                                                                       \
+    "add sp, sp, #8\n\t"                                                                                               \
+    "pop {r4-r11, pc}\n\t"
+
+__attribute__((naked, noinline)) static void ed_dw3_run_s1(ED_DW3_ARG const ed_dw3_run_t *run)
+{
+    __asm__ volatile(ED_DW3_ENTER ED_DW3_S1_ROW("0", "0", "80", "160") ED_DW3_S1_ROW("8", "16", "96", "176")
+                     ED_DW3_S1_ROW("16", "32", "112", "192") ED_DW3_LEAVE("160"));
 }
 
-/* One output row of one channel: rows r[0..2] are the channel's gathered input rows, w its six
- * packed weight words. */
-static __attribute__((noinline)) void ed_dw3_channel_row(const ed_dw3_layer_t *L, const uint32_t *const *r,
-                                                         const uint32_t *w, int32_t bias, const ed_requant_out_t *rq,
+__attribute__((naked, noinline)) static void ed_dw3_run_s2(ED_DW3_ARG const ed_dw3_run_t *run)
+{
+    __asm__ volatile(ED_DW3_ENTER ED_DW3_S2_ROW("0", "0", "80", "160", "240", "320")
+                     ED_DW3_S2_ROW("8", "16", "96", "176", "256", "336")
+                     ED_DW3_S2_ROW("16", "32", "112", "192", "272", "352") ED_DW3_LEAVE("320"));
+}
+#endif
+
+/* One output row of one channel: p its ring pointer at the row's first slot, k its constants,
+ * rq its requantization. */
+static __attribute__((noinline)) void ed_dw3_channel_row(const ed_dw3_layer_t *L, const uint32_t *p,
+                                                         const ed_dw3_channel_t *k, const ed_requant_out_t *rq,
                                                          int8_t *out)
 {
-    const int32_t step = L->cout, stride2 = L->stride_w == 2, adv = stride2 ? 4 : 2;
-    const uint32_t *p0 = r[0], *p1 = r[1], *p2 = r[2];
+    const int32_t step = L->cout, stride2 = L->stride_w == 2, adv = ED_DW3_PAIR * (stride2 ? 4 : 2);
     const int32_t act_min = L->act_min, act_max = L->act_max;
-    const int clamp = act_min > -128 || act_max < 127;
+    const int fast = rq->q.hi_shift >= 0;
     int32_t x = 0;
 #if ED_NN_ASM
-    if (rq->q.hi_shift >= 0 && !clamp)
+    if (fast && act_min == -128 && act_max == 127 && L->out_w >= 4)
     {
-        /* Full passes: the multiply-adds, the fast requantization and four byte stores. */
-        const ed_requant_t *q = &rq->q;
-        for (; x + 4 <= L->out_w; x += 4, p0 += adv, p1 += adv, p2 += adv)
+        const int32_t passes = L->out_w / 4;
+        const ed_dw3_run_t run = {p, k, out, step, p + passes * adv};
+        if (stride2)
         {
-            int32_t acc[4];
-            ed_dw3_pass(p0, p1, p2, w, stride2, bias, acc);
-            int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-            uint32_t m, lo0, hi0, sh, lo, hi;
-            __asm__ volatile("ldr %[m], [%[q]]\n\t"
-                             "ldr %[lo0], [%[q], #4]\n\t"
-                             "ldr %[hi0], [%[q], #8]\n\t"
-                             "ldr %[sh], [%[q], #12]\n\t"
-                             ED_DW3_REQUANT_ASM("a0") ED_DW3_REQUANT_ASM("a1") ED_DW3_REQUANT_ASM("a2")
-                             ED_DW3_REQUANT_ASM("a3")
-                             "strb %[a0], [%[out]]\n\t"
-                             "strb %[a1], [%[out], %[step]]\n\t"
-                             "add %[out], %[out], %[step], lsl #1\n\t"
-                             "strb %[a2], [%[out]]\n\t"
-                             "strb %[a3], [%[out], %[step]]\n\t"
-                             "add %[out], %[out], %[step], lsl #1\n\t"
-                             : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [out] "+r"(out),
-                               [m] "=&r"(m), [lo0] "=&r"(lo0), [hi0] "=&r"(hi0), [sh] "=&r"(sh), [lo] "=&r"(lo),
-                               [hi] "=&r"(hi)
-                             : [q] "r"(q), [step] "r"(step)
-                             : "cc", "memory");
-        }
-    }
-#endif
-    const int fast = rq->q.hi_shift >= 0;
-    const ed_requant_t q = rq->q;
-    int32_t acc[4];
-    for (; x < L->out_w; x += 4, p0 += adv, p1 += adv, p2 += adv)
-    {
-        ed_dw3_pass(p0, p1, p2, w, stride2, bias, acc);
-        const int32_t n = L->out_w - x;
-        if (fast && n >= 4)
-        {
-            ed_dw3_requant4(&q, acc);
-            if (clamp)
-            {
-                for (int32_t i = 0; i < 4; i++)
-                {
-                    acc[i] = ed_min_i32(ed_max_i32(acc[i], act_min), act_max);
-                }
-            }
-            out[0] = (int8_t)acc[0];
-            out[step] = (int8_t)acc[1];
-            out[2 * step] = (int8_t)acc[2];
-            out[3 * step] = (int8_t)acc[3];
-            out += 4 * step;
+            ed_dw3_run_s2(&run);
         }
         else
         {
-            /* The last pass of fewer than four outputs, or a channel off the fast path. */
-            for (int32_t i = 0; i < ed_min_i32(4, n); i++, out += step)
+            ed_dw3_run_s1(&run);
+        }
+        x = 4 * passes;
+        p += passes * adv;
+        out += x * step;
+    }
+#endif
+    int32_t acc[4];
+    for (; x < L->out_w; x += 4, p += adv)
+    {
+        ed_dw3_pass(p, k, stride2, acc);
+        const int32_t n = ed_min_i32(4, L->out_w - x);
+        for (int32_t i = 0; i < n; i++, out += step)
+        {
+            int32_t v;
+            if (fast)
             {
-                *out = ed_requant_out_s8(rq, acc[i], act_min, act_max);
+                v = ed_sat8(ed_requant_fast(&rq->q, acc[i]));
+                v = ed_min_i32(ed_max_i32(v, act_min), act_max);
             }
+            else
+            {
+                v = ed_requant_out_s8(rq, acc[i], act_min, act_max);
+            }
+            *out = (int8_t)v;
         }
     }
 }
@@ -330,35 +383,39 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
                                                    int32_t output_offset)
 {
     ed_requant_out_t rq[4];
+    ed_dw3_channel_t k[4];
     for (int32_t i = 0; i < valid; i++)
     {
-        rq[i] = ed_requant_out_prepare(quant->multiplier[oc0 + i], quant->shift[oc0 + i], output_offset);
+        const int32_t c = oc0 + i;
+        rq[i] = ed_requant_out_prepare(quant->multiplier[c], quant->shift[c], output_offset);
+        for (int32_t j = 0; j < 6; j++)
+        {
+            k[i].w[j] = w[6 * c + j];
+        }
+        k[i].bias = folded_bias[c];
+        k[i].mult = rq[i].q.mult;
+        k[i].round_lo = rq[i].q.round_lo;
+        k[i].round_hi = rq[i].q.round_hi;
+        k[i].hi_shift = rq[i].q.hi_shift;
     }
-    const int32_t slot_words = 4 * L->words;
-    /* Input row iy sits in ring slot iy mod 3 from when an output row first needs it until the
-     * window has passed it, so each input row is gathered once per group. */
+    /* Input row iy sits in slot iy mod 3 from when an output row first needs it until the window
+     * has passed it, so each input row is gathered once per group. */
     int32_t iy0 = -L->pad_top;
     int32_t next = iy0; /* first input row not gathered yet */
     int8_t *out = L->output + oc0;
     for (int32_t oy = 0; oy < L->out_h; oy++, iy0 += L->stride_h, out += L->out_w * L->cout)
     {
-        const uint32_t *slots[3];
         next = ed_max_i32(next, iy0);
-        for (int32_t ky = 0; ky < 3; ky++)
+        for (; next < iy0 + 3; next++)
         {
-            const int32_t iy = iy0 + ky;
-            const int32_t m = iy % 3;
-            uint32_t *dst = L->ring + (m < 0 ? m + 3 : m) * slot_words;
-            if (iy == next)
-            {
-                ed_dw3_gather(L, next++, oc0, valid, dst);
-            }
-            slots[ky] = dst;
+            const int32_t m = next % 3;
+            ed_dw3_gather(L, next, oc0, valid, m < 0 ? m + 3 : m);
         }
+        const int32_t m = iy0 % 3;
+        const uint32_t *p = L->ring + 4 * (m < 0 ? m + 3 : m);
         for (int32_t i = 0; i < valid; i++)
         {
-            const uint32_t *rows[3] = {slots[0] + i * L->words, slots[1] + i * L->words, slots[2] + i * L->words};
-            ed_dw3_channel_row(L, rows, w + 6 * (oc0 + i), folded_bias[oc0 + i], &rq[i], out + i);
+            ed_dw3_channel_row(L, p + i, &k[i], &rq[i], out + i);
         }
     }
 }
@@ -410,5 +467,6 @@ int32_t ed_depthwise_conv_3x3_s8_get_buffer_size(const cmsis_nn_dw_conv_params *
 {
     (void)input_dims;
     (void)filter_dims;
-    return 3 * 4 * ed_dw3_columns(output_dims->w, dw_conv_params->stride.w) * (int32_t)sizeof(int16_t);
+    /* 4 channels x (columns / 2) pairs x ED_DW3_SLOTS words */
+    return 4 * (ed_dw3_columns(output_dims->w, dw_conv_params->stride.w) / 2) * ED_DW3_SLOTS * (int32_t)sizeof(uint32_t);
 }

@@ -33,7 +33,7 @@ def geometry(call: LayerCall) -> dict[str, int]:
     rows = batches * out_h
     return {"groups": groups * batches, "passes": cout * rows * -(-out_w // 4), "outputs": cout * rows * out_w,
             "channel_rows": cout * rows, "gathered_pairs": groups * batches * gathered_rows * columns // 2,
-            "gathered_rows": groups * batches * gathered_rows, "scratch": 3 * 4 * columns * 2}
+            "gathered_rows": groups * batches * gathered_rows, "scratch": 4 * (columns // 2) * 5 * 4}
 
 
 class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
@@ -73,7 +73,7 @@ class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
 
     def facts(self, call: LayerCall) -> dict:
         g = geometry(call)
-        return {"channel_groups": g["groups"], "ring_columns": g["scratch"] // 24}
+        return {"channel_groups": g["groups"], "ring_columns": g["scratch"] // 40}
 
     def context(self, call: LayerCall) -> KernelContext:
         sums, _ = self._sums(call)
