@@ -216,11 +216,13 @@ static void ed_dw3_pass(const uint32_t *p, const ed_dw3_channel_t *k, int32_t st
 /* The run of full passes of one channel along an output row, in Thumb-2 (ed_dw3_run_s1/_s2). */
 typedef struct
 {
-    const uint32_t *p;             /* +0: the first pass's ring pointer */
-    const ed_dw3_channel_t *k;     /* +4 */
-    int8_t *out;                   /* +8: the first output */
-    int32_t step;                  /* +12: bytes between outputs (the channel count) */
-    const uint32_t *end;           /* +16: p after the last pass */
+    const uint32_t *p;         /* +0: the first channel's first pass's ring pointer */
+    const ed_dw3_channel_t *k; /* +4: the first channel's constants */
+    int8_t *out;               /* +8: the first channel's first output */
+    int32_t step;              /* +12: bytes between a channel's outputs */
+    int32_t span;              /* +16: bytes the ring pointer moves over the passes (>= 1 pass) */
+    int32_t channels;          /* +20: channels (>= 1), each 1 ring word and 1 constant block on */
+    int32_t out_next;          /* +24: bytes from a channel's first output to the next channel's */
 } ed_dw3_run_t;
 
 /* Naked: the body is basic asm only, so the argument (r0) is marked unused. */
@@ -228,15 +230,27 @@ typedef struct
 
 /* Registers: r0 ring pointer, r1 channel constants, r2 output, r3 step, r4-r7 the four
  * accumulators, r8 / r9 the weight pairs (then mult, round_lo), r10 / r11 inputs (then round_hi,
- * hi_shift), r12 / lr the requantization's 64-bit sum; [sp] the end pointer. */
+ * hi_shift), r12 / lr the requantization's 64-bit sum. On the stack: [sp] the channel's end
+ * pointer, [sp, #4] its first ring pointer, [sp, #8] its first output, [sp, #12] channels left,
+ * [sp, #16] span, [sp, #20] out_next. */
 #define ED_DW3_ENTER                                                                                                   \
     "push {r4-r11, lr}\n\t"                                                                                            \
-    "sub sp, sp, #8\n\t"                                                                                               \
-    "ldr r12, [r0, #16]\n\t"                                                                                           \
+    "sub sp, sp, #24\n\t"                                                                                              \
     "ldr r1, [r0, #4]\n\t"                                                                                             \
     "ldr r2, [r0, #8]\n\t"                                                                                             \
     "ldr r3, [r0, #12]\n\t"                                                                                            \
+    "ldr r4, [r0, #16]\n\t"                                                                                            \
+    "ldr r5, [r0, #20]\n\t"                                                                                            \
+    "ldr r6, [r0, #24]\n\t"                                                                                            \
     "ldr r0, [r0]\n\t"                                                                                                 \
+    "str r4, [sp, #16]\n\t"                                                                                            \
+    "str r5, [sp, #12]\n\t"                                                                                            \
+    "str r6, [sp, #20]\n\t"                                                                                            \
+    "2:\n\t"                                                                                                           \
+    "str r0, [sp, #4]\n\t"                                                                                             \
+    "str r2, [sp, #8]\n\t"                                                                                             \
+    "ldr r12, [sp, #16]\n\t"                                                                                           \
+    "add r12, r0, r12\n\t"                                                                                             \
     "str r12, [sp]\n\t"                                                                                                \
     "1:\n\t"                                                                                                           \
     "ldr r4, [r1, #24]\n\t"                                                                                            \
@@ -309,7 +323,17 @@ typedef struct
     "ldr r12, [sp]\n\t"                                                                                                \
     "cmp r0, r12\n\t"                                                                                                  \
     "bne 1b\n\t"                                                                                                       \
-    "add sp, sp, #8\n\t"                                                                                               \
+    "ldr r0, [sp, #4]\n\t"                                                                                             \
+    "ldr r2, [sp, #8]\n\t"                                                                                             \
+    "ldr r12, [sp, #20]\n\t"                                                                                           \
+    "add r0, r0, #4\n\t"                                                                                               \
+    "add r2, r2, r12\n\t"                                                                                              \
+    "add r1, r1, #44\n\t"                                                                                              \
+    "ldr r12, [sp, #12]\n\t"                                                                                           \
+    "subs r12, r12, #1\n\t"                                                                                            \
+    "str r12, [sp, #12]\n\t"                                                                                           \
+    "bne 2b\n\t"                                                                                                       \
+    "add sp, sp, #24\n\t"                                                                                              \
     "pop {r4-r11, pc}\n\t"
 
 __attribute__((naked, noinline)) static void ed_dw3_run_s1(ED_DW3_ARG const ed_dw3_run_t *run)
@@ -326,35 +350,18 @@ __attribute__((naked, noinline)) static void ed_dw3_run_s2(ED_DW3_ARG const ed_d
 }
 #endif
 
-/* One output row of one channel: p its ring pointer at the row's first slot, k its constants,
- * rq its requantization. */
+/* One output row of one channel in C: p its ring pointer at the row's first slot, k its
+ * constants, rq its requantization; from output column x on. */
 static __attribute__((noinline)) void ed_dw3_channel_row(const ed_dw3_layer_t *L, const uint32_t *p,
                                                          const ed_dw3_channel_t *k, const ed_requant_out_t *rq,
-                                                         int8_t *out)
+                                                         int32_t x, int8_t *out)
 {
     const int32_t step = L->cout, stride2 = L->stride_w == 2, adv = ED_DW3_PAIR * (stride2 ? 4 : 2);
     const int32_t act_min = L->act_min, act_max = L->act_max;
     const int fast = rq->q.hi_shift >= 0;
-    int32_t x = 0;
-#if ED_NN_ASM
-    if (fast && act_min == -128 && act_max == 127 && L->out_w >= 4)
-    {
-        const int32_t passes = L->out_w / 4;
-        const ed_dw3_run_t run = {p, k, out, step, p + passes * adv};
-        if (stride2)
-        {
-            ed_dw3_run_s2(&run);
-        }
-        else
-        {
-            ed_dw3_run_s1(&run);
-        }
-        x = 4 * passes;
-        p += passes * adv;
-        out += x * step;
-    }
-#endif
     int32_t acc[4];
+    p += (x / 4) * adv;
+    out += x * step;
     for (; x < L->out_w; x += 4, p += adv)
     {
         ed_dw3_pass(p, k, stride2, acc);
@@ -376,6 +383,49 @@ static __attribute__((noinline)) void ed_dw3_channel_row(const ed_dw3_layer_t *L
     }
 }
 
+/* One output row of the group's `valid` channels: p the first channel's ring pointer. With
+ * every channel on the fast requantization and no clamp, the Thumb-2 loop runs the full passes
+ * of all channels, then the last short pass into a small buffer. */
+static void ed_dw3_group_row(const ed_dw3_layer_t *L, const uint32_t *p, const ed_dw3_channel_t *k,
+                             const ed_requant_out_t *rq, int32_t valid, int fast, int8_t *out)
+{
+    int32_t x = 0;
+#if ED_NN_ASM
+    if (fast)
+    {
+        const int32_t stride2 = L->stride_w == 2, adv = 4 * ED_DW3_PAIR * (stride2 ? 4 : 2); /* bytes */
+        const int32_t passes = L->out_w / 4, rest = L->out_w % 4;
+        if (passes > 0)
+        {
+            const ed_dw3_run_t run = {p, k, out, L->cout, passes * adv, valid, 1};
+            stride2 ? ed_dw3_run_s2(&run) : ed_dw3_run_s1(&run);
+        }
+        if (rest > 0)
+        {
+            int8_t last[16];
+            const uint32_t *lp = (const uint32_t *)((const uint8_t *)p + passes * adv);
+            const ed_dw3_run_t run = {lp, k, last, 1, adv, valid, 4};
+            stride2 ? ed_dw3_run_s2(&run) : ed_dw3_run_s1(&run);
+            int8_t *o = out + 4 * passes * L->cout;
+            for (int32_t j = 0; j < rest; j++, o += L->cout)
+            {
+                for (int32_t i = 0; i < valid; i++)
+                {
+                    o[i] = last[4 * i + j];
+                }
+            }
+        }
+        return;
+    }
+#else
+    (void)fast;
+#endif
+    for (int32_t i = 0; i < valid; i++)
+    {
+        ed_dw3_channel_row(L, p + i, &k[i], &rq[i], x, out + i);
+    }
+}
+
 /* Every output row of the channels oc0..oc0 + valid - 1. */
 static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, const uint32_t *w, int32_t oc0,
                                                    int32_t valid, const int32_t *folded_bias,
@@ -384,6 +434,7 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
 {
     ed_requant_out_t rq[4];
     ed_dw3_channel_t k[4];
+    int fast = L->act_min == -128 && L->act_max == 127;
     for (int32_t i = 0; i < valid; i++)
     {
         const int32_t c = oc0 + i;
@@ -397,6 +448,7 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
         k[i].round_lo = rq[i].q.round_lo;
         k[i].round_hi = rq[i].q.round_hi;
         k[i].hi_shift = rq[i].q.hi_shift;
+        fast = fast && rq[i].q.hi_shift >= 0;
     }
     /* Input row iy sits in slot iy mod 3 from when an output row first needs it until the window
      * has passed it, so each input row is gathered once per group. */
@@ -412,11 +464,7 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
             ed_dw3_gather(L, next, oc0, valid, m < 0 ? m + 3 : m);
         }
         const int32_t m = iy0 % 3;
-        const uint32_t *p = L->ring + 4 * (m < 0 ? m + 3 : m);
-        for (int32_t i = 0; i < valid; i++)
-        {
-            ed_dw3_channel_row(L, p + i, &k[i], &rq[i], out + i);
-        }
+        ed_dw3_group_row(L, L->ring + 4 * (m < 0 ? m + 3 : m), k, rq, valid, fast, out);
     }
 }
 
