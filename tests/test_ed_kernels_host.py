@@ -117,6 +117,9 @@ DEPTHWISE_3X3 = [
     ("one-output-column", (1, 5, 3, 4), (1, 1), (1, 1, 0, 0), (2, -2)),
     ("3x3-input-256-channels", (1, 3, 3, 256), (1, 1), (1, 1, 1, 1), (128, -128)),
     ("batch-2-stride-2", (2, 6, 7, 6), (2, 2), (1, 1, 1, 1), (4, 4)),
+    # taller than wide: walked transposed (the kernel's rows are the input's columns)
+    ("transposed-stride-2-odd-height", (1, 17, 6, 8), (2, 2), (0, 1, 1, 1), (-3, 5)),
+    ("transposed-horizontal-stride-3", (2, 14, 7, 5), (1, 3), (1, 1, 1, 1), (11, -7)),
 ]
 
 

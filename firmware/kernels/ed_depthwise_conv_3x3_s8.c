@@ -77,13 +77,16 @@ static inline int32_t ed_dw3_columns(int32_t out_w, int32_t stride_w)
 }
 
 /* What every group of a call shares. */
+/* In the kernel's orientation: "rows" and "columns" are the input's rows and columns, or, for a
+ * transposed layer (ed_dw3_transposed), its columns and rows. */
 typedef struct
 {
-    const cmsis_nn_dims *in;
     const int8_t *input; /* this batch */
     int8_t *output;      /* this batch */
-    uint32_t *ring;      /* per channel of the group: words x ED_DW3_SLOTS words */
-    int32_t cout, out_h, out_w, words; /* words: int16 pairs per gathered row */
+    uint32_t *ring;
+    int32_t in_h, in_w, in_row, in_col; /* input rows, columns, bytes between rows and columns */
+    int32_t out_h, out_w, out_row, out_col; /* the same for the output */
+    int32_t words;                     /* int16 pairs per gathered row */
     int32_t stride_h, stride_w, pad_top, pad_left;
     int32_t act_min, act_max;
     uint32_t zp4; /* the input zero point in four bytes */
@@ -112,11 +115,11 @@ _Static_assert(sizeof(ed_dw3_channel_t) == 44, "the pass reads ed_dw3_channel_t 
 /* Four input channels (oc0.. of input column `col`, input row `row`, or the zero point) as a word. */
 static inline uint32_t ed_dw3_word(const ed_dw3_layer_t *L, const int8_t *row, int32_t col, int32_t valid)
 {
-    if (row == NULL || (uint32_t)col >= (uint32_t)L->in->w)
+    if (row == NULL || (uint32_t)col >= (uint32_t)L->in_w)
     {
         return L->zp4;
     }
-    const int8_t *p = row + col * L->in->c;
+    const int8_t *p = row + col * L->in_col;
     if (valid == 4)
     {
         return ed_read_u32(p);
@@ -153,8 +156,8 @@ static inline void ed_dw3_store_pairs(uint32_t x0, uint32_t x1, uint32_t *d, uin
 static __attribute__((noinline)) void ed_dw3_gather(const ed_dw3_layer_t *L, int32_t iy, int32_t oc0, int32_t valid,
                                                     int32_t slot)
 {
-    const int8_t *row = (iy >= 0 && iy < L->in->h) ? L->input + iy * L->in->w * L->in->c + oc0 : NULL;
-    const int32_t in_w = L->in->w, pixel = L->in->c, words = L->words, pad = L->pad_left;
+    const int8_t *row = (iy >= 0 && iy < L->in_h) ? L->input + iy * L->in_row + oc0 : NULL;
+    const int32_t in_w = L->in_w, pixel = L->in_col, words = L->words, pad = L->pad_left;
     const int32_t dup = slot < 2 ? 12 : 0; /* the copy's offset, slot + 3 (0: the same words twice) */
     /* Pairs k whose two columns -pad + 2k, -pad + 2k + 1 are both inside: k_lo <= k < k_hi. */
     int32_t k_lo = words, k_hi = words;
@@ -356,7 +359,7 @@ static __attribute__((noinline)) void ed_dw3_channel_row(const ed_dw3_layer_t *L
                                                          const ed_dw3_channel_t *k, const ed_requant_out_t *rq,
                                                          int32_t x, int8_t *out)
 {
-    const int32_t step = L->cout, stride2 = L->stride_w == 2, adv = ED_DW3_PAIR * (stride2 ? 4 : 2);
+    const int32_t step = L->out_col, stride2 = L->stride_w == 2, adv = ED_DW3_PAIR * (stride2 ? 4 : 2);
     const int32_t act_min = L->act_min, act_max = L->act_max;
     const int fast = rq->q.hi_shift >= 0;
     int32_t acc[4];
@@ -397,7 +400,7 @@ static void ed_dw3_group_row(const ed_dw3_layer_t *L, const uint32_t *p, const e
         const int32_t passes = L->out_w / 4, rest = L->out_w % 4;
         if (passes > 0)
         {
-            const ed_dw3_run_t run = {p, k, out, L->cout, passes * adv, valid, 1};
+            const ed_dw3_run_t run = {p, k, out, L->out_col, passes * adv, valid, 1};
             stride2 ? ed_dw3_run_s2(&run) : ed_dw3_run_s1(&run);
         }
         if (rest > 0)
@@ -406,8 +409,8 @@ static void ed_dw3_group_row(const ed_dw3_layer_t *L, const uint32_t *p, const e
             const uint32_t *lp = (const uint32_t *)((const uint8_t *)p + passes * adv);
             const ed_dw3_run_t run = {lp, k, last, 1, adv, valid, 4};
             stride2 ? ed_dw3_run_s2(&run) : ed_dw3_run_s1(&run);
-            int8_t *o = out + 4 * passes * L->cout;
-            for (int32_t j = 0; j < rest; j++, o += L->cout)
+            int8_t *o = out + 4 * passes * L->out_col;
+            for (int32_t j = 0; j < rest; j++, o += L->out_col)
             {
                 for (int32_t i = 0; i < valid; i++)
                 {
@@ -455,7 +458,7 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
     int32_t iy0 = -L->pad_top;
     int32_t next = iy0; /* first input row not gathered yet */
     int8_t *out = L->output + oc0;
-    for (int32_t oy = 0; oy < L->out_h; oy++, iy0 += L->stride_h, out += L->out_w * L->cout)
+    for (int32_t oy = 0; oy < L->out_h; oy++, iy0 += L->stride_h, out += L->out_row)
     {
         next = ed_max_i32(next, iy0);
         for (; next < iy0 + 3; next++)
@@ -466,6 +469,21 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
         const int32_t m = iy0 % 3;
         ed_dw3_group_row(L, L->ring + 4 * (m < 0 ? m + 3 : m), k, rq, valid, fast, out);
     }
+}
+
+/* True when the kernel walks the layer transposed (along the input's columns): a layer taller
+ * than wide whose vertical stride the passes take (DS-CNN's 25 x 5). The build packs the
+ * weights transposed for it (edge_deploy.kernels.ed_depthwise_conv_3x3_s8.transposed). */
+static int ed_dw3_transposed(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims *output_dims)
+{
+    return output_dims->h > output_dims->w && (p->stride.h == 1 || p->stride.h == 2);
+}
+
+/* Halfword columns of a gathered row in the kernel's orientation. */
+static int32_t ed_dw3_layer_columns(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims *output_dims)
+{
+    return ed_dw3_transposed(p, output_dims) ? ed_dw3_columns(output_dims->h, p->stride.h)
+                                             : ed_dw3_columns(output_dims->w, p->stride.w);
 }
 
 arm_cmsis_nn_status ed_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
@@ -481,24 +499,37 @@ arm_cmsis_nn_status ed_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
 {
     const cmsis_nn_dw_conv_params *p = dw_conv_params;
     const int32_t cout = output_dims->c;
+    const int transposed = ed_dw3_transposed(p, output_dims);
     if (p->ch_mult != 1 || input_dims->c != cout || filter_dims->c != cout || filter_dims->h != 3 ||
-        filter_dims->w != 3 || p->dilation.w != 1 || p->dilation.h != 1 || (p->stride.w != 1 && p->stride.w != 2) ||
-        p->stride.h < 1 || folded_bias == NULL || ctx == NULL || ctx->buf == NULL ||
+        filter_dims->w != 3 || p->dilation.w != 1 || p->dilation.h != 1 ||
+        (transposed ? p->stride.w : p->stride.h) < 1 || (!transposed && p->stride.w != 1 && p->stride.w != 2) ||
+        folded_bias == NULL || ctx == NULL || ctx->buf == NULL ||
         ctx->size < ed_depthwise_conv_3x3_s8_get_buffer_size(p, input_dims, filter_dims, output_dims))
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
+    const int32_t in_row = input_dims->w * cout, out_row = output_dims->w * cout;
     ed_dw3_layer_t L = {
-        .in = input_dims, .ring = (uint32_t *)ctx->buf, .cout = cout, .out_h = output_dims->h,
-        .out_w = output_dims->w, .words = ed_dw3_columns(output_dims->w, p->stride.w) / 2,
-        .stride_h = p->stride.h, .stride_w = p->stride.w, .pad_top = p->padding.h, .pad_left = p->padding.w,
+        .ring = (uint32_t *)ctx->buf, .words = ed_dw3_layer_columns(p, output_dims) / 2,
         .act_min = p->activation.min, .act_max = p->activation.max,
         .zp4 = 0x01010101u * (uint8_t)(int8_t)(-p->input_offset),
     };
+    if (transposed)
+    {
+        L.in_h = input_dims->w, L.in_w = input_dims->h, L.in_row = cout, L.in_col = in_row;
+        L.out_h = output_dims->w, L.out_w = output_dims->h, L.out_row = cout, L.out_col = out_row;
+        L.stride_h = p->stride.w, L.stride_w = p->stride.h, L.pad_top = p->padding.w, L.pad_left = p->padding.h;
+    }
+    else
+    {
+        L.in_h = input_dims->h, L.in_w = input_dims->w, L.in_row = in_row, L.in_col = cout;
+        L.out_h = output_dims->h, L.out_w = output_dims->w, L.out_row = out_row, L.out_col = cout;
+        L.stride_h = p->stride.h, L.stride_w = p->stride.w, L.pad_top = p->padding.h, L.pad_left = p->padding.w;
+    }
     for (int32_t n = 0; n < input_dims->n; n++)
     {
-        L.input = input_data + n * input_dims->h * input_dims->w * input_dims->c;
-        L.output = output_data + n * output_dims->h * output_dims->w * cout;
+        L.input = input_data + n * input_dims->h * in_row;
+        L.output = output_data + n * output_dims->h * out_row;
         for (int32_t oc0 = 0; oc0 < cout; oc0 += 4)
         {
             ed_dw3_group(&L, packed_weights, oc0, ed_min_i32(4, cout - oc0), folded_bias, quant_params,
@@ -516,5 +547,5 @@ int32_t ed_depthwise_conv_3x3_s8_get_buffer_size(const cmsis_nn_dw_conv_params *
     (void)input_dims;
     (void)filter_dims;
     /* 4 channels x (columns / 2) pairs x ED_DW3_SLOTS words */
-    return 4 * (ed_dw3_columns(output_dims->w, dw_conv_params->stride.w) / 2) * ED_DW3_SLOTS * (int32_t)sizeof(uint32_t);
+    return 4 * (ed_dw3_layer_columns(dw_conv_params, output_dims) / 2) * ED_DW3_SLOTS * (int32_t)sizeof(uint32_t);
 }

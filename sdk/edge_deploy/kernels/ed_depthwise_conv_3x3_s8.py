@@ -12,10 +12,19 @@ from edge_deploy.kernels.base import CArray, KernelContext, LayerCall
 from edge_deploy.kernels.ed_depthwise_conv_s8 import EdDepthwiseConvS8
 
 
-def pack_weights(w: np.ndarray) -> np.ndarray:
-    """1HWO 3 x 3 int8 weights as the kernel reads them: per output channel, per kernel row, the
-    int16 pairs (w0, w1) and (w1, w2) as uint32 words, low halfword first."""
-    taps = np.asarray(w[0], dtype=np.int64).transpose(2, 0, 1)  # (cout, ky, kx)
+def transposed(call: LayerCall) -> bool:
+    """True when the kernel walks the layer along the input's columns (ed_dw3_transposed: taller
+    than wide, a vertical stride of 1 or 2)."""
+    out_h, out_w = int(call.output.shape[1]), int(call.output.shape[2])
+    return out_h > out_w and int(call.params["stride"][0]) in (1, 2)
+
+
+def pack_weights(w: np.ndarray, transpose: bool = False) -> np.ndarray:
+    """1HWO 3 x 3 int8 weights as the kernel reads them: per output channel, per kernel row (per
+    kernel column when ``transpose``), the int16 pairs (w0, w1) and (w1, w2) as uint32 words, low
+    halfword first."""
+    taps = np.asarray(w[0], dtype=np.int64).transpose(2, 1, 0) if transpose else \
+        np.asarray(w[0], dtype=np.int64).transpose(2, 0, 1)  # (cout, ky, kx) in the kernel's orientation
     pairs = np.stack([taps[:, :, 0] & 0xFFFF | (taps[:, :, 1] & 0xFFFF) << 16,
                       taps[:, :, 1] & 0xFFFF | (taps[:, :, 2] & 0xFFFF) << 16], axis=2)
     return pairs.astype(np.uint32).reshape(-1)
@@ -27,6 +36,8 @@ def geometry(call: LayerCall) -> dict[str, int]:
     cout = int(call.weights.shape[3])
     batches, out_h, out_w = (int(v) for v in call.output.shape[:3])
     stride_h, stride_w = (int(v) for v in p["stride"])
+    if transposed(call):
+        out_h, out_w, stride_h, stride_w = out_w, out_h, stride_w, stride_h
     groups = -(-cout // 4)
     columns = stride_w * 4 * -(-out_w // 4) + 2
     gathered_rows = 3 * out_h if stride_h >= 3 else (out_h - 1) * stride_h + 3
@@ -60,8 +71,8 @@ class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
             return "channel multiplier is not 1"
         if tuple(int(v) for v in p["dilation"]) != (1, 1):
             return "dilation is not 1"
-        if int(p["stride"][1]) not in (1, 2):
-            return f"horizontal stride {int(p['stride'][1])} (1 or 2 only)"
+        if int(p["stride"][1]) not in (1, 2) and not transposed(call):
+            return f"stride {tuple(int(v) for v in p['stride'])} (1 or 2 along the rows or, taller than wide, the columns)"
         return super().applies(call)
 
     def scratch_bytes(self, call: LayerCall) -> int:
@@ -77,9 +88,10 @@ class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
 
     def context(self, call: LayerCall) -> KernelContext:
         sums, _ = self._sums(call)
-        weights = CArray("weights_packed", "uint32_t", pack_weights(np.asarray(call.weights.data)),
+        flip = transposed(call)
+        weights = CArray("weights_packed", "uint32_t", pack_weights(np.asarray(call.weights.data), flip),
                          f"{weights_comment(call)}, packed as int16 pairs (w0, w1), (w1, w2) per channel and "
-                         "kernel row (ed_depthwise_3x3.h)")
+                         f"kernel {'column (walked transposed)' if flip else 'row'} (ed_depthwise_3x3.h)")
         bias = CArray("bias_folded", "int32_t", folded_bias(call, sums).astype(np.int32),
                       "bias + input_offset * sum of the channel's weights (ed_depthwise_3x3.h)")
         ctx = weighted_context(call, [weights], bias=bias)
