@@ -167,6 +167,18 @@ static __attribute__((noinline)) void ed_dw3_gather(const ed_dw3_layer_t *L, int
         k_hi = ed_max_i32(k_lo, ed_min_i32(words, (in_w + pad) / 2));
     }
     uint32_t *d = L->ring + 4 * slot;
+    if (row == NULL)
+    {
+        /* A padding row: every pair is the zero point twice. */
+        const uint32_t z = ed_dw3_sxtb16(L->zp4);
+        const uint32_t zz = ed_dw3_pkhbt(z, z);
+        for (int32_t k = 0; k < words; k++, d += ED_DW3_PAIR)
+        {
+            d[0] = d[1] = d[2] = d[3] = zz;
+            d[dup] = d[dup + 1] = d[dup + 2] = d[dup + 3] = zz;
+        }
+        return;
+    }
     for (int32_t k = 0; k < words; k++, d += ED_DW3_PAIR)
     {
         if (k == k_lo)
@@ -226,6 +238,7 @@ typedef struct
     int32_t span;              /* +16: bytes the ring pointer moves over the passes (>= 1 pass) */
     int32_t channels;          /* +20: channels (>= 1), each 1 ring word and 1 constant block on */
     int32_t out_next;          /* +24: bytes from a channel's first output to the next channel's */
+    int32_t last;              /* +28: outputs the last pass stores (1 to 4) */
 } ed_dw3_run_t;
 
 /* Naked: the body is basic asm only, so the argument (r0) is marked unused. */
@@ -235,10 +248,12 @@ typedef struct
  * accumulators, r8 / r9 the weight pairs (then mult, round_lo), r10 / r11 inputs (then round_hi,
  * hi_shift), r12 / lr the requantization's 64-bit sum. On the stack: [sp] the channel's end
  * pointer, [sp, #4] its first ring pointer, [sp, #8] its first output, [sp, #12] channels left,
- * [sp, #16] span, [sp, #20] out_next. */
+ * [sp, #16] span, [sp, #20] out_next, [sp, #24] last. */
 #define ED_DW3_ENTER                                                                                                   \
     "push {r4-r11, lr}\n\t"                                                                                            \
-    "sub sp, sp, #24\n\t"                                                                                              \
+    "sub sp, sp, #32\n\t"                                                                                              \
+    "ldr r7, [r0, #28]\n\t"                                                                                            \
+    "str r7, [sp, #24]\n\t"                                                                                            \
     "ldr r1, [r0, #4]\n\t"                                                                                             \
     "ldr r2, [r0, #8]\n\t"                                                                                             \
     "ldr r3, [r0, #12]\n\t"                                                                                            \
@@ -317,15 +332,29 @@ typedef struct
     "ldr r10, [r1, #36]\n\t"                                                                                           \
     "ldr r11, [r1, #40]\n\t"                                                                                           \
     ED_DW3_RQ("r4") ED_DW3_RQ("r5") ED_DW3_RQ("r6") ED_DW3_RQ("r7")                                                   \
+    "ldr r12, [sp]\n\t"                                                                                                \
+    "cmp r0, r12\n\t"                                                                                                  \
+    "beq 3f\n\t"                                                                                                       \
     "strb r4, [r2]\n\t"                                                                                                \
     "strb r5, [r2, r3]\n\t"                                                                                            \
     "add r2, r2, r3, lsl #1\n\t"                                                                                       \
     "strb r6, [r2]\n\t"                                                                                                \
     "strb r7, [r2, r3]\n\t"                                                                                            \
     "add r2, r2, r3, lsl #1\n\t"                                                                                       \
-    "ldr r12, [sp]\n\t"                                                                                                \
-    "cmp r0, r12\n\t"                                                                                                  \
-    "bne 1b\n\t"                                                                                                       \
+    "b 1b\n\t"                                                                                                         \
+    "3:\n\t" /* the channel's last pass: its first `last` outputs */                                                 \
+    "ldr r8, [sp, #24]\n\t"                                                                                            \
+    "strb r4, [r2]\n\t"                                                                                                \
+    "add r12, r2, r3, lsl #1\n\t"                                                                                      \
+    "cmp r8, #2\n\t"                                                                                                   \
+    "it ge\n\t"                                                                                                        \
+    "strbge r5, [r2, r3]\n\t"                                                                                          \
+    "cmp r8, #3\n\t"                                                                                                   \
+    "it ge\n\t"                                                                                                        \
+    "strbge r6, [r12]\n\t"                                                                                             \
+    "cmp r8, #4\n\t"                                                                                                   \
+    "it ge\n\t"                                                                                                        \
+    "strbge r7, [r12, r3]\n\t"                                                                                         \
     "ldr r0, [sp, #4]\n\t"                                                                                             \
     "ldr r2, [sp, #8]\n\t"                                                                                             \
     "ldr r12, [sp, #20]\n\t"                                                                                           \
@@ -336,7 +365,7 @@ typedef struct
     "subs r12, r12, #1\n\t"                                                                                            \
     "str r12, [sp, #12]\n\t"                                                                                           \
     "bne 2b\n\t"                                                                                                       \
-    "add sp, sp, #24\n\t"                                                                                              \
+    "add sp, sp, #32\n\t"                                                                                              \
     "pop {r4-r11, pc}\n\t"
 
 __attribute__((naked, noinline)) static void ed_dw3_run_s1(ED_DW3_ARG const ed_dw3_run_t *run)
@@ -387,37 +416,19 @@ static __attribute__((noinline)) void ed_dw3_channel_row(const ed_dw3_layer_t *L
 }
 
 /* One output row of the group's `valid` channels: p the first channel's ring pointer. With
- * every channel on the fast requantization and no clamp, the Thumb-2 loop runs the full passes
- * of all channels, then the last short pass into a small buffer. */
+ * every channel on the fast requantization and no clamp, one Thumb-2 call runs every pass of
+ * every channel (the last pass storing the outputs the row has). */
 static void ed_dw3_group_row(const ed_dw3_layer_t *L, const uint32_t *p, const ed_dw3_channel_t *k,
                              const ed_requant_out_t *rq, int32_t valid, int fast, int8_t *out)
 {
     int32_t x = 0;
 #if ED_NN_ASM
-    if (fast)
+    if (fast && L->out_w > 0)
     {
         const int32_t stride2 = L->stride_w == 2, adv = 4 * ED_DW3_PAIR * (stride2 ? 4 : 2); /* bytes */
-        const int32_t passes = L->out_w / 4, rest = L->out_w % 4;
-        if (passes > 0)
-        {
-            const ed_dw3_run_t run = {p, k, out, L->out_col, passes * adv, valid, 1};
-            stride2 ? ed_dw3_run_s2(&run) : ed_dw3_run_s1(&run);
-        }
-        if (rest > 0)
-        {
-            int8_t last[16];
-            const uint32_t *lp = (const uint32_t *)((const uint8_t *)p + passes * adv);
-            const ed_dw3_run_t run = {lp, k, last, 1, adv, valid, 4};
-            stride2 ? ed_dw3_run_s2(&run) : ed_dw3_run_s1(&run);
-            int8_t *o = out + 4 * passes * L->out_col;
-            for (int32_t j = 0; j < rest; j++, o += L->out_col)
-            {
-                for (int32_t i = 0; i < valid; i++)
-                {
-                    o[i] = last[4 * i + j];
-                }
-            }
-        }
+        const int32_t passes = (L->out_w + 3) / 4, last = L->out_w - 4 * (passes - 1);
+        const ed_dw3_run_t run = {p, k, out, L->out_col, passes * adv, valid, 1, last};
+        stride2 ? ed_dw3_run_s2(&run) : ed_dw3_run_s1(&run);
         return;
     }
 #else
