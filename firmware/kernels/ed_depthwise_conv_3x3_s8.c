@@ -271,41 +271,39 @@ typedef struct
     "add r12, r0, r12\n\t"                                                                                             \
     "str r12, [sp]\n\t"                                                                                                \
     "1:\n\t"                                                                                                           \
-    "ldr r4, [r1, #24]\n\t"                                                                                            \
-    "mov r5, r4\n\t"                                                                                                   \
-    "mov r6, r4\n\t"                                                                                                   \
-    "mov r7, r4\n\t"
-/* Kernel row r of a stride-1 pass: weights at byte wo of r1, pairs A, B, C at xo, xo + 80, xo + 160. */
-#define ED_DW3_S1_ROW(wo, xo, xo20, xo40)                                                                              \
+    "ldr r12, [r1, #24]\n\t" /* the bias: the first row's multiply-adds start from it */
+/* Kernel row r of a stride-1 pass: weights at byte wo of r1, pairs A, B, C at xo, xo + 80, xo + 160;
+ * the accumulators r4-r7 start from s4-s7 (themselves, or the bias in r12 on the first row). */
+#define ED_DW3_S1_ROW(wo, xo, xo20, xo40, s4, s5, s6, s7)                                                              \
     "ldr r8, [r1, #" wo "]\n\t"                                                                                        \
     "ldr r9, [r1, #" wo "+4]\n\t"                                                                                      \
     "ldr r10, [r0, #" xo "]\n\t"                                                                                       \
     "ldr r11, [r0, #" xo20 "]\n\t"                                                                                     \
-    "smlad r4, r10, r8, r4\n\t"                                                                                        \
-    "smlatb r5, r10, r8, r5\n\t"                                                                                       \
+    "smlad r4, r10, r8, " s4 "\n\t"                                                                                    \
+    "smlatb r5, r10, r8, " s5 "\n\t"                                                                                   \
     "ldr r10, [r0, #" xo40 "]\n\t"                                                                                     \
     "smlabt r4, r11, r9, r4\n\t"                                                                                       \
     "smlad r5, r11, r9, r5\n\t"                                                                                        \
-    "smlad r6, r11, r8, r6\n\t"                                                                                        \
-    "smlatb r7, r11, r8, r7\n\t"                                                                                       \
+    "smlad r6, r11, r8, " s6 "\n\t"                                                                                    \
+    "smlatb r7, r11, r8, " s7 "\n\t"                                                                                       \
     "smlabt r6, r10, r9, r6\n\t"                                                                                       \
     "smlad r7, r10, r9, r7\n\t"
 /* Kernel row r of a stride-2 pass: pairs P0..P4 at xo + 80 j. */
-#define ED_DW3_S2_ROW(wo, xo, xo20, xo40, xo60, xo80)                                                                  \
+#define ED_DW3_S2_ROW(wo, xo, xo20, xo40, xo60, xo80, s4, s5, s6, s7)                                                  \
     "ldr r8, [r1, #" wo "]\n\t"                                                                                        \
     "ldr r9, [r1, #" wo "+4]\n\t"                                                                                      \
     "ldr r10, [r0, #" xo "]\n\t"                                                                                       \
     "ldr r11, [r0, #" xo20 "]\n\t"                                                                                     \
-    "smlad r4, r10, r8, r4\n\t"                                                                                        \
+    "smlad r4, r10, r8, " s4 "\n\t"                                                                                    \
     "smlabt r4, r11, r9, r4\n\t"                                                                                       \
     "ldr r10, [r0, #" xo40 "]\n\t"                                                                                     \
-    "smlad r5, r11, r8, r5\n\t"                                                                                        \
+    "smlad r5, r11, r8, " s5 "\n\t"                                                                                    \
     "smlabt r5, r10, r9, r5\n\t"                                                                                       \
     "ldr r11, [r0, #" xo60 "]\n\t"                                                                                     \
-    "smlad r6, r10, r8, r6\n\t"                                                                                        \
+    "smlad r6, r10, r8, " s6 "\n\t"                                                                                    \
     "smlabt r6, r11, r9, r6\n\t"                                                                                       \
     "ldr r10, [r0, #" xo80 "]\n\t"                                                                                     \
-    "smlad r7, r11, r8, r7\n\t"                                                                                        \
+    "smlad r7, r11, r8, " s7 "\n\t"                                                                                        \
     "smlabt r7, r10, r9, r7\n\t"
 /* The fast requantization of accumulator `a` (ed_requant_fast, then SSAT). */
 #if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
@@ -370,15 +368,17 @@ typedef struct
 
 __attribute__((naked, noinline)) static void ed_dw3_run_s1(ED_DW3_ARG const ed_dw3_run_t *run)
 {
-    __asm__ volatile(ED_DW3_ENTER ED_DW3_S1_ROW("0", "0", "80", "160") ED_DW3_S1_ROW("8", "16", "96", "176")
-                     ED_DW3_S1_ROW("16", "32", "112", "192") ED_DW3_LEAVE("160"));
+    __asm__ volatile(ED_DW3_ENTER ED_DW3_S1_ROW("0", "0", "80", "160", "r12", "r12", "r12", "r12")
+                     ED_DW3_S1_ROW("8", "16", "96", "176", "r4", "r5", "r6", "r7")
+                     ED_DW3_S1_ROW("16", "32", "112", "192", "r4", "r5", "r6", "r7") ED_DW3_LEAVE("160"));
 }
 
 __attribute__((naked, noinline)) static void ed_dw3_run_s2(ED_DW3_ARG const ed_dw3_run_t *run)
 {
-    __asm__ volatile(ED_DW3_ENTER ED_DW3_S2_ROW("0", "0", "80", "160", "240", "320")
-                     ED_DW3_S2_ROW("8", "16", "96", "176", "256", "336")
-                     ED_DW3_S2_ROW("16", "32", "112", "192", "272", "352") ED_DW3_LEAVE("320"));
+    __asm__ volatile(ED_DW3_ENTER ED_DW3_S2_ROW("0", "0", "80", "160", "240", "320", "r12", "r12", "r12", "r12")
+                     ED_DW3_S2_ROW("8", "16", "96", "176", "256", "336", "r4", "r5", "r6", "r7")
+                     ED_DW3_S2_ROW("16", "32", "112", "192", "272", "352", "r4", "r5", "r6", "r7")
+                     ED_DW3_LEAVE("320"));
 }
 #endif
 
