@@ -285,7 +285,7 @@ typedef struct
     "smlabt r4, r11, r9, r4\n\t"                                                                                       \
     "smlad r5, r11, r9, r5\n\t"                                                                                        \
     "smlad r6, r11, r8, " s6 "\n\t"                                                                                    \
-    "smlatb r7, r11, r8, " s7 "\n\t"                                                                                       \
+    "smlatb r7, r11, r8, " s7 "\n\t"                                                                                   \
     "smlabt r6, r10, r9, r6\n\t"                                                                                       \
     "smlad r7, r10, r9, r7\n\t"
 /* Kernel row r of a stride-2 pass: pairs P0..P4 at xo + 80 j. */
@@ -303,7 +303,7 @@ typedef struct
     "smlad r6, r10, r8, " s6 "\n\t"                                                                                    \
     "smlabt r6, r11, r9, r6\n\t"                                                                                       \
     "ldr r10, [r0, #" xo80 "]\n\t"                                                                                     \
-    "smlad r7, r11, r8, " s7 "\n\t"                                                                                        \
+    "smlad r7, r11, r8, " s7 "\n\t"                                                                                    \
     "smlabt r7, r10, r9, r7\n\t"
 /* The fast requantization of accumulator `a` (ed_requant_fast, then SSAT). */
 #if defined(CMSIS_NN_USE_SINGLE_ROUNDING)

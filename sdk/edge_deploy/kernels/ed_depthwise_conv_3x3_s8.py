@@ -72,7 +72,8 @@ class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
         if tuple(int(v) for v in p["dilation"]) != (1, 1):
             return "dilation is not 1"
         if int(p["stride"][1]) not in (1, 2) and not transposed(call):
-            return f"stride {tuple(int(v) for v in p['stride'])} (1 or 2 along the rows or, taller than wide, the columns)"
+            stride = tuple(int(v) for v in p["stride"])
+            return f"stride {stride} (1 or 2 along the rows or, taller than wide, the columns)"
         return super().applies(call)
 
     def scratch_bytes(self, call: LayerCall) -> int:
