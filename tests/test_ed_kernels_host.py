@@ -41,7 +41,8 @@ def _requant(rng, channels, shifts=(-10, 0)):
 
 
 def _depthwise_case(kernels, rng, name, in_shape, mult, kernel_hw, stride=(1, 1), padding=(0, 0, 0, 0),
-                    dilation=(1, 1), offsets=(3, -5), act=(-128, 127), shifts=(-10, 0), bias=True):
+                    dilation=(1, 1), offsets=(3, -5), act=(-128, 127), shifts=(-10, 0), bias=True,
+                    kernel="ed_depthwise_conv_s8"):
     x = rng.integers(-128, 128, in_shape, dtype=np.int8)
     cout = in_shape[3] * mult
     w = rng.integers(-127, 128, (1, *kernel_hw, cout), dtype=np.int8)
@@ -49,7 +50,7 @@ def _depthwise_case(kernels, rng, name, in_shape, mult, kernel_hw, stride=(1, 1)
     out_mult, out_shift = _requant(rng, cout, shifts)
     params = dict(input_offset=offsets[0], output_offset=offsets[1], out_mult=out_mult, out_shift=out_shift,
                   stride=stride, padding=padding, dilation=dilation, act_min=act[0], act_max=act[1])
-    return kernels.case("ed_depthwise_conv_s8", "depthwise_conv2d", [x], params, weights=w, bias=b,
+    return kernels.case(kernel, "depthwise_conv2d", [x], params, weights=w, bias=b,
                         attrs={"activation": "none", "depth_multiplier": mult})
 
 
@@ -96,6 +97,55 @@ def test_depthwise_clamps_and_slow_requantization(kernels, kernels_single_roundi
                             offsets=(-5, 20), act=(20, 127), bias=False),
             _depthwise_case(k, rng, "slow-shifts", (1, 6, 6, 16), 1, (3, 3), (1, 1), (1, 1, 1, 1),
                             offsets=(60, -2), shifts=(-31, 3)),
+        ]
+        run = k.run(cases)
+        for case, out, status in zip(cases, run.outputs, run.statuses):
+            assert status == 0, case.name
+            np.testing.assert_array_equal(out, case.expected, err_msg=f"{k.path} {k.rounding}: {case.name}")
+
+
+# ed_depthwise_conv_3x3_s8: 3 x 3, multiplier 1, horizontal stride 1 or 2, any vertical stride.
+DEPTHWISE_3X3 = [
+    ("mobilenet-3x3-s1", (1, 12, 12, 16), (1, 1), (1, 1, 1, 1), (128, -128)),
+    ("mobilenet-3x3-s2-odd-width", (1, 9, 11, 8), (2, 2), (0, 1, 0, 1), (-127, 127)),
+    ("kws-25x5", (1, 25, 5, 64), (1, 1), (1, 1, 1, 1), (128, -128)),
+    ("channels-not-multiple-of-4", (1, 7, 6, 7), (1, 1), (1, 1, 1, 1), (5, 9)),
+    ("padding-every-side-asymmetric", (1, 6, 7, 4), (1, 1), (2, 0, 1, 2), (-20, 3)),
+    ("valid-odd-width-5-channels", (1, 8, 13, 5), (1, 1), (0, 0, 0, 0), (0, 0)),
+    ("stride-2-valid-1-channel", (1, 9, 10, 1), (2, 2), (0, 0, 0, 0), (-127, -128)),
+    ("vertical-stride-4-horizontal-1", (1, 13, 6, 8), (4, 1), (1, 1, 1, 1), (9, 9)),
+    ("one-output-column", (1, 5, 3, 4), (1, 1), (1, 1, 0, 0), (2, -2)),
+    ("3x3-input-256-channels", (1, 3, 3, 256), (1, 1), (1, 1, 1, 1), (128, -128)),
+    ("batch-2-stride-2", (2, 6, 7, 6), (2, 2), (1, 1, 1, 1), (4, 4)),
+    # taller than wide: walked transposed (the kernel's rows are the input's columns)
+    ("transposed-stride-2-odd-height", (1, 17, 6, 8), (2, 2), (0, 1, 1, 1), (-3, 5)),
+    ("transposed-horizontal-stride-3", (2, 14, 7, 5), (1, 3), (1, 1, 1, 1), (11, -7)),
+]
+
+
+def test_depthwise_3x3_matches_reference(kernels):
+    rng = np.random.default_rng(1303)
+    cases = [_depthwise_case(kernels, rng, name, shape, 1, (3, 3), s, pad, offsets=off,
+                             kernel="ed_depthwise_conv_3x3_s8")
+             for name, shape, s, pad, off in DEPTHWISE_3X3]
+    run = kernels.run(cases)
+    for case, out, status in zip(cases, run.outputs, run.statuses):
+        assert status == 0, case.name
+        np.testing.assert_array_equal(out, case.expected, err_msg=case.name)
+
+
+def test_depthwise_3x3_clamps_and_slow_requantization(kernels, kernels_single_rounding):
+    """A clamp inside the int8 range, no bias, shifts outside the fast path in some channels,
+    in both roundings."""
+    rng = np.random.default_rng(1304)
+    for k in (kernels, kernels_single_rounding):
+        cases = [
+            _depthwise_case(k, rng, "relu6-clamp", (1, 8, 8, 12), 1, (3, 3), (1, 1), (1, 1, 1, 1),
+                            offsets=(128, -128), act=(-128, 40), kernel="ed_depthwise_conv_3x3_s8"),
+            _depthwise_case(k, rng, "relu-floor-no-bias", (1, 5, 9, 8), 1, (3, 3), (2, 1), (1, 1, 1, 1),
+                            offsets=(-5, 20), act=(20, 127), bias=False, kernel="ed_depthwise_conv_3x3_s8"),
+            _depthwise_case(k, rng, "slow-shifts", (1, 6, 6, 16), 1, (3, 3), (1, 1), (1, 1, 1, 1),
+                            offsets=(60, -2), shifts=(-31, 3), kernel="ed_depthwise_conv_3x3_s8"),
         ]
         run = k.run(cases)
         for case, out, status in zip(cases, run.outputs, run.statuses):

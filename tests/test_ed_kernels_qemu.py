@@ -25,7 +25,7 @@ def _requant(rng, channels, shifts):
 
 
 def _conv(rng, name, in_shape, cout, kernel_hw, stride=(1, 1), padding=(0, 0, 0, 0), offsets=(3, -5),
-          act=(-128, 127), shifts=(-10, 0), depthwise=False) -> KernelCase:
+          act=(-128, 127), shifts=(-10, 0), depthwise=False, kernel=None) -> KernelCase:
     x = rng.integers(-128, 128, in_shape, dtype=np.int8)
     w_shape = (1, *kernel_hw, cout) if depthwise else (cout, *kernel_hw, in_shape[3])
     w = rng.integers(-127, 128, w_shape, dtype=np.int8)
@@ -36,7 +36,8 @@ def _conv(rng, name, in_shape, cout, kernel_hw, stride=(1, 1), padding=(0, 0, 0,
     attrs = {"activation": "none"}
     if depthwise:
         attrs["depth_multiplier"] = cout // in_shape[3]
-    return kernel_case(name, "ed_depthwise_conv_s8" if depthwise else "ed_convolve_s8",
+    kernel = kernel or ("ed_depthwise_conv_s8" if depthwise else "ed_convolve_s8")
+    return kernel_case(name, kernel,
                        "depthwise_conv2d" if depthwise else "conv2d", [x], params, weights=w, bias=bias, attrs=attrs)
 
 
@@ -64,6 +65,14 @@ def _cases() -> list[KernelCase]:
         _conv(rng, "dw-kws-25x5-relu", (1, 25, 5, 8), 8, (3, 3), padding=(1, 1, 1, 1), act=(-128, 40),
               depthwise=True),
         _conv(rng, "dw-fan-out-1-to-8", (1, 20, 16, 1), 8, (10, 8), (2, 2), (4, 5, 3, 4), depthwise=True),
+        _conv(rng, "dw3-vww-3x3-s1", (1, 12, 12, 16), 16, (3, 3), padding=(1, 1, 1, 1), offsets=(128, -128),
+              depthwise=True, kernel="ed_depthwise_conv_3x3_s8"),
+        _conv(rng, "dw3-s2-odd-width-odd-channels", (1, 9, 11, 7), 7, (3, 3), (2, 2), (0, 1, 0, 1),
+              offsets=(-127, 127), depthwise=True, kernel="ed_depthwise_conv_3x3_s8"),
+        _conv(rng, "dw3-kws-25x5-relu", (1, 25, 5, 8), 8, (3, 3), padding=(1, 1, 1, 1), act=(-128, 40),
+              depthwise=True, kernel="ed_depthwise_conv_3x3_s8"),
+        _conv(rng, "dw3-s2-slow-shifts", (1, 10, 17, 12), 12, (3, 3), (2, 2), (0, 1, 0, 1), shifts=(-31, 3),
+              depthwise=True, kernel="ed_depthwise_conv_3x3_s8"),
         _conv(rng, "pw-vww-1x1", (1, 6, 6, 16), 32, (1, 1), offsets=(128, -128)),
         _conv(rng, "pw-odd-positions-short-block", (1, 5, 5, 8), 7, (1, 1), offsets=(-127, 127)),
         _conv(rng, "pw-odd-width-rows", (1, 3, 7, 12), 10, (1, 1)),
@@ -111,5 +120,5 @@ def test_ed_kernels_simd_path_is_faster(runs):
     cases, results = runs
     dsp, portable = results["dsp"], results["portable"]
     for i, case in enumerate(cases):
-        if case.name in ("dw-vww-3x3-s1", "pw-vww-1x1", "resnet-3x3-s1", "fc-ad-640x128"):
+        if case.name in ("dw-vww-3x3-s1", "dw3-vww-3x3-s1", "pw-vww-1x1", "resnet-3x3-s1", "fc-ad-640x128"):
             assert dsp.cycles[i] < portable.cycles[i], case.name

@@ -1,0 +1,103 @@
+"""``ed_depthwise_conv_3x3_s8``: edge-deploy's 3 x 3 depthwise convolution with channel multiplier 1
+(firmware/include/ed_depthwise_3x3.h): one channel at a time along an output row, four outputs per
+pass, SMLAD on int16 pairs of taps packed at build time, the input offset folded into the bias."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge_deploy.kernels._layers import depthwise
+from edge_deploy.kernels._weighted import folded_bias, weighted_context, weights_comment
+from edge_deploy.kernels.base import CArray, KernelContext, LayerCall
+from edge_deploy.kernels.ed_depthwise_conv_s8 import EdDepthwiseConvS8
+
+
+def transposed(call: LayerCall) -> bool:
+    """True when the kernel walks the layer along the input's columns (ed_dw3_transposed: taller
+    than wide, a vertical stride of 1 or 2)."""
+    out_h, out_w = int(call.output.shape[1]), int(call.output.shape[2])
+    return out_h > out_w and int(call.params["stride"][0]) in (1, 2)
+
+
+def pack_weights(w: np.ndarray, transpose: bool = False) -> np.ndarray:
+    """1HWO 3 x 3 int8 weights as the kernel reads them: per output channel, per kernel row (per
+    kernel column when ``transpose``), the int16 pairs (w0, w1) and (w1, w2) as uint32 words, low
+    halfword first."""
+    taps = np.asarray(w[0], dtype=np.int64).transpose(2, 1, 0) if transpose else \
+        np.asarray(w[0], dtype=np.int64).transpose(2, 0, 1)  # (cout, ky, kx) in the kernel's orientation
+    pairs = np.stack([taps[:, :, 0] & 0xFFFF | (taps[:, :, 1] & 0xFFFF) << 16,
+                      taps[:, :, 1] & 0xFFFF | (taps[:, :, 2] & 0xFFFF) << 16], axis=2)
+    return pairs.astype(np.uint32).reshape(-1)
+
+
+def geometry(call: LayerCall) -> dict[str, int]:
+    """The counts the kernel's time is linear in, and its ring's size."""
+    p = call.params
+    cout = int(call.weights.shape[3])
+    batches, out_h, out_w = (int(v) for v in call.output.shape[:3])
+    stride_h, stride_w = (int(v) for v in p["stride"])
+    if transposed(call):
+        out_h, out_w, stride_h, stride_w = out_w, out_h, stride_w, stride_h
+    groups = -(-cout // 4)
+    columns = stride_w * 4 * -(-out_w // 4) + 2
+    gathered_rows = 3 * out_h if stride_h >= 3 else (out_h - 1) * stride_h + 3
+    rows = batches * out_h
+    return {"groups": groups * batches, "passes": cout * rows * -(-out_w // 4), "outputs": cout * rows * out_w,
+            "channel_rows": cout * rows, "gathered_pairs": groups * batches * gathered_rows * columns // 2,
+            "gathered_rows": groups * batches * gathered_rows, "scratch": 4 * (columns // 2) * 5 * 4}
+
+
+class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
+    name = "ed_depthwise_conv_3x3_s8"
+    header = "ed_depthwise_3x3.h"
+    code_bytes = 3584  # 3,452 B measured (arm-none-eabi-size, -O2), rounded up
+    # Per pass of four outputs of a channel (the 3 x 3 multiply-adds), per output (its
+    # requantization and store), per channel and output row (the set-up), per gathered pair of
+    # columns of four channels and per gathered row, per group of four channels, per call.
+    cost_terms = ("passes", "outputs", "channel_rows", "gathered_pairs", "gathered_rows", "groups", "calls")
+    calibration = (depthwise(24, 24, 16, 1, 3, 1, "same"), depthwise(24, 24, 16, 1, 3, 2, "same"),
+                   depthwise(12, 12, 64, 1, 3, 1, "same"), depthwise(6, 6, 128, 1, 3, 2, "same"),
+                   depthwise(25, 5, 64, 1, 3, 1, "same"), depthwise(3, 3, 256, 1, 3, 1, "same"),
+                   depthwise(7, 5, 6, 1, 3, 1, "same"), depthwise(48, 48, 8, 1, 3, 1, "same"),
+                   depthwise(12, 12, 64, 1, 3, 2, "same"), depthwise(6, 6, 128, 1, 3, 1, "same"),
+                   depthwise(9, 9, 12, 1, 3, 2, "valid"), depthwise(13, 7, 20, 1, 3, 1, "valid"))
+
+    def applies(self, call: LayerCall) -> str | None:
+        p = call.params
+        _, kh, kw, cout = (int(v) for v in call.weights.shape)
+        if (kh, kw) != (3, 3):
+            return f"window {kh}x{kw}, not 3x3"
+        if cout != int(call.input.shape[3]):
+            return "channel multiplier is not 1"
+        if tuple(int(v) for v in p["dilation"]) != (1, 1):
+            return "dilation is not 1"
+        if int(p["stride"][1]) not in (1, 2) and not transposed(call):
+            stride = tuple(int(v) for v in p["stride"])
+            return f"stride {stride} (1 or 2 along the rows or, taller than wide, the columns)"
+        return super().applies(call)
+
+    def scratch_bytes(self, call: LayerCall) -> int:
+        return geometry(call)["scratch"]
+
+    def cost_features(self, call: LayerCall) -> list[float]:
+        g = geometry(call)
+        return [float(g[term]) for term in self.cost_terms[:-1]] + [1.0]
+
+    def facts(self, call: LayerCall) -> dict:
+        g = geometry(call)
+        return {"channel_groups": g["groups"], "ring_columns": g["scratch"] // 40}
+
+    def context(self, call: LayerCall) -> KernelContext:
+        sums, _ = self._sums(call)
+        flip = transposed(call)
+        weights = CArray("weights_packed", "uint32_t", pack_weights(np.asarray(call.weights.data), flip),
+                         f"{weights_comment(call)}, packed as int16 pairs (w0, w1), (w1, w2) per channel and "
+                         f"kernel {'column (walked transposed)' if flip else 'row'} (ed_depthwise_3x3.h)")
+        bias = CArray("bias_folded", "int32_t", folded_bias(call, sums).astype(np.int32),
+                      "bias + input_offset * sum of the channel's weights (ed_depthwise_3x3.h)")
+        ctx = weighted_context(call, [weights], bias=bias)
+        ctx.comment.append("one channel at a time, four outputs per pass, over a ring of gathered rows")
+        return ctx
+
+
+KERNEL = EdDepthwiseConv3x3S8()
