@@ -43,12 +43,12 @@ arm_cmsis_nn_status ed_strided_slice_s8(const int8_t *input,
                                         int8_t *output);
 
 /** ADD or SUB of two int8 vectors of size elements (TFLite's int8 arithmetic): output =
- *  requantize(tables[a] + tables[256 + b]) + out_offset, clamped to [act_min, act_max]. tables
- *  holds each input's rescale ((x + offset) << 20 times its multiplier) for every byte (index:
- *  the byte read unsigned), computed at build time with double rounding; where single rounding
- *  gives input k other values, its single-rounding table lies single_rounding_k entries after
- *  its double-rounding one (else 0), which a build with CMSIS_NN_USE_SINGLE_ROUNDING reads.
- *  output may be input1. */
+ *  requantize((tables[a] + tables[256 + b]) / 2) + out_offset, clamped to [act_min, act_max].
+ *  tables holds each input's rescale ((x + offset) << 20 times its multiplier), doubled, for
+ *  every byte (index: the byte read unsigned), computed at build time with double rounding;
+ *  where single rounding gives input k other values, its single-rounding table lies
+ *  single_rounding_k entries after its double-rounding one (else 0), which a build with
+ *  CMSIS_NN_USE_SINGLE_ROUNDING reads. output may be input1. */
 arm_cmsis_nn_status ed_elementwise_add_s8(const int8_t *input1,
                                           const int8_t *input2,
                                           const int32_t *tables,

@@ -9,7 +9,7 @@
  * into its rounding term) and the activation clamp is applied to four bytes at once.
  */
 #include "ed_elementwise.h"
-#include "ed_nn_support.h"
+#include "ed_binary.h"
 
 arm_cmsis_nn_status ed_elementwise_mul_s8(const int8_t *input1,
                                           const int8_t *input2,
@@ -36,8 +36,8 @@ arm_cmsis_nn_status ed_elementwise_mul_s8(const int8_t *input1,
 #if ED_NN_DSP
     const uint32_t off1 = ed_dup16(input1_offset);
     const uint32_t off2 = ed_dup16(input2_offset);
-    const uint32_t lo = (uint32_t)(uint8_t)act_min * 0x01010101u;
-    const uint32_t hi = (uint32_t)(uint8_t)act_max * 0x01010101u;
+    const uint32_t lo = ed_splat4_s8(act_min);
+    const uint32_t hi = ed_splat4_s8(act_max);
     for (; i + 4 <= size; i += 4) {
         const uint32_t wa = ed_read_u32(input1 + i);
         const uint32_t wb = ed_read_u32(input2 + i);
@@ -50,9 +50,8 @@ arm_cmsis_nn_status ed_elementwise_mul_s8(const int8_t *input1,
         const int32_t v2 = ed_sat8(ed_requant_fast(&q, ed_smlatt(a02, b02, 0)));
         const int32_t v1 = ed_sat8(ed_requant_fast(&q, ed_smlabb(a13, b13, 0)));
         const int32_t v3 = ed_sat8(ed_requant_fast(&q, ed_smlatt(a13, b13, 0)));
-        const uint32_t out = (uint32_t)(uint8_t)v0 | ((uint32_t)(uint8_t)v1 << 8) | ((uint32_t)(uint8_t)v2 << 16) |
-                             ((uint32_t)(uint8_t)v3 << 24);
-        ed_write_u32(output + i, ed_min4_s8(ed_max4_s8(out, lo), hi));
+        const uint32_t out = ed_pack4_s8(v0, v1, v2, v3);
+        ed_write_u32(output + i, ed_clamp4_s8(out, lo, hi));
     }
 #endif
     for (; i < size; i++) {
