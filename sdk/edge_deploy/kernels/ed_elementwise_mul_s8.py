@@ -1,22 +1,16 @@
-"""``ed_elementwise_mul_s8``: edge-deploy's MUL, once per block of a broadcast (kernels/_broadcast):
-four elements per word on the DSP path, one fast requantization per element
-(firmware/kernels/ed_elementwise_mul_s8.c)."""
+"""``ed_elementwise_mul_s8``: edge-deploy's MUL, with arm_elementwise_mul_s8's constants, once per
+block of a broadcast (kernels/_broadcast): four elements per word on the DSP path, one fast
+requantization per element (firmware/kernels/ed_elementwise_mul_s8.c)."""
 
 from __future__ import annotations
 
-from edge_deploy.kernels._binary import BinaryKernel, offset_constant
-from edge_deploy.kernels.base import KernelContext, LayerCall
+from edge_deploy.kernels.arm_elementwise_mul_s8 import ArmElementwiseMulS8
 
 
-class EdElementwiseMulS8(BinaryKernel):
+class EdElementwiseMulS8(ArmElementwiseMulS8):
     name = "ed_elementwise_mul_s8"
-    op = "mul"
     header = "ed_elementwise.h"
-    out_mult_comment = "input 1 scale * input 2 scale / output scale (Q31)"
-
-    def input_constants(self, call: LayerCall, ctx: KernelContext) -> None:
-        offset_constant(call, ctx, 1)
-        offset_constant(call, ctx, 2)
+    upstream = None
 
 
 KERNEL = EdElementwiseMulS8()
