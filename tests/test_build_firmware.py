@@ -62,9 +62,11 @@ def test_report_figures_match_the_model(fixture_build):
             weights += w.nbytes + bias
             macs += int(np.prod(y.shape)) * int(np.prod(w.shape[1:]))
     # The flash arrays as the kernels store them: the int8 weights and bias at least, plus each
-    # kernel's packing and per-channel requantization (at most 32 B per output channel here).
+    # kernel's packing and per-channel requantization (at most 32 B per output channel here), plus
+    # the 256 int32 exponentials of a softmax on ed_softmax_s8.
     channels = sum(graph.tensor(op.outputs[0]).shape[-1] for op in graph.ops if op.kind in ("conv2d", "fully_connected"))
-    assert weights <= report["weights_bytes"] <= weights + 32 * channels and report["macs"] == macs
+    tables = 1024 * sum(layer["kernel"] == "ed_softmax_s8" for layer in report["layers"])
+    assert weights + tables <= report["weights_bytes"] <= weights + tables + 32 * channels and report["macs"] == macs
     assert report["board"] == "mps2-an386" and report["kernels"] == "simd"
     assert report["arena_bytes"] == report["arena_lower_bound_bytes"]
     sizes = elf_sizes(out / "firmware.elf", load_board("mps2-an386"))
@@ -163,7 +165,8 @@ def test_the_generated_project_builds_with_its_own_makefile(fixture_build, tmp_p
 
 # The private headers edge-deploy's arm_* sources include (upstream has its own, e.g.
 # arm_nnsupportfunctions.h); none of them declares an ed_* kernel.
-_ARM_SOURCE_HEADERS = ("arm_nn_types.h", "arm_nnfunctions.h", "ed_nn_support.h", "ed_fully_connected.h")
+_ARM_SOURCE_HEADERS = ("arm_nn_types.h", "arm_nnfunctions.h", "ed_nn_support.h", "ed_fully_connected.h",
+                       "ed_softmax_support.h")
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")

@@ -146,7 +146,7 @@ def _v6_like_checkout(root: Path) -> Path:
     (root / "Include" / "arm_nnfunctions.h").write_text(header)
     for name in ("arm_nn_types.h",):
         shutil.copy(firmware / "include" / name, root / "Include" / name)
-    for name in ("ed_nn_support.h", "ed_fully_connected.h"):
+    for name in ("ed_nn_support.h", "ed_fully_connected.h", "ed_softmax_support.h"):
         shutil.copy(firmware / "kernels" / name, root / "Include" / name)
     (root / "Source" / "Functions").mkdir(parents=True)
     for source in sorted((firmware / "kernels").glob("arm_*.c")):

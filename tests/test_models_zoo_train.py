@@ -136,7 +136,7 @@ def test_zoo_model_trained_on_an_image_folder_builds_and_runs_bit_exact(
     if model == "antnet":  # the attention gate: a sigmoid table, a map x gate multiply
         gates = [layer for layer in report["layers"] if layer["op"] in ("logistic", "mul")]
         assert [(g["op"], g["kernel"]) for g in gates] == [
-            ("logistic", "ed_lut_s8"), ("mul", "arm_elementwise_mul_s8")] * 2
+            ("logistic", "ed_lut_s8"), ("mul", "ed_elementwise_mul_s8")] * 2
     x, _, _ = load_images(root, "test", size=size, channels=channels)
     np.save(tmp_path / "x.npy", x[:3])
     status = main(["run", str(out), "--inputs", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"), "--check"])

@@ -115,8 +115,8 @@ def test_mul_model_runs_bit_exact_on_qemu(qemu_arm, tmp_path, capsys):
     graph = mul_graph(np.random.default_rng(3), activation="relu6")
     out = tmp_path / "build"
     report = build_graph(graph, "mps2-an386", out).report
-    assert [layer["kernel"] for layer in report["layers"]][-1] == "arm_elementwise_mul_s8"
-    assert "return arm_elementwise_mul_s8(" in (out / "src" / "model.c").read_text()
+    assert [layer["kernel"] for layer in report["layers"]][-1] == "ed_elementwise_mul_s8"
+    assert "return ed_elementwise_mul_s8(" in (out / "src" / "model.c").read_text()
     np.save(tmp_path / "x.npy", np.random.default_rng(4).integers(-128, 128, (6, 4, 5, 8)).astype(np.int8))
     status = main(["run", str(out), "--inputs", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"), "--check"])
     assert status == 0, capsys.readouterr().out

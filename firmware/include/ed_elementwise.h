@@ -1,9 +1,9 @@
 /*
- * ed_elementwise.h - edge-deploy's element-wise kernels for ops CMSIS-NN has no s8 function for:
- * a 256-entry table for any int8 op of one input (RELU, LOGISTIC, TANH, HARD_SWISH, a requantizing
- * QUANTIZE ...), and the float32 boundary of a model converted with a float interface (QUANTIZE
- * float -> int8, DEQUANTIZE int8 -> float), and a strided window copy (SLICE and the outputs of
- * SPLIT and UNPACK).
+ * ed_elementwise.h - edge-deploy's element-wise kernels: a 256-entry table for any int8 op of one
+ * input (RELU, LOGISTIC, TANH, HARD_SWISH, a requantizing QUANTIZE ...), ADD, SUB and MUL with
+ * one requantization per element, PRELU, the float32 boundary of a model converted with a float
+ * interface (QUANTIZE float -> int8, DEQUANTIZE int8 -> float), and a strided window copy (SLICE
+ * and the outputs of SPLIT and UNPACK).
  */
 #ifndef ED_ELEMENTWISE_H
 #define ED_ELEMENTWISE_H
@@ -41,6 +41,41 @@ arm_cmsis_nn_status ed_strided_slice_s8(const int8_t *input,
                                         const int32_t *stride,
                                         const cmsis_nn_dims *output_dims,
                                         int8_t *output);
+
+/** ADD or SUB of two int8 vectors of size elements (TFLite's int8 arithmetic): output =
+ *  requantize((tables[a] + tables[256 + b]) / 2) + out_offset, clamped to [act_min, act_max].
+ *  tables holds each input's rescale ((x + offset) << 20 times its multiplier), doubled, for
+ *  every byte (index: the byte read unsigned), computed at build time with double rounding;
+ *  where single rounding gives input k other values, its single-rounding table lies
+ *  single_rounding_k entries after its double-rounding one (else 0), which a build with
+ *  CMSIS_NN_USE_SINGLE_ROUNDING reads. output may be input1. */
+arm_cmsis_nn_status ed_elementwise_add_s8(const int8_t *input1,
+                                          const int8_t *input2,
+                                          const int32_t *tables,
+                                          int32_t single_rounding_1,
+                                          int32_t single_rounding_2,
+                                          int32_t out_offset,
+                                          int32_t out_mult,
+                                          int32_t out_shift,
+                                          int32_t act_min,
+                                          int32_t act_max,
+                                          int8_t *output,
+                                          int32_t size);
+
+/** MUL of two int8 vectors of size elements (TFLite's int8 arithmetic): (a + input1_offset) *
+ *  (b + input2_offset) requantized with (out_mult, out_shift), plus out_offset, clamped to
+ *  [act_min, act_max]. output may be input1. */
+arm_cmsis_nn_status ed_elementwise_mul_s8(const int8_t *input1,
+                                          const int8_t *input2,
+                                          int32_t input1_offset,
+                                          int32_t input2_offset,
+                                          int32_t out_offset,
+                                          int32_t out_mult,
+                                          int32_t out_shift,
+                                          int32_t act_min,
+                                          int32_t act_max,
+                                          int8_t *output,
+                                          int32_t size);
 
 /** PRELU on size elements, int8 (TFLite): v = input + input_offset; where v >= 0 the output is
  *  v requantized with (pos_mult, pos_shift), else v * (alpha + alpha_offset) requantized with

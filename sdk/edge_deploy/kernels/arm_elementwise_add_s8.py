@@ -4,54 +4,26 @@ negated (its kernel parameters say so), as TFLite's SUB does."""
 
 from __future__ import annotations
 
-import numpy as np
-
-from edge_deploy.ctext import c_float
-from edge_deploy.kernels._broadcast import BroadcastPlan, broadcast_plan
-from edge_deploy.kernels._operands import operand_sources
-from edge_deploy.kernels.base import KernelContext, KernelSpec, LayerCall
+from edge_deploy.kernels._binary import BinaryKernel, offset_constant
+from edge_deploy.kernels.base import KernelContext, LayerCall
 
 
-class ArmElementwiseAddS8(KernelSpec):
+class ArmElementwiseAddS8(BinaryKernel):
     name = "arm_elementwise_add_s8"
     op = "add"
     upstream = "4.0.0"
-    cost_terms = ("elements", "calls")
-    calibration = tuple({"in": [s, s]} for s in ((1, 16, 16, 16), (1, 8, 8, 32), (1, 4, 4, 64), (1, 100))) + (
-        {"in": [(1, 8, 8, 24), (1, 1, 1, 24)]}, {"in": [(1, 4, 4, 64), (1, 1, 4, 64)]})
+    out_mult_comment = "sum to output scale (Q31)"
 
     def serves(self, op_kind: str) -> bool:
         return op_kind in ("add", "sub")
 
-    def _plan(self, call: LayerCall) -> BroadcastPlan:
-        a, b = (call.graph.tensor(n).shape for n in call.op.inputs)
-        return broadcast_plan(a, b, call.output.shape)
-
-    def cost_features(self, call: LayerCall) -> list[float]:
-        return [int(np.prod(call.output.shape)), self._plan(call).calls]
-
-    def context(self, call: LayerCall) -> KernelContext:
-        p, x, y = call.params, call.input, call.output
-        b = call.graph.tensor(call.op.inputs[1])
-        ctx = KernelContext()
-        ctx.constant("INPUT1_OFFSET", p["input1_offset"], f"-(input 1 zero point); scale {c_float(x.scale)}")
-        ctx.constant("INPUT1_MULT", p["input1_mult"], "input 1 rescale to the common scale (Q31)")
-        ctx.constant("INPUT1_SHIFT", p["input1_shift"])
-        ctx.constant("INPUT2_OFFSET", p["input2_offset"], f"-(input 2 zero point); scale {c_float(b.scale)}")
-        ctx.constant("INPUT2_MULT", p["input2_mult"], "input 2 rescale to the common scale (Q31)")
-        ctx.constant("INPUT2_SHIFT", p["input2_shift"])
+    def input_constants(self, call: LayerCall, ctx: KernelContext) -> None:
+        p = call.params
+        for i in (1, 2):
+            offset_constant(call, ctx, i)
+            ctx.constant(f"INPUT{i}_MULT", p[f"input{i}_mult"], f"input {i} rescale to the common scale (Q31)")
+            ctx.constant(f"INPUT{i}_SHIFT", p[f"input{i}_shift"])
         ctx.constant("LEFT_SHIFT", p["left_shift"], "headroom shift before rescaling (TFLite: 20)")
-        ctx.constant("OUTPUT_OFFSET", p["output_offset"], f"output zero point; output scale {c_float(y.scale)}")
-        ctx.constant("OUT_MULT", p["out_mult"], "sum to output scale (Q31)")
-        ctx.constant("OUT_SHIFT", p["out_shift"])
-        ctx.constant("ACT_MIN", p["act_min"], f"fused activation '{call.op.attrs.get('activation', 'none')}', "
-                     "in output units")
-        ctx.constant("ACT_MAX", p["act_max"])
-        plan = self._plan(call)
-        ctx.fields.update(plan.fields(), operands=operand_sources(call, ctx))
-        if plan.loops:
-            ctx.comment.append(f"broadcast: {plan.calls} calls of {plan.block} elements")
-        return ctx
 
 
 KERNEL = ArmElementwiseAddS8()

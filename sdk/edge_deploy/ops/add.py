@@ -10,12 +10,12 @@ import numpy as np
 
 from edge_deploy.ir.graph import Graph, Op
 from edge_deploy.numerics.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier, saturate, wrap_int32
+from edge_deploy.ops._binary import BinaryOp
 from edge_deploy.ops._shared import clamp_activation
-from edge_deploy.ops.base import ACTIVATION, OpDef, TfliteCode, fused_activation_range, op_error
+from edge_deploy.ops.base import ACTIVATION, TfliteCode, fused_activation_range
 
 ADD = 0
 ADD_OPTIONS = 11
-ACTIVATION_SLOT = 0
 ADD_LEFT_SHIFT = 20  # TFLite's headroom shift for int8 ADD
 
 
@@ -51,33 +51,17 @@ def add_s8(
     return saturate(rescale(total, out_mult, out_shift) + int(output_offset), act_min, act_max)
 
 
-class Add(OpDef):
+class Add(BinaryOp):
     kind = "add"
     reference = staticmethod(add_s8)
     attrs = (ACTIVATION,)
-    arity = (2, 2)
-    in_place = True
-    elementwise_binary = True
     rounding_sensitive = True
     tflite_codes = (TfliteCode(ADD, "ADD", 2),)
-    constant_operands = True
-    tflite_data_inputs = 2
     torch_functions = ("add",)
     aten_targets = ("add",)
     tflite_options = ADD_OPTIONS
+    tflite_option_slots = 2  # fused_activation_function, pot_scale_int16
     float_function = staticmethod(np.add)  # SUB, a subclass, differs in this and its facts above
-
-    def output_shape(self, graph: Graph, op: Op) -> tuple[int, ...]:
-        x, y = graph.tensor(op.inputs[0]).shape, graph.tensor(op.inputs[1]).shape
-        try:
-            return tuple(int(d) for d in np.broadcast_shapes(x, y))
-        except ValueError:
-            raise op_error(op, f"shapes {x} and {y} do not broadcast") from None
-
-    def check_quantized(self, graph: Graph, op: Op) -> None:
-        t = graph.tensor(op.inputs[1])
-        if t.dtype != "int8" or t.quant is None:
-            raise op_error(op, f"input '{t.name}' must be int8 with quantization")
 
     def kernel_params(self, graph: Graph, op: Op) -> dict[str, Any]:
         x, b, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
@@ -100,14 +84,6 @@ class Add(OpDef):
     def run_float(self, graph: Graph, op: Op, args: list) -> np.ndarray:
         return clamp_activation(self.float_function(args[0], args[1]), op.attrs["activation"])
 
-    def from_tflite(self, code: int, reader) -> dict[str, Any]:
-        if len(reader.inputs) != 2:
-            raise reader.error(f"({self.tflite_codes[0].name}) has {len(reader.inputs)} inputs, expected 2")
-        return {"activation": reader.activation(ACTIVATION_SLOT)}
-
-    def to_tflite(self, graph: Graph, op: Op, writer) -> tuple[int, int]:
-        return writer.table(self.tflite_options, [(ACTIVATION_SLOT, "activation", op.attrs["activation"])], slots=2)
-
     def lower_torch(self, lowering, node, target) -> Any:
         """``a + b`` (``a - b``) of two tensors from other layers."""
         a, b = lowering.operand(node, 0), lowering.operand(node, 1)
@@ -121,10 +97,6 @@ class Add(OpDef):
         if lowering.arg(node, 2, 1) != 1:
             raise lowering.error(f"{lowering.label(node)}: alpha other than 1 cannot be lowered")
         return lowering.result(node, getattr(lowering.builder, self.kind)(a, b, node.name))
-
-    def build(self, builder, a, b, name, *, activation="none", quant=None) -> str:
-        """Element-wise ``a + b`` (``a - b``), broadcasting."""
-        return builder.op(self.kind, name, [a, b], {"activation": activation}, quant)
 
 
 OP = Add()

@@ -10,12 +10,12 @@ import numpy as np
 
 from edge_deploy.ir.graph import Graph, Op
 from edge_deploy.numerics.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier, saturate
+from edge_deploy.ops._binary import BinaryOp
 from edge_deploy.ops._shared import clamp_activation
-from edge_deploy.ops.base import ACTIVATION, OpDef, TfliteCode, fused_activation_range, op_error
+from edge_deploy.ops.base import ACTIVATION, TfliteCode, fused_activation_range
 
 MUL = 18
 MUL_OPTIONS = 21
-ACTIVATION_SLOT = 0
 
 
 def mul_s8(
@@ -39,26 +39,15 @@ def mul_s8(
     return saturate(scaled + int(output_offset), act_min, act_max)
 
 
-class Mul(OpDef):
+class Mul(BinaryOp):
     kind = "mul"
     reference = staticmethod(mul_s8)
     attrs = (ACTIVATION,)
-    arity = (2, 2)
-    in_place = True
-    elementwise_binary = True
     rounding_sensitive = True
     tflite_codes = (TfliteCode(MUL, "MUL", 2),)
-    constant_operands = True
-    tflite_data_inputs = 2
     torch_functions = ("mul",)
     aten_targets = ("mul", "div")
-
-    def output_shape(self, graph: Graph, op: Op) -> tuple[int, ...]:
-        x, y = graph.tensor(op.inputs[0]).shape, graph.tensor(op.inputs[1]).shape
-        try:
-            return tuple(int(d) for d in np.broadcast_shapes(x, y))
-        except ValueError:
-            raise op_error(op, f"shapes {x} and {y} do not broadcast") from None
+    tflite_options = MUL_OPTIONS
 
     def kernel_params(self, graph: Graph, op: Op) -> dict[str, Any]:
         x, b, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
@@ -74,14 +63,6 @@ class Mul(OpDef):
 
     def run_float(self, graph: Graph, op: Op, args: list) -> np.ndarray:
         return clamp_activation(args[0] * args[1], op.attrs["activation"])
-
-    def from_tflite(self, code: int, reader) -> dict[str, Any]:
-        if len(reader.inputs) != 2:
-            raise reader.error(f"(MUL) has {len(reader.inputs)} inputs, expected 2")
-        return {"activation": reader.activation(ACTIVATION_SLOT)}
-
-    def to_tflite(self, graph: Graph, op: Op, writer) -> tuple[int, int]:
-        return writer.table(MUL_OPTIONS, [(ACTIVATION_SLOT, "activation", op.attrs["activation"])])
 
     def lower_torch(self, lowering, node, target) -> Any:
         """``a * b`` of two tensors from other layers."""
@@ -101,10 +82,6 @@ class Mul(OpDef):
         else:
             b = lowering.operand(node, 1)
         return lowering.result(node, lowering.builder.mul(a, b, node.name))
-
-    def build(self, builder, a, b, name, *, activation="none", quant=None) -> str:
-        """Element-wise ``a * b`` (broadcasting)."""
-        return builder.op(self.kind, name, [a, b], {"activation": activation}, quant)
 
 
 OP = Mul()

@@ -96,6 +96,15 @@ def _count_leading_zeros_u32(x: np.ndarray) -> np.ndarray:
     return np.where(x == 0, 32, bits + np.where(x < (np.uint64(1) << np.uint64(31)), 1, 0))
 
 
+def exp_table(*, input_mult: int, input_left_shift: int, diff_min: int) -> np.ndarray:
+    """The exponentials :func:`softmax_s8` evaluates, for the differences 0, -1, ..., -255 to the
+    row maximum (Q0.31), 0 where the difference is below ``diff_min`` (left out of the sum and
+    the output): a table for kernels that look them up (``ed_softmax_s8``)."""
+    diff = -np.arange(256, dtype=np.int64)
+    exps = _exp_on_negative_values(multiply_by_quantized_multiplier_greater_than_one(diff, input_mult, input_left_shift))
+    return np.where(diff >= int(diff_min), exps, 0)
+
+
 def softmax_s8(x: np.ndarray, *, input_mult: int, input_left_shift: int, diff_min: int) -> np.ndarray:
     """SOFTMAX over the last axis of an int8 tensor (``arm_softmax_s8``); returns int8 (zp -128).
 

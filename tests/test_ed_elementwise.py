@@ -1,0 +1,139 @@
+"""edge-deploy's element-wise kernels of two inputs (``ed_elementwise_add_s8`` for ADD and SUB,
+``ed_elementwise_mul_s8`` for MUL, issue 13), called through their template partials and compared
+bit for bit with the ops' int8 references: on the host (portable C and the emulated DSP path, both
+roundings; ED_KERNELS_SANITIZE=1 builds them with ASan + UBSan, which
+test_elementwise_under_sanitizers does) and on QEMU mps2-an386 (the M4's own DSP instructions),
+on the edge shapes: lengths that are not a multiple of 4 and a lone element, zero points at their
+limits, SUB's negated multiplier, every broadcast the ops allow (a per-channel operand, a row, a
+single value against a tensor, and in either order), activation clamps, and an output
+requantization off the fast path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from edge_deploy.kernels import get_kernel
+from edge_deploy.numerics.fixedpoint import quantize_multiplier
+from edge_deploy.ops.add import ADD_LEFT_SHIFT
+from edge_deploy.testing.cases import kernel_case
+from edge_deploy.testing.harness import build_qemu, run_qemu
+from kernel_runner import SANITIZE, HostKernels
+
+ACT = {"activation": "none"}
+
+
+def add_params(scales, zero_points, *, sub=False, act=(-128, 127)):
+    """TFLite's ADD (SUB) parameters for input scales / zero points and the output's."""
+    (s1, s2, sy), (z1, z2, zy) = scales, zero_points
+    twice_max = 2 * max(s1, s2)
+    m1, e1 = quantize_multiplier(s1 / twice_max)
+    m2, e2 = quantize_multiplier(s2 / twice_max)
+    mo, eo = quantize_multiplier(twice_max / ((1 << ADD_LEFT_SHIFT) * sy))
+    return dict(input1_offset=-z1, input1_mult=m1, input1_shift=e1, input2_offset=-z2,
+                input2_mult=-m2 if sub else m2, input2_shift=e2, left_shift=ADD_LEFT_SHIFT, output_offset=zy,
+                out_mult=mo, out_shift=eo, act_min=act[0], act_max=act[1])
+
+
+def mul_params(scales, zero_points, *, act=(-128, 127)):
+    (s1, s2, sy), (z1, z2, zy) = scales, zero_points
+    mo, eo = quantize_multiplier(s1 * s2 / sy)
+    return dict(input1_offset=-z1, input2_offset=-z2, output_offset=zy, out_mult=mo, out_shift=eo,
+                act_min=act[0], act_max=act[1])
+
+
+# (name, input shapes, scales (in 1, in 2, out), zero points, activation clamp)
+SHAPES = [
+    ("resnet-residual", ((1, 8, 8, 64), (1, 8, 8, 64)), (0.037, 0.021, 0.05), (-128, 127, 5), (-128, 127)),
+    ("odd-length", ((1, 7, 5, 3), (1, 7, 5, 3)), (0.02, 0.031, 0.04), (127, -128, -128), (-128, 127)),
+    ("one-element", ((1, 1), (1, 1)), (0.5, 0.25, 0.3), (0, 0, 0), (-128, 127)),
+    ("per-channel", ((1, 5, 3, 7), (1, 1, 1, 7)), (0.011, 0.09, 0.06), (-3, 17, -9), (-128, 127)),
+    ("per-channel-first", ((1, 1, 1, 6), (1, 3, 5, 6)), (0.2, 0.2, 0.3), (4, 4, -128), (-128, 127)),
+    ("row", ((1, 4, 3, 9), (1, 1, 3, 9)), (0.05, 0.03, 0.02), (10, -20, 0), (-128, 127)),
+    ("single-value", ((1, 6, 6, 5), (1, 1, 1, 1)), (0.03, 0.07, 0.08), (-128, 127, -128), (-128, 127)),
+    ("relu-clamp", ((1, 13), (1, 13)), (0.04, 0.05, 0.03), (-1, 2, -128), (-128, 90)),
+    ("relu6-clamp", ((1, 4, 4, 5), (1, 4, 4, 5)), (0.04, 0.05, 0.03), (-1, 2, -100), (-100, 20)),
+]
+
+
+def _cases(make, rng, rounding="double"):
+    """ADD, SUB and MUL on every shape; then the slow requantization (an output scale far below
+    the inputs', a left shift) of each kernel."""
+    cases = []
+    for name, shapes, scales, zps, act in SHAPES:
+        a, b = (rng.integers(-128, 128, s, dtype=np.int8) for s in shapes)
+        cases.append(make(f"add-{name}", "ed_elementwise_add_s8", "add", [a, b], add_params(scales, zps, act=act)))
+        cases.append(make(f"sub-{name}", "ed_elementwise_add_s8", "sub", [a, b],
+                          add_params(scales, zps, sub=True, act=act)))
+        cases.append(make(f"mul-{name}", "ed_elementwise_mul_s8", "mul", [a, b], mul_params(scales, zps, act=act)))
+    a, b = (rng.integers(-128, 128, (1, 3, 3, 3), dtype=np.int8) for _ in range(2))
+    cases.append(make("add-slow-requant", "ed_elementwise_add_s8", "add", [a, b],
+                      add_params((0.5, 0.4, 0.0005), (3, -3, 0))))
+    cases.append(make("mul-slow-requant", "ed_elementwise_mul_s8", "mul", [a, b],
+                      mul_params((0.5, 0.4, 0.001), (3, -3, 0))))
+    return cases
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="no host gcc to build the kernels")
+@pytest.mark.parametrize("path,rounding", [("portable", "double"), ("dsp", "double"), ("dsp", "single"),
+                                           ("portable", "single")])
+def test_elementwise_matches_reference_on_the_host(path, rounding):
+    kernels = HostKernels(path, rounding=rounding)
+    cases = _cases(lambda name, kernel, op, inputs, params: kernels.case(kernel, op, inputs, params, attrs=ACT),
+                   np.random.default_rng(13))
+    run = kernels.run(cases)
+    for case, out, status in zip(cases, run.outputs, run.statuses):
+        assert status == 0, case.name
+        np.testing.assert_array_equal(out, case.expected, err_msg=f"{path} {rounding}: {case.name}")
+
+
+def test_add_tables_are_the_reference_per_input_step():
+    """The tables hold each input's rescale of every byte; the single-rounding table follows only
+    for an input whose rescale rounds differently (here input 2, of the smaller scale), and the
+    input of the larger scale (exactly half the common scale) needs none."""
+    rng = np.random.default_rng(5)
+    a, b = (rng.integers(-128, 128, (1, 4, 4, 8), dtype=np.int8) for _ in range(2))
+    case = kernel_case("tables", "ed_elementwise_add_s8", "add", [a, b],
+                       add_params((0.037, 0.021, 0.05), (-128, 127, 5)), attrs=ACT)
+    tables, distances = get_kernel("ed_elementwise_add_s8").tables(case.call)
+    assert tables.size == 3 * 256 and distances == [0, 256]
+    byte = 200  # read unsigned: -56
+    assert tables[byte] == 2 * ((-56 + 128) << 19)  # input 1: (x - zp) << 20, times exactly 1/2, doubled
+    p = case.call.params
+    double, single = tables[256 + byte] / 2, tables[512 + byte] / 2
+    exact = (-56 - 127) * (1 << 20) * p["input2_mult"] * 2.0 ** (p["input2_shift"] - 31)
+    assert abs(double - exact) <= 1 and abs(single - exact) <= 0.5
+    assert not np.array_equal(tables[256:512], tables[512:])
+
+
+@pytest.mark.qemu
+def test_elementwise_matches_reference_on_cortex_m4(tmp_path):
+    cases = _cases(lambda name, kernel, op, inputs, params: kernel_case(name, kernel, op, inputs, params, attrs=ACT),
+                   np.random.default_rng(31))
+    run = run_qemu(build_qemu(cases, tmp_path, path="dsp"), cases)
+    for case, out, status in zip(cases, run.outputs, run.statuses):
+        assert status == 0, case.name
+        np.testing.assert_array_equal(out, case.expected, err_msg=case.name)
+    # ADD's cycles per element on the residual shape: the table path against CMSIS-NN's API kernel.
+    first = cases[0]
+    upstream = kernel_case("upstream", "arm_elementwise_add_s8", "add", list(first.inputs.values()),
+                           first.call.params, attrs=ACT)
+    base = run_qemu(build_qemu([upstream], tmp_path / "upstream", path="dsp"), [upstream])
+    assert run.cycles[0] * 4 < base.cycles[0]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(SANITIZE, reason="already running under the sanitizers")
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="no host gcc to build the kernels")
+def test_elementwise_under_sanitizers():
+    """The host tests again with ASan + UBSan builds, in a child process."""
+    env = dict(os.environ, ED_KERNELS_SANITIZE="1")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", "not qemu",
+                             "-k", "on_the_host", __file__], env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
