@@ -27,8 +27,9 @@ from edge_deploy.ops import get_op, kernel_params, output_shape
 @dataclass
 class KernelCase:
     """One kernel call: ``kernel`` (its spec), ``call`` (the layer), the data ``inputs`` by
-    tensor name, the reference ``expected`` output, and the scratch to hand the kernel
-    (``scratch_bytes``; default the reserved size)."""
+    tensor name, the reference ``expected`` output, the scratch to hand the kernel
+    (``scratch_bytes``; default the reserved size) and the initial value of each variable tensor
+    the op updates in place (``states``, by name)."""
 
     name: str
     kernel: KernelSpec
@@ -36,6 +37,7 @@ class KernelCase:
     inputs: dict[str, np.ndarray]
     expected: np.ndarray
     scratch_bytes: int = field(default=-1)
+    states: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.scratch_bytes < 0:
