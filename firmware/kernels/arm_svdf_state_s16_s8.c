@@ -10,38 +10,73 @@
  * (input_ctx); the bias plus the rank sums of each unit (output_ctx) are requantized to the int8
  * output. Sums wrap in 32 bits, as SMLAD and TFLite's int32 arithmetic do.
  */
-#include <string.h>
-
 #include "ed_nn_support.h"
 
-/* sum(weights[i] * (input[i] - input_zero)) modulo 2^32. */
-static int32_t ed_svdf_feature_dot(const int8_t *input, const int8_t *weights, int32_t count, int32_t input_zero)
+/* Each filter's int8 feature weights times the input minus its zero point, modulo 2^32, into
+ * dots[0..filters). The DSP path widens four inputs (less the zero point: -255..255 fits a
+ * halfword) once for two filters and adds two products per SMLAD. */
+static void ed_svdf_feature_dots(const int8_t *input, const int8_t *weights, int32_t input_size, int32_t filters,
+                                 int32_t input_zero, int32_t *dots)
 {
-    uint32_t products = 0u;
-    uint32_t weight_sum = 0u;
-    int32_t i = 0;
+    int32_t f = 0;
 #if ED_NN_DSP
-    /* Four bytes per step: SXTB16 widens the even and the odd bytes to halfword pairs, SMLAD
-     * adds two products at once; the zero point comes off at the end, times the weights' sum. */
-    const uint32_t ones = ed_dup16(1);
-    for (; i + 3 < count; i += 4)
+    const uint32_t minus_zero = ed_dup16(-input_zero);
+    for (; f + 1 < filters; f += 2)
     {
-        const uint32_t x = ed_read_u32(input + i);
-        const uint32_t w = ed_read_u32(weights + i);
-        const uint32_t w_even = ed_sxtb16(w);
-        const uint32_t w_odd = ed_sxtb16_ror8(w);
-        products = (uint32_t)ed_smlad(w_even, ed_sxtb16(x), (int32_t)products);
-        products = (uint32_t)ed_smlad(w_odd, ed_sxtb16_ror8(x), (int32_t)products);
-        weight_sum = (uint32_t)ed_smlad(w_even, ones, (int32_t)weight_sum);
-        weight_sum = (uint32_t)ed_smlad(w_odd, ones, (int32_t)weight_sum);
+        const int8_t *w0 = weights + f * input_size;
+        const int8_t *w1 = w0 + input_size;
+        int32_t acc0 = 0, acc1 = 0;
+        int32_t i = 0;
+        for (; i + 3 < input_size; i += 4)
+        {
+            const uint32_t x = ed_read_u32(input + i);
+            const uint32_t x_even = ed_sadd16(ed_sxtb16(x), minus_zero);
+            const uint32_t x_odd = ed_sadd16(ed_sxtb16_ror8(x), minus_zero);
+            const uint32_t a = ed_read_u32(w0 + i);
+            const uint32_t b = ed_read_u32(w1 + i);
+            acc0 = ed_smlad(ed_sxtb16(a), x_even, acc0);
+            acc0 = ed_smlad(ed_sxtb16_ror8(a), x_odd, acc0);
+            acc1 = ed_smlad(ed_sxtb16(b), x_even, acc1);
+            acc1 = ed_smlad(ed_sxtb16_ror8(b), x_odd, acc1);
+        }
+        uint32_t sum0 = (uint32_t)acc0, sum1 = (uint32_t)acc1;
+        for (; i < input_size; i++)
+        {
+            const int32_t x = (int32_t)input[i] - input_zero;
+            sum0 += (uint32_t)((int32_t)w0[i] * x);
+            sum1 += (uint32_t)((int32_t)w1[i] * x);
+        }
+        dots[f] = (int32_t)sum0;
+        dots[f + 1] = (int32_t)sum1;
     }
 #endif
-    for (; i < count; i++)
+    for (; f < filters; f++)
     {
-        products += (uint32_t)((int32_t)weights[i] * (int32_t)input[i]);
-        weight_sum += (uint32_t)(int32_t)weights[i];
+        const int8_t *w = weights + f * input_size;
+        uint32_t sum = 0u;
+        for (int32_t i = 0; i < input_size; i++)
+        {
+            sum += (uint32_t)((int32_t)w[i] * ((int32_t)input[i] - input_zero));
+        }
+        dots[f] = (int32_t)sum;
     }
-    return (int32_t)(products - weight_sum * (uint32_t)input_zero);
+}
+
+/* The whole state one value to the left (the last value is about to be overwritten). */
+static void ed_svdf_shift_state(int16_t *state, int32_t count)
+{
+    int32_t i = 0;
+#if ED_NN_DSP
+    /* Two values per word: the M4 loads a halfword-aligned word in one LDR. */
+    for (; i + 2 < count; i += 2)
+    {
+        ed_write_u32(state + i, ed_read_u32((const int8_t *)(state + i + 1)));
+    }
+#endif
+    for (; i + 1 < count; i++)
+    {
+        state[i] = state[i + 1];
+    }
 }
 
 /* sum(a[i] * b[i]) of two int16 vectors, modulo 2^32. */
@@ -97,18 +132,18 @@ arm_cmsis_nn_status arm_svdf_state_s16_s8(const cmsis_nn_context *input_ctx,
     int32_t *filter_sums = (int32_t *)input_ctx->buf;
     int32_t *unit_sums = (int32_t *)output_ctx->buf;
 
-    const int32_t state_count = batches * filters * memory;
-    memmove(state_data, state_data + 1, (size_t)(state_count - 1) * sizeof(int16_t));
+    ed_svdf_shift_state(state_data, batches * filters * memory);
 
     for (int32_t b = 0; b < batches; b++)
     {
-        const int8_t *input = input_data + b * input_size;
         int16_t *state = state_data + b * filters * memory;
+        /* The feature dot products go through filter_sums before they are the newest state. */
+        ed_svdf_feature_dots(input_data + b * input_size, weights_feature_data, input_size, filters,
+                             svdf_params->input_offset, filter_sums + b * filters);
         for (int32_t f = 0; f < filters; f++)
         {
-            const int32_t dot = ed_svdf_feature_dot(input, weights_feature_data + f * input_size, input_size,
-                                                    svdf_params->input_offset);
-            int32_t newest = ed_requantize(dot, input_quant_params->multiplier, input_quant_params->shift);
+            int32_t newest = ed_requantize(filter_sums[b * filters + f], input_quant_params->multiplier,
+                                           input_quant_params->shift);
             newest = newest < svdf_params->input_activation.min ? svdf_params->input_activation.min : newest;
             newest = newest > svdf_params->input_activation.max ? svdf_params->input_activation.max : newest;
             state[f * memory + memory - 1] = (int16_t)newest;
