@@ -151,3 +151,28 @@ def test_the_generated_model_runs_a_sequence_on_the_host_under_sanitizers(tmp_pa
     expected = run_graph(graph, batch)[graph.outputs[0]]
     exe = build_host_model(tmp_path / "src", tmp_path / "model", path="dsp")
     assert np.array_equal(run_host_model(exe, batch, graph.tensor(graph.outputs[0]).shape[1:]), expected)
+
+
+@pytest.mark.qemu
+def test_the_firmware_keeps_state_across_requests_until_reset_state(qemu_arm, tmp_path):
+    """Over one link: the same sequence twice continues the state (other outputs); after the
+    request RESET_STATE it gives the first outputs again, which are the interpreter's."""
+    from edge_deploy.boards import load_board
+    from edge_deploy.build.firmware_build import build_graph
+    from edge_deploy.emulators import start_emulator
+
+    graph = svdf_graph(np.random.default_rng(12), stacked=True)
+    result = build_graph(graph, "mps2-an386", tmp_path / "build")
+    assert result.report["state_bytes"] == (8 * 5 + 6 * 3) * 2
+    batch = int8_batch(np.random.default_rng(13), graph, 6)
+    samples = [sample.tobytes() for sample in batch]
+    with start_emulator(load_board("mps2-an386"), tmp_path / "build" / "firmware.elf", link="fastest") as target:
+        with target.connect(timeout=10.0) as device:
+            assert device.info().reset_state
+            first = [output for _, output in device.run_inputs(samples)]
+            carried_on = [output for _, output in device.run_inputs(samples)]
+            device.reset_state()
+            again = [output for _, output in device.run_inputs(samples)]
+    expected = run_graph(graph, batch)[graph.outputs[0]]
+    assert np.array_equal(np.frombuffer(b"".join(first), np.int8).reshape(expected.shape), expected)
+    assert again == first and carried_on != first
