@@ -93,7 +93,7 @@ def test_tensorflow_model_runs_bit_exact_on_qemu(qemu_arm, tmp_path, name):
 
 
 @pytest.mark.qemu
-def test_svdf_model_runs_a_sequence_bit_exact_on_qemu(qemu_arm, tmp_path):
+def test_svdf_model_runs_a_sequence_bit_exact_on_qemu(qemu_arm, tmp_path, capsys):
     """Two stacked SVDF layers: the firmware keeps both states across the inputs of one run, as
     the interpreter does over the same sequence; a sequence where the state changes the outputs
     (the same inputs run one at a time from a zero state give others)."""
@@ -103,6 +103,8 @@ def test_svdf_model_runs_a_sequence_bit_exact_on_qemu(qemu_arm, tmp_path):
     out = graph.outputs[0]
     alone = np.concatenate([run_graph(graph, batch[i:i + 1])[out] for i in range(len(batch))])
     assert np.sum(alone != run_graph(graph, batch)[out]) > 0
+    assert main(["inspect", str(FIXTURES[0].parent / "svdf.tflite")]) == 0
     report = qemu_check(graph, batch, tmp_path / "svdf")
     assert report["state_bytes"] == sum(graph.tensor(n).nbytes for n in graph.variables()) == 448
     assert report["budget"]["state_bytes"] == 448
+    assert "state: 2 variable tensor(s), 448 bytes" in capsys.readouterr().out
