@@ -85,6 +85,11 @@ def test_variable_tensors_only_where_an_op_keeps_state():
     bad.tensors["state0"].quant = q(0.004, 3)
     with pytest.raises(EdgeDeployError, match="state 'state0' must be int16 with one scale and zero point 0"):
         validate(bad)
+    for scale, problem in ((0.0, "a scale must be a finite, normal"), (3.4e38, "multiplier inf is negative or not finite")):
+        corrupt = graph.copy()
+        corrupt.tensors["state0" if scale == 0.0 else "wf0"].quant = q(scale, 0)
+        with pytest.raises(EdgeDeployError, match=problem):
+            import_tflite(export_tflite(corrupt, check=False))
 
 
 def test_the_interpreter_carries_state_across_calls_until_reset():

@@ -21,14 +21,16 @@ symmetric int16 (zero point 0) and starts at zero.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from edge_deploy.ir.graph import Graph, Op
-from edge_deploy.numerics.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier, wrap_int32
+from edge_deploy.numerics.fixedpoint import multiply_by_quantized_multiplier, wrap_int32
 from edge_deploy.ops._shared import clamp_activation
-from edge_deploy.ops.base import ACTIVATION, Attr, OpDef, TfliteCode, op_error
+from edge_deploy.ops._unary import checked_multiplier
+from edge_deploy.ops.base import _SMALLEST_SCALE, ACTIVATION, Attr, OpDef, TfliteCode, op_error
 
 SVDF = 27
 SVDF_OPTIONS = 6
@@ -124,13 +126,21 @@ class Svdf(OpDef):
                            "edge-deploy runs the int8 SVDF with int16 state (arm_svdf_state_s16_s8)")
         if bias is not None and (bias.dtype != "int32" or not bias.is_constant):
             raise op_error(op, f"bias '{bias.name}' must be a constant int32 tensor")
+        for t in (wf, wt, state):
+            if not (math.isfinite(t.scale) and t.scale >= _SMALLEST_SCALE):
+                raise op_error(op, f"'{t.name}' has scale {t.scale}; a scale must be a finite, normal float32 > 0",
+                               "the tensor scales are corrupt; convert the model again")
+        self.kernel_params(graph, op)  # both multipliers representable
 
     def kernel_params(self, graph: Graph, op: Op) -> dict[str, Any]:
         x, wf, wt, state, _ = self._parts(graph, op)
         y = graph.tensor(op.outputs[0])
         # TFLite and TFLM multiply and divide the float32 scales in float32, then widen.
-        in_mult, in_shift = quantize_multiplier(float(_scale(x.scale) * _scale(wf.scale) / _scale(state.scale)))
-        out_mult, out_shift = quantize_multiplier(float(_scale(state.scale) * _scale(wt.scale) / _scale(y.scale)))
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            feature = float(_scale(x.scale) * _scale(wf.scale) / _scale(state.scale))
+            time = float(_scale(state.scale) * _scale(wt.scale) / _scale(y.scale))
+        in_mult, in_shift = checked_multiplier(op, feature, "feature (input x weights_feature / state)")
+        out_mult, out_shift = checked_multiplier(op, time, "output (state x weights_time / output)")
         return {"rank": int(op.attrs["rank"]), "input_zero_point": x.zero_point, "output_zero_point": y.zero_point,
                 "in_mult": in_mult, "in_shift": in_shift, "out_mult": out_mult, "out_shift": out_shift}
 
