@@ -77,6 +77,10 @@ def test_variable_tensors_only_where_an_op_keeps_state():
     plain.tensors["state0"].data = np.zeros((1, 40), dtype=np.int16)
     with pytest.raises(EdgeDeployError, match="input 3 .*'state0'.* must be a variable tensor"):
         validate(plain)
+    written = svdf_graph(np.random.default_rng(5), stacked=True)
+    written.tensors["svdf0"].variable = True  # an intermediate activation
+    with pytest.raises(EdgeDeployError, match="writes the variable .*'svdf0' as its output"):
+        validate(written)
     exposed = graph.copy()
     exposed.outputs = ["state0"]
     with pytest.raises(EdgeDeployError, match="graph output 'state0' is a variable"):

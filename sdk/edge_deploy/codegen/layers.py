@@ -151,12 +151,6 @@ def layer_tensors(graph: Graph, op: Op) -> tuple[tuple[str, ...], tuple[str, ...
             tuple(n for n in names if graph.tensor(n).variable))
 
 
-def state_sizes(graph: Graph) -> dict[str, int]:
-    """Bytes of every variable (state) tensor of ``graph``, in first-use order: storage of its
-    own beside the arena, kept from one inference to the next."""
-    return {name: graph.tensor(name).nbytes for name in graph.variables()}
-
-
 def plan_steps(layers: list[Layer]) -> list[PlanStep]:
     """The planner's steps for ``layers``: views as aliases, in-place ops over their input 1."""
     return [PlanStep(name=layer.c_name, inputs=layer.inputs, outputs=(layer.output,),

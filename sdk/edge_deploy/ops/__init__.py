@@ -100,7 +100,12 @@ def _check_size(graph: Graph, op: Op, definition: OpDef) -> None:
 
 
 def _check_states(graph: Graph, op: Op, definition: OpDef, variables: set[str]) -> None:
-    """Variable tensors only at the op's ``state_inputs``, and those inputs variable."""
+    """Variable tensors only at the op's ``state_inputs`` (never an op's output: the op updates
+    them in place), and those inputs variable."""
+    for name in op.outputs:
+        if name in variables:
+            raise op_error(op, f"writes the variable (state) tensor '{name}' as its output; a state is an input the "
+                               "op updates in place")
     for position, name in enumerate(op.inputs):
         if not name:
             continue
