@@ -146,22 +146,6 @@ def test_state_is_kept_out_of_the_arena_and_counted_in_ram():
     assert isinstance(graph.tensor("state0"), Tensor)
 
 
-@pytest.mark.slow
-def test_the_generated_model_runs_a_sequence_on_the_host_under_sanitizers(tmp_path):
-    """model.c with two states (its own static arrays), compiled for the host with -Werror,
-    ASan and UBSan (the DSP path, emulated): one process runs the whole sequence, as the
-    firmware does."""
-    from edge_deploy.codegen.project import plan_model, write_project
-    from edge_deploy.testing.host_model import build_host_model, run_host_model
-
-    graph = svdf_graph(np.random.default_rng(10), stacked=True)
-    write_project(plan_model(graph), "mps2-an386", tmp_path / "src")
-    batch = int8_batch(np.random.default_rng(11), graph, 16)
-    expected = run_graph(graph, batch)[graph.outputs[0]]
-    exe = build_host_model(tmp_path / "src", tmp_path / "model", path="dsp")
-    assert np.array_equal(run_host_model(exe, batch, graph.tensor(graph.outputs[0]).shape[1:]), expected)
-
-
 @pytest.mark.qemu
 def test_the_firmware_keeps_state_across_requests_until_reset_state(qemu_arm, tmp_path):
     """Over one link: the same sequence twice continues the state (other outputs); after the
