@@ -17,7 +17,8 @@ DEQUANTIZE), a
 PyTorch-style model starting with TRANSPOSE, the activations (LEAKY_RELU, PRELU, TANH, RELU,
 RELU6, SUB, MAXIMUM, MINIMUM), the data movement ops (CONCATENATION, SPLIT, SPLIT_V, UNPACK, PACK,
 SLICE, STRIDED_SLICE, SQUEEZE, EXPAND_DIMS, SUM, REDUCE_MAX, RESIZE_NEAREST_NEIGHBOR),
-TRANSPOSE_CONV and BATCH_MATMUL. `--out DIR` writes elsewhere (to compare a rebuild with the
+TRANSPOSE_CONV, BATCH_MATMUL and SVDF (int8 with int16 state; written by edge-deploy's own
+writer, as TensorFlow's converter makes no SVDF from Keras). `--out DIR` writes elsewhere (to compare a rebuild with the
 committed files).
 """
 
@@ -201,6 +202,67 @@ MODELS = {"conv2d": (conv2d_model, 0), "depthwise": (depthwise_model, 1), "pad_c
           "pytorch_style": (pytorch_style_model, 7), "activations": (activations_model, 8),
           "data_movement": (data_movement_model, 9), "transpose_conv": (transpose_conv_model, 10),
           "batch_matmul": (batch_matmul_model, 11), "uint8_io": (uint8_io_model, 12)}
+
+
+def svdf_tflite(seed):
+    """Two stacked SVDF layers (keyword-spotting style: 24 features per frame, 32 filters of
+    memory 6 at rank 2, then 8 filters of memory 4), int8 with int16 state, written by
+    edge-deploy's own .tflite writer: TensorFlow's converter makes no SVDF from a Keras model
+    (tensorflow/tensorflow#63035, tflite-micro#2529), so the float layers run here in NumPy over
+    a representative sequence and are quantized as TFLite quantizes an SVDF: symmetric int8
+    feature weights, symmetric int16 time weights and state, an int32 bias at state scale times
+    time-weight scale, int8 activations from their measured ranges."""
+    from edge_deploy.ir import QuantParams
+    from edge_deploy.ops import GraphBuilder
+
+    rng = np.random.default_rng(seed)
+    frames = rng.normal(0.0, 1.0, (200, 24)).astype(np.float32)
+    frames = np.cumsum(frames, axis=0) * 0.3 / np.sqrt(np.arange(1, 201))[:, None]  # correlated in time
+    layers = []
+    x = frames.astype(np.float64)
+    for filters, memory, rank, fan_in in ((32, 6, 2, 24), (8, 4, 1, 16)):
+        wf = rng.normal(0.0, 1.0 / np.sqrt(fan_in), (filters, fan_in))
+        wt = rng.normal(0.0, 1.0 / np.sqrt(memory), (filters, memory))
+        bias = rng.normal(0.0, 0.1, filters // rank)
+        state = np.zeros((filters, memory))
+        newest, outputs = [], []
+        for frame in x:  # the float SVDF: shift, newest value, time weights, rank sum, bias, ReLU
+            state = np.roll(state, -1, axis=1)
+            state[:, -1] = wf @ frame
+            newest.append(state[:, -1].copy())
+            outputs.append(np.maximum((state * wt).sum(axis=1).reshape(-1, rank).sum(axis=1) + bias, 0.0))
+        layers.append((wf, wt, bias, rank, memory, np.abs(np.asarray(newest)).max(), np.asarray(outputs)))
+        x = np.asarray(outputs)
+
+    def q(scale, zero=0):
+        return QuantParams([float(np.float32(scale))], [int(zero)])
+
+    def activation_q(values):
+        low, high = min(float(values.min()), 0.0), max(float(values.max()), 0.0)
+        scale = (high - low) / 255.0
+        return q(scale, int(np.clip(round(-128 - low / scale), -128, 127)))
+
+    builder = GraphBuilder("svdf", "int8")
+    name = builder.input("frame", (1, 24), activation_q(frames))
+    for i, (wf, wt, bias, rank, memory, state_max, outputs) in enumerate(layers, 1):
+        wf_scale, wt_scale = np.abs(wf).max() / 127.0, np.abs(wt).max() / 32767.0
+        state_scale = state_max / 32767.0
+        bias_scale = np.float32(state_scale) * np.float32(wt_scale)
+        feature = builder.constant(f"svdf{i}/weights_feature", np.round(wf / wf_scale), "int8", q(wf_scale))
+        time = builder.constant(f"svdf{i}/weights_time", np.round(wt / wt_scale), "int16", q(wt_scale))
+        b = builder.constant(f"svdf{i}/bias", np.round(bias / bias_scale), "int32", q(bias_scale))
+        state = builder.variable(f"svdf{i}/state", (1, wf.shape[0] * memory), "int16", q(state_scale))
+        name = builder.svdf(name, f"svdf{i}", feature, time, state, b, rank=rank, activation="relu",
+                            quant=activation_q(outputs))
+    from edge_deploy.tflite import export_tflite
+
+    return export_tflite(builder.finish([name]), description="edge-deploy (benchmarks/make_tflite_fixtures.py)")
+
+
+# Models written by edge-deploy's own writer (the converter cannot make their ops from Keras):
+# name -> (function of the seed giving the .tflite bytes, seed, input shape).
+WRITTEN = {"svdf": (svdf_tflite, 13, (24,))}
+
 # The interface each model is converted with (int8 unless named here): "float32" is the
 # converter's default (no inference_input_type), "uint8" a uint8 input and output.
 INTERFACE = {"float_io": "float32", "uint8_io": "uint8"}
@@ -237,6 +299,12 @@ def main():
         (out / f"{name}.tflite").write_bytes(data)
         made[name] = {"bytes": len(data), "input_shape": [1, *shape], "interface": INTERFACE.get(name, "int8")}
         print(f"{name}: {len(data)} bytes")
+    for name, (write, seed, shape) in WRITTEN.items():
+        data = write(seed)
+        (out / f"{name}.tflite").write_bytes(data)
+        made[name] = {"bytes": len(data), "input_shape": [1, *shape], "interface": "int8",
+                      "made_by": "edge-deploy's .tflite writer"}
+        print(f"{name}: {len(data)} bytes (edge-deploy's writer)")
     (out / "README.json").write_text(json.dumps({"tensorflow": tf.__version__, "models": made}, indent=2, sort_keys=True) + "\n")
 
 

@@ -277,7 +277,7 @@ def test_scratch_sizes_equal_the_c_get_buffer_size():
     short = []
     for case in cases:
         copy = type(case)(case.name + "-short", case.kernel, case.call, case.inputs, case.expected,
-                          case.scratch_bytes - 1)
+                          case.scratch_bytes - 1, states=case.states)
         short.append(copy)
     # Two builds: one program runs at most 255 cases (the harness's profiling marks).
     run, run_short = kernels.run(cases), kernels.run(short)

@@ -1,6 +1,8 @@
-"""Models made by TensorFlow's own converter (tests/data/tflite/, benchmarks/make_tflite_fixtures.py)
-import and run bit-exactly: every tensor against ai-edge-litert's reference kernels, through our
-.tflite round trip, and (the models of issue 12's ops) built for mps2-an386 and run on QEMU."""
+"""Models made by TensorFlow's own converter (tests/data/tflite/, benchmarks/make_tflite_fixtures.py;
+svdf.tflite by edge-deploy's writer, as the converter makes no SVDF from Keras) import and run
+bit-exactly: every tensor against ai-edge-litert's reference kernels (a batch runs as one sequence
+of invocations, so a model's state carries over), through our .tflite round trip, and (the
+models of issue 12's ops) built for mps2-an386 and run on QEMU."""
 
 from __future__ import annotations
 
@@ -88,3 +90,21 @@ def test_tensorflow_model_runs_bit_exact_on_qemu(qemu_arm, tmp_path, name):
     graph = load_tflite(FIXTURES[0].parent / f"{name}.tflite")
     report = qemu_check(graph, int8_batch(np.random.default_rng(8), graph, 5), tmp_path / name)
     assert report["input"]["dtype"] == graph.tensor(graph.inputs[0]).dtype
+
+
+@pytest.mark.qemu
+def test_svdf_model_runs_a_sequence_bit_exact_on_qemu(qemu_arm, tmp_path, capsys):
+    """Two stacked SVDF layers: the firmware keeps both states across the inputs of one run, as
+    the interpreter does over the same sequence; a sequence where the state changes the outputs
+    (the same inputs run one at a time from a zero state give others)."""
+    graph = load_tflite(FIXTURES[0].parent / "svdf.tflite")
+    assert graph.variables() == ["svdf1/state", "svdf2/state"]
+    batch = int8_batch(np.random.default_rng(9), graph, 12)
+    out = graph.outputs[0]
+    alone = np.concatenate([run_graph(graph, batch[i:i + 1])[out] for i in range(len(batch))])
+    assert np.sum(alone != run_graph(graph, batch)[out]) > 0
+    assert main(["inspect", str(FIXTURES[0].parent / "svdf.tflite")]) == 0
+    report = qemu_check(graph, batch, tmp_path / "svdf")
+    assert report["state_bytes"] == sum(graph.tensor(n).nbytes for n in graph.variables()) == 448
+    assert report["budget"]["state_bytes"] == 448
+    assert "state: 2 variable tensor(s), 448 bytes" in capsys.readouterr().out

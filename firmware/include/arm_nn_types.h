@@ -96,6 +96,18 @@ typedef struct
     cmsis_nn_activation activation;
 } cmsis_nn_pool_params;
 
+/** SVDF parameters. Unlike the other layers' offsets, TFLM passes the input and output zero
+ *  points themselves here (not negated); the activations are the int16 clamp of the state and
+ *  the int8 clamp of the output. */
+typedef struct
+{
+    int32_t rank;
+    int32_t input_offset;
+    int32_t output_offset;
+    cmsis_nn_activation input_activation;
+    cmsis_nn_activation output_activation;
+} cmsis_nn_svdf_params;
+
 /** Fully connected parameters. */
 typedef struct
 {

@@ -229,6 +229,31 @@ arm_cmsis_nn_status arm_batch_matmul_s8(const cmsis_nn_context *ctx,
                                         const cmsis_nn_dims *output_dims,
                                         int8_t *output);
 
+/** SVDF with an int16 state and int16 time weights (CMSIS-NN v4.0.0 API and later). The state
+ *  (state_dims->n batches of weights_feature_dims->n filters x weights_time_dims->h values, each
+ *  filter's memory oldest first) moves left by one value, each filter's newest value becomes its
+ *  int8 feature dot product requantized by input_quant_params and clamped to int16, each filter's
+ *  memory is weighed by its int16 time weights, rank filters are summed per unit with the bias
+ *  and requantized by output_quant_params. input_ctx holds the per-filter int32 sums (4 bytes per
+ *  filter and batch), output_ctx the per-unit ones (4 bytes per unit and batch). */
+arm_cmsis_nn_status arm_svdf_state_s16_s8(const cmsis_nn_context *input_ctx,
+                                          const cmsis_nn_context *output_ctx,
+                                          const cmsis_nn_svdf_params *svdf_params,
+                                          const cmsis_nn_per_tensor_quant_params *input_quant_params,
+                                          const cmsis_nn_per_tensor_quant_params *output_quant_params,
+                                          const cmsis_nn_dims *input_dims,
+                                          const int8_t *input_data,
+                                          const cmsis_nn_dims *state_dims,
+                                          int16_t *state_data,
+                                          const cmsis_nn_dims *weights_feature_dims,
+                                          const int8_t *weights_feature_data,
+                                          const cmsis_nn_dims *weights_time_dims,
+                                          const int16_t *weights_time_data,
+                                          const cmsis_nn_dims *bias_dims,
+                                          const int32_t *bias_data,
+                                          const cmsis_nn_dims *output_dims,
+                                          int8_t *output_data);
+
 #ifdef __cplusplus
 }
 #endif

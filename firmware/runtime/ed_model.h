@@ -21,6 +21,9 @@ typedef struct {
     /* Run one inference. layer_cycles has n_layers entries; the model fills each with the
      * cycle-counter delta of that layer (ed_cycles_now()). Returns 0 on success. */
     int (*run)(uint32_t *layer_cycles);
+    /* Put the model's state (its variable tensors: a recurrent op's memory, kept from one RUN to
+     * the next) back to its start-up value, as after reset. NULL: the model keeps no state. */
+    void (*reset_state)(void);
 } ed_model_t;
 
 extern const ed_model_t *const ed_model;   /* weak default NULL: firmware with no model */

@@ -55,6 +55,7 @@ enum {
     ED_MSG_EXIT = 0x08,
     ED_MSG_SPIN = 0x09,
     ED_MSG_RUN_BATCH = 0x0A,
+    ED_MSG_RESET_STATE = 0x0B, /* the model's variable tensors back to their start (ed_model_t.reset_state) */
 };
 #define ED_REPLY 0x80u
 

@@ -144,6 +144,7 @@ static void write_info(ed_text_t *text)
     text_field_str(text, "link", ed_link_name());
     text_field_u32(text, "run_batch", 1u);
     text_field_u32(text, "stream", 1u);
+    text_field_u32(text, "reset_state", 1u);
     text_field_u32(text, "stack_bytes", ed_stack_bytes());
     text_field_u32(text, "stack_peak", info_stack_peak);
     text_field_str(text, "model", ed_model != NULL ? ed_model->name : "none");
@@ -393,6 +394,19 @@ static void handle_spin(void)
     reply(out, sizeof out);
 }
 
+/* RESET_STATE: the model's variable tensors back to their start-up value (a no-op for a model
+ * without state), so a host can run a sequence from the state a reset gives. */
+static void handle_reset_state(void)
+{
+    if (!require_model()) {
+        return;
+    }
+    if (ed_model->reset_state != NULL) {
+        ed_model->reset_state();
+    }
+    reply(NULL, 0);
+}
+
 static void handle_exit(void)
 {
     uint32_t code = request.length == 4u ? get_u32(request.payload) : 0u;
@@ -432,6 +446,9 @@ void ed_serve_forever(void)
             break;
         case ED_MSG_SPIN:
             handle_spin();
+            break;
+        case ED_MSG_RESET_STATE:
+            handle_reset_state();
             break;
         case ED_MSG_EXIT:
             handle_exit();

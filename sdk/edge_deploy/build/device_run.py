@@ -99,6 +99,10 @@ def _run_on_device(device, batch: np.ndarray, report: dict[str, Any], target: st
             f"not this build's '{report['model']}' ({expected[0]} B in, {expected[1]} B out)",
             hint="flash this build's firmware.elf first (edge-deploy flash)",
         )
+    if report.get("state_bytes"):
+        # A model with state (SVDF, LSTM) runs the batch as one sequence from its start-up state,
+        # as the interpreter does, whatever a board ran before.
+        device.reset_state()
     results = list(device.run_inputs([np.ascontiguousarray(sample).tobytes() for sample in batch]))
     outputs = [np.frombuffer(output, dtype=out_dtype).reshape(out_shape) for _, output in results]
     cycles = [cycles for cycles, _ in results]

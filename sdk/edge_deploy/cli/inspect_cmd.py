@@ -40,3 +40,7 @@ def command(model, as_json):
         click.echo(f"{r['name'][:28]:<28} {r['kind']:<18} {str(r['shape']):<18} {r['macs']:>10,} {r['param_bytes']:>9,}")
     click.echo(f"total: {len(rows)} layers, {sum(r['macs'] for r in rows):,} MACs, "
                f"{sum(r['param_bytes'] for r in rows):,} parameter bytes")
+    states = graph.variables()
+    if states:
+        click.echo(f"state: {len(states)} variable tensor(s), {sum(graph.tensor(n).nbytes for n in states):,} bytes "
+                   f"kept from one inference to the next ({', '.join(states)})")

@@ -146,6 +146,15 @@ class DeviceClient(LinkSession):
         """Cycle counters accumulated over every RUN since reset: last, min, max, sum per layer."""
         return Profile.from_payload(self.request(fr.READ_PROFILE))
 
+    def reset_state(self) -> None:
+        """Put the model's state (variable tensors, kept from one inference to the next) back to
+        its start-up value. Raises EdgeDeployError for firmware that cannot (older than the
+        request)."""
+        if not self.info().reset_state:
+            raise EdgeDeployError(f"the firmware at {self.url} cannot reset its model's state (no RESET_STATE)",
+                                  "flash a firmware built by this edge-deploy (edge-deploy build, then flash)")
+        self.request(fr.RESET_STATE)
+
     def spin(self, iterations: int) -> int:
         """Have the device run a fixed loop of ``iterations``; return the cycles it counted."""
         start, end = struct.unpack("<II", self.request(fr.SPIN, struct.pack("<I", iterations), timeout=30.0))

@@ -40,6 +40,7 @@ READ_PROFILE = 0x07
 EXIT = 0x08
 SPIN = 0x09
 RUN_BATCH = 0x0A
+RESET_STATE = 0x0B  # a stateful model's variable tensors back to their start (INFO reset_state=1)
 # Requests whose payload a stream=1 device takes straight into the input tensor.
 STREAMED_REQUESTS = frozenset({LOAD_INPUT, RUN_BATCH})
 

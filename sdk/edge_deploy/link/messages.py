@@ -45,6 +45,11 @@ class DeviceInfo:
         return self.fields.get("run_batch") == "1"
 
     @property
+    def reset_state(self) -> bool:
+        """True if the firmware serves RESET_STATE (runtimes older than it do not say so)."""
+        return self.fields.get("reset_state") == "1"
+
+    @property
     def stream(self) -> bool:
         """True if LOAD_INPUT and RUN_BATCH payloads stream into the input tensor and READ_OUTPUT
         and RUN_BATCH replies come from the output tensor (protocol 2): such requests may be as

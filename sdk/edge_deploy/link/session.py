@@ -320,6 +320,7 @@ _REQUEST_NAMES = {
     fr.EXIT: "EXIT",
     fr.SPIN: "SPIN",
     fr.RUN_BATCH: "RUN_BATCH",
+    fr.RESET_STATE: "RESET_STATE",
 }
 _ERROR_HINTS = {
     fr.ERR_NO_MODEL: "build the firmware with a model (edge-deploy build) before running it",

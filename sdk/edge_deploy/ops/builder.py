@@ -45,6 +45,13 @@ class GraphBuilder:
         self.graph.tensors[name] = Tensor(name, array.shape, dtype, quant, array)
         return name
 
+    def variable(self, name: str, shape: tuple[int, ...], dtype: str | None = None,
+                 quant: QuantParams | None = None) -> str:
+        """Add a variable (state) tensor: no data, its zero point at start, updated in place by
+        the op that takes it as a state input (``OpDef.state_inputs``)."""
+        self.graph.tensors[name] = Tensor(name, shape, dtype or self.dtype, quant, variable=True)
+        return name
+
     def op(self, kind: str, name: str, inputs: list[str], attrs: dict, quant: QuantParams | None = None) -> str:
         """Add an op of ``kind`` whose output tensor is called ``name``; returns ``name``."""
         from edge_deploy.ops import output_shape

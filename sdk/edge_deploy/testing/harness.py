@@ -57,6 +57,10 @@ def cases_source(cases: Sequence[KernelCase], *, target: str) -> str:
         pointers[case.call.final_output.name] = f"case{i}_out"
         # Every array as its bytes (int8_t): a float32 or uint8 boundary tensor as well as int8.
         data = [_c_array(f"case{i}_{name}", "int8_t", _as_bytes(x), const=True) for name, x in case.inputs.items()]
+        # A state the kernel updates in place: a writable array of its type, at its initial value.
+        for name, x in case.states.items():
+            pointers[name] = f"case{i}_{name}"
+            data.append(_c_array(pointers[name], f"{np.dtype(x.dtype).name}_t", x, const=False))
         data.append(f"static int8_t case{i}_out[{_out_bytes(case)}] __attribute__((aligned(4)));\n")
         if case.scratch_bytes:
             data.append(f"static int8_t case{i}_scratch[{case.scratch_bytes}] __attribute__((aligned(4)));\n")

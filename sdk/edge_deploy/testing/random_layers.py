@@ -8,8 +8,11 @@ or of single weights, set to zero), ``density`` (input 0 is a pruned activation 
 nonzero values), ``dtypes`` (of the inputs, default int8; "float32" for a model's float input),
 ``out_dtype`` (default int8; "float32" for a model's float output), ``shared_quant`` (every input
 quantized like the first), ``scalar`` (a second input that is one constant int8 value), ``pool`` (a max pool of window 2, stride 2 fused after the op) and ``per_tensor``
-(one weight scale for the layer), and ``op`` (the op kind, for a kernel serving several; default
-the kernel's ``op``). :func:`random_case` turns it into a quantized one-op graph with
+(one weight scale for the layer), ``op`` (the op kind, for a kernel serving several; default
+the kernel's ``op``) and ``operands``: the op's inputs after the data inputs when they are not one
+``w`` and a bias, in the op's order, each ``(shape, dtype)`` (a constant of random values over the
+dtype's range, symmetric with a random scale) or ``(shape, dtype, "state")`` (a variable tensor, a
+state the op updates in place, starting from random values: SVDF's). :func:`random_case` turns it into a quantized one-op graph with
 random scales and data, whose kernel parameters come from the op module, as a model's would.
 """
 
@@ -82,6 +85,18 @@ def random_case(rng: np.random.Generator, kernel: str, layer: dict[str, Any], *,
         tensors["bias"] = Tensor("bias", (channels,), "int32", QuantParams(bias_scale, np.zeros(scales.size), 0),
                                  rng.integers(-20000, 20000, channels).astype(np.int32))
         op_inputs += ["weights", "bias"]
+    states: dict[str, np.ndarray] = {}
+    for i, (shape, dtype, *role) in enumerate(layer.get("operands", ())):
+        operand, info = f"operand{i}", np.iinfo(np.dtype(dtype))
+        scale = {"int8": (0.001, 0.01), "int16": (1e-5, 1e-4)}.get(dtype, (1e-6, 1e-6))
+        quant = QuantParams([float(rng.uniform(*scale))], [0])
+        values = rng.integers(max(info.min, -(1 << 20)) + 1, min(info.max, 1 << 20), tuple(shape)).astype(dtype)
+        if role == ["state"]:
+            tensors[operand] = Tensor(operand, tuple(shape), dtype, quant, variable=True)
+            states[operand] = values
+        else:
+            tensors[operand] = Tensor(operand, tuple(shape), dtype, quant, values)
+        op_inputs.append(operand)
     attrs = {"activation": "none"} if any(a.name == "activation" for a in definition.attrs) else {}
     attrs.update(layer.get("attrs", {}))
     op = Op(kind, "op", op_inputs, ["out"], attrs)
@@ -109,7 +124,9 @@ def random_case(rng: np.random.Generator, kernel: str, layer: dict[str, Any], *,
                                 "act_threshold": zero, "act_density": float(layer["density"])}))
         graph.inputs = ["raw"]
     params = kernel_params(graph, op)
-    args = [data[n] for n in names] + [tensors[n].data for n in op_inputs[len(names):]]
+    # The reference updates a state in place: it gets a copy, the kernel the initial values.
+    args = [data[n] for n in names] + [states[n].copy() if n in states else tensors[n].data
+                                       for n in op_inputs[len(names):]]
     expected = definition.run_int8(args, {**params, "rounding": "double"} if definition.rounding_sensitive else params)
     if epilogue is not None:
         expected = get_op(epilogue).run_int8([expected], kernel_params(graph, epilogue))
@@ -117,7 +134,8 @@ def random_case(rng: np.random.Generator, kernel: str, layer: dict[str, Any], *,
     why = spec.applies(call)
     if why:
         raise ValueError(f"{kernel} does not apply to {layer}: {why}")
-    return KernelCase(name or kernel, spec, call, data, np.asarray(expected).reshape(call.final_output.shape))
+    return KernelCase(name or kernel, spec, call, data, np.asarray(expected).reshape(call.final_output.shape),
+                      states=states)
 
 
 def calibration_cases(seed: int = 0) -> list[KernelCase]:
