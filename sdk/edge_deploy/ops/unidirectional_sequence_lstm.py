@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_deploy.ir.graph import Graph, Op
+from edge_deploy.ir.graph import Graph, Op, QuantParams, Tensor
 from edge_deploy.numerics.fixedpoint import quantize_multiplier
 from edge_deploy.ops._movement import samples
 from edge_deploy.ops._lstm_math import GATES, effective_biases, lstm_step
@@ -86,10 +86,9 @@ class UnidirectionalSequenceLstm(OpDef):
              Attr("cell_clip", _non_negative, required=False, default=0.0),
              Attr("proj_clip", _non_negative, required=False, default=0.0))
     arity = (1, INPUT_COUNT)
-    rounding_sensitive = True
-    # Measured on tests/data/tflite/lstm.tflite: ai-edge-litert's LSTM rounds twice (its
-    # MatrixBatchVectorMultiplyAccumulate and CwiseMul requantize as TFLM does).
-    litert_rounding = "double"
+    # Not rounding-sensitive: measured on tests/data/tflite/lstm.tflite, ai-edge-litert's LSTM
+    # rounds twice (its MatrixBatchVectorMultiplyAccumulate and CwiseMul requantize as TFLM
+    # does), so both rounding policies run the reference's default, "double".
     tflite_codes = (TfliteCode(UNIDIRECTIONAL_SEQUENCE_LSTM, "UNIDIRECTIONAL_SEQUENCE_LSTM", 1),)
     tflite_data_inputs = INPUT_COUNT
 
@@ -191,6 +190,42 @@ class UnidirectionalSequenceLstm(OpDef):
         constants = [*args[INPUT_WEIGHTS:RECURRENT_WEIGHTS + 4], *args[BIASES:BIASES + 4]]
         return np.stack([unidirectional_sequence_lstm_s8(sample, *constants, args[OUTPUT_STATE], args[CELL_STATE],
                                                          **params) for sample in x])
+
+    def random_layer(self, rng: np.random.Generator, layer: dict[str, Any], activation_quant):
+        """A random LSTM layer for kernel tests and the cost calibration: ``layer["lstm"]`` is
+        ``(batch, time, features, units)``, ``time_major`` optional; ``activation_quant()``
+        draws an int8 activation's quantization. Returns ``(graph, op, data)``, the data of the
+        input and of a random state to start from."""
+        batch, time, features, units = layer["lstm"]
+        time_major = bool(layer.get("time_major", False))
+        cell_power = int(layer.get("cell_power", -14))
+        shape = (time, batch, features) if time_major else (batch, time, features)
+        tensors = {"in0": Tensor("in0", shape, "int8", activation_quant())}
+        names = ["in0"] + [""] * (INPUT_COUNT - 1)
+        state_quant = activation_quant()
+        for g, gate in enumerate(GATES):
+            for position, cols in ((INPUT_WEIGHTS + g, features), (RECURRENT_WEIGHTS + g, units)):
+                name = f"w{position}"
+                tensors[name] = Tensor(name, (units, cols), "int8",
+                                       QuantParams([float(rng.uniform(0.002, 0.02))], [0]),
+                                       rng.integers(-127, 128, (units, cols), dtype=np.int8))
+                names[position] = name
+            name = f"{gate}_bias"
+            tensors[name] = Tensor(name, (units,), "int32", QuantParams([1e-5], [0]),
+                                   rng.integers(-30000, 30000, units).astype(np.int32))
+            names[BIASES + g] = name
+        tensors["state"] = Tensor("state", (batch, units), "int8", state_quant)
+        tensors["cell"] = Tensor("cell", (batch, units), "int16", QuantParams([2.0 ** cell_power], [0]))
+        names[OUTPUT_STATE], names[CELL_STATE] = "state", "cell"
+        tensors["out"] = Tensor("out", (), "int8", state_quant)
+        op = Op(self.kind, "op", names, ["out"], {"time_major": time_major,
+                                                  "cell_clip": float(layer.get("cell_clip", 0.0))})
+        graph = Graph("lstm", tensors, [op], ["in0", "state", "cell"], ["out"])
+        tensors["out"].shape = self.output_shape(graph, op)
+        data = {"in0": rng.integers(-128, 128, shape, dtype=np.int8),
+                "state": rng.integers(-128, 128, (batch, units), dtype=np.int8),
+                "cell": rng.integers(-(1 << 14), 1 << 14, (batch, units)).astype(np.int16)}
+        return graph, op, data
 
     # -- .tflite --------------------------------------------------------------------------------
 
