@@ -36,6 +36,7 @@ class Budget:
     runtime_ram_bytes: int
     ram_needed_bytes: int
     ram_bytes: int
+    state_bytes: int = 0  # variable tensors (a recurrent op's state), in storage of their own
 
     @property
     def fits(self) -> bool:
@@ -53,15 +54,17 @@ def model_budget(board: Board, model) -> Budget:
     (each kernel spec's ``code_bytes``, once per ``code_group``), computed without rendering."""
     layers = [layer for layer in model.layers if layer.spec is not None]
     extra = {layer.spec.code_group or layer.spec.name: layer.spec.code_bytes for layer in layers}
+    state = sum(model.graph.tensor(name).nbytes for name in model.graph.variables())
     return estimate_budget(board, weights_bytes=sum(layer.spec.weight_bytes(layer.call) for layer in layers),
                            arena_bytes=model.plan.arena_bytes, n_layers=len(layers),
-                           kernel_code_bytes=sum(extra.values()))
+                           kernel_code_bytes=sum(extra.values()), state_bytes=state)
 
 
 def estimate_budget(board: Board, *, weights_bytes: int, arena_bytes: int, n_layers: int,
-                    kernel_code_bytes: int = 0) -> Budget:
+                    kernel_code_bytes: int = 0, state_bytes: int = 0) -> Budget:
     """Estimate flash and RAM for a model with these figures on ``board``; ``kernel_code_bytes``
-    is the code of kernels beyond the typical set."""
+    is the code of kernels beyond the typical set, ``state_bytes`` the model's variable tensors
+    (kept beside the arena)."""
     code = CODE_BASE_BYTES + CODE_PER_LAYER_BYTES * n_layers + kernel_code_bytes
     runtime_ram = RUNTIME_RAM_BASE_BYTES + RUNTIME_RAM_PER_LAYER_BYTES * (n_layers + 1)
     return Budget(
@@ -73,8 +76,9 @@ def estimate_budget(board: Board, *, weights_bytes: int, arena_bytes: int, n_lay
         arena_bytes=int(arena_bytes),
         stack_bytes=board.stack_bytes,
         runtime_ram_bytes=runtime_ram,
-        ram_needed_bytes=int(arena_bytes) + board.stack_bytes + runtime_ram,
+        ram_needed_bytes=int(arena_bytes) + int(state_bytes) + board.stack_bytes + runtime_ram,
         ram_bytes=board.memory.ram.size,
+        state_bytes=int(state_bytes),
     )
 
 
@@ -92,7 +96,8 @@ def check_budget(budget: Budget, model_name: str) -> None:
         hints.append("shrink the weights (edge-deploy slim: Network Slimming removes channels; a smaller fc layer)")
     if budget.ram_needed_bytes > budget.ram_bytes:
         problems.append(
-            f"RAM: needs about {_kib(budget.ram_needed_bytes)} (arena {_kib(budget.arena_bytes)} + stack "
+            f"RAM: needs about {_kib(budget.ram_needed_bytes)} (arena {_kib(budget.arena_bytes)} + "
+            + (f"state {_kib(budget.state_bytes)} + " if budget.state_bytes else "") + "stack "
             f"{_kib(budget.stack_bytes)} + runtime {_kib(budget.runtime_ram_bytes)}), the board has "
             f"{_kib(budget.ram_bytes)}")
         hints.append("shrink the largest activations (fewer channels, an earlier stride or pooling)")

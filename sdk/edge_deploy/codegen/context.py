@@ -62,6 +62,9 @@ def layer_context(graph: Graph, layer: Layer, pointers: dict[str, str], scratch_
                    for n in layer.inputs],
         "output": {"pointer": pointers[layer.output], "shape": shape_text(layer.output_shape),
                    "dims": dims(layer.output_shape)},
+        # The variable tensors it updates in place (the op's state_inputs, in order).
+        "states": [{"pointer": pointers[n], "shape": shape_text(graph.tensor(n).shape),
+                    "dims": dims(graph.tensor(n).shape)} for n in layer.states],
         "scratch_bytes": layer.scratch_bytes, "scratch_offset": scratch_offset,
         "scratch_pointer": scratch_pointer or f"ed_arena + {prefix}_SCRATCH_OFFSET",
         "activation": op.attrs.get("activation", "none"),
@@ -88,6 +91,27 @@ def layer_context(graph: Graph, layer: Layer, pointers: dict[str, str], scratch_
         comment=[comment_text(line) for line in comment],
     )
     return ctx
+
+
+_STATE_CTYPES = {"int8": "int8_t", "int16": "int16_t", "float32": "float"}
+
+
+def state_context(graph: Graph, layers: list[Layer]) -> list[dict[str, Any]]:
+    """The variable (state) tensors as ``model.c`` declares them: each a static array of its
+    own (never in the arena), holding its zero point at start-up and after
+    ``ed_model_reset_state()``, updated in place by the layers listed."""
+    users: dict[str, list[str]] = {}
+    for layer in layers:
+        for name in layer.states:
+            users.setdefault(name, []).append(layer.c_name)
+    out = []
+    for i, name in enumerate(graph.variables()):
+        t = graph.tensor(name)
+        count = int(np.prod(t.shape))
+        out.append({"tensor": name, "symbol": f"ed_state_{i}", "ctype": _STATE_CTYPES[t.dtype], "count": count,
+                    "bytes": t.nbytes, "zero_point": t.zero_point, "shape": shape_text(t.shape),
+                    "name": comment_text(name), "dtype": t.dtype, "layers": users.get(name, [])})
+    return out
 
 
 def model_context(graph: Graph, layers: list[Layer], plan: ArenaPlan, *, source: str,
@@ -117,6 +141,8 @@ def model_context(graph: Graph, layers: list[Layer], plan: ArenaPlan, *, source:
             "scale": c_float(t.scale), "zero_point": t.zero_point,
         })
     pointers = {name: f"ARENA_{symbols[name]}" for name in planned}
+    states = state_context(graph, layers)
+    pointers.update({state["tensor"]: state["symbol"] for state in states})
     layer_contexts = [layer_context(graph, layer, pointers, plan.scratch_offsets.get(layer.c_name, 0))
                       for layer in layers]
     run_layers = [ctx for ctx in layer_contexts if ctx["mark"] >= 0]
@@ -135,6 +161,8 @@ def model_context(graph: Graph, layers: list[Layer], plan: ArenaPlan, *, source:
         "arena_lower_bound_bytes": plan.lower_bound_bytes,
         "plan_strategy": plan.strategy,
         "tensors": tensors,
+        "states": states,
+        "state_bytes": sum(state["bytes"] for state in states),
         "layers": layer_contexts,
         "run_layers": run_layers,
         "n_layers": len(run_layers),

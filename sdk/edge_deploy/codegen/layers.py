@@ -36,6 +36,8 @@ class Layer:
     ``call`` is the op (and the op fused after it, ``call.epilogue``) with its kernel parameters;
     ``spec`` and ``choice`` the kernel and why (None for a view); ``library`` where the kernel's
     function comes from (None: edge-deploy's own; an upstream CMSIS-NN checkout with --cmsis-nn).
+    ``inputs`` are the activations it reads (planned in the arena); ``states`` the variable
+    tensors it reads and updates in place (the op's ``state_inputs``, in their own storage).
     """
 
     index: int
@@ -52,6 +54,7 @@ class Layer:
     macs: int
     scratch_bytes: int
     library: KernelLibrary | None = None
+    states: tuple[str, ...] = ()
 
     @property
     def op(self) -> Op:
@@ -124,7 +127,7 @@ def graph_layers(graph: Graph, policy: KernelPolicy | None = None) -> list[Layer
         name = shorts[chosen.index]
         if call.epilogue is not None:
             name = c_identifier(f"{name}_{shorts[index_of[call.epilogue.name]]}", limit=40)
-        activations = tuple(n for n in op.inputs if n and not graph.tensor(n).is_constant)
+        activations, states = layer_tensors(graph, op)
         output = call.final_output.name
         layers.append(Layer(
             index=chosen.index, mark=-1 if view else mark, call=call, spec=chosen.kernel, choice=chosen.choice,
@@ -132,12 +135,26 @@ def graph_layers(graph: Graph, policy: KernelPolicy | None = None) -> list[Layer
             inputs=activations, output=output, input_shapes=tuple(graph.tensor(n).shape for n in activations),
             output_shape=graph.tensor(output).shape, macs=get_op(op).macs(graph, op),
             scratch_bytes=0 if view else policy.scratch_bytes(chosen.kernel, call),
-            library=None if view else policy.provider(chosen.kernel)))
+            library=None if view else policy.provider(chosen.kernel), states=states))
         mark += 0 if view else 1
     if mark > MAX_LAYERS:
         raise EdgeDeployError(f"model '{graph.name}' has {mark} layers; the runtime reports at most {MAX_LAYERS}",
                               hint="merge or remove layers")
     return layers
+
+
+def layer_tensors(graph: Graph, op: Op) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(activations, states)``: the non-constant tensors ``op`` reads, the variable (state)
+    tensors apart."""
+    names = [n for n in op.inputs if n and not graph.tensor(n).is_constant]
+    return (tuple(n for n in names if not graph.tensor(n).variable),
+            tuple(n for n in names if graph.tensor(n).variable))
+
+
+def state_sizes(graph: Graph) -> dict[str, int]:
+    """Bytes of every variable (state) tensor of ``graph``, in first-use order: storage of its
+    own beside the arena, kept from one inference to the next."""
+    return {name: graph.tensor(name).nbytes for name in graph.variables()}
 
 
 def plan_steps(layers: list[Layer]) -> list[PlanStep]:

@@ -55,21 +55,45 @@ def _batch_inputs(graph: Graph, inputs) -> dict[str, np.ndarray]:
     return values
 
 
-def run_graph(graph: Graph, inputs, *, rounding: str = "double", keep_all: bool = False) -> dict[str, np.ndarray]:
+def initial_state(graph: Graph) -> dict[str, np.ndarray]:
+    """The value of every variable (state) tensor when the model starts or is reset: its zero
+    point (0 for an unquantized one), as TFLM's ``ResetVariableTensors``. Pass the dict to
+    :func:`run_graph` as ``state`` to carry the state over successive runs; call this again to
+    reset it."""
+    return {name: np.full(graph.tensor(name).shape, graph.tensor(name).zero_point,
+                          dtype=np.dtype(graph.tensor(name).dtype))
+            for name in graph.variables()}
+
+
+def run_graph(graph: Graph, inputs, *, rounding: str = "double", keep_all: bool = False,
+              state: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Run ``graph`` on a batch; returns ``{tensor name: batch array}``.
 
     ``inputs`` is an array (single-input graph) or ``{input name: array}``, each shaped
     ``(N, *input_shape[1:])`` and int8 for an int8 graph, float32 for a float graph. ``rounding``
     is a policy from ``ROUNDING_POLICIES``. The result holds the graph outputs, or every activation
     tensor with ``keep_all``. Raises EdgeDeployError for bad inputs or an unsupported op.
+
+    A graph with variable (state) tensors (SVDF, LSTM) runs the samples one after the other, in
+    order, each seeing the state the one before left, as the firmware does over successive
+    inputs. ``state`` (from :func:`initial_state`) is that state, updated in place, so a later
+    call continues where this one stopped; without it the run starts from :func:`initial_state`
+    (a model just started).
     """
     values = _batch_inputs(graph, inputs)
     n = next(iter(values.values())).shape[0]
     keep = graph.activations() if keep_all else graph.outputs
-    step = _chunk_samples(graph)
+    if state is None:
+        state = initial_state(graph)
+    missing = [name for name in graph.variables() if name not in state]
+    if missing:
+        raise EdgeDeployError(f"no state given for variable tensor(s) {', '.join(missing)}",
+                              "start from edge_deploy.interp.initial_state(graph)")
+    step = 1 if state else _chunk_samples(graph)
     if n <= step:
-        return _run_chunk(graph, values, n, rounding, keep)
-    chunks = [_run_chunk(graph, {k: v[i:i + step] for k, v in values.items()}, min(step, n - i), rounding, keep)
+        return _run_chunk(graph, values, n, rounding, keep, state)
+    chunks = [_run_chunk(graph, {k: v[i:i + step] for k, v in values.items()}, min(step, n - i), rounding, keep,
+                         state)
               for i in range(0, n, step)]
     return {name: np.concatenate([c[name] for c in chunks]) for name in keep}
 
@@ -86,11 +110,14 @@ def _chunk_samples(graph: Graph) -> int:
     return max(1, _CHUNK_WORK // max(1, work))
 
 
-def _run_chunk(graph: Graph, values: dict[str, np.ndarray], n: int, rounding: str, keep: list[str]) -> dict[str, np.ndarray]:
+def _run_chunk(graph: Graph, values: dict[str, np.ndarray], n: int, rounding: str, keep: list[str],
+               state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    # With variable tensors n is 1: the op updates its state argument (an array of ``state``) in place.
     values = dict(values)
     quantized = graph.is_quantized
     for op in graph.ops:
-        args = [values[name] if name in values else graph.tensor(name).data if name else None for name in op.inputs]
+        args = [values[name] if name in values else state[name] if name in state
+                else graph.tensor(name).data if name else None for name in op.inputs]
         out = graph.tensor(op.outputs[0])
         result = _run_int8(graph, op, args, rounding) if quantized else _run_float(graph, op, args)
         if "act_threshold" in op.attrs:
@@ -100,11 +127,13 @@ def _run_chunk(graph: Graph, values: dict[str, np.ndarray], n: int, rounding: st
     return {name: values[name] for name in keep}
 
 
-def run(graph: Graph, x: np.ndarray, *, rounding: str = "double") -> np.ndarray:
-    """Run a single-input, single-output graph on a batch ``x``; returns the output batch."""
+def run(graph: Graph, x: np.ndarray, *, rounding: str = "double",
+        state: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Run a single-input, single-output graph on a batch ``x``; returns the output batch
+    (``state`` as for :func:`run_graph`)."""
     if len(graph.outputs) != 1:
         raise EdgeDeployError(f"graph '{graph.name}' has {len(graph.outputs)} outputs; use run_graph")
-    return run_graph(graph, x, rounding=rounding)[graph.outputs[0]]
+    return run_graph(graph, x, rounding=rounding, state=state)[graph.outputs[0]]
 
 
 def apply_threshold(values: np.ndarray, threshold, zero: int | float) -> np.ndarray:

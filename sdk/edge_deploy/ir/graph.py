@@ -18,7 +18,8 @@ import numpy as np
 
 from edge_deploy.errors import EdgeDeployError
 
-DTYPES = ("int8", "int32", "float32", "uint8")
+# int16: the state of recurrent ops (SVDF's activation state, LSTM's cell state).
+DTYPES = ("int8", "int16", "int32", "float32", "uint8")
 # The dtypes a quantized graph's inputs and outputs may have besides int8: a model converted with a
 # float or uint8 interface quantizes its input (QUANTIZE) and dequantizes its output (DEQUANTIZE).
 BOUNDARY_DTYPES = ("float32", "uint8")
@@ -58,13 +59,20 @@ class QuantParams:
 
 @dataclass
 class Tensor:
-    """A named tensor: shape, dtype, optional quantization, and ``data`` when it is a constant."""
+    """A named tensor: shape, dtype, optional quantization, and ``data`` when it is a constant.
+
+    ``variable`` marks a state tensor (TFLite's ``is_variable``): no data, neither a constant nor
+    an activation; it holds its zero point when the model starts (or is reset) and keeps its value
+    from one inference to the next. Only the ops that list its position in their
+    ``state_inputs`` (:class:`edge_deploy.ops.base.OpDef`) read it, and they update it in place.
+    """
 
     name: str
     shape: tuple[int, ...]
     dtype: str
     quant: QuantParams | None = None
     data: np.ndarray | None = None
+    variable: bool = False
 
     def __post_init__(self) -> None:
         self.shape = tuple(int(d) for d in self.shape)
@@ -135,6 +143,13 @@ class Graph:
                 if name:
                     readers[name].append(i)
         return readers
+
+    def variables(self) -> list[str]:
+        """Names of the variable (state) tensors, in the order the ops first use them."""
+        names: list[str] = []
+        for op in self.ops:
+            names += [n for n in op.inputs if n and self.tensors[n].variable and n not in names]
+        return names
 
     def activations(self) -> list[str]:
         """Names of the non-constant tensors (graph inputs and op outputs), in execution order."""

@@ -99,6 +99,21 @@ def _check_size(graph: Graph, op: Op, definition: OpDef) -> None:
                        "the file is probably corrupt; export it again")
 
 
+def _check_states(graph: Graph, op: Op, definition: OpDef, variables: set[str]) -> None:
+    """Variable tensors only at the op's ``state_inputs``, and those inputs variable."""
+    for position, name in enumerate(op.inputs):
+        if not name:
+            continue
+        if position in definition.state_inputs and name not in variables:
+            raise op_error(op, f"input {position} ('{name}') is the op's state and must be a variable tensor",
+                           "convert the model again: TFLite marks a recurrent op's state is_variable")
+        if position not in definition.state_inputs and name in variables:
+            raise op_error(op, f"reads the variable (state) tensor '{name}' as input {position}, which is not a "
+                               "state input of the op")
+        if name in variables and graph.tensor(name).dtype not in ("int8", "int16", "float32"):
+            raise op_error(op, f"state '{name}' is {graph.tensor(name).dtype}; a state is int8, int16 or float32")
+
+
 def validate(graph: Graph) -> Graph:
     """Check the whole graph: structure, execution order, shapes and (if int8) quantization.
 
@@ -108,12 +123,14 @@ def validate(graph: Graph) -> Graph:
         raise EdgeDeployError(f"the graph has {len(graph.ops)} ops, {len(graph.inputs)} inputs and "
                               f"{len(graph.outputs)} outputs; a model needs at least one of each")
     constants = {n for n, t in graph.tensors.items() if t.is_constant}
-    available = set(graph.inputs) | constants
+    variables = {n for n, t in graph.tensors.items() if t.variable}
+    available = set(graph.inputs) | constants | variables
     for role, names in (("input", graph.inputs), ("output", graph.outputs)):
         for name in names:
             graph.tensor(name)
-            if name in constants:
-                raise EdgeDeployError(f"graph {role} '{name}' is a constant tensor; {role}s must be computed activations")
+            if name in constants or name in variables:
+                what = "a constant" if name in constants else "a variable (state)"
+                raise EdgeDeployError(f"graph {role} '{name}' is {what} tensor; {role}s must be computed activations")
     for name in graph.inputs:
         shape = graph.tensor(name).shape
         if any(d < 1 for d in shape):
@@ -126,6 +143,7 @@ def validate(graph: Graph) -> Graph:
         for name in op.inputs:
             if name and name not in available:
                 raise op_error(op, f"reads '{name}' before any op produces it (ops are not in execution order)")
+        _check_states(graph, op, definition, variables)
         live = [name for name in op.inputs if name and name not in constants]
         if not live or (op.inputs[0] in constants and not definition.constant_operands):
             raise op_error(op, f"reads the constant tensor '{op.inputs[0]}' as its data input; an op must compute "

@@ -145,6 +145,14 @@ class OpDef:
     # Two inputs combined element by element with NumPy broadcasting (ADD, SUB, MUL, MAXIMUM ...):
     # with one input a single constant value it is a one-input op, a table too.
     elementwise_binary: ClassVar[bool] = False
+    # Positions of inputs that are variable (state) tensors (``Tensor.variable``, TFLite's
+    # ``is_variable``: SVDF's activation state, LSTM's output and cell states). The op reads such
+    # an input and writes its new value back in place: :meth:`run_int8` / :meth:`run_float` get
+    # the state's current value as that argument (a writable array of the tensor's shape, batch 1)
+    # and must overwrite it; the interpreter then runs samples one at a time, in order, and the
+    # generated C keeps the tensor in its own zero-initialised storage, never in the arena (the
+    # kernel partial finds it in ``l.states``). Any other input position refuses a variable tensor.
+    state_inputs: ClassVar[tuple[int, ...]] = ()
     # Which rounding the ai-edge-litert 2.x reference kernels were measured to use (the
     # interpreter's "litert" policy); "double" is TFLM / CMSIS-NN's.
     litert_rounding: ClassVar[str] = "double"

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_deploy.codegen.layers import Layer
+from edge_deploy.codegen.layers import Layer, layer_tensors
 from edge_deploy.ir.graph import Graph, Op, QuantParams, Tensor
 from edge_deploy.kernels import get_kernel
 from edge_deploy.kernels.base import KernelSpec, LayerCall
@@ -54,12 +54,13 @@ class KernelCase:
     def layer(self, index: int) -> Layer:
         """The case as a code-generation layer named ``case<index>``."""
         call, graph = self.call, self.call.graph
-        activations = tuple(n for n in call.op.inputs if n and not graph.tensor(n).is_constant)
+        activations, states = layer_tensors(graph, call.op)
         return Layer(index=index, mark=index, call=call, spec=self.kernel,
                      choice=KernelChoice(self.kernel.name, f"test case {self.name}", 0),
                      short_name=f"case{index}", c_name=f"case{index}", inputs=activations,
                      output=call.final_output.name, input_shapes=tuple(graph.tensor(n).shape for n in activations),
-                     output_shape=self.out_shape, macs=self.macs, scratch_bytes=self.scratch_bytes)
+                     output_shape=self.out_shape, macs=self.macs, scratch_bytes=self.scratch_bytes,
+                     states=states)
 
 
 def _quant(scale: float, zero_point: int) -> QuantParams:

@@ -21,7 +21,8 @@ from edge_deploy.ops.base import ACTIVATIONS
 from edge_deploy.tflite import schema as s
 from edge_deploy.tflite.flatbuf import CorruptFlatbuffer, Table, root_table
 
-_DTYPES = {s.INT8: "int8", s.INT32: "int32", s.FLOAT32: "float32", s.INT64: "int64", s.UINT8: "uint8"}
+_DTYPES = {s.INT8: "int8", s.INT16: "int16", s.INT32: "int32", s.FLOAT32: "float32", s.INT64: "int64",
+           s.UINT8: "uint8"}
 _MAX_ELEMENTS = 1 << 28  # a shape beyond this is corrupt for any microcontroller model
 
 
@@ -166,12 +167,22 @@ def _tensor(t: Table, buffers: list[Table], name: str) -> Tensor:
     code = t.scalar(s.TENSOR_TYPE, "<b", 0)
     if code not in _DTYPES:
         raise EdgeDeployError(f"tensor '{name}' has type {s.TENSOR_TYPE_NAMES.get(code, code)}, which is not supported")
-    if t.scalar(s.TENSOR_IS_VARIABLE, "<?", False) or t.has(s.TENSOR_SPARSITY):
-        raise EdgeDeployError(f"tensor '{name}' is a variable or sparse tensor, which is not supported")
+    if t.has(s.TENSOR_SPARSITY):
+        raise EdgeDeployError(f"tensor '{name}' is a sparse tensor, which is not supported")
     shape = _shape(t, name)
     dtype = _DTYPES[code]
     data = _buffer_data(t, buffers, name, dtype, shape)
-    return Tensor(name, shape, dtype, _quant(t, name), data)
+    quant = _quant(t, name)
+    variable = bool(t.scalar(s.TENSOR_IS_VARIABLE, "<?", False))
+    if variable:
+        # A state starts at its zero point (TFLM and the TFLite interpreter reset it so): stored
+        # data is dropped when it says just that, and refused otherwise.
+        zero = int(quant.zero_point[0]) if quant is not None else 0
+        if data is not None and np.any(data != zero):
+            raise EdgeDeployError(f"variable tensor '{name}' stores an initial value other than its zero point, "
+                                  "which is not supported", "a recurrent op's state starts at zero")
+        data = None
+    return Tensor(name, shape, dtype, quant, data, variable=variable)
 
 
 def _buffer_data(t: Table, buffers: list[Table], name: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray | None:

@@ -15,14 +15,15 @@ from edge_deploy.ir.graph import Graph, Op
 from edge_deploy.ops import get_op, validate
 from edge_deploy.tflite import schema as s
 
-_TYPE_CODES = {"int8": s.INT8, "int32": s.INT32, "float32": s.FLOAT32, "uint8": s.UINT8}
+_TYPE_CODES = {"int8": s.INT8, "int16": s.INT16, "int32": s.INT32, "float32": s.FLOAT32, "uint8": s.UINT8}
 
 
 class _FileTensor:
     """A tensor as it will be written: IR tensors plus the constants TFLite wants as inputs."""
 
-    def __init__(self, name, shape, dtype, quant=None, data=None):
+    def __init__(self, name, shape, dtype, quant=None, data=None, variable=False):
         self.name, self.shape, self.dtype, self.quant, self.data = name, tuple(shape), dtype, quant, data
+        self.variable = variable
 
 
 def export_tflite(graph: Graph, path: str | os.PathLike | None = None, *, description: str = "edge-deploy",
@@ -36,7 +37,8 @@ def export_tflite(graph: Graph, path: str | os.PathLike | None = None, *, descri
     """
     if check:
         validate(graph)
-    tensors: list[_FileTensor] = [_FileTensor(t.name, t.shape, t.dtype, t.quant, t.data) for t in graph.tensors.values()]
+    tensors: list[_FileTensor] = [_FileTensor(t.name, t.shape, t.dtype, t.quant, t.data, t.variable)
+                                   for t in graph.tensors.values()]
     index = {t.name: i for i, t in enumerate(tensors)}
     op_io: list[tuple[Op, list[int], list[int]]] = []
     for op in graph.ops:
@@ -145,6 +147,8 @@ def _tensor(builder: flatbuffers.Builder, t: _FileTensor, buffer_index: int) -> 
     builder.PrependUOffsetTRelativeSlot(s.TENSOR_NAME, name, 0)
     if quant is not None:
         builder.PrependUOffsetTRelativeSlot(s.TENSOR_QUANTIZATION, quant, 0)
+    if t.variable:
+        builder.PrependBoolSlot(s.TENSOR_IS_VARIABLE, True, False)
     return builder.EndObject()
 
 
