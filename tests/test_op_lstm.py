@@ -49,7 +49,9 @@ def fixture_op():
         data = interp.get_tensor(index) if t["name"].startswith(("arith", "tfl.pseudo")) and \
             index not in detail["inputs"][[OUTPUT_STATE, CELL_STATE]] else None
         name = f"t{index}"
-        tensors[name] = Tensor(name, tuple(int(d) for d in t["shape"]), np.dtype(t["dtype"]).name, quant, data)
+        variable = index in detail["inputs"][[OUTPUT_STATE, CELL_STATE]]
+        tensors[name] = Tensor(name, tuple(int(d) for d in t["shape"]), np.dtype(t["dtype"]).name, quant, data,
+                               variable=bool(variable))
         names.append(name)
     op = Op(OP.kind, "lstm", names[:24], names[24:], {"time_major": False, "cell_clip": 10.0, "proj_clip": 0.0})
     graph = Graph("lstm", tensors, [op], [names[0]], names[24:])
@@ -80,16 +82,22 @@ def test_the_reference_is_bit_exact_with_litert_over_a_sequence():
             assert not np.array_equal(fresh, want)
 
 
-def test_run_int8_runs_each_sample_from_the_given_state():
+def test_run_int8_chains_the_samples_and_updates_the_state_in_place():
     pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is not installed")
     _, _, graph, op = fixture_op()
-    params = {**OP.kernel_params(graph, op), "rounding": "double"}
+    params = OP.kernel_params(graph, op)
     x = np.random.default_rng(3).integers(-128, 128, (3, 8, 6)).astype(np.int8)
+    h, c = np.zeros((1, 12), np.int8), np.zeros((1, 12), np.int16)
     args = [x] + [graph.tensor(n).data if n else None for n in op.inputs[1:]]
+    args[OUTPUT_STATE], args[CELL_STATE] = h, c
     out = OP.run_int8(args, params)
     assert out.shape == (3, 1, 8, 12) and out.dtype == np.int8
     constants = args[1:9] + args[12:16]
-    assert np.array_equal(out[1], OP.reference(x[1:2], *constants, None, None, **params))
+    first, h0, c0 = OP.reference(x[0:1], *constants, None, None, **params, return_state=True)
+    second, h1, c1 = OP.reference(x[1:2], *constants, h0, c0, **params, return_state=True)
+    assert np.array_equal(out[0], first) and np.array_equal(out[1], second)
+    third, h2, c2 = OP.reference(x[2:3], *constants, h1, c1, **params, return_state=True)
+    assert np.array_equal(h, h2) and np.array_equal(c, c2)  # the variable tensors' values, updated in place
 
 
 def test_unsupported_lstm_variants_are_refused():

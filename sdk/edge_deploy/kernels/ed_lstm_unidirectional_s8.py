@@ -31,9 +31,9 @@ class EdLstmUnidirectionalS8(KernelSpec):
         return OP.dims(call.graph, call.op)
 
     def scratch_bytes(self, call: LayerCall) -> int:
-        """Two int16 gate buffers, the int16 cell state and the int8 output state it runs on."""
+        """Two int16 gate buffers (the state lives in the variable tensors)."""
         batch, _, _, units = self._sizes(call)
-        return 3 * 2 * batch * units + -(-batch * units // 4) * 4
+        return 2 * 2 * batch * units
 
     def cost_features(self, call: LayerCall) -> list[float]:
         batch, time, _, units = self._sizes(call)
@@ -79,7 +79,7 @@ class EdLstmUnidirectionalS8(KernelSpec):
                            CArray(f"{gate}_hidden_bias", "int32_t", b_h.astype(np.int32),
                                   f"{gate} gate: -state zero point * recurrent weight row sums")]
             gates.append({"name": gate, "upper": gate.upper(), "activation": "ARM_TANH" if gate == "cell" else "ARM_SIGMOID"})
-        ctx.fields.update(gates=gates, state_bytes=batch * units)
+        ctx.fields.update(gates=gates)
         ctx.comment.append(f"LSTM {units} units over {time} steps of {features} features, batch {batch}"
                            + (", time-major" if p["time_major"] else ""))
         return ctx

@@ -54,7 +54,7 @@ def unidirectional_sequence_lstm_s8(x: np.ndarray, *args, in_shape: tuple[int, .
 
     ``args``: the 8 weight matrices (input then recurrent, gates in input, forget, cell, output
     order), the 4 int32 biases (None for none), then optionally the int8 output state and int16
-    cell state ``(batch, units)`` to start from (zero when absent). Returns the int8 outputs in
+    cell state ``(batch, units)`` to start from (absent: as TFLite starts, the zero points). Returns the int8 outputs in
     the input's layout, and with ``return_state`` also the final ``(output_state, cell_state)``.
     """
     weights = [(np.asarray(args[g]), np.asarray(args[4 + g])) for g in range(4)]
@@ -63,7 +63,7 @@ def unidirectional_sequence_lstm_s8(x: np.ndarray, *args, in_shape: tuple[int, .
     steps = np.asarray(x, dtype=np.int64).reshape(in_shape)
     steps = steps if time_major else np.swapaxes(steps, 0, 1)  # (time, batch, in)
     units = weights[0][0].shape[0]
-    h = np.zeros((steps.shape[1], units), np.int64) if len(args) <= 12 or args[12] is None else \
+    h = np.full((steps.shape[1], units), state_zero_point, np.int64) if len(args) <= 12 or args[12] is None else \
         np.asarray(args[12], dtype=np.int64).reshape(steps.shape[1], units)
     c = np.zeros((steps.shape[1], units), np.int64) if len(args) <= 13 or args[13] is None else \
         np.asarray(args[13], dtype=np.int64).reshape(steps.shape[1], units)
@@ -91,6 +91,7 @@ class UnidirectionalSequenceLstm(OpDef):
     # does), so both rounding policies run the reference's default, "double".
     tflite_codes = (TfliteCode(UNIDIRECTIONAL_SEQUENCE_LSTM, "UNIDIRECTIONAL_SEQUENCE_LSTM", 1),)
     tflite_data_inputs = INPUT_COUNT
+    state_inputs = (OUTPUT_STATE, CELL_STATE)
 
     # -- structure ------------------------------------------------------------------------------
 
@@ -185,17 +186,27 @@ class UnidirectionalSequenceLstm(OpDef):
                 "cell_clip": clip, "hidden_mult": hidden_mult, "hidden_shift": hidden_shift}
 
     def run_int8(self, args: list, params: dict[str, Any]) -> np.ndarray:
-        """Each sample of the batch from the state given as inputs 18 and 19 (zero when None)."""
-        x = samples(args[0], params["in_shape"])
+        """The batch's samples one after the other, each continuing from the state the one before
+        left; the output and cell state arrays (inputs 18 and 19, the variable tensors' current
+        values) are updated in place (None: start from zero and keep nothing)."""
         constants = [*args[INPUT_WEIGHTS:RECURRENT_WEIGHTS + 4], *args[BIASES:BIASES + 4]]
-        return np.stack([unidirectional_sequence_lstm_s8(sample, *constants, args[OUTPUT_STATE], args[CELL_STATE],
-                                                         **params) for sample in x])
+        h, c = args[OUTPUT_STATE], args[CELL_STATE]
+        outs = []
+        for sample in samples(args[0], params["in_shape"]):
+            out, new_h, new_c = unidirectional_sequence_lstm_s8(sample, *constants, h, c, **params, return_state=True)
+            outs.append(out)
+            if h is not None:
+                h[...] = new_h.reshape(h.shape)
+                c[...] = new_c.reshape(c.shape)
+            else:
+                h, c = new_h, new_c
+        return np.stack(outs)
 
     def random_layer(self, rng: np.random.Generator, layer: dict[str, Any], activation_quant):
         """A random LSTM layer for kernel tests and the cost calibration: ``layer["lstm"]`` is
         ``(batch, time, features, units)``, ``time_major`` optional; ``activation_quant()``
         draws an int8 activation's quantization. Returns ``(graph, op, data)``, the data of the
-        input and of a random state to start from."""
+        input and of a random state to start from (the variable tensors' values)."""
         batch, time, features, units = layer["lstm"]
         time_major = bool(layer.get("time_major", False))
         cell_power = int(layer.get("cell_power", -14))
@@ -214,13 +225,13 @@ class UnidirectionalSequenceLstm(OpDef):
             tensors[name] = Tensor(name, (units,), "int32", QuantParams([1e-5], [0]),
                                    rng.integers(-30000, 30000, units).astype(np.int32))
             names[BIASES + g] = name
-        tensors["state"] = Tensor("state", (batch, units), "int8", state_quant)
-        tensors["cell"] = Tensor("cell", (batch, units), "int16", QuantParams([2.0 ** cell_power], [0]))
+        tensors["state"] = Tensor("state", (batch, units), "int8", state_quant, variable=True)
+        tensors["cell"] = Tensor("cell", (batch, units), "int16", QuantParams([2.0 ** cell_power], [0]), variable=True)
         names[OUTPUT_STATE], names[CELL_STATE] = "state", "cell"
         tensors["out"] = Tensor("out", (), "int8", state_quant)
         op = Op(self.kind, "op", names, ["out"], {"time_major": time_major,
                                                   "cell_clip": float(layer.get("cell_clip", 0.0))})
-        graph = Graph("lstm", tensors, [op], ["in0", "state", "cell"], ["out"])
+        graph = Graph("lstm", tensors, [op], ["in0"], ["out"])
         tensors["out"].shape = self.output_shape(graph, op)
         data = {"in0": rng.integers(-128, 128, shape, dtype=np.int8),
                 "state": rng.integers(-128, 128, (batch, units), dtype=np.int8),

@@ -56,7 +56,9 @@ def cases_source(cases: Sequence[KernelCase], *, target: str) -> str:
         pointers = {name: f"case{i}_{name}" for name in case.inputs}
         pointers[case.call.final_output.name] = f"case{i}_out"
         # Every array as its bytes (int8_t): a float32 or uint8 boundary tensor as well as int8.
-        data = [_c_array(f"case{i}_{name}", "int8_t", _as_bytes(x), const=True) for name, x in case.inputs.items()]
+        # A variable (state) tensor is updated in place by the kernel: writable, the others const.
+        data = [_c_array(f"case{i}_{name}", "int8_t", _as_bytes(x), const=not case.call.graph.tensor(name).variable)
+                for name, x in case.inputs.items()]
         data.append(f"static int8_t case{i}_out[{_out_bytes(case)}] __attribute__((aligned(4)));\n")
         if case.scratch_bytes:
             data.append(f"static int8_t case{i}_scratch[{case.scratch_bytes}] __attribute__((aligned(4)));\n")

@@ -125,7 +125,8 @@ def _op_random_case(rng: np.random.Generator, spec, definition, layer: dict[str,
     graph, op, data = definition.random_layer(rng, layer, lambda: _quant(rng))
     validate(graph)
     params = kernel_params(graph, op)
-    args = [data.get(n, graph.tensor(n).data) if n else None for n in op.inputs]
+    # Copies: the reference updates a state input in place; the case keeps the state it starts from.
+    args = [np.array(data[n]) if n in data else graph.tensor(n).data if n else None for n in op.inputs]
     expected = definition.run_int8(args, {**params, "rounding": "double"} if definition.rounding_sensitive else params)
     call = LayerCall(graph, op, params)
     why = spec.applies(call)
