@@ -88,3 +88,23 @@ def test_tensorflow_model_runs_bit_exact_on_qemu(qemu_arm, tmp_path, name):
     graph = load_tflite(FIXTURES[0].parent / f"{name}.tflite")
     report = qemu_check(graph, int8_batch(np.random.default_rng(8), graph, 5), tmp_path / name)
     assert report["input"]["dtype"] == graph.tensor(graph.inputs[0]).dtype
+
+
+@pytest.mark.qemu
+def test_lstm_runs_on_qemu_as_litert_over_a_sequence(qemu_arm, tmp_path):
+    """UNIDIRECTIONAL_SEQUENCE_LSTM with its output and cell state carried from one input to the
+    next (variable tensors): the firmware's outputs over a sequence equal the interpreter's
+    (run --check) and ai-edge-litert's, and differ from runs that each start from a zero state."""
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is not installed")
+    from edge_deploy.tflite.oracle import run_litert
+
+    path = FIXTURES[0].parent / "lstm.tflite"
+    graph = load_tflite(path)
+    assert [op.kind for op in graph.ops] == ["unidirectional_sequence_lstm", "fully_connected"]
+    batch = int8_batch(np.random.default_rng(9), graph, 6)
+    qemu_check(graph, batch, tmp_path / "lstm")
+    firmware = np.load(tmp_path / "lstm" / "y.npy")
+    theirs = run_litert(path.read_bytes(), batch, graph.outputs)[graph.outputs[0]]
+    assert np.array_equal(firmware.reshape(theirs.shape), theirs)
+    fresh = np.concatenate([run_graph(graph, batch[i:i + 1])[graph.outputs[0]] for i in range(len(batch))])
+    assert np.array_equal(fresh[:1], theirs[:1]) and not np.array_equal(fresh[1:], theirs[1:])
