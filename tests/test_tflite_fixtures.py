@@ -4,6 +4,7 @@ import and run bit-exactly: every tensor against ai-edge-litert's reference kern
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -91,20 +92,30 @@ def test_tensorflow_model_runs_bit_exact_on_qemu(qemu_arm, tmp_path, name):
 
 
 @pytest.mark.qemu
-def test_lstm_runs_on_qemu_as_litert_over_a_sequence(qemu_arm, tmp_path):
+@pytest.mark.parametrize("rounding, policy", [("cmsis-nn", "double"), ("litert", "litert")])
+def test_lstm_runs_on_qemu_as_litert_over_a_sequence(qemu_arm, tmp_path, rounding, policy):
     """UNIDIRECTIONAL_SEQUENCE_LSTM with its output and cell state carried from one input to the
-    next (variable tensors): the firmware's outputs over a sequence equal the interpreter's
-    (run --check) and ai-edge-litert's, and differ from runs that each start from a zero state."""
+    next (variable tensors): over a sequence the firmware's outputs equal the interpreter's
+    (run --check, either rounding), and with --rounding litert (the dense layer after it rounds
+    once there) ai-edge-litert's; runs that each start from a zero state differ."""
     pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is not installed")
+    from edge_deploy.build.firmware_build import build_graph
     from edge_deploy.tflite.oracle import run_litert
 
     path = FIXTURES[0].parent / "lstm.tflite"
     graph = load_tflite(path)
     assert [op.kind for op in graph.ops] == ["unidirectional_sequence_lstm", "fully_connected"]
     batch = int8_batch(np.random.default_rng(9), graph, 6)
-    qemu_check(graph, batch, tmp_path / "lstm")
-    firmware = np.load(tmp_path / "lstm" / "y.npy")
-    theirs = run_litert(path.read_bytes(), batch, graph.outputs)[graph.outputs[0]]
-    assert np.array_equal(firmware.reshape(theirs.shape), theirs)
-    fresh = np.concatenate([run_graph(graph, batch[i:i + 1])[graph.outputs[0]] for i in range(len(batch))])
-    assert np.array_equal(fresh[:1], theirs[:1]) and not np.array_equal(fresh[1:], theirs[1:])
+    out = tmp_path / "lstm"
+    build_graph(graph, "mps2-an386", out, rounding=rounding)
+    np.save(out / "x.npy", batch)
+    assert main(["run", str(out), "--inputs", str(out / "x.npy"), "--out", str(out / "y.npy"), "--check"]) == 0
+    assert json.loads((out / "check.json").read_text())["mismatches"] == 0
+    firmware = np.load(out / "y.npy")
+    ours = run_graph(graph, batch, rounding=policy)[graph.outputs[0]]
+    assert np.array_equal(firmware.reshape(ours.shape), ours)
+    if rounding == "litert":
+        assert np.array_equal(ours, run_litert(path.read_bytes(), batch, graph.outputs)[graph.outputs[0]])
+    fresh = np.concatenate([run_graph(graph, batch[i:i + 1], rounding=policy)[graph.outputs[0]]
+                            for i in range(len(batch))])
+    assert np.array_equal(fresh[:1], ours[:1]) and not np.array_equal(fresh[1:], ours[1:])

@@ -123,7 +123,9 @@ typedef struct
     cmsis_nn_fc_params fc_params;
 } cmsis_nn_bmm_params;
 
-/* ---- LSTM (CMSIS-NN v6.0.0 API) ---- */
+/* ---- LSTM (CMSIS-NN v6.0.0 API types; cmsis_nn_lstm_context is left out: upstream main added a
+ * field to it, and ed_lstm_unidirectional_s8 takes its buffers as arguments so it links beside
+ * any release) ---- */
 
 /** Activation functions of the int16 LSTM gates. */
 typedef enum
@@ -189,13 +191,5 @@ typedef struct
     cmsis_nn_lstm_gate output_gate;
 } cmsis_nn_lstm_params;
 
-/** Scratch of an LSTM: two int16 gate buffers and the int16 cell state, batch_size *
- *  hidden_size values each. */
-typedef struct
-{
-    void *temp1;
-    void *temp2;
-    void *cell_state;
-} cmsis_nn_lstm_context;
 
 #endif /* ARM_NN_TYPES_H */

@@ -229,18 +229,6 @@ arm_cmsis_nn_status arm_batch_matmul_s8(const cmsis_nn_context *ctx,
                                         const cmsis_nn_dims *output_dims,
                                         int8_t *output);
 
-/* ---- LSTM (CMSIS-NN v6.0.0 API) ---- */
-
-/** An LSTM over a sequence, int8 input and output, int16 gates and cell state, int32 biases,
- *  starting from a zero output state and a zero cell state (buffers->cell_state is cleared).
- *  edge-deploy's implementation computes the gates with gemmlowp's int16 sigmoid and tanh, as
- *  TFLite's kernel does (upstream interpolates a table); ed_lstm_unidirectional_s8 (ed_lstm.h)
- *  is the same LSTM continuing from a state it is given. */
-arm_cmsis_nn_status arm_lstm_unidirectional_s8(const int8_t *input,
-                                               int8_t *output,
-                                               const cmsis_nn_lstm_params *params,
-                                               cmsis_nn_lstm_context *buffers);
-
 #ifdef __cplusplus
 }
 #endif

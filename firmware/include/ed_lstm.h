@@ -14,16 +14,20 @@
 extern "C" {
 #endif
 
-/** The LSTM of arm_lstm_unidirectional_s8 (the same parameters) starting from the int16 cell
- *  state in buffers->cell_state and the int8 output state output_state (batch_size *
- *  hidden_size values each, batch rows contiguous), both updated to the state after the last
- *  time step. output_state NULL: start from a zero output state and keep none. Bit-exact with
- *  TFLite's full-integer (8x8->16) LSTM kernel without peephole, projection or layer norm:
- *  double rounding, gemmlowp's int16 sigmoid (Q3.12) and tanh, cell_clip 0 for no clip. */
+/** An LSTM over a sequence (CMSIS-NN's arm_lstm_unidirectional_s8 parameters, v6.0.0 API),
+ *  int8 input and output, int16 gates and cell state, int32 effective biases, continuing from
+ *  the int16 cell state cell_state and the int8 output state output_state (batch_size *
+ *  hidden_size values each, batch rows contiguous), both left at the state after the last time
+ *  step; output_state NULL: start from a zero output state and a zero cell state and keep none.
+ *  scratch: two int16 gate buffers of batch_size * hidden_size values. Bit-exact with TFLite's
+ *  full-integer (8x8->16) LSTM kernel without peephole, projection or layer norm: double
+ *  rounding, gemmlowp's int16 sigmoid (Q3.12) and tanh, cell_clip 0 for no clip (upstream's
+ *  function interpolates a table for the activations instead). */
 arm_cmsis_nn_status ed_lstm_unidirectional_s8(const int8_t *input,
                                               int8_t *output,
                                               const cmsis_nn_lstm_params *params,
-                                              cmsis_nn_lstm_context *buffers,
+                                              int16_t *scratch,
+                                              int16_t *cell_state,
                                               int8_t *output_state);
 
 #ifdef __cplusplus

@@ -71,7 +71,8 @@ static void lstm_gate(int16_t *gate, const cmsis_nn_lstm_gate *g, const cmsis_nn
 arm_cmsis_nn_status ed_lstm_unidirectional_s8(const int8_t *input,
                                               int8_t *output,
                                               const cmsis_nn_lstm_params *params,
-                                              cmsis_nn_lstm_context *buffers,
+                                              int16_t *scratch,
+                                              int16_t *cell_state,
                                               int8_t *output_state)
 {
     const int32_t units = params->hidden_size;
@@ -81,14 +82,18 @@ arm_cmsis_nn_status ed_lstm_unidirectional_s8(const int8_t *input,
     const int32_t row_step = params->time_major ? 1 : params->time_steps;
     const int32_t time_step_in = params->time_major ? params->batch_size * params->input_size : params->input_size;
     const int32_t time_step_out = params->time_major ? count : units;
-    int16_t *const temp1 = (int16_t *)buffers->temp1;
-    int16_t *const temp2 = (int16_t *)buffers->temp2;
-    int16_t *const cell = (int16_t *)buffers->cell_state;
+    int16_t *const temp1 = scratch;
+    int16_t *const temp2 = scratch + count;
+    int16_t *const cell = cell_state;
     if (params->cell_scale_power < -21 || params->cell_scale_power > -10)
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
 
+    if (output_state == NULL)
+    {
+        memset(cell, 0, (size_t)count * sizeof(int16_t));
+    }
     const int8_t *hidden = output_state;
     int32_t hidden_stride = units;
     for (int32_t t = 0; t < params->time_steps; t++)

@@ -1,13 +1,14 @@
-"""``ed_lstm_unidirectional_s8``: edge-deploy's LSTM on CMSIS-NN's LSTM API types
-(``cmsis_nn_lstm_params``, v6.0.0), continuing from the output and cell state it is given.
+"""``ed_lstm_unidirectional_s8``: edge-deploy's LSTM on CMSIS-NN's LSTM parameter types
+(``cmsis_nn_lstm_params``, v6.0.0 API), continuing from the output and cell state (the variable
+tensors) it is given.
 
-Not upstream's ``arm_lstm_unidirectional_s8``, for two reasons measured against ai-edge-litert:
-the API clears the cell state and starts from a zero output state at every call, while TFLite
-carries both from one invocation to the next (variable tensors); and upstream's activations
-interpolate a 256-entry table, where TFLite's integer LSTM computes gemmlowp's int16 sigmoid and
-tanh. edge-deploy's ``arm_lstm_unidirectional_s8`` (the API, zero state) is this function from a
-zero state. The effective biases (zero points times the weight row sums, plus the bias) are
-computed at build time, as TFLM does in its prepare step."""
+Not upstream's ``arm_lstm_unidirectional_s8``, for reasons measured against ai-edge-litert:
+upstream's activations interpolate a 256-entry table, where TFLite's integer LSTM computes
+gemmlowp's int16 sigmoid and tanh (so upstream is not bit-exact with TFLite), and up to v7.0.0
+its API clears the cell state and starts from a zero output state at every call, while TFLite
+carries both from one invocation to the next (upstream main added a ``hidden_state`` buffer for
+that). The effective biases (zero points times the weight row sums, plus the bias) are computed
+at build time, as TFLM does in its prepare step."""
 
 from __future__ import annotations
 

@@ -12,9 +12,10 @@ gates, no peephole, projection or layer norm, a tanh cell activation.
 The numbers follow TFLite's ``PopulateQuantizedLstmParams8x8_16`` (float32 effective scales
 ``weight_scale * input_scale / 2**-12``, the hidden scale ``2**-15 / hidden_scale * 2**-15``, the
 cell clip truncated to int16) and the step is ``lstm_eval``'s integer path (``ops/_lstm_math.py``),
-bit-exact with ai-edge-litert's kernel (double rounding). C API: ``arm_lstm_unidirectional_s8``
-(edge-deploy's implementation; upstream CMSIS-NN's zeroes the state at every call and uses
-table-interpolated activations, so it does not match TFLite).
+bit-exact with ai-edge-litert's kernel (double rounding). C: ``ed_lstm_unidirectional_s8`` on
+CMSIS-NN's LSTM parameter types (upstream's ``arm_lstm_unidirectional_s8`` interpolates its
+activations from a table and, up to v7.0.0, restarts from a zero state at every call, so it does
+not match TFLite; see ``kernels/ed_lstm_unidirectional_s8.py``).
 """
 
 from __future__ import annotations
