@@ -111,3 +111,16 @@ def test_unsupported_lstm_variants_are_refused():
     cifg = Op(op.kind, "lstm", [op.inputs[0], "", *op.inputs[2:]], op.outputs, op.attrs)
     with pytest.raises(EdgeDeployError, match="CIFG"):
         OP.output_shape(graph, cifg)
+
+
+def test_the_exported_lstm_runs_in_litert_as_converted():
+    """edge-deploy's .tflite writer gives the LSTM its five intermediates (TFLite's kernel reads
+    the hidden scale there): ai-edge-litert runs the export as it runs the converted file."""
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is not installed")
+    from edge_deploy.tflite import export_tflite, load_tflite
+    from edge_deploy.tflite.oracle import run_litert
+
+    graph = load_tflite(FIXTURE)
+    x = np.random.default_rng(2).integers(-128, 128, (4, 8, 6)).astype(np.int8)
+    exported = run_litert(export_tflite(graph), x, graph.outputs)[graph.outputs[0]]
+    assert np.array_equal(exported, run_litert(FIXTURE.read_bytes(), x, graph.outputs)[graph.outputs[0]])

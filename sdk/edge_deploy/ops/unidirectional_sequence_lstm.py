@@ -256,6 +256,12 @@ class UnidirectionalSequenceLstm(OpDef):
                 "cell_clip": float(reader.option(CELL_CLIP_SLOT, "<f", 0.0)),
                 "proj_clip": float(reader.option(PROJ_CLIP_SLOT, "<f", 0.0))}
 
+    def tflite_intermediates(self, graph: Graph, op: Op) -> list[tuple[str, str, QuantParams | None]]:
+        """TFLite's integer LSTM wants five: the four gates' (unquantized without layer norm:
+        Q3.12) and the hidden state's, quantized as the output state (no projection)."""
+        gates = [(f"{gate}_intermediate", "float32", None) for gate in GATES]
+        return gates + [("effective_hidden_scale_intermediate", "int8", graph.tensor(op.inputs[OUTPUT_STATE]).quant)]
+
     def to_tflite(self, graph: Graph, op: Op, writer) -> tuple[int, int]:
         return writer.table(UNIDIRECTIONAL_SEQUENCE_LSTM_OPTIONS,
                             [(ACTIVATION_SLOT, "i8", TANH),
