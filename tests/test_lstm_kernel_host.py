@@ -1,7 +1,7 @@
 """ed_lstm_unidirectional_s8 (edge-deploy's LSTM on CMSIS-NN's LSTM API types) on the host, both
 paths, bit-exact with the UNIDIRECTIONAL_SEQUENCE_LSTM reference: the fixture's layer with its
 converted weights, and random layers with edge shapes (one unit, one step, batch 3, time-major,
-a cell clip, another cell scale, a single feature), each continuing from a random state. With
+a cell clip, the cell scales 2**-10, 2**-11 and 2**-15, a single feature), each continuing from a random state. With
 ED_KERNELS_SANITIZE=1 (or the sanitizer test) under ASan + UBSan."""
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from kernel_runner import SANITIZE, HostKernels
 LAYERS = [{"lstm": (1, 8, 6, 12)},  # the fixture's shape
           {"lstm": (1, 1, 5, 1)}, {"lstm": (3, 4, 7, 5)}, {"lstm": (2, 3, 1, 9), "time_major": True},
           {"lstm": (1, 6, 4, 8), "cell_clip": 1.5}, {"lstm": (2, 5, 6, 3), "cell_power": -11},
-          {"lstm": (1, 2, 33, 17), "time_major": True}]
+          {"lstm": (1, 2, 33, 17), "time_major": True}, {"lstm": (1, 5, 3, 6), "cell_power": -10},
+          {"lstm": (1, 5, 3, 6), "cell_power": -15}]
 
 
 @pytest.fixture(scope="module", params=["portable", "dsp"])

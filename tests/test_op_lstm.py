@@ -22,7 +22,8 @@ def test_gemmlowp_sigmoid_and_tanh_follow_the_functions():
     x = ALL_INT16 / 4096.0  # Q3.12; gemmlowp's int16 approximations are within 16 steps of 2**-15
     assert np.abs(logistic_q015(ALL_INT16, 3) - 32768 / (1 + np.exp(-x))).max() < 16
     assert np.abs(tanh_q015(ALL_INT16, 3) - 32768 * np.tanh(x)).max() < 16
-    assert np.abs(tanh_q015(ALL_INT16, 1) - 32768 * np.tanh(ALL_INT16 / 16384.0)).max() < 16
+    for bits in (0, 1, 5):  # the cell state's tanh: 15 + log2(cell scale) integer bits
+        assert np.abs(tanh_q015(ALL_INT16, bits) - 32768 * np.tanh(ALL_INT16 / 2.0 ** (15 - bits))).max() < 16
     # gemmlowp's exact points: 0 maps to one half and to 0, the range ends saturate.
     assert logistic_q015(np.array([0, 32767, -32768]), 3).tolist()[0] == 16384
     assert tanh_q015(np.array([0]), 3).tolist() == [0]

@@ -73,7 +73,7 @@ static inline int16_t ed_q16_exp_quarter(int16_t a)
     return (int16_t)(result > INT16_MAX ? INT16_MAX : (result < INT16_MIN ? INT16_MIN : result));
 }
 
-/* exp(a) for a <= 0 with integer_bits (0..5) integer bits, Q0.15. */
+/* exp(a) for a <= 0 with integer_bits (0..6) integer bits, Q0.15. */
 static inline int16_t ed_q16_exp_negative(int16_t a, int32_t integer_bits)
 {
     static const int32_t steps[7] = {1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242};
@@ -88,6 +88,10 @@ static inline int16_t ed_q16_exp_negative(int16_t a, int32_t integer_bits)
         {
             result = ed_q16_mul(result, ED_Q16_CONSTANT(steps[exponent + 2]));
         }
+    }
+    if (integer_bits > 5 && a < -(1 << (20 - integer_bits)))
+    {
+        result = 0; /* below -32: the barrel shifter stops at 2^4 */
     }
     return a == 0 ? INT16_MAX : result;
 }

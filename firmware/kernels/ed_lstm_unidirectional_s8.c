@@ -85,7 +85,7 @@ arm_cmsis_nn_status ed_lstm_unidirectional_s8(const int8_t *input,
     int16_t *const temp1 = scratch;
     int16_t *const temp2 = scratch + count;
     int16_t *const cell = cell_state;
-    if (params->cell_scale_power < -21 || params->cell_scale_power > -10)
+    if (params->cell_scale_power < -15 || params->cell_scale_power > -10)
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }

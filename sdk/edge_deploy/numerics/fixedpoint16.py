@@ -75,8 +75,8 @@ _EXP_STEPS = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308)
 
 def _exp_negative(a, integer_bits: int) -> np.ndarray:
     """exp(a) for a <= 0 with ``integer_bits`` integer bits, Q0.15 out."""
-    if integer_bits > 5:
-        raise ValueError("exp_on_negative_values: at most 5 integer bits are implemented for int16")
+    if not 0 <= integer_bits <= 6:
+        raise ValueError(f"exp_on_negative_values: {integer_bits} integer bits; 0..6 are implemented")
     a = np.asarray(a, dtype=np.int64)
     frac = 15 - integer_bits
     quarter = 1 << (frac - 2)
@@ -87,6 +87,8 @@ def _exp_negative(a, integer_bits: int) -> np.ndarray:
         if integer_bits > exponent:
             bit = 1 << (frac + exponent)
             result = np.where((remainder & bit) != 0, _high_mul(result, _constant(multiplier)), result)
+    if integer_bits > 5:  # below -32 the result is 0 (the barrel shifter stops at 2**4)
+        result = np.where(a < -(1 << (20 - integer_bits)), 0, result)
     return np.where(a == 0, Q15_ONE, result)
 
 

@@ -160,8 +160,8 @@ class UnidirectionalSequenceLstm(OpDef):
         if c.dtype != "int16" or c.quant is None or c.zero_point != 0 or not _power_of_two(c.scale):
             raise op_error(op, f"cell state '{c.name}' must be int16 with a power-of-two scale and zero point 0",
                            "convert with full-integer quantization (TFLite's 8x8->16 LSTM)")
-        if not -21 <= _log2(c.scale) <= -10:
-            raise op_error(op, f"cell state '{c.name}' has scale 2**{_log2(c.scale)}; supported: 2**-21 .. 2**-10")
+        if not -15 <= _log2(c.scale) <= -10:  # the cell's tanh takes 15 + log2(scale) integer bits, 0..5
+            raise op_error(op, f"cell state '{c.name}' has scale 2**{_log2(c.scale)}; supported: 2**-15 .. 2**-10")
         if op.attrs.get("proj_clip"):
             raise op_error(op, "has a projection clip but no projection")
 
@@ -182,8 +182,8 @@ class UnidirectionalSequenceLstm(OpDef):
         hidden_mult, hidden_shift = quantize_multiplier(float(hidden))
         cell_clip = float(op.attrs.get("cell_clip", 0.0))
         clip = int(min(max(f32(cell_clip) / f32(c.scale), -32768.0), 32767.0)) if cell_clip > 0 else 0
-        return {"in_shape": tuple(int(d) for d in x.shape), "time_major": bool(op.attrs.get("time_major", False)), "input_zero_point": x.zero_point,
-                "state_zero_point": h.zero_point, "mults": tuple(mults), "cell_power": _log2(c.scale),
+        return {"in_shape": tuple(int(d) for d in x.shape), "time_major": bool(op.attrs.get("time_major", False)),
+                "input_zero_point": x.zero_point, "state_zero_point": h.zero_point, "mults": tuple(mults), "cell_power": _log2(c.scale),
                 "cell_clip": clip, "hidden_mult": hidden_mult, "hidden_shift": hidden_shift}
 
     def run_int8(self, args: list, params: dict[str, Any]) -> np.ndarray:
