@@ -30,6 +30,9 @@ arm_cmsis_nn_status ed_lstm_unidirectional_s8(const int8_t *input,
                                               int16_t *cell_state,
                                               int8_t *output_state);
 
+/** Bytes of scratch ed_lstm_unidirectional_s8 needs: its two int16 gate buffers. */
+int32_t ed_lstm_unidirectional_s8_get_buffer_size(const cmsis_nn_lstm_params *params);
+
 #ifdef __cplusplus
 }
 #endif

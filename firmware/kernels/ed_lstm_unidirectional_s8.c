@@ -143,3 +143,8 @@ arm_cmsis_nn_status ed_lstm_unidirectional_s8(const int8_t *input,
     }
     return ARM_CMSIS_NN_SUCCESS;
 }
+
+int32_t ed_lstm_unidirectional_s8_get_buffer_size(const cmsis_nn_lstm_params *params)
+{
+    return 2 * params->batch_size * params->hidden_size * (int32_t)sizeof(int16_t);
+}

@@ -32,7 +32,8 @@ class EdLstmUnidirectionalS8(KernelSpec):
         return OP.dims(call.graph, call.op)
 
     def scratch_bytes(self, call: LayerCall) -> int:
-        """Two int16 gate buffers (the state lives in the variable tensors)."""
+        """Two int16 gate buffers (the state lives in the variable tensors): the C
+        ``ed_lstm_unidirectional_s8_get_buffer_size``."""
         batch, _, _, units = self._sizes(call)
         return 2 * 2 * batch * units
 
