@@ -17,8 +17,11 @@ DEQUANTIZE), a
 PyTorch-style model starting with TRANSPOSE, the activations (LEAKY_RELU, PRELU, TANH, RELU,
 RELU6, SUB, MAXIMUM, MINIMUM), the data movement ops (CONCATENATION, SPLIT, SPLIT_V, UNPACK, PACK,
 SLICE, STRIDED_SLICE, SQUEEZE, EXPAND_DIMS, SUM, REDUCE_MAX, RESIZE_NEAREST_NEIGHBOR),
-TRANSPOSE_CONV, BATCH_MATMUL and SVDF (int8 with int16 state; written by edge-deploy's own
-writer, as TensorFlow's converter makes no SVDF from Keras). `--out DIR` writes elsewhere (to compare a rebuild with the
+TRANSPOSE_CONV, BATCH_MATMUL, UNIDIRECTIONAL_SEQUENCE_LSTM (the full-integer "8x8->16" LSTM:
+int8 input, output and weights, int16 cell state and gates, int32 biases; made with tf_keras,
+whose LSTM layer the converter fuses into one operator, where Keras 3's becomes a WHILE loop)
+and SVDF (int8 with int16 state; written by edge-deploy's own writer, as TensorFlow's converter
+makes no SVDF from Keras). `--out DIR` writes elsewhere (to compare a rebuild with the
 committed files).
 """
 
@@ -194,6 +197,17 @@ def uint8_io_model():
     return tf.keras.Model(inp, tf.keras.layers.Dense(3)(x)), (6, 6, 2)
 
 
+def lstm_model():
+    """A Keras LSTM returning its sequence, then a dense layer on each step: the converter fuses the
+    tf_keras layer (not Keras 3's) into UNIDIRECTIONAL_SEQUENCE_LSTM, batch-major, with int8 weights,
+    an int16 cell state of scale 2**-14 and an int8 output state (TFLite variable tensors)."""
+    import tf_keras
+
+    x = inp = tf_keras.Input((8, 6), batch_size=1)
+    x = tf_keras.layers.LSTM(12, return_sequences=True)(x)
+    return tf_keras.Model(inp, tf_keras.layers.Dense(4)(x)), (8, 6)
+
+
 # name -> (builder, seed), built in this order. New models go last with their own seed, so the
 # files already made keep their bytes.
 MODELS = {"conv2d": (conv2d_model, 0), "depthwise": (depthwise_model, 1), "pad_conv1d": (pad_conv1d_model, 2),
@@ -201,7 +215,8 @@ MODELS = {"conv2d": (conv2d_model, 0), "depthwise": (depthwise_model, 1), "pad_c
           "mobilenet_v3_block": (mobilenet_v3_block_model, 5), "float_io": (float_io_model, 6),
           "pytorch_style": (pytorch_style_model, 7), "activations": (activations_model, 8),
           "data_movement": (data_movement_model, 9), "transpose_conv": (transpose_conv_model, 10),
-          "batch_matmul": (batch_matmul_model, 11), "uint8_io": (uint8_io_model, 12)}
+          "batch_matmul": (batch_matmul_model, 11), "uint8_io": (uint8_io_model, 12),
+          "lstm": (lstm_model, 13)}
 
 
 def svdf_tflite(seed):
@@ -293,7 +308,7 @@ def main():
     made = {}
     # In this order: Keras numbers its layers per process and the names end up in the files.
     for name, (build, seed) in MODELS.items():
-        tf.keras.utils.set_random_seed(seed)
+        tf.keras.utils.set_random_seed(seed)  # also seeds tf_keras (Python, NumPy, TensorFlow)
         model, shape = build()
         data = convert(model, shape, seed, INTERFACE.get(name, "int8"))
         (out / f"{name}.tflite").write_bytes(data)

@@ -84,3 +84,24 @@ def test_ticnn_on_upstream_cmsis_nn_is_bit_exact_in_both_roundings(qemu_arm, tmp
         assert re.search(r"return arm_convolve_wrapper_s8\(", model_c) or not upstream_library(checkout).declares(
             "arm_convolve_wrapper_s8")
         assert np.array_equal(run_batch(tmp_path / rounding, batch).outputs, run(graph, batch, rounding=policy))
+
+
+@needs_upstream
+@pytest.mark.parametrize("checkout", CHECKOUTS)
+def test_lstm_on_upstream_cmsis_nn_is_bit_exact_with_litert(qemu_arm, tmp_path, checkout):
+    """The LSTM fixture over a sequence: the LSTM runs edge-deploy's kernel (upstream's
+    arm_lstm_unidirectional_s8 interpolates its activations from a table and is not TFLite's),
+    the dense layer upstream's where the checkout has it; built with --rounding litert (the dense
+    layer rounds once in ai-edge-litert), the outputs equal ai-edge-litert's."""
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is not installed")
+    from edge_deploy.tflite.oracle import run_litert
+
+    model = FIXTURES / "lstm.tflite"
+    graph = load_tflite(model)
+    result = build_model(model, "mps2-an386", tmp_path / "lstm", cmsis_nn=checkout, rounding="litert")
+    _check_build(result, checkout)
+    lstm = next(layer for layer in result.report["layers"] if layer["op"] == "unidirectional_sequence_lstm")
+    assert lstm["kernel"] == "ed_lstm_unidirectional_s8" and lstm["c_function"] in result.report["cmsis_nn"]["fallback_layers"]
+    batch = int8_batch(np.random.default_rng(7), graph, 6)
+    theirs = run_litert(model.read_bytes(), batch, graph.outputs)[graph.outputs[0]]
+    assert np.array_equal(run_batch(tmp_path / "lstm", batch).outputs.reshape(theirs.shape), theirs)

@@ -6,6 +6,7 @@ models of issue 12's ops) built for mps2-an386 and run on QEMU."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -108,3 +109,32 @@ def test_svdf_model_runs_a_sequence_bit_exact_on_qemu(qemu_arm, tmp_path, capsys
     assert report["state_bytes"] == sum(graph.tensor(n).nbytes for n in graph.variables()) == 448
     assert report["budget"]["state_bytes"] == 448
     assert "state: 2 variable tensor(s), 448 bytes" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("rounding, policy", [("cmsis-nn", "double"), ("litert", "litert")])
+def test_lstm_runs_on_qemu_as_litert_over_a_sequence(qemu_arm, tmp_path, rounding, policy):
+    """UNIDIRECTIONAL_SEQUENCE_LSTM with its output and cell state carried from one input to the
+    next (variable tensors): over a sequence the firmware's outputs equal the interpreter's
+    (run --check, either rounding), and with --rounding litert (the dense layer after it rounds
+    once there) ai-edge-litert's; runs that each start from a zero state differ."""
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is not installed")
+    from edge_deploy.build.firmware_build import build_graph
+    from edge_deploy.tflite.oracle import run_litert
+
+    path = FIXTURES[0].parent / "lstm.tflite"
+    graph = load_tflite(path)
+    assert [op.kind for op in graph.ops] == ["unidirectional_sequence_lstm", "fully_connected"]
+    batch = int8_batch(np.random.default_rng(9), graph, 6)
+    out = tmp_path / "lstm"
+    build_graph(graph, "mps2-an386", out, rounding=rounding)
+    np.save(out / "x.npy", batch)
+    assert main(["run", str(out), "--inputs", str(out / "x.npy"), "--out", str(out / "y.npy"), "--check"]) == 0
+    assert json.loads((out / "check.json").read_text())["mismatches"] == 0
+    firmware = np.load(out / "y.npy")
+    ours = run_graph(graph, batch, rounding=policy)[graph.outputs[0]]
+    assert np.array_equal(firmware.reshape(ours.shape), ours)
+    if rounding == "litert":
+        assert np.array_equal(ours, run_litert(path.read_bytes(), batch, graph.outputs)[graph.outputs[0]])
+    fresh = np.concatenate([run_graph(graph, batch[i:i + 1], rounding=policy)[graph.outputs[0]]
+                            for i in range(len(batch))])
+    assert np.array_equal(fresh[:1], ours[:1]) and not np.array_equal(fresh[1:], ours[1:])

@@ -135,4 +135,73 @@ typedef struct
     cmsis_nn_fc_params fc_params;
 } cmsis_nn_bmm_params;
 
+/* ---- LSTM (CMSIS-NN v6.0.0 API types; cmsis_nn_lstm_context is left out: upstream main added a
+ * field to it, and ed_lstm_unidirectional_s8 takes its buffers as arguments so it links beside
+ * any release) ---- */
+
+/** Activation functions of the int16 LSTM gates. */
+typedef enum
+{
+    ARM_SIGMOID = 0,
+    ARM_TANH = 1,
+} arm_nn_activation_type;
+
+/** Dimensions of an LSTM. */
+typedef struct
+{
+    int32_t max_time;
+    int32_t num_inputs;
+    int32_t num_batches;
+    int32_t num_outputs;
+} cmsis_nn_lstm_dims;
+
+/** One LSTM gate: the input and the recurrent (hidden) product, each with its requantization
+ *  to the Q3.12 gate and its effective int32 bias (zero points folded in); bias is unused by
+ *  the s8 kernel (it is part of input_effective_bias). */
+typedef struct
+{
+    int32_t input_multiplier;
+    int32_t input_shift;
+    const void *input_weights;
+    const void *input_effective_bias;
+
+    int32_t hidden_multiplier;
+    int32_t hidden_shift;
+    const void *hidden_weights;
+    const void *hidden_effective_bias;
+
+    const void *bias;
+    arm_nn_activation_type activation_type;
+} cmsis_nn_lstm_gate;
+
+/** An LSTM layer: layout, sizes, the cell update's and the output's requantization, the cell
+ *  clip and log2 of the cell state's scale, and the four gates. */
+typedef struct
+{
+    int32_t time_major; /* 0: (batch, time, features), else (time, batch, features) */
+    int32_t batch_size;
+    int32_t time_steps;
+    int32_t input_size;
+    int32_t hidden_size;
+
+    int32_t input_offset;
+
+    int32_t forget_to_cell_multiplier;
+    int32_t forget_to_cell_shift;
+    int32_t input_to_cell_multiplier;
+    int32_t input_to_cell_shift;
+    int32_t cell_clip;
+    int32_t cell_scale_power;
+
+    int32_t output_multiplier;
+    int32_t output_shift;
+    int32_t output_offset;
+
+    cmsis_nn_lstm_gate forget_gate;
+    cmsis_nn_lstm_gate input_gate;
+    cmsis_nn_lstm_gate cell_gate;
+    cmsis_nn_lstm_gate output_gate;
+} cmsis_nn_lstm_params;
+
+
 #endif /* ARM_NN_TYPES_H */

@@ -286,6 +286,11 @@ class OpDef:
         """Constant inputs TFLite expects after the IR inputs (``(name suffix, data)``)."""
         return []
 
+    def tflite_intermediates(self, graph: Graph, op: Op) -> list[tuple[str, str, QuantParams | None]]:
+        """Intermediate tensors the operator carries in a ``.tflite`` (``(name suffix, dtype,
+        quantization)``, written empty; TFLite's integer LSTM reads its hidden scale there)."""
+        return []
+
     def tflite_finish(self, graph: Graph, op: Op) -> None:
         """Complete attributes that need the whole graph once read (default: nothing)."""
 

@@ -54,6 +54,8 @@ def random_case(rng: np.random.Generator, kernel: str, layer: dict[str, Any], *,
     spec = get_kernel(kernel)
     kind = layer.get("op", spec.op)
     definition = get_op(kind)
+    if hasattr(definition, "random_layer"):  # an op whose inputs the generic layer cannot describe (LSTM)
+        return _op_random_case(rng, spec, definition, layer, name or kernel)
     tensors: dict[str, Tensor] = {}
     names = [f"in{i}" for i in range(len(layer["in"]))]
     data = {}
@@ -136,6 +138,22 @@ def random_case(rng: np.random.Generator, kernel: str, layer: dict[str, Any], *,
         raise ValueError(f"{kernel} does not apply to {layer}: {why}")
     return KernelCase(name or kernel, spec, call, data, np.asarray(expected).reshape(call.final_output.shape),
                       states=states)
+
+
+def _op_random_case(rng: np.random.Generator, spec, definition, layer: dict[str, Any], name: str) -> KernelCase:
+    graph, op, data = definition.random_layer(rng, layer, lambda: _quant(rng))
+    validate(graph)
+    params = kernel_params(graph, op)
+    # Copies: the reference updates a state input in place; the case keeps the state it starts from.
+    args = [np.array(data[n]) if n in data else graph.tensor(n).data if n else None for n in op.inputs]
+    expected = definition.run_int8(args, {**params, "rounding": "double"} if definition.rounding_sensitive else params)
+    call = LayerCall(graph, op, params)
+    why = spec.applies(call)
+    if why:
+        raise ValueError(f"{spec.name} does not apply to {layer}: {why}")
+    states = {n: v for n, v in data.items() if graph.tensor(n).variable}
+    inputs = {n: v for n, v in data.items() if n not in states}
+    return KernelCase(name, spec, call, inputs, np.asarray(expected).reshape(call.final_output.shape), states=states)
 
 
 def calibration_cases(seed: int = 0) -> list[KernelCase]:

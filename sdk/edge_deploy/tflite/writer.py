@@ -40,7 +40,7 @@ def export_tflite(graph: Graph, path: str | os.PathLike | None = None, *, descri
     tensors: list[_FileTensor] = [_FileTensor(t.name, t.shape, t.dtype, t.quant, t.data, t.variable)
                                    for t in graph.tensors.values()]
     index = {t.name: i for i, t in enumerate(tensors)}
-    op_io: list[tuple[Op, list[int], list[int]]] = []
+    op_io: list[tuple[Op, list[int], list[int], list[int]]] = []
     for op in graph.ops:
         inputs = [index[n] if n else -1 for n in op.inputs]
         extra = []
@@ -50,7 +50,11 @@ def export_tflite(graph: Graph, path: str | os.PathLike | None = None, *, descri
             tensors.append(_FileTensor(name, data.shape, "int8" if data.dtype == np.int8 else "int32",
                                        graph.tensor(op.outputs[0]).quant if data.dtype == np.int8 else None, data))
             extra.append(index[name])
-        op_io.append((op, get_op(op).tflite_input_order(inputs, extra), [index[n] for n in op.outputs]))
+        intermediates = []
+        for suffix, dtype, quant in get_op(op).tflite_intermediates(graph, op):
+            intermediates.append(len(tensors))
+            tensors.append(_FileTensor(f"{op.name}/{suffix}", (0,), dtype, quant))
+        op_io.append((op, get_op(op).tflite_input_order(inputs, extra), [index[n] for n in op.outputs], intermediates))
 
     codes = sorted({get_op(op).tflite_code(op) for op in graph.ops}, key=lambda c: c.code)
     builder = flatbuffers.Builder(1024)
@@ -65,8 +69,8 @@ def export_tflite(graph: Graph, path: str | os.PathLike | None = None, *, descri
         tensor_offsets.append(_tensor(builder, t, buffer_index))
 
     opcode_index = {c.code: i for i, c in enumerate(codes)}
-    operator_offsets = [_operator(builder, graph, op, ins, outs, opcode_index[get_op(op).tflite_code(op).code])
-                        for op, ins, outs in op_io]
+    operator_offsets = [_operator(builder, graph, op, ins, outs, opcode_index[get_op(op).tflite_code(op).code], mids)
+                        for op, ins, outs, mids in op_io]
     name = builder.CreateString(graph.name)
     sub_tensors = _vector_of_offsets(builder, tensor_offsets)
     sub_inputs = builder.CreateNumpyVector(np.array([index[n] for n in graph.inputs], dtype=np.int32))
@@ -153,11 +157,12 @@ def _tensor(builder: flatbuffers.Builder, t: _FileTensor, buffer_index: int) -> 
 
 
 def _operator(builder: flatbuffers.Builder, graph: Graph, op: Op, inputs: list[int], outputs: list[int],
-              opcode: int) -> int:
+              opcode: int, intermediates: list[int]) -> int:
     written = get_op(op).to_tflite(graph, op, _OptionsWriter(builder))
     ins = builder.CreateNumpyVector(np.array(inputs, dtype=np.int32))
     outs = builder.CreateNumpyVector(np.array(outputs, dtype=np.int32))
-    builder.StartObject(5)
+    mids = builder.CreateNumpyVector(np.array(intermediates, dtype=np.int32)) if intermediates else None
+    builder.StartObject(s.OPERATOR_INTERMEDIATES + 1)
     builder.PrependUint32Slot(s.OPERATOR_OPCODE_INDEX, opcode, 0)
     builder.PrependUOffsetTRelativeSlot(s.OPERATOR_INPUTS, ins, 0)
     builder.PrependUOffsetTRelativeSlot(s.OPERATOR_OUTPUTS, outs, 0)
@@ -165,6 +170,8 @@ def _operator(builder: flatbuffers.Builder, graph: Graph, op: Op, inputs: list[i
         options_type, options = written
         builder.PrependUint8Slot(s.OPERATOR_BUILTIN_OPTIONS_TYPE, options_type, 0)
         builder.PrependUOffsetTRelativeSlot(s.OPERATOR_BUILTIN_OPTIONS, options, 0)
+    if mids is not None:
+        builder.PrependUOffsetTRelativeSlot(s.OPERATOR_INTERMEDIATES, mids, 0)
     return builder.EndObject()
 
 
