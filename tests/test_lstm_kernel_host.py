@@ -51,10 +51,10 @@ def test_lstm_kernel_runs_the_fixture_layer(kernels):
     x = np.random.default_rng(4).integers(-128, 128, (1, 8, 6)).astype(np.int8)
     interp.set_tensor(detail["inputs"][0], x)
     interp.invoke()  # litert from its zero state: what the kernel computes from zero state tensors
-    inputs = {op.inputs[0]: x, op.inputs[18]: np.zeros((1, 12), np.int8), op.inputs[19]: np.zeros((1, 12), np.int16)}
+    states = {op.inputs[18]: np.zeros((1, 12), np.int8), op.inputs[19]: np.zeros((1, 12), np.int16)}
     call = LayerCall(graph, op, kernel_params(graph, op))
-    case = KernelCase("fixture", get_kernel("ed_lstm_unidirectional_s8"), call, inputs,
-                      interp.get_tensor(detail["outputs"][0]))
+    case = KernelCase("fixture", get_kernel("ed_lstm_unidirectional_s8"), call, {op.inputs[0]: x},
+                      interp.get_tensor(detail["outputs"][0]), states=states)
     assert np.array_equal(kernels.one(case), case.expected)
 
 
@@ -62,7 +62,7 @@ def _from_zero(case):
     from edge_deploy.ops import get_op
 
     op = case.call.op
-    args = [case.inputs.get(n, case.call.graph.tensor(n).data) if n else None for n in op.inputs]
+    args = [case.inputs.get(n, case.states.get(n, case.call.graph.tensor(n).data)) if n else None for n in op.inputs]
     args[18] = args[19] = None
     return get_op(op).run_int8(args, case.call.params).reshape(case.expected.shape)
 
