@@ -137,3 +137,25 @@ def test_elementwise_under_sanitizers():
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", "not qemu",
                              "-k", "on_the_host", __file__], env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
+def test_the_flash_fallback_takes_the_add_tables_back(tmp_path):
+    """ADD's rescale tables are flash traded for speed (family "tables"): on a flash with no room
+    for them the layers go back to arm_elementwise_add_s8, and the report says why."""
+    from edge_deploy.boards import load_board
+    from edge_deploy.build.firmware_build import build_graph
+    from edge_deploy.tflite import load_tflite
+
+    graph = load_tflite(os.path.join(os.path.dirname(__file__), "data", "tflite", "residual_add.tflite"))
+    board = load_board("mps2-an386")
+    full = build_graph(graph, board, tmp_path / "full").report
+    adds = [layer for layer in full["layers"] if layer["op"] == "add"]
+    assert adds and all(layer["kernel"] == "ed_elementwise_add_s8" for layer in adds)
+    flash = board.memory.flash.model_copy(update={"size": full["budget"]["flash_needed_bytes"] - 1})
+    small = board.model_copy(update={"memory": board.memory.model_copy(update={"flash": flash})})
+    tight = build_graph(graph, small, tmp_path / "tight").report
+    assert tight["budget"]["flash_needed_bytes"] < full["budget"]["flash_needed_bytes"]
+    fallback = " ".join(tight["kernel_policy"]["flash_fallback"])
+    moved = [layer for layer in tight["layers"] if layer["op"] == "add" and layer["kernel"] != "ed_elementwise_add_s8"]
+    assert moved and all(layer["kernel"] == "arm_elementwise_add_s8" and layer["name"] in fallback for layer in moved)

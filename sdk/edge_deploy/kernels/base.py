@@ -21,7 +21,11 @@ from edge_deploy.ir.graph import Graph, Op, Tensor
 from edge_deploy.ops import get_op
 
 # Families of edge-deploy's own kernels that build options switch on and off as a group.
-FAMILIES = ("sparse", "winograd")
+# Kernel families the flash fallback (edge_deploy.build.firmware_build.fit_flash) may take back
+# from a layer when the flash is short: "sparse" and "winograd" (which options also switch), and
+# two that trade flash for speed: "tables" (build-time lookup tables: the element-wise ADD's
+# rescales, softmax's exponentials) and "widened" (weights stored wider than int8).
+FAMILIES = ("sparse", "winograd", "tables", "widened")
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,7 +141,7 @@ class KernelSpec:
     # edge-deploy's own kernels (``--cmsis-nn`` builds call upstream's wherever the checkout
     # declares the function, and edge-deploy's only for a layer no upstream function can run).
     upstream: ClassVar[str | None] = None
-    family: ClassVar[str | None] = None  # one of FAMILIES for kernels an option switches
+    family: ClassVar[str | None] = None  # one of FAMILIES: a kernel the flash fallback may take back
     epilogue: ClassVar[str | None] = None  # an op kind fused after the op (its output never stored)
     # For a kernel with an epilogue: the kernel it extends (the same arithmetic without it).
     base: ClassVar[str | None] = None

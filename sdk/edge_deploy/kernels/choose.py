@@ -92,7 +92,7 @@ class KernelPolicy:
                 return (f"--cmsis-nn: this checkout does not declare {kernel.name} (upstream has it since "
                         f"v{kernel.upstream})")
         if kernel.family is not None and (op.name, kernel.family) in self.exclude:
-            return f"its {kernel.family} weights would not fit the flash"
+            return f"its {kernel.family} data would not fit the flash"
         if kernel.family == "sparse":
             if self.sparse == "off":
                 return "--sparse off"

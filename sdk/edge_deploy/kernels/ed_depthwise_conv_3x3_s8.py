@@ -49,6 +49,7 @@ def geometry(call: LayerCall) -> dict[str, int]:
 
 class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
     name = "ed_depthwise_conv_3x3_s8"
+    family = "widened"  # the flash fallback may take it back
     header = "ed_depthwise_3x3.h"
     code_bytes = 3584  # 3,452 B measured (arm-none-eabi-size, -O2), rounded up
     # Per pass of four outputs of a channel (the 3 x 3 multiply-adds), per output (its

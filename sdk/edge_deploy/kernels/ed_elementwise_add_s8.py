@@ -25,6 +25,7 @@ def rescale_table(params: dict, i: int, rounding: str) -> np.ndarray:
 
 class EdElementwiseAddS8(BinaryKernel):
     name = "ed_elementwise_add_s8"
+    family = "tables"  # the flash fallback may take it back
     op = "add"
     header = "ed_elementwise.h"
     out_mult_comment = "sum to output scale (Q31)"

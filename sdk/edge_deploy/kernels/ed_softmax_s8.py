@@ -15,6 +15,7 @@ from edge_deploy.ops.softmax import exp_table
 
 class EdSoftmaxS8(ArmSoftmaxS8):
     name = "ed_softmax_s8"
+    family = "tables"  # the flash fallback may take it back
     header = "ed_pool.h"
     upstream = None
 
