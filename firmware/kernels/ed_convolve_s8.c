@@ -6,7 +6,8 @@
  * Per pair of output positions: both patches widened into the column buffer (straight from the
  * input where a row of the window is a whole number of words inside it, else through an int8
  * staging copy with the zero point in the padding), then every block of three output channels:
- * the 3 x 2 dot products (Thumb-2 on the M4, C elsewhere), the requantization, six bytes stored.
+ * the 3 x 2 dot products (Thumb-2 on the M4, C elsewhere), the requantization, six bytes stored;
+ * a last block of one or two channels takes the 1 x 2 or 2 x 2 products only.
  */
 #include "ed_convolve.h"
 #include "ed_nn_support.h"
@@ -223,6 +224,83 @@ __attribute__((naked, noinline)) static void ed_conv_block_3x2(ED_ASM_ARG const 
         "add sp, sp, #12\n\t"
         "pop {r4-r11, pc}\n\t");
 }
+
+/* One group for one channel and two positions: the four column words and the weight word in a
+ * row of five loads, two SXTB16, four SMLAD (12 model cycles per 8 MACs; r4, r5 the sums). */
+#define ED_CONV_GROUP_1X2                                                                                              \
+    "ldr r11, [r0, #4]\n\t"                                                                                            \
+    "ldr r12, [r0, #8]\n\t"                                                                                            \
+    "ldr r3, [r0, #12]\n\t"                                                                                            \
+    "ldr r10, [r0], #16\n\t"                                                                                           \
+    "ldr r2, [r1], #12\n\t"                                                                                            \
+    "sxtb16 lr, r2\n\t"                                                                                                \
+    "smlad r4, r10, lr, r4\n\t"                                                                                        \
+    "smlad r5, r12, lr, r5\n\t"                                                                                        \
+    "sxtb16 lr, r2, ror #8\n\t"                                                                                        \
+    "smlad r4, r11, lr, r4\n\t"                                                                                        \
+    "smlad r5, r3, lr, r5\n\t"
+
+/* One group for two channels and two positions: six loads, four SXTB16, eight SMLAD (18 model
+ * cycles per 16 MACs; r4-r7 the sums o0p0, o0p1, o1p0, o1p1). */
+#define ED_CONV_GROUP_2X2                                                                                              \
+    "ldr r11, [r0, #4]\n\t"                                                                                            \
+    "ldr r12, [r0, #8]\n\t"                                                                                            \
+    "ldr r3, [r0, #12]\n\t"                                                                                            \
+    "ldr r10, [r0], #16\n\t"                                                                                           \
+    "ldr r8, [r1, #4]\n\t"                                                                                             \
+    "ldr r2, [r1], #12\n\t"                                                                                            \
+    "sxtb16 lr, r2\n\t"                                                                                                \
+    "smlad r4, r10, lr, r4\n\t"                                                                                        \
+    "smlad r5, r12, lr, r5\n\t"                                                                                        \
+    "sxtb16 lr, r2, ror #8\n\t"                                                                                        \
+    "smlad r4, r11, lr, r4\n\t"                                                                                        \
+    "smlad r5, r3, lr, r5\n\t"                                                                                         \
+    "sxtb16 lr, r8\n\t"                                                                                                \
+    "smlad r6, r10, lr, r6\n\t"                                                                                        \
+    "smlad r7, r12, lr, r7\n\t"                                                                                        \
+    "sxtb16 lr, r8, ror #8\n\t"                                                                                        \
+    "smlad r6, r11, lr, r6\n\t"                                                                                        \
+    "smlad r7, r3, lr, r7\n\t"
+
+/* The last block of a layer whose channels are not a multiple of 3: acc[0 .. 2n - 1] += the
+ * n x 2 dot products (n = 1 or 2; the packed block's zero rows skipped), the groups % 2 single
+ * group first, then two per turn. */
+#define ED_CONV_BLOCK_N2(name, group, last_acc)                                                                        \
+    __attribute__((naked, noinline)) static void name(ED_ASM_ARG const uint32_t *col, ED_ASM_ARG const uint32_t *w,   \
+                                                      ED_ASM_ARG int32_t groups, ED_ASM_ARG int32_t *acc)             \
+    {                                                                                                                  \
+        __asm__ volatile("push {r4-r11, lr}\n\t"                                                                       \
+                         "push {r3}\n\t"                                                                               \
+                         "ldm r3, {r4-" last_acc "}\n\t"                                                               \
+                         "add r9, r0, r2, lsl #4\n\t" /* end of the column */                                          \
+                         "tst r2, #1\n\t"                                                                              \
+                         "beq 1f\n\t" group "1:\n\t"                                                                   \
+                         "cmp r0, r9\n\t"                                                                              \
+                         "beq 2f\n\t" group group "b 1b\n\t"                                                           \
+                         "2:\n\t"                                                                                      \
+                         "pop {r3}\n\t"                                                                                \
+                         "stm r3, {r4-" last_acc "}\n\t"                                                               \
+                         "pop {r4-r11, pc}\n\t");                                                                      \
+    }
+ED_CONV_BLOCK_N2(ed_conv_block_1x2, ED_CONV_GROUP_1X2, "r5")
+ED_CONV_BLOCK_N2(ed_conv_block_2x2, ED_CONV_GROUP_2X2, "r7")
+
+/* acc[0 .. 2n - 1] += the n x 2 dot products of the block at w (n = 1 to 3 channels). */
+static void ed_conv_block(const uint32_t *col, const uint32_t *w, int32_t groups, int32_t *acc, int32_t n)
+{
+    if (n == 1)
+    {
+        ed_conv_block_1x2(col, w, groups, acc);
+    }
+    else if (n == 2)
+    {
+        ed_conv_block_2x2(col, w, groups, acc);
+    }
+    else
+    {
+        ed_conv_block_3x2(col, w, groups, acc);
+    }
+}
 #else
 /* Sum of the int16 pair products of a and b, modulo 2^32 (SMLAD). */
 static inline int32_t ed_conv_dot2(uint32_t a, uint32_t b, int32_t acc)
@@ -236,11 +314,12 @@ static inline int32_t ed_conv_dot2(uint32_t a, uint32_t b, int32_t acc)
 #endif
 }
 
-static void ed_conv_block_3x2(const uint32_t *col, const uint32_t *w, int32_t groups, int32_t *acc)
+/* acc[0 .. 2n - 1] += the n x 2 dot products of the block at w (n = 1 to 3 channels). */
+static void ed_conv_block(const uint32_t *col, const uint32_t *w, int32_t groups, int32_t *acc, int32_t n)
 {
     for (int32_t g = 0; g < groups; g++, col += 4, w += 3)
     {
-        for (int32_t o = 0; o < 3; o++)
+        for (int32_t o = 0; o < n; o++)
         {
             uint32_t w02, w13;
             ed_conv_widen4(w[o], &w02, &w13);
@@ -408,7 +487,7 @@ static void ed_conv_run(const ed_conv_run_t *run, int8_t *out0)
     for (const ed_conv_rq_t *rq = run->rq; rq != run->rq_end; rq += 3, w += 3 * groups, out0 += 3, out1 += 3)
     {
         int32_t acc[6] = {rq[0].bias, rq[0].bias, rq[1].bias, rq[1].bias, rq[2].bias, rq[2].bias};
-        ed_conv_block_3x2(run->col, w, groups, acc);
+        ed_conv_block(run->col, w, groups, acc, 3);
         const int32_t valid = rq + 3 == run->rq_end ? run->last_valid : 3;
         for (int32_t i = 0; i < 2 * valid; i++)
         {
@@ -485,8 +564,11 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
     {
         all_fast = all_fast && rq[c].hi_shift >= 0;
     }
-    const ed_conv_run_t run = {col, packed_weights, rq, rq + 3 * blocks, cout, col + 4 * (groups & 3),
-                               col + 4 * groups, act_min, act_max, clamp, cout - 3 * (blocks - 1)};
+    /* ed_conv_run takes the whole blocks; a last block of one or two channels goes to the general
+     * loop below, which skips its zero rows. */
+    const int32_t whole = cout / 3;
+    const ed_conv_run_t run = {col, packed_weights, rq, rq + 3 * whole, cout, col + 4 * (groups & 3),
+                               col + 4 * groups, act_min, act_max, clamp, 3};
     for (int32_t n = 0; n < input_dims->n; n++)
     {
         L.input = input_data + n * input_dims->h * input_dims->w * cin;
@@ -540,10 +622,10 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
         columns_ready:;
             int8_t *out0 = output + pos * cout, *out1 = out0 + cout;
             int32_t first = 0; /* the first block the general loop below takes */
-            if (all_fast && both)
+            if (all_fast && both && whole > 0)
             {
                 ed_conv_run(&run, out0);
-                first = blocks;
+                first = whole;
             }
             const uint32_t *w = packed_weights + first * 3 * groups;
             for (int32_t b = first, oc = 3 * first; b < blocks; b++, oc += 3, w += 3 * groups)
@@ -553,7 +635,7 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
                 {
                     acc[2 * i] = acc[2 * i + 1] = oc + i < cout ? folded_bias[oc + i] : 0;
                 }
-                ed_conv_block_3x2(col, w, groups, acc);
+                ed_conv_block(col, w, groups, acc, ed_min_i32(3, cout - oc));
                 for (int32_t i = 0; i < 3 && oc + i < cout; i++)
                 {
                     out0[oc + i] = ed_conv_out(&rq[oc + i], quant_params, oc + i, acc[2 * i], offset, act_min, act_max);
