@@ -337,13 +337,13 @@ typedef struct
     const uint32_t *col;        /* +0 */
     const uint32_t *w;          /* +4, the first block's weights */
     const ed_conv_rq_t *rq;     /* +8, the first channel's constants */
-    const ed_conv_rq_t *rq_end; /* +12, past the last block's */
+    const ed_conv_rq_t *rq_end; /* +12, past the last whole block's (the short block's) */
     int32_t cout;               /* +16 */
     const uint32_t *single_end; /* +20, col + (groups % 4) groups */
     const uint32_t *col_end;    /* +24, col + groups groups */
     int32_t act_min, act_max;   /* +28, +32 */
     int32_t clamp;              /* +36, nonzero when the activation range is narrower than int8 */
-    int32_t last_valid;         /* +40, channels of the last block that exist (1 to 3) */
+    int32_t tail;               /* +40, channels of the short block after the whole ones (0 to 2) */
 } ed_conv_run_t;
 
 #if ED_NN_ASM
@@ -449,8 +449,6 @@ __attribute__((naked, noinline)) static void ed_conv_run(ED_ASM_ARG const ed_con
         "ldr r1, [sp, #24]\n\t"     /* out1 */
         "ldr r10, [r3, #12]\n\t"    /* rq_end */
         "adds r0, r0, #60\n\t"      /* rq, at the next block */
-        "cmp r0, r10\n\t"
-        "beq 8f\n\t"                /* the last block may have fewer than three channels */
         "strb r4, [r2]\n\t"
         "strb r6, [r2, #1]\n\t"
         "strb r8, [r2, #2]\n\t"
@@ -462,18 +460,47 @@ __attribute__((naked, noinline)) static void ed_conv_run(ED_ASM_ARG const ed_con
         "str r0, [sp, #16]\n\t"
         "str r2, [sp, #20]\n\t"
         "str r1, [sp, #24]\n\t"
-        "b 1b\n\t"
-        "8:\n\t"
-        "ldr r0, [r3, #40]\n\t"     /* last_valid */
+        "cmp r0, r10\n\t"
+        "bne 1b\n\t"
+        /* The short block (one or two channels), one group per turn of its loop. */
+        "ldr r10, [r3, #40]\n\t"    /* tail */
+        "cmp r10, #0\n\t"
+        "beq 9f\n\t"
+        "ldr r4, [r0, #16]\n\t"
+        "ldr r6, [r0, #36]\n\t"
+        "mov r5, r4\n\t"
+        "mov r7, r6\n\t"
+        "ldr r1, [sp, #12]\n\t"     /* w */
+        "ldr r0, [r3, #0]\n\t"      /* col */
+        "ldr r9, [sp, #4]\n\t"      /* col_end */
+        "cmp r10, #1\n\t"
+        "bne 12f\n\t"
+        "11:\n\t" ED_CONV_GROUP_1X2
+        "cmp r0, r9\n\t"
+        "bne 11b\n\t"
+        "b 13f\n\t"
+        "12:\n\t" ED_CONV_GROUP_2X2
+        "cmp r0, r9\n\t"
+        "bne 12b\n\t"
+        "13:\n\t"
+        "ldr r0, [sp, #16]\n\t"     /* rq of the short block */
+        ED_CONV_REQUANT("r4", "r5", "0") ED_CONV_REQUANT("r6", "r7", "20")
+        "ldr r3, [sp]\n\t"
+        "ldr r2, [r3, #36]\n\t"
+        "cbz r2, 14f\n\t"
+        "ldr r10, [r3, #28]\n\t"
+        "ldr r11, [r3, #32]\n\t"
+        ED_CONV_CLAMP("r4") ED_CONV_CLAMP("r5") ED_CONV_CLAMP("r6") ED_CONV_CLAMP("r7")
+        "14:\n\t"
+        "ldr r2, [sp, #20]\n\t"
+        "ldr r1, [sp, #24]\n\t"
+        "ldr r0, [r3, #40]\n\t"
         "strb r4, [r2]\n\t"
         "strb r5, [r1]\n\t"
         "cmp r0, #2\n\t"
-        "blt 9f\n\t"
+        "bne 9f\n\t"
         "strb r6, [r2, #1]\n\t"
         "strb r7, [r1, #1]\n\t"
-        "beq 9f\n\t"
-        "strb r8, [r2, #2]\n\t"
-        "strb r9, [r1, #2]\n\t"
         "9:\n\t"
         "add sp, sp, #28\n\t"
         "pop {r4-r11, pc}\n\t");
@@ -484,11 +511,12 @@ static void ed_conv_run(const ed_conv_run_t *run, int8_t *out0)
     const int32_t groups = (int32_t)(run->col_end - run->col) / 4;
     int8_t *out1 = out0 + run->cout;
     const uint32_t *w = run->w;
-    for (const ed_conv_rq_t *rq = run->rq; rq != run->rq_end; rq += 3, w += 3 * groups, out0 += 3, out1 += 3)
+    const ed_conv_rq_t *end = run->rq_end + (run->tail ? 3 : 0);
+    for (const ed_conv_rq_t *rq = run->rq; rq != end; rq += 3, w += 3 * groups, out0 += 3, out1 += 3)
     {
         int32_t acc[6] = {rq[0].bias, rq[0].bias, rq[1].bias, rq[1].bias, rq[2].bias, rq[2].bias};
-        ed_conv_block(run->col, w, groups, acc, 3);
-        const int32_t valid = rq + 3 == run->rq_end ? run->last_valid : 3;
+        const int32_t valid = rq == run->rq_end ? run->tail : 3;
+        ed_conv_block(run->col, w, groups, acc, valid);
         for (int32_t i = 0; i < 2 * valid; i++)
         {
             const ed_conv_rq_t *r = &rq[i / 2];
@@ -564,11 +592,11 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
     {
         all_fast = all_fast && rq[c].hi_shift >= 0;
     }
-    /* ed_conv_run takes the whole blocks; a last block of one or two channels goes to the general
-     * loop below, which skips its zero rows. */
+    /* ed_conv_run takes the whole blocks, then a short block of one or two channels with its zero
+     * rows skipped; without a whole block the general loop below takes the short one. */
     const int32_t whole = cout / 3;
     const ed_conv_run_t run = {col, packed_weights, rq, rq + 3 * whole, cout, col + 4 * (groups & 3),
-                               col + 4 * groups, act_min, act_max, clamp, 3};
+                               col + 4 * groups, act_min, act_max, clamp, cout % 3};
     for (int32_t n = 0; n < input_dims->n; n++)
     {
         L.input = input_data + n * input_dims->h * input_dims->w * cin;
@@ -625,7 +653,7 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
             if (all_fast && both && whole > 0)
             {
                 ed_conv_run(&run, out0);
-                first = whole;
+                first = blocks;
             }
             const uint32_t *w = packed_weights + first * 3 * groups;
             for (int32_t b = first, oc = 3 * first; b < blocks; b++, oc += 3, w += 3 * groups)
