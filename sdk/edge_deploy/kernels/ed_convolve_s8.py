@@ -36,14 +36,14 @@ class EdConvolveS8(KernelSpec):
     op = "conv2d"
     header = "ed_convolve.h"
     code_bytes = 5120  # 4,924 B of Thumb-2 measured (arm-none-eabi-size, -O2), rounded up
-    # Per pair of positions and whole block of three channels: the groups of four patch elements
-    # (the SMLAD loop) and the block's six requantizations; per pair and last block of one or two
-    # channels (its zero rows skipped): the block, its groups and its channels' groups (the 1 x 2
-    # and 2 x 2 loops); per pair of 1x1 patches or per column built
+    # Per pair of positions and block of three channels: the groups of four patch elements (the
+    # SMLAD loop; a short last block of one or two channels skips its zero rows, its groups
+    # weighted by their loop's model cycles against the whole block's: 16 and 22 of 28) and the
+    # block's requantizations; per pair of 1x1 patches or per column built
     # straight from the input or through the staging copy (a window row not of whole words, or the
     # window in the padding), the columns' groups (widening); per output channel its prepared
     # requantization.
-    cost_terms = ("block_groups", "blocks", "tail_blocks", "tail_groups", "tail_channel_groups", "pointwise_pairs", "direct_columns", "staged_columns", "column_groups",
+    cost_terms = ("block_groups", "blocks", "pointwise_pairs", "direct_columns", "staged_columns", "column_groups",
                   "channels", "calls")
     calibration = tuple(CONV_1D + CONV_2D) + (
         conv2d(48, 48, 8, 16, 1, 1, "valid"), conv2d(24, 24, 32, 32, 1, 1, "valid"), conv2d(12, 12, 64, 64, 1, 1, "valid"),
@@ -90,10 +90,10 @@ class EdConvolveS8(KernelSpec):
         pairs = batches * -(-positions // 2)
         whole, tail = divmod(int(call.weights.shape[0]), 3)
         groups = k4 // 4
-        tail_pairs = pairs if tail else 0
+        weighted_blocks = whole + (0.0, 16 / 28, 22 / 28)[tail]
         pointwise, direct, staged = self._columns(call)
-        return [pairs * whole * groups, pairs * whole, tail_pairs, tail_pairs * groups, tail_pairs * groups * tail,
-                pointwise, direct, staged, 2 * pairs * groups, int(call.weights.shape[0]), 1]
+        return [pairs * groups * weighted_blocks, pairs * -(-int(call.weights.shape[0]) // 3), pointwise, direct,
+                staged, 2 * pairs * groups, int(call.weights.shape[0]), 1]
 
     def facts(self, call: LayerCall) -> dict:
         k, k4 = patch_counts(call)
