@@ -344,11 +344,12 @@ typedef struct
     int32_t act_min, act_max;   /* +28, +32 */
     int32_t clamp;              /* +36, nonzero when the activation range is narrower than int8 */
     int32_t tail;               /* +40, channels of the short block after the whole ones (0 to 2) */
+    uint32_t act_min4, act_max4; /* +44, +48, the bounds in each byte (the clamp of four bytes at once) */
 } ed_conv_run_t;
 
 #if ED_NN_ASM
 _Static_assert(sizeof(ed_conv_rq_t) == 20, "ED_CONV_REQUANT reads ed_conv_rq_t at 20-byte steps");
-_Static_assert(sizeof(ed_conv_run_t) == 44, "ed_conv_run reads ed_conv_run_t by offset");
+_Static_assert(sizeof(ed_conv_run_t) == 52, "ed_conv_run reads ed_conv_run_t by offset");
 
 /* Requantization of the two positions' sums of one channel (registers a, b) with the constants
  * at byte `qo` of r0 (ed_conv_rq_t): mult r10, round_lo r11, round_hi r12, hi_shift lr. */
@@ -437,24 +438,36 @@ __attribute__((naked, noinline)) static void ed_conv_run(ED_ASM_ARG const ed_con
         "str r1, [sp, #12]\n\t"     /* w, at the next block */
         "ldr r0, [sp, #16]\n\t"     /* rq */
         ED_CONV_REQUANT("r4", "r5", "0") ED_CONV_REQUANT("r6", "r7", "20") ED_CONV_REQUANT("r8", "r9", "40")
+        /* Each position's three bytes in one word (r4, r5), clamped four bytes at a time when asked
+         * (SSUB8 sets a lane's GE flag where it is at least the bound, SEL picks). */
+        "bfi r4, r6, #8, #8\n\t"
+        "bfi r4, r8, #16, #8\n\t"
+        "bfi r5, r7, #8, #8\n\t"
+        "bfi r5, r9, #16, #8\n\t"
         "ldr r3, [sp]\n\t"
         "ldr r2, [r3, #36]\n\t"
         "cbz r2, 6f\n\t"
-        "ldr r10, [r3, #28]\n\t"
-        "ldr r11, [r3, #32]\n\t"
-        ED_CONV_CLAMP("r4") ED_CONV_CLAMP("r5") ED_CONV_CLAMP("r6") ED_CONV_CLAMP("r7") ED_CONV_CLAMP("r8")
-        ED_CONV_CLAMP("r9")
+        "ldr r10, [r3, #44]\n\t"
+        "ldr r11, [r3, #48]\n\t"
+        "ssub8 r2, r4, r10\n\t"
+        "sel r4, r4, r10\n\t"
+        "ssub8 r2, r4, r11\n\t"
+        "sel r4, r11, r4\n\t"
+        "ssub8 r2, r5, r10\n\t"
+        "sel r5, r5, r10\n\t"
+        "ssub8 r2, r5, r11\n\t"
+        "sel r5, r11, r5\n\t"
         "6:\n\t"
         "ldr r2, [sp, #20]\n\t"     /* out0 */
         "ldr r1, [sp, #24]\n\t"     /* out1 */
         "ldr r10, [r3, #12]\n\t"    /* rq_end */
         "adds r0, r0, #60\n\t"      /* rq, at the next block */
-        "strb r4, [r2]\n\t"
-        "strb r6, [r2, #1]\n\t"
-        "strb r8, [r2, #2]\n\t"
-        "strb r5, [r1]\n\t"
-        "strb r7, [r1, #1]\n\t"
-        "strb r9, [r1, #2]\n\t"
+        "strh r4, [r2]\n\t"
+        "strh r5, [r1]\n\t"
+        "lsrs r4, r4, #16\n\t"
+        "lsrs r5, r5, #16\n\t"
+        "strb r4, [r2, #2]\n\t"
+        "strb r5, [r1, #2]\n\t"
         "adds r2, r2, #3\n\t"
         "adds r1, r1, #3\n\t"
         "str r0, [sp, #16]\n\t"
@@ -596,7 +609,8 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
      * rows skipped; without a whole block the general loop below takes the short one. */
     const int32_t whole = cout / 3;
     const ed_conv_run_t run = {col, packed_weights, rq, rq + 3 * whole, cout, col + 4 * (groups & 3),
-                               col + 4 * groups, act_min, act_max, clamp, cout % 3};
+                               col + 4 * groups, act_min, act_max, clamp, cout % 3,
+                               0x01010101u * (uint8_t)act_min, 0x01010101u * (uint8_t)act_max};
     for (int32_t n = 0; n < input_dims->n; n++)
     {
         L.input = input_data + n * input_dims->h * input_dims->w * cin;
