@@ -438,15 +438,16 @@ __attribute__((naked, noinline)) static void ed_conv_run(ED_ASM_ARG const ed_con
         "str r1, [sp, #12]\n\t"     /* w, at the next block */
         "ldr r0, [sp, #16]\n\t"     /* rq */
         ED_CONV_REQUANT("r4", "r5", "0") ED_CONV_REQUANT("r6", "r7", "20") ED_CONV_REQUANT("r8", "r9", "40")
-        /* Each position's three bytes in one word (r4, r5), clamped four bytes at a time when asked
-         * (SSUB8 sets a lane's GE flag where it is at least the bound, SEL picks). */
+        "ldr r3, [sp]\n\t"
+        "ldr r2, [r3, #36]\n\t"
+        "cbz r2, 6f\n\t"
+        /* The clamp: each position's three bytes in one word (r4, r5), clamped four bytes at a
+         * time (SSUB8 sets a lane's GE flag where it is at least the bound, SEL picks), stored
+         * as a halfword and a byte. */
         "bfi r4, r6, #8, #8\n\t"
         "bfi r4, r8, #16, #8\n\t"
         "bfi r5, r7, #8, #8\n\t"
         "bfi r5, r9, #16, #8\n\t"
-        "ldr r3, [sp]\n\t"
-        "ldr r2, [r3, #36]\n\t"
-        "cbz r2, 6f\n\t"
         "ldr r10, [r3, #44]\n\t"
         "ldr r11, [r3, #48]\n\t"
         "ssub8 r2, r4, r10\n\t"
@@ -457,17 +458,27 @@ __attribute__((naked, noinline)) static void ed_conv_run(ED_ASM_ARG const ed_con
         "sel r5, r5, r10\n\t"
         "ssub8 r2, r5, r11\n\t"
         "sel r5, r11, r5\n\t"
-        "6:\n\t"
         "ldr r2, [sp, #20]\n\t"     /* out0 */
         "ldr r1, [sp, #24]\n\t"     /* out1 */
-        "ldr r10, [r3, #12]\n\t"    /* rq_end */
-        "adds r0, r0, #60\n\t"      /* rq, at the next block */
         "strh r4, [r2]\n\t"
         "strh r5, [r1]\n\t"
         "lsrs r4, r4, #16\n\t"
         "lsrs r5, r5, #16\n\t"
         "strb r4, [r2, #2]\n\t"
         "strb r5, [r1, #2]\n\t"
+        "b 7f\n\t"
+        "6:\n\t"
+        "ldr r2, [sp, #20]\n\t"     /* out0 */
+        "ldr r1, [sp, #24]\n\t"     /* out1 */
+        "strb r4, [r2]\n\t"
+        "strb r6, [r2, #1]\n\t"
+        "strb r8, [r2, #2]\n\t"
+        "strb r5, [r1]\n\t"
+        "strb r7, [r1, #1]\n\t"
+        "strb r9, [r1, #2]\n\t"
+        "7:\n\t"
+        "ldr r10, [r3, #12]\n\t"    /* rq_end */
+        "adds r0, r0, #60\n\t"      /* rq, at the next block */
         "adds r2, r2, #3\n\t"
         "adds r1, r1, #3\n\t"
         "str r0, [sp, #16]\n\t"
