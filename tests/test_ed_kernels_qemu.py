@@ -84,6 +84,8 @@ def _cases() -> list[KernelCase]:
         _conv(rng, "rgb-first-3-channels", (1, 9, 11, 3), 8, (3, 3), (2, 2), (0, 1, 0, 1), offsets=(-127, 127)),
         _conv(rng, "kws-first-10x4-s2", (1, 49, 10, 1), 16, (10, 4), (2, 2), (4, 5, 1, 2), offsets=(128, -128)),
         _conv(rng, "3x3-padding-every-side", (1, 6, 7, 4), 5, (3, 3), padding=(2, 0, 1, 2), offsets=(-20, 3)),
+        _conv(rng, "one-channel-only-a-short-block", (1, 6, 5, 12), 1, (1, 1), offsets=(-127, 127)),
+        _conv(rng, "two-channels-only-a-short-block", (1, 7, 6, 4), 2, (3, 3), padding=(1, 1, 1, 1), act=(-128, 40)),
         _fc(rng, "fc-ad-640x128", 1, 640, 128, offsets=(128, -128)),
         _fc(rng, "fc-128x8-per-tensor", 1, 128, 8, per_channel=False),
         _fc(rng, "fc-8x128", 1, 8, 128, offsets=(-128, 127)),

@@ -12,7 +12,9 @@
  * ((x0, x2), (x1, x3) per group of four patch elements). Output channels are taken three at a
  * time: per group of four patch elements, two column words of each position, one weight word of
  * each channel, two SXTB16 per weight word and twelve SMLAD, so 3 x 2 outputs accumulate in six
- * registers (27 model cycles per 24 MACs in Thumb-2). Padding taps read the zero point, so the
+ * registers (27 model cycles per 24 MACs in Thumb-2); a last block of one or two channels (the
+ * channels not a multiple of 3) skips its zero rows (1 x 2 and 2 x 2 loops, 12 and 18 model
+ * cycles per group). Padding taps read the zero point, so the
  * input offset is folded into the bias:
  *
  *     acc[o] = bias[o] + sum_k (x_k + input_offset) * w_k[o] = folded_bias[o] + sum_k x_k * w_k[o]

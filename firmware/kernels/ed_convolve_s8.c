@@ -6,7 +6,8 @@
  * Per pair of output positions: both patches widened into the column buffer (straight from the
  * input where a row of the window is a whole number of words inside it, else through an int8
  * staging copy with the zero point in the padding), then every block of three output channels:
- * the 3 x 2 dot products (Thumb-2 on the M4, C elsewhere), the requantization, six bytes stored.
+ * the 3 x 2 dot products (Thumb-2 on the M4, C elsewhere), the requantization, six bytes stored;
+ * a last block of one or two channels takes the 1 x 2 or 2 x 2 products only.
  */
 #include "ed_convolve.h"
 #include "ed_nn_support.h"
@@ -223,6 +224,83 @@ __attribute__((naked, noinline)) static void ed_conv_block_3x2(ED_ASM_ARG const 
         "add sp, sp, #12\n\t"
         "pop {r4-r11, pc}\n\t");
 }
+
+/* One group for one channel and two positions: the four column words and the weight word in a
+ * row of five loads, two SXTB16, four SMLAD (12 model cycles per 8 MACs; r4, r5 the sums). */
+#define ED_CONV_GROUP_1X2                                                                                              \
+    "ldr r11, [r0, #4]\n\t"                                                                                            \
+    "ldr r12, [r0, #8]\n\t"                                                                                            \
+    "ldr r3, [r0, #12]\n\t"                                                                                            \
+    "ldr r10, [r0], #16\n\t"                                                                                           \
+    "ldr r2, [r1], #12\n\t"                                                                                            \
+    "sxtb16 lr, r2\n\t"                                                                                                \
+    "smlad r4, r10, lr, r4\n\t"                                                                                        \
+    "smlad r5, r12, lr, r5\n\t"                                                                                        \
+    "sxtb16 lr, r2, ror #8\n\t"                                                                                        \
+    "smlad r4, r11, lr, r4\n\t"                                                                                        \
+    "smlad r5, r3, lr, r5\n\t"
+
+/* One group for two channels and two positions: six loads, four SXTB16, eight SMLAD (18 model
+ * cycles per 16 MACs; r4-r7 the sums o0p0, o0p1, o1p0, o1p1). */
+#define ED_CONV_GROUP_2X2                                                                                              \
+    "ldr r11, [r0, #4]\n\t"                                                                                            \
+    "ldr r12, [r0, #8]\n\t"                                                                                            \
+    "ldr r3, [r0, #12]\n\t"                                                                                            \
+    "ldr r10, [r0], #16\n\t"                                                                                           \
+    "ldr r8, [r1, #4]\n\t"                                                                                             \
+    "ldr r2, [r1], #12\n\t"                                                                                            \
+    "sxtb16 lr, r2\n\t"                                                                                                \
+    "smlad r4, r10, lr, r4\n\t"                                                                                        \
+    "smlad r5, r12, lr, r5\n\t"                                                                                        \
+    "sxtb16 lr, r2, ror #8\n\t"                                                                                        \
+    "smlad r4, r11, lr, r4\n\t"                                                                                        \
+    "smlad r5, r3, lr, r5\n\t"                                                                                         \
+    "sxtb16 lr, r8\n\t"                                                                                                \
+    "smlad r6, r10, lr, r6\n\t"                                                                                        \
+    "smlad r7, r12, lr, r7\n\t"                                                                                        \
+    "sxtb16 lr, r8, ror #8\n\t"                                                                                        \
+    "smlad r6, r11, lr, r6\n\t"                                                                                        \
+    "smlad r7, r3, lr, r7\n\t"
+
+/* The last block of a layer whose channels are not a multiple of 3: acc[0 .. 2n - 1] += the
+ * n x 2 dot products (n = 1 or 2; the packed block's zero rows skipped), the groups % 2 single
+ * group first, then two per turn. */
+#define ED_CONV_BLOCK_N2(name, group, last_acc)                                                                        \
+    __attribute__((naked, noinline)) static void name(ED_ASM_ARG const uint32_t *col, ED_ASM_ARG const uint32_t *w,   \
+                                                      ED_ASM_ARG int32_t groups, ED_ASM_ARG int32_t *acc)             \
+    {                                                                                                                  \
+        __asm__ volatile("push {r4-r11, lr}\n\t"                                                                       \
+                         "push {r3}\n\t"                                                                               \
+                         "ldm r3, {r4-" last_acc "}\n\t"                                                               \
+                         "add r9, r0, r2, lsl #4\n\t" /* end of the column */                                          \
+                         "tst r2, #1\n\t"                                                                              \
+                         "beq 1f\n\t" group "1:\n\t"                                                                   \
+                         "cmp r0, r9\n\t"                                                                              \
+                         "beq 2f\n\t" group group "b 1b\n\t"                                                           \
+                         "2:\n\t"                                                                                      \
+                         "pop {r3}\n\t"                                                                                \
+                         "stm r3, {r4-" last_acc "}\n\t"                                                               \
+                         "pop {r4-r11, pc}\n\t");                                                                      \
+    }
+ED_CONV_BLOCK_N2(ed_conv_block_1x2, ED_CONV_GROUP_1X2, "r5")
+ED_CONV_BLOCK_N2(ed_conv_block_2x2, ED_CONV_GROUP_2X2, "r7")
+
+/* acc[0 .. 2n - 1] += the n x 2 dot products of the block at w (n = 1 to 3 channels). */
+static void ed_conv_block(const uint32_t *col, const uint32_t *w, int32_t groups, int32_t *acc, int32_t n)
+{
+    if (n == 1)
+    {
+        ed_conv_block_1x2(col, w, groups, acc);
+    }
+    else if (n == 2)
+    {
+        ed_conv_block_2x2(col, w, groups, acc);
+    }
+    else
+    {
+        ed_conv_block_3x2(col, w, groups, acc);
+    }
+}
 #else
 /* Sum of the int16 pair products of a and b, modulo 2^32 (SMLAD). */
 static inline int32_t ed_conv_dot2(uint32_t a, uint32_t b, int32_t acc)
@@ -236,11 +314,12 @@ static inline int32_t ed_conv_dot2(uint32_t a, uint32_t b, int32_t acc)
 #endif
 }
 
-static void ed_conv_block_3x2(const uint32_t *col, const uint32_t *w, int32_t groups, int32_t *acc)
+/* acc[0 .. 2n - 1] += the n x 2 dot products of the block at w (n = 1 to 3 channels). */
+static void ed_conv_block(const uint32_t *col, const uint32_t *w, int32_t groups, int32_t *acc, int32_t n)
 {
     for (int32_t g = 0; g < groups; g++, col += 4, w += 3)
     {
-        for (int32_t o = 0; o < 3; o++)
+        for (int32_t o = 0; o < n; o++)
         {
             uint32_t w02, w13;
             ed_conv_widen4(w[o], &w02, &w13);
@@ -258,18 +337,19 @@ typedef struct
     const uint32_t *col;        /* +0 */
     const uint32_t *w;          /* +4, the first block's weights */
     const ed_conv_rq_t *rq;     /* +8, the first channel's constants */
-    const ed_conv_rq_t *rq_end; /* +12, past the last block's */
+    const ed_conv_rq_t *rq_end; /* +12, past the last whole block's (the short block's) */
     int32_t cout;               /* +16 */
     const uint32_t *single_end; /* +20, col + (groups % 4) groups */
     const uint32_t *col_end;    /* +24, col + groups groups */
     int32_t act_min, act_max;   /* +28, +32 */
     int32_t clamp;              /* +36, nonzero when the activation range is narrower than int8 */
-    int32_t last_valid;         /* +40, channels of the last block that exist (1 to 3) */
+    int32_t tail;               /* +40, channels of the short block after the whole ones (0 to 2) */
+    uint32_t act_min4, act_max4; /* +44, +48, the bounds in each byte (the clamp of four bytes at once) */
 } ed_conv_run_t;
 
 #if ED_NN_ASM
 _Static_assert(sizeof(ed_conv_rq_t) == 20, "ED_CONV_REQUANT reads ed_conv_rq_t at 20-byte steps");
-_Static_assert(sizeof(ed_conv_run_t) == 44, "ed_conv_run reads ed_conv_run_t by offset");
+_Static_assert(sizeof(ed_conv_run_t) == 52, "ed_conv_run reads ed_conv_run_t by offset");
 
 /* Requantization of the two positions' sums of one channel (registers a, b) with the constants
  * at byte `qo` of r0 (ed_conv_rq_t): mult r10, round_lo r11, round_hi r12, hi_shift lr. */
@@ -361,40 +441,90 @@ __attribute__((naked, noinline)) static void ed_conv_run(ED_ASM_ARG const ed_con
         "ldr r3, [sp]\n\t"
         "ldr r2, [r3, #36]\n\t"
         "cbz r2, 6f\n\t"
-        "ldr r10, [r3, #28]\n\t"
-        "ldr r11, [r3, #32]\n\t"
-        ED_CONV_CLAMP("r4") ED_CONV_CLAMP("r5") ED_CONV_CLAMP("r6") ED_CONV_CLAMP("r7") ED_CONV_CLAMP("r8")
-        ED_CONV_CLAMP("r9")
+        /* The clamp: each position's three bytes in one word (r4, r5), clamped four bytes at a
+         * time (SSUB8 sets a lane's GE flag where it is at least the bound, SEL picks), stored
+         * as a halfword and a byte. */
+        "bfi r4, r6, #8, #8\n\t"
+        "bfi r4, r8, #16, #8\n\t"
+        "bfi r5, r7, #8, #8\n\t"
+        "bfi r5, r9, #16, #8\n\t"
+        "ldr r10, [r3, #44]\n\t"
+        "ldr r11, [r3, #48]\n\t"
+        "ssub8 r2, r4, r10\n\t"
+        "sel r4, r4, r10\n\t"
+        "ssub8 r2, r4, r11\n\t"
+        "sel r4, r11, r4\n\t"
+        "ssub8 r2, r5, r10\n\t"
+        "sel r5, r5, r10\n\t"
+        "ssub8 r2, r5, r11\n\t"
+        "sel r5, r11, r5\n\t"
+        "ldr r2, [sp, #20]\n\t"     /* out0 */
+        "ldr r1, [sp, #24]\n\t"     /* out1 */
+        "strh r4, [r2]\n\t"
+        "strh r5, [r1]\n\t"
+        "lsrs r4, r4, #16\n\t"
+        "lsrs r5, r5, #16\n\t"
+        "strb r4, [r2, #2]\n\t"
+        "strb r5, [r1, #2]\n\t"
+        "b 7f\n\t"
         "6:\n\t"
         "ldr r2, [sp, #20]\n\t"     /* out0 */
         "ldr r1, [sp, #24]\n\t"     /* out1 */
-        "ldr r10, [r3, #12]\n\t"    /* rq_end */
-        "adds r0, r0, #60\n\t"      /* rq, at the next block */
-        "cmp r0, r10\n\t"
-        "beq 8f\n\t"                /* the last block may have fewer than three channels */
         "strb r4, [r2]\n\t"
         "strb r6, [r2, #1]\n\t"
         "strb r8, [r2, #2]\n\t"
         "strb r5, [r1]\n\t"
         "strb r7, [r1, #1]\n\t"
         "strb r9, [r1, #2]\n\t"
+        "7:\n\t"
+        "ldr r10, [r3, #12]\n\t"    /* rq_end */
+        "adds r0, r0, #60\n\t"      /* rq, at the next block */
         "adds r2, r2, #3\n\t"
         "adds r1, r1, #3\n\t"
         "str r0, [sp, #16]\n\t"
         "str r2, [sp, #20]\n\t"
         "str r1, [sp, #24]\n\t"
-        "b 1b\n\t"
-        "8:\n\t"
-        "ldr r0, [r3, #40]\n\t"     /* last_valid */
+        "cmp r0, r10\n\t"
+        "bne 1b\n\t"
+        /* The short block (one or two channels), one group per turn of its loop. */
+        "ldr r10, [r3, #40]\n\t"    /* tail */
+        "cmp r10, #0\n\t"
+        "beq 9f\n\t"
+        "ldr r4, [r0, #16]\n\t"
+        "ldr r6, [r0, #36]\n\t"
+        "mov r5, r4\n\t"
+        "mov r7, r6\n\t"
+        "ldr r1, [sp, #12]\n\t"     /* w */
+        "ldr r0, [r3, #0]\n\t"      /* col */
+        "ldr r9, [sp, #4]\n\t"      /* col_end */
+        "cmp r10, #1\n\t"
+        "bne 12f\n\t"
+        "11:\n\t" ED_CONV_GROUP_1X2
+        "cmp r0, r9\n\t"
+        "bne 11b\n\t"
+        "b 13f\n\t"
+        "12:\n\t" ED_CONV_GROUP_2X2
+        "cmp r0, r9\n\t"
+        "bne 12b\n\t"
+        "13:\n\t"
+        "ldr r0, [sp, #16]\n\t"     /* rq of the short block */
+        ED_CONV_REQUANT("r4", "r5", "0") ED_CONV_REQUANT("r6", "r7", "20")
+        "ldr r3, [sp]\n\t"
+        "ldr r2, [r3, #36]\n\t"
+        "cbz r2, 14f\n\t"
+        "ldr r10, [r3, #28]\n\t"
+        "ldr r11, [r3, #32]\n\t"
+        ED_CONV_CLAMP("r4") ED_CONV_CLAMP("r5") ED_CONV_CLAMP("r6") ED_CONV_CLAMP("r7")
+        "14:\n\t"
+        "ldr r2, [sp, #20]\n\t"
+        "ldr r1, [sp, #24]\n\t"
+        "ldr r0, [r3, #40]\n\t"
         "strb r4, [r2]\n\t"
         "strb r5, [r1]\n\t"
         "cmp r0, #2\n\t"
-        "blt 9f\n\t"
+        "bne 9f\n\t"
         "strb r6, [r2, #1]\n\t"
         "strb r7, [r1, #1]\n\t"
-        "beq 9f\n\t"
-        "strb r8, [r2, #2]\n\t"
-        "strb r9, [r1, #2]\n\t"
         "9:\n\t"
         "add sp, sp, #28\n\t"
         "pop {r4-r11, pc}\n\t");
@@ -405,11 +535,12 @@ static void ed_conv_run(const ed_conv_run_t *run, int8_t *out0)
     const int32_t groups = (int32_t)(run->col_end - run->col) / 4;
     int8_t *out1 = out0 + run->cout;
     const uint32_t *w = run->w;
-    for (const ed_conv_rq_t *rq = run->rq; rq != run->rq_end; rq += 3, w += 3 * groups, out0 += 3, out1 += 3)
+    const ed_conv_rq_t *end = run->rq_end + (run->tail ? 3 : 0);
+    for (const ed_conv_rq_t *rq = run->rq; rq != end; rq += 3, w += 3 * groups, out0 += 3, out1 += 3)
     {
         int32_t acc[6] = {rq[0].bias, rq[0].bias, rq[1].bias, rq[1].bias, rq[2].bias, rq[2].bias};
-        ed_conv_block_3x2(run->col, w, groups, acc);
-        const int32_t valid = rq + 3 == run->rq_end ? run->last_valid : 3;
+        const int32_t valid = rq == run->rq_end ? run->tail : 3;
+        ed_conv_block(run->col, w, groups, acc, valid);
         for (int32_t i = 0; i < 2 * valid; i++)
         {
             const ed_conv_rq_t *r = &rq[i / 2];
@@ -485,8 +616,12 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
     {
         all_fast = all_fast && rq[c].hi_shift >= 0;
     }
-    const ed_conv_run_t run = {col, packed_weights, rq, rq + 3 * blocks, cout, col + 4 * (groups & 3),
-                               col + 4 * groups, act_min, act_max, clamp, cout - 3 * (blocks - 1)};
+    /* ed_conv_run takes the whole blocks, then a short block of one or two channels with its zero
+     * rows skipped; without a whole block the general loop below takes the short one. */
+    const int32_t whole = cout / 3;
+    const ed_conv_run_t run = {col, packed_weights, rq, rq + 3 * whole, cout, col + 4 * (groups & 3),
+                               col + 4 * groups, act_min, act_max, clamp, cout % 3,
+                               0x01010101u * (uint8_t)act_min, 0x01010101u * (uint8_t)act_max};
     for (int32_t n = 0; n < input_dims->n; n++)
     {
         L.input = input_data + n * input_dims->h * input_dims->w * cin;
@@ -540,7 +675,7 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
         columns_ready:;
             int8_t *out0 = output + pos * cout, *out1 = out0 + cout;
             int32_t first = 0; /* the first block the general loop below takes */
-            if (all_fast && both)
+            if (all_fast && both && whole > 0)
             {
                 ed_conv_run(&run, out0);
                 first = blocks;
@@ -553,7 +688,7 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
                 {
                     acc[2 * i] = acc[2 * i + 1] = oc + i < cout ? folded_bias[oc + i] : 0;
                 }
-                ed_conv_block_3x2(col, w, groups, acc);
+                ed_conv_block(col, w, groups, acc, ed_min_i32(3, cout - oc));
                 for (int32_t i = 0; i < 3 && oc + i < cout; i++)
                 {
                     out0[oc + i] = ed_conv_out(&rq[oc + i], quant_params, oc + i, acc[2 * i], offset, act_min, act_max);
