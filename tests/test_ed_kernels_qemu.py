@@ -91,8 +91,8 @@ def _cases() -> list[KernelCase]:
         _fc(rng, "fc-36x7-relu-per-tensor", 1, 36, 7, per_channel=False, act=(0, 127)),
         _fc(rng, "fc-3-rows-slow-shifts", 3, 64, 10, shifts=(-31, 3)),
         _fc(rng, "fc-2-rows-depth-20", 2, 20, 6),
-        _fc(rng, "fc-2-rows-depth-60-every-tail", 2, 60, 5),  # 15 groups: 8 + 4 + 2 + 1
-        _fc(rng, "fc-depth-28-tails-only", 1, 28, 4, per_channel=False),  # 7 groups: 4 + 2 + 1
+        _fc(rng, "fc-2-rows-depth-60-every-tail", 2, 60, 5),  # 15 groups: the loop of 4, then 2, then 1
+        _fc(rng, "fc-depth-28-tails-only", 1, 28, 4, per_channel=False),  # 7 groups: one loop turn, 2, 1
         _fc(rng, "fc-128x128-relu-floor", 2, 128, 128, act=(-100, 127)),
         _fc(rng, "fc-1x1", 1, 1, 1),
     ]

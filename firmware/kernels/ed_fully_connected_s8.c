@@ -31,17 +31,14 @@
     "smlad r7, r12, " x ", r7\n\t"                                                                                     \
     "smlad r7, lr, r11, r7\n\t"
 
-/* Two groups: their two input words in one LDRD. */
-#define ED_FC_PAIR "ldrd r2, r3, [r0], #8\n\t" ED_FC_GROUP("r2") ED_FC_GROUP("r3")
-
 #define ED_ASM_ARG __attribute__((unused))
 
 /* What the loop over blocks reads (by offset), fixed per input row. */
 typedef struct
 {
     const int8_t *x;           /* +0, word aligned */
-    const int8_t *eights_end;  /* +4, x + 32 * (groups / 8) */
-    int32_t rest;              /* +8, groups % 8 */
+    const int8_t *quads_end;   /* +4, x + 16 * (groups / 4) */
+    int32_t rest;              /* +8, groups % 4 */
     const uint32_t *w;         /* +12 */
     const int32_t *bias;       /* +16, padded to blocks of 4 */
     const int32_t *mult;       /* +20 */
@@ -85,9 +82,9 @@ _Static_assert(sizeof(ed_fc_run_t) == 48, "ed_fc_run reads ed_fc_run_t by offset
     "asr r12, r12, r9\n\t"                                                                                             \
     "ssat " a ", #8, r12\n\t"
 
-/* Every block of four rows of one input row: the sums from the biases (eight groups per turn,
- * then four, two, one), four requantizations, four bytes stored (fewer in a short last block).
- * Stack: [sp] run, +4 w, +8 bias, +12 mult, +16 shift, +20 out, +24 blocks left, +28 eights_end. */
+/* Every block of four rows of one input row: the sums from the biases (four groups per turn,
+ * then two, then one), four requantizations, four bytes stored (fewer in a short last block).
+ * Stack: [sp] run, +4 w, +8 bias, +12 mult, +16 shift, +20 out, +24 blocks left, +28 quads_end. */
 __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_run_t *run)
 {
     __asm__ volatile(
@@ -119,22 +116,20 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "cmp r0, r2\n\t"
         "beq 3f\n\t"
         "2:\n\t"
-        ED_FC_PAIR ED_FC_PAIR ED_FC_PAIR ED_FC_PAIR
+        "ldrd r2, r3, [r0], #8\n\t"
+        ED_FC_GROUP("r2") ED_FC_GROUP("r3")
+        "ldrd r2, r3, [r0], #8\n\t"
+        ED_FC_GROUP("r2") ED_FC_GROUP("r3")
         "ldr r2, [sp, #28]\n\t"
         "cmp r0, r2\n\t"
         "bne 2b\n\t"
         "3:\n\t"
         "ldr r3, [sp]\n\t"
         "ldr r2, [r3, #8]\n\t"
-        "tst r2, #4\n\t"
-        "beq 8f\n\t"
-        ED_FC_PAIR ED_FC_PAIR
-        "ldr r3, [sp]\n\t"
-        "ldr r2, [r3, #8]\n\t"
-        "8:\n\t"
         "tst r2, #2\n\t"
         "beq 7f\n\t"
-        ED_FC_PAIR
+        "ldrd r2, r3, [r0], #8\n\t"
+        ED_FC_GROUP("r2") ED_FC_GROUP("r3")
         "ldr r3, [sp]\n\t"
         "ldr r2, [r3, #8]\n\t"
         "7:\n\t"
@@ -245,7 +240,7 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
 #if ED_NN_ASM
         if (all_fast && ((uintptr_t)x & 3u) == 0)
         {
-            const ed_fc_run_t run = {x, x + 32 * (groups / 8), groups & 7, packed_weights, folded_bias,
+            const ed_fc_run_t run = {x, x + 16 * (groups / 4), groups & 3, packed_weights, folded_bias,
                                      quant_params->multiplier, quant_params->shift, 4 * quant_step, out, blocks,
                                      units - 4 * (blocks - 1), p->output_offset};
             ed_fc_run(&run);
