@@ -48,8 +48,13 @@ typedef struct
     int32_t blocks;            /* +36, >= 1 */
     int32_t last_rows;         /* +40, rows of the last block (1 to 4) */
     int32_t offset;            /* +44, output offset */
+    /* Per tensor (step 0) only: the requantization's constants, made once per call. */
+    int32_t layer_mult;        /* +48 */
+    int32_t layer_shift;       /* +52, e - 1 */
+    uint32_t layer_round_lo;   /* +56, round and offset as ED_FC_REQUANT makes them */
+    int32_t layer_round_hi;    /* +60 */
 } ed_fc_run_t;
-_Static_assert(sizeof(ed_fc_run_t) == 48, "ed_fc_run reads ed_fc_run_t by offset");
+_Static_assert(sizeof(ed_fc_run_t) == 64, "ed_fc_run reads ed_fc_run_t by offset");
 
 /* The fast requantization of the sum in register a (right shift e = -shift of 1..23, offset
  * folded), its constants made from mult r8 and shift r9: round = (1 + 2^e) << 30 (single
@@ -80,6 +85,13 @@ _Static_assert(sizeof(ed_fc_run_t) == 48, "ed_fc_run reads ed_fc_run_t by offset
     "add r12, r12, r10\n\t" ED_FC_SIGN(a)                                                                              \
     "smlal r11, r12, " a ", r8\n\t"                                                                                    \
     "asr r12, r12, r9\n\t"                                                                                             \
+    "ssat " a ", #8, r12\n\t"
+
+/* The same with the layer's constants made by the caller (r8 mult, r9 e - 1, r10 -> round). */
+#define ED_FC_REQUANT_LAYER(a)                                                                                         \
+    "ldrd r11, r12, [r10]\n\t" ED_FC_SIGN(a)                                                                          \
+    "smlal r11, r12, " a ", r8\n\t"                                                                                   \
+    "asr r12, r12, r9\n\t"                                                                                            \
     "ssat " a ", #8, r12\n\t"
 
 /* Every block of four rows of one input row: the sums from the biases (four groups per turn,
@@ -140,13 +152,21 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "4:\n\t"
         "str r1, [sp, #4]\n\t"        /* w, at the next block */
         "ldr r2, [sp]\n\t"
-        "ldr lr, [r2, #44]\n\t"       /* offset */
         "ldr r1, [r2, #28]\n\t"       /* step */
+        "cmp r1, #0\n\t"
+        "beq 8f\n\t"
+        "ldr lr, [r2, #44]\n\t"       /* offset */
         "ldr r3, [sp, #12]\n\t"       /* mult */
         "ldr r0, [sp, #16]\n\t"       /* shift */
         ED_FC_REQUANT("r4") ED_FC_REQUANT("r5") ED_FC_REQUANT("r6") ED_FC_REQUANT("r7")
         "str r3, [sp, #12]\n\t"
         "str r0, [sp, #16]\n\t"
+        "b 9f\n\t"
+        "8:\n\t"                      /* per tensor */
+        "ldrd r8, r9, [r2, #48]\n\t"
+        "add r10, r2, #56\n\t"
+        ED_FC_REQUANT_LAYER("r4") ED_FC_REQUANT_LAYER("r5") ED_FC_REQUANT_LAYER("r6") ED_FC_REQUANT_LAYER("r7")
+        "9:\n\t"
         "ldr r2, [sp, #20]\n\t"       /* out */
         "ldr r3, [sp, #24]\n\t"
         "subs r3, r3, #1\n\t"
@@ -174,6 +194,32 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "6:\n\t"
         "add sp, sp, #32\n\t"
         "pop {r4-r11, pc}\n\t");
+}
+
+/* What ED_FC_REQUANT makes from a multiplier, a shift of -1..-23 and the output offset, made once
+ * for a per-tensor layer: round = ((1 << e) + 1) << 30 (single rounding: (1 << e) << 30) as a
+ * 64-bit value, plus offset << (e - 1) in its high word. */
+typedef struct
+{
+    int32_t mult, shift;
+    uint32_t round_lo;
+    int32_t round_hi;
+} ed_fc_layer_t;
+
+static ed_fc_layer_t ed_fc_layer(int32_t mult, int32_t shift, int32_t offset)
+{
+    const int32_t e = -shift;
+    if (e < 1 || e > 23)
+    {
+        return (ed_fc_layer_t){0, 0, 0, 0}; /* not on the fast path (all_fast is false) */
+    }
+#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
+    const uint64_t round = (uint64_t)(1u << e) << 30;
+#else
+    const uint64_t round = (uint64_t)((1u << e) + 1u) << 30;
+#endif
+    return (ed_fc_layer_t){mult, e - 1, (uint32_t)round,
+                           (int32_t)((uint32_t)(round >> 32) + ((uint32_t)offset << (e - 1)))};
 }
 #endif
 
@@ -226,6 +272,9 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
         all_fast = all_fast && quant_params->multiplier[o] >= 0 && quant_params->shift[o] <= -1 &&
                    quant_params->shift[o] >= -23;
     }
+#if ED_NN_ASM
+    const ed_fc_layer_t layer = ed_fc_layer(quant_params->multiplier[0], quant_params->shift[0], p->output_offset);
+#endif
     for (int32_t b = 0; b < input_dims->n; b++)
     {
         const int8_t *x = input_data + b * depth;
@@ -242,7 +291,8 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
         {
             const ed_fc_run_t run = {x, x + 16 * (groups / 4), groups & 3, packed_weights, folded_bias,
                                      quant_params->multiplier, quant_params->shift, 4 * quant_step, out, blocks,
-                                     units - 4 * (blocks - 1), p->output_offset};
+                                     units - 4 * (blocks - 1), p->output_offset, layer.mult, layer.shift,
+                                     layer.round_lo, layer.round_hi};
             ed_fc_run(&run);
             if (clamp)
             {
