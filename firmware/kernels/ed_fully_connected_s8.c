@@ -7,28 +7,27 @@
 #include "ed_nn_support.h"
 
 #if ED_NN_ASM
-/* One group of four inputs for four rows: the input word (loaded two groups at a time by the
- * caller into r2 / r3), the rows' four weight words in one LDM, eight SXTB16, eight SMLAD
- * (r4-r7 the sums, r8-r11 the weight words, r12 / lr the unpacked input). */
-#define ED_FC_GROUP(x)                                                                                                 \
-    "ldm r1!, {r8-r11}\n\t"                                                                                            \
-    "sxtb16 r12, " x "\n\t"                                                                                            \
-    "sxtb16 lr, " x ", ror #8\n\t"                                                                                     \
-    "sxtb16 " x ", r8\n\t"                                                                                             \
-    "sxtb16 r8, r8, ror #8\n\t"                                                                                        \
-    "smlad r4, r12, " x ", r4\n\t"                                                                                     \
-    "smlad r4, lr, r8, r4\n\t"                                                                                         \
-    "sxtb16 " x ", r9\n\t"                                                                                             \
-    "sxtb16 r9, r9, ror #8\n\t"                                                                                        \
-    "smlad r5, r12, " x ", r5\n\t"                                                                                     \
-    "smlad r5, lr, r9, r5\n\t"                                                                                         \
-    "sxtb16 " x ", r10\n\t"                                                                                            \
-    "sxtb16 r10, r10, ror #8\n\t"                                                                                      \
-    "smlad r6, r12, " x ", r6\n\t"                                                                                     \
-    "smlad r6, lr, r10, r6\n\t"                                                                                        \
-    "sxtb16 " x ", r11\n\t"                                                                                            \
-    "sxtb16 r11, r11, ror #8\n\t"                                                                                      \
-    "smlad r7, r12, " x ", r7\n\t"                                                                                     \
+/* One group of four inputs for four rows: the input widened once per row (x0, x2) / (x1, x3) as
+ * int16 pairs in one LDRD into r12 / lr, the rows' four weight words in one LDM, eight SXTB16,
+ * eight SMLAD (r4-r7 the sums, r8-r11 the weight words, r2 a temporary). */
+#define ED_FC_GROUP                                                                                                    \
+    "ldrd r12, lr, [r0], #8\n\t"                                                                                      \
+    "ldm r1!, {r8-r11}\n\t"                                                                                           \
+    "sxtb16 r2, r8\n\t"                                                                                               \
+    "sxtb16 r8, r8, ror #8\n\t"                                                                                       \
+    "smlad r4, r12, r2, r4\n\t"                                                                                       \
+    "smlad r4, lr, r8, r4\n\t"                                                                                        \
+    "sxtb16 r2, r9\n\t"                                                                                               \
+    "sxtb16 r9, r9, ror #8\n\t"                                                                                       \
+    "smlad r5, r12, r2, r5\n\t"                                                                                       \
+    "smlad r5, lr, r9, r5\n\t"                                                                                        \
+    "sxtb16 r2, r10\n\t"                                                                                              \
+    "sxtb16 r10, r10, ror #8\n\t"                                                                                     \
+    "smlad r6, r12, r2, r6\n\t"                                                                                       \
+    "smlad r6, lr, r10, r6\n\t"                                                                                       \
+    "sxtb16 r2, r11\n\t"                                                                                              \
+    "sxtb16 r11, r11, ror #8\n\t"                                                                                     \
+    "smlad r7, r12, r2, r7\n\t"                                                                                       \
     "smlad r7, lr, r11, r7\n\t"
 
 #define ED_ASM_ARG __attribute__((unused))
@@ -36,8 +35,8 @@
 /* What the loop over blocks reads (by offset), fixed per input row. */
 typedef struct
 {
-    const int8_t *x;           /* +0, word aligned */
-    const int8_t *quads_end;   /* +4, x + 16 * (groups / 4) */
+    const int16_t *x;          /* +0, the widened input (ed_fc_widen), word aligned */
+    const int16_t *quads_end;  /* +4, x + 16 * (groups / 4) */
     int32_t rest;              /* +8, groups % 4 */
     const uint32_t *w;         /* +12 */
     const int32_t *bias;       /* +16, padded to blocks of 4 */
@@ -124,31 +123,25 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "ldr r0, [r3]\n\t"
         "ldm r2!, {r4-r7}\n\t"
         "str r2, [sp, #8]\n\t"
-        "ldr r2, [sp, #28]\n\t"
-        "cmp r0, r2\n\t"
+        "ldr r3, [sp, #28]\n\t"
+        "cmp r0, r3\n\t"
         "beq 3f\n\t"
         "2:\n\t"
-        "ldrd r2, r3, [r0], #8\n\t"
-        ED_FC_GROUP("r2") ED_FC_GROUP("r3")
-        "ldrd r2, r3, [r0], #8\n\t"
-        ED_FC_GROUP("r2") ED_FC_GROUP("r3")
-        "ldr r2, [sp, #28]\n\t"
-        "cmp r0, r2\n\t"
+        ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP
+        "cmp r0, r3\n\t"
         "bne 2b\n\t"
         "3:\n\t"
         "ldr r3, [sp]\n\t"
         "ldr r2, [r3, #8]\n\t"
         "tst r2, #2\n\t"
         "beq 7f\n\t"
-        "ldrd r2, r3, [r0], #8\n\t"
-        ED_FC_GROUP("r2") ED_FC_GROUP("r3")
+        ED_FC_GROUP ED_FC_GROUP
         "ldr r3, [sp]\n\t"
         "ldr r2, [r3, #8]\n\t"
         "7:\n\t"
         "tst r2, #1\n\t"
         "beq 4f\n\t"
-        "ldr r2, [r0]\n\t"
-        ED_FC_GROUP("r2")
+        ED_FC_GROUP
         "4:\n\t"
         "str r1, [sp, #4]\n\t"        /* w, at the next block */
         "ldr r2, [sp]\n\t"
@@ -194,6 +187,28 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "6:\n\t"
         "add sp, sp, #32\n\t"
         "pop {r4-r11, pc}\n\t");
+}
+
+/* The input row widened for the loop: per group of four inputs (x0, x2) then (x1, x3) as int16,
+ * what SXTB16 and SXTB16 ROR 8 make of its word; zeros past depth. */
+static void ed_fc_widen(const int8_t *x, int32_t depth, int32_t groups, int16_t *wide)
+{
+    uint32_t *out = (uint32_t *)wide;
+    const int32_t whole = depth / 4;
+    for (int32_t g = 0; g < whole; g++, x += 4, out += 2)
+    {
+        const uint32_t xw = ed_read_u32(x);
+        out[0] = ed_sxtb16(xw);
+        out[1] = ed_sxtb16_ror8(xw);
+    }
+    if (whole < groups) /* the last, partial group */
+    {
+        int8_t last[4] = {0, 0, 0, 0};
+        memcpy(last, x, (size_t)(depth - 4 * whole));
+        const uint32_t xw = ed_read_u32(last);
+        out[0] = ed_sxtb16(xw);
+        out[1] = ed_sxtb16_ror8(xw);
+    }
 }
 
 /* What ED_FC_REQUANT makes from a multiplier, a shift of -1..-23 and the output offset, made once
@@ -277,19 +292,13 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
 #endif
     for (int32_t b = 0; b < input_dims->n; b++)
     {
-        const int8_t *x = input_data + b * depth;
-        if (depth4 != depth) /* a whole last word: the input row, zero padded */
-        {
-            int8_t *padded = (int8_t *)ctx->buf;
-            memcpy(padded, x, (size_t)depth);
-            memset(padded + depth, 0, (size_t)(depth4 - depth));
-            x = padded;
-        }
         int8_t *out = output_data + b * units;
 #if ED_NN_ASM
-        if (all_fast && ((uintptr_t)x & 3u) == 0)
+        if (all_fast && ctx != NULL && ctx->buf != NULL && ctx->size >= 8 * groups && ((uintptr_t)ctx->buf & 3u) == 0)
         {
-            const ed_fc_run_t run = {x, x + 16 * (groups / 4), groups & 3, packed_weights, folded_bias,
+            int16_t *wide = (int16_t *)ctx->buf;
+            ed_fc_widen(input_data + b * depth, depth, groups, wide);
+            const ed_fc_run_t run = {wide, wide + 16 * (groups / 4), groups & 3, packed_weights, folded_bias,
                                      quant_params->multiplier, quant_params->shift, 4 * quant_step, out, blocks,
                                      units - 4 * (blocks - 1), p->output_offset, layer.mult, layer.shift,
                                      layer.round_lo, layer.round_hi};
@@ -304,6 +313,14 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
             continue;
         }
 #endif
+        const int8_t *x = input_data + b * depth;
+        if (depth4 != depth) /* a whole last word: the input row, zero padded */
+        {
+            int8_t *padded = (int8_t *)ctx->buf;
+            memcpy(padded, x, (size_t)depth);
+            memset(padded + depth, 0, (size_t)(depth4 - depth));
+            x = padded;
+        }
         const uint32_t *w = packed_weights;
         for (int32_t blk = 0, o = 0; blk < blocks; blk++, o += 4, w += 4 * groups)
         {
@@ -332,5 +349,5 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
 int32_t ed_fully_connected_s8_get_buffer_size(const cmsis_nn_dims *filter_dims)
 {
     const int32_t depth = filter_dims->n;
-    return (depth & 3) != 0 ? (depth + 3) & ~3 : 0;
+    return 2 * ((depth + 3) & ~3); /* the widened input row (its first bytes: the C path's padded row) */
 }

@@ -51,8 +51,7 @@ class EdFullyConnectedS8(KernelSpec):
         return None
 
     def scratch_bytes(self, call: LayerCall) -> int:
-        depth = int(call.weights.shape[1])
-        return -(-depth // 4) * 4 if depth % 4 else 0
+        return 2 * -(-int(call.weights.shape[1]) // 4) * 4  # the input row widened to int16 (ed_fc_widen)
 
     def cost_features(self, call: LayerCall) -> list[float]:
         rows = fc_rows(call)
