@@ -42,7 +42,7 @@ def _conv(rng, name, in_shape, cout, kernel_hw, stride=(1, 1), padding=(0, 0, 0,
 
 
 def _fc(rng, name, rows, depth, units, per_channel=True, offsets=(-7, 11), act=(-128, 127),
-        shifts=(-12, -6)) -> KernelCase:
+        shifts=(-12, -6), rounding="double") -> KernelCase:
     x = rng.integers(-128, 128, (rows, depth), dtype=np.int8)
     w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
     bias = rng.integers(-9000, 9000, units).astype(np.int32)
@@ -52,7 +52,7 @@ def _fc(rng, name, rows, depth, units, per_channel=True, offsets=(-7, 11), act=(
     params = dict(input_offset=offsets[0], output_offset=offsets[1], out_mult=mult, out_shift=shift,
                   act_min=act[0], act_max=act[1])
     return kernel_case(name, "ed_fully_connected_s8", "fully_connected", [x], params, weights=w, bias=bias,
-                       attrs={"activation": "none"})
+                       attrs={"activation": "none"}, rounding=rounding)
 
 
 def _cases() -> list[KernelCase]:
@@ -93,6 +93,8 @@ def _cases() -> list[KernelCase]:
         _fc(rng, "fc-36x7-relu-per-tensor", 1, 36, 7, per_channel=False, act=(0, 127)),
         _fc(rng, "fc-3-rows-slow-shifts", 3, 64, 10, shifts=(-31, 3)),
         _fc(rng, "fc-2-rows-depth-20", 2, 20, 6),
+        _fc(rng, "fc-2-rows-depth-60-every-tail", 2, 60, 5),  # 15 groups: the loop of 4, then 2, then 1
+        _fc(rng, "fc-depth-28-tails-only", 1, 28, 4, per_channel=False),  # 7 groups: one loop turn, 2, 1
         _fc(rng, "fc-128x128-relu-floor", 2, 128, 128, act=(-100, 127)),
         _fc(rng, "fc-1x1", 1, 1, 1),
     ]
@@ -124,3 +126,21 @@ def test_ed_kernels_simd_path_is_faster(runs):
     for i, case in enumerate(cases):
         if case.name in ("dw-vww-3x3-s1", "dw3-vww-3x3-s1", "pw-vww-1x1", "resnet-3x3-s1", "fc-ad-640x128"):
             assert dsp.cycles[i] < portable.cycles[i], case.name
+
+
+def test_fully_connected_single_rounding_on_cortex_m4(qemu_arm, tmp_path):
+    """The Thumb-2 loop's requantization in single rounding (--rounding litert), per tensor and per
+    channel, with the offset and the clamp, against the reference in single rounding."""
+    rng = np.random.default_rng(1314)
+    cases = [_fc(rng, "fc1-256x48", 1, 256, 48, offsets=(128, -128), rounding="single"),
+             _fc(rng, "fc1-128x8-per-tensor", 1, 128, 8, per_channel=False, rounding="single"),
+             _fc(rng, "fc1-60x5-per-tensor-relu", 2, 60, 5, per_channel=False, act=(0, 127), offsets=(3, -20),
+                 shifts=(-23, -1), rounding="single"),
+             _fc(rng, "fc1-301x17-wide-shifts", 1, 301, 17, shifts=(-23, -1), rounding="single")]
+    # Two firmwares of two cases: the four in one image did not exit on QEMU (not yet understood;
+    # each pair and each case alone passes).
+    for part, group in enumerate((cases[:2], cases[2:])):
+        run = run_qemu(build_qemu(group, tmp_path / str(part), rounding="single"), group)
+        for case, output, status in zip(group, run.outputs, run.statuses):
+            assert status == 0, f"{case.name}: kernel returned an error status"
+            np.testing.assert_array_equal(output, case.expected, err_msg=f"single rounding, case {case.name}")

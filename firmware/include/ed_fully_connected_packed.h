@@ -8,8 +8,9 @@
  * TFLite's reference kernel.
  *
  * The method. The weights of four output rows are interleaved word by word, so one LDM brings
- * the four rows' next four weights; each word of four inputs is unpacked once (SXTB16) and feeds
- * eight SMLAD. The input offset is folded into the bias (the weight zero point must be 0):
+ * the four rows' next four weights; the input row is widened to int16 pairs once per row (in the
+ * scratch, as SXTB16 / SXTB16 ROR 8 of each word make them), so one LDRD brings a group's inputs
+ * for eight SMLAD. A per-tensor layer's requantization constants are made once per call. The input offset is folded into the bias (the weight zero point must be 0):
  *
  *     acc[o] = bias[o] + sum_k (x_k + input_offset) * w[o][k] = folded_bias[o] + sum_k x_k * w[o][k]
  *
@@ -46,7 +47,9 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
                                           const cmsis_nn_dims *output_dims,
                                           int8_t *output_data);
 
-/** Scratch bytes: the input row padded to a multiple of 4 when its depth is not one (else 0). */
+/** Scratch bytes: the input row widened to int16, its depth padded to a multiple of 4 (the
+ *  portable path uses its first bytes for the int8 row, padded). Without it the DSP path falls
+ *  back to the portable loop. */
 int32_t ed_fully_connected_s8_get_buffer_size(const cmsis_nn_dims *filter_dims);
 
 #ifdef __cplusplus

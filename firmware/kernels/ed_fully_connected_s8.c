@@ -7,28 +7,27 @@
 #include "ed_nn_support.h"
 
 #if ED_NN_ASM
-/* One group of four inputs for four rows: the input word (loaded two groups at a time by the
- * caller into r2 / r3), the rows' four weight words in one LDM, eight SXTB16, eight SMLAD
- * (r4-r7 the sums, r8-r11 the weight words, r12 / lr the unpacked input). */
-#define ED_FC_GROUP(x)                                                                                                 \
-    "ldm r1!, {r8-r11}\n\t"                                                                                            \
-    "sxtb16 r12, " x "\n\t"                                                                                            \
-    "sxtb16 lr, " x ", ror #8\n\t"                                                                                     \
-    "sxtb16 " x ", r8\n\t"                                                                                             \
-    "sxtb16 r8, r8, ror #8\n\t"                                                                                        \
-    "smlad r4, r12, " x ", r4\n\t"                                                                                     \
-    "smlad r4, lr, r8, r4\n\t"                                                                                         \
-    "sxtb16 " x ", r9\n\t"                                                                                             \
-    "sxtb16 r9, r9, ror #8\n\t"                                                                                        \
-    "smlad r5, r12, " x ", r5\n\t"                                                                                     \
-    "smlad r5, lr, r9, r5\n\t"                                                                                         \
-    "sxtb16 " x ", r10\n\t"                                                                                            \
-    "sxtb16 r10, r10, ror #8\n\t"                                                                                      \
-    "smlad r6, r12, " x ", r6\n\t"                                                                                     \
-    "smlad r6, lr, r10, r6\n\t"                                                                                        \
-    "sxtb16 " x ", r11\n\t"                                                                                            \
-    "sxtb16 r11, r11, ror #8\n\t"                                                                                      \
-    "smlad r7, r12, " x ", r7\n\t"                                                                                     \
+/* One group of four inputs for four rows: the input widened once per row (x0, x2) / (x1, x3) as
+ * int16 pairs in one LDRD into r12 / lr, the rows' four weight words in one LDM, eight SXTB16,
+ * eight SMLAD (r4-r7 the sums, r8-r11 the weight words, r2 a temporary). */
+#define ED_FC_GROUP                                                                                                    \
+    "ldrd r12, lr, [r0], #8\n\t"                                                                                      \
+    "ldm r1!, {r8-r11}\n\t"                                                                                           \
+    "sxtb16 r2, r8\n\t"                                                                                               \
+    "sxtb16 r8, r8, ror #8\n\t"                                                                                       \
+    "smlad r4, r12, r2, r4\n\t"                                                                                       \
+    "smlad r4, lr, r8, r4\n\t"                                                                                        \
+    "sxtb16 r2, r9\n\t"                                                                                               \
+    "sxtb16 r9, r9, ror #8\n\t"                                                                                       \
+    "smlad r5, r12, r2, r5\n\t"                                                                                       \
+    "smlad r5, lr, r9, r5\n\t"                                                                                        \
+    "sxtb16 r2, r10\n\t"                                                                                              \
+    "sxtb16 r10, r10, ror #8\n\t"                                                                                     \
+    "smlad r6, r12, r2, r6\n\t"                                                                                       \
+    "smlad r6, lr, r10, r6\n\t"                                                                                       \
+    "sxtb16 r2, r11\n\t"                                                                                              \
+    "sxtb16 r11, r11, ror #8\n\t"                                                                                     \
+    "smlad r7, r12, r2, r7\n\t"                                                                                       \
     "smlad r7, lr, r11, r7\n\t"
 
 #define ED_ASM_ARG __attribute__((unused))
@@ -36,8 +35,8 @@
 /* What the loop over blocks reads (by offset), fixed per input row. */
 typedef struct
 {
-    const int8_t *x;           /* +0, word aligned */
-    const int8_t *quads_end;   /* +4, x + 16 * (groups / 4) */
+    const int16_t *x;          /* +0, the widened input (ed_fc_widen), word aligned */
+    const int16_t *quads_end;  /* +4, x + 16 * (groups / 4) */
     int32_t rest;              /* +8, groups % 4 */
     const uint32_t *w;         /* +12 */
     const int32_t *bias;       /* +16, padded to blocks of 4 */
@@ -48,8 +47,13 @@ typedef struct
     int32_t blocks;            /* +36, >= 1 */
     int32_t last_rows;         /* +40, rows of the last block (1 to 4) */
     int32_t offset;            /* +44, output offset */
+    /* Per tensor (step 0) only: the requantization's constants, made once per call. */
+    int32_t layer_mult;        /* +48 */
+    int32_t layer_shift;       /* +52, e - 1 */
+    uint32_t layer_round_lo;   /* +56, round and offset as ED_FC_REQUANT makes them */
+    int32_t layer_round_hi;    /* +60 */
 } ed_fc_run_t;
-_Static_assert(sizeof(ed_fc_run_t) == 48, "ed_fc_run reads ed_fc_run_t by offset");
+_Static_assert(sizeof(ed_fc_run_t) == 64, "ed_fc_run reads ed_fc_run_t by offset");
 
 /* The fast requantization of the sum in register a (right shift e = -shift of 1..23, offset
  * folded), its constants made from mult r8 and shift r9: round = (1 + 2^e) << 30 (single
@@ -82,6 +86,13 @@ _Static_assert(sizeof(ed_fc_run_t) == 48, "ed_fc_run reads ed_fc_run_t by offset
     "asr r12, r12, r9\n\t"                                                                                             \
     "ssat " a ", #8, r12\n\t"
 
+/* The same with the layer's constants made by the caller (r8 mult, r9 e - 1, r10 -> round). */
+#define ED_FC_REQUANT_LAYER(a)                                                                                         \
+    "ldrd r11, r12, [r10]\n\t" ED_FC_SIGN(a)                                                                          \
+    "smlal r11, r12, " a ", r8\n\t"                                                                                   \
+    "asr r12, r12, r9\n\t"                                                                                            \
+    "ssat " a ", #8, r12\n\t"
+
 /* Every block of four rows of one input row: the sums from the biases (four groups per turn,
  * then two, then one), four requantizations, four bytes stored (fewer in a short last block).
  * Stack: [sp] run, +4 w, +8 bias, +12 mult, +16 shift, +20 out, +24 blocks left, +28 quads_end. */
@@ -112,41 +123,43 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "ldr r0, [r3]\n\t"
         "ldm r2!, {r4-r7}\n\t"
         "str r2, [sp, #8]\n\t"
-        "ldr r2, [sp, #28]\n\t"
-        "cmp r0, r2\n\t"
+        "ldr r3, [sp, #28]\n\t"
+        "cmp r0, r3\n\t"
         "beq 3f\n\t"
         "2:\n\t"
-        "ldrd r2, r3, [r0], #8\n\t"
-        ED_FC_GROUP("r2") ED_FC_GROUP("r3")
-        "ldrd r2, r3, [r0], #8\n\t"
-        ED_FC_GROUP("r2") ED_FC_GROUP("r3")
-        "ldr r2, [sp, #28]\n\t"
-        "cmp r0, r2\n\t"
+        ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP
+        "cmp r0, r3\n\t"
         "bne 2b\n\t"
         "3:\n\t"
         "ldr r3, [sp]\n\t"
         "ldr r2, [r3, #8]\n\t"
         "tst r2, #2\n\t"
         "beq 7f\n\t"
-        "ldrd r2, r3, [r0], #8\n\t"
-        ED_FC_GROUP("r2") ED_FC_GROUP("r3")
+        ED_FC_GROUP ED_FC_GROUP
         "ldr r3, [sp]\n\t"
         "ldr r2, [r3, #8]\n\t"
         "7:\n\t"
         "tst r2, #1\n\t"
         "beq 4f\n\t"
-        "ldr r2, [r0]\n\t"
-        ED_FC_GROUP("r2")
+        ED_FC_GROUP
         "4:\n\t"
         "str r1, [sp, #4]\n\t"        /* w, at the next block */
         "ldr r2, [sp]\n\t"
-        "ldr lr, [r2, #44]\n\t"       /* offset */
         "ldr r1, [r2, #28]\n\t"       /* step */
+        "cmp r1, #0\n\t"
+        "beq 8f\n\t"
+        "ldr lr, [r2, #44]\n\t"       /* offset */
         "ldr r3, [sp, #12]\n\t"       /* mult */
         "ldr r0, [sp, #16]\n\t"       /* shift */
         ED_FC_REQUANT("r4") ED_FC_REQUANT("r5") ED_FC_REQUANT("r6") ED_FC_REQUANT("r7")
         "str r3, [sp, #12]\n\t"
         "str r0, [sp, #16]\n\t"
+        "b 9f\n\t"
+        "8:\n\t"                      /* per tensor */
+        "ldrd r8, r9, [r2, #48]\n\t"
+        "add r10, r2, #56\n\t"
+        ED_FC_REQUANT_LAYER("r4") ED_FC_REQUANT_LAYER("r5") ED_FC_REQUANT_LAYER("r6") ED_FC_REQUANT_LAYER("r7")
+        "9:\n\t"
         "ldr r2, [sp, #20]\n\t"       /* out */
         "ldr r3, [sp, #24]\n\t"
         "subs r3, r3, #1\n\t"
@@ -174,6 +187,54 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "6:\n\t"
         "add sp, sp, #32\n\t"
         "pop {r4-r11, pc}\n\t");
+}
+
+/* The input row widened for the loop: per group of four inputs (x0, x2) then (x1, x3) as int16,
+ * what SXTB16 and SXTB16 ROR 8 make of its word; zeros past depth. */
+static void ed_fc_widen(const int8_t *x, int32_t depth, int32_t groups, int16_t *wide)
+{
+    uint32_t *out = (uint32_t *)wide;
+    const int32_t whole = depth / 4;
+    for (int32_t g = 0; g < whole; g++, x += 4, out += 2)
+    {
+        const uint32_t xw = ed_read_u32(x);
+        out[0] = ed_sxtb16(xw);
+        out[1] = ed_sxtb16_ror8(xw);
+    }
+    if (whole < groups) /* the last, partial group */
+    {
+        int8_t last[4] = {0, 0, 0, 0};
+        memcpy(last, x, (size_t)(depth - 4 * whole));
+        const uint32_t xw = ed_read_u32(last);
+        out[0] = ed_sxtb16(xw);
+        out[1] = ed_sxtb16_ror8(xw);
+    }
+}
+
+/* What ED_FC_REQUANT makes from a multiplier, a shift of -1..-23 and the output offset, made once
+ * for a per-tensor layer: round = ((1 << e) + 1) << 30 (single rounding: (1 << e) << 30) as a
+ * 64-bit value, plus offset << (e - 1) in its high word. */
+typedef struct
+{
+    int32_t mult, shift;
+    uint32_t round_lo;
+    int32_t round_hi;
+} ed_fc_layer_t;
+
+static ed_fc_layer_t ed_fc_layer(int32_t mult, int32_t shift, int32_t offset)
+{
+    const int32_t e = -shift;
+    if (e < 1 || e > 23)
+    {
+        return (ed_fc_layer_t){0, 0, 0, 0}; /* not on the fast path (all_fast is false) */
+    }
+#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
+    const uint64_t round = (uint64_t)(1u << e) << 30;
+#else
+    const uint64_t round = (uint64_t)((1u << e) + 1u) << 30;
+#endif
+    return (ed_fc_layer_t){mult, e - 1, (uint32_t)round,
+                           (int32_t)((uint32_t)(round >> 32) + ((uint32_t)offset << (e - 1)))};
 }
 #endif
 
@@ -226,23 +287,21 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
         all_fast = all_fast && quant_params->multiplier[o] >= 0 && quant_params->shift[o] <= -1 &&
                    quant_params->shift[o] >= -23;
     }
+#if ED_NN_ASM
+    const ed_fc_layer_t layer = ed_fc_layer(quant_params->multiplier[0], quant_params->shift[0], p->output_offset);
+#endif
     for (int32_t b = 0; b < input_dims->n; b++)
     {
-        const int8_t *x = input_data + b * depth;
-        if (depth4 != depth) /* a whole last word: the input row, zero padded */
-        {
-            int8_t *padded = (int8_t *)ctx->buf;
-            memcpy(padded, x, (size_t)depth);
-            memset(padded + depth, 0, (size_t)(depth4 - depth));
-            x = padded;
-        }
         int8_t *out = output_data + b * units;
 #if ED_NN_ASM
-        if (all_fast && ((uintptr_t)x & 3u) == 0)
+        if (all_fast && ctx != NULL && ctx->buf != NULL && ctx->size >= 8 * groups && ((uintptr_t)ctx->buf & 3u) == 0)
         {
-            const ed_fc_run_t run = {x, x + 16 * (groups / 4), groups & 3, packed_weights, folded_bias,
+            int16_t *wide = (int16_t *)ctx->buf;
+            ed_fc_widen(input_data + b * depth, depth, groups, wide);
+            const ed_fc_run_t run = {wide, wide + 16 * (groups / 4), groups & 3, packed_weights, folded_bias,
                                      quant_params->multiplier, quant_params->shift, 4 * quant_step, out, blocks,
-                                     units - 4 * (blocks - 1), p->output_offset};
+                                     units - 4 * (blocks - 1), p->output_offset, layer.mult, layer.shift,
+                                     layer.round_lo, layer.round_hi};
             ed_fc_run(&run);
             if (clamp)
             {
@@ -254,6 +313,14 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
             continue;
         }
 #endif
+        const int8_t *x = input_data + b * depth;
+        if (depth4 != depth) /* a whole last word: the input row, zero padded */
+        {
+            int8_t *padded = (int8_t *)ctx->buf;
+            memcpy(padded, x, (size_t)depth);
+            memset(padded + depth, 0, (size_t)(depth4 - depth));
+            x = padded;
+        }
         const uint32_t *w = packed_weights;
         for (int32_t blk = 0, o = 0; blk < blocks; blk++, o += 4, w += 4 * groups)
         {
@@ -282,5 +349,5 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
 int32_t ed_fully_connected_s8_get_buffer_size(const cmsis_nn_dims *filter_dims)
 {
     const int32_t depth = filter_dims->n;
-    return (depth & 3) != 0 ? (depth + 3) & ~3 : 0;
+    return 2 * ((depth + 3) & ~3); /* the widened input row (its first bytes: the C path's padded row) */
 }

@@ -116,23 +116,30 @@ def _firmware_dirs() -> tuple[Path, Path, Path]:
     return firmware / "include", firmware / "kernels", firmware / "runtime"
 
 
-def build_qemu(cases: Sequence[KernelCase], out_dir: str | os.PathLike, *, path: str = "dsp") -> Path:
+def build_qemu(cases: Sequence[KernelCase], out_dir: str | os.PathLike, *, path: str = "dsp",
+               rounding: str = "double") -> Path:
     """Compile the cases with the kernels' ``path`` ("dsp" or "portable") for mps2-an386 with the
-    runtime's start-up and the board's linker script; returns the ELF. Raises EdgeDeployError
-    when the toolchain fails."""
+    runtime's start-up and the board's linker script; single rounding with ``rounding="single"``
+    (the cases' expected outputs must be made with the same rounding); returns the ELF. Raises
+    EdgeDeployError when the toolchain fails."""
     from edge_deploy.toolchain import compile_firmware, runtime_sources
 
     if path not in QEMU_PATHS:
         raise ValueError(f"unknown kernel path {path!r}; expected one of {QEMU_PATHS}")
+    if rounding not in ("double", "single"):
+        raise ValueError(f"unknown rounding {rounding!r}; expected 'double' or 'single'")
+    defines: dict[str, str | None] = {"ED_NN_PORTABLE": None} if path == "portable" else {}
+    if rounding == "single":
+        defines["CMSIS_NN_USE_SINGLE_ROUNDING"] = None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "cases.c").write_text(cases_source(cases, target="qemu"))
     include, kernels, runtime = _firmware_dirs()
     sources = [out / "cases.c", *(p for p in runtime_sources(QEMU_BOARD) if p.name != "main.c"),
                *sorted(kernels.glob("*.c"))]
-    build = compile_firmware(QEMU_BOARD, sources, out / f"build-{path}", include_dirs=[include, kernels, runtime],
-                             defines={"ED_NN_PORTABLE": None} if path == "portable" else None,
-                             name=f"kernels-{path}")
+    build = compile_firmware(QEMU_BOARD, sources, out / f"build-{path}-{rounding}",
+                             include_dirs=[include, kernels, runtime], defines=defines or None,
+                             name=f"kernels-{path}-{rounding}")
     return build.elf
 
 
