@@ -137,10 +137,9 @@ def test_fully_connected_single_rounding_on_cortex_m4(qemu_arm, tmp_path):
              _fc(rng, "fc1-60x5-per-tensor-relu", 2, 60, 5, per_channel=False, act=(0, 127), offsets=(3, -20),
                  shifts=(-23, -1), rounding="single"),
              _fc(rng, "fc1-301x17-wide-shifts", 1, 301, 17, shifts=(-23, -1), rounding="single")]
-    # Two firmwares of two cases: the four in one image did not exit on QEMU (not yet understood;
-    # each pair and each case alone passes).
-    for part, group in enumerate((cases[:2], cases[2:])):
-        run = run_qemu(build_qemu(group, tmp_path / str(part), rounding="single"), group)
-        for case, output, status in zip(group, run.outputs, run.statuses):
-            assert status == 0, f"{case.name}: kernel returned an error status"
-            np.testing.assert_array_equal(output, case.expected, err_msg=f"single rounding, case {case.name}")
+    # All four in one image: this register allocation of the harness's loop is the one that ran
+    # on past its table while the semihosting call's r0 was not declared as an output.
+    run = run_qemu(build_qemu(cases, tmp_path, rounding="single"), cases)
+    for case, output, status in zip(cases, run.outputs, run.statuses):
+        assert status == 0, f"{case.name}: kernel returned an error status"
+        np.testing.assert_array_equal(output, case.expected, err_msg=f"single rounding, case {case.name}")
