@@ -58,3 +58,23 @@ def qemu_arm(arm_gcc: str) -> str:
     if path is None:
         pytest.skip("qemu-system-arm is not installed (apt-get install qemu-system-arm)")
     return path
+
+
+@pytest.fixture(scope="module", params=["portable", "dsp"])
+def kernels(request):
+    """The kernels built for the host, each path (tests/kernel_runner.py); skips without gcc."""
+    from kernel_runner import HostKernels
+
+    if shutil.which("gcc") is None:
+        pytest.skip("no host gcc to build the kernels")
+    return HostKernels(request.param)
+
+
+@pytest.fixture(scope="module")
+def kernels_single_rounding():
+    """The DSP path built for the host with single rounding (--rounding litert's)."""
+    from kernel_runner import HostKernels
+
+    if shutil.which("gcc") is None:
+        pytest.skip("no host gcc to build the kernels")
+    return HostKernels("dsp", rounding="single")

@@ -19,6 +19,14 @@ from edge_deploy.testing.cases import KernelCase, kernel_case
 from edge_deploy.testing.harness import KernelRun, build_host, run_host
 
 SANITIZE = os.environ.get("ED_KERNELS_SANITIZE") == "1"
+
+
+def random_requant(rng: np.random.Generator, channels: int, shifts=(-10, 0)) -> tuple[np.ndarray, np.ndarray]:
+    """Random per-channel requantization: Q31 multipliers in [0.5, 1) and shifts in ``shifts``
+    (low inclusive, high exclusive)."""
+    mult = rng.integers(1 << 30, (1 << 31) - 1, channels).astype(np.int32)
+    shift = rng.integers(shifts[0], shifts[1], channels).astype(np.int32)
+    return mult, shift
 _ACT = {"activation": "none"}
 
 

@@ -19,25 +19,11 @@ import sys
 import numpy as np
 import pytest
 
-from kernel_runner import SANITIZE, HostKernels
+from kernel_runner import SANITIZE, random_requant
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="no host gcc to build the kernels")
 
 
-@pytest.fixture(scope="module", params=["portable", "dsp"])
-def kernels(request) -> HostKernels:
-    return HostKernels(request.param)
-
-
-@pytest.fixture(scope="module")
-def kernels_single_rounding() -> HostKernels:
-    return HostKernels("dsp", rounding="single")
-
-
-def _requant(rng, channels, shifts=(-10, 0)):
-    mult = rng.integers(1 << 30, (1 << 31) - 1, channels).astype(np.int32)
-    shift = rng.integers(shifts[0], shifts[1], channels).astype(np.int32)
-    return mult, shift
 
 
 def _depthwise_case(kernels, rng, name, in_shape, mult, kernel_hw, stride=(1, 1), padding=(0, 0, 0, 0),
@@ -47,7 +33,7 @@ def _depthwise_case(kernels, rng, name, in_shape, mult, kernel_hw, stride=(1, 1)
     cout = in_shape[3] * mult
     w = rng.integers(-127, 128, (1, *kernel_hw, cout), dtype=np.int8)
     b = rng.integers(-20000, 20000, cout).astype(np.int32) if bias else None
-    out_mult, out_shift = _requant(rng, cout, shifts)
+    out_mult, out_shift = random_requant(rng, cout, shifts)
     params = dict(input_offset=offsets[0], output_offset=offsets[1], out_mult=out_mult, out_shift=out_shift,
                   stride=stride, padding=padding, dilation=dilation, act_min=act[0], act_max=act[1])
     return kernels.case(kernel, "depthwise_conv2d", [x], params, weights=w, bias=b,
@@ -177,7 +163,7 @@ def _conv_case(kernels, rng, in_shape, cout, kernel_hw, stride=(1, 1), padding=(
     x = rng.integers(-128, 128, in_shape, dtype=np.int8)
     w = rng.integers(-127, 128, (cout, *kernel_hw, in_shape[3]), dtype=np.int8)
     b = rng.integers(-20000, 20000, cout).astype(np.int32) if bias else None
-    out_mult, out_shift = _requant(rng, cout, shifts)
+    out_mult, out_shift = random_requant(rng, cout, shifts)
     params = dict(input_offset=offsets[0], output_offset=offsets[1], out_mult=out_mult, out_shift=out_shift,
                   stride=stride, padding=padding, dilation=dilation, act_min=act[0], act_max=act[1])
     return kernels.case("ed_convolve_s8", "conv2d", [x], params, weights=w, bias=b, attrs={"activation": "none"})
@@ -248,9 +234,9 @@ def _fc_case(kernels, rng, rows, depth, units, per_channel=True, offsets=(-7, 11
     w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
     b = rng.integers(-9000, 9000, units).astype(np.int32) if bias else None
     if per_channel:
-        mult, shift = _requant(rng, units, shifts)
+        mult, shift = random_requant(rng, units, shifts)
     else:
-        mult, shift = _requant(rng, 1, shifts)
+        mult, shift = random_requant(rng, 1, shifts)
         mult, shift = int(mult[0]), int(shift[0])
     params = dict(input_offset=offsets[0], output_offset=offsets[1], out_mult=mult, out_shift=shift,
                   act_min=act[0], act_max=act[1])

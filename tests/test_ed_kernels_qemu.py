@@ -14,14 +14,11 @@ import pytest
 
 from edge_deploy.testing.cases import KernelCase, kernel_case
 from edge_deploy.testing.harness import build_qemu, run_qemu
+from kernel_runner import random_requant
 
 pytestmark = pytest.mark.qemu
 
 
-def _requant(rng, channels, shifts):
-    mult = rng.integers(1 << 30, (1 << 31) - 1, channels).astype(np.int32)
-    shift = rng.integers(shifts[0], shifts[1], channels).astype(np.int32)
-    return mult, shift
 
 
 def _conv(rng, name, in_shape, cout, kernel_hw, stride=(1, 1), padding=(0, 0, 0, 0), offsets=(3, -5),
@@ -30,7 +27,7 @@ def _conv(rng, name, in_shape, cout, kernel_hw, stride=(1, 1), padding=(0, 0, 0,
     w_shape = (1, *kernel_hw, cout) if depthwise else (cout, *kernel_hw, in_shape[3])
     w = rng.integers(-127, 128, w_shape, dtype=np.int8)
     bias = rng.integers(-20000, 20000, cout).astype(np.int32)
-    mult, shift = _requant(rng, cout, shifts)
+    mult, shift = random_requant(rng, cout, shifts)
     params = dict(input_offset=offsets[0], output_offset=offsets[1], out_mult=mult, out_shift=shift, stride=stride,
                   padding=padding, dilation=(1, 1), act_min=act[0], act_max=act[1])
     attrs = {"activation": "none"}
@@ -46,7 +43,7 @@ def _fc(rng, name, rows, depth, units, per_channel=True, offsets=(-7, 11), act=(
     x = rng.integers(-128, 128, (rows, depth), dtype=np.int8)
     w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
     bias = rng.integers(-9000, 9000, units).astype(np.int32)
-    mult, shift = _requant(rng, units if per_channel else 1, shifts)
+    mult, shift = random_requant(rng, units if per_channel else 1, shifts)
     if not per_channel:
         mult, shift = int(mult[0]), int(shift[0])
     params = dict(input_offset=offsets[0], output_offset=offsets[1], out_mult=mult, out_shift=shift,

@@ -28,25 +28,11 @@ from edge_deploy.ops.softmax import softmax_s8
 from edge_deploy.ops.softmax import softmax_params
 from edge_deploy.numerics.fixedpoint import quantize_multiplier, quantize_multiplier_smaller_than_one
 
-from kernel_runner import SANITIZE, HostKernels
+from kernel_runner import SANITIZE, HostKernels, random_requant
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="no host gcc to build the kernels")
 
 
-@pytest.fixture(scope="module", params=["portable", "dsp"])
-def kernels(request) -> HostKernels:
-    return HostKernels(request.param)
-
-
-@pytest.fixture(scope="module")
-def kernels_single_rounding() -> HostKernels:
-    return HostKernels("dsp", rounding="single")
-
-
-def _quant(rng, channels, shift_range=(-10, 1)):
-    mult = rng.integers(1 << 30, (1 << 31) - 1, channels).astype(np.int32)
-    shift = rng.integers(shift_range[0], shift_range[1], channels).astype(np.int32)
-    return mult, shift
 
 
 # (input NHWC, filter OHW(I from input), stride (h, w), padding (t, b, l, r), dilation, offsets)
@@ -68,7 +54,7 @@ def test_convolve_matches_reference(kernels, in_shape, flt, stride, padding, dil
     x = rng.integers(-128, 128, in_shape, dtype=np.int8)
     w = rng.integers(-127, 128, flt + (in_shape[3],), dtype=np.int8)
     bias = rng.integers(-20000, 20000, flt[0]).astype(np.int32)
-    mult, shift = _quant(rng, flt[0])
+    mult, shift = random_requant(rng, flt[0], (-10, 1))
     args = dict(input_offset=offsets[0], output_offset=offsets[1], out_mult=mult, out_shift=shift, stride=stride,
                 padding=padding, dilation=dilation, act_min=-128, act_max=127)
     expected = conv2d_s8(x, w, bias, **args)
@@ -97,7 +83,7 @@ def test_convolve_random_shapes(kernels):
         x = rng.integers(-128, 128, (1, int(rng.integers(kh, 7)), int(rng.integers(kw, 14)), cin), dtype=np.int8)
         w = rng.integers(-127, 128, (cout, kh, kw, cin), dtype=np.int8)
         bias = rng.integers(-3000, 3000, cout).astype(np.int32)
-        mult, shift = _quant(rng, cout)
+        mult, shift = random_requant(rng, cout, (-10, 1))
         args = dict(input_offset=int(rng.integers(-127, 129)), output_offset=int(rng.integers(-128, 128)),
                     out_mult=mult, out_shift=shift, stride=(int(rng.integers(1, 3)), int(rng.integers(1, 4))),
                     padding=tuple(int(v) for v in rng.integers(0, 2, 4)), dilation=(1, int(rng.integers(1, 3))))
@@ -147,7 +133,7 @@ def test_convolve_fast_block_clamps(kernels, act):
     x = rng.integers(-128, 128, (1, 1, 21, 8), dtype=np.int8)
     w = rng.integers(-127, 128, (9, 1, 3, 8), dtype=np.int8)
     bias = rng.integers(-300000, 300000, 9).astype(np.int32)
-    mult, shift = _quant(rng, 9, shift_range=(-12, -5))
+    mult, shift = random_requant(rng, 9, (-12, -5))
     args = dict(input_offset=-3, output_offset=0, out_mult=mult, out_shift=shift, padding=(0, 0, 1, 1),
                 act_min=act[0], act_max=act[1])
     expected = conv2d_s8(x, w, bias, **args)
@@ -159,7 +145,7 @@ def test_convolve_single_rounding(kernels_single_rounding):
     rng = np.random.default_rng(3)
     x = rng.integers(-128, 128, (1, 1, 40, 9), dtype=np.int8)
     w = rng.integers(-127, 128, (6, 1, 3, 9), dtype=np.int8)
-    mult, shift = _quant(rng, 6, (-9, -5))
+    mult, shift = random_requant(rng, 6, (-9, -5))
     args = dict(input_offset=7, output_offset=-4, out_mult=mult, out_shift=shift, padding=(0, 0, 1, 1))
     single = conv2d_s8(x, w, None, rounding="single", **args)
     double = conv2d_s8(x, w, None, rounding="double", **args)
@@ -179,7 +165,7 @@ def test_depthwise_matches_reference(kernels, in_shape, kernel, mult_ch, stride,
     x = rng.integers(-128, 128, in_shape, dtype=np.int8)
     w = rng.integers(-127, 128, (1,) + kernel + (cout,), dtype=np.int8)
     bias = rng.integers(-5000, 5000, cout).astype(np.int32)
-    mult, shift = _quant(rng, cout)
+    mult, shift = random_requant(rng, cout, (-10, 1))
     args = dict(input_offset=128, output_offset=-128, out_mult=mult, out_shift=shift, stride=stride,
                 padding=padding, act_min=-100, act_max=127)
     expected = depthwise_conv2d_s8(x, w, bias, **args)
@@ -196,7 +182,7 @@ def test_fully_connected_matches_reference(kernels, rows, depth, units, per_chan
     w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
     bias = rng.integers(-9000, 9000, units).astype(np.int32)
     if per_channel:
-        mult, shift = _quant(rng, units)
+        mult, shift = random_requant(rng, units, (-10, 1))
     else:
         mult, shift = quantize_multiplier(0.0021)
     args = dict(input_offset=-127, output_offset=127, out_mult=mult, out_shift=shift,

@@ -15,18 +15,13 @@ import pytest
 
 from edge_deploy.kernels import get_kernel
 from edge_deploy.testing.random_layers import random_case
-from kernel_runner import SANITIZE, HostKernels
+from kernel_runner import SANITIZE
 
 LAYERS = [{"lstm": (1, 8, 6, 12)},  # the fixture's shape
           {"lstm": (1, 1, 5, 1)}, {"lstm": (3, 4, 7, 5)}, {"lstm": (2, 3, 1, 9), "time_major": True},
           {"lstm": (1, 6, 4, 8), "cell_clip": 1.5}, {"lstm": (2, 5, 6, 3), "cell_power": -11},
           {"lstm": (1, 2, 33, 17), "time_major": True}, {"lstm": (1, 5, 3, 6), "cell_power": -10},
           {"lstm": (1, 5, 3, 6), "cell_power": -15}]
-
-
-@pytest.fixture(scope="module", params=["portable", "dsp"])
-def kernels(request) -> HostKernels:
-    return HostKernels(request.param)
 
 
 def test_lstm_kernel_matches_the_reference_on_edge_shapes(kernels):

@@ -21,7 +21,7 @@ from edge_deploy.kernels.cost import estimate_cycles
 from edge_deploy.ops.conv2d import conv2d_s8
 from edge_deploy.ops.max_pool2d import max_pool_s8
 from edge_deploy.testing.cases import kernel_case
-from kernel_runner import SANITIZE, HostKernels
+from kernel_runner import SANITIZE
 
 KERNEL, POOL_KERNEL = "ed_convolve_1d_winograd_s8", "ed_convolve_1d_winograd_maxpool2_s8"
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="no host gcc to build the kernels")
@@ -59,13 +59,6 @@ def _case(in_shape, flt, stride, padding, seed=0, *, extreme=False):
     params = dict(input_offset=int(rng.integers(-127, 129)) if not extreme else 128,
                   output_offset=int(rng.integers(-128, 128)), out_mult=mult, out_shift=shift)
     return x, w, bias, params
-
-
-@pytest.fixture(scope="module", params=["portable", "dsp"])
-def kernels(request) -> HostKernels:
-    if shutil.which("gcc") is None:
-        pytest.skip("no host gcc to build the kernels")
-    return HostKernels(request.param)
 
 
 @needs_gcc
