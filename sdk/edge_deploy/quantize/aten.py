@@ -23,7 +23,7 @@ import numpy as np
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.ir.graph import Graph
 from edge_deploy.ops import GraphBuilder, OpDef, all_ops
-from edge_deploy.quantize.torch_common import LoweringBase, Value, fuse_activation, nhwc_shape, producing_op
+from edge_deploy.quantize.torch_common import LoweringBase, Value, fold_batchnorm, fuse_activation, nhwc_shape, producing_op
 
 # Where each PyTorch dimension of a rank-3 / rank-4 tensor sits in the IR's NHWC tensor.
 _IR_AXES = {3: (0, 3, 2), 4: (0, 3, 1, 2)}
@@ -184,30 +184,9 @@ def _hardsigmoid(lowering: AtenLowering, node, shared) -> Value:
 
 def _batch_norm(lowering: AtenLowering, node, shared) -> Value:
     """Fold ``aten.batch_norm`` / ``aten._native_batch_norm_legit_no_training`` into the convolution before it."""
-    builder, label = lowering.builder, lowering.label(node)
-    src = lowering.tensor(node, 0)
-    op = producing_op(builder, src.name)
-    if op is None or op.kind not in ("conv2d", "depthwise_conv2d") or op.attrs["activation"] != "none":
-        raise EdgeDeployError(f"{label}: batch norm can only be folded into a directly preceding convolution")
-    if shared(src.name):
-        raise EdgeDeployError(f"{label}: the convolution before this batch norm has other users; it cannot be "
-                              "folded", "apply the batch norm before branching")
-    mean, var = lowering.weight(node, 3), lowering.weight(node, 4)
-    gamma = lowering.weight(node, 1)
-    beta = lowering.weight(node, 2)
-    gamma = np.ones_like(mean) if gamma is None else gamma
-    beta = np.zeros_like(mean) if beta is None else beta
-    factor = gamma / np.sqrt(var + float(lowering.arg(node, "eps", 1e-5)))
-    w = builder.graph.tensor(op.inputs[1])
-    # Output channels are axis 0 of OHWI and axis 3 of 1HWO.
-    w.data = (w.data * (factor[:, None, None, None] if op.kind == "conv2d" else factor)).astype(np.float32)
-    old_bias = builder.graph.tensor(op.inputs[2]).data if len(op.inputs) > 2 else np.zeros(len(factor))
-    new_bias = ((old_bias - mean) * factor + beta).astype(np.float32)
-    if len(op.inputs) > 2:
-        builder.graph.tensor(op.inputs[2]).data = new_bias
-    else:
-        op.inputs.append(builder.constant(f"{op.name}/bias", new_bias, "float32"))
-    return src
+    return fold_batchnorm(lowering.builder, lowering.tensor(node, 0), shared, lowering.label(node),
+                          lowering.weight(node, 1), lowering.weight(node, 2), lowering.weight(node, 3),
+                          lowering.weight(node, 4), float(lowering.arg(node, "eps", 1e-5)))
 
 
 def _getitem(lowering: AtenLowering, node, shared) -> Value:

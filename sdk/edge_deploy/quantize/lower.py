@@ -22,7 +22,7 @@ import numpy as np
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.ir.graph import Graph
 from edge_deploy.ops import GraphBuilder, OpDef, all_ops
-from edge_deploy.quantize.torch_common import LoweringBase, Value, fuse_activation, nhwc_shape, producing_op, torch_shape_of
+from edge_deploy.quantize.torch_common import LoweringBase, Value, fold_batchnorm, fuse_activation, nhwc_shape, producing_op, torch_shape_of
 
 
 class Lowering(LoweringBase):
@@ -185,26 +185,11 @@ def _lower_module_node(lowering: Lowering, node, module, shared) -> Value:
 
 
 def _fold_batchnorm(builder, bn, src, shared, label) -> Value:
-    op = producing_op(builder, src.name)
-    if op is None or op.kind not in ("conv2d", "depthwise_conv2d") or op.attrs["activation"] != "none":
-        raise EdgeDeployError(f"{label}: BatchNorm can only be folded into a directly preceding convolution")
-    if shared(src.name):
-        raise EdgeDeployError(f"{label}: the convolution before this BatchNorm (or a Dropout / Identity between "
-                              "them) has other users; it cannot be folded", "apply the BatchNorm before branching")
-    gamma = bn.weight.detach().double().numpy() if bn.affine else np.ones(bn.num_features)
-    beta = bn.bias.detach().double().numpy() if bn.affine else np.zeros(bn.num_features)
-    mean, var = bn.running_mean.detach().double().numpy(), bn.running_var.detach().double().numpy()
-    factor = gamma / np.sqrt(var + bn.eps)
-    w = builder.graph.tensor(op.inputs[1])
-    # Output channels are axis 0 of OHWI and axis 3 of 1HWO.
-    w.data = (w.data * (factor[:, None, None, None] if op.kind == "conv2d" else factor)).astype(np.float32)
-    old_bias = builder.graph.tensor(op.inputs[2]).data if len(op.inputs) > 2 else np.zeros(len(factor))
-    new_bias = ((old_bias - mean) * factor + beta).astype(np.float32)
-    if len(op.inputs) > 2:
-        builder.graph.tensor(op.inputs[2]).data = new_bias
-    else:
-        op.inputs.append(builder.constant(f"{op.name}/bias", new_bias, "float32"))
-    return src
+    def param(tensor):
+        return tensor.detach().double().numpy() if tensor is not None else None
+
+    return fold_batchnorm(builder, src, shared, label, param(bn.weight), param(bn.bias), param(bn.running_mean),
+                          param(bn.running_var), float(bn.eps))
 
 
 def _flatten(builder, name, src, label, start_dim=1) -> Value:

@@ -75,6 +75,31 @@ def fuse_activation(builder, name, src, activation, shared, label) -> Value:
     return Value(out, src.torch_shape, src.column_order)
 
 
+def fold_batchnorm(builder, src: Value, shared, label: str, gamma, beta, mean, var, eps: float) -> Value:
+    """Fold a batch norm (float64 per-channel ``gamma`` and ``beta``, None for 1 and 0; running
+    ``mean`` and ``var``) into the convolution producing ``src``, which must have no activation
+    and no other user; the value stays ``src``."""
+    op = producing_op(builder, src.name)
+    if op is None or op.kind not in ("conv2d", "depthwise_conv2d") or op.attrs["activation"] != "none":
+        raise EdgeDeployError(f"{label}: a batch norm can only be folded into a directly preceding convolution")
+    if shared(src.name):
+        raise EdgeDeployError(f"{label}: the convolution before this batch norm (or a Dropout / Identity between "
+                              "them) has other users; it cannot be folded", "apply the batch norm before branching")
+    gamma = np.ones_like(mean) if gamma is None else gamma
+    beta = np.zeros_like(mean) if beta is None else beta
+    factor = gamma / np.sqrt(var + eps)
+    w = builder.graph.tensor(op.inputs[1])
+    # Output channels are axis 0 of OHWI and axis 3 of 1HWO.
+    w.data = (w.data * (factor[:, None, None, None] if op.kind == "conv2d" else factor)).astype(np.float32)
+    old_bias = builder.graph.tensor(op.inputs[2]).data if len(op.inputs) > 2 else np.zeros(len(factor))
+    new_bias = ((old_bias - mean) * factor + beta).astype(np.float32)
+    if len(op.inputs) > 2:
+        builder.graph.tensor(op.inputs[2]).data = new_bias
+    else:
+        op.inputs.append(builder.constant(f"{op.name}/bias", new_bias, "float32"))
+    return src
+
+
 class LoweringBase:
     """What an op module's ``lower_torch`` / ``lower_aten`` gets in both lowerings: the builder,
     the IR value of each node, the error to raise, and the 1-D / 2-D setting helpers."""
