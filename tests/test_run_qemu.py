@@ -49,13 +49,15 @@ def test_tiny_and_ticnn_match_the_reference_on_both_kernel_paths(kernels, qemu_a
 def test_tflite_fixture_builds_and_matches(fixture, qemu_arm, tmp_path, capsys):
     out = tmp_path / "build"
     assert main(["build", str(TFLITE_DIR / f"{fixture}.tflite"), "--board", "mps2-an386", "--out", str(out)]) == 0
-    # Every layer that runs code runs a registered kernel (CMSIS-NN's API or edge-deploy's own).
+    # Every layer that runs code runs a registered kernel (CMSIS-NN's API or edge-deploy's own),
+    # and the generated C calls the kernel the report names.
     from edge_deploy.kernels import all_kernels
 
     names = {spec.name for spec in all_kernels()}
-    layers = json.loads((out / "report.json").read_text())["layers"]
-    assert all(layer["kernel"] in names for layer in layers if layer["kernel"] is not None)
-    assert sum(layer["kernel"] is not None for layer in layers) >= 2
+    layers = [layer for layer in json.loads((out / "report.json").read_text())["layers"] if layer["kernel"]]
+    model_c = (out / "src" / "model.c").read_text()
+    assert len(layers) >= 2 and all(layer["kernel"] in names for layer in layers)
+    assert all(f"{layer['kernel']}(" in model_c for layer in layers)
     capsys.readouterr()
     graph = load_tflite(TFLITE_DIR / f"{fixture}.tflite")
     batch = random_inputs(graph, 5, seed=11)

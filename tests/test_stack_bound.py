@@ -41,8 +41,12 @@ __attribute__((used, section(".vectors"))) void (*const vectors[])(void) = {0, R
 
 
 def _bound(tmp_path, special="0", extra=""):
+    return _bound_of(tmp_path, extra + PROGRAM.replace("SPECIAL", special))
+
+
+def _bound_of(tmp_path, program: str):
     src = tmp_path / "p.c"
-    src.write_text(extra + PROGRAM.replace("SPECIAL", special))
+    src.write_text(program)
     flags = [*arch_flags(load_board("mps2-an386")), "-O2", "-ffunction-sections", "--specs=nano.specs",
              *STACK_USAGE_FLAGS]
     subprocess.run(["arm-none-eabi-gcc", *flags, "-c", str(src), "-o", str(tmp_path / "p.o")], check=True,
@@ -83,3 +87,15 @@ def test_the_bound_covers_the_measured_stack_and_sizes_a_board_qemu_cannot_run(q
     assert static["stack_peak_bytes"] is None
     assert static["stack_static_bound_bytes"] + 256 <= static["stack_bytes"] < board.stack_bytes
     assert static["sections"][".stack"] == static["stack_bytes"]
+
+
+def test_an_indirect_call_with_no_known_target_has_no_bound(tmp_path):
+    # The pointer comes from a number: no object file takes any function's address.
+    with pytest.raises(UnboundedStack, match="calls through a pointer to no function"):
+        _bound_of(tmp_path, r"""
+volatile unsigned where = 0x101;
+__attribute__((noinline)) int jump(void) { return ((int (*)(void))where)(); }
+int main(void) { return jump(); }
+void Reset_Handler(void) { main(); for (;;) {} }
+__attribute__((used, section(".vectors"))) void (*const vectors[])(void) = {0, Reset_Handler};
+""")

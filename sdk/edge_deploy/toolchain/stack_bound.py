@@ -130,8 +130,8 @@ _SUB_SP_REG = re.compile(r"\bsub(?:\.w|s)?\s+sp,\s*(?:sp,\s*)?r\d+")
 _CALL = re.compile(r"\b(?:bl|blx|b|b\.w|b\.n)\s+[0-9a-f]+ <([^>+]+)>")
 
 
-def _register_count(registers: str) -> tuple[int, int]:
-    """``(core registers, bytes)`` of a register list such as ``r4-r7, lr`` or ``d8-d9``."""
+def _register_bytes(registers: str) -> int:
+    """Bytes a push of a register list such as ``r4-r7, lr`` or ``d8-d9`` takes."""
     total = 0
     for part in (p.strip() for p in registers.split(",") if p.strip()):
         size = 8 if part.startswith("d") else 4
@@ -140,7 +140,7 @@ def _register_count(registers: str) -> tuple[int, int]:
             total += (high - low + 1) * size
         else:
             total += size
-    return 0, total
+    return total
 
 
 def library_frames(elf: str | os.PathLike, names: set[str]) -> tuple[dict[str, int | None], dict[str, set[str]]]:
@@ -177,7 +177,7 @@ def library_frames(elf: str | os.PathLike, names: set[str]) -> tuple[dict[str, i
             for pattern in (_PUSH, _VPUSH):
                 found = pattern.search(line)
                 if found:
-                    size += _register_count(found.group(1))[1]
+                    size += _register_bytes(found.group(1))
             found = _SUB_SP.search(line)
             if found:
                 size += int(found.group(1))
@@ -226,7 +226,11 @@ def static_stack_bound(ci_files, elf: str | os.PathLike) -> StackBound:
         return callee if callee in frames else by_plain.get(callee, callee)
 
     def pointer_targets(caller: str) -> list[str]:
-        return sorted(taken_by_file.get(defined_in.get(caller), ())) or every_taken
+        targets = sorted(taken_by_file.get(defined_in.get(caller), ())) or every_taken
+        if not targets:  # the call goes somewhere no object file names: no bound, not a bound of 0
+            raise UnboundedStack(f"'{_plain(caller)}' calls through a pointer to no function the program takes "
+                                 "the address of")
+        return targets
 
     memo: dict[str, tuple[int, list[tuple[str, int]]]] = {}
     active: set[str] = set()
