@@ -1,5 +1,7 @@
 /* Fault reporting: HardFault (and any unexpected exception) sends one FAULT frame with the
- * faulting PC and registers over the link, then stops. The payload is 15 little-endian u32:
+ * faulting PC and registers over the link, then stops. An image without the link (the kernel-case
+ * harness, templates/kernel_cases.c.j2) defines its own ed_fault_emit. The payload is 15
+ * little-endian u32:
  *   pc, lr, sp, xpsr, r0, r1, r2, r3, r12, cfsr, hfsr, mmfar, bfar, exc_return, ipsr
  * where pc..r12 are the registers the core stacked on exception entry.
  *
@@ -15,6 +17,9 @@
 /* Returns only after skipping the probe's BKPT: the caller branched here with LR still holding
  * EXC_RETURN, so returning ends the exception. */
 void ed_fault_report(uint32_t *stacked, uint32_t exc_return) __attribute__((used));
+
+/* Sends the report and never returns. Weak: an image may route it elsewhere. */
+void ed_fault_emit(const uint32_t *report, uint32_t words) __attribute__((noreturn));
 
 #define BKPT_SEMIHOSTING 0xBEABu   /* Thumb encoding of BKPT 0xAB */
 #define HFSR_DEBUGEVT (1u << 31)
@@ -57,7 +62,12 @@ void ed_fault_report(uint32_t *stacked, uint32_t exc_return)
         stacked[0], stacked[1], stacked[2], stacked[3], stacked[4],
         SCB_CFSR, SCB_HFSR, SCB_MMFAR, SCB_BFAR, exc_return, ipsr,
     };
-    ed_frame_send(ED_MSG_FAULT, 0, report, sizeof report);
+    ed_fault_emit(report, sizeof report / sizeof report[0]);
+}
+
+__attribute__((weak)) void ed_fault_emit(const uint32_t *report, uint32_t words)
+{
+    ed_frame_send(ED_MSG_FAULT, 0, report, words * sizeof report[0]);
     ed_link_flush();
     /* Stop here: the host has the report; an emulator runner kills the emulator, a debugger
      * finds the core parked in this loop. */

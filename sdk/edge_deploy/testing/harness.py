@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -111,6 +112,24 @@ def _parse_outputs(text: str, cases: Sequence[KernelCase], where: str) -> tuple[
     return outputs, statuses
 
 
+def _raise_on_fault(text: str, cases: Sequence[KernelCase], elf: str | os.PathLike) -> None:
+    """Raises EdgeDeployError naming the case, the function and the registers when the image
+    printed a fault line (``fault <case> <pc> <lr> <cfsr>``, templates/kernel_cases.c.j2)."""
+    from edge_deploy.elf import read_elf_symbols
+
+    match = re.search(r"fault ([0-9a-f]{8}) ([0-9a-f]{8}) ([0-9a-f]{8}) ([0-9a-f]{8})", text)
+    if match is None:
+        return
+    index, pc, lr, cfsr = (int(v, 16) for v in match.groups())
+    symbols = read_elf_symbols(elf)
+    where = [f"{name} {value:#010x}" + (f" in {func.name}" if (func := symbols.function_at(value)) else "")
+             for name, value in (("pc", pc), ("lr", lr))]
+    case = f"case {index} ({cases[index].name}, {cases[index].kernel.name})" if index < len(cases) else "start-up"
+    raise EdgeDeployError(f"{case} faulted on QEMU: {', '.join(where)}, CFSR {cfsr:#010x}",
+                          hint="the kernel read or wrote outside its buffers or ran an invalid instruction; "
+                          "the CFSR bits name the fault (Armv7-M Architecture Reference Manual, B3.2.15)")
+
+
 def _firmware_dirs() -> tuple[Path, Path, Path]:
     firmware = resource_dir("firmware")
     return firmware / "include", firmware / "kernels", firmware / "runtime"
@@ -154,6 +173,7 @@ def run_qemu(elf: str | os.PathLike, cases: Sequence[KernelCase], *, timeout_s: 
 
     run = run_with_counts(elf, timeout_s=timeout_s)
     # QEMU sends semihosting console output to stderr or stdout depending on its version.
+    _raise_on_fault(run.stdout + run.stderr, cases, elf)
     outputs, statuses = _parse_outputs(run.stdout + run.stderr, cases, "QEMU")
     tallies = per_mark(segment_cycles(run.counts, decode_code(run.counts.code), CortexM4Timing()))
     return KernelRun(outputs, statuses, [tallies[i].instructions if i in tallies else 0 for i in range(len(cases))],
