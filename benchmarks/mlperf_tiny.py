@@ -127,7 +127,10 @@ def measure(model: Path, work: Path, build_args: list[str], label: str) -> dict:
     return {"instructions": zero["instructions"], "cycles_zero_wait": zero["cycles"], "cycles": timed["cycles"],
             "stalls": timed["stalls"], "ms": round(timed["cycles"] / CLOCK_HZ * 1e3, 2),
             "flash_bytes": report["flash_bytes"], "weights_bytes": report["weights_bytes"],
-            "arena_bytes": report["arena_bytes"], "layers": layers, "seconds": round(time.monotonic() - started, 1)}
+            "arena_bytes": report["arena_bytes"], "arena_lower_bound_bytes": report["arena_lower_bound_bytes"],
+            "arena_peak_layer": report["arena_peak_layer"],
+            "arena_peak_op": next(m["op"] for m in report["layers"] if m["short_name"] == report["arena_peak_layer"]),
+            "layers": layers, "seconds": round(time.monotonic() - started, 1)}
 
 
 def by_type(layers: list[dict]) -> dict[str, dict]:
@@ -251,6 +254,8 @@ def _print_model(row: dict) -> None:
         goal = f"  target {t['target']}: {'met' if t['met'] else 'missed'}" if "target" in t else ""
         share = t["cycles_zero_wait"] / row["cycles_zero_wait"]
         print(f"  {name:16s} {t['layers']:2d} layers {t['cycles_zero_wait']:11,d} cycles ({share:5.1%}) {figure}{goal}")
+    print(f"  arena {row['arena_bytes']:,} B (lower bound {row['arena_lower_bound_bytes']:,} B, set by "
+          f"{row['arena_peak_layer']}, a {row['arena_peak_op']})")
     if "check" in row:
         c = row["check"]
         print(f"  run --check on {CHECK_BOARD}: {'passed' if c['passed'] else 'FAILED'} "

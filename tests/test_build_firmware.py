@@ -69,6 +69,15 @@ def test_report_figures_match_the_model(fixture_build):
     assert weights + tables <= report["weights_bytes"] <= weights + tables + 32 * channels and report["macs"] == macs
     assert report["board"] == "mps2-an386" and report["kernels"] == "simd"
     assert report["arena_bytes"] == report["arena_lower_bound_bytes"]
+    # The layer the report names as setting the arena: its int8 input, output and scratch are
+    # the lower bound (up to each buffer's word alignment), and no other layer holds more.
+    def held(layer):
+        return (sum(int(np.prod(s)) for s in layer["input_shapes"]) + int(np.prod(layer["output_shape"]))
+                + layer["scratch_bytes"])
+    coded = [layer for layer in report["layers"] if layer["c_function"]]
+    peak = next(layer for layer in coded if layer["short_name"] == report["arena_peak_layer"])
+    assert report["arena_lower_bound_bytes"] - 12 <= held(peak) <= report["arena_lower_bound_bytes"]
+    assert held(peak) == max(held(layer) for layer in coded)
     sizes = elf_sizes(out / "firmware.elf", load_board("mps2-an386"))
     assert (report["flash_bytes"], report["ram_bytes"]) == (sizes.flash_bytes, sizes.ram_bytes)
     assert report["ram_bytes"] >= report["arena_bytes"] + report["stack_bytes"]

@@ -65,6 +65,9 @@ def test_lower_bound_is_the_busiest_step():
     plan = plan_arena(steps, sizes, model_inputs=["x"], model_outputs=["y"])
     assert plan.lower_bound_bytes == 400 + 1000 + 100  # conv: input, output and scratch
     assert plan.arena_bytes == plan.lower_bound_bytes
+    assert plan.peak_step == "conv" and plan.to_dict()["peak_step"] == "conv"
+    sizes["b"] = 1200  # now pool (a + b) is the busiest step
+    assert plan_arena(steps, sizes, model_inputs=["x"], model_outputs=["y"]).peak_step == "pool"
 
 
 def test_reshape_is_a_view_and_relu_runs_in_place():

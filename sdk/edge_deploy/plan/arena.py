@@ -79,11 +79,19 @@ class ArenaPlan:
     alignment: int = DEFAULT_ALIGNMENT
     tensor_sizes: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def peak_step(self) -> str | None:
+        """The first step at which the live buffers reach the lower bound: the layer that sets
+        the arena's size (None for a plan without steps)."""
+        live = live_bytes(self.buffers, len(self.steps))
+        return next((step.name for step, total in zip(self.steps, live) if total == self.lower_bound_bytes), None)
+
     def to_dict(self) -> dict:
         """JSON-ready summary (sorted, deterministic)."""
         return {
             "arena_bytes": self.arena_bytes,
             "lower_bound_bytes": self.lower_bound_bytes,
+            "peak_step": self.peak_step,
             "alignment": self.alignment,
             "strategy": self.strategy,
             "buffers": [
@@ -163,10 +171,14 @@ def _buffers(steps: Sequence[PlanStep], sizes: Mapping[str, int], model_inputs: 
     return sorted(buffers, key=lambda b: (b.first, b.name))
 
 
+def live_bytes(buffers: Sequence[Buffer], n_steps: int) -> list[int]:
+    """The total size of the buffers alive at each step."""
+    return [sum(b.size for b in buffers if b.first <= i <= b.last) for i in range(max(n_steps, 1))]
+
+
 def lower_bound(buffers: Sequence[Buffer], n_steps: int) -> int:
     """The largest total size of buffers alive at any one step."""
-    return max((sum(b.size for b in buffers if b.first <= i <= b.last) for i in range(max(n_steps, 1))),
-               default=0)
+    return max(live_bytes(buffers, n_steps), default=0)
 
 
 def _first_fit(buffer: Buffer, placed: Sequence[Buffer], from_top: bool, ceiling: int) -> int:
