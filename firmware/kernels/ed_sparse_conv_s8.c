@@ -491,7 +491,10 @@ static void ed_sparse_pool_pairs(const int8_t *conv, int32_t pooled, int32_t cou
 
 /* The sparse convolution; with pool_dims (not NULL) a max pool of window 2 and stride 2 along
  * the row follows it, output_dims are the conv's and output_data is the pool's output. */
-static arm_cmsis_nn_status ed_convolve_sparse(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *p,
+/* Inlined into each entry point with its format and pool known, so an entry point carries only
+ * its own paths and a firmware links only the entry points its layers call (--gc-sections). */
+static inline __attribute__((always_inline)) arm_cmsis_nn_status
+ed_convolve_sparse(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *p,
                                               const cmsis_nn_per_channel_quant_params *quant,
                                               const cmsis_nn_dims *input_dims, const int8_t *input_data,
                                               const cmsis_nn_dims *filter_dims, const ed_sparse_weights_s8 *filter,
