@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from edge_deploy.ir.graph import Graph, Op
-from edge_deploy.numerics.fixedpoint import multiply_by_quantized_multiplier, saturate, wrap_int32
+from edge_deploy.numerics.fixedpoint import ROUNDING_MODES, multiply_by_quantized_multiplier, saturate, wrap_int32
 from edge_deploy.numerics.quant import requant_multipliers
 from edge_deploy.numerics.windows import compute_padding, window_output_size
 from edge_deploy.ops.base import MAX_TENSOR_ELEMENTS, fused_activation_range, op_error
@@ -47,13 +47,60 @@ def check_weights_quantized(graph: Graph, op: Op) -> None:
             raise op_error(op, f"bias '{b.name}' must be a constant int32 tensor")
 
 
-def requant_params(graph: Graph, op: Op) -> dict[str, Any]:
-    """Offsets, per-channel multipliers and shifts and the activation clamp of a weighted op."""
+# The shifts of the C kernels' fast requantization (ed_requant_out_prepare in
+# firmware/kernels/ed_nn_support.h: a non-negative multiplier and a right shift of 1 to 23, the
+# output offset folded into the rounding term); a channel outside it takes the slow general path,
+# and in several kernels then the whole layer does.
+FAST_REQUANT_SHIFTS = range(-23, 0)
+
+
+def requant_params(graph: Graph, op: Op, weight_axis: int) -> dict[str, Any]:
+    """Offsets, per-channel multipliers and shifts and the activation clamp of a weighted op
+    (``weight_axis``: the output-channel axis of its weights). A channel whose weights are all
+    zero outputs a constant; its multiplier and shift are re-expressed on the fast path when some
+    pair gives that constant in both roundings (:func:`constant_channels_on_fast_path`)."""
     x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     mults, shifts = requant_multipliers(x.scale, w.quant.scale, y.scale, y.shape[-1])
     act_min, act_max = fused_activation_range(op, y)
+    if w.quant.scale.size > 1 and w.data is not None:  # per-channel (symmetric) weights: a zero adds nothing
+        weights = np.moveaxis(np.asarray(w.data), weight_axis, 0).reshape(y.shape[-1], -1)
+        bias = (np.asarray(graph.tensor(op.inputs[2]).data, dtype=np.int64).reshape(-1)
+                if len(op.inputs) > 2 and op.inputs[2] else np.zeros(y.shape[-1], dtype=np.int64))
+        mults, shifts = constant_channels_on_fast_path(weights, bias, mults, shifts, y.zero_point, act_min, act_max)
     return {"input_offset": -x.zero_point, "output_offset": y.zero_point, "out_mult": mults,
             "out_shift": shifts, "act_min": act_min, "act_max": act_max}
+
+
+def constant_channels_on_fast_path(weights: np.ndarray, bias: np.ndarray, mults: np.ndarray, shifts: np.ndarray,
+                                   output_offset: int, act_min: int, act_max: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(mults, shifts)`` with each channel whose ``weights`` row is all zero and whose shift is
+    off the fast path given another pair that requantizes its accumulator (the bias alone, in
+    every kernel) to the same output in both roundings. Such channels are common: batch norm
+    folded over a dead channel leaves zero weights, a tiny scale (shifts down to -31) and a bias
+    near +-2^30 (MLPerf Tiny's VWW has them in nine layers). The output is unchanged bit for bit
+    (each candidate is checked with TFLite's arithmetic); a channel with no such pair keeps its
+    own."""
+    mults, shifts = np.array(mults, dtype=np.int32), np.array(shifts, dtype=np.int32)
+    for c in np.flatnonzero(~np.any(weights != 0, axis=1)):
+        if int(shifts[c]) in FAST_REQUANT_SHIFTS and mults[c] >= 0:
+            continue
+        acc = int(bias[c])
+
+        def outputs(m: int, e: int) -> list[int]:
+            return [int(requantize(acc, m, e, output_offset, act_min, act_max, r)) for r in ROUNDING_MODES]
+
+        want = outputs(int(mults[c]), int(shifts[c]))
+        if want[0] != want[1]:
+            continue  # the two roundings disagree on this channel: keep it as it is
+        # Multiplier 0 gives the output offset (clamped); else the pre-offset value d = want -
+        # offset from acc * m / 2^(31 + e), the largest shift first (the finest multiplier).
+        d = want[0] - output_offset
+        candidates = [(0, -1)] + [(int(round(d * 2.0 ** (31 + e) / acc)), -e) for e in range(23, 0, -1) if acc]
+        for m, e in candidates:
+            if 0 <= m < 2**31 and outputs(m, e) == want:
+                mults[c], shifts[c] = m, e
+                break
+    return mults, shifts
 
 
 def requantize(acc, out_mult, out_shift, output_offset, act_min, act_max, rounding) -> np.ndarray:

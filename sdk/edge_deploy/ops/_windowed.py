@@ -44,7 +44,7 @@ class WindowedWeightsOp(OpDef):
 
     def kernel_params(self, graph: Graph, op: Op) -> dict[str, Any]:
         w = graph.tensor(op.inputs[1]).shape
-        return {**requant_params(graph, op), **self._window(graph, op, w[1:3])}
+        return {**requant_params(graph, op, self.weight_axis), **self._window(graph, op, w[1:3])}
 
     def run_int8(self, args: list, params: dict[str, Any]) -> np.ndarray:
         return self.reference(args[0], args[1], args[2] if len(args) > 2 else None, **params)

@@ -82,7 +82,7 @@ class FullyConnected(OpDef):
         check_weights_quantized(graph, op)
 
     def kernel_params(self, graph: Graph, op: Op) -> dict[str, Any]:
-        return {**requant_params(graph, op), "filter_offset": -graph.tensor(op.inputs[1]).zero_point}
+        return {**requant_params(graph, op, self.weight_axis), "filter_offset": -graph.tensor(op.inputs[1]).zero_point}
 
     def run_int8(self, args: list, params: dict[str, Any]) -> np.ndarray:
         return fully_connected_s8(args[0], args[1], args[2] if len(args) > 2 else None, **params)

@@ -100,7 +100,7 @@ class TransposeConv(OpDef):
                 "padding": (top, top, left, left)}
 
     def kernel_params(self, graph: Graph, op: Op) -> dict[str, Any]:
-        return {**requant_params(graph, op), **self.geometry(graph, op)}
+        return {**requant_params(graph, op, self.weight_axis), **self.geometry(graph, op)}
 
     def run_int8(self, args: list, params: dict[str, Any]) -> np.ndarray:
         return transpose_conv_s8(args[0], args[1], args[2] if len(args) > 2 else None, **params)
