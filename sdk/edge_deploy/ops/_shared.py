@@ -93,9 +93,10 @@ def constant_channels_on_fast_path(weights: np.ndarray, bias: np.ndarray, mults:
         if want[0] != want[1]:
             continue  # the two roundings disagree on this channel: keep it as it is
         # Multiplier 0 gives the output offset (clamped); else the pre-offset value d = want -
-        # offset from acc * m / 2^(31 + e), the largest shift first (the finest multiplier).
+        # offset from acc * m / 2^(31 + e), the smallest shift first (kernels whose fast path
+        # takes fewer shifts than FAST_REQUANT_SHIFTS still take it).
         d = want[0] - output_offset
-        candidates = [(0, -1)] + [(int(round(d * 2.0 ** (31 + e) / acc)), -e) for e in range(23, 0, -1) if acc]
+        candidates = [(0, -1)] + [(int(round(d * 2.0 ** (31 + e) / acc)), -e) for e in range(1, 24) if acc]
         for m, e in candidates:
             if 0 <= m < 2**31 and outputs(m, e) == want:
                 mults[c], shifts[c] = m, e
