@@ -7,28 +7,18 @@
 #include "ed_nn_support.h"
 
 #if ED_NN_ASM
-/* One group of four inputs for four rows: the input widened once per row (x0, x2) / (x1, x3) as
- * int16 pairs in one LDRD into r12 / lr, the rows' four weight words in one LDM, eight SXTB16,
- * eight SMLAD (r4-r7 the sums, r8-r11 the weight words, r2 a temporary). */
+/* One group of four inputs for four rows: the input words X = (x0, x2) and Y = (x1 - 128 - 256 x0,
+ * x3 - 128 - 256 x2) in one LDRD into r12 / lr, the rows' four weight words in one LDM; per row
+ * SMLAD of X with the raw word (w0 + 128 + 256 w1, w2 + 128 + 256 w3), SXTB16 ROR 8 (w1, w3) in
+ * place, SMLAD of Y with it: x0 w0 + x1 w1 + x2 w2 + x3 w3 + 128 (x0 + x2) - 128 (w1 + w3).
+ * r4-r7 the sums, r8-r11 the weight words. */
+#define ED_FC_ROW(acc, w)                                                                                              \
+    "smlad " acc ", r12, " w ", " acc "\n\t"                                                                          \
+    "sxtb16 " w ", " w ", ror #8\n\t"                                                                                 \
+    "smlad " acc ", lr, " w ", " acc "\n\t"
 #define ED_FC_GROUP                                                                                                    \
     "ldrd r12, lr, [r0], #8\n\t"                                                                                      \
-    "ldm r1!, {r8-r11}\n\t"                                                                                           \
-    "sxtb16 r2, r8\n\t"                                                                                               \
-    "sxtb16 r8, r8, ror #8\n\t"                                                                                       \
-    "smlad r4, r12, r2, r4\n\t"                                                                                       \
-    "smlad r4, lr, r8, r4\n\t"                                                                                        \
-    "sxtb16 r2, r9\n\t"                                                                                               \
-    "sxtb16 r9, r9, ror #8\n\t"                                                                                       \
-    "smlad r5, r12, r2, r5\n\t"                                                                                       \
-    "smlad r5, lr, r9, r5\n\t"                                                                                        \
-    "sxtb16 r2, r10\n\t"                                                                                              \
-    "sxtb16 r10, r10, ror #8\n\t"                                                                                     \
-    "smlad r6, r12, r2, r6\n\t"                                                                                       \
-    "smlad r6, lr, r10, r6\n\t"                                                                                       \
-    "sxtb16 r2, r11\n\t"                                                                                              \
-    "sxtb16 r11, r11, ror #8\n\t"                                                                                     \
-    "smlad r7, r12, r2, r7\n\t"                                                                                       \
-    "smlad r7, lr, r11, r7\n\t"
+    "ldm r1!, {r8-r11}\n\t" ED_FC_ROW("r4", "r8") ED_FC_ROW("r5", "r9") ED_FC_ROW("r6", "r10") ED_FC_ROW("r7", "r11")
 
 #define ED_ASM_ARG __attribute__((unused))
 
@@ -52,8 +42,9 @@ typedef struct
     int32_t layer_shift;       /* +52, e - 1 */
     uint32_t layer_round_lo;   /* +56, round and offset as ED_FC_REQUANT makes them */
     int32_t layer_round_hi;    /* +60 */
+    int32_t x_term;            /* +64, 128 x the sum of the input's even positions (ed_fc_widen) */
 } ed_fc_run_t;
-_Static_assert(sizeof(ed_fc_run_t) == 64, "ed_fc_run reads ed_fc_run_t by offset");
+_Static_assert(sizeof(ed_fc_run_t) == 68, "ed_fc_run reads ed_fc_run_t by offset");
 
 /* The fast requantization of the sum in register a (right shift e = -shift of 1..23, offset
  * folded), its constants made from mult r8 and shift r9: round = (1 + 2^e) << 30 (single
@@ -123,7 +114,12 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "ldr r0, [r3]\n\t"
         "ldm r2!, {r4-r7}\n\t"
         "str r2, [sp, #8]\n\t"
+        "ldr r2, [r3, #64]\n\t"     /* x_term */
         "ldr r3, [sp, #28]\n\t"
+        "sub r4, r4, r2\n\t"
+        "sub r5, r5, r2\n\t"
+        "sub r6, r6, r2\n\t"
+        "sub r7, r7, r2\n\t"
         "cmp r0, r3\n\t"
         "beq 3f\n\t"
         "2:\n\t"
@@ -189,26 +185,35 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "pop {r4-r11, pc}\n\t");
 }
 
-/* The input row widened for the loop: per group of four inputs (x0, x2) then (x1, x3) as int16,
- * what SXTB16 and SXTB16 ROR 8 make of its word; zeros past depth. */
-static void ed_fc_widen(const int8_t *x, int32_t depth, int32_t groups, int16_t *wide)
+/* One group's two input words for the loop (ED_FC_GROUP): X = (x0, x2) as int16, what SXTB16
+ * makes of the input word, and Y = (x1 - 128 - 256 x0, x3 - 128 - 256 x2), each lane in int16
+ * (-32768 .. 32767 for any int8 inputs), made modulo 2^16 per lane. */
+static inline void ed_fc_widen_group(const int8_t *x, uint32_t *out)
+{
+    out[0] = ed_sxtb16(ed_read_u32(x));
+    out[1] = ((uint32_t)(x[1] - 128 - 256 * x[0]) & 0xffffu) | ((uint32_t)(x[3] - 128 - 256 * x[2]) << 16);
+}
+
+/* The input row widened for the loop, per group of four inputs its two words (zeros past depth);
+ * returns 128 x the sum of the even positions, what the packed weights' encoding adds. */
+static int32_t ed_fc_widen(const int8_t *x, int32_t depth, int32_t groups, int16_t *wide)
 {
     uint32_t *out = (uint32_t *)wide;
     const int32_t whole = depth / 4;
+    int32_t even = 0;
     for (int32_t g = 0; g < whole; g++, x += 4, out += 2)
     {
-        const uint32_t xw = ed_read_u32(x);
-        out[0] = ed_sxtb16(xw);
-        out[1] = ed_sxtb16_ror8(xw);
+        ed_fc_widen_group(x, out);
+        even += x[0] + x[2];
     }
     if (whole < groups) /* the last, partial group */
     {
         int8_t last[4] = {0, 0, 0, 0};
         memcpy(last, x, (size_t)(depth - 4 * whole));
-        const uint32_t xw = ed_read_u32(last);
-        out[0] = ed_sxtb16(xw);
-        out[1] = ed_sxtb16_ror8(xw);
+        ed_fc_widen_group(last, out);
+        even += last[0] + last[2];
     }
+    return 128 * even;
 }
 
 /* What ED_FC_REQUANT makes from a multiplier, a shift of -1..-23 and the output offset, made once
@@ -238,21 +243,37 @@ static ed_fc_layer_t ed_fc_layer(int32_t mult, int32_t shift, int32_t offset)
 }
 #endif
 
-/* acc[0..3] += four rows' dot products with x (the general path). */
+/* acc[0..3] += four rows' sums over x as the Thumb-2 loop makes them (the general path): per
+ * group x0 (w0 + 128) + (x1 - 128) w1 + x2 (w2 + 128) + (x3 - 128) w3, the even bytes of the
+ * packed word read unsigned, the odd ones signed. */
 static void ed_fc_rows4(const int8_t *x, const uint32_t *w, int32_t groups, int32_t *acc)
 {
     for (int32_t g = 0; g < groups; g++, x += 4, w += 4)
     {
-        const uint32_t xw = ed_read_u32(x);
         for (int32_t r = 0; r < 4; r++)
         {
-            for (int32_t i = 0; i < 4; i++)
+            const uint32_t word = w[r];
+            uint32_t sum = (uint32_t)acc[r];
+            for (int32_t i = 0; i < 4; i += 2)
             {
-                const int32_t prod = (int32_t)(int8_t)(xw >> (8 * i)) * (int32_t)(int8_t)(w[r] >> (8 * i));
-                acc[r] = (int32_t)((uint32_t)acc[r] + (uint32_t)prod); /* modulo 2^32, as SMLAD */
+                const int32_t even = x[i] * (int32_t)((word >> (8 * i)) & 0xffu);
+                const int32_t odd = (x[i + 1] - 128) * (int32_t)(int8_t)(word >> (8 * i + 8));
+                sum += (uint32_t)even + (uint32_t)odd; /* modulo 2^32, as SMLAD */
             }
+            acc[r] = (int32_t)sum;
         }
     }
+}
+
+/* 128 x the sum of the even positions of an input row padded with zeros to whole words. */
+static int32_t ed_fc_x_term(const int8_t *x, int32_t depth4)
+{
+    int32_t even = 0;
+    for (int32_t k = 0; k < depth4; k += 2)
+    {
+        even += x[k];
+    }
+    return 128 * even;
 }
 
 arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
@@ -297,11 +318,11 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
         if (all_fast && ctx != NULL && ctx->buf != NULL && ctx->size >= 8 * groups && ((uintptr_t)ctx->buf & 3u) == 0)
         {
             int16_t *wide = (int16_t *)ctx->buf;
-            ed_fc_widen(input_data + b * depth, depth, groups, wide);
+            const int32_t x_term = ed_fc_widen(input_data + b * depth, depth, groups, wide);
             const ed_fc_run_t run = {wide, wide + 16 * (groups / 4), groups & 3, packed_weights, folded_bias,
                                      quant_params->multiplier, quant_params->shift, 4 * quant_step, out, blocks,
                                      units - 4 * (blocks - 1), p->output_offset, layer.mult, layer.shift,
-                                     layer.round_lo, layer.round_hi};
+                                     layer.round_lo, layer.round_hi, x_term};
             ed_fc_run(&run);
             if (clamp)
             {
@@ -322,9 +343,14 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
             x = padded;
         }
         const uint32_t *w = packed_weights;
+        const uint32_t x_term = (uint32_t)ed_fc_x_term(x, depth4);
         for (int32_t blk = 0, o = 0; blk < blocks; blk++, o += 4, w += 4 * groups)
         {
-            int32_t acc[4] = {folded_bias[o], folded_bias[o + 1], folded_bias[o + 2], folded_bias[o + 3]};
+            int32_t acc[4];
+            for (int32_t r = 0; r < 4; r++)
+            {
+                acc[r] = (int32_t)((uint32_t)folded_bias[o + r] - x_term);
+            }
             ed_fc_rows4(x, w, groups, acc);
             const int32_t rows = ed_min_i32(4, units - o);
             for (int32_t r = 0; r < rows; r++)
