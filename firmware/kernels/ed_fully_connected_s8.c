@@ -22,29 +22,31 @@
 
 #define ED_ASM_ARG __attribute__((unused))
 
-/* What the loop over blocks reads (by offset), fixed per input row. */
+/* What the loop over blocks reads, fixed per input row; ed_fc_run copies it to its stack frame
+ * and reads it there by offset (the first six words in one LDM per block). */
 typedef struct
 {
     const int16_t *x;          /* +0, the widened input (ed_fc_widen), word aligned */
-    const int16_t *quads_end;  /* +4, x + 16 * (groups / 4) */
-    int32_t rest;              /* +8, groups % 4 */
-    const uint32_t *w;         /* +12 */
-    const int32_t *bias;       /* +16, padded to blocks of 4 */
-    const int32_t *mult;       /* +20 */
-    const int32_t *shift;      /* +24 */
-    int32_t step;              /* +28, 4 per output (per channel) or 0 (per tensor) */
+    const uint32_t *w;         /* +4 */
+    uint32_t tails;            /* +8, (groups % 4) << 30: bit 31 two groups after the loop, bit 30 one */
+    const int16_t *quads_end;  /* +12, x + 16 * (groups / 4) */
+    int32_t x_term;            /* +16, 128 x the sum of the input's even positions (ed_fc_widen) */
+    const int32_t *bias;       /* +20, padded to blocks of 4 */
+    const int32_t *mult;       /* +24 */
+    const int32_t *shift;      /* +28 */
     int8_t *out;               /* +32 */
     int32_t blocks;            /* +36, >= 1 */
-    int32_t last_rows;         /* +40, rows of the last block (1 to 4) */
-    int32_t offset;            /* +44, output offset */
+    int32_t step;              /* +40, 4 per output (per channel) or 0 (per tensor) */
+    int32_t last_rows;         /* +44, rows of the last block (1 to 4) */
+    int32_t offset;            /* +48, output offset */
     /* Per tensor (step 0) only: the requantization's constants, made once per call. */
-    int32_t layer_mult;        /* +48 */
-    int32_t layer_shift;       /* +52, e - 1 */
-    uint32_t layer_round_lo;   /* +56, round and offset as ED_FC_REQUANT makes them */
-    int32_t layer_round_hi;    /* +60 */
-    int32_t x_term;            /* +64, 128 x the sum of the input's even positions (ed_fc_widen) */
+    int32_t layer_mult;        /* +52 */
+    int32_t layer_shift;       /* +56, e - 1 */
+    uint32_t layer_round_lo;   /* +60, round and offset as ED_FC_REQUANT makes them */
+    int32_t layer_round_hi;    /* +64 */
+    int32_t pad;               /* +68, the frame a multiple of 8 bytes */
 } ed_fc_run_t;
-_Static_assert(sizeof(ed_fc_run_t) == 68, "ed_fc_run reads ed_fc_run_t by offset");
+_Static_assert(sizeof(ed_fc_run_t) == 72, "ed_fc_run reads ed_fc_run_t by offset");
 
 /* The fast requantization of the sum in register a (right shift e = -shift of 1..23, offset
  * folded), its constants made from mult r8 and shift r9: round = (1 + 2^e) << 30 (single
@@ -77,49 +79,45 @@ _Static_assert(sizeof(ed_fc_run_t) == 68, "ed_fc_run reads ed_fc_run_t by offset
     "asr r12, r12, r9\n\t"                                                                                             \
     "ssat " a ", #8, r12\n\t"
 
-/* The same with the layer's constants made by the caller (r8 mult, r9 e - 1, r10 -> round). */
+/* The same with the layer's constants in registers (r8 mult, r9 e - 1, r10 / r11 the round's
+ * low and high words), r12 / lr the 64-bit sum. */
+#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
+#define ED_FC_LAYER_ROUND(a)                                                                                           \
+    "mov r12, r10\n\t"                                                                                                 \
+    "mov lr, r11\n\t"
+#else
+#define ED_FC_LAYER_ROUND(a)                                                                                           \
+    "and r2, " a ", #0x80000000\n\t"                                                                                   \
+    "subs r12, r10, r2\n\t"                                                                                            \
+    "sbc lr, r11, #0\n\t"
+#endif
 #define ED_FC_REQUANT_LAYER(a)                                                                                         \
-    "ldrd r11, r12, [r10]\n\t" ED_FC_SIGN(a)                                                                          \
-    "smlal r11, r12, " a ", r8\n\t"                                                                                   \
-    "asr r12, r12, r9\n\t"                                                                                            \
-    "ssat " a ", #8, r12\n\t"
+    ED_FC_LAYER_ROUND(a)                                                                                               \
+    "smlal r12, lr, " a ", r8\n\t"                                                                                     \
+    "asr lr, lr, r9\n\t"                                                                                               \
+    "ssat " a ", #8, lr\n\t"
 
-/* Every block of four rows of one input row: the sums from the biases (four groups per turn,
- * then two, then one), four requantizations, four bytes stored (fewer in a short last block).
- * Stack: [sp] run, +4 w, +8 bias, +12 mult, +16 shift, +20 out, +24 blocks left, +28 quads_end. */
+/* Every block of four rows of one input row: the sums from the biases less the input term (four
+ * groups per turn, then two, then one), four requantizations, four bytes stored (fewer in a short
+ * last block). The frame is a copy of ed_fc_run_t (w, bias, mult, shift, out, blocks advance). */
 __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_run_t *run)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
-        "sub sp, sp, #32\n\t"
-        "str r0, [sp]\n\t"
-        "ldr r1, [r0, #12]\n\t"
-        "ldr r2, [r0, #16]\n\t"
-        "ldr r3, [r0, #20]\n\t"
-        "str r1, [sp, #4]\n\t"
-        "str r2, [sp, #8]\n\t"
-        "str r3, [sp, #12]\n\t"
-        "ldr r1, [r0, #24]\n\t"
-        "ldr r2, [r0, #32]\n\t"
-        "ldr r3, [r0, #36]\n\t"
-        "str r1, [sp, #16]\n\t"
-        "str r2, [sp, #20]\n\t"
-        "str r3, [sp, #24]\n\t"
-        "ldr r1, [r0, #4]\n\t"
-        "str r1, [sp, #28]\n\t"
+        "sub sp, sp, #72\n\t"
+        "ldm r0!, {r1-r12}\n\t"
+        "stm sp, {r1-r12}\n\t"
+        "ldm r0, {r1-r6}\n\t"
+        "add r0, sp, #48\n\t"
+        "stm r0, {r1-r6}\n\t"
         "1:\n\t"
-        "ldr r3, [sp]\n\t"
-        "ldr r2, [sp, #8]\n\t"
-        "ldr r1, [sp, #4]\n\t"
-        "ldr r0, [r3]\n\t"
-        "ldm r2!, {r4-r7}\n\t"
-        "str r2, [sp, #8]\n\t"
-        "ldr r2, [r3, #64]\n\t"     /* x_term */
-        "ldr r3, [sp, #28]\n\t"
-        "sub r4, r4, r2\n\t"
-        "sub r5, r5, r2\n\t"
-        "sub r6, r6, r2\n\t"
-        "sub r7, r7, r2\n\t"
+        "ldm sp, {r0-r3, r12, lr}\n\t" /* x, w, tails, quads_end, x_term, bias */
+        "ldm lr!, {r4-r7}\n\t"
+        "str lr, [sp, #20]\n\t"
+        "sub r4, r4, r12\n\t"
+        "sub r5, r5, r12\n\t"
+        "sub r6, r6, r12\n\t"
+        "sub r7, r7, r12\n\t"
         "cmp r0, r3\n\t"
         "beq 3f\n\t"
         "2:\n\t"
@@ -127,50 +125,43 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "cmp r0, r3\n\t"
         "bne 2b\n\t"
         "3:\n\t"
-        "ldr r3, [sp]\n\t"
-        "ldr r2, [r3, #8]\n\t"
-        "tst r2, #2\n\t"
-        "beq 7f\n\t"
+        "lsls r2, r2, #1\n\t"         /* C: two groups left, N: one (the loop leaves the flags alone) */
+        "bcc 7f\n\t"
         ED_FC_GROUP ED_FC_GROUP
-        "ldr r3, [sp]\n\t"
-        "ldr r2, [r3, #8]\n\t"
         "7:\n\t"
-        "tst r2, #1\n\t"
-        "beq 4f\n\t"
+        "bpl 4f\n\t"
         ED_FC_GROUP
         "4:\n\t"
         "str r1, [sp, #4]\n\t"        /* w, at the next block */
-        "ldr r2, [sp]\n\t"
-        "ldr r1, [r2, #28]\n\t"       /* step */
+        "ldr r1, [sp, #40]\n\t"       /* step */
         "cmp r1, #0\n\t"
-        "beq 8f\n\t"
-        "ldr lr, [r2, #44]\n\t"       /* offset */
-        "ldr r3, [sp, #12]\n\t"       /* mult */
-        "ldr r0, [sp, #16]\n\t"       /* shift */
-        ED_FC_REQUANT("r4") ED_FC_REQUANT("r5") ED_FC_REQUANT("r6") ED_FC_REQUANT("r7")
-        "str r3, [sp, #12]\n\t"
-        "str r0, [sp, #16]\n\t"
-        "b 9f\n\t"
-        "8:\n\t"                      /* per tensor */
-        "ldrd r8, r9, [r2, #48]\n\t"
-        "add r10, r2, #56\n\t"
+        "bne 8f\n\t"
+        "add r2, sp, #52\n\t"         /* per tensor */
+        "ldm r2, {r8-r11}\n\t"
         ED_FC_REQUANT_LAYER("r4") ED_FC_REQUANT_LAYER("r5") ED_FC_REQUANT_LAYER("r6") ED_FC_REQUANT_LAYER("r7")
-        "9:\n\t"
-        "ldr r2, [sp, #20]\n\t"       /* out */
-        "ldr r3, [sp, #24]\n\t"
-        "subs r3, r3, #1\n\t"
+        "b 9f\n\t"
+        "8:\n\t"                      /* per channel */
+        "ldr lr, [sp, #48]\n\t"       /* offset */
+        "ldr r3, [sp, #24]\n\t"       /* mult */
+        "ldr r0, [sp, #28]\n\t"       /* shift */
+        ED_FC_REQUANT("r4") ED_FC_REQUANT("r5") ED_FC_REQUANT("r6") ED_FC_REQUANT("r7")
         "str r3, [sp, #24]\n\t"
+        "str r0, [sp, #28]\n\t"
+        "9:\n\t"
+        "ldr r2, [sp, #32]\n\t"       /* out */
+        "ldr r3, [sp, #36]\n\t"
+        "subs r3, r3, #1\n\t"
+        "str r3, [sp, #36]\n\t"
         "beq 5f\n\t"
         "strb r4, [r2]\n\t"
         "strb r5, [r2, #1]\n\t"
         "strb r6, [r2, #2]\n\t"
         "strb r7, [r2, #3]\n\t"
         "adds r2, r2, #4\n\t"
-        "str r2, [sp, #20]\n\t"
+        "str r2, [sp, #32]\n\t"
         "b 1b\n\t"
         "5:\n\t"                      /* the last block: its rows */
-        "ldr r3, [sp]\n\t"
-        "ldr r3, [r3, #40]\n\t"
+        "ldr r3, [sp, #44]\n\t"
         "strb r4, [r2]\n\t"
         "cmp r3, #2\n\t"
         "blt 6f\n\t"
@@ -181,17 +172,27 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "beq 6f\n\t"
         "strb r7, [r2, #3]\n\t"
         "6:\n\t"
-        "add sp, sp, #32\n\t"
+        "add sp, sp, #72\n\t"
         "pop {r4-r11, pc}\n\t");
 }
 
-/* One group's two input words for the loop (ED_FC_GROUP): X = (x0, x2) as int16, what SXTB16
- * makes of the input word, and Y = (x1 - 128 - 256 x0, x3 - 128 - 256 x2), each lane in int16
- * (-32768 .. 32767 for any int8 inputs), made modulo 2^16 per lane. */
-static inline void ed_fc_widen_group(const int8_t *x, uint32_t *out)
+static inline uint32_t ed_fc_usub16(uint32_t a, uint32_t b)
 {
-    out[0] = ed_sxtb16(ed_read_u32(x));
-    out[1] = ((uint32_t)(x[1] - 128 - 256 * x[0]) & 0xffffu) | ((uint32_t)(x[3] - 128 - 256 * x[2]) << 16);
+    uint32_t r;
+    __asm__("usub16 %0, %1, %2" : "=r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+}
+
+/* One group's two input words for the loop (ED_FC_GROUP), from its input word (x0 the low byte):
+ * X = (x0, x2) as int16, what SXTB16 makes of it, and Y = (x1 - 128 - 256 x0, x3 - 128 - 256 x2),
+ * each lane in int16 (-32768 .. 32767 for any int8 inputs), made modulo 2^16 per lane (USUB16);
+ * even += x0 + x2. */
+static inline int32_t ed_fc_widen_group(uint32_t xw, uint32_t *out, int32_t even)
+{
+    const uint32_t x02 = ed_sxtb16(xw);
+    out[0] = x02;
+    out[1] = ed_fc_usub16(ed_fc_usub16(ed_sxtb16_ror8(xw), 0x00800080u), (xw << 8) & 0xff00ff00u);
+    return ed_smlad(x02, 0x00010001u, even);
 }
 
 /* The input row widened for the loop, per group of four inputs its two words (zeros past depth);
@@ -203,15 +204,13 @@ static int32_t ed_fc_widen(const int8_t *x, int32_t depth, int32_t groups, int16
     int32_t even = 0;
     for (int32_t g = 0; g < whole; g++, x += 4, out += 2)
     {
-        ed_fc_widen_group(x, out);
-        even += x[0] + x[2];
+        even = ed_fc_widen_group(ed_read_u32(x), out, even);
     }
     if (whole < groups) /* the last, partial group */
     {
         int8_t last[4] = {0, 0, 0, 0};
         memcpy(last, x, (size_t)(depth - 4 * whole));
-        ed_fc_widen_group(last, out);
-        even += last[0] + last[2];
+        even = ed_fc_widen_group(ed_read_u32(last), out, even);
     }
     return 128 * even;
 }
@@ -319,10 +318,10 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
         {
             int16_t *wide = (int16_t *)ctx->buf;
             const int32_t x_term = ed_fc_widen(input_data + b * depth, depth, groups, wide);
-            const ed_fc_run_t run = {wide, wide + 16 * (groups / 4), groups & 3, packed_weights, folded_bias,
-                                     quant_params->multiplier, quant_params->shift, 4 * quant_step, out, blocks,
-                                     units - 4 * (blocks - 1), p->output_offset, layer.mult, layer.shift,
-                                     layer.round_lo, layer.round_hi, x_term};
+            const ed_fc_run_t run = {wide, packed_weights, (uint32_t)(groups & 3) << 30, wide + 16 * (groups / 4),
+                                     x_term, folded_bias, quant_params->multiplier, quant_params->shift, out,
+                                     blocks, 4 * quant_step, units - 4 * (blocks - 1), p->output_offset,
+                                     layer.mult, layer.shift, layer.round_lo, layer.round_hi, 0};
             ed_fc_run(&run);
             if (clamp)
             {
