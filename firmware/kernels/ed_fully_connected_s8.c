@@ -28,8 +28,9 @@ typedef struct
 {
     const int16_t *x;          /* +0, the widened input (ed_fc_widen), word aligned */
     const uint32_t *w;         /* +4 */
-    uint32_t tails;            /* +8, (groups % 4) << 30: bit 31 two groups after the loop, bit 30 one */
-    const int16_t *quads_end;  /* +12, x + 16 * (groups / 4) */
+    uint32_t tails;            /* +8, (groups % 8) << 29 (bits 31, 30, 29: four, two, one group after
+                                * the loop), bit 0 set per channel; 0: the straight path */
+    const int16_t *loop_end;   /* +12, x + 32 * (groups / 8) */
     int32_t x_term;            /* +16, 128 x the sum of the input's even positions (ed_fc_widen) */
     const int32_t *bias;       /* +20, padded to blocks of 4 */
     const int32_t *mult;       /* +24 */
@@ -97,9 +98,12 @@ _Static_assert(sizeof(ed_fc_run_t) == 72, "ed_fc_run reads ed_fc_run_t by offset
     "asr lr, lr, r9\n\t"                                                                                               \
     "ssat " a ", #8, lr\n\t"
 
-/* Every block of four rows of one input row: the sums from the biases less the input term (four
- * groups per turn, then two, then one), four requantizations, four bytes stored (fewer in a short
- * last block). The frame is a copy of ed_fc_run_t (w, bias, mult, shift, out, blocks advance). */
+/* Every block of four rows of one input row: the sums from the biases less the input term (eight
+ * groups per turn, then four, two, one), four requantizations, four bytes stored (fewer in a short
+ * last block). The frame is a copy of ed_fc_run_t (w, bias, mult, shift, out, blocks advance).
+ * The straight path (no tail groups, per tensor) runs on without a taken branch up to the
+ * stores; the tails and the per-channel requantization sit after the function's return, out of
+ * the way of the L4+'s 1 KB instruction cache. */
 __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_run_t *run)
 {
     __asm__ volatile(
@@ -111,7 +115,7 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "add r0, sp, #48\n\t"
         "stm r0, {r1-r6}\n\t"
         "1:\n\t"
-        "ldm sp, {r0-r3, r12, lr}\n\t" /* x, w, tails, quads_end, x_term, bias */
+        "ldm sp, {r0-r3, r12, lr}\n\t" /* x, w, tails, loop_end, x_term, bias */
         "ldm lr!, {r4-r7}\n\t"
         "str lr, [sp, #20]\n\t"
         "sub r4, r4, r12\n\t"
@@ -121,32 +125,17 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "cmp r0, r3\n\t"
         "beq 3f\n\t"
         "2:\n\t"
-        ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP
+        ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP
         "cmp r0, r3\n\t"
         "bne 2b\n\t"
         "3:\n\t"
-        "lsls r2, r2, #1\n\t"         /* C: two groups left, N: one (the loop leaves the flags alone) */
-        "bcc 7f\n\t"
-        ED_FC_GROUP ED_FC_GROUP
-        "7:\n\t"
-        "bpl 4f\n\t"
-        ED_FC_GROUP
-        "4:\n\t"
         "str r1, [sp, #4]\n\t"        /* w, at the next block */
-        "ldr r1, [sp, #40]\n\t"       /* step */
-        "cmp r1, #0\n\t"
-        "bne 8f\n\t"
-        "add r2, sp, #52\n\t"         /* per tensor */
+        "cmp r2, #0\n\t"
+        "bne.w 10f\n\t"               /* tail groups or per channel */
+        "4:\n\t"                      /* per tensor */
+        "add r2, sp, #52\n\t"
         "ldm r2, {r8-r11}\n\t"
         ED_FC_REQUANT_LAYER("r4") ED_FC_REQUANT_LAYER("r5") ED_FC_REQUANT_LAYER("r6") ED_FC_REQUANT_LAYER("r7")
-        "b 9f\n\t"
-        "8:\n\t"                      /* per channel */
-        "ldr lr, [sp, #48]\n\t"       /* offset */
-        "ldr r3, [sp, #24]\n\t"       /* mult */
-        "ldr r0, [sp, #28]\n\t"       /* shift */
-        ED_FC_REQUANT("r4") ED_FC_REQUANT("r5") ED_FC_REQUANT("r6") ED_FC_REQUANT("r7")
-        "str r3, [sp, #24]\n\t"
-        "str r0, [sp, #28]\n\t"
         "9:\n\t"
         "ldr r2, [sp, #32]\n\t"       /* out */
         "ldr r3, [sp, #36]\n\t"
@@ -173,7 +162,30 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "strb r7, [r2, #3]\n\t"
         "6:\n\t"
         "add sp, sp, #72\n\t"
-        "pop {r4-r11, pc}\n\t");
+        "pop {r4-r11, pc}\n\t"
+        "10:\n\t"                     /* the tail groups (the groups leave the flags alone) */
+        "lsls r3, r2, #1\n\t"         /* C: four groups, N: two */
+        "bcc 11f\n\t"
+        ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP
+        "11:\n\t"
+        "bpl 12f\n\t"
+        ED_FC_GROUP ED_FC_GROUP
+        "12:\n\t"
+        "lsls r3, r2, #3\n\t"         /* C: one group */
+        "bcc 13f\n\t"
+        ED_FC_GROUP
+        "13:\n\t"
+        "str r1, [sp, #4]\n\t"
+        "tst r2, #1\n\t"
+        "beq 4b\n\t"
+        "ldr r1, [sp, #40]\n\t"       /* per channel: step */
+        "ldr lr, [sp, #48]\n\t"       /* offset */
+        "ldr r3, [sp, #24]\n\t"       /* mult */
+        "ldr r0, [sp, #28]\n\t"       /* shift */
+        ED_FC_REQUANT("r4") ED_FC_REQUANT("r5") ED_FC_REQUANT("r6") ED_FC_REQUANT("r7")
+        "str r3, [sp, #24]\n\t"
+        "str r0, [sp, #28]\n\t"
+        "b 9b\n\t");
 }
 
 static inline uint32_t ed_fc_usub16(uint32_t a, uint32_t b)
@@ -318,7 +330,8 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
         {
             int16_t *wide = (int16_t *)ctx->buf;
             const int32_t x_term = ed_fc_widen(input_data + b * depth, depth, groups, wide);
-            const ed_fc_run_t run = {wide, packed_weights, (uint32_t)(groups & 3) << 30, wide + 16 * (groups / 4),
+            const ed_fc_run_t run = {wide, packed_weights, ((uint32_t)(groups & 7) << 29) | (quant_step != 0),
+                                     wide + 32 * (groups / 8),
                                      x_term, folded_bias, quant_params->multiplier, quant_params->shift, out,
                                      blocks, 4 * quant_step, units - 4 * (blocks - 1), p->output_offset,
                                      layer.mult, layer.shift, layer.round_lo, layer.round_hi, 0};
