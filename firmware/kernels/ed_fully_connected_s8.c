@@ -188,40 +188,41 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "b 9b\n\t");
 }
 
-static inline uint32_t ed_fc_usub16(uint32_t a, uint32_t b)
+static inline uint32_t ed_fc_rev16(uint32_t x)
 {
     uint32_t r;
-    __asm__("usub16 %0, %1, %2" : "=r"(r) : "r"(a), "r"(b) : "cc");
+    __asm__("rev16 %0, %1" : "=r"(r) : "r"(x));
     return r;
 }
 
 /* One group's two input words for the loop (ED_FC_GROUP), from its input word (x0 the low byte):
- * X = (x0, x2) as int16, what SXTB16 makes of it, and Y = (x1 - 128 - 256 x0, x3 - 128 - 256 x2),
- * each lane in int16 (-32768 .. 32767 for any int8 inputs), made modulo 2^16 per lane (USUB16);
- * even += x0 + x2. */
+ * X = (x0, x2) as int16, what SXTB16 makes of it, and Y = (x1 - 128 - 256 x0, x3 - 128 - 256 x2)
+ * as int16 (in range for any int8 inputs). As x1 - 128 lies in -256 .. -1, each Y lane is the
+ * byte x1 ^ 0x80 under the byte ~x0: REV16 of the input word, then EOR 0xff80ff80. Returns
+ * even + x0 + x2. */
 static inline int32_t ed_fc_widen_group(uint32_t xw, uint32_t *out, int32_t even)
 {
     const uint32_t x02 = ed_sxtb16(xw);
     out[0] = x02;
-    out[1] = ed_fc_usub16(ed_fc_usub16(ed_sxtb16_ror8(xw), 0x00800080u), (xw << 8) & 0xff00ff00u);
+    out[1] = ed_fc_rev16(xw) ^ 0xff80ff80u;
     return ed_smlad(x02, 0x00010001u, even);
 }
 
 /* The input row widened for the loop, per group of four inputs its two words (zeros past depth);
  * returns 128 x the sum of the even positions, what the packed weights' encoding adds. */
-static int32_t ed_fc_widen(const int8_t *x, int32_t depth, int32_t groups, int16_t *wide)
+static int32_t ed_fc_widen(const int8_t *x, int32_t depth, int16_t *wide)
 {
     uint32_t *out = (uint32_t *)wide;
-    const int32_t whole = depth / 4;
+    const int8_t *const end = x + 4 * (depth / 4);
     int32_t even = 0;
-    for (int32_t g = 0; g < whole; g++, x += 4, out += 2)
+    for (; x != end; x += 4, out += 2)
     {
         even = ed_fc_widen_group(ed_read_u32(x), out, even);
     }
-    if (whole < groups) /* the last, partial group */
+    if (depth % 4 != 0) /* the last, partial group */
     {
         int8_t last[4] = {0, 0, 0, 0};
-        memcpy(last, x, (size_t)(depth - 4 * whole));
+        memcpy(last, x, (size_t)(depth % 4));
         even = ed_fc_widen_group(ed_read_u32(last), out, even);
     }
     return 128 * even;
@@ -287,6 +288,19 @@ static int32_t ed_fc_x_term(const int8_t *x, int32_t depth4)
     return 128 * even;
 }
 
+/* 1 when every multiplier is >= 0 and every shift in -23 .. -1 (the fast requantization). */
+static int ed_fc_all_fast(const int32_t *mult, const int32_t *shift, int32_t n)
+{
+    for (int32_t o = 0; o < n; o++)
+    {
+        if (mult[o] < 0 || (uint32_t)(shift[o] + 23) > 22u)
+        {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
                                           const cmsis_nn_fc_params *fc_params,
                                           const cmsis_nn_per_channel_quant_params *quant_params,
@@ -313,12 +327,7 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
         ed_requant_out_prepare(quant_params->multiplier[0], quant_params->shift[0], p->output_offset);
     /* The Thumb-2 loop needs every output on the fast requantization; it saturates to int8 and
      * the activation clamp follows over the row's bytes (the same order as the reference). */
-    int all_fast = 1;
-    for (int32_t o = 0; o < (quant_step ? units : 1); o++)
-    {
-        all_fast = all_fast && quant_params->multiplier[o] >= 0 && quant_params->shift[o] <= -1 &&
-                   quant_params->shift[o] >= -23;
-    }
+    const int all_fast = ed_fc_all_fast(quant_params->multiplier, quant_params->shift, quant_step ? units : 1);
 #if ED_NN_ASM
     const ed_fc_layer_t layer = ed_fc_layer(quant_params->multiplier[0], quant_params->shift[0], p->output_offset);
 #endif
@@ -329,7 +338,7 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
         if (all_fast && ctx != NULL && ctx->buf != NULL && ctx->size >= 8 * groups && ((uintptr_t)ctx->buf & 3u) == 0)
         {
             int16_t *wide = (int16_t *)ctx->buf;
-            const int32_t x_term = ed_fc_widen(input_data + b * depth, depth, groups, wide);
+            const int32_t x_term = ed_fc_widen(input_data + b * depth, depth, wide);
             const ed_fc_run_t run = {wide, packed_weights, ((uint32_t)(groups & 7) << 29) | (quant_step != 0),
                                      wide + 32 * (groups / 8),
                                      x_term, folded_bias, quant_params->multiplier, quant_params->shift, out,
