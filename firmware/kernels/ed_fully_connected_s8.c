@@ -253,6 +253,19 @@ static ed_fc_layer_t ed_fc_layer(int32_t mult, int32_t shift, int32_t offset)
     return (ed_fc_layer_t){mult, e - 1, (uint32_t)round,
                            (int32_t)((uint32_t)(round >> 32) + ((uint32_t)offset << (e - 1)))};
 }
+
+/* 1 when every multiplier is >= 0 and every shift in -23 .. -1 (the fast requantization). */
+static int ed_fc_all_fast(const int32_t *mult, const int32_t *shift, int32_t n)
+{
+    for (int32_t o = 0; o < n; o++)
+    {
+        if (mult[o] < 0 || (uint32_t)(shift[o] + 23) > 22u)
+        {
+            return 0;
+        }
+    }
+    return 1;
+}
 #endif
 
 /* acc[0..3] += four rows' sums over x as the Thumb-2 loop makes them (the general path): per
@@ -288,19 +301,6 @@ static int32_t ed_fc_x_term(const int8_t *x, int32_t depth4)
     return 128 * even;
 }
 
-/* 1 when every multiplier is >= 0 and every shift in -23 .. -1 (the fast requantization). */
-static int ed_fc_all_fast(const int32_t *mult, const int32_t *shift, int32_t n)
-{
-    for (int32_t o = 0; o < n; o++)
-    {
-        if (mult[o] < 0 || (uint32_t)(shift[o] + 23) > 22u)
-        {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
                                           const cmsis_nn_fc_params *fc_params,
                                           const cmsis_nn_per_channel_quant_params *quant_params,
@@ -327,8 +327,8 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
         ed_requant_out_prepare(quant_params->multiplier[0], quant_params->shift[0], p->output_offset);
     /* The Thumb-2 loop needs every output on the fast requantization; it saturates to int8 and
      * the activation clamp follows over the row's bytes (the same order as the reference). */
-    const int all_fast = ed_fc_all_fast(quant_params->multiplier, quant_params->shift, quant_step ? units : 1);
 #if ED_NN_ASM
+    const int all_fast = ed_fc_all_fast(quant_params->multiplier, quant_params->shift, quant_step ? units : 1);
     const ed_fc_layer_t layer = ed_fc_layer(quant_params->multiplier[0], quant_params->shift[0], p->output_offset);
 #endif
     for (int32_t b = 0; b < input_dims->n; b++)
