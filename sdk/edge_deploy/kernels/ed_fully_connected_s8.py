@@ -44,12 +44,14 @@ class EdFullyConnectedS8(KernelSpec):
     header = "ed_fully_connected_packed.h"
     code_bytes = 2560  # 2,460 B measured (arm-none-eabi-size, -O2), rounded up
     # Per input row: each block of four output rows' groups of four inputs (the LDM / SMLAD loop),
-    # each block's call, each output's requantization.
-    cost_terms = ("block_groups", "blocks", "outputs", "calls")
+    # each block (the sums' set-up, the per-tensor requantization, the stores), each group of four
+    # inputs widened, each output of a per-channel layer (its requantization constants made per
+    # output); per call.
+    cost_terms = ("block_groups", "blocks", "input_groups", "channel_outputs", "calls")
     calibration = tuple(fully_connected(d, u, r, **extra) for d, u, r, extra in (
         (640, 128, 1, {}), (128, 128, 1, {}), (128, 8, 1, {}), (8, 128, 1, {}), (128, 640, 1, {}),
         (64, 12, 1, {"per_tensor": True}), (256, 2, 1, {"per_tensor": True}), (448, 100, 1, {}), (301, 17, 1, {}),
-        (64, 64, 2, {"per_tensor": True})))
+        (64, 64, 2, {"per_tensor": True}), (128, 128, 1, {"per_tensor": True}), (640, 128, 1, {"per_tensor": True})))
 
     def _sums(self, call: LayerCall) -> tuple[np.ndarray, np.ndarray]:
         w = np.asarray(call.weights.data, dtype=np.int64)
@@ -70,8 +72,9 @@ class EdFullyConnectedS8(KernelSpec):
     def cost_features(self, call: LayerCall) -> list[float]:
         rows = fc_rows(call)
         units, depth = (int(v) for v in call.weights.shape)
-        blocks = -(-units // 4)
-        return [rows * blocks * -(-depth // 4), rows * blocks, rows * units, 1]
+        blocks, groups = -(-units // 4), -(-depth // 4)
+        per_channel = bool(call.weights.quant.per_channel)
+        return [rows * blocks * groups, rows * blocks, rows * groups, rows * units * per_channel, 1]
 
     def context(self, call: LayerCall) -> KernelContext:
         sums, _ = self._sums(call)
