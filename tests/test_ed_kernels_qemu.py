@@ -39,9 +39,12 @@ def _conv(rng, name, in_shape, cout, kernel_hw, stride=(1, 1), padding=(0, 0, 0,
 
 
 def _fc(rng, name, rows, depth, units, per_channel=True, offsets=(-7, 11), act=(-128, 127),
-        shifts=(-12, -6), rounding="double") -> KernelCase:
+        shifts=(-12, -6), rounding="double", extremes=False) -> KernelCase:
     x = rng.integers(-128, 128, (rows, depth), dtype=np.int8)
     w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
+    if extremes:  # only -128 and 127: the widened input words and the packed weights at their limits
+        x = rng.choice(np.array([-128, 127], dtype=np.int8), (rows, depth))
+        w = rng.choice(np.array([-128, 127], dtype=np.int8), (units, depth))
     bias = rng.integers(-9000, 9000, units).astype(np.int32)
     mult, shift = random_requant(rng, units if per_channel else 1, shifts)
     if not per_channel:
@@ -94,6 +97,9 @@ def _cases() -> list[KernelCase]:
         _fc(rng, "fc-depth-28-tails-only", 1, 28, 4, per_channel=False),  # 7 groups: one loop turn, 2, 1
         _fc(rng, "fc-128x128-relu-floor", 2, 128, 128, act=(-100, 127)),
         _fc(rng, "fc-1x1", 1, 1, 1),
+        _fc(rng, "fc-extremes-per-tensor", 2, 64, 12, per_channel=False, offsets=(128, -3), shifts=(-16, -12),
+            extremes=True),
+        _fc(rng, "fc-extremes-depth-30", 1, 30, 9, offsets=(-127, 5), shifts=(-16, -12), extremes=True),
     ]
 
 

@@ -8,18 +8,29 @@
  * TFLite's reference kernel.
  *
  * The method. The weights of four output rows are interleaved word by word, so one LDM brings
- * the four rows' next four weights; the input row is widened to int16 pairs once per row (in the
- * scratch, as SXTB16 / SXTB16 ROR 8 of each word make them), so one LDRD brings a group's inputs
- * for eight SMLAD. A per-tensor layer's requantization constants are made once per call. The input offset is folded into the bias (the weight zero point must be 0):
+ * the four rows' next four weights. Each word's even bytes are stored plus 128 (as uint8), so
+ * its halfwords read as int16 are w0 + 128 + 256 w1 and w2 + 128 + 256 w3: the raw word is one
+ * SMLAD operand, and one SXTB16 ROR 8 makes the other, (w1, w3). The input row is widened once
+ * per row into the scratch, per group of four inputs two words: X = (x0, x2) and
+ * Y = (x1 - 128 - 256 x0, x3 - 128 - 256 x2) as int16 pairs (in int16 range for every int8 input),
+ * so one LDRD brings a group's inputs; per row and group SMLAD(X, word) + SMLAD(Y, SXTB16 ROR 8 of
+ * word) = x0 w0 + x1 w1 + x2 w2 + x3 w3 + 128 (x0 + x2) - 128 (w1 + w3): one SXTB16 per word,
+ * not two. The weight term is added to the bias at build time, the input term (128 x the sum of
+ * the row's even positions) subtracted from every sum once per input row. A per-tensor layer's
+ * requantization constants are made once per call. The input offset is folded into the bias (the
+ * weight zero point must be 0):
  *
  *     acc[o] = bias[o] + sum_k (x_k + input_offset) * w[o][k] = folded_bias[o] + sum_k x_k * w[o][k]
  *
- * exact in int32 (the build checks it). Then the fast requantization of ed_nn_support.h.
+ * exact in int32 (the build checks it; the loop's partial sums are modulo 2^32). Then the fast
+ * requantization of ed_nn_support.h.
  *
- * Packed weights (uint32 words of four int8, build time): the depth padded with zero weights to
+ * Packed weights (uint32 words of four bytes, build time): the depth padded with zero weights to
  * a multiple of 4, the outputs with zero rows to a multiple of 4; per block of four rows, per
- * group of four inputs, one word per row:  word (b * depth4 / 4 + g) * 4 + r = w[4b + r][4g .. 4g + 3].
- * Folded bias: one int32 per output, zero padded to a multiple of 4 (never NULL).
+ * group of four inputs, one word per row:  word (b * depth4 / 4 + g) * 4 + r holds
+ * w[4b + r][4g .. 4g + 3], bytes 0 and 2 as w + 128 (uint8), bytes 1 and 3 as int8.
+ * Folded bias: one int32 per output, bias + input_offset * sum_k w[o][k] + 128 * sum of the row's
+ * odd-position weights (modulo 2^32), zero padded to a multiple of 4 (never NULL).
  */
 #ifndef ED_FULLY_CONNECTED_PACKED_H
 #define ED_FULLY_CONNECTED_PACKED_H

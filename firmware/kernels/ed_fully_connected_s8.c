@@ -7,53 +7,47 @@
 #include "ed_nn_support.h"
 
 #if ED_NN_ASM
-/* One group of four inputs for four rows: the input widened once per row (x0, x2) / (x1, x3) as
- * int16 pairs in one LDRD into r12 / lr, the rows' four weight words in one LDM, eight SXTB16,
- * eight SMLAD (r4-r7 the sums, r8-r11 the weight words, r2 a temporary). */
+/* One group of four inputs for four rows: the input words X = (x0, x2) and Y = (x1 - 128 - 256 x0,
+ * x3 - 128 - 256 x2) in one LDRD into r12 / lr, the rows' four weight words in one LDM; per row
+ * SMLAD of X with the raw word (w0 + 128 + 256 w1, w2 + 128 + 256 w3), SXTB16 ROR 8 (w1, w3) in
+ * place, SMLAD of Y with it: x0 w0 + x1 w1 + x2 w2 + x3 w3 + 128 (x0 + x2) - 128 (w1 + w3).
+ * r4-r7 the sums, r8-r11 the weight words. */
+#define ED_FC_ROW(acc, w)                                                                                              \
+    "smlad " acc ", r12, " w ", " acc "\n\t"                                                                          \
+    "sxtb16 " w ", " w ", ror #8\n\t"                                                                                 \
+    "smlad " acc ", lr, " w ", " acc "\n\t"
 #define ED_FC_GROUP                                                                                                    \
     "ldrd r12, lr, [r0], #8\n\t"                                                                                      \
-    "ldm r1!, {r8-r11}\n\t"                                                                                           \
-    "sxtb16 r2, r8\n\t"                                                                                               \
-    "sxtb16 r8, r8, ror #8\n\t"                                                                                       \
-    "smlad r4, r12, r2, r4\n\t"                                                                                       \
-    "smlad r4, lr, r8, r4\n\t"                                                                                        \
-    "sxtb16 r2, r9\n\t"                                                                                               \
-    "sxtb16 r9, r9, ror #8\n\t"                                                                                       \
-    "smlad r5, r12, r2, r5\n\t"                                                                                       \
-    "smlad r5, lr, r9, r5\n\t"                                                                                        \
-    "sxtb16 r2, r10\n\t"                                                                                              \
-    "sxtb16 r10, r10, ror #8\n\t"                                                                                     \
-    "smlad r6, r12, r2, r6\n\t"                                                                                       \
-    "smlad r6, lr, r10, r6\n\t"                                                                                       \
-    "sxtb16 r2, r11\n\t"                                                                                              \
-    "sxtb16 r11, r11, ror #8\n\t"                                                                                     \
-    "smlad r7, r12, r2, r7\n\t"                                                                                       \
-    "smlad r7, lr, r11, r7\n\t"
+    "ldm r1!, {r8-r11}\n\t" ED_FC_ROW("r4", "r8") ED_FC_ROW("r5", "r9") ED_FC_ROW("r6", "r10") ED_FC_ROW("r7", "r11")
 
 #define ED_ASM_ARG __attribute__((unused))
 
-/* What the loop over blocks reads (by offset), fixed per input row. */
+/* What the loop over blocks reads, fixed per input row; ed_fc_run copies it to its stack frame
+ * and reads it there by offset (the first six words in one LDM per block). */
 typedef struct
 {
     const int16_t *x;          /* +0, the widened input (ed_fc_widen), word aligned */
-    const int16_t *quads_end;  /* +4, x + 16 * (groups / 4) */
-    int32_t rest;              /* +8, groups % 4 */
-    const uint32_t *w;         /* +12 */
-    const int32_t *bias;       /* +16, padded to blocks of 4 */
-    const int32_t *mult;       /* +20 */
-    const int32_t *shift;      /* +24 */
-    int32_t step;              /* +28, 4 per output (per channel) or 0 (per tensor) */
+    const uint32_t *w;         /* +4 */
+    uint32_t tails;            /* +8, (groups % 8) << 29 (bits 31, 30, 29: four, two, one group after
+                                * the loop), bit 0 set per channel; 0: the straight path */
+    const int16_t *loop_end;   /* +12, x + 32 * (groups / 8) */
+    int32_t x_term;            /* +16, 128 x the sum of the input's even positions (ed_fc_widen) */
+    const int32_t *bias;       /* +20, padded to blocks of 4 */
+    const int32_t *mult;       /* +24 */
+    const int32_t *shift;      /* +28 */
     int8_t *out;               /* +32 */
     int32_t blocks;            /* +36, >= 1 */
-    int32_t last_rows;         /* +40, rows of the last block (1 to 4) */
-    int32_t offset;            /* +44, output offset */
+    int32_t step;              /* +40, 4 per output (per channel) or 0 (per tensor) */
+    int32_t last_rows;         /* +44, rows of the last block (1 to 4) */
+    int32_t offset;            /* +48, output offset */
     /* Per tensor (step 0) only: the requantization's constants, made once per call. */
-    int32_t layer_mult;        /* +48 */
-    int32_t layer_shift;       /* +52, e - 1 */
-    uint32_t layer_round_lo;   /* +56, round and offset as ED_FC_REQUANT makes them */
-    int32_t layer_round_hi;    /* +60 */
+    int32_t layer_mult;        /* +52 */
+    int32_t layer_shift;       /* +56, e - 1 */
+    uint32_t layer_round_lo;   /* +60, round and offset as ED_FC_REQUANT makes them */
+    int32_t layer_round_hi;    /* +64 */
+    int32_t pad;               /* +68, the frame a multiple of 8 bytes */
 } ed_fc_run_t;
-_Static_assert(sizeof(ed_fc_run_t) == 64, "ed_fc_run reads ed_fc_run_t by offset");
+_Static_assert(sizeof(ed_fc_run_t) == 72, "ed_fc_run reads ed_fc_run_t by offset");
 
 /* The fast requantization of the sum in register a (right shift e = -shift of 1..23, offset
  * folded), its constants made from mult r8 and shift r9: round = (1 + 2^e) << 30 (single
@@ -86,95 +80,77 @@ _Static_assert(sizeof(ed_fc_run_t) == 64, "ed_fc_run reads ed_fc_run_t by offset
     "asr r12, r12, r9\n\t"                                                                                             \
     "ssat " a ", #8, r12\n\t"
 
-/* The same with the layer's constants made by the caller (r8 mult, r9 e - 1, r10 -> round). */
+/* The same with the layer's constants in registers (r8 mult, r9 e - 1, r10 / r11 the round's
+ * low and high words), r12 / lr the 64-bit sum. */
+#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
+#define ED_FC_LAYER_ROUND(a)                                                                                           \
+    "mov r12, r10\n\t"                                                                                                 \
+    "mov lr, r11\n\t"
+#else
+#define ED_FC_LAYER_ROUND(a)                                                                                           \
+    "and r2, " a ", #0x80000000\n\t"                                                                                   \
+    "subs r12, r10, r2\n\t"                                                                                            \
+    "sbc lr, r11, #0\n\t"
+#endif
 #define ED_FC_REQUANT_LAYER(a)                                                                                         \
-    "ldrd r11, r12, [r10]\n\t" ED_FC_SIGN(a)                                                                          \
-    "smlal r11, r12, " a ", r8\n\t"                                                                                   \
-    "asr r12, r12, r9\n\t"                                                                                            \
-    "ssat " a ", #8, r12\n\t"
+    ED_FC_LAYER_ROUND(a)                                                                                               \
+    "smlal r12, lr, " a ", r8\n\t"                                                                                     \
+    "asr lr, lr, r9\n\t"                                                                                               \
+    "ssat " a ", #8, lr\n\t"
 
-/* Every block of four rows of one input row: the sums from the biases (four groups per turn,
- * then two, then one), four requantizations, four bytes stored (fewer in a short last block).
- * Stack: [sp] run, +4 w, +8 bias, +12 mult, +16 shift, +20 out, +24 blocks left, +28 quads_end. */
+/* Every block of four rows of one input row: the sums from the biases less the input term (eight
+ * groups per turn, then four, two, one), four requantizations, four bytes stored (fewer in a short
+ * last block). The frame is a copy of ed_fc_run_t (w, bias, mult, shift, out, blocks advance).
+ * The straight path (no tail groups, per tensor) runs on without a taken branch up to the
+ * stores; the tails and the per-channel requantization sit after the function's return, out of
+ * the way of the L4+'s 1 KB instruction cache. */
 __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_run_t *run)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
-        "sub sp, sp, #32\n\t"
-        "str r0, [sp]\n\t"
-        "ldr r1, [r0, #12]\n\t"
-        "ldr r2, [r0, #16]\n\t"
-        "ldr r3, [r0, #20]\n\t"
-        "str r1, [sp, #4]\n\t"
-        "str r2, [sp, #8]\n\t"
-        "str r3, [sp, #12]\n\t"
-        "ldr r1, [r0, #24]\n\t"
-        "ldr r2, [r0, #32]\n\t"
-        "ldr r3, [r0, #36]\n\t"
-        "str r1, [sp, #16]\n\t"
-        "str r2, [sp, #20]\n\t"
-        "str r3, [sp, #24]\n\t"
-        "ldr r1, [r0, #4]\n\t"
-        "str r1, [sp, #28]\n\t"
+        "sub sp, sp, #72\n\t"
+        "ldm r0!, {r1-r12}\n\t"
+        "stm sp, {r1-r12}\n\t"
+        "ldm r0, {r1-r6}\n\t"
+        "add r0, sp, #48\n\t"
+        "stm r0, {r1-r6}\n\t"
         "1:\n\t"
-        "ldr r3, [sp]\n\t"
-        "ldr r2, [sp, #8]\n\t"
-        "ldr r1, [sp, #4]\n\t"
-        "ldr r0, [r3]\n\t"
-        "ldm r2!, {r4-r7}\n\t"
-        "str r2, [sp, #8]\n\t"
-        "ldr r3, [sp, #28]\n\t"
+        "ldm sp, {r0-r3, r12, lr}\n\t" /* x, w, tails, loop_end, x_term, bias */
+        "ldm lr!, {r4-r7}\n\t"
+        "str lr, [sp, #20]\n\t"
+        "sub r4, r4, r12\n\t"
+        "sub r5, r5, r12\n\t"
+        "sub r6, r6, r12\n\t"
+        "sub r7, r7, r12\n\t"
         "cmp r0, r3\n\t"
         "beq 3f\n\t"
         "2:\n\t"
-        ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP
+        ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP
         "cmp r0, r3\n\t"
         "bne 2b\n\t"
         "3:\n\t"
-        "ldr r3, [sp]\n\t"
-        "ldr r2, [r3, #8]\n\t"
-        "tst r2, #2\n\t"
-        "beq 7f\n\t"
-        ED_FC_GROUP ED_FC_GROUP
-        "ldr r3, [sp]\n\t"
-        "ldr r2, [r3, #8]\n\t"
-        "7:\n\t"
-        "tst r2, #1\n\t"
-        "beq 4f\n\t"
-        ED_FC_GROUP
-        "4:\n\t"
         "str r1, [sp, #4]\n\t"        /* w, at the next block */
-        "ldr r2, [sp]\n\t"
-        "ldr r1, [r2, #28]\n\t"       /* step */
-        "cmp r1, #0\n\t"
-        "beq 8f\n\t"
-        "ldr lr, [r2, #44]\n\t"       /* offset */
-        "ldr r3, [sp, #12]\n\t"       /* mult */
-        "ldr r0, [sp, #16]\n\t"       /* shift */
-        ED_FC_REQUANT("r4") ED_FC_REQUANT("r5") ED_FC_REQUANT("r6") ED_FC_REQUANT("r7")
-        "str r3, [sp, #12]\n\t"
-        "str r0, [sp, #16]\n\t"
-        "b 9f\n\t"
-        "8:\n\t"                      /* per tensor */
-        "ldrd r8, r9, [r2, #48]\n\t"
-        "add r10, r2, #56\n\t"
+        "cmp r2, #0\n\t"
+        "bne.w 10f\n\t"               /* tail groups or per channel */
+        "4:\n\t"                      /* per tensor */
+        "add r2, sp, #52\n\t"
+        "ldm r2, {r8-r11}\n\t"
         ED_FC_REQUANT_LAYER("r4") ED_FC_REQUANT_LAYER("r5") ED_FC_REQUANT_LAYER("r6") ED_FC_REQUANT_LAYER("r7")
         "9:\n\t"
-        "ldr r2, [sp, #20]\n\t"       /* out */
-        "ldr r3, [sp, #24]\n\t"
+        "ldr r2, [sp, #32]\n\t"       /* out */
+        "ldr r3, [sp, #36]\n\t"
         "subs r3, r3, #1\n\t"
-        "str r3, [sp, #24]\n\t"
+        "str r3, [sp, #36]\n\t"
         "beq 5f\n\t"
         "strb r4, [r2]\n\t"
         "strb r5, [r2, #1]\n\t"
         "strb r6, [r2, #2]\n\t"
         "strb r7, [r2, #3]\n\t"
         "adds r2, r2, #4\n\t"
-        "str r2, [sp, #20]\n\t"
+        "str r2, [sp, #32]\n\t"
         "b 1b\n\t"
         "5:\n\t"                      /* the last block: its rows */
-        "ldr r3, [sp]\n\t"
-        "ldr r3, [r3, #40]\n\t"
+        "ldr r3, [sp, #44]\n\t"
         "strb r4, [r2]\n\t"
         "cmp r3, #2\n\t"
         "blt 6f\n\t"
@@ -185,30 +161,71 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "beq 6f\n\t"
         "strb r7, [r2, #3]\n\t"
         "6:\n\t"
-        "add sp, sp, #32\n\t"
-        "pop {r4-r11, pc}\n\t");
+        "add sp, sp, #72\n\t"
+        "pop {r4-r11, pc}\n\t"
+        "10:\n\t"                     /* the tail groups (the groups leave the flags alone) */
+        "lsls r3, r2, #1\n\t"         /* C: four groups, N: two */
+        "bcc 11f\n\t"
+        ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP
+        "11:\n\t"
+        "bpl 12f\n\t"
+        ED_FC_GROUP ED_FC_GROUP
+        "12:\n\t"
+        "lsls r3, r2, #3\n\t"         /* C: one group */
+        "bcc 13f\n\t"
+        ED_FC_GROUP
+        "13:\n\t"
+        "str r1, [sp, #4]\n\t"
+        "tst r2, #1\n\t"
+        "beq 4b\n\t"
+        "ldr r1, [sp, #40]\n\t"       /* per channel: step */
+        "ldr lr, [sp, #48]\n\t"       /* offset */
+        "ldr r3, [sp, #24]\n\t"       /* mult */
+        "ldr r0, [sp, #28]\n\t"       /* shift */
+        ED_FC_REQUANT("r4") ED_FC_REQUANT("r5") ED_FC_REQUANT("r6") ED_FC_REQUANT("r7")
+        "str r3, [sp, #24]\n\t"
+        "str r0, [sp, #28]\n\t"
+        "b 9b\n\t");
 }
 
-/* The input row widened for the loop: per group of four inputs (x0, x2) then (x1, x3) as int16,
- * what SXTB16 and SXTB16 ROR 8 make of its word; zeros past depth. */
-static void ed_fc_widen(const int8_t *x, int32_t depth, int32_t groups, int16_t *wide)
+static inline uint32_t ed_fc_rev16(uint32_t x)
+{
+    uint32_t r;
+    __asm__("rev16 %0, %1" : "=r"(r) : "r"(x));
+    return r;
+}
+
+/* One group's two input words for the loop (ED_FC_GROUP), from its input word (x0 the low byte):
+ * X = (x0, x2) as int16, what SXTB16 makes of it, and Y = (x1 - 128 - 256 x0, x3 - 128 - 256 x2)
+ * as int16 (in range for any int8 inputs). As x1 - 128 lies in -256 .. -1, each Y lane is the
+ * byte x1 ^ 0x80 under the byte ~x0: REV16 of the input word, then EOR 0xff80ff80. Returns
+ * even + x0 + x2. */
+static inline int32_t ed_fc_widen_group(uint32_t xw, uint32_t *out, int32_t even)
+{
+    const uint32_t x02 = ed_sxtb16(xw);
+    out[0] = x02;
+    out[1] = ed_fc_rev16(xw) ^ 0xff80ff80u;
+    return ed_smlad(x02, 0x00010001u, even);
+}
+
+/* The input row widened for the loop, per group of four inputs its two words (zeros past depth);
+ * returns 128 x the sum of the even positions, what the packed weights' encoding adds. */
+static int32_t ed_fc_widen(const int8_t *x, int32_t depth, int16_t *wide)
 {
     uint32_t *out = (uint32_t *)wide;
-    const int32_t whole = depth / 4;
-    for (int32_t g = 0; g < whole; g++, x += 4, out += 2)
+    const int8_t *const end = x + 4 * (depth / 4);
+    int32_t even = 0;
+    for (; x != end; x += 4, out += 2)
     {
-        const uint32_t xw = ed_read_u32(x);
-        out[0] = ed_sxtb16(xw);
-        out[1] = ed_sxtb16_ror8(xw);
+        even = ed_fc_widen_group(ed_read_u32(x), out, even);
     }
-    if (whole < groups) /* the last, partial group */
+    if (depth % 4 != 0) /* the last, partial group */
     {
         int8_t last[4] = {0, 0, 0, 0};
-        memcpy(last, x, (size_t)(depth - 4 * whole));
-        const uint32_t xw = ed_read_u32(last);
-        out[0] = ed_sxtb16(xw);
-        out[1] = ed_sxtb16_ror8(xw);
+        memcpy(last, x, (size_t)(depth % 4));
+        even = ed_fc_widen_group(ed_read_u32(last), out, even);
     }
+    return 128 * even;
 }
 
 /* What ED_FC_REQUANT makes from a multiplier, a shift of -1..-23 and the output offset, made once
@@ -236,23 +253,52 @@ static ed_fc_layer_t ed_fc_layer(int32_t mult, int32_t shift, int32_t offset)
     return (ed_fc_layer_t){mult, e - 1, (uint32_t)round,
                            (int32_t)((uint32_t)(round >> 32) + ((uint32_t)offset << (e - 1)))};
 }
+
+/* 1 when every multiplier is >= 0 and every shift in -23 .. -1 (the fast requantization). */
+static int ed_fc_all_fast(const int32_t *mult, const int32_t *shift, int32_t n)
+{
+    for (int32_t o = 0; o < n; o++)
+    {
+        if (mult[o] < 0 || (uint32_t)(shift[o] + 23) > 22u)
+        {
+            return 0;
+        }
+    }
+    return 1;
+}
 #endif
 
-/* acc[0..3] += four rows' dot products with x (the general path). */
+/* acc[0..3] += four rows' sums over x as the Thumb-2 loop makes them (the general path): per
+ * group x0 (w0 + 128) + (x1 - 128) w1 + x2 (w2 + 128) + (x3 - 128) w3, the even bytes of the
+ * packed word read unsigned, the odd ones signed. */
 static void ed_fc_rows4(const int8_t *x, const uint32_t *w, int32_t groups, int32_t *acc)
 {
     for (int32_t g = 0; g < groups; g++, x += 4, w += 4)
     {
-        const uint32_t xw = ed_read_u32(x);
         for (int32_t r = 0; r < 4; r++)
         {
-            for (int32_t i = 0; i < 4; i++)
+            const uint32_t word = w[r];
+            uint32_t sum = (uint32_t)acc[r];
+            for (int32_t i = 0; i < 4; i += 2)
             {
-                const int32_t prod = (int32_t)(int8_t)(xw >> (8 * i)) * (int32_t)(int8_t)(w[r] >> (8 * i));
-                acc[r] = (int32_t)((uint32_t)acc[r] + (uint32_t)prod); /* modulo 2^32, as SMLAD */
+                const int32_t even = x[i] * (int32_t)((word >> (8 * i)) & 0xffu);
+                const int32_t odd = (x[i + 1] - 128) * (int32_t)(int8_t)(word >> (8 * i + 8));
+                sum += (uint32_t)even + (uint32_t)odd; /* modulo 2^32, as SMLAD */
             }
+            acc[r] = (int32_t)sum;
         }
     }
+}
+
+/* 128 x the sum of the even positions of an input row padded with zeros to whole words. */
+static int32_t ed_fc_x_term(const int8_t *x, int32_t depth4)
+{
+    int32_t even = 0;
+    for (int32_t k = 0; k < depth4; k += 2)
+    {
+        even += x[k];
+    }
+    return 128 * even;
 }
 
 arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
@@ -281,13 +327,8 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
         ed_requant_out_prepare(quant_params->multiplier[0], quant_params->shift[0], p->output_offset);
     /* The Thumb-2 loop needs every output on the fast requantization; it saturates to int8 and
      * the activation clamp follows over the row's bytes (the same order as the reference). */
-    int all_fast = 1;
-    for (int32_t o = 0; o < (quant_step ? units : 1); o++)
-    {
-        all_fast = all_fast && quant_params->multiplier[o] >= 0 && quant_params->shift[o] <= -1 &&
-                   quant_params->shift[o] >= -23;
-    }
 #if ED_NN_ASM
+    const int all_fast = ed_fc_all_fast(quant_params->multiplier, quant_params->shift, quant_step ? units : 1);
     const ed_fc_layer_t layer = ed_fc_layer(quant_params->multiplier[0], quant_params->shift[0], p->output_offset);
 #endif
     for (int32_t b = 0; b < input_dims->n; b++)
@@ -297,11 +338,12 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
         if (all_fast && ctx != NULL && ctx->buf != NULL && ctx->size >= 8 * groups && ((uintptr_t)ctx->buf & 3u) == 0)
         {
             int16_t *wide = (int16_t *)ctx->buf;
-            ed_fc_widen(input_data + b * depth, depth, groups, wide);
-            const ed_fc_run_t run = {wide, wide + 16 * (groups / 4), groups & 3, packed_weights, folded_bias,
-                                     quant_params->multiplier, quant_params->shift, 4 * quant_step, out, blocks,
-                                     units - 4 * (blocks - 1), p->output_offset, layer.mult, layer.shift,
-                                     layer.round_lo, layer.round_hi};
+            const int32_t x_term = ed_fc_widen(input_data + b * depth, depth, wide);
+            const ed_fc_run_t run = {wide, packed_weights, ((uint32_t)(groups & 7) << 29) | (quant_step != 0),
+                                     wide + 32 * (groups / 8),
+                                     x_term, folded_bias, quant_params->multiplier, quant_params->shift, out,
+                                     blocks, 4 * quant_step, units - 4 * (blocks - 1), p->output_offset,
+                                     layer.mult, layer.shift, layer.round_lo, layer.round_hi, 0};
             ed_fc_run(&run);
             if (clamp)
             {
@@ -322,9 +364,14 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
             x = padded;
         }
         const uint32_t *w = packed_weights;
+        const uint32_t x_term = (uint32_t)ed_fc_x_term(x, depth4);
         for (int32_t blk = 0, o = 0; blk < blocks; blk++, o += 4, w += 4 * groups)
         {
-            int32_t acc[4] = {folded_bias[o], folded_bias[o + 1], folded_bias[o + 2], folded_bias[o + 3]};
+            int32_t acc[4];
+            for (int32_t r = 0; r < 4; r++)
+            {
+                acc[r] = (int32_t)((uint32_t)folded_bias[o + r] - x_term);
+            }
             ed_fc_rows4(x, w, groups, acc);
             const int32_t rows = ed_min_i32(4, units - o);
             for (int32_t r = 0; r < rows; r++)
