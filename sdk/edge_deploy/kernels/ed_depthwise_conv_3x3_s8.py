@@ -44,7 +44,7 @@ def geometry(call: LayerCall) -> dict[str, int]:
     rows = batches * out_h
     return {"groups": groups * batches, "passes": cout * rows * -(-out_w // 4), "outputs": cout * rows * out_w,
             "channel_rows": cout * rows, "gathered_pairs": groups * batches * gathered_rows * columns // 2,
-            "gathered_rows": groups * batches * gathered_rows, "scratch": 4 * (columns // 2) * 5 * 4}
+            "gathered_rows": groups * batches * gathered_rows, "scratch": 4 * (columns // 2) * 3 * 4}
 
 
 class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
@@ -86,7 +86,7 @@ class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
 
     def facts(self, call: LayerCall) -> dict:
         g = geometry(call)
-        return {"channel_groups": g["groups"], "ring_columns": g["scratch"] // 40}
+        return {"channel_groups": g["groups"], "ring_columns": g["scratch"] // 24}
 
     def context(self, call: LayerCall) -> KernelContext:
         sums, _ = self._sums(call)
