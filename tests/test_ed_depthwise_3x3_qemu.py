@@ -3,7 +3,8 @@ requantization) on QEMU mps2-an386 in both roundings, bit for bit against the re
 requantization's edges (right shifts 1 and 23, output zero points -128 and 127, folded biases on
 either side of the fast path's limit, so one group mixes fast and slow channels), odd widths,
 channels not a multiple of 4, padding on every side, stride 2, the transposed walk, and a clamp
-(the C path). Host builds (portable C and emulated DSP) are in tests/test_ed_kernels_host.py."""
+(the C path), and every ending of a row: passes of four whose last stores 3 or 4 outputs, passes
+of four then a pass of two storing 1 or 2, a pass of two alone. Host builds (portable C and emulated DSP) are in tests/test_ed_kernels_host.py."""
 
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ def _cases(rounding: str) -> list[KernelCase]:
         (("shift-23", (1, 5, 9, 8)), {"shifts": (-23, -23), "offsets": (128, 127)}),
         (("biases-around-the-limit", (1, 4, 6, 8)), {"shifts": (-23, -23), "offsets": (0, 0), "bias": near}),
         (("one-output-column", (1, 5, 3, 4), (1, 1), (1, 1, 0, 0)), {}),
+        (("s2-width-5-pass-of-two-storing-one", (1, 9, 9, 8), (2, 2), (0, 1, 0, 1)), {}),
+        (("s2-width-2-pass-of-two-alone", (1, 5, 4, 4), (2, 2), (0, 1, 0, 1)), {}),
         (("transposed-stride-2", (1, 17, 6, 8), (2, 2), (0, 1, 1, 1)), {"offsets": (-3, 5)}),
         (("relu6-clamp-c-path", (1, 7, 6, 8)), {"act": (-128, 40)}),
     ]]

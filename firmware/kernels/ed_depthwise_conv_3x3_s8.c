@@ -248,10 +248,11 @@ typedef struct
     const ed_dw3_channel_t *k; /* +4: the first channel's constants */
     int8_t *out;               /* +8: the first channel's first output */
     int32_t step;              /* +12: bytes between a channel's outputs */
-    int32_t span;              /* +16: bytes the ring pointer moves over the passes (>= 1 pass) */
+    int32_t span;              /* +16: bytes the ring pointer moves over the passes of four (may be 0) */
     int32_t channels;          /* +20: channels (>= 1), each 1 ring word and 1 constant block on */
     int32_t out_next;          /* +24: bytes from a channel's first output to the next channel's */
-    int32_t last;              /* +28: outputs the last pass stores (1 to 4) */
+    int32_t last;              /* +28: outputs the last pass of four stores (1 to 4) */
+    int32_t tail;              /* +32: outputs of a pass of two after them (0: none, 1 or 2) */
 } ed_dw3_run_t;
 
 /* Naked: the body is basic asm only, so the argument (r0) is marked unused. */
@@ -259,14 +260,16 @@ typedef struct
 
 /* Registers: r0 ring pointer, r1 channel constants, r2 output, r3 step, r4-r7 the four
  * accumulators, r8 / r9 the weight pairs (then mult, k), r10-r12 inputs (then e and a
- * temporary), lr the channel's end pointer. On the stack: [sp, #4] the channel's first ring
- * pointer, [sp, #8] its first output, [sp, #12] channels left, [sp, #16] span, [sp, #20]
- * out_next, [sp, #24] last. */
+ * temporary), lr the end of the channel's passes of four. On the stack: [sp, #4] the channel's
+ * first ring pointer, [sp, #8] its first output, [sp, #12] channels left, [sp, #16] span,
+ * [sp, #20] out_next, [sp, #24] last, [sp, #28] tail. */
 #define ED_DW3_ENTER                                                                                                   \
     "push {r4-r11, lr}\n\t"                                                                                            \
     "sub sp, sp, #32\n\t"                                                                                              \
     "ldr r7, [r0, #28]\n\t"                                                                                            \
     "str r7, [sp, #24]\n\t"                                                                                            \
+    "ldr r7, [r0, #32]\n\t"                                                                                            \
+    "str r7, [sp, #28]\n\t"                                                                                            \
     "ldr r1, [r0, #4]\n\t"                                                                                             \
     "ldr r2, [r0, #8]\n\t"                                                                                             \
     "ldr r3, [r0, #12]\n\t"                                                                                            \
@@ -282,6 +285,8 @@ typedef struct
     "str r2, [sp, #8]\n\t"                                                                                             \
     "ldr lr, [sp, #16]\n\t"                                                                                            \
     "add lr, r0, lr\n\t"                                                                                               \
+    "cmp r0, lr\n\t"                                                                                                   \
+    "beq 4f\n\t" /* no pass of four: the pass of two alone */                                                        \
     "1:\n\t"
 /* Slot 0 of a stride-1 pass, from the bias (r4 feeds r5-r7 before it is overwritten). */
 #define ED_DW3_S1_FIRST                                                                                                \
@@ -349,6 +354,33 @@ typedef struct
     "smlabt r6, r10, r9, r6\n\t"                                                                                       \
     "smlad r7, r10, r8, r7\n\t"                                                                                        \
     "smlabt r7, r11, r9, r7\n\t"
+/* A stride-1 pass of two outputs (r4, r5): per slot pairs A, B at 16 s, 16 s + 48. */
+#define ED_DW3_S1_TAIL_ROW(wo, xo, xo1, s4, s5)                                                                        \
+    "ldr r8, [r1, #" wo "]\n\t"                                                                                        \
+    "ldr r9, [r1, #" wo "+4]\n\t"                                                                                      \
+    "ldr r10, [r0, #" xo "]\n\t"                                                                                       \
+    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                      \
+    "smlad r4, r10, r8, " s4 "\n\t"                                                                                    \
+    "smlatb r5, r10, r8, " s5 "\n\t"                                                                                   \
+    "smlabt r4, r11, r9, r4\n\t"                                                                                       \
+    "smlad r5, r11, r9, r5\n\t"
+#define ED_DW3_S1_TAIL                                                                                                 \
+    "ldr r5, [r1, #24]\n\t" ED_DW3_S1_TAIL_ROW("0", "0", "48", "r5", "r5")                                             \
+        ED_DW3_S1_TAIL_ROW("8", "16", "64", "r4", "r5") ED_DW3_S1_TAIL_ROW("16", "32", "80", "r4", "r5")
+/* A stride-2 pass of two outputs: per slot pairs P0, P1, P2 at 16 s + 48 j. */
+#define ED_DW3_S2_TAIL_ROW(wo, xo, xo1, xo2, s4, s5)                                                                   \
+    "ldr r8, [r1, #" wo "]\n\t"                                                                                        \
+    "ldr r9, [r1, #" wo "+4]\n\t"                                                                                      \
+    "ldr r10, [r0, #" xo "]\n\t"                                                                                       \
+    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                      \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                      \
+    "smlad r4, r10, r8, " s4 "\n\t"                                                                                    \
+    "smlad r5, r11, r8, " s5 "\n\t"                                                                                    \
+    "smlabt r4, r11, r9, r4\n\t"                                                                                       \
+    "smlabt r5, r12, r9, r5\n\t"
+#define ED_DW3_S2_TAIL                                                                                                 \
+    "ldr r5, [r1, #24]\n\t" ED_DW3_S2_TAIL_ROW("0", "0", "48", "96", "r5", "r5")                                       \
+        ED_DW3_S2_TAIL_ROW("8", "16", "64", "112", "r4", "r5") ED_DW3_S2_TAIL_ROW("16", "32", "80", "128", "r4", "r5")
 /* ed_dw3_requant of the doubled sum in `a` (mult r8, k r9, e r10), then SSAT. */
 #if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
 #define ED_DW3_RQ(a)                                                                                                   \
@@ -363,7 +395,7 @@ typedef struct
     "ssat " a ", #8, " a "\n\t"
 #endif
 /* Requantize and store the pass's four outputs, advance the ring pointer, loop. */
-#define ED_DW3_LEAVE(advance)                                                                                          \
+#define ED_DW3_LEAVE(advance, tail)                                                                                          \
     "ldr r8, [r1, #28]\n\t"                                                                                            \
     "ldr r9, [r1, #32]\n\t"                                                                                            \
     "ldr r10, [r1, #36]\n\t"                                                                                           \
@@ -391,6 +423,22 @@ typedef struct
     "cmp r8, #4\n\t"                                                                                                   \
     "it ge\n\t"                                                                                                        \
     "strbge r7, [r12, r3]\n\t"                                                                                         \
+    "ldr r12, [sp, #28]\n\t"                                                                                           \
+    "cmp r12, #0\n\t"                                                                                                  \
+    "beq 6f\n\t"                                                                                                       \
+    "add r2, r2, r3, lsl #2\n\t"                                                                                       \
+    "4:\n\t" /* the pass of two (its inputs at r0, its outputs at r2) */                                          \
+    tail                                                                                                               \
+    "ldr r8, [r1, #28]\n\t"                                                                                            \
+    "ldr r9, [r1, #32]\n\t"                                                                                            \
+    "ldr r10, [r1, #36]\n\t"                                                                                           \
+    "ldr r12, [sp, #28]\n\t"                                                                                           \
+    ED_DW3_RQ("r4") ED_DW3_RQ("r5")                                                                                    \
+    "strb r4, [r2]\n\t"                                                                                                \
+    "cmp r12, #2\n\t"                                                                                                  \
+    "it ge\n\t"                                                                                                        \
+    "strbge r5, [r2, r3]\n\t"                                                                                          \
+    "6:\n\t"                                                                                                           \
     "ldr r0, [sp, #4]\n\t"                                                                                             \
     "ldr r2, [sp, #8]\n\t"                                                                                             \
     "ldr r12, [sp, #20]\n\t"                                                                                           \
@@ -407,13 +455,13 @@ typedef struct
 __attribute__((naked, noinline)) static void ed_dw3_run_s1(ED_DW3_ARG const ed_dw3_run_t *run)
 {
     __asm__ volatile(ED_DW3_ENTER ED_DW3_S1_FIRST ED_DW3_S1_ROW("8", "16", "64", "112")
-                     ED_DW3_S1_ROW("16", "32", "80", "128") ED_DW3_LEAVE("96"));
+                     ED_DW3_S1_ROW("16", "32", "80", "128") ED_DW3_LEAVE("96", ED_DW3_S1_TAIL));
 }
 
 __attribute__((naked, noinline)) static void ed_dw3_run_s2(ED_DW3_ARG const ed_dw3_run_t *run)
 {
     __asm__ volatile(ED_DW3_ENTER ED_DW3_S2_FIRST ED_DW3_S2_ROW("8", "16", "64", "112", "160", "208")
-                     ED_DW3_S2_ROW("16", "32", "80", "128", "176", "224") ED_DW3_LEAVE("192"));
+                     ED_DW3_S2_ROW("16", "32", "80", "128", "176", "224") ED_DW3_LEAVE("192", ED_DW3_S2_TAIL));
 }
 #endif
 
@@ -459,8 +507,11 @@ static void ed_dw3_group_row(const ed_dw3_layer_t *L, const uint32_t *p, const e
     if (fast && L->out_w > 0)
     {
         const int32_t stride2 = L->stride_w == 2, adv = 4 * ED_DW3_PAIR * (stride2 ? 4 : 2); /* bytes */
-        const int32_t passes = (L->out_w + 3) / 4, last = L->out_w - 4 * (passes - 1);
-        const ed_dw3_run_t run = {p, k, out, L->out_col, passes * adv, valid, 1, last};
+        /* Passes of four, the last storing 3 or 4 outputs; or, where the row ends in 1 or 2 more,
+         * whole passes of four and a pass of two. */
+        const int32_t passes = (L->out_w + 3) / 4, last = L->out_w - 4 * (passes - 1), tail = last <= 2;
+        const ed_dw3_run_t run = {p, k, out, L->out_col, (passes - tail) * adv, valid, 1, tail ? 4 : last,
+                                  tail ? last : 0};
         stride2 ? ed_dw3_run_s2(&run) : ed_dw3_run_s1(&run);
         return;
     }
