@@ -91,7 +91,8 @@ typedef struct
     int32_t act_min, act_max;
     uint32_t zp4; /* the input zero point in four bytes */
     /* Pairs k_first <= k < k_last hold an input column (the others stay the zero point, stored
-     * once per call), k_lo <= k < k_hi both of their columns. */
+     * once per call), k_lo <= k < k_hi both of their columns (k_lo - k_first and k_last - k_hi
+     * are 0 or 1: the pairs of the zero point and column 0, of column in_w - 1 and the zero point). */
     int32_t k_first, k_lo, k_hi, k_last;
 } ed_dw3_layer_t;
 
@@ -193,16 +194,27 @@ static __attribute__((noinline)) void ed_dw3_gather(const ed_dw3_layer_t *L, int
     }
     const int8_t *row = L->input + iy * L->in_row + oc0;
     const int32_t pixel = L->in_col, pad = L->pad_left;
-    const int32_t k_lo = valid == 4 ? L->k_lo : k_last, k_hi = valid == 4 ? L->k_hi : k_last;
-    for (; k < k_lo; k++, d += ED_DW3_PAIR)
+    if (valid == 4)
     {
-        const int32_t col = 2 * k - pad;
-        ed_dw3_store_pairs(ed_dw3_word(L, row, col, valid), ed_dw3_word(L, row, col + 1, valid), d);
-    }
-    const int8_t *src = row + (2 * k - pad) * pixel;
-    for (; k < k_hi; k++, d += ED_DW3_PAIR, src += 2 * pixel)
-    {
-        ed_dw3_store_pairs(ed_read_u32(src), ed_read_u32(src + pixel), d);
+        /* At most one pair of the zero point and column 0 (an odd left padding), the pairs inside,
+         * at most one pair of column in_w - 1 and the zero point. */
+        const int32_t k_hi = L->k_hi;
+        if (k < L->k_lo)
+        {
+            ed_dw3_store_pairs(L->zp4, ed_read_u32(row), d);
+            k++;
+            d += ED_DW3_PAIR;
+        }
+        const int8_t *src = row + (2 * k - pad) * pixel;
+        for (; k < k_hi; k++, d += ED_DW3_PAIR, src += 2 * pixel)
+        {
+            ed_dw3_store_pairs(ed_read_u32(src), ed_read_u32(src + pixel), d);
+        }
+        if (k < k_last)
+        {
+            ed_dw3_store_pairs(ed_read_u32(src), L->zp4, d);
+        }
+        return;
     }
     for (; k < k_last; k++, d += ED_DW3_PAIR)
     {
