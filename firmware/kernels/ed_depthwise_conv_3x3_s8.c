@@ -508,34 +508,6 @@ static __attribute__((noinline)) void ed_dw3_channel_row(const ed_dw3_layer_t *L
     }
 }
 
-/* One output row of the group's `valid` channels: p the ring, k the first channel's constants
- * in the row's rotation. With every channel fast and no clamp, one Thumb-2 call runs every pass
- * of every channel (the last pass storing the outputs the row has). */
-static void ed_dw3_group_row(const ed_dw3_layer_t *L, const uint32_t *p, const ed_dw3_channel_t *k,
-                             const ed_requant_out_t *rq, int32_t valid, int fast, int8_t *out)
-{
-    int32_t x = 0;
-#if ED_NN_ASM
-    if (fast && L->out_w > 0)
-    {
-        const int32_t stride2 = L->stride_w == 2, adv = 4 * ED_DW3_PAIR * (stride2 ? 4 : 2); /* bytes */
-        /* Passes of four, the last storing 3 or 4 outputs; or, where the row ends in 1 or 2 more,
-         * whole passes of four and a pass of two. */
-        const int32_t passes = (L->out_w + 3) / 4, last = L->out_w - 4 * (passes - 1), tail = last <= 2;
-        const ed_dw3_run_t run = {p, k, out, L->out_col, (passes - tail) * adv, valid, 1, tail ? 4 : last,
-                                  tail ? last : 0};
-        stride2 ? ed_dw3_run_s2(&run) : ed_dw3_run_s1(&run);
-        return;
-    }
-#else
-    (void)fast;
-#endif
-    for (int32_t i = 0; i < valid; i++)
-    {
-        ed_dw3_channel_row(L, p + i, &k[i], &rq[i], x, out + i);
-    }
-}
-
 /* Halfwords of a word doubled (each fits int16 doubled: an int8 weight). */
 static inline uint32_t ed_dw3_double(uint32_t w)
 {
@@ -557,17 +529,22 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
 {
     ed_requant_out_t rq[4];
     ed_dw3_channel_t k[3][4]; /* per rotation r (slot s meets kernel row (s - r) mod 3), per channel */
-    int fast = L->act_min == -128 && L->act_max == 127;
+    int fast = L->act_min == -128 && L->act_max == 127 && L->out_w > 0;
     for (int32_t i = 0; i < valid; i++)
     {
         const int32_t c = oc0 + i, bias = folded_bias[c];
-        rq[i] = ed_requant_out_prepare(quant->multiplier[c], quant->shift[c], output_offset);
-        const int dbl = rq[i].q.hi_shift >= 0 && bias >= -ED_DW3_BIAS_LIMIT && bias <= ED_DW3_BIAS_LIMIT;
+        const int32_t mult = quant->multiplier[c], e = -quant->shift[c];
+        /* ed_requant_out_prepare's fast path (a right shift of at most 23), a bias within the limit */
+        const int dbl = mult >= 0 && e >= 1 && e <= 23 && bias >= -ED_DW3_BIAS_LIMIT && bias <= ED_DW3_BIAS_LIMIT;
+        if (!dbl)
+        {
+            rq[i] = ed_requant_out_prepare(mult, quant->shift[c], output_offset);
+        }
         const uint32_t *wc = w + 6 * c;
         uint32_t r0a = wc[0], r0b = wc[1], r1a = wc[2], r1b = wc[3], r2a = wc[4], r2b = wc[5];
         ed_dw3_channel_t q;
         q.bias = bias;
-        q.mult = rq[i].q.mult;
+        q.mult = mult;
         q.e = -1;
         q.k = 0;
         if (dbl)
@@ -575,8 +552,8 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
             r0a = ed_dw3_double(r0a), r0b = ed_dw3_double(r0b), r1a = ed_dw3_double(r1a);
             r1b = ed_dw3_double(r1b), r2a = ed_dw3_double(r2a), r2b = ed_dw3_double(r2b);
             q.bias = 2 * bias;
-            q.e = rq[i].q.hi_shift + 1;
-            q.k = (int32_t)((1u << rq[i].q.hi_shift) + ((uint32_t)output_offset << q.e));
+            q.e = e;
+            q.k = (int32_t)((1u << (e - 1)) + ((uint32_t)output_offset << e));
         }
         fast = fast && dbl;
         /* rotation 0: kernel rows 0, 1, 2 in slots 0, 1, 2; rotation 1: 2, 0, 1; rotation 2: 1, 2, 0 */
@@ -597,6 +574,15 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
     int32_t rot = slot;                             /* iy0 mod 3 */
     const int32_t rot_step = ed_dw3_mod3(L->stride_h);
     int8_t *out = L->output + oc0;
+#if ED_NN_ASM
+    /* With every channel fast and no clamp, one Thumb-2 call per output row runs every pass of
+     * every channel: passes of four, the last storing 3 or 4 outputs; or, where the row ends in
+     * 1 or 2 more, whole passes of four and a pass of two. */
+    const int32_t stride2 = L->stride_w == 2, adv = 4 * ED_DW3_PAIR * (stride2 ? 4 : 2); /* bytes */
+    const int32_t passes = (L->out_w + 3) / 4, last = L->out_w - 4 * (passes - 1), tail = last <= 2;
+    ed_dw3_run_t run = {L->ring, k[0], out, L->out_col, (passes - tail) * adv, valid, 1, tail ? 4 : last,
+                        tail ? last : 0};
+#endif
     for (int32_t oy = 0; oy < L->out_h; oy++, iy0 += L->stride_h, out += L->out_row)
     {
         if (next < iy0)
@@ -609,7 +595,21 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
             ed_dw3_gather(L, next, oc0, valid, L->ring + 4 * slot);
             slot = slot == 2 ? 0 : slot + 1;
         }
-        ed_dw3_group_row(L, L->ring, k[rot], rq, valid, fast, out);
+#if ED_NN_ASM
+        if (fast)
+        {
+            run.k = k[rot];
+            run.out = out;
+            stride2 ? ed_dw3_run_s2(&run) : ed_dw3_run_s1(&run);
+        }
+        else
+#endif
+        {
+            for (int32_t i = 0; i < valid; i++)
+            {
+                ed_dw3_channel_row(L, L->ring + i, &k[rot][i], &rq[i], 0, out + i);
+            }
+        }
         rot += rot_step;
         rot = rot >= 3 ? rot - 3 : rot;
     }
