@@ -261,10 +261,9 @@ typedef struct
     int8_t *out;               /* +8: the first channel's first output */
     int32_t step;              /* +12: bytes between a channel's outputs */
     int32_t span;              /* +16: bytes the ring pointer moves over the passes of four (may be 0) */
-    int32_t channels;          /* +20: channels (>= 1), each 1 ring word and 1 constant block on */
-    int32_t out_next;          /* +24: bytes from a channel's first output to the next channel's */
-    int32_t last;              /* +28: outputs the last pass of four stores (1 to 4) */
-    int32_t tail;              /* +32: outputs of a pass of two after them (0: none, 1 or 2) */
+    int32_t channels;          /* +20: channels (>= 1), each 1 ring word, 1 constant block, 1 output on */
+    int32_t last;              /* +24: outputs the last pass of four stores (3 or 4) */
+    int32_t tail;              /* +28: outputs of a pass of two after them (0: none, 1 or 2) */
 } ed_dw3_run_t;
 
 /* Naked: the body is basic asm only, so the argument (r0) is marked unused. */
@@ -273,25 +272,25 @@ typedef struct
 /* Registers: r0 ring pointer, r1 channel constants, r2 output, r3 step, r4-r7 the four
  * accumulators, r8 / r9 the weight pairs (then mult, k), r10-r12 inputs (then e and a
  * temporary), lr the end of the channel's passes of four. On the stack: [sp, #4] the channel's
- * first ring pointer, [sp, #8] its first output, [sp, #12] channels left, [sp, #16] span,
- * [sp, #20] out_next, [sp, #24] last, [sp, #28] tail. */
+ * first ring pointer, [sp, #8] its first output, [sp, #12] the end of the constant blocks,
+ * [sp, #16] span, [sp, #24] last, [sp, #28] tail. */
 #define ED_DW3_ENTER                                                                                                   \
     "push {r4-r11, lr}\n\t"                                                                                            \
     "sub sp, sp, #32\n\t"                                                                                              \
-    "ldr r7, [r0, #28]\n\t"                                                                                            \
-    "str r7, [sp, #24]\n\t"                                                                                            \
-    "ldr r7, [r0, #32]\n\t"                                                                                            \
-    "str r7, [sp, #28]\n\t"                                                                                            \
     "ldr r1, [r0, #4]\n\t"                                                                                             \
     "ldr r2, [r0, #8]\n\t"                                                                                             \
     "ldr r3, [r0, #12]\n\t"                                                                                            \
     "ldr r4, [r0, #16]\n\t"                                                                                            \
     "ldr r5, [r0, #20]\n\t"                                                                                            \
     "ldr r6, [r0, #24]\n\t"                                                                                            \
+    "ldr r7, [r0, #28]\n\t"                                                                                            \
     "ldr r0, [r0]\n\t"                                                                                                 \
     "str r4, [sp, #16]\n\t"                                                                                            \
+    "str r6, [sp, #24]\n\t"                                                                                            \
+    "str r7, [sp, #28]\n\t"                                                                                            \
+    "add r5, r5, r5, lsl #2\n\t"                                                                                       \
+    "add r5, r1, r5, lsl #3\n\t"                                                                                       \
     "str r5, [sp, #12]\n\t"                                                                                            \
-    "str r6, [sp, #20]\n\t"                                                                                            \
     "2:\n\t"                                                                                                           \
     "str r0, [sp, #4]\n\t"                                                                                             \
     "str r2, [sp, #8]\n\t"                                                                                             \
@@ -425,16 +424,12 @@ typedef struct
     "3:\n\t" /* the channel's last pass: its first `last` outputs */                                                 \
     "ldr r8, [sp, #24]\n\t"                                                                                            \
     "strb r4, [r2]\n\t"                                                                                                \
+    "strb r5, [r2, r3]\n\t"                                                                                            \
     "add r12, r2, r3, lsl #1\n\t"                                                                                      \
-    "cmp r8, #2\n\t"                                                                                                   \
-    "it ge\n\t"                                                                                                        \
-    "strbge r5, [r2, r3]\n\t"                                                                                          \
-    "cmp r8, #3\n\t"                                                                                                   \
-    "it ge\n\t"                                                                                                        \
-    "strbge r6, [r12]\n\t"                                                                                             \
+    "strb r6, [r12]\n\t"                                                                                               \
     "cmp r8, #4\n\t"                                                                                                   \
-    "it ge\n\t"                                                                                                        \
-    "strbge r7, [r12, r3]\n\t"                                                                                         \
+    "it eq\n\t"                                                                                                        \
+    "strbeq r7, [r12, r3]\n\t"                                                                                         \
     "ldr r12, [sp, #28]\n\t"                                                                                           \
     "cmp r12, #0\n\t"                                                                                                  \
     "beq 6f\n\t"                                                                                                       \
@@ -453,13 +448,11 @@ typedef struct
     "6:\n\t"                                                                                                           \
     "ldr r0, [sp, #4]\n\t"                                                                                             \
     "ldr r2, [sp, #8]\n\t"                                                                                             \
-    "ldr r12, [sp, #20]\n\t"                                                                                           \
-    "add r0, r0, #4\n\t"                                                                                               \
-    "add r2, r2, r12\n\t"                                                                                              \
-    "add r1, r1, #40\n\t"                                                                                              \
     "ldr r12, [sp, #12]\n\t"                                                                                           \
-    "subs r12, r12, #1\n\t"                                                                                            \
-    "str r12, [sp, #12]\n\t"                                                                                           \
+    "add r1, r1, #40\n\t"                                                                                              \
+    "add r0, r0, #4\n\t"                                                                                               \
+    "add r2, r2, #1\n\t"                                                                                               \
+    "cmp r1, r12\n\t"                                                                                                  \
     "bne 2b\n\t"                                                                                                       \
     "add sp, sp, #32\n\t"                                                                                              \
     "pop {r4-r11, pc}\n\t"
@@ -580,7 +573,7 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
      * 1 or 2 more, whole passes of four and a pass of two. */
     const int32_t stride2 = L->stride_w == 2, adv = 4 * ED_DW3_PAIR * (stride2 ? 4 : 2); /* bytes */
     const int32_t passes = (L->out_w + 3) / 4, last = L->out_w - 4 * (passes - 1), tail = last <= 2;
-    ed_dw3_run_t run = {L->ring, k[0], out, L->out_col, (passes - tail) * adv, valid, 1, tail ? 4 : last,
+    ed_dw3_run_t run = {L->ring, k[0], out, L->out_col, (passes - tail) * adv, valid, tail ? 4 : last,
                         tail ? last : 0};
 #endif
     for (int32_t oy = 0; oy < L->out_h; oy++, iy0 += L->stride_h, out += L->out_row)
