@@ -4,7 +4,8 @@ requantization's edges (right shifts 1 and 23, output zero points -128 and 127, 
 either side of the fast path's limit, so one group mixes fast and slow channels), odd widths,
 channels not a multiple of 4, padding on every side, stride 2, the transposed walk, and a clamp
 (the C path), and every ending of a row: passes of four whose last stores 3 or 4 outputs, passes
-of four then a pass of two storing 1 or 2, a pass of two alone. Host builds (portable C and emulated DSP) are in tests/test_ed_kernels_host.py."""
+of four then a pass of two storing 1 or 2, a pass of two alone, a stride-1 row of six in one
+pass (ed_dw3_run6_s1). Host builds (portable C and emulated DSP) are in tests/test_ed_kernels_host.py."""
 
 from __future__ import annotations
 
@@ -40,7 +41,9 @@ def _cases(rounding: str) -> list[KernelCase]:
     near = np.array([LIMIT - 5000, LIMIT + 1, -LIMIT + 3000, -LIMIT, 7, LIMIT, -LIMIT - 1, 12345])
     return [_case(rng, *args, **kw, rounding=rounding) for args, kw in [
         (("kws-25x5-transposed", (1, 25, 5, 12)), {}),
-        (("vww-6x6-s1", (1, 6, 6, 16)), {}),
+        (("vww-6x6-s1-pass-of-six", (1, 6, 6, 16)), {}),
+        (("six-wide-7-channels", (1, 5, 6, 7)), {"offsets": (-127, -128)}),
+        (("six-wide-transposed", (1, 6, 4, 8)), {"shifts": (-23, -1)}),
         (("s2-odd-width-odd-channels", (1, 9, 11, 7), (2, 2), (0, 1, 0, 1)), {"offsets": (-127, 127)}),
         (("s2-same-even", (1, 12, 12, 8), (2, 2), (0, 1, 0, 1)), {}),
         (("padding-every-side", (1, 6, 7, 5), (1, 1), (2, 0, 1, 2)), {"offsets": (-20, 3)}),

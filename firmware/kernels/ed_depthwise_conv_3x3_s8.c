@@ -253,7 +253,7 @@ static void ed_dw3_pass(const uint32_t *p, const ed_dw3_channel_t *k, int32_t st
 }
 
 #if ED_NN_ASM
-/* The run of full passes of one channel along an output row, in Thumb-2 (ed_dw3_run_s1/_s2). */
+/* The passes of an output row of the group's channels, in Thumb-2 (ed_dw3_run_s1 / _s2 / 6_s1). */
 typedef struct
 {
     const uint32_t *p;         /* +0: the first channel's first pass's ring pointer */
@@ -392,19 +392,20 @@ typedef struct
 #define ED_DW3_S2_TAIL                                                                                                 \
     "ldr r5, [r1, #24]\n\t" ED_DW3_S2_TAIL_ROW("0", "0", "48", "96", "r5", "r5")                                       \
         ED_DW3_S2_TAIL_ROW("8", "16", "64", "112", "r4", "r5") ED_DW3_S2_TAIL_ROW("16", "32", "80", "128", "r4", "r5")
-/* ed_dw3_requant of the doubled sum in `a` (mult r8, k r9, e r10), then SSAT. */
+/* ed_dw3_requant of the doubled sum in `a` (mult in m, k in k, e in e, t a temporary), then SSAT. */
 #if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
-#define ED_DW3_RQ(a)                                                                                                   \
-    "smmla " a ", " a ", r8, r9\n\t"                                                                                   \
-    "asr " a ", " a ", r10\n\t"                                                                                        \
+#define ED_DW3_REQUANT(a, m, k, e, t)                                                                                  \
+    "smmla " a ", " a ", " m ", " k "\n\t"                                                                             \
+    "asr " a ", " a ", " e "\n\t"                                                                                      \
     "ssat " a ", #8, " a "\n\t"
 #else
-#define ED_DW3_RQ(a)                                                                                                   \
-    "smmlar r11, " a ", r8, r9\n\t"                                                                                    \
-    "add " a ", r11, " a ", asr #31\n\t"                                                                               \
-    "asr " a ", " a ", r10\n\t"                                                                                        \
+#define ED_DW3_REQUANT(a, m, k, e, t)                                                                                  \
+    "smmlar " t ", " a ", " m ", " k "\n\t"                                                                            \
+    "add " a ", " t ", " a ", asr #31\n\t"                                                                             \
+    "asr " a ", " a ", " e "\n\t"                                                                                      \
     "ssat " a ", #8, " a "\n\t"
 #endif
+#define ED_DW3_RQ(a) ED_DW3_REQUANT(a, "r8", "r9", "r10", "r11")
 /* Requantize and store the pass's four outputs, advance the ring pointer, loop. */
 #define ED_DW3_LEAVE(advance, tail)                                                                                          \
     "ldr r8, [r1, #28]\n\t"                                                                                            \
@@ -467,6 +468,88 @@ __attribute__((naked, noinline)) static void ed_dw3_run_s2(ED_DW3_ARG const ed_d
 {
     __asm__ volatile(ED_DW3_ENTER ED_DW3_S2_FIRST ED_DW3_S2_ROW("8", "16", "64", "112", "160", "208")
                      ED_DW3_S2_ROW("16", "32", "80", "128", "176", "224") ED_DW3_LEAVE("192", ED_DW3_S2_TAIL));
+}
+/* A whole stride-1 row of six outputs (MobileNet's 6 x 6 planes) in one pass per channel: r4-r9
+ * the six sums, r10 / r11 the weight pairs (then mult, k), r12 / lr the pairs A..D at 16 s + 48 j
+ * (then e and a temporary); [sp] the end of the constant blocks. Slot 0 starts from the bias in
+ * r9, which seeds r4-r8 first. */
+#define ED_DW3_S6_FIRST                                                                                                \
+    "ldr r9, [r1, #24]\n\t"                                                                                            \
+    "ldr r10, [r1, #0]\n\t"                                                                                            \
+    "ldr r11, [r1, #4]\n\t"                                                                                            \
+    "ldr r12, [r0, #0]\n\t"                                                                                            \
+    "ldr lr, [r0, #48]\n\t"                                                                                            \
+    "smlad r4, r12, r10, r9\n\t"                                                                                       \
+    "smlatb r5, r12, r10, r9\n\t"                                                                                      \
+    "ldr r12, [r0, #96]\n\t"                                                                                           \
+    "smlad r6, lr, r10, r9\n\t"                                                                                        \
+    "smlatb r7, lr, r10, r9\n\t"                                                                                       \
+    "smlabt r4, lr, r11, r4\n\t"                                                                                       \
+    "smlad r5, lr, r11, r5\n\t"                                                                                        \
+    "ldr lr, [r0, #144]\n\t"                                                                                           \
+    "smlad r8, r12, r10, r9\n\t"                                                                                       \
+    "smlatb r9, r12, r10, r9\n\t"                                                                                      \
+    "smlabt r6, r12, r11, r6\n\t"                                                                                      \
+    "smlad r7, r12, r11, r7\n\t"                                                                                       \
+    "smlabt r8, lr, r11, r8\n\t"                                                                                       \
+    "smlad r9, lr, r11, r9\n\t"
+#define ED_DW3_S6_ROW(wo, xo, xo1, xo2, xo3)                                                                           \
+    "ldr r10, [r1, #" wo "]\n\t"                                                                                       \
+    "ldr r11, [r1, #" wo "+4]\n\t"                                                                                     \
+    "ldr r12, [r0, #" xo "]\n\t"                                                                                       \
+    "ldr lr, [r0, #" xo1 "]\n\t"                                                                                       \
+    "smlad r4, r12, r10, r4\n\t"                                                                                       \
+    "smlatb r5, r12, r10, r5\n\t"                                                                                      \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                      \
+    "smlabt r4, lr, r11, r4\n\t"                                                                                       \
+    "smlad r5, lr, r11, r5\n\t"                                                                                        \
+    "smlad r6, lr, r10, r6\n\t"                                                                                        \
+    "smlatb r7, lr, r10, r7\n\t"                                                                                       \
+    "ldr lr, [r0, #" xo3 "]\n\t"                                                                                       \
+    "smlabt r6, r12, r11, r6\n\t"                                                                                      \
+    "smlad r7, r12, r11, r7\n\t"                                                                                       \
+    "smlad r8, r12, r10, r8\n\t"                                                                                       \
+    "smlatb r9, r12, r10, r9\n\t"                                                                                      \
+    "smlabt r8, lr, r11, r8\n\t"                                                                                       \
+    "smlad r9, lr, r11, r9\n\t"
+
+__attribute__((naked, noinline)) static void ed_dw3_run6_s1(ED_DW3_ARG const ed_dw3_run_t *run)
+{
+    __asm__ volatile("push {r4-r11, lr}\n\t"
+                     "sub sp, sp, #8\n\t"
+                     "ldr r1, [r0, #4]\n\t"
+                     "ldr r2, [r0, #8]\n\t"
+                     "ldr r3, [r0, #12]\n\t"
+                     "ldr r4, [r0, #20]\n\t"
+                     "ldr r0, [r0]\n\t"
+                     "add r4, r4, r4, lsl #2\n\t"
+                     "add r4, r1, r4, lsl #3\n\t"
+                     "str r4, [sp]\n\t"
+                     "1:\n\t" ED_DW3_S6_FIRST ED_DW3_S6_ROW("8", "16", "64", "112", "160")
+                         ED_DW3_S6_ROW("16", "32", "80", "128", "176")
+                     "ldr r10, [r1, #28]\n\t"
+                     "ldr r11, [r1, #32]\n\t"
+                     "ldr r12, [r1, #36]\n\t" ED_DW3_REQUANT("r4", "r10", "r11", "r12", "lr")
+                         ED_DW3_REQUANT("r5", "r10", "r11", "r12", "lr") ED_DW3_REQUANT("r6", "r10", "r11", "r12", "lr")
+                             ED_DW3_REQUANT("r7", "r10", "r11", "r12", "lr")
+                                 ED_DW3_REQUANT("r8", "r10", "r11", "r12", "lr")
+                                     ED_DW3_REQUANT("r9", "r10", "r11", "r12", "lr")
+                     "strb r4, [r2]\n\t"
+                     "strb r5, [r2, r3]\n\t"
+                     "add lr, r2, r3, lsl #1\n\t"
+                     "strb r6, [lr]\n\t"
+                     "strb r7, [lr, r3]\n\t"
+                     "add lr, lr, r3, lsl #1\n\t"
+                     "add r0, r0, #4\n\t"
+                     "strb r8, [lr]\n\t"
+                     "strb r9, [lr, r3]\n\t"
+                     "add r1, r1, #40\n\t"
+                     "add r2, r2, #1\n\t"
+                     "ldr r12, [sp]\n\t"
+                     "cmp r1, r12\n\t"
+                     "bne 1b\n\t"
+                     "add sp, sp, #8\n\t"
+                     "pop {r4-r11, pc}\n\t");
 }
 #endif
 
@@ -575,6 +658,7 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
     const int32_t passes = (L->out_w + 3) / 4, last = L->out_w - 4 * (passes - 1), tail = last <= 2;
     ed_dw3_run_t run = {L->ring, k[0], out, L->out_col, (passes - tail) * adv, valid, tail ? 4 : last,
                         tail ? last : 0};
+    const int six = !stride2 && L->out_w == 6; /* one pass of six per channel (ed_dw3_run6_s1) */
 #endif
     for (int32_t oy = 0; oy < L->out_h; oy++, iy0 += L->stride_h, out += L->out_row)
     {
@@ -593,7 +677,18 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
         {
             run.k = k[rot];
             run.out = out;
-            stride2 ? ed_dw3_run_s2(&run) : ed_dw3_run_s1(&run);
+            if (six)
+            {
+                ed_dw3_run6_s1(&run);
+            }
+            else if (stride2)
+            {
+                ed_dw3_run_s2(&run);
+            }
+            else
+            {
+                ed_dw3_run_s1(&run);
+            }
         }
         else
 #endif

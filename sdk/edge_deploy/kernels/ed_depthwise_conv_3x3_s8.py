@@ -43,11 +43,14 @@ def geometry(call: LayerCall) -> dict[str, int]:
     columns = stride_w * 4 * -(-out_w // 4) + 2
     gathered_rows = 3 * out_h if stride_h >= 3 else (out_h - 1) * stride_h + 3
     rows = batches * out_h
-    # passes of four outputs; a row ending in 1 or 2 more ends with a pass of two instead
+    # passes of four outputs; a row ending in 1 or 2 more ends with a pass of two instead; a
+    # stride-1 row of six is one pass of six
     fours = -(-out_w // 4)
     short = 1 if out_w - 4 * (fours - 1) <= 2 else 0
-    return {"groups": groups * batches, "passes": cout * rows * (fours - short),
-            "short_passes": cout * rows * short, "outputs": cout * rows * out_w,
+    six = 1 if out_w == 6 and stride_w == 1 else 0
+    return {"groups": groups * batches, "passes": cout * rows * (fours - short) * (1 - six),
+            "short_passes": cout * rows * short * (1 - six), "six_passes": cout * rows * six,
+            "outputs": cout * rows * out_w,
             "channel_rows": cout * rows, "gathered_pairs": groups * batches * gathered_rows * columns // 2,
             "gathered_rows": groups * batches * gathered_rows, "scratch": 4 * (columns // 2) * 3 * 4}
 
@@ -58,10 +61,10 @@ class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
     header = "ed_depthwise_3x3.h"
     code_bytes = 4096  # 3,864 B measured (arm-none-eabi-size, -O2), rounded up
     # Per pass of four outputs of a channel (the 3 x 3 multiply-adds), per pass of two (a row's
-    # last 1 or 2 outputs), per output (its requantization and store), per channel and output row
+    # last 1 or 2 outputs), per pass of six (a stride-1 row of six), per output (its requantization and store), per channel and output row
     # (the set-up), per gathered pair of columns of four channels and per gathered row, per group
     # of four channels (its constants in three rotations), per call.
-    cost_terms = ("passes", "short_passes", "outputs", "channel_rows", "gathered_pairs", "gathered_rows", "groups",
+    cost_terms = ("passes", "short_passes", "six_passes", "outputs", "channel_rows", "gathered_pairs", "gathered_rows", "groups",
                   "calls")
     calibration = (depthwise(24, 24, 16, 1, 3, 1, "same"), depthwise(24, 24, 16, 1, 3, 2, "same"),
                    depthwise(12, 12, 64, 1, 3, 1, "same"), depthwise(6, 6, 128, 1, 3, 2, "same"),
