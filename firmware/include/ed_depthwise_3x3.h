@@ -11,19 +11,25 @@
  * of taps. Channels are gathered four at a time: input row iy of channels c..c+3 becomes four
  * rows of int16 in the scratch ring, one per channel, one halfword per input column of the
  * padded row (the input zero point outside the input), stored as int16 pairs of neighbouring
- * columns; per pair the ring holds five slots, input row iy in slot iy mod 3 and slots 0 and 1
- * again in slots 3 and 4, so the three rows of an output row are adjacent words. A row stays in
- * the ring while later output rows read it. For a channel and a kernel row with weights w0, w1, w2 the build
- * stores the int16 pairs W01 = (w0, w1) and W12 = (w1, w2); with the inputs as int16 pairs
- * A = (i0, i1), B = (i2, i3), C = (i4, i5) four stride-1 outputs are
+ * columns; the ring has three slots per pair, input row iy in slot iy mod 3, and a row stays in
+ * it while later output rows read it. Which kernel row a slot meets turns with the output row,
+ * so each group keeps its weights in three rotations (not the rows copied). For a channel and a
+ * kernel row with weights w0, w1, w2 the build stores the int16 pairs W01 = (w0, w1) and
+ * W12 = (w1, w2); with the inputs as int16 pairs A = (i0, i1), B = (i2, i3), C = (i4, i5) four
+ * stride-1 outputs are
  *
  *     o0 += SMLAD(A, W01) + SMLABT(B, W12)      o1 += SMLATB(A, W01) + SMLAD(B, W12)
  *     o2 += SMLAD(B, W01) + SMLABT(C, W12)      o3 += SMLATB(B, W01) + SMLAD(C, W12)
  *
  * (12 multiply-adds in 8 instructions, 3 input words), and with stride 2, pairs P0..P4 of
- * inputs i0..i9, ok = SMLAD(Pk, W01) + SMLABT(Pk+1, W12). The input offset is folded into the
- * bias as in ed_depthwise.h (padding reads the zero point), then the fast requantization of
- * ed_nn_support.h per output (the general one for a channel whose shift leaves it).
+ * inputs i0..i9, ok = SMLAD(Pk, W01) + SMLABT(Pk+1, W12); a row ending in 1 or 2 outputs ends
+ * with a pass of two. The input offset is folded into the bias as in ed_depthwise.h (padding
+ * reads the zero point). A channel on the fast requantization (a right shift of 1 to 23, a
+ * folded bias within +-2^29) has its weights and bias doubled at run time, so its sum is twice
+ * TFLite's accumulator and the requantization is SMMLAR (SMMLA in single rounding) of the sum
+ * and the multiplier onto 2^(e-1) + offset * 2^e, ADD of the sum's sign (double rounding), ASR
+ * by e and SSAT: 3 or 4 instructions per output, bit-exact (ed_dw3_requant in the source
+ * derives it). Other channels keep their sums and ed_requant_out_s8.
  *
  * Packed weights (uint32 words, two int16 each, low halfword first, build time): per output
  * channel c, per kernel row ky: word 6c + 2ky = (w[ky][0], w[ky][1]), word 6c + 2ky + 1 =
@@ -54,9 +60,8 @@ arm_cmsis_nn_status ed_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
                                              const cmsis_nn_dims *output_dims,
                                              int8_t *output_data);
 
-/** Scratch bytes: 4 channels x 5 slots (3 gathered rows, the first two stored twice so a pass
- *  finds its three rows side by side) x (stride_w * 4 * ceil(out_w / 4) + 2) int16 columns
- *  (every column the last pass of four outputs reads). */
+/** Scratch bytes: 4 channels x 3 slots (the gathered rows) x (stride_w * 4 * ceil(out_w / 4) + 2)
+ *  int16 columns (every column the last pass of four outputs reads). */
 int32_t ed_depthwise_conv_3x3_s8_get_buffer_size(const cmsis_nn_dw_conv_params *dw_conv_params,
                                                  const cmsis_nn_dims *input_dims,
                                                  const cmsis_nn_dims *filter_dims,

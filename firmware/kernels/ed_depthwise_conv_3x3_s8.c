@@ -90,32 +90,61 @@ typedef struct
     int32_t stride_h, stride_w, pad_top, pad_left;
     int32_t act_min, act_max;
     uint32_t zp4; /* the input zero point in four bytes */
+    /* Pairs k_first <= k < k_last hold an input column (the others stay the zero point, stored
+     * once per call), k_lo <= k < k_hi both of their columns (k_lo - k_first and k_last - k_hi
+     * are 0 or 1: the pairs of the zero point and column 0, of column in_w - 1 and the zero point). */
+    int32_t k_first, k_lo, k_hi, k_last;
 } ed_dw3_layer_t;
 
-/* The ring holds input row iy in slot iy mod 3 and, for slots 0 and 1, again in slot + 3, so
- * the three rows of any output row are consecutive slots. Word (pair k, slot s, channel i) is
- * ring[(k * ED_DW3_SLOTS + s) * 4 + i]: a pass of channel i from slot s reads pair j of kernel
- * row r at p[20 j + 4 r] with p = ring + 4 s + i (fixed offsets for the Thumb-2 loads). */
-#define ED_DW3_SLOTS 5
+/* The ring holds input row iy in slot iy mod 3. Word (pair k, slot s, channel i) is
+ * ring[(k * 3 + s) * 4 + i]: a pass of channel i reads pair j of slot s at p[12 j + 4 s] with
+ * p = ring + i (fixed offsets for the Thumb-2 loads). Which kernel row a slot meets changes from
+ * output row to output row; the channel's weights come in three rotations instead. */
+#define ED_DW3_SLOTS 3
 #define ED_DW3_PAIR (4 * ED_DW3_SLOTS) /* words per column pair */
 
-/* A channel's constants, gathered per group (the pass reads them at fixed offsets): its six
- * weight words, its folded bias, its fast requantization (ed_requant_t's first four fields). */
+/* A channel's constants in one rotation, gathered per group (the pass reads them at fixed
+ * offsets): the weight pairs slot s meets (W01, W12 of kernel row (s - rotation) mod 3), the folded
+ * bias, the requantization of ed_dw3_requant. A fast channel (e >= 0) has its weights and bias
+ * doubled, so its sums are twice the TFLite accumulator: SMMLA(R) then yields the requantized
+ * value's high word directly. A slow one (e < 0) keeps them and takes ed_requant_out_s8. */
 typedef struct
 {
     uint32_t w[6];
     int32_t bias;
-    int32_t mult;
-    uint32_t round_lo;
-    int32_t round_hi;
-    int32_t hi_shift;
+    int32_t mult; /* Q31 multiplier */
+    int32_t k;    /* 2^(e-1) + output_offset * 2^e */
+    int32_t e;    /* right shift, 1..23; -1: a slow channel */
 } ed_dw3_channel_t;
-_Static_assert(sizeof(ed_dw3_channel_t) == 44, "the pass reads ed_dw3_channel_t at fixed offsets");
+_Static_assert(sizeof(ed_dw3_channel_t) == 40, "the pass reads ed_dw3_channel_t at fixed offsets");
+
+/* The output of a fast channel from its doubled sum a = 2 acc, before the clamp. Single rounding:
+ * floor((acc m + 2^(30+e)) / 2^(31+e)) + offset = (k + floor(a m / 2^32)) >> e (SMMLA, ASR).
+ * Double: SaturatingRoundingDoublingHighMul is x = floor((acc m + 2^30) / 2^31)
+ * = floor((a m + 2^31) / 2^32), so k + x is SMMLAR; RoundingDivideByPOT is
+ * floor((x + 2^(e-1) - [x < 0]) / 2^e), where [x < 0] may be [a < 0] (they differ only where
+ * x == 0, and the result is 0 either way): (k + x - [a < 0]) >> e (SMMLAR, ADD, ASR). With
+ * |a| < 2^31, |m| < 2^31 and |k| < 2^31 no step leaves its range. Then SSAT. */
+static inline int32_t ed_dw3_requant(int32_t a, const ed_dw3_channel_t *k)
+{
+    int64_t t = (int64_t)k->k * 4294967296LL + (int64_t)a * k->mult;
+#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
+    const int32_t v = (int32_t)(t >> 32);
+#else
+    t += 0x80000000LL;
+    const int32_t v = (int32_t)(t >> 32) - (a < 0);
+#endif
+    return ed_sat8(v >> k->e);
+}
+
+/* Largest |folded bias| a fast channel may have: doubled, with the 9 products of at most
+ * 128 * 128 each, the sum stays inside int32. */
+#define ED_DW3_BIAS_LIMIT (1 << 29)
 
 /* Four input channels (oc0.. of input column `col`, input row `row`, or the zero point) as a word. */
 static inline uint32_t ed_dw3_word(const ed_dw3_layer_t *L, const int8_t *row, int32_t col, int32_t valid)
 {
-    if (row == NULL || (uint32_t)col >= (uint32_t)L->in_w)
+    if ((uint32_t)col >= (uint32_t)L->in_w)
     {
         return L->zp4;
     }
@@ -133,92 +162,88 @@ static inline uint32_t ed_dw3_word(const ed_dw3_layer_t *L, const int8_t *row, i
 }
 
 /* Column pairs as the ring stores them: the four channels' pairs (x_j, x_j+1) from the words
- * x0 (column j) and x1 (column j + 1), at d[0..3] and again at d[dup..dup + 3]. */
-static inline void ed_dw3_store_pairs(uint32_t x0, uint32_t x1, uint32_t *d, uint32_t *d2)
+ * x0 (column j) and x1 (column j + 1), at d[0..3]. */
+static inline void ed_dw3_store_pairs(uint32_t x0, uint32_t x1, uint32_t *d)
 {
     const uint32_t e0 = ed_dw3_sxtb16(x0), e1 = ed_dw3_sxtb16(x1);           /* (c0, c2) of each column */
     const uint32_t o0 = ed_dw3_sxtb16_ror8(x0), o1 = ed_dw3_sxtb16_ror8(x1); /* (c1, c3) */
-    const uint32_t c0 = ed_dw3_pkhbt(e0, e1), c2 = ed_dw3_pkhtb(e1, e0);
-    const uint32_t c1 = ed_dw3_pkhbt(o0, o1), c3 = ed_dw3_pkhtb(o1, o0);
-    d[0] = c0;
-    d[1] = c1;
-    d[2] = c2;
-    d[3] = c3;
-    d2[0] = c0;
-    d2[1] = c1;
-    d2[2] = c2;
-    d2[3] = c3;
+    d[0] = ed_dw3_pkhbt(e0, e1);
+    d[1] = ed_dw3_pkhbt(o0, o1);
+    d[2] = ed_dw3_pkhtb(e1, e0);
+    d[3] = ed_dw3_pkhtb(o1, o0);
 }
 
-/* Input row iy (outside the input: all zero point) of channels oc0..oc0+3 into ring slot `slot`
- * (and slot + 3 when slot < 2) of the four channels: per two columns j, j + 1 one int16 pair
- * (x_j, x_j+1) per channel. */
+/* Input row iy (outside the input: all zero point) of channels oc0..oc0+3 into the ring slot at
+ * d (ring + 4 * slot): per two columns j, j + 1 one int16 pair (x_j, x_j+1) per channel, for the
+ * pairs k_first..k_last - 1 (the others hold the zero point from the call's start). */
 static __attribute__((noinline)) void ed_dw3_gather(const ed_dw3_layer_t *L, int32_t iy, int32_t oc0, int32_t valid,
-                                                    int32_t slot)
+                                                    uint32_t *d)
 {
-    const int8_t *row = (iy >= 0 && iy < L->in_h) ? L->input + iy * L->in_row + oc0 : NULL;
-    const int32_t in_w = L->in_w, pixel = L->in_col, words = L->words, pad = L->pad_left;
-    const int32_t dup = slot < 2 ? 12 : 0; /* the copy's offset, slot + 3 (0: the same words twice) */
-    /* Pairs k whose two columns -pad + 2k, -pad + 2k + 1 are both inside: k_lo <= k < k_hi. */
-    int32_t k_lo = words, k_hi = words;
-    if (row != NULL && valid == 4)
-    {
-        k_lo = ed_min_i32(words, (pad + 1) / 2);
-        k_hi = ed_max_i32(k_lo, ed_min_i32(words, (in_w + pad) / 2));
-    }
-    uint32_t *d = L->ring + 4 * slot;
-    if (row == NULL)
+    const int32_t k_last = L->k_last;
+    int32_t k = L->k_first;
+    d += k * ED_DW3_PAIR;
+    if (iy < 0 || iy >= L->in_h)
     {
         /* A padding row: every pair is the zero point twice. */
-        const uint32_t z = ed_dw3_sxtb16(L->zp4);
-        const uint32_t zz = ed_dw3_pkhbt(z, z);
-        for (int32_t k = 0; k < words; k++, d += ED_DW3_PAIR)
+        const uint32_t zz = ed_dw3_sxtb16(L->zp4);
+        for (; k < k_last; k++, d += ED_DW3_PAIR)
         {
             d[0] = d[1] = d[2] = d[3] = zz;
-            d[dup] = d[dup + 1] = d[dup + 2] = d[dup + 3] = zz;
         }
         return;
     }
-    for (int32_t k = 0; k < words; k++, d += ED_DW3_PAIR)
+    const int8_t *row = L->input + iy * L->in_row + oc0;
+    const int32_t pixel = L->in_col, pad = L->pad_left;
+    if (valid == 4)
     {
-        if (k == k_lo)
+        /* At most one pair of the zero point and column 0 (an odd left padding), the pairs inside,
+         * at most one pair of column in_w - 1 and the zero point. */
+        const int32_t k_hi = L->k_hi;
+        if (k < L->k_lo)
         {
-            const int8_t *src = row + (2 * k - pad) * pixel;
-            for (; k < k_hi; k++, d += ED_DW3_PAIR, src += 2 * pixel)
-            {
-                ed_dw3_store_pairs(ed_read_u32(src), ed_read_u32(src + pixel), d, d + dup);
-            }
-            if (k == words)
-            {
-                break;
-            }
+            ed_dw3_store_pairs(L->zp4, ed_read_u32(row), d);
+            k++;
+            d += ED_DW3_PAIR;
         }
+        const int8_t *src = row + (2 * k - pad) * pixel;
+        for (; k < k_hi; k++, d += ED_DW3_PAIR, src += 2 * pixel)
+        {
+            ed_dw3_store_pairs(ed_read_u32(src), ed_read_u32(src + pixel), d);
+        }
+        if (k < k_last)
+        {
+            ed_dw3_store_pairs(ed_read_u32(src), L->zp4, d);
+        }
+        return;
+    }
+    for (; k < k_last; k++, d += ED_DW3_PAIR)
+    {
         const int32_t col = 2 * k - pad;
-        ed_dw3_store_pairs(ed_dw3_word(L, row, col, valid), ed_dw3_word(L, row, col + 1, valid), d, d + dup);
+        ed_dw3_store_pairs(ed_dw3_word(L, row, col, valid), ed_dw3_word(L, row, col + 1, valid), d);
     }
 }
 
-/* The four accumulators of the pass at ring pointer p (pair j of kernel row r at p[20j + 4r];
- * stride 1: pairs 0..2, stride 2: pairs 0..4), the bias added. */
+/* The four accumulators of the pass at ring pointer p (pair j of slot s at p[12 j + 4 s];
+ * stride 1: pairs 0..2, stride 2: pairs 0..4), from the bias. */
 static void ed_dw3_pass(const uint32_t *p, const ed_dw3_channel_t *k, int32_t stride2, int32_t acc[4])
 {
     int32_t a0 = k->bias, a1 = k->bias, a2 = k->bias, a3 = k->bias;
-    for (int32_t r = 0; r < 3; r++, p += 4)
+    for (int32_t s = 0; s < 3; s++, p += 4)
     {
-        const uint32_t w01 = k->w[2 * r], w12 = k->w[2 * r + 1];
+        const uint32_t w01 = k->w[2 * s], w12 = k->w[2 * s + 1];
         if (stride2)
         {
-            a0 = ed_dw3_smlabt(p[20], w12, ed_dw3_smlad(p[0], w01, a0));
-            a1 = ed_dw3_smlabt(p[40], w12, ed_dw3_smlad(p[20], w01, a1));
-            a2 = ed_dw3_smlabt(p[60], w12, ed_dw3_smlad(p[40], w01, a2));
-            a3 = ed_dw3_smlabt(p[80], w12, ed_dw3_smlad(p[60], w01, a3));
+            a0 = ed_dw3_smlabt(p[12], w12, ed_dw3_smlad(p[0], w01, a0));
+            a1 = ed_dw3_smlabt(p[24], w12, ed_dw3_smlad(p[12], w01, a1));
+            a2 = ed_dw3_smlabt(p[36], w12, ed_dw3_smlad(p[24], w01, a2));
+            a3 = ed_dw3_smlabt(p[48], w12, ed_dw3_smlad(p[36], w01, a3));
         }
         else
         {
-            a0 = ed_dw3_smlabt(p[20], w12, ed_dw3_smlad(p[0], w01, a0));
-            a1 = ed_dw3_smlad(p[20], w12, ed_dw3_smlatb(p[0], w01, a1));
-            a2 = ed_dw3_smlabt(p[40], w12, ed_dw3_smlad(p[20], w01, a2));
-            a3 = ed_dw3_smlad(p[40], w12, ed_dw3_smlatb(p[20], w01, a3));
+            a0 = ed_dw3_smlabt(p[12], w12, ed_dw3_smlad(p[0], w01, a0));
+            a1 = ed_dw3_smlad(p[12], w12, ed_dw3_smlatb(p[0], w01, a1));
+            a2 = ed_dw3_smlabt(p[24], w12, ed_dw3_smlad(p[12], w01, a2));
+            a3 = ed_dw3_smlad(p[24], w12, ed_dw3_smlatb(p[12], w01, a3));
         }
     }
     acc[0] = a0;
@@ -228,169 +253,314 @@ static void ed_dw3_pass(const uint32_t *p, const ed_dw3_channel_t *k, int32_t st
 }
 
 #if ED_NN_ASM
-/* The run of full passes of one channel along an output row, in Thumb-2 (ed_dw3_run_s1/_s2). */
+/* The passes of an output row of the group's channels, in Thumb-2 (ed_dw3_run_s1 / _s2 / 6_s1). */
 typedef struct
 {
     const uint32_t *p;         /* +0: the first channel's first pass's ring pointer */
     const ed_dw3_channel_t *k; /* +4: the first channel's constants */
     int8_t *out;               /* +8: the first channel's first output */
     int32_t step;              /* +12: bytes between a channel's outputs */
-    int32_t span;              /* +16: bytes the ring pointer moves over the passes (>= 1 pass) */
-    int32_t channels;          /* +20: channels (>= 1), each 1 ring word and 1 constant block on */
-    int32_t out_next;          /* +24: bytes from a channel's first output to the next channel's */
-    int32_t last;              /* +28: outputs the last pass stores (1 to 4) */
+    int32_t span;              /* +16: bytes the ring pointer moves over the passes of four (may be 0) */
+    int32_t channels;          /* +20: channels (>= 1), each 1 ring word, 1 constant block, 1 output on */
+    int32_t last;              /* +24: outputs the last pass of four stores (3 or 4) */
+    int32_t tail;              /* +28: outputs of a pass of two after them (0: none, 1 or 2) */
 } ed_dw3_run_t;
 
 /* Naked: the body is basic asm only, so the argument (r0) is marked unused. */
 #define ED_DW3_ARG __attribute__((unused))
 
 /* Registers: r0 ring pointer, r1 channel constants, r2 output, r3 step, r4-r7 the four
- * accumulators, r8 / r9 the weight pairs (then mult, round_lo), r10 / r11 inputs (then round_hi,
- * hi_shift), r12 / lr the requantization's 64-bit sum. On the stack: [sp] the channel's end
- * pointer, [sp, #4] its first ring pointer, [sp, #8] its first output, [sp, #12] channels left,
- * [sp, #16] span, [sp, #20] out_next, [sp, #24] last. */
+ * accumulators, r8 / r9 the weight pairs (then mult, k), r10-r12 inputs (then e and a
+ * temporary), lr the end of the channel's passes of four. On the stack: [sp, #4] the channel's
+ * first ring pointer, [sp, #8] its first output, [sp, #12] the end of the constant blocks,
+ * [sp, #16] span, [sp, #24] last, [sp, #28] tail. */
 #define ED_DW3_ENTER                                                                                                   \
     "push {r4-r11, lr}\n\t"                                                                                            \
     "sub sp, sp, #32\n\t"                                                                                              \
-    "ldr r7, [r0, #28]\n\t"                                                                                            \
-    "str r7, [sp, #24]\n\t"                                                                                            \
     "ldr r1, [r0, #4]\n\t"                                                                                             \
     "ldr r2, [r0, #8]\n\t"                                                                                             \
     "ldr r3, [r0, #12]\n\t"                                                                                            \
     "ldr r4, [r0, #16]\n\t"                                                                                            \
     "ldr r5, [r0, #20]\n\t"                                                                                            \
     "ldr r6, [r0, #24]\n\t"                                                                                            \
+    "ldr r7, [r0, #28]\n\t"                                                                                            \
     "ldr r0, [r0]\n\t"                                                                                                 \
     "str r4, [sp, #16]\n\t"                                                                                            \
+    "str r6, [sp, #24]\n\t"                                                                                            \
+    "str r7, [sp, #28]\n\t"                                                                                            \
+    "add r5, r5, r5, lsl #2\n\t"                                                                                       \
+    "add r5, r1, r5, lsl #3\n\t"                                                                                       \
     "str r5, [sp, #12]\n\t"                                                                                            \
-    "str r6, [sp, #20]\n\t"                                                                                            \
     "2:\n\t"                                                                                                           \
     "str r0, [sp, #4]\n\t"                                                                                             \
     "str r2, [sp, #8]\n\t"                                                                                             \
-    "ldr r12, [sp, #16]\n\t"                                                                                           \
-    "add r12, r0, r12\n\t"                                                                                             \
-    "str r12, [sp]\n\t"                                                                                                \
-    "1:\n\t"                                                                                                           \
-    "ldr r12, [r1, #24]\n\t" /* the bias: the first row's multiply-adds start from it */
-/* Kernel row r of a stride-1 pass: weights at byte wo of r1, pairs A, B, C at xo, xo + 80, xo + 160;
- * the accumulators r4-r7 start from s4-s7 (themselves, or the bias in r12 on the first row). */
-#define ED_DW3_S1_ROW(wo, xo, xo20, xo40, s4, s5, s6, s7)                                                              \
-    "ldr r8, [r1, #" wo "]\n\t"                                                                                        \
-    "ldr r9, [r1, #" wo "+4]\n\t"                                                                                      \
-    "ldr r10, [r0, #" xo "]\n\t"                                                                                       \
-    "ldr r11, [r0, #" xo20 "]\n\t"                                                                                     \
-    "smlad r4, r10, r8, " s4 "\n\t"                                                                                    \
-    "smlatb r5, r10, r8, " s5 "\n\t"                                                                                   \
-    "ldr r10, [r0, #" xo40 "]\n\t"                                                                                     \
+    "ldr lr, [sp, #16]\n\t"                                                                                            \
+    "add lr, r0, lr\n\t"                                                                                               \
+    "cmp r0, lr\n\t"                                                                                                   \
+    "beq 4f\n\t" /* no pass of four: the pass of two alone */                                                        \
+    "1:\n\t"
+/* Slot 0 of a stride-1 pass, from the bias (r4 feeds r5-r7 before it is overwritten). */
+#define ED_DW3_S1_FIRST                                                                                                \
+    "ldr r4, [r1, #24]\n\t"                                                                                            \
+    "ldr r8, [r1, #0]\n\t"                                                                                             \
+    "ldr r9, [r1, #4]\n\t"                                                                                             \
+    "ldr r10, [r0, #0]\n\t"                                                                                            \
+    "ldr r11, [r0, #48]\n\t"                                                                                           \
+    "ldr r12, [r0, #96]\n\t"                                                                                           \
+    "smlatb r5, r10, r8, r4\n\t"                                                                                       \
+    "smlad r6, r11, r8, r4\n\t"                                                                                        \
+    "smlatb r7, r11, r8, r4\n\t"                                                                                       \
+    "smlad r4, r10, r8, r4\n\t"                                                                                        \
     "smlabt r4, r11, r9, r4\n\t"                                                                                       \
     "smlad r5, r11, r9, r5\n\t"                                                                                        \
-    "smlad r6, r11, r8, " s6 "\n\t"                                                                                    \
-    "smlatb r7, r11, r8, " s7 "\n\t"                                                                                   \
-    "smlabt r6, r10, r9, r6\n\t"                                                                                       \
-    "smlad r7, r10, r9, r7\n\t"
-/* Kernel row r of a stride-2 pass: pairs P0..P4 at xo + 80 j. */
-#define ED_DW3_S2_ROW(wo, xo, xo20, xo40, xo60, xo80, s4, s5, s6, s7)                                                  \
+    "smlabt r6, r12, r9, r6\n\t"                                                                                       \
+    "smlad r7, r12, r9, r7\n\t"
+/* Slot s of a stride-1 pass: weights at byte wo of r1, pairs A, B, C at xo, xo + 48, xo + 96. */
+#define ED_DW3_S1_ROW(wo, xo, xo1, xo2)                                                                                \
     "ldr r8, [r1, #" wo "]\n\t"                                                                                        \
     "ldr r9, [r1, #" wo "+4]\n\t"                                                                                      \
     "ldr r10, [r0, #" xo "]\n\t"                                                                                       \
-    "ldr r11, [r0, #" xo20 "]\n\t"                                                                                     \
-    "smlad r4, r10, r8, " s4 "\n\t"                                                                                    \
+    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                      \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                      \
+    "smlad r4, r10, r8, r4\n\t"                                                                                        \
+    "smlatb r5, r10, r8, r5\n\t"                                                                                       \
     "smlabt r4, r11, r9, r4\n\t"                                                                                       \
-    "ldr r10, [r0, #" xo40 "]\n\t"                                                                                     \
+    "smlad r5, r11, r9, r5\n\t"                                                                                        \
+    "smlad r6, r11, r8, r6\n\t"                                                                                        \
+    "smlatb r7, r11, r8, r7\n\t"                                                                                       \
+    "smlabt r6, r12, r9, r6\n\t"                                                                                       \
+    "smlad r7, r12, r9, r7\n\t"
+/* Slot 0 of a stride-2 pass (pairs P0..P4 at 48 j), from the bias in r7 (it feeds r4-r6 first). */
+#define ED_DW3_S2_FIRST                                                                                                \
+    "ldr r7, [r1, #24]\n\t"                                                                                            \
+    "ldr r8, [r1, #0]\n\t"                                                                                             \
+    "ldr r9, [r1, #4]\n\t"                                                                                             \
+    "ldr r10, [r0, #0]\n\t"                                                                                            \
+    "ldr r11, [r0, #48]\n\t"                                                                                           \
+    "ldr r12, [r0, #96]\n\t"                                                                                           \
+    "smlad r4, r10, r8, r7\n\t"                                                                                        \
+    "smlad r5, r11, r8, r7\n\t"                                                                                        \
+    "smlad r6, r12, r8, r7\n\t"                                                                                        \
+    "smlabt r4, r11, r9, r4\n\t"                                                                                       \
+    "smlabt r5, r12, r9, r5\n\t"                                                                                       \
+    "ldr r10, [r0, #144]\n\t"                                                                                          \
+    "ldr r11, [r0, #192]\n\t"                                                                                          \
+    "smlabt r6, r10, r9, r6\n\t"                                                                                       \
+    "smlad r7, r10, r8, r7\n\t"                                                                                        \
+    "smlabt r7, r11, r9, r7\n\t"
+/* Slot s of a stride-2 pass: pairs P0..P4 at xo + 48 j. */
+#define ED_DW3_S2_ROW(wo, xo, xo1, xo2, xo3, xo4)                                                                      \
+    "ldr r8, [r1, #" wo "]\n\t"                                                                                        \
+    "ldr r9, [r1, #" wo "+4]\n\t"                                                                                      \
+    "ldr r10, [r0, #" xo "]\n\t"                                                                                       \
+    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                      \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                      \
+    "smlad r4, r10, r8, r4\n\t"                                                                                        \
+    "smlad r5, r11, r8, r5\n\t"                                                                                        \
+    "smlad r6, r12, r8, r6\n\t"                                                                                        \
+    "smlabt r4, r11, r9, r4\n\t"                                                                                       \
+    "smlabt r5, r12, r9, r5\n\t"                                                                                       \
+    "ldr r10, [r0, #" xo3 "]\n\t"                                                                                      \
+    "ldr r11, [r0, #" xo4 "]\n\t"                                                                                      \
+    "smlabt r6, r10, r9, r6\n\t"                                                                                       \
+    "smlad r7, r10, r8, r7\n\t"                                                                                        \
+    "smlabt r7, r11, r9, r7\n\t"
+/* A stride-1 pass of two outputs (r4, r5): per slot pairs A, B at 16 s, 16 s + 48. */
+#define ED_DW3_S1_TAIL_ROW(wo, xo, xo1, s4, s5)                                                                        \
+    "ldr r8, [r1, #" wo "]\n\t"                                                                                        \
+    "ldr r9, [r1, #" wo "+4]\n\t"                                                                                      \
+    "ldr r10, [r0, #" xo "]\n\t"                                                                                       \
+    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                      \
+    "smlad r4, r10, r8, " s4 "\n\t"                                                                                    \
+    "smlatb r5, r10, r8, " s5 "\n\t"                                                                                   \
+    "smlabt r4, r11, r9, r4\n\t"                                                                                       \
+    "smlad r5, r11, r9, r5\n\t"
+#define ED_DW3_S1_TAIL                                                                                                 \
+    "ldr r5, [r1, #24]\n\t" ED_DW3_S1_TAIL_ROW("0", "0", "48", "r5", "r5")                                             \
+        ED_DW3_S1_TAIL_ROW("8", "16", "64", "r4", "r5") ED_DW3_S1_TAIL_ROW("16", "32", "80", "r4", "r5")
+/* A stride-2 pass of two outputs: per slot pairs P0, P1, P2 at 16 s + 48 j. */
+#define ED_DW3_S2_TAIL_ROW(wo, xo, xo1, xo2, s4, s5)                                                                   \
+    "ldr r8, [r1, #" wo "]\n\t"                                                                                        \
+    "ldr r9, [r1, #" wo "+4]\n\t"                                                                                      \
+    "ldr r10, [r0, #" xo "]\n\t"                                                                                       \
+    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                      \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                      \
+    "smlad r4, r10, r8, " s4 "\n\t"                                                                                    \
     "smlad r5, r11, r8, " s5 "\n\t"                                                                                    \
-    "smlabt r5, r10, r9, r5\n\t"                                                                                       \
-    "ldr r11, [r0, #" xo60 "]\n\t"                                                                                     \
-    "smlad r6, r10, r8, " s6 "\n\t"                                                                                    \
-    "smlabt r6, r11, r9, r6\n\t"                                                                                       \
-    "ldr r10, [r0, #" xo80 "]\n\t"                                                                                     \
-    "smlad r7, r11, r8, " s7 "\n\t"                                                                                    \
-    "smlabt r7, r10, r9, r7\n\t"
-/* The fast requantization of accumulator `a` (ed_requant_fast, then SSAT). */
+    "smlabt r4, r11, r9, r4\n\t"                                                                                       \
+    "smlabt r5, r12, r9, r5\n\t"
+#define ED_DW3_S2_TAIL                                                                                                 \
+    "ldr r5, [r1, #24]\n\t" ED_DW3_S2_TAIL_ROW("0", "0", "48", "96", "r5", "r5")                                       \
+        ED_DW3_S2_TAIL_ROW("8", "16", "64", "112", "r4", "r5") ED_DW3_S2_TAIL_ROW("16", "32", "80", "128", "r4", "r5")
+/* ed_dw3_requant of the doubled sum in `a` (mult in m, k in k, e in e, t a temporary), then SSAT. */
 #if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
-#define ED_DW3_RQ(a)                                                                                                   \
-    "mov r12, r9\n\t"                                                                                                  \
-    "mov lr, r10\n\t"                                                                                                  \
-    "smlal r12, lr, " a ", r8\n\t"                                                                                     \
-    "asr lr, lr, r11\n\t"                                                                                              \
-    "ssat " a ", #8, lr\n\t"
+#define ED_DW3_REQUANT(a, m, k, e, t)                                                                                  \
+    "smmla " a ", " a ", " m ", " k "\n\t"                                                                             \
+    "asr " a ", " a ", " e "\n\t"                                                                                      \
+    "ssat " a ", #8, " a "\n\t"
 #else
-#define ED_DW3_RQ(a)                                                                                                   \
-    "and r12, " a ", #0x80000000\n\t"                                                                                  \
-    "subs r12, r9, r12\n\t"                                                                                            \
-    "sbc lr, r10, #0\n\t"                                                                                              \
-    "smlal r12, lr, " a ", r8\n\t"                                                                                     \
-    "asr lr, lr, r11\n\t"                                                                                              \
-    "ssat " a ", #8, lr\n\t"
+#define ED_DW3_REQUANT(a, m, k, e, t)                                                                                  \
+    "smmlar " t ", " a ", " m ", " k "\n\t"                                                                            \
+    "add " a ", " t ", " a ", asr #31\n\t"                                                                             \
+    "asr " a ", " a ", " e "\n\t"                                                                                      \
+    "ssat " a ", #8, " a "\n\t"
 #endif
+#define ED_DW3_RQ(a) ED_DW3_REQUANT(a, "r8", "r9", "r10", "r11")
 /* Requantize and store the pass's four outputs, advance the ring pointer, loop. */
-#define ED_DW3_LEAVE(advance)                                                                                          \
-    "add r0, r0, #" advance "\n\t"                                                                                     \
+#define ED_DW3_LEAVE(advance, tail)                                                                                          \
     "ldr r8, [r1, #28]\n\t"                                                                                            \
     "ldr r9, [r1, #32]\n\t"                                                                                            \
     "ldr r10, [r1, #36]\n\t"                                                                                           \
-    "ldr r11, [r1, #40]\n\t"                                                                                           \
+    "add r0, r0, #" advance "\n\t"                                                                                     \
     ED_DW3_RQ("r4") ED_DW3_RQ("r5") ED_DW3_RQ("r6") ED_DW3_RQ("r7")                                                   \
-    "ldr r12, [sp]\n\t"                                                                                                \
-    "cmp r0, r12\n\t"                                                                                                  \
+    "cmp r0, lr\n\t"                                                                                                   \
     "beq 3f\n\t"                                                                                                       \
     "strb r4, [r2]\n\t"                                                                                                \
     "strb r5, [r2, r3]\n\t"                                                                                            \
-    "add r2, r2, r3, lsl #1\n\t"                                                                                       \
-    "strb r6, [r2]\n\t"                                                                                                \
-    "strb r7, [r2, r3]\n\t"                                                                                            \
-    "add r2, r2, r3, lsl #1\n\t"                                                                                       \
+    "add r12, r2, r3, lsl #1\n\t"                                                                                      \
+    "add r2, r2, r3, lsl #2\n\t"                                                                                       \
+    "strb r6, [r12]\n\t"                                                                                               \
+    "strb r7, [r12, r3]\n\t"                                                                                           \
     "b 1b\n\t"                                                                                                         \
     "3:\n\t" /* the channel's last pass: its first `last` outputs */                                                 \
     "ldr r8, [sp, #24]\n\t"                                                                                            \
     "strb r4, [r2]\n\t"                                                                                                \
+    "strb r5, [r2, r3]\n\t"                                                                                            \
     "add r12, r2, r3, lsl #1\n\t"                                                                                      \
-    "cmp r8, #2\n\t"                                                                                                   \
+    "strb r6, [r12]\n\t"                                                                                               \
+    "cmp r8, #4\n\t"                                                                                                   \
+    "it eq\n\t"                                                                                                        \
+    "strbeq r7, [r12, r3]\n\t"                                                                                         \
+    "ldr r12, [sp, #28]\n\t"                                                                                           \
+    "cmp r12, #0\n\t"                                                                                                  \
+    "beq 6f\n\t"                                                                                                       \
+    "add r2, r2, r3, lsl #2\n\t"                                                                                       \
+    "4:\n\t" /* the pass of two (its inputs at r0, its outputs at r2) */                                          \
+    tail                                                                                                               \
+    "ldr r8, [r1, #28]\n\t"                                                                                            \
+    "ldr r9, [r1, #32]\n\t"                                                                                            \
+    "ldr r10, [r1, #36]\n\t"                                                                                           \
+    "ldr r12, [sp, #28]\n\t"                                                                                           \
+    ED_DW3_RQ("r4") ED_DW3_RQ("r5")                                                                                    \
+    "strb r4, [r2]\n\t"                                                                                                \
+    "cmp r12, #2\n\t"                                                                                                  \
     "it ge\n\t"                                                                                                        \
     "strbge r5, [r2, r3]\n\t"                                                                                          \
-    "cmp r8, #3\n\t"                                                                                                   \
-    "it ge\n\t"                                                                                                        \
-    "strbge r6, [r12]\n\t"                                                                                             \
-    "cmp r8, #4\n\t"                                                                                                   \
-    "it ge\n\t"                                                                                                        \
-    "strbge r7, [r12, r3]\n\t"                                                                                         \
+    "6:\n\t"                                                                                                           \
     "ldr r0, [sp, #4]\n\t"                                                                                             \
     "ldr r2, [sp, #8]\n\t"                                                                                             \
-    "ldr r12, [sp, #20]\n\t"                                                                                           \
-    "add r0, r0, #4\n\t"                                                                                               \
-    "add r2, r2, r12\n\t"                                                                                              \
-    "add r1, r1, #44\n\t"                                                                                              \
     "ldr r12, [sp, #12]\n\t"                                                                                           \
-    "subs r12, r12, #1\n\t"                                                                                            \
-    "str r12, [sp, #12]\n\t"                                                                                           \
+    "add r1, r1, #40\n\t"                                                                                              \
+    "add r0, r0, #4\n\t"                                                                                               \
+    "add r2, r2, #1\n\t"                                                                                               \
+    "cmp r1, r12\n\t"                                                                                                  \
     "bne 2b\n\t"                                                                                                       \
     "add sp, sp, #32\n\t"                                                                                              \
     "pop {r4-r11, pc}\n\t"
 
 __attribute__((naked, noinline)) static void ed_dw3_run_s1(ED_DW3_ARG const ed_dw3_run_t *run)
 {
-    __asm__ volatile(ED_DW3_ENTER ED_DW3_S1_ROW("0", "0", "80", "160", "r12", "r12", "r12", "r12")
-                     ED_DW3_S1_ROW("8", "16", "96", "176", "r4", "r5", "r6", "r7")
-                     ED_DW3_S1_ROW("16", "32", "112", "192", "r4", "r5", "r6", "r7") ED_DW3_LEAVE("160"));
+    __asm__ volatile(ED_DW3_ENTER ED_DW3_S1_FIRST ED_DW3_S1_ROW("8", "16", "64", "112")
+                     ED_DW3_S1_ROW("16", "32", "80", "128") ED_DW3_LEAVE("96", ED_DW3_S1_TAIL));
 }
 
 __attribute__((naked, noinline)) static void ed_dw3_run_s2(ED_DW3_ARG const ed_dw3_run_t *run)
 {
-    __asm__ volatile(ED_DW3_ENTER ED_DW3_S2_ROW("0", "0", "80", "160", "240", "320", "r12", "r12", "r12", "r12")
-                     ED_DW3_S2_ROW("8", "16", "96", "176", "256", "336", "r4", "r5", "r6", "r7")
-                     ED_DW3_S2_ROW("16", "32", "112", "192", "272", "352", "r4", "r5", "r6", "r7")
-                     ED_DW3_LEAVE("320"));
+    __asm__ volatile(ED_DW3_ENTER ED_DW3_S2_FIRST ED_DW3_S2_ROW("8", "16", "64", "112", "160", "208")
+                     ED_DW3_S2_ROW("16", "32", "80", "128", "176", "224") ED_DW3_LEAVE("192", ED_DW3_S2_TAIL));
+}
+/* A whole stride-1 row of six outputs (MobileNet's 6 x 6 planes) in one pass per channel: r4-r9
+ * the six sums, r10 / r11 the weight pairs (then mult, k), r12 / lr the pairs A..D at 16 s + 48 j
+ * (then e and a temporary); [sp] the end of the constant blocks. Slot 0 starts from the bias in
+ * r9, which seeds r4-r8 first. */
+#define ED_DW3_S6_FIRST                                                                                                \
+    "ldr r9, [r1, #24]\n\t"                                                                                            \
+    "ldr r10, [r1, #0]\n\t"                                                                                            \
+    "ldr r11, [r1, #4]\n\t"                                                                                            \
+    "ldr r12, [r0, #0]\n\t"                                                                                            \
+    "ldr lr, [r0, #48]\n\t"                                                                                            \
+    "smlad r4, r12, r10, r9\n\t"                                                                                       \
+    "smlatb r5, r12, r10, r9\n\t"                                                                                      \
+    "ldr r12, [r0, #96]\n\t"                                                                                           \
+    "smlad r6, lr, r10, r9\n\t"                                                                                        \
+    "smlatb r7, lr, r10, r9\n\t"                                                                                       \
+    "smlabt r4, lr, r11, r4\n\t"                                                                                       \
+    "smlad r5, lr, r11, r5\n\t"                                                                                        \
+    "ldr lr, [r0, #144]\n\t"                                                                                           \
+    "smlad r8, r12, r10, r9\n\t"                                                                                       \
+    "smlatb r9, r12, r10, r9\n\t"                                                                                      \
+    "smlabt r6, r12, r11, r6\n\t"                                                                                      \
+    "smlad r7, r12, r11, r7\n\t"                                                                                       \
+    "smlabt r8, lr, r11, r8\n\t"                                                                                       \
+    "smlad r9, lr, r11, r9\n\t"
+#define ED_DW3_S6_ROW(wo, xo, xo1, xo2, xo3)                                                                           \
+    "ldr r10, [r1, #" wo "]\n\t"                                                                                       \
+    "ldr r11, [r1, #" wo "+4]\n\t"                                                                                     \
+    "ldr r12, [r0, #" xo "]\n\t"                                                                                       \
+    "ldr lr, [r0, #" xo1 "]\n\t"                                                                                       \
+    "smlad r4, r12, r10, r4\n\t"                                                                                       \
+    "smlatb r5, r12, r10, r5\n\t"                                                                                      \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                      \
+    "smlabt r4, lr, r11, r4\n\t"                                                                                       \
+    "smlad r5, lr, r11, r5\n\t"                                                                                        \
+    "smlad r6, lr, r10, r6\n\t"                                                                                        \
+    "smlatb r7, lr, r10, r7\n\t"                                                                                       \
+    "ldr lr, [r0, #" xo3 "]\n\t"                                                                                       \
+    "smlabt r6, r12, r11, r6\n\t"                                                                                      \
+    "smlad r7, r12, r11, r7\n\t"                                                                                       \
+    "smlad r8, r12, r10, r8\n\t"                                                                                       \
+    "smlatb r9, r12, r10, r9\n\t"                                                                                      \
+    "smlabt r8, lr, r11, r8\n\t"                                                                                       \
+    "smlad r9, lr, r11, r9\n\t"
+
+__attribute__((naked, noinline)) static void ed_dw3_run6_s1(ED_DW3_ARG const ed_dw3_run_t *run)
+{
+    __asm__ volatile("push {r4-r11, lr}\n\t"
+                     "sub sp, sp, #8\n\t"
+                     "ldr r1, [r0, #4]\n\t"
+                     "ldr r2, [r0, #8]\n\t"
+                     "ldr r3, [r0, #12]\n\t"
+                     "ldr r4, [r0, #20]\n\t"
+                     "ldr r0, [r0]\n\t"
+                     "add r4, r4, r4, lsl #2\n\t"
+                     "add r4, r1, r4, lsl #3\n\t"
+                     "str r4, [sp]\n\t"
+                     "1:\n\t" ED_DW3_S6_FIRST ED_DW3_S6_ROW("8", "16", "64", "112", "160")
+                         ED_DW3_S6_ROW("16", "32", "80", "128", "176")
+                     "ldr r10, [r1, #28]\n\t"
+                     "ldr r11, [r1, #32]\n\t"
+                     "ldr r12, [r1, #36]\n\t" ED_DW3_REQUANT("r4", "r10", "r11", "r12", "lr")
+                         ED_DW3_REQUANT("r5", "r10", "r11", "r12", "lr") ED_DW3_REQUANT("r6", "r10", "r11", "r12", "lr")
+                             ED_DW3_REQUANT("r7", "r10", "r11", "r12", "lr")
+                                 ED_DW3_REQUANT("r8", "r10", "r11", "r12", "lr")
+                                     ED_DW3_REQUANT("r9", "r10", "r11", "r12", "lr")
+                     "strb r4, [r2]\n\t"
+                     "strb r5, [r2, r3]\n\t"
+                     "add lr, r2, r3, lsl #1\n\t"
+                     "strb r6, [lr]\n\t"
+                     "strb r7, [lr, r3]\n\t"
+                     "add lr, lr, r3, lsl #1\n\t"
+                     "add r0, r0, #4\n\t"
+                     "strb r8, [lr]\n\t"
+                     "strb r9, [lr, r3]\n\t"
+                     "add r1, r1, #40\n\t"
+                     "add r2, r2, #1\n\t"
+                     "ldr r12, [sp]\n\t"
+                     "cmp r1, r12\n\t"
+                     "bne 1b\n\t"
+                     "add sp, sp, #8\n\t"
+                     "pop {r4-r11, pc}\n\t");
 }
 #endif
 
-/* One output row of one channel in C: p its ring pointer at the row's first slot, k its
- * constants, rq its requantization; from output column x on. */
+/* One output row of one channel in C: p its ring pointer, k its constants, rq its
+ * requantization (for a slow channel); from output column x on. */
 static __attribute__((noinline)) void ed_dw3_channel_row(const ed_dw3_layer_t *L, const uint32_t *p,
                                                          const ed_dw3_channel_t *k, const ed_requant_out_t *rq,
                                                          int32_t x, int8_t *out)
 {
     const int32_t step = L->out_col, stride2 = L->stride_w == 2, adv = ED_DW3_PAIR * (stride2 ? 4 : 2);
     const int32_t act_min = L->act_min, act_max = L->act_max;
-    const int fast = rq->q.hi_shift >= 0;
     int32_t acc[4];
     p += (x / 4) * adv;
     out += x * step;
@@ -401,10 +571,9 @@ static __attribute__((noinline)) void ed_dw3_channel_row(const ed_dw3_layer_t *L
         for (int32_t i = 0; i < n; i++, out += step)
         {
             int32_t v;
-            if (fast)
+            if (k->e >= 0)
             {
-                v = ed_sat8(ed_requant_fast(&rq->q, acc[i]));
-                v = ed_min_i32(ed_max_i32(v, act_min), act_max);
+                v = ed_min_i32(ed_max_i32(ed_dw3_requant(acc[i], k), act_min), act_max);
             }
             else
             {
@@ -415,29 +584,17 @@ static __attribute__((noinline)) void ed_dw3_channel_row(const ed_dw3_layer_t *L
     }
 }
 
-/* One output row of the group's `valid` channels: p the first channel's ring pointer. With
- * every channel on the fast requantization and no clamp, one Thumb-2 call runs every pass of
- * every channel (the last pass storing the outputs the row has). */
-static void ed_dw3_group_row(const ed_dw3_layer_t *L, const uint32_t *p, const ed_dw3_channel_t *k,
-                             const ed_requant_out_t *rq, int32_t valid, int fast, int8_t *out)
+/* Halfwords of a word doubled (each fits int16 doubled: an int8 weight). */
+static inline uint32_t ed_dw3_double(uint32_t w)
 {
-    int32_t x = 0;
-#if ED_NN_ASM
-    if (fast && L->out_w > 0)
-    {
-        const int32_t stride2 = L->stride_w == 2, adv = 4 * ED_DW3_PAIR * (stride2 ? 4 : 2); /* bytes */
-        const int32_t passes = (L->out_w + 3) / 4, last = L->out_w - 4 * (passes - 1);
-        const ed_dw3_run_t run = {p, k, out, L->out_col, passes * adv, valid, 1, last};
-        stride2 ? ed_dw3_run_s2(&run) : ed_dw3_run_s1(&run);
-        return;
-    }
-#else
-    (void)fast;
-#endif
-    for (int32_t i = 0; i < valid; i++)
-    {
-        ed_dw3_channel_row(L, p + i, &k[i], &rq[i], x, out + i);
-    }
+    return (w << 1) & 0xFFFEFFFFu;
+}
+
+/* x mod 3 in 0..2 */
+static inline int32_t ed_dw3_mod3(int32_t x)
+{
+    const int32_t m = x % 3;
+    return m < 0 ? m + 3 : m;
 }
 
 /* Every output row of the channels oc0..oc0 + valid - 1. */
@@ -447,38 +604,102 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
                                                    int32_t output_offset)
 {
     ed_requant_out_t rq[4];
-    ed_dw3_channel_t k[4];
-    int fast = L->act_min == -128 && L->act_max == 127;
+    ed_dw3_channel_t k[3][4]; /* per rotation r (slot s meets kernel row (s - r) mod 3), per channel */
+    int fast = L->act_min == -128 && L->act_max == 127 && L->out_w > 0;
     for (int32_t i = 0; i < valid; i++)
     {
-        const int32_t c = oc0 + i;
-        rq[i] = ed_requant_out_prepare(quant->multiplier[c], quant->shift[c], output_offset);
-        for (int32_t j = 0; j < 6; j++)
+        const int32_t c = oc0 + i, bias = folded_bias[c];
+        const int32_t mult = quant->multiplier[c], e = -quant->shift[c];
+        /* ed_requant_out_prepare's fast path (a right shift of at most 23), a bias within the limit */
+        const int dbl = mult >= 0 && e >= 1 && e <= 23 && bias >= -ED_DW3_BIAS_LIMIT && bias <= ED_DW3_BIAS_LIMIT;
+        if (!dbl)
         {
-            k[i].w[j] = w[6 * c + j];
+            rq[i] = ed_requant_out_prepare(mult, quant->shift[c], output_offset);
         }
-        k[i].bias = folded_bias[c];
-        k[i].mult = rq[i].q.mult;
-        k[i].round_lo = rq[i].q.round_lo;
-        k[i].round_hi = rq[i].q.round_hi;
-        k[i].hi_shift = rq[i].q.hi_shift;
-        fast = fast && rq[i].q.hi_shift >= 0;
+        const uint32_t *wc = w + 6 * c;
+        uint32_t r0a = wc[0], r0b = wc[1], r1a = wc[2], r1b = wc[3], r2a = wc[4], r2b = wc[5];
+        ed_dw3_channel_t q;
+        q.bias = bias;
+        q.mult = mult;
+        q.e = -1;
+        q.k = 0;
+        if (dbl)
+        {
+            r0a = ed_dw3_double(r0a), r0b = ed_dw3_double(r0b), r1a = ed_dw3_double(r1a);
+            r1b = ed_dw3_double(r1b), r2a = ed_dw3_double(r2a), r2b = ed_dw3_double(r2b);
+            q.bias = 2 * bias;
+            q.e = e;
+            q.k = (int32_t)((1u << (e - 1)) + ((uint32_t)output_offset << e));
+        }
+        fast = fast && dbl;
+        /* rotation 0: kernel rows 0, 1, 2 in slots 0, 1, 2; rotation 1: 2, 0, 1; rotation 2: 1, 2, 0 */
+        k[0][i] = q;
+        k[1][i] = q;
+        k[2][i] = q;
+        k[0][i].w[0] = k[1][i].w[2] = k[2][i].w[4] = r0a;
+        k[0][i].w[1] = k[1][i].w[3] = k[2][i].w[5] = r0b;
+        k[0][i].w[2] = k[1][i].w[4] = k[2][i].w[0] = r1a;
+        k[0][i].w[3] = k[1][i].w[5] = k[2][i].w[1] = r1b;
+        k[0][i].w[4] = k[1][i].w[0] = k[2][i].w[2] = r2a;
+        k[0][i].w[5] = k[1][i].w[1] = k[2][i].w[3] = r2b;
     }
     /* Input row iy sits in slot iy mod 3 from when an output row first needs it until the window
      * has passed it, so each input row is gathered once per group. */
     int32_t iy0 = -L->pad_top;
-    int32_t next = iy0; /* first input row not gathered yet */
+    int32_t next = iy0, slot = ed_dw3_mod3(next); /* first input row not gathered yet, its slot */
+    int32_t rot = slot;                             /* iy0 mod 3 */
+    const int32_t rot_step = ed_dw3_mod3(L->stride_h);
     int8_t *out = L->output + oc0;
+#if ED_NN_ASM
+    /* With every channel fast and no clamp, one Thumb-2 call per output row runs every pass of
+     * every channel: passes of four, the last storing 3 or 4 outputs; or, where the row ends in
+     * 1 or 2 more, whole passes of four and a pass of two. */
+    const int32_t stride2 = L->stride_w == 2, adv = 4 * ED_DW3_PAIR * (stride2 ? 4 : 2); /* bytes */
+    const int32_t passes = (L->out_w + 3) / 4, last = L->out_w - 4 * (passes - 1), tail = last <= 2;
+    ed_dw3_run_t run = {L->ring, k[0], out, L->out_col, (passes - tail) * adv, valid, tail ? 4 : last,
+                        tail ? last : 0};
+    const int six = !stride2 && L->out_w == 6; /* one pass of six per channel (ed_dw3_run6_s1) */
+#endif
     for (int32_t oy = 0; oy < L->out_h; oy++, iy0 += L->stride_h, out += L->out_row)
     {
-        next = ed_max_i32(next, iy0);
+        if (next < iy0)
+        {
+            next = iy0;
+            slot = rot;
+        }
         for (; next < iy0 + 3; next++)
         {
-            const int32_t m = next % 3;
-            ed_dw3_gather(L, next, oc0, valid, m < 0 ? m + 3 : m);
+            ed_dw3_gather(L, next, oc0, valid, L->ring + 4 * slot);
+            slot = slot == 2 ? 0 : slot + 1;
         }
-        const int32_t m = iy0 % 3;
-        ed_dw3_group_row(L, L->ring + 4 * (m < 0 ? m + 3 : m), k, rq, valid, fast, out);
+#if ED_NN_ASM
+        if (fast)
+        {
+            run.k = k[rot];
+            run.out = out;
+            if (six)
+            {
+                ed_dw3_run6_s1(&run);
+            }
+            else if (stride2)
+            {
+                ed_dw3_run_s2(&run);
+            }
+            else
+            {
+                ed_dw3_run_s1(&run);
+            }
+        }
+        else
+#endif
+        {
+            for (int32_t i = 0; i < valid; i++)
+            {
+                ed_dw3_channel_row(L, L->ring + i, &k[rot][i], &rq[i], 0, out + i);
+            }
+        }
+        rot += rot_step;
+        rot = rot >= 3 ? rot - 3 : rot;
     }
 }
 
@@ -537,6 +758,17 @@ arm_cmsis_nn_status ed_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
         L.out_h = output_dims->h, L.out_w = output_dims->w, L.out_row = out_row, L.out_col = cout;
         L.stride_h = p->stride.h, L.stride_w = p->stride.w, L.pad_top = p->padding.h, L.pad_left = p->padding.w;
     }
+    const int32_t pad = L.pad_left;
+    L.k_first = ed_min_i32(L.words, pad / 2);
+    L.k_last = ed_min_i32(L.words, ed_max_i32(L.k_first, (L.in_w + pad + 1) / 2));
+    L.k_lo = ed_min_i32(L.k_last, (pad + 1) / 2);
+    L.k_hi = ed_min_i32(L.k_last, ed_max_i32(L.k_lo, (L.in_w + pad) / 2));
+    /* The pairs left of k_first and from k_last on are the zero point in every row. */
+    const uint32_t zz = ed_dw3_sxtb16(L.zp4);
+    for (int32_t i = 0; i < L.words * ED_DW3_PAIR; i++)
+    {
+        L.ring[i] = zz;
+    }
     for (int32_t n = 0; n < input_dims->n; n++)
     {
         L.input = input_data + n * input_dims->h * in_row;
@@ -557,6 +789,6 @@ int32_t ed_depthwise_conv_3x3_s8_get_buffer_size(const cmsis_nn_dw_conv_params *
 {
     (void)input_dims;
     (void)filter_dims;
-    /* 4 channels x (columns / 2) pairs x ED_DW3_SLOTS words */
+    /* 4 channels x (columns / 2) pairs x ED_DW3_SLOTS (3) words */
     return 4 * (ed_dw3_layer_columns(dw_conv_params, output_dims) / 2) * ED_DW3_SLOTS * (int32_t)sizeof(uint32_t);
 }
