@@ -36,78 +36,218 @@ static inline void ed_conv_widen4(uint32_t v, uint32_t *x02, uint32_t *x13)
 }
 
 /* Widens n bytes (a multiple of 4) from src into column `which` from group g0 on: per group the
- * column words sit at 4g + 2 * which (x0, x2) and 4g + 2 * which + 1 (x1, x3). */
+ * column words sit at 4g + 2 * which (x0, x2) and 4g + 2 * which + 1 (x1, x3). Two groups per
+ * turn. */
 static inline void ed_conv_widen_run(const int8_t *src, int32_t n, uint32_t *col, int32_t g0, int32_t which)
 {
     uint32_t *dst = col + 4 * g0 + 2 * which;
-    for (int32_t i = 0; i < n; i += 4, dst += 4)
+    int32_t i = 0;
+    if (n & 4)
     {
-        ed_conv_widen4(ed_read_u32(src + i), &dst[0], &dst[1]);
+        ed_conv_widen4(ed_read_u32(src), &dst[0], &dst[1]);
+        i = 4;
+        dst += 4;
+    }
+    for (; i < n; i += 8, dst += 8)
+    {
+        const uint32_t a = ed_read_u32(src + i), b = ed_read_u32(src + i + 4);
+        ed_conv_widen4(a, &dst[0], &dst[1]);
+        ed_conv_widen4(b, &dst[4], &dst[5]);
     }
 }
 
-/* n bytes from src to dst, a word at a time (unaligned words are fine on the M4). */
+/* n bytes from src to dst: words at 0, 4, ... and the last at n - 4 (over the one before it when
+ * n is not a multiple of 4; unaligned words are fine on the M4), bytes when n < 4. */
 static inline void ed_conv_copy(int8_t *dst, const int8_t *src, int32_t n)
 {
-    int32_t i = 0;
-    for (; i + 4 <= n; i += 4)
+    if (n < 4)
+    {
+        for (int32_t i = 0; i < n; i++)
+        {
+            dst[i] = src[i];
+        }
+        return;
+    }
+    for (int32_t i = 0; i < n - 4; i += 4)
     {
         ed_write_u32(dst + i, ed_read_u32(src + i));
     }
-    for (; i < n; i++)
-    {
-        dst[i] = src[i];
-    }
+    ed_write_u32(dst + n - 4, ed_read_u32(src + n - 4));
 }
 
-/* n bytes of the byte pattern `fill4` (a byte repeated four times). */
+/* n bytes of the byte pattern `fill4` (a byte repeated four times), the same way. */
 static inline void ed_conv_fill(int8_t *dst, uint32_t fill4, int32_t n)
 {
-    int32_t i = 0;
-    for (; i + 4 <= n; i += 4)
+    if (n < 4)
+    {
+        for (int32_t i = 0; i < n; i++)
+        {
+            dst[i] = (int8_t)fill4;
+        }
+        return;
+    }
+    for (int32_t i = 0; i < n - 4; i += 4)
     {
         ed_write_u32(dst + i, fill4);
     }
-    for (; i < n; i++)
-    {
-        dst[i] = (int8_t)fill4;
-    }
+    ed_write_u32(dst + n - 4, fill4);
 }
 
 /* What every position of a call shares. */
 typedef struct
 {
-    const cmsis_nn_dims *in;
     const int8_t *input; /* this batch */
-    int32_t kh, kw, cin, k, k4, out_w;
+    int32_t in_h, in_w, kh, kw, cin, k, k4, out_w;
     int32_t stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w;
+    int32_t run, row_bytes; /* one row of the window (kw * cin bytes), one row of the input */
+    int32_t row_step;       /* the input bytes from one row of the window to the next */
+    int32_t run_mid;        /* min(4, run - 4): a row of 4 to 12 bytes is the words at 0, run_mid, run - 4 */
+    int tight;              /* dilation_w 1, rows of at least 4 bytes, not whole words: the windows
+                               inside the input take ed_conv_column_tight */
+    uint32_t x_last, y_last; /* the largest base_x and base_y of a window inside the input */
     int8_t zp;
-    uint32_t zp02, zp13; /* the zero point's widened words */
-    int pointwise;       /* 1 x 1 window, no padding, cin a multiple of 4: the pixel is the patch */
+    uint32_t zp4;           /* the zero point in four bytes */
+    uint32_t zp02, zp13;    /* and widened */
+    int pointwise;          /* 1 x 1 window, no padding, cin a multiple of 4: the pixel is the patch */
 } ed_conv_layer_t;
 
-/* Column `which` of output position (oy, ox). */
-static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t ox, int32_t which, uint32_t *col,
-                           int8_t *stage)
+/* The fields of L that follow from the others. */
+static void ed_conv_layer_derive(ed_conv_layer_t *L, const cmsis_nn_dims *in)
 {
-    const cmsis_nn_dims *in = L->in;
+    L->in_h = in->h;
+    L->in_w = in->w;
+    L->run = L->kw * L->cin;
+    L->row_bytes = in->w * L->cin;
+    L->row_step = L->dilation_h * L->row_bytes;
+    L->run_mid = ed_min_i32(4, L->run - 4);
+    L->zp4 = 0x01010101u * (uint8_t)L->zp;
+    ed_conv_widen4(L->zp4, &L->zp02, &L->zp13);
+    const int32_t x_last = in->w - 1 - (L->kw - 1) * L->dilation_w, y_last = in->h - 1 - (L->kh - 1) * L->dilation_h;
+    L->tight = L->dilation_w == 1 && L->run >= 4 && (L->run & 3) != 0 && x_last >= 0 && y_last >= 0;
+    L->x_last = (uint32_t)x_last;
+    L->y_last = (uint32_t)y_last;
+}
+
+/* The rows of a window into the int8 staging copy s, from src, its first byte: each row a word
+ * at a time, the last word at run - 4 (over the one before it). */
+__attribute__((noinline)) static void ed_conv_stage_rows(const ed_conv_layer_t *L, const int8_t *src, int8_t *s)
+{
+    const int32_t run = L->run, last = run - 4, row_step = L->row_step;
+    for (int32_t rows = L->kh; rows > 0; rows--, s += run, src += row_step)
+    {
+        for (int32_t i = 0; i < last; i += 4)
+        {
+            ed_write_u32(s + i, ed_read_u32(src + i));
+        }
+        ed_write_u32(s + last, ed_read_u32(src + last));
+    }
+}
+
+/* Column `which` (at dst) of a window inside the input whose rows are not whole words, from src,
+ * its first byte: the rows into the int8 staging copy (a row of at most 12 bytes as the words at
+ * 0, run_mid and run - 4, a longer one through ed_conv_stage_rows), zeros past k, then widened two
+ * groups per turn. */
+static void ed_conv_column_tight(const ed_conv_layer_t *L, const int8_t *src, uint32_t *dst, int8_t *stage)
+{
+    const int32_t run = L->run, k4 = L->k4;
+    ed_write_u32(stage + k4 - 4, 0u); /* the rows overwrite the bytes below k */
+    if (run <= 12)
+    {
+        const int32_t mid = L->run_mid, last = run - 4, row_step = L->row_step;
+        int8_t *s = stage;
+        int32_t rows = L->kh;
+        do
+        {
+            const uint32_t a = ed_read_u32(src), b = ed_read_u32(src + mid), c = ed_read_u32(src + last);
+            ed_write_u32(s, a);
+            ed_write_u32(s + mid, b);
+            ed_write_u32(s + last, c);
+            s += run;
+            src += row_step;
+        } while (--rows > 0);
+    }
+    else
+    {
+        ed_conv_stage_rows(L, src, stage);
+    }
+    const int8_t *s = stage, *end = stage + k4;
+    if (k4 & 4)
+    {
+        ed_conv_widen4(ed_read_u32(s), &dst[0], &dst[1]);
+        s += 4;
+        dst += 4;
+    }
+    for (; s != end; s += 8, dst += 8)
+    {
+        const uint32_t a = ed_read_u32(s), b = ed_read_u32(s + 4);
+        ed_conv_widen4(a, &dst[0], &dst[1]);
+        ed_conv_widen4(b, &dst[4], &dst[5]);
+    }
+}
+
+/* Column `which` of a window whose columns are contiguous (dilation_w 1) and whose rows are not
+ * whole words, or reach into the padding left or right: each row of the window, the bytes
+ * [lo, hi) of its run inside the input, copied a word at a time into the int8 staging copy, the
+ * zero point around them and in the rows above and below the input, zeros past k; then widened. */
+static void ed_conv_column_rows(const ed_conv_layer_t *L, int32_t base_y, int32_t base_x, int32_t which,
+                                uint32_t *col, int8_t *stage)
+{
+    const int32_t run = L->run, cin = L->cin, in_h = L->in_h, row_bytes = L->row_bytes;
+    const int32_t lo = base_x < 0 ? ed_min_i32(-base_x, L->kw) * cin : 0;
+    const int32_t hi = ed_max_i32(lo, ed_min_i32(L->in_w - base_x, L->kw) * cin);
+    const uint32_t zp4 = L->zp4;
+    ed_write_u32(stage + L->k4 - 4, 0u); /* zeros past k: the rows overwrite the bytes below k */
+    int8_t *dst = stage;
+    int32_t iy = base_y, at = base_y * row_bytes + base_x * cin + lo; /* input byte of the row's lo */
+    const int32_t row_step = L->dilation_h * row_bytes;
+    for (int32_t ky = L->kh; ky > 0; ky--, iy += L->dilation_h, at += row_step, dst += run)
+    {
+        if ((uint32_t)iy >= (uint32_t)in_h)
+        {
+            ed_conv_fill(dst, zp4, run);
+        }
+        else if (hi - lo == run)
+        {
+            ed_conv_copy(dst, L->input + at, run);
+        }
+        else
+        {
+            ed_conv_fill(dst, zp4, run);
+            if (hi > lo)
+            {
+                ed_conv_copy(dst + lo, L->input + at, hi - lo);
+            }
+        }
+    }
+    ed_conv_widen_run(stage, L->k4, col, 0, which);
+}
+
+/* Column `which` of output position (oy, ox), any window. */
+__attribute__((noinline)) static void ed_conv_column_any(const ed_conv_layer_t *L, int32_t oy, int32_t ox, int32_t which, uint32_t *col,
+                                  int8_t *stage)
+{
     const int32_t base_y = oy * L->stride_h - L->pad_top, base_x = ox * L->stride_w - L->pad_left;
     if (L->pointwise)
     {
-        ed_conv_widen_run(L->input + (base_y * in->w + base_x) * L->cin, L->k, col, 0, which);
+        ed_conv_widen_run(L->input + (base_y * L->in_w + base_x) * L->cin, L->k, col, 0, which);
         return;
     }
-    const int32_t run = L->kw * L->cin; /* one row of the window */
-    const int x_inside = base_x >= 0 && base_x + (L->kw - 1) * L->dilation_w < in->w;
-    if (x_inside && L->dilation_w == 1 && (run & 3) == 0)
+    const int32_t run = L->run;
+    const int x_inside = base_x >= 0 && base_x + (L->kw - 1) * L->dilation_w < L->in_w;
+    if (L->dilation_w == 1 && !(x_inside && (run & 3) == 0))
+    {
+        ed_conv_column_rows(L, base_y, base_x, which, col, stage);
+        return;
+    }
+    if (x_inside && L->dilation_w == 1)
     {
         /* Every row of the window is a whole number of words: widen straight from the input. */
         for (int32_t ky = 0, g = 0; ky < L->kh; ky++, g += run / 4)
         {
             const int32_t iy = base_y + ky * L->dilation_h;
-            if (iy >= 0 && iy < in->h)
+            if (iy >= 0 && iy < L->in_h)
             {
-                ed_conv_widen_run(L->input + (iy * in->w + base_x) * L->cin, run, col, g, which);
+                ed_conv_widen_run(L->input + iy * L->row_bytes + base_x * L->cin, run, col, g, which);
             }
             else
             {
@@ -121,34 +261,42 @@ static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t 
         }
         return;
     }
-    /* Otherwise through the int8 staging copy: the zero point in the padding, zeros past k. */
+    /* Dilated columns: tap by tap through the int8 staging copy, the zero point in the padding,
+     * zeros past k. */
     int8_t *dst = stage;
-    const uint32_t zp4 = 0x01010101u * (uint8_t)L->zp;
     for (int32_t ky = 0; ky < L->kh; ky++)
     {
         const int32_t iy = base_y + ky * L->dilation_h;
-        const int y_inside = iy >= 0 && iy < in->h;
-        if (y_inside && x_inside && L->dilation_w == 1)
-        {
-            ed_conv_copy(dst, L->input + (iy * in->w + base_x) * L->cin, run);
-            dst += run;
-            continue;
-        }
+        const int y_inside = iy >= 0 && iy < L->in_h;
         for (int32_t kx = 0; kx < L->kw; kx++, dst += L->cin)
         {
             const int32_t ix = base_x + kx * L->dilation_w;
-            if (y_inside && ix >= 0 && ix < in->w)
+            if (y_inside && ix >= 0 && ix < L->in_w)
             {
-                ed_conv_copy(dst, L->input + (iy * in->w + ix) * L->cin, L->cin);
+                ed_conv_copy(dst, L->input + iy * L->row_bytes + ix * L->cin, L->cin);
             }
             else
             {
-                ed_conv_fill(dst, zp4, L->cin);
+                ed_conv_fill(dst, L->zp4, L->cin);
             }
         }
     }
     ed_conv_fill(dst, 0u, L->k4 - L->k);
     ed_conv_widen_run(stage, L->k4, col, 0, which);
+}
+
+/* Column `which` of output position (oy, ox): a window inside the input whose rows are not whole
+ * words through ed_conv_column_tight, any other through ed_conv_column_any. */
+static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t ox, int32_t which, uint32_t *col,
+                                  int8_t *stage)
+{
+    const int32_t base_y = oy * L->stride_h - L->pad_top, base_x = ox * L->stride_w - L->pad_left;
+    if (L->tight && (uint32_t)base_x <= L->x_last && (uint32_t)base_y <= L->y_last)
+    {
+        ed_conv_column_tight(L, L->input + base_y * L->row_bytes + base_x * L->cin, col + 2 * which, stage);
+        return;
+    }
+    ed_conv_column_any(L, oy, ox, which, col, stage);
 }
 
 #if ED_NN_ASM
@@ -600,11 +748,11 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
     }
     const int8_t zp = (int8_t)(-p->input_offset);
     ed_conv_layer_t L = {
-        .in = input_dims, .kh = filter_dims->h, .kw = filter_dims->w, .cin = cin, .k = k, .k4 = k4,
+        .kh = filter_dims->h, .kw = filter_dims->w, .cin = cin, .k = k, .k4 = k4,
         .out_w = output_dims->w, .stride_h = p->stride.h, .stride_w = p->stride.w, .pad_top = p->padding.h,
         .pad_left = p->padding.w, .dilation_h = p->dilation.h, .dilation_w = p->dilation.w, .zp = zp,
     };
-    ed_conv_widen4(0x01010101u * (uint8_t)zp, &L.zp02, &L.zp13);
+    ed_conv_layer_derive(&L, input_dims);
     L.pointwise = L.kh == 1 && L.kw == 1 && (cin & 3) == 0 && p->padding.h == 0 && p->padding.w == 0 &&
                   (output_dims->h - 1) * p->stride.h < input_dims->h && (output_dims->w - 1) * p->stride.w < input_dims->w;
     const int32_t groups = k4 / 4;
