@@ -93,22 +93,31 @@ static inline void ed_conv_fill(int8_t *dst, uint32_t fill4, int32_t n)
     ed_write_u32(dst + n - 4, fill4);
 }
 
+/* What ed_conv_column_tight reads, in the order its LDM loads it. */
+typedef struct
+{
+    int32_t run;  /* one row of the window: kw * cin bytes */
+    int32_t mid;  /* min(4, run - 4): a row of 4 to 12 bytes is the words at 0, mid and run - 4 */
+    int32_t last; /* run - 4 */
+    int32_t step; /* the input bytes from one row of the window to the next */
+    int32_t kh, k4;
+} ed_conv_rows_t;
+
 /* What every position of a call shares. */
 typedef struct
 {
     const int8_t *input; /* this batch */
     int32_t in_h, in_w, kh, kw, cin, k, k4, out_w;
     int32_t stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w;
-    int32_t run, row_bytes; /* one row of the window (kw * cin bytes), one row of the input */
-    int32_t row_step;       /* the input bytes from one row of the window to the next */
-    int32_t run_mid;        /* min(4, run - 4): a row of 4 to 12 bytes is the words at 0, run_mid, run - 4 */
-    int tight;              /* dilation_w 1, rows of at least 4 bytes, not whole words: the windows
-                               inside the input take ed_conv_column_tight */
+    ed_conv_rows_t rows;
+    int32_t row_bytes;       /* one row of the input */
+    int tight;               /* dilation_w 1, rows of at least 4 bytes, not whole words: the windows
+                                inside the input take ed_conv_column_tight */
     uint32_t x_last, y_last; /* the largest base_x and base_y of a window inside the input */
     int8_t zp;
-    uint32_t zp4;           /* the zero point in four bytes */
-    uint32_t zp02, zp13;    /* and widened */
-    int pointwise;          /* 1 x 1 window, no padding, cin a multiple of 4: the pixel is the patch */
+    uint32_t zp4;            /* the zero point in four bytes */
+    uint32_t zp02, zp13;     /* and widened */
+    int pointwise;           /* 1 x 1 window, no padding, cin a multiple of 4: the pixel is the patch */
 } ed_conv_layer_t;
 
 /* The fields of L that follow from the others. */
@@ -116,61 +125,118 @@ static void ed_conv_layer_derive(ed_conv_layer_t *L, const cmsis_nn_dims *in)
 {
     L->in_h = in->h;
     L->in_w = in->w;
-    L->run = L->kw * L->cin;
     L->row_bytes = in->w * L->cin;
-    L->row_step = L->dilation_h * L->row_bytes;
-    L->run_mid = ed_min_i32(4, L->run - 4);
+    const int32_t run = L->kw * L->cin;
+    L->rows = (ed_conv_rows_t){run, ed_min_i32(4, run - 4), run - 4, L->dilation_h * L->row_bytes, L->kh, L->k4};
     L->zp4 = 0x01010101u * (uint8_t)L->zp;
     ed_conv_widen4(L->zp4, &L->zp02, &L->zp13);
     const int32_t x_last = in->w - 1 - (L->kw - 1) * L->dilation_w, y_last = in->h - 1 - (L->kh - 1) * L->dilation_h;
-    L->tight = L->dilation_w == 1 && L->run >= 4 && (L->run & 3) != 0 && x_last >= 0 && y_last >= 0;
+    L->tight = L->dilation_w == 1 && run >= 4 && (run & 3) != 0 && x_last >= 0 && y_last >= 0;
     L->x_last = (uint32_t)x_last;
     L->y_last = (uint32_t)y_last;
 }
 
-/* The rows of a window into the int8 staging copy s, from src, its first byte: each row a word
- * at a time, the last word at run - 4 (over the one before it). */
-__attribute__((noinline)) static void ed_conv_stage_rows(const ed_conv_layer_t *L, const int8_t *src, int8_t *s)
+/* Column `which` (at dst: col + 2 * which) of a window inside the input whose rows are not whole
+ * words, from src, its first byte: zeros past k, then the rows into the int8 staging copy a word
+ * at a time (a row of at most 12 bytes as the words at 0, mid and run - 4; a longer one at 0, 4,
+ * ... and run - 4; the last word over the one before it), then widened two groups per turn. */
+#if ED_NN_ASM
+/* Naked: the arguments (r0-r3) unused in C. */
+__attribute__((naked, noinline)) static void ed_conv_column_tight(__attribute__((unused)) const ed_conv_rows_t *rows,
+                                                                  __attribute__((unused)) const int8_t *src,
+                                                                  __attribute__((unused)) uint32_t *dst,
+                                                                  __attribute__((unused)) int8_t *stage)
 {
-    const int32_t run = L->run, last = run - 4, row_step = L->row_step;
-    for (int32_t rows = L->kh; rows > 0; rows--, s += run, src += row_step)
+    __asm__ volatile(
+        "push {r4-r8, lr}\n\t"
+        "ldm r0, {r4-r8, r12}\n\t"  /* r4 run, r5 mid, r6 last, r7 step, r8 rows, r12 k4 */
+        "add r0, r3, r12\n\t"       /* r0 the end of the staging copy */
+        "movs r12, #0\n\t"
+        "str r12, [r0, #-4]\n\t"    /* the rows overwrite the bytes below k */
+        "mov r12, r3\n\t"           /* r12 the row in the staging copy */
+        "cmp r4, #12\n\t"
+        "bgt 5f\n\t"
+        "1:\n\t"
+        "ldr lr, [r1]\n\t"
+        "str lr, [r12]\n\t"
+        "ldr lr, [r1, r5]\n\t"
+        "str lr, [r12, r5]\n\t"
+        "ldr lr, [r1, r6]\n\t"
+        "str lr, [r12, r6]\n\t"
+        "add r1, r1, r7\n\t"
+        "add r12, r12, r4\n\t"
+        "subs r8, r8, #1\n\t"
+        "bne 1b\n\t"
+        "2:\n\t"                    /* widen: an odd group first */
+        "sub r1, r0, r3\n\t"
+        "lsls r1, r1, #29\n\t"
+        "bpl 3f\n\t"
+        "ldr r1, [r3], #4\n\t"
+        "sxtb16 r4, r1\n\t"
+        "sxtb16 r1, r1, ror #8\n\t"
+        "str r4, [r2]\n\t"
+        "str r1, [r2, #4]\n\t"
+        "adds r2, r2, #16\n\t"
+        "3:\n\t"
+        "cmp r3, r0\n\t"
+        "beq 4f\n\t"
+        "6:\n\t"
+        "ldr r1, [r3]\n\t"
+        "ldr r4, [r3, #4]\n\t"
+        "adds r3, r3, #8\n\t"
+        "sxtb16 r5, r1\n\t"
+        "sxtb16 r1, r1, ror #8\n\t"
+        "sxtb16 r6, r4\n\t"
+        "sxtb16 r4, r4, ror #8\n\t"
+        "str r5, [r2]\n\t"
+        "str r1, [r2, #4]\n\t"
+        "str r6, [r2, #16]\n\t"
+        "str r4, [r2, #20]\n\t"
+        "adds r2, r2, #32\n\t"
+        "cmp r3, r0\n\t"
+        "bne 6b\n\t"
+        "4:\n\t"
+        "pop {r4-r8, pc}\n\t"
+        "5:\n\t"                    /* rows of more than 12 bytes */
+        "movs r5, #0\n\t"
+        "7:\n\t"
+        "ldr lr, [r1, r5]\n\t"
+        "str lr, [r12, r5]\n\t"
+        "adds r5, r5, #4\n\t"
+        "cmp r5, r6\n\t"
+        "blt 7b\n\t"
+        "ldr lr, [r1, r6]\n\t"
+        "str lr, [r12, r6]\n\t"
+        "add r1, r1, r7\n\t"
+        "add r12, r12, r4\n\t"
+        "subs r8, r8, #1\n\t"
+        "bne 5b\n\t"
+        "b 2b\n\t");
+}
+#else
+static void ed_conv_column_tight(const ed_conv_rows_t *rows, const int8_t *src, uint32_t *dst, int8_t *stage)
+{
+    const int32_t run = rows->run, mid = rows->mid, last = rows->last, step = rows->step, k4 = rows->k4;
+    ed_write_u32(stage + k4 - 4, 0u);
+    int8_t *s = stage;
+    for (int32_t n = rows->kh; n > 0; n--, s += run, src += step)
     {
+        if (run <= 12)
+        {
+            const uint32_t a = ed_read_u32(src), b = ed_read_u32(src + mid), c = ed_read_u32(src + last);
+            ed_write_u32(s, a);
+            ed_write_u32(s + mid, b);
+            ed_write_u32(s + last, c);
+            continue;
+        }
         for (int32_t i = 0; i < last; i += 4)
         {
             ed_write_u32(s + i, ed_read_u32(src + i));
         }
         ed_write_u32(s + last, ed_read_u32(src + last));
     }
-}
-
-/* Column `which` (at dst) of a window inside the input whose rows are not whole words, from src,
- * its first byte: the rows into the int8 staging copy (a row of at most 12 bytes as the words at
- * 0, run_mid and run - 4, a longer one through ed_conv_stage_rows), zeros past k, then widened two
- * groups per turn. */
-static void ed_conv_column_tight(const ed_conv_layer_t *L, const int8_t *src, uint32_t *dst, int8_t *stage)
-{
-    const int32_t run = L->run, k4 = L->k4;
-    ed_write_u32(stage + k4 - 4, 0u); /* the rows overwrite the bytes below k */
-    if (run <= 12)
-    {
-        const int32_t mid = L->run_mid, last = run - 4, row_step = L->row_step;
-        int8_t *s = stage;
-        int32_t rows = L->kh;
-        do
-        {
-            const uint32_t a = ed_read_u32(src), b = ed_read_u32(src + mid), c = ed_read_u32(src + last);
-            ed_write_u32(s, a);
-            ed_write_u32(s + mid, b);
-            ed_write_u32(s + last, c);
-            s += run;
-            src += row_step;
-        } while (--rows > 0);
-    }
-    else
-    {
-        ed_conv_stage_rows(L, src, stage);
-    }
-    const int8_t *s = stage, *end = stage + k4;
+    const int8_t *end = stage + k4;
+    s = stage;
     if (k4 & 4)
     {
         ed_conv_widen4(ed_read_u32(s), &dst[0], &dst[1]);
@@ -184,6 +250,7 @@ static void ed_conv_column_tight(const ed_conv_layer_t *L, const int8_t *src, ui
         ed_conv_widen4(b, &dst[4], &dst[5]);
     }
 }
+#endif
 
 /* Column `which` of a window whose columns are contiguous (dilation_w 1) and whose rows are not
  * whole words, or reach into the padding left or right: each row of the window, the bytes
@@ -192,15 +259,14 @@ static void ed_conv_column_tight(const ed_conv_layer_t *L, const int8_t *src, ui
 static void ed_conv_column_rows(const ed_conv_layer_t *L, int32_t base_y, int32_t base_x, int32_t which,
                                 uint32_t *col, int8_t *stage)
 {
-    const int32_t run = L->run, cin = L->cin, in_h = L->in_h, row_bytes = L->row_bytes;
+    const int32_t run = L->rows.run, cin = L->cin, in_h = L->in_h, row_bytes = L->row_bytes;
     const int32_t lo = base_x < 0 ? ed_min_i32(-base_x, L->kw) * cin : 0;
     const int32_t hi = ed_max_i32(lo, ed_min_i32(L->in_w - base_x, L->kw) * cin);
     const uint32_t zp4 = L->zp4;
     ed_write_u32(stage + L->k4 - 4, 0u); /* zeros past k: the rows overwrite the bytes below k */
     int8_t *dst = stage;
     int32_t iy = base_y, at = base_y * row_bytes + base_x * cin + lo; /* input byte of the row's lo */
-    const int32_t row_step = L->dilation_h * row_bytes;
-    for (int32_t ky = L->kh; ky > 0; ky--, iy += L->dilation_h, at += row_step, dst += run)
+    for (int32_t ky = L->kh; ky > 0; ky--, iy += L->dilation_h, at += L->rows.step, dst += run)
     {
         if ((uint32_t)iy >= (uint32_t)in_h)
         {
@@ -232,7 +298,7 @@ __attribute__((noinline)) static void ed_conv_column_any(const ed_conv_layer_t *
         ed_conv_widen_run(L->input + (base_y * L->in_w + base_x) * L->cin, L->k, col, 0, which);
         return;
     }
-    const int32_t run = L->run;
+    const int32_t run = L->rows.run;
     const int x_inside = base_x >= 0 && base_x + (L->kw - 1) * L->dilation_w < L->in_w;
     if (L->dilation_w == 1 && !(x_inside && (run & 3) == 0))
     {
@@ -293,7 +359,7 @@ static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t 
     const int32_t base_y = oy * L->stride_h - L->pad_top, base_x = ox * L->stride_w - L->pad_left;
     if (L->tight && (uint32_t)base_x <= L->x_last && (uint32_t)base_y <= L->y_last)
     {
-        ed_conv_column_tight(L, L->input + base_y * L->row_bytes + base_x * L->cin, col + 2 * which, stage);
+        ed_conv_column_tight(&L->rows, L->input + base_y * L->row_bytes + base_x * L->cin, col + 2 * which, stage);
         return;
     }
     ed_conv_column_any(L, oy, ox, which, col, stage);
@@ -330,6 +396,7 @@ static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t 
     "sxtb16 lr, r12, ror #8\n\t"                                                                                       \
     "smlad r8, r10, lr, r8\n\t"                                                                                        \
     "smlad r9, r11, lr, r9\n\t"
+
 
 /* Naked: the body is basic asm only, so the arguments (r0-r3) are marked unused. */
 #define ED_ASM_ARG __attribute__((unused))
