@@ -5,7 +5,8 @@
  *
  * Per pair of output positions: both patches widened into the column buffer (straight from the
  * input where a row of the window is a whole number of words inside it, else through an int8
- * staging copy with the zero point in the padding), then every block of three output channels:
+ * staging copy: word copies of the rows for a window inside the input, in Thumb-2 on the M4; the
+ * zero point in the padding), then every block of three output channels:
  * the 3 x 2 dot products (Thumb-2 on the M4, C elsewhere), the requantization, six bytes stored;
  * a last block of one or two channels takes the 1 x 2 or 2 x 2 products only.
  */
@@ -111,9 +112,9 @@ typedef struct
     int32_t stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w;
     ed_conv_rows_t rows;
     int32_t row_bytes;       /* one row of the input */
-    int tight;               /* dilation_w 1, rows of at least 4 bytes, not whole words: the windows
-                                inside the input take ed_conv_column_tight */
-    uint32_t x_last, y_last; /* the largest base_x and base_y of a window inside the input */
+    uint32_t x_end, y_end;   /* a window at base_x < x_end, base_y < y_end is inside the input and takes
+                                ed_conv_column_tight (dilation_w 1, rows of at least 4 bytes, not
+                                whole words; else 0) */
     int8_t zp;
     uint32_t zp4;            /* the zero point in four bytes */
     uint32_t zp02, zp13;     /* and widened */
@@ -131,9 +132,9 @@ static void ed_conv_layer_derive(ed_conv_layer_t *L, const cmsis_nn_dims *in)
     L->zp4 = 0x01010101u * (uint8_t)L->zp;
     ed_conv_widen4(L->zp4, &L->zp02, &L->zp13);
     const int32_t x_last = in->w - 1 - (L->kw - 1) * L->dilation_w, y_last = in->h - 1 - (L->kh - 1) * L->dilation_h;
-    L->tight = L->dilation_w == 1 && run >= 4 && (run & 3) != 0 && x_last >= 0 && y_last >= 0;
-    L->x_last = (uint32_t)x_last;
-    L->y_last = (uint32_t)y_last;
+    const int tight = L->dilation_w == 1 && run >= 4 && (run & 3) != 0 && x_last >= 0 && y_last >= 0;
+    L->x_end = tight ? (uint32_t)x_last + 1 : 0u;
+    L->y_end = tight ? (uint32_t)y_last + 1 : 0u;
 }
 
 /* Column `which` (at dst: col + 2 * which) of a window inside the input whose rows are not whole
@@ -357,7 +358,7 @@ static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t 
                                   int8_t *stage)
 {
     const int32_t base_y = oy * L->stride_h - L->pad_top, base_x = ox * L->stride_w - L->pad_left;
-    if (L->tight && (uint32_t)base_x <= L->x_last && (uint32_t)base_y <= L->y_last)
+    if ((uint32_t)base_x < L->x_end && (uint32_t)base_y < L->y_end)
     {
         ed_conv_column_tight(&L->rows, L->input + base_y * L->row_bytes + base_x * L->cin, col + 2 * which, stage);
         return;
