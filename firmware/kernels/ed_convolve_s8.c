@@ -236,20 +236,7 @@ static void ed_conv_column_tight(const ed_conv_rows_t *rows, const int8_t *src, 
         }
         ed_write_u32(s + last, ed_read_u32(src + last));
     }
-    const int8_t *end = stage + k4;
-    s = stage;
-    if (k4 & 4)
-    {
-        ed_conv_widen4(ed_read_u32(s), &dst[0], &dst[1]);
-        s += 4;
-        dst += 4;
-    }
-    for (; s != end; s += 8, dst += 8)
-    {
-        const uint32_t a = ed_read_u32(s), b = ed_read_u32(s + 4);
-        ed_conv_widen4(a, &dst[0], &dst[1]);
-        ed_conv_widen4(b, &dst[4], &dst[5]);
-    }
+    ed_conv_widen_run(stage, k4, dst, 0, 0);
 }
 #endif
 
@@ -290,8 +277,8 @@ static void ed_conv_column_rows(const ed_conv_layer_t *L, int32_t base_y, int32_
 }
 
 /* Column `which` of output position (oy, ox), any window. */
-__attribute__((noinline)) static void ed_conv_column_any(const ed_conv_layer_t *L, int32_t oy, int32_t ox, int32_t which, uint32_t *col,
-                                  int8_t *stage)
+__attribute__((noinline)) static void ed_conv_column_any(const ed_conv_layer_t *L, int32_t oy, int32_t ox,
+                                                         int32_t which, uint32_t *col, int8_t *stage)
 {
     const int32_t base_y = oy * L->stride_h - L->pad_top, base_x = ox * L->stride_w - L->pad_left;
     if (L->pointwise)
@@ -397,7 +384,6 @@ static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t 
     "sxtb16 lr, r12, ror #8\n\t"                                                                                       \
     "smlad r8, r10, lr, r8\n\t"                                                                                        \
     "smlad r9, r11, lr, r9\n\t"
-
 
 /* Naked: the body is basic asm only, so the arguments (r0-r3) are marked unused. */
 #define ED_ASM_ARG __attribute__((unused))
