@@ -113,8 +113,7 @@ typedef struct
     ed_conv_rows_t rows;
     int32_t row_bytes;       /* one row of the input */
     uint32_t x_end, y_end;   /* a window at base_x < x_end, base_y < y_end is inside the input and takes
-                                ed_conv_column_tight (dilation_w 1, rows of at least 4 bytes, not
-                                whole words; else 0) */
+                                ed_conv_column_tight (dilation_w 1, rows of at least 4 bytes; else 0) */
     int8_t zp;
     uint32_t zp4;            /* the zero point in four bytes */
     uint32_t zp02, zp13;     /* and widened */
@@ -132,15 +131,16 @@ static void ed_conv_layer_derive(ed_conv_layer_t *L, const cmsis_nn_dims *in)
     L->zp4 = 0x01010101u * (uint8_t)L->zp;
     ed_conv_widen4(L->zp4, &L->zp02, &L->zp13);
     const int32_t x_last = in->w - 1 - (L->kw - 1) * L->dilation_w, y_last = in->h - 1 - (L->kh - 1) * L->dilation_h;
-    const int tight = L->dilation_w == 1 && run >= 4 && (run & 3) != 0 && x_last >= 0 && y_last >= 0;
+    const int tight = L->dilation_w == 1 && run >= 4 && x_last >= 0 && y_last >= 0;
     L->x_end = tight ? (uint32_t)x_last + 1 : 0u;
     L->y_end = tight ? (uint32_t)y_last + 1 : 0u;
 }
 
-/* Column `which` (at dst: col + 2 * which) of a window inside the input whose rows are not whole
- * words, from src, its first byte: zeros past k, then the rows into the int8 staging copy a word
- * at a time (a row of at most 12 bytes as the words at 0, mid and run - 4; a longer one at 0, 4,
- * ... and run - 4; the last word over the one before it), then widened two groups per turn. */
+/* Column `which` (at dst: col + 2 * which) of a window inside the input, from src, its first byte.
+ * Rows of whole words: each widened straight from the input, two groups per turn. Otherwise zeros
+ * past k, then the rows into the int8 staging copy a word at a time (a row of at most 12 bytes as
+ * the words at 0, mid and run - 4; a longer one at 0, 4, ... and run - 4; the last word over the
+ * one before it), then widened two groups per turn. */
 #if ED_NN_ASM
 /* Naked: the arguments (r0-r3) unused in C. */
 __attribute__((naked, noinline)) static void ed_conv_column_tight(__attribute__((unused)) const ed_conv_rows_t *rows,
@@ -151,6 +151,8 @@ __attribute__((naked, noinline)) static void ed_conv_column_tight(__attribute__(
     __asm__ volatile(
         "push {r4-r8, lr}\n\t"
         "ldm r0, {r4-r8, r12}\n\t"  /* r4 run, r5 mid, r6 last, r7 step, r8 rows, r12 k4 */
+        "tst r4, #3\n\t"
+        "beq 8f\n\t"
         "add r0, r3, r12\n\t"       /* r0 the end of the staging copy */
         "movs r12, #0\n\t"
         "str r12, [r0, #-4]\n\t"    /* the rows overwrite the bytes below k */
@@ -212,12 +214,53 @@ __attribute__((naked, noinline)) static void ed_conv_column_tight(__attribute__(
         "add r12, r12, r4\n\t"
         "subs r8, r8, #1\n\t"
         "bne 5b\n\t"
-        "b 2b\n\t");
+        "b 2b\n\t"
+        "8:\n\t"                    /* rows of whole words, straight from the input */
+        "mov r0, r1\n\t"            /* r0 the row, r3 its end */
+        "add r3, r1, r4\n\t"
+        "tst r4, #4\n\t"
+        "beq 10f\n\t"
+        "ldr r5, [r0], #4\n\t"
+        "sxtb16 r6, r5\n\t"
+        "sxtb16 r5, r5, ror #8\n\t"
+        "str r6, [r2]\n\t"
+        "str r5, [r2, #4]\n\t"
+        "adds r2, r2, #16\n\t"
+        "cmp r0, r3\n\t"
+        "beq 11f\n\t"
+        "10:\n\t"
+        "ldr r5, [r0]\n\t"
+        "ldr r6, [r0, #4]\n\t"
+        "adds r0, r0, #8\n\t"
+        "sxtb16 r12, r5\n\t"
+        "sxtb16 r5, r5, ror #8\n\t"
+        "sxtb16 lr, r6\n\t"
+        "sxtb16 r6, r6, ror #8\n\t"
+        "str r12, [r2]\n\t"
+        "str r5, [r2, #4]\n\t"
+        "str lr, [r2, #16]\n\t"
+        "str r6, [r2, #20]\n\t"
+        "adds r2, r2, #32\n\t"
+        "cmp r0, r3\n\t"
+        "bne 10b\n\t"
+        "11:\n\t"
+        "add r1, r1, r7\n\t"
+        "subs r8, r8, #1\n\t"
+        "bne 8b\n\t"
+        "pop {r4-r8, pc}\n\t");
 }
 #else
 static void ed_conv_column_tight(const ed_conv_rows_t *rows, const int8_t *src, uint32_t *dst, int8_t *stage)
 {
     const int32_t run = rows->run, mid = rows->mid, last = rows->last, step = rows->step, k4 = rows->k4;
+    if ((run & 3) == 0)
+    {
+        for (int32_t n = rows->kh; n > 0; n--, src += step, dst += run) /* run / 4 groups of 4 words */
+        {
+            ed_conv_widen_run(src, run, dst, 0, 0);
+        }
+        return;
+    }
     ed_write_u32(stage + k4 - 4, 0u);
     int8_t *s = stage;
     for (int32_t n = rows->kh; n > 0; n--, s += run, src += step)
@@ -339,8 +382,8 @@ __attribute__((noinline)) static void ed_conv_column_any(const ed_conv_layer_t *
     ed_conv_widen_run(stage, L->k4, col, 0, which);
 }
 
-/* Column `which` of output position (oy, ox): a window inside the input whose rows are not whole
- * words through ed_conv_column_tight, any other through ed_conv_column_any. */
+/* Column `which` of output position (oy, ox): a window inside the input (dilation_w 1, rows of at
+ * least 4 bytes) through ed_conv_column_tight, any other through ed_conv_column_any. */
 static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t ox, int32_t which, uint32_t *col,
                                   int8_t *stage)
 {

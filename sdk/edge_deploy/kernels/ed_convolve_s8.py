@@ -39,11 +39,11 @@ class EdConvolveS8(KernelSpec):
     # Per pair of positions and block of three channels: the groups of four patch elements (the
     # SMLAD loop; a short last block of one or two channels skips its zero rows, its groups
     # weighted by their loop's model cycles against the whole block's: 16 and 22 of 28) and the
-    # block's requantizations; per pair of 1x1 patches or per column built
-    # straight from the input (window rows of whole words), through the tight staging copy (a
-    # window inside the input whose rows are not whole words) or through the general one (the
-    # window in the padding left or right, rows of 1 to 3 bytes, dilated columns), the columns'
-    # groups (widening); per output channel its prepared requantization.
+    # block's requantizations; per pair of 1x1 patches or per column of a window inside the input
+    # (dilation_w 1, rows of at least 4 bytes) built straight from the input (rows of whole
+    # words) or through the int8 staging copy (ed_conv_column_tight), per column of any other
+    # window (in the padding, rows of 1 to 3 bytes, dilated columns; ed_conv_column_any), the
+    # columns' groups (widening); per output channel its prepared requantization.
     cost_terms = ("block_groups", "blocks", "pointwise_pairs", "direct_columns", "staged_columns", "column_groups",
                   "channels", "calls", "tight_columns")
     calibration = tuple(CONV_1D + CONV_2D) + (
@@ -70,8 +70,8 @@ class EdConvolveS8(KernelSpec):
         return 5 * k4 + 20 * 3 * -(-int(call.weights.shape[0]) // 3)
 
     def _columns(self, call: LayerCall) -> tuple[int, int, int, int]:
-        """Columns built (pointwise pairs inline; straight from the input; through the tight
-        staging copy; through the general one), as ed_conv_column chooses."""
+        """Columns built (pointwise pairs inline; windows inside the input straight from it; the
+        same through the staging copy; any other window), as ed_conv_column chooses."""
         _, kh, kw, cin = (int(v) for v in call.weights.shape)
         p = call.params
         batches, out_h, out_w = (int(v) for v in call.output.shape[:3])
@@ -83,15 +83,12 @@ class EdConvolveS8(KernelSpec):
         run = kw * cin
         if (kh, kw) == (1, 1) and cin % 4 == 0 and all(int(v) == 0 for v in p["padding"]):
             return batches * (positions // 2), 0, 0, 0  # the lone last position: one direct column, twice
-        if dil_w != 1:
+        if dil_w != 1 or run < 4:
             return 0, 0, 0, batches * positions
         x_in = sum(1 for ox in range(out_w) if 0 <= ox * stride_w - pad_left <= in_w - kw)
-        if run % 4 == 0:
-            return 0, batches * out_h * x_in, 0, batches * out_h * (out_w - x_in)
-        if run < 4:
-            return 0, 0, 0, batches * positions
         y_in = sum(1 for oy in range(out_h) if 0 <= oy * stride_h - pad_top <= in_h - 1 - (kh - 1) * dil_h)
-        return 0, 0, batches * y_in * x_in, batches * (positions - y_in * x_in)
+        inside, other = batches * y_in * x_in, batches * (positions - y_in * x_in)
+        return (0, inside, 0, other) if run % 4 == 0 else (0, 0, inside, other)
 
     def cost_features(self, call: LayerCall) -> list[float]:
         positions, batches = conv_positions(call)
