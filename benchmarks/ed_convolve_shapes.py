@@ -1,5 +1,5 @@
-"""``ed_convolve_s8`` alone on the convolution shapes of MLPerf Tiny's KWS (DS-CNN) and IC
-(ResNet-8): one kernel call per shape on QEMU mps2-an386 (Thumb-2 path, -O2), exact instructions
+"""``ed_convolve_s8`` alone on the convolution shapes of MLPerf Tiny's KWS (DS-CNN), VWW's first
+layer (MobileNetV1) and IC (ResNet-8): one kernel call per shape on QEMU mps2-an386 (Thumb-2 path, -O2), exact instructions
 and modelled Cortex-M4 cycles at 0 wait states (``docs/cycle-model.md``), MAC per cycle against
 issue 13's target (>= 1.0 for 1 x 1 and k x k convolutions), each output checked bit for bit
 against the reference. Random int8 data and per-channel requantization in TFLite's ranges; each
@@ -24,12 +24,14 @@ from edge_deploy.testing.harness import build_qemu, run_qemu
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ed_convolve_shapes.json"
 RELU = (-128 + 108, 127)  # a ReLU on an output zero point of -20
+RELU6 = (-128 + 108, 100)  # a ReLU6 on it (6.0 at 120 steps of the output scale)
 
 # (name, input NHWC, output channels, kernel (h, w), stride, padding (t, b, l, r), clamp)
 SHAPES = [
     ("KWS 1x1 64->64 25x5", (1, 25, 5, 64), 64, (1, 1), 1, (0, 0, 0, 0), RELU),
     ("KWS 1x1 64->64 25x5, no clamp", (1, 25, 5, 64), 64, (1, 1), 1, (0, 0, 0, 0), (-128, 127)),
     ("KWS 10x4 s2 1->64", (1, 49, 10, 1), 64, (10, 4), 2, (4, 5, 1, 2), RELU),
+    ("VWW 3x3 s2 3->8 96x96", (1, 96, 96, 3), 8, (3, 3), 2, (0, 1, 0, 1), RELU6),
     ("IC 3x3 3->16 32x32", (1, 32, 32, 3), 16, (3, 3), 1, (1, 1, 1, 1), RELU),
     ("IC 3x3 16->16 32x32", (1, 32, 32, 16), 16, (3, 3), 1, (1, 1, 1, 1), RELU),
     ("IC 3x3 s2 16->32", (1, 32, 32, 16), 32, (3, 3), 2, (0, 1, 0, 1), RELU),

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.qemu
 
 
 def _conv(rng, name, in_shape, cout, kernel_hw, stride=(1, 1), padding=(0, 0, 0, 0), offsets=(3, -5),
-          act=(-128, 127), shifts=(-10, 0), depthwise=False, kernel=None) -> KernelCase:
+          act=(-128, 127), shifts=(-10, 0), depthwise=False, kernel=None, rounding="double") -> KernelCase:
     x = rng.integers(-128, 128, in_shape, dtype=np.int8)
     w_shape = (1, *kernel_hw, cout) if depthwise else (cout, *kernel_hw, in_shape[3])
     w = rng.integers(-127, 128, w_shape, dtype=np.int8)
@@ -34,8 +34,8 @@ def _conv(rng, name, in_shape, cout, kernel_hw, stride=(1, 1), padding=(0, 0, 0,
     if depthwise:
         attrs["depth_multiplier"] = cout // in_shape[3]
     kernel = kernel or ("ed_depthwise_conv_s8" if depthwise else "ed_convolve_s8")
-    return kernel_case(name, kernel,
-                       "depthwise_conv2d" if depthwise else "conv2d", [x], params, weights=w, bias=bias, attrs=attrs)
+    return kernel_case(name, kernel, "depthwise_conv2d" if depthwise else "conv2d", [x], params, weights=w,
+                       bias=bias, attrs=attrs, rounding=rounding)
 
 
 def _fc(rng, name, rows, depth, units, per_channel=True, offsets=(-7, 11), act=(-128, 127),
@@ -86,6 +86,16 @@ def _cases() -> list[KernelCase]:
         _conv(rng, "3x3-padding-every-side", (1, 6, 7, 4), 5, (3, 3), padding=(2, 0, 1, 2), offsets=(-20, 3)),
         _conv(rng, "one-channel-only-a-short-block", (1, 6, 5, 12), 1, (1, 1), offsets=(-127, 127)),
         _conv(rng, "two-channels-only-a-short-block", (1, 7, 6, 4), 2, (3, 3), padding=(1, 1, 1, 1), act=(-128, 40)),
+        # Rows of the window that are not whole words (ed_conv_column's staged paths).
+        _conv(rng, "vww-first-3x3-s2-relu6", (1, 11, 13, 3), 8, (3, 3), (2, 2), (0, 1, 0, 1), offsets=(128, -128),
+              act=(-128, 40)),
+        _conv(rng, "ic-first-3x3-pad-1", (1, 7, 9, 3), 16, (3, 3), padding=(1, 1, 1, 1), offsets=(-127, 127)),
+        _conv(rng, "cin-1-rows-of-3", (1, 6, 7, 1), 4, (3, 3), padding=(1, 1, 1, 1), offsets=(128, 0)),
+        _conv(rng, "cin-2-rows-of-6-top-right", (1, 6, 7, 2), 5, (3, 3), (2, 1), (1, 0, 0, 1), offsets=(-127, 3)),
+        _conv(rng, "cin-5-rows-of-15-bottom-left", (1, 7, 6, 5), 7, (3, 3), (1, 2), (0, 1, 1, 0)),
+        _conv(rng, "5x5-cin-3-rows-of-15", (1, 9, 8, 3), 4, (5, 5), padding=(2, 2, 2, 2), offsets=(128, -128)),
+        _conv(rng, "rows-wholly-in-padding", (1, 4, 4, 3), 5, (3, 3), padding=(3, 3, 3, 3), offsets=(-127, 127)),
+        _conv(rng, "patch-whole-words-rows-not", (1, 5, 6, 3), 4, (2, 2), padding=(0, 1, 0, 1)),
         _fc(rng, "fc-ad-640x128", 1, 640, 128, offsets=(128, -128)),
         _fc(rng, "fc-128x8-per-tensor", 1, 128, 8, per_channel=False),
         _fc(rng, "fc-8x128", 1, 8, 128, offsets=(-128, 127)),
@@ -146,3 +156,20 @@ def test_fully_connected_single_rounding_on_cortex_m4(qemu_arm, tmp_path):
     for case, output, status in zip(cases, run.outputs, run.statuses):
         assert status == 0, f"{case.name}: kernel returned an error status"
         np.testing.assert_array_equal(output, case.expected, err_msg=f"single rounding, case {case.name}")
+
+
+@pytest.mark.parametrize("path", ["dsp", "portable"])
+def test_convolve_single_rounding_on_cortex_m4(qemu_arm, tmp_path, path):
+    """ed_convolve_s8 in single rounding (--rounding litert) on the shapes whose columns take the
+    staged paths (rows not whole words: inside the input, in the padding on every side), both paths."""
+    rng = np.random.default_rng(1315)
+    cases = [_conv(rng, "vww-first-3x3-s2-relu6", (1, 11, 13, 3), 8, (3, 3), (2, 2), (0, 1, 0, 1),
+                   offsets=(128, -128), act=(-128, 40), rounding="single"),
+             _conv(rng, "ic-first-3x3-pad-1", (1, 7, 9, 3), 16, (3, 3), padding=(1, 1, 1, 1), offsets=(-127, 127),
+                   rounding="single"),
+             _conv(rng, "cin-5-rows-of-15-padded", (1, 7, 6, 5), 7, (3, 3), (1, 2), (1, 0, 1, 1), shifts=(-23, -1),
+                   rounding="single")]
+    run = run_qemu(build_qemu(cases, tmp_path, path=path, rounding="single"), cases)
+    for case, output, status in zip(cases, run.outputs, run.statuses):
+        assert status == 0, f"{case.name}: kernel returned an error status"
+        np.testing.assert_array_equal(output, case.expected, err_msg=f"single rounding, {path}, case {case.name}")

@@ -5,7 +5,8 @@
  *
  * Per pair of output positions: both patches widened into the column buffer (straight from the
  * input where a row of the window is a whole number of words inside it, else through an int8
- * staging copy with the zero point in the padding), then every block of three output channels:
+ * staging copy: word copies of the rows for a window inside the input, in Thumb-2 on the M4; the
+ * zero point in the padding), then every block of three output channels:
  * the 3 x 2 dot products (Thumb-2 on the M4, C elsewhere), the requantization, six bytes stored;
  * a last block of one or two channels takes the 1 x 2 or 2 x 2 products only.
  */
@@ -36,78 +37,314 @@ static inline void ed_conv_widen4(uint32_t v, uint32_t *x02, uint32_t *x13)
 }
 
 /* Widens n bytes (a multiple of 4) from src into column `which` from group g0 on: per group the
- * column words sit at 4g + 2 * which (x0, x2) and 4g + 2 * which + 1 (x1, x3). */
+ * column words sit at 4g + 2 * which (x0, x2) and 4g + 2 * which + 1 (x1, x3). Two groups per
+ * turn. */
 static inline void ed_conv_widen_run(const int8_t *src, int32_t n, uint32_t *col, int32_t g0, int32_t which)
 {
     uint32_t *dst = col + 4 * g0 + 2 * which;
-    for (int32_t i = 0; i < n; i += 4, dst += 4)
+    int32_t i = 0;
+    if (n & 4)
     {
-        ed_conv_widen4(ed_read_u32(src + i), &dst[0], &dst[1]);
+        ed_conv_widen4(ed_read_u32(src), &dst[0], &dst[1]);
+        i = 4;
+        dst += 4;
+    }
+    for (; i < n; i += 8, dst += 8)
+    {
+        const uint32_t a = ed_read_u32(src + i), b = ed_read_u32(src + i + 4);
+        ed_conv_widen4(a, &dst[0], &dst[1]);
+        ed_conv_widen4(b, &dst[4], &dst[5]);
     }
 }
 
-/* n bytes from src to dst, a word at a time (unaligned words are fine on the M4). */
+/* n bytes from src to dst: words at 0, 4, ... and the last at n - 4 (over the one before it when
+ * n is not a multiple of 4; unaligned words are fine on the M4), bytes when n < 4. */
 static inline void ed_conv_copy(int8_t *dst, const int8_t *src, int32_t n)
 {
-    int32_t i = 0;
-    for (; i + 4 <= n; i += 4)
+    if (n < 4)
+    {
+        for (int32_t i = 0; i < n; i++)
+        {
+            dst[i] = src[i];
+        }
+        return;
+    }
+    for (int32_t i = 0; i < n - 4; i += 4)
     {
         ed_write_u32(dst + i, ed_read_u32(src + i));
     }
-    for (; i < n; i++)
-    {
-        dst[i] = src[i];
-    }
+    ed_write_u32(dst + n - 4, ed_read_u32(src + n - 4));
 }
 
-/* n bytes of the byte pattern `fill4` (a byte repeated four times). */
+/* n bytes of the byte pattern `fill4` (a byte repeated four times), the same way. */
 static inline void ed_conv_fill(int8_t *dst, uint32_t fill4, int32_t n)
 {
-    int32_t i = 0;
-    for (; i + 4 <= n; i += 4)
+    if (n < 4)
+    {
+        for (int32_t i = 0; i < n; i++)
+        {
+            dst[i] = (int8_t)fill4;
+        }
+        return;
+    }
+    for (int32_t i = 0; i < n - 4; i += 4)
     {
         ed_write_u32(dst + i, fill4);
     }
-    for (; i < n; i++)
-    {
-        dst[i] = (int8_t)fill4;
-    }
+    ed_write_u32(dst + n - 4, fill4);
 }
+
+/* What ed_conv_column_tight reads, in the order its LDM loads it. */
+typedef struct
+{
+    int32_t run;  /* one row of the window: kw * cin bytes */
+    int32_t mid;  /* min(4, run - 4): a row of 4 to 12 bytes is the words at 0, mid and run - 4 */
+    int32_t last; /* run - 4 */
+    int32_t step; /* the input bytes from one row of the window to the next */
+    int32_t kh, k4;
+} ed_conv_rows_t;
 
 /* What every position of a call shares. */
 typedef struct
 {
-    const cmsis_nn_dims *in;
     const int8_t *input; /* this batch */
-    int32_t kh, kw, cin, k, k4, out_w;
+    int32_t in_h, in_w, kh, kw, cin, k, k4, out_w;
     int32_t stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w;
+    ed_conv_rows_t rows;
+    int32_t row_bytes;       /* one row of the input */
+    uint32_t x_end, y_end;   /* a window at base_x < x_end, base_y < y_end is inside the input and takes
+                                ed_conv_column_tight (dilation_w 1, rows of at least 4 bytes; else 0) */
     int8_t zp;
-    uint32_t zp02, zp13; /* the zero point's widened words */
-    int pointwise;       /* 1 x 1 window, no padding, cin a multiple of 4: the pixel is the patch */
+    uint32_t zp4;            /* the zero point in four bytes */
+    uint32_t zp02, zp13;     /* and widened */
+    int pointwise;           /* 1 x 1 window, no padding, cin a multiple of 4: the pixel is the patch */
 } ed_conv_layer_t;
 
-/* Column `which` of output position (oy, ox). */
-static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t ox, int32_t which, uint32_t *col,
-                           int8_t *stage)
+/* The fields of L that follow from the others. */
+static void ed_conv_layer_derive(ed_conv_layer_t *L, const cmsis_nn_dims *in)
 {
-    const cmsis_nn_dims *in = L->in;
+    L->in_h = in->h;
+    L->in_w = in->w;
+    L->row_bytes = in->w * L->cin;
+    const int32_t run = L->kw * L->cin;
+    L->rows = (ed_conv_rows_t){run, ed_min_i32(4, run - 4), run - 4, L->dilation_h * L->row_bytes, L->kh, L->k4};
+    L->zp4 = 0x01010101u * (uint8_t)L->zp;
+    ed_conv_widen4(L->zp4, &L->zp02, &L->zp13);
+    const int32_t x_last = in->w - 1 - (L->kw - 1) * L->dilation_w, y_last = in->h - 1 - (L->kh - 1) * L->dilation_h;
+    const int tight = L->dilation_w == 1 && run >= 4 && x_last >= 0 && y_last >= 0;
+    L->x_end = tight ? (uint32_t)x_last + 1 : 0u;
+    L->y_end = tight ? (uint32_t)y_last + 1 : 0u;
+}
+
+/* Column `which` (at dst: col + 2 * which) of a window inside the input, from src, its first byte.
+ * Rows of whole words: each widened straight from the input, two groups per turn. Otherwise zeros
+ * past k, then the rows into the int8 staging copy a word at a time (a row of at most 12 bytes as
+ * the words at 0, mid and run - 4; a longer one at 0, 4, ... and run - 4; the last word over the
+ * one before it), then widened two groups per turn. */
+#if ED_NN_ASM
+/* Naked: the arguments (r0-r3) unused in C. */
+__attribute__((naked, noinline)) static void ed_conv_column_tight(__attribute__((unused)) const ed_conv_rows_t *rows,
+                                                                  __attribute__((unused)) const int8_t *src,
+                                                                  __attribute__((unused)) uint32_t *dst,
+                                                                  __attribute__((unused)) int8_t *stage)
+{
+    __asm__ volatile(
+        "push {r4-r8, lr}\n\t"
+        "ldm r0, {r4-r8, r12}\n\t"  /* r4 run, r5 mid, r6 last, r7 step, r8 rows, r12 k4 */
+        "tst r4, #3\n\t"
+        "beq 8f\n\t"
+        "add r0, r3, r12\n\t"       /* r0 the end of the staging copy */
+        "movs r12, #0\n\t"
+        "str r12, [r0, #-4]\n\t"    /* the rows overwrite the bytes below k */
+        "mov r12, r3\n\t"           /* r12 the row in the staging copy */
+        "cmp r4, #12\n\t"
+        "bgt 5f\n\t"
+        "1:\n\t"
+        "ldr lr, [r1]\n\t"
+        "str lr, [r12]\n\t"
+        "ldr lr, [r1, r5]\n\t"
+        "str lr, [r12, r5]\n\t"
+        "ldr lr, [r1, r6]\n\t"
+        "str lr, [r12, r6]\n\t"
+        "add r1, r1, r7\n\t"
+        "add r12, r12, r4\n\t"
+        "subs r8, r8, #1\n\t"
+        "bne 1b\n\t"
+        "2:\n\t"                    /* widen: an odd group first */
+        "sub r1, r0, r3\n\t"
+        "lsls r1, r1, #29\n\t"
+        "bpl 3f\n\t"
+        "ldr r1, [r3], #4\n\t"
+        "sxtb16 r4, r1\n\t"
+        "sxtb16 r1, r1, ror #8\n\t"
+        "str r4, [r2]\n\t"
+        "str r1, [r2, #4]\n\t"
+        "adds r2, r2, #16\n\t"
+        "3:\n\t"
+        "cmp r3, r0\n\t"
+        "beq 4f\n\t"
+        "6:\n\t"
+        "ldr r1, [r3]\n\t"
+        "ldr r4, [r3, #4]\n\t"
+        "adds r3, r3, #8\n\t"
+        "sxtb16 r5, r1\n\t"
+        "sxtb16 r1, r1, ror #8\n\t"
+        "sxtb16 r6, r4\n\t"
+        "sxtb16 r4, r4, ror #8\n\t"
+        "str r5, [r2]\n\t"
+        "str r1, [r2, #4]\n\t"
+        "str r6, [r2, #16]\n\t"
+        "str r4, [r2, #20]\n\t"
+        "adds r2, r2, #32\n\t"
+        "cmp r3, r0\n\t"
+        "bne 6b\n\t"
+        "4:\n\t"
+        "pop {r4-r8, pc}\n\t"
+        "5:\n\t"                    /* rows of more than 12 bytes */
+        "movs r5, #0\n\t"
+        "7:\n\t"
+        "ldr lr, [r1, r5]\n\t"
+        "str lr, [r12, r5]\n\t"
+        "adds r5, r5, #4\n\t"
+        "cmp r5, r6\n\t"
+        "blt 7b\n\t"
+        "ldr lr, [r1, r6]\n\t"
+        "str lr, [r12, r6]\n\t"
+        "add r1, r1, r7\n\t"
+        "add r12, r12, r4\n\t"
+        "subs r8, r8, #1\n\t"
+        "bne 5b\n\t"
+        "b 2b\n\t"
+        "8:\n\t"                    /* rows of whole words, straight from the input */
+        "mov r0, r1\n\t"            /* r0 the row, r3 its end */
+        "add r3, r1, r4\n\t"
+        "tst r4, #4\n\t"
+        "beq 10f\n\t"
+        "ldr r5, [r0], #4\n\t"
+        "sxtb16 r6, r5\n\t"
+        "sxtb16 r5, r5, ror #8\n\t"
+        "str r6, [r2]\n\t"
+        "str r5, [r2, #4]\n\t"
+        "adds r2, r2, #16\n\t"
+        "cmp r0, r3\n\t"
+        "beq 11f\n\t"
+        "10:\n\t"
+        "ldr r5, [r0]\n\t"
+        "ldr r6, [r0, #4]\n\t"
+        "adds r0, r0, #8\n\t"
+        "sxtb16 r12, r5\n\t"
+        "sxtb16 r5, r5, ror #8\n\t"
+        "sxtb16 lr, r6\n\t"
+        "sxtb16 r6, r6, ror #8\n\t"
+        "str r12, [r2]\n\t"
+        "str r5, [r2, #4]\n\t"
+        "str lr, [r2, #16]\n\t"
+        "str r6, [r2, #20]\n\t"
+        "adds r2, r2, #32\n\t"
+        "cmp r0, r3\n\t"
+        "bne 10b\n\t"
+        "11:\n\t"
+        "add r1, r1, r7\n\t"
+        "subs r8, r8, #1\n\t"
+        "bne 8b\n\t"
+        "pop {r4-r8, pc}\n\t");
+}
+#else
+static void ed_conv_column_tight(const ed_conv_rows_t *rows, const int8_t *src, uint32_t *dst, int8_t *stage)
+{
+    const int32_t run = rows->run, mid = rows->mid, last = rows->last, step = rows->step, k4 = rows->k4;
+    if ((run & 3) == 0)
+    {
+        for (int32_t n = rows->kh; n > 0; n--, src += step, dst += run) /* run / 4 groups of 4 words */
+        {
+            ed_conv_widen_run(src, run, dst, 0, 0);
+        }
+        return;
+    }
+    ed_write_u32(stage + k4 - 4, 0u);
+    int8_t *s = stage;
+    for (int32_t n = rows->kh; n > 0; n--, s += run, src += step)
+    {
+        if (run <= 12)
+        {
+            const uint32_t a = ed_read_u32(src), b = ed_read_u32(src + mid), c = ed_read_u32(src + last);
+            ed_write_u32(s, a);
+            ed_write_u32(s + mid, b);
+            ed_write_u32(s + last, c);
+            continue;
+        }
+        for (int32_t i = 0; i < last; i += 4)
+        {
+            ed_write_u32(s + i, ed_read_u32(src + i));
+        }
+        ed_write_u32(s + last, ed_read_u32(src + last));
+    }
+    ed_conv_widen_run(stage, k4, dst, 0, 0);
+}
+#endif
+
+/* Column `which` of a window whose columns are contiguous (dilation_w 1) and whose rows are not
+ * whole words, or reach into the padding left or right: each row of the window, the bytes
+ * [lo, hi) of its run inside the input, copied a word at a time into the int8 staging copy, the
+ * zero point around them and in the rows above and below the input, zeros past k; then widened. */
+static void ed_conv_column_rows(const ed_conv_layer_t *L, int32_t base_y, int32_t base_x, int32_t which,
+                                uint32_t *col, int8_t *stage)
+{
+    const int32_t run = L->rows.run, cin = L->cin, in_h = L->in_h, row_bytes = L->row_bytes;
+    const int32_t lo = base_x < 0 ? ed_min_i32(-base_x, L->kw) * cin : 0;
+    const int32_t hi = ed_max_i32(lo, ed_min_i32(L->in_w - base_x, L->kw) * cin);
+    const uint32_t zp4 = L->zp4;
+    ed_write_u32(stage + L->k4 - 4, 0u); /* zeros past k: the rows overwrite the bytes below k */
+    int8_t *dst = stage;
+    int32_t iy = base_y, at = base_y * row_bytes + base_x * cin + lo; /* input byte of the row's lo */
+    for (int32_t ky = L->kh; ky > 0; ky--, iy += L->dilation_h, at += L->rows.step, dst += run)
+    {
+        if ((uint32_t)iy >= (uint32_t)in_h)
+        {
+            ed_conv_fill(dst, zp4, run);
+        }
+        else if (hi - lo == run)
+        {
+            ed_conv_copy(dst, L->input + at, run);
+        }
+        else
+        {
+            ed_conv_fill(dst, zp4, run);
+            if (hi > lo)
+            {
+                ed_conv_copy(dst + lo, L->input + at, hi - lo);
+            }
+        }
+    }
+    ed_conv_widen_run(stage, L->k4, col, 0, which);
+}
+
+/* Column `which` of output position (oy, ox), any window. */
+__attribute__((noinline)) static void ed_conv_column_any(const ed_conv_layer_t *L, int32_t oy, int32_t ox,
+                                                         int32_t which, uint32_t *col, int8_t *stage)
+{
     const int32_t base_y = oy * L->stride_h - L->pad_top, base_x = ox * L->stride_w - L->pad_left;
     if (L->pointwise)
     {
-        ed_conv_widen_run(L->input + (base_y * in->w + base_x) * L->cin, L->k, col, 0, which);
+        ed_conv_widen_run(L->input + (base_y * L->in_w + base_x) * L->cin, L->k, col, 0, which);
         return;
     }
-    const int32_t run = L->kw * L->cin; /* one row of the window */
-    const int x_inside = base_x >= 0 && base_x + (L->kw - 1) * L->dilation_w < in->w;
-    if (x_inside && L->dilation_w == 1 && (run & 3) == 0)
+    const int32_t run = L->rows.run;
+    const int x_inside = base_x >= 0 && base_x + (L->kw - 1) * L->dilation_w < L->in_w;
+    if (L->dilation_w == 1 && !(x_inside && (run & 3) == 0))
+    {
+        ed_conv_column_rows(L, base_y, base_x, which, col, stage);
+        return;
+    }
+    if (x_inside && L->dilation_w == 1)
     {
         /* Every row of the window is a whole number of words: widen straight from the input. */
         for (int32_t ky = 0, g = 0; ky < L->kh; ky++, g += run / 4)
         {
             const int32_t iy = base_y + ky * L->dilation_h;
-            if (iy >= 0 && iy < in->h)
+            if (iy >= 0 && iy < L->in_h)
             {
-                ed_conv_widen_run(L->input + (iy * in->w + base_x) * L->cin, run, col, g, which);
+                ed_conv_widen_run(L->input + iy * L->row_bytes + base_x * L->cin, run, col, g, which);
             }
             else
             {
@@ -121,34 +358,42 @@ static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t 
         }
         return;
     }
-    /* Otherwise through the int8 staging copy: the zero point in the padding, zeros past k. */
+    /* Dilated columns: tap by tap through the int8 staging copy, the zero point in the padding,
+     * zeros past k. */
     int8_t *dst = stage;
-    const uint32_t zp4 = 0x01010101u * (uint8_t)L->zp;
     for (int32_t ky = 0; ky < L->kh; ky++)
     {
         const int32_t iy = base_y + ky * L->dilation_h;
-        const int y_inside = iy >= 0 && iy < in->h;
-        if (y_inside && x_inside && L->dilation_w == 1)
-        {
-            ed_conv_copy(dst, L->input + (iy * in->w + base_x) * L->cin, run);
-            dst += run;
-            continue;
-        }
+        const int y_inside = iy >= 0 && iy < L->in_h;
         for (int32_t kx = 0; kx < L->kw; kx++, dst += L->cin)
         {
             const int32_t ix = base_x + kx * L->dilation_w;
-            if (y_inside && ix >= 0 && ix < in->w)
+            if (y_inside && ix >= 0 && ix < L->in_w)
             {
-                ed_conv_copy(dst, L->input + (iy * in->w + ix) * L->cin, L->cin);
+                ed_conv_copy(dst, L->input + iy * L->row_bytes + ix * L->cin, L->cin);
             }
             else
             {
-                ed_conv_fill(dst, zp4, L->cin);
+                ed_conv_fill(dst, L->zp4, L->cin);
             }
         }
     }
     ed_conv_fill(dst, 0u, L->k4 - L->k);
     ed_conv_widen_run(stage, L->k4, col, 0, which);
+}
+
+/* Column `which` of output position (oy, ox): a window inside the input (dilation_w 1, rows of at
+ * least 4 bytes) through ed_conv_column_tight, any other through ed_conv_column_any. */
+static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t ox, int32_t which, uint32_t *col,
+                                  int8_t *stage)
+{
+    const int32_t base_y = oy * L->stride_h - L->pad_top, base_x = ox * L->stride_w - L->pad_left;
+    if ((uint32_t)base_x < L->x_end && (uint32_t)base_y < L->y_end)
+    {
+        ed_conv_column_tight(&L->rows, L->input + base_y * L->row_bytes + base_x * L->cin, col + 2 * which, stage);
+        return;
+    }
+    ed_conv_column_any(L, oy, ox, which, col, stage);
 }
 
 #if ED_NN_ASM
@@ -600,11 +845,11 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
     }
     const int8_t zp = (int8_t)(-p->input_offset);
     ed_conv_layer_t L = {
-        .in = input_dims, .kh = filter_dims->h, .kw = filter_dims->w, .cin = cin, .k = k, .k4 = k4,
+        .kh = filter_dims->h, .kw = filter_dims->w, .cin = cin, .k = k, .k4 = k4,
         .out_w = output_dims->w, .stride_h = p->stride.h, .stride_w = p->stride.w, .pad_top = p->padding.h,
         .pad_left = p->padding.w, .dilation_h = p->dilation.h, .dilation_w = p->dilation.w, .zp = zp,
     };
-    ed_conv_widen4(0x01010101u * (uint8_t)zp, &L.zp02, &L.zp13);
+    ed_conv_layer_derive(&L, input_dims);
     L.pointwise = L.kh == 1 && L.kw == 1 && (cin & 3) == 0 && p->padding.h == 0 && p->padding.w == 0 &&
                   (output_dims->h - 1) * p->stride.h < input_dims->h && (output_dims->w - 1) * p->stride.w < input_dims->w;
     const int32_t groups = k4 / 4;

@@ -35,16 +35,17 @@ class EdConvolveS8(KernelSpec):
     name = "ed_convolve_s8"
     op = "conv2d"
     header = "ed_convolve.h"
-    code_bytes = 5120  # 4,948 B of Thumb-2 measured (arm-none-eabi-size, -O2), rounded up
+    code_bytes = 6144  # 5,948 B of Thumb-2 measured (arm-none-eabi-size, -O2), rounded up
     # Per pair of positions and block of three channels: the groups of four patch elements (the
     # SMLAD loop; a short last block of one or two channels skips its zero rows, its groups
     # weighted by their loop's model cycles against the whole block's: 16 and 22 of 28) and the
-    # block's requantizations; per pair of 1x1 patches or per column built
-    # straight from the input or through the staging copy (a window row not of whole words, or the
-    # window in the padding), the columns' groups (widening); per output channel its prepared
-    # requantization.
+    # block's requantizations; per pair of 1x1 patches or per column of a window inside the input
+    # (dilation_w 1, rows of at least 4 bytes) built straight from the input (rows of whole
+    # words) or through the int8 staging copy (ed_conv_column_tight), per column of any other
+    # window (in the padding, rows of 1 to 3 bytes, dilated columns; ed_conv_column_any), the
+    # columns' groups (widening); per output channel its prepared requantization.
     cost_terms = ("block_groups", "blocks", "pointwise_pairs", "direct_columns", "staged_columns", "column_groups",
-                  "channels", "calls")
+                  "channels", "calls", "tight_columns")
     calibration = tuple(CONV_1D + CONV_2D) + (
         conv2d(48, 48, 8, 16, 1, 1, "valid"), conv2d(24, 24, 32, 32, 1, 1, "valid"), conv2d(12, 12, 64, 64, 1, 1, "valid"),
         conv2d(25, 5, 64, 64, 1, 1, "valid"), conv2d(32, 32, 3, 16, 3, 1, "same"), conv2d(16, 16, 16, 16, 3, 1, "same"),
@@ -68,21 +69,26 @@ class EdConvolveS8(KernelSpec):
         _, k4 = patch_counts(call)
         return 5 * k4 + 20 * 3 * -(-int(call.weights.shape[0]) // 3)
 
-    def _columns(self, call: LayerCall) -> tuple[int, int, int]:
-        """Columns built (pointwise pairs inline, straight from the input, through the staging copy)."""
+    def _columns(self, call: LayerCall) -> tuple[int, int, int, int]:
+        """Columns built (pointwise pairs inline; windows inside the input straight from it; the
+        same through the staging copy; any other window), as ed_conv_column chooses."""
         _, kh, kw, cin = (int(v) for v in call.weights.shape)
         p = call.params
         batches, out_h, out_w = (int(v) for v in call.output.shape[:3])
-        stride_w, dil_w, pad_left = int(p["stride"][1]), int(p["dilation"][1]), int(p["padding"][2])
-        in_w = int(call.input.shape[2])
+        in_h, in_w = (int(v) for v in call.input.shape[1:3])
+        stride_h, stride_w = (int(v) for v in p["stride"])
+        dil_h, dil_w = (int(v) for v in p["dilation"])
+        pad_top, pad_left = int(p["padding"][0]), int(p["padding"][2])
         positions = out_h * out_w
+        run = kw * cin
         if (kh, kw) == (1, 1) and cin % 4 == 0 and all(int(v) == 0 for v in p["padding"]):
-            return batches * (positions // 2), 0, 0  # the lone last position: one direct column, twice
-        if (kw * cin) % 4 or dil_w != 1:
-            return 0, 0, batches * positions
-        inside = sum(1 for ox in range(out_w) if 0 <= ox * stride_w - pad_left and
-                     ox * stride_w - pad_left + (kw - 1) * dil_w < in_w)
-        return 0, batches * out_h * inside, batches * out_h * (out_w - inside)
+            return batches * (positions // 2), 0, 0, 0  # the lone last position: one direct column, twice
+        if dil_w != 1 or run < 4:
+            return 0, 0, 0, batches * positions
+        x_in = sum(1 for ox in range(out_w) if 0 <= ox * stride_w - pad_left <= in_w - kw)
+        y_in = sum(1 for oy in range(out_h) if 0 <= oy * stride_h - pad_top <= in_h - 1 - (kh - 1) * dil_h)
+        inside, other = batches * y_in * x_in, batches * (positions - y_in * x_in)
+        return (0, inside, 0, other) if run % 4 == 0 else (0, 0, inside, other)
 
     def cost_features(self, call: LayerCall) -> list[float]:
         positions, batches = conv_positions(call)
@@ -91,9 +97,9 @@ class EdConvolveS8(KernelSpec):
         whole, tail = divmod(int(call.weights.shape[0]), 3)
         groups = k4 // 4
         weighted_blocks = whole + (0.0, 16 / 28, 22 / 28)[tail]
-        pointwise, direct, staged = self._columns(call)
+        pointwise, direct, tight, staged = self._columns(call)
         return [pairs * groups * weighted_blocks, pairs * -(-int(call.weights.shape[0]) // 3), pointwise, direct,
-                staged, 2 * pairs * groups, int(call.weights.shape[0]), 1]
+                staged, 2 * pairs * groups, int(call.weights.shape[0]), 1, tight]
 
     def facts(self, call: LayerCall) -> dict:
         k, k4 = patch_counts(call)
