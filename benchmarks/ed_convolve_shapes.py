@@ -1,5 +1,5 @@
-"""``ed_convolve_s8`` alone on the convolution shapes of MLPerf Tiny's KWS (DS-CNN) and IC
-(ResNet-8): one kernel call per shape on QEMU mps2-an386 (Thumb-2 path, -O2), exact instructions
+"""``ed_convolve_s8`` alone on the convolution shapes of MLPerf Tiny's KWS (DS-CNN), IC
+(ResNet-8) and two of VWW's (MobileNetV1) 1 x 1 layers with few input channels: one kernel call per shape on QEMU mps2-an386 (Thumb-2 path, -O2), exact instructions
 and modelled Cortex-M4 cycles at 0 wait states (``docs/cycle-model.md``), MAC per cycle against
 issue 13's target (>= 1.0 for 1 x 1 and k x k convolutions), each output checked bit for bit
 against the reference. Random int8 data and per-channel requantization in TFLite's ranges; each
@@ -36,6 +36,8 @@ SHAPES = [
     ("IC 3x3 32->32 16x16", (1, 16, 16, 32), 32, (3, 3), 1, (1, 1, 1, 1), RELU),
     ("IC 3x3 64->64 8x8", (1, 8, 8, 64), 64, (3, 3), 1, (1, 1, 1, 1), RELU),
     ("IC 1x1 s2 16->32", (1, 32, 32, 16), 32, (1, 1), 2, (0, 0, 0, 0), (-128, 127)),
+    ("VWW 1x1 8->16 48x48", (1, 48, 48, 8), 16, (1, 1), 1, (0, 0, 0, 0), RELU),
+    ("VWW 1x1 16->32 24x24", (1, 24, 24, 16), 32, (1, 1), 1, (0, 0, 0, 0), RELU),
 ]
 
 
