@@ -164,12 +164,9 @@ static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t 
  * (x0, x2) words and the three weight words in a row of five loads, six SMLAD, the (x1, x3)
  * words, six SMLAD (27 model cycles per 24 MACs; r0 column, r1 weights, r4-r9 the sums
  * o0p0, o0p1, o1p0, o1p1, o2p0, o2p1). Every instruction is a 32-bit encoding, so a group is
- * ED_CONV_GROUP_BYTES long (ed_conv_run branches into the middle of four of them). */
+ * ED_CONV_GROUP_BYTES long (ed_conv_run branches into the middle of eight of them). */
 #define ED_CONV_GROUP_BYTES "100"
-/* Where the first turn of ed_conv_run's loop of four groups starts: groups % 4 groups before
- * its end (all four when groups is a multiple of 4). */
-#define ED_CONV_ENTRY(groups) (((4 - (groups)) & 3) * 100)
-#define ED_CONV_GROUP                                                                                                  \
+#define ED_CONV_GROUP_FIRST_HALF                                                                                       \
     "ldr.w r11, [r0, #8]\n\t"                                                                                           \
     "ldr.w r10, [r0], #16\n\t"                                                                                          \
     "ldr.w r12, [r1, #8]\n\t"                                                                                           \
@@ -183,10 +180,8 @@ static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t 
     "smlad r7, r11, lr, r7\n\t"                                                                                        \
     "sxtb16 lr, r12\n\t"                                                                                               \
     "smlad r8, r10, lr, r8\n\t"                                                                                        \
-    "smlad r9, r11, lr, r9\n\t"                                                                                        \
-    "ldr.w r10, [r0, #-12]\n\t"                                                                                         \
-    "ldr.w r11, [r0, #-4]\n\t"                                                                                          \
-    "sxtb16 lr, r2, ror #8\n\t"                                                                                        \
+    "smlad r9, r11, lr, r9\n\t"
+#define ED_CONV_GROUP_SECOND_HALF                                                                                      \
     "smlad r4, r10, lr, r4\n\t"                                                                                        \
     "smlad r5, r11, lr, r5\n\t"                                                                                        \
     "sxtb16 lr, r3, ror #8\n\t"                                                                                        \
@@ -195,6 +190,19 @@ static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t 
     "sxtb16 lr, r12, ror #8\n\t"                                                                                       \
     "smlad r8, r10, lr, r8\n\t"                                                                                        \
     "smlad r9, r11, lr, r9\n\t"
+#define ED_CONV_GROUP                                                                                                  \
+    ED_CONV_GROUP_FIRST_HALF                                                                                           \
+    "ldr.w r10, [r0, #-12]\n\t"                                                                                         \
+    "ldr.w r11, [r0, #-4]\n\t"                                                                                          \
+    "sxtb16 lr, r2, ror #8\n\t" ED_CONV_GROUP_SECOND_HALF
+/* The same, last in a turn of ed_conv_run's loop: r2 free before the (x1, x3) loads, so the
+ * turn's end test loads col_end (+12 in its frame) into it behind them (pipelined, 1 cycle). */
+#define ED_CONV_GROUP_LAST                                                                                             \
+    ED_CONV_GROUP_FIRST_HALF                                                                                           \
+    "sxtb16 lr, r2, ror #8\n\t"                                                                                        \
+    "ldr.w r10, [r0, #-12]\n\t"                                                                                         \
+    "ldr.w r11, [r0, #-4]\n\t"                                                                                          \
+    "ldr r2, [sp, #12]\n\t" ED_CONV_GROUP_SECOND_HALF
 
 /* Naked: the body is basic asm only, so the arguments (r0-r3) are marked unused. */
 #define ED_ASM_ARG __attribute__((unused))
@@ -239,13 +247,15 @@ __attribute__((naked, noinline)) static void ed_conv_block_3x2(ED_ASM_ARG const 
 }
 
 /* One group for one channel and two positions: the four column words and the weight word in a
- * row of five loads, two SXTB16, four SMLAD (12 model cycles per 8 MACs; r4, r5 the sums). */
+ * row of five loads, two SXTB16, four SMLAD (12 model cycles per 8 MACs; r4, r5 the sums);
+ * 32-bit encodings only, ED_CONV_GROUP_1X2_BYTES long. */
+#define ED_CONV_GROUP_1X2_BYTES "44"
 #define ED_CONV_GROUP_1X2                                                                                              \
-    "ldr r11, [r0, #4]\n\t"                                                                                            \
-    "ldr r12, [r0, #8]\n\t"                                                                                            \
-    "ldr r3, [r0, #12]\n\t"                                                                                            \
-    "ldr r10, [r0], #16\n\t"                                                                                           \
-    "ldr r2, [r1], #12\n\t"                                                                                            \
+    "ldr.w r11, [r0, #4]\n\t"                                                                                           \
+    "ldr.w r12, [r0, #8]\n\t"                                                                                           \
+    "ldr.w r3, [r0, #12]\n\t"                                                                                           \
+    "ldr.w r10, [r0], #16\n\t"                                                                                          \
+    "ldr.w r2, [r1], #12\n\t"                                                                                           \
     "sxtb16 lr, r2\n\t"                                                                                                \
     "smlad r4, r10, lr, r4\n\t"                                                                                        \
     "smlad r5, r12, lr, r5\n\t"                                                                                        \
@@ -254,14 +264,16 @@ __attribute__((naked, noinline)) static void ed_conv_block_3x2(ED_ASM_ARG const 
     "smlad r5, r3, lr, r5\n\t"
 
 /* One group for two channels and two positions: six loads, four SXTB16, eight SMLAD (18 model
- * cycles per 16 MACs; r4-r7 the sums o0p0, o0p1, o1p0, o1p1). */
+ * cycles per 16 MACs; r4-r7 the sums o0p0, o0p1, o1p0, o1p1); 32-bit encodings only,
+ * ED_CONV_GROUP_2X2_BYTES long. */
+#define ED_CONV_GROUP_2X2_BYTES "72"
 #define ED_CONV_GROUP_2X2                                                                                              \
-    "ldr r11, [r0, #4]\n\t"                                                                                            \
-    "ldr r12, [r0, #8]\n\t"                                                                                            \
-    "ldr r3, [r0, #12]\n\t"                                                                                            \
-    "ldr r10, [r0], #16\n\t"                                                                                           \
-    "ldr r8, [r1, #4]\n\t"                                                                                             \
-    "ldr r2, [r1], #12\n\t"                                                                                            \
+    "ldr.w r11, [r0, #4]\n\t"                                                                                           \
+    "ldr.w r12, [r0, #8]\n\t"                                                                                           \
+    "ldr.w r3, [r0, #12]\n\t"                                                                                           \
+    "ldr.w r10, [r0], #16\n\t"                                                                                          \
+    "ldr.w r8, [r1, #4]\n\t"                                                                                            \
+    "ldr.w r2, [r1], #12\n\t"                                                                                           \
     "sxtb16 lr, r2\n\t"                                                                                                \
     "smlad r4, r10, lr, r4\n\t"                                                                                        \
     "smlad r5, r12, lr, r5\n\t"                                                                                        \
@@ -315,7 +327,6 @@ static void ed_conv_block(const uint32_t *col, const uint32_t *w, int32_t groups
     }
 }
 #else
-#define ED_CONV_ENTRY(groups) 0 /* the C loop counts its groups */
 /* Sum of the int16 pair products of a and b, modulo 2^32 (SMLAD). */
 static inline int32_t ed_conv_dot2(uint32_t a, uint32_t b, int32_t acc)
 {
@@ -363,7 +374,7 @@ typedef struct
     const uint32_t *w;          /* +0, the first block's weights */
     const ed_conv_rq_t *rq;     /* +4, the first block's biases and constants */
     const uint32_t *col;        /* +8 */
-    int32_t entry;              /* +12, bytes into the loop of four groups where its first turn starts */
+    int32_t skip;               /* +12, (8 - groups % 8) % 8: the groups the first turn of a loop of eight skips */
     const uint32_t *col_end;    /* +16, col + groups groups */
     uint32_t range4;            /* +20, act_max - act_min in each byte */
     uint32_t act_min4;          /* +24, act_min in each byte */
@@ -413,25 +424,28 @@ _Static_assert(sizeof(ed_conv_run_t) == 40, "ed_conv_run loads ed_conv_run_t wit
     "uadd8 r5, r5, r11\n\t"
 
 /* Every block of one pair of positions (outputs at out0 and out0 + cout). Per whole block: the
- * sums from the biases (LDM), the groups (a computed entry into the loop of four groups, so its
- * first turn takes the groups % 4, and one end test per turn), six requantizations (LDM of
+ * sums from the biases (LDM), the groups (a computed entry into the loop of eight groups, so
+ * its first turn takes the groups % 8, and one end test per turn), six requantizations (LDM of
  * each channel's constants), each position's three bytes packed into a word and clamped four
- * at a time, stored as a halfword and a byte. Then the short block of one or two channels.
+ * at a time, stored as a halfword and a byte. Then the short block of one or two channels
+ * (its loop of four groups entered the same way).
  * r0 carries the next block's record from one block to the next, r1 the weights; the rest lives
  * in the frame: [sp] the record's constants, +4 col, +8 entry (a Thumb address), +12 col_end,
- * +16 range4, +20 act_min4, +24 out0, +28 out1, +32 rq_end, +36 tail. */
+ * +16 range4, +20 act_min4, +24 out0, +28 out1, +32 rq_end, +36 tail, +40 skip. */
 __attribute__((naked, noinline)) static void ed_conv_run(ED_ASM_ARG const ed_conv_run_t *run,
                                                          ED_ASM_ARG int8_t *out0)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
         "mov r8, r1\n\t"
-        "ldm r0, {r1-r7, r9-r11}\n\t" /* w, rq, col, entry, col_end, range4, act_min4, cout, rq_end, tail */
+        "ldm r0, {r1-r7, r9-r11}\n\t" /* w, rq, col, skip, col_end, range4, act_min4, cout, rq_end, tail */
         "add r9, r8, r9\n\t"          /* out1 = out0 + cout */
-        "adr.w r12, 4f\n\t"
-        "add r4, r4, r12\n\t"
-        "orr r4, r4, #1\n\t"
-        "push {r2-r11}\n\t"
+        "mov r12, r4\n\t"            /* skip */
+        "adr.w lr, 4f\n\t"
+        "movs r0, #" ED_CONV_GROUP_BYTES "\n\t"
+        "mla r4, r12, r0, lr\n\t"
+        "orr r4, r4, #1\n\t"         /* the entry, a Thumb address */
+        "push {r2-r12}\n\t"
         "mov r0, r2\n\t"
         "1:\n\t"
         "mov r3, r0\n\t"
@@ -443,11 +457,10 @@ __attribute__((naked, noinline)) static void ed_conv_run(ED_ASM_ARG const ed_con
         "mov r7, r6\n\t"
         "mov r9, r8\n\t"
         "bx r2\n\t"
-        "4:\n\t" ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP "5:\n\t"
-        ".if (5b - 4b) != 4 * " ED_CONV_GROUP_BYTES "\n\t"
+        "4:\n\t" ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP "5:\n\t"
+        ".if (5b - 4b) != 7 * " ED_CONV_GROUP_BYTES "\n\t"
         ".error \"ED_CONV_GROUP is not " ED_CONV_GROUP_BYTES " bytes: the computed entry would miss\"\n\t"
-        ".endif\n\t"
-        "ldr r2, [sp, #12]\n\t"
+        ".endif\n\t" ED_CONV_GROUP_LAST
         "cmp r0, r2\n\t"
         "bne 4b\n\t"
         "ldr r0, [sp]\n\t"
@@ -469,26 +482,45 @@ __attribute__((naked, noinline)) static void ed_conv_run(ED_ASM_ARG const ed_con
         "str r3, [sp, #28]\n\t"
         "cmp r0, r6\n\t"
         "bne 1b\n\t"
-        /* The short block (one or two channels), one group per turn of its loop. */
+        /* The short block (one or two channels). */
         "ldr r11, [sp, #36]\n\t"
         "cmp r11, #0\n\t"
         "beq 9f\n\t"
         "mov r3, r0\n\t"
         "ldr r0, [sp, #4]\n\t"        /* col */
         "ldr r9, [sp, #12]\n\t"       /* col_end */
+        "ldr r2, [sp, #40]\n\t"       /* skip */
+        "and r2, r2, #3\n\t"          /* of a loop of four */
         "ldm r3!, {r4, r6, r8}\n\t" /* the third bias unused */
         "str r3, [sp]\n\t"
         "mov r5, r4\n\t"
         "mov r7, r6\n\t"
         "cmp r11, #1\n\t"
         "bne 12f\n\t"
-        "11:\n\t" ED_CONV_GROUP_1X2
+        "adr.w r3, 11f\n\t"
+        "movs r12, #" ED_CONV_GROUP_1X2_BYTES "\n\t"
+        "mla r3, r2, r12, r3\n\t"
+        "orr r3, r3, #1\n\t"
+        "bx r3\n\t"
+        "11:\n\t" ED_CONV_GROUP_1X2 ED_CONV_GROUP_1X2 ED_CONV_GROUP_1X2 ED_CONV_GROUP_1X2 "5:\n\t"
+        ".if (5b - 11b) != 4 * " ED_CONV_GROUP_1X2_BYTES "\n\t"
+        ".error \"ED_CONV_GROUP_1X2 is not " ED_CONV_GROUP_1X2_BYTES " bytes\"\n\t"
+        ".endif\n\t"
         "cmp r0, r9\n\t"
         "bne 11b\n\t"
         "b 13f\n\t"
-        "12:\n\t" ED_CONV_GROUP_2X2
+        "12:\n\t"
+        "adr.w r3, 6f\n\t"
+        "movs r12, #" ED_CONV_GROUP_2X2_BYTES "\n\t"
+        "mla r3, r2, r12, r3\n\t"
+        "orr r3, r3, #1\n\t"
+        "bx r3\n\t"
+        "6:\n\t" ED_CONV_GROUP_2X2 ED_CONV_GROUP_2X2 ED_CONV_GROUP_2X2 ED_CONV_GROUP_2X2 "5:\n\t"
+        ".if (5b - 6b) != 4 * " ED_CONV_GROUP_2X2_BYTES "\n\t"
+        ".error \"ED_CONV_GROUP_2X2 is not " ED_CONV_GROUP_2X2_BYTES " bytes\"\n\t"
+        ".endif\n\t"
         "cmp r0, r9\n\t"
-        "bne 12b\n\t"
+        "bne 6b\n\t"
         "13:\n\t"
         "ldr r0, [sp]\n\t"
         ED_CONV_RQ_LOAD ED_CONV_RQ("r4") ED_CONV_RQ("r5")
@@ -505,7 +537,7 @@ __attribute__((naked, noinline)) static void ed_conv_run(ED_ASM_ARG const ed_con
         "strh r4, [r2]\n\t"
         "strh r5, [r3]\n\t"
         "9:\n\t"
-        "add sp, sp, #40\n\t"
+        "add sp, sp, #44\n\t"
         "pop {r4-r11, pc}\n\t");
 }
 #else
@@ -589,7 +621,7 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
     /* ed_conv_run takes the whole blocks, then a short block of one or two channels with its zero
      * rows skipped; without a whole block the general loop below takes the short one. */
     const int32_t whole = cout / 3;
-    const ed_conv_run_t run = {packed_weights, rq, col, ED_CONV_ENTRY(groups), col + 4 * groups,
+    const ed_conv_run_t run = {packed_weights, rq, col, (8 - groups % 8) % 8, col + 4 * groups,
                                0x01010101u * (uint8_t)(act_max - act_min), 0x01010101u * (uint8_t)act_min, cout,
                                rq + whole, cout % 3};
     for (int32_t n = 0; n < input_dims->n; n++)
