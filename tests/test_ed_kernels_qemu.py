@@ -22,7 +22,7 @@ pytestmark = pytest.mark.qemu
 
 
 def _conv(rng, name, in_shape, cout, kernel_hw, stride=(1, 1), padding=(0, 0, 0, 0), offsets=(3, -5),
-          act=(-128, 127), shifts=(-10, 0), depthwise=False, kernel=None) -> KernelCase:
+          act=(-128, 127), shifts=(-10, 0), depthwise=False, kernel=None, rounding="double") -> KernelCase:
     x = rng.integers(-128, 128, in_shape, dtype=np.int8)
     w_shape = (1, *kernel_hw, cout) if depthwise else (cout, *kernel_hw, in_shape[3])
     w = rng.integers(-127, 128, w_shape, dtype=np.int8)
@@ -34,8 +34,8 @@ def _conv(rng, name, in_shape, cout, kernel_hw, stride=(1, 1), padding=(0, 0, 0,
     if depthwise:
         attrs["depth_multiplier"] = cout // in_shape[3]
     kernel = kernel or ("ed_depthwise_conv_s8" if depthwise else "ed_convolve_s8")
-    return kernel_case(name, kernel,
-                       "depthwise_conv2d" if depthwise else "conv2d", [x], params, weights=w, bias=bias, attrs=attrs)
+    return kernel_case(name, kernel, "depthwise_conv2d" if depthwise else "conv2d", [x], params, weights=w,
+                       bias=bias, attrs=attrs, rounding=rounding)
 
 
 def _fc(rng, name, rows, depth, units, per_channel=True, offsets=(-7, 11), act=(-128, 127),
@@ -140,3 +140,32 @@ def test_fully_connected_single_rounding_on_cortex_m4(qemu_arm, tmp_path):
     for case, output, status in zip(cases, run.outputs, run.statuses):
         assert status == 0, f"{case.name}: kernel returned an error status"
         np.testing.assert_array_equal(output, case.expected, err_msg=f"single rounding, case {case.name}")
+
+
+def _convolve_entries(rng, rounding) -> list[KernelCase]:
+    """ed_convolve_s8's block loop entered at every point: patches of 1 to 9 groups of four (every
+    entry into its loop of eight groups and its short block's loop of four, and a second turn)
+    with 3, 4 and 5 output channels (no short block, one channel, two), the clamp and output
+    offsets at the ends of int8 (the folded offset less act_min at +-255), and a shift of -23."""
+    cases = []
+    for groups in range(1, 10):
+        for cout, offsets, act in ((3, (128, 127), (127 - 90, 127)), (4, (-127, -128), (-128, 127)),
+                                   (5, (0, 127), (-128, -128 + 70))):
+            cases.append(_conv(rng, f"ed-conv-{groups}-groups-{cout}-channels", (1, 3, 3, 4 * groups), cout, (1, 1),
+                               offsets=offsets, act=act, shifts=(-14, -1), rounding=rounding))
+    # the largest shift on the fast path with the offset less act_min at 255
+    cases.append(_conv(rng, "ed-conv-shift-23", (1, 2, 4, 64), 6, (1, 1), offsets=(128, 127), act=(-128, 127),
+                       shifts=(-23, -22), rounding=rounding))
+    return cases
+
+
+@pytest.mark.parametrize("rounding", ["double", "single"])
+def test_convolve_block_loop_entries_on_cortex_m4(qemu_arm, tmp_path, rounding):
+    """Both roundings of the Thumb-2 block loop (and the portable C beside it) on every computed
+    entry, against the reference in the same rounding."""
+    cases = _convolve_entries(np.random.default_rng(1315), rounding)
+    for path in ("dsp", "portable"):
+        run = run_qemu(build_qemu(cases, tmp_path / path, path=path, rounding=rounding), cases)
+        for case, output, status in zip(cases, run.outputs, run.statuses):
+            assert status == 0, f"{case.name}: kernel returned an error status"
+            np.testing.assert_array_equal(output, case.expected, err_msg=f"{path}, {rounding} rounding, {case.name}")
