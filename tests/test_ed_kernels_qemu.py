@@ -146,16 +146,17 @@ def _convolve_entries(rng, rounding) -> list[KernelCase]:
     """ed_convolve_s8's block loop entered at every point: patches of 1 to 9 groups of four (every
     entry into its loop of eight groups and its short block's loop of four, and a second turn)
     with 3, 4 and 5 output channels (no short block, one channel, two), the clamp and output
-    offsets at the ends of int8 (the folded offset less act_min at +-255), and a shift of -23."""
+    offsets at the ends of int8 (the folded offset less act_min at +-255), the fast path's largest shift (-21) and
+    the next (-22, the per-output requantization)."""
     cases = []
     for groups in range(1, 10):
         for cout, offsets, act in ((3, (128, 127), (127 - 90, 127)), (4, (-127, -128), (-128, 127)),
                                    (5, (0, 127), (-128, -128 + 70))):
             cases.append(_conv(rng, f"ed-conv-{groups}-groups-{cout}-channels", (1, 3, 3, 4 * groups), cout, (1, 1),
                                offsets=offsets, act=act, shifts=(-14, -1), rounding=rounding))
-    # the largest shift on the fast path with the offset less act_min at 255
-    cases.append(_conv(rng, "ed-conv-shift-23", (1, 2, 4, 64), 6, (1, 1), offsets=(128, 127), act=(-128, 127),
-                       shifts=(-23, -22), rounding=rounding))
+    for shift in (-21, -22):  # the offset less act_min at 255
+        cases.append(_conv(rng, f"ed-conv-shift{shift}", (1, 2, 4, 64), 6, (1, 1), offsets=(128, 127),
+                           act=(-128, 127), shifts=(shift, shift + 1), rounding=rounding))
     return cases
 
 

@@ -12,19 +12,50 @@
 #include "ed_convolve.h"
 #include "ed_nn_support.h"
 
-/* One output channel's fast requantization constants: ed_requant_out_prepare's with the output
- * offset less act_min folded in (ed_conv_fast_out); hi_shift < 0: the channel takes
- * ed_requantize_to_s8. */
+/* One output channel's requantization on the fast path: for a right shift e of 1 to 21 and
+ * |acc| < 2^30 (the build checks the accumulators), TFLite's
+ *     double rounding: floor((SRDHM(acc, mult) + 2^(e-1) - [acc < 0]) / 2^e)
+ *     single rounding: floor((acc * mult + 2^(30+e)) / 2^(31+e))
+ * are both a multiply-high of 2 * acc, a rounding word and an arithmetic shift by e, because
+ * SRDHM(acc, mult) = floor((2 * acc * mult + 2^31) / 2^32) (SMMLAR on the M4) and single rounding
+ * is floor((floor(2 * acc * mult / 2^32) + 2^(e-1)) / 2^e) (SMMLA) - nested floor divisions are one
+ * ([x < 0] of gemmlowp's RoundingDivideByPOT may be [acc < 0]: they differ only where
+ * SRDHM = 0, and the result is 0 either way). The rounding word carries 2^(e-1) and the output
+ * offset less act_min times 2^e (|word| < 2^29, so word + SRDHM stays in int32); shift 0: the
+ * channel takes ed_requantize_to_s8. */
 typedef struct
 {
     int32_t mult;
-    uint32_t round_lo;
-    int32_t round_hi;
-    int32_t hi_shift;
+    int32_t round;
+    int32_t shift;
 } ed_conv_q_t;
 
+static inline ed_conv_q_t ed_conv_q_prepare(int32_t multiplier, int32_t shift, int32_t folded_offset)
+{
+    ed_conv_q_t q = {multiplier, 0, 0};
+    const int32_t e = -shift;
+    if (multiplier >= 0 && e >= 1 && e <= 21)
+    {
+        q.round = (int32_t)((1u << (e - 1)) + ((uint32_t)folded_offset << e));
+        q.shift = e;
+    }
+    return q;
+}
+
+/* The fast path's value (the requantized output less act_min, before saturation). */
+static inline int32_t ed_conv_q_apply(const ed_conv_q_t *q, int32_t acc)
+{
+    const int64_t p = (int64_t)(2 * acc) * q->mult;
+#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
+    const int32_t t = q->round + (int32_t)(p >> 32);
+#else
+    const int32_t t = q->round + (int32_t)((p + (1LL << 31)) >> 32) + (acc < 0 ? -1 : 0);
+#endif
+    return t >> q->shift;
+}
+
 /* One block of three output channels as the block loop reads it: the folded biases, then each
- * channel's constants (60 bytes, 20 per channel as before). */
+ * channel's constants (48 bytes). */
 typedef struct
 {
     int32_t bias[3];
@@ -360,8 +391,7 @@ static void ed_conv_block(const uint32_t *col, const uint32_t *w, int32_t groups
  * M4) plus act_min is the requantized, clamped output. */
 static inline int8_t ed_conv_fast_out(const ed_conv_q_t *q, int32_t acc, int32_t range, int32_t act_min)
 {
-    const ed_requant_t r = {q->mult, q->round_lo, q->round_hi, q->hi_shift, 0};
-    int32_t v = ed_requant_fast(&r, acc);
+    int32_t v = ed_conv_q_apply(q, acc);
     v = v < 0 ? 0 : (v > range ? range : v);
     return (int8_t)(v + act_min);
 }
@@ -384,30 +414,28 @@ typedef struct
 } ed_conv_run_t;
 
 #if ED_NN_ASM
-_Static_assert(sizeof(ed_conv_rq_t) == 60, "ed_conv_run reads a block's biases and constants with LDM");
+_Static_assert(sizeof(ed_conv_rq_t) == 48, "ed_conv_run reads a block's biases and constants with LDM");
 _Static_assert(sizeof(ed_conv_run_t) == 40, "ed_conv_run loads ed_conv_run_t with one LDM");
 
 /* Requantization of one sum (register a) with the channel's constants in r10 (mult), r11
- * (round_lo), r12 (round_hi), lr (hi_shift), saturated to [0, 255] (USAT: the constants carry
- * -act_min); r2, r3 scratch. */
+ * (round), r12 (shift) as ed_conv_q_apply, saturated to [0, 255] (USAT: the rounding word
+ * carries -act_min); r2 scratch. */
 #if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
 #define ED_CONV_RQ(a)                                                                                                  \
-    "mov r2, r11\n\t"                                                                                                  \
-    "mov r3, r12\n\t"                                                                                                  \
-    "smlal r2, r3, " a ", r10\n\t"                                                                                     \
-    "asr r3, r3, lr\n\t"                                                                                               \
-    "usat " a ", #8, r3\n\t"
+    "lsl r2, " a ", #1\n\t"                                                                                              \
+    "smmla r2, r2, r10, r11\n\t"                                                                                       \
+    "asr r2, r2, r12\n\t"                                                                                              \
+    "usat " a ", #8, r2\n\t"
 #else
 #define ED_CONV_RQ(a)                                                                                                  \
-    "and r3, " a ", #0x80000000\n\t"                                                                                   \
-    "subs r2, r11, r3\n\t"                                                                                             \
-    "sbc r3, r12, #0\n\t"                                                                                              \
-    "smlal r2, r3, " a ", r10\n\t"                                                                                     \
-    "asr r3, r3, lr\n\t"                                                                                               \
-    "usat " a ", #8, r3\n\t"
+    "lsl r2, " a ", #1\n\t"                                                                                              \
+    "smmlar r2, r2, r10, r11\n\t"                                                                                      \
+    "add r2, r2, " a ", asr #31\n\t"                                                                                     \
+    "asr r2, r2, r12\n\t"                                                                                              \
+    "usat " a ", #8, r2\n\t"
 #endif
 /* The next channel's constants (r0 walks the block's record). */
-#define ED_CONV_RQ_LOAD "ldm r0!, {r10, r11, r12, lr}\n\t"
+#define ED_CONV_RQ_LOAD "ldm r0!, {r10, r11, r12}\n\t"
 /* r4, r5: each position's bytes from 0 (USAT's); each byte limited to range4 (UQSUB8 takes off
  * what is above it) and act_min4 added byte by byte; r2, r3 = out0, out1, r6 = the frame's +36. */
 #define ED_CONV_CLAMP_LOAD(r6_from)                                                                                    \
@@ -565,7 +593,7 @@ static void ed_conv_run(const ed_conv_run_t *run, int8_t *out0)
 static inline int8_t ed_conv_out(const ed_conv_q_t *q, const cmsis_nn_per_channel_quant_params *quant, int32_t c,
                                  int32_t acc, int32_t offset, int32_t act_min, int32_t act_max)
 {
-    if (q->hi_shift < 0)
+    if (q->shift == 0)
     {
         return ed_requantize_to_s8(acc, quant->multiplier[c], quant->shift[c], offset, act_min, act_max);
     }
@@ -600,12 +628,11 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
     for (int32_t c = 0; c < 3 * blocks; c++) /* channels past the last: any valid constants */
     {
         const int32_t from = ed_min_i32(c, cout - 1);
-        /* |offset - act_min| <= 255 and hi_shift <= 22 keep the folded rounding word in int32. */
-        const ed_requant_out_t r =
-            ed_requant_out_prepare(quant_params->multiplier[from], quant_params->shift[from], offset - act_min);
+        const ed_conv_q_t q = ed_conv_q_prepare(quant_params->multiplier[from], quant_params->shift[from],
+                                                offset - act_min);
         rq[c / 3].bias[c % 3] = folded_bias[c];
-        rq[c / 3].q[c % 3] = (ed_conv_q_t){r.q.mult, r.q.round_lo, r.q.round_hi, r.q.hi_shift};
-        all_fast = all_fast && r.q.hi_shift >= 0;
+        rq[c / 3].q[c % 3] = q;
+        all_fast = all_fast && q.shift != 0;
     }
     const int8_t zp = (int8_t)(-p->input_offset);
     ed_conv_layer_t L = {
@@ -709,5 +736,5 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
 int32_t ed_convolve_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims)
 {
     const int32_t k4 = (filter_dims->h * filter_dims->w * input_dims->c + 3) & ~3;
-    return 4 * k4 + k4 + 20 * 3 * ((filter_dims->n + 2) / 3);
+    return 4 * k4 + k4 + (int32_t)sizeof(ed_conv_rq_t) * ((filter_dims->n + 2) / 3);
 }

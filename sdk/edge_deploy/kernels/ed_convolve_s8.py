@@ -13,6 +13,10 @@ from edge_deploy.kernels._weighted import (conv_positions, folded_bias, raw_accu
 from edge_deploy.kernels.base import CArray, KernelContext, KernelSpec, LayerCall
 
 
+ACCUMULATOR_LIMIT = (1 << 30) - 1
+"""|accumulator| bound of the kernel: its requantization multiplies 2 * acc in int32 (ed_convolve_s8.c)."""
+
+
 def pack_weights(rows: np.ndarray) -> np.ndarray:
     """(cout, k) int8 weight rows as the kernel reads them: k padded with zeros to a multiple of 4,
     the channels with zero rows to a multiple of 3; per block of three channels, per group of four
@@ -60,13 +64,13 @@ class EdConvolveS8(KernelSpec):
         if not -127 <= int(call.params["input_offset"]) <= 128:
             return "the input zero point is not an int8 value (the padding reads it)"
         sums, abs_sums = self._sums(call)
-        if not raw_accumulators_fit(folded_bias(call, sums), abs_sums):
-            return "the bias with the input offset folded in could leave int32"
+        if not raw_accumulators_fit(folded_bias(call, sums), abs_sums, limit=ACCUMULATOR_LIMIT):
+            return "an accumulator (the bias with the input offset folded in) could reach 2^30"
         return None
 
     def scratch_bytes(self, call: LayerCall) -> int:
         _, k4 = patch_counts(call)
-        return 5 * k4 + 20 * 3 * -(-int(call.weights.shape[0]) // 3)
+        return 5 * k4 + 16 * 3 * -(-int(call.weights.shape[0]) // 3)
 
     def _columns(self, call: LayerCall) -> tuple[int, int, int]:
         """Columns built (pointwise pairs inline, straight from the input, through the staging copy)."""
