@@ -195,7 +195,7 @@ static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t 
  * (x0, x2) words and the three weight words in a row of five loads, six SMLAD, the (x1, x3)
  * words, six SMLAD (27 model cycles per 24 MACs; r0 column, r1 weights, r4-r9 the sums
  * o0p0, o0p1, o1p0, o1p1, o2p0, o2p1). Every instruction is a 32-bit encoding, so a group is
- * ED_CONV_GROUP_BYTES long (ed_conv_run branches into the middle of eight of them). */
+ * ED_CONV_GROUP_BYTES long (ed_conv_run branches into the middle of four of them). */
 #define ED_CONV_GROUP_BYTES "100"
 #define ED_CONV_GROUP_FIRST_HALF                                                                                       \
     "ldr.w r11, [r0, #8]\n\t"                                                                                           \
@@ -404,7 +404,7 @@ typedef struct
     const uint32_t *w;          /* +0, the first block's weights */
     const ed_conv_rq_t *rq;     /* +4, the first block's biases and constants */
     const uint32_t *col;        /* +8 */
-    int32_t skip;               /* +12, (8 - groups % 8) % 8: the groups the first turn of a loop of eight skips */
+    int32_t skip;               /* +12, (4 - groups % 4) % 4: the groups the first turn of a loop of four skips */
     const uint32_t *col_end;    /* +16, col + groups groups */
     uint32_t range4;            /* +20, act_max - act_min in each byte */
     uint32_t act_min4;          /* +24, act_min in each byte */
@@ -452,8 +452,8 @@ _Static_assert(sizeof(ed_conv_run_t) == 40, "ed_conv_run loads ed_conv_run_t wit
     "uadd8 r5, r5, r11\n\t"
 
 /* Every block of one pair of positions (outputs at out0 and out0 + cout). Per whole block: the
- * sums from the biases (LDM), the groups (a computed entry into the loop of eight groups, so
- * its first turn takes the groups % 8, and one end test per turn), six requantizations (LDM of
+ * sums from the biases (LDM), the groups (a computed entry into the loop of four groups, so
+ * its first turn takes the groups % 4, and one end test per turn), six requantizations (LDM of
  * each channel's constants), each position's three bytes packed into a word and clamped four
  * at a time, stored as a halfword and a byte. Then the short block of one or two channels
  * (its loop of four groups entered the same way).
@@ -485,8 +485,8 @@ __attribute__((naked, noinline)) static void ed_conv_run(ED_ASM_ARG const ed_con
         "mov r7, r6\n\t"
         "mov r9, r8\n\t"
         "bx r2\n\t"
-        "4:\n\t" ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP "5:\n\t"
-        ".if (5b - 4b) != 7 * " ED_CONV_GROUP_BYTES "\n\t"
+        "4:\n\t" ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP "5:\n\t"
+        ".if (5b - 4b) != 3 * " ED_CONV_GROUP_BYTES "\n\t"
         ".error \"ED_CONV_GROUP is not " ED_CONV_GROUP_BYTES " bytes: the computed entry would miss\"\n\t"
         ".endif\n\t" ED_CONV_GROUP_LAST
         "cmp r0, r2\n\t"
@@ -518,7 +518,6 @@ __attribute__((naked, noinline)) static void ed_conv_run(ED_ASM_ARG const ed_con
         "ldr r0, [sp, #4]\n\t"        /* col */
         "ldr r9, [sp, #12]\n\t"       /* col_end */
         "ldr r2, [sp, #40]\n\t"       /* skip */
-        "and r2, r2, #3\n\t"          /* of a loop of four */
         "ldm r3!, {r4, r6, r8}\n\t" /* the third bias unused */
         "str r3, [sp]\n\t"
         "mov r5, r4\n\t"
@@ -648,7 +647,7 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
     /* ed_conv_run takes the whole blocks, then a short block of one or two channels with its zero
      * rows skipped; without a whole block the general loop below takes the short one. */
     const int32_t whole = cout / 3;
-    const ed_conv_run_t run = {packed_weights, rq, col, (8 - groups % 8) % 8, col + 4 * groups,
+    const ed_conv_run_t run = {packed_weights, rq, col, (4 - groups % 4) % 4, col + 4 * groups,
                                0x01010101u * (uint8_t)(act_max - act_min), 0x01010101u * (uint8_t)act_min, cout,
                                rq + whole, cout % 3};
     for (int32_t n = 0; n < input_dims->n; n++)
