@@ -14,6 +14,7 @@ import pytest
 
 from edge_deploy.testing.cases import KernelCase, kernel_case
 from edge_deploy.testing.harness import build_qemu, run_qemu
+from edge_deploy.kernels.ed_convolve_s8 import ACCUMULATOR_LIMIT
 from kernel_runner import random_requant
 
 pytestmark = pytest.mark.qemu
@@ -144,19 +145,30 @@ def test_fully_connected_single_rounding_on_cortex_m4(qemu_arm, tmp_path):
 
 def _convolve_entries(rng, rounding) -> list[KernelCase]:
     """ed_convolve_s8's block loop entered at every point: patches of 1 to 9 groups of four (every
-    entry into its loop of eight groups and its short block's loop of four, and a second turn)
-    with 3, 4 and 5 output channels (no short block, one channel, two), the clamp and output
-    offsets at the ends of int8 (the folded offset less act_min at +-255), the fast path's largest shift (-21) and
-    the next (-22, the per-output requantization)."""
+    entry into its loops of four groups, and second turns) with 3, 4 and 5 output channels (no
+    short block, one channel, two), the clamp and output offsets at the ends of int8 (the folded
+    offset less act_min at +-255), the fast path's largest shift (-18) and the next (-19, the
+    per-output requantization), and accumulators at the kernel's bound."""
     cases = []
     for groups in range(1, 10):
         for cout, offsets, act in ((3, (128, 127), (127 - 90, 127)), (4, (-127, -128), (-128, 127)),
                                    (5, (0, 127), (-128, -128 + 70))):
             cases.append(_conv(rng, f"ed-conv-{groups}-groups-{cout}-channels", (1, 3, 3, 4 * groups), cout, (1, 1),
                                offsets=offsets, act=act, shifts=(-14, -1), rounding=rounding))
-    for shift in (-21, -22):  # the offset less act_min at 255
+    for shift in (-18, -19):  # the offset less act_min at 255
         cases.append(_conv(rng, f"ed-conv-shift{shift}", (1, 2, 4, 64), 6, (1, 1), offsets=(128, 127),
                            act=(-128, 127), shifts=(shift, shift + 1), rounding=rounding))
+    # accumulators at the kernel's bound, both signs, and the multipliers at the ends of [2^30, 2^31)
+    x = rng.integers(-128, 128, (1, 2, 3, 8), dtype=np.int8)
+    w = rng.integers(-127, 128, (6, 1, 1, 8), dtype=np.int8)
+    room = ACCUMULATOR_LIMIT - 128 * int(np.abs(w.astype(np.int64)).sum(axis=(1, 2, 3)).max()) - 128 * 127 * 8
+    bias = np.array([room, -room, room, -room, 7, -7], dtype=np.int32)
+    mult = np.array([1 << 30, (1 << 31) - 1, (1 << 31) - 1, 1 << 30, 1 << 30, (1 << 31) - 1], dtype=np.int32)
+    shift = np.array([-1, -1, -18, -18, -2, -9], dtype=np.int32)
+    params = dict(input_offset=128, output_offset=-3, out_mult=mult, out_shift=shift, stride=(1, 1),
+                  padding=(0, 0, 0, 0), dilation=(1, 1), act_min=-128, act_max=127)
+    cases.append(kernel_case("ed-conv-accumulators-at-the-bound", "ed_convolve_s8", "conv2d", [x], params, weights=w,
+                             bias=bias, attrs={"activation": "none"}, rounding=rounding))
     return cases
 
 

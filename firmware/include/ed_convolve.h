@@ -19,8 +19,8 @@
  *
  *     acc[o] = bias[o] + sum_k (x_k + input_offset) * w_k[o] = folded_bias[o] + sum_k x_k * w_k[o]
  *
- * exact in int32, and |acc| < 2^30 (the build checks that the folded bias and every accumulator
- * stay under 2^30: the requantization multiplies 2 * acc). Then a fast requantization prepared
+ * exact in int32 with a margin, |acc| <= 2^31 - 2^27 (the build checks the folded bias and every
+ * accumulator: the requantization adds a rounding word to them). Then a fast requantization prepared
  * once per call per output channel (ed_conv_q_t in ed_convolve_s8.c: one multiply-high, a
  * rounding word with the output offset in it, a shift; the clamp bytewise).
  *

@@ -12,29 +12,32 @@
 #include "ed_convolve.h"
 #include "ed_nn_support.h"
 
-/* One output channel's requantization on the fast path: for a right shift e of 1 to 21 and
- * |acc| < 2^30 (the build checks the accumulators), TFLite's
- *     double rounding: floor((SRDHM(acc, mult) + 2^(e-1) - [acc < 0]) / 2^e)
- *     single rounding: floor((acc * mult + 2^(30+e)) / 2^(31+e))
- * are both a multiply-high of 2 * acc, a rounding word and an arithmetic shift by e, because
- * SRDHM(acc, mult) = floor((2 * acc * mult + 2^31) / 2^32) (SMMLAR on the M4) and single rounding
- * is floor((floor(2 * acc * mult / 2^32) + 2^(e-1)) / 2^e) (SMMLA) - nested floor divisions are one
- * ([x < 0] of gemmlowp's RoundingDivideByPOT may be [acc < 0]: they differ only where
- * SRDHM = 0, and the result is 0 either way). The rounding word carries 2^(e-1) and the output
- * offset less act_min times 2^e (|word| < 2^29, so word + SRDHM stays in int32); shift 0: the
- * channel takes ed_requantize_to_s8. */
+/* One output channel's requantization on the fast path: for a Q31 multiplier m in [2^30, 2^31)
+ * (TFLite's), a right shift e of 1 to 18 and |acc| <= 2^31 - 2^27 (the build checks the
+ * accumulators), TFLite's
+ *     double rounding: floor((SRDHM(acc, m) + 2^(e-1) - [acc < 0]) / 2^e)
+ *     single rounding: floor((acc * m + 2^(30+e)) / 2^(31+e))
+ * are both a multiply-high by 2m, a rounding word and an arithmetic shift by e, because
+ * SRDHM(acc, m) = floor((acc * 2m + 2^31) / 2^32) and single rounding is
+ * floor((floor(acc * 2m / 2^32) + 2^(e-1)) / 2^e) (nested floor divisions are one; gemmlowp's
+ * [x < 0] in RoundingDivideByPOT may be [acc < 0]: they differ only where SRDHM = 0, and the
+ * result is 0 either way). 2m does not fit int32; as int32 it is 2m - 2^32, so the M4's
+ * SMMLAR (double) or SMMLA (single) of acc and that word with the rounding word gives
+ * round + SRDHM - acc, and adding acc back is exact modulo 2^32. The rounding word carries
+ * 2^(e-1) and the output offset less act_min times 2^e (|word| < 2^26, so word + SRDHM stays in
+ * int32); shift 0: the channel takes ed_requantize_to_s8. */
 typedef struct
 {
-    int32_t mult;
+    int32_t mult2; /* 2m as a 32-bit word */
     int32_t round;
     int32_t shift;
 } ed_conv_q_t;
 
 static inline ed_conv_q_t ed_conv_q_prepare(int32_t multiplier, int32_t shift, int32_t folded_offset)
 {
-    ed_conv_q_t q = {multiplier, 0, 0};
+    ed_conv_q_t q = {(int32_t)(2u * (uint32_t)multiplier), 0, 0};
     const int32_t e = -shift;
-    if (multiplier >= 0 && e >= 1 && e <= 21)
+    if (multiplier >= (1 << 30) && e >= 1 && e <= 18)
     {
         q.round = (int32_t)((1u << (e - 1)) + ((uint32_t)folded_offset << e));
         q.shift = e;
@@ -45,13 +48,13 @@ static inline ed_conv_q_t ed_conv_q_prepare(int32_t multiplier, int32_t shift, i
 /* The fast path's value (the requantized output less act_min, before saturation). */
 static inline int32_t ed_conv_q_apply(const ed_conv_q_t *q, int32_t acc)
 {
-    const int64_t p = (int64_t)(2 * acc) * q->mult;
+    const int64_t p = (int64_t)acc * (int64_t)(uint32_t)q->mult2;
 #if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
-    const int32_t t = q->round + (int32_t)(p >> 32);
+    const int64_t t = q->round + (p >> 32);
 #else
-    const int32_t t = q->round + (int32_t)((p + (1LL << 31)) >> 32) + (acc < 0 ? -1 : 0);
+    const int64_t t = q->round + ((p + (1LL << 31)) >> 32) + (acc < 0 ? -1 : 0);
 #endif
-    return t >> q->shift;
+    return (int32_t)t >> q->shift;
 }
 
 /* One block of three output channels as the block loop reads it: the folded biases, then each
@@ -417,19 +420,19 @@ typedef struct
 _Static_assert(sizeof(ed_conv_rq_t) == 48, "ed_conv_run reads a block's biases and constants with LDM");
 _Static_assert(sizeof(ed_conv_run_t) == 40, "ed_conv_run loads ed_conv_run_t with one LDM");
 
-/* Requantization of one sum (register a) with the channel's constants in r10 (mult), r11
+/* Requantization of one sum (register a) with the channel's constants in r10 (mult2), r11
  * (round), r12 (shift) as ed_conv_q_apply, saturated to [0, 255] (USAT: the rounding word
  * carries -act_min); r2 scratch. */
 #if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
 #define ED_CONV_RQ(a)                                                                                                  \
-    "lsl r2, " a ", #1\n\t"                                                                                              \
-    "smmla r2, r2, r10, r11\n\t"                                                                                       \
+    "smmla r2, " a ", r10, r11\n\t"                                                                                      \
+    "add r2, r2, " a "\n\t"                                                                                              \
     "asr r2, r2, r12\n\t"                                                                                              \
     "usat " a ", #8, r2\n\t"
 #else
 #define ED_CONV_RQ(a)                                                                                                  \
-    "lsl r2, " a ", #1\n\t"                                                                                              \
-    "smmlar r2, r2, r10, r11\n\t"                                                                                      \
+    "smmlar r2, " a ", r10, r11\n\t"                                                                                     \
+    "add r2, r2, " a "\n\t"                                                                                              \
     "add r2, r2, " a ", asr #31\n\t"                                                                                     \
     "asr r2, r2, r12\n\t"                                                                                              \
     "usat " a ", #8, r2\n\t"

@@ -13,8 +13,9 @@ from edge_deploy.kernels._weighted import (conv_positions, folded_bias, raw_accu
 from edge_deploy.kernels.base import CArray, KernelContext, KernelSpec, LayerCall
 
 
-ACCUMULATOR_LIMIT = (1 << 30) - 1
-"""|accumulator| bound of the kernel: its requantization multiplies 2 * acc in int32 (ed_convolve_s8.c)."""
+ACCUMULATOR_LIMIT = (1 << 31) - (1 << 27)
+"""|accumulator| bound of the kernel: its requantization adds a rounding word of up to 2^26 to a
+value as large as the accumulator, in int32 (ed_convolve_s8.c)."""
 
 
 def pack_weights(rows: np.ndarray) -> np.ndarray:
@@ -65,7 +66,7 @@ class EdConvolveS8(KernelSpec):
             return "the input zero point is not an int8 value (the padding reads it)"
         sums, abs_sums = self._sums(call)
         if not raw_accumulators_fit(folded_bias(call, sums), abs_sums, limit=ACCUMULATOR_LIMIT):
-            return "an accumulator (the bias with the input offset folded in) could reach 2^30"
+            return "an accumulator (the bias with the input offset folded in) could reach 2^31 - 2^27"
         return None
 
     def scratch_bytes(self, call: LayerCall) -> int:
