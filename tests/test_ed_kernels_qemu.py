@@ -14,6 +14,7 @@ import pytest
 
 from edge_deploy.testing.cases import KernelCase, kernel_case
 from edge_deploy.testing.harness import build_qemu, run_qemu
+from edge_deploy.kernels.ed_convolve_s8 import ACCUMULATOR_LIMIT
 from kernel_runner import random_requant
 
 pytestmark = pytest.mark.qemu
@@ -173,3 +174,44 @@ def test_convolve_single_rounding_on_cortex_m4(qemu_arm, tmp_path, path):
     for case, output, status in zip(cases, run.outputs, run.statuses):
         assert status == 0, f"{case.name}: kernel returned an error status"
         np.testing.assert_array_equal(output, case.expected, err_msg=f"single rounding, {path}, case {case.name}")
+
+
+def _convolve_entries(rng, rounding) -> list[KernelCase]:
+    """ed_convolve_s8's block loop entered at every point: patches of 1 to 9 groups of four (every
+    entry into its loops of four groups, and second turns) with 3, 4 and 5 output channels (no
+    short block, one channel, two), the clamp and output offsets at the ends of int8 (the folded
+    offset less act_min at +-255), the fast path's largest shift (-18) and the next (-19, the
+    per-output requantization), and accumulators at the kernel's bound."""
+    cases = []
+    for groups in range(1, 10):
+        for cout, offsets, act in ((3, (128, 127), (127 - 90, 127)), (4, (-127, -128), (-128, 127)),
+                                   (5, (0, 127), (-128, -128 + 70))):
+            cases.append(_conv(rng, f"ed-conv-{groups}-groups-{cout}-channels", (1, 3, 3, 4 * groups), cout, (1, 1),
+                               offsets=offsets, act=act, shifts=(-14, -1), rounding=rounding))
+    for shift in (-18, -19):  # the offset less act_min at 255
+        cases.append(_conv(rng, f"ed-conv-shift{shift}", (1, 2, 4, 64), 6, (1, 1), offsets=(128, 127),
+                           act=(-128, 127), shifts=(shift, shift + 1), rounding=rounding))
+    # accumulators at the kernel's bound, both signs, and the multipliers at the ends of [2^30, 2^31)
+    x = rng.integers(-128, 128, (1, 2, 3, 8), dtype=np.int8)
+    w = rng.integers(-127, 128, (6, 1, 1, 8), dtype=np.int8)
+    room = ACCUMULATOR_LIMIT - 128 * int(np.abs(w.astype(np.int64)).sum(axis=(1, 2, 3)).max()) - 128 * 127 * 8
+    bias = np.array([room, -room, room, -room, 7, -7], dtype=np.int32)
+    mult = np.array([1 << 30, (1 << 31) - 1, (1 << 31) - 1, 1 << 30, 1 << 30, (1 << 31) - 1], dtype=np.int32)
+    shift = np.array([-1, -1, -18, -18, -2, -9], dtype=np.int32)
+    params = dict(input_offset=128, output_offset=-3, out_mult=mult, out_shift=shift, stride=(1, 1),
+                  padding=(0, 0, 0, 0), dilation=(1, 1), act_min=-128, act_max=127)
+    cases.append(kernel_case("ed-conv-accumulators-at-the-bound", "ed_convolve_s8", "conv2d", [x], params, weights=w,
+                             bias=bias, attrs={"activation": "none"}, rounding=rounding))
+    return cases
+
+
+@pytest.mark.parametrize("rounding", ["double", "single"])
+def test_convolve_block_loop_entries_on_cortex_m4(qemu_arm, tmp_path, rounding):
+    """Both roundings of the Thumb-2 block loop (and the portable C beside it) on every computed
+    entry, against the reference in the same rounding."""
+    cases = _convolve_entries(np.random.default_rng(1315), rounding)
+    for path in ("dsp", "portable"):
+        run = run_qemu(build_qemu(cases, tmp_path / path, path=path, rounding=rounding), cases)
+        for case, output, status in zip(cases, run.outputs, run.statuses):
+            assert status == 0, f"{case.name}: kernel returned an error status"
+            np.testing.assert_array_equal(output, case.expected, err_msg=f"{path}, {rounding} rounding, {case.name}")

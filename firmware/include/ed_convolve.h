@@ -19,8 +19,10 @@
  *
  *     acc[o] = bias[o] + sum_k (x_k + input_offset) * w_k[o] = folded_bias[o] + sum_k x_k * w_k[o]
  *
- * exact in int32 (the build checks that the folded bias and every accumulator fit). Then the
- * fast requantization of ed_nn_support.h, prepared once per call per output channel.
+ * exact in int32 with a margin, |acc| <= 2^31 - 2^27 (the build checks the folded bias and every
+ * accumulator: the requantization adds a rounding word to them). Then a fast requantization prepared
+ * once per call per output channel (ed_conv_q_t in ed_convolve_s8.c: one multiply-high, a
+ * rounding word with the output offset in it, a shift; the clamp bytewise).
  *
  * Packed weights (uint32 words of four int8, build time): the patch length kh * kw * cin padded
  * with zero weights to k4, a multiple of 4; the output channels padded with zero rows to a
@@ -55,7 +57,7 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
                                    int8_t *output_data);
 
 /** Scratch bytes of ed_convolve_s8: two widened columns (4 * k4), the int8 patch staging (k4) and
- *  the requantization constants and bias (20 bytes per output channel, filter_dims->n rounded
+ *  the requantization constants and bias (16 bytes per output channel, filter_dims->n rounded
  *  up to 3). */
 int32_t ed_convolve_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims);
 

@@ -13,15 +13,57 @@
 #include "ed_convolve.h"
 #include "ed_nn_support.h"
 
-/* One output channel's fast requantization constants (ed_requant_out_prepare's, with the output
- * offset folded in; hi_shift < 0: the channel takes ed_requantize_to_s8). */
+/* One output channel's requantization on the fast path: for a Q31 multiplier m in [2^30, 2^31)
+ * (TFLite's), a right shift e of 1 to 18 and |acc| <= 2^31 - 2^27 (the build checks the
+ * accumulators), TFLite's
+ *     double rounding: floor((SRDHM(acc, m) + 2^(e-1) - [acc < 0]) / 2^e)
+ *     single rounding: floor((acc * m + 2^(30+e)) / 2^(31+e))
+ * are both a multiply-high by 2m, a rounding word and an arithmetic shift by e, because
+ * SRDHM(acc, m) = floor((acc * 2m + 2^31) / 2^32) and single rounding is
+ * floor((floor(acc * 2m / 2^32) + 2^(e-1)) / 2^e) (nested floor divisions are one; gemmlowp's
+ * [x < 0] in RoundingDivideByPOT may be [acc < 0]: they differ only where SRDHM = 0, and the
+ * result is 0 either way). 2m does not fit int32; as int32 it is 2m - 2^32, so the M4's
+ * SMMLAR (double) or SMMLA (single) of acc and that word with the rounding word gives
+ * round + SRDHM - acc, and adding acc back is exact modulo 2^32. The rounding word carries
+ * 2^(e-1) and the output offset less act_min times 2^e (|word| < 2^26, so word + SRDHM stays in
+ * int32); shift 0: the channel takes ed_requantize_to_s8. */
 typedef struct
 {
-    int32_t mult;
-    uint32_t round_lo;
-    int32_t round_hi;
-    int32_t hi_shift;
-    int32_t bias; /* the folded bias, beside the constants the block reads after it */
+    int32_t mult2; /* 2m as a 32-bit word */
+    int32_t round;
+    int32_t shift;
+} ed_conv_q_t;
+
+static inline ed_conv_q_t ed_conv_q_prepare(int32_t multiplier, int32_t shift, int32_t folded_offset)
+{
+    ed_conv_q_t q = {(int32_t)(2u * (uint32_t)multiplier), 0, 0};
+    const int32_t e = -shift;
+    if (multiplier >= (1 << 30) && e >= 1 && e <= 18)
+    {
+        q.round = (int32_t)((1u << (e - 1)) + ((uint32_t)folded_offset << e));
+        q.shift = e;
+    }
+    return q;
+}
+
+/* The fast path's value (the requantized output less act_min, before saturation). */
+static inline int32_t ed_conv_q_apply(const ed_conv_q_t *q, int32_t acc)
+{
+    const int64_t p = (int64_t)acc * (int64_t)(uint32_t)q->mult2;
+#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
+    const int64_t t = q->round + (p >> 32);
+#else
+    const int64_t t = q->round + ((p + (1LL << 31)) >> 32) + (acc < 0 ? -1 : 0);
+#endif
+    return (int32_t)t >> q->shift;
+}
+
+/* One block of three output channels as the block loop reads it: the folded biases, then each
+ * channel's constants (48 bytes). */
+typedef struct
+{
+    int32_t bias[3];
+    ed_conv_q_t q[3];
 } ed_conv_rq_t;
 
 /* A word of four int8 as the two int16 pairs (x0, x2) and (x1, x3). */
@@ -400,13 +442,15 @@ static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t 
 /* One group of four patch elements for three channels and two positions: the two positions'
  * (x0, x2) words and the three weight words in a row of five loads, six SMLAD, the (x1, x3)
  * words, six SMLAD (27 model cycles per 24 MACs; r0 column, r1 weights, r4-r9 the sums
- * o0p0, o0p1, o1p0, o1p1, o2p0, o2p1). */
-#define ED_CONV_GROUP                                                                                                  \
-    "ldr r11, [r0, #8]\n\t"                                                                                            \
-    "ldr r10, [r0], #16\n\t"                                                                                           \
-    "ldr r12, [r1, #8]\n\t"                                                                                            \
-    "ldr r3, [r1, #4]\n\t"                                                                                             \
-    "ldr r2, [r1], #12\n\t"                                                                                            \
+ * o0p0, o0p1, o1p0, o1p1, o2p0, o2p1). Every instruction is a 32-bit encoding, so a group is
+ * ED_CONV_GROUP_BYTES long (ed_conv_run branches into the middle of four of them). */
+#define ED_CONV_GROUP_BYTES "100"
+#define ED_CONV_GROUP_FIRST_HALF                                                                                       \
+    "ldr.w r11, [r0, #8]\n\t"                                                                                           \
+    "ldr.w r10, [r0], #16\n\t"                                                                                          \
+    "ldr.w r12, [r1, #8]\n\t"                                                                                           \
+    "ldr.w r3, [r1, #4]\n\t"                                                                                            \
+    "ldr.w r2, [r1], #12\n\t"                                                                                           \
     "sxtb16 lr, r2\n\t"                                                                                                \
     "smlad r4, r10, lr, r4\n\t"                                                                                        \
     "smlad r5, r11, lr, r5\n\t"                                                                                        \
@@ -415,10 +459,8 @@ static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t 
     "smlad r7, r11, lr, r7\n\t"                                                                                        \
     "sxtb16 lr, r12\n\t"                                                                                               \
     "smlad r8, r10, lr, r8\n\t"                                                                                        \
-    "smlad r9, r11, lr, r9\n\t"                                                                                        \
-    "ldr r10, [r0, #-12]\n\t"                                                                                          \
-    "ldr r11, [r0, #-4]\n\t"                                                                                           \
-    "sxtb16 lr, r2, ror #8\n\t"                                                                                        \
+    "smlad r9, r11, lr, r9\n\t"
+#define ED_CONV_GROUP_SECOND_HALF                                                                                      \
     "smlad r4, r10, lr, r4\n\t"                                                                                        \
     "smlad r5, r11, lr, r5\n\t"                                                                                        \
     "sxtb16 lr, r3, ror #8\n\t"                                                                                        \
@@ -427,6 +469,19 @@ static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t 
     "sxtb16 lr, r12, ror #8\n\t"                                                                                       \
     "smlad r8, r10, lr, r8\n\t"                                                                                        \
     "smlad r9, r11, lr, r9\n\t"
+#define ED_CONV_GROUP                                                                                                  \
+    ED_CONV_GROUP_FIRST_HALF                                                                                           \
+    "ldr.w r10, [r0, #-12]\n\t"                                                                                         \
+    "ldr.w r11, [r0, #-4]\n\t"                                                                                          \
+    "sxtb16 lr, r2, ror #8\n\t" ED_CONV_GROUP_SECOND_HALF
+/* The same, last in a turn of ed_conv_run's loop: r2 free before the (x1, x3) loads, so the
+ * turn's end test loads col_end (+12 in its frame) into it behind them (pipelined, 1 cycle). */
+#define ED_CONV_GROUP_LAST                                                                                             \
+    ED_CONV_GROUP_FIRST_HALF                                                                                           \
+    "sxtb16 lr, r2, ror #8\n\t"                                                                                        \
+    "ldr.w r10, [r0, #-12]\n\t"                                                                                         \
+    "ldr.w r11, [r0, #-4]\n\t"                                                                                          \
+    "ldr r2, [sp, #12]\n\t" ED_CONV_GROUP_SECOND_HALF
 
 /* Naked: the body is basic asm only, so the arguments (r0-r3) are marked unused. */
 #define ED_ASM_ARG __attribute__((unused))
@@ -471,13 +526,15 @@ __attribute__((naked, noinline)) static void ed_conv_block_3x2(ED_ASM_ARG const 
 }
 
 /* One group for one channel and two positions: the four column words and the weight word in a
- * row of five loads, two SXTB16, four SMLAD (12 model cycles per 8 MACs; r4, r5 the sums). */
+ * row of five loads, two SXTB16, four SMLAD (12 model cycles per 8 MACs; r4, r5 the sums);
+ * 32-bit encodings only, ED_CONV_GROUP_1X2_BYTES long. */
+#define ED_CONV_GROUP_1X2_BYTES "44"
 #define ED_CONV_GROUP_1X2                                                                                              \
-    "ldr r11, [r0, #4]\n\t"                                                                                            \
-    "ldr r12, [r0, #8]\n\t"                                                                                            \
-    "ldr r3, [r0, #12]\n\t"                                                                                            \
-    "ldr r10, [r0], #16\n\t"                                                                                           \
-    "ldr r2, [r1], #12\n\t"                                                                                            \
+    "ldr.w r11, [r0, #4]\n\t"                                                                                           \
+    "ldr.w r12, [r0, #8]\n\t"                                                                                           \
+    "ldr.w r3, [r0, #12]\n\t"                                                                                           \
+    "ldr.w r10, [r0], #16\n\t"                                                                                          \
+    "ldr.w r2, [r1], #12\n\t"                                                                                           \
     "sxtb16 lr, r2\n\t"                                                                                                \
     "smlad r4, r10, lr, r4\n\t"                                                                                        \
     "smlad r5, r12, lr, r5\n\t"                                                                                        \
@@ -486,14 +543,16 @@ __attribute__((naked, noinline)) static void ed_conv_block_3x2(ED_ASM_ARG const 
     "smlad r5, r3, lr, r5\n\t"
 
 /* One group for two channels and two positions: six loads, four SXTB16, eight SMLAD (18 model
- * cycles per 16 MACs; r4-r7 the sums o0p0, o0p1, o1p0, o1p1). */
+ * cycles per 16 MACs; r4-r7 the sums o0p0, o0p1, o1p0, o1p1); 32-bit encodings only,
+ * ED_CONV_GROUP_2X2_BYTES long. */
+#define ED_CONV_GROUP_2X2_BYTES "72"
 #define ED_CONV_GROUP_2X2                                                                                              \
-    "ldr r11, [r0, #4]\n\t"                                                                                            \
-    "ldr r12, [r0, #8]\n\t"                                                                                            \
-    "ldr r3, [r0, #12]\n\t"                                                                                            \
-    "ldr r10, [r0], #16\n\t"                                                                                           \
-    "ldr r8, [r1, #4]\n\t"                                                                                             \
-    "ldr r2, [r1], #12\n\t"                                                                                            \
+    "ldr.w r11, [r0, #4]\n\t"                                                                                           \
+    "ldr.w r12, [r0, #8]\n\t"                                                                                           \
+    "ldr.w r3, [r0, #12]\n\t"                                                                                           \
+    "ldr.w r10, [r0], #16\n\t"                                                                                          \
+    "ldr.w r8, [r1, #4]\n\t"                                                                                            \
+    "ldr.w r2, [r1], #12\n\t"                                                                                           \
     "sxtb16 lr, r2\n\t"                                                                                                \
     "smlad r4, r10, lr, r4\n\t"                                                                                        \
     "smlad r5, r12, lr, r5\n\t"                                                                                        \
@@ -575,242 +634,217 @@ static void ed_conv_block(const uint32_t *col, const uint32_t *w, int32_t groups
 }
 #endif
 
+/* The fast requantized output: the constants carry the output offset less act_min, so the value
+ * saturated to [0, range] (range = act_max - act_min, USAT then an unsigned byte minimum on the
+ * M4) plus act_min is the requantized, clamped output. */
+static inline int8_t ed_conv_fast_out(const ed_conv_q_t *q, int32_t acc, int32_t range, int32_t act_min)
+{
+    int32_t v = ed_conv_q_apply(q, acc);
+    v = v < 0 ? 0 : (v > range ? range : v);
+    return (int8_t)(v + act_min);
+}
+
 /* The common case, every block of three channels of one pair of positions with every channel on
- * the fast requantization: what the loop over blocks reads (the asm by offset), fixed per call. */
+ * the fast requantization: what the loop over blocks reads (the asm loads it all with one LDM
+ * into its stack frame), fixed per call. */
 typedef struct
 {
-    const uint32_t *col;        /* +0 */
-    const uint32_t *w;          /* +4, the first block's weights */
-    const ed_conv_rq_t *rq;     /* +8, the first channel's constants */
-    const ed_conv_rq_t *rq_end; /* +12, past the last whole block's (the short block's) */
-    int32_t cout;               /* +16 */
-    const uint32_t *single_end; /* +20, col + (groups % 4) groups */
-    const uint32_t *col_end;    /* +24, col + groups groups */
-    int32_t act_min, act_max;   /* +28, +32 */
-    int32_t clamp;              /* +36, nonzero when the activation range is narrower than int8 */
-    int32_t tail;               /* +40, channels of the short block after the whole ones (0 to 2) */
-    uint32_t act_min4, act_max4; /* +44, +48, the bounds in each byte (the clamp of four bytes at once) */
+    const uint32_t *w;          /* +0, the first block's weights */
+    const ed_conv_rq_t *rq;     /* +4, the first block's biases and constants */
+    const uint32_t *col;        /* +8 */
+    int32_t skip;               /* +12, (4 - groups % 4) % 4: the groups the first turn of a loop of four skips */
+    const uint32_t *col_end;    /* +16, col + groups groups */
+    uint32_t range4;            /* +20, act_max - act_min in each byte */
+    uint32_t act_min4;          /* +24, act_min in each byte */
+    int32_t cout;               /* +28 */
+    const ed_conv_rq_t *rq_end; /* +32, past the whole blocks (the short block's) */
+    int32_t tail;               /* +36, channels of the short block after the whole ones (0 to 2) */
 } ed_conv_run_t;
 
 #if ED_NN_ASM
-_Static_assert(sizeof(ed_conv_rq_t) == 20, "ED_CONV_REQUANT reads ed_conv_rq_t at 20-byte steps");
-_Static_assert(sizeof(ed_conv_run_t) == 52, "ed_conv_run reads ed_conv_run_t by offset");
+_Static_assert(sizeof(ed_conv_rq_t) == 48, "ed_conv_run reads a block's biases and constants with LDM");
+_Static_assert(sizeof(ed_conv_run_t) == 40, "ed_conv_run loads ed_conv_run_t with one LDM");
 
-/* Requantization of the two positions' sums of one channel (registers a, b) with the constants
- * at byte `qo` of r0 (ed_conv_rq_t): mult r10, round_lo r11, round_hi r12, hi_shift lr. */
+/* Requantization of one sum (register a) with the channel's constants in r10 (mult2), r11
+ * (round), r12 (shift) as ed_conv_q_apply, saturated to [0, 255] (USAT: the rounding word
+ * carries -act_min); r2 scratch. */
 #if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
-#define ED_CONV_REQUANT_ONE(a)                                                                                         \
-    "mov r2, r11\n\t"                                                                                                  \
-    "mov r1, r12\n\t"                                                                                                  \
-    "smlal r2, r1, " a ", r10\n\t"                                                                                     \
-    "asr r1, r1, lr\n\t"                                                                                               \
-    "ssat " a ", #8, r1\n\t"
+#define ED_CONV_RQ(a)                                                                                                  \
+    "smmla r2, " a ", r10, r11\n\t"                                                                                      \
+    "add r2, r2, " a "\n\t"                                                                                              \
+    "asr r2, r2, r12\n\t"                                                                                              \
+    "usat " a ", #8, r2\n\t"
 #else
-#define ED_CONV_REQUANT_ONE(a)                                                                                         \
-    "and r1, " a ", #0x80000000\n\t"                                                                                   \
-    "subs r2, r11, r1\n\t"                                                                                             \
-    "sbc r1, r12, #0\n\t"                                                                                              \
-    "smlal r2, r1, " a ", r10\n\t"                                                                                     \
-    "asr r1, r1, lr\n\t"                                                                                               \
-    "ssat " a ", #8, r1\n\t"
+#define ED_CONV_RQ(a)                                                                                                  \
+    "smmlar r2, " a ", r10, r11\n\t"                                                                                     \
+    "add r2, r2, " a "\n\t"                                                                                              \
+    "add r2, r2, " a ", asr #31\n\t"                                                                                     \
+    "asr r2, r2, r12\n\t"                                                                                              \
+    "usat " a ", #8, r2\n\t"
 #endif
-#define ED_CONV_REQUANT(a, b, qo)                                                                                      \
-    "ldr r10, [r0, #" qo "]\n\t"                                                                                       \
-    "ldr r11, [r0, #" qo "+4]\n\t"                                                                                     \
-    "ldr r12, [r0, #" qo "+8]\n\t"                                                                                     \
-    "ldr lr, [r0, #" qo "+12]\n\t" ED_CONV_REQUANT_ONE(a) ED_CONV_REQUANT_ONE(b)
-#define ED_CONV_CLAMP(a)                                                                                               \
-    "cmp " a ", r10\n\t"                                                                                               \
-    "it lt\n\t"                                                                                                        \
-    "movlt " a ", r10\n\t"                                                                                             \
-    "cmp " a ", r11\n\t"                                                                                               \
-    "it gt\n\t"                                                                                                        \
-    "movgt " a ", r11\n\t"
+/* The next channel's constants (r0 walks the block's record). */
+#define ED_CONV_RQ_LOAD "ldm r0!, {r10, r11, r12}\n\t"
+/* r4, r5: each position's bytes from 0 (USAT's); each byte limited to range4 (UQSUB8 takes off
+ * what is above it) and act_min4 added byte by byte; r2, r3 = out0, out1, r6 = the frame's +36. */
+#define ED_CONV_CLAMP_LOAD(r6_from)                                                                                    \
+    "ldr r10, [sp, #16]\n\t"                                                                                           \
+    "ldr r11, [sp, #20]\n\t"                                                                                           \
+    "ldr r2, [sp, #24]\n\t"                                                                                            \
+    "ldr r3, [sp, #28]\n\t"                                                                                            \
+    "ldr r6, [sp, #" r6_from "]\n\t"                                                                                   \
+    "uqsub8 r12, r4, r10\n\t"                                                                                          \
+    "uqsub8 lr, r5, r10\n\t"                                                                                           \
+    "sub r4, r4, r12\n\t"                                                                                              \
+    "sub r5, r5, lr\n\t"                                                                                               \
+    "uadd8 r4, r4, r11\n\t"                                                                                            \
+    "uadd8 r5, r5, r11\n\t"
 
-/* Every block of one pair of positions (outputs at out0 and out0 + cout): the sums from the
- * biases (ED_CONV_GROUP, the groups % 4 single groups, then four per turn), six
- * requantizations, the clamp when asked, six bytes stored (fewer in a last short block). The
- * state it changes lives on its stack: [sp] run, +4 col_end, +8 single_end, +12 w, +16 rq,
- * +20 out0, +24 out1. */
+/* Every block of one pair of positions (outputs at out0 and out0 + cout). Per whole block: the
+ * sums from the biases (LDM), the groups (a computed entry into the loop of four groups, so
+ * its first turn takes the groups % 4, and one end test per turn), six requantizations (LDM of
+ * each channel's constants), each position's three bytes packed into a word and clamped four
+ * at a time, stored as a halfword and a byte. Then the short block of one or two channels
+ * (its loop of four groups entered the same way).
+ * r0 carries the next block's record from one block to the next, r1 the weights; the rest lives
+ * in the frame: [sp] the record's constants, +4 col, +8 entry (a Thumb address), +12 col_end,
+ * +16 range4, +20 act_min4, +24 out0, +28 out1, +32 rq_end, +36 tail, +40 skip. */
 __attribute__((naked, noinline)) static void ed_conv_run(ED_ASM_ARG const ed_conv_run_t *run,
                                                          ED_ASM_ARG int8_t *out0)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
-        "sub sp, sp, #28\n\t"
-        "str r0, [sp]\n\t"
-        "ldr r2, [r0, #24]\n\t"
-        "str r2, [sp, #4]\n\t"      /* col_end */
-        "ldr r2, [r0, #20]\n\t"
-        "str r2, [sp, #8]\n\t"      /* single_end */
-        "ldr r2, [r0, #4]\n\t"
-        "str r2, [sp, #12]\n\t"     /* w */
-        "ldr r2, [r0, #8]\n\t"
-        "str r2, [sp, #16]\n\t"     /* rq */
-        "str r1, [sp, #20]\n\t"     /* out0 */
-        "ldr r2, [r0, #16]\n\t"
-        "add r2, r1, r2\n\t"
-        "str r2, [sp, #24]\n\t"     /* out1 = out0 + cout */
+        "mov r8, r1\n\t"
+        "ldm r0, {r1-r7, r9-r11}\n\t" /* w, rq, col, skip, col_end, range4, act_min4, cout, rq_end, tail */
+        "add r9, r8, r9\n\t"          /* out1 = out0 + cout */
+        "mov r12, r4\n\t"            /* skip */
+        "adr.w lr, 4f\n\t"
+        "movs r0, #" ED_CONV_GROUP_BYTES "\n\t"
+        "mla r4, r12, r0, lr\n\t"
+        "orr r4, r4, #1\n\t"         /* the entry, a Thumb address */
+        "push {r2-r12}\n\t"
+        "mov r0, r2\n\t"
         "1:\n\t"
-        "ldr r3, [sp]\n\t"
-        "ldr r1, [sp, #12]\n\t"     /* w */
-        "ldr r2, [sp, #16]\n\t"     /* rq: the biases sit at +16, +36, +56 */
-        "ldr r0, [r3, #0]\n\t"      /* col */
-        "ldr r4, [r2, #16]\n\t"
-        "ldr r6, [r2, #36]\n\t"
-        "ldr r8, [r2, #56]\n\t"
+        "mov r3, r0\n\t"
+        "ldr r0, [sp, #4]\n\t"        /* col */
+        "ldr r2, [sp, #8]\n\t"        /* entry */
+        "ldm r3!, {r4, r6, r8}\n\t"   /* the biases */
+        "str r3, [sp]\n\t"            /* the constants */
         "mov r5, r4\n\t"
         "mov r7, r6\n\t"
         "mov r9, r8\n\t"
-        "ldr r2, [sp, #8]\n\t"
-        "cmp r0, r2\n\t"
-        "beq 3f\n\t"
-        "2:\n\t"
-        ED_CONV_GROUP
-        "ldr r2, [sp, #8]\n\t"
-        "cmp r0, r2\n\t"
-        "bne 2b\n\t"
-        "3:\n\t"
-        "ldr r2, [sp, #4]\n\t"
-        "cmp r0, r2\n\t"
-        "beq 5f\n\t"
-        "4:\n\t"
-        ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP
-        "ldr r2, [sp, #4]\n\t"
+        "bx r2\n\t"
+        "4:\n\t" ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP "5:\n\t"
+        ".if (5b - 4b) != 3 * " ED_CONV_GROUP_BYTES "\n\t"
+        ".error \"ED_CONV_GROUP is not " ED_CONV_GROUP_BYTES " bytes: the computed entry would miss\"\n\t"
+        ".endif\n\t" ED_CONV_GROUP_LAST
         "cmp r0, r2\n\t"
         "bne 4b\n\t"
-        "5:\n\t"
-        "str r1, [sp, #12]\n\t"     /* w, at the next block */
-        "ldr r0, [sp, #16]\n\t"     /* rq */
-        ED_CONV_REQUANT("r4", "r5", "0") ED_CONV_REQUANT("r6", "r7", "20") ED_CONV_REQUANT("r8", "r9", "40")
-        "ldr r3, [sp]\n\t"
-        "ldr r2, [r3, #36]\n\t"
-        "cbz r2, 6f\n\t"
-        /* The clamp: each position's three bytes in one word (r4, r5), clamped four bytes at a
-         * time (SSUB8 sets a lane's GE flag where it is at least the bound, SEL picks), stored
-         * as a halfword and a byte. */
-        "bfi r4, r6, #8, #8\n\t"
-        "bfi r4, r8, #16, #8\n\t"
-        "bfi r5, r7, #8, #8\n\t"
-        "bfi r5, r9, #16, #8\n\t"
-        "ldr r10, [r3, #44]\n\t"
-        "ldr r11, [r3, #48]\n\t"
-        "ssub8 r2, r4, r10\n\t"
-        "sel r4, r4, r10\n\t"
-        "ssub8 r2, r4, r11\n\t"
-        "sel r4, r11, r4\n\t"
-        "ssub8 r2, r5, r10\n\t"
-        "sel r5, r5, r10\n\t"
-        "ssub8 r2, r5, r11\n\t"
-        "sel r5, r11, r5\n\t"
-        "ldr r2, [sp, #20]\n\t"     /* out0 */
-        "ldr r1, [sp, #24]\n\t"     /* out1 */
-        "strh r4, [r2]\n\t"
-        "strh r5, [r1]\n\t"
+        "ldr r0, [sp]\n\t"
+        ED_CONV_RQ_LOAD ED_CONV_RQ("r4") ED_CONV_RQ("r5")
+        ED_CONV_RQ_LOAD ED_CONV_RQ("r6") ED_CONV_RQ("r7")
+        ED_CONV_RQ_LOAD ED_CONV_RQ("r8") ED_CONV_RQ("r9")
+        "orr r4, r4, r6, lsl #8\n\t"
+        "orr r5, r5, r7, lsl #8\n\t"
+        "orr r4, r4, r8, lsl #16\n\t"
+        "orr r5, r5, r9, lsl #16\n\t"
+        ED_CONV_CLAMP_LOAD("32")      /* r6 = rq_end */
+        "strh r4, [r2], #3\n\t"
+        "strh r5, [r3], #3\n\t"
         "lsrs r4, r4, #16\n\t"
         "lsrs r5, r5, #16\n\t"
-        "strb r4, [r2, #2]\n\t"
-        "strb r5, [r1, #2]\n\t"
-        "b 7f\n\t"
-        "6:\n\t"
-        "ldr r2, [sp, #20]\n\t"     /* out0 */
-        "ldr r1, [sp, #24]\n\t"     /* out1 */
-        "strb r4, [r2]\n\t"
-        "strb r6, [r2, #1]\n\t"
-        "strb r8, [r2, #2]\n\t"
-        "strb r5, [r1]\n\t"
-        "strb r7, [r1, #1]\n\t"
-        "strb r9, [r1, #2]\n\t"
-        "7:\n\t"
-        "ldr r10, [r3, #12]\n\t"    /* rq_end */
-        "adds r0, r0, #60\n\t"      /* rq, at the next block */
-        "adds r2, r2, #3\n\t"
-        "adds r1, r1, #3\n\t"
-        "str r0, [sp, #16]\n\t"
-        "str r2, [sp, #20]\n\t"
-        "str r1, [sp, #24]\n\t"
-        "cmp r0, r10\n\t"
+        "strb r4, [r2, #-1]\n\t"
+        "strb r5, [r3, #-1]\n\t"
+        "str r2, [sp, #24]\n\t"
+        "str r3, [sp, #28]\n\t"
+        "cmp r0, r6\n\t"
         "bne 1b\n\t"
-        /* The short block (one or two channels), one group per turn of its loop. */
-        "ldr r10, [r3, #40]\n\t"    /* tail */
-        "cmp r10, #0\n\t"
+        /* The short block (one or two channels). */
+        "ldr r11, [sp, #36]\n\t"
+        "cmp r11, #0\n\t"
         "beq 9f\n\t"
-        "ldr r4, [r0, #16]\n\t"
-        "ldr r6, [r0, #36]\n\t"
+        "mov r3, r0\n\t"
+        "ldr r0, [sp, #4]\n\t"        /* col */
+        "ldr r9, [sp, #12]\n\t"       /* col_end */
+        "ldr r2, [sp, #40]\n\t"       /* skip */
+        "ldm r3!, {r4, r6, r8}\n\t" /* the third bias unused */
+        "str r3, [sp]\n\t"
         "mov r5, r4\n\t"
         "mov r7, r6\n\t"
-        "ldr r1, [sp, #12]\n\t"     /* w */
-        "ldr r0, [r3, #0]\n\t"      /* col */
-        "ldr r9, [sp, #4]\n\t"      /* col_end */
-        "cmp r10, #1\n\t"
+        "cmp r11, #1\n\t"
         "bne 12f\n\t"
-        "11:\n\t" ED_CONV_GROUP_1X2
+        "adr.w r3, 11f\n\t"
+        "movs r12, #" ED_CONV_GROUP_1X2_BYTES "\n\t"
+        "mla r3, r2, r12, r3\n\t"
+        "orr r3, r3, #1\n\t"
+        "bx r3\n\t"
+        "11:\n\t" ED_CONV_GROUP_1X2 ED_CONV_GROUP_1X2 ED_CONV_GROUP_1X2 ED_CONV_GROUP_1X2 "5:\n\t"
+        ".if (5b - 11b) != 4 * " ED_CONV_GROUP_1X2_BYTES "\n\t"
+        ".error \"ED_CONV_GROUP_1X2 is not " ED_CONV_GROUP_1X2_BYTES " bytes\"\n\t"
+        ".endif\n\t"
         "cmp r0, r9\n\t"
         "bne 11b\n\t"
         "b 13f\n\t"
-        "12:\n\t" ED_CONV_GROUP_2X2
+        "12:\n\t"
+        "adr.w r3, 6f\n\t"
+        "movs r12, #" ED_CONV_GROUP_2X2_BYTES "\n\t"
+        "mla r3, r2, r12, r3\n\t"
+        "orr r3, r3, #1\n\t"
+        "bx r3\n\t"
+        "6:\n\t" ED_CONV_GROUP_2X2 ED_CONV_GROUP_2X2 ED_CONV_GROUP_2X2 ED_CONV_GROUP_2X2 "5:\n\t"
+        ".if (5b - 6b) != 4 * " ED_CONV_GROUP_2X2_BYTES "\n\t"
+        ".error \"ED_CONV_GROUP_2X2 is not " ED_CONV_GROUP_2X2_BYTES " bytes\"\n\t"
+        ".endif\n\t"
         "cmp r0, r9\n\t"
-        "bne 12b\n\t"
+        "bne 6b\n\t"
         "13:\n\t"
-        "ldr r0, [sp, #16]\n\t"     /* rq of the short block */
-        ED_CONV_REQUANT("r4", "r5", "0") ED_CONV_REQUANT("r6", "r7", "20")
-        "ldr r3, [sp]\n\t"
-        "ldr r2, [r3, #36]\n\t"
-        "cbz r2, 14f\n\t"
-        "ldr r10, [r3, #28]\n\t"
-        "ldr r11, [r3, #32]\n\t"
-        ED_CONV_CLAMP("r4") ED_CONV_CLAMP("r5") ED_CONV_CLAMP("r6") ED_CONV_CLAMP("r7")
-        "14:\n\t"
-        "ldr r2, [sp, #20]\n\t"
-        "ldr r1, [sp, #24]\n\t"
-        "ldr r0, [r3, #40]\n\t"
+        "ldr r0, [sp]\n\t"
+        ED_CONV_RQ_LOAD ED_CONV_RQ("r4") ED_CONV_RQ("r5")
+        ED_CONV_RQ_LOAD ED_CONV_RQ("r6") ED_CONV_RQ("r7")
+        "orr r4, r4, r6, lsl #8\n\t"
+        "orr r5, r5, r7, lsl #8\n\t"
+        ED_CONV_CLAMP_LOAD("36")      /* r6 = tail */
+        "cmp r6, #1\n\t"
+        "bne 14f\n\t"
         "strb r4, [r2]\n\t"
-        "strb r5, [r1]\n\t"
-        "cmp r0, #2\n\t"
-        "bne 9f\n\t"
-        "strb r6, [r2, #1]\n\t"
-        "strb r7, [r1, #1]\n\t"
+        "strb r5, [r3]\n\t"
+        "b 9f\n\t"
+        "14:\n\t"
+        "strh r4, [r2]\n\t"
+        "strh r5, [r3]\n\t"
         "9:\n\t"
-        "add sp, sp, #28\n\t"
+        "add sp, sp, #44\n\t"
         "pop {r4-r11, pc}\n\t");
 }
 #else
 static void ed_conv_run(const ed_conv_run_t *run, int8_t *out0)
 {
     const int32_t groups = (int32_t)(run->col_end - run->col) / 4;
+    const int32_t range = (uint8_t)run->range4, act_min = (int8_t)run->act_min4;
     int8_t *out1 = out0 + run->cout;
     const uint32_t *w = run->w;
-    const ed_conv_rq_t *end = run->rq_end + (run->tail ? 3 : 0);
-    for (const ed_conv_rq_t *rq = run->rq; rq != end; rq += 3, w += 3 * groups, out0 += 3, out1 += 3)
+    const ed_conv_rq_t *end = run->rq_end + (run->tail ? 1 : 0);
+    for (const ed_conv_rq_t *rq = run->rq; rq != end; rq++, w += 3 * groups, out0 += 3, out1 += 3)
     {
-        int32_t acc[6] = {rq[0].bias, rq[0].bias, rq[1].bias, rq[1].bias, rq[2].bias, rq[2].bias};
+        int32_t acc[6] = {rq->bias[0], rq->bias[0], rq->bias[1], rq->bias[1], rq->bias[2], rq->bias[2]};
         const int32_t valid = rq == run->rq_end ? run->tail : 3;
         ed_conv_block(run->col, w, groups, acc, valid);
         for (int32_t i = 0; i < 2 * valid; i++)
         {
-            const ed_conv_rq_t *r = &rq[i / 2];
-            const ed_requant_t q = {r->mult, r->round_lo, r->round_hi, r->hi_shift, 0};
-            int32_t v = ed_sat8(ed_requant_fast(&q, acc[i]));
-            if (run->clamp)
-            {
-                v = ed_clamp_s8(v, run->act_min, run->act_max);
-            }
-            ((i & 1) ? out1 : out0)[i / 2] = (int8_t)v;
+            ((i & 1) ? out1 : out0)[i / 2] = ed_conv_fast_out(&rq->q[i / 2], acc[i], range, act_min);
         }
     }
 }
 #endif
 
-/* The requantized, clamped output of accumulator acc for channel c. */
-static inline int8_t ed_conv_out(const ed_conv_rq_t *rq, const cmsis_nn_per_channel_quant_params *quant, int32_t c,
+/* The requantized, clamped output of accumulator acc for channel c (constants q). */
+static inline int8_t ed_conv_out(const ed_conv_q_t *q, const cmsis_nn_per_channel_quant_params *quant, int32_t c,
                                  int32_t acc, int32_t offset, int32_t act_min, int32_t act_max)
 {
-    if (rq->hi_shift < 0)
+    if (q->shift == 0)
     {
         return ed_requantize_to_s8(acc, quant->multiplier[c], quant->shift[c], offset, act_min, act_max);
     }
-    const ed_requant_t q = {rq->mult, rq->round_lo, rq->round_hi, rq->hi_shift, 0};
-    return ed_clamp_s8(ed_sat8(ed_requant_fast(&q, acc)), act_min, act_max);
+    return ed_conv_fast_out(q, acc, act_max - act_min, act_min);
 }
 
 arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
@@ -836,12 +870,16 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
     int8_t *stage = (int8_t *)(col + k4);
     ed_conv_rq_t *rq = (ed_conv_rq_t *)(void *)(stage + k4);
     const int32_t blocks = (cout + 2) / 3;
+    const int32_t offset = p->output_offset, act_min = p->activation.min, act_max = p->activation.max;
+    int all_fast = 1;
     for (int32_t c = 0; c < 3 * blocks; c++) /* channels past the last: any valid constants */
     {
         const int32_t from = ed_min_i32(c, cout - 1);
-        const ed_requant_out_t r =
-            ed_requant_out_prepare(quant_params->multiplier[from], quant_params->shift[from], p->output_offset);
-        rq[c] = (ed_conv_rq_t){r.q.mult, r.q.round_lo, r.q.round_hi, r.q.hi_shift, folded_bias[c]};
+        const ed_conv_q_t q = ed_conv_q_prepare(quant_params->multiplier[from], quant_params->shift[from],
+                                                offset - act_min);
+        rq[c / 3].bias[c % 3] = folded_bias[c];
+        rq[c / 3].q[c % 3] = q;
+        all_fast = all_fast && q.shift != 0;
     }
     const int8_t zp = (int8_t)(-p->input_offset);
     ed_conv_layer_t L = {
@@ -854,19 +892,12 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
                   (output_dims->h - 1) * p->stride.h < input_dims->h && (output_dims->w - 1) * p->stride.w < input_dims->w;
     const int32_t groups = k4 / 4;
     const int32_t positions = output_dims->h * output_dims->w;
-    const int32_t offset = p->output_offset, act_min = p->activation.min, act_max = p->activation.max;
-    const int32_t clamp = act_min > -128 || act_max < 127;
-    int all_fast = 1;
-    for (int32_t c = 0; c < cout; c++)
-    {
-        all_fast = all_fast && rq[c].hi_shift >= 0;
-    }
     /* ed_conv_run takes the whole blocks, then a short block of one or two channels with its zero
      * rows skipped; without a whole block the general loop below takes the short one. */
     const int32_t whole = cout / 3;
-    const ed_conv_run_t run = {col, packed_weights, rq, rq + 3 * whole, cout, col + 4 * (groups & 3),
-                               col + 4 * groups, act_min, act_max, clamp, cout % 3,
-                               0x01010101u * (uint8_t)act_min, 0x01010101u * (uint8_t)act_max};
+    const ed_conv_run_t run = {packed_weights, rq, col, (4 - groups % 4) % 4, col + 4 * groups,
+                               0x01010101u * (uint8_t)(act_max - act_min), 0x01010101u * (uint8_t)act_min, cout,
+                               rq + whole, cout % 3};
     for (int32_t n = 0; n < input_dims->n; n++)
     {
         L.input = input_data + n * input_dims->h * input_dims->w * cin;
@@ -936,11 +967,11 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
                 ed_conv_block(col, w, groups, acc, ed_min_i32(3, cout - oc));
                 for (int32_t i = 0; i < 3 && oc + i < cout; i++)
                 {
-                    out0[oc + i] = ed_conv_out(&rq[oc + i], quant_params, oc + i, acc[2 * i], offset, act_min, act_max);
+                    out0[oc + i] = ed_conv_out(&rq[b].q[i], quant_params, oc + i, acc[2 * i], offset, act_min, act_max);
                     if (both)
                     {
                         out1[oc + i] =
-                            ed_conv_out(&rq[oc + i], quant_params, oc + i, acc[2 * i + 1], offset, act_min, act_max);
+                            ed_conv_out(&rq[b].q[i], quant_params, oc + i, acc[2 * i + 1], offset, act_min, act_max);
                     }
                 }
             }
@@ -952,5 +983,5 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
 int32_t ed_convolve_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims)
 {
     const int32_t k4 = (filter_dims->h * filter_dims->w * input_dims->c + 3) & ~3;
-    return 4 * k4 + k4 + 20 * 3 * ((filter_dims->n + 2) / 3);
+    return 4 * k4 + k4 + (int32_t)sizeof(ed_conv_rq_t) * ((filter_dims->n + 2) / 3);
 }

@@ -40,10 +40,11 @@ def folded_bias(call: LayerCall, weight_sums: np.ndarray) -> np.ndarray:
     return bias + int(call.params["input_offset"]) * np.asarray(weight_sums, dtype=np.int64)
 
 
-def raw_accumulators_fit(bias: np.ndarray, abs_weight_sums: np.ndarray) -> bool:
-    """True when every accumulator ``bias[c] + sum x * w`` over raw int8 inputs stays in int32."""
+def raw_accumulators_fit(bias: np.ndarray, abs_weight_sums: np.ndarray, limit: int = INT32_RANGE[1]) -> bool:
+    """True when every accumulator ``bias[c] + sum x * w`` over raw int8 inputs stays within
+    +-``limit`` (default: int32)."""
     worst = np.abs(np.asarray(bias, dtype=np.int64)) + 128 * np.asarray(abs_weight_sums, dtype=np.int64)
-    return bool(worst.max(initial=0) <= INT32_RANGE[1])
+    return bool(worst.max(initial=0) <= limit)
 
 
 def weighted_context(call: LayerCall, weight_arrays: list[CArray], bias: CArray | None = None) -> KernelContext:
