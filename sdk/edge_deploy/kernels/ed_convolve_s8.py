@@ -40,7 +40,7 @@ class EdConvolveS8(KernelSpec):
     name = "ed_convolve_s8"
     op = "conv2d"
     header = "ed_convolve.h"
-    code_bytes = 6144  # measured again after the merge below
+    code_bytes = 6144  # 6,054 B of Thumb-2 measured (arm-none-eabi-nm of a VWW build, -O2), rounded up
     # Per pair of positions and block of three channels: the groups of four patch elements (the
     # SMLAD loop; a short last block of one or two channels skips its zero rows, its groups
     # weighted by their loop's model cycles against the whole block's: 13 and 19 of 28) and the
