@@ -11,6 +11,40 @@
 
 #include "ed_nn_support.h"
 
+#if ED_NN_DSP
+/* The grouped part (k < grouped, a multiple of 4) of 1 to 3 rows, `rows` a constant where it is
+ * inlined (no test of the count per word): each input word unpacked once (SXTAB16 adds the
+ * offset), two SMLAD per row. */
+static inline __attribute__((always_inline)) void ed_fc_dot_rows_grouped(const int8_t *x, const int8_t *w0,
+                                                                         int32_t depth, int32_t grouped,
+                                                                         const int32_t rows, uint32_t offset2,
+                                                                         int32_t a[3])
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0;
+    for (int32_t k = 0; k < grouped; k += 4)
+    {
+        const uint32_t xword = ed_read_u32(x + k);
+        const uint32_t x02 = ed_sxtab16(offset2, xword);
+        const uint32_t x13 = ed_sxtab16_ror8(offset2, xword);
+        const uint32_t w = ed_read_u32(w0 + k);
+        a0 = ed_smlad(x13, ed_sxtb16_ror8(w), ed_smlad(x02, ed_sxtb16(w), a0));
+        if (rows > 1)
+        {
+            const uint32_t v = ed_read_u32(w0 + depth + k);
+            a1 = ed_smlad(x13, ed_sxtb16_ror8(v), ed_smlad(x02, ed_sxtb16(v), a1));
+        }
+        if (rows > 2)
+        {
+            const uint32_t v = ed_read_u32(w0 + 2 * depth + k);
+            a2 = ed_smlad(x13, ed_sxtb16_ror8(v), ed_smlad(x02, ed_sxtb16(v), a2));
+        }
+    }
+    a[0] = a0;
+    a[1] = a1;
+    a[2] = a2;
+}
+#endif
+
 /* Sum over k of (x[k] + input_offset) * w_r[k] for `rows` (1 to 4) weight rows w0 + r * depth. */
 static inline void ed_fc_dot_rows(const int8_t *x, const int8_t *w0, int32_t depth, int32_t rows, int32_t input_offset,
                                   int32_t acc[4])
@@ -85,24 +119,24 @@ static inline void ed_fc_dot_rows(const int8_t *x, const int8_t *w0, int32_t dep
     }
     else
     {
-        for (; k < grouped; k += 4)
+        /* One loop per row count, so none tests the count per word (a two-class head: rows 2). */
+        int32_t a[3] = {0, 0, 0};
+        if (rows == 1)
         {
-            const uint32_t xword = ed_read_u32(x + k);
-            const uint32_t x02 = ed_sxtab16(offset2, xword);
-            const uint32_t x13 = ed_sxtab16_ror8(offset2, xword);
-            const uint32_t w = ed_read_u32(w0 + k);
-            a0 = ed_smlad(x13, ed_sxtb16_ror8(w), ed_smlad(x02, ed_sxtb16(w), a0));
-            if (rows > 1)
-            {
-                const uint32_t v = ed_read_u32(w0 + depth + k);
-                a1 = ed_smlad(x13, ed_sxtb16_ror8(v), ed_smlad(x02, ed_sxtb16(v), a1));
-            }
-            if (rows > 2)
-            {
-                const uint32_t v = ed_read_u32(w0 + 2 * depth + k);
-                a2 = ed_smlad(x13, ed_sxtb16_ror8(v), ed_smlad(x02, ed_sxtb16(v), a2));
-            }
+            ed_fc_dot_rows_grouped(x, w0, depth, grouped, 1, offset2, a);
         }
+        else if (rows == 2)
+        {
+            ed_fc_dot_rows_grouped(x, w0, depth, grouped, 2, offset2, a);
+        }
+        else
+        {
+            ed_fc_dot_rows_grouped(x, w0, depth, grouped, 3, offset2, a);
+        }
+        a0 = a[0];
+        a1 = a[1];
+        a2 = a[2];
+        k = grouped;
     }
 #endif
     for (; k < depth; k++)
@@ -147,6 +181,8 @@ static inline void ed_fully_connected(const cmsis_nn_fc_params *p, const int32_t
             }
         }
         const int32_t filter_term = p->filter_offset * x_sum;
+        /* Per tensor (quant_step 0): the requantization prepared once. */
+        const ed_requant_out_t shared = ed_requant_out_prepare(multiplier[0], shift[0], p->output_offset);
         for (int32_t o = 0; o < out_depth; o += 4)
         {
             const int32_t rows = ed_min_i32(4, out_depth - o);
@@ -155,7 +191,8 @@ static inline void ed_fully_connected(const cmsis_nn_fc_params *p, const int32_t
             for (int32_t i = 0; i < rows; i++)
             {
                 const int32_t q = (o + i) * quant_step;
-                const ed_requant_out_t r = ed_requant_out_prepare(multiplier[q], shift[q], p->output_offset);
+                const ed_requant_out_t r =
+                    quant_step ? ed_requant_out_prepare(multiplier[q], shift[q], p->output_offset) : shared;
                 out[o + i] = ed_requant_out_s8(&r, acc[i] + filter_term + (bias ? bias[o + i] : 0),
                                                p->activation.min, p->activation.max);
             }
