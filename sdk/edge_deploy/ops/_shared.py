@@ -92,13 +92,16 @@ def constant_channels_on_fast_path(weights: np.ndarray, bias: np.ndarray, mults:
         want = outputs(int(mults[c]), int(shifts[c]))
         if want[0] != want[1]:
             continue  # the two roundings disagree on this channel: keep it as it is
-        # Multiplier 0 gives the output offset (clamped); else the pre-offset value d = want -
-        # offset from acc * m / 2^(31 + e), the smallest shift first (kernels whose fast path
-        # takes fewer shifts than FAST_REQUANT_SHIFTS still take it).
+        # The pre-offset value d = want - offset from acc * m / 2^(31 + e), the smallest shift
+        # first (kernels whose fast path takes fewer shifts than FAST_REQUANT_SHIFTS still take
+        # it); for d = 0 a multiplier of 1. A positive multiplier keeps the requantization
+        # monotonic (a max pool may be fused before it); multiplier 0 (the output offset,
+        # clamped) comes last.
         d = want[0] - output_offset
-        candidates = [(0, -1)] + [(int(round(d * 2.0 ** (31 + e) / acc)), -e) for e in range(1, 24) if acc]
+        candidates = [(int(round(d * 2.0 ** (31 + e) / acc)), -e) for e in range(1, 24) if acc]
+        candidates = [(m, e) for m, e in candidates if m > 0] + [(1, -e) for e in range(1, 24)] + [(0, -1)]
         for m, e in candidates:
-            if 0 <= m < 2**31 and outputs(m, e) == want:
+            if m < 2**31 and outputs(m, e) == want:
                 mults[c], shifts[c] = m, e
                 break
     return mults, shifts
