@@ -39,6 +39,25 @@ def _conv(rng, name, in_shape, cout, kernel_hw, stride=(1, 1), padding=(0, 0, 0,
                        bias=bias, attrs=attrs, rounding=rounding)
 
 
+def _dead_channels(rng) -> KernelCase:
+    """ed_convolve_s8 with channels whose weights are all zero and whose requantization is off the
+    kernel's fast path (shifts -29 and -31, biases near +-2^30 as batch norm leaves them: outputs
+    of +-1 or +-2 and clamped ones); the kernel spec gives them its constant-channel
+    requantization, so the layer stays on the fast path, with the same outputs."""
+    x = rng.integers(-128, 128, (1, 5, 6, 8), dtype=np.int8)
+    w = rng.integers(-127, 128, (9, 1, 1, 8), dtype=np.int8)
+    bias = rng.integers(-20000, 20000, 9).astype(np.int32)
+    mult, shift = random_requant(rng, 9, (-10, 0))
+    dead = [0, 2, 3, 5, 8]
+    w[dead] = 0
+    bias[dead] = [2**30 + 77, -2**30 - 5, 3 * 2**29, -3 * 2**29, 5]
+    mult[dead], shift[dead] = [1 << 30, (1 << 31) - 1, 1 << 30, 1 << 30, 1 << 30], [-29, -29, -31, -1, -31]
+    params = dict(input_offset=-3, output_offset=7, out_mult=mult, out_shift=shift, stride=(1, 1),
+                  padding=(0, 0, 0, 0), dilation=(1, 1), act_min=-100, act_max=127)
+    return kernel_case("dead-channels-off-the-fast-path", "ed_convolve_s8", "conv2d", [x], params, weights=w,
+                       bias=bias, attrs={"activation": "none"})
+
+
 def _fc(rng, name, rows, depth, units, per_channel=True, offsets=(-7, 11), act=(-128, 127),
         shifts=(-12, -6), rounding="double", extremes=False) -> KernelCase:
     x = rng.integers(-128, 128, (rows, depth), dtype=np.int8)
@@ -87,6 +106,7 @@ def _cases() -> list[KernelCase]:
         _conv(rng, "3x3-padding-every-side", (1, 6, 7, 4), 5, (3, 3), padding=(2, 0, 1, 2), offsets=(-20, 3)),
         _conv(rng, "one-channel-only-a-short-block", (1, 6, 5, 12), 1, (1, 1), offsets=(-127, 127)),
         _conv(rng, "two-channels-only-a-short-block", (1, 7, 6, 4), 2, (3, 3), padding=(1, 1, 1, 1), act=(-128, 40)),
+        _dead_channels(rng),
         # Rows of the window that are not whole words (ed_conv_column's staged paths).
         _conv(rng, "vww-first-3x3-s2-relu6", (1, 11, 13, 3), 8, (3, 3), (2, 2), (0, 1, 0, 1), offsets=(128, -128),
               act=(-128, 40)),

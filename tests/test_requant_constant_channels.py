@@ -8,8 +8,12 @@ import numpy as np
 import pytest
 
 from edge_deploy.numerics.fixedpoint import ROUNDING_MODES
-from edge_deploy.ops._shared import FAST_REQUANT_SHIFTS, constant_channels_on_fast_path, requantize
+from edge_deploy.ops._shared import constant_channels_on_fast_path, requantize
 from mlperf_data import MISSING, MLPERF
+
+# The right shifts of the C kernels' shared fast requantization (ed_requant_out_prepare,
+# firmware/kernels/ed_nn_support.h), with a non-negative multiplier.
+SHARED_FAST_SHIFTS = range(-23, 0)
 
 
 def _outputs(acc, m, s, offset, lo, hi):
@@ -36,12 +40,17 @@ def test_dead_channels_move_to_the_fast_path_with_the_same_outputs():
             after = _outputs(bias[c], int(m2[c]), int(s2[c]), offset, lo, hi)
             assert before == after, (c, bias[c], mults[c], shifts[c], m2[c], s2[c])
             if before[0] == before[1] and c < n - 10:
-                assert int(s2[c]) in FAST_REQUANT_SHIFTS and m2[c] > 0, (c, bias[c], m2[c], s2[c])
+                assert int(s2[c]) in SHARED_FAST_SHIFTS and m2[c] > 0, (c, bias[c], m2[c], s2[c])
                 moved += 1
     assert moved > 2 * n  # nearly every dead channel moved (the roundings rarely disagree)
 
 
 def test_vww_layers_are_all_on_the_fast_path():
+    """Every weighted layer of VWW on the shared fast requantization, and every convolution on
+    ed_convolve_s8's own (a normalized multiplier, shifts of 1 to 18), where one channel off it
+    would send the whole layer to the general C loop."""
+    from edge_deploy.kernels.base import LayerCall
+    from edge_deploy.kernels.ed_convolve_s8 import KERNEL, on_fast_path
     from edge_deploy.ops import get_op
     from edge_deploy.tflite import load_tflite
 
@@ -50,7 +59,14 @@ def test_vww_layers_are_all_on_the_fast_path():
         pytest.skip(MISSING)
     graph = load_tflite(model)
     weighted = [op for op in graph.ops if op.kind in ("conv2d", "depthwise_conv2d", "fully_connected")]
+    convolutions = 0
     for op in weighted:
         params = get_op(op.kind).kernel_params(graph, op)
         shifts, mults = np.asarray(params["out_shift"]), np.asarray(params["out_mult"])
-        assert np.all((shifts >= FAST_REQUANT_SHIFTS.start) & (shifts < FAST_REQUANT_SHIFTS.stop) & (mults >= 0)), op.name
+        assert np.all(np.isin(shifts, SHARED_FAST_SHIFTS) & (mults >= 0)), op.name
+        call = LayerCall(graph, op, params)
+        if op.kind == "conv2d" and KERNEL.applies(call) is None:
+            arrays = {a.name: a.values for a in KERNEL.context(call).arrays}
+            assert all(on_fast_path(int(m), int(s)) for m, s in zip(arrays["out_mult"], arrays["out_shift"])), op.name
+            convolutions += 1
+    assert convolutions == 14

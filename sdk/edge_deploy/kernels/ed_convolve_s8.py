@@ -5,17 +5,70 @@ folded into the bias. Any window, stride, padding and dilation."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from edge_deploy.kernels._layers import CONV_1D, CONV_2D, conv2d
 from edge_deploy.kernels._weighted import (conv_positions, folded_bias, raw_accumulators_fit, weighted_context,
                                            weights_comment)
 from edge_deploy.kernels.base import CArray, KernelContext, KernelSpec, LayerCall
+from edge_deploy.numerics.fixedpoint import ROUNDING_MODES
+from edge_deploy.ops._shared import requantize
 
 
 ACCUMULATOR_LIMIT = (1 << 31) - (1 << 27)
 """|accumulator| bound of the kernel: its requantization adds a rounding word of up to 2^26 to a
 value as large as the accumulator, in int32 (ed_convolve_s8.c)."""
+
+
+FAST_SHIFTS = range(-18, 0)
+"""Shifts of the kernel's fast requantization, which also needs a multiplier in [2^30, 2^31)
+(ed_conv_q_prepare in ed_convolve_s8.c). One channel off it sends the whole layer to the general
+C loop."""
+
+CONSTANT_CHANNEL_REQUANT = (1 << 30, -1)
+"""The requantization of a channel with all-zero weights whose own is off the fast path: with the
+bias 4 d the output is d plus the output offset exactly, in both roundings (the multiply gives 2 d,
+the shift by one halves it with nothing to round)."""
+
+
+def on_fast_path(mult: int, shift: int) -> bool:
+    """True when a channel's (multiplier, shift) takes the kernel's fast requantization."""
+    return (1 << 30) <= mult < (1 << 31) and shift in FAST_SHIFTS
+
+
+def constant_channels_requantized(call: LayerCall, bias: np.ndarray) -> tuple[LayerCall, np.ndarray]:
+    """``(call, bias)`` with each channel whose weights are all zero (its output a constant, the
+    bias requantized) and whose requantization is off the fast path given
+    :data:`CONSTANT_CHANNEL_REQUANT` and the bias that gives the same output in both roundings
+    (checked with TFLite's arithmetic). Batch norm folded over a dead channel leaves such channels
+    (MLPerf Tiny's VWW, with tiny multipliers on the op's own search,
+    :func:`edge_deploy.ops._shared.constant_channels_on_fast_path`)."""
+    p = call.params
+    channels = len(bias)
+    mults = np.array(np.broadcast_to(np.asarray(p["out_mult"]).reshape(-1), channels), dtype=np.int32)
+    shifts = np.array(np.broadcast_to(np.asarray(p["out_shift"]).reshape(-1), channels), dtype=np.int32)
+    bias = np.array(bias, dtype=np.int64)
+    clamp = (int(p["output_offset"]), int(p["act_min"]), int(p["act_max"]))
+    dead = ~np.any(np.asarray(call.weight_rows) != 0, axis=1)
+    changed = False
+
+    def outputs(acc: int, mult: int, shift: int) -> set[int]:
+        return {int(requantize(acc, mult, shift, *clamp, r)) for r in ROUNDING_MODES}
+
+    for c in np.flatnonzero(dead):
+        if on_fast_path(int(mults[c]), int(shifts[c])):
+            continue
+        want = outputs(int(bias[c]), int(mults[c]), int(shifts[c]))
+        if len(want) == 1:  # the roundings agree: one constant to keep
+            new_bias = 4 * (min(want) - clamp[0])
+            if outputs(new_bias, *CONSTANT_CHANNEL_REQUANT) == want:
+                bias[c], (mults[c], shifts[c]) = new_bias, CONSTANT_CHANNEL_REQUANT
+                changed = True
+    if not changed:
+        return call, bias
+    return dataclasses.replace(call, params={**p, "out_mult": mults, "out_shift": shifts}), bias
 
 
 def pack_weights(rows: np.ndarray) -> np.ndarray:
@@ -117,9 +170,10 @@ class EdConvolveS8(KernelSpec):
                          f"{weights_comment(call)}, packed: patch padded to {k4}, blocks of 3 channels "
                          "(ed_convolve.h)")
         padded = np.zeros(-(-len(sums) // 3) * 3, dtype=np.int32)
-        padded[:len(sums)] = folded_bias(call, sums)
+        call, padded[:len(sums)] = constant_channels_requantized(call, folded_bias(call, sums))
         bias = CArray("bias_folded", "int32_t", padded,
-                      "bias + input_offset * sum of the channel's weights, zero padded to blocks of 3 (ed_convolve.h)")
+                      "bias + input_offset * sum of the channel's weights (4 x the output less its offset on a "
+                      "constant channel), zero padded to blocks of 3 (ed_convolve.h)")
         return weighted_context(call, [weights], bias=bias)
 
 

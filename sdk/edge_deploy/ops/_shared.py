@@ -4,6 +4,7 @@ their constant int8 weights and int32 bias and their requantization, and the win
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -47,13 +48,6 @@ def check_weights_quantized(graph: Graph, op: Op) -> None:
             raise op_error(op, f"bias '{b.name}' must be a constant int32 tensor")
 
 
-# The shifts of the C kernels' fast requantization (ed_requant_out_prepare in
-# firmware/kernels/ed_nn_support.h: a non-negative multiplier and a right shift of 1 to 23, the
-# output offset folded into the rounding term); a channel outside it takes the slow general path,
-# and in several kernels then the whole layer does.
-FAST_REQUANT_SHIFTS = range(-23, 0)
-
-
 def requant_params(graph: Graph, op: Op, weight_axis: int) -> dict[str, Any]:
     """Offsets, per-channel multipliers and shifts and the activation clamp of a weighted op
     (``weight_axis``: the output-channel axis of its weights). A channel whose weights are all
@@ -73,38 +67,51 @@ def requant_params(graph: Graph, op: Op, weight_axis: int) -> dict[str, Any]:
 
 def constant_channels_on_fast_path(weights: np.ndarray, bias: np.ndarray, mults: np.ndarray, shifts: np.ndarray,
                                    output_offset: int, act_min: int, act_max: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(mults, shifts)`` with each channel whose ``weights`` row is all zero and whose shift is
-    off the fast path given another pair that requantizes its accumulator (the bias alone, in
-    every kernel) to the same output in both roundings. Such channels are common: batch norm
-    folded over a dead channel leaves zero weights, a tiny scale (shifts down to -31) and a bias
-    near +-2^30 (MLPerf Tiny's VWW has them in nine layers). The output is unchanged bit for bit
-    (each candidate is checked with TFLite's arithmetic); a channel with no such pair keeps its
-    own."""
+    """``(mults, shifts)`` with each channel whose ``weights`` row is all zero given the pair with
+    the smallest right shift that requantizes its accumulator (the bias alone, in every kernel) to
+    the same output in both roundings. Such channels are common: batch norm folded over a dead
+    channel leaves zero weights, a tiny scale (shifts down to -31) and a bias near +-2^30 (MLPerf
+    Tiny's VWW has them in nine layers), and a shift that large is off every C kernel's fast
+    requantization (each takes a non-negative multiplier and small right shifts; the range is
+    the kernel's own fact). The output is unchanged bit for bit (each candidate is checked with
+    TFLite's arithmetic); a channel with no such pair keeps its own."""
     mults, shifts = np.array(mults, dtype=np.int32), np.array(shifts, dtype=np.int32)
     for c in np.flatnonzero(~np.any(weights != 0, axis=1)):
-        if int(shifts[c]) in FAST_REQUANT_SHIFTS and mults[c] >= 0:
-            continue
-        acc = int(bias[c])
-
-        def outputs(m: int, e: int) -> list[int]:
-            return [int(requantize(acc, m, e, output_offset, act_min, act_max, r)) for r in ROUNDING_MODES]
-
-        want = outputs(int(mults[c]), int(shifts[c]))
-        if want[0] != want[1]:
-            continue  # the two roundings disagree on this channel: keep it as it is
-        # The pre-offset value d = want - offset from acc * m / 2^(31 + e), the smallest shift
-        # first (kernels whose fast path takes fewer shifts than FAST_REQUANT_SHIFTS still take
-        # it); for d = 0 a multiplier of 1. A positive multiplier keeps the requantization
-        # monotonic (a max pool may be fused before it); multiplier 0 (the output offset,
-        # clamped) comes last.
-        d = want[0] - output_offset
-        candidates = [(int(round(d * 2.0 ** (31 + e) / acc)), -e) for e in range(1, 24) if acc]
-        candidates = [(m, e) for m, e in candidates if m > 0] + [(1, -e) for e in range(1, 24)] + [(0, -1)]
-        for m, e in candidates:
-            if m < 2**31 and outputs(m, e) == want:
-                mults[c], shifts[c] = m, e
-                break
+        pair = _constant_channel_pair(int(bias[c]), int(mults[c]), int(shifts[c]), int(output_offset), int(act_min),
+                                      int(act_max))
+        if pair is not None:
+            mults[c], shifts[c] = pair
     return mults, shifts
+
+
+@functools.lru_cache(maxsize=4096)
+def _constant_channel_pair(acc: int, mult: int, shift: int, output_offset: int, act_min: int,
+                           act_max: int) -> tuple[int, int] | None:
+    """The smallest-shift (multiplier, shift) giving accumulator ``acc`` the output ``(mult,
+    shift)`` gives it in both roundings, or None where the roundings disagree or no pair does.
+    Cached on the values: kernel parameters are asked for many times per build."""
+    def outputs(m: int, e: int) -> list[int]:
+        return [int(requantize(acc, m, e, output_offset, act_min, act_max, r)) for r in ROUNDING_MODES]
+
+    want = outputs(mult, shift)
+    if want[0] != want[1]:
+        return None  # the two roundings disagree on this channel: keep it as it is
+    # Shift by shift from the smallest, TFLite's normalized multiplier 2^30 first (it reaches a
+    # clamped output when the accumulator is large; kernels whose fast path needs a normalized
+    # multiplier then take the channel too), then the multiplier that scales the accumulator to
+    # the pre-offset value d, then 1 (for d = 0). A positive multiplier keeps the
+    # requantization monotonic (a max pool may be fused before it); multiplier 0 (the output
+    # offset, clamped) comes last. With a positive multiplier of its own, the channel tries no
+    # shift beyond its own.
+    d = want[0] - output_offset
+    candidates = []
+    for e in range(1, max(1, -shift) + 1 if mult > 0 else 32):
+        scaled = int(round(d * 2.0 ** (31 + e) / acc)) if acc else 0
+        candidates += [(1 << 30, -e)] + ([(scaled, -e)] if scaled > 0 else []) + [(1, -e)]
+    for m, e in candidates + [(0, -1)]:
+        if m < 2**31 and outputs(m, e) == want:
+            return m, e
+    return None
 
 
 def requantize(acc, out_mult, out_shift, output_offset, act_min, act_max, rounding) -> np.ndarray:
