@@ -77,9 +77,10 @@ def _cases() -> list[KernelCase]:
     pool = dict(filter_hw=(3, 3), stride=(2, 2), padding=(1, 1, 1, 1), act_min=-50, act_max=60)
     cases.append(kernel_case("maxpool-pad-odd-channels", "arm_max_pool_s8", "max_pool2d", [x], pool))
     cases.append(kernel_case("avgpool-pad-odd-channels", "arm_avgpool_s8", "avg_pool2d", [x], pool))
-    # units mod 4 = 1, 0, 3, 2: every row count of the loop that takes the rows left after blocks of four
+    # units mod 4 = 1, 0, 3, 2: every row count of the loop that takes the rows left after blocks of four;
+    # two rows take two words per turn (then an odd word, then the bytes left: depth 46)
     for per_channel, depth, units in ((False, 1024, 101), (True, 1024, 101), (True, 448, 100), (True, 36, 7),
-                                      (False, 256, 2)):
+                                      (False, 256, 2), (True, 46, 6)):
         x = rng.integers(-128, 128, (1, depth), dtype=np.int8)
         w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
         bias = rng.integers(-9000, 9000, units).astype(np.int32)
