@@ -134,68 +134,6 @@ def _cases() -> list[KernelCase]:
     ]
 
 
-@pytest.fixture(scope="module")
-def runs(qemu_arm, tmp_path_factory):
-    cases = _cases()
-    out = {}
-    for path in ("dsp", "portable"):
-        elf = build_qemu(cases, tmp_path_factory.mktemp(f"ed-kernels-{path}"), path=path)
-        out[path] = run_qemu(elf, cases)
-    return cases, out
-
-
-@pytest.mark.parametrize("path", ["dsp", "portable"])
-def test_ed_kernels_bit_exact_on_cortex_m4(runs, path):
-    cases, results = runs
-    run = results[path]
-    for case, output, status in zip(cases, run.outputs, run.statuses):
-        assert status == 0, f"{case.name}: kernel returned an error status"
-        np.testing.assert_array_equal(output, case.expected, err_msg=f"{path} path, case {case.name}")
-
-
-def test_ed_kernels_simd_path_is_faster(runs):
-    """The Thumb-2 loops must beat the portable C on the networks' shapes (where they run)."""
-    cases, results = runs
-    dsp, portable = results["dsp"], results["portable"]
-    for i, case in enumerate(cases):
-        if case.name in ("dw-vww-3x3-s1", "dw3-vww-3x3-s1", "pw-vww-1x1", "resnet-3x3-s1", "fc-ad-640x128"):
-            assert dsp.cycles[i] < portable.cycles[i], case.name
-
-
-def test_fully_connected_single_rounding_on_cortex_m4(qemu_arm, tmp_path):
-    """The Thumb-2 loop's requantization in single rounding (--rounding litert), per tensor and per
-    channel, with the offset and the clamp, against the reference in single rounding."""
-    rng = np.random.default_rng(1314)
-    cases = [_fc(rng, "fc1-256x48", 1, 256, 48, offsets=(128, -128), rounding="single"),
-             _fc(rng, "fc1-128x8-per-tensor", 1, 128, 8, per_channel=False, rounding="single"),
-             _fc(rng, "fc1-60x5-per-tensor-relu", 2, 60, 5, per_channel=False, act=(0, 127), offsets=(3, -20),
-                 shifts=(-23, -1), rounding="single"),
-             _fc(rng, "fc1-301x17-wide-shifts", 1, 301, 17, shifts=(-23, -1), rounding="single")]
-    # All four in one image: this register allocation of the harness's loop is the one that ran
-    # on past its table while the semihosting call's r0 was not declared as an output.
-    run = run_qemu(build_qemu(cases, tmp_path, rounding="single"), cases)
-    for case, output, status in zip(cases, run.outputs, run.statuses):
-        assert status == 0, f"{case.name}: kernel returned an error status"
-        np.testing.assert_array_equal(output, case.expected, err_msg=f"single rounding, case {case.name}")
-
-
-@pytest.mark.parametrize("path", ["dsp", "portable"])
-def test_convolve_single_rounding_on_cortex_m4(qemu_arm, tmp_path, path):
-    """ed_convolve_s8 in single rounding (--rounding litert) on the shapes whose columns take the
-    staged paths (rows not whole words: inside the input, in the padding on every side), both paths."""
-    rng = np.random.default_rng(1315)
-    cases = [_conv(rng, "vww-first-3x3-s2-relu6", (1, 11, 13, 3), 8, (3, 3), (2, 2), (0, 1, 0, 1),
-                   offsets=(128, -128), act=(-128, 40), rounding="single"),
-             _conv(rng, "ic-first-3x3-pad-1", (1, 7, 9, 3), 16, (3, 3), padding=(1, 1, 1, 1), offsets=(-127, 127),
-                   rounding="single"),
-             _conv(rng, "cin-5-rows-of-15-padded", (1, 7, 6, 5), 7, (3, 3), (1, 2), (1, 0, 1, 1), shifts=(-23, -1),
-                   rounding="single")]
-    run = run_qemu(build_qemu(cases, tmp_path, path=path, rounding="single"), cases)
-    for case, output, status in zip(cases, run.outputs, run.statuses):
-        assert status == 0, f"{case.name}: kernel returned an error status"
-        np.testing.assert_array_equal(output, case.expected, err_msg=f"single rounding, {path}, case {case.name}")
-
-
 def _convolve_entries(rng, rounding) -> list[KernelCase]:
     """ed_convolve_s8's block loop entered at every point: patches of 1 to 9 groups of four (every
     entry into its loops of four groups, and second turns) with 3, 4 and 5 output channels (no
@@ -225,13 +163,53 @@ def _convolve_entries(rng, rounding) -> list[KernelCase]:
     return cases
 
 
+def _single_rounding_cases() -> list[KernelCase]:
+    """Single rounding (--rounding litert): the fully connected loop's requantization per tensor
+    and per channel, with the offset and the clamp; ed_convolve_s8 on the shapes whose columns take
+    the staged paths (rows not whole words: inside the input, in the padding on every side)."""
+    rng = np.random.default_rng(1314)
+    fc = [_fc(rng, "fc1-256x48", 1, 256, 48, offsets=(128, -128), rounding="single"),
+          _fc(rng, "fc1-128x8-per-tensor", 1, 128, 8, per_channel=False, rounding="single"),
+          _fc(rng, "fc1-60x5-per-tensor-relu", 2, 60, 5, per_channel=False, act=(0, 127), offsets=(3, -20),
+              shifts=(-23, -1), rounding="single"),
+          _fc(rng, "fc1-301x17-wide-shifts", 1, 301, 17, shifts=(-23, -1), rounding="single")]
+    rng = np.random.default_rng(1315)
+    conv = [_conv(rng, "vww-first-3x3-s2-relu6", (1, 11, 13, 3), 8, (3, 3), (2, 2), (0, 1, 0, 1),
+                  offsets=(128, -128), act=(-128, 40), rounding="single"),
+            _conv(rng, "ic-first-3x3-pad-1", (1, 7, 9, 3), 16, (3, 3), padding=(1, 1, 1, 1), offsets=(-127, 127),
+                  rounding="single"),
+            _conv(rng, "cin-5-rows-of-15-padded", (1, 7, 6, 5), 7, (3, 3), (1, 2), (1, 0, 1, 1), shifts=(-23, -1),
+                  rounding="single")]
+    return fc + conv
+
+
+@pytest.fixture(scope="module")
+def runs(qemu_arm, tmp_path_factory):
+    """Every case set of this file in one image per path and rounding (four builds in all): the
+    network shapes and edges, and the block loop's entries, in the rounding of each image."""
+    sets = {"double": _cases() + _convolve_entries(np.random.default_rng(1315), "double"),
+            "single": _single_rounding_cases() + _convolve_entries(np.random.default_rng(1315), "single")}
+    out = {}
+    for rounding, cases in sets.items():
+        for path in ("dsp", "portable"):
+            elf = build_qemu(cases, tmp_path_factory.mktemp(f"ed-kernels-{path}-{rounding}"), path=path,
+                             rounding=rounding)
+            out[path, rounding] = cases, run_qemu(elf, cases)
+    return out
+
+
 @pytest.mark.parametrize("rounding", ["double", "single"])
-def test_convolve_block_loop_entries_on_cortex_m4(qemu_arm, tmp_path, rounding):
-    """Both roundings of the Thumb-2 block loop (and the portable C beside it) on every computed
-    entry, against the reference in the same rounding."""
-    cases = _convolve_entries(np.random.default_rng(1315), rounding)
-    for path in ("dsp", "portable"):
-        run = run_qemu(build_qemu(cases, tmp_path / path, path=path, rounding=rounding), cases)
-        for case, output, status in zip(cases, run.outputs, run.statuses):
-            assert status == 0, f"{case.name}: kernel returned an error status"
-            np.testing.assert_array_equal(output, case.expected, err_msg=f"{path}, {rounding} rounding, {case.name}")
+@pytest.mark.parametrize("path", ["dsp", "portable"])
+def test_ed_kernels_bit_exact_on_cortex_m4(runs, path, rounding):
+    cases, run = runs[path, rounding]
+    for case, output, status in zip(cases, run.outputs, run.statuses):
+        assert status == 0, f"{case.name}: kernel returned an error status"
+        np.testing.assert_array_equal(output, case.expected, err_msg=f"{path} path, {rounding} rounding, {case.name}")
+
+
+def test_ed_kernels_simd_path_is_faster(runs):
+    """The Thumb-2 loops must beat the portable C on the networks' shapes (where they run)."""
+    (cases, dsp), (_, portable) = runs["dsp", "double"], runs["portable", "double"]
+    for i, case in enumerate(cases):
+        if case.name in ("dw-vww-3x3-s1", "dw3-vww-3x3-s1", "pw-vww-1x1", "resnet-3x3-s1", "fc-ad-640x128"):
+            assert dsp.cycles[i] < portable.cycles[i], case.name
