@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -211,6 +212,46 @@ def _compile(command: list[str], what: str) -> None:
                               hint="fix the kernel or the case named in the compiler message")
 
 
+def _headers_digest(include_dirs: Sequence[str | os.PathLike]) -> bytes:
+    """The names and bytes of every header in ``include_dirs``, hashed."""
+    digest = hashlib.sha256()
+    for folder in include_dirs:
+        for header in sorted(Path(folder).glob("*.h")):
+            digest.update(header.name.encode() + b"\0" + header.read_bytes())
+    return digest.digest()
+
+
+def host_objects(sources: Sequence[str | os.PathLike], flags: list[str],
+                 include_dirs: Sequence[str | os.PathLike], *, jobs: int = 2) -> list[Path]:
+    """``sources`` compiled for the host with ``flags`` into objects, two compilers at a time,
+    each kept in the system temp folder under a hash of the compiler, flags, the headers of
+    ``include_dirs`` and its own bytes, so a kernel is compiled once per variant however many
+    projects and case sets carry a copy of it."""
+    headers = _headers_digest(include_dirs)
+    includes = [f"-I{Path(d).resolve()}" for d in include_dirs]
+    cache = Path(tempfile.gettempdir()) / "edge-deploy-host-objects"
+    cache.mkdir(parents=True, exist_ok=True)
+    objects, missing = [], []
+    for source in map(Path, sources):
+        digest = hashlib.sha256(headers)
+        for item in [host_cc(), *flags]:
+            digest.update(item.encode() + b"\0")
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+        obj = cache / f"{source.stem}-{digest.hexdigest()[:16]}.o"
+        objects.append(obj)
+        if not obj.is_file():
+            missing.append((source, obj))
+
+    def compile_one(item: tuple[Path, Path]) -> None:
+        source, obj = item
+        with atomic_output_file(obj) as partial:
+            _compile([host_cc(), *flags, *includes, "-c", str(source), "-o", str(partial)], source.name)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        list(pool.map(compile_one, missing))
+    return objects
+
+
 def host_kernel_library(flags: list[str]) -> Path:
     """The kernels compiled for the host with ``flags`` into a static library, kept in the system
     temp folder under a hash of the compiler, flags and sources (built once per variant)."""
@@ -225,16 +266,10 @@ def host_kernel_library(flags: list[str]) -> Path:
     library = Path(tempfile.gettempdir()) / "edge-deploy-host-kernels" / f"kernels-{digest.hexdigest()[:16]}.a"
     if library.is_file():
         return library
-    with tempfile.TemporaryDirectory(prefix="edge-deploy-host-kernels-") as tmp:
-        objects = []
-        for source in sorted(kernels.glob("*.c")):
-            obj = Path(tmp) / f"{source.stem}.o"
-            _compile([host_cc(), *flags, f"-I{include}", f"-I{kernels}", f"-I{runtime}", "-c", str(source), "-o",
-                      str(obj)], source.name)
-            objects.append(str(obj))
-        with atomic_output_file(library) as partial:
-            partial.unlink()  # ar makes the archive itself
-            _compile(["ar", "rcs", str(partial), *objects], "the kernel library")
+    objects = host_objects(sorted(kernels.glob("*.c")), flags, [include, kernels, runtime])
+    with atomic_output_file(library) as partial:
+        partial.unlink()  # ar makes the archive itself
+        _compile(["ar", "rcs", str(partial), *map(str, objects)], "the kernel library")
     return library
 
 

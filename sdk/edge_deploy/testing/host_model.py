@@ -15,39 +15,44 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_deploy.testing.harness import host_cc
+from edge_deploy.testing.harness import host_cc, host_objects
 from edge_deploy.errors import EdgeDeployError
 
 HOST_MAIN = Path(__file__).resolve().parent / "host_main.c"
 HOST_PATHS = ("portable", "dsp")
 
 
-def host_model_command(src_dir: str | os.PathLike, exe: str | os.PathLike, *, path: str = "portable",
-                       sanitize: bool = True) -> list[str]:
-    """The host compiler command that builds ``exe`` from the project in ``src_dir``."""
+def host_model_flags(src_dir: str | os.PathLike, *, path: str = "portable", sanitize: bool = True) -> list[str]:
+    """The host compiler flags of the project in ``src_dir`` (its folders on the include path)."""
     if path not in HOST_PATHS:
         raise ValueError(f"unknown host kernel path {path!r}; expected one of {HOST_PATHS}")
     src = Path(src_dir)
-    kernels = sorted(str(p) for p in (src / "kernels").glob("*.c"))
-    if not kernels or not (src / "model.c").is_file():
-        raise EdgeDeployError(f"{src} is not a generated project with edge-deploy's kernels",
-                              hint="build without --cmsis-nn to get src/kernels/")
     flags = ["-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
              f"-I{src}", f"-I{src / 'include'}", f"-I{src / 'kernels'}", f"-I{src / 'runtime'}",
              "-DED_NN_EMULATE_DSP" if path == "dsp" else "-DED_NN_PORTABLE"]
     if sanitize:
         flags += ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
-    return [host_cc(), *flags, str(src / "model.c"), *kernels, str(HOST_MAIN), "-o", str(exe)]
+    return flags
 
 
 def build_host_model(src_dir: str | os.PathLike, exe: str | os.PathLike, *, path: str = "portable",
                      sanitize: bool = True) -> Path:
     """Compile the generated model in ``src_dir`` for the host into ``exe``; returns its path.
 
-    Warnings are errors (the generated C must compile cleanly). Raises EdgeDeployError when the
-    compiler fails.
+    The project's kernels compile into objects kept under a hash of their bytes, the headers and
+    the flags (:func:`edge_deploy.testing.harness.host_objects`: projects carry the same copies);
+    ``model.c`` and the host main compile each time. Warnings are errors (the generated C must
+    compile cleanly). Raises EdgeDeployError when the compiler fails.
     """
-    command = host_model_command(src_dir, exe, path=path, sanitize=sanitize)
+    src = Path(src_dir)
+    kernels = sorted((src / "kernels").glob("*.c"))
+    if not kernels or not (src / "model.c").is_file():
+        raise EdgeDeployError(f"{src} is not a generated project with edge-deploy's kernels",
+                              hint="build without --cmsis-nn to get src/kernels/")
+    flags = host_model_flags(src, path=path, sanitize=sanitize)
+    unprefixed = [f for f in flags if not f.startswith("-I")]
+    objects = host_objects(kernels, unprefixed, [src / "include", src / "kernels", src / "runtime"])
+    command = [host_cc(), *flags, str(src / "model.c"), *map(str, objects), str(HOST_MAIN), "-o", str(exe)]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise EdgeDeployError(f"host build of {src_dir} failed:\n{result.stderr.strip()[-4000:]}",
