@@ -144,7 +144,10 @@ def test_ed_kernels_simd_path_is_faster(runs):
 
 def test_fully_connected_single_rounding_on_cortex_m4(qemu_arm, tmp_path):
     """The Thumb-2 loop's requantization in single rounding (--rounding litert), per tensor and per
-    channel, with the offset and the clamp, against the reference in single rounding."""
+    channel, with the offset and the clamp, against the reference in single rounding; in the same
+    image ed_elementwise_add_linear_s8's single-rounding coefficients (ResNet-8's ADD, whose two
+    roundings differ; a SUB of 14 elements with a clamp and zero points at the limits)."""
+    from test_ed_elementwise import RESNET8_ADD, add_params
     rng = np.random.default_rng(1314)
     cases = [_fc(rng, "fc1-256x48", 1, 256, 48, offsets=(128, -128), rounding="single"),
              _fc(rng, "fc1-128x8-per-tensor", 1, 128, 8, per_channel=False, rounding="single"),
