@@ -58,7 +58,8 @@ def _margin_solution(f: np.ndarray) -> np.ndarray | None:
 
     Only the pairs near an output step bind: the program starts from those within 0.1 of one
     under a least-squares fit and adds every pair the solution violates until it violates none
-    (then its margin is the margin over all pairs), a few hundred constraints instead of 131,072."""
+    (then its margin is the margin over all pairs): on ResNet-8's ADD one program of 6,400
+    constraints instead of 131,072."""
     x = np.stack([_A, _B, np.ones(f.size)], 1).astype(float)
     low, high = f > -128, f < 127  # a saturated output bounds one side only
     inside = low & high
