@@ -6,7 +6,10 @@ test_elementwise_under_sanitizers does) and on QEMU mps2-an386 (the M4's own DSP
 on the edge shapes: lengths that are not a multiple of 4 and a lone element, zero points at their
 limits, SUB's negated multiplier, every broadcast the ops allow (a per-channel operand, a row, a
 single value against a tensor, and in either order), activation clamps, and an output
-requantization off the fast path.
+requantization off the fast path. ``ed_elementwise_add_linear_s8`` (ADD and SUB as one linear
+form of the bytes, where the build proves it exact) runs on the same builds: ResNet-8's first
+residual ADD (its TFLite parameters, whose double- and single-rounding forms differ), zero points
+at the limits, lengths of 1, 13 (8 + 4 + 1) and 105, clamps and a broadcast operand.
 """
 
 from __future__ import annotations
@@ -19,7 +22,12 @@ import sys
 import numpy as np
 import pytest
 
+from edge_deploy.ir.graph import QuantParams
 from edge_deploy.kernels import get_kernel
+from edge_deploy.kernels.base import LayerCall
+from edge_deploy.kernels.choose import KernelPolicy, choose_kernels
+from edge_deploy.ops import kernel_params
+from edge_deploy.tflite import load_tflite
 from edge_deploy.numerics.fixedpoint import quantize_multiplier
 from edge_deploy.ops.add import ADD_LEFT_SHIFT
 from edge_deploy.testing.cases import kernel_case
@@ -62,6 +70,33 @@ SHAPES = [
 ]
 
 
+# ResNet-8's (MLPerf Tiny IC) first residual ADD, kernel_params of pretrainedResnet_quant.tflite.
+RESNET8_ADD = dict(input1_offset=128, input1_mult=1623821475, input1_shift=-2, input2_offset=-4,
+                   input2_mult=1073741824, input2_shift=0, left_shift=ADD_LEFT_SHIFT, output_offset=-128,
+                   out_mult=1098017566, out_shift=-17, act_min=-128, act_max=127)
+
+# ed_elementwise_add_linear_s8: (name, input shapes, scales, zero points, clamp), each exact.
+LINEAR = [
+    ("ic-residual", ((1, 8, 8, 16), (1, 8, 8, 16)), (0.0512, 0.0297, 0.0669), (-128, 4, -128), (-128, 127)),
+    ("zero-points-at-limits", ((1, 7, 5, 3), (1, 7, 5, 3)), (0.0231, 0.0419, 0.0533), (127, -128, 127), (-128, 127)),
+    ("zero-points-low", ((1, 1), (1, 1)), (0.0231, 0.0419, 0.0533), (-128, -128, -128), (-128, 127)),
+    ("relu-clamp", ((1, 13), (1, 13)), (0.0413, 0.0527, 0.0311), (-1, 2, -128), (-128, 90)),
+    ("relu6-per-channel", ((1, 3, 3, 5), (1, 1, 1, 5)), (0.0413, 0.0527, 0.0311), (-1, 2, -100), (-100, 20)),
+]
+
+
+def _linear_cases(make, rng):
+    """ed_elementwise_add_linear_s8 on ResNet-8's ADD and on LINEAR, ADD and SUB."""
+    a, b = (rng.integers(-128, 128, (1, 4, 4, 9), dtype=np.int8) for _ in range(2))
+    cases = [make("linear-resnet8", "ed_elementwise_add_linear_s8", "add", [a, b], RESNET8_ADD)]
+    for name, shapes, scales, zps, act in LINEAR:
+        a, b = (rng.integers(-128, 128, s, dtype=np.int8) for s in shapes)
+        for op in ("add", "sub"):
+            cases.append(make(f"linear-{op}-{name}", "ed_elementwise_add_linear_s8", op, [a, b],
+                              add_params(scales, zps, sub=op == "sub", act=act)))
+    return cases
+
+
 def _cases(make, rng, rounding="double"):
     """ADD, SUB and MUL on every shape; then the slow requantization (an output scale far below
     the inputs', a left shift) of each kernel."""
@@ -77,7 +112,7 @@ def _cases(make, rng, rounding="double"):
                       add_params((0.5, 0.4, 0.0005), (3, -3, 0))))
     cases.append(make("mul-slow-requant", "ed_elementwise_mul_s8", "mul", [a, b],
                       mul_params((0.5, 0.4, 0.001), (3, -3, 0))))
-    return cases
+    return cases + _linear_cases(make, rng)
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="no host gcc to build the kernels")
@@ -126,6 +161,47 @@ def test_elementwise_matches_reference_on_cortex_m4(tmp_path):
                            first.call.params, attrs=ACT)
     base = run_qemu(build_qemu([upstream], tmp_path / "upstream", path="dsp"), [upstream])
     assert run.cycles[0] * 4 < base.cycles[0]
+    # The linear form on ResNet-8's ADD against the tables on the residual shape: under half the
+    # cycles per element.
+    linear = next(i for i, c in enumerate(cases) if c.name == "linear-resnet8")
+    assert run.cycles[linear] / cases[linear].expected.size < 0.5 * run.cycles[0] / first.expected.size
+
+
+def test_linear_add_is_exact_on_every_byte_pair_or_not_chosen():
+    """The linear form's coefficients reproduce TFLite's ADD on all 65,536 byte pairs in both
+    roundings (ResNet-8's first ADD, whose two roundings need different coefficients); a layer
+    whose outputs sit on exact ties (scales in ratios of small integers: 0.037 / 0.021 / 0.05)
+    has no such form, the kernel says why, and the choice falls back to the tables."""
+    from edge_deploy.kernels import ed_elementwise_add_linear_s8 as linear
+
+    found = linear.coefficients(RESNET8_ADD)
+    assert found[0] != found[1]
+    for rounding, (alpha, beta, gamma) in zip(linear.ROUNDINGS, found):
+        exact = linear.exact_outputs(RESNET8_ADD, rounding)
+        np.testing.assert_array_equal(linear.form_outputs(alpha, beta, gamma), exact)
+        assert not np.array_equal(linear.form_outputs(alpha, beta, gamma + (1 << 16)), exact)
+    graph = load_tflite(RESIDUAL_ADD)
+    assert [c.kernel.name for c in choose_kernels(graph, KernelPolicy()) if c.call.kind == "add"] == \
+        ["ed_elementwise_add_linear_s8"]
+    add = _tie_scales(graph)
+    assert "no linear form" in get_kernel("ed_elementwise_add_linear_s8").applies(
+        LayerCall(graph, add, kernel_params(graph, add)))
+    assert [c.kernel.name for c in choose_kernels(graph, KernelPolicy()) if c.call.kind == "add"] == \
+        ["ed_elementwise_add_s8"]
+
+
+RESIDUAL_ADD = os.path.join(os.path.dirname(__file__), "data", "tflite", "residual_add.tflite")
+
+
+def _tie_scales(graph):
+    """The ADD of ``graph`` with its inputs' and output's scales set to 0.037, 0.021 and 0.05
+    (ratios of small integers: outputs on exact ties, which only the rescales' rounding decides,
+    so no linear form of the bytes gives them); returns the op."""
+    add = next(op for op in graph.ops if op.kind == "add")
+    for name, scale in zip([*add.inputs, *add.outputs], (0.037, 0.021, 0.05)):
+        t = graph.tensor(name)
+        t.quant = QuantParams(np.array([scale], dtype=np.float32), t.quant.zero_point, 0)
+    return add
 
 
 @pytest.mark.slow
@@ -142,12 +218,13 @@ def test_elementwise_under_sanitizers():
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
 def test_the_flash_fallback_takes_the_add_tables_back(tmp_path):
     """ADD's rescale tables are flash traded for speed (family "tables"): on a flash with no room
-    for them the layers go back to arm_elementwise_add_s8, and the report says why."""
+    for them the layers go back to arm_elementwise_add_s8, and the report says why. (The ADD's
+    scales are set so that no linear form applies, which would need no tables.)"""
     from edge_deploy.boards import load_board
     from edge_deploy.build.firmware_build import build_graph
-    from edge_deploy.tflite import load_tflite
 
-    graph = load_tflite(os.path.join(os.path.dirname(__file__), "data", "tflite", "residual_add.tflite"))
+    graph = load_tflite(RESIDUAL_ADD)
+    _tie_scales(graph)
     board = load_board("mps2-an386")
     full = build_graph(graph, board, tmp_path / "full").report
     adds = [layer for layer in full["layers"] if layer["op"] == "add"]

@@ -166,7 +166,10 @@ def _convolve_entries(rng, rounding) -> list[KernelCase]:
 def _single_rounding_cases() -> list[KernelCase]:
     """Single rounding (--rounding litert): the fully connected loop's requantization per tensor
     and per channel, with the offset and the clamp; ed_convolve_s8 on the shapes whose columns take
-    the staged paths (rows not whole words: inside the input, in the padding on every side)."""
+    the staged paths (rows not whole words: inside the input, in the padding on every side);
+    ed_elementwise_add_linear_s8's single-rounding coefficients (ResNet-8's ADD, whose two
+    roundings differ, and the edge cases of test_ed_elementwise)."""
+    from test_ed_elementwise import ACT, _linear_cases
     rng = np.random.default_rng(1314)
     fc = [_fc(rng, "fc1-256x48", 1, 256, 48, offsets=(128, -128), rounding="single"),
           _fc(rng, "fc1-128x8-per-tensor", 1, 128, 8, per_channel=False, rounding="single"),
@@ -180,7 +183,9 @@ def _single_rounding_cases() -> list[KernelCase]:
                   rounding="single"),
             _conv(rng, "cin-5-rows-of-15-padded", (1, 7, 6, 5), 7, (3, 3), (1, 2), (1, 0, 1, 1), shifts=(-23, -1),
                   rounding="single")]
-    return fc + conv
+    linear = _linear_cases(lambda name, kernel, op, inputs, params: kernel_case(
+        name, kernel, op, inputs, params, attrs=ACT, rounding="single"), np.random.default_rng(1316))
+    return fc + conv + linear
 
 
 @pytest.fixture(scope="module")

@@ -76,7 +76,7 @@ def test_binary_model_runs_bit_exact_on_qemu(qemu_arm, tmp_path):
     graph = binary_graph(rng)
     report = qemu_check(graph, rng.integers(-128, 128, (4, 4, 5, 8)).astype(np.int8), tmp_path / "build")
     kernels = [layer["kernel"] for layer in report["layers"]]
-    assert {"ed_elementwise_add_s8", "ed_elementwise_mul_s8", "ed_lut_s8", "arm_maximum_s8", "arm_minimum_s8",
+    assert {"ed_elementwise_add_linear_s8", "ed_elementwise_mul_s8", "ed_lut_s8", "arm_maximum_s8", "arm_minimum_s8",
             "ed_prelu_s8"} <= set(kernels)
     model_c = (tmp_path / "build" / "src" / "model.c").read_text()
     assert "for (int32_t i0 = 0; i0 < 20; i0++)" in model_c  # the gate: 20 calls of 8 elements

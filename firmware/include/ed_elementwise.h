@@ -62,6 +62,28 @@ arm_cmsis_nn_status ed_elementwise_add_s8(const int8_t *input1,
                                           int8_t *output,
                                           int32_t size);
 
+/** The shift of ed_elementwise_add_linear_s8's form. */
+#define ED_ADD_LINEAR_SHIFT 20
+
+/** ADD or SUB of two int8 vectors of size elements where TFLite's int8 arithmetic equals, on
+ *  every pair of input bytes (a, b), the linear form
+ *  SSAT8((gamma + floor(alpha * a / 2^8) + floor(beta * b / 2^8)) >> ED_ADD_LINEAR_SHIFT),
+ *  then clamped to [act_min, act_max]; computed at build time for double rounding (alpha, beta,
+ *  gamma) and for single rounding (*_single, which a build with CMSIS_NN_USE_SINGLE_ROUNDING
+ *  reads). output may be input1. */
+arm_cmsis_nn_status ed_elementwise_add_linear_s8(const int8_t *input1,
+                                                 const int8_t *input2,
+                                                 int32_t alpha,
+                                                 int32_t beta,
+                                                 int32_t gamma,
+                                                 int32_t alpha_single,
+                                                 int32_t beta_single,
+                                                 int32_t gamma_single,
+                                                 int32_t act_min,
+                                                 int32_t act_max,
+                                                 int8_t *output,
+                                                 int32_t size);
+
 /** MUL of two int8 vectors of size elements (TFLite's int8 arithmetic): (a + input1_offset) *
  *  (b + input2_offset) requantized with (out_mult, out_shift), plus out_offset, clamped to
  *  [act_min, act_max]. output may be input1. */
