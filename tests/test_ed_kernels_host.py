@@ -238,11 +238,12 @@ def test_convolve_packs_weights_as_the_header_says():
 
     rows = np.arange(5 * 6, dtype=np.int64).reshape(5, 6).astype(np.int8)  # 5 channels, patch 6
     words = pack_weights(rows)
-    assert words.shape == (2 * 2 * 3,)  # 2 blocks of 3 channels, 2 groups of 4 (patch padded to 8)
-    as_bytes = words.view(np.int8).reshape(2, 2, 3, 4)  # (block, group, channel, byte)
-    assert as_bytes[0, 1, 2].tolist() == [rows[2, 4], rows[2, 5], 0, 0]
-    assert as_bytes[1, 0, 1].tolist() == rows[4, :4].tolist()
-    assert not as_bytes[1, :, 2].any()  # the padding channel
+    assert words.shape == (3 * 2 * 2,)  # 3 blocks of 2 channels, 2 groups of 4 (patch padded to 8)
+    as_bytes = words.view(np.int8).reshape(3, 2, 2, 4)  # (block, group, channel, byte)
+    assert as_bytes[0, 1, 1].tolist() == [rows[1, 4], rows[1, 5], 0, 0]
+    assert as_bytes[1, 0, 1].tolist() == rows[3, :4].tolist()
+    assert as_bytes[2, 0, 0].tolist() == rows[4, :4].tolist()
+    assert not as_bytes[2, :, 1].any()  # the padding channel
 
 
 def test_fully_connected_packing_gives_the_dot_product():
