@@ -203,6 +203,12 @@ CONVOLVE = [
     ("rows-wholly-in-padding", (1, 4, 4, 3), 5, (3, 3), (1, 1), (3, 3, 3, 3), (1, 1), (128, -128)),
     ("patch-whole-words-rows-not", (1, 5, 6, 3), 4, (2, 2), (1, 1), (0, 1, 0, 1), (1, 1), (-127, 127)),
     ("dilation-rows-only", (1, 9, 8, 3), 5, (3, 3), (1, 1), (2, 2, 1, 1), (2, 1), (60, -3)),
+    # Four positions per pass: 2 and 3 left over (the last position repeated in the free slots),
+    # a pass across rows of a 1 x 1 layer, one channel only (no whole block of two).
+    ("quad-2-left-odd-channels", (1, 3, 6, 8), 5, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), (128, -128)),
+    ("quad-3-left-two-channels", (1, 4, 6, 4), 2, (3, 3), (1, 1), (1, 0, 1, 0), (1, 1), (-127, 127)),
+    ("pointwise-quads-across-rows", (1, 5, 5, 16), 6, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), (7, -7)),
+    ("one-channel-3x3", (1, 5, 5, 4), 1, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), (20, 3)),
 ]
 
 
