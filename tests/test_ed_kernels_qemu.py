@@ -183,8 +183,9 @@ def test_convolve_single_rounding_on_cortex_m4(qemu_arm, tmp_path, path):
 
 def _convolve_entries(rng, rounding) -> list[KernelCase]:
     """ed_convolve_s8's block loop entered at every point: patches of 1 to 9 groups of four (every
-    entry into its loops of four groups, and second turns) with 3, 4 and 5 output channels (no
-    short block, one channel, two), the clamp and output offsets at the ends of int8 (the folded
+    entry into its loops of four groups, and second turns) with 3, 4 and 5 output channels (whole
+    blocks of two, with and without an odd last channel) on 9 positions (one left for the last
+    pass), the clamp and output offsets at the ends of int8 (the folded
     offset less act_min at +-255), the fast path's largest shift (-18) and the next (-19, the
     per-output requantization), and accumulators at the kernel's bound."""
     cases = []
