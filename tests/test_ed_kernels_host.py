@@ -203,6 +203,12 @@ CONVOLVE = [
     ("rows-wholly-in-padding", (1, 4, 4, 3), 5, (3, 3), (1, 1), (3, 3, 3, 3), (1, 1), (128, -128)),
     ("patch-whole-words-rows-not", (1, 5, 6, 3), 4, (2, 2), (1, 1), (0, 1, 0, 1), (1, 1), (-127, 127)),
     ("dilation-rows-only", (1, 9, 8, 3), 5, (3, 3), (1, 1), (2, 2, 1, 1), (2, 1), (60, -3)),
+    # Four positions per pass: 2 and 3 left over (the last position repeated in the free slots),
+    # a pass across rows of a 1 x 1 layer, one channel only (no whole block of two).
+    ("quad-2-left-odd-channels", (1, 3, 6, 8), 5, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), (128, -128)),
+    ("quad-3-left-two-channels", (1, 4, 6, 4), 2, (3, 3), (1, 1), (1, 0, 1, 0), (1, 1), (-127, 127)),
+    ("pointwise-quads-across-rows", (1, 5, 5, 16), 6, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), (7, -7)),
+    ("one-channel-3x3", (1, 5, 5, 4), 1, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), (20, 3)),
 ]
 
 
@@ -238,11 +244,12 @@ def test_convolve_packs_weights_as_the_header_says():
 
     rows = np.arange(5 * 6, dtype=np.int64).reshape(5, 6).astype(np.int8)  # 5 channels, patch 6
     words = pack_weights(rows)
-    assert words.shape == (2 * 2 * 3,)  # 2 blocks of 3 channels, 2 groups of 4 (patch padded to 8)
-    as_bytes = words.view(np.int8).reshape(2, 2, 3, 4)  # (block, group, channel, byte)
-    assert as_bytes[0, 1, 2].tolist() == [rows[2, 4], rows[2, 5], 0, 0]
-    assert as_bytes[1, 0, 1].tolist() == rows[4, :4].tolist()
-    assert not as_bytes[1, :, 2].any()  # the padding channel
+    assert words.shape == (3 * 2 * 2,)  # 3 blocks of 2 channels, 2 groups of 4 (patch padded to 8)
+    as_bytes = words.view(np.int8).reshape(3, 2, 2, 4)  # (block, group, channel, byte)
+    assert as_bytes[0, 1, 1].tolist() == [rows[1, 4], rows[1, 5], 0, 0]
+    assert as_bytes[1, 0, 1].tolist() == rows[3, :4].tolist()
+    assert as_bytes[2, 0, 0].tolist() == rows[4, :4].tolist()
+    assert not as_bytes[2, :, 1].any()  # the padding channel
 
 
 def test_fully_connected_packing_gives_the_dot_product():

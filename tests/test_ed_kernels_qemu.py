@@ -3,7 +3,7 @@
 bit for bit with the ops' int8 references. On the M4 the DSP path runs the kernels' Thumb-2 loops
 (ED_NN_ASM), which the host tests (tests/test_ed_kernels_host.py) cannot reach: these cases drive
 them on the MLPerf Tiny shapes and the edges (odd widths, channels and units not a multiple of the
-blocking, padding on every side, zero points at their limits, a lone last output position, a short
+blocking, padding on every side, zero points at their limits, 1 to 3 positions left for the last pass, a short
 last block, clamps and shifts that leave the fast requantization).
 """
 
@@ -117,6 +117,11 @@ def _cases() -> list[KernelCase]:
         _conv(rng, "5x5-cin-3-rows-of-15", (1, 9, 8, 3), 4, (5, 5), padding=(2, 2, 2, 2), offsets=(128, -128)),
         _conv(rng, "rows-wholly-in-padding", (1, 4, 4, 3), 5, (3, 3), padding=(3, 3, 3, 3), offsets=(-127, 127)),
         _conv(rng, "patch-whole-words-rows-not", (1, 5, 6, 3), 4, (2, 2), padding=(0, 1, 0, 1)),
+        # Four positions per pass: 2 and 3 left over, a 1 x 1 pass across rows, one channel only.
+        _conv(rng, "quad-2-left-odd-channels", (1, 3, 6, 8), 5, (3, 3), padding=(1, 1, 1, 1), offsets=(128, -128)),
+        _conv(rng, "quad-3-left-two-channels", (1, 4, 6, 4), 2, (3, 3), padding=(1, 0, 1, 0), act=(-128, 40)),
+        _conv(rng, "pw-quads-across-rows-s2", (1, 9, 9, 16), 6, (1, 1), (2, 2), offsets=(7, -7)),
+        _conv(rng, "one-channel-3x3", (1, 5, 5, 4), 1, (3, 3), padding=(1, 1, 1, 1), offsets=(20, 3)),
         _fc(rng, "fc-ad-640x128", 1, 640, 128, offsets=(128, -128)),
         _fc(rng, "fc-128x8-per-tensor", 1, 128, 8, per_channel=False),
         _fc(rng, "fc-8x128", 1, 8, 128, offsets=(-128, 127)),
@@ -136,8 +141,9 @@ def _cases() -> list[KernelCase]:
 
 def _convolve_entries(rng, rounding) -> list[KernelCase]:
     """ed_convolve_s8's block loop entered at every point: patches of 1 to 9 groups of four (every
-    entry into its loops of four groups, and second turns) with 3, 4 and 5 output channels (no
-    short block, one channel, two), the clamp and output offsets at the ends of int8 (the folded
+    entry into its loops of four groups, and second turns) with 3, 4 and 5 output channels (whole
+    blocks of two, with and without an odd last channel) on 9 positions (one left for the last
+    pass), the clamp and output offsets at the ends of int8 (the folded
     offset less act_min at +-255), the fast path's largest shift (-18) and the next (-19, the
     per-output requantization), and accumulators at the kernel's bound."""
     cases = []

@@ -6,16 +6,18 @@
  * says it is faster, with the weights and the bias prepared at build time
  * (edge_deploy.kernels.ed_convolve_s8). Bit-exact with TFLite's reference kernel.
  *
- * The method. Output positions are taken two at a time: the patch of each (kh x kw x cin int8
+ * The method. Output positions are taken four at a time: the patch of each (kh x kw x cin int8
  * values, the input zero point where the window reaches into the padding) is widened to int16
- * into a column in the scratch buffer, in the order SXTB16 unpacks a word of four weights
- * ((x0, x2), (x1, x3) per group of four patch elements). Output channels are taken three at a
- * time: per group of four patch elements, two column words of each position, one weight word of
- * each channel, two SXTB16 per weight word and twelve SMLAD, so 3 x 2 outputs accumulate in six
- * registers (27 model cycles per 24 MACs in Thumb-2); a last block of one or two channels (the
- * channels not a multiple of 3) skips its zero rows (1 x 2 and 2 x 2 loops, 12 and 18 model
- * cycles per group). Padding taps read the zero point, so the
- * input offset is folded into the bias:
+ * into its slot of the column buffer, in the order SXTB16 unpacks a word of four weights
+ * ((x0, x2), (x1, x3) per group of four patch elements; per group the four slots' words side by
+ * side, 32 bytes). Output channels are taken two at a time: per group of four patch elements, the
+ * two channels' weight words, each widened by two SXTB16 (the (x1, x3) half after loading the
+ * words again), and sixteen SMLAD against the four positions' column words, so 2 x 4 outputs
+ * accumulate in eight registers (36 model cycles per 32 MACs in Thumb-2; each weight word is
+ * read once per four positions, which halves the weight traffic through the flash's data cache
+ * against two positions x three channels). The positions past the last of a layer (fewer than
+ * four left) repeat the last one; an odd last channel reads a zero row. Padding taps read the
+ * zero point, so the input offset is folded into the bias:
  *
  *     acc[o] = bias[o] + sum_k (x_k + input_offset) * w_k[o] = folded_bias[o] + sum_k x_k * w_k[o]
  *
@@ -25,11 +27,11 @@
  * rounding word with the output offset in it, a shift; the clamp bytewise).
  *
  * Packed weights (uint32 words of four int8, build time): the patch length kh * kw * cin padded
- * with zero weights to k4, a multiple of 4; the output channels padded with zero rows to a
- * multiple of 3; then per block of three channels, per group of four patch elements, one word
- * per channel of the block:
- *     word (b * k4 / 4 + g) * 3 + o  =  w[3b + o][4g .. 4g + 3]
- * Folded bias: one int32 per output channel, zero padded to the same multiple of 3 (never NULL:
+ * with zero weights to k4, a multiple of 4; the output channels padded with a zero row to a
+ * multiple of 2; then per block of two channels, per group of four patch elements, one word per
+ * channel of the block:
+ *     word (b * k4 / 4 + g) * 2 + o  =  w[2b + o][4g .. 4g + 3]
+ * Folded bias: one int32 per output channel, zero padded to the same multiple of 2 (never NULL:
  * it carries the input offset).
  */
 #ifndef ED_CONVOLVE_H
@@ -56,9 +58,9 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
                                    const cmsis_nn_dims *output_dims,
                                    int8_t *output_data);
 
-/** Scratch bytes of ed_convolve_s8: two widened columns (4 * k4), the int8 patch staging (k4) and
- *  the requantization constants and bias (16 bytes per output channel, filter_dims->n rounded
- *  up to 3). */
+/** Scratch bytes of ed_convolve_s8: four widened columns (8 * k4), the int8 patch staging (k4)
+ *  and the requantization constants and bias (16 bytes per output channel, filter_dims->n
+ *  rounded up to 2). */
 int32_t ed_convolve_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims);
 
 #ifdef __cplusplus

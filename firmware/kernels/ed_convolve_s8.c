@@ -3,12 +3,13 @@
  * (firmware/include/ed_convolve.h: the method, the packed weights and the folded bias). Written
  * for edge-deploy from the TFLite int8 arithmetic; no CMSIS-NN code.
  *
- * Per pair of output positions: both patches widened into the column buffer (straight from the
- * input where a row of the window is a whole number of words inside it, else through an int8
- * staging copy: word copies of the rows for a window inside the input, in Thumb-2 on the M4; the
- * zero point in the padding), then every block of three output channels:
- * the 3 x 2 dot products (Thumb-2 on the M4, C elsewhere), the requantization, six bytes stored;
- * a last block of one or two channels takes the 1 x 2 or 2 x 2 products only.
+ * Per four output positions: each patch widened into its slot of the column buffer (a 1 x 1
+ * patch inline; straight from the input where a row of the window is a whole number of words
+ * inside it, else through an int8 staging copy: word copies of the rows for a window inside the
+ * input, in Thumb-2 on the M4; the zero point in the padding), then every block of two output
+ * channels: the 2 x 4 dot products (Thumb-2 on the M4, C elsewhere), the requantization, eight
+ * bytes stored; an odd last channel, or every block where a channel leaves the fast
+ * requantization, through the general loop (the block's products, each output requantized).
  */
 #include "ed_convolve.h"
 #include "ed_nn_support.h"
@@ -58,13 +59,18 @@ static inline int32_t ed_conv_q_apply(const ed_conv_q_t *q, int32_t acc)
     return (int32_t)t >> q->shift;
 }
 
-/* One block of three output channels as the block loop reads it: the folded biases, then each
- * channel's constants (48 bytes). */
+/* One block of two output channels as the block loop reads it: the folded biases, then each
+ * channel's constants (32 bytes). */
 typedef struct
 {
-    int32_t bias[3];
-    ed_conv_q_t q[3];
+    int32_t bias[2];
+    ed_conv_q_t q[2];
 } ed_conv_rq_t;
+
+/* The column buffer: per group of four patch elements, ED_CONV_SLOTS positions of two words each,
+ * (x0, x2) then (x1, x3): slot s of group g at words ED_CONV_GROUP_WORDS * g + 2 * s. */
+#define ED_CONV_SLOTS 4
+#define ED_CONV_GROUP_WORDS (2 * ED_CONV_SLOTS)
 
 /* A word of four int8 as the two int16 pairs (x0, x2) and (x1, x3). */
 static inline void ed_conv_widen4(uint32_t v, uint32_t *x02, uint32_t *x13)
@@ -78,24 +84,24 @@ static inline void ed_conv_widen4(uint32_t v, uint32_t *x02, uint32_t *x13)
 #endif
 }
 
-/* Widens n bytes (a multiple of 4) from src into column `which` from group g0 on: per group the
- * column words sit at 4g + 2 * which (x0, x2) and 4g + 2 * which + 1 (x1, x3). Two groups per
- * turn. */
+/* Widens n bytes (a multiple of 4) from src into column `which` (a slot) from group g0 on: per
+ * group the column words sit at 8g + 2 * which (x0, x2) and 8g + 2 * which + 1 (x1, x3). Two
+ * groups per turn. */
 static inline void ed_conv_widen_run(const int8_t *src, int32_t n, uint32_t *col, int32_t g0, int32_t which)
 {
-    uint32_t *dst = col + 4 * g0 + 2 * which;
+    uint32_t *dst = col + ED_CONV_GROUP_WORDS * g0 + 2 * which;
     int32_t i = 0;
     if (n & 4)
     {
         ed_conv_widen4(ed_read_u32(src), &dst[0], &dst[1]);
         i = 4;
-        dst += 4;
+        dst += ED_CONV_GROUP_WORDS;
     }
-    for (; i < n; i += 8, dst += 8)
+    for (; i < n; i += 8, dst += 2 * ED_CONV_GROUP_WORDS)
     {
         const uint32_t a = ed_read_u32(src + i), b = ed_read_u32(src + i + 4);
         ed_conv_widen4(a, &dst[0], &dst[1]);
-        ed_conv_widen4(b, &dst[4], &dst[5]);
+        ed_conv_widen4(b, &dst[ED_CONV_GROUP_WORDS], &dst[ED_CONV_GROUP_WORDS + 1]);
     }
 }
 
@@ -221,7 +227,7 @@ __attribute__((naked, noinline)) static void ed_conv_column_tight(__attribute__(
         "sxtb16 r1, r1, ror #8\n\t"
         "str r4, [r2]\n\t"
         "str r1, [r2, #4]\n\t"
-        "adds r2, r2, #16\n\t"
+        "adds r2, r2, #32\n\t"
         "3:\n\t"
         "cmp r3, r0\n\t"
         "beq 4f\n\t"
@@ -235,9 +241,9 @@ __attribute__((naked, noinline)) static void ed_conv_column_tight(__attribute__(
         "sxtb16 r4, r4, ror #8\n\t"
         "str r5, [r2]\n\t"
         "str r1, [r2, #4]\n\t"
-        "str r6, [r2, #16]\n\t"
-        "str r4, [r2, #20]\n\t"
-        "adds r2, r2, #32\n\t"
+        "str r6, [r2, #32]\n\t"
+        "str r4, [r2, #36]\n\t"
+        "adds r2, r2, #64\n\t"
         "cmp r3, r0\n\t"
         "bne 6b\n\t"
         "4:\n\t"
@@ -267,7 +273,7 @@ __attribute__((naked, noinline)) static void ed_conv_column_tight(__attribute__(
         "sxtb16 r5, r5, ror #8\n\t"
         "str r6, [r2]\n\t"
         "str r5, [r2, #4]\n\t"
-        "adds r2, r2, #16\n\t"
+        "adds r2, r2, #32\n\t"
         "cmp r0, r3\n\t"
         "beq 11f\n\t"
         "10:\n\t"
@@ -280,9 +286,9 @@ __attribute__((naked, noinline)) static void ed_conv_column_tight(__attribute__(
         "sxtb16 r6, r6, ror #8\n\t"
         "str r12, [r2]\n\t"
         "str r5, [r2, #4]\n\t"
-        "str lr, [r2, #16]\n\t"
-        "str r6, [r2, #20]\n\t"
-        "adds r2, r2, #32\n\t"
+        "str lr, [r2, #32]\n\t"
+        "str r6, [r2, #36]\n\t"
+        "adds r2, r2, #64\n\t"
         "cmp r0, r3\n\t"
         "bne 10b\n\t"
         "11:\n\t"
@@ -297,7 +303,7 @@ static void ed_conv_column_tight(const ed_conv_rows_t *rows, const int8_t *src, 
     const int32_t run = rows->run, mid = rows->mid, last = rows->last, step = rows->step, k4 = rows->k4;
     if ((run & 3) == 0)
     {
-        for (int32_t n = rows->kh; n > 0; n--, src += step, dst += run) /* run / 4 groups of 4 words */
+        for (int32_t n = rows->kh; n > 0; n--, src += step, dst += 2 * run) /* run / 4 groups of 8 words */
         {
             ed_conv_widen_run(src, run, dst, 0, 0);
         }
@@ -366,11 +372,6 @@ __attribute__((noinline)) static void ed_conv_column_any(const ed_conv_layer_t *
                                                          int32_t which, uint32_t *col, int8_t *stage)
 {
     const int32_t base_y = oy * L->stride_h - L->pad_top, base_x = ox * L->stride_w - L->pad_left;
-    if (L->pointwise)
-    {
-        ed_conv_widen_run(L->input + (base_y * L->in_w + base_x) * L->cin, L->k, col, 0, which);
-        return;
-    }
     const int32_t run = L->rows.run;
     const int x_inside = base_x >= 0 && base_x + (L->kw - 1) * L->dilation_w < L->in_w;
     if (L->dilation_w == 1 && !(x_inside && (run & 3) == 0))
@@ -390,8 +391,8 @@ __attribute__((noinline)) static void ed_conv_column_any(const ed_conv_layer_t *
             }
             else
             {
-                uint32_t *dst = col + 4 * g + 2 * which;
-                for (int32_t i = 0; i < run; i += 4, dst += 4)
+                uint32_t *dst = col + ED_CONV_GROUP_WORDS * g + 2 * which;
+                for (int32_t i = 0; i < run; i += 4, dst += ED_CONV_GROUP_WORDS)
                 {
                     dst[0] = L->zp02;
                     dst[1] = L->zp13;
@@ -439,171 +440,94 @@ static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t 
 }
 
 #if ED_NN_ASM
-/* One group of four patch elements for three channels and two positions: the two positions'
- * (x0, x2) words and the three weight words in a row of five loads, six SMLAD, the (x1, x3)
- * words, six SMLAD (27 model cycles per 24 MACs; r0 column, r1 weights, r4-r9 the sums
- * o0p0, o0p1, o1p0, o1p1, o2p0, o2p1). Every instruction is a 32-bit encoding, so a group is
- * ED_CONV_GROUP_BYTES long (ed_conv_run branches into the middle of four of them). */
-#define ED_CONV_GROUP_BYTES "100"
-#define ED_CONV_GROUP_FIRST_HALF                                                                                       \
-    "ldr.w r11, [r0, #8]\n\t"                                                                                           \
-    "ldr.w r10, [r0], #16\n\t"                                                                                          \
-    "ldr.w r12, [r1, #8]\n\t"                                                                                           \
+/* One group of four patch elements for two channels and four positions: the two weight words and
+ * two positions' (x0, x2) words in a row of four loads, two SXTB16, four SMLAD, the other two
+ * positions' (x0, x2) words, four SMLAD; then the same for the (x1, x3) words with the weight
+ * words loaded again (SXTB16 ROR 8). 36 model cycles per 32 MACs in Thumb-2; r0 column (32 bytes
+ * a group), r1 weights (8 bytes a group), r4-r7 the sums of channel 0 at positions 0 to 3, r8-r11
+ * those of channel 1; r2, r3, r12, lr free. Every instruction is a 32-bit encoding, so a group is
+ * ED_CONV_GROUP_BYTES long (the block loops branch into the middle of four of them). */
+#define ED_CONV_GROUP_BYTES "128"
+#define ED_CONV_GROUP_HEAD                                                                                             \
     "ldr.w r3, [r1, #4]\n\t"                                                                                            \
-    "ldr.w r2, [r1], #12\n\t"                                                                                           \
-    "sxtb16 lr, r2\n\t"                                                                                                \
-    "smlad r4, r10, lr, r4\n\t"                                                                                        \
-    "smlad r5, r11, lr, r5\n\t"                                                                                        \
-    "sxtb16 lr, r3\n\t"                                                                                                \
-    "smlad r6, r10, lr, r6\n\t"                                                                                        \
-    "smlad r7, r11, lr, r7\n\t"                                                                                        \
-    "sxtb16 lr, r12\n\t"                                                                                               \
-    "smlad r8, r10, lr, r8\n\t"                                                                                        \
-    "smlad r9, r11, lr, r9\n\t"
-#define ED_CONV_GROUP_SECOND_HALF                                                                                      \
-    "smlad r4, r10, lr, r4\n\t"                                                                                        \
-    "smlad r5, r11, lr, r5\n\t"                                                                                        \
-    "sxtb16 lr, r3, ror #8\n\t"                                                                                        \
-    "smlad r6, r10, lr, r6\n\t"                                                                                        \
-    "smlad r7, r11, lr, r7\n\t"                                                                                        \
-    "sxtb16 lr, r12, ror #8\n\t"                                                                                       \
-    "smlad r8, r10, lr, r8\n\t"                                                                                        \
-    "smlad r9, r11, lr, r9\n\t"
+    "ldr.w r2, [r1], #8\n\t"                                                                                            \
+    "ldr.w r12, [r0, #8]\n\t"                                                                                           \
+    "ldr.w lr, [r0], #32\n\t"                                                                                           \
+    "sxtb16 r2, r2\n\t"                                                                                                \
+    "sxtb16 r3, r3\n\t"                                                                                                \
+    "smlad r4, lr, r2, r4\n\t"                                                                                         \
+    "smlad r8, lr, r3, r8\n\t"                                                                                         \
+    "smlad r5, r12, r2, r5\n\t"                                                                                        \
+    "smlad r9, r12, r3, r9\n\t"                                                                                        \
+    "ldr.w r12, [r0, #-16]\n\t"                                                                                         \
+    "ldr.w lr, [r0, #-8]\n\t"                                                                                           \
+    "smlad r6, r12, r2, r6\n\t"                                                                                        \
+    "smlad r10, r12, r3, r10\n\t"                                                                                      \
+    "smlad r7, lr, r2, r7\n\t"                                                                                         \
+    "smlad r11, lr, r3, r11\n\t"                                                                                       \
+    "ldr.w r3, [r1, #-4]\n\t"                                                                                           \
+    "ldr.w r2, [r1, #-8]\n\t"                                                                                           \
+    "ldr.w r12, [r0, #-28]\n\t"                                                                                         \
+    "ldr.w lr, [r0, #-20]\n\t"                                                                                          \
+    "sxtb16 r2, r2, ror #8\n\t"                                                                                        \
+    "sxtb16 r3, r3, ror #8\n\t"                                                                                        \
+    "smlad r4, r12, r2, r4\n\t"                                                                                        \
+    "smlad r8, r12, r3, r8\n\t"                                                                                        \
+    "smlad r5, lr, r2, r5\n\t"                                                                                         \
+    "smlad r9, lr, r3, r9\n\t"                                                                                         \
+    "ldr.w r12, [r0, #-12]\n\t"                                                                                         \
+    "ldr.w lr, [r0, #-4]\n\t"
 #define ED_CONV_GROUP                                                                                                  \
-    ED_CONV_GROUP_FIRST_HALF                                                                                           \
-    "ldr.w r10, [r0, #-12]\n\t"                                                                                         \
-    "ldr.w r11, [r0, #-4]\n\t"                                                                                          \
-    "sxtb16 lr, r2, ror #8\n\t" ED_CONV_GROUP_SECOND_HALF
-/* The same, last in a turn of ed_conv_run's loop: r2 free before the (x1, x3) loads, so the
- * turn's end test loads col_end (+12 in its frame) into it behind them (pipelined, 1 cycle). */
-#define ED_CONV_GROUP_LAST                                                                                             \
-    ED_CONV_GROUP_FIRST_HALF                                                                                           \
-    "sxtb16 lr, r2, ror #8\n\t"                                                                                        \
-    "ldr.w r10, [r0, #-12]\n\t"                                                                                         \
-    "ldr.w r11, [r0, #-4]\n\t"                                                                                          \
-    "ldr r2, [sp, #12]\n\t" ED_CONV_GROUP_SECOND_HALF
+    ED_CONV_GROUP_HEAD                                                                                                 \
+    "smlad r6, r12, r2, r6\n\t"                                                                                        \
+    "smlad r10, r12, r3, r10\n\t"                                                                                      \
+    "smlad r7, lr, r2, r7\n\t"                                                                                         \
+    "smlad r11, lr, r3, r11\n\t"
+/* The same, last in a turn of a block loop, then the turn's end test: col_end (+12 in the
+ * caller's frame) loaded into r12 once r12 is free; Z set at the end of the column. */
+#define ED_CONV_GROUP_LAST_TEST                                                                                        \
+    ED_CONV_GROUP_HEAD                                                                                                 \
+    "smlad r6, r12, r2, r6\n\t"                                                                                        \
+    "smlad r10, r12, r3, r10\n\t"                                                                                      \
+    "ldr r12, [sp, #12]\n\t"                                                                                           \
+    "smlad r7, lr, r2, r7\n\t"                                                                                         \
+    "smlad r11, lr, r3, r11\n\t"                                                                                       \
+    "cmp r0, r12\n\t"
+/* The loop over the groups of one block, entered at r12 (4b plus the groups it skips): three
+ * groups, the last with the end test. */
+#define ED_CONV_GROUP_LOOP                                                                                             \
+    "bx r12\n\t"                                                                                                       \
+    "4:\n\t" ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP "5:\n\t"                                                        \
+    ".if (5b - 4b) != 3 * " ED_CONV_GROUP_BYTES "\n\t"                                                                 \
+    ".error \"ED_CONV_GROUP is not " ED_CONV_GROUP_BYTES " bytes: the computed entry would miss\"\n\t"                 \
+    ".endif\n\t" ED_CONV_GROUP_LAST_TEST "bne 4b\n\t"
 
 /* Naked: the body is basic asm only, so the arguments (r0-r3) are marked unused. */
 #define ED_ASM_ARG __attribute__((unused))
 
-/* acc[0..5] += the 3 x 2 dot products over `groups` groups (>= 1): first the groups % 4 single
- * groups, then four per turn of the loop (its end compared on the stack). */
-__attribute__((naked, noinline)) static void ed_conv_block_3x2(ED_ASM_ARG const uint32_t *col,
-                                                               ED_ASM_ARG const uint32_t *w, ED_ASM_ARG int32_t groups,
-                                                               ED_ASM_ARG int32_t *acc)
+/* acc[0..7] += the 2 x 4 dot products over `groups` groups (>= 1): a computed entry into the loop
+ * of four groups, so its first turn takes the groups % 4. Frame: [sp] acc, +12 col_end. */
+__attribute__((naked, noinline)) static void ed_conv_block(ED_ASM_ARG const uint32_t *col, ED_ASM_ARG const uint32_t *w,
+                                                           ED_ASM_ARG int32_t groups, ED_ASM_ARG int32_t *acc)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
-        "sub sp, sp, #12\n\t"
-        "str r3, [sp, #8]\n\t"        /* [sp, #8] acc */
-        "ldm r3, {r4-r9}\n\t"
-        "add r3, r0, r2, lsl #4\n\t"
-        "str r3, [sp, #4]\n\t"        /* [sp, #4] end of the column */
-        "and r2, r2, #3\n\t"
-        "add r2, r0, r2, lsl #4\n\t"
-        "str r2, [sp]\n\t"            /* [sp] end of the single groups */
-        "cmp r0, r2\n\t"
-        "beq 2f\n\t"
-        "1:\n\t"
-        ED_CONV_GROUP
-        "ldr r2, [sp]\n\t"
-        "cmp r0, r2\n\t"
-        "bne 1b\n\t"
-        "2:\n\t"
-        "ldr r2, [sp, #4]\n\t"
-        "cmp r0, r2\n\t"
-        "beq 4f\n\t"
-        "3:\n\t"
-        ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP
-        "ldr r2, [sp, #4]\n\t"
-        "cmp r0, r2\n\t"
-        "bne 3b\n\t"
-        "4:\n\t"
-        "ldr r3, [sp, #8]\n\t"
-        "stm r3, {r4-r9}\n\t"
-        "add sp, sp, #12\n\t"
+        "sub sp, sp, #16\n\t"
+        "str r3, [sp]\n\t"
+        "add r12, r0, r2, lsl #5\n\t"
+        "str r12, [sp, #12]\n\t"     /* the end of the column */
+        "rsbs r2, r2, #0\n\t"
+        "and r2, r2, #3\n\t"          /* the groups the first turn skips */
+        "adr.w r12, 4f\n\t"
+        "mov.w lr, #" ED_CONV_GROUP_BYTES "\n\t"
+        "mla r12, r2, lr, r12\n\t"
+        "orr r12, r12, #1\n\t"       /* the entry, a Thumb address */
+        "ldm r3, {r4-r11}\n\t"
+        ED_CONV_GROUP_LOOP
+        "ldr r3, [sp]\n\t"
+        "stm r3, {r4-r11}\n\t"
+        "add sp, sp, #16\n\t"
         "pop {r4-r11, pc}\n\t");
-}
-
-/* One group for one channel and two positions: the four column words and the weight word in a
- * row of five loads, two SXTB16, four SMLAD (12 model cycles per 8 MACs; r4, r5 the sums);
- * 32-bit encodings only, ED_CONV_GROUP_1X2_BYTES long. */
-#define ED_CONV_GROUP_1X2_BYTES "44"
-#define ED_CONV_GROUP_1X2                                                                                              \
-    "ldr.w r11, [r0, #4]\n\t"                                                                                           \
-    "ldr.w r12, [r0, #8]\n\t"                                                                                           \
-    "ldr.w r3, [r0, #12]\n\t"                                                                                           \
-    "ldr.w r10, [r0], #16\n\t"                                                                                          \
-    "ldr.w r2, [r1], #12\n\t"                                                                                           \
-    "sxtb16 lr, r2\n\t"                                                                                                \
-    "smlad r4, r10, lr, r4\n\t"                                                                                        \
-    "smlad r5, r12, lr, r5\n\t"                                                                                        \
-    "sxtb16 lr, r2, ror #8\n\t"                                                                                        \
-    "smlad r4, r11, lr, r4\n\t"                                                                                        \
-    "smlad r5, r3, lr, r5\n\t"
-
-/* One group for two channels and two positions: six loads, four SXTB16, eight SMLAD (18 model
- * cycles per 16 MACs; r4-r7 the sums o0p0, o0p1, o1p0, o1p1); 32-bit encodings only,
- * ED_CONV_GROUP_2X2_BYTES long. */
-#define ED_CONV_GROUP_2X2_BYTES "72"
-#define ED_CONV_GROUP_2X2                                                                                              \
-    "ldr.w r11, [r0, #4]\n\t"                                                                                           \
-    "ldr.w r12, [r0, #8]\n\t"                                                                                           \
-    "ldr.w r3, [r0, #12]\n\t"                                                                                           \
-    "ldr.w r10, [r0], #16\n\t"                                                                                          \
-    "ldr.w r8, [r1, #4]\n\t"                                                                                            \
-    "ldr.w r2, [r1], #12\n\t"                                                                                           \
-    "sxtb16 lr, r2\n\t"                                                                                                \
-    "smlad r4, r10, lr, r4\n\t"                                                                                        \
-    "smlad r5, r12, lr, r5\n\t"                                                                                        \
-    "sxtb16 lr, r2, ror #8\n\t"                                                                                        \
-    "smlad r4, r11, lr, r4\n\t"                                                                                        \
-    "smlad r5, r3, lr, r5\n\t"                                                                                         \
-    "sxtb16 lr, r8\n\t"                                                                                                \
-    "smlad r6, r10, lr, r6\n\t"                                                                                        \
-    "smlad r7, r12, lr, r7\n\t"                                                                                        \
-    "sxtb16 lr, r8, ror #8\n\t"                                                                                        \
-    "smlad r6, r11, lr, r6\n\t"                                                                                        \
-    "smlad r7, r3, lr, r7\n\t"
-
-/* The last block of a layer whose channels are not a multiple of 3: acc[0 .. 2n - 1] += the
- * n x 2 dot products (n = 1 or 2; the packed block's zero rows skipped), the groups % 2 single
- * group first, then two per turn. */
-#define ED_CONV_BLOCK_N2(name, group, last_acc)                                                                        \
-    __attribute__((naked, noinline)) static void name(ED_ASM_ARG const uint32_t *col, ED_ASM_ARG const uint32_t *w,   \
-                                                      ED_ASM_ARG int32_t groups, ED_ASM_ARG int32_t *acc)             \
-    {                                                                                                                  \
-        __asm__ volatile("push {r4-r11, lr}\n\t"                                                                       \
-                         "push {r3}\n\t"                                                                               \
-                         "ldm r3, {r4-" last_acc "}\n\t"                                                               \
-                         "add r9, r0, r2, lsl #4\n\t" /* end of the column */                                          \
-                         "tst r2, #1\n\t"                                                                              \
-                         "beq 1f\n\t" group "1:\n\t"                                                                   \
-                         "cmp r0, r9\n\t"                                                                              \
-                         "beq 2f\n\t" group group "b 1b\n\t"                                                           \
-                         "2:\n\t"                                                                                      \
-                         "pop {r3}\n\t"                                                                                \
-                         "stm r3, {r4-" last_acc "}\n\t"                                                               \
-                         "pop {r4-r11, pc}\n\t");                                                                      \
-    }
-ED_CONV_BLOCK_N2(ed_conv_block_1x2, ED_CONV_GROUP_1X2, "r5")
-ED_CONV_BLOCK_N2(ed_conv_block_2x2, ED_CONV_GROUP_2X2, "r7")
-
-/* acc[0 .. 2n - 1] += the n x 2 dot products of the block at w (n = 1 to 3 channels). */
-static void ed_conv_block(const uint32_t *col, const uint32_t *w, int32_t groups, int32_t *acc, int32_t n)
-{
-    if (n == 1)
-    {
-        ed_conv_block_1x2(col, w, groups, acc);
-    }
-    else if (n == 2)
-    {
-        ed_conv_block_2x2(col, w, groups, acc);
-    }
-    else
-    {
-        ed_conv_block_3x2(col, w, groups, acc);
-    }
 }
 #else
 /* Sum of the int16 pair products of a and b, modulo 2^32 (SMLAD). */
@@ -618,17 +542,20 @@ static inline int32_t ed_conv_dot2(uint32_t a, uint32_t b, int32_t acc)
 #endif
 }
 
-/* acc[0 .. 2n - 1] += the n x 2 dot products of the block at w (n = 1 to 3 channels). */
-static void ed_conv_block(const uint32_t *col, const uint32_t *w, int32_t groups, int32_t *acc, int32_t n)
+/* acc[4 * o + s] += the dot product of channel o of the block at w with the column in slot s
+ * (2 channels x 4 positions). */
+static void ed_conv_block(const uint32_t *col, const uint32_t *w, int32_t groups, int32_t *acc)
 {
-    for (int32_t g = 0; g < groups; g++, col += 4, w += 3)
+    for (int32_t g = 0; g < groups; g++, col += ED_CONV_GROUP_WORDS, w += 2)
     {
-        for (int32_t o = 0; o < n; o++)
+        for (int32_t o = 0; o < 2; o++)
         {
             uint32_t w02, w13;
             ed_conv_widen4(w[o], &w02, &w13);
-            acc[2 * o] = ed_conv_dot2(col[1], w13, ed_conv_dot2(col[0], w02, acc[2 * o]));
-            acc[2 * o + 1] = ed_conv_dot2(col[3], w13, ed_conv_dot2(col[2], w02, acc[2 * o + 1]));
+            for (int32_t s = 0; s < ED_CONV_SLOTS; s++)
+            {
+                acc[4 * o + s] = ed_conv_dot2(col[2 * s + 1], w13, ed_conv_dot2(col[2 * s], w02, acc[4 * o + s]));
+            }
         }
     }
 }
@@ -644,9 +571,9 @@ static inline int8_t ed_conv_fast_out(const ed_conv_q_t *q, int32_t acc, int32_t
     return (int8_t)(v + act_min);
 }
 
-/* The common case, every block of three channels of one pair of positions with every channel on
- * the fast requantization: what the loop over blocks reads (the asm loads it all with one LDM
- * into its stack frame), fixed per call. */
+/* The common case, every block of two channels of four positions with every channel on the fast
+ * requantization: what the loop over blocks reads (the asm loads it all with one LDM), fixed per
+ * call. */
 typedef struct
 {
     const uint32_t *w;          /* +0, the first block's weights */
@@ -656,181 +583,122 @@ typedef struct
     const uint32_t *col_end;    /* +16, col + groups groups */
     uint32_t range4;            /* +20, act_max - act_min in each byte */
     uint32_t act_min4;          /* +24, act_min in each byte */
-    int32_t cout;               /* +28 */
-    const ed_conv_rq_t *rq_end; /* +32, past the whole blocks (the short block's) */
-    int32_t tail;               /* +36, channels of the short block after the whole ones (0 to 2) */
+    const ed_conv_rq_t *rq_end; /* +28, past the whole blocks (cout / 2) */
 } ed_conv_run_t;
 
 #if ED_NN_ASM
-_Static_assert(sizeof(ed_conv_rq_t) == 48, "ed_conv_run reads a block's biases and constants with LDM");
-_Static_assert(sizeof(ed_conv_run_t) == 40, "ed_conv_run loads ed_conv_run_t with one LDM");
+_Static_assert(sizeof(ed_conv_rq_t) == 32, "ed_conv_run reads a block's biases and constants with LDM");
+_Static_assert(sizeof(ed_conv_run_t) == 32, "ed_conv_run loads ed_conv_run_t with one LDM");
 
-/* Requantization of one sum (register a) with the channel's constants in r10 (mult2), r11
+/* Requantization of one sum (register a) with the channel's constants in r2 (mult2), r3
  * (round), r12 (shift) as ed_conv_q_apply, saturated to [0, 255] (USAT: the rounding word
- * carries -act_min); r2 scratch. */
+ * carries -act_min); lr scratch. */
 #if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
 #define ED_CONV_RQ(a)                                                                                                  \
-    "smmla r2, " a ", r10, r11\n\t"                                                                                      \
-    "add r2, r2, " a "\n\t"                                                                                              \
-    "asr r2, r2, r12\n\t"                                                                                              \
-    "usat " a ", #8, r2\n\t"
+    "smmla lr, " a ", r2, r3\n\t"                                                                                      \
+    "add lr, lr, " a "\n\t"                                                                                            \
+    "asr lr, lr, r12\n\t"                                                                                              \
+    "usat " a ", #8, lr\n\t"
 #else
 #define ED_CONV_RQ(a)                                                                                                  \
-    "smmlar r2, " a ", r10, r11\n\t"                                                                                     \
-    "add r2, r2, " a "\n\t"                                                                                              \
-    "add r2, r2, " a ", asr #31\n\t"                                                                                     \
-    "asr r2, r2, r12\n\t"                                                                                              \
-    "usat " a ", #8, r2\n\t"
+    "smmlar lr, " a ", r2, r3\n\t"                                                                                     \
+    "add lr, lr, " a "\n\t"                                                                                            \
+    "add lr, lr, " a ", asr #31\n\t"                                                                                   \
+    "asr lr, lr, r12\n\t"                                                                                              \
+    "usat " a ", #8, lr\n\t"
 #endif
 /* The next channel's constants (r0 walks the block's record). */
-#define ED_CONV_RQ_LOAD "ldm r0!, {r10, r11, r12}\n\t"
-/* r4, r5: each position's bytes from 0 (USAT's); each byte limited to range4 (UQSUB8 takes off
- * what is above it) and act_min4 added byte by byte; r2, r3 = out0, out1, r6 = the frame's +36. */
-#define ED_CONV_CLAMP_LOAD(r6_from)                                                                                    \
-    "ldr r10, [sp, #16]\n\t"                                                                                           \
-    "ldr r11, [sp, #20]\n\t"                                                                                           \
-    "ldr r2, [sp, #24]\n\t"                                                                                            \
-    "ldr r3, [sp, #28]\n\t"                                                                                            \
-    "ldr r6, [sp, #" r6_from "]\n\t"                                                                                   \
-    "uqsub8 r12, r4, r10\n\t"                                                                                          \
-    "uqsub8 lr, r5, r10\n\t"                                                                                           \
-    "sub r4, r4, r12\n\t"                                                                                              \
-    "sub r5, r5, lr\n\t"                                                                                               \
-    "uadd8 r4, r4, r11\n\t"                                                                                            \
-    "uadd8 r5, r5, r11\n\t"
+#define ED_CONV_RQ_LOAD "ldm r0!, {r2, r3, r12}\n\t"
 
-/* Every block of one pair of positions (outputs at out0 and out0 + cout). Per whole block: the
- * sums from the biases (LDM), the groups (a computed entry into the loop of four groups, so
- * its first turn takes the groups % 4, and one end test per turn), six requantizations (LDM of
- * each channel's constants), each position's three bytes packed into a word and clamped four
- * at a time, stored as a halfword and a byte. Then the short block of one or two channels
- * (its loop of four groups entered the same way).
- * r0 carries the next block's record from one block to the next, r1 the weights; the rest lives
- * in the frame: [sp] the record's constants, +4 col, +8 entry (a Thumb address), +12 col_end,
- * +16 range4, +20 act_min4, +24 out0, +28 out1, +32 rq_end, +36 tail, +40 skip. */
+/* Every whole block of two channels of four positions (outputs at out[0..3]). Per block: the
+ * sums from the biases (LDM), the groups (ED_CONV_GROUP_LOOP), eight requantizations (LDM of
+ * each channel's constants), the bytes packed two positions to a word and clamped four at a
+ * time, a halfword stored per position. r0 carries the next block's record from one block to
+ * the next, r1 the weights; the rest lives in the frame: [sp] the record's constants, +4 col,
+ * +8 entry (a Thumb address), +12 col_end, +16 range4, +20 act_min4, +24 rq_end, +28 to +40
+ * out[0..3]. */
 __attribute__((naked, noinline)) static void ed_conv_run(ED_ASM_ARG const ed_conv_run_t *run,
-                                                         ED_ASM_ARG int8_t *out0)
+                                                         ED_ASM_ARG int8_t *const *out)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
-        "mov r8, r1\n\t"
-        "ldm r0, {r1-r7, r9-r11}\n\t" /* w, rq, col, skip, col_end, range4, act_min4, cout, rq_end, tail */
-        "add r9, r8, r9\n\t"          /* out1 = out0 + cout */
-        "mov r12, r4\n\t"            /* skip */
-        "adr.w lr, 4f\n\t"
-        "movs r0, #" ED_CONV_GROUP_BYTES "\n\t"
-        "mla r4, r12, r0, lr\n\t"
-        "orr r4, r4, #1\n\t"         /* the entry, a Thumb address */
-        "push {r2-r12}\n\t"
-        "mov r0, r2\n\t"
+        "ldm r1, {r10, r11, r12, lr}\n\t" /* out[0..3] */
+        "push {r10, r11, r12, lr}\n\t"
+        "ldm r0, {r2-r9}\n\t"        /* w, rq, col, skip, col_end, range4, act_min4, rq_end */
+        "adr.w r0, 4f\n\t"
+        "mov.w r1, #" ED_CONV_GROUP_BYTES "\n\t"
+        "mla r5, r5, r1, r0\n\t"
+        "orr r5, r5, #1\n\t"         /* the entry, a Thumb address */
+        "push {r3-r9}\n\t"
+        "mov r1, r2\n\t"
+        "mov r0, r3\n\t"
         "1:\n\t"
-        "mov r3, r0\n\t"
-        "ldr r0, [sp, #4]\n\t"        /* col */
-        "ldr r2, [sp, #8]\n\t"        /* entry */
-        "ldm r3!, {r4, r6, r8}\n\t"   /* the biases */
-        "str r3, [sp]\n\t"            /* the constants */
+        "ldm r0!, {r4, r8}\n\t"      /* the biases */
+        "str r0, [sp]\n\t"           /* the constants */
+        "ldr r0, [sp, #4]\n\t"       /* col */
+        "ldr r12, [sp, #8]\n\t"      /* entry */
         "mov r5, r4\n\t"
-        "mov r7, r6\n\t"
+        "mov r6, r4\n\t"
+        "mov r7, r4\n\t"
         "mov r9, r8\n\t"
-        "bx r2\n\t"
-        "4:\n\t" ED_CONV_GROUP ED_CONV_GROUP ED_CONV_GROUP "5:\n\t"
-        ".if (5b - 4b) != 3 * " ED_CONV_GROUP_BYTES "\n\t"
-        ".error \"ED_CONV_GROUP is not " ED_CONV_GROUP_BYTES " bytes: the computed entry would miss\"\n\t"
-        ".endif\n\t" ED_CONV_GROUP_LAST
-        "cmp r0, r2\n\t"
-        "bne 4b\n\t"
+        "mov r10, r8\n\t"
+        "mov r11, r8\n\t"
+        ED_CONV_GROUP_LOOP
         "ldr r0, [sp]\n\t"
-        ED_CONV_RQ_LOAD ED_CONV_RQ("r4") ED_CONV_RQ("r5")
-        ED_CONV_RQ_LOAD ED_CONV_RQ("r6") ED_CONV_RQ("r7")
-        ED_CONV_RQ_LOAD ED_CONV_RQ("r8") ED_CONV_RQ("r9")
-        "orr r4, r4, r6, lsl #8\n\t"
-        "orr r5, r5, r7, lsl #8\n\t"
-        "orr r4, r4, r8, lsl #16\n\t"
-        "orr r5, r5, r9, lsl #16\n\t"
-        ED_CONV_CLAMP_LOAD("32")      /* r6 = rq_end */
-        "strh r4, [r2], #3\n\t"
-        "strh r5, [r3], #3\n\t"
+        ED_CONV_RQ_LOAD ED_CONV_RQ("r4") ED_CONV_RQ("r5") ED_CONV_RQ("r6") ED_CONV_RQ("r7")
+        ED_CONV_RQ_LOAD ED_CONV_RQ("r8") ED_CONV_RQ("r9") ED_CONV_RQ("r10") ED_CONV_RQ("r11")
+        "orr r4, r4, r8, lsl #8\n\t"  /* positions 0 and 1 */
+        "orr r4, r4, r5, lsl #16\n\t"
+        "orr r4, r4, r9, lsl #24\n\t"
+        "orr r6, r6, r10, lsl #8\n\t" /* positions 2 and 3 */
+        "orr r6, r6, r7, lsl #16\n\t"
+        "orr r6, r6, r11, lsl #24\n\t"
+        "ldr r2, [sp, #16]\n\t"
+        "ldr r3, [sp, #20]\n\t"
+        "ldr r8, [sp, #28]\n\t"
+        "ldr r9, [sp, #32]\n\t"
+        "ldr r10, [sp, #36]\n\t"
+        "ldr r11, [sp, #40]\n\t"
+        "ldr r12, [sp, #24]\n\t"     /* rq_end */
+        "uqsub8 r5, r4, r2\n\t"      /* each byte limited to range4, act_min4 added */
+        "uqsub8 r7, r6, r2\n\t"
+        "sub r4, r4, r5\n\t"
+        "sub r6, r6, r7\n\t"
+        "uadd8 r4, r4, r3\n\t"
+        "uadd8 r6, r6, r3\n\t"
+        "strh r4, [r8], #2\n\t"
         "lsrs r4, r4, #16\n\t"
-        "lsrs r5, r5, #16\n\t"
-        "strb r4, [r2, #-1]\n\t"
-        "strb r5, [r3, #-1]\n\t"
-        "str r2, [sp, #24]\n\t"
-        "str r3, [sp, #28]\n\t"
-        "cmp r0, r6\n\t"
+        "strh r4, [r9], #2\n\t"
+        "strh r6, [r10], #2\n\t"
+        "lsrs r6, r6, #16\n\t"
+        "strh r6, [r11], #2\n\t"
+        "str r8, [sp, #28]\n\t"
+        "str r9, [sp, #32]\n\t"
+        "str r10, [sp, #36]\n\t"
+        "str r11, [sp, #40]\n\t"
+        "cmp r0, r12\n\t"
         "bne 1b\n\t"
-        /* The short block (one or two channels). */
-        "ldr r11, [sp, #36]\n\t"
-        "cmp r11, #0\n\t"
-        "beq 9f\n\t"
-        "mov r3, r0\n\t"
-        "ldr r0, [sp, #4]\n\t"        /* col */
-        "ldr r9, [sp, #12]\n\t"       /* col_end */
-        "ldr r2, [sp, #40]\n\t"       /* skip */
-        "ldm r3!, {r4, r6, r8}\n\t" /* the third bias unused */
-        "str r3, [sp]\n\t"
-        "mov r5, r4\n\t"
-        "mov r7, r6\n\t"
-        "cmp r11, #1\n\t"
-        "bne 12f\n\t"
-        "adr.w r3, 11f\n\t"
-        "movs r12, #" ED_CONV_GROUP_1X2_BYTES "\n\t"
-        "mla r3, r2, r12, r3\n\t"
-        "orr r3, r3, #1\n\t"
-        "bx r3\n\t"
-        "11:\n\t" ED_CONV_GROUP_1X2 ED_CONV_GROUP_1X2 ED_CONV_GROUP_1X2 ED_CONV_GROUP_1X2 "5:\n\t"
-        ".if (5b - 11b) != 4 * " ED_CONV_GROUP_1X2_BYTES "\n\t"
-        ".error \"ED_CONV_GROUP_1X2 is not " ED_CONV_GROUP_1X2_BYTES " bytes\"\n\t"
-        ".endif\n\t"
-        "cmp r0, r9\n\t"
-        "bne 11b\n\t"
-        "b 13f\n\t"
-        "12:\n\t"
-        "adr.w r3, 6f\n\t"
-        "movs r12, #" ED_CONV_GROUP_2X2_BYTES "\n\t"
-        "mla r3, r2, r12, r3\n\t"
-        "orr r3, r3, #1\n\t"
-        "bx r3\n\t"
-        "6:\n\t" ED_CONV_GROUP_2X2 ED_CONV_GROUP_2X2 ED_CONV_GROUP_2X2 ED_CONV_GROUP_2X2 "5:\n\t"
-        ".if (5b - 6b) != 4 * " ED_CONV_GROUP_2X2_BYTES "\n\t"
-        ".error \"ED_CONV_GROUP_2X2 is not " ED_CONV_GROUP_2X2_BYTES " bytes\"\n\t"
-        ".endif\n\t"
-        "cmp r0, r9\n\t"
-        "bne 6b\n\t"
-        "13:\n\t"
-        "ldr r0, [sp]\n\t"
-        ED_CONV_RQ_LOAD ED_CONV_RQ("r4") ED_CONV_RQ("r5")
-        ED_CONV_RQ_LOAD ED_CONV_RQ("r6") ED_CONV_RQ("r7")
-        "orr r4, r4, r6, lsl #8\n\t"
-        "orr r5, r5, r7, lsl #8\n\t"
-        ED_CONV_CLAMP_LOAD("36")      /* r6 = tail */
-        "cmp r6, #1\n\t"
-        "bne 14f\n\t"
-        "strb r4, [r2]\n\t"
-        "strb r5, [r3]\n\t"
-        "b 9f\n\t"
-        "14:\n\t"
-        "strh r4, [r2]\n\t"
-        "strh r5, [r3]\n\t"
-        "9:\n\t"
         "add sp, sp, #44\n\t"
         "pop {r4-r11, pc}\n\t");
 }
 #else
-static void ed_conv_run(const ed_conv_run_t *run, int8_t *out0)
+static void ed_conv_run(const ed_conv_run_t *run, int8_t *const *out)
 {
-    const int32_t groups = (int32_t)(run->col_end - run->col) / 4;
+    const int32_t groups = (int32_t)(run->col_end - run->col) / ED_CONV_GROUP_WORDS;
     const int32_t range = (uint8_t)run->range4, act_min = (int8_t)run->act_min4;
-    int8_t *out1 = out0 + run->cout;
     const uint32_t *w = run->w;
-    const ed_conv_rq_t *end = run->rq_end + (run->tail ? 1 : 0);
-    for (const ed_conv_rq_t *rq = run->rq; rq != end; rq++, w += 3 * groups, out0 += 3, out1 += 3)
+    int32_t oc = 0;
+    for (const ed_conv_rq_t *rq = run->rq; rq != run->rq_end; rq++, w += 2 * groups, oc += 2)
     {
-        int32_t acc[6] = {rq->bias[0], rq->bias[0], rq->bias[1], rq->bias[1], rq->bias[2], rq->bias[2]};
-        const int32_t valid = rq == run->rq_end ? run->tail : 3;
-        ed_conv_block(run->col, w, groups, acc, valid);
-        for (int32_t i = 0; i < 2 * valid; i++)
+        int32_t acc[8];
+        for (int32_t i = 0; i < 8; i++)
         {
-            ((i & 1) ? out1 : out0)[i / 2] = ed_conv_fast_out(&rq->q[i / 2], acc[i], range, act_min);
+            acc[i] = rq->bias[i / 4];
+        }
+        ed_conv_block(run->col, w, groups, acc);
+        for (int32_t i = 0; i < 8; i++)
+        {
+            out[i % 4][oc + i / 4] = ed_conv_fast_out(&rq->q[i / 4], acc[i], range, act_min);
         }
     }
 }
@@ -845,6 +713,16 @@ static inline int8_t ed_conv_out(const ed_conv_q_t *q, const cmsis_nn_per_channe
         return ed_requantize_to_s8(acc, quant->multiplier[c], quant->shift[c], offset, act_min, act_max);
     }
     return ed_conv_fast_out(q, acc, act_max - act_min, act_min);
+}
+
+/* The next output position of a row-major walk over out_w columns. */
+static inline void ed_conv_step(int32_t *oy, int32_t *ox, int32_t out_w)
+{
+    if (++*ox == out_w)
+    {
+        *ox = 0;
+        ++*oy;
+    }
 }
 
 arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
@@ -866,19 +744,20 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
+    const int32_t groups = k4 / 4;
     uint32_t *col = (uint32_t *)ctx->buf;
-    int8_t *stage = (int8_t *)(col + k4);
+    int8_t *stage = (int8_t *)(col + ED_CONV_GROUP_WORDS * groups);
     ed_conv_rq_t *rq = (ed_conv_rq_t *)(void *)(stage + k4);
-    const int32_t blocks = (cout + 2) / 3;
+    const int32_t blocks = (cout + 1) / 2;
     const int32_t offset = p->output_offset, act_min = p->activation.min, act_max = p->activation.max;
     int all_fast = 1;
-    for (int32_t c = 0; c < 3 * blocks; c++) /* channels past the last: any valid constants */
+    for (int32_t c = 0; c < 2 * blocks; c++) /* a channel past the last: any valid constants */
     {
         const int32_t from = ed_min_i32(c, cout - 1);
         const ed_conv_q_t q = ed_conv_q_prepare(quant_params->multiplier[from], quant_params->shift[from],
                                                 offset - act_min);
-        rq[c / 3].bias[c % 3] = folded_bias[c];
-        rq[c / 3].q[c % 3] = q;
+        rq[c / 2].bias[c % 2] = folded_bias[c];
+        rq[c / 2].q[c % 2] = q;
         all_fast = all_fast && q.shift != 0;
     }
     const int8_t zp = (int8_t)(-p->input_offset);
@@ -890,88 +769,83 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
     ed_conv_layer_derive(&L, input_dims);
     L.pointwise = L.kh == 1 && L.kw == 1 && (cin & 3) == 0 && p->padding.h == 0 && p->padding.w == 0 &&
                   (output_dims->h - 1) * p->stride.h < input_dims->h && (output_dims->w - 1) * p->stride.w < input_dims->w;
-    const int32_t groups = k4 / 4;
     const int32_t positions = output_dims->h * output_dims->w;
-    /* ed_conv_run takes the whole blocks, then a short block of one or two channels with its zero
-     * rows skipped; without a whole block the general loop below takes the short one. */
-    const int32_t whole = cout / 3;
-    const ed_conv_run_t run = {packed_weights, rq, col, (4 - groups % 4) % 4, col + 4 * groups,
-                               0x01010101u * (uint8_t)(act_max - act_min), 0x01010101u * (uint8_t)act_min, cout,
-                               rq + whole, cout % 3};
+    /* ed_conv_run takes the whole blocks of two channels; the general loop below an odd last
+     * channel, or every block where a channel leaves the fast requantization. */
+    const int32_t whole = all_fast ? cout / 2 : 0;
+    const ed_conv_run_t run = {packed_weights, rq, col, (4 - groups % 4) % 4, col + ED_CONV_GROUP_WORDS * groups,
+                               0x01010101u * (uint8_t)(act_max - act_min), 0x01010101u * (uint8_t)act_min,
+                               rq + whole};
     for (int32_t n = 0; n < input_dims->n; n++)
     {
         L.input = input_data + n * input_dims->h * input_dims->w * cin;
         int8_t *output = output_data + n * positions * cout;
-        int32_t oy = 0, ox = 0; /* of position pos, tracked without divisions */
-        for (int32_t pos = 0; pos < positions; pos += 2)
+        int32_t oy = 0, ox = 0; /* of the next position, tracked without divisions */
+        for (int32_t pos = 0; pos < positions; pos += ED_CONV_SLOTS)
         {
-            const int both = pos + 1 < positions;
-            if (L.pointwise && both && ox + 1 < L.out_w)
+            const int32_t valid = ed_min_i32(ED_CONV_SLOTS, positions - pos);
+            int8_t *out[ED_CONV_SLOTS];
+            if (L.pointwise)
             {
-                /* 1 x 1: both patches are pixels of one input row */
-                const int8_t *x0 = L.input + ((oy * L.stride_h) * input_dims->w + ox * L.stride_w) * cin;
-                const int8_t *x1 = x0 + L.stride_w * cin;
+                /* 1 x 1: each patch is a pixel */
+                const int8_t *x[ED_CONV_SLOTS];
+                for (int32_t s = 0; s < valid; s++)
+                {
+                    x[s] = L.input + ((oy * L.stride_h) * input_dims->w + ox * L.stride_w) * cin;
+                    ed_conv_step(&oy, &ox, L.out_w);
+                }
+                for (int32_t s = valid; s < ED_CONV_SLOTS; s++)
+                {
+                    x[s] = x[valid - 1];
+                }
                 uint32_t *dst = col;
-                for (int32_t i = 0; i < k4; i += 4, dst += 4)
+                for (int32_t i = 0; i < k4; i += 4, dst += ED_CONV_GROUP_WORDS)
                 {
-                    ed_conv_widen4(ed_read_u32(x0 + i), &dst[0], &dst[1]);
-                    ed_conv_widen4(ed_read_u32(x1 + i), &dst[2], &dst[3]);
-                }
-                ox += 2;
-                if (ox == L.out_w)
-                {
-                    ox = 0;
-                    oy++;
-                }
-                goto columns_ready;
-            }
-            ed_conv_column(&L, oy, ox, 0, col, stage);
-            if (++ox == L.out_w)
-            {
-                ox = 0;
-                oy++;
-            }
-            if (both)
-            {
-                ed_conv_column(&L, oy, ox, 1, col, stage);
-                if (++ox == L.out_w)
-                {
-                    ox = 0;
-                    oy++;
+                    ed_conv_widen4(ed_read_u32(x[0] + i), &dst[0], &dst[1]);
+                    ed_conv_widen4(ed_read_u32(x[1] + i), &dst[2], &dst[3]);
+                    ed_conv_widen4(ed_read_u32(x[2] + i), &dst[4], &dst[5]);
+                    ed_conv_widen4(ed_read_u32(x[3] + i), &dst[6], &dst[7]);
                 }
             }
             else
             {
-                for (int32_t g = 0; g < groups; g++) /* the lone last position twice */
+                for (int32_t s = 0; s < valid; s++)
                 {
-                    col[4 * g + 2] = col[4 * g];
-                    col[4 * g + 3] = col[4 * g + 1];
+                    ed_conv_column(&L, oy, ox, s, col, stage);
+                    ed_conv_step(&oy, &ox, L.out_w);
                 }
-            }
-        columns_ready:;
-            int8_t *out0 = output + pos * cout, *out1 = out0 + cout;
-            int32_t first = 0; /* the first block the general loop below takes */
-            if (all_fast && both && whole > 0)
-            {
-                ed_conv_run(&run, out0);
-                first = blocks;
-            }
-            const uint32_t *w = packed_weights + first * 3 * groups;
-            for (int32_t b = first, oc = 3 * first; b < blocks; b++, oc += 3, w += 3 * groups)
-            {
-                int32_t acc[6];
-                for (int32_t i = 0; i < 3; i++)
+                for (int32_t s = valid; s < ED_CONV_SLOTS; s++) /* the last position again */
                 {
-                    acc[2 * i] = acc[2 * i + 1] = oc + i < cout ? folded_bias[oc + i] : 0;
-                }
-                ed_conv_block(col, w, groups, acc, ed_min_i32(3, cout - oc));
-                for (int32_t i = 0; i < 3 && oc + i < cout; i++)
-                {
-                    out0[oc + i] = ed_conv_out(&rq[b].q[i], quant_params, oc + i, acc[2 * i], offset, act_min, act_max);
-                    if (both)
+                    for (int32_t g = 0; g < groups; g++)
                     {
-                        out1[oc + i] =
-                            ed_conv_out(&rq[b].q[i], quant_params, oc + i, acc[2 * i + 1], offset, act_min, act_max);
+                        col[ED_CONV_GROUP_WORDS * g + 2 * s] = col[ED_CONV_GROUP_WORDS * g + 2 * (valid - 1)];
+                        col[ED_CONV_GROUP_WORDS * g + 2 * s + 1] = col[ED_CONV_GROUP_WORDS * g + 2 * (valid - 1) + 1];
+                    }
+                }
+            }
+            for (int32_t s = 0; s < ED_CONV_SLOTS; s++) /* a repeated position writes its own outputs again */
+            {
+                out[s] = output + (pos + ed_min_i32(s, valid - 1)) * cout;
+            }
+            if (whole > 0)
+            {
+                ed_conv_run(&run, out);
+            }
+            const uint32_t *w = packed_weights + whole * 2 * groups;
+            for (int32_t b = whole, oc = 2 * whole; b < blocks; b++, oc += 2, w += 2 * groups)
+            {
+                int32_t acc[8];
+                for (int32_t i = 0; i < 8; i++)
+                {
+                    acc[i] = rq[b].bias[i / 4];
+                }
+                ed_conv_block(col, w, groups, acc);
+                for (int32_t o = 0; o < 2 && oc + o < cout; o++)
+                {
+                    for (int32_t s = 0; s < valid; s++)
+                    {
+                        out[s][oc + o] =
+                            ed_conv_out(&rq[b].q[o], quant_params, oc + o, acc[4 * o + s], offset, act_min, act_max);
                     }
                 }
             }
@@ -983,5 +857,5 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
 int32_t ed_convolve_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims)
 {
     const int32_t k4 = (filter_dims->h * filter_dims->w * input_dims->c + 3) & ~3;
-    return 4 * k4 + k4 + (int32_t)sizeof(ed_conv_rq_t) * ((filter_dims->n + 2) / 3);
+    return 2 * ED_CONV_SLOTS * k4 + k4 + (int32_t)sizeof(ed_conv_rq_t) * ((filter_dims->n + 1) / 2);
 }

@@ -1,6 +1,6 @@
 """``ed_convolve_s8``: edge-deploy's convolution as a register-blocked GEMM (firmware/include/ed_convolve.h):
-two output positions x three output channels per pass over widened patch columns, the weights
-packed at build time (patch padded to whole words, channels in blocks of three), the input offset
+four output positions x two output channels per pass over widened patch columns, the weights
+packed at build time (patch padded to whole words, channels in blocks of two), the input offset
 folded into the bias. Any window, stride, padding and dilation."""
 
 from __future__ import annotations
@@ -73,13 +73,13 @@ def constant_channels_requantized(call: LayerCall, bias: np.ndarray) -> tuple[La
 
 def pack_weights(rows: np.ndarray) -> np.ndarray:
     """(cout, k) int8 weight rows as the kernel reads them: k padded with zeros to a multiple of 4,
-    the channels with zero rows to a multiple of 3; per block of three channels, per group of four
+    the channels with a zero row to a multiple of 2; per block of two channels, per group of four
     patch elements, one word per channel (its four int8 weights, the first in the low byte)."""
     cout, k = rows.shape
-    k4, c3 = -(-k // 4) * 4, -(-cout // 3) * 3
-    padded = np.zeros((c3, k4), dtype=np.int8)
+    k4, c2 = -(-k // 4) * 4, -(-cout // 2) * 2
+    padded = np.zeros((c2, k4), dtype=np.int8)
     padded[:cout, :k] = rows
-    blocks = padded.reshape(c3 // 3, 3, k4 // 4, 4).transpose(0, 2, 1, 3)  # (block, group, channel, byte)
+    blocks = padded.reshape(c2 // 2, 2, k4 // 4, 4).transpose(0, 2, 1, 3)  # (block, group, channel, byte)
     return np.ascontiguousarray(blocks).view("<u4").reshape(-1).astype(np.uint32)
 
 
@@ -93,16 +93,15 @@ class EdConvolveS8(KernelSpec):
     name = "ed_convolve_s8"
     op = "conv2d"
     header = "ed_convolve.h"
-    code_bytes = 6144  # 6,054 B of Thumb-2 measured (arm-none-eabi-nm of a VWW build, -O2), rounded up
-    # Per pair of positions and block of three channels: the groups of four patch elements (the
-    # SMLAD loop; a short last block of one or two channels skips its zero rows, its groups
-    # weighted by their loop's model cycles against the whole block's: 13 and 19 of 28) and the
-    # block's requantizations; per pair of 1x1 patches or per column of a window inside the input
-    # (dilation_w 1, rows of at least 4 bytes) built straight from the input (rows of whole
-    # words) or through the int8 staging copy (ed_conv_column_tight), per column of any other
-    # window (in the padding, rows of 1 to 3 bytes, dilated columns; ed_conv_column_any), the
-    # columns' groups (widening); per output channel its prepared requantization.
-    cost_terms = ("block_groups", "blocks", "pointwise_pairs", "direct_columns", "staged_columns", "column_groups",
+    code_bytes = 5120  # 4,876 B of Thumb-2 measured (arm-none-eabi-nm of an IC build, -O2), rounded up
+    # Per quad of positions and block of two channels: the groups of four patch elements (the
+    # SMLAD loop) and the block's requantizations; per quad of 1x1 patches (widened inline) or per
+    # column of a window inside the input (dilation_w 1, rows of at least 4 bytes) built straight
+    # from the input (rows of whole words) or through the int8 staging copy
+    # (ed_conv_column_tight), per column of any other window (in the padding, rows of 1 to 3
+    # bytes, dilated columns; ed_conv_column_any), the columns' groups (widening); per output
+    # channel its prepared requantization.
+    cost_terms = ("block_groups", "blocks", "pointwise_quads", "direct_columns", "staged_columns", "column_groups",
                   "channels", "calls", "tight_columns")
     calibration = tuple(CONV_1D + CONV_2D) + (
         conv2d(48, 48, 8, 16, 1, 1, "valid"), conv2d(24, 24, 32, 32, 1, 1, "valid"), conv2d(12, 12, 64, 64, 1, 1, "valid"),
@@ -125,10 +124,10 @@ class EdConvolveS8(KernelSpec):
 
     def scratch_bytes(self, call: LayerCall) -> int:
         _, k4 = patch_counts(call)
-        return 5 * k4 + 16 * 3 * -(-int(call.weights.shape[0]) // 3)
+        return 9 * k4 + 32 * -(-int(call.weights.shape[0]) // 2)
 
     def _columns(self, call: LayerCall) -> tuple[int, int, int, int]:
-        """Columns built (pointwise pairs inline; windows inside the input straight from it; the
+        """Columns built (pointwise quads inline; windows inside the input straight from it; the
         same through the staging copy; any other window), as ed_conv_column chooses."""
         _, kh, kw, cin = (int(v) for v in call.weights.shape)
         p = call.params
@@ -140,7 +139,7 @@ class EdConvolveS8(KernelSpec):
         positions = out_h * out_w
         run = kw * cin
         if (kh, kw) == (1, 1) and cin % 4 == 0 and all(int(v) == 0 for v in p["padding"]):
-            return batches * (positions // 2), 0, 0, 0  # the lone last position: one direct column, twice
+            return batches * -(-positions // 4), 0, 0, 0
         if dil_w != 1 or run < 4:
             return 0, 0, 0, batches * positions
         x_in = sum(1 for ox in range(out_w) if 0 <= ox * stride_w - pad_left <= in_w - kw)
@@ -151,29 +150,28 @@ class EdConvolveS8(KernelSpec):
     def cost_features(self, call: LayerCall) -> list[float]:
         positions, batches = conv_positions(call)
         _, k4 = patch_counts(call)
-        pairs = batches * -(-positions // 2)
-        whole, tail = divmod(int(call.weights.shape[0]), 3)
+        quads = batches * -(-positions // 4)
+        blocks = -(-int(call.weights.shape[0]) // 2)
         groups = k4 // 4
-        weighted_blocks = whole + (0.0, 13 / 28, 19 / 28)[tail]
         pointwise, direct, tight, staged = self._columns(call)
-        return [pairs * groups * weighted_blocks, pairs * -(-int(call.weights.shape[0]) // 3), pointwise, direct,
-                staged, 2 * pairs * groups, int(call.weights.shape[0]), 1, tight]
+        return [quads * groups * blocks, quads * blocks, pointwise, direct, staged, 4 * quads * groups,
+                int(call.weights.shape[0]), 1, tight]
 
     def facts(self, call: LayerCall) -> dict:
         k, k4 = patch_counts(call)
-        return {"patch": k, "patch_words": k4 // 4, "channel_blocks": -(-int(call.weights.shape[0]) // 3)}
+        return {"patch": k, "patch_words": k4 // 4, "channel_blocks": -(-int(call.weights.shape[0]) // 2)}
 
     def context(self, call: LayerCall) -> KernelContext:
         sums, _ = self._sums(call)
         k, k4 = patch_counts(call)
         weights = CArray("weights_packed", "uint32_t", pack_weights(np.asarray(call.weight_rows)),
-                         f"{weights_comment(call)}, packed: patch padded to {k4}, blocks of 3 channels "
+                         f"{weights_comment(call)}, packed: patch padded to {k4}, blocks of 2 channels "
                          "(ed_convolve.h)")
-        padded = np.zeros(-(-len(sums) // 3) * 3, dtype=np.int32)
+        padded = np.zeros(-(-len(sums) // 2) * 2, dtype=np.int32)
         call, padded[:len(sums)] = constant_channels_requantized(call, folded_bias(call, sums))
         bias = CArray("bias_folded", "int32_t", padded,
                       "bias + input_offset * sum of the channel's weights (4 x the output less its offset on a "
-                      "constant channel), zero padded to blocks of 3 (ed_convolve.h)")
+                      "constant channel), zero padded to blocks of 2 (ed_convolve.h)")
         return weighted_context(call, [weights], bias=bias)
 
 
