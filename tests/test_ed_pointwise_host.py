@@ -45,6 +45,7 @@ SHAPES = [
     ("one-pixel", (1, 1, 1, 16), 5, (7, -7)),
     ("batch-3-odd", (3, 3, 1, 12), 10, (4, 4)),
     ("blocks-of-pixels-short-last", (1, 9, 11, 8), 128, (128, -128)),  # blocks of 4 pixels, the last of 3
+    ("blocks-of-28-pixels", (1, 7, 9, 16), 16, (-128, 3)),  # 2 blocks of 28, the last of 7
 ]
 
 
@@ -65,15 +66,17 @@ def test_pointwise_matches_reference(kernels, kernels_single_rounding):
 
 
 def test_pointwise_packing_and_blocks():
-    from edge_deploy.kernels.ed_pointwise_conv_s8 import block_pixels, pack_weights
+    from edge_deploy.kernels.ed_pointwise_conv_s8 import block_pixels, pack_stream
 
     rows = np.arange(4 * 6, dtype=np.int64).reshape(4, 6).astype(np.int8)  # 4 channels, 6 input channels
-    words = pack_weights(rows)
-    assert words.size == 6 * 2  # channels padded to 6, inputs to 8: 2 blocks x 2 groups x 3 words
-    as_bytes = words.view(np.int8).reshape(2, 2, 3, 4)  # block, group, channel, byte
+    words = pack_stream(rows, np.array([-1, 2, 3, 70000]))
+    assert words.size == 2 * (3 + 2 * 3)  # channels padded to 6, inputs to 8: 2 blocks of 3 biases, 2 groups x 3
+    blocks = words.reshape(2, 9)
+    assert list(blocks[:, :3].view(np.int32).reshape(-1)) == [-1, 2, 3, 70000, 0, 0]
+    as_bytes = blocks[:, 3:].copy().view(np.int8).reshape(2, 2, 3, 4)  # block, group, channel, byte
     assert list(as_bytes[0, 0, 1]) == [6, 7, 8, 9] and list(as_bytes[0, 1, 1]) == [10, 11, 0, 0]
     assert not as_bytes[1, :, 1:].any() and list(as_bytes[1, 0, 0]) == [18, 19, 20, 21]
-    assert block_pixels(2304, 16) == 14 and block_pixels(36, 128) == 4 and block_pixels(5, 8) == 6
+    assert block_pixels(2304, 16) == 28 and block_pixels(36, 128) == 4 and block_pixels(5, 8) == 6
     assert block_pixels(3, 1024) == 4 and block_pixels(1, 4) == 2
 
 
@@ -88,8 +91,8 @@ def test_pointwise_refuses_what_it_cannot_run():
                 padding=(0, 0, 0, 0), dilation=(1, 1), act_min=-128, act_max=127)
     spec = get_kernel(KERNEL)
 
-    def why(params, w):
-        return spec.applies(kernel_case("r", KERNEL, "conv2d", [x], params, weights=w,
+    def why(params, w, bias=None):  # the layer as arm_convolve_s8 runs it, asked of this kernel
+        return spec.applies(kernel_case("r", "arm_convolve_s8", "conv2d", [x], params, weights=w, bias=bias,
                                         attrs={"activation": "none"}).call)
 
     w1 = rng.integers(-127, 128, (4, 1, 1, 8), dtype=np.int8)
@@ -97,3 +100,4 @@ def test_pointwise_refuses_what_it_cannot_run():
     assert "3x3" in why(base, rng.integers(-127, 128, (4, 3, 3, 8), dtype=np.int8))
     assert "stride" in why({**base, "stride": (2, 2)}, w1)
     assert "stride or padding" in why({**base, "padding": (0, 1, 0, 1)}, w1)
+    assert "2^31" in why(base, w1, bias=np.full(4, (1 << 31) - (1 << 27), np.int32))

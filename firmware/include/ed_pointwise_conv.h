@@ -12,14 +12,16 @@
  * pixels (as many as 2 KB of int32 sums hold, an even count) in two passes:
  *   1. per pair of pixels of the block, both pixels widened to int16 into a column (in the order
  *      SXTB16 unpacks a word of four weights: (x0, x2), (x1, x3) per group of four input
- *      channels), then every block of three output channels: per group one weight word per
- *      channel, two SXTB16 each, twelve SMLAD into six sums started from the folded biases
- *      (Thumb-2 on the M4), stored channel by channel into the block's sums;
+ *      channels), then every block of three output channels: six sums from the block's folded
+ *      biases, per group one weight word per channel, two SXTB16 each, twelve SMLAD (Thumb-2
+ *      on the M4, the loop of four groups entered where the group count needs), the six sums
+ *      stored with one STM;
  *   2. per output channel, its requantization prepared once per call (a multiply-high, a
  *      rounding word, a shift: ed_pw_q_t in ed_pointwise_conv_s8.c) and applied to the channel's
- *      sums of the whole block, with nothing else to load, so the cost per output that
- *      dominates at low input depth (8, 16 channels) is a few instructions; a channel whose
- *      requantization is not on that fast path takes TFLite's arithmetic, channel by channel.
+ *      sums over the whole block with nothing else to load (SSAT when the activation range is
+ *      all of int8), so the cost per output that dominates at low input depth (8, 16
+ *      channels) is a few instructions; a channel off that fast path takes TFLite's
+ *      arithmetic, channel by channel, not the whole layer.
  * The input offset is folded into the bias:
  *
  *     acc[o] = bias[o] + sum_c (x_c + input_offset) * w_c[o] = folded_bias[o] + sum_c x_c * w_c[o]
@@ -27,12 +29,12 @@
  * exact in int32 with a margin, |acc| <= 2^31 - 2^27 (the build checks it: the fast
  * requantization adds a rounding word to the accumulator).
  *
- * Packed weights (uint32 words of four int8, build time): cin padded with zero weights to a
- * multiple of 4, the output channels with zero rows to a multiple of 3; per block of three
- * channels, per group of four input channels, one word per channel of the block:
- *     word (b * groups + g) * 3 + o  =  w[3b + o][4g .. 4g + 3]
- * Folded bias: one int32 per output channel, zero padded to the same multiple of 3 (never NULL:
- * it carries the input offset).
+ * The packed stream (uint32 words, build time): the output channels padded with zero rows to a
+ * multiple of 3, cin padded with zero weights to a multiple of 4 (groups = cin / 4 rounded up);
+ * per block b of three channels, the three folded biases (int32), then per group g one word per
+ * channel of the block (its four int8 weights, the first in the low byte):
+ *     word b * (3 + 3 * groups) + o                 =  folded_bias[3b + o]
+ *     word b * (3 + 3 * groups) + 3 + 3 * g + o     =  w[3b + o][4g .. 4g + 3]
  */
 #ifndef ED_POINTWISE_CONV_H
 #define ED_POINTWISE_CONV_H
@@ -53,8 +55,7 @@ arm_cmsis_nn_status ed_pointwise_conv_s8(const cmsis_nn_context *ctx,
                                          const cmsis_nn_dims *input_dims,
                                          const int8_t *input_data,
                                          const cmsis_nn_dims *filter_dims,
-                                         const uint32_t *packed_weights,
-                                         const int32_t *folded_bias,
+                                         const uint32_t *packed,
                                          const cmsis_nn_dims *output_dims,
                                          int8_t *output_data);
 

@@ -15,8 +15,9 @@
  * gemmlowp's [x < 0], which differs only where the result is 0 either way), a rounding word and
  * an arithmetic shift by e. 2m as a 32-bit word is 2m - 2^32, so SMMLAR (double) or SMMLA
  * (single) of acc and that word plus the rounding word is round + SRDHM - acc, and adding acc
- * back is exact modulo 2^32. The rounding word carries 2^(e-1) and (output offset - act_min)
- * * 2^e (|word| < 2^26), so the shifted value is the output less act_min before the clamp.
+ * back is exact modulo 2^32. The rounding word carries 2^(e-1) and the output offset times 2^e
+ * (less act_min when the activation range is not all of int8; |word| < 2^26), so the shifted
+ * value is the output (less act_min) before the clamp.
  * shift 0: the channel is not on the fast path (TFLite's arithmetic, ed_requantize_to_s8). */
 typedef struct
 {
@@ -108,27 +109,29 @@ static inline int32_t ed_pw_dot2(uint32_t a, uint32_t b, int32_t acc)
 }
 
 /* The first pass for one pair of pixels (their widened columns in col): for every block of three
- * output channels the 3 x 2 dot products from the folded biases, stored at acc[o * stride] and
- * acc[o * stride + 1] for the block's channels o. */
+ * output channels (its record in the packed stream: three folded biases, then per group one
+ * weight word per channel) the 3 x 2 dot products from the biases, stored as six sums at acc
+ * (o0p0, o0p1, o1p0, o1p1, o2p0, o2p1), one block after the other. */
 #if ED_NN_ASM
-/* Per group of four input channels: the four column words in one LDM, per channel of the block
- * its weight word, two SXTB16, four SMLAD (r4-r9: the sums o0p0, o0p1, o1p0, o1p1, o2p0,
- * o2p1). */
+/* One group of four input channels: the four column words in one LDM, per channel of the block
+ * its weight word, two SXTB16, four SMLAD (r4-r9 the sums). 32-bit encodings only, so each copy
+ * is ED_PW_GROUP_BYTES long and the loop can be entered at any copy. */
+#define ED_PW_GROUP_BYTES "88"
 #define ED_PW_GROUP                                                                                                    \
-    "ldm r0!, {r2, r3, r10, r11}\n\t"                                                                                  \
-    "ldr r12, [r1], #4\n\t"                                                                                            \
+    "ldm.w r0!, {r2, r3, r10, r11}\n\t"                                                                                \
+    "ldr.w r12, [r1], #4\n\t"                                                                                          \
     "sxtb16 lr, r12\n\t"                                                                                               \
     "smlad r4, r2, lr, r4\n\t"                                                                                         \
     "smlad r5, r10, lr, r5\n\t"                                                                                        \
     "sxtb16 lr, r12, ror #8\n\t"                                                                                       \
-    "ldr r12, [r1], #4\n\t"                                                                                            \
+    "ldr.w r12, [r1], #4\n\t"                                                                                          \
     "smlad r4, r3, lr, r4\n\t"                                                                                         \
     "smlad r5, r11, lr, r5\n\t"                                                                                        \
     "sxtb16 lr, r12\n\t"                                                                                               \
     "smlad r6, r2, lr, r6\n\t"                                                                                         \
     "smlad r7, r10, lr, r7\n\t"                                                                                        \
     "sxtb16 lr, r12, ror #8\n\t"                                                                                       \
-    "ldr r12, [r1], #4\n\t"                                                                                            \
+    "ldr.w r12, [r1], #4\n\t"                                                                                          \
     "smlad r6, r3, lr, r6\n\t"                                                                                         \
     "smlad r7, r11, lr, r7\n\t"                                                                                        \
     "sxtb16 lr, r12\n\t"                                                                                               \
@@ -138,131 +141,151 @@ static inline int32_t ed_pw_dot2(uint32_t a, uint32_t b, int32_t acc)
     "smlad r8, r3, lr, r8\n\t"                                                                                         \
     "smlad r9, r11, lr, r9\n\t"
 
-/* What ed_pw_pass1 reads (one LDM). */
+/* What ed_pw_pass1 reads (one LDM), then keeps in its frame in this order from sp. */
 typedef struct
 {
-    const uint32_t *col;     /* +0 */
-    const uint32_t *w;       /* +4 the packed weights */
-    const int32_t *bias;     /* +8 folded, blocks of three */
-    int32_t *acc;            /* +12 */
-    const uint32_t *col_end; /* +16 col + 4 * groups */
-    int32_t odd;             /* +20 groups % 2 */
-    int32_t stride;          /* +24 bytes from one channel's sums to the next's */
-    const int32_t *bias_end; /* +28 past the last block */
+    const uint32_t *packed;     /* the packed stream (kept in r1) */
+    const uint32_t *col;        /* [sp] */
+    int32_t *acc;               /* [sp, #4], advanced block by block */
+    const uint32_t *col_end;    /* [sp, #8], col + 4 * groups */
+    uintptr_t entry;            /* [sp, #12], set by ed_pw_pass1 from skip */
+    const uint32_t *packed_end; /* [sp, #16] */
+    int32_t skip;               /* (4 - groups % 4) % 4: the copies the first turn of the loop of four skips */
 } ed_pw_pass_t;
 
-_Static_assert(sizeof(ed_pw_pass_t) == 32, "ed_pw_pass1 loads ed_pw_pass_t with one LDM");
+_Static_assert(sizeof(ed_pw_pass_t) == 28, "ed_pw_pass1 loads ed_pw_pass_t with one LDM");
 
-/* Naked: the body is basic asm only. The frame: [sp] the pass record, +4 its bias pointer,
- * +8 its acc pointer. Groups two per turn, a lone first group when their count is odd. */
+/* Naked: the body is basic asm only. Per block: the biases (LDM, each twice), a computed entry
+ * into the loop of four groups (its first turn takes groups % 4, or four), one end test per
+ * turn, the six sums stored with one STM. */
 __attribute__((naked, noinline)) static void ed_pw_pass1(__attribute__((unused)) const ed_pw_pass_t *pass)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
-        "ldr r1, [r0, #8]\n\t"
-        "ldr r2, [r0, #12]\n\t"
-        "push {r0-r2}\n\t"            /* [sp] pass, +4 bias, +8 acc */
-        "ldr r1, [r0, #4]\n\t"        /* w */
-        "1:\n\t"                      /* one block of three channels */
-        "ldr r12, [sp, #4]\n\t"
-        "ldm r12!, {r4, r6, r8}\n\t"
-        "str r12, [sp, #4]\n\t"
+        "ldm r0, {r1-r7}\n\t"         /* packed, col, acc, col_end, entry, packed_end, skip */
+        "adr.w r5, 4f\n\t"
+        "movs r0, #" ED_PW_GROUP_BYTES "\n\t"
+        "mla r5, r7, r0, r5\n\t"
+        "orr r5, r5, #1\n\t"          /* the entry, a Thumb address */
+        "push {r2-r6}\n\t"
+        "1:\n\t"
+        "ldm r1!, {r4, r6, r8}\n\t"
         "mov r5, r4\n\t"
         "mov r7, r6\n\t"
         "mov r9, r8\n\t"
-        "ldr r12, [sp]\n\t"
-        "ldr r2, [r12, #20]\n\t"      /* odd */
-        "ldr r0, [r12]\n\t"           /* col */
-        "cbz r2, 2f\n\t"
-        ED_PW_GROUP
-        "2:\n\t"
-        "ldr r12, [sp]\n\t"
-        "ldr r12, [r12, #16]\n\t"     /* col_end */
+        "ldr r0, [sp]\n\t"
+        "ldr r12, [sp, #12]\n\t"
+        "bx r12\n\t"
+        "4:\n\t" ED_PW_GROUP ED_PW_GROUP ED_PW_GROUP "5:\n\t"
+        ".if (5b - 4b) != 3 * " ED_PW_GROUP_BYTES "\n\t"
+        ".error \"ED_PW_GROUP is not " ED_PW_GROUP_BYTES " bytes: the computed entry would miss\"\n\t"
+        ".endif\n\t" ED_PW_GROUP
+        "ldr r12, [sp, #8]\n\t"
         "cmp r0, r12\n\t"
-        "beq 3f\n\t"
-        ED_PW_GROUP ED_PW_GROUP
-        "b 2b\n\t"
-        "3:\n\t"
-        "ldr r12, [sp]\n\t"
-        "ldr r2, [r12, #24]\n\t"      /* stride */
-        "ldr r3, [sp, #8]\n\t"        /* acc */
-        "strd r4, r5, [r3]\n\t"
-        "add r3, r3, r2\n\t"
-        "strd r6, r7, [r3]\n\t"
-        "add r3, r3, r2\n\t"
-        "strd r8, r9, [r3]\n\t"
-        "add r3, r3, r2\n\t"
-        "str r3, [sp, #8]\n\t"
-        "ldr r2, [r12, #28]\n\t"      /* bias_end */
-        "ldr r3, [sp, #4]\n\t"
-        "cmp r3, r2\n\t"
+        "bne 4b\n\t"
+        "ldr r12, [sp, #4]\n\t"
+        "stm r12!, {r4-r9}\n\t"
+        "str r12, [sp, #4]\n\t"
+        "ldr r12, [sp, #16]\n\t"
+        "cmp r1, r12\n\t"
         "bne 1b\n\t"
-        "add sp, sp, #12\n\t"
+        "add sp, sp, #20\n\t"
         "pop {r4-r11, pc}\n\t");
 }
 #endif
 
-/* The first pass: see above (C form). */
-static void ed_pw_pairs(const uint32_t *col, int32_t groups, const uint32_t *w, const int32_t *bias, int32_t blocks,
-                        int32_t *acc, int32_t stride_words)
+/* The first pass (see above); the C form elsewhere. */
+static void ed_pw_pairs(const uint32_t *col, int32_t groups, const uint32_t *packed, int32_t blocks, int32_t *acc)
 {
 #if ED_NN_ASM
-    const ed_pw_pass_t pass = {col, w, bias, acc, col + 4 * groups, groups & 1, 4 * stride_words, bias + 3 * blocks};
+    const ed_pw_pass_t pass = {packed, col, acc, col + 4 * groups, 0, packed + blocks * (3 + 3 * groups),
+                               (4 - groups % 4) % 4};
     ed_pw_pass1(&pass);
 #else
-    for (int32_t b = 0; b < blocks; b++, bias += 3, acc += 3 * stride_words)
+    for (int32_t b = 0; b < blocks; b++, acc += 6)
     {
-        int32_t s[6] = {bias[0], bias[0], bias[1], bias[1], bias[2], bias[2]};
+        const int32_t b0 = (int32_t)packed[0], b1 = (int32_t)packed[1], b2 = (int32_t)packed[2];
+        int32_t s[6] = {b0, b0, b1, b1, b2, b2};
+        packed += 3;
         const uint32_t *c = col;
-        for (int32_t g = 0; g < groups; g++, c += 4, w += 3)
+        for (int32_t g = 0; g < groups; g++, c += 4, packed += 3)
         {
             for (int32_t o = 0; o < 3; o++)
             {
                 uint32_t w02, w13;
-                ed_pw_widen4(w[o], &w02, &w13);
+                ed_pw_widen4(packed[o], &w02, &w13);
                 s[2 * o] = ed_pw_dot2(c[1], w13, ed_pw_dot2(c[0], w02, s[2 * o]));
                 s[2 * o + 1] = ed_pw_dot2(c[3], w13, ed_pw_dot2(c[2], w02, s[2 * o + 1]));
             }
         }
-        for (int32_t o = 0; o < 3; o++)
+        for (int32_t i = 0; i < 6; i++)
         {
-            acc[o * stride_words] = s[2 * o];
-            acc[o * stride_words + 1] = s[2 * o + 1];
+            acc[i] = s[i];
         }
     }
 #endif
 }
 
-/* The second pass for one channel on the fast path: n sums at acc to outputs at out, out_step
- * apart, clamped to [act_min, act_min + range]. */
-static void ed_pw_requantize_fast(const int32_t *acc, int32_t n, const ed_pw_q_t *q, int8_t *out, int32_t out_step,
-                                  int32_t act_min, int32_t range)
+/* Saturations of the second pass: to int8 (SSAT), to [0, 255] (USAT), and an unsigned byte's
+ * minimum with range (UQSUB8 takes off what is above it). */
+static inline int32_t ed_pw_sat_s8(int32_t v)
+{
+#if ED_NN_ASM
+    return __ssat(v, 8);
+#else
+    return v < -128 ? -128 : (v > 127 ? 127 : v);
+#endif
+}
+
+static inline int32_t ed_pw_sat_range(int32_t v, int32_t range)
+{
+#if ED_NN_ASM
+    const uint32_t u = (uint32_t)__usat(v, 8);
+    return (int32_t)(u - (uint32_t)__uqsub8(u, (uint32_t)range));
+#else
+    return v < 0 ? 0 : (v > range ? range : v);
+#endif
+}
+
+/* The second pass for one channel on the fast path: the sums of n pixels (two words per pair,
+ * pairs `stride` words apart) to outputs at out, out_step apart. full: the activation range is
+ * all of int8 (the constants carry the output offset: SSAT); else the constants carry
+ * offset - act_min, and the value is held to [0, act_max - act_min] and act_min added. */
+static void ed_pw_requantize_fast(const int32_t *acc, int32_t stride, int32_t n, const ed_pw_q_t *q, int8_t *out,
+                                  int32_t out_step, int full, int32_t act_min, int32_t range)
 {
     const int32_t mult2 = q->mult2, round = q->round, shift = q->shift;
-    if (range == 255)
+    const int32_t *end = acc + (n >> 1) * stride;
+    if (full)
     {
-        for (int32_t i = 0; i < n; i++, out += out_step)
+        for (; acc != end; acc += stride, out += 2 * out_step)
         {
-            const int32_t v = ed_pw_q_apply(mult2, round, shift, acc[i]);
-#if ED_NN_ASM
-            *out = (int8_t)(__usat(v, 8) + act_min);
-#else
-            *out = (int8_t)((v < 0 ? 0 : (v > 255 ? 255 : v)) + act_min);
-#endif
+            const int32_t a0 = acc[0], a1 = acc[1];
+            out[0] = (int8_t)ed_pw_sat_s8(ed_pw_q_apply(mult2, round, shift, a0));
+            out[out_step] = (int8_t)ed_pw_sat_s8(ed_pw_q_apply(mult2, round, shift, a1));
+        }
+        if (n & 1)
+        {
+            out[0] = (int8_t)ed_pw_sat_s8(ed_pw_q_apply(mult2, round, shift, acc[0]));
         }
         return;
     }
-    for (int32_t i = 0; i < n; i++, out += out_step)
+    for (; acc != end; acc += stride, out += 2 * out_step)
     {
-        const int32_t v = ed_pw_q_apply(mult2, round, shift, acc[i]);
-        *out = (int8_t)((v < 0 ? 0 : (v > range ? range : v)) + act_min);
+        const int32_t a0 = acc[0], a1 = acc[1];
+        out[0] = (int8_t)(ed_pw_sat_range(ed_pw_q_apply(mult2, round, shift, a0), range) + act_min);
+        out[out_step] = (int8_t)(ed_pw_sat_range(ed_pw_q_apply(mult2, round, shift, a1), range) + act_min);
+    }
+    if (n & 1)
+    {
+        out[0] = (int8_t)(ed_pw_sat_range(ed_pw_q_apply(mult2, round, shift, acc[0]), range) + act_min);
     }
 }
 
 /* Pixels per block: as many as ED_PW_SUMS_BYTES of sums hold, but at least ED_PW_MIN_PIXELS
  * (the second pass's setup per channel shared by that many outputs), an even count, at most
  * the pixels rounded up to even. */
-#define ED_PW_SUMS_BYTES 1024
+#define ED_PW_SUMS_BYTES 2048
 #define ED_PW_MIN_PIXELS 4
 
 static int32_t ed_pw_block_pixels(int32_t pixels, int32_t c3)
@@ -279,8 +302,7 @@ arm_cmsis_nn_status ed_pointwise_conv_s8(const cmsis_nn_context *ctx,
                                          const cmsis_nn_dims *input_dims,
                                          const int8_t *input_data,
                                          const cmsis_nn_dims *filter_dims,
-                                         const uint32_t *packed_weights,
-                                         const int32_t *folded_bias,
+                                         const uint32_t *packed,
                                          const cmsis_nn_dims *output_dims,
                                          int8_t *output_data)
 {
@@ -288,7 +310,7 @@ arm_cmsis_nn_status ed_pointwise_conv_s8(const cmsis_nn_context *ctx,
     const int32_t cin = input_dims->c, cout = output_dims->c;
     if (filter_dims->h != 1 || filter_dims->w != 1 || filter_dims->c != cin || filter_dims->n != cout ||
         output_dims->n != input_dims->n || output_dims->h != input_dims->h || output_dims->w != input_dims->w ||
-        folded_bias == NULL || ctx == NULL || ctx->buf == NULL ||
+        packed == NULL || ctx == NULL || ctx->buf == NULL ||
         ctx->size < ed_pointwise_conv_s8_get_buffer_size(input_dims, filter_dims))
     {
         return ARM_CMSIS_NN_ARG_ERROR;
@@ -297,12 +319,13 @@ arm_cmsis_nn_status ed_pointwise_conv_s8(const cmsis_nn_context *ctx,
     const int32_t pixels = input_dims->n * input_dims->h * input_dims->w;
     const int32_t block = ed_pw_block_pixels(pixels, c3);
     const int32_t act_min = p->activation.min, act_max = p->activation.max;
+    const int full = act_min == -128 && act_max == 127;
     uint32_t *col = (uint32_t *)ctx->buf;
     int32_t *acc = (int32_t *)(col + 4 * groups);
     ed_pw_q_t *rq = (ed_pw_q_t *)(void *)(acc + c3 * block);
     for (int32_t c = 0; c < cout; c++)
     {
-        rq[c] = ed_pw_q_prepare(quant_params->multiplier[c], quant_params->shift[c], p->output_offset - act_min);
+        rq[c] = ed_pw_q_prepare(quant_params->multiplier[c], quant_params->shift[c], p->output_offset - (full ? 0 : act_min));
     }
     for (int32_t first = 0; first < pixels; first += block)
     {
@@ -310,22 +333,36 @@ arm_cmsis_nn_status ed_pointwise_conv_s8(const cmsis_nn_context *ctx,
         const int8_t *x = input_data + first * cin;
         for (int32_t i = 0; i < n; i += 2, x += 2 * cin)
         {
-            ed_pw_widen_pixel(x, cin, col, 0);
-            ed_pw_widen_pixel(i + 1 < n ? x + cin : x, cin, col, 1); /* a lone last pixel twice */
-            ed_pw_pairs(col, groups, packed_weights, folded_bias, blocks, acc + i, block);
+            const int8_t *x1 = i + 1 < n ? x + cin : x; /* a lone last pixel twice */
+            if ((cin & 3) == 0)
+            {
+                uint32_t *dst = col;
+                for (int32_t c = 0; c < cin; c += 4, dst += 4)
+                {
+                    ed_pw_widen4(ed_read_u32(x + c), &dst[0], &dst[1]);
+                    ed_pw_widen4(ed_read_u32(x1 + c), &dst[2], &dst[3]);
+                }
+            }
+            else
+            {
+                ed_pw_widen_pixel(x, cin, col, 0);
+                ed_pw_widen_pixel(x1, cin, col, 1);
+            }
+            ed_pw_pairs(col, groups, packed, blocks, acc + (i / 2) * 2 * c3);
         }
         int8_t *out = output_data + first * cout;
         for (int32_t c = 0; c < cout; c++)
         {
-            const int32_t *sums = acc + c * block;
+            const int32_t *sums = acc + 6 * (c / 3) + 2 * (c % 3); /* pixels 0 and 1 of the channel */
             if (rq[c].shift != 0)
             {
-                ed_pw_requantize_fast(sums, n, &rq[c], out + c, cout, act_min, act_max - act_min);
+                ed_pw_requantize_fast(sums, 2 * c3, n, &rq[c], out + c, cout, full, act_min, act_max - act_min);
                 continue;
             }
             for (int32_t i = 0; i < n; i++)
             {
-                out[i * cout + c] = ed_requantize_to_s8(sums[i], quant_params->multiplier[c], quant_params->shift[c],
+                out[i * cout + c] = ed_requantize_to_s8(sums[(i >> 1) * 2 * c3 + (i & 1)], quant_params->multiplier[c],
+                                                        quant_params->shift[c],
                                                         p->output_offset, act_min, act_max);
             }
         }

@@ -16,22 +16,27 @@ ACCUMULATOR_LIMIT = (1 << 31) - (1 << 27)
 """|accumulator| bound of the kernel: the fast requantization adds a rounding word of up to 2^26
 to a value as large as the accumulator, in int32 (ed_pointwise_conv_s8.c)."""
 
-SUMS_BYTES, MIN_PIXELS = 1024, 4
+SUMS_BYTES, MIN_PIXELS = 2048, 4
 """ED_PW_SUMS_BYTES and ED_PW_MIN_PIXELS of ed_pointwise_conv_s8.c: the int32 sums of one block of
 pixels, and the fewest pixels a block has."""
 
 
-def pack_weights(rows: np.ndarray) -> np.ndarray:
-    """(cout, cin) int8 weight rows as the kernel reads them: cin padded with zeros to a multiple
-    of 4, the channels with zero rows to a multiple of 3; per block of three channels, per group
-    of four input channels, one word per channel (its four int8 weights, the first in the low
-    byte)."""
+def pack_stream(rows: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """(cout, cin) int8 weight rows and cout int32 folded biases as the kernel reads them
+    (ed_pointwise_conv.h): cin padded with zeros to a multiple of 4, the channels with zero rows
+    (and zero biases) to a multiple of 3; per block of three channels its three biases, then per
+    group of four input channels one word per channel (its four int8 weights, the first in the
+    low byte)."""
     cout, cin = rows.shape
     k4, c3 = -(-cin // 4) * 4, -(-cout // 3) * 3
     padded = np.zeros((c3, k4), dtype=np.int8)
     padded[:cout, :cin] = rows
-    blocks = padded.reshape(c3 // 3, 3, k4 // 4, 4).transpose(0, 2, 1, 3)  # (block, group, channel, byte)
-    return np.ascontiguousarray(blocks).view("<u4").reshape(-1).astype(np.uint32)
+    words = padded.reshape(c3 // 3, 3, k4 // 4, 4).transpose(0, 2, 1, 3)  # (block, group, channel, byte)
+    words = np.ascontiguousarray(words).view("<u4").reshape(c3 // 3, -1)
+    biases = np.zeros(c3, dtype=np.int64)
+    biases[:cout] = bias
+    biases = biases.astype(np.int32).view(np.uint32).reshape(c3 // 3, 3)
+    return np.concatenate([biases, words.astype(np.uint32)], axis=1).reshape(-1)
 
 
 def block_pixels(pixels: int, cout: int) -> int:
@@ -107,15 +112,13 @@ class EdPointwiseConvS8(KernelSpec):
         sums, _ = self._sums(call)
         rows = np.asarray(call.weight_rows)
         k4 = -(-rows.shape[1] // 4) * 4
-        weights = CArray("weights_packed", "uint32_t", pack_weights(rows),
-                         f"{weights_comment(call)}, packed: input channels padded to {k4}, blocks of 3 channels "
-                         "(ed_pointwise_conv.h)")
-        padded = np.zeros(-(-len(sums) // 3) * 3, dtype=np.int32)
-        padded[:len(sums)] = folded_bias(call, sums)
-        bias = CArray("bias_folded", "int32_t", padded,
-                      "bias + input_offset * sum of the channel's weights, zero padded to blocks of 3 "
-                      "(ed_pointwise_conv.h)")
-        return weighted_context(call, [weights], bias=bias)
+        packed = CArray("packed", "uint32_t", pack_stream(rows, folded_bias(call, sums)),
+                        f"{weights_comment(call)}; per block of 3 channels its folded biases (bias + "
+                        f"input_offset * sum of the channel's weights) then its weights, input channels padded to "
+                        f"{k4} (ed_pointwise_conv.h)")
+        ctx = weighted_context(call, [packed])
+        ctx.arrays = [a for a in ctx.arrays if a.name != "bias"]  # the biases are in the packed stream
+        return ctx
 
 
 KERNEL = EdPointwiseConvS8()
