@@ -224,7 +224,8 @@ def _pointwise_cases(rng, rounding) -> list[KernelCase]:
               pw("cin-6-tail", (1, 4, 5, 6), 8, offsets=(20, -3)),
               pw("cin-13-odd-pixels", (1, 3, 3, 13), 7),
               pw("slow-shifts", (1, 4, 5, 8), 9, shifts=(-31, 3)),
-              pw("blocks-of-4-pixels", (1, 5, 7, 8), 128, offsets=(128, -128))]
+              pw("blocks-of-8-pixels", (1, 5, 7, 8), 128, offsets=(128, -128)),
+              pw("blocks-of-14-pixels-slow-shifts", (1, 5, 6, 20), 64, shifts=(-20, -15))]
     x = rng.integers(-128, 128, (1, 3, 3, 8), dtype=np.int8)
     w = rng.integers(-127, 128, (6, 1, 1, 8), dtype=np.int8)
     room = ACCUMULATOR_LIMIT - 128 * int(np.abs(w.astype(np.int64)).sum(axis=(1, 2, 3)).max()) - 128 * 127 * 8

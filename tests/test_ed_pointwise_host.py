@@ -44,8 +44,8 @@ SHAPES = [
     ("cin-13-cout-2", (1, 3, 3, 13), 2, (0, 0)),
     ("one-pixel", (1, 1, 1, 16), 5, (7, -7)),
     ("batch-3-odd", (3, 3, 1, 12), 10, (4, 4)),
-    ("blocks-of-pixels-short-last", (1, 9, 11, 8), 128, (128, -128)),  # blocks of 4 pixels, the last of 3
-    ("blocks-of-28-pixels", (1, 7, 9, 16), 16, (-128, 3)),  # 2 blocks of 28, the last of 7
+    ("blocks-of-pixels-short-last", (1, 9, 11, 8), 128, (128, -128)),  # blocks of 8 pixels, the last of 3
+    ("blocks-of-56-pixels", (1, 9, 13, 16), 16, (-128, 3)),  # 3 blocks of 56, the last of 5
 ]
 
 
@@ -76,8 +76,8 @@ def test_pointwise_packing_and_blocks():
     as_bytes = blocks[:, 3:].copy().view(np.int8).reshape(2, 2, 3, 4)  # block, group, channel, byte
     assert list(as_bytes[0, 0, 1]) == [6, 7, 8, 9] and list(as_bytes[0, 1, 1]) == [10, 11, 0, 0]
     assert not as_bytes[1, :, 1:].any() and list(as_bytes[1, 0, 0]) == [18, 19, 20, 21]
-    assert block_pixels(2304, 16) == 28 and block_pixels(36, 128) == 4 and block_pixels(5, 8) == 6
-    assert block_pixels(3, 1024) == 4 and block_pixels(1, 4) == 2
+    assert block_pixels(2304, 16) == 56 and block_pixels(36, 128) == 8 and block_pixels(5, 8) == 6
+    assert block_pixels(3, 1024) == 4 and block_pixels(1, 4) == 2 and block_pixels(144, 64) == 14
 
 
 def test_pointwise_refuses_what_it_cannot_run():

@@ -113,33 +113,30 @@ static inline int32_t ed_pw_dot2(uint32_t a, uint32_t b, int32_t acc)
  * weight word per channel) the 3 x 2 dot products from the biases, stored as six sums at acc
  * (o0p0, o0p1, o1p0, o1p1, o2p0, o2p1), one block after the other. */
 #if ED_NN_ASM
-/* One group of four input channels: the four column words in one LDM, per channel of the block
- * its weight word, two SXTB16, four SMLAD (r4-r9 the sums). 32-bit encodings only, so each copy
- * is ED_PW_GROUP_BYTES long and the loop can be entered at any copy. */
-#define ED_PW_GROUP_BYTES "88"
-#define ED_PW_GROUP                                                                                                    \
-    "ldm.w r0!, {r2, r3, r10, r11}\n\t"                                                                                \
-    "ldr.w r12, [r1], #4\n\t"                                                                                          \
-    "sxtb16 lr, r12\n\t"                                                                                               \
-    "smlad r4, r2, lr, r4\n\t"                                                                                         \
-    "smlad r5, r10, lr, r5\n\t"                                                                                        \
-    "sxtb16 lr, r12, ror #8\n\t"                                                                                       \
-    "ldr.w r12, [r1], #4\n\t"                                                                                          \
-    "smlad r4, r3, lr, r4\n\t"                                                                                         \
+/* One group of four input channels for three channels and two pixels: both pixels' (x0, x2)
+ * words and the three weight words in a row of five loads (pipelined), per channel one SXTB16
+ * and two SMLAD; the (x1, x3) words, per channel SXTB16 (ror 8) and two SMLAD: 27 model cycles
+ * per 24 MACs (r0 column, r1 weights, r4-r9 the sums). 32-bit encodings only, so each copy is
+ * ED_PW_GROUP_BYTES long and the loop can be entered at any copy. */
+#define ED_PW_GROUP_BYTES "100"
+#define ED_PW_HALF(rot)                                                                                                \
+    "sxtb16 lr, r2" rot "\n\t"                                                                                         \
+    "smlad r4, r10, lr, r4\n\t"                                                                                        \
     "smlad r5, r11, lr, r5\n\t"                                                                                        \
-    "sxtb16 lr, r12\n\t"                                                                                               \
-    "smlad r6, r2, lr, r6\n\t"                                                                                         \
-    "smlad r7, r10, lr, r7\n\t"                                                                                        \
-    "sxtb16 lr, r12, ror #8\n\t"                                                                                       \
-    "ldr.w r12, [r1], #4\n\t"                                                                                          \
-    "smlad r6, r3, lr, r6\n\t"                                                                                         \
+    "sxtb16 lr, r3" rot "\n\t"                                                                                         \
+    "smlad r6, r10, lr, r6\n\t"                                                                                        \
     "smlad r7, r11, lr, r7\n\t"                                                                                        \
-    "sxtb16 lr, r12\n\t"                                                                                               \
-    "smlad r8, r2, lr, r8\n\t"                                                                                         \
-    "smlad r9, r10, lr, r9\n\t"                                                                                        \
-    "sxtb16 lr, r12, ror #8\n\t"                                                                                       \
-    "smlad r8, r3, lr, r8\n\t"                                                                                         \
+    "sxtb16 lr, r12" rot "\n\t"                                                                                        \
+    "smlad r8, r10, lr, r8\n\t"                                                                                        \
     "smlad r9, r11, lr, r9\n\t"
+#define ED_PW_GROUP                                                                                                    \
+    "ldr.w r11, [r0, #8]\n\t"                                                                                          \
+    "ldr.w r10, [r0], #16\n\t"                                                                                         \
+    "ldr.w r12, [r1, #8]\n\t"                                                                                          \
+    "ldr.w r3, [r1, #4]\n\t"                                                                                           \
+    "ldr.w r2, [r1], #12\n\t" ED_PW_HALF("")                                                                           \
+    "ldr.w r10, [r0, #-12]\n\t"                                                                                        \
+    "ldr.w r11, [r0, #-4]\n\t" ED_PW_HALF(", ror #8")
 
 /* What ed_pw_pass1 reads (one LDM), then keeps in its frame in this order from sp. */
 typedef struct
@@ -282,11 +279,92 @@ static void ed_pw_requantize_fast(const int32_t *acc, int32_t stride, int32_t n,
     }
 }
 
+#if ED_NN_ASM
+/* The second pass over every channel on the fast path when the activation range is all of int8
+ * (the channels off it are left to the C loop): what ed_pw_pass2 reads (one LDM). */
+typedef struct
+{
+    const int32_t *acc;    /* channel 0's sums of pixels 0 and 1 (a channel's are two words after the last's) */
+    int8_t *out;           /* channel 0's output of pixel 0 */
+    int32_t channels;
+    const ed_pw_q_t *rq;
+    int32_t span;          /* bytes of sums of the block's whole pairs: pairs * stride */
+    int32_t stride;        /* bytes from one pair's sums to the next's */
+    int32_t out_step;      /* cout: bytes from one pixel's outputs to the next's */
+    int32_t lone;          /* 1: a last pixel without a pair */
+} ed_pw_out_t;
+
+_Static_assert(sizeof(ed_pw_out_t) == 32 && sizeof(ed_pw_q_t) == 12, "ed_pw_pass2 loads them with LDM");
+
+/* One sum (register a, overwritten) requantized into register d as ed_pw_q_apply, SSAT to int8;
+ * the channel's constants in r4 (mult2), r5 (round), r6 (shift). */
+#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
+#define ED_PW_RQ(d, a)                                                                                                 \
+    "smmla " d ", " a ", r4, r5\n\t"                                                                                   \
+    "add " d ", " d ", " a "\n\t"                                                                                      \
+    "asr " d ", " d ", r6\n\t"                                                                                         \
+    "ssat " d ", #8, " d "\n\t"
+#else
+#define ED_PW_RQ(d, a)                                                                                                 \
+    "smmlar " d ", " a ", r4, r5\n\t"                                                                                  \
+    "add " a ", " a ", " a ", asr #31\n\t"                                                                             \
+    "add " d ", " d ", " a "\n\t"                                                                                      \
+    "asr " d ", " d ", r6\n\t"                                                                                         \
+    "ssat " d ", #8, " d "\n\t"
+#endif
+
+/* Naked: the body is basic asm only. Per channel: its constants (LDM), then per pair of pixels
+ * the two sums (LDRD), two requantizations, two bytes stored; a lone last pixel; the frame:
+ * [sp] the channel's sums, +4 its outputs, +8 channels left, +16 span, +20 lone. */
+__attribute__((naked, noinline)) static void ed_pw_pass2(__attribute__((unused)) const ed_pw_out_t *o)
+{
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "ldm r0, {r0-r3, r9-r11, lr}\n\t" /* acc, out, channels, rq, span, stride, out_step, lone */
+        "mov r12, r3\n\t"
+        "push {r0-r3, r9, lr}\n\t"
+        "1:\n\t"
+        "ldm r12!, {r4-r6}\n\t"
+        "cbz r6, 4f\n\t"                  /* off the fast path: the C loop's */
+        "ldr r7, [sp]\n\t"
+        "ldr r8, [sp, #4]\n\t"
+        "ldr r9, [sp, #16]\n\t"
+        "adds r9, r9, r7\n\t"             /* the end of the pairs */
+        "cmp r7, r9\n\t"
+        "beq 3f\n\t"
+        "2:\n\t"
+        "ldrd r0, r1, [r7]\n\t"
+        "add r7, r7, r10\n\t"
+        ED_PW_RQ("r2", "r0")
+        "strb r2, [r8]\n\t"
+        ED_PW_RQ("r3", "r1")
+        "strb r3, [r8, r11]\n\t"
+        "add r8, r8, r11, lsl #1\n\t"
+        "cmp r7, r9\n\t"
+        "bne 2b\n\t"
+        "3:\n\t"
+        "ldr r0, [sp, #20]\n\t"
+        "cbz r0, 4f\n\t"
+        "ldr r0, [r7]\n\t"
+        ED_PW_RQ("r2", "r0")
+        "strb r2, [r8]\n\t"
+        "4:\n\t"
+        "ldm sp, {r0-r2}\n\t"
+        "adds r0, r0, #8\n\t"
+        "adds r1, r1, #1\n\t"
+        "subs r2, r2, #1\n\t"
+        "stm sp, {r0-r2}\n\t"
+        "bne 1b\n\t"
+        "add sp, sp, #24\n\t"
+        "pop {r4-r11, pc}\n\t");
+}
+#endif
+
 /* Pixels per block: as many as ED_PW_SUMS_BYTES of sums hold, but at least ED_PW_MIN_PIXELS
  * (the second pass's setup per channel shared by that many outputs), an even count, at most
  * the pixels rounded up to even. */
-#define ED_PW_SUMS_BYTES 2048
-#define ED_PW_MIN_PIXELS 4
+#define ED_PW_SUMS_BYTES 4096
+#define ED_PW_MIN_PIXELS 8
 
 static int32_t ed_pw_block_pixels(int32_t pixels, int32_t c3)
 {
@@ -351,11 +429,24 @@ arm_cmsis_nn_status ed_pointwise_conv_s8(const cmsis_nn_context *ctx,
             ed_pw_pairs(col, groups, packed, blocks, acc + (i / 2) * 2 * c3);
         }
         int8_t *out = output_data + first * cout;
+#if ED_NN_ASM
+        if (full)
+        {
+            const ed_pw_out_t o = {acc, out, cout, rq, (n >> 1) * 8 * c3, 8 * c3, cout, n & 1};
+            ed_pw_pass2(&o);
+        }
+#endif
         for (int32_t c = 0; c < cout; c++)
         {
             const int32_t *sums = acc + 6 * (c / 3) + 2 * (c % 3); /* pixels 0 and 1 of the channel */
             if (rq[c].shift != 0)
             {
+#if ED_NN_ASM
+                if (full)
+                {
+                    continue; /* ed_pw_pass2's */
+                }
+#endif
                 ed_pw_requantize_fast(sums, 2 * c3, n, &rq[c], out + c, cout, full, act_min, act_max - act_min);
                 continue;
             }

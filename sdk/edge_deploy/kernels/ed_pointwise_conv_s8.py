@@ -16,7 +16,7 @@ ACCUMULATOR_LIMIT = (1 << 31) - (1 << 27)
 """|accumulator| bound of the kernel: the fast requantization adds a rounding word of up to 2^26
 to a value as large as the accumulator, in int32 (ed_pointwise_conv_s8.c)."""
 
-SUMS_BYTES, MIN_PIXELS = 2048, 4
+SUMS_BYTES, MIN_PIXELS = 4096, 8
 """ED_PW_SUMS_BYTES and ED_PW_MIN_PIXELS of ed_pointwise_conv_s8.c: the int32 sums of one block of
 pixels, and the fewest pixels a block has."""
 
