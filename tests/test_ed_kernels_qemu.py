@@ -205,45 +205,11 @@ def _convolve_entries(rng, rounding) -> list[KernelCase]:
     return cases
 
 
-def _pointwise_cases(rng, rounding) -> list[KernelCase]:
-    """ed_pointwise_conv_s8 (1x1, stride 1): its first pass's loop of four groups entered at every
-    point (1 to 6 groups, a second turn) with 3, 4 and 5 output channels, odd pixel counts (a lone
-    last pixel), input depths not a multiple of 4, blocks of pixels with a short last one, the
-    clamp, shifts off the fast path beside channels on it, accumulators at the kernel's bound."""
-    def pw(name, in_shape, cout, **options):
-        return _conv(rng, f"pw2-{name}", in_shape, cout, (1, 1), kernel="ed_pointwise_conv_s8", rounding=rounding,
-                     **options)
-
-    cases = [pw(f"{groups}-groups-{cout}-channels", (1, 3, 3, 4 * groups), cout, offsets=offsets, act=act,
-                shifts=(-18, -1))
-             for groups in range(1, 7)
-             for cout, offsets, act in ((3, (128, 127), (127 - 90, 127)), (4, (-127, -128), (-128, 127)),
-                                        (5, (0, 127), (-128, -128 + 70)))]
-    cases += [pw("vww-8-to-16", (1, 6, 7, 8), 16, offsets=(128, -128)),
-              pw("kws-64-to-64", (1, 5, 5, 64), 64, offsets=(-127, 127)),
-              pw("cin-6-tail", (1, 4, 5, 6), 8, offsets=(20, -3)),
-              pw("cin-13-odd-pixels", (1, 3, 3, 13), 7),
-              pw("slow-shifts", (1, 4, 5, 8), 9, shifts=(-31, 3)),
-              pw("blocks-of-8-pixels", (1, 5, 7, 8), 128, offsets=(128, -128)),
-              pw("blocks-of-14-pixels-slow-shifts", (1, 5, 6, 20), 64, shifts=(-20, -15))]
-    x = rng.integers(-128, 128, (1, 3, 3, 8), dtype=np.int8)
-    w = rng.integers(-127, 128, (6, 1, 1, 8), dtype=np.int8)
-    room = ACCUMULATOR_LIMIT - 128 * int(np.abs(w.astype(np.int64)).sum(axis=(1, 2, 3)).max()) - 128 * 127 * 8
-    params = dict(input_offset=128, output_offset=-3, out_mult=np.array([1 << 30, (1 << 31) - 1] * 3, np.int32),
-                  out_shift=np.array([-1, -1, -18, -18, -2, -9], np.int32), stride=(1, 1), padding=(0, 0, 0, 0),
-                  dilation=(1, 1), act_min=-128, act_max=127)
-    cases.append(kernel_case("pw2-accumulators-at-the-bound", "ed_pointwise_conv_s8", "conv2d", [x], params,
-                             weights=w, bias=np.array([room, -room, room, -room, 7, -7], np.int32),
-                             attrs={"activation": "none"}, rounding=rounding))
-    return cases
-
-
 @pytest.mark.parametrize("rounding", ["double", "single"])
 def test_convolve_block_loop_entries_on_cortex_m4(qemu_arm, tmp_path, rounding):
-    """Both roundings of the Thumb-2 block loops of ed_convolve_s8 and ed_pointwise_conv_s8 (and the
-    portable C beside them) on every computed entry, against the reference in the same rounding."""
-    rng = np.random.default_rng(1315)
-    cases = _convolve_entries(rng, rounding) + _pointwise_cases(rng, rounding)
+    """Both roundings of the Thumb-2 block loop (and the portable C beside it) on every computed
+    entry, against the reference in the same rounding."""
+    cases = _convolve_entries(np.random.default_rng(1315), rounding)
     for path in ("dsp", "portable"):
         run = run_qemu(build_qemu(cases, tmp_path / path, path=path, rounding=rounding), cases)
         for case, output, status in zip(cases, run.outputs, run.statuses):

@@ -109,15 +109,6 @@ def fc_rows(call: LayerCall) -> int:
     return int(np.prod(call.input.shape)) // int(call.weights.shape[1])
 
 
-def fast_requant_channels(call: LayerCall) -> np.ndarray:
-    """Per output channel, True where the conv kernels' fast requantization holds (ed_conv_q_t,
-    ed_pw_q_t: a Q31 multiplier in [2^30, 2^31) and a right shift of 1 to 18)."""
-    channels = int(call.output.shape[-1])
-    mult = _per_channel(call.params["out_mult"], channels).astype(np.int64)
-    shift = _per_channel(call.params["out_shift"], channels).astype(np.int64)
-    return (mult >= (1 << 30)) & (-shift >= 1) & (-shift <= 18)
-
-
 def zero_weight_offset(call: LayerCall) -> str | None:
     """Why a kernel that drops zero weights cannot run the layer: a nonzero weight zero point."""
     if int(np.abs(call.weights.quant.zero_point).max()) != 0:

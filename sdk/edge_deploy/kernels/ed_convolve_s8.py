@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from edge_deploy.kernels._layers import CONV_1D, CONV_2D, conv2d
-from edge_deploy.kernels._weighted import (conv_positions, fast_requant_channels, folded_bias, raw_accumulators_fit,
-                                           weighted_context, weights_comment)
+from edge_deploy.kernels._weighted import (conv_positions, folded_bias, raw_accumulators_fit, weighted_context,
+                                           weights_comment)
 from edge_deploy.kernels.base import CArray, KernelContext, KernelSpec, LayerCall
 
 
@@ -68,14 +68,6 @@ class EdConvolveS8(KernelSpec):
         sums, abs_sums = self._sums(call)
         if not raw_accumulators_fit(folded_bias(call, sums), abs_sums, limit=ACCUMULATOR_LIMIT):
             return "an accumulator (the bias with the input offset folded in) could reach 2^31 - 2^27"
-        return None
-
-    def worthwhile(self, call: LayerCall) -> str | None:
-        # ed_convolve_s8.c runs its Thumb-2 loop only when every channel takes the fast
-        # requantization; one channel off it sends the whole layer to the portable C loop, which
-        # the cost model (calibrated on the Thumb-2 loop) does not price.
-        if not fast_requant_channels(call).all():
-            return "a channel's requantization is off the fast path: the whole layer would take the C loop"
         return None
 
     def scratch_bytes(self, call: LayerCall) -> int:
