@@ -138,86 +138,130 @@ static inline int32_t ed_pw_dot2(uint32_t a, uint32_t b, int32_t acc)
     "ldr.w r10, [r0, #-12]\n\t"                                                                                        \
     "ldr.w r11, [r0, #-4]\n\t" ED_PW_HALF(", ror #8")
 
-/* What ed_pw_pass1 reads (one LDM), then keeps in its frame in this order from sp. */
+/* What ed_pw_pass1 reads. */
 typedef struct
 {
-    const uint32_t *packed;     /* the packed stream (kept in r1) */
-    const uint32_t *col;        /* [sp] */
-    int32_t *acc;               /* [sp, #4], advanced block by block */
-    const uint32_t *col_end;    /* [sp, #8], col + 4 * groups */
-    uintptr_t entry;            /* [sp, #12], set by ed_pw_pass1 from skip */
-    const uint32_t *packed_end; /* [sp, #16] */
+    const uint32_t *packed;     /* the packed stream, from its start for every pair */
+    const uint32_t *col;
+    int32_t *acc;               /* advanced block by block */
+    const uint32_t *col_end;    /* col + 4 * groups */
+    uintptr_t entry;            /* set by ed_pw_pass1 from skip */
+    const uint32_t *packed_end;
     int32_t skip;               /* (4 - groups % 4) % 4: the copies the first turn of the loop of four skips */
+    const int8_t *x;            /* pixel 0 of the first pair (cin a multiple of 4), or NULL: col is ready */
+    int32_t cin;
+    int32_t pairs;
 } ed_pw_pass_t;
 
-_Static_assert(sizeof(ed_pw_pass_t) == 28, "ed_pw_pass1 loads ed_pw_pass_t with one LDM");
+_Static_assert(sizeof(ed_pw_pass_t) == 40, "ed_pw_pass1 reads ed_pw_pass_t by its offsets");
 
-/* Naked: the body is basic asm only. Per block: the biases (LDM, each twice), a computed entry
- * into the loop of four groups (its first turn takes groups % 4, or four), one end test per
- * turn, the six sums stored with one STM. */
+/* Naked: the body is basic asm only. The frame from sp: packed, col, acc, col_end, entry,
+ * packed_end, x, cin, pairs left. Per pair: both pixels widened into the column a word of each
+ * at a time (unless x is NULL), then per block: the biases (LDM, each twice), a computed entry
+ * into the loop of four groups (its first turn takes groups % 4, or four), one end test per turn,
+ * the six sums stored with one STM. */
 __attribute__((naked, noinline)) static void ed_pw_pass1(__attribute__((unused)) const ed_pw_pass_t *pass)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
+        "add r12, r0, #28\n\t"
+        "ldm r12, {r8-r10}\n\t"       /* x, cin, pairs */
         "ldm r0, {r1-r7}\n\t"         /* packed, col, acc, col_end, entry, packed_end, skip */
         "adr.w r5, 4f\n\t"
         "movs r0, #" ED_PW_GROUP_BYTES "\n\t"
         "mla r5, r7, r0, r5\n\t"
         "orr r5, r5, #1\n\t"          /* the entry, a Thumb address */
-        "push {r2-r6}\n\t"
-        "1:\n\t"
+        "push {r1-r6, r8-r10}\n\t"
+        "0:\n\t"                      /* one pair of pixels */
+        "ldr r0, [sp, #24]\n\t"
+        "cbz r0, 6f\n\t"
+        "ldr r3, [sp, #28]\n\t"
+        "ldr r12, [sp, #4]\n\t"
+        "add r11, r0, r3\n\t"
+        "7:\n\t"
+        "ldr r6, [r0, r3]\n\t"
+        "ldr r4, [r0], #4\n\t"
+        "sxtb16 r2, r4\n\t"
+        "sxtb16 r4, r4, ror #8\n\t"
+        "sxtb16 r5, r6\n\t"
+        "sxtb16 r6, r6, ror #8\n\t"
+        "stm r12!, {r2, r4, r5, r6}\n\t"
+        "cmp r0, r11\n\t"
+        "bne 7b\n\t"
+        "add r0, r0, r3\n\t"
+        "str r0, [sp, #24]\n\t"
+        "6:\n\t"
+        "ldr r1, [sp]\n\t"
+        "1:\n\t"                      /* one block of three channels */
         "ldm r1!, {r4, r6, r8}\n\t"
         "mov r5, r4\n\t"
         "mov r7, r6\n\t"
         "mov r9, r8\n\t"
-        "ldr r0, [sp]\n\t"
-        "ldr r12, [sp, #12]\n\t"
+        "ldr r0, [sp, #4]\n\t"
+        "ldr r12, [sp, #16]\n\t"
         "bx r12\n\t"
         "4:\n\t" ED_PW_GROUP ED_PW_GROUP ED_PW_GROUP "5:\n\t"
         ".if (5b - 4b) != 3 * " ED_PW_GROUP_BYTES "\n\t"
         ".error \"ED_PW_GROUP is not " ED_PW_GROUP_BYTES " bytes: the computed entry would miss\"\n\t"
         ".endif\n\t" ED_PW_GROUP
-        "ldr r12, [sp, #8]\n\t"
+        "ldr r12, [sp, #12]\n\t"
         "cmp r0, r12\n\t"
         "bne 4b\n\t"
-        "ldr r12, [sp, #4]\n\t"
+        "ldr r12, [sp, #8]\n\t"
         "stm r12!, {r4-r9}\n\t"
-        "str r12, [sp, #4]\n\t"
-        "ldr r12, [sp, #16]\n\t"
+        "str r12, [sp, #8]\n\t"
+        "ldr r12, [sp, #20]\n\t"
         "cmp r1, r12\n\t"
         "bne 1b\n\t"
-        "add sp, sp, #20\n\t"
+        "ldr r2, [sp, #32]\n\t"
+        "subs r2, r2, #1\n\t"
+        "str r2, [sp, #32]\n\t"
+        "bne 0b\n\t"
+        "add sp, sp, #36\n\t"
         "pop {r4-r11, pc}\n\t");
 }
 #endif
 
-/* The first pass (see above); the C form elsewhere. */
-static void ed_pw_pairs(const uint32_t *col, int32_t groups, const uint32_t *packed, int32_t blocks, int32_t *acc)
+/* The first pass over `pairs` pairs of pixels from x (cin a multiple of 4: each pair widened
+ * into col first), or over the one pair already in col (x NULL); the sums of pair j at
+ * acc + j * 6 * blocks. */
+static void ed_pw_pairs(uint32_t *col, int32_t groups, const uint32_t *packed, int32_t blocks, int32_t *acc,
+                        const int8_t *x, int32_t cin, int32_t pairs)
 {
 #if ED_NN_ASM
     const ed_pw_pass_t pass = {packed, col, acc, col + 4 * groups, 0, packed + blocks * (3 + 3 * groups),
-                               (4 - groups % 4) % 4};
+                               (4 - groups % 4) % 4, x, cin, pairs};
     ed_pw_pass1(&pass);
 #else
-    for (int32_t b = 0; b < blocks; b++, acc += 6)
+    for (int32_t j = 0; j < pairs; j++)
     {
-        const int32_t b0 = (int32_t)packed[0], b1 = (int32_t)packed[1], b2 = (int32_t)packed[2];
-        int32_t s[6] = {b0, b0, b1, b1, b2, b2};
-        packed += 3;
-        const uint32_t *c = col;
-        for (int32_t g = 0; g < groups; g++, c += 4, packed += 3)
+        if (x != NULL)
         {
-            for (int32_t o = 0; o < 3; o++)
-            {
-                uint32_t w02, w13;
-                ed_pw_widen4(packed[o], &w02, &w13);
-                s[2 * o] = ed_pw_dot2(c[1], w13, ed_pw_dot2(c[0], w02, s[2 * o]));
-                s[2 * o + 1] = ed_pw_dot2(c[3], w13, ed_pw_dot2(c[2], w02, s[2 * o + 1]));
-            }
+            ed_pw_widen_pixel(x, cin, col, 0);
+            ed_pw_widen_pixel(x + cin, cin, col, 1);
+            x += 2 * cin;
         }
-        for (int32_t i = 0; i < 6; i++)
+        const uint32_t *w = packed;
+        for (int32_t b = 0; b < blocks; b++, acc += 6)
         {
-            acc[i] = s[i];
+            const int32_t b0 = (int32_t)w[0], b1 = (int32_t)w[1], b2 = (int32_t)w[2];
+            int32_t s[6] = {b0, b0, b1, b1, b2, b2};
+            w += 3;
+            const uint32_t *c = col;
+            for (int32_t g = 0; g < groups; g++, c += 4, w += 3)
+            {
+                for (int32_t o = 0; o < 3; o++)
+                {
+                    uint32_t w02, w13;
+                    ed_pw_widen4(w[o], &w02, &w13);
+                    s[2 * o] = ed_pw_dot2(c[1], w13, ed_pw_dot2(c[0], w02, s[2 * o]));
+                    s[2 * o + 1] = ed_pw_dot2(c[3], w13, ed_pw_dot2(c[2], w02, s[2 * o + 1]));
+                }
+            }
+            for (int32_t i = 0; i < 6; i++)
+            {
+                acc[i] = s[i];
+            }
         }
     }
 #endif
@@ -292,9 +336,10 @@ typedef struct
     int32_t stride;        /* bytes from one pair's sums to the next's */
     int32_t out_step;      /* cout: bytes from one pixel's outputs to the next's */
     int32_t lone;          /* 1: a last pixel without a pair */
+    int32_t odd;           /* 1: an odd number of pairs (the first taken alone) */
 } ed_pw_out_t;
 
-_Static_assert(sizeof(ed_pw_out_t) == 32 && sizeof(ed_pw_q_t) == 12, "ed_pw_pass2 loads them with LDM");
+_Static_assert(sizeof(ed_pw_out_t) == 36 && sizeof(ed_pw_q_t) == 12, "ed_pw_pass2 loads them with LDM");
 
 /* One sum (register a, overwritten) requantized into register d as ed_pw_q_apply, SSAT to int8;
  * the channel's constants in r4 (mult2), r5 (round), r6 (shift). */
@@ -313,40 +358,48 @@ _Static_assert(sizeof(ed_pw_out_t) == 32 && sizeof(ed_pw_q_t) == 12, "ed_pw_pass
     "ssat " d ", #8, " d "\n\t"
 #endif
 
-/* Naked: the body is basic asm only. Per channel: its constants (LDM), then per pair of pixels
- * the two sums (LDRD), two requantizations, two bytes stored; a lone last pixel; the frame:
- * [sp] the channel's sums, +4 its outputs, +8 channels left, +16 span, +20 lone. */
+/* Two sums of one pair of pixels: LDRD, two requantizations, two bytes stored. */
+#define ED_PW_PAIR                                                                                                     \
+    "ldrd r0, r1, [r7]\n\t"                                                                                            \
+    "add r7, r7, r10\n\t" ED_PW_RQ("r2", "r0")                                                                         \
+    "strb r2, [r8]\n\t" ED_PW_RQ("r3", "r1")                                                                           \
+    "strb r3, [r8, r11]\n\t"                                                                                           \
+    "add r8, r8, r11, lsl #1\n\t"
+
+/* Naked: the body is basic asm only. Per channel: its constants (LDM), then the pairs of pixels
+ * two per turn (an odd one first), a lone last pixel; the frame: [sp] the channel's sums, +4 its
+ * outputs, +8 channels left, +16 span, +20 lone, +24 odd. */
 __attribute__((naked, noinline)) static void ed_pw_pass2(__attribute__((unused)) const ed_pw_out_t *o)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
+        "ldr r4, [r0, #32]\n\t"           /* odd */
         "ldm r0, {r0-r3, r9-r11, lr}\n\t" /* acc, out, channels, rq, span, stride, out_step, lone */
         "mov r12, r3\n\t"
-        "push {r0-r3, r9, lr}\n\t"
+        "push {r0-r4, r9, lr}\n\t"        /* in register order: odd (r4) at +16, moved to +24 */
+        "str r9, [sp, #16]\n\t"
+        "str lr, [sp, #20]\n\t"
+        "str r4, [sp, #24]\n\t"
         "1:\n\t"
         "ldm r12!, {r4-r6}\n\t"
-        "cbz r6, 4f\n\t"                  /* off the fast path: the C loop's */
+        "cmp r6, #0\n\t"
+        "beq 4f\n\t"                      /* off the fast path: the C loop's */
         "ldr r7, [sp]\n\t"
         "ldr r8, [sp, #4]\n\t"
         "ldr r9, [sp, #16]\n\t"
         "adds r9, r9, r7\n\t"             /* the end of the pairs */
+        "ldr r0, [sp, #24]\n\t"
+        "cbz r0, 2f\n\t" ED_PW_PAIR
+        "2:\n\t"
         "cmp r7, r9\n\t"
         "beq 3f\n\t"
-        "2:\n\t"
-        "ldrd r0, r1, [r7]\n\t"
-        "add r7, r7, r10\n\t"
-        ED_PW_RQ("r2", "r0")
-        "strb r2, [r8]\n\t"
-        ED_PW_RQ("r3", "r1")
-        "strb r3, [r8, r11]\n\t"
-        "add r8, r8, r11, lsl #1\n\t"
+        "5:\n\t" ED_PW_PAIR ED_PW_PAIR
         "cmp r7, r9\n\t"
-        "bne 2b\n\t"
+        "bne 5b\n\t"
         "3:\n\t"
         "ldr r0, [sp, #20]\n\t"
         "cbz r0, 4f\n\t"
-        "ldr r0, [r7]\n\t"
-        ED_PW_RQ("r2", "r0")
+        "ldr r0, [r7]\n\t" ED_PW_RQ("r2", "r0")
         "strb r2, [r8]\n\t"
         "4:\n\t"
         "ldm sp, {r0-r2}\n\t"
@@ -355,7 +408,7 @@ __attribute__((naked, noinline)) static void ed_pw_pass2(__attribute__((unused))
         "subs r2, r2, #1\n\t"
         "stm sp, {r0-r2}\n\t"
         "bne 1b\n\t"
-        "add sp, sp, #24\n\t"
+        "add sp, sp, #28\n\t"
         "pop {r4-r11, pc}\n\t");
 }
 #endif
@@ -409,30 +462,34 @@ arm_cmsis_nn_status ed_pointwise_conv_s8(const cmsis_nn_context *ctx,
     {
         const int32_t n = ed_min_i32(block, pixels - first);
         const int8_t *x = input_data + first * cin;
-        for (int32_t i = 0; i < n; i += 2, x += 2 * cin)
+        const int32_t pairs = n >> 1;
+        if ((cin & 3) == 0)
         {
-            const int8_t *x1 = i + 1 < n ? x + cin : x; /* a lone last pixel twice */
-            if ((cin & 3) == 0)
+            if (pairs > 0)
             {
-                uint32_t *dst = col;
-                for (int32_t c = 0; c < cin; c += 4, dst += 4)
-                {
-                    ed_pw_widen4(ed_read_u32(x + c), &dst[0], &dst[1]);
-                    ed_pw_widen4(ed_read_u32(x1 + c), &dst[2], &dst[3]);
-                }
+                ed_pw_pairs(col, groups, packed, blocks, acc, x, cin, pairs);
             }
-            else
+        }
+        else
+        {
+            for (int32_t j = 0; j < pairs; j++)
             {
-                ed_pw_widen_pixel(x, cin, col, 0);
-                ed_pw_widen_pixel(x1, cin, col, 1);
+                ed_pw_widen_pixel(x + 2 * j * cin, cin, col, 0);
+                ed_pw_widen_pixel(x + (2 * j + 1) * cin, cin, col, 1);
+                ed_pw_pairs(col, groups, packed, blocks, acc + j * 2 * c3, NULL, cin, 1);
             }
-            ed_pw_pairs(col, groups, packed, blocks, acc + (i / 2) * 2 * c3);
+        }
+        if (n & 1) /* a lone last pixel, twice */
+        {
+            ed_pw_widen_pixel(x + (n - 1) * cin, cin, col, 0);
+            ed_pw_widen_pixel(x + (n - 1) * cin, cin, col, 1);
+            ed_pw_pairs(col, groups, packed, blocks, acc + pairs * 2 * c3, NULL, cin, 1);
         }
         int8_t *out = output_data + first * cout;
 #if ED_NN_ASM
         if (full)
         {
-            const ed_pw_out_t o = {acc, out, cout, rq, (n >> 1) * 8 * c3, 8 * c3, cout, n & 1};
+            const ed_pw_out_t o = {acc, out, cout, rq, (n >> 1) * 8 * c3, 8 * c3, cout, n & 1, (n >> 1) & 1};
             ed_pw_pass2(&o);
         }
 #endif
