@@ -13,15 +13,15 @@
  *   1. per pair of pixels of the block, both pixels widened to int16 into a column (in the order
  *      SXTB16 unpacks a word of four weights: (x0, x2), (x1, x3) per group of four input
  *      channels), then every block of three output channels: six sums from the block's folded
- *      biases, per group one weight word per channel, two SXTB16 each, twelve SMLAD (Thumb-2
- *      on the M4, the loop of four groups entered where the group count needs), the six sums
- *      stored with one STM;
+ *      biases, per group one weight word per channel, two SXTB16 each, twelve SMLAD (27 model
+ *      cycles per 24 MACs), the six sums stored with one STM; on the M4 one Thumb-2 call takes
+ *      all the block's pairs (the loop of four groups entered where the group count needs);
  *   2. per output channel, its requantization prepared once per call (a multiply-high, a
  *      rounding word, a shift: ed_pw_q_t in ed_pointwise_conv_s8.c) and applied to the channel's
- *      sums over the whole block with nothing else to load (SSAT when the activation range is
- *      all of int8), so the cost per output that dominates at low input depth (8, 16
- *      channels) is a few instructions; a channel off that fast path takes TFLite's
- *      arithmetic, channel by channel, not the whole layer.
+ *      sums over the whole block with nothing else to load (Thumb-2 with SSAT, two pairs of
+ *      pixels per turn, when the activation range is all of int8), so the cost per output that
+ *      dominates at low input depth (8, 16 channels) is a few instructions; a channel off that
+ *      fast path takes TFLite's arithmetic, channel by channel, not the whole layer.
  * The input offset is folded into the bias:
  *
  *     acc[o] = bias[o] + sum_c (x_c + input_offset) * w_c[o] = folded_bias[o] + sum_c x_c * w_c[o]
