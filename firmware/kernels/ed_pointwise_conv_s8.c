@@ -297,6 +297,9 @@ static void ed_pw_requantize_fast(const int32_t *acc, int32_t stride, int32_t n,
 {
     const int32_t mult2 = q->mult2, round = q->round, shift = q->shift;
     const int32_t *end = acc + (n >> 1) * stride;
+#if ED_NN_ASM
+    (void)full; /* the whole int8 range is ed_pw_pass2's on the M4 */
+#else
     if (full)
     {
         for (; acc != end; acc += stride, out += 2 * out_step)
@@ -311,6 +314,7 @@ static void ed_pw_requantize_fast(const int32_t *acc, int32_t stride, int32_t n,
         }
         return;
     }
+#endif
     for (; acc != end; acc += stride, out += 2 * out_step)
     {
         const int32_t a0 = acc[0], a1 = acc[1];
@@ -427,7 +431,9 @@ static int32_t ed_pw_block_pixels(int32_t pixels, int32_t c3)
     return block < even ? block : even;
 }
 
-arm_cmsis_nn_status ed_pointwise_conv_s8(const cmsis_nn_context *ctx,
+/* The driver runs once per block of pixels (the loops are the passes'): compiled for size, so the
+ * kernel's code stays small beside ed_convolve_s8's in one firmware. */
+__attribute__((optimize("Os"))) arm_cmsis_nn_status ed_pointwise_conv_s8(const cmsis_nn_context *ctx,
                                          const cmsis_nn_conv_params *conv_params,
                                          const cmsis_nn_per_channel_quant_params *quant_params,
                                          const cmsis_nn_dims *input_dims,
