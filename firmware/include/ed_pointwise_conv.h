@@ -15,7 +15,7 @@
  *      channels), then every block of three output channels: six sums from the block's folded
  *      biases, per group one weight word per channel, two SXTB16 each, twelve SMLAD (27 model
  *      cycles per 24 MACs), the six sums stored with one STM; on the M4 one Thumb-2 call takes
- *      all the block's pairs (the loop of four groups entered where the group count needs);
+ *      all the block's pairs (the loop of two groups entered where the group count needs);
  *   2. per output channel, its requantization prepared once per call (a multiply-high, a
  *      rounding word, a shift: ed_pw_q_t in ed_pointwise_conv_s8.c) and applied to the channel's
  *      sums over the whole block with nothing else to load (Thumb-2 with SSAT, two pairs of

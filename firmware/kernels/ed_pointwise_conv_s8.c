@@ -77,7 +77,8 @@ static inline void ed_pw_widen4(uint32_t v, uint32_t *x02, uint32_t *x13)
 /* The pixel at x (cin int8) widened into column `which` (0 or 1) of col: per group of four input
  * channels the words (x0, x2), (x1, x3) at 4g + 2 * which; a last group of one to three
  * channels zero padded (its weights are zero). */
-static void ed_pw_widen_pixel(const int8_t *x, int32_t cin, uint32_t *col, int32_t which)
+__attribute__((optimize("Os"))) static void ed_pw_widen_pixel(const int8_t *x, int32_t cin, uint32_t *col,
+                                                                 int32_t which)
 {
     uint32_t *dst = col + 2 * which;
     int32_t c = 0;
@@ -147,7 +148,7 @@ typedef struct
     const uint32_t *col_end;    /* col + 4 * groups */
     uintptr_t entry;            /* set by ed_pw_pass1 from skip */
     const uint32_t *packed_end;
-    int32_t skip;               /* (4 - groups % 4) % 4: the copies the first turn of the loop of four skips */
+    int32_t skip;               /* groups % 2: the copy the first turn of the loop of two skips */
     const int8_t *x;            /* pixel 0 of the first pair (cin a multiple of 4), or NULL: col is ready */
     int32_t cin;
     int32_t pairs;
@@ -158,7 +159,8 @@ _Static_assert(sizeof(ed_pw_pass_t) == 40, "ed_pw_pass1 reads ed_pw_pass_t by it
 /* Naked: the body is basic asm only. The frame from sp: packed, col, acc, col_end, entry,
  * packed_end, x, cin, pairs left. Per pair: both pixels widened into the column a word of each
  * at a time (unless x is NULL), then per block: the biases (LDM, each twice), a computed entry
- * into the loop of four groups (its first turn takes groups % 4, or four), one end test per turn,
+ * into the loop of two groups (its first turn takes one when the count is odd), one end test per
+ * turn (two copies of the group, not four: the code stays small beside ed_convolve_s8's),
  * the six sums stored with one STM. */
 __attribute__((naked, noinline)) static void ed_pw_pass1(__attribute__((unused)) const ed_pw_pass_t *pass)
 {
@@ -200,8 +202,8 @@ __attribute__((naked, noinline)) static void ed_pw_pass1(__attribute__((unused))
         "ldr r0, [sp, #4]\n\t"
         "ldr r12, [sp, #16]\n\t"
         "bx r12\n\t"
-        "4:\n\t" ED_PW_GROUP ED_PW_GROUP ED_PW_GROUP "5:\n\t"
-        ".if (5b - 4b) != 3 * " ED_PW_GROUP_BYTES "\n\t"
+        "4:\n\t" ED_PW_GROUP "5:\n\t"
+        ".if (5b - 4b) != " ED_PW_GROUP_BYTES "\n\t"
         ".error \"ED_PW_GROUP is not " ED_PW_GROUP_BYTES " bytes: the computed entry would miss\"\n\t"
         ".endif\n\t" ED_PW_GROUP
         "ldr r12, [sp, #12]\n\t"
@@ -230,7 +232,7 @@ static void ed_pw_pairs(uint32_t *col, int32_t groups, const uint32_t *packed, i
 {
 #if ED_NN_ASM
     const ed_pw_pass_t pass = {packed, col, acc, col + 4 * groups, 0, packed + blocks * (3 + 3 * groups),
-                               (4 - groups % 4) % 4, x, cin, pairs};
+                               groups % 2, x, cin, pairs};
     ed_pw_pass1(&pass);
 #else
     for (int32_t j = 0; j < pairs; j++)
@@ -286,45 +288,6 @@ static inline int32_t ed_pw_sat_range(int32_t v, int32_t range)
 #else
     return v < 0 ? 0 : (v > range ? range : v);
 #endif
-}
-
-/* The second pass for one channel on the fast path: the sums of n pixels (two words per pair,
- * pairs `stride` words apart) to outputs at out, out_step apart. full: the activation range is
- * all of int8 (the constants carry the output offset: SSAT); else the constants carry
- * offset - act_min, and the value is held to [0, act_max - act_min] and act_min added. */
-static void ed_pw_requantize_fast(const int32_t *acc, int32_t stride, int32_t n, const ed_pw_q_t *q, int8_t *out,
-                                  int32_t out_step, int full, int32_t act_min, int32_t range)
-{
-    const int32_t mult2 = q->mult2, round = q->round, shift = q->shift;
-    const int32_t *end = acc + (n >> 1) * stride;
-#if ED_NN_ASM
-    (void)full; /* the whole int8 range is ed_pw_pass2's on the M4 */
-#else
-    if (full)
-    {
-        for (; acc != end; acc += stride, out += 2 * out_step)
-        {
-            const int32_t a0 = acc[0], a1 = acc[1];
-            out[0] = (int8_t)ed_pw_sat_s8(ed_pw_q_apply(mult2, round, shift, a0));
-            out[out_step] = (int8_t)ed_pw_sat_s8(ed_pw_q_apply(mult2, round, shift, a1));
-        }
-        if (n & 1)
-        {
-            out[0] = (int8_t)ed_pw_sat_s8(ed_pw_q_apply(mult2, round, shift, acc[0]));
-        }
-        return;
-    }
-#endif
-    for (; acc != end; acc += stride, out += 2 * out_step)
-    {
-        const int32_t a0 = acc[0], a1 = acc[1];
-        out[0] = (int8_t)(ed_pw_sat_range(ed_pw_q_apply(mult2, round, shift, a0), range) + act_min);
-        out[out_step] = (int8_t)(ed_pw_sat_range(ed_pw_q_apply(mult2, round, shift, a1), range) + act_min);
-    }
-    if (n & 1)
-    {
-        out[0] = (int8_t)(ed_pw_sat_range(ed_pw_q_apply(mult2, round, shift, acc[0]), range) + act_min);
-    }
 }
 
 #if ED_NN_ASM
@@ -431,8 +394,9 @@ static int32_t ed_pw_block_pixels(int32_t pixels, int32_t c3)
     return block < even ? block : even;
 }
 
-/* The driver runs once per block of pixels (the loops are the passes'): compiled for size, so the
- * kernel's code stays small beside ed_convolve_s8's in one firmware. */
+/* The driver runs once per block of pixels (the loops are the passes'): compiled for size, as the
+ * cold helpers (the column of a depth not a multiple of 4, the scratch size), so the kernel's
+ * code stays small beside ed_convolve_s8's in one firmware. */
 __attribute__((optimize("Os"))) arm_cmsis_nn_status ed_pointwise_conv_s8(const cmsis_nn_context *ctx,
                                          const cmsis_nn_conv_params *conv_params,
                                          const cmsis_nn_per_channel_quant_params *quant_params,
@@ -446,8 +410,7 @@ __attribute__((optimize("Os"))) arm_cmsis_nn_status ed_pointwise_conv_s8(const c
     const cmsis_nn_conv_params *p = conv_params;
     const int32_t cin = input_dims->c, cout = output_dims->c;
     if (filter_dims->h != 1 || filter_dims->w != 1 || filter_dims->c != cin || filter_dims->n != cout ||
-        output_dims->n != input_dims->n || output_dims->h != input_dims->h || output_dims->w != input_dims->w ||
-        packed == NULL || ctx == NULL || ctx->buf == NULL ||
+        output_dims->h * output_dims->w != input_dims->h * input_dims->w || packed == NULL || ctx == NULL || ctx->buf == NULL ||
         ctx->size < ed_pointwise_conv_s8_get_buffer_size(input_dims, filter_dims))
     {
         return ARM_CMSIS_NN_ARG_ERROR;
@@ -468,28 +431,18 @@ __attribute__((optimize("Os"))) arm_cmsis_nn_status ed_pointwise_conv_s8(const c
     {
         const int32_t n = ed_min_i32(block, pixels - first);
         const int8_t *x = input_data + first * cin;
-        const int32_t pairs = n >> 1;
-        if ((cin & 3) == 0)
+        /* whole pairs of a depth of whole words: widened by ed_pw_pass1 itself; the rest (another
+         * depth, a lone last pixel taken twice) widened here one pair at a time */
+        const int32_t direct = (cin & 3) == 0 ? n >> 1 : 0;
+        if (direct > 0)
         {
-            if (pairs > 0)
-            {
-                ed_pw_pairs(col, groups, packed, blocks, acc, x, cin, pairs);
-            }
+            ed_pw_pairs(col, groups, packed, blocks, acc, x, cin, direct);
         }
-        else
+        for (int32_t i = 2 * direct; i < n; i += 2)
         {
-            for (int32_t j = 0; j < pairs; j++)
-            {
-                ed_pw_widen_pixel(x + 2 * j * cin, cin, col, 0);
-                ed_pw_widen_pixel(x + (2 * j + 1) * cin, cin, col, 1);
-                ed_pw_pairs(col, groups, packed, blocks, acc + j * 2 * c3, NULL, cin, 1);
-            }
-        }
-        if (n & 1) /* a lone last pixel, twice */
-        {
-            ed_pw_widen_pixel(x + (n - 1) * cin, cin, col, 0);
-            ed_pw_widen_pixel(x + (n - 1) * cin, cin, col, 1);
-            ed_pw_pairs(col, groups, packed, blocks, acc + pairs * 2 * c3, NULL, cin, 1);
+            ed_pw_widen_pixel(x + i * cin, cin, col, 0);
+            ed_pw_widen_pixel(x + (i + 1 < n ? i + 1 : i) * cin, cin, col, 1);
+            ed_pw_pairs(col, groups, packed, blocks, acc + i * c3, NULL, cin, 1);
         }
         int8_t *out = output_data + first * cout;
 #if ED_NN_ASM
@@ -502,29 +455,39 @@ __attribute__((optimize("Os"))) arm_cmsis_nn_status ed_pointwise_conv_s8(const c
         for (int32_t c = 0; c < cout; c++)
         {
             const int32_t *sums = acc + 6 * (c / 3) + 2 * (c % 3); /* pixels 0 and 1 of the channel */
-            if (rq[c].shift != 0)
-            {
+            const ed_pw_q_t q = rq[c];
 #if ED_NN_ASM
-                if (full)
-                {
-                    continue; /* ed_pw_pass2's */
-                }
-#endif
-                ed_pw_requantize_fast(sums, 2 * c3, n, &rq[c], out + c, cout, full, act_min, act_max - act_min);
-                continue;
+            if (full && q.shift != 0)
+            {
+                continue; /* ed_pw_pass2's */
             }
+#endif
             for (int32_t i = 0; i < n; i++)
             {
-                out[i * cout + c] = ed_requantize_to_s8(sums[(i >> 1) * 2 * c3 + (i & 1)], quant_params->multiplier[c],
-                                                        quant_params->shift[c],
-                                                        p->output_offset, act_min, act_max);
+                const int32_t sum = sums[(i >> 1) * 2 * c3 + (i & 1)];
+                int32_t v;
+                if (q.shift == 0)
+                {
+                    v = ed_requantize_to_s8(sum, quant_params->multiplier[c], quant_params->shift[c], p->output_offset,
+                                            act_min, act_max);
+                }
+                else if (full)
+                {
+                    v = ed_pw_sat_s8(ed_pw_q_apply(q.mult2, q.round, q.shift, sum));
+                }
+                else
+                {
+                    v = ed_pw_sat_range(ed_pw_q_apply(q.mult2, q.round, q.shift, sum), act_max - act_min) + act_min;
+                }
+                out[i * cout + c] = (int8_t)v;
             }
         }
     }
     return ARM_CMSIS_NN_SUCCESS;
 }
 
-int32_t ed_pointwise_conv_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims)
+__attribute__((optimize("Os"))) int32_t ed_pointwise_conv_s8_get_buffer_size(const cmsis_nn_dims *input_dims,
+                                                                               const cmsis_nn_dims *filter_dims)
 {
     const int32_t groups = (input_dims->c + 3) / 4, c3 = 3 * ((filter_dims->n + 2) / 3);
     const int32_t pixels = input_dims->n * input_dims->h * input_dims->w;
