@@ -396,8 +396,13 @@ static int32_t ed_pw_block_pixels(int32_t pixels, int32_t c3)
 
 /* The driver runs once per block of pixels (the loops are the passes'): compiled for size, as the
  * cold helpers (the column of a depth not a multiple of 4, the scratch size), so the kernel's
- * code stays small beside ed_convolve_s8's in one firmware. */
-__attribute__((optimize("Os"))) arm_cmsis_nn_status ed_pointwise_conv_s8(const cmsis_nn_context *ctx,
+ * code stays small beside ed_convolve_s8's in one firmware. (A pragma, not an attribute before
+ * the definition: the build's source index reads a public function's name from its first line.) */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("Os")
+#endif
+arm_cmsis_nn_status ed_pointwise_conv_s8(const cmsis_nn_context *ctx,
                                          const cmsis_nn_conv_params *conv_params,
                                          const cmsis_nn_per_channel_quant_params *quant_params,
                                          const cmsis_nn_dims *input_dims,
@@ -410,8 +415,8 @@ __attribute__((optimize("Os"))) arm_cmsis_nn_status ed_pointwise_conv_s8(const c
     const cmsis_nn_conv_params *p = conv_params;
     const int32_t cin = input_dims->c, cout = output_dims->c;
     if (filter_dims->h != 1 || filter_dims->w != 1 || filter_dims->c != cin || filter_dims->n != cout ||
-        output_dims->h * output_dims->w != input_dims->h * input_dims->w || packed == NULL || ctx == NULL || ctx->buf == NULL ||
-        ctx->size < ed_pointwise_conv_s8_get_buffer_size(input_dims, filter_dims))
+        output_dims->h * output_dims->w != input_dims->h * input_dims->w || packed == NULL || ctx == NULL ||
+        ctx->buf == NULL || ctx->size < ed_pointwise_conv_s8_get_buffer_size(input_dims, filter_dims))
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
@@ -425,7 +430,8 @@ __attribute__((optimize("Os"))) arm_cmsis_nn_status ed_pointwise_conv_s8(const c
     ed_pw_q_t *rq = (ed_pw_q_t *)(void *)(acc + c3 * block);
     for (int32_t c = 0; c < cout; c++)
     {
-        rq[c] = ed_pw_q_prepare(quant_params->multiplier[c], quant_params->shift[c], p->output_offset - (full ? 0 : act_min));
+        rq[c] = ed_pw_q_prepare(quant_params->multiplier[c], quant_params->shift[c],
+                                p->output_offset - (full ? 0 : act_min));
     }
     for (int32_t first = 0; first < pixels; first += block)
     {
@@ -486,10 +492,12 @@ __attribute__((optimize("Os"))) arm_cmsis_nn_status ed_pointwise_conv_s8(const c
     return ARM_CMSIS_NN_SUCCESS;
 }
 
-__attribute__((optimize("Os"))) int32_t ed_pointwise_conv_s8_get_buffer_size(const cmsis_nn_dims *input_dims,
-                                                                               const cmsis_nn_dims *filter_dims)
+int32_t ed_pointwise_conv_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims)
 {
     const int32_t groups = (input_dims->c + 3) / 4, c3 = 3 * ((filter_dims->n + 2) / 3);
     const int32_t pixels = input_dims->n * input_dims->h * input_dims->w;
     return 16 * groups + 4 * c3 * ed_pw_block_pixels(pixels, c3) + (int32_t)sizeof(ed_pw_q_t) * filter_dims->n;
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
