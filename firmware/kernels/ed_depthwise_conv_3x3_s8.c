@@ -94,6 +94,10 @@ typedef struct
      * once per call), k_lo <= k < k_hi both of their columns (k_lo - k_first and k_last - k_hi
      * are 0 or 1: the pairs of the zero point and column 0, of column in_w - 1 and the zero point). */
     int32_t k_first, k_lo, k_hi, k_last;
+    /* Where a gathered word sits: words between the pairs of a row and between its slots (the
+     * ring: ED_DW3_PAIR and 4; a whole plane, ed_dw3_plane: 4 and 4 * words). */
+    int32_t pair_words, slot_words;
+    int plane; /* every input row of a group gathered at once (ed_dw3_plane) */
 } ed_dw3_layer_t;
 
 /* The ring holds input row iy in slot iy mod 3. Word (pair k, slot s, channel i) is
@@ -179,14 +183,14 @@ static inline void ed_dw3_store_pairs(uint32_t x0, uint32_t x1, uint32_t *d)
 static __attribute__((noinline)) void ed_dw3_gather(const ed_dw3_layer_t *L, int32_t iy, int32_t oc0, int32_t valid,
                                                     uint32_t *d)
 {
-    const int32_t k_last = L->k_last;
+    const int32_t k_last = L->k_last, pw = L->pair_words;
     int32_t k = L->k_first;
-    d += k * ED_DW3_PAIR;
+    d += k * pw;
     if (iy < 0 || iy >= L->in_h)
     {
         /* A padding row: every pair is the zero point twice. */
         const uint32_t zz = ed_dw3_sxtb16(L->zp4);
-        for (; k < k_last; k++, d += ED_DW3_PAIR)
+        for (; k < k_last; k++, d += pw)
         {
             d[0] = d[1] = d[2] = d[3] = zz;
         }
@@ -203,10 +207,10 @@ static __attribute__((noinline)) void ed_dw3_gather(const ed_dw3_layer_t *L, int
         {
             ed_dw3_store_pairs(L->zp4, ed_read_u32(row), d);
             k++;
-            d += ED_DW3_PAIR;
+            d += pw;
         }
         const int8_t *src = row + (2 * k - pad) * pixel;
-        for (; k < k_hi; k++, d += ED_DW3_PAIR, src += 2 * pixel)
+        for (; k < k_hi; k++, d += pw, src += 2 * pixel)
         {
             ed_dw3_store_pairs(ed_read_u32(src), ed_read_u32(src + pixel), d);
         }
@@ -216,34 +220,35 @@ static __attribute__((noinline)) void ed_dw3_gather(const ed_dw3_layer_t *L, int
         }
         return;
     }
-    for (; k < k_last; k++, d += ED_DW3_PAIR)
+    for (; k < k_last; k++, d += pw)
     {
         const int32_t col = 2 * k - pad;
         ed_dw3_store_pairs(ed_dw3_word(L, row, col, valid), ed_dw3_word(L, row, col + 1, valid), d);
     }
 }
 
-/* The four accumulators of the pass at ring pointer p (pair j of slot s at p[12 j + 4 s];
+/* The four accumulators of the pass at ring pointer p (pair j of slot s at p[pw j + sw s];
  * stride 1: pairs 0..2, stride 2: pairs 0..4), from the bias. */
-static void ed_dw3_pass(const uint32_t *p, const ed_dw3_channel_t *k, int32_t stride2, int32_t acc[4])
+static void ed_dw3_pass(const uint32_t *p, const ed_dw3_channel_t *k, int32_t stride2, int32_t pw, int32_t sw,
+                        int32_t acc[4])
 {
     int32_t a0 = k->bias, a1 = k->bias, a2 = k->bias, a3 = k->bias;
-    for (int32_t s = 0; s < 3; s++, p += 4)
+    for (int32_t s = 0; s < 3; s++, p += sw)
     {
         const uint32_t w01 = k->w[2 * s], w12 = k->w[2 * s + 1];
         if (stride2)
         {
-            a0 = ed_dw3_smlabt(p[12], w12, ed_dw3_smlad(p[0], w01, a0));
-            a1 = ed_dw3_smlabt(p[24], w12, ed_dw3_smlad(p[12], w01, a1));
-            a2 = ed_dw3_smlabt(p[36], w12, ed_dw3_smlad(p[24], w01, a2));
-            a3 = ed_dw3_smlabt(p[48], w12, ed_dw3_smlad(p[36], w01, a3));
+            a0 = ed_dw3_smlabt(p[pw], w12, ed_dw3_smlad(p[0], w01, a0));
+            a1 = ed_dw3_smlabt(p[2 * pw], w12, ed_dw3_smlad(p[pw], w01, a1));
+            a2 = ed_dw3_smlabt(p[3 * pw], w12, ed_dw3_smlad(p[2 * pw], w01, a2));
+            a3 = ed_dw3_smlabt(p[4 * pw], w12, ed_dw3_smlad(p[3 * pw], w01, a3));
         }
         else
         {
-            a0 = ed_dw3_smlabt(p[12], w12, ed_dw3_smlad(p[0], w01, a0));
-            a1 = ed_dw3_smlad(p[12], w12, ed_dw3_smlatb(p[0], w01, a1));
-            a2 = ed_dw3_smlabt(p[24], w12, ed_dw3_smlad(p[12], w01, a2));
-            a3 = ed_dw3_smlad(p[24], w12, ed_dw3_smlatb(p[12], w01, a3));
+            a0 = ed_dw3_smlabt(p[pw], w12, ed_dw3_smlad(p[0], w01, a0));
+            a1 = ed_dw3_smlad(p[pw], w12, ed_dw3_smlatb(p[0], w01, a1));
+            a2 = ed_dw3_smlabt(p[2 * pw], w12, ed_dw3_smlad(p[pw], w01, a2));
+            a3 = ed_dw3_smlad(p[2 * pw], w12, ed_dw3_smlatb(p[pw], w01, a3));
         }
     }
     acc[0] = a0;
@@ -300,13 +305,15 @@ typedef struct
     "beq 4f\n\t" /* no pass of four: the pass of two alone */                                                        \
     "1:\n\t"
 /* Slot 0 of a stride-1 pass, from the bias (r4 feeds r5-r7 before it is overwritten). */
-#define ED_DW3_S1_FIRST                                                                                                \
+#define ED_DW3_S1_FIRST ED_DW3_S1_FIRST_AT("0", "48", "96")
+/* The same with the pairs A, B, C at xo, xo1, xo2. */
+#define ED_DW3_S1_FIRST_AT(xo, xo1, xo2)                                                                               \
     "ldr r4, [r1, #24]\n\t"                                                                                            \
     "ldr r8, [r1, #0]\n\t"                                                                                             \
     "ldr r9, [r1, #4]\n\t"                                                                                             \
-    "ldr r10, [r0, #0]\n\t"                                                                                            \
-    "ldr r11, [r0, #48]\n\t"                                                                                           \
-    "ldr r12, [r0, #96]\n\t"                                                                                           \
+    "ldr r10, [r0, #" xo "]\n\t"                                                                                       \
+    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                      \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                           \
     "smlatb r5, r10, r8, r4\n\t"                                                                                       \
     "smlad r6, r11, r8, r4\n\t"                                                                                        \
     "smlatb r7, r11, r8, r4\n\t"                                                                                       \
@@ -331,20 +338,22 @@ typedef struct
     "smlabt r6, r12, r9, r6\n\t"                                                                                       \
     "smlad r7, r12, r9, r7\n\t"
 /* Slot 0 of a stride-2 pass (pairs P0..P4 at 48 j), from the bias in r7 (it feeds r4-r6 first). */
-#define ED_DW3_S2_FIRST                                                                                                \
+#define ED_DW3_S2_FIRST ED_DW3_S2_FIRST_AT("0", "48", "96", "144", "192")
+/* The same with the pairs P0..P4 at xo..xo4. */
+#define ED_DW3_S2_FIRST_AT(xo, xo1, xo2, xo3, xo4)                                                                     \
     "ldr r7, [r1, #24]\n\t"                                                                                            \
     "ldr r8, [r1, #0]\n\t"                                                                                             \
     "ldr r9, [r1, #4]\n\t"                                                                                             \
-    "ldr r10, [r0, #0]\n\t"                                                                                            \
-    "ldr r11, [r0, #48]\n\t"                                                                                           \
-    "ldr r12, [r0, #96]\n\t"                                                                                           \
+    "ldr r10, [r0, #" xo "]\n\t"                                                                                       \
+    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                      \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                           \
     "smlad r4, r10, r8, r7\n\t"                                                                                        \
     "smlad r5, r11, r8, r7\n\t"                                                                                        \
     "smlad r6, r12, r8, r7\n\t"                                                                                        \
     "smlabt r4, r11, r9, r4\n\t"                                                                                       \
     "smlabt r5, r12, r9, r5\n\t"                                                                                       \
-    "ldr r10, [r0, #144]\n\t"                                                                                          \
-    "ldr r11, [r0, #192]\n\t"                                                                                          \
+    "ldr r10, [r0, #" xo3 "]\n\t"                                                                                        \
+    "ldr r11, [r0, #" xo4 "]\n\t"                                                                                        \
     "smlabt r6, r10, r9, r6\n\t"                                                                                       \
     "smlad r7, r10, r8, r7\n\t"                                                                                        \
     "smlabt r7, r11, r9, r7\n\t"
@@ -473,20 +482,22 @@ __attribute__((naked, noinline)) static void ed_dw3_run_s2(ED_DW3_ARG const ed_d
  * the six sums, r10 / r11 the weight pairs (then mult, k), r12 / lr the pairs A..D at 16 s + 48 j
  * (then e and a temporary); [sp] the end of the constant blocks. Slot 0 starts from the bias in
  * r9, which seeds r4-r8 first. */
-#define ED_DW3_S6_FIRST                                                                                                \
+#define ED_DW3_S6_FIRST ED_DW3_S6_FIRST_AT("0", "48", "96", "144")
+/* The same with the pairs A..D at xo..xo3. */
+#define ED_DW3_S6_FIRST_AT(xo, xo1, xo2, xo3)                                                                          \
     "ldr r9, [r1, #24]\n\t"                                                                                            \
     "ldr r10, [r1, #0]\n\t"                                                                                            \
     "ldr r11, [r1, #4]\n\t"                                                                                            \
-    "ldr r12, [r0, #0]\n\t"                                                                                            \
-    "ldr lr, [r0, #48]\n\t"                                                                                            \
+    "ldr r12, [r0, #" xo "]\n\t"                                                                                       \
+    "ldr lr, [r0, #" xo1 "]\n\t"                                                                                            \
     "smlad r4, r12, r10, r9\n\t"                                                                                       \
     "smlatb r5, r12, r10, r9\n\t"                                                                                      \
-    "ldr r12, [r0, #96]\n\t"                                                                                           \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                         \
     "smlad r6, lr, r10, r9\n\t"                                                                                        \
     "smlatb r7, lr, r10, r9\n\t"                                                                                       \
     "smlabt r4, lr, r11, r4\n\t"                                                                                       \
     "smlad r5, lr, r11, r5\n\t"                                                                                        \
-    "ldr lr, [r0, #144]\n\t"                                                                                           \
+    "ldr lr, [r0, #" xo3 "]\n\t"                                                                                         \
     "smlad r8, r12, r10, r9\n\t"                                                                                       \
     "smlatb r9, r12, r10, r9\n\t"                                                                                      \
     "smlabt r6, r12, r11, r6\n\t"                                                                                      \
@@ -551,6 +562,128 @@ __attribute__((naked, noinline)) static void ed_dw3_run6_s1(ED_DW3_ARG const ed_
                      "add sp, sp, #8\n\t"
                      "pop {r4-r11, pc}\n\t");
 }
+
+/* A whole plane (ed_dw3_plane): per channel every output row, the plane pointer moving by
+ * row_adv bytes per row, its slots 16 * words bytes apart. Stack: [sp] the channel's plane end
+ * (the pass of six), [sp, #4] its first plane pointer, [sp, #8] its first output, [sp, #12] the end
+ * of the constant blocks, [sp, #16] row_adv, [sp, #20] the plane bytes a channel walks, [sp, #24]
+ * outputs per row, [sp, #28] out_adv. */
+typedef struct
+{
+    const uint32_t *p;         /* +0: the first channel's slot 0, pair 0 */
+    const ed_dw3_channel_t *k; /* +4: the first channel's constants (rotation 0) */
+    int8_t *out;               /* +8: the first channel's first output */
+    int32_t step;              /* +12: bytes between a channel's outputs */
+    int32_t row_adv;           /* +16: bytes the plane pointer moves per output row */
+    int32_t channels;          /* +20: channels (>= 1) */
+    int32_t last;              /* +24: outputs per row (3 or 4; 6 for the pass of six) */
+    int32_t out_adv;           /* +28: bytes between output rows */
+    int32_t rows;              /* +32: output rows (>= 1) */
+} ed_dw3_plane_run_t;
+
+#define ED_DW3_PLANE_ENTER                                                                                             \
+    "push {r4-r11, lr}\n\t"                                                                                            \
+    "sub sp, sp, #32\n\t"                                                                                              \
+    "ldr r1, [r0, #4]\n\t"                                                                                             \
+    "ldr r2, [r0, #8]\n\t"                                                                                             \
+    "ldr r3, [r0, #12]\n\t"                                                                                            \
+    "ldr r4, [r0, #16]\n\t"                                                                                            \
+    "ldr r5, [r0, #20]\n\t"                                                                                            \
+    "ldr r6, [r0, #24]\n\t"                                                                                            \
+    "ldr r7, [r0, #28]\n\t"                                                                                            \
+    "ldr r8, [r0, #32]\n\t"                                                                                            \
+    "ldr r0, [r0]\n\t"                                                                                                 \
+    "str r4, [sp, #16]\n\t"                                                                                            \
+    "mul r8, r8, r4\n\t"                                                                                               \
+    "str r8, [sp, #20]\n\t"                                                                                            \
+    "str r6, [sp, #24]\n\t"                                                                                            \
+    "str r7, [sp, #28]\n\t"                                                                                            \
+    "add r5, r5, r5, lsl #2\n\t"                                                                                       \
+    "add r5, r1, r5, lsl #3\n\t"                                                                                       \
+    "str r5, [sp, #12]\n\t"                                                                                            \
+    "2:\n\t"                                                                                                           \
+    "str r0, [sp, #4]\n\t"                                                                                             \
+    "str r2, [sp, #8]\n\t"                                                                                             \
+    "ldr lr, [sp, #20]\n\t"                                                                                            \
+    "add lr, r0, lr\n\t"                                                                                               \
+    "str lr, [sp]\n\t"                                                                                                 \
+    "1:\n\t"
+/* The next channel, or the end. */
+#define ED_DW3_PLANE_NEXT                                                                                              \
+    "ldr r0, [sp, #4]\n\t"                                                                                             \
+    "ldr r2, [sp, #8]\n\t"                                                                                             \
+    "ldr r12, [sp, #12]\n\t"                                                                                           \
+    "add r1, r1, #40\n\t"                                                                                              \
+    "add r0, r0, #4\n\t"                                                                                               \
+    "add r2, r2, #1\n\t"                                                                                               \
+    "cmp r1, r12\n\t"                                                                                                  \
+    "bne 2b\n\t"                                                                                                       \
+    "add sp, sp, #32\n\t"                                                                                              \
+    "pop {r4-r11, pc}\n\t"
+/* Requantize and store a row of 3 or 4 outputs (r4-r7), the next row. */
+#define ED_DW3_PLANE_LEAVE                                                                                             \
+    "ldr r8, [r1, #28]\n\t"                                                                                            \
+    "ldr r9, [r1, #32]\n\t"                                                                                            \
+    "ldr r10, [r1, #36]\n\t"                                                                                           \
+    ED_DW3_RQ("r4") ED_DW3_RQ("r5") ED_DW3_RQ("r6") ED_DW3_RQ("r7")                                                   \
+    "ldr r12, [sp, #16]\n\t"                                                                                           \
+    "strb r4, [r2]\n\t"                                                                                                \
+    "add r0, r0, r12\n\t"                                                                                              \
+    "strb r5, [r2, r3]\n\t"                                                                                            \
+    "add r12, r2, r3, lsl #1\n\t"                                                                                      \
+    "strb r6, [r12]\n\t"                                                                                               \
+    "ldr r8, [sp, #24]\n\t"                                                                                            \
+    "cmp r8, #4\n\t"                                                                                                   \
+    "it eq\n\t"                                                                                                        \
+    "strbeq r7, [r12, r3]\n\t"                                                                                         \
+    "ldr r12, [sp, #28]\n\t"                                                                                           \
+    "add r2, r2, r12\n\t"                                                                                              \
+    "cmp r0, lr\n\t"                                                                                                   \
+    "bne 1b\n\t" ED_DW3_PLANE_NEXT
+
+/* Stride 1, 3 pairs a slot (48 bytes). */
+__attribute__((naked, noinline)) static void ed_dw3_plane_s1(ED_DW3_ARG const ed_dw3_plane_run_t *run)
+{
+    __asm__ volatile(ED_DW3_PLANE_ENTER ED_DW3_S1_FIRST_AT("0", "16", "32") ED_DW3_S1_ROW("8", "48", "64", "80")
+                         ED_DW3_S1_ROW("16", "96", "112", "128") ED_DW3_PLANE_LEAVE);
+}
+
+/* Stride 2, 5 pairs a slot (80 bytes). */
+__attribute__((naked, noinline)) static void ed_dw3_plane_s2(ED_DW3_ARG const ed_dw3_plane_run_t *run)
+{
+    __asm__ volatile(ED_DW3_PLANE_ENTER ED_DW3_S2_FIRST_AT("0", "16", "32", "48", "64")
+                         ED_DW3_S2_ROW("8", "80", "96", "112", "128", "144")
+                             ED_DW3_S2_ROW("16", "160", "176", "192", "208", "224") ED_DW3_PLANE_LEAVE);
+}
+
+/* Stride 1, rows of six, 5 pairs a slot (80 bytes): the pass of six of ed_dw3_run6_s1. */
+__attribute__((naked, noinline)) static void ed_dw3_plane6_s1(ED_DW3_ARG const ed_dw3_plane_run_t *run)
+{
+    __asm__ volatile(ED_DW3_PLANE_ENTER ED_DW3_S6_FIRST_AT("0", "16", "32", "48")
+                         ED_DW3_S6_ROW("8", "80", "96", "112", "128") ED_DW3_S6_ROW("16", "160", "176", "192", "208")
+                     "ldr r10, [r1, #28]\n\t"
+                     "ldr r11, [r1, #32]\n\t"
+                     "ldr r12, [r1, #36]\n\t" ED_DW3_REQUANT("r4", "r10", "r11", "r12", "lr")
+                         ED_DW3_REQUANT("r5", "r10", "r11", "r12", "lr") ED_DW3_REQUANT("r6", "r10", "r11", "r12", "lr")
+                             ED_DW3_REQUANT("r7", "r10", "r11", "r12", "lr")
+                                 ED_DW3_REQUANT("r8", "r10", "r11", "r12", "lr")
+                                     ED_DW3_REQUANT("r9", "r10", "r11", "r12", "lr")
+                     "strb r4, [r2]\n\t"
+                     "strb r5, [r2, r3]\n\t"
+                     "add lr, r2, r3, lsl #1\n\t"
+                     "strb r6, [lr]\n\t"
+                     "strb r7, [lr, r3]\n\t"
+                     "add lr, lr, r3, lsl #1\n\t"
+                     "strb r8, [lr]\n\t"
+                     "strb r9, [lr, r3]\n\t"
+                     "ldr r12, [sp, #16]\n\t"
+                     "add r0, r0, r12\n\t"
+                     "ldr r12, [sp, #28]\n\t"
+                     "add r2, r2, r12\n\t"
+                     "ldr r12, [sp]\n\t"
+                     "cmp r0, r12\n\t"
+                     "bne 1b\n\t" ED_DW3_PLANE_NEXT);
+}
 #endif
 
 /* One output row of one channel in C: p its ring pointer, k its constants, rq its
@@ -559,14 +692,14 @@ static __attribute__((noinline)) void ed_dw3_channel_row(const ed_dw3_layer_t *L
                                                          const ed_dw3_channel_t *k, const ed_requant_out_t *rq,
                                                          int32_t x, int8_t *out)
 {
-    const int32_t step = L->out_col, stride2 = L->stride_w == 2, adv = ED_DW3_PAIR * (stride2 ? 4 : 2);
+    const int32_t step = L->out_col, stride2 = L->stride_w == 2, pw = L->pair_words, adv = pw * (stride2 ? 4 : 2);
     const int32_t act_min = L->act_min, act_max = L->act_max;
     int32_t acc[4];
     p += (x / 4) * adv;
     out += x * step;
     for (; x < L->out_w; x += 4, p += adv)
     {
-        ed_dw3_pass(p, k, stride2, acc);
+        ed_dw3_pass(p, k, stride2, pw, L->slot_words, acc);
         const int32_t n = ed_min_i32(4, L->out_w - x);
         for (int32_t i = 0; i < n; i++, out += step)
         {
@@ -595,6 +728,48 @@ static inline int32_t ed_dw3_mod3(int32_t x)
 {
     const int32_t m = x % 3;
     return m < 0 ? m + 3 : m;
+}
+
+/* Every output row of the channels oc0..oc0 + valid - 1 over their whole gathered plane
+ * (ed_dw3_plane): input row -pad_top + r in slot r, each slot `words` pairs, so the weights keep
+ * one rotation and one call runs every row of every channel. */
+static void ed_dw3_plane_group(const ed_dw3_layer_t *L, const ed_dw3_channel_t *k, const ed_requant_out_t *rq,
+                               int32_t valid, int fast, int32_t oc0, int8_t *out)
+{
+    const int32_t rows = (L->out_h - 1) * L->stride_h + 3, sw = L->slot_words;
+    for (int32_t r = 0; r < rows; r++)
+    {
+        ed_dw3_gather(L, r - L->pad_top, oc0, valid, L->ring + r * sw);
+    }
+#if ED_NN_ASM
+    if (fast)
+    {
+        const ed_dw3_plane_run_t run = {L->ring, k, out, L->out_col, 4 * L->stride_h * sw, valid, L->out_w,
+                                        L->out_row, L->out_h};
+        if (L->out_w == 6)
+        {
+            ed_dw3_plane6_s1(&run);
+        }
+        else if (L->stride_w == 2)
+        {
+            ed_dw3_plane_s2(&run);
+        }
+        else
+        {
+            ed_dw3_plane_s1(&run);
+        }
+        return;
+    }
+#else
+    (void)fast;
+#endif
+    for (int32_t oy = 0; oy < L->out_h; oy++, out += L->out_row)
+    {
+        for (int32_t i = 0; i < valid; i++)
+        {
+            ed_dw3_channel_row(L, L->ring + oy * L->stride_h * sw + i, &k[i], &rq[i], 0, out + i);
+        }
+    }
 }
 
 /* Every output row of the channels oc0..oc0 + valid - 1. */
@@ -632,6 +807,14 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
             q.k = (int32_t)((1u << (e - 1)) + ((uint32_t)output_offset << e));
         }
         fast = fast && dbl;
+        if (L->plane)
+        {
+            /* one rotation: slot s meets kernel row s */
+            k[0][i] = q;
+            k[0][i].w[0] = r0a, k[0][i].w[1] = r0b, k[0][i].w[2] = r1a;
+            k[0][i].w[3] = r1b, k[0][i].w[4] = r2a, k[0][i].w[5] = r2b;
+            continue;
+        }
         /* rotation 0: kernel rows 0, 1, 2 in slots 0, 1, 2; rotation 1: 2, 0, 1; rotation 2: 1, 2, 0 */
         k[0][i] = q;
         k[1][i] = q;
@@ -643,13 +826,18 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
         k[0][i].w[4] = k[1][i].w[0] = k[2][i].w[2] = r2a;
         k[0][i].w[5] = k[1][i].w[1] = k[2][i].w[3] = r2b;
     }
+    int8_t *out = L->output + oc0;
+    if (L->plane)
+    {
+        ed_dw3_plane_group(L, k[0], rq, valid, fast, oc0, out);
+        return;
+    }
     /* Input row iy sits in slot iy mod 3 from when an output row first needs it until the window
      * has passed it, so each input row is gathered once per group. */
     int32_t iy0 = -L->pad_top;
     int32_t next = iy0, slot = ed_dw3_mod3(next); /* first input row not gathered yet, its slot */
     int32_t rot = slot;                             /* iy0 mod 3 */
     const int32_t rot_step = ed_dw3_mod3(L->stride_h);
-    int8_t *out = L->output + oc0;
 #if ED_NN_ASM
     /* With every channel fast and no clamp, one Thumb-2 call per output row runs every pass of
      * every channel: passes of four, the last storing 3 or 4 outputs; or, where the row ends in
@@ -718,6 +906,27 @@ static int32_t ed_dw3_layer_columns(const cmsis_nn_dw_conv_params *p, const cmsi
                                              : ed_dw3_columns(output_dims->w, p->stride.w);
 }
 
+/* True when each group gathers every input row its outputs read, not a ring of three: rows of
+ * one pass (3 or 4 outputs, or 6 at stride 1: MobileNet's 6 x 6 and 3 x 3 planes) and a vertical
+ * stride of 1 or 2, in the kernel's orientation. There a layer is never taller than wide (it
+ * would be walked transposed), so a plane has at most 6 output rows and 13 gathered rows. The
+ * build sizes the scratch the same way (edge_deploy.kernels.ed_depthwise_conv_3x3_s8.geometry). */
+static int ed_dw3_plane(int32_t out_h, int32_t out_w, int32_t stride_h, int32_t stride_w)
+{
+    return (out_w == 3 || out_w == 4 || (out_w == 6 && stride_w == 1)) && (stride_h == 1 || stride_h == 2) &&
+           out_h >= 1;
+}
+
+/* Scratch words: 4 channels x (columns / 2) pairs x slots (3, or the plane's rows). */
+static int32_t ed_dw3_scratch_words(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims *output_dims)
+{
+    const int t = ed_dw3_transposed(p, output_dims);
+    const int32_t out_h = t ? output_dims->w : output_dims->h, out_w = t ? output_dims->h : output_dims->w;
+    const int32_t stride_h = t ? p->stride.w : p->stride.h, stride_w = t ? p->stride.h : p->stride.w;
+    const int32_t slots = ed_dw3_plane(out_h, out_w, stride_h, stride_w) ? (out_h - 1) * stride_h + 3 : ED_DW3_SLOTS;
+    return 4 * (ed_dw3_layer_columns(p, output_dims) / 2) * slots;
+}
+
 arm_cmsis_nn_status ed_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
                                              const cmsis_nn_dw_conv_params *dw_conv_params,
                                              const cmsis_nn_per_channel_quant_params *quant_params,
@@ -758,6 +967,9 @@ arm_cmsis_nn_status ed_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
         L.out_h = output_dims->h, L.out_w = output_dims->w, L.out_row = out_row, L.out_col = cout;
         L.stride_h = p->stride.h, L.stride_w = p->stride.w, L.pad_top = p->padding.h, L.pad_left = p->padding.w;
     }
+    L.plane = ed_dw3_plane(L.out_h, L.out_w, L.stride_h, L.stride_w);
+    L.pair_words = L.plane ? 4 : ED_DW3_PAIR;
+    L.slot_words = L.plane ? 4 * L.words : 4;
     const int32_t pad = L.pad_left;
     L.k_first = ed_min_i32(L.words, pad / 2);
     L.k_last = ed_min_i32(L.words, ed_max_i32(L.k_first, (L.in_w + pad + 1) / 2));
@@ -765,7 +977,8 @@ arm_cmsis_nn_status ed_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
     L.k_hi = ed_min_i32(L.k_last, ed_max_i32(L.k_lo, (L.in_w + pad) / 2));
     /* The pairs left of k_first and from k_last on are the zero point in every row. */
     const uint32_t zz = ed_dw3_sxtb16(L.zp4);
-    for (int32_t i = 0; i < L.words * ED_DW3_PAIR; i++)
+    const int32_t scratch_words = ed_dw3_scratch_words(p, output_dims);
+    for (int32_t i = 0; i < scratch_words; i++)
     {
         L.ring[i] = zz;
     }
@@ -789,6 +1002,5 @@ int32_t ed_depthwise_conv_3x3_s8_get_buffer_size(const cmsis_nn_dw_conv_params *
 {
     (void)input_dims;
     (void)filter_dims;
-    /* 4 channels x (columns / 2) pairs x ED_DW3_SLOTS (3) words */
-    return 4 * (ed_dw3_layer_columns(dw_conv_params, output_dims) / 2) * ED_DW3_SLOTS * (int32_t)sizeof(uint32_t);
+    return ed_dw3_scratch_words(dw_conv_params, output_dims) * (int32_t)sizeof(uint32_t);
 }

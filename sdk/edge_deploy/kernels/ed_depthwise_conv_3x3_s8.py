@@ -31,6 +31,14 @@ def pack_weights(w: np.ndarray, transpose: bool = False) -> np.ndarray:
     return pairs.astype(np.uint32).reshape(-1)
 
 
+def plane(out_h: int, out_w: int, stride_h: int, stride_w: int) -> bool:
+    """True when each group of four channels gathers every input row it reads at once instead of
+    a ring of three (ed_dw3_plane, in the kernel's orientation): rows of one pass (3 or 4 outputs,
+    or 6 at stride 1) and a vertical stride of 1 or 2 (then never taller than wide: at most 13
+    gathered rows)."""
+    return (out_w in (3, 4) or (out_w == 6 and stride_w == 1)) and stride_h in (1, 2) and out_h >= 1
+
+
 def geometry(call: LayerCall) -> dict[str, int]:
     """The counts the kernel's time is linear in, and its ring's size."""
     p = call.params
@@ -43,16 +51,20 @@ def geometry(call: LayerCall) -> dict[str, int]:
     columns = stride_w * 4 * -(-out_w // 4) + 2
     gathered_rows = 3 * out_h if stride_h >= 3 else (out_h - 1) * stride_h + 3
     rows = batches * out_h
+    whole = plane(out_h, out_w, stride_h, stride_w)
+    slots = gathered_rows if whole else 3
     # passes of four outputs; a row ending in 1 or 2 more ends with a pass of two instead; a
     # stride-1 row of six is one pass of six
     fours = -(-out_w // 4)
     short = 1 if out_w - 4 * (fours - 1) <= 2 else 0
     six = 1 if out_w == 6 and stride_w == 1 else 0
-    return {"groups": groups * batches, "passes": cout * rows * (fours - short) * (1 - six),
+    return {"groups": 0 if whole else groups * batches, "plane_groups": groups * batches if whole else 0,
+            "passes": cout * rows * (fours - short) * (1 - six),
             "short_passes": cout * rows * short * (1 - six), "six_passes": cout * rows * six,
-            "outputs": cout * rows * out_w,
-            "channel_rows": cout * rows, "gathered_pairs": groups * batches * gathered_rows * columns // 2,
-            "gathered_rows": groups * batches * gathered_rows, "scratch": 4 * (columns // 2) * 3 * 4}
+            "outputs": cout * rows * out_w, "channel_rows": 0 if whole else cout * rows,
+            "plane_rows": cout * rows if whole else 0,
+            "gathered_pairs": groups * batches * gathered_rows * columns // 2,
+            "gathered_rows": groups * batches * gathered_rows, "columns": columns, "scratch": 4 * (columns // 2) * slots * 4}
 
 
 class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
@@ -63,15 +75,18 @@ class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
     # Per pass of four outputs of a channel (the 3 x 3 multiply-adds), per pass of two (a row's
     # last 1 or 2 outputs), per pass of six (a stride-1 row of six), per output (its requantization and store), per channel and output row
     # (the set-up), per gathered pair of columns of four channels and per gathered row, per group
-    # of four channels (its constants in three rotations), per call.
-    cost_terms = ("passes", "short_passes", "six_passes", "outputs", "channel_rows", "gathered_pairs", "gathered_rows", "groups",
-                  "calls")
+    # of four channels (its constants in three rotations), per channel and output row and per group
+    # of a layer gathered whole (ed_dw3_plane: one rotation, one call per group), per call.
+    cost_terms = ("passes", "short_passes", "six_passes", "outputs", "channel_rows", "gathered_pairs", "gathered_rows",
+                  "groups", "plane_rows", "plane_groups", "calls")
     calibration = (depthwise(24, 24, 16, 1, 3, 1, "same"), depthwise(24, 24, 16, 1, 3, 2, "same"),
                    depthwise(12, 12, 64, 1, 3, 1, "same"), depthwise(6, 6, 128, 1, 3, 2, "same"),
                    depthwise(25, 5, 64, 1, 3, 1, "same"), depthwise(3, 3, 256, 1, 3, 1, "same"),
                    depthwise(7, 5, 6, 1, 3, 1, "same"), depthwise(48, 48, 8, 1, 3, 1, "same"),
                    depthwise(12, 12, 64, 1, 3, 2, "same"), depthwise(6, 6, 128, 1, 3, 1, "same"),
-                   depthwise(9, 9, 12, 1, 3, 2, "valid"), depthwise(13, 7, 20, 1, 3, 1, "valid"))
+                   depthwise(9, 9, 12, 1, 3, 2, "valid"), depthwise(13, 7, 20, 1, 3, 1, "valid"),
+                   depthwise(4, 4, 24, 1, 3, 1, "same"), depthwise(8, 8, 16, 1, 3, 2, "same"),
+                   depthwise(5, 5, 40, 1, 3, 1, "same"), depthwise(7, 7, 8, 1, 3, 2, "valid"))
 
     def applies(self, call: LayerCall) -> str | None:
         p = call.params
@@ -96,7 +111,7 @@ class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
 
     def facts(self, call: LayerCall) -> dict:
         g = geometry(call)
-        return {"channel_groups": g["groups"], "ring_columns": g["scratch"] // 24}
+        return {"channel_groups": g["groups"] + g["plane_groups"], "ring_columns": g["columns"] // 2}
 
     def context(self, call: LayerCall) -> KernelContext:
         sums, _ = self._sums(call)
