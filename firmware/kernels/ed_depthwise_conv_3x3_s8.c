@@ -227,6 +227,37 @@ static __attribute__((noinline)) void ed_dw3_gather(const ed_dw3_layer_t *L, int
     }
 }
 
+/* Input rows r0 - pad_top .. r1 - 1 - pad_top (all inside the input) of the four channels
+ * oc0..oc0 + 3 into slots r0..r1 - 1 of a plane (ed_dw3_plane): ed_dw3_gather's rows in one call. */
+static __attribute__((noinline)) void ed_dw3_gather_plane(const ed_dw3_layer_t *L, int32_t r0, int32_t r1, int32_t oc0)
+{
+    const int32_t pixel = L->in_col, in_row = L->in_row, sw = L->slot_words;
+    const int32_t k_lo = L->k_lo, k_hi = L->k_hi;
+    const int left = L->k_first < k_lo, right = k_hi < L->k_last;
+    const uint32_t zp4 = L->zp4;
+    const int8_t *row = L->input + (r0 - L->pad_top) * in_row + oc0;
+    const int32_t first = (2 * k_lo - L->pad_left) * pixel; /* the first pair inside the row */
+    uint32_t *d = L->ring + r0 * sw + 4 * L->k_first;
+    for (int32_t r = r0; r < r1; r++, row += in_row, d += sw)
+    {
+        uint32_t *q = d;
+        if (left)
+        {
+            ed_dw3_store_pairs(zp4, ed_read_u32(row), q);
+            q += 4;
+        }
+        const int8_t *src = row + first;
+        for (int32_t k = k_lo; k < k_hi; k++, q += 4, src += 2 * pixel)
+        {
+            ed_dw3_store_pairs(ed_read_u32(src), ed_read_u32(src + pixel), q);
+        }
+        if (right)
+        {
+            ed_dw3_store_pairs(ed_read_u32(src), zp4, q);
+        }
+    }
+}
+
 /* The four accumulators of the pass at ring pointer p (pair j of slot s at p[pw j + sw s];
  * stride 1: pairs 0..2, stride 2: pairs 0..4), from the bias. */
 static void ed_dw3_pass(const uint32_t *p, const ed_dw3_channel_t *k, int32_t stride2, int32_t pw, int32_t sw,
@@ -656,6 +687,93 @@ __attribute__((naked, noinline)) static void ed_dw3_plane_s2(ED_DW3_ARG const ed
                              ED_DW3_S2_ROW("16", "160", "176", "192", "208", "224") ED_DW3_PLANE_LEAVE);
 }
 
+/* Rows of three outputs (r4-r6; MobileNet's 3 x 3 planes): the pass of four without its fourth
+ * output. Stride 1: o0 = SMLAD(A, W01) + SMLABT(B, W12), o1 = SMLATB(A, W01) + SMLAD(B, W12),
+ * o2 = SMLAD(B, W01) + SMLABT(C, W12); stride 2: ok = SMLAD(Pk, W01) + SMLABT(Pk+1, W12). Slot 0
+ * starts from the bias in r6, which seeds r4 and r5 first. */
+#define ED_DW3_S1_FIRST3(xo, xo1, xo2)                                                                                  \
+    "ldr r6, [r1, #24]\n\t"                                                                                             \
+    "ldr r8, [r1, #0]\n\t"                                                                                              \
+    "ldr r9, [r1, #4]\n\t"                                                                                              \
+    "ldr r10, [r0, #" xo "]\n\t"                                                                                        \
+    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                       \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                       \
+    "smlad r4, r10, r8, r6\n\t"                                                                                         \
+    "smlatb r5, r10, r8, r6\n\t"                                                                                        \
+    "smlad r6, r11, r8, r6\n\t"                                                                                         \
+    "smlabt r4, r11, r9, r4\n\t"                                                                                        \
+    "smlad r5, r11, r9, r5\n\t"                                                                                         \
+    "smlabt r6, r12, r9, r6\n\t"
+#define ED_DW3_S1_ROW3(wo, xo, xo1, xo2)                                                                                \
+    "ldr r8, [r1, #" wo "]\n\t"                                                                                         \
+    "ldr r9, [r1, #" wo "+4]\n\t"                                                                                       \
+    "ldr r10, [r0, #" xo "]\n\t"                                                                                        \
+    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                       \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                       \
+    "smlad r4, r10, r8, r4\n\t"                                                                                         \
+    "smlatb r5, r10, r8, r5\n\t"                                                                                        \
+    "smlad r6, r11, r8, r6\n\t"                                                                                         \
+    "smlabt r4, r11, r9, r4\n\t"                                                                                        \
+    "smlad r5, r11, r9, r5\n\t"                                                                                         \
+    "smlabt r6, r12, r9, r6\n\t"
+#define ED_DW3_S2_FIRST3(xo, xo1, xo2, xo3)                                                                             \
+    "ldr r6, [r1, #24]\n\t"                                                                                             \
+    "ldr r8, [r1, #0]\n\t"                                                                                              \
+    "ldr r9, [r1, #4]\n\t"                                                                                              \
+    "ldr r10, [r0, #" xo "]\n\t"                                                                                        \
+    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                       \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                       \
+    "smlad r4, r10, r8, r6\n\t"                                                                                         \
+    "smlad r5, r11, r8, r6\n\t"                                                                                         \
+    "smlad r6, r12, r8, r6\n\t"                                                                                         \
+    "smlabt r4, r11, r9, r4\n\t"                                                                                        \
+    "smlabt r5, r12, r9, r5\n\t"                                                                                        \
+    "ldr r10, [r0, #" xo3 "]\n\t"                                                                                       \
+    "smlabt r6, r10, r9, r6\n\t"
+#define ED_DW3_S2_ROW3(wo, xo, xo1, xo2, xo3)                                                                           \
+    "ldr r8, [r1, #" wo "]\n\t"                                                                                         \
+    "ldr r9, [r1, #" wo "+4]\n\t"                                                                                       \
+    "ldr r10, [r0, #" xo "]\n\t"                                                                                        \
+    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                       \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                       \
+    "smlad r4, r10, r8, r4\n\t"                                                                                         \
+    "smlad r5, r11, r8, r5\n\t"                                                                                         \
+    "smlad r6, r12, r8, r6\n\t"                                                                                         \
+    "smlabt r4, r11, r9, r4\n\t"                                                                                        \
+    "smlabt r5, r12, r9, r5\n\t"                                                                                        \
+    "ldr r10, [r0, #" xo3 "]\n\t"                                                                                       \
+    "smlabt r6, r10, r9, r6\n\t"
+/* Requantize and store a row of three, the next row. */
+#define ED_DW3_PLANE_LEAVE3                                                                                             \
+    "ldr r8, [r1, #28]\n\t"                                                                                             \
+    "ldr r9, [r1, #32]\n\t"                                                                                             \
+    "ldr r10, [r1, #36]\n\t"                                                                                            \
+    ED_DW3_RQ("r4") ED_DW3_RQ("r5") ED_DW3_RQ("r6")                                                                     \
+    "ldr r12, [sp, #16]\n\t"                                                                                            \
+    "strb r4, [r2]\n\t"                                                                                                 \
+    "add r0, r0, r12\n\t"                                                                                               \
+    "strb r5, [r2, r3]\n\t"                                                                                             \
+    "strb r6, [r2, r3, lsl #1]\n\t"                                                                                     \
+    "ldr r12, [sp, #28]\n\t"                                                                                            \
+    "add r2, r2, r12\n\t"                                                                                               \
+    "cmp r0, lr\n\t"                                                                                                    \
+    "bne 1b\n\t" ED_DW3_PLANE_NEXT
+
+/* Stride 1, rows of three, 3 pairs a slot (48 bytes). */
+__attribute__((naked, noinline)) static void ed_dw3_plane3_s1(ED_DW3_ARG const ed_dw3_plane_run_t *run)
+{
+    __asm__ volatile(ED_DW3_PLANE_ENTER ED_DW3_S1_FIRST3("0", "16", "32") ED_DW3_S1_ROW3("8", "48", "64", "80")
+                         ED_DW3_S1_ROW3("16", "96", "112", "128") ED_DW3_PLANE_LEAVE3);
+}
+
+/* Stride 2, rows of three, 5 pairs a slot (80 bytes; the fifth is not read). */
+__attribute__((naked, noinline)) static void ed_dw3_plane3_s2(ED_DW3_ARG const ed_dw3_plane_run_t *run)
+{
+    __asm__ volatile(ED_DW3_PLANE_ENTER ED_DW3_S2_FIRST3("0", "16", "32", "48")
+                         ED_DW3_S2_ROW3("8", "80", "96", "112", "128")
+                             ED_DW3_S2_ROW3("16", "160", "176", "192", "208") ED_DW3_PLANE_LEAVE3);
+}
+
 /* Stride 1, rows of six, 5 pairs a slot (80 bytes): the pass of six of ed_dw3_run6_s1. */
 __attribute__((naked, noinline)) static void ed_dw3_plane6_s1(ED_DW3_ARG const ed_dw3_plane_run_t *run)
 {
@@ -736,10 +854,20 @@ static inline int32_t ed_dw3_mod3(int32_t x)
 static void ed_dw3_plane_group(const ed_dw3_layer_t *L, const ed_dw3_channel_t *k, const ed_requant_out_t *rq,
                                int32_t valid, int fast, int32_t oc0, int8_t *out)
 {
-    const int32_t rows = (L->out_h - 1) * L->stride_h + 3, sw = L->slot_words;
-    for (int32_t r = 0; r < rows; r++)
+    /* The rows of the padding hold the zero point from the call's start. */
+    const int32_t sw = L->slot_words;
+    const int32_t rows = ed_min_i32((L->out_h - 1) * L->stride_h + 3, L->in_h + L->pad_top);
+    const int32_t r0 = ed_min_i32(L->pad_top, rows);
+    if (valid == 4)
     {
-        ed_dw3_gather(L, r - L->pad_top, oc0, valid, L->ring + r * sw);
+        ed_dw3_gather_plane(L, r0, rows, oc0);
+    }
+    else
+    {
+        for (int32_t r = r0; r < rows; r++)
+        {
+            ed_dw3_gather(L, r - L->pad_top, oc0, valid, L->ring + r * sw);
+        }
     }
 #if ED_NN_ASM
     if (fast)
@@ -749,6 +877,17 @@ static void ed_dw3_plane_group(const ed_dw3_layer_t *L, const ed_dw3_channel_t *
         if (L->out_w == 6)
         {
             ed_dw3_plane6_s1(&run);
+        }
+        else if (L->out_w == 3)
+        {
+            if (L->stride_w == 2)
+            {
+                ed_dw3_plane3_s2(&run);
+            }
+            else
+            {
+                ed_dw3_plane3_s1(&run);
+            }
         }
         else if (L->stride_w == 2)
         {

@@ -45,21 +45,26 @@ def geometry(call: LayerCall) -> dict[str, int]:
     cout = int(call.weights.shape[3])
     batches, out_h, out_w = (int(v) for v in call.output.shape[:3])
     stride_h, stride_w = (int(v) for v in p["stride"])
+    in_h, pad_top = int(call.input.shape[1]), int(p["padding"][0])
     if transposed(call):
         out_h, out_w, stride_h, stride_w = out_w, out_h, stride_w, stride_h
+        in_h, pad_top = int(call.input.shape[2]), int(p["padding"][2])
     groups = -(-cout // 4)
     columns = stride_w * 4 * -(-out_w // 4) + 2
     gathered_rows = 3 * out_h if stride_h >= 3 else (out_h - 1) * stride_h + 3
     rows = batches * out_h
     whole = plane(out_h, out_w, stride_h, stride_w)
     slots = gathered_rows if whole else 3
+    if whole:  # the padding's rows hold the zero point from the call's start
+        gathered_rows = min(gathered_rows, in_h + pad_top) - min(pad_top, gathered_rows)
     # passes of four outputs; a row ending in 1 or 2 more ends with a pass of two instead; a
     # stride-1 row of six is one pass of six
     fours = -(-out_w // 4)
     short = 1 if out_w - 4 * (fours - 1) <= 2 else 0
     six = 1 if out_w == 6 and stride_w == 1 else 0
+    three = 1 if whole and out_w == 3 else 0  # a plane's rows of three: a pass without its fourth output
     return {"groups": 0 if whole else groups * batches, "plane_groups": groups * batches if whole else 0,
-            "passes": cout * rows * (fours - short) * (1 - six),
+            "passes": cout * rows * (fours - short) * (1 - six) * (1 - three), "three_passes": cout * rows * three,
             "short_passes": cout * rows * short * (1 - six), "six_passes": cout * rows * six,
             "outputs": cout * rows * out_w, "channel_rows": 0 if whole else cout * rows,
             "plane_rows": cout * rows if whole else 0,
@@ -73,12 +78,13 @@ class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
     header = "ed_depthwise_3x3.h"
     code_bytes = 4608  # 4,328 B measured (arm-none-eabi-size, -O2), rounded up
     # Per pass of four outputs of a channel (the 3 x 3 multiply-adds), per pass of two (a row's
-    # last 1 or 2 outputs), per pass of six (a stride-1 row of six), per output (its requantization and store), per channel and output row
+    # last 1 or 2 outputs), per pass of six (a stride-1 row of six), per pass of three (a plane's
+    # row of three), per output (its requantization and store), per channel and output row
     # (the set-up), per gathered pair of columns of four channels and per gathered row, per group
     # of four channels (its constants in three rotations), per channel and output row and per group
     # of a layer gathered whole (ed_dw3_plane: one rotation, one call per group), per call.
-    cost_terms = ("passes", "short_passes", "six_passes", "outputs", "channel_rows", "gathered_pairs", "gathered_rows",
-                  "groups", "plane_rows", "plane_groups", "calls")
+    cost_terms = ("passes", "short_passes", "six_passes", "three_passes", "outputs", "channel_rows", "gathered_pairs",
+                  "gathered_rows", "groups", "plane_rows", "plane_groups", "calls")
     calibration = (depthwise(24, 24, 16, 1, 3, 1, "same"), depthwise(24, 24, 16, 1, 3, 2, "same"),
                    depthwise(12, 12, 64, 1, 3, 1, "same"), depthwise(6, 6, 128, 1, 3, 2, "same"),
                    depthwise(25, 5, 64, 1, 3, 1, "same"), depthwise(3, 3, 256, 1, 3, 1, "same"),
