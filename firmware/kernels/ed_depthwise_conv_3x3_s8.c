@@ -183,14 +183,14 @@ static inline void ed_dw3_store_pairs(uint32_t x0, uint32_t x1, uint32_t *d)
 static __attribute__((noinline)) void ed_dw3_gather(const ed_dw3_layer_t *L, int32_t iy, int32_t oc0, int32_t valid,
                                                     uint32_t *d)
 {
-    const int32_t k_last = L->k_last, pw = L->pair_words;
+    const int32_t k_last = L->k_last;
     int32_t k = L->k_first;
-    d += k * pw;
+    d += k * ED_DW3_PAIR;
     if (iy < 0 || iy >= L->in_h)
     {
         /* A padding row: every pair is the zero point twice. */
         const uint32_t zz = ed_dw3_sxtb16(L->zp4);
-        for (; k < k_last; k++, d += pw)
+        for (; k < k_last; k++, d += ED_DW3_PAIR)
         {
             d[0] = d[1] = d[2] = d[3] = zz;
         }
@@ -207,10 +207,10 @@ static __attribute__((noinline)) void ed_dw3_gather(const ed_dw3_layer_t *L, int
         {
             ed_dw3_store_pairs(L->zp4, ed_read_u32(row), d);
             k++;
-            d += pw;
+            d += ED_DW3_PAIR;
         }
         const int8_t *src = row + (2 * k - pad) * pixel;
-        for (; k < k_hi; k++, d += pw, src += 2 * pixel)
+        for (; k < k_hi; k++, d += ED_DW3_PAIR, src += 2 * pixel)
         {
             ed_dw3_store_pairs(ed_read_u32(src), ed_read_u32(src + pixel), d);
         }
@@ -220,41 +220,10 @@ static __attribute__((noinline)) void ed_dw3_gather(const ed_dw3_layer_t *L, int
         }
         return;
     }
-    for (; k < k_last; k++, d += pw)
+    for (; k < k_last; k++, d += ED_DW3_PAIR)
     {
         const int32_t col = 2 * k - pad;
         ed_dw3_store_pairs(ed_dw3_word(L, row, col, valid), ed_dw3_word(L, row, col + 1, valid), d);
-    }
-}
-
-/* Input rows r0 - pad_top .. r1 - 1 - pad_top (all inside the input) of the four channels
- * oc0..oc0 + 3 into slots r0..r1 - 1 of a plane (ed_dw3_plane): ed_dw3_gather's rows in one call. */
-static __attribute__((noinline)) void ed_dw3_gather_plane(const ed_dw3_layer_t *L, int32_t r0, int32_t r1, int32_t oc0)
-{
-    const int32_t pixel = L->in_col, in_row = L->in_row, sw = L->slot_words;
-    const int32_t k_lo = L->k_lo, k_hi = L->k_hi;
-    const int left = L->k_first < k_lo, right = k_hi < L->k_last;
-    const uint32_t zp4 = L->zp4;
-    const int8_t *row = L->input + (r0 - L->pad_top) * in_row + oc0;
-    const int32_t first = (2 * k_lo - L->pad_left) * pixel; /* the first pair inside the row */
-    uint32_t *d = L->ring + r0 * sw + 4 * L->k_first;
-    for (int32_t r = r0; r < r1; r++, row += in_row, d += sw)
-    {
-        uint32_t *q = d;
-        if (left)
-        {
-            ed_dw3_store_pairs(zp4, ed_read_u32(row), q);
-            q += 4;
-        }
-        const int8_t *src = row + first;
-        for (int32_t k = k_lo; k < k_hi; k++, q += 4, src += 2 * pixel)
-        {
-            ed_dw3_store_pairs(ed_read_u32(src), ed_read_u32(src + pixel), q);
-        }
-        if (right)
-        {
-            ed_dw3_store_pairs(ed_read_u32(src), zp4, q);
-        }
     }
 }
 
@@ -848,12 +817,121 @@ static inline int32_t ed_dw3_mod3(int32_t x)
     return m < 0 ? m + 3 : m;
 }
 
+/* The constants of channels oc0..oc0 + valid - 1 in `rotations` rotations (1 or 3) into k, the
+ * requantization of the slow ones into rq; true when every channel is fast. */
+static inline __attribute__((always_inline)) int ed_dw3_constants(const uint32_t *w, int32_t oc0, int32_t valid,
+                                                                  const int32_t *folded_bias,
+                                                                  const cmsis_nn_per_channel_quant_params *quant,
+                                                                  int32_t output_offset, int32_t rotations,
+                                                                  ed_dw3_channel_t k[3][4], ed_requant_out_t rq[4])
+{
+    int fast = 1;
+    for (int32_t i = 0; i < valid; i++)
+    {
+        const int32_t c = oc0 + i, bias = folded_bias[c];
+        const int32_t mult = quant->multiplier[c], e = -quant->shift[c];
+        /* ed_requant_out_prepare's fast path (a right shift of at most 23), a bias within the limit */
+        const int dbl = mult >= 0 && e >= 1 && e <= 23 && bias >= -ED_DW3_BIAS_LIMIT && bias <= ED_DW3_BIAS_LIMIT;
+        if (!dbl)
+        {
+            rq[i] = ed_requant_out_prepare(mult, quant->shift[c], output_offset);
+        }
+        const uint32_t *wc = w + 6 * c;
+        uint32_t r0a = wc[0], r0b = wc[1], r1a = wc[2], r1b = wc[3], r2a = wc[4], r2b = wc[5];
+        ed_dw3_channel_t q;
+        q.bias = bias;
+        q.mult = mult;
+        q.e = -1;
+        q.k = 0;
+        if (dbl)
+        {
+            r0a = ed_dw3_double(r0a), r0b = ed_dw3_double(r0b), r1a = ed_dw3_double(r1a);
+            r1b = ed_dw3_double(r1b), r2a = ed_dw3_double(r2a), r2b = ed_dw3_double(r2b);
+            q.bias = 2 * bias;
+            q.e = e;
+            q.k = (int32_t)((1u << (e - 1)) + ((uint32_t)output_offset << e));
+        }
+        fast = fast && dbl;
+        if (rotations == 1)
+        {
+            /* slot s meets kernel row s */
+            k[0][i] = q;
+            k[0][i].w[0] = r0a, k[0][i].w[1] = r0b, k[0][i].w[2] = r1a;
+            k[0][i].w[3] = r1b, k[0][i].w[4] = r2a, k[0][i].w[5] = r2b;
+            continue;
+        }
+        /* rotation 0: kernel rows 0, 1, 2 in slots 0, 1, 2; rotation 1: 2, 0, 1; rotation 2: 1, 2, 0 */
+        k[0][i] = q;
+        k[1][i] = q;
+        k[2][i] = q;
+        k[0][i].w[0] = k[1][i].w[2] = k[2][i].w[4] = r0a;
+        k[0][i].w[1] = k[1][i].w[3] = k[2][i].w[5] = r0b;
+        k[0][i].w[2] = k[1][i].w[4] = k[2][i].w[0] = r1a;
+        k[0][i].w[3] = k[1][i].w[5] = k[2][i].w[1] = r1b;
+        k[0][i].w[4] = k[1][i].w[0] = k[2][i].w[2] = r2a;
+        k[0][i].w[5] = k[1][i].w[1] = k[2][i].w[3] = r2b;
+    }
+    return fast;
+}
+
+/* Input row iy (inside the input) of the `valid` (< 4) channels oc0.. into a plane's slot at d
+ * (ed_dw3_plane: pair k at d[4 k]), the missing channels the zero point. */
+static __attribute__((noinline)) void ed_dw3_gather_slot(const ed_dw3_layer_t *L, int32_t iy, int32_t oc0,
+                                                         int32_t valid, uint32_t *d)
+{
+    const int8_t *row = L->input + iy * L->in_row + oc0;
+    for (int32_t k = L->k_first; k < L->k_last; k++)
+    {
+        const int32_t col = 2 * k - L->pad_left;
+        ed_dw3_store_pairs(ed_dw3_word(L, row, col, valid), ed_dw3_word(L, row, col + 1, valid), d + 4 * k);
+    }
+}
+
+/* Input rows r0 - pad_top .. r1 - 1 - pad_top (all inside the input) of the four channels
+ * oc0..oc0 + 3 into slots r0..r1 - 1 of a plane (ed_dw3_plane): ed_dw3_gather's rows in one call. */
+static __attribute__((noinline)) void ed_dw3_gather_plane(const ed_dw3_layer_t *L, int32_t r0, int32_t r1, int32_t oc0)
+{
+    const int32_t pixel = L->in_col, in_row = L->in_row, sw = L->slot_words;
+    const int32_t k_lo = L->k_lo, k_hi = L->k_hi;
+    const int left = L->k_first < k_lo, right = k_hi < L->k_last;
+    const uint32_t zp4 = L->zp4;
+    const int8_t *row = L->input + (r0 - L->pad_top) * in_row + oc0;
+    const int32_t first = (2 * k_lo - L->pad_left) * pixel; /* the first pair inside the row */
+    uint32_t *d = L->ring + r0 * sw + 4 * L->k_first;
+    for (int32_t r = r0; r < r1; r++, row += in_row, d += sw)
+    {
+        uint32_t *q = d;
+        if (left)
+        {
+            ed_dw3_store_pairs(zp4, ed_read_u32(row), q);
+            q += 4;
+        }
+        const int8_t *src = row + first;
+        for (int32_t k = k_lo; k < k_hi; k++, q += 4, src += 2 * pixel)
+        {
+            ed_dw3_store_pairs(ed_read_u32(src), ed_read_u32(src + pixel), q);
+        }
+        if (right)
+        {
+            ed_dw3_store_pairs(ed_read_u32(src), zp4, q);
+        }
+    }
+}
+
 /* Every output row of the channels oc0..oc0 + valid - 1 over their whole gathered plane
  * (ed_dw3_plane): input row -pad_top + r in slot r, each slot `words` pairs, so the weights keep
  * one rotation and one call runs every row of every channel. */
-static void ed_dw3_plane_group(const ed_dw3_layer_t *L, const ed_dw3_channel_t *k, const ed_requant_out_t *rq,
-                               int32_t valid, int fast, int32_t oc0, int8_t *out)
+static __attribute__((noinline)) void ed_dw3_plane_group(const ed_dw3_layer_t *L, const uint32_t *w, int32_t oc0,
+                                                         int32_t valid, const int32_t *folded_bias,
+                                                         const cmsis_nn_per_channel_quant_params *quant,
+                                                         int32_t output_offset)
 {
+    ed_requant_out_t rq[4];
+    ed_dw3_channel_t kr[3][4]; /* rotation 0 only */
+    const ed_dw3_channel_t *k = kr[0];
+    const int fast = ed_dw3_constants(w, oc0, valid, folded_bias, quant, output_offset, 1, kr, rq) &&
+                     L->act_min == -128 && L->act_max == 127;
+    int8_t *out = L->output + oc0;
     /* The rows of the padding hold the zero point from the call's start. */
     const int32_t sw = L->slot_words;
     const int32_t rows = ed_min_i32((L->out_h - 1) * L->stride_h + 3, L->in_h + L->pad_top);
@@ -866,7 +944,7 @@ static void ed_dw3_plane_group(const ed_dw3_layer_t *L, const ed_dw3_channel_t *
     {
         for (int32_t r = r0; r < rows; r++)
         {
-            ed_dw3_gather(L, r - L->pad_top, oc0, valid, L->ring + r * sw);
+            ed_dw3_gather_slot(L, r - L->pad_top, oc0, valid, L->ring + r * sw);
         }
     }
 #if ED_NN_ASM
@@ -919,58 +997,12 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
 {
     ed_requant_out_t rq[4];
     ed_dw3_channel_t k[3][4]; /* per rotation r (slot s meets kernel row (s - r) mod 3), per channel */
-    int fast = L->act_min == -128 && L->act_max == 127 && L->out_w > 0;
-    for (int32_t i = 0; i < valid; i++)
-    {
-        const int32_t c = oc0 + i, bias = folded_bias[c];
-        const int32_t mult = quant->multiplier[c], e = -quant->shift[c];
-        /* ed_requant_out_prepare's fast path (a right shift of at most 23), a bias within the limit */
-        const int dbl = mult >= 0 && e >= 1 && e <= 23 && bias >= -ED_DW3_BIAS_LIMIT && bias <= ED_DW3_BIAS_LIMIT;
-        if (!dbl)
-        {
-            rq[i] = ed_requant_out_prepare(mult, quant->shift[c], output_offset);
-        }
-        const uint32_t *wc = w + 6 * c;
-        uint32_t r0a = wc[0], r0b = wc[1], r1a = wc[2], r1b = wc[3], r2a = wc[4], r2b = wc[5];
-        ed_dw3_channel_t q;
-        q.bias = bias;
-        q.mult = mult;
-        q.e = -1;
-        q.k = 0;
-        if (dbl)
-        {
-            r0a = ed_dw3_double(r0a), r0b = ed_dw3_double(r0b), r1a = ed_dw3_double(r1a);
-            r1b = ed_dw3_double(r1b), r2a = ed_dw3_double(r2a), r2b = ed_dw3_double(r2b);
-            q.bias = 2 * bias;
-            q.e = e;
-            q.k = (int32_t)((1u << (e - 1)) + ((uint32_t)output_offset << e));
-        }
-        fast = fast && dbl;
-        if (L->plane)
-        {
-            /* one rotation: slot s meets kernel row s */
-            k[0][i] = q;
-            k[0][i].w[0] = r0a, k[0][i].w[1] = r0b, k[0][i].w[2] = r1a;
-            k[0][i].w[3] = r1b, k[0][i].w[4] = r2a, k[0][i].w[5] = r2b;
-            continue;
-        }
-        /* rotation 0: kernel rows 0, 1, 2 in slots 0, 1, 2; rotation 1: 2, 0, 1; rotation 2: 1, 2, 0 */
-        k[0][i] = q;
-        k[1][i] = q;
-        k[2][i] = q;
-        k[0][i].w[0] = k[1][i].w[2] = k[2][i].w[4] = r0a;
-        k[0][i].w[1] = k[1][i].w[3] = k[2][i].w[5] = r0b;
-        k[0][i].w[2] = k[1][i].w[4] = k[2][i].w[0] = r1a;
-        k[0][i].w[3] = k[1][i].w[5] = k[2][i].w[1] = r1b;
-        k[0][i].w[4] = k[1][i].w[0] = k[2][i].w[2] = r2a;
-        k[0][i].w[5] = k[1][i].w[1] = k[2][i].w[3] = r2b;
-    }
+    const int fast = ed_dw3_constants(w, oc0, valid, folded_bias, quant, output_offset, 3, k, rq) &&
+                     L->act_min == -128 && L->act_max == 127 && L->out_w > 0;
+#if !ED_NN_ASM
+    (void)fast;
+#endif
     int8_t *out = L->output + oc0;
-    if (L->plane)
-    {
-        ed_dw3_plane_group(L, k[0], rq, valid, fast, oc0, out);
-        return;
-    }
     /* Input row iy sits in slot iy mod 3 from when an output row first needs it until the window
      * has passed it, so each input row is gathered once per group. */
     int32_t iy0 = -L->pad_top;
@@ -1116,7 +1148,7 @@ arm_cmsis_nn_status ed_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
     L.k_hi = ed_min_i32(L.k_last, ed_max_i32(L.k_lo, (L.in_w + pad) / 2));
     /* The pairs left of k_first and from k_last on are the zero point in every row. */
     const uint32_t zz = ed_dw3_sxtb16(L.zp4);
-    const int32_t scratch_words = ed_dw3_scratch_words(p, output_dims);
+    const int32_t scratch_words = 4 * L.words * (L.plane ? (L.out_h - 1) * L.stride_h + 3 : ED_DW3_SLOTS);
     for (int32_t i = 0; i < scratch_words; i++)
     {
         L.ring[i] = zz;
@@ -1127,8 +1159,8 @@ arm_cmsis_nn_status ed_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
         L.output = output_data + n * output_dims->h * out_row;
         for (int32_t oc0 = 0; oc0 < cout; oc0 += 4)
         {
-            ed_dw3_group(&L, packed_weights, oc0, ed_min_i32(4, cout - oc0), folded_bias, quant_params,
-                         p->output_offset);
+            (L.plane ? ed_dw3_plane_group : ed_dw3_group)(&L, packed_weights, oc0, ed_min_i32(4, cout - oc0),
+                                                          folded_bias, quant_params, p->output_offset);
         }
     }
     return ARM_CMSIS_NN_SUCCESS;
