@@ -478,12 +478,10 @@ __attribute__((naked, noinline)) static void ed_dw3_run_s2(ED_DW3_ARG const ed_d
     __asm__ volatile(ED_DW3_ENTER ED_DW3_S2_FIRST ED_DW3_S2_ROW("8", "16", "64", "112", "160", "208")
                      ED_DW3_S2_ROW("16", "32", "80", "128", "176", "224") ED_DW3_LEAVE("192", ED_DW3_S2_TAIL));
 }
-/* A whole stride-1 row of six outputs (MobileNet's 6 x 6 planes) in one pass per channel: r4-r9
- * the six sums, r10 / r11 the weight pairs (then mult, k), r12 / lr the pairs A..D at 16 s + 48 j
- * (then e and a temporary); [sp] the end of the constant blocks. Slot 0 starts from the bias in
- * r9, which seeds r4-r8 first. */
-#define ED_DW3_S6_FIRST ED_DW3_S6_FIRST_AT("0", "48", "96", "144")
-/* The same with the pairs A..D at xo..xo3. */
+/* A whole stride-1 row of six outputs (MobileNet's 6 x 6 planes) in one pass per channel
+ * (ed_dw3_plane6_s1): r4-r9 the six sums, r10 / r11 the weight pairs (then mult, k), r12 / lr the
+ * pairs A..D at xo..xo3 (then e and a temporary). Slot 0 starts from the bias in r9, which seeds
+ * r4-r8 first. */
 #define ED_DW3_S6_FIRST_AT(xo, xo1, xo2, xo3)                                                                          \
     "ldr r9, [r1, #24]\n\t"                                                                                            \
     "ldr r10, [r1, #0]\n\t"                                                                                            \
@@ -524,44 +522,6 @@ __attribute__((naked, noinline)) static void ed_dw3_run_s2(ED_DW3_ARG const ed_d
     "smlabt r8, lr, r11, r8\n\t"                                                                                       \
     "smlad r9, lr, r11, r9\n\t"
 
-__attribute__((naked, noinline)) static void ed_dw3_run6_s1(ED_DW3_ARG const ed_dw3_run_t *run)
-{
-    __asm__ volatile("push {r4-r11, lr}\n\t"
-                     "sub sp, sp, #8\n\t"
-                     "ldr r1, [r0, #4]\n\t"
-                     "ldr r2, [r0, #8]\n\t"
-                     "ldr r3, [r0, #12]\n\t"
-                     "ldr r4, [r0, #20]\n\t"
-                     "ldr r0, [r0]\n\t"
-                     "add r4, r4, r4, lsl #2\n\t"
-                     "add r4, r1, r4, lsl #3\n\t"
-                     "str r4, [sp]\n\t"
-                     "1:\n\t" ED_DW3_S6_FIRST ED_DW3_S6_ROW("8", "16", "64", "112", "160")
-                         ED_DW3_S6_ROW("16", "32", "80", "128", "176")
-                     "ldr r10, [r1, #28]\n\t"
-                     "ldr r11, [r1, #32]\n\t"
-                     "ldr r12, [r1, #36]\n\t" ED_DW3_REQUANT("r4", "r10", "r11", "r12", "lr")
-                         ED_DW3_REQUANT("r5", "r10", "r11", "r12", "lr") ED_DW3_REQUANT("r6", "r10", "r11", "r12", "lr")
-                             ED_DW3_REQUANT("r7", "r10", "r11", "r12", "lr")
-                                 ED_DW3_REQUANT("r8", "r10", "r11", "r12", "lr")
-                                     ED_DW3_REQUANT("r9", "r10", "r11", "r12", "lr")
-                     "strb r4, [r2]\n\t"
-                     "strb r5, [r2, r3]\n\t"
-                     "add lr, r2, r3, lsl #1\n\t"
-                     "strb r6, [lr]\n\t"
-                     "strb r7, [lr, r3]\n\t"
-                     "add lr, lr, r3, lsl #1\n\t"
-                     "add r0, r0, #4\n\t"
-                     "strb r8, [lr]\n\t"
-                     "strb r9, [lr, r3]\n\t"
-                     "add r1, r1, #40\n\t"
-                     "add r2, r2, #1\n\t"
-                     "ldr r12, [sp]\n\t"
-                     "cmp r1, r12\n\t"
-                     "bne 1b\n\t"
-                     "add sp, sp, #8\n\t"
-                     "pop {r4-r11, pc}\n\t");
-}
 
 /* A whole plane (ed_dw3_plane): per channel every output row, the plane pointer moving by
  * row_adv bytes per row, its slots 16 * words bytes apart. Stack: [sp] the channel's plane end
@@ -743,7 +703,7 @@ __attribute__((naked, noinline)) static void ed_dw3_plane3_s2(ED_DW3_ARG const e
                              ED_DW3_S2_ROW3("16", "160", "176", "192", "208") ED_DW3_PLANE_LEAVE3);
 }
 
-/* Stride 1, rows of six, 5 pairs a slot (80 bytes): the pass of six of ed_dw3_run6_s1. */
+/* Stride 1, rows of six, 5 pairs a slot (80 bytes): one pass of six per row and channel. */
 __attribute__((naked, noinline)) static void ed_dw3_plane6_s1(ED_DW3_ARG const ed_dw3_plane_run_t *run)
 {
     __asm__ volatile(ED_DW3_PLANE_ENTER ED_DW3_S6_FIRST_AT("0", "16", "32", "48")
@@ -1017,7 +977,6 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
     const int32_t passes = (L->out_w + 3) / 4, last = L->out_w - 4 * (passes - 1), tail = last <= 2;
     ed_dw3_run_t run = {L->ring, k[0], out, L->out_col, (passes - tail) * adv, valid, tail ? 4 : last,
                         tail ? last : 0};
-    const int six = !stride2 && L->out_w == 6; /* one pass of six per channel (ed_dw3_run6_s1) */
 #endif
     for (int32_t oy = 0; oy < L->out_h; oy++, iy0 += L->stride_h, out += L->out_row)
     {
@@ -1036,11 +995,7 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
         {
             run.k = k[rot];
             run.out = out;
-            if (six)
-            {
-                ed_dw3_run6_s1(&run);
-            }
-            else if (stride2)
+            if (stride2)
             {
                 ed_dw3_run_s2(&run);
             }
