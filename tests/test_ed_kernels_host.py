@@ -111,6 +111,7 @@ DEPTHWISE_3X3 = [
     ("plane-4-wide-s1-7-channels", (1, 4, 4, 7), (1, 1), (1, 1, 1, 1), (-127, 127)),
     ("plane-six-padding-every-side", (1, 3, 5, 6), (1, 1), (2, 0, 1, 2), (-20, 3)),
     ("plane-vertical-stride-2-horizontal-1", (1, 7, 4, 8), (2, 1), (1, 1, 1, 1), (7, -1)),
+    ("plane-six-s2-6-channels", (1, 11, 11, 6), (2, 2), (1, 1, 1, 1), (-3, 8)),
 ]
 
 

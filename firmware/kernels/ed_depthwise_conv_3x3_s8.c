@@ -703,33 +703,96 @@ __attribute__((naked, noinline)) static void ed_dw3_plane3_s2(ED_DW3_ARG const e
                              ED_DW3_S2_ROW3("16", "160", "176", "192", "208") ED_DW3_PLANE_LEAVE3);
 }
 
+/* A stride-2 row of six outputs in one pass per channel (ed_dw3_plane6_s2): r4-r9 the sums,
+ * ok = SMLAD(Pk, W01) + SMLABT(Pk+1, W12) over the pairs P0..P6 at xo..xo6, loaded alternately
+ * into r12 and lr. Slot 0 starts from the bias in r9, which seeds r4-r8 first (r9 last). */
+#define ED_DW3_S2_6_FIRST(xo, xo1, xo2, xo3, xo4, xo5, xo6)                                                             \
+    "ldr r9, [r1, #24]\n\t"                                                                                             \
+    "ldr r10, [r1, #0]\n\t"                                                                                             \
+    "ldr r11, [r1, #4]\n\t"                                                                                             \
+    "ldr r12, [r0, #" xo "]\n\t"                                                                                        \
+    "smlad r4, r12, r10, r9\n\t"                                                                                        \
+    "ldr lr, [r0, #" xo1 "]\n\t"                                                                                        \
+    "smlabt r4, lr, r11, r4\n\t"                                                                                        \
+    "smlad r5, lr, r10, r9\n\t"                                                                                         \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                       \
+    "smlabt r5, r12, r11, r5\n\t"                                                                                       \
+    "smlad r6, r12, r10, r9\n\t"                                                                                        \
+    "ldr lr, [r0, #" xo3 "]\n\t"                                                                                        \
+    "smlabt r6, lr, r11, r6\n\t"                                                                                        \
+    "smlad r7, lr, r10, r9\n\t"                                                                                         \
+    "ldr r12, [r0, #" xo4 "]\n\t"                                                                                       \
+    "smlabt r7, r12, r11, r7\n\t"                                                                                       \
+    "smlad r8, r12, r10, r9\n\t"                                                                                        \
+    "ldr lr, [r0, #" xo5 "]\n\t"                                                                                        \
+    "smlabt r8, lr, r11, r8\n\t"                                                                                        \
+    "smlad r9, lr, r10, r9\n\t"                                                                                         \
+    "ldr r12, [r0, #" xo6 "]\n\t"                                                                                       \
+    "smlabt r9, r12, r11, r9\n\t"
+#define ED_DW3_S2_6_ROW(wo, xo, xo1, xo2, xo3, xo4, xo5, xo6)                                                           \
+    "ldr r10, [r1, #" wo "]\n\t"                                                                                        \
+    "ldr r11, [r1, #" wo "+4]\n\t"                                                                                      \
+    "ldr r12, [r0, #" xo "]\n\t"                                                                                        \
+    "smlad r4, r12, r10, r4\n\t"                                                                                        \
+    "ldr lr, [r0, #" xo1 "]\n\t"                                                                                        \
+    "smlabt r4, lr, r11, r4\n\t"                                                                                        \
+    "smlad r5, lr, r10, r5\n\t"                                                                                         \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                       \
+    "smlabt r5, r12, r11, r5\n\t"                                                                                       \
+    "smlad r6, r12, r10, r6\n\t"                                                                                        \
+    "ldr lr, [r0, #" xo3 "]\n\t"                                                                                        \
+    "smlabt r6, lr, r11, r6\n\t"                                                                                        \
+    "smlad r7, lr, r10, r7\n\t"                                                                                         \
+    "ldr r12, [r0, #" xo4 "]\n\t"                                                                                       \
+    "smlabt r7, r12, r11, r7\n\t"                                                                                       \
+    "smlad r8, r12, r10, r8\n\t"                                                                                        \
+    "ldr lr, [r0, #" xo5 "]\n\t"                                                                                        \
+    "smlabt r8, lr, r11, r8\n\t"                                                                                        \
+    "smlad r9, lr, r10, r9\n\t"                                                                                         \
+    "ldr r12, [r0, #" xo6 "]\n\t"                                                                                       \
+    "smlabt r9, r12, r11, r9\n\t"
+/* Requantize and store a row of six (r4-r9), the next row. */
+#define ED_DW3_PLANE_LEAVE6                                                                                            \
+    "ldr r10, [r1, #28]\n\t"                                                                                            \
+    "ldr r11, [r1, #32]\n\t"                                                                                            \
+    "ldr r12, [r1, #36]\n\t"                                                                                            \
+    ED_DW3_REQUANT("r4", "r10", "r11", "r12", "lr")                                                                     \
+    ED_DW3_REQUANT("r5", "r10", "r11", "r12", "lr")                                                                     \
+    ED_DW3_REQUANT("r6", "r10", "r11", "r12", "lr")                                                                     \
+    ED_DW3_REQUANT("r7", "r10", "r11", "r12", "lr")                                                                     \
+    ED_DW3_REQUANT("r8", "r10", "r11", "r12", "lr")                                                                     \
+    ED_DW3_REQUANT("r9", "r10", "r11", "r12", "lr")                                                                     \
+    "strb r4, [r2]\n\t"                                                                                                 \
+    "strb r5, [r2, r3]\n\t"                                                                                             \
+    "add lr, r2, r3, lsl #1\n\t"                                                                                        \
+    "strb r6, [lr]\n\t"                                                                                                 \
+    "strb r7, [lr, r3]\n\t"                                                                                             \
+    "add lr, lr, r3, lsl #1\n\t"                                                                                        \
+    "strb r8, [lr]\n\t"                                                                                                 \
+    "strb r9, [lr, r3]\n\t"                                                                                             \
+    "ldr r12, [sp, #16]\n\t"                                                                                            \
+    "add r0, r0, r12\n\t"                                                                                               \
+    "ldr r12, [sp, #28]\n\t"                                                                                            \
+    "add r2, r2, r12\n\t"                                                                                               \
+    "ldr r12, [sp]\n\t"                                                                                                 \
+    "cmp r0, r12\n\t"                                                                                                   \
+    "bne 1b\n\t"                                                                                                        \
+    ED_DW3_PLANE_NEXT
 /* Stride 1, rows of six, 5 pairs a slot (80 bytes): one pass of six per row and channel. */
 __attribute__((naked, noinline)) static void ed_dw3_plane6_s1(ED_DW3_ARG const ed_dw3_plane_run_t *run)
 {
     __asm__ volatile(ED_DW3_PLANE_ENTER ED_DW3_S6_FIRST_AT("0", "16", "32", "48")
                          ED_DW3_S6_ROW("8", "80", "96", "112", "128") ED_DW3_S6_ROW("16", "160", "176", "192", "208")
-                     "ldr r10, [r1, #28]\n\t"
-                     "ldr r11, [r1, #32]\n\t"
-                     "ldr r12, [r1, #36]\n\t" ED_DW3_REQUANT("r4", "r10", "r11", "r12", "lr")
-                         ED_DW3_REQUANT("r5", "r10", "r11", "r12", "lr") ED_DW3_REQUANT("r6", "r10", "r11", "r12", "lr")
-                             ED_DW3_REQUANT("r7", "r10", "r11", "r12", "lr")
-                                 ED_DW3_REQUANT("r8", "r10", "r11", "r12", "lr")
-                                     ED_DW3_REQUANT("r9", "r10", "r11", "r12", "lr")
-                     "strb r4, [r2]\n\t"
-                     "strb r5, [r2, r3]\n\t"
-                     "add lr, r2, r3, lsl #1\n\t"
-                     "strb r6, [lr]\n\t"
-                     "strb r7, [lr, r3]\n\t"
-                     "add lr, lr, r3, lsl #1\n\t"
-                     "strb r8, [lr]\n\t"
-                     "strb r9, [lr, r3]\n\t"
-                     "ldr r12, [sp, #16]\n\t"
-                     "add r0, r0, r12\n\t"
-                     "ldr r12, [sp, #28]\n\t"
-                     "add r2, r2, r12\n\t"
-                     "ldr r12, [sp]\n\t"
-                     "cmp r0, r12\n\t"
-                     "bne 1b\n\t" ED_DW3_PLANE_NEXT);
+                             ED_DW3_PLANE_LEAVE6);
+}
+
+/* Stride 2, rows of six, 9 pairs a slot (144 bytes; P0..P6 read). */
+__attribute__((naked, noinline)) static void ed_dw3_plane6_s2(ED_DW3_ARG const ed_dw3_plane_run_t *run)
+{
+    __asm__ volatile(ED_DW3_PLANE_ENTER ED_DW3_S2_6_FIRST("0", "16", "32", "48", "64", "80", "96")
+                         ED_DW3_S2_6_ROW("8", "144", "160", "176", "192", "208", "224", "240")
+                             ED_DW3_S2_6_ROW("16", "288", "304", "320", "336", "352", "368", "384")
+                                 ED_DW3_PLANE_LEAVE6);
 }
 #endif
 
@@ -914,7 +977,14 @@ static __attribute__((noinline)) void ed_dw3_plane_group(const ed_dw3_layer_t *L
                                         L->out_row, L->out_h};
         if (L->out_w == 6)
         {
-            ed_dw3_plane6_s1(&run);
+            if (L->stride_w == 2)
+            {
+                ed_dw3_plane6_s2(&run);
+            }
+            else
+            {
+                ed_dw3_plane6_s1(&run);
+            }
         }
         else if (L->out_w == 3)
         {
@@ -1039,8 +1109,8 @@ static int32_t ed_dw3_layer_columns(const cmsis_nn_dw_conv_params *p, const cmsi
  * build sizes the scratch the same way (edge_deploy.kernels.ed_depthwise_conv_3x3_s8.geometry). */
 static int ed_dw3_plane(int32_t out_h, int32_t out_w, int32_t stride_h, int32_t stride_w)
 {
-    return (out_w == 3 || out_w == 4 || (out_w == 6 && stride_w == 1)) && (stride_h == 1 || stride_h == 2) &&
-           out_h >= 1;
+    (void)stride_w;
+    return (out_w == 3 || out_w == 4 || out_w == 6) && (stride_h == 1 || stride_h == 2) && out_h >= 1;
 }
 
 /* Scratch words: 4 channels x (columns / 2) pairs x slots (3, or the plane's rows). */
