@@ -1,7 +1,9 @@
 """``ed_depthwise_conv_3x3_s8``: edge-deploy's 3 x 3 depthwise convolution with channel multiplier 1
 (firmware/include/ed_depthwise_3x3.h): one channel at a time along an output row, four outputs per
 pass (two in a row's last), SMLAD on int16 pairs of taps packed at build time, the input offset
-folded into the bias, sums doubled at run time for a requantization by SMMLA(R)."""
+folded into the bias, sums doubled at run time for a requantization by SMMLA(R). Rows of one pass
+(3, 4 or 6 outputs: MobileNet's small planes) gather each group's whole plane instead of a ring
+and run every row of every channel in one call."""
 
 from __future__ import annotations
 
