@@ -25,12 +25,15 @@
  * inputs i0..i9, ok = SMLAD(Pk, W01) + SMLABT(Pk+1, W12); a row ending in 1 or 2 outputs ends
  * with a pass of two.
  *
- * Rows of one pass (3, 4 or 6 outputs at a vertical stride of 1 or 2: MobileNet's 6 x 6 and
- * 3 x 3 planes, where per-row costs dominated) skip the ring: each group gathers every input row
- * its outputs read into a slot of its own (the plane: pairs 16 bytes apart, slots 16 x pairs
- * apart; the padding's rows stay the zero point stored at the call's start), keeps its weights in
- * one rotation and runs every row of every channel in one call; a row of three is a pass of four
- * without its fourth output, a row of six one pass of six sums (stride 1 or 2). The input offset is folded into the bias as in ed_depthwise.h (padding
+ * Rows of one pass (3 or 6 outputs at a vertical stride of 1 or 2, channels a multiple of 4:
+ * MobileNet's 6 x 6 and 3 x 3 planes, where per-row costs dominated) skip the ring: each group
+ * gathers every input row its outputs read into a slot of its own (the plane: pairs 16 bytes
+ * apart, slots 16 x pairs apart; the padding's rows stay the zero point stored at the call's
+ * start), keeps its weights in one rotation and runs every row of every channel in one call; a
+ * row of three is a pass of four without its fourth output, a row of six one pass of six sums
+ * (stride 1 or 2).
+ *
+ * The input offset is folded into the bias as in ed_depthwise.h (padding
  * reads the zero point). A channel on the fast requantization (a right shift of 1 to 23, a
  * folded bias within +-2^29) has its weights and bias doubled at run time, so its sum is twice
  * TFLite's accumulator and the requantization is SMMLAR (SMMLA in single rounding) of the sum

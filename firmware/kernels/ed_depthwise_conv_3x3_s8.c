@@ -525,9 +525,9 @@ __attribute__((naked, noinline)) static void ed_dw3_run_s2(ED_DW3_ARG const ed_d
 
 /* A whole plane (ed_dw3_plane): per channel every output row, the plane pointer moving by
  * row_adv bytes per row, its slots 16 * words bytes apart. Stack: [sp] the channel's plane end
- * (the pass of six), [sp, #4] its first plane pointer, [sp, #8] its first output, [sp, #12] the end
- * of the constant blocks, [sp, #16] row_adv, [sp, #20] the plane bytes a channel walks, [sp, #24]
- * outputs per row, [sp, #28] out_adv. */
+ * (also in lr for the pass of three), [sp, #4] its first plane pointer, [sp, #8] its first output,
+ * [sp, #12] the end of the constant blocks, [sp, #16] row_adv, [sp, #20] the plane bytes a channel
+ * walks, [sp, #28] out_adv. */
 typedef struct
 {
     const uint32_t *p;         /* +0: the first channel's slot 0, pair 0 */
@@ -536,9 +536,8 @@ typedef struct
     int32_t step;              /* +12: bytes between a channel's outputs */
     int32_t row_adv;           /* +16: bytes the plane pointer moves per output row */
     int32_t channels;          /* +20: channels (>= 1) */
-    int32_t last;              /* +24: outputs per row (3 or 4; 6 for the pass of six) */
-    int32_t out_adv;           /* +28: bytes between output rows */
-    int32_t rows;              /* +32: output rows (>= 1) */
+    int32_t out_adv;           /* +24: bytes between output rows */
+    int32_t rows;              /* +28: output rows (>= 1) */
 } ed_dw3_plane_run_t;
 
 #define ED_DW3_PLANE_ENTER                                                                                             \
@@ -549,14 +548,12 @@ typedef struct
     "ldr r3, [r0, #12]\n\t"                                                                                            \
     "ldr r4, [r0, #16]\n\t"                                                                                            \
     "ldr r5, [r0, #20]\n\t"                                                                                            \
-    "ldr r6, [r0, #24]\n\t"                                                                                            \
-    "ldr r7, [r0, #28]\n\t"                                                                                            \
-    "ldr r8, [r0, #32]\n\t"                                                                                            \
+    "ldr r7, [r0, #24]\n\t"                                                                                            \
+    "ldr r8, [r0, #28]\n\t"                                                                                            \
     "ldr r0, [r0]\n\t"                                                                                                 \
     "str r4, [sp, #16]\n\t"                                                                                            \
     "mul r8, r8, r4\n\t"                                                                                               \
     "str r8, [sp, #20]\n\t"                                                                                            \
-    "str r6, [sp, #24]\n\t"                                                                                            \
     "str r7, [sp, #28]\n\t"                                                                                            \
     "add r5, r5, r5, lsl #2\n\t"                                                                                       \
     "add r5, r1, r5, lsl #3\n\t"                                                                                       \
@@ -580,42 +577,6 @@ typedef struct
     "bne 2b\n\t"                                                                                                       \
     "add sp, sp, #32\n\t"                                                                                              \
     "pop {r4-r11, pc}\n\t"
-/* Requantize and store a row of 3 or 4 outputs (r4-r7), the next row. */
-#define ED_DW3_PLANE_LEAVE                                                                                             \
-    "ldr r8, [r1, #28]\n\t"                                                                                            \
-    "ldr r9, [r1, #32]\n\t"                                                                                            \
-    "ldr r10, [r1, #36]\n\t"                                                                                           \
-    ED_DW3_RQ("r4") ED_DW3_RQ("r5") ED_DW3_RQ("r6") ED_DW3_RQ("r7")                                                   \
-    "ldr r12, [sp, #16]\n\t"                                                                                           \
-    "strb r4, [r2]\n\t"                                                                                                \
-    "add r0, r0, r12\n\t"                                                                                              \
-    "strb r5, [r2, r3]\n\t"                                                                                            \
-    "add r12, r2, r3, lsl #1\n\t"                                                                                      \
-    "strb r6, [r12]\n\t"                                                                                               \
-    "ldr r8, [sp, #24]\n\t"                                                                                            \
-    "cmp r8, #4\n\t"                                                                                                   \
-    "it eq\n\t"                                                                                                        \
-    "strbeq r7, [r12, r3]\n\t"                                                                                         \
-    "ldr r12, [sp, #28]\n\t"                                                                                           \
-    "add r2, r2, r12\n\t"                                                                                              \
-    "cmp r0, lr\n\t"                                                                                                   \
-    "bne 1b\n\t" ED_DW3_PLANE_NEXT
-
-/* Stride 1, 3 pairs a slot (48 bytes). */
-__attribute__((naked, noinline)) static void ed_dw3_plane_s1(ED_DW3_ARG const ed_dw3_plane_run_t *run)
-{
-    __asm__ volatile(ED_DW3_PLANE_ENTER ED_DW3_S1_FIRST_AT("0", "16", "32") ED_DW3_S1_ROW("8", "48", "64", "80")
-                         ED_DW3_S1_ROW("16", "96", "112", "128") ED_DW3_PLANE_LEAVE);
-}
-
-/* Stride 2, 5 pairs a slot (80 bytes). */
-__attribute__((naked, noinline)) static void ed_dw3_plane_s2(ED_DW3_ARG const ed_dw3_plane_run_t *run)
-{
-    __asm__ volatile(ED_DW3_PLANE_ENTER ED_DW3_S2_FIRST_AT("0", "16", "32", "48", "64")
-                         ED_DW3_S2_ROW("8", "80", "96", "112", "128", "144")
-                             ED_DW3_S2_ROW("16", "160", "176", "192", "208", "224") ED_DW3_PLANE_LEAVE);
-}
-
 /* Rows of three outputs (r4-r6; MobileNet's 3 x 3 planes): the pass of four without its fourth
  * output. Stride 1: o0 = SMLAD(A, W01) + SMLABT(B, W12), o1 = SMLATB(A, W01) + SMLAD(B, W12),
  * o2 = SMLAD(B, W01) + SMLABT(C, W12); stride 2: ok = SMLAD(Pk, W01) + SMLABT(Pk+1, W12). Slot 0
@@ -897,19 +858,6 @@ static inline __attribute__((always_inline)) int ed_dw3_constants(const uint32_t
     return fast;
 }
 
-/* Input row iy (inside the input) of the `valid` (< 4) channels oc0.. into a plane's slot at d
- * (ed_dw3_plane: pair k at d[4 k]), the missing channels the zero point. */
-static __attribute__((noinline)) void ed_dw3_gather_slot(const ed_dw3_layer_t *L, int32_t iy, int32_t oc0,
-                                                         int32_t valid, uint32_t *d)
-{
-    const int8_t *row = L->input + iy * L->in_row + oc0;
-    for (int32_t k = L->k_first; k < L->k_last; k++)
-    {
-        const int32_t col = 2 * k - L->pad_left;
-        ed_dw3_store_pairs(ed_dw3_word(L, row, col, valid), ed_dw3_word(L, row, col + 1, valid), d + 4 * k);
-    }
-}
-
 /* Input rows r0 - pad_top .. r1 - 1 - pad_top (all inside the input) of the four channels
  * oc0..oc0 + 3 into slots r0..r1 - 1 of a plane (ed_dw3_plane): ed_dw3_gather's rows in one call. */
 static __attribute__((noinline)) void ed_dw3_gather_plane(const ed_dw3_layer_t *L, int32_t r0, int32_t r1, int32_t oc0)
@@ -958,23 +906,12 @@ static __attribute__((noinline)) void ed_dw3_plane_group(const ed_dw3_layer_t *L
     /* The rows of the padding hold the zero point from the call's start. */
     const int32_t sw = L->slot_words;
     const int32_t rows = ed_min_i32((L->out_h - 1) * L->stride_h + 3, L->in_h + L->pad_top);
-    const int32_t r0 = ed_min_i32(L->pad_top, rows);
-    if (valid == 4)
-    {
-        ed_dw3_gather_plane(L, r0, rows, oc0);
-    }
-    else
-    {
-        for (int32_t r = r0; r < rows; r++)
-        {
-            ed_dw3_gather_slot(L, r - L->pad_top, oc0, valid, L->ring + r * sw);
-        }
-    }
+    ed_dw3_gather_plane(L, ed_min_i32(L->pad_top, rows), rows, oc0); /* valid is 4: see ed_dw3_plane */
 #if ED_NN_ASM
     if (fast)
     {
-        const ed_dw3_plane_run_t run = {L->ring, k, out, L->out_col, 4 * L->stride_h * sw, valid, L->out_w,
-                                        L->out_row, L->out_h};
+        const ed_dw3_plane_run_t run = {L->ring, k, out, L->out_col, 4 * L->stride_h * sw, valid, L->out_row,
+                                        L->out_h};
         if (L->out_w == 6)
         {
             if (L->stride_w == 2)
@@ -986,24 +923,13 @@ static __attribute__((noinline)) void ed_dw3_plane_group(const ed_dw3_layer_t *L
                 ed_dw3_plane6_s1(&run);
             }
         }
-        else if (L->out_w == 3)
-        {
-            if (L->stride_w == 2)
-            {
-                ed_dw3_plane3_s2(&run);
-            }
-            else
-            {
-                ed_dw3_plane3_s1(&run);
-            }
-        }
         else if (L->stride_w == 2)
         {
-            ed_dw3_plane_s2(&run);
+            ed_dw3_plane3_s2(&run);
         }
         else
         {
-            ed_dw3_plane_s1(&run);
+            ed_dw3_plane3_s1(&run);
         }
         return;
     }
@@ -1095,22 +1021,15 @@ static int ed_dw3_transposed(const cmsis_nn_dw_conv_params *p, const cmsis_nn_di
     return output_dims->h > output_dims->w && (p->stride.h == 1 || p->stride.h == 2);
 }
 
-/* Halfword columns of a gathered row in the kernel's orientation. */
-static int32_t ed_dw3_layer_columns(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims *output_dims)
-{
-    return ed_dw3_transposed(p, output_dims) ? ed_dw3_columns(output_dims->h, p->stride.h)
-                                             : ed_dw3_columns(output_dims->w, p->stride.w);
-}
-
 /* True when each group gathers every input row its outputs read, not a ring of three: rows of
- * one pass (3 or 4 outputs, or 6 at stride 1: MobileNet's 6 x 6 and 3 x 3 planes) and a vertical
- * stride of 1 or 2, in the kernel's orientation. There a layer is never taller than wide (it
- * would be walked transposed), so a plane has at most 6 output rows and 13 gathered rows. The
- * build sizes the scratch the same way (edge_deploy.kernels.ed_depthwise_conv_3x3_s8.geometry). */
-static int ed_dw3_plane(int32_t out_h, int32_t out_w, int32_t stride_h, int32_t stride_w)
+ * one pass of three or six outputs (MobileNet's 6 x 6 and 3 x 3 planes), a vertical stride of 1
+ * or 2 (in the kernel's orientation) and whole groups of four channels. There a layer is never
+ * taller than wide (it would be walked transposed), so a plane has at most 6 output rows and 13
+ * gathered rows. The build sizes the scratch the same way
+ * (edge_deploy.kernels.ed_depthwise_conv_3x3_s8.geometry). */
+static int ed_dw3_plane(int32_t out_h, int32_t out_w, int32_t stride_h, int32_t channels)
 {
-    (void)stride_w;
-    return (out_w == 3 || out_w == 4 || out_w == 6) && (stride_h == 1 || stride_h == 2) && out_h >= 1;
+    return (out_w == 3 || out_w == 6) && (stride_h == 1 || stride_h == 2) && out_h >= 1 && channels % 4 == 0;
 }
 
 /* Scratch words: 4 channels x (columns / 2) pairs x slots (3, or the plane's rows). */
@@ -1119,8 +1038,8 @@ static int32_t ed_dw3_scratch_words(const cmsis_nn_dw_conv_params *p, const cmsi
     const int t = ed_dw3_transposed(p, output_dims);
     const int32_t out_h = t ? output_dims->w : output_dims->h, out_w = t ? output_dims->h : output_dims->w;
     const int32_t stride_h = t ? p->stride.w : p->stride.h, stride_w = t ? p->stride.h : p->stride.w;
-    const int32_t slots = ed_dw3_plane(out_h, out_w, stride_h, stride_w) ? (out_h - 1) * stride_h + 3 : ED_DW3_SLOTS;
-    return 4 * (ed_dw3_layer_columns(p, output_dims) / 2) * slots;
+    const int32_t slots = ed_dw3_plane(out_h, out_w, stride_h, output_dims->c) ? (out_h - 1) * stride_h + 3 : ED_DW3_SLOTS;
+    return 4 * (ed_dw3_columns(out_w, stride_w) / 2) * slots;
 }
 
 arm_cmsis_nn_status ed_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
@@ -1147,7 +1066,7 @@ arm_cmsis_nn_status ed_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
     }
     const int32_t in_row = input_dims->w * cout, out_row = output_dims->w * cout;
     ed_dw3_layer_t L = {
-        .ring = (uint32_t *)ctx->buf, .words = ed_dw3_layer_columns(p, output_dims) / 2,
+        .ring = (uint32_t *)ctx->buf,
         .act_min = p->activation.min, .act_max = p->activation.max,
         .zp4 = 0x01010101u * (uint8_t)(int8_t)(-p->input_offset),
     };
@@ -1163,7 +1082,8 @@ arm_cmsis_nn_status ed_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
         L.out_h = output_dims->h, L.out_w = output_dims->w, L.out_row = out_row, L.out_col = cout;
         L.stride_h = p->stride.h, L.stride_w = p->stride.w, L.pad_top = p->padding.h, L.pad_left = p->padding.w;
     }
-    L.plane = ed_dw3_plane(L.out_h, L.out_w, L.stride_h, L.stride_w);
+    L.words = ed_dw3_columns(L.out_w, L.stride_w) / 2;
+    L.plane = ed_dw3_plane(L.out_h, L.out_w, L.stride_h, cout);
     L.pair_words = L.plane ? 4 : ED_DW3_PAIR;
     L.slot_words = L.plane ? 4 * L.words : 4;
     const int32_t pad = L.pad_left;
