@@ -123,7 +123,7 @@ class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
 
     def facts(self, call: LayerCall) -> dict:
         g = geometry(call)
-        return {"channel_groups": g["groups"] + g["plane_groups"], "ring_columns": g["columns"] // 2}
+        return {"channel_groups": g["groups"] + g["plane_groups"], "ring_columns": g["columns"]}
 
     def context(self, call: LayerCall) -> KernelContext:
         sums, _ = self._sums(call)
