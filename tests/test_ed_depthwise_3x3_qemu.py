@@ -1,11 +1,12 @@
-"""``ed_depthwise_conv_3x3_s8``'s Thumb-2 passes (ed_dw3_run_s1 / _s2, doubled sums and the SMMLA(R)
-requantization) on QEMU mps2-an386 in both roundings, bit for bit against the reference: the
-requantization's edges (right shifts 1 and 23, output zero points -128 and 127, folded biases on
-either side of the fast path's limit, so one group mixes fast and slow channels), odd widths,
-channels not a multiple of 4, padding on every side, stride 2, the transposed walk, and a clamp
-(the C path), and every ending of a row: passes of four whose last stores 3 or 4 outputs, passes
-of four then a pass of two storing 1 or 2, a pass of two alone, a stride-1 row of six in one
-pass (ed_dw3_run6_s1). Host builds (portable C and emulated DSP) are in tests/test_ed_kernels_host.py."""
+"""``ed_depthwise_conv_3x3_s8``'s Thumb-2 passes (doubled sums and the SMMLA(R) requantization) on
+QEMU mps2-an386 in both roundings, bit for bit against the reference: the requantization's edges
+(right shifts 1 and 23, output zero points -128 and 127, folded biases on either side of the fast
+path's limit, so one group mixes fast and slow channels), odd widths, channels not a multiple of
+4, padding on every side, stride 2, the transposed walk, and a clamp (the C path), and every
+ending of a row over the ring (ed_dw3_run_s1 / _s2): passes of four whose last stores 3 or 4
+outputs, passes of four then a pass of two storing 1 or 2, a pass of two alone; and rows of one
+pass over a group's whole gathered plane (ed_dw3_plane*: rows of 3 and 6 at strides 1 and 2).
+Host builds (portable C and emulated DSP) are in tests/test_ed_kernels_host.py."""
 
 from __future__ import annotations
 
@@ -56,6 +57,16 @@ def _cases(rounding: str) -> list[KernelCase]:
         (("s2-width-2-pass-of-two-alone", (1, 5, 4, 4), (2, 2), (0, 1, 0, 1)), {}),
         (("transposed-stride-2", (1, 17, 6, 8), (2, 2), (0, 1, 1, 1)), {"offsets": (-3, 5)}),
         (("relu6-clamp-c-path", (1, 7, 6, 8)), {"act": (-128, 40)}),
+        # rows of one pass, each group's whole plane gathered at once (ed_dw3_plane3_s1 / 3_s2 / 6_s1 / 6_s2)
+        (("plane-3x3-s1", (1, 3, 3, 12)), {}),
+        (("plane-6x6-s2-rows-of-three", (1, 6, 6, 12), (2, 2), (0, 1, 0, 1)), {"offsets": (-127, 127)}),
+        (("plane-six-wide-padding-top-left", (1, 3, 6, 8), (1, 1), (2, 0, 2, 0)), {}),
+        (("plane-six-s2-vertical-stride-1", (1, 4, 12, 8), (1, 2), (1, 1, 1, 1)), {"shifts": (-23, -1)}),
+        (("plane-six-clamp-c-path", (1, 6, 6, 8)), {"act": (-128, 40)}),
+        (("plane-six-s2", (1, 11, 11, 8), (2, 2)), {"offsets": (-127, -128)}),
+        # the same rows with a partial group of channels take the ring
+        (("rows-of-three-10-channels-ring", (1, 6, 6, 10), (2, 2), (0, 1, 0, 1)), {}),
+        (("six-s2-6-channels-ring", (1, 11, 11, 6), (2, 2)), {"offsets": (9, -3)}),
     ]]
 
 

@@ -106,6 +106,13 @@ DEPTHWISE_3X3 = [
     # taller than wide: walked transposed (the kernel's rows are the input's columns)
     ("transposed-stride-2-odd-height", (1, 17, 6, 8), (2, 2), (0, 1, 1, 1), (-3, 5)),
     ("transposed-horizontal-stride-3", (2, 14, 7, 5), (1, 3), (1, 1, 1, 1), (11, -7)),
+    # rows of one pass: each group gathers its whole plane (ed_dw3_plane), or with a partial group
+    # of channels the ring
+    ("plane-6x6-s2-12-channels", (1, 6, 6, 12), (2, 2), (0, 1, 0, 1), (128, -128)),
+    ("rows-of-three-10-channels", (1, 6, 6, 10), (2, 2), (0, 1, 0, 1), (128, -128)),
+    ("plane-six-padding-every-side", (1, 3, 5, 8), (1, 1), (2, 0, 1, 2), (-20, 3)),
+    ("plane-vertical-stride-2-rows-of-three", (1, 5, 3, 8), (2, 1), (1, 1, 1, 1), (7, -1)),
+    ("plane-six-s2-8-channels", (1, 11, 11, 8), (2, 2), (1, 1, 1, 1), (-3, 8)),
 ]
 
 

@@ -23,7 +23,17 @@
  *
  * (12 multiply-adds in 8 instructions, 3 input words), and with stride 2, pairs P0..P4 of
  * inputs i0..i9, ok = SMLAD(Pk, W01) + SMLABT(Pk+1, W12); a row ending in 1 or 2 outputs ends
- * with a pass of two. The input offset is folded into the bias as in ed_depthwise.h (padding
+ * with a pass of two.
+ *
+ * Rows of one pass (3 or 6 outputs at a vertical stride of 1 or 2, channels a multiple of 4:
+ * MobileNet's 6 x 6 and 3 x 3 planes, where per-row costs dominated) skip the ring: each group
+ * gathers every input row its outputs read into a slot of its own (the plane: pairs 16 bytes
+ * apart, slots 16 x pairs apart; the padding's rows stay the zero point stored at the call's
+ * start), keeps its weights in one rotation and runs every row of every channel in one call; a
+ * row of three is a pass of four without its fourth output, a row of six one pass of six sums
+ * (stride 1 or 2).
+ *
+ * The input offset is folded into the bias as in ed_depthwise.h (padding
  * reads the zero point). A channel on the fast requantization (a right shift of 1 to 23, a
  * folded bias within +-2^29) has its weights and bias doubled at run time, so its sum is twice
  * TFLite's accumulator and the requantization is SMMLAR (SMMLA in single rounding) of the sum
@@ -60,8 +70,9 @@ arm_cmsis_nn_status ed_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
                                              const cmsis_nn_dims *output_dims,
                                              int8_t *output_data);
 
-/** Scratch bytes: 4 channels x 3 slots (the gathered rows) x (stride_w * 4 * ceil(out_w / 4) + 2)
- *  int16 columns (every column the last pass of four outputs reads). */
+/** Scratch bytes: 4 channels x slots x (stride_w * 4 * ceil(out_w / 4) + 2) int16 columns (every
+ *  column the last pass of four outputs reads), 3 slots (the ring) or, for a plane,
+ *  (out_h - 1) * stride_h + 3 (every input row; in the kernel's orientation). */
 int32_t ed_depthwise_conv_3x3_s8_get_buffer_size(const cmsis_nn_dw_conv_params *dw_conv_params,
                                                  const cmsis_nn_dims *input_dims,
                                                  const cmsis_nn_dims *filter_dims,

@@ -94,6 +94,10 @@ typedef struct
      * once per call), k_lo <= k < k_hi both of their columns (k_lo - k_first and k_last - k_hi
      * are 0 or 1: the pairs of the zero point and column 0, of column in_w - 1 and the zero point). */
     int32_t k_first, k_lo, k_hi, k_last;
+    /* Where a gathered word sits: words between the pairs of a row and between its slots (the
+     * ring: ED_DW3_PAIR and 4; a whole plane, ed_dw3_plane: 4 and 4 * words). */
+    int32_t pair_words, slot_words;
+    int plane; /* every input row of a group gathered at once (ed_dw3_plane) */
 } ed_dw3_layer_t;
 
 /* The ring holds input row iy in slot iy mod 3. Word (pair k, slot s, channel i) is
@@ -223,27 +227,28 @@ static __attribute__((noinline)) void ed_dw3_gather(const ed_dw3_layer_t *L, int
     }
 }
 
-/* The four accumulators of the pass at ring pointer p (pair j of slot s at p[12 j + 4 s];
+/* The four accumulators of the pass at ring pointer p (pair j of slot s at p[pw j + sw s];
  * stride 1: pairs 0..2, stride 2: pairs 0..4), from the bias. */
-static void ed_dw3_pass(const uint32_t *p, const ed_dw3_channel_t *k, int32_t stride2, int32_t acc[4])
+static void ed_dw3_pass(const uint32_t *p, const ed_dw3_channel_t *k, int32_t stride2, int32_t pw, int32_t sw,
+                        int32_t acc[4])
 {
     int32_t a0 = k->bias, a1 = k->bias, a2 = k->bias, a3 = k->bias;
-    for (int32_t s = 0; s < 3; s++, p += 4)
+    for (int32_t s = 0; s < 3; s++, p += sw)
     {
         const uint32_t w01 = k->w[2 * s], w12 = k->w[2 * s + 1];
         if (stride2)
         {
-            a0 = ed_dw3_smlabt(p[12], w12, ed_dw3_smlad(p[0], w01, a0));
-            a1 = ed_dw3_smlabt(p[24], w12, ed_dw3_smlad(p[12], w01, a1));
-            a2 = ed_dw3_smlabt(p[36], w12, ed_dw3_smlad(p[24], w01, a2));
-            a3 = ed_dw3_smlabt(p[48], w12, ed_dw3_smlad(p[36], w01, a3));
+            a0 = ed_dw3_smlabt(p[pw], w12, ed_dw3_smlad(p[0], w01, a0));
+            a1 = ed_dw3_smlabt(p[2 * pw], w12, ed_dw3_smlad(p[pw], w01, a1));
+            a2 = ed_dw3_smlabt(p[3 * pw], w12, ed_dw3_smlad(p[2 * pw], w01, a2));
+            a3 = ed_dw3_smlabt(p[4 * pw], w12, ed_dw3_smlad(p[3 * pw], w01, a3));
         }
         else
         {
-            a0 = ed_dw3_smlabt(p[12], w12, ed_dw3_smlad(p[0], w01, a0));
-            a1 = ed_dw3_smlad(p[12], w12, ed_dw3_smlatb(p[0], w01, a1));
-            a2 = ed_dw3_smlabt(p[24], w12, ed_dw3_smlad(p[12], w01, a2));
-            a3 = ed_dw3_smlad(p[24], w12, ed_dw3_smlatb(p[12], w01, a3));
+            a0 = ed_dw3_smlabt(p[pw], w12, ed_dw3_smlad(p[0], w01, a0));
+            a1 = ed_dw3_smlad(p[pw], w12, ed_dw3_smlatb(p[0], w01, a1));
+            a2 = ed_dw3_smlabt(p[2 * pw], w12, ed_dw3_smlad(p[pw], w01, a2));
+            a3 = ed_dw3_smlad(p[2 * pw], w12, ed_dw3_smlatb(p[pw], w01, a3));
         }
     }
     acc[0] = a0;
@@ -300,13 +305,15 @@ typedef struct
     "beq 4f\n\t" /* no pass of four: the pass of two alone */                                                        \
     "1:\n\t"
 /* Slot 0 of a stride-1 pass, from the bias (r4 feeds r5-r7 before it is overwritten). */
-#define ED_DW3_S1_FIRST                                                                                                \
+#define ED_DW3_S1_FIRST ED_DW3_S1_FIRST_AT("0", "48", "96")
+/* The same with the pairs A, B, C at xo, xo1, xo2. */
+#define ED_DW3_S1_FIRST_AT(xo, xo1, xo2)                                                                               \
     "ldr r4, [r1, #24]\n\t"                                                                                            \
     "ldr r8, [r1, #0]\n\t"                                                                                             \
     "ldr r9, [r1, #4]\n\t"                                                                                             \
-    "ldr r10, [r0, #0]\n\t"                                                                                            \
-    "ldr r11, [r0, #48]\n\t"                                                                                           \
-    "ldr r12, [r0, #96]\n\t"                                                                                           \
+    "ldr r10, [r0, #" xo "]\n\t"                                                                                       \
+    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                      \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                           \
     "smlatb r5, r10, r8, r4\n\t"                                                                                       \
     "smlad r6, r11, r8, r4\n\t"                                                                                        \
     "smlatb r7, r11, r8, r4\n\t"                                                                                       \
@@ -331,20 +338,22 @@ typedef struct
     "smlabt r6, r12, r9, r6\n\t"                                                                                       \
     "smlad r7, r12, r9, r7\n\t"
 /* Slot 0 of a stride-2 pass (pairs P0..P4 at 48 j), from the bias in r7 (it feeds r4-r6 first). */
-#define ED_DW3_S2_FIRST                                                                                                \
+#define ED_DW3_S2_FIRST ED_DW3_S2_FIRST_AT("0", "48", "96", "144", "192")
+/* The same with the pairs P0..P4 at xo..xo4. */
+#define ED_DW3_S2_FIRST_AT(xo, xo1, xo2, xo3, xo4)                                                                     \
     "ldr r7, [r1, #24]\n\t"                                                                                            \
     "ldr r8, [r1, #0]\n\t"                                                                                             \
     "ldr r9, [r1, #4]\n\t"                                                                                             \
-    "ldr r10, [r0, #0]\n\t"                                                                                            \
-    "ldr r11, [r0, #48]\n\t"                                                                                           \
-    "ldr r12, [r0, #96]\n\t"                                                                                           \
+    "ldr r10, [r0, #" xo "]\n\t"                                                                                       \
+    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                      \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                           \
     "smlad r4, r10, r8, r7\n\t"                                                                                        \
     "smlad r5, r11, r8, r7\n\t"                                                                                        \
     "smlad r6, r12, r8, r7\n\t"                                                                                        \
     "smlabt r4, r11, r9, r4\n\t"                                                                                       \
     "smlabt r5, r12, r9, r5\n\t"                                                                                       \
-    "ldr r10, [r0, #144]\n\t"                                                                                          \
-    "ldr r11, [r0, #192]\n\t"                                                                                          \
+    "ldr r10, [r0, #" xo3 "]\n\t"                                                                                        \
+    "ldr r11, [r0, #" xo4 "]\n\t"                                                                                        \
     "smlabt r6, r10, r9, r6\n\t"                                                                                       \
     "smlad r7, r10, r8, r7\n\t"                                                                                        \
     "smlabt r7, r11, r9, r7\n\t"
@@ -469,24 +478,24 @@ __attribute__((naked, noinline)) static void ed_dw3_run_s2(ED_DW3_ARG const ed_d
     __asm__ volatile(ED_DW3_ENTER ED_DW3_S2_FIRST ED_DW3_S2_ROW("8", "16", "64", "112", "160", "208")
                      ED_DW3_S2_ROW("16", "32", "80", "128", "176", "224") ED_DW3_LEAVE("192", ED_DW3_S2_TAIL));
 }
-/* A whole stride-1 row of six outputs (MobileNet's 6 x 6 planes) in one pass per channel: r4-r9
- * the six sums, r10 / r11 the weight pairs (then mult, k), r12 / lr the pairs A..D at 16 s + 48 j
- * (then e and a temporary); [sp] the end of the constant blocks. Slot 0 starts from the bias in
- * r9, which seeds r4-r8 first. */
-#define ED_DW3_S6_FIRST                                                                                                \
+/* A whole stride-1 row of six outputs (MobileNet's 6 x 6 planes) in one pass per channel
+ * (ed_dw3_plane6_s1): r4-r9 the six sums, r10 / r11 the weight pairs (then mult, k), r12 / lr the
+ * pairs A..D at xo..xo3 (then e and a temporary). Slot 0 starts from the bias in r9, which seeds
+ * r4-r8 first. */
+#define ED_DW3_S6_FIRST_AT(xo, xo1, xo2, xo3)                                                                          \
     "ldr r9, [r1, #24]\n\t"                                                                                            \
     "ldr r10, [r1, #0]\n\t"                                                                                            \
     "ldr r11, [r1, #4]\n\t"                                                                                            \
-    "ldr r12, [r0, #0]\n\t"                                                                                            \
-    "ldr lr, [r0, #48]\n\t"                                                                                            \
+    "ldr r12, [r0, #" xo "]\n\t"                                                                                       \
+    "ldr lr, [r0, #" xo1 "]\n\t"                                                                                            \
     "smlad r4, r12, r10, r9\n\t"                                                                                       \
     "smlatb r5, r12, r10, r9\n\t"                                                                                      \
-    "ldr r12, [r0, #96]\n\t"                                                                                           \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                         \
     "smlad r6, lr, r10, r9\n\t"                                                                                        \
     "smlatb r7, lr, r10, r9\n\t"                                                                                       \
     "smlabt r4, lr, r11, r4\n\t"                                                                                       \
     "smlad r5, lr, r11, r5\n\t"                                                                                        \
-    "ldr lr, [r0, #144]\n\t"                                                                                           \
+    "ldr lr, [r0, #" xo3 "]\n\t"                                                                                         \
     "smlad r8, r12, r10, r9\n\t"                                                                                       \
     "smlatb r9, r12, r10, r9\n\t"                                                                                      \
     "smlabt r6, r12, r11, r6\n\t"                                                                                      \
@@ -513,43 +522,238 @@ __attribute__((naked, noinline)) static void ed_dw3_run_s2(ED_DW3_ARG const ed_d
     "smlabt r8, lr, r11, r8\n\t"                                                                                       \
     "smlad r9, lr, r11, r9\n\t"
 
-__attribute__((naked, noinline)) static void ed_dw3_run6_s1(ED_DW3_ARG const ed_dw3_run_t *run)
+
+/* A whole plane (ed_dw3_plane): per channel every output row, the plane pointer moving by
+ * row_adv bytes per row, its slots 16 * words bytes apart. Stack: [sp] the channel's plane end
+ * (also in lr for the pass of three), [sp, #4] its first plane pointer, [sp, #8] its first output,
+ * [sp, #12] the end of the constant blocks, [sp, #16] row_adv, [sp, #20] the plane bytes a channel
+ * walks, [sp, #28] out_adv. */
+typedef struct
 {
-    __asm__ volatile("push {r4-r11, lr}\n\t"
-                     "sub sp, sp, #8\n\t"
-                     "ldr r1, [r0, #4]\n\t"
-                     "ldr r2, [r0, #8]\n\t"
-                     "ldr r3, [r0, #12]\n\t"
-                     "ldr r4, [r0, #20]\n\t"
-                     "ldr r0, [r0]\n\t"
-                     "add r4, r4, r4, lsl #2\n\t"
-                     "add r4, r1, r4, lsl #3\n\t"
-                     "str r4, [sp]\n\t"
-                     "1:\n\t" ED_DW3_S6_FIRST ED_DW3_S6_ROW("8", "16", "64", "112", "160")
-                         ED_DW3_S6_ROW("16", "32", "80", "128", "176")
-                     "ldr r10, [r1, #28]\n\t"
-                     "ldr r11, [r1, #32]\n\t"
-                     "ldr r12, [r1, #36]\n\t" ED_DW3_REQUANT("r4", "r10", "r11", "r12", "lr")
-                         ED_DW3_REQUANT("r5", "r10", "r11", "r12", "lr") ED_DW3_REQUANT("r6", "r10", "r11", "r12", "lr")
-                             ED_DW3_REQUANT("r7", "r10", "r11", "r12", "lr")
-                                 ED_DW3_REQUANT("r8", "r10", "r11", "r12", "lr")
-                                     ED_DW3_REQUANT("r9", "r10", "r11", "r12", "lr")
-                     "strb r4, [r2]\n\t"
-                     "strb r5, [r2, r3]\n\t"
-                     "add lr, r2, r3, lsl #1\n\t"
-                     "strb r6, [lr]\n\t"
-                     "strb r7, [lr, r3]\n\t"
-                     "add lr, lr, r3, lsl #1\n\t"
-                     "add r0, r0, #4\n\t"
-                     "strb r8, [lr]\n\t"
-                     "strb r9, [lr, r3]\n\t"
-                     "add r1, r1, #40\n\t"
-                     "add r2, r2, #1\n\t"
-                     "ldr r12, [sp]\n\t"
-                     "cmp r1, r12\n\t"
-                     "bne 1b\n\t"
-                     "add sp, sp, #8\n\t"
-                     "pop {r4-r11, pc}\n\t");
+    const uint32_t *p;         /* +0: the first channel's slot 0, pair 0 */
+    const ed_dw3_channel_t *k; /* +4: the first channel's constants (rotation 0) */
+    int8_t *out;               /* +8: the first channel's first output */
+    int32_t step;              /* +12: bytes between a channel's outputs */
+    int32_t row_adv;           /* +16: bytes the plane pointer moves per output row */
+    int32_t channels;          /* +20: channels (>= 1) */
+    int32_t out_adv;           /* +24: bytes between output rows */
+    int32_t rows;              /* +28: output rows (>= 1) */
+} ed_dw3_plane_run_t;
+
+#define ED_DW3_PLANE_ENTER                                                                                             \
+    "push {r4-r11, lr}\n\t"                                                                                            \
+    "sub sp, sp, #32\n\t"                                                                                              \
+    "ldr r1, [r0, #4]\n\t"                                                                                             \
+    "ldr r2, [r0, #8]\n\t"                                                                                             \
+    "ldr r3, [r0, #12]\n\t"                                                                                            \
+    "ldr r4, [r0, #16]\n\t"                                                                                            \
+    "ldr r5, [r0, #20]\n\t"                                                                                            \
+    "ldr r7, [r0, #24]\n\t"                                                                                            \
+    "ldr r8, [r0, #28]\n\t"                                                                                            \
+    "ldr r0, [r0]\n\t"                                                                                                 \
+    "str r4, [sp, #16]\n\t"                                                                                            \
+    "mul r8, r8, r4\n\t"                                                                                               \
+    "str r8, [sp, #20]\n\t"                                                                                            \
+    "str r7, [sp, #28]\n\t"                                                                                            \
+    "add r5, r5, r5, lsl #2\n\t"                                                                                       \
+    "add r5, r1, r5, lsl #3\n\t"                                                                                       \
+    "str r5, [sp, #12]\n\t"                                                                                            \
+    "2:\n\t"                                                                                                           \
+    "str r0, [sp, #4]\n\t"                                                                                             \
+    "str r2, [sp, #8]\n\t"                                                                                             \
+    "ldr lr, [sp, #20]\n\t"                                                                                            \
+    "add lr, r0, lr\n\t"                                                                                               \
+    "str lr, [sp]\n\t"                                                                                                 \
+    "1:\n\t"
+/* The next channel, or the end. */
+#define ED_DW3_PLANE_NEXT                                                                                              \
+    "ldr r0, [sp, #4]\n\t"                                                                                             \
+    "ldr r2, [sp, #8]\n\t"                                                                                             \
+    "ldr r12, [sp, #12]\n\t"                                                                                           \
+    "add r1, r1, #40\n\t"                                                                                              \
+    "add r0, r0, #4\n\t"                                                                                               \
+    "add r2, r2, #1\n\t"                                                                                               \
+    "cmp r1, r12\n\t"                                                                                                  \
+    "bne 2b\n\t"                                                                                                       \
+    "add sp, sp, #32\n\t"                                                                                              \
+    "pop {r4-r11, pc}\n\t"
+/* Rows of three outputs (r4-r6; MobileNet's 3 x 3 planes): the pass of four without its fourth
+ * output. Stride 1: o0 = SMLAD(A, W01) + SMLABT(B, W12), o1 = SMLATB(A, W01) + SMLAD(B, W12),
+ * o2 = SMLAD(B, W01) + SMLABT(C, W12); stride 2: ok = SMLAD(Pk, W01) + SMLABT(Pk+1, W12). Slot 0
+ * starts from the bias in r6, which seeds r4 and r5 first. */
+#define ED_DW3_S1_FIRST3(xo, xo1, xo2)                                                                                  \
+    "ldr r6, [r1, #24]\n\t"                                                                                             \
+    "ldr r8, [r1, #0]\n\t"                                                                                              \
+    "ldr r9, [r1, #4]\n\t"                                                                                              \
+    "ldr r10, [r0, #" xo "]\n\t"                                                                                        \
+    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                       \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                       \
+    "smlad r4, r10, r8, r6\n\t"                                                                                         \
+    "smlatb r5, r10, r8, r6\n\t"                                                                                        \
+    "smlad r6, r11, r8, r6\n\t"                                                                                         \
+    "smlabt r4, r11, r9, r4\n\t"                                                                                        \
+    "smlad r5, r11, r9, r5\n\t"                                                                                         \
+    "smlabt r6, r12, r9, r6\n\t"
+#define ED_DW3_S1_ROW3(wo, xo, xo1, xo2)                                                                                \
+    "ldr r8, [r1, #" wo "]\n\t"                                                                                         \
+    "ldr r9, [r1, #" wo "+4]\n\t"                                                                                       \
+    "ldr r10, [r0, #" xo "]\n\t"                                                                                        \
+    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                       \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                       \
+    "smlad r4, r10, r8, r4\n\t"                                                                                         \
+    "smlatb r5, r10, r8, r5\n\t"                                                                                        \
+    "smlad r6, r11, r8, r6\n\t"                                                                                         \
+    "smlabt r4, r11, r9, r4\n\t"                                                                                        \
+    "smlad r5, r11, r9, r5\n\t"                                                                                         \
+    "smlabt r6, r12, r9, r6\n\t"
+#define ED_DW3_S2_FIRST3(xo, xo1, xo2, xo3)                                                                             \
+    "ldr r6, [r1, #24]\n\t"                                                                                             \
+    "ldr r8, [r1, #0]\n\t"                                                                                              \
+    "ldr r9, [r1, #4]\n\t"                                                                                              \
+    "ldr r10, [r0, #" xo "]\n\t"                                                                                        \
+    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                       \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                       \
+    "smlad r4, r10, r8, r6\n\t"                                                                                         \
+    "smlad r5, r11, r8, r6\n\t"                                                                                         \
+    "smlad r6, r12, r8, r6\n\t"                                                                                         \
+    "smlabt r4, r11, r9, r4\n\t"                                                                                        \
+    "smlabt r5, r12, r9, r5\n\t"                                                                                        \
+    "ldr r10, [r0, #" xo3 "]\n\t"                                                                                       \
+    "smlabt r6, r10, r9, r6\n\t"
+#define ED_DW3_S2_ROW3(wo, xo, xo1, xo2, xo3)                                                                           \
+    "ldr r8, [r1, #" wo "]\n\t"                                                                                         \
+    "ldr r9, [r1, #" wo "+4]\n\t"                                                                                       \
+    "ldr r10, [r0, #" xo "]\n\t"                                                                                        \
+    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                       \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                       \
+    "smlad r4, r10, r8, r4\n\t"                                                                                         \
+    "smlad r5, r11, r8, r5\n\t"                                                                                         \
+    "smlad r6, r12, r8, r6\n\t"                                                                                         \
+    "smlabt r4, r11, r9, r4\n\t"                                                                                        \
+    "smlabt r5, r12, r9, r5\n\t"                                                                                        \
+    "ldr r10, [r0, #" xo3 "]\n\t"                                                                                       \
+    "smlabt r6, r10, r9, r6\n\t"
+/* Requantize and store a row of three, the next row. */
+#define ED_DW3_PLANE_LEAVE3                                                                                             \
+    "ldr r8, [r1, #28]\n\t"                                                                                             \
+    "ldr r9, [r1, #32]\n\t"                                                                                             \
+    "ldr r10, [r1, #36]\n\t"                                                                                            \
+    ED_DW3_RQ("r4") ED_DW3_RQ("r5") ED_DW3_RQ("r6")                                                                     \
+    "ldr r12, [sp, #16]\n\t"                                                                                            \
+    "strb r4, [r2]\n\t"                                                                                                 \
+    "add r0, r0, r12\n\t"                                                                                               \
+    "strb r5, [r2, r3]\n\t"                                                                                             \
+    "strb r6, [r2, r3, lsl #1]\n\t"                                                                                     \
+    "ldr r12, [sp, #28]\n\t"                                                                                            \
+    "add r2, r2, r12\n\t"                                                                                               \
+    "cmp r0, lr\n\t"                                                                                                    \
+    "bne 1b\n\t" ED_DW3_PLANE_NEXT
+
+/* Stride 1, rows of three, 3 pairs a slot (48 bytes). */
+__attribute__((naked, noinline)) static void ed_dw3_plane3_s1(ED_DW3_ARG const ed_dw3_plane_run_t *run)
+{
+    __asm__ volatile(ED_DW3_PLANE_ENTER ED_DW3_S1_FIRST3("0", "16", "32") ED_DW3_S1_ROW3("8", "48", "64", "80")
+                         ED_DW3_S1_ROW3("16", "96", "112", "128") ED_DW3_PLANE_LEAVE3);
+}
+
+/* Stride 2, rows of three, 5 pairs a slot (80 bytes; the fifth is not read). */
+__attribute__((naked, noinline)) static void ed_dw3_plane3_s2(ED_DW3_ARG const ed_dw3_plane_run_t *run)
+{
+    __asm__ volatile(ED_DW3_PLANE_ENTER ED_DW3_S2_FIRST3("0", "16", "32", "48")
+                         ED_DW3_S2_ROW3("8", "80", "96", "112", "128")
+                             ED_DW3_S2_ROW3("16", "160", "176", "192", "208") ED_DW3_PLANE_LEAVE3);
+}
+
+/* A stride-2 row of six outputs in one pass per channel (ed_dw3_plane6_s2): r4-r9 the sums,
+ * ok = SMLAD(Pk, W01) + SMLABT(Pk+1, W12) over the pairs P0..P6 at xo..xo6, loaded alternately
+ * into r12 and lr. Slot 0 starts from the bias in r9, which seeds r4-r8 first (r9 last). */
+#define ED_DW3_S2_6_FIRST(xo, xo1, xo2, xo3, xo4, xo5, xo6)                                                             \
+    "ldr r9, [r1, #24]\n\t"                                                                                             \
+    "ldr r10, [r1, #0]\n\t"                                                                                             \
+    "ldr r11, [r1, #4]\n\t"                                                                                             \
+    "ldr r12, [r0, #" xo "]\n\t"                                                                                        \
+    "smlad r4, r12, r10, r9\n\t"                                                                                        \
+    "ldr lr, [r0, #" xo1 "]\n\t"                                                                                        \
+    "smlabt r4, lr, r11, r4\n\t"                                                                                        \
+    "smlad r5, lr, r10, r9\n\t"                                                                                         \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                       \
+    "smlabt r5, r12, r11, r5\n\t"                                                                                       \
+    "smlad r6, r12, r10, r9\n\t"                                                                                        \
+    "ldr lr, [r0, #" xo3 "]\n\t"                                                                                        \
+    "smlabt r6, lr, r11, r6\n\t"                                                                                        \
+    "smlad r7, lr, r10, r9\n\t"                                                                                         \
+    "ldr r12, [r0, #" xo4 "]\n\t"                                                                                       \
+    "smlabt r7, r12, r11, r7\n\t"                                                                                       \
+    "smlad r8, r12, r10, r9\n\t"                                                                                        \
+    "ldr lr, [r0, #" xo5 "]\n\t"                                                                                        \
+    "smlabt r8, lr, r11, r8\n\t"                                                                                        \
+    "smlad r9, lr, r10, r9\n\t"                                                                                         \
+    "ldr r12, [r0, #" xo6 "]\n\t"                                                                                       \
+    "smlabt r9, r12, r11, r9\n\t"
+#define ED_DW3_S2_6_ROW(wo, xo, xo1, xo2, xo3, xo4, xo5, xo6)                                                           \
+    "ldr r10, [r1, #" wo "]\n\t"                                                                                        \
+    "ldr r11, [r1, #" wo "+4]\n\t"                                                                                      \
+    "ldr r12, [r0, #" xo "]\n\t"                                                                                        \
+    "smlad r4, r12, r10, r4\n\t"                                                                                        \
+    "ldr lr, [r0, #" xo1 "]\n\t"                                                                                        \
+    "smlabt r4, lr, r11, r4\n\t"                                                                                        \
+    "smlad r5, lr, r10, r5\n\t"                                                                                         \
+    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                       \
+    "smlabt r5, r12, r11, r5\n\t"                                                                                       \
+    "smlad r6, r12, r10, r6\n\t"                                                                                        \
+    "ldr lr, [r0, #" xo3 "]\n\t"                                                                                        \
+    "smlabt r6, lr, r11, r6\n\t"                                                                                        \
+    "smlad r7, lr, r10, r7\n\t"                                                                                         \
+    "ldr r12, [r0, #" xo4 "]\n\t"                                                                                       \
+    "smlabt r7, r12, r11, r7\n\t"                                                                                       \
+    "smlad r8, r12, r10, r8\n\t"                                                                                        \
+    "ldr lr, [r0, #" xo5 "]\n\t"                                                                                        \
+    "smlabt r8, lr, r11, r8\n\t"                                                                                        \
+    "smlad r9, lr, r10, r9\n\t"                                                                                         \
+    "ldr r12, [r0, #" xo6 "]\n\t"                                                                                       \
+    "smlabt r9, r12, r11, r9\n\t"
+/* Requantize and store a row of six (r4-r9), the next row. */
+#define ED_DW3_PLANE_LEAVE6                                                                                            \
+    "ldr r10, [r1, #28]\n\t"                                                                                            \
+    "ldr r11, [r1, #32]\n\t"                                                                                            \
+    "ldr r12, [r1, #36]\n\t"                                                                                            \
+    ED_DW3_REQUANT("r4", "r10", "r11", "r12", "lr")                                                                     \
+    ED_DW3_REQUANT("r5", "r10", "r11", "r12", "lr")                                                                     \
+    ED_DW3_REQUANT("r6", "r10", "r11", "r12", "lr")                                                                     \
+    ED_DW3_REQUANT("r7", "r10", "r11", "r12", "lr")                                                                     \
+    ED_DW3_REQUANT("r8", "r10", "r11", "r12", "lr")                                                                     \
+    ED_DW3_REQUANT("r9", "r10", "r11", "r12", "lr")                                                                     \
+    "strb r4, [r2]\n\t"                                                                                                 \
+    "strb r5, [r2, r3]\n\t"                                                                                             \
+    "add lr, r2, r3, lsl #1\n\t"                                                                                        \
+    "strb r6, [lr]\n\t"                                                                                                 \
+    "strb r7, [lr, r3]\n\t"                                                                                             \
+    "add lr, lr, r3, lsl #1\n\t"                                                                                        \
+    "strb r8, [lr]\n\t"                                                                                                 \
+    "strb r9, [lr, r3]\n\t"                                                                                             \
+    "ldr r12, [sp, #16]\n\t"                                                                                            \
+    "add r0, r0, r12\n\t"                                                                                               \
+    "ldr r12, [sp, #28]\n\t"                                                                                            \
+    "add r2, r2, r12\n\t"                                                                                               \
+    "ldr r12, [sp]\n\t"                                                                                                 \
+    "cmp r0, r12\n\t"                                                                                                   \
+    "bne 1b\n\t"                                                                                                        \
+    ED_DW3_PLANE_NEXT
+/* Stride 1, rows of six, 5 pairs a slot (80 bytes): one pass of six per row and channel. */
+__attribute__((naked, noinline)) static void ed_dw3_plane6_s1(ED_DW3_ARG const ed_dw3_plane_run_t *run)
+{
+    __asm__ volatile(ED_DW3_PLANE_ENTER ED_DW3_S6_FIRST_AT("0", "16", "32", "48")
+                         ED_DW3_S6_ROW("8", "80", "96", "112", "128") ED_DW3_S6_ROW("16", "160", "176", "192", "208")
+                             ED_DW3_PLANE_LEAVE6);
+}
+
+/* Stride 2, rows of six, 9 pairs a slot (144 bytes; P0..P6 read). */
+__attribute__((naked, noinline)) static void ed_dw3_plane6_s2(ED_DW3_ARG const ed_dw3_plane_run_t *run)
+{
+    __asm__ volatile(ED_DW3_PLANE_ENTER ED_DW3_S2_6_FIRST("0", "16", "32", "48", "64", "80", "96")
+                         ED_DW3_S2_6_ROW("8", "144", "160", "176", "192", "208", "224", "240")
+                             ED_DW3_S2_6_ROW("16", "288", "304", "320", "336", "352", "368", "384")
+                                 ED_DW3_PLANE_LEAVE6);
 }
 #endif
 
@@ -559,14 +763,14 @@ static __attribute__((noinline)) void ed_dw3_channel_row(const ed_dw3_layer_t *L
                                                          const ed_dw3_channel_t *k, const ed_requant_out_t *rq,
                                                          int32_t x, int8_t *out)
 {
-    const int32_t step = L->out_col, stride2 = L->stride_w == 2, adv = ED_DW3_PAIR * (stride2 ? 4 : 2);
+    const int32_t step = L->out_col, stride2 = L->stride_w == 2, pw = L->pair_words, adv = pw * (stride2 ? 4 : 2);
     const int32_t act_min = L->act_min, act_max = L->act_max;
     int32_t acc[4];
     p += (x / 4) * adv;
     out += x * step;
     for (; x < L->out_w; x += 4, p += adv)
     {
-        ed_dw3_pass(p, k, stride2, acc);
+        ed_dw3_pass(p, k, stride2, pw, L->slot_words, acc);
         const int32_t n = ed_min_i32(4, L->out_w - x);
         for (int32_t i = 0; i < n; i++, out += step)
         {
@@ -597,15 +801,15 @@ static inline int32_t ed_dw3_mod3(int32_t x)
     return m < 0 ? m + 3 : m;
 }
 
-/* Every output row of the channels oc0..oc0 + valid - 1. */
-static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, const uint32_t *w, int32_t oc0,
-                                                   int32_t valid, const int32_t *folded_bias,
-                                                   const cmsis_nn_per_channel_quant_params *quant,
-                                                   int32_t output_offset)
+/* The constants of channels oc0..oc0 + valid - 1 in `rotations` rotations (1 or 3) into k, the
+ * requantization of the slow ones into rq; true when every channel is fast. */
+static inline __attribute__((always_inline)) int ed_dw3_constants(const uint32_t *w, int32_t oc0, int32_t valid,
+                                                                  const int32_t *folded_bias,
+                                                                  const cmsis_nn_per_channel_quant_params *quant,
+                                                                  int32_t output_offset, int32_t rotations,
+                                                                  ed_dw3_channel_t k[3][4], ed_requant_out_t rq[4])
 {
-    ed_requant_out_t rq[4];
-    ed_dw3_channel_t k[3][4]; /* per rotation r (slot s meets kernel row (s - r) mod 3), per channel */
-    int fast = L->act_min == -128 && L->act_max == 127 && L->out_w > 0;
+    int fast = 1;
     for (int32_t i = 0; i < valid; i++)
     {
         const int32_t c = oc0 + i, bias = folded_bias[c];
@@ -632,6 +836,14 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
             q.k = (int32_t)((1u << (e - 1)) + ((uint32_t)output_offset << e));
         }
         fast = fast && dbl;
+        if (rotations == 1)
+        {
+            /* slot s meets kernel row s */
+            k[0][i] = q;
+            k[0][i].w[0] = r0a, k[0][i].w[1] = r0b, k[0][i].w[2] = r1a;
+            k[0][i].w[3] = r1b, k[0][i].w[4] = r2a, k[0][i].w[5] = r2b;
+            continue;
+        }
         /* rotation 0: kernel rows 0, 1, 2 in slots 0, 1, 2; rotation 1: 2, 0, 1; rotation 2: 1, 2, 0 */
         k[0][i] = q;
         k[1][i] = q;
@@ -643,13 +855,116 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
         k[0][i].w[4] = k[1][i].w[0] = k[2][i].w[2] = r2a;
         k[0][i].w[5] = k[1][i].w[1] = k[2][i].w[3] = r2b;
     }
+    return fast;
+}
+
+/* Input rows r0 - pad_top .. r1 - 1 - pad_top (all inside the input) of the four channels
+ * oc0..oc0 + 3 into slots r0..r1 - 1 of a plane (ed_dw3_plane): ed_dw3_gather's rows in one call. */
+static __attribute__((noinline)) void ed_dw3_gather_plane(const ed_dw3_layer_t *L, int32_t r0, int32_t r1, int32_t oc0)
+{
+    const int32_t pixel = L->in_col, in_row = L->in_row, sw = L->slot_words;
+    const int32_t k_lo = L->k_lo, k_hi = L->k_hi;
+    const int left = L->k_first < k_lo, right = k_hi < L->k_last;
+    const uint32_t zp4 = L->zp4;
+    const int8_t *row = L->input + (r0 - L->pad_top) * in_row + oc0;
+    const int32_t first = (2 * k_lo - L->pad_left) * pixel; /* the first pair inside the row */
+    uint32_t *d = L->ring + r0 * sw + 4 * L->k_first;
+    for (int32_t r = r0; r < r1; r++, row += in_row, d += sw)
+    {
+        uint32_t *q = d;
+        if (left)
+        {
+            ed_dw3_store_pairs(zp4, ed_read_u32(row), q);
+            q += 4;
+        }
+        const int8_t *src = row + first;
+        for (int32_t k = k_lo; k < k_hi; k++, q += 4, src += 2 * pixel)
+        {
+            ed_dw3_store_pairs(ed_read_u32(src), ed_read_u32(src + pixel), q);
+        }
+        if (right)
+        {
+            ed_dw3_store_pairs(ed_read_u32(src), zp4, q);
+        }
+    }
+}
+
+/* Every output row of the channels oc0..oc0 + valid - 1 over their whole gathered plane
+ * (ed_dw3_plane): input row -pad_top + r in slot r, each slot `words` pairs, so the weights keep
+ * one rotation and one call runs every row of every channel. */
+static __attribute__((noinline)) void ed_dw3_plane_group(const ed_dw3_layer_t *L, const uint32_t *w, int32_t oc0,
+                                                         int32_t valid, const int32_t *folded_bias,
+                                                         const cmsis_nn_per_channel_quant_params *quant,
+                                                         int32_t output_offset)
+{
+    ed_requant_out_t rq[4];
+    ed_dw3_channel_t kr[3][4]; /* rotation 0 only */
+    const ed_dw3_channel_t *k = kr[0];
+    const int fast = ed_dw3_constants(w, oc0, valid, folded_bias, quant, output_offset, 1, kr, rq) &&
+                     L->act_min == -128 && L->act_max == 127;
+    int8_t *out = L->output + oc0;
+    /* The rows of the padding hold the zero point from the call's start. */
+    const int32_t sw = L->slot_words;
+    const int32_t rows = ed_min_i32((L->out_h - 1) * L->stride_h + 3, L->in_h + L->pad_top);
+    ed_dw3_gather_plane(L, ed_min_i32(L->pad_top, rows), rows, oc0); /* valid is 4: see ed_dw3_plane */
+#if ED_NN_ASM
+    if (fast)
+    {
+        const ed_dw3_plane_run_t run = {L->ring, k, out, L->out_col, 4 * L->stride_h * sw, valid, L->out_row,
+                                        L->out_h};
+        if (L->out_w == 6)
+        {
+            if (L->stride_w == 2)
+            {
+                ed_dw3_plane6_s2(&run);
+            }
+            else
+            {
+                ed_dw3_plane6_s1(&run);
+            }
+        }
+        else if (L->stride_w == 2)
+        {
+            ed_dw3_plane3_s2(&run);
+        }
+        else
+        {
+            ed_dw3_plane3_s1(&run);
+        }
+        return;
+    }
+#else
+    (void)fast;
+#endif
+    for (int32_t oy = 0; oy < L->out_h; oy++, out += L->out_row)
+    {
+        for (int32_t i = 0; i < valid; i++)
+        {
+            ed_dw3_channel_row(L, L->ring + oy * L->stride_h * sw + i, &k[i], &rq[i], 0, out + i);
+        }
+    }
+}
+
+/* Every output row of the channels oc0..oc0 + valid - 1. */
+static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, const uint32_t *w, int32_t oc0,
+                                                   int32_t valid, const int32_t *folded_bias,
+                                                   const cmsis_nn_per_channel_quant_params *quant,
+                                                   int32_t output_offset)
+{
+    ed_requant_out_t rq[4];
+    ed_dw3_channel_t k[3][4]; /* per rotation r (slot s meets kernel row (s - r) mod 3), per channel */
+    const int fast = ed_dw3_constants(w, oc0, valid, folded_bias, quant, output_offset, 3, k, rq) &&
+                     L->act_min == -128 && L->act_max == 127 && L->out_w > 0;
+#if !ED_NN_ASM
+    (void)fast;
+#endif
+    int8_t *out = L->output + oc0;
     /* Input row iy sits in slot iy mod 3 from when an output row first needs it until the window
      * has passed it, so each input row is gathered once per group. */
     int32_t iy0 = -L->pad_top;
     int32_t next = iy0, slot = ed_dw3_mod3(next); /* first input row not gathered yet, its slot */
     int32_t rot = slot;                             /* iy0 mod 3 */
     const int32_t rot_step = ed_dw3_mod3(L->stride_h);
-    int8_t *out = L->output + oc0;
 #if ED_NN_ASM
     /* With every channel fast and no clamp, one Thumb-2 call per output row runs every pass of
      * every channel: passes of four, the last storing 3 or 4 outputs; or, where the row ends in
@@ -658,7 +973,6 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
     const int32_t passes = (L->out_w + 3) / 4, last = L->out_w - 4 * (passes - 1), tail = last <= 2;
     ed_dw3_run_t run = {L->ring, k[0], out, L->out_col, (passes - tail) * adv, valid, tail ? 4 : last,
                         tail ? last : 0};
-    const int six = !stride2 && L->out_w == 6; /* one pass of six per channel (ed_dw3_run6_s1) */
 #endif
     for (int32_t oy = 0; oy < L->out_h; oy++, iy0 += L->stride_h, out += L->out_row)
     {
@@ -677,11 +991,7 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
         {
             run.k = k[rot];
             run.out = out;
-            if (six)
-            {
-                ed_dw3_run6_s1(&run);
-            }
-            else if (stride2)
+            if (stride2)
             {
                 ed_dw3_run_s2(&run);
             }
@@ -711,11 +1021,25 @@ static int ed_dw3_transposed(const cmsis_nn_dw_conv_params *p, const cmsis_nn_di
     return output_dims->h > output_dims->w && (p->stride.h == 1 || p->stride.h == 2);
 }
 
-/* Halfword columns of a gathered row in the kernel's orientation. */
-static int32_t ed_dw3_layer_columns(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims *output_dims)
+/* True when each group gathers every input row its outputs read, not a ring of three: rows of
+ * one pass of three or six outputs (MobileNet's 6 x 6 and 3 x 3 planes), a vertical stride of 1
+ * or 2 (in the kernel's orientation) and whole groups of four channels. There a layer is never
+ * taller than wide (it would be walked transposed), so a plane has at most 6 output rows and 13
+ * gathered rows. The build sizes the scratch the same way
+ * (edge_deploy.kernels.ed_depthwise_conv_3x3_s8.geometry). */
+static int ed_dw3_plane(int32_t out_h, int32_t out_w, int32_t stride_h, int32_t channels)
 {
-    return ed_dw3_transposed(p, output_dims) ? ed_dw3_columns(output_dims->h, p->stride.h)
-                                             : ed_dw3_columns(output_dims->w, p->stride.w);
+    return (out_w == 3 || out_w == 6) && (stride_h == 1 || stride_h == 2) && out_h >= 1 && channels % 4 == 0;
+}
+
+/* Scratch words: 4 channels x (columns / 2) pairs x slots (3, or the plane's rows). */
+static int32_t ed_dw3_scratch_words(const cmsis_nn_dw_conv_params *p, const cmsis_nn_dims *output_dims)
+{
+    const int t = ed_dw3_transposed(p, output_dims);
+    const int32_t out_h = t ? output_dims->w : output_dims->h, out_w = t ? output_dims->h : output_dims->w;
+    const int32_t stride_h = t ? p->stride.w : p->stride.h, stride_w = t ? p->stride.h : p->stride.w;
+    const int32_t slots = ed_dw3_plane(out_h, out_w, stride_h, output_dims->c) ? (out_h - 1) * stride_h + 3 : ED_DW3_SLOTS;
+    return 4 * (ed_dw3_columns(out_w, stride_w) / 2) * slots;
 }
 
 arm_cmsis_nn_status ed_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
@@ -742,7 +1066,7 @@ arm_cmsis_nn_status ed_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
     }
     const int32_t in_row = input_dims->w * cout, out_row = output_dims->w * cout;
     ed_dw3_layer_t L = {
-        .ring = (uint32_t *)ctx->buf, .words = ed_dw3_layer_columns(p, output_dims) / 2,
+        .ring = (uint32_t *)ctx->buf,
         .act_min = p->activation.min, .act_max = p->activation.max,
         .zp4 = 0x01010101u * (uint8_t)(int8_t)(-p->input_offset),
     };
@@ -758,6 +1082,10 @@ arm_cmsis_nn_status ed_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
         L.out_h = output_dims->h, L.out_w = output_dims->w, L.out_row = out_row, L.out_col = cout;
         L.stride_h = p->stride.h, L.stride_w = p->stride.w, L.pad_top = p->padding.h, L.pad_left = p->padding.w;
     }
+    L.words = ed_dw3_columns(L.out_w, L.stride_w) / 2;
+    L.plane = ed_dw3_plane(L.out_h, L.out_w, L.stride_h, cout);
+    L.pair_words = L.plane ? 4 : ED_DW3_PAIR;
+    L.slot_words = L.plane ? 4 * L.words : 4;
     const int32_t pad = L.pad_left;
     L.k_first = ed_min_i32(L.words, pad / 2);
     L.k_last = ed_min_i32(L.words, ed_max_i32(L.k_first, (L.in_w + pad + 1) / 2));
@@ -765,7 +1093,8 @@ arm_cmsis_nn_status ed_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
     L.k_hi = ed_min_i32(L.k_last, ed_max_i32(L.k_lo, (L.in_w + pad) / 2));
     /* The pairs left of k_first and from k_last on are the zero point in every row. */
     const uint32_t zz = ed_dw3_sxtb16(L.zp4);
-    for (int32_t i = 0; i < L.words * ED_DW3_PAIR; i++)
+    const int32_t scratch_words = 4 * L.words * (L.plane ? (L.out_h - 1) * L.stride_h + 3 : ED_DW3_SLOTS);
+    for (int32_t i = 0; i < scratch_words; i++)
     {
         L.ring[i] = zz;
     }
@@ -775,8 +1104,8 @@ arm_cmsis_nn_status ed_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
         L.output = output_data + n * output_dims->h * out_row;
         for (int32_t oc0 = 0; oc0 < cout; oc0 += 4)
         {
-            ed_dw3_group(&L, packed_weights, oc0, ed_min_i32(4, cout - oc0), folded_bias, quant_params,
-                         p->output_offset);
+            (L.plane ? ed_dw3_plane_group : ed_dw3_group)(&L, packed_weights, oc0, ed_min_i32(4, cout - oc0),
+                                                          folded_bias, quant_params, p->output_offset);
         }
     }
     return ARM_CMSIS_NN_SUCCESS;
@@ -789,6 +1118,5 @@ int32_t ed_depthwise_conv_3x3_s8_get_buffer_size(const cmsis_nn_dw_conv_params *
 {
     (void)input_dims;
     (void)filter_dims;
-    /* 4 channels x (columns / 2) pairs x ED_DW3_SLOTS (3) words */
-    return 4 * (ed_dw3_layer_columns(dw_conv_params, output_dims) / 2) * ED_DW3_SLOTS * (int32_t)sizeof(uint32_t);
+    return ed_dw3_scratch_words(dw_conv_params, output_dims) * (int32_t)sizeof(uint32_t);
 }

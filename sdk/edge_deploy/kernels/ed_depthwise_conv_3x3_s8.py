@@ -1,7 +1,9 @@
 """``ed_depthwise_conv_3x3_s8``: edge-deploy's 3 x 3 depthwise convolution with channel multiplier 1
 (firmware/include/ed_depthwise_3x3.h): one channel at a time along an output row, four outputs per
 pass (two in a row's last), SMLAD on int16 pairs of taps packed at build time, the input offset
-folded into the bias, sums doubled at run time for a requantization by SMMLA(R)."""
+folded into the bias, sums doubled at run time for a requantization by SMMLA(R). Rows of one pass
+(3 or 6 outputs: MobileNet's small planes) gather each group's whole plane instead of a ring and
+run every row of every channel in one call."""
 
 from __future__ import annotations
 
@@ -31,47 +33,72 @@ def pack_weights(w: np.ndarray, transpose: bool = False) -> np.ndarray:
     return pairs.astype(np.uint32).reshape(-1)
 
 
+def plane(out_h: int, out_w: int, stride_h: int, channels: int) -> bool:
+    """True when each group of four channels gathers every input row it reads at once instead of
+    a ring of three (ed_dw3_plane, in the kernel's orientation): rows of one pass of three or six
+    outputs, a vertical stride of 1 or 2 (then never taller than wide: at most 13 gathered rows)
+    and whole groups of four channels."""
+    return out_w in (3, 6) and stride_h in (1, 2) and out_h >= 1 and channels % 4 == 0
+
+
 def geometry(call: LayerCall) -> dict[str, int]:
     """The counts the kernel's time is linear in, and its ring's size."""
     p = call.params
     cout = int(call.weights.shape[3])
     batches, out_h, out_w = (int(v) for v in call.output.shape[:3])
     stride_h, stride_w = (int(v) for v in p["stride"])
+    in_h, pad_top = int(call.input.shape[1]), int(p["padding"][0])
     if transposed(call):
         out_h, out_w, stride_h, stride_w = out_w, out_h, stride_w, stride_h
+        in_h, pad_top = int(call.input.shape[2]), int(p["padding"][2])
     groups = -(-cout // 4)
     columns = stride_w * 4 * -(-out_w // 4) + 2
     gathered_rows = 3 * out_h if stride_h >= 3 else (out_h - 1) * stride_h + 3
     rows = batches * out_h
+    whole = plane(out_h, out_w, stride_h, cout)
+    slots = gathered_rows if whole else 3
+    if whole:  # the padding's rows hold the zero point from the call's start
+        gathered_rows = min(gathered_rows, in_h + pad_top) - min(pad_top, gathered_rows)
     # passes of four outputs; a row ending in 1 or 2 more ends with a pass of two instead; a
     # stride-1 row of six is one pass of six
     fours = -(-out_w // 4)
     short = 1 if out_w - 4 * (fours - 1) <= 2 else 0
-    six = 1 if out_w == 6 and stride_w == 1 else 0
-    return {"groups": groups * batches, "passes": cout * rows * (fours - short) * (1 - six),
-            "short_passes": cout * rows * short * (1 - six), "six_passes": cout * rows * six,
-            "outputs": cout * rows * out_w,
-            "channel_rows": cout * rows, "gathered_pairs": groups * batches * gathered_rows * columns // 2,
-            "gathered_rows": groups * batches * gathered_rows, "scratch": 4 * (columns // 2) * 3 * 4}
+    six = 1 if whole and out_w == 6 and stride_w == 1 else 0
+    six2 = 1 if whole and out_w == 6 and stride_w == 2 else 0  # a plane's stride-2 rows of six: one pass
+    three = 1 if whole and out_w == 3 else 0  # a plane's rows of three: a pass without its fourth output
+    other = 1 - six - six2 - three
+    return {"groups": 0 if whole else groups * batches, "plane_groups": groups * batches if whole else 0,
+            "passes": cout * rows * (fours - short) * other, "three_passes": cout * rows * three,
+            "six_s2_passes": cout * rows * six2,
+            "short_passes": cout * rows * short * other, "six_passes": cout * rows * six,
+            "outputs": cout * rows * out_w, "channel_rows": 0 if whole else cout * rows,
+            "plane_rows": cout * rows if whole else 0,
+            "gathered_pairs": groups * batches * gathered_rows * columns // 2,
+            "gathered_rows": groups * batches * gathered_rows, "columns": columns, "scratch": 4 * (columns // 2) * slots * 4}
 
 
 class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
     name = "ed_depthwise_conv_3x3_s8"
     family = "widened"  # the flash fallback may take it back
     header = "ed_depthwise_3x3.h"
-    code_bytes = 4608  # 4,328 B measured (arm-none-eabi-size, -O2), rounded up
+    code_bytes = 6912  # 6,788 B measured (arm-none-eabi-size, -O2), rounded up
     # Per pass of four outputs of a channel (the 3 x 3 multiply-adds), per pass of two (a row's
-    # last 1 or 2 outputs), per pass of six (a stride-1 row of six), per output (its requantization and store), per channel and output row
+    # last 1 or 2 outputs), per pass of six (a plane's stride-1 row of six) and of six at stride 2,
+    # per pass of three (a plane's row of three), per output (its requantization and store), per channel and output row
     # (the set-up), per gathered pair of columns of four channels and per gathered row, per group
-    # of four channels (its constants in three rotations), per call.
-    cost_terms = ("passes", "short_passes", "six_passes", "outputs", "channel_rows", "gathered_pairs", "gathered_rows", "groups",
-                  "calls")
+    # of four channels (its constants in three rotations), per channel and output row and per group
+    # of a layer gathered whole (ed_dw3_plane: one rotation, one call per group), per call.
+    cost_terms = ("passes", "short_passes", "six_passes", "six_s2_passes", "three_passes", "outputs", "channel_rows",
+                  "gathered_pairs", "gathered_rows", "groups", "plane_rows", "plane_groups", "calls")
     calibration = (depthwise(24, 24, 16, 1, 3, 1, "same"), depthwise(24, 24, 16, 1, 3, 2, "same"),
                    depthwise(12, 12, 64, 1, 3, 1, "same"), depthwise(6, 6, 128, 1, 3, 2, "same"),
                    depthwise(25, 5, 64, 1, 3, 1, "same"), depthwise(3, 3, 256, 1, 3, 1, "same"),
                    depthwise(7, 5, 6, 1, 3, 1, "same"), depthwise(48, 48, 8, 1, 3, 1, "same"),
                    depthwise(12, 12, 64, 1, 3, 2, "same"), depthwise(6, 6, 128, 1, 3, 1, "same"),
-                   depthwise(9, 9, 12, 1, 3, 2, "valid"), depthwise(13, 7, 20, 1, 3, 1, "valid"))
+                   depthwise(9, 9, 12, 1, 3, 2, "valid"), depthwise(13, 7, 20, 1, 3, 1, "valid"),
+                   depthwise(4, 4, 24, 1, 3, 1, "same"), depthwise(8, 8, 16, 1, 3, 2, "same"),
+                   depthwise(5, 5, 40, 1, 3, 1, "same"), depthwise(7, 7, 8, 1, 3, 2, "valid"),
+                   depthwise(11, 11, 12, 1, 3, 2, "same"))
 
     def applies(self, call: LayerCall) -> str | None:
         p = call.params
@@ -96,7 +123,7 @@ class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
 
     def facts(self, call: LayerCall) -> dict:
         g = geometry(call)
-        return {"channel_groups": g["groups"], "ring_columns": g["scratch"] // 24}
+        return {"channel_groups": g["groups"] + g["plane_groups"], "ring_columns": g["columns"]}
 
     def context(self, call: LayerCall) -> KernelContext:
         sums, _ = self._sums(call)
