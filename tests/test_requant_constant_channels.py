@@ -70,3 +70,35 @@ def test_vww_layers_are_all_on_the_fast_path():
             assert all(on_fast_path(int(m), int(s)) for m, s in zip(arrays["out_mult"], arrays["out_shift"])), op.name
             convolutions += 1
     assert convolutions == 14
+
+
+@pytest.mark.qemu
+def test_a_live_channel_off_the_fast_path_is_priced_and_chosen_around(qemu_arm, tmp_path):
+    """A channel with weights whose requantization is off ed_convolve_s8's fast path (a shift near
+    -23) sends every block of the layer to the kernel's general loop, which requantizes each
+    output in C: the cost model prices it (general_outputs), within 5 % of QEMU's cycles where
+    pricing only the block loop would be about half, so the choice of a 1x1 layer goes to
+    ed_pointwise_conv_s8, which requantizes that channel on its own and is faster there, while the
+    same layer with every channel on the fast path stays on ed_convolve_s8."""
+    from edge_deploy.kernels._layers import conv2d
+    from edge_deploy.kernels.choose import KernelPolicy, choose_kernels
+    from edge_deploy.kernels.cost import estimate_cycles
+    from edge_deploy.testing.harness import build_qemu, run_qemu
+    from edge_deploy.testing.random_layers import random_case
+
+    def case(kernel, slow):
+        return random_case(np.random.default_rng(5), kernel, conv2d(24, 24, 32, 32, 1, 1, "valid", slow_channel=slow),
+                           name=f"{kernel}-{'slow' if slow else 'fast'}")
+
+    cases = [case("ed_convolve_s8", False), case("ed_convolve_s8", True), case("ed_pointwise_conv_s8", True)]
+    run = run_qemu(build_qemu(cases, tmp_path, path="dsp"), cases)
+    for c, out in zip(cases, run.outputs):
+        np.testing.assert_array_equal(out, c.expected, err_msg=c.name)
+    fast, slow, pointwise = run.cycles
+    assert slow > 1.5 * fast  # the general loop is real
+    for c, cycles in zip(cases, run.cycles):
+        assert abs(estimate_cycles(c.kernel, c.call) / cycles - 1) < 0.05, c.name
+    assert pointwise < slow
+    chosen = {name: [layer.kernel.name for layer in choose_kernels(c.call.graph, KernelPolicy())]
+              for name, c in (("fast", cases[0]), ("slow", cases[1]))}
+    assert chosen == {"fast": ["ed_convolve_s8"], "slow": ["ed_pointwise_conv_s8"]}

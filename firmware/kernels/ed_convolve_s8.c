@@ -530,18 +530,6 @@ __attribute__((naked, noinline)) static void ed_conv_block(ED_ASM_ARG const uint
         "pop {r4-r11, pc}\n\t");
 }
 #else
-/* Sum of the int16 pair products of a and b, modulo 2^32 (SMLAD). */
-static inline int32_t ed_conv_dot2(uint32_t a, uint32_t b, int32_t acc)
-{
-#if ED_NN_DSP
-    return ed_smlad(a, b, acc);
-#else
-    const int32_t lo = (int32_t)(int16_t)(a & 0xFFFFu) * (int16_t)(b & 0xFFFFu);
-    const int32_t hi = (int32_t)(int16_t)(a >> 16) * (int16_t)(b >> 16);
-    return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi);
-#endif
-}
-
 /* acc[4 * o + s] += the dot product of channel o of the block at w with the column in slot s
  * (2 channels x 4 positions). */
 static void ed_conv_block(const uint32_t *col, const uint32_t *w, int32_t groups, int32_t *acc)
@@ -554,7 +542,7 @@ static void ed_conv_block(const uint32_t *col, const uint32_t *w, int32_t groups
             ed_conv_widen4(w[o], &w02, &w13);
             for (int32_t s = 0; s < ED_CONV_SLOTS; s++)
             {
-                acc[4 * o + s] = ed_conv_dot2(col[2 * s + 1], w13, ed_conv_dot2(col[2 * s], w02, acc[4 * o + s]));
+                acc[4 * o + s] = ed_dot2(col[2 * s + 1], w13, ed_dot2(col[2 * s], w02, acc[4 * o + s]));
             }
         }
     }

@@ -45,6 +45,14 @@ static inline uint32_t ed_min4_s8_c(uint32_t a, uint32_t b)
     return out;
 }
 
+/* SMLAD in C: acc plus the products of the int16 halves of a and b, modulo 2^32. */
+static inline int32_t ed_smlad_c(uint32_t a, uint32_t b, int32_t acc)
+{
+    const int32_t lo = (int32_t)(int16_t)(a & 0xFFFFu) * (int16_t)(b & 0xFFFFu);
+    const int32_t hi = (int32_t)(int16_t)(a >> 16) * (int16_t)(b >> 16);
+    return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi);
+}
+
 #if defined(ED_NN_PORTABLE)
 #define ED_NN_DSP 0
 #define ed_max4_s8 ed_max4_s8_c
@@ -111,12 +119,7 @@ static inline uint32_t ed_sxtb16_ror8(uint32_t x)
 {
     return ed_pack16((int8_t)((x >> 8) & 0xFFu), (int8_t)((x >> 24) & 0xFFu));
 }
-static inline int32_t ed_smlad(uint32_t a, uint32_t b, int32_t acc)
-{
-    int32_t lo = (int32_t)(int16_t)(a & 0xFFFFu) * (int16_t)(b & 0xFFFFu);
-    int32_t hi = (int32_t)(int16_t)(a >> 16) * (int16_t)(b >> 16);
-    return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi);
-}
+#define ed_smlad ed_smlad_c
 static inline uint32_t ed_sadd16(uint32_t a, uint32_t b)
 {
     return ed_pack16((int16_t)(a & 0xFFFFu) + (int16_t)(b & 0xFFFFu), (int16_t)(a >> 16) + (int16_t)(b >> 16));
@@ -145,6 +148,14 @@ static inline int32_t ed_smlatt(uint32_t a, uint32_t b, int32_t acc)
 
 #ifndef ED_NN_ASM
 #define ED_NN_ASM 0
+#endif
+
+/* SMLAD on any path: the instruction (or its emulation) on the DSP path, its C form on the
+ * portable one (for loops over int16 pairs that both paths share). */
+#if ED_NN_DSP
+#define ed_dot2(a, b, acc) ed_smlad((a), (b), (acc))
+#else
+#define ed_dot2(a, b, acc) ed_smlad_c((a), (b), (acc))
 #endif
 
 /* Four bytes from any address as one word (unaligned LDR on the M4, memcpy elsewhere). */

@@ -97,18 +97,6 @@ __attribute__((optimize("Os"))) static void ed_pw_widen_pixel(const int8_t *x, i
     }
 }
 
-/* Sum of the int16 pair products of a and b added to acc, modulo 2^32 (SMLAD). */
-static inline int32_t ed_pw_dot2(uint32_t a, uint32_t b, int32_t acc)
-{
-#if ED_NN_DSP
-    return ed_smlad(a, b, acc);
-#else
-    const int32_t lo = (int32_t)(int16_t)(a & 0xFFFFu) * (int16_t)(b & 0xFFFFu);
-    const int32_t hi = (int32_t)(int16_t)(a >> 16) * (int16_t)(b >> 16);
-    return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi);
-#endif
-}
-
 /* The first pass for one pair of pixels (their widened columns in col): for every block of three
  * output channels (its record in the packed stream: three folded biases, then per group one
  * weight word per channel) the 3 x 2 dot products from the biases, stored as six sums at acc
@@ -256,8 +244,8 @@ static void ed_pw_pairs(uint32_t *col, int32_t groups, const uint32_t *packed, i
                 {
                     uint32_t w02, w13;
                     ed_pw_widen4(w[o], &w02, &w13);
-                    s[2 * o] = ed_pw_dot2(c[1], w13, ed_pw_dot2(c[0], w02, s[2 * o]));
-                    s[2 * o + 1] = ed_pw_dot2(c[3], w13, ed_pw_dot2(c[2], w02, s[2 * o + 1]));
+                    s[2 * o] = ed_dot2(c[1], w13, ed_dot2(c[0], w02, s[2 * o]));
+                    s[2 * o + 1] = ed_dot2(c[3], w13, ed_dot2(c[2], w02, s[2 * o + 1]));
                 }
             }
             for (int32_t i = 0; i < 6; i++)

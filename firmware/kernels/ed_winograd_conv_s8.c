@@ -332,13 +332,6 @@ __attribute__((naked, noinline)) static void ed_wino_gemm(ED_ASM_ARG const uint3
         "pop {r4-r11, pc}\n\t");
 }
 #else
-static int32_t ed_wino_dot2(uint32_t a, uint32_t b, int32_t acc)
-{
-    const int32_t lo = (int32_t)(int16_t)(a & 0xFFFFu) * (int16_t)(b & 0xFFFFu);
-    const int32_t hi = (int32_t)(int16_t)(a >> 16) * (int16_t)(b >> 16);
-    return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi); /* modulo 2^32, as SMLAD */
-}
-
 static void ed_wino_gemm(const uint32_t *u, const uint32_t *v, int32_t pairs, int32_t *m)
 {
     for (int32_t j = 0; j < 6; j++, m += 8)
@@ -349,8 +342,8 @@ static void ed_wino_gemm(const uint32_t *u, const uint32_t *v, int32_t pairs, in
         {
             for (int32_t o = 0; o < 4; o++)
             {
-                acc[2 * o] = ed_wino_dot2(u[o], vj[0], acc[2 * o]);
-                acc[2 * o + 1] = ed_wino_dot2(u[o], vj[1], acc[2 * o + 1]);
+                acc[2 * o] = ed_dot2(u[o], vj[0], acc[2 * o]);
+                acc[2 * o + 1] = ed_dot2(u[o], vj[1], acc[2 * o + 1]);
             }
         }
         memcpy(m, acc, sizeof(acc));

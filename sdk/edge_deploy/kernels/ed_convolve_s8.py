@@ -71,6 +71,20 @@ def constant_channels_requantized(call: LayerCall, bias: np.ndarray) -> tuple[La
     return dataclasses.replace(call, params={**p, "out_mult": mults, "out_shift": shifts}), bias
 
 
+def general_channels(call: LayerCall, bias: np.ndarray) -> int:
+    """How many output channels the kernel's general loop runs (its products in the same group
+    loop, each output requantized on its own in C): all of them where a channel is off the fast
+    path after :func:`constant_channels_requantized` (ed_convolve_s8.c sends every block there),
+    else only an odd last channel."""
+    call, _ = constant_channels_requantized(call, bias)
+    cout = len(bias)
+    mults = np.broadcast_to(np.asarray(call.params["out_mult"]).reshape(-1), cout)
+    shifts = np.broadcast_to(np.asarray(call.params["out_shift"]).reshape(-1), cout)
+    if all(on_fast_path(int(m), int(s)) for m, s in zip(mults, shifts)):
+        return cout % 2
+    return cout
+
+
 def pack_weights(rows: np.ndarray) -> np.ndarray:
     """(cout, k) int8 weight rows as the kernel reads them: k padded with zeros to a multiple of 4,
     the channels with a zero row to a multiple of 2; per block of two channels, per group of four
@@ -100,13 +114,15 @@ class EdConvolveS8(KernelSpec):
     # from the input (rows of whole words) or through the int8 staging copy
     # (ed_conv_column_tight), per column of any other window (in the padding, rows of 1 to 3
     # bytes, dilated columns; ed_conv_column_any), the columns' groups (widening); per output
-    # channel its prepared requantization.
+    # channel its prepared requantization; per output of the general loop (general_channels) its
+    # requantization in C.
     cost_terms = ("block_groups", "blocks", "pointwise_quads", "direct_columns", "staged_columns", "column_groups",
-                  "channels", "calls", "tight_columns")
+                  "channels", "calls", "tight_columns", "general_outputs")
     calibration = tuple(CONV_1D + CONV_2D) + (
         conv2d(48, 48, 8, 16, 1, 1, "valid"), conv2d(24, 24, 32, 32, 1, 1, "valid"), conv2d(12, 12, 64, 64, 1, 1, "valid"),
         conv2d(25, 5, 64, 64, 1, 1, "valid"), conv2d(32, 32, 3, 16, 3, 1, "same"), conv2d(16, 16, 16, 16, 3, 1, "same"),
-        conv2d(8, 8, 32, 64, 3, 2, "same"), conv2d(49, 10, 1, 16, 4, 2, "same"))
+        conv2d(8, 8, 32, 64, 3, 2, "same"), conv2d(49, 10, 1, 16, 4, 2, "same"),
+        conv2d(12, 12, 64, 64, 1, 1, "valid", slow_channel=True), conv2d(8, 8, 16, 16, 3, 1, "same", slow_channel=True))
 
     def _sums(self, call: LayerCall) -> tuple[np.ndarray, np.ndarray]:
         rows = np.asarray(call.weight_rows, dtype=np.int64)
@@ -154,8 +170,10 @@ class EdConvolveS8(KernelSpec):
         blocks = -(-int(call.weights.shape[0]) // 2)
         groups = k4 // 4
         pointwise, direct, tight, staged = self._columns(call)
+        sums, _ = self._sums(call)
+        general = batches * positions * general_channels(call, folded_bias(call, sums))
         return [quads * groups * blocks, quads * blocks, pointwise, direct, staged, 4 * quads * groups,
-                int(call.weights.shape[0]), 1, tight]
+                int(call.weights.shape[0]), 1, tight, general]
 
     def facts(self, call: LayerCall) -> dict:
         k, k4 = patch_counts(call)

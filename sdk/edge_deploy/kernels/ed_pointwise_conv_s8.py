@@ -11,6 +11,7 @@ import numpy as np
 from edge_deploy.kernels._layers import conv2d
 from edge_deploy.kernels._weighted import folded_bias, raw_accumulators_fit, weighted_context, weights_comment
 from edge_deploy.kernels.base import CArray, KernelContext, KernelSpec, LayerCall
+from edge_deploy.kernels.ed_convolve_s8 import on_fast_path
 
 ACCUMULATOR_LIMIT = (1 << 31) - (1 << 27)
 """|accumulator| bound of the kernel: the fast requantization adds a rounding word of up to 2^26
@@ -63,8 +64,10 @@ class EdPointwiseConvS8(KernelSpec):
     # bookkeeping (biases in, six sums out); per pair of pixels the two columns' groups and the
     # pass's setup; per output its requantization; per channel and block of pixels the second
     # pass's setup; per channel its prepared constants; the call.
+    # ... and per output of a channel off the fast requantization (ed_pw_q_prepare: the same
+    # condition as ed_convolve_s8's), TFLite's arithmetic in C.
     cost_terms = ("block_groups", "pair_blocks", "pair_groups", "pairs", "outputs", "channel_blocks", "channels",
-                  "calls")
+                  "calls", "slow_outputs")
     calibration = (
         conv2d(48, 48, 8, 16, 1, 1, "valid"), conv2d(24, 24, 16, 32, 1, 1, "valid"),
         conv2d(24, 24, 32, 32, 1, 1, "valid"), conv2d(12, 12, 32, 64, 1, 1, "valid"),
@@ -72,7 +75,8 @@ class EdPointwiseConvS8(KernelSpec):
         conv2d(25, 5, 64, 64, 1, 1, "valid"), conv2d(10, 10, 8, 24, 1, 1, "valid"),
         conv2d(6, 6, 32, 32, 1, 1, "valid"), conv2d(7, 9, 12, 10, 1, 1, "valid"),
         conv2d(5, 5, 6, 7, 1, 1, "valid"), conv2d(16, 16, 4, 8, 1, 1, "valid"),
-        conv2d(3, 3, 128, 256, 1, 1, "valid"), conv2d(20, 20, 16, 5, 1, 1, "valid"))
+        conv2d(3, 3, 128, 256, 1, 1, "valid"), conv2d(20, 20, 16, 5, 1, 1, "valid"),
+        conv2d(24, 24, 32, 32, 1, 1, "valid", slow_channel=True), conv2d(12, 12, 64, 64, 1, 1, "valid", slow_channel=True))
 
     def _sums(self, call: LayerCall) -> tuple[np.ndarray, np.ndarray]:
         rows = np.asarray(call.weight_rows, dtype=np.int64)
@@ -101,8 +105,11 @@ class EdPointwiseConvS8(KernelSpec):
         pixels, _, cout, groups = _counts(call)
         pairs, blocks = -(-pixels // 2), -(-cout // 3)
         pixel_blocks = -(-pixels // block_pixels(pixels, cout))
+        mults = np.broadcast_to(np.asarray(call.params["out_mult"]).reshape(-1), cout)
+        shifts = np.broadcast_to(np.asarray(call.params["out_shift"]).reshape(-1), cout)
+        slow = sum(not on_fast_path(int(m), int(s)) for m, s in zip(mults, shifts))
         return [pairs * blocks * groups, pairs * blocks, pairs * groups, pairs, pixels * cout, pixel_blocks * cout,
-                cout, 1]
+                cout, 1, pixels * slow]
 
     def facts(self, call: LayerCall) -> dict:
         pixels, _, cout, groups = _counts(call)

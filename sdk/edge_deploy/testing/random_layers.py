@@ -7,8 +7,9 @@ none), and optionally ``zero_groups`` / ``zero_weights`` (a share of the weights
 or of single weights, set to zero), ``density`` (input 0 is a pruned activation with that share of
 nonzero values), ``dtypes`` (of the inputs, default int8; "float32" for a model's float input),
 ``out_dtype`` (default int8; "float32" for a model's float output), ``shared_quant`` (every input
-quantized like the first), ``scalar`` (a second input that is one constant int8 value), ``pool`` (a max pool of window 2, stride 2 fused after the op) and ``per_tensor``
-(one weight scale for the layer), ``op`` (the op kind, for a kernel serving several; default
+quantized like the first), ``scalar`` (a second input that is one constant int8 value), ``pool`` (a max pool of window 2, stride 2 fused after the op), ``per_tensor``
+(one weight scale for the layer), ``slow_channel`` (channel 0's weight scale 10^-7, so its
+requantization needs a shift beyond any kernel's fast range, about -23), ``op`` (the op kind, for a kernel serving several; default
 the kernel's ``op``) and ``operands``: the op's inputs after the data inputs when they are not one
 ``w`` and a bias, in the op's order, each ``(shape, dtype)`` (a constant of random values over the
 dtype's range, symmetric with a random scale) or ``(shape, dtype, "state")`` (a variable tensor, a
@@ -81,6 +82,8 @@ def random_case(rng: np.random.Generator, kernel: str, layer: dict[str, Any], *,
             w = prune(rng, w.reshape(channels, -1), layer.get("zero_groups", 0.0),
                       layer.get("zero_weights", 0.0)).reshape(w_shape)
         scales = rng.uniform(0.001, 0.01, 1 if layer.get("per_tensor") else channels).astype(np.float32)
+        if layer.get("slow_channel"):
+            scales[0] = 1e-7
         tensors["weights"] = Tensor("weights", w_shape, "int8",
                                     QuantParams(scales, np.zeros(scales.size), definition.weight_axis), w)
         bias_scale = np.float32(tensors["in0"].scale) * scales
