@@ -46,7 +46,7 @@ def weight_flash(checkpoint, group_size: int) -> dict[str, int]:
 
     from edge_deploy.slim.scalpel import group_sparse_bytes, prunable_layers, to_kernel_order
 
-    example = torch.zeros(1, checkpoint.input["channels"], checkpoint.input["length"])
+    example = torch.zeros(1, *checkpoint.input_shape)
     dense = sparse = 0
     for layer in prunable_layers(checkpoint.model, example):
         rows = to_kernel_order(layer.module.weight.detach(), layer.perm)
