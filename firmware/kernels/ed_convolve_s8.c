@@ -146,7 +146,6 @@ static inline void ed_conv_fill(int8_t *dst, uint32_t fill4, int32_t n)
 typedef struct
 {
     int32_t run;  /* one row of the window: kw * cin bytes */
-    int32_t mid;  /* min(4, run - 4): a row of 4 to 12 bytes is the words at 0, mid and run - 4 */
     int32_t last; /* run - 4 */
     int32_t step; /* the input bytes from one row of the window to the next */
     int32_t kh, k4;
@@ -175,7 +174,7 @@ static void ed_conv_layer_derive(ed_conv_layer_t *L, const cmsis_nn_dims *in)
     L->in_w = in->w;
     L->row_bytes = in->w * L->cin;
     const int32_t run = L->kw * L->cin;
-    L->rows = (ed_conv_rows_t){run, ed_min_i32(4, run - 4), run - 4, L->dilation_h * L->row_bytes, L->kh, L->k4};
+    L->rows = (ed_conv_rows_t){run, run - 4, L->dilation_h * L->row_bytes, L->kh, L->k4};
     L->zp4 = 0x01010101u * (uint8_t)L->zp;
     ed_conv_widen4(L->zp4, &L->zp02, &L->zp13);
     const int32_t x_last = in->w - 1 - (L->kw - 1) * L->dilation_w, y_last = in->h - 1 - (L->kh - 1) * L->dilation_h;
@@ -185,10 +184,13 @@ static void ed_conv_layer_derive(ed_conv_layer_t *L, const cmsis_nn_dims *in)
 }
 
 /* Column `which` (at dst: col + 2 * which) of a window inside the input, from src, its first byte.
- * Rows of whole words: each widened straight from the input, two groups per turn. Otherwise zeros
- * past k, then the rows into the int8 staging copy a word at a time (a row of at most 12 bytes as
- * the words at 0, mid and run - 4; a longer one at 0, 4, ... and run - 4; the last word over the
- * one before it), then widened two groups per turn. */
+ * Rows of whole words: each widened straight from the input, two groups per turn. Three rows of
+ * 9 bytes (a 3 x 3 RGB first layer: 27 patch elements, 7 groups): each group as one word read
+ * from the rows (unaligned) or, where it straddles two rows, the tail of one row's last word
+ * shifted down and the next row's first word shifted up; the last group's top byte shifted in as
+ * zero (k4 = 28); no staging copy. Otherwise zeros past k, then the rows into the int8 staging
+ * copy a word at a time (at 0, 4, ... and run - 4, the last word over the one before it), then
+ * widened two groups per turn. */
 #if ED_NN_ASM
 /* Naked: the arguments (r0-r3) unused in C. */
 __attribute__((naked, noinline)) static void ed_conv_column_tight(__attribute__((unused)) const ed_conv_rows_t *rows,
@@ -198,27 +200,32 @@ __attribute__((naked, noinline)) static void ed_conv_column_tight(__attribute__(
 {
     __asm__ volatile(
         "push {r4-r8, lr}\n\t"
-        "ldm r0, {r4-r8, r12}\n\t"  /* r4 run, r5 mid, r6 last, r7 step, r8 rows, r12 k4 */
+        "ldm r0, {r4, r6, r7, r8, r12}\n\t" /* r4 run, r6 last, r7 step, r8 rows, r12 k4 */
         "tst r4, #3\n\t"
         "beq 8f\n\t"
+        "cmp r4, #9\n\t"
+        "it eq\n\t"
+        "cmpeq r8, #3\n\t"
+        "beq 12f\n\t"
         "add r0, r3, r12\n\t"       /* r0 the end of the staging copy */
         "movs r12, #0\n\t"
         "str r12, [r0, #-4]\n\t"    /* the rows overwrite the bytes below k */
         "mov r12, r3\n\t"           /* r12 the row in the staging copy */
-        "cmp r4, #12\n\t"
-        "bgt 5f\n\t"
-        "1:\n\t"
-        "ldr lr, [r1]\n\t"
-        "str lr, [r12]\n\t"
+        "5:\n\t"
+        "movs r5, #0\n\t"
+        "7:\n\t"
         "ldr lr, [r1, r5]\n\t"
         "str lr, [r12, r5]\n\t"
+        "adds r5, r5, #4\n\t"
+        "cmp r5, r6\n\t"
+        "blt 7b\n\t"
         "ldr lr, [r1, r6]\n\t"
         "str lr, [r12, r6]\n\t"
         "add r1, r1, r7\n\t"
         "add r12, r12, r4\n\t"
         "subs r8, r8, #1\n\t"
-        "bne 1b\n\t"
-        "2:\n\t"                    /* widen: an odd group first */
+        "bne 5b\n\t"
+        /* widen: an odd group first */
         "sub r1, r0, r3\n\t"
         "lsls r1, r1, #29\n\t"
         "bpl 3f\n\t"
@@ -248,21 +255,52 @@ __attribute__((naked, noinline)) static void ed_conv_column_tight(__attribute__(
         "bne 6b\n\t"
         "4:\n\t"
         "pop {r4-r8, pc}\n\t"
-        "5:\n\t"                    /* rows of more than 12 bytes */
-        "movs r5, #0\n\t"
-        "7:\n\t"
-        "ldr lr, [r1, r5]\n\t"
-        "str lr, [r12, r5]\n\t"
-        "adds r5, r5, #4\n\t"
-        "cmp r5, r6\n\t"
-        "blt 7b\n\t"
-        "ldr lr, [r1, r6]\n\t"
-        "str lr, [r12, r6]\n\t"
-        "add r1, r1, r7\n\t"
-        "add r12, r12, r4\n\t"
-        "subs r8, r8, #1\n\t"
-        "bne 5b\n\t"
-        "b 2b\n\t"
+        "12:\n\t"                   /* three rows of 9 bytes: r1, r0, r3 */
+        "add r0, r1, r7\n\t"
+        "add r3, r0, r7\n\t"
+        "ldr r4, [r1]\n\t"          /* groups 0 and 1: row 0 bytes 0-3 and 4-7 */
+        "ldr r5, [r1, #4]\n\t"
+        "ldr r6, [r1, #5]\n\t"      /* row 0 bytes 5-8 */
+        "ldr r7, [r0]\n\t"          /* row 1 bytes 0-3 */
+        "sxtb16 r8, r4\n\t"
+        "sxtb16 r4, r4, ror #8\n\t"
+        "sxtb16 r12, r5\n\t"
+        "sxtb16 r5, r5, ror #8\n\t"
+        "str r8, [r2]\n\t"
+        "str r4, [r2, #4]\n\t"
+        "str r12, [r2, #32]\n\t"
+        "str r5, [r2, #36]\n\t"
+        "lsrs r6, r6, #24\n\t"      /* group 2: row 0 byte 8, row 1 bytes 0-2 */
+        "orr r6, r6, r7, lsl #8\n\t"
+        "ldr r7, [r0, #3]\n\t"      /* group 3: row 1 bytes 3-6 */
+        "ldr r4, [r0, #5]\n\t"      /* row 1 bytes 5-8 */
+        "ldr r5, [r3]\n\t"          /* row 2 bytes 0-3 */
+        "sxtb16 r8, r6\n\t"
+        "sxtb16 r6, r6, ror #8\n\t"
+        "sxtb16 r12, r7\n\t"
+        "sxtb16 r7, r7, ror #8\n\t"
+        "str r8, [r2, #64]\n\t"
+        "str r6, [r2, #68]\n\t"
+        "str r12, [r2, #96]\n\t"
+        "str r7, [r2, #100]\n\t"
+        "lsrs r4, r4, #16\n\t"      /* group 4: row 1 bytes 7-8, row 2 bytes 0-1 */
+        "orr r4, r4, r5, lsl #16\n\t"
+        "ldr r5, [r3, #2]\n\t"      /* group 5: row 2 bytes 2-5 */
+        "ldr r6, [r3, #5]\n\t"      /* group 6: row 2 bytes 6-8 and a zero */
+        "sxtb16 r8, r4\n\t"
+        "sxtb16 r4, r4, ror #8\n\t"
+        "sxtb16 r12, r5\n\t"
+        "sxtb16 r5, r5, ror #8\n\t"
+        "lsrs r6, r6, #8\n\t"
+        "str r8, [r2, #128]\n\t"
+        "str r4, [r2, #132]\n\t"
+        "str r12, [r2, #160]\n\t"
+        "str r5, [r2, #164]\n\t"
+        "sxtb16 r8, r6\n\t"
+        "sxtb16 r6, r6, ror #8\n\t"
+        "str r8, [r2, #192]\n\t"
+        "str r6, [r2, #196]\n\t"
+        "pop {r4-r8, pc}\n\t"
         "8:\n\t"                    /* rows of whole words, straight from the input */
         "mov r0, r1\n\t"            /* r0 the row, r3 its end */
         "add r3, r1, r4\n\t"
@@ -300,7 +338,7 @@ __attribute__((naked, noinline)) static void ed_conv_column_tight(__attribute__(
 #else
 static void ed_conv_column_tight(const ed_conv_rows_t *rows, const int8_t *src, uint32_t *dst, int8_t *stage)
 {
-    const int32_t run = rows->run, mid = rows->mid, last = rows->last, step = rows->step, k4 = rows->k4;
+    const int32_t run = rows->run, last = rows->last, step = rows->step, k4 = rows->k4;
     if ((run & 3) == 0)
     {
         for (int32_t n = rows->kh; n > 0; n--, src += step, dst += 2 * run) /* run / 4 groups of 8 words */
@@ -309,18 +347,22 @@ static void ed_conv_column_tight(const ed_conv_rows_t *rows, const int8_t *src, 
         }
         return;
     }
+    if (run == 9 && rows->kh == 3)
+    {
+        const int8_t *r1 = src + step, *r2 = r1 + step;
+        const uint32_t g[7] = {ed_read_u32(src), ed_read_u32(src + 4), (ed_read_u32(src + 5) >> 24) | (ed_read_u32(r1) << 8),
+                               ed_read_u32(r1 + 3), (ed_read_u32(r1 + 5) >> 16) | (ed_read_u32(r2) << 16),
+                               ed_read_u32(r2 + 2), ed_read_u32(r2 + 5) >> 8};
+        for (int32_t i = 0; i < 7; i++)
+        {
+            ed_conv_widen4(g[i], &dst[ED_CONV_GROUP_WORDS * i], &dst[ED_CONV_GROUP_WORDS * i + 1]);
+        }
+        return;
+    }
     ed_write_u32(stage + k4 - 4, 0u);
     int8_t *s = stage;
     for (int32_t n = rows->kh; n > 0; n--, s += run, src += step)
     {
-        if (run <= 12)
-        {
-            const uint32_t a = ed_read_u32(src), b = ed_read_u32(src + mid), c = ed_read_u32(src + last);
-            ed_write_u32(s, a);
-            ed_write_u32(s + mid, b);
-            ed_write_u32(s + last, c);
-            continue;
-        }
         for (int32_t i = 0; i < last; i += 4)
         {
             ed_write_u32(s + i, ed_read_u32(src + i));
