@@ -5,11 +5,13 @@
  *
  * Per four output positions: each patch widened into its slot of the column buffer (a 1 x 1
  * patch inline; straight from the input where a row of the window is a whole number of words
- * inside it, else through an int8 staging copy: word copies of the rows for a window inside the
- * input, in Thumb-2 on the M4; the zero point in the padding), then every block of two output
- * channels: the 2 x 4 dot products (Thumb-2 on the M4, C elsewhere), the requantization, eight
- * bytes stored; an odd last channel, or every block where a channel leaves the fast
- * requantization, through the general loop (the block's products, each output requantized).
+ * inside it, or where the window is three rows of 9 bytes inside it (3 x 3 RGB; four windows of
+ * one output row in one call), else through an int8 staging copy: word copies of the rows for a
+ * window inside the input, in Thumb-2 on the M4; the zero point in the padding), then every block
+ * of two output channels: the 2 x 4 dot products (Thumb-2 on the M4, C elsewhere), the
+ * requantization, eight bytes stored; an odd last channel, or every block where a channel leaves
+ * the fast requantization, through the general loop (the block's products, each output
+ * requantized).
  */
 #include "ed_convolve.h"
 #include "ed_nn_support.h"
