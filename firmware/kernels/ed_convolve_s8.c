@@ -892,9 +892,10 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
                     }
                 }
             }
-            for (int32_t s = 0; s < ED_CONV_SLOTS; s++) /* a repeated position writes its own outputs again */
+            out[0] = output + pos * cout;
+            for (int32_t s = 1; s < ED_CONV_SLOTS; s++) /* a repeated position writes its own outputs again */
             {
-                out[s] = output + (pos + ed_min_i32(s, valid - 1)) * cout;
+                out[s] = s < valid ? out[s - 1] + cout : out[s - 1];
             }
             if (whole > 0)
             {
