@@ -117,6 +117,14 @@ def _cases() -> list[KernelCase]:
         _conv(rng, "5x5-cin-3-rows-of-15", (1, 9, 8, 3), 4, (5, 5), padding=(2, 2, 2, 2), offsets=(128, -128)),
         _conv(rng, "rows-wholly-in-padding", (1, 4, 4, 3), 5, (3, 3), padding=(3, 3, 3, 3), offsets=(-127, 127)),
         _conv(rng, "patch-whole-words-rows-not", (1, 5, 6, 3), 4, (2, 2), padding=(0, 1, 0, 1)),
+        # Three rows of 9 bytes inside the input: ed_conv_column_tight's 27-element column.
+        _conv(rng, "rgb-3x3-s1-valid-odd-width-zp-limits", (1, 8, 9, 3), 7, (3, 3), offsets=(128, -128),
+              act=(-100, 60)),
+        _conv(rng, "rgb-3x3-s2-padding-every-side", (1, 10, 11, 3), 6, (3, 3), (2, 2), (1, 2, 2, 1),
+              offsets=(-127, 127)),
+        _conv(rng, "rows-of-9-kw-9-cin-1", (1, 6, 13, 1), 4, (3, 9), (1, 2), (1, 0, 2, 1), offsets=(-127, 127)),
+        _conv(rng, "rows-of-9-kw-1-cin-9-s2", (1, 7, 5, 9), 5, (3, 1), (2, 1), (1, 1, 0, 0), act=(-128, 40)),
+        _conv(rng, "rows-of-9-four-rows", (1, 7, 6, 3), 4, (4, 3), padding=(1, 2, 1, 1), offsets=(128, -128)),
         # Four positions per pass: 2 and 3 left over, a 1 x 1 pass across rows, one channel only.
         _conv(rng, "quad-2-left-odd-channels", (1, 3, 6, 8), 5, (3, 3), padding=(1, 1, 1, 1), offsets=(128, -128)),
         _conv(rng, "quad-3-left-two-channels", (1, 4, 6, 4), 2, (3, 3), padding=(1, 0, 1, 0), act=(-128, 40)),
@@ -188,6 +196,10 @@ def _single_rounding_cases() -> list[KernelCase]:
             _conv(rng, "ic-first-3x3-pad-1", (1, 7, 9, 3), 16, (3, 3), padding=(1, 1, 1, 1), offsets=(-127, 127),
                   rounding="single"),
             _conv(rng, "cin-5-rows-of-15-padded", (1, 7, 6, 5), 7, (3, 3), (1, 2), (1, 0, 1, 1), shifts=(-23, -1),
+                  rounding="single"),
+            _conv(rng, "rgb-3x3-s1-valid-zp-limits", (1, 8, 9, 3), 7, (3, 3), offsets=(128, -128), act=(-100, 60),
+                  shifts=(-23, -1), rounding="single"),
+            _conv(rng, "rows-of-9-kw-9-cin-1", (1, 6, 13, 1), 4, (3, 9), (1, 2), (1, 0, 2, 1), offsets=(-127, 127),
                   rounding="single")]
     linear = _linear_cases(lambda name, kernel, op, inputs, params: kernel_case(
         name, kernel, op, inputs, params, attrs=ACT, rounding="single"), np.random.default_rng(1316))

@@ -5,11 +5,13 @@
  *
  * Per four output positions: each patch widened into its slot of the column buffer (a 1 x 1
  * patch inline; straight from the input where a row of the window is a whole number of words
- * inside it, else through an int8 staging copy: word copies of the rows for a window inside the
- * input, in Thumb-2 on the M4; the zero point in the padding), then every block of two output
- * channels: the 2 x 4 dot products (Thumb-2 on the M4, C elsewhere), the requantization, eight
- * bytes stored; an odd last channel, or every block where a channel leaves the fast
- * requantization, through the general loop (the block's products, each output requantized).
+ * inside it, or where the window is three rows of 9 bytes inside it (3 x 3 RGB; four windows of
+ * one output row in one call), else through an int8 staging copy: word copies of the rows for a
+ * window inside the input, in Thumb-2 on the M4; the zero point in the padding), then every block
+ * of two output channels: the 2 x 4 dot products (Thumb-2 on the M4, C elsewhere), the
+ * requantization, eight bytes stored; an odd last channel, or every block where a channel leaves
+ * the fast requantization, through the general loop (the block's products, each output
+ * requantized).
  */
 #include "ed_convolve.h"
 #include "ed_nn_support.h"
@@ -146,10 +148,11 @@ static inline void ed_conv_fill(int8_t *dst, uint32_t fill4, int32_t n)
 typedef struct
 {
     int32_t run;  /* one row of the window: kw * cin bytes */
-    int32_t mid;  /* min(4, run - 4): a row of 4 to 12 bytes is the words at 0, mid and run - 4 */
     int32_t last; /* run - 4 */
     int32_t step; /* the input bytes from one row of the window to the next */
     int32_t kh, k4;
+    int8_t *stage; /* the int8 staging copy (k4 bytes) */
+    int32_t xstep; /* the input bytes from one output position of a row to the next: stride_w * cin */
 } ed_conv_rows_t;
 
 /* What every position of a call shares. */
@@ -166,6 +169,8 @@ typedef struct
     uint32_t zp4;            /* the zero point in four bytes */
     uint32_t zp02, zp13;     /* and widened */
     int pointwise;           /* 1 x 1 window, no padding, cin a multiple of 4: the pixel is the patch */
+    int rows27;              /* three rows of 9 bytes: ed_conv_column_tight builds a quad inside the input
+                                in one call */
 } ed_conv_layer_t;
 
 /* The fields of L that follow from the others. */
@@ -175,50 +180,62 @@ static void ed_conv_layer_derive(ed_conv_layer_t *L, const cmsis_nn_dims *in)
     L->in_w = in->w;
     L->row_bytes = in->w * L->cin;
     const int32_t run = L->kw * L->cin;
-    L->rows = (ed_conv_rows_t){run, ed_min_i32(4, run - 4), run - 4, L->dilation_h * L->row_bytes, L->kh, L->k4};
+    L->rows = (ed_conv_rows_t){run, run - 4, L->dilation_h * L->row_bytes, L->kh, L->k4, L->rows.stage,
+                               L->stride_w * L->cin};
     L->zp4 = 0x01010101u * (uint8_t)L->zp;
     ed_conv_widen4(L->zp4, &L->zp02, &L->zp13);
     const int32_t x_last = in->w - 1 - (L->kw - 1) * L->dilation_w, y_last = in->h - 1 - (L->kh - 1) * L->dilation_h;
     const int tight = L->dilation_w == 1 && run >= 4 && x_last >= 0 && y_last >= 0;
     L->x_end = tight ? (uint32_t)x_last + 1 : 0u;
     L->y_end = tight ? (uint32_t)y_last + 1 : 0u;
+    L->rows27 = tight && run == 9 && L->kh == 3;
 }
 
-/* Column `which` (at dst: col + 2 * which) of a window inside the input, from src, its first byte.
- * Rows of whole words: each widened straight from the input, two groups per turn. Otherwise zeros
- * past k, then the rows into the int8 staging copy a word at a time (a row of at most 12 bytes as
- * the words at 0, mid and run - 4; a longer one at 0, 4, ... and run - 4; the last word over the
- * one before it), then widened two groups per turn. */
+/* Columns of n consecutive output positions of one output row (windows inside the input,
+ * rows->xstep input bytes apart) into consecutive slots from dst (col + 2 * which), from src, the
+ * first window's first byte; n is 1 except for three rows of 9 bytes. Rows of whole words: each
+ * widened straight from the input, two groups per turn. Three rows of 9 bytes (a 3 x 3 RGB first
+ * layer: 27 patch elements, 7 groups): each group one word read from the rows (unaligned) or,
+ * where it straddles two rows, the tail of one row's last word shifted down and the next row's
+ * first word shifted up; the last group's top byte shifted in as zero (k4 = 28); no staging copy.
+ * Otherwise zeros past k, then the rows into the int8 staging copy a word at a time (at 0, 4, ...
+ * and run - 4, the last word over the one before it), then widened two groups per turn. */
 #if ED_NN_ASM
 /* Naked: the arguments (r0-r3) unused in C. */
 __attribute__((naked, noinline)) static void ed_conv_column_tight(__attribute__((unused)) const ed_conv_rows_t *rows,
                                                                   __attribute__((unused)) const int8_t *src,
                                                                   __attribute__((unused)) uint32_t *dst,
-                                                                  __attribute__((unused)) int8_t *stage)
+                                                                  __attribute__((unused)) int32_t n)
 {
     __asm__ volatile(
-        "push {r4-r8, lr}\n\t"
-        "ldm r0, {r4-r8, r12}\n\t"  /* r4 run, r5 mid, r6 last, r7 step, r8 rows, r12 k4 */
+        "push {r4-r9, lr}\n\t"
+        "ldm r0, {r4, r6, r7, r8, r12}\n\t" /* r4 run, r6 last, r7 step, r8 rows, r12 k4 */
         "tst r4, #3\n\t"
         "beq 8f\n\t"
+        "cmp r4, #9\n\t"
+        "it eq\n\t"
+        "cmpeq r8, #3\n\t"
+        "beq 12f\n\t"
+        "ldr r3, [r0, #20]\n\t"     /* r3 the staging copy */
         "add r0, r3, r12\n\t"       /* r0 the end of the staging copy */
         "movs r12, #0\n\t"
         "str r12, [r0, #-4]\n\t"    /* the rows overwrite the bytes below k */
         "mov r12, r3\n\t"           /* r12 the row in the staging copy */
-        "cmp r4, #12\n\t"
-        "bgt 5f\n\t"
-        "1:\n\t"
-        "ldr lr, [r1]\n\t"
-        "str lr, [r12]\n\t"
+        "5:\n\t"
+        "movs r5, #0\n\t"
+        "7:\n\t"
         "ldr lr, [r1, r5]\n\t"
         "str lr, [r12, r5]\n\t"
+        "adds r5, r5, #4\n\t"
+        "cmp r5, r6\n\t"
+        "blt 7b\n\t"
         "ldr lr, [r1, r6]\n\t"
         "str lr, [r12, r6]\n\t"
         "add r1, r1, r7\n\t"
         "add r12, r12, r4\n\t"
         "subs r8, r8, #1\n\t"
-        "bne 1b\n\t"
-        "2:\n\t"                    /* widen: an odd group first */
+        "bne 5b\n\t"
+        /* widen: an odd group first */
         "sub r1, r0, r3\n\t"
         "lsls r1, r1, #29\n\t"
         "bpl 3f\n\t"
@@ -247,22 +264,59 @@ __attribute__((naked, noinline)) static void ed_conv_column_tight(__attribute__(
         "cmp r3, r0\n\t"
         "bne 6b\n\t"
         "4:\n\t"
-        "pop {r4-r8, pc}\n\t"
-        "5:\n\t"                    /* rows of more than 12 bytes */
-        "movs r5, #0\n\t"
-        "7:\n\t"
-        "ldr lr, [r1, r5]\n\t"
-        "str lr, [r12, r5]\n\t"
-        "adds r5, r5, #4\n\t"
-        "cmp r5, r6\n\t"
-        "blt 7b\n\t"
-        "ldr lr, [r1, r6]\n\t"
-        "str lr, [r12, r6]\n\t"
-        "add r1, r1, r7\n\t"
-        "add r12, r12, r4\n\t"
-        "subs r8, r8, #1\n\t"
-        "bne 5b\n\t"
-        "b 2b\n\t"
+        "pop {r4-r9, pc}\n\t"
+        "12:\n\t"                   /* three rows of 9 bytes: r1, r0, lr; n columns */
+        "ldr r9, [r0, #24]\n\t"     /* xstep */
+        "13:\n\t"
+        "add r0, r1, r7\n\t"
+        "add lr, r0, r7\n\t"
+        "ldr r4, [r1]\n\t"          /* groups 0 and 1: row 0 bytes 0-3 and 4-7 */
+        "ldr r5, [r1, #4]\n\t"
+        "ldr r6, [r1, #5]\n\t"      /* row 0 bytes 5-8 */
+        "ldr r12, [r0]\n\t"         /* row 1 bytes 0-3 */
+        "sxtb16 r8, r4\n\t"
+        "sxtb16 r4, r4, ror #8\n\t"
+        "str r8, [r2]\n\t"
+        "str r4, [r2, #4]\n\t"
+        "sxtb16 r8, r5\n\t"
+        "sxtb16 r5, r5, ror #8\n\t"
+        "str r8, [r2, #32]\n\t"
+        "str r5, [r2, #36]\n\t"
+        "lsrs r6, r6, #24\n\t"      /* group 2: row 0 byte 8, row 1 bytes 0-2 */
+        "orr r6, r6, r12, lsl #8\n\t"
+        "ldr r4, [r0, #3]\n\t"      /* group 3: row 1 bytes 3-6 */
+        "ldr r5, [r0, #5]\n\t"      /* row 1 bytes 5-8 */
+        "ldr r12, [lr]\n\t"         /* row 2 bytes 0-3 */
+        "sxtb16 r8, r6\n\t"
+        "sxtb16 r6, r6, ror #8\n\t"
+        "str r8, [r2, #64]\n\t"
+        "str r6, [r2, #68]\n\t"
+        "sxtb16 r8, r4\n\t"
+        "sxtb16 r4, r4, ror #8\n\t"
+        "str r8, [r2, #96]\n\t"
+        "str r4, [r2, #100]\n\t"
+        "lsrs r5, r5, #16\n\t"      /* group 4: row 1 bytes 7-8, row 2 bytes 0-1 */
+        "orr r5, r5, r12, lsl #16\n\t"
+        "ldr r4, [lr, #2]\n\t"      /* group 5: row 2 bytes 2-5 */
+        "ldr r6, [lr, #5]\n\t"      /* group 6: row 2 bytes 6-8 and a zero */
+        "sxtb16 r8, r5\n\t"
+        "sxtb16 r5, r5, ror #8\n\t"
+        "str r8, [r2, #128]\n\t"
+        "str r5, [r2, #132]\n\t"
+        "sxtb16 r8, r4\n\t"
+        "sxtb16 r4, r4, ror #8\n\t"
+        "str r8, [r2, #160]\n\t"
+        "str r4, [r2, #164]\n\t"
+        "lsrs r6, r6, #8\n\t"
+        "sxtb16 r8, r6\n\t"
+        "sxtb16 r6, r6, ror #8\n\t"
+        "str r8, [r2, #192]\n\t"
+        "str r6, [r2, #196]\n\t"
+        "add r1, r1, r9\n\t"        /* the next position, the next slot */
+        "adds r2, r2, #8\n\t"
+        "subs r3, r3, #1\n\t"
+        "bne 13b\n\t"
+        "pop {r4-r9, pc}\n\t"
         "8:\n\t"                    /* rows of whole words, straight from the input */
         "mov r0, r1\n\t"            /* r0 the row, r3 its end */
         "add r3, r1, r4\n\t"
@@ -295,12 +349,13 @@ __attribute__((naked, noinline)) static void ed_conv_column_tight(__attribute__(
         "add r1, r1, r7\n\t"
         "subs r8, r8, #1\n\t"
         "bne 8b\n\t"
-        "pop {r4-r8, pc}\n\t");
+        "pop {r4-r9, pc}\n\t");
 }
 #else
-static void ed_conv_column_tight(const ed_conv_rows_t *rows, const int8_t *src, uint32_t *dst, int8_t *stage)
+static void ed_conv_column_tight(const ed_conv_rows_t *rows, const int8_t *src, uint32_t *dst, int32_t n)
 {
-    const int32_t run = rows->run, mid = rows->mid, last = rows->last, step = rows->step, k4 = rows->k4;
+    const int32_t run = rows->run, last = rows->last, step = rows->step, k4 = rows->k4;
+    int8_t *stage = rows->stage;
     if ((run & 3) == 0)
     {
         for (int32_t n = rows->kh; n > 0; n--, src += step, dst += 2 * run) /* run / 4 groups of 8 words */
@@ -309,18 +364,26 @@ static void ed_conv_column_tight(const ed_conv_rows_t *rows, const int8_t *src, 
         }
         return;
     }
+    if (run == 9 && rows->kh == 3)
+    {
+        for (; n > 0; n--, src += rows->xstep, dst += 2)
+        {
+            const int8_t *r1 = src + step, *r2 = r1 + step;
+            const uint32_t g[7] = {ed_read_u32(src), ed_read_u32(src + 4),
+                                   (ed_read_u32(src + 5) >> 24) | (ed_read_u32(r1) << 8), ed_read_u32(r1 + 3),
+                                   (ed_read_u32(r1 + 5) >> 16) | (ed_read_u32(r2) << 16), ed_read_u32(r2 + 2),
+                                   ed_read_u32(r2 + 5) >> 8};
+            for (int32_t i = 0; i < 7; i++)
+            {
+                ed_conv_widen4(g[i], &dst[ED_CONV_GROUP_WORDS * i], &dst[ED_CONV_GROUP_WORDS * i + 1]);
+            }
+        }
+        return;
+    }
     ed_write_u32(stage + k4 - 4, 0u);
     int8_t *s = stage;
     for (int32_t n = rows->kh; n > 0; n--, s += run, src += step)
     {
-        if (run <= 12)
-        {
-            const uint32_t a = ed_read_u32(src), b = ed_read_u32(src + mid), c = ed_read_u32(src + last);
-            ed_write_u32(s, a);
-            ed_write_u32(s + mid, b);
-            ed_write_u32(s + last, c);
-            continue;
-        }
         for (int32_t i = 0; i < last; i += 4)
         {
             ed_write_u32(s + i, ed_read_u32(src + i));
@@ -433,7 +496,7 @@ static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t 
     const int32_t base_y = oy * L->stride_h - L->pad_top, base_x = ox * L->stride_w - L->pad_left;
     if ((uint32_t)base_x < L->x_end && (uint32_t)base_y < L->y_end)
     {
-        ed_conv_column_tight(&L->rows, L->input + base_y * L->row_bytes + base_x * L->cin, col + 2 * which, stage);
+        ed_conv_column_tight(&L->rows, L->input + base_y * L->row_bytes + base_x * L->cin, col + 2 * which, 1);
         return;
     }
     ed_conv_column_any(L, oy, ox, which, col, stage);
@@ -754,6 +817,7 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
         .out_w = output_dims->w, .stride_h = p->stride.h, .stride_w = p->stride.w, .pad_top = p->padding.h,
         .pad_left = p->padding.w, .dilation_h = p->dilation.h, .dilation_w = p->dilation.w, .zp = zp,
     };
+    L.rows.stage = stage;
     ed_conv_layer_derive(&L, input_dims);
     L.pointwise = L.kh == 1 && L.kw == 1 && (cin & 3) == 0 && p->padding.h == 0 && p->padding.w == 0 &&
                   (output_dims->h - 1) * p->stride.h < input_dims->h && (output_dims->w - 1) * p->stride.w < input_dims->w;
@@ -795,6 +859,23 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
                     ed_conv_widen4(ed_read_u32(x[3] + i), &dst[6], &dst[7]);
                 }
             }
+            else if (L.rows27 && valid == ED_CONV_SLOTS && ox + ED_CONV_SLOTS <= L.out_w &&
+                     (uint32_t)(oy * L.stride_h - L.pad_top) < L.y_end &&
+                     (uint32_t)(ox * L.stride_w - L.pad_left) < L.x_end &&
+                     (uint32_t)((ox + ED_CONV_SLOTS - 1) * L.stride_w - L.pad_left) < L.x_end)
+            {
+                /* four windows of three rows of 9 bytes inside the input, in one output row */
+                ed_conv_column_tight(&L.rows,
+                                     L.input + (oy * L.stride_h - L.pad_top) * L.row_bytes +
+                                         (ox * L.stride_w - L.pad_left) * cin,
+                                     col, ED_CONV_SLOTS);
+                ox += ED_CONV_SLOTS;
+                if (ox == L.out_w)
+                {
+                    ox = 0;
+                    oy++;
+                }
+            }
             else
             {
                 for (int32_t s = 0; s < valid; s++)
@@ -811,9 +892,10 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
                     }
                 }
             }
-            for (int32_t s = 0; s < ED_CONV_SLOTS; s++) /* a repeated position writes its own outputs again */
+            out[0] = output + pos * cout;
+            for (int32_t s = 1; s < ED_CONV_SLOTS; s++) /* a repeated position writes its own outputs again */
             {
-                out[s] = output + (pos + ed_min_i32(s, valid - 1)) * cout;
+                out[s] = s < valid ? out[s - 1] + cout : out[s - 1];
             }
             if (whole > 0)
             {

@@ -107,7 +107,7 @@ class EdConvolveS8(KernelSpec):
     name = "ed_convolve_s8"
     op = "conv2d"
     header = "ed_convolve.h"
-    code_bytes = 5120  # 4,876 B of Thumb-2 measured (arm-none-eabi-nm of an IC build, -O2), rounded up
+    code_bytes = 5376  # 5,206 B of Thumb-2 measured (arm-none-eabi-nm, the ed_conv* symbols, -O2), rounded up
     # Per quad of positions and block of two channels: the groups of four patch elements (the
     # SMLAD loop) and the block's requantizations; per quad of 1x1 patches (widened inline) or per
     # column of a window inside the input (dilation_w 1, rows of at least 4 bytes) built straight
@@ -115,13 +115,15 @@ class EdConvolveS8(KernelSpec):
     # (ed_conv_column_tight), per column of any other window (in the padding, rows of 1 to 3
     # bytes, dilated columns; ed_conv_column_any), the columns' groups (widening); per output
     # channel its prepared requantization; per output of the general loop (general_channels) its
-    # requantization in C.
+    # requantization in C. Windows of three rows of 9 bytes inside the input (3 x 3 RGB) are read
+    # straight into their widened groups: four of one output row in one call (rows27_quads), any
+    # other one at a time (rows27_columns); their groups are not in column_groups.
     cost_terms = ("block_groups", "blocks", "pointwise_quads", "direct_columns", "staged_columns", "column_groups",
-                  "channels", "calls", "tight_columns", "general_outputs")
+                  "channels", "calls", "tight_columns", "general_outputs", "rows27_quads", "rows27_columns")
     calibration = tuple(CONV_1D + CONV_2D) + (
         conv2d(48, 48, 8, 16, 1, 1, "valid"), conv2d(24, 24, 32, 32, 1, 1, "valid"), conv2d(12, 12, 64, 64, 1, 1, "valid"),
         conv2d(25, 5, 64, 64, 1, 1, "valid"), conv2d(32, 32, 3, 16, 3, 1, "same"), conv2d(16, 16, 16, 16, 3, 1, "same"),
-        conv2d(8, 8, 32, 64, 3, 2, "same"), conv2d(49, 10, 1, 16, 4, 2, "same"),
+        conv2d(8, 8, 32, 64, 3, 2, "same"), conv2d(49, 10, 1, 16, 4, 2, "same"), conv2d(40, 40, 3, 8, 3, 2, "same"),
         conv2d(12, 12, 64, 64, 1, 1, "valid", slow_channel=True), conv2d(8, 8, 16, 16, 3, 1, "same", slow_channel=True))
 
     def _sums(self, call: LayerCall) -> tuple[np.ndarray, np.ndarray]:
@@ -142,9 +144,10 @@ class EdConvolveS8(KernelSpec):
         _, k4 = patch_counts(call)
         return 9 * k4 + 32 * -(-int(call.weights.shape[0]) // 2)
 
-    def _columns(self, call: LayerCall) -> tuple[int, int, int, int]:
+    def _columns(self, call: LayerCall) -> tuple[int, int, int, int, int, int]:
         """Columns built (pointwise quads inline; windows inside the input straight from it; the
-        same through the staging copy; any other window), as ed_conv_column chooses."""
+        same through the staging copy; any other window; quads and single columns of three rows of
+        9 bytes inside the input), as ed_convolve_s8 and ed_conv_column choose."""
         _, kh, kw, cin = (int(v) for v in call.weights.shape)
         p = call.params
         batches, out_h, out_w = (int(v) for v in call.output.shape[:3])
@@ -155,13 +158,22 @@ class EdConvolveS8(KernelSpec):
         positions = out_h * out_w
         run = kw * cin
         if (kh, kw) == (1, 1) and cin % 4 == 0 and all(int(v) == 0 for v in p["padding"]):
-            return batches * -(-positions // 4), 0, 0, 0
+            return batches * -(-positions // 4), 0, 0, 0, 0, 0
         if dil_w != 1 or run < 4:
-            return 0, 0, 0, batches * positions
-        x_in = sum(1 for ox in range(out_w) if 0 <= ox * stride_w - pad_left <= in_w - kw)
-        y_in = sum(1 for oy in range(out_h) if 0 <= oy * stride_h - pad_top <= in_h - 1 - (kh - 1) * dil_h)
-        inside, other = batches * y_in * x_in, batches * (positions - y_in * x_in)
-        return (0, inside, 0, other) if run % 4 == 0 else (0, 0, inside, other)
+            return 0, 0, 0, batches * positions, 0, 0
+        x_in = [0 <= ox * stride_w - pad_left <= in_w - kw for ox in range(out_w)]
+        y_in = [0 <= oy * stride_h - pad_top <= in_h - 1 - (kh - 1) * dil_h for oy in range(out_h)]
+        inside = batches * sum(y_in) * sum(x_in)
+        other = batches * positions - inside
+        if run % 4 == 0:
+            return 0, inside, 0, other, 0, 0
+        if (run, kh) != (9, 3):
+            return 0, 0, inside, other, 0, 0
+        quads = 0
+        for pos in range(0, positions - 3, 4):
+            oy, ox = divmod(pos, out_w)
+            quads += ox + 4 <= out_w and y_in[oy] and x_in[ox] and x_in[ox + 3]
+        return 0, 0, 0, other, batches * quads, inside - 4 * batches * quads
 
     def cost_features(self, call: LayerCall) -> list[float]:
         positions, batches = conv_positions(call)
@@ -169,11 +181,12 @@ class EdConvolveS8(KernelSpec):
         quads = batches * -(-positions // 4)
         blocks = -(-int(call.weights.shape[0]) // 2)
         groups = k4 // 4
-        pointwise, direct, tight, staged = self._columns(call)
+        pointwise, direct, tight, staged, rows27_quads, rows27_columns = self._columns(call)
         sums, _ = self._sums(call)
         general = batches * positions * general_channels(call, folded_bias(call, sums))
-        return [quads * groups * blocks, quads * blocks, pointwise, direct, staged, 4 * quads * groups,
-                int(call.weights.shape[0]), 1, tight, general]
+        widened = 4 * quads - 4 * rows27_quads - rows27_columns
+        return [quads * groups * blocks, quads * blocks, pointwise, direct, staged, widened * groups,
+                int(call.weights.shape[0]), 1, tight, general, rows27_quads, rows27_columns]
 
     def facts(self, call: LayerCall) -> dict:
         k, k4 = patch_counts(call)
