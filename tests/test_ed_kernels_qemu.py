@@ -136,6 +136,14 @@ def _cases() -> list[KernelCase]:
         _fc(rng, "fc-extremes-per-tensor", 2, 64, 12, per_channel=False, offsets=(128, -3), shifts=(-16, -12),
             extremes=True),
         _fc(rng, "fc-extremes-depth-30", 1, 30, 9, offsets=(-127, 5), shifts=(-16, -12), extremes=True),
+        # Five rows per block: last blocks of 1 to 4 rows, first loop turns of 1 to 7 groups entered
+        # in the loop's middle, one whole turn then more.
+        _fc(rng, "fc-5-rows-last-block-1-first-turn-3", 1, 12, 11, per_channel=False),
+        _fc(rng, "fc-5-rows-last-block-2-first-turn-5", 2, 52, 12),
+        _fc(rng, "fc-5-rows-last-block-3-first-turn-6", 1, 24, 13, per_channel=False, act=(-20, 90)),
+        _fc(rng, "fc-5-rows-last-block-4-first-turn-4", 1, 16, 14, offsets=(128, -128)),
+        _fc(rng, "fc-5-rows-first-turn-7-then-one", 1, 60, 5, per_channel=False, offsets=(-128, 127)),
+        _fc(rng, "fc-5-rows-two-turns-exactly", 1, 64, 10, offsets=(127, -127), extremes=True),
     ]
 
 
