@@ -17,11 +17,11 @@
     "smlad " acc ", r12, " w ", " acc "\n\t"                                                                          \
     "sxtb16 " w ", " w ", ror #8\n\t"                                                                                 \
     "smlad " acc ", lr, " w ", " acc "\n\t"
-#define ED_FC_GROUP                                                                                                    \
-    "ldrd r12, lr, [r0], #8\n\t"                                                                                      \
+#define ED_FC_GROUP_LOADED                                                                                             \
     "ldm.w r1!, {r7-r11}\n\t" ED_FC_ROW("r2", "r7") ED_FC_ROW("r3", "r8") ED_FC_ROW("r4", "r9")                     \
     ED_FC_ROW("r5", "r10") ED_FC_ROW("r6", "r11")
-#define ED_FC_GROUP_BYTES 68
+#define ED_FC_GROUP "ldrd r12, lr, [r0], #8\n\t" ED_FC_GROUP_LOADED
+#define ED_FC_GROUP_BYTES 68 /* the loop's first group, its inputs loaded before, 4 fewer */
 #define ED_FC_LOOP_GROUPS 8
 /* X of the group after the last: no widened X word has 0x8000 as its high halfword. */
 #define ED_FC_SENTINEL 0x80000000u
@@ -45,7 +45,7 @@ typedef struct
     int32_t last_rows;         /* +36, rows of the last block (1 to 5) */
     int32_t offset;            /* +40, output offset */
     /* Per tensor (step 0) only: the requantization's constants, made once per call. */
-    int32_t layer_mult;        /* +44 */
+    int32_t layer_mult;        /* +44, 0 per channel */
     int32_t layer_shift;       /* +48, e - 1 */
     uint32_t layer_round_lo;   /* +52, round and offset as ED_FC_REQUANT makes them */
     int32_t layer_round_hi;    /* +56 */
@@ -109,8 +109,11 @@ _Static_assert(sizeof(ed_fc_run_t) == 64, "ed_fc_run reads ed_fc_run_t by offset
 
 /* Every block of five rows of one input row: the sums from the biases less the input term, the
  * groups (eight per loop turn, the first turn entered in its middle when the groups are not a
- * multiple of eight; the loop ends where the next X is the sentinel), five requantizations, five
- * bytes stored (fewer in a short last block). w (r1) runs on over the blocks; the frame is a
+ * multiple of eight; each turn loads the next turn's first inputs and ends the loop where they are
+ * the sentinel), five requantizations, five bytes stored (fewer in a short last block; the block
+ * loop is rotated so the stores fall through into the next block). A per-channel layer has
+ * layer_mult 0 in the frame, which sends it to its requantization (a per-tensor layer whose
+ * multiplier is 0 takes that path too, with step 0: the same result). w (r1) runs on over the blocks; the frame is a
  * copy of ed_fc_run_t (bias, out, blocks, mult, shift advance). The per-channel requantization
  * sits after the function's return, out of the way of the L4+'s 1 KB instruction cache. */
 __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_run_t *run,
@@ -130,8 +133,17 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "movs r3, #" ED_FC_XSTR(ED_FC_GROUP_BYTES) "\n\t"
         "adr.w r4, 2f\n\t"
         "mla r2, r2, r3, r4\n\t"
-        "orr r2, r2, #1\n\t"
+        "sub r2, r2, #3\n\t"         /* the first group 4 bytes shorter, the Thumb bit */
         "str r2, [sp, #12]\n\t"
+        "b 1f\n\t"
+        "8:\n\t"                     /* a whole block's bytes */
+        "strb r2, [r0]\n\t"
+        "strb r3, [r0, #1]\n\t"
+        "strb r4, [r0, #2]\n\t"
+        "strb r5, [r0, #3]\n\t"
+        "strb r6, [r0, #4]\n\t"
+        "adds r0, r0, #5\n\t"
+        "strd r0, r11, [sp, #16]\n\t"
         "1:\n\t"
         "ldrd r0, lr, [sp]\n\t"       /* x, bias */
         "ldm lr!, {r2-r6}\n\t"
@@ -145,32 +157,23 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "cmp lr, #0\n\t"
         "it ne\n\t"
         "bxne lr\n\t"
+        "ldrd r12, lr, [r0], #8\n\t"  /* the first group's inputs */
         "2:\n\t"
-        ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP
-        "ldr r12, [r0]\n\t"
+        ED_FC_GROUP_LOADED ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP
+        "ldrd r12, lr, [r0], #8\n\t"
         "cmp r12, #" ED_FC_XSTR(ED_FC_SENTINEL) "\n\t"
         "bne 2b\n\t"
-        "ldr r7, [sp, #32]\n\t"       /* step */
+        "ldrd r7, r8, [sp, #44]\n\t"  /* the layer's constants */
+        "ldrd r9, r10, [sp, #52]\n\t"
         "cmp r7, #0\n\t"
-        "bne.w 10f\n\t"               /* per channel */
-        "add r7, sp, #44\n\t"
-        "ldm r7, {r7-r10}\n\t"
+        "beq.w 10f\n\t"               /* per channel */
         ED_FC_REQUANT_LAYER("r2") ED_FC_REQUANT_LAYER("r3") ED_FC_REQUANT_LAYER("r4") ED_FC_REQUANT_LAYER("r5")
         ED_FC_REQUANT_LAYER("r6")
         "9:\n\t"
         "ldrd r0, r11, [sp, #16]\n\t" /* out, blocks */
         "subs r11, r11, #1\n\t"
-        "beq 5f\n\t"
-        "strb r2, [r0]\n\t"
-        "strb r3, [r0, #1]\n\t"
-        "strb r4, [r0, #2]\n\t"
-        "strb r5, [r0, #3]\n\t"
-        "strb r6, [r0, #4]\n\t"
-        "adds r0, r0, #5\n\t"
-        "strd r0, r11, [sp, #16]\n\t"
-        "b 1b\n\t"
-        "5:\n\t"                      /* the last block: its rows */
-        "ldr r11, [sp, #36]\n\t"
+        "bne 8b\n\t"
+        "ldr r11, [sp, #36]\n\t"      /* the last block: its rows */
         "strb r2, [r0]\n\t"
         "cmp r11, #2\n\t"
         "blt 6f\n\t"
@@ -187,7 +190,7 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "pop {r4-r11, pc}\n\t"
         "10:\n\t"                     /* per channel: r1 (w) kept in the frame meanwhile */
         "str r1, [sp, #60]\n\t"
-        "mov r1, r7\n\t"              /* step */
+        "ldr r1, [sp, #32]\n\t"       /* step */
         "ldr lr, [sp, #40]\n\t"       /* offset */
         "ldr r7, [sp, #24]\n\t"       /* mult */
         "ldr r0, [sp, #28]\n\t"       /* shift */
@@ -357,7 +360,8 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
             const ed_fc_run_t run = {wide, folded_bias, x_term, groups % ED_FC_LOOP_GROUPS, out, blocks,
                                      quant_params->multiplier, quant_params->shift, 4 * quant_step,
                                      units - ED_FC_ROWS * (blocks - 1), p->output_offset,
-                                     layer.mult, layer.shift, layer.round_lo, layer.round_hi, 0};
+                                     quant_step != 0 ? 0 : layer.mult, layer.shift, layer.round_lo,
+                                     layer.round_hi, 0};
             ed_fc_run(&run, packed_weights);
             if (clamp)
             {
