@@ -227,11 +227,18 @@ static inline int32_t ed_fc_widen_group(uint32_t xw, uint32_t *out, int32_t even
 static int32_t ed_fc_widen(const int8_t *x, int32_t depth, int16_t *wide)
 {
     uint32_t *out = (uint32_t *)wide;
-    const int8_t *const end = x + 4 * (depth / 4);
+    const int8_t *const end = x + 8 * (depth / 8);
     int32_t even = 0;
-    for (; x != end; x += 4, out += 2)
+    for (; x != end; x += 8, out += 4) /* two groups per turn: one turn's overhead per 8 inputs */
     {
         even = ed_fc_widen_group(ed_read_u32(x), out, even);
+        even = ed_fc_widen_group(ed_read_u32(x + 4), out + 2, even);
+    }
+    if (depth % 8 >= 4)
+    {
+        even = ed_fc_widen_group(ed_read_u32(x), out, even);
+        x += 4;
+        out += 2;
     }
     if (depth % 4 != 0) /* the last, partial group */
     {
