@@ -160,6 +160,10 @@ __attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_ru
         "ldrd r12, lr, [r0], #8\n\t"  /* the first group's inputs */
         "2:\n\t"
         ED_FC_GROUP_LOADED ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP
+        "3:\n\t"                     /* the entry address assumes these sizes */
+        ".if (3b - 2b) != " ED_FC_XSTR(ED_FC_GROUP_BYTES) " * " ED_FC_XSTR(ED_FC_LOOP_GROUPS) " - 4\n\t"
+        ".error \"ed_fc_run: a group is not ED_FC_GROUP_BYTES long\"\n\t"
+        ".endif\n\t"
         "ldrd r12, lr, [r0], #8\n\t"
         "cmp r12, #" ED_FC_XSTR(ED_FC_SENTINEL) "\n\t"
         "bne 2b\n\t"
