@@ -189,7 +189,10 @@ def _single_rounding_cases() -> list[KernelCase]:
           _fc(rng, "fc1-128x8-per-tensor", 1, 128, 8, per_channel=False, rounding="single"),
           _fc(rng, "fc1-60x5-per-tensor-relu", 2, 60, 5, per_channel=False, act=(0, 127), offsets=(3, -20),
               shifts=(-23, -1), rounding="single"),
-          _fc(rng, "fc1-301x17-wide-shifts", 1, 301, 17, shifts=(-23, -1), rounding="single")]
+          _fc(rng, "fc1-301x17-wide-shifts", 1, 301, 17, shifts=(-23, -1), rounding="single"),
+          # Five rows per block: a last block of one row, a first loop turn of five groups.
+          _fc(rng, "fc1-20x6-per-tensor-last-row", 2, 20, 6, per_channel=False, offsets=(-128, 127),
+              rounding="single")]
     rng = np.random.default_rng(1315)
     conv = [_conv(rng, "vww-first-3x3-s2-relu6", (1, 11, 13, 3), 8, (3, 3), (2, 2), (0, 1, 0, 1),
                   offsets=(128, -128), act=(-128, 40), rounding="single"),
