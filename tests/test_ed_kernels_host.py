@@ -265,23 +265,23 @@ def test_fully_connected_packing_gives_the_dot_product():
     odd bytes, from the packed bias less 128 x the even inputs, is the folded bias plus x . w
     modulo 2^32, for inputs and weights at their limits and a depth not a multiple of 4; and Y is
     REV16 of the input word EOR 0xff80ff80 (what ed_fc_widen stores) for every pair of bytes."""
-    from edge_deploy.kernels.ed_fully_connected_s8 import pack_weights, packed_bias
+    from edge_deploy.kernels.ed_fully_connected_s8 import ROWS, pack_weights, packed_bias
 
     rng = np.random.default_rng(1313)
     units, depth = 7, 30
     w = rng.choice(np.array([-128, -127, -1, 0, 1, 127], dtype=np.int8), (units, depth))
     x = rng.choice(np.array([-128, -127, -1, 0, 1, 127], dtype=np.int8), depth)
     folded = rng.integers(-2**31 + 2**24, 2**31 - 2**24, units)
-    words = pack_weights(w).reshape(2, 8, 4)  # (block, group, row)
+    words = pack_weights(w).reshape(2, 8, ROWS)  # (block, group, row)
     bias = packed_bias(folded, w).astype(np.int64)
     xp = np.zeros(32, dtype=np.int64)
     xp[:depth] = x
     big_x, big_y = xp[0::2], xp[1::2] - 128 - 256 * xp[0::2]  # lanes in pair order
     assert big_y.min() >= -32768 and big_y.max() <= 32767
-    halves = words.astype(np.uint32).view(np.int16).reshape(2, 8, 4, 2).astype(np.int64)
-    odd = words.astype(np.uint32).view(np.int8).reshape(2, 8, 4, 4)[..., 1::2].astype(np.int64)
+    halves = words.astype(np.uint32).view(np.int16).reshape(2, 8, ROWS, 2).astype(np.int64)
+    odd = words.astype(np.uint32).view(np.int8).reshape(2, 8, ROWS, 4)[..., 1::2].astype(np.int64)
     for o in range(units):
-        b, r = divmod(o, 4)
+        b, r = divmod(o, ROWS)
         acc = bias[o] - 128 * big_x.sum()
         acc += (halves[b, :, r, :].reshape(-1) * big_x).sum() + (odd[b, :, r, :].reshape(-1) * big_y).sum()
         want = int(folded[o]) + int(x.astype(np.int64) @ w[o].astype(np.int64))

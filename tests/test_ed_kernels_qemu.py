@@ -144,6 +144,14 @@ def _cases() -> list[KernelCase]:
         _fc(rng, "fc-extremes-per-tensor", 2, 64, 12, per_channel=False, offsets=(128, -3), shifts=(-16, -12),
             extremes=True),
         _fc(rng, "fc-extremes-depth-30", 1, 30, 9, offsets=(-127, 5), shifts=(-16, -12), extremes=True),
+        # Five rows per block: last blocks of 1 to 4 rows, first loop turns of 1 to 7 groups entered
+        # in the loop's middle, one whole turn then more.
+        _fc(rng, "fc-5-rows-last-block-1-first-turn-3", 1, 12, 11, per_channel=False),
+        _fc(rng, "fc-5-rows-last-block-2-first-turn-5", 2, 52, 12),
+        _fc(rng, "fc-5-rows-last-block-3-first-turn-6", 1, 24, 13, per_channel=False, act=(-20, 90)),
+        _fc(rng, "fc-5-rows-last-block-4-first-turn-4", 1, 16, 14, offsets=(128, -128)),
+        _fc(rng, "fc-5-rows-first-turn-7-then-one", 1, 60, 5, per_channel=False, offsets=(-128, 127)),
+        _fc(rng, "fc-5-rows-two-turns-exactly", 1, 64, 10, offsets=(127, -127), extremes=True),
     ]
 
 
@@ -189,7 +197,10 @@ def _single_rounding_cases() -> list[KernelCase]:
           _fc(rng, "fc1-128x8-per-tensor", 1, 128, 8, per_channel=False, rounding="single"),
           _fc(rng, "fc1-60x5-per-tensor-relu", 2, 60, 5, per_channel=False, act=(0, 127), offsets=(3, -20),
               shifts=(-23, -1), rounding="single"),
-          _fc(rng, "fc1-301x17-wide-shifts", 1, 301, 17, shifts=(-23, -1), rounding="single")]
+          _fc(rng, "fc1-301x17-wide-shifts", 1, 301, 17, shifts=(-23, -1), rounding="single"),
+          # Five rows per block: a last block of one row, a first loop turn of five groups.
+          _fc(rng, "fc1-20x6-per-tensor-last-row", 2, 20, 6, per_channel=False, offsets=(-128, 127),
+              rounding="single")]
     rng = np.random.default_rng(1315)
     conv = [_conv(rng, "vww-first-3x3-s2-relu6", (1, 11, 13, 3), 8, (3, 3), (2, 2), (0, 1, 0, 1),
                   offsets=(128, -128), act=(-128, 40), rounding="single"),

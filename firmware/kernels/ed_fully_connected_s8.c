@@ -7,51 +7,57 @@
 #include "ed_nn_support.h"
 
 #if ED_NN_ASM
-/* One group of four inputs for four rows: the input words X = (x0, x2) and Y = (x1 - 128 - 256 x0,
- * x3 - 128 - 256 x2) in one LDRD into r12 / lr, the rows' four weight words in one LDM; per row
+/* One group of four inputs for five rows: the input words X = (x0, x2) and Y = (x1 - 128 - 256 x0,
+ * x3 - 128 - 256 x2) in one LDRD into r12 / lr, the rows' five weight words in one LDM; per row
  * SMLAD of X with the raw word (w0 + 128 + 256 w1, w2 + 128 + 256 w3), SXTB16 ROR 8 (w1, w3) in
  * place, SMLAD of Y with it: x0 w0 + x1 w1 + x2 w2 + x3 w3 + 128 (x0 + x2) - 128 (w1 + w3).
- * r4-r7 the sums, r8-r11 the weight words. */
+ * r2-r6 the sums, r7-r11 the weight words. Every instruction is 32-bit: a group is
+ * ED_FC_GROUP_BYTES long, which the entry into the loop's middle relies on. */
 #define ED_FC_ROW(acc, w)                                                                                              \
     "smlad " acc ", r12, " w ", " acc "\n\t"                                                                          \
     "sxtb16 " w ", " w ", ror #8\n\t"                                                                                 \
     "smlad " acc ", lr, " w ", " acc "\n\t"
-#define ED_FC_GROUP                                                                                                    \
-    "ldrd r12, lr, [r0], #8\n\t"                                                                                      \
-    "ldm r1!, {r8-r11}\n\t" ED_FC_ROW("r4", "r8") ED_FC_ROW("r5", "r9") ED_FC_ROW("r6", "r10") ED_FC_ROW("r7", "r11")
+#define ED_FC_GROUP_LOADED                                                                                             \
+    "ldm.w r1!, {r7-r11}\n\t" ED_FC_ROW("r2", "r7") ED_FC_ROW("r3", "r8") ED_FC_ROW("r4", "r9")                     \
+    ED_FC_ROW("r5", "r10") ED_FC_ROW("r6", "r11")
+#define ED_FC_GROUP "ldrd r12, lr, [r0], #8\n\t" ED_FC_GROUP_LOADED
+#define ED_FC_GROUP_BYTES 68 /* the loop's first group, its inputs loaded before, 4 fewer */
+#define ED_FC_LOOP_GROUPS 8
+/* X of the group after the last: no widened X word has 0x8000 as its high halfword. */
+#define ED_FC_SENTINEL 0x80000000u
 
 #define ED_ASM_ARG __attribute__((unused))
 
 /* What the loop over blocks reads, fixed per input row; ed_fc_run copies it to its stack frame
- * and reads it there by offset (the first six words in one LDM per block). */
+ * and reads it there by offset. */
 typedef struct
 {
-    const int16_t *x;          /* +0, the widened input (ed_fc_widen), word aligned */
-    const uint32_t *w;         /* +4 */
-    uint32_t tails;            /* +8, (groups % 8) << 29 (bits 31, 30, 29: four, two, one group after
-                                * the loop), bit 0 set per channel; 0: the straight path */
-    const int16_t *loop_end;   /* +12, x + 32 * (groups / 8) */
-    int32_t x_term;            /* +16, 128 x the sum of the input's even positions (ed_fc_widen) */
-    const int32_t *bias;       /* +20, padded to blocks of 4 */
+    const int16_t *x;          /* +0, the widened input (ed_fc_widen), word aligned, sentinel after */
+    const int32_t *bias;       /* +4, padded to blocks of ED_FC_ROWS */
+    int32_t x_term;            /* +8, 128 x the sum of the input's even positions (ed_fc_widen) */
+    int32_t first_groups;      /* +12, groups % 8: the first loop turn's (0: a whole turn); in the
+                                * frame, the address to enter the loop at (0: its top) */
+    int8_t *out;               /* +16 */
+    int32_t blocks;            /* +20, >= 1 */
     const int32_t *mult;       /* +24 */
     const int32_t *shift;      /* +28 */
-    int8_t *out;               /* +32 */
-    int32_t blocks;            /* +36, >= 1 */
-    int32_t step;              /* +40, 4 per output (per channel) or 0 (per tensor) */
-    int32_t last_rows;         /* +44, rows of the last block (1 to 4) */
-    int32_t offset;            /* +48, output offset */
+    int32_t step;              /* +32, 4 per output (per channel) or 0 (per tensor) */
+    int32_t last_rows;         /* +36, rows of the last block (1 to 5) */
+    int32_t offset;            /* +40, output offset */
     /* Per tensor (step 0) only: the requantization's constants, made once per call. */
-    int32_t layer_mult;        /* +52 */
-    int32_t layer_shift;       /* +56, e - 1 */
-    uint32_t layer_round_lo;   /* +60, round and offset as ED_FC_REQUANT makes them */
-    int32_t layer_round_hi;    /* +64 */
-    int32_t pad;               /* +68, the frame a multiple of 8 bytes */
+    int32_t layer_mult;        /* +44, 0 per channel */
+    int32_t layer_shift;       /* +48, e - 1 */
+    uint32_t layer_round_lo;   /* +52, round and offset as ED_FC_REQUANT makes them */
+    int32_t layer_round_hi;    /* +56 */
+    int32_t pad;               /* +60, the frame a multiple of 8 bytes; the weight pointer's slot
+                                * while the per-channel requantization runs */
 } ed_fc_run_t;
-_Static_assert(sizeof(ed_fc_run_t) == 72, "ed_fc_run reads ed_fc_run_t by offset");
+_Static_assert(sizeof(ed_fc_run_t) == 64, "ed_fc_run reads ed_fc_run_t by offset");
 
 /* The fast requantization of the sum in register a (right shift e = -shift of 1..23, offset
- * folded), its constants made from mult r8 and shift r9: round = (1 + 2^e) << 30 (single
- * rounding: 2^e << 30), plus offset << (e - 1) in the high word; then ed_requant_fast. */
+ * folded), its constants made from mult r8 and shift r9 (r7 / r0 the pointers, r1 the step,
+ * lr the output offset): round = (1 + 2^e) << 30 (single rounding: 2^e << 30), plus
+ * offset << (e - 1) in the high word; then ed_requant_fast. */
 #if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
 #define ED_FC_ROUND "lsl r10, r10, r9\n\t"
 #define ED_FC_SIGN(a) ""
@@ -60,14 +66,14 @@ _Static_assert(sizeof(ed_fc_run_t) == 72, "ed_fc_run reads ed_fc_run_t by offset
     "lsl r10, r10, r9\n\t"                                                                                             \
     "add r10, r10, #1\n\t"
 #define ED_FC_SIGN(a)                                                                                                  \
-    "and r2, " a ", #0x80000000\n\t"                                                                                   \
-    "subs r11, r11, r2\n\t"                                                                                            \
+    "and r10, " a ", #0x80000000\n\t"                                                                                  \
+    "subs r11, r11, r10\n\t"                                                                                           \
     "sbc r12, r12, #0\n\t"
 #endif
 #define ED_FC_REQUANT(a)                                                                                               \
-    "ldr r8, [r3]\n\t"                                                                                                 \
+    "ldr r8, [r7]\n\t"                                                                                                 \
     "ldr r9, [r0]\n\t"                                                                                                 \
-    "add r3, r3, r1\n\t"                                                                                               \
+    "add r7, r7, r1\n\t"                                                                                               \
     "add r0, r0, r1\n\t"                                                                                               \
     "rsb r9, r9, #0\n\t"                                                                                               \
     "mov r10, #1\n\t" ED_FC_ROUND                                                                                      \
@@ -80,111 +86,122 @@ _Static_assert(sizeof(ed_fc_run_t) == 72, "ed_fc_run reads ed_fc_run_t by offset
     "asr r12, r12, r9\n\t"                                                                                             \
     "ssat " a ", #8, r12\n\t"
 
-/* The same with the layer's constants in registers (r8 mult, r9 e - 1, r10 / r11 the round's
+/* The same with the layer's constants in registers (r7 mult, r8 e - 1, r9 / r10 the round's
  * low and high words), r12 / lr the 64-bit sum. */
 #if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
 #define ED_FC_LAYER_ROUND(a)                                                                                           \
-    "mov r12, r10\n\t"                                                                                                 \
-    "mov lr, r11\n\t"
+    "mov r12, r9\n\t"                                                                                                  \
+    "mov lr, r10\n\t"
 #else
 #define ED_FC_LAYER_ROUND(a)                                                                                           \
-    "and r2, " a ", #0x80000000\n\t"                                                                                   \
-    "subs r12, r10, r2\n\t"                                                                                            \
-    "sbc lr, r11, #0\n\t"
+    "and r11, " a ", #0x80000000\n\t"                                                                                  \
+    "subs r12, r9, r11\n\t"                                                                                            \
+    "sbc lr, r10, #0\n\t"
 #endif
 #define ED_FC_REQUANT_LAYER(a)                                                                                         \
     ED_FC_LAYER_ROUND(a)                                                                                               \
-    "smlal r12, lr, " a ", r8\n\t"                                                                                     \
-    "asr lr, lr, r9\n\t"                                                                                               \
+    "smlal r12, lr, " a ", r7\n\t"                                                                                     \
+    "asr lr, lr, r8\n\t"                                                                                               \
     "ssat " a ", #8, lr\n\t"
 
-/* Every block of four rows of one input row: the sums from the biases less the input term (eight
- * groups per turn, then four, two, one), four requantizations, four bytes stored (fewer in a short
- * last block). The frame is a copy of ed_fc_run_t (w, bias, mult, shift, out, blocks advance).
- * The straight path (no tail groups, per tensor) runs on without a taken branch up to the
- * stores; the tails and the per-channel requantization sit after the function's return, out of
- * the way of the L4+'s 1 KB instruction cache. */
-__attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_run_t *run)
+#define ED_FC_STR(x) #x
+#define ED_FC_XSTR(x) ED_FC_STR(x)
+
+/* Every block of five rows of one input row: the sums from the biases less the input term, the
+ * groups (eight per loop turn, the first turn entered in its middle when the groups are not a
+ * multiple of eight; each turn loads the next turn's first inputs and ends the loop where they are
+ * the sentinel), five requantizations, five bytes stored (fewer in a short last block; the block
+ * loop is rotated so the stores fall through into the next block). A per-channel layer has
+ * layer_mult 0 in the frame, which sends it to its requantization (a per-tensor layer whose
+ * multiplier is 0 takes that path too, with step 0: the same result). w (r1) runs on over the blocks; the frame is a
+ * copy of ed_fc_run_t (bias, out, blocks, mult, shift advance). The per-channel requantization
+ * sits after the function's return, out of the way of the L4+'s 1 KB instruction cache. */
+__attribute__((naked, noinline)) static void ed_fc_run(ED_ASM_ARG const ed_fc_run_t *run,
+                                                       ED_ASM_ARG const uint32_t *w)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
-        "sub sp, sp, #72\n\t"
-        "ldm r0!, {r1-r12}\n\t"
-        "stm sp, {r1-r12}\n\t"
-        "ldm r0, {r1-r6}\n\t"
+        "sub sp, sp, #64\n\t"
+        "ldm r0!, {r2-r12, lr}\n\t"
+        "stm sp, {r2-r12, lr}\n\t"
+        "ldm r0, {r2-r5}\n\t"
         "add r0, sp, #48\n\t"
-        "stm r0, {r1-r6}\n\t"
+        "stm r0, {r2-r5}\n\t"
+        "ldr r2, [sp, #12]\n\t"       /* the first turn's groups -> the address to enter at */
+        "cbz r2, 1f\n\t"
+        "rsb r2, r2, #" ED_FC_XSTR(ED_FC_LOOP_GROUPS) "\n\t"
+        "movs r3, #" ED_FC_XSTR(ED_FC_GROUP_BYTES) "\n\t"
+        "adr.w r4, 2f\n\t"
+        "mla r2, r2, r3, r4\n\t"
+        "sub r2, r2, #3\n\t"         /* the first group 4 bytes shorter, the Thumb bit */
+        "str r2, [sp, #12]\n\t"
+        "b 1f\n\t"
+        "8:\n\t"                     /* a whole block's bytes */
+        "strb r2, [r0]\n\t"
+        "strb r3, [r0, #1]\n\t"
+        "strb r4, [r0, #2]\n\t"
+        "strb r5, [r0, #3]\n\t"
+        "strb r6, [r0, #4]\n\t"
+        "adds r0, r0, #5\n\t"
+        "strd r0, r11, [sp, #16]\n\t"
         "1:\n\t"
-        "ldm sp, {r0-r3, r12, lr}\n\t" /* x, w, tails, loop_end, x_term, bias */
-        "ldm lr!, {r4-r7}\n\t"
-        "str lr, [sp, #20]\n\t"
+        "ldrd r0, lr, [sp]\n\t"       /* x, bias */
+        "ldm lr!, {r2-r6}\n\t"
+        "str lr, [sp, #4]\n\t"
+        "ldrd r12, lr, [sp, #8]\n\t"  /* x_term, entry */
+        "sub r2, r2, r12\n\t"
+        "sub r3, r3, r12\n\t"
         "sub r4, r4, r12\n\t"
         "sub r5, r5, r12\n\t"
         "sub r6, r6, r12\n\t"
-        "sub r7, r7, r12\n\t"
-        "cmp r0, r3\n\t"
-        "beq 3f\n\t"
+        "cmp lr, #0\n\t"
+        "it ne\n\t"
+        "bxne lr\n\t"
+        "ldrd r12, lr, [r0], #8\n\t"  /* the first group's inputs */
         "2:\n\t"
-        ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP
-        "cmp r0, r3\n\t"
+        ED_FC_GROUP_LOADED ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP
+        "3:\n\t"                     /* the entry address assumes these sizes */
+        ".if (3b - 2b) != " ED_FC_XSTR(ED_FC_GROUP_BYTES) " * " ED_FC_XSTR(ED_FC_LOOP_GROUPS) " - 4\n\t"
+        ".error \"ed_fc_run: a group is not ED_FC_GROUP_BYTES long\"\n\t"
+        ".endif\n\t"
+        "ldrd r12, lr, [r0], #8\n\t"
+        "cmp r12, #" ED_FC_XSTR(ED_FC_SENTINEL) "\n\t"
         "bne 2b\n\t"
-        "3:\n\t"
-        "str r1, [sp, #4]\n\t"        /* w, at the next block */
-        "cmp r2, #0\n\t"
-        "bne.w 10f\n\t"               /* tail groups or per channel */
-        "4:\n\t"                      /* per tensor */
-        "add r2, sp, #52\n\t"
-        "ldm r2, {r8-r11}\n\t"
-        ED_FC_REQUANT_LAYER("r4") ED_FC_REQUANT_LAYER("r5") ED_FC_REQUANT_LAYER("r6") ED_FC_REQUANT_LAYER("r7")
+        "ldrd r7, r8, [sp, #44]\n\t"  /* the layer's constants */
+        "ldrd r9, r10, [sp, #52]\n\t"
+        "cmp r7, #0\n\t"
+        "beq.w 10f\n\t"               /* per channel */
+        ED_FC_REQUANT_LAYER("r2") ED_FC_REQUANT_LAYER("r3") ED_FC_REQUANT_LAYER("r4") ED_FC_REQUANT_LAYER("r5")
+        ED_FC_REQUANT_LAYER("r6")
         "9:\n\t"
-        "ldr r2, [sp, #32]\n\t"       /* out */
-        "ldr r3, [sp, #36]\n\t"
-        "subs r3, r3, #1\n\t"
-        "str r3, [sp, #36]\n\t"
-        "beq 5f\n\t"
-        "strb r4, [r2]\n\t"
-        "strb r5, [r2, #1]\n\t"
-        "strb r6, [r2, #2]\n\t"
-        "strb r7, [r2, #3]\n\t"
-        "adds r2, r2, #4\n\t"
-        "str r2, [sp, #32]\n\t"
-        "b 1b\n\t"
-        "5:\n\t"                      /* the last block: its rows */
-        "ldr r3, [sp, #44]\n\t"
-        "strb r4, [r2]\n\t"
-        "cmp r3, #2\n\t"
+        "ldrd r0, r11, [sp, #16]\n\t" /* out, blocks */
+        "subs r11, r11, #1\n\t"
+        "bne 8b\n\t"
+        "ldr r11, [sp, #36]\n\t"      /* the last block: its rows */
+        "strb r2, [r0]\n\t"
+        "cmp r11, #2\n\t"
         "blt 6f\n\t"
-        "strb r5, [r2, #1]\n\t"
+        "strb r3, [r0, #1]\n\t"
         "beq 6f\n\t"
-        "strb r6, [r2, #2]\n\t"
-        "cmp r3, #3\n\t"
+        "strb r4, [r0, #2]\n\t"
+        "cmp r11, #4\n\t"
+        "blt 6f\n\t"
+        "strb r5, [r0, #3]\n\t"
         "beq 6f\n\t"
-        "strb r7, [r2, #3]\n\t"
+        "strb r6, [r0, #4]\n\t"
         "6:\n\t"
-        "add sp, sp, #72\n\t"
+        "add sp, sp, #64\n\t"
         "pop {r4-r11, pc}\n\t"
-        "10:\n\t"                     /* the tail groups (the groups leave the flags alone) */
-        "lsls r3, r2, #1\n\t"         /* C: four groups, N: two */
-        "bcc 11f\n\t"
-        ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP ED_FC_GROUP
-        "11:\n\t"
-        "bpl 12f\n\t"
-        ED_FC_GROUP ED_FC_GROUP
-        "12:\n\t"
-        "lsls r3, r2, #3\n\t"         /* C: one group */
-        "bcc 13f\n\t"
-        ED_FC_GROUP
-        "13:\n\t"
-        "str r1, [sp, #4]\n\t"
-        "tst r2, #1\n\t"
-        "beq 4b\n\t"
-        "ldr r1, [sp, #40]\n\t"       /* per channel: step */
-        "ldr lr, [sp, #48]\n\t"       /* offset */
-        "ldr r3, [sp, #24]\n\t"       /* mult */
+        "10:\n\t"                     /* per channel: r1 (w) kept in the frame meanwhile */
+        "str r1, [sp, #60]\n\t"
+        "ldr r1, [sp, #32]\n\t"       /* step */
+        "ldr lr, [sp, #40]\n\t"       /* offset */
+        "ldr r7, [sp, #24]\n\t"       /* mult */
         "ldr r0, [sp, #28]\n\t"       /* shift */
-        ED_FC_REQUANT("r4") ED_FC_REQUANT("r5") ED_FC_REQUANT("r6") ED_FC_REQUANT("r7")
-        "str r3, [sp, #24]\n\t"
+        ED_FC_REQUANT("r2") ED_FC_REQUANT("r3") ED_FC_REQUANT("r4") ED_FC_REQUANT("r5") ED_FC_REQUANT("r6")
+        "str r7, [sp, #24]\n\t"
         "str r0, [sp, #28]\n\t"
+        "ldr r1, [sp, #60]\n\t"
         "b 9b\n\t");
 }
 
@@ -208,23 +225,34 @@ static inline int32_t ed_fc_widen_group(uint32_t xw, uint32_t *out, int32_t even
     return ed_smlad(x02, 0x00010001u, even);
 }
 
-/* The input row widened for the loop, per group of four inputs its two words (zeros past depth);
- * returns 128 x the sum of the even positions, what the packed weights' encoding adds. */
+/* The input row widened for the loop, per group of four inputs its two words (zeros past depth),
+ * then the sentinel group that ends the loop; returns 128 x the sum of the even positions, what
+ * the packed weights' encoding adds. */
 static int32_t ed_fc_widen(const int8_t *x, int32_t depth, int16_t *wide)
 {
     uint32_t *out = (uint32_t *)wide;
-    const int8_t *const end = x + 4 * (depth / 4);
+    const int8_t *const end = x + 8 * (depth / 8);
     int32_t even = 0;
-    for (; x != end; x += 4, out += 2)
+    for (; x != end; x += 8, out += 4) /* two groups per turn: one turn's overhead per 8 inputs */
     {
         even = ed_fc_widen_group(ed_read_u32(x), out, even);
+        even = ed_fc_widen_group(ed_read_u32(x + 4), out + 2, even);
+    }
+    if (depth % 8 >= 4)
+    {
+        even = ed_fc_widen_group(ed_read_u32(x), out, even);
+        x += 4;
+        out += 2;
     }
     if (depth % 4 != 0) /* the last, partial group */
     {
         int8_t last[4] = {0, 0, 0, 0};
         memcpy(last, x, (size_t)(depth % 4));
         even = ed_fc_widen_group(ed_read_u32(last), out, even);
+        out += 2;
     }
+    out[0] = ED_FC_SENTINEL;
+    out[1] = 0;
     return 128 * even;
 }
 
@@ -268,14 +296,14 @@ static int ed_fc_all_fast(const int32_t *mult, const int32_t *shift, int32_t n)
 }
 #endif
 
-/* acc[0..3] += four rows' sums over x as the Thumb-2 loop makes them (the general path): per
+/* acc[0..ED_FC_ROWS - 1] += the block's rows' sums over x as the Thumb-2 loop makes them (the general path): per
  * group x0 (w0 + 128) + (x1 - 128) w1 + x2 (w2 + 128) + (x3 - 128) w3, the even bytes of the
  * packed word read unsigned, the odd ones signed. */
-static void ed_fc_rows4(const int8_t *x, const uint32_t *w, int32_t groups, int32_t *acc)
+static void ed_fc_rows(const int8_t *x, const uint32_t *w, int32_t groups, int32_t *acc)
 {
-    for (int32_t g = 0; g < groups; g++, x += 4, w += 4)
+    for (int32_t g = 0; g < groups; g++, x += 4, w += ED_FC_ROWS)
     {
-        for (int32_t r = 0; r < 4; r++)
+        for (int32_t r = 0; r < ED_FC_ROWS; r++)
         {
             const uint32_t word = w[r];
             uint32_t sum = (uint32_t)acc[r];
@@ -316,7 +344,7 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
     (void)output_dims;
     const cmsis_nn_fc_params *p = fc_params;
     const int32_t depth = filter_dims->n, units = filter_dims->c, depth4 = (depth + 3) & ~3;
-    const int32_t groups = depth4 / 4, blocks = (units + 3) / 4;
+    const int32_t groups = depth4 / 4, blocks = (units + ED_FC_ROWS - 1) / ED_FC_ROWS;
     if (folded_bias == NULL || p->filter_offset != 0 || depth < 1 ||
         (depth4 != depth && (ctx == NULL || ctx->buf == NULL || ctx->size < ed_fully_connected_s8_get_buffer_size(filter_dims))))
     {
@@ -335,16 +363,17 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
     {
         int8_t *out = output_data + b * units;
 #if ED_NN_ASM
-        if (all_fast && ctx != NULL && ctx->buf != NULL && ctx->size >= 8 * groups && ((uintptr_t)ctx->buf & 3u) == 0)
+        if (all_fast && ctx != NULL && ctx->buf != NULL && ctx->size >= 8 * groups + 8 &&
+            ((uintptr_t)ctx->buf & 3u) == 0)
         {
             int16_t *wide = (int16_t *)ctx->buf;
             const int32_t x_term = ed_fc_widen(input_data + b * depth, depth, wide);
-            const ed_fc_run_t run = {wide, packed_weights, ((uint32_t)(groups & 7) << 29) | (quant_step != 0),
-                                     wide + 32 * (groups / 8),
-                                     x_term, folded_bias, quant_params->multiplier, quant_params->shift, out,
-                                     blocks, 4 * quant_step, units - 4 * (blocks - 1), p->output_offset,
-                                     layer.mult, layer.shift, layer.round_lo, layer.round_hi, 0};
-            ed_fc_run(&run);
+            const ed_fc_run_t run = {wide, folded_bias, x_term, groups % ED_FC_LOOP_GROUPS, out, blocks,
+                                     quant_params->multiplier, quant_params->shift, 4 * quant_step,
+                                     units - ED_FC_ROWS * (blocks - 1), p->output_offset,
+                                     quant_step != 0 ? 0 : layer.mult, layer.shift, layer.round_lo,
+                                     layer.round_hi, 0};
+            ed_fc_run(&run, packed_weights);
             if (clamp)
             {
                 for (int32_t o = 0; o < units; o++)
@@ -365,15 +394,15 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
         }
         const uint32_t *w = packed_weights;
         const uint32_t x_term = (uint32_t)ed_fc_x_term(x, depth4);
-        for (int32_t blk = 0, o = 0; blk < blocks; blk++, o += 4, w += 4 * groups)
+        for (int32_t blk = 0, o = 0; blk < blocks; blk++, o += ED_FC_ROWS, w += ED_FC_ROWS * groups)
         {
-            int32_t acc[4];
-            for (int32_t r = 0; r < 4; r++)
+            int32_t acc[ED_FC_ROWS];
+            for (int32_t r = 0; r < ED_FC_ROWS; r++)
             {
                 acc[r] = (int32_t)((uint32_t)folded_bias[o + r] - x_term);
             }
-            ed_fc_rows4(x, w, groups, acc);
-            const int32_t rows = ed_min_i32(4, units - o);
+            ed_fc_rows(x, w, groups, acc);
+            const int32_t rows = ed_min_i32(ED_FC_ROWS, units - o);
             for (int32_t r = 0; r < rows; r++)
             {
                 const int32_t q = (o + r) * quant_step;
@@ -396,5 +425,6 @@ arm_cmsis_nn_status ed_fully_connected_s8(const cmsis_nn_context *ctx,
 int32_t ed_fully_connected_s8_get_buffer_size(const cmsis_nn_dims *filter_dims)
 {
     const int32_t depth = filter_dims->n;
-    return 2 * ((depth + 3) & ~3); /* the widened input row (its first bytes: the C path's padded row) */
+    /* the widened input row (its first bytes: the C path's padded row), then the sentinel group */
+    return 2 * ((depth + 3) & ~3) + 8;
 }

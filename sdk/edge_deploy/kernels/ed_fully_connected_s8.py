@@ -1,6 +1,6 @@
 """``ed_fully_connected_s8``: edge-deploy's fully connected layer (firmware/include/ed_fully_connected_packed.h):
-four output rows per pass over weights interleaved at build time, one LDM per four weights of
-four rows; each weight word's even bytes stored offset by 128 so the raw word is one SMLAD operand
+five output rows per pass (ROWS) over weights interleaved at build time, one LDM per four weights of
+five rows; each weight word's even bytes stored offset by 128 so the raw word is one SMLAD operand
 and one SXTB16 makes the other (the input row widened once per row into the pair of int16 words
 that match them); the input offset folded into the bias; per-tensor or per-channel requantization."""
 
@@ -13,27 +13,29 @@ from edge_deploy.kernels._weighted import (fc_rows, folded_bias, raw_accumulator
                                            weights_comment, zero_weight_offset)
 from edge_deploy.kernels.base import CArray, KernelContext, KernelSpec, LayerCall
 
+ROWS = 5  # output rows per pass (ED_FC_ROWS in ed_fully_connected_packed.h)
+
 
 def pack_weights(w: np.ndarray) -> np.ndarray:
     """(units, depth) int8 weights as the kernel reads them: depth padded with zeros to a multiple
-    of 4, units with zero rows to a multiple of 4; per block of four rows, per group of four
+    of 4, units with zero rows to a multiple of ROWS; per block of ROWS rows, per group of four
     inputs, one word per row, its bytes w0 + 128, w1, w2 + 128, w3 (the even ones as uint8, the
     odd ones as int8: ed_fully_connected_packed.h)."""
     units, depth = w.shape
-    d4, u4 = -(-depth // 4) * 4, -(-units // 4) * 4
-    padded = np.zeros((u4, d4), dtype=np.uint8)
+    d4, u_padded = -(-depth // 4) * 4, -(-units // ROWS) * ROWS
+    padded = np.zeros((u_padded, d4), dtype=np.uint8)
     padded[:units, :depth] = np.asarray(w, dtype=np.int8).view(np.uint8)
     padded[:, 0::2] ^= 0x80  # w + 128 as uint8
-    blocks = padded.reshape(u4 // 4, 4, d4 // 4, 4).transpose(0, 2, 1, 3)  # (block, group, row, byte)
+    blocks = padded.reshape(u_padded // ROWS, ROWS, d4 // 4, 4).transpose(0, 2, 1, 3)  # (block, group, row, byte)
     return np.ascontiguousarray(blocks).view("<u4").reshape(-1).astype(np.uint32)
 
 
 def packed_bias(folded: np.ndarray, w: np.ndarray) -> np.ndarray:
     """The folded bias plus 128 x the row's odd-position weights, what the packed words' encoding
-    subtracts (ed_fully_connected_packed.h), zero padded to blocks of 4; int32, modulo 2^32 like
+    subtracts (ed_fully_connected_packed.h), zero padded to blocks of ROWS; int32, modulo 2^32 like
     the kernel's sums."""
     units = len(folded)
-    padded = np.zeros(-(-units // 4) * 4, dtype=np.int64)
+    padded = np.zeros(-(-units // ROWS) * ROWS, dtype=np.int64)
     padded[:units] = np.asarray(folded, dtype=np.int64) + 128 * np.asarray(w, dtype=np.int64)[:, 1::2].sum(axis=1)
     return ((padded + 2**31) % 2**32 - 2**31).astype(np.int32)
 
@@ -42,8 +44,8 @@ class EdFullyConnectedS8(KernelSpec):
     name = "ed_fully_connected_s8"
     op = "fully_connected"
     header = "ed_fully_connected_packed.h"
-    code_bytes = 3072  # 2,922 B measured (arm-none-eabi-nm -S of ed_fc_run and the entry, -O2), rounded up
-    # Per input row: each block of four output rows' groups of four inputs (the LDM / SMLAD loop),
+    code_bytes = 3072  # 2,854 B measured (arm-none-eabi-nm -S of ed_fc_run and the entry, -O2), rounded up
+    # Per input row: each block of ROWS output rows' groups of four inputs (the LDM / SMLAD loop),
     # each block (the sums' set-up, the per-tensor requantization, the stores), each group of four
     # inputs widened, each output of a per-channel layer (its requantization constants made per
     # output); per call.
@@ -67,12 +69,13 @@ class EdFullyConnectedS8(KernelSpec):
         return None
 
     def scratch_bytes(self, call: LayerCall) -> int:
-        return 2 * -(-int(call.weights.shape[1]) // 4) * 4  # the input row widened to int16 (ed_fc_widen)
+        # The input row widened to int16 (ed_fc_widen), then the group that ends the loop.
+        return 2 * -(-int(call.weights.shape[1]) // 4) * 4 + 8
 
     def cost_features(self, call: LayerCall) -> list[float]:
         rows = fc_rows(call)
         units, depth = (int(v) for v in call.weights.shape)
-        blocks, groups = -(-units // 4), -(-depth // 4)
+        blocks, groups = -(-units // ROWS), -(-depth // 4)
         per_channel = bool(call.weights.quant.per_channel)
         return [rows * blocks * groups, rows * blocks, rows * groups, rows * units * per_channel, 1]
 
@@ -80,11 +83,11 @@ class EdFullyConnectedS8(KernelSpec):
         sums, _ = self._sums(call)
         w = np.asarray(call.weights.data)
         weights = CArray("weights_packed", "uint32_t", pack_weights(w),
-                         f"{weights_comment(call)}, packed: four rows interleaved word by word, even bytes + 128 "
+                         f"{weights_comment(call)}, packed: five rows interleaved word by word, even bytes + 128 "
                          "(ed_fully_connected_packed.h)")
         bias = CArray("bias_folded", "int32_t", packed_bias(folded_bias(call, sums), w),
                       "bias + input_offset * sum of the row's weights + 128 * sum of its odd-position weights, "
-                      "zero padded to blocks of 4")
+                      "zero padded to blocks of 5")
         return weighted_context(call, [weights], bias=bias)
 
 
