@@ -10,6 +10,8 @@
 #include "ed_nn_support.h"
 
 #if ED_NN_ASM
+/* Naked functions: the body is basic asm only, so the arguments are marked unused. */
+#define ED_DW3_ARG __attribute__((unused))
 #define ed_dw3_smlad(a, b, acc) __smlad((a), (b), (acc))
 #define ed_dw3_smlabt(a, b, acc) __smlabt((a), (b), (acc))
 #define ed_dw3_smlatb(a, b, acc) __smlatb((a), (b), (acc))
@@ -177,6 +179,67 @@ static inline void ed_dw3_store_pairs(uint32_t x0, uint32_t x1, uint32_t *d)
     d[3] = ed_dw3_pkhtb(o1, o0);
 }
 
+/* n column pairs of four channels from src (column 2k at src + 2k * pixel) into d, the pairs
+ * pair_words apart (ed_dw3_store_pairs per pair). Returns src past them. A plane's rows (two or
+ * three pairs) and the portable path; ed_dw3_gather_pairs_s is the Thumb-2 form for the ring's rows. */
+static inline const int8_t *ed_dw3_gather_pairs(const int8_t *src, int32_t pixel, uint32_t *d, int32_t pair_words,
+                                                int32_t n)
+{
+    for (; n > 0; n--, src += 2 * pixel, d += pair_words)
+    {
+        ed_dw3_store_pairs(ed_read_u32(src), ed_read_u32(src + pixel), d);
+    }
+    return src;
+}
+
+#if ED_NN_ASM
+/* ed_dw3_gather_pairs with the pairs pair_bytes apart, two pairs a step: four loads in a row, one
+ * loop test per two pairs. r0 src, r1 pixel, r2 d,
+ * r3 pair_bytes, r12 pairs left, r10 3 * pixel; the words in r4-r7, r8 / r9 / lr temporaries. */
+#define ED_DW3_GATHER_PAIR(x0, x1)                                                                                     \
+    "sxtb16 r8, " x0 "\n\t"                                                                                            \
+    "sxtb16 r9, " x1 "\n\t"                                                                                            \
+    "sxtb16 " x0 ", " x0 ", ror #8\n\t"                                                                                \
+    "sxtb16 " x1 ", " x1 ", ror #8\n\t"                                                                                \
+    "pkhbt lr, r8, r9, lsl #16\n\t"                                                                                    \
+    "str lr, [r2]\n\t"                                                                                                 \
+    "pkhbt lr, " x0 ", " x1 ", lsl #16\n\t"                                                                            \
+    "str lr, [r2, #4]\n\t"                                                                                             \
+    "pkhtb lr, r9, r8, asr #16\n\t"                                                                                    \
+    "str lr, [r2, #8]\n\t"                                                                                             \
+    "pkhtb lr, " x1 ", " x0 ", asr #16\n\t"                                                                            \
+    "str lr, [r2, #12]\n\t"                                                                                            \
+    "add r2, r2, r3\n\t"
+__attribute__((naked, noinline)) static const int8_t *ed_dw3_gather_pairs_s(ED_DW3_ARG const int8_t *src,
+                                                                          ED_DW3_ARG int32_t pixel,
+                                                                          ED_DW3_ARG uint32_t *d,
+                                                                          ED_DW3_ARG int32_t pair_bytes,
+                                                                          ED_DW3_ARG int32_t n)
+{
+    __asm__ volatile("ldr r12, [sp]\n\t"
+                     "push {r4-r10, lr}\n\t"
+                     "add r10, r1, r1, lsl #1\n\t"
+                     "subs r12, r12, #2\n\t"
+                     "blt 2f\n\t"
+                     "1:\n\t"
+                     "ldr r4, [r0]\n\t"
+                     "ldr r5, [r0, r1]\n\t"
+                     "ldr r6, [r0, r1, lsl #1]\n\t"
+                     "ldr r7, [r0, r10]\n\t"
+                     "add r0, r0, r1, lsl #2\n\t" ED_DW3_GATHER_PAIR("r4", "r5") ED_DW3_GATHER_PAIR("r6", "r7")
+                     "subs r12, r12, #2\n\t"
+                     "bge 1b\n\t"
+                     "2:\n\t"
+                     "adds r12, r12, #2\n\t"
+                     "beq 3f\n\t"
+                     "ldr r4, [r0]\n\t"
+                     "ldr r5, [r0, r1]\n\t"
+                     "add r0, r0, r1, lsl #1\n\t" ED_DW3_GATHER_PAIR("r4", "r5")
+                     "3:\n\t"
+                     "pop {r4-r10, pc}\n\t");
+}
+#endif
+
 /* Input row iy (outside the input: all zero point) of channels oc0..oc0+3 into the ring slot at
  * d (ring + 4 * slot): per two columns j, j + 1 one int16 pair (x_j, x_j+1) per channel, for the
  * pairs k_first..k_last - 1 (the others hold the zero point from the call's start). */
@@ -209,14 +272,14 @@ static __attribute__((noinline)) void ed_dw3_gather(const ed_dw3_layer_t *L, int
             k++;
             d += ED_DW3_PAIR;
         }
-        const int8_t *src = row + (2 * k - pad) * pixel;
-        for (; k < k_hi; k++, d += ED_DW3_PAIR, src += 2 * pixel)
+        #if ED_NN_ASM
+        const int8_t *src = ed_dw3_gather_pairs_s(row + (2 * k - pad) * pixel, pixel, d, 4 * ED_DW3_PAIR, k_hi - k);
+#else
+        const int8_t *src = ed_dw3_gather_pairs(row + (2 * k - pad) * pixel, pixel, d, ED_DW3_PAIR, k_hi - k);
+#endif
+        if (k_hi < k_last)
         {
-            ed_dw3_store_pairs(ed_read_u32(src), ed_read_u32(src + pixel), d);
-        }
-        if (k < k_last)
-        {
-            ed_dw3_store_pairs(ed_read_u32(src), L->zp4, d);
+            ed_dw3_store_pairs(ed_read_u32(src), L->zp4, d + (k_hi - k) * ED_DW3_PAIR);
         }
         return;
     }
@@ -267,18 +330,15 @@ typedef struct
     int32_t step;              /* +12: bytes between a channel's outputs */
     int32_t span;              /* +16: bytes the ring pointer moves over the passes of four (may be 0) */
     int32_t channels;          /* +20: channels (>= 1), each 1 ring word, 1 constant block, 1 output on */
-    int32_t last;              /* +24: outputs the last pass of four stores (3 or 4) */
-    int32_t tail;              /* +28: outputs of a pass of two after them (0: none, 1 or 2) */
+    int32_t rem;               /* +24: outputs after the passes of four (0..3), in passes of two */
 } ed_dw3_run_t;
 
-/* Naked: the body is basic asm only, so the argument (r0) is marked unused. */
-#define ED_DW3_ARG __attribute__((unused))
 
 /* Registers: r0 ring pointer, r1 channel constants, r2 output, r3 step, r4-r7 the four
  * accumulators, r8 / r9 the weight pairs (then mult, k), r10-r12 inputs (then e and a
  * temporary), lr the end of the channel's passes of four. On the stack: [sp, #4] the channel's
  * first ring pointer, [sp, #8] its first output, [sp, #12] the end of the constant blocks,
- * [sp, #16] span, [sp, #24] last, [sp, #28] tail. */
+ * [sp, #16] span, [sp, #28] rem. */
 #define ED_DW3_ENTER                                                                                                   \
     "push {r4-r11, lr}\n\t"                                                                                            \
     "sub sp, sp, #32\n\t"                                                                                              \
@@ -287,11 +347,9 @@ typedef struct
     "ldr r3, [r0, #12]\n\t"                                                                                            \
     "ldr r4, [r0, #16]\n\t"                                                                                            \
     "ldr r5, [r0, #20]\n\t"                                                                                            \
-    "ldr r6, [r0, #24]\n\t"                                                                                            \
-    "ldr r7, [r0, #28]\n\t"                                                                                            \
+    "ldr r7, [r0, #24]\n\t"                                                                                            \
     "ldr r0, [r0]\n\t"                                                                                                 \
     "str r4, [sp, #16]\n\t"                                                                                            \
-    "str r6, [sp, #24]\n\t"                                                                                            \
     "str r7, [sp, #28]\n\t"                                                                                            \
     "add r5, r5, r5, lsl #2\n\t"                                                                                       \
     "add r5, r1, r5, lsl #3\n\t"                                                                                       \
@@ -302,18 +360,18 @@ typedef struct
     "ldr lr, [sp, #16]\n\t"                                                                                            \
     "add lr, r0, lr\n\t"                                                                                               \
     "cmp r0, lr\n\t"                                                                                                   \
-    "beq 4f\n\t" /* no pass of four: the pass of two alone */                                                        \
+    "beq 4f\n\t" /* no pass of four: passes of two alone */                                                          \
     "1:\n\t"
-/* Slot 0 of a stride-1 pass, from the bias (r4 feeds r5-r7 before it is overwritten). */
-#define ED_DW3_S1_FIRST ED_DW3_S1_FIRST_AT("0", "48", "96")
-/* The same with the pairs A, B, C at xo, xo1, xo2. */
-#define ED_DW3_S1_FIRST_AT(xo, xo1, xo2)                                                                               \
+/* Slot 0 of a stride-1 pass, from the bias (r4 feeds r5-r7 before it is overwritten); the load
+ * of A moves the ring pointer on by `advance` bytes to the next pass (the rest of the pass reads
+ * at offsets less `advance`). */
+#define ED_DW3_S1_FIRST(advance)                                                                                       \
     "ldr r4, [r1, #24]\n\t"                                                                                            \
     "ldr r8, [r1, #0]\n\t"                                                                                             \
     "ldr r9, [r1, #4]\n\t"                                                                                             \
-    "ldr r10, [r0, #" xo "]\n\t"                                                                                       \
-    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                      \
-    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                           \
+    "ldr r11, [r0, #48]\n\t"                                                                                           \
+    "ldr r12, [r0, #96]\n\t"                                                                                           \
+    "ldr r10, [r0], #" advance "\n\t"                                                                                  \
     "smlatb r5, r10, r8, r4\n\t"                                                                                       \
     "smlad r6, r11, r8, r4\n\t"                                                                                        \
     "smlatb r7, r11, r8, r4\n\t"                                                                                       \
@@ -337,23 +395,22 @@ typedef struct
     "smlatb r7, r11, r8, r7\n\t"                                                                                       \
     "smlabt r6, r12, r9, r6\n\t"                                                                                       \
     "smlad r7, r12, r9, r7\n\t"
-/* Slot 0 of a stride-2 pass (pairs P0..P4 at 48 j), from the bias in r7 (it feeds r4-r6 first). */
-#define ED_DW3_S2_FIRST ED_DW3_S2_FIRST_AT("0", "48", "96", "144", "192")
-/* The same with the pairs P0..P4 at xo..xo4. */
-#define ED_DW3_S2_FIRST_AT(xo, xo1, xo2, xo3, xo4)                                                                     \
+/* Slot 0 of a stride-2 pass (pairs P0..P4 at 48 j), from the bias in r7 (it feeds r4-r6 first);
+ * the load of P0 moves the ring pointer on by `advance` bytes, as in ED_DW3_S1_FIRST. */
+#define ED_DW3_S2_FIRST(advance)                                                                                       \
     "ldr r7, [r1, #24]\n\t"                                                                                            \
     "ldr r8, [r1, #0]\n\t"                                                                                             \
     "ldr r9, [r1, #4]\n\t"                                                                                             \
-    "ldr r10, [r0, #" xo "]\n\t"                                                                                       \
-    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                      \
-    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                           \
+    "ldr r11, [r0, #48]\n\t"                                                                                           \
+    "ldr r12, [r0, #96]\n\t"                                                                                           \
+    "ldr r10, [r0], #" advance "\n\t"                                                                                  \
     "smlad r4, r10, r8, r7\n\t"                                                                                        \
     "smlad r5, r11, r8, r7\n\t"                                                                                        \
     "smlad r6, r12, r8, r7\n\t"                                                                                        \
     "smlabt r4, r11, r9, r4\n\t"                                                                                       \
     "smlabt r5, r12, r9, r5\n\t"                                                                                       \
-    "ldr r10, [r0, #" xo3 "]\n\t"                                                                                        \
-    "ldr r11, [r0, #" xo4 "]\n\t"                                                                                        \
+    "ldr r10, [r0, #-48]\n\t"                                                                                        \
+    "ldr r11, [r0, #0]\n\t"                                                                                        \
     "smlabt r6, r10, r9, r6\n\t"                                                                                       \
     "smlad r7, r10, r8, r7\n\t"                                                                                        \
     "smlabt r7, r11, r9, r7\n\t"
@@ -415,46 +472,40 @@ typedef struct
     "ssat " a ", #8, " a "\n\t"
 #endif
 #define ED_DW3_RQ(a) ED_DW3_REQUANT(a, "r8", "r9", "r10", "r11")
-/* Requantize and store the pass's four outputs, advance the ring pointer, loop. */
-#define ED_DW3_LEAVE(advance, tail)                                                                                          \
+/* Requantize and store the pass's four outputs, loop; then the row's
+ * last 1 to 3 outputs (rem, [sp, #28]) in passes of two (`tail`, its inputs at r0, its outputs
+ * at r2; lr counts the outputs left), `half` bytes of ring apart. */
+#define ED_DW3_LEAVE(half, tail)                                                                              \
     "ldr r8, [r1, #28]\n\t"                                                                                            \
     "ldr r9, [r1, #32]\n\t"                                                                                            \
     "ldr r10, [r1, #36]\n\t"                                                                                           \
-    "add r0, r0, #" advance "\n\t"                                                                                     \
     ED_DW3_RQ("r4") ED_DW3_RQ("r5") ED_DW3_RQ("r6") ED_DW3_RQ("r7")                                                   \
-    "cmp r0, lr\n\t"                                                                                                   \
-    "beq 3f\n\t"                                                                                                       \
     "strb r4, [r2]\n\t"                                                                                                \
     "strb r5, [r2, r3]\n\t"                                                                                            \
     "add r12, r2, r3, lsl #1\n\t"                                                                                      \
     "add r2, r2, r3, lsl #2\n\t"                                                                                       \
     "strb r6, [r12]\n\t"                                                                                               \
     "strb r7, [r12, r3]\n\t"                                                                                           \
-    "b 1b\n\t"                                                                                                         \
-    "3:\n\t" /* the channel's last pass: its first `last` outputs */                                                 \
-    "ldr r8, [sp, #24]\n\t"                                                                                            \
-    "strb r4, [r2]\n\t"                                                                                                \
-    "strb r5, [r2, r3]\n\t"                                                                                            \
-    "add r12, r2, r3, lsl #1\n\t"                                                                                      \
-    "strb r6, [r12]\n\t"                                                                                               \
-    "cmp r8, #4\n\t"                                                                                                   \
-    "it eq\n\t"                                                                                                        \
-    "strbeq r7, [r12, r3]\n\t"                                                                                         \
-    "ldr r12, [sp, #28]\n\t"                                                                                           \
-    "cmp r12, #0\n\t"                                                                                                  \
+    "cmp r0, lr\n\t"                                                                                                   \
+    "bne 1b\n\t"                                                                                                       \
+    "4:\n\t"                                                                                                           \
+    "ldr lr, [sp, #28]\n\t"                                                                                            \
+    "cmp lr, #0\n\t"                                                                                                   \
     "beq 6f\n\t"                                                                                                       \
-    "add r2, r2, r3, lsl #2\n\t"                                                                                       \
-    "4:\n\t" /* the pass of two (its inputs at r0, its outputs at r2) */                                          \
+    "5:\n\t"                                                                                                           \
     tail                                                                                                               \
     "ldr r8, [r1, #28]\n\t"                                                                                            \
     "ldr r9, [r1, #32]\n\t"                                                                                            \
     "ldr r10, [r1, #36]\n\t"                                                                                           \
-    "ldr r12, [sp, #28]\n\t"                                                                                           \
     ED_DW3_RQ("r4") ED_DW3_RQ("r5")                                                                                    \
     "strb r4, [r2]\n\t"                                                                                                \
-    "cmp r12, #2\n\t"                                                                                                  \
+    "cmp lr, #2\n\t"                                                                                                   \
     "it ge\n\t"                                                                                                        \
     "strbge r5, [r2, r3]\n\t"                                                                                          \
+    "add r0, r0, #" half "\n\t"                                                                                        \
+    "add r2, r2, r3, lsl #1\n\t"                                                                                       \
+    "subs lr, lr, #2\n\t"                                                                                              \
+    "bgt 5b\n\t"                                                                                                       \
     "6:\n\t"                                                                                                           \
     "ldr r0, [sp, #4]\n\t"                                                                                             \
     "ldr r2, [sp, #8]\n\t"                                                                                             \
@@ -469,14 +520,14 @@ typedef struct
 
 __attribute__((naked, noinline)) static void ed_dw3_run_s1(ED_DW3_ARG const ed_dw3_run_t *run)
 {
-    __asm__ volatile(ED_DW3_ENTER ED_DW3_S1_FIRST ED_DW3_S1_ROW("8", "16", "64", "112")
-                     ED_DW3_S1_ROW("16", "32", "80", "128") ED_DW3_LEAVE("96", ED_DW3_S1_TAIL));
+    __asm__ volatile(ED_DW3_ENTER ED_DW3_S1_FIRST("96") ED_DW3_S1_ROW("8", "-80", "-32", "16")
+                     ED_DW3_S1_ROW("16", "-64", "-16", "32") ED_DW3_LEAVE("48", ED_DW3_S1_TAIL));
 }
 
 __attribute__((naked, noinline)) static void ed_dw3_run_s2(ED_DW3_ARG const ed_dw3_run_t *run)
 {
-    __asm__ volatile(ED_DW3_ENTER ED_DW3_S2_FIRST ED_DW3_S2_ROW("8", "16", "64", "112", "160", "208")
-                     ED_DW3_S2_ROW("16", "32", "80", "128", "176", "224") ED_DW3_LEAVE("192", ED_DW3_S2_TAIL));
+    __asm__ volatile(ED_DW3_ENTER ED_DW3_S2_FIRST("192") ED_DW3_S2_ROW("8", "-176", "-128", "-80", "-32", "16")
+                     ED_DW3_S2_ROW("16", "-160", "-112", "-64", "-16", "32") ED_DW3_LEAVE("96", ED_DW3_S2_TAIL));
 }
 /* A whole stride-1 row of six outputs (MobileNet's 6 x 6 planes) in one pass per channel
  * (ed_dw3_plane6_s1): r4-r9 the six sums, r10 / r11 the weight pairs (then mult, k), r12 / lr the
@@ -877,14 +928,10 @@ static __attribute__((noinline)) void ed_dw3_gather_plane(const ed_dw3_layer_t *
             ed_dw3_store_pairs(zp4, ed_read_u32(row), q);
             q += 4;
         }
-        const int8_t *src = row + first;
-        for (int32_t k = k_lo; k < k_hi; k++, q += 4, src += 2 * pixel)
-        {
-            ed_dw3_store_pairs(ed_read_u32(src), ed_read_u32(src + pixel), q);
-        }
+        const int8_t *src = ed_dw3_gather_pairs(row + first, pixel, q, 4, k_hi - k_lo);
         if (right)
         {
-            ed_dw3_store_pairs(ed_read_u32(src), zp4, q);
+            ed_dw3_store_pairs(ed_read_u32(src), zp4, q + 4 * (k_hi - k_lo));
         }
     }
 }
@@ -967,12 +1014,9 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
     const int32_t rot_step = ed_dw3_mod3(L->stride_h);
 #if ED_NN_ASM
     /* With every channel fast and no clamp, one Thumb-2 call per output row runs every pass of
-     * every channel: passes of four, the last storing 3 or 4 outputs; or, where the row ends in
-     * 1 or 2 more, whole passes of four and a pass of two. */
+     * every channel: whole passes of four, then the row's last 1 to 3 outputs in passes of two. */
     const int32_t stride2 = L->stride_w == 2, adv = 4 * ED_DW3_PAIR * (stride2 ? 4 : 2); /* bytes */
-    const int32_t passes = (L->out_w + 3) / 4, last = L->out_w - 4 * (passes - 1), tail = last <= 2;
-    ed_dw3_run_t run = {L->ring, k[0], out, L->out_col, (passes - tail) * adv, valid, tail ? 4 : last,
-                        tail ? last : 0};
+    ed_dw3_run_t run = {L->ring, k[0], out, L->out_col, (L->out_w / 4) * adv, valid, L->out_w % 4};
 #endif
     for (int32_t oy = 0; oy < L->out_h; oy++, iy0 += L->stride_h, out += L->out_row)
     {
