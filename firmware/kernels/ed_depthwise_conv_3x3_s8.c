@@ -180,8 +180,8 @@ static inline void ed_dw3_store_pairs(uint32_t x0, uint32_t x1, uint32_t *d)
 }
 
 /* n column pairs of four channels from src (column 2k at src + 2k * pixel) into d, the pairs
- * pair_words apart (ed_dw3_store_pairs per pair). Returns src past them. A plane's rows (two or
- * three pairs) and the portable path; ed_dw3_gather_pairs_s is the Thumb-2 form for the ring's rows. */
+ * pair_words apart (ed_dw3_store_pairs per pair). Returns src past them. (The ring's rows of four
+ * channels inside the input take ed_dw3_gather_row_s on the DSP path.) */
 static inline const int8_t *ed_dw3_gather_pairs(const int8_t *src, int32_t pixel, uint32_t *d, int32_t pair_words,
                                                 int32_t n)
 {
@@ -193,9 +193,23 @@ static inline const int8_t *ed_dw3_gather_pairs(const int8_t *src, int32_t pixel
 }
 
 #if ED_NN_ASM
-/* ed_dw3_gather_pairs with the pairs pair_bytes apart, two pairs a step: four loads in a row, one
- * loop test per two pairs. r0 src, r1 pixel, r2 d,
- * r3 pair_bytes, r12 pairs left, r10 3 * pixel; the words in r4-r7, r8 / r9 / lr temporaries. */
+/* A ring row of four channels inside the input, in Thumb-2 (ed_dw3_gather's rows, without a call
+ * into C per row): the pairs from src (ed_dw3_gather_pairs, 48 bytes apart), after a pair
+ * (zero point, column 0) when the left padding is odd and before a pair (column in_w - 1, zero
+ * point) where the row ends in one. */
+typedef struct
+{
+    const int8_t *src; /* +0: column 0 when edges has bit 0 (the pair of the zero point and column 0 first), else
+                          the first pair's first column */
+    int32_t pixel;     /* +4: bytes between columns */
+    uint32_t *d;       /* +8: the first pair's words */
+    int32_t n;         /* +12: pairs of two input columns */
+    int32_t edges;     /* +16: bit 0: the pair (zero point, column 0) first; bit 1: (column in_w - 1, zero point) last */
+    uint32_t zp4;      /* +20: the input zero point in four bytes */
+} ed_dw3_row_gather_t;
+
+/* The pair of the words x0, x1 (column j, j + 1; ed_dw3_store_pairs) at r2, r2 moving on a pair
+ * (48 bytes); r8, r9 and lr temporaries. */
 #define ED_DW3_GATHER_PAIR(x0, x1)                                                                                     \
     "sxtb16 r8, " x0 "\n\t"                                                                                            \
     "sxtb16 r9, " x1 "\n\t"                                                                                            \
@@ -209,16 +223,25 @@ static inline const int8_t *ed_dw3_gather_pairs(const int8_t *src, int32_t pixel
     "str lr, [r2, #8]\n\t"                                                                                             \
     "pkhtb lr, " x1 ", " x0 ", asr #16\n\t"                                                                            \
     "str lr, [r2, #12]\n\t"                                                                                            \
-    "add r2, r2, r3\n\t"
-__attribute__((naked, noinline)) static const int8_t *ed_dw3_gather_pairs_s(ED_DW3_ARG const int8_t *src,
-                                                                          ED_DW3_ARG int32_t pixel,
-                                                                          ED_DW3_ARG uint32_t *d,
-                                                                          ED_DW3_ARG int32_t pair_bytes,
-                                                                          ED_DW3_ARG int32_t n)
+    "add r2, r2, #48\n\t"
+/* Registers: r0 src, r1 pixel, r2 d, r3 edges, r10 3 * pixel, r11 zp4, r12 pairs left; two
+ * pairs a step (four loads in a row, one loop test per two pairs), the words in r4-r7. */
+__attribute__((naked, noinline)) static void ed_dw3_gather_row_s(ED_DW3_ARG const ed_dw3_row_gather_t *g)
 {
-    __asm__ volatile("ldr r12, [sp]\n\t"
-                     "push {r4-r10, lr}\n\t"
+    __asm__ volatile("push {r4-r11, lr}\n\t"
+                     "ldr r3, [r0, #16]\n\t"
+                     "ldr r1, [r0, #4]\n\t"
+                     "ldr r2, [r0, #8]\n\t"
+                     "ldr r12, [r0, #12]\n\t"
+                     "ldr r11, [r0, #20]\n\t"
+                     "ldr r0, [r0]\n\t"
                      "add r10, r1, r1, lsl #1\n\t"
+                     "lsrs r4, r3, #1\n\t"
+                     "bcc 0f\n\t"
+                     "ldr r5, [r0]\n\t"
+                     "mov r4, r11\n\t"
+                     "add r0, r0, r1\n\t" ED_DW3_GATHER_PAIR("r4", "r5")
+                     "0:\n\t"
                      "subs r12, r12, #2\n\t"
                      "blt 2f\n\t"
                      "1:\n\t"
@@ -236,11 +259,16 @@ __attribute__((naked, noinline)) static const int8_t *ed_dw3_gather_pairs_s(ED_D
                      "ldr r5, [r0, r1]\n\t"
                      "add r0, r0, r1, lsl #1\n\t" ED_DW3_GATHER_PAIR("r4", "r5")
                      "3:\n\t"
-                     "pop {r4-r10, pc}\n\t");
+                     "lsrs r3, r3, #2\n\t"
+                     "bcc 4f\n\t"
+                     "ldr r4, [r0]\n\t"
+                     "mov r5, r11\n\t" ED_DW3_GATHER_PAIR("r4", "r5")
+                     "4:\n\t"
+                     "pop {r4-r11, pc}\n\t");
 }
 #endif
 
-/* Input row iy (outside the input: all zero point) of channels oc0..oc0+3 into the ring slot at
+/* Input row iy (outside the input: all zero point) of channels oc0..oc0+valid-1 into the ring slot at
  * d (ring + 4 * slot): per two columns j, j + 1 one int16 pair (x_j, x_j+1) per channel, for the
  * pairs k_first..k_last - 1 (the others hold the zero point from the call's start). */
 static __attribute__((noinline)) void ed_dw3_gather(const ed_dw3_layer_t *L, int32_t iy, int32_t oc0, int32_t valid,
@@ -260,29 +288,27 @@ static __attribute__((noinline)) void ed_dw3_gather(const ed_dw3_layer_t *L, int
         return;
     }
     const int8_t *row = L->input + iy * L->in_row + oc0;
-    const int32_t pixel = L->in_col, pad = L->pad_left;
+    const int32_t pad = L->pad_left;
+#if !ED_NN_ASM /* the DSP path gathers these rows in ed_dw3_gather_row_s */
     if (valid == 4)
     {
         /* At most one pair of the zero point and column 0 (an odd left padding), the pairs inside,
          * at most one pair of column in_w - 1 and the zero point. */
-        const int32_t k_hi = L->k_hi;
+        const int32_t k_hi = L->k_hi, pixel = L->in_col;
         if (k < L->k_lo)
         {
             ed_dw3_store_pairs(L->zp4, ed_read_u32(row), d);
             k++;
             d += ED_DW3_PAIR;
         }
-        #if ED_NN_ASM
-        const int8_t *src = ed_dw3_gather_pairs_s(row + (2 * k - pad) * pixel, pixel, d, 4 * ED_DW3_PAIR, k_hi - k);
-#else
         const int8_t *src = ed_dw3_gather_pairs(row + (2 * k - pad) * pixel, pixel, d, ED_DW3_PAIR, k_hi - k);
-#endif
         if (k_hi < k_last)
         {
             ed_dw3_store_pairs(ed_read_u32(src), L->zp4, d + (k_hi - k) * ED_DW3_PAIR);
         }
         return;
     }
+#endif
     for (; k < k_last; k++, d += ED_DW3_PAIR)
     {
         const int32_t col = 2 * k - pad;
@@ -1017,6 +1043,10 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
      * every channel: whole passes of four, then the row's last 1 to 3 outputs in passes of two. */
     const int32_t stride2 = L->stride_w == 2, adv = 4 * ED_DW3_PAIR * (stride2 ? 4 : 2); /* bytes */
     ed_dw3_run_t run = {L->ring, k[0], out, L->out_col, (L->out_w / 4) * adv, valid, L->out_w % 4};
+    /* A row of four channels inside the input gathers in Thumb-2 (ed_dw3_gather's valid == 4 path). */
+    const int32_t left = L->k_first < L->k_lo;
+    const int8_t *const src0 = L->input + oc0 + (2 * L->k_lo - L->pad_left - left) * L->in_col;
+    ed_dw3_row_gather_t g = {src0, L->in_col, L->ring, L->k_hi - L->k_lo, left | (L->k_hi < L->k_last) << 1, L->zp4};
 #endif
     for (int32_t oy = 0; oy < L->out_h; oy++, iy0 += L->stride_h, out += L->out_row)
     {
@@ -1027,7 +1057,18 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
         }
         for (; next < iy0 + 3; next++)
         {
-            ed_dw3_gather(L, next, oc0, valid, L->ring + 4 * slot);
+#if ED_NN_ASM
+            if (valid == 4 && (uint32_t)next < (uint32_t)L->in_h)
+            {
+                g.src = src0 + next * L->in_row;
+                g.d = L->ring + 4 * slot + L->k_first * ED_DW3_PAIR;
+                ed_dw3_gather_row_s(&g);
+            }
+            else
+#endif
+            {
+                ed_dw3_gather(L, next, oc0, valid, L->ring + 4 * slot);
+            }
             slot = slot == 2 ? 0 : slot + 1;
         }
 #if ED_NN_ASM
