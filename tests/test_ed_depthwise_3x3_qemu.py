@@ -53,6 +53,9 @@ def _cases(rounding: str) -> list[KernelCase]:
         (("shift-23", (1, 5, 9, 8)), {"shifts": (-23, -23), "offsets": (128, 127)}),
         (("biases-around-the-limit", (1, 4, 6, 8)), {"shifts": (-23, -23), "offsets": (0, 0), "bias": near}),
         (("one-output-column", (1, 5, 3, 4), (1, 1), (1, 1, 0, 0)), {}),
+        # a row of one input column: only edge pairs of the zero point (ed_dw3_gather_row_s, no inside pair)
+        (("one-pixel-left-edge-pair", (1, 1, 1, 4), (1, 1), (1, 1, 1, 1)), {"offsets": (-127, 5)}),
+        (("one-pixel-right-edge-pair", (1, 1, 1, 8), (1, 1), (1, 1, 0, 2)), {}),
         (("s2-width-5-pass-of-two-storing-one", (1, 9, 9, 8), (2, 2), (0, 1, 0, 1)), {}),
         (("s2-width-2-pass-of-two-alone", (1, 5, 4, 4), (2, 2), (0, 1, 0, 1)), {}),
         (("s2-width-7-two-passes-of-two", (1, 7, 15, 8), (2, 2), (0, 1, 0, 1)), {"offsets": (128, 127)}),
