@@ -386,7 +386,7 @@ typedef struct
     "ldr lr, [sp, #16]\n\t"                                                                                            \
     "add lr, r0, lr\n\t"                                                                                               \
     "cmp r0, lr\n\t"                                                                                                   \
-    "beq 4f\n\t" /* no pass of four: passes of two alone */                                                          \
+    "beq 4f\n\t" /* no pass of four: passes of two alone */                                                            \
     "1:\n\t"
 /* Slot 0 of a stride-1 pass, from the bias (r4 feeds r5-r7 before it is overwritten); the load
  * of A moves the ring pointer on by `advance` bytes to the next pass (the rest of the pass reads
@@ -435,8 +435,8 @@ typedef struct
     "smlad r6, r12, r8, r7\n\t"                                                                                        \
     "smlabt r4, r11, r9, r4\n\t"                                                                                       \
     "smlabt r5, r12, r9, r5\n\t"                                                                                       \
-    "ldr r10, [r0, #-48]\n\t"                                                                                        \
-    "ldr r11, [r0, #0]\n\t"                                                                                        \
+    "ldr r10, [r0, #-48]\n\t"                                                                                          \
+    "ldr r11, [r0, #0]\n\t"                                                                                            \
     "smlabt r6, r10, r9, r6\n\t"                                                                                       \
     "smlad r7, r10, r8, r7\n\t"                                                                                        \
     "smlabt r7, r11, r9, r7\n\t"
@@ -501,7 +501,7 @@ typedef struct
 /* Requantize and store the pass's four outputs, loop; then the row's
  * last 1 to 3 outputs (rem, [sp, #28]) in passes of two (`tail`, its inputs at r0, its outputs
  * at r2; lr counts the outputs left), `half` bytes of ring apart. */
-#define ED_DW3_LEAVE(half, tail)                                                                              \
+#define ED_DW3_LEAVE(half, tail)                                                                                       \
     "ldr r8, [r1, #28]\n\t"                                                                                            \
     "ldr r9, [r1, #32]\n\t"                                                                                            \
     "ldr r10, [r1, #36]\n\t"                                                                                           \
