@@ -789,7 +789,8 @@ __attribute__((naked, noinline)) static void ed_dw3_plane3_s2(ED_DW3_ARG const e
     "smlad r9, lr, r10, r9\n\t"                                                                                         \
     "ldr r12, [r0, #" xo6 "]\n\t"                                                                                       \
     "smlabt r9, r12, r11, r9\n\t"
-/* Requantize and store a row of six (r4-r9), the next row. */
+/* Requantize and store a row of six (r4-r9; the stack's row and output steps loaded and the
+ * store addresses formed first, so no store waits on its address), the next row. */
 #define ED_DW3_PLANE_LEAVE6                                                                                            \
     "ldr r10, [r1, #28]\n\t"                                                                                            \
     "ldr r11, [r1, #32]\n\t"                                                                                            \
@@ -800,21 +801,21 @@ __attribute__((naked, noinline)) static void ed_dw3_plane3_s2(ED_DW3_ARG const e
     ED_DW3_REQUANT("r7", "r10", "r11", "r12", "lr")                                                                     \
     ED_DW3_REQUANT("r8", "r10", "r11", "r12", "lr")                                                                     \
     ED_DW3_REQUANT("r9", "r10", "r11", "r12", "lr")                                                                     \
-    "strb r4, [r2]\n\t"                                                                                                 \
-    "strb r5, [r2, r3]\n\t"                                                                                             \
-    "add lr, r2, r3, lsl #1\n\t"                                                                                        \
-    "strb r6, [lr]\n\t"                                                                                                 \
-    "strb r7, [lr, r3]\n\t"                                                                                             \
-    "add lr, lr, r3, lsl #1\n\t"                                                                                        \
-    "strb r8, [lr]\n\t"                                                                                                 \
-    "strb r9, [lr, r3]\n\t"                                                                                             \
-    "ldr r12, [sp, #16]\n\t"                                                                                            \
-    "add r0, r0, r12\n\t"                                                                                               \
-    "ldr r12, [sp, #28]\n\t"                                                                                            \
-    "add r2, r2, r12\n\t"                                                                                               \
-    "ldr r12, [sp]\n\t"                                                                                                 \
-    "cmp r0, r12\n\t"                                                                                                   \
-    "bne 1b\n\t"                                                                                                        \
+    "ldr r10, [sp, #16]\n\t"                                                                                           \
+    "ldr r11, [sp, #28]\n\t"                                                                                           \
+    "add lr, r2, r3, lsl #1\n\t"                                                                                       \
+    "add r12, r2, r3, lsl #2\n\t"                                                                                      \
+    "add r0, r0, r10\n\t"                                                                                              \
+    "ldr r10, [sp]\n\t"                                                                                                \
+    "strb r4, [r2]\n\t"                                                                                                \
+    "strb r5, [r2, r3]\n\t"                                                                                            \
+    "strb r6, [lr]\n\t"                                                                                                \
+    "strb r7, [lr, r3]\n\t"                                                                                            \
+    "strb r8, [r12]\n\t"                                                                                               \
+    "strb r9, [r12, r3]\n\t"                                                                                           \
+    "add r2, r2, r11\n\t"                                                                                              \
+    "cmp r0, r10\n\t"                                                                                                  \
+    "bne 1b\n\t"                                                                                                       \
     ED_DW3_PLANE_NEXT
 /* Stride 1, rows of six, 5 pairs a slot (80 bytes): one pass of six per row and channel. */
 __attribute__((naked, noinline)) static void ed_dw3_plane6_s1(ED_DW3_ARG const ed_dw3_plane_run_t *run)
