@@ -710,20 +710,21 @@ typedef struct
     "smlabt r5, r12, r9, r5\n\t"                                                                                        \
     "ldr r10, [r0, #" xo3 "]\n\t"                                                                                       \
     "smlabt r6, r10, r9, r6\n\t"
-/* Requantize and store a row of three, the next row. */
+/* Requantize and store a row of three, the next row (r7 holds out_adv from ED_DW3_PLANE_ENTER:
+ * the passes of three leave it alone). */
 #define ED_DW3_PLANE_LEAVE3                                                                                             \
     "ldr r8, [r1, #28]\n\t"                                                                                             \
     "ldr r9, [r1, #32]\n\t"                                                                                             \
     "ldr r10, [r1, #36]\n\t"                                                                                            \
     ED_DW3_RQ("r4") ED_DW3_RQ("r5") ED_DW3_RQ("r6")                                                                     \
-    "ldr r12, [sp, #16]\n\t"                                                                                            \
-    "strb r4, [r2]\n\t"                                                                                                 \
-    "add r0, r0, r12\n\t"                                                                                               \
-    "strb r5, [r2, r3]\n\t"                                                                                             \
-    "strb r6, [r2, r3, lsl #1]\n\t"                                                                                     \
-    "ldr r12, [sp, #28]\n\t"                                                                                            \
-    "add r2, r2, r12\n\t"                                                                                               \
-    "cmp r0, lr\n\t"                                                                                                    \
+    "ldr r12, [sp, #16]\n\t"                                                                                           \
+    "add r11, r2, r3, lsl #1\n\t"                                                                                      \
+    "strb r4, [r2]\n\t"                                                                                                \
+    "strb r5, [r2, r3]\n\t"                                                                                            \
+    "strb r6, [r11]\n\t"                                                                                               \
+    "add r0, r0, r12\n\t"                                                                                              \
+    "add r2, r2, r7\n\t"                                                                                               \
+    "cmp r0, lr\n\t"                                                                                                   \
     "bne 1b\n\t" ED_DW3_PLANE_NEXT
 
 /* Stride 1, rows of three, 3 pairs a slot (48 bytes). */
