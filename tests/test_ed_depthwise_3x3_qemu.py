@@ -3,8 +3,8 @@ QEMU mps2-an386 in both roundings, bit for bit against the reference: the requan
 (right shifts 1 and 23, output zero points -128 and 127, folded biases on either side of the fast
 path's limit, so one group mixes fast and slow channels), odd widths, channels not a multiple of
 4, padding on every side, stride 2, the transposed walk, and a clamp (the C path), and every
-ending of a row over the ring (ed_dw3_run_s1 / _s2): passes of four whose last stores 3 or 4
-outputs, passes of four then a pass of two storing 1 or 2, a pass of two alone; and rows of one
+ending of a row over the ring (ed_dw3_run_s1 / _s2): whole passes of four, then 1 to 3 outputs
+in passes of two (storing 1 or 2: a pass of two alone, one, or two after each other); and rows of one
 pass over a group's whole gathered plane (ed_dw3_plane*: rows of 3 and 6 at strides 1 and 2).
 Host builds (portable C and emulated DSP) are in tests/test_ed_kernels_host.py."""
 
@@ -53,8 +53,12 @@ def _cases(rounding: str) -> list[KernelCase]:
         (("shift-23", (1, 5, 9, 8)), {"shifts": (-23, -23), "offsets": (128, 127)}),
         (("biases-around-the-limit", (1, 4, 6, 8)), {"shifts": (-23, -23), "offsets": (0, 0), "bias": near}),
         (("one-output-column", (1, 5, 3, 4), (1, 1), (1, 1, 0, 0)), {}),
+        # a row of one input column: only edge pairs of the zero point (ed_dw3_gather_row_s, no inside pair)
+        (("one-pixel-left-edge-pair", (1, 1, 1, 4), (1, 1), (1, 1, 1, 1)), {"offsets": (-127, 5)}),
+        (("one-pixel-right-edge-pair", (1, 1, 1, 8), (1, 1), (1, 1, 0, 2)), {}),
         (("s2-width-5-pass-of-two-storing-one", (1, 9, 9, 8), (2, 2), (0, 1, 0, 1)), {}),
         (("s2-width-2-pass-of-two-alone", (1, 5, 4, 4), (2, 2), (0, 1, 0, 1)), {}),
+        (("s2-width-7-two-passes-of-two", (1, 7, 15, 8), (2, 2), (0, 1, 0, 1)), {"offsets": (128, 127)}),
         (("transposed-stride-2", (1, 17, 6, 8), (2, 2), (0, 1, 1, 1)), {"offsets": (-3, 5)}),
         (("relu6-clamp-c-path", (1, 7, 6, 8)), {"act": (-128, 40)}),
         # rows of one pass, each group's whole plane gathered at once (ed_dw3_plane3_s1 / 3_s2 / 6_s1 / 6_s2)

@@ -22,8 +22,8 @@
  *     o2 += SMLAD(B, W01) + SMLABT(C, W12)      o3 += SMLATB(B, W01) + SMLAD(C, W12)
  *
  * (12 multiply-adds in 8 instructions, 3 input words), and with stride 2, pairs P0..P4 of
- * inputs i0..i9, ok = SMLAD(Pk, W01) + SMLABT(Pk+1, W12); a row ending in 1 or 2 outputs ends
- * with a pass of two.
+ * inputs i0..i9, ok = SMLAD(Pk, W01) + SMLABT(Pk+1, W12); a row's last 1 to 3 outputs take
+ * passes of two.
  *
  * Rows of one pass (3 or 6 outputs at a vertical stride of 1 or 2, channels a multiple of 4:
  * MobileNet's 6 x 6 and 3 x 3 planes, where per-row costs dominated) skip the ring: each group

@@ -10,6 +10,8 @@
 #include "ed_nn_support.h"
 
 #if ED_NN_ASM
+/* Naked functions: the body is basic asm only, so the arguments are marked unused. */
+#define ED_DW3_ARG __attribute__((unused))
 #define ed_dw3_smlad(a, b, acc) __smlad((a), (b), (acc))
 #define ed_dw3_smlabt(a, b, acc) __smlabt((a), (b), (acc))
 #define ed_dw3_smlatb(a, b, acc) __smlatb((a), (b), (acc))
@@ -166,18 +168,107 @@ static inline uint32_t ed_dw3_word(const ed_dw3_layer_t *L, const int8_t *row, i
 }
 
 /* Column pairs as the ring stores them: the four channels' pairs (x_j, x_j+1) from the words
- * x0 (column j) and x1 (column j + 1), at d[0..3]. */
+ * x0 (column j) and x1 (column j + 1), at d[0..3]. The bytes are paired first (channels 0 and 1
+ * of both columns in one word, 2 and 3 in another), then sign-extended: 6 instructions, not 8. */
 static inline void ed_dw3_store_pairs(uint32_t x0, uint32_t x1, uint32_t *d)
 {
-    const uint32_t e0 = ed_dw3_sxtb16(x0), e1 = ed_dw3_sxtb16(x1);           /* (c0, c2) of each column */
-    const uint32_t o0 = ed_dw3_sxtb16_ror8(x0), o1 = ed_dw3_sxtb16_ror8(x1); /* (c1, c3) */
-    d[0] = ed_dw3_pkhbt(e0, e1);
-    d[1] = ed_dw3_pkhbt(o0, o1);
-    d[2] = ed_dw3_pkhtb(e1, e0);
-    d[3] = ed_dw3_pkhtb(o1, o0);
+    const uint32_t lo = ed_dw3_pkhbt(x0, x1); /* bytes c0_j, c1_j, c0_j+1, c1_j+1 */
+    const uint32_t hi = ed_dw3_pkhtb(x1, x0); /* bytes c2_j, c3_j, c2_j+1, c3_j+1 */
+    d[0] = ed_dw3_sxtb16(lo);
+    d[1] = ed_dw3_sxtb16_ror8(lo);
+    d[2] = ed_dw3_sxtb16(hi);
+    d[3] = ed_dw3_sxtb16_ror8(hi);
 }
 
-/* Input row iy (outside the input: all zero point) of channels oc0..oc0+3 into the ring slot at
+/* n column pairs of four channels from src (column 2k at src + 2k * pixel) into d, the pairs
+ * pair_words apart (ed_dw3_store_pairs per pair). Returns src past them. (The ring's rows of four
+ * channels inside the input take ed_dw3_gather_row_s on the DSP path.) */
+static inline const int8_t *ed_dw3_gather_pairs(const int8_t *src, int32_t pixel, uint32_t *d, int32_t pair_words,
+                                                int32_t n)
+{
+    for (; n > 0; n--, src += 2 * pixel, d += pair_words)
+    {
+        ed_dw3_store_pairs(ed_read_u32(src), ed_read_u32(src + pixel), d);
+    }
+    return src;
+}
+
+#if ED_NN_ASM
+/* A ring row of four channels inside the input, in Thumb-2 (ed_dw3_gather's rows, without a call
+ * into C per row): the pairs from src (ed_dw3_gather_pairs, 48 bytes apart), after a pair
+ * (zero point, column 0) when the left padding is odd and before a pair (column in_w - 1, zero
+ * point) where the row ends in one. */
+typedef struct
+{
+    const int8_t *src; /* +0: column 0 when edges has bit 0 (the pair of the zero point and column 0 first), else
+                          the first pair's first column */
+    int32_t pixel;     /* +4: bytes between columns */
+    uint32_t *d;       /* +8: the first pair's words */
+    int32_t n;         /* +12: pairs of two input columns */
+    int32_t edges;     /* +16: bit 0: the pair (zero point, column 0) first; bit 1: (column in_w - 1, zero point) last */
+    uint32_t zp4;      /* +20: the input zero point in four bytes */
+} ed_dw3_row_gather_t;
+
+/* The pair of the words x0, x1 (column j, j + 1; ed_dw3_store_pairs) at r2 + o; r8, r9 and lr
+ * temporaries. */
+#define ED_DW3_GATHER_PAIR(x0, x1, o)                                                                                  \
+    "pkhbt r8, " x0 ", " x1 ", lsl #16\n\t"                                                                            \
+    "pkhtb r9, " x1 ", " x0 ", asr #16\n\t"                                                                            \
+    "sxtb16 lr, r8\n\t"                                                                                                \
+    "str lr, [r2, #" o "]\n\t"                                                                                         \
+    "sxtb16 lr, r8, ror #8\n\t"                                                                                        \
+    "str lr, [r2, #" o "+4]\n\t"                                                                                       \
+    "sxtb16 lr, r9\n\t"                                                                                                \
+    "str lr, [r2, #" o "+8]\n\t"                                                                                       \
+    "sxtb16 lr, r9, ror #8\n\t"                                                                                        \
+    "str lr, [r2, #" o "+12]\n\t"
+/* Registers: r0 src, r1 pixel, r2 d, r3 edges, r10 3 * pixel, r11 zp4, r12 pairs left; two
+ * pairs a step (four loads in a row, one loop test per two pairs), the words in r4-r7. */
+__attribute__((naked, noinline)) static void ed_dw3_gather_row_s(ED_DW3_ARG const ed_dw3_row_gather_t *g)
+{
+    __asm__ volatile("push {r4-r11, lr}\n\t"
+                     "ldr r3, [r0, #16]\n\t"
+                     "ldr r1, [r0, #4]\n\t"
+                     "ldr r2, [r0, #8]\n\t"
+                     "ldr r12, [r0, #12]\n\t"
+                     "ldr r11, [r0, #20]\n\t"
+                     "ldr r0, [r0]\n\t"
+                     "add r10, r1, r1, lsl #1\n\t"
+                     "lsrs r4, r3, #1\n\t"
+                     "bcc 0f\n\t"
+                     "ldr r5, [r0]\n\t"
+                     "mov r4, r11\n\t"
+                     "add r0, r0, r1\n\t" ED_DW3_GATHER_PAIR("r4", "r5", "0") "add r2, r2, #48\n\t"
+                     "0:\n\t"
+                     "subs r12, r12, #2\n\t"
+                     "blt 2f\n\t"
+                     "1:\n\t"
+                     "ldr r4, [r0]\n\t"
+                     "ldr r5, [r0, r1]\n\t"
+                     "ldr r6, [r0, r1, lsl #1]\n\t"
+                     "ldr r7, [r0, r10]\n\t"
+                     "add r0, r0, r1, lsl #2\n\t" ED_DW3_GATHER_PAIR("r4", "r5", "0")
+                         ED_DW3_GATHER_PAIR("r6", "r7", "48")
+                     "add r2, r2, #96\n\t"
+                     "subs r12, r12, #2\n\t"
+                     "bge 1b\n\t"
+                     "2:\n\t"
+                     "adds r12, r12, #2\n\t"
+                     "beq 3f\n\t"
+                     "ldr r4, [r0]\n\t"
+                     "ldr r5, [r0, r1]\n\t"
+                     "add r0, r0, r1, lsl #1\n\t" ED_DW3_GATHER_PAIR("r4", "r5", "0") "add r2, r2, #48\n\t"
+                     "3:\n\t"
+                     "lsrs r3, r3, #2\n\t"
+                     "bcc 4f\n\t"
+                     "ldr r4, [r0]\n\t"
+                     "mov r5, r11\n\t" ED_DW3_GATHER_PAIR("r4", "r5", "0")
+                     "4:\n\t"
+                     "pop {r4-r11, pc}\n\t");
+}
+#endif
+
+/* Input row iy (outside the input: all zero point) of channels oc0..oc0+valid-1 into the ring slot at
  * d (ring + 4 * slot): per two columns j, j + 1 one int16 pair (x_j, x_j+1) per channel, for the
  * pairs k_first..k_last - 1 (the others hold the zero point from the call's start). */
 static __attribute__((noinline)) void ed_dw3_gather(const ed_dw3_layer_t *L, int32_t iy, int32_t oc0, int32_t valid,
@@ -197,29 +288,27 @@ static __attribute__((noinline)) void ed_dw3_gather(const ed_dw3_layer_t *L, int
         return;
     }
     const int8_t *row = L->input + iy * L->in_row + oc0;
-    const int32_t pixel = L->in_col, pad = L->pad_left;
+    const int32_t pad = L->pad_left;
+#if !ED_NN_ASM /* the DSP path gathers these rows in ed_dw3_gather_row_s */
     if (valid == 4)
     {
         /* At most one pair of the zero point and column 0 (an odd left padding), the pairs inside,
          * at most one pair of column in_w - 1 and the zero point. */
-        const int32_t k_hi = L->k_hi;
+        const int32_t k_hi = L->k_hi, pixel = L->in_col;
         if (k < L->k_lo)
         {
             ed_dw3_store_pairs(L->zp4, ed_read_u32(row), d);
             k++;
             d += ED_DW3_PAIR;
         }
-        const int8_t *src = row + (2 * k - pad) * pixel;
-        for (; k < k_hi; k++, d += ED_DW3_PAIR, src += 2 * pixel)
+        const int8_t *src = ed_dw3_gather_pairs(row + (2 * k - pad) * pixel, pixel, d, ED_DW3_PAIR, k_hi - k);
+        if (k_hi < k_last)
         {
-            ed_dw3_store_pairs(ed_read_u32(src), ed_read_u32(src + pixel), d);
-        }
-        if (k < k_last)
-        {
-            ed_dw3_store_pairs(ed_read_u32(src), L->zp4, d);
+            ed_dw3_store_pairs(ed_read_u32(src), L->zp4, d + (k_hi - k) * ED_DW3_PAIR);
         }
         return;
     }
+#endif
     for (; k < k_last; k++, d += ED_DW3_PAIR)
     {
         const int32_t col = 2 * k - pad;
@@ -267,18 +356,15 @@ typedef struct
     int32_t step;              /* +12: bytes between a channel's outputs */
     int32_t span;              /* +16: bytes the ring pointer moves over the passes of four (may be 0) */
     int32_t channels;          /* +20: channels (>= 1), each 1 ring word, 1 constant block, 1 output on */
-    int32_t last;              /* +24: outputs the last pass of four stores (3 or 4) */
-    int32_t tail;              /* +28: outputs of a pass of two after them (0: none, 1 or 2) */
+    int32_t rem;               /* +24: outputs after the passes of four (0..3), in passes of two */
 } ed_dw3_run_t;
 
-/* Naked: the body is basic asm only, so the argument (r0) is marked unused. */
-#define ED_DW3_ARG __attribute__((unused))
 
 /* Registers: r0 ring pointer, r1 channel constants, r2 output, r3 step, r4-r7 the four
  * accumulators, r8 / r9 the weight pairs (then mult, k), r10-r12 inputs (then e and a
  * temporary), lr the end of the channel's passes of four. On the stack: [sp, #4] the channel's
  * first ring pointer, [sp, #8] its first output, [sp, #12] the end of the constant blocks,
- * [sp, #16] span, [sp, #24] last, [sp, #28] tail. */
+ * [sp, #16] span, [sp, #28] rem. */
 #define ED_DW3_ENTER                                                                                                   \
     "push {r4-r11, lr}\n\t"                                                                                            \
     "sub sp, sp, #32\n\t"                                                                                              \
@@ -287,11 +373,9 @@ typedef struct
     "ldr r3, [r0, #12]\n\t"                                                                                            \
     "ldr r4, [r0, #16]\n\t"                                                                                            \
     "ldr r5, [r0, #20]\n\t"                                                                                            \
-    "ldr r6, [r0, #24]\n\t"                                                                                            \
-    "ldr r7, [r0, #28]\n\t"                                                                                            \
+    "ldr r7, [r0, #24]\n\t"                                                                                            \
     "ldr r0, [r0]\n\t"                                                                                                 \
     "str r4, [sp, #16]\n\t"                                                                                            \
-    "str r6, [sp, #24]\n\t"                                                                                            \
     "str r7, [sp, #28]\n\t"                                                                                            \
     "add r5, r5, r5, lsl #2\n\t"                                                                                       \
     "add r5, r1, r5, lsl #3\n\t"                                                                                       \
@@ -302,18 +386,18 @@ typedef struct
     "ldr lr, [sp, #16]\n\t"                                                                                            \
     "add lr, r0, lr\n\t"                                                                                               \
     "cmp r0, lr\n\t"                                                                                                   \
-    "beq 4f\n\t" /* no pass of four: the pass of two alone */                                                        \
+    "beq 4f\n\t" /* no pass of four: passes of two alone */                                                            \
     "1:\n\t"
-/* Slot 0 of a stride-1 pass, from the bias (r4 feeds r5-r7 before it is overwritten). */
-#define ED_DW3_S1_FIRST ED_DW3_S1_FIRST_AT("0", "48", "96")
-/* The same with the pairs A, B, C at xo, xo1, xo2. */
-#define ED_DW3_S1_FIRST_AT(xo, xo1, xo2)                                                                               \
+/* Slot 0 of a stride-1 pass, from the bias (r4 feeds r5-r7 before it is overwritten); the load
+ * of A moves the ring pointer on by `advance` bytes to the next pass (the rest of the pass reads
+ * at offsets less `advance`). */
+#define ED_DW3_S1_FIRST(advance)                                                                                       \
     "ldr r4, [r1, #24]\n\t"                                                                                            \
     "ldr r8, [r1, #0]\n\t"                                                                                             \
     "ldr r9, [r1, #4]\n\t"                                                                                             \
-    "ldr r10, [r0, #" xo "]\n\t"                                                                                       \
-    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                      \
-    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                           \
+    "ldr r11, [r0, #48]\n\t"                                                                                           \
+    "ldr r12, [r0, #96]\n\t"                                                                                           \
+    "ldr r10, [r0], #" advance "\n\t"                                                                                  \
     "smlatb r5, r10, r8, r4\n\t"                                                                                       \
     "smlad r6, r11, r8, r4\n\t"                                                                                        \
     "smlatb r7, r11, r8, r4\n\t"                                                                                       \
@@ -337,23 +421,22 @@ typedef struct
     "smlatb r7, r11, r8, r7\n\t"                                                                                       \
     "smlabt r6, r12, r9, r6\n\t"                                                                                       \
     "smlad r7, r12, r9, r7\n\t"
-/* Slot 0 of a stride-2 pass (pairs P0..P4 at 48 j), from the bias in r7 (it feeds r4-r6 first). */
-#define ED_DW3_S2_FIRST ED_DW3_S2_FIRST_AT("0", "48", "96", "144", "192")
-/* The same with the pairs P0..P4 at xo..xo4. */
-#define ED_DW3_S2_FIRST_AT(xo, xo1, xo2, xo3, xo4)                                                                     \
+/* Slot 0 of a stride-2 pass (pairs P0..P4 at 48 j), from the bias in r7 (it feeds r4-r6 first);
+ * the load of P0 moves the ring pointer on by `advance` bytes, as in ED_DW3_S1_FIRST. */
+#define ED_DW3_S2_FIRST(advance)                                                                                       \
     "ldr r7, [r1, #24]\n\t"                                                                                            \
     "ldr r8, [r1, #0]\n\t"                                                                                             \
     "ldr r9, [r1, #4]\n\t"                                                                                             \
-    "ldr r10, [r0, #" xo "]\n\t"                                                                                       \
-    "ldr r11, [r0, #" xo1 "]\n\t"                                                                                      \
-    "ldr r12, [r0, #" xo2 "]\n\t"                                                                                           \
+    "ldr r11, [r0, #48]\n\t"                                                                                           \
+    "ldr r12, [r0, #96]\n\t"                                                                                           \
+    "ldr r10, [r0], #" advance "\n\t"                                                                                  \
     "smlad r4, r10, r8, r7\n\t"                                                                                        \
     "smlad r5, r11, r8, r7\n\t"                                                                                        \
     "smlad r6, r12, r8, r7\n\t"                                                                                        \
     "smlabt r4, r11, r9, r4\n\t"                                                                                       \
     "smlabt r5, r12, r9, r5\n\t"                                                                                       \
-    "ldr r10, [r0, #" xo3 "]\n\t"                                                                                        \
-    "ldr r11, [r0, #" xo4 "]\n\t"                                                                                        \
+    "ldr r10, [r0, #-48]\n\t"                                                                                          \
+    "ldr r11, [r0, #0]\n\t"                                                                                            \
     "smlabt r6, r10, r9, r6\n\t"                                                                                       \
     "smlad r7, r10, r8, r7\n\t"                                                                                        \
     "smlabt r7, r11, r9, r7\n\t"
@@ -415,46 +498,40 @@ typedef struct
     "ssat " a ", #8, " a "\n\t"
 #endif
 #define ED_DW3_RQ(a) ED_DW3_REQUANT(a, "r8", "r9", "r10", "r11")
-/* Requantize and store the pass's four outputs, advance the ring pointer, loop. */
-#define ED_DW3_LEAVE(advance, tail)                                                                                          \
+/* Requantize and store the pass's four outputs, loop; then the row's
+ * last 1 to 3 outputs (rem, [sp, #28]) in passes of two (`tail`, its inputs at r0, its outputs
+ * at r2; lr counts the outputs left), `half` bytes of ring apart. */
+#define ED_DW3_LEAVE(half, tail)                                                                                       \
     "ldr r8, [r1, #28]\n\t"                                                                                            \
     "ldr r9, [r1, #32]\n\t"                                                                                            \
     "ldr r10, [r1, #36]\n\t"                                                                                           \
-    "add r0, r0, #" advance "\n\t"                                                                                     \
     ED_DW3_RQ("r4") ED_DW3_RQ("r5") ED_DW3_RQ("r6") ED_DW3_RQ("r7")                                                   \
-    "cmp r0, lr\n\t"                                                                                                   \
-    "beq 3f\n\t"                                                                                                       \
     "strb r4, [r2]\n\t"                                                                                                \
     "strb r5, [r2, r3]\n\t"                                                                                            \
     "add r12, r2, r3, lsl #1\n\t"                                                                                      \
     "add r2, r2, r3, lsl #2\n\t"                                                                                       \
     "strb r6, [r12]\n\t"                                                                                               \
     "strb r7, [r12, r3]\n\t"                                                                                           \
-    "b 1b\n\t"                                                                                                         \
-    "3:\n\t" /* the channel's last pass: its first `last` outputs */                                                 \
-    "ldr r8, [sp, #24]\n\t"                                                                                            \
-    "strb r4, [r2]\n\t"                                                                                                \
-    "strb r5, [r2, r3]\n\t"                                                                                            \
-    "add r12, r2, r3, lsl #1\n\t"                                                                                      \
-    "strb r6, [r12]\n\t"                                                                                               \
-    "cmp r8, #4\n\t"                                                                                                   \
-    "it eq\n\t"                                                                                                        \
-    "strbeq r7, [r12, r3]\n\t"                                                                                         \
-    "ldr r12, [sp, #28]\n\t"                                                                                           \
-    "cmp r12, #0\n\t"                                                                                                  \
+    "cmp r0, lr\n\t"                                                                                                   \
+    "bne 1b\n\t"                                                                                                       \
+    "4:\n\t"                                                                                                           \
+    "ldr lr, [sp, #28]\n\t"                                                                                            \
+    "cmp lr, #0\n\t"                                                                                                   \
     "beq 6f\n\t"                                                                                                       \
-    "add r2, r2, r3, lsl #2\n\t"                                                                                       \
-    "4:\n\t" /* the pass of two (its inputs at r0, its outputs at r2) */                                          \
+    "5:\n\t"                                                                                                           \
     tail                                                                                                               \
     "ldr r8, [r1, #28]\n\t"                                                                                            \
     "ldr r9, [r1, #32]\n\t"                                                                                            \
     "ldr r10, [r1, #36]\n\t"                                                                                           \
-    "ldr r12, [sp, #28]\n\t"                                                                                           \
     ED_DW3_RQ("r4") ED_DW3_RQ("r5")                                                                                    \
     "strb r4, [r2]\n\t"                                                                                                \
-    "cmp r12, #2\n\t"                                                                                                  \
+    "cmp lr, #2\n\t"                                                                                                   \
     "it ge\n\t"                                                                                                        \
     "strbge r5, [r2, r3]\n\t"                                                                                          \
+    "add r0, r0, #" half "\n\t"                                                                                        \
+    "add r2, r2, r3, lsl #1\n\t"                                                                                       \
+    "subs lr, lr, #2\n\t"                                                                                              \
+    "bgt 5b\n\t"                                                                                                       \
     "6:\n\t"                                                                                                           \
     "ldr r0, [sp, #4]\n\t"                                                                                             \
     "ldr r2, [sp, #8]\n\t"                                                                                             \
@@ -469,14 +546,14 @@ typedef struct
 
 __attribute__((naked, noinline)) static void ed_dw3_run_s1(ED_DW3_ARG const ed_dw3_run_t *run)
 {
-    __asm__ volatile(ED_DW3_ENTER ED_DW3_S1_FIRST ED_DW3_S1_ROW("8", "16", "64", "112")
-                     ED_DW3_S1_ROW("16", "32", "80", "128") ED_DW3_LEAVE("96", ED_DW3_S1_TAIL));
+    __asm__ volatile(ED_DW3_ENTER ED_DW3_S1_FIRST("96") ED_DW3_S1_ROW("8", "-80", "-32", "16")
+                     ED_DW3_S1_ROW("16", "-64", "-16", "32") ED_DW3_LEAVE("48", ED_DW3_S1_TAIL));
 }
 
 __attribute__((naked, noinline)) static void ed_dw3_run_s2(ED_DW3_ARG const ed_dw3_run_t *run)
 {
-    __asm__ volatile(ED_DW3_ENTER ED_DW3_S2_FIRST ED_DW3_S2_ROW("8", "16", "64", "112", "160", "208")
-                     ED_DW3_S2_ROW("16", "32", "80", "128", "176", "224") ED_DW3_LEAVE("192", ED_DW3_S2_TAIL));
+    __asm__ volatile(ED_DW3_ENTER ED_DW3_S2_FIRST("192") ED_DW3_S2_ROW("8", "-176", "-128", "-80", "-32", "16")
+                     ED_DW3_S2_ROW("16", "-160", "-112", "-64", "-16", "32") ED_DW3_LEAVE("96", ED_DW3_S2_TAIL));
 }
 /* A whole stride-1 row of six outputs (MobileNet's 6 x 6 planes) in one pass per channel
  * (ed_dw3_plane6_s1): r4-r9 the six sums, r10 / r11 the weight pairs (then mult, k), r12 / lr the
@@ -633,20 +710,21 @@ typedef struct
     "smlabt r5, r12, r9, r5\n\t"                                                                                        \
     "ldr r10, [r0, #" xo3 "]\n\t"                                                                                       \
     "smlabt r6, r10, r9, r6\n\t"
-/* Requantize and store a row of three, the next row. */
+/* Requantize and store a row of three, the next row (r7 holds out_adv from ED_DW3_PLANE_ENTER:
+ * the passes of three leave it alone). */
 #define ED_DW3_PLANE_LEAVE3                                                                                             \
     "ldr r8, [r1, #28]\n\t"                                                                                             \
     "ldr r9, [r1, #32]\n\t"                                                                                             \
     "ldr r10, [r1, #36]\n\t"                                                                                            \
     ED_DW3_RQ("r4") ED_DW3_RQ("r5") ED_DW3_RQ("r6")                                                                     \
-    "ldr r12, [sp, #16]\n\t"                                                                                            \
-    "strb r4, [r2]\n\t"                                                                                                 \
-    "add r0, r0, r12\n\t"                                                                                               \
-    "strb r5, [r2, r3]\n\t"                                                                                             \
-    "strb r6, [r2, r3, lsl #1]\n\t"                                                                                     \
-    "ldr r12, [sp, #28]\n\t"                                                                                            \
-    "add r2, r2, r12\n\t"                                                                                               \
-    "cmp r0, lr\n\t"                                                                                                    \
+    "ldr r12, [sp, #16]\n\t"                                                                                           \
+    "add r11, r2, r3, lsl #1\n\t"                                                                                      \
+    "strb r4, [r2]\n\t"                                                                                                \
+    "strb r5, [r2, r3]\n\t"                                                                                            \
+    "strb r6, [r11]\n\t"                                                                                               \
+    "add r0, r0, r12\n\t"                                                                                              \
+    "add r2, r2, r7\n\t"                                                                                               \
+    "cmp r0, lr\n\t"                                                                                                   \
     "bne 1b\n\t" ED_DW3_PLANE_NEXT
 
 /* Stride 1, rows of three, 3 pairs a slot (48 bytes). */
@@ -712,7 +790,8 @@ __attribute__((naked, noinline)) static void ed_dw3_plane3_s2(ED_DW3_ARG const e
     "smlad r9, lr, r10, r9\n\t"                                                                                         \
     "ldr r12, [r0, #" xo6 "]\n\t"                                                                                       \
     "smlabt r9, r12, r11, r9\n\t"
-/* Requantize and store a row of six (r4-r9), the next row. */
+/* Requantize and store a row of six (r4-r9; the stack's row and output steps loaded and the
+ * store addresses formed first, so no store waits on its address), the next row. */
 #define ED_DW3_PLANE_LEAVE6                                                                                            \
     "ldr r10, [r1, #28]\n\t"                                                                                            \
     "ldr r11, [r1, #32]\n\t"                                                                                            \
@@ -723,21 +802,21 @@ __attribute__((naked, noinline)) static void ed_dw3_plane3_s2(ED_DW3_ARG const e
     ED_DW3_REQUANT("r7", "r10", "r11", "r12", "lr")                                                                     \
     ED_DW3_REQUANT("r8", "r10", "r11", "r12", "lr")                                                                     \
     ED_DW3_REQUANT("r9", "r10", "r11", "r12", "lr")                                                                     \
-    "strb r4, [r2]\n\t"                                                                                                 \
-    "strb r5, [r2, r3]\n\t"                                                                                             \
-    "add lr, r2, r3, lsl #1\n\t"                                                                                        \
-    "strb r6, [lr]\n\t"                                                                                                 \
-    "strb r7, [lr, r3]\n\t"                                                                                             \
-    "add lr, lr, r3, lsl #1\n\t"                                                                                        \
-    "strb r8, [lr]\n\t"                                                                                                 \
-    "strb r9, [lr, r3]\n\t"                                                                                             \
-    "ldr r12, [sp, #16]\n\t"                                                                                            \
-    "add r0, r0, r12\n\t"                                                                                               \
-    "ldr r12, [sp, #28]\n\t"                                                                                            \
-    "add r2, r2, r12\n\t"                                                                                               \
-    "ldr r12, [sp]\n\t"                                                                                                 \
-    "cmp r0, r12\n\t"                                                                                                   \
-    "bne 1b\n\t"                                                                                                        \
+    "ldr r10, [sp, #16]\n\t"                                                                                           \
+    "ldr r11, [sp, #28]\n\t"                                                                                           \
+    "add lr, r2, r3, lsl #1\n\t"                                                                                       \
+    "add r12, r2, r3, lsl #2\n\t"                                                                                      \
+    "add r0, r0, r10\n\t"                                                                                              \
+    "ldr r10, [sp]\n\t"                                                                                                \
+    "strb r4, [r2]\n\t"                                                                                                \
+    "strb r5, [r2, r3]\n\t"                                                                                            \
+    "strb r6, [lr]\n\t"                                                                                                \
+    "strb r7, [lr, r3]\n\t"                                                                                            \
+    "strb r8, [r12]\n\t"                                                                                               \
+    "strb r9, [r12, r3]\n\t"                                                                                           \
+    "add r2, r2, r11\n\t"                                                                                              \
+    "cmp r0, r10\n\t"                                                                                                  \
+    "bne 1b\n\t"                                                                                                       \
     ED_DW3_PLANE_NEXT
 /* Stride 1, rows of six, 5 pairs a slot (80 bytes): one pass of six per row and channel. */
 __attribute__((naked, noinline)) static void ed_dw3_plane6_s1(ED_DW3_ARG const ed_dw3_plane_run_t *run)
@@ -877,14 +956,10 @@ static __attribute__((noinline)) void ed_dw3_gather_plane(const ed_dw3_layer_t *
             ed_dw3_store_pairs(zp4, ed_read_u32(row), q);
             q += 4;
         }
-        const int8_t *src = row + first;
-        for (int32_t k = k_lo; k < k_hi; k++, q += 4, src += 2 * pixel)
-        {
-            ed_dw3_store_pairs(ed_read_u32(src), ed_read_u32(src + pixel), q);
-        }
+        const int8_t *src = ed_dw3_gather_pairs(row + first, pixel, q, 4, k_hi - k_lo);
         if (right)
         {
-            ed_dw3_store_pairs(ed_read_u32(src), zp4, q);
+            ed_dw3_store_pairs(ed_read_u32(src), zp4, q + 4 * (k_hi - k_lo));
         }
     }
 }
@@ -967,12 +1042,13 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
     const int32_t rot_step = ed_dw3_mod3(L->stride_h);
 #if ED_NN_ASM
     /* With every channel fast and no clamp, one Thumb-2 call per output row runs every pass of
-     * every channel: passes of four, the last storing 3 or 4 outputs; or, where the row ends in
-     * 1 or 2 more, whole passes of four and a pass of two. */
+     * every channel: whole passes of four, then the row's last 1 to 3 outputs in passes of two. */
     const int32_t stride2 = L->stride_w == 2, adv = 4 * ED_DW3_PAIR * (stride2 ? 4 : 2); /* bytes */
-    const int32_t passes = (L->out_w + 3) / 4, last = L->out_w - 4 * (passes - 1), tail = last <= 2;
-    ed_dw3_run_t run = {L->ring, k[0], out, L->out_col, (passes - tail) * adv, valid, tail ? 4 : last,
-                        tail ? last : 0};
+    ed_dw3_run_t run = {L->ring, k[0], out, L->out_col, (L->out_w / 4) * adv, valid, L->out_w % 4};
+    /* A row of four channels inside the input gathers in Thumb-2 (ed_dw3_gather's valid == 4 path). */
+    const int32_t left = L->k_first < L->k_lo;
+    const int8_t *const src0 = L->input + oc0 + (2 * L->k_lo - L->pad_left - left) * L->in_col;
+    ed_dw3_row_gather_t g = {src0, L->in_col, L->ring, L->k_hi - L->k_lo, left | (L->k_hi < L->k_last) << 1, L->zp4};
 #endif
     for (int32_t oy = 0; oy < L->out_h; oy++, iy0 += L->stride_h, out += L->out_row)
     {
@@ -983,7 +1059,18 @@ static __attribute__((noinline)) void ed_dw3_group(const ed_dw3_layer_t *L, cons
         }
         for (; next < iy0 + 3; next++)
         {
-            ed_dw3_gather(L, next, oc0, valid, L->ring + 4 * slot);
+#if ED_NN_ASM
+            if (valid == 4 && (uint32_t)next < (uint32_t)L->in_h)
+            {
+                g.src = src0 + next * L->in_row;
+                g.d = L->ring + 4 * slot + L->k_first * ED_DW3_PAIR;
+                ed_dw3_gather_row_s(&g);
+            }
+            else
+#endif
+            {
+                ed_dw3_gather(L, next, oc0, valid, L->ring + 4 * slot);
+            }
             slot = slot == 2 ? 0 : slot + 1;
         }
 #if ED_NN_ASM
