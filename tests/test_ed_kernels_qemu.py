@@ -152,6 +152,12 @@ def _cases() -> list[KernelCase]:
         _fc(rng, "fc-5-rows-last-block-4-first-turn-4", 1, 16, 14, offsets=(128, -128)),
         _fc(rng, "fc-5-rows-first-turn-7-then-one", 1, 60, 5, per_channel=False, offsets=(-128, 127)),
         _fc(rng, "fc-5-rows-two-turns-exactly", 1, 64, 10, offsets=(127, -127), extremes=True),
+        # depthwise over one input channel on ed_convolve_s8 (its convolution): micro_speech's first
+        # layer's window (10 x 8, stride 2, padding on every side) and person_detect's (3 x 3 s2)
+        _conv(rng, "dw-one-channel-10x8-s2-as-conv", (1, 13, 11, 1), 8, (10, 8), (2, 2), (4, 5, 3, 4),
+              offsets=(128, -128), depthwise=True, kernel="ed_convolve_s8"),
+        _conv(rng, "dw-one-channel-3x3-s2-m7-as-conv", (1, 9, 10, 1), 7, (3, 3), (2, 2), (0, 1, 0, 1),
+              offsets=(-127, 5), act=(-100, 90), depthwise=True, kernel="ed_convolve_s8"),
     ]
 
 
@@ -211,7 +217,9 @@ def _single_rounding_cases() -> list[KernelCase]:
             _conv(rng, "rgb-3x3-s1-valid-zp-limits", (1, 8, 9, 3), 7, (3, 3), offsets=(128, -128), act=(-100, 60),
                   shifts=(-23, -1), rounding="single"),
             _conv(rng, "rows-of-9-kw-9-cin-1", (1, 6, 13, 1), 4, (3, 9), (1, 2), (1, 0, 2, 1), offsets=(-127, 127),
-                  rounding="single")]
+                  rounding="single"),
+            _conv(rng, "dw-one-channel-3x3-s2-as-conv", (1, 9, 10, 1), 8, (3, 3), (2, 2), (0, 1, 0, 1),
+                  offsets=(-127, 5), depthwise=True, kernel="ed_convolve_s8", rounding="single")]
     linear = _linear_cases(lambda name, kernel, op, inputs, params: kernel_case(
         name, kernel, op, inputs, params, attrs=ACT, rounding="single"), np.random.default_rng(1316))
     return fc + conv + linear
@@ -247,3 +255,40 @@ def test_ed_kernels_simd_path_is_faster(runs):
     for i, case in enumerate(cases):
         if case.name in ("dw-vww-3x3-s1", "dw3-vww-3x3-s1", "pw-vww-1x1", "resnet-3x3-s1", "fc-ad-640x128"):
             assert dsp.cycles[i] < portable.cycles[i], case.name
+
+
+def test_a_depthwise_layer_over_one_input_channel_is_chosen_as_its_convolution():
+    """A depthwise layer over one input channel (micro_speech's and person_detect's first layers,
+    channel multiplier 8) is a convolution with 8 output channels: its weight rows are the
+    conv's (one row of kh x kw taps per output channel), the choice puts it on ed_convolve_s8,
+    and a depthwise layer over more channels is refused with the reason."""
+    from edge_deploy.kernels import get_kernel
+    from edge_deploy.kernels._layers import depthwise
+    from edge_deploy.kernels.choose import KernelPolicy, choose_kernels
+    from edge_deploy.testing.random_layers import random_case
+
+    rng = np.random.default_rng(7)
+    layer = {"in": [(1, 49, 40, 1)], "w": (1, 10, 8, 8), "op": "depthwise_conv2d",
+             "attrs": {"stride": (2, 2), "dilation": (1, 1), "padding": "same", "depth_multiplier": 8}}
+    one = random_case(rng, "ed_depthwise_conv_s8", layer)
+    w = np.asarray(one.call.weights.data)  # (1, kh, kw, 8)
+    rows = one.call.weight_rows
+    assert rows.shape == (8, 80) and np.array_equal(rows[3], w[0, :, :, 3].reshape(-1))
+    assert [c.kernel.name for c in choose_kernels(one.call.graph, KernelPolicy())] == ["ed_convolve_s8"]
+    many = random_case(rng, "ed_depthwise_conv_s8", {**depthwise(12, 12, 4, 2, 3, 1, "same"), "op": "depthwise_conv2d"})
+    assert "over 4 input channels" in get_kernel("ed_convolve_s8").applies(many.call)
+
+
+def test_a_depthwise_layer_over_one_input_channel_runs_as_a_convolution_in_firmware(qemu_arm, tmp_path):
+    """The same through the build (the generated call, its filter dims those of the convolution):
+    a one-channel input fanned out to 8 channels by a 10 x 8 stride-2 window with 'same' padding,
+    built for mps2-an386 and run on QEMU with run --check, 0 mismatches, on ed_convolve_s8."""
+    from edge_deploy.testing.random_layers import random_case
+    from op_checks import int8_batch, qemu_check
+
+    rng = np.random.default_rng(8)
+    layer = {"in": [(1, 25, 20, 1)], "w": (1, 10, 8, 8), "op": "depthwise_conv2d",
+             "attrs": {"stride": (2, 2), "dilation": (1, 1), "padding": "same", "depth_multiplier": 8}}
+    graph = random_case(rng, "ed_depthwise_conv_s8", layer).call.graph
+    report = qemu_check(graph, int8_batch(rng, graph, 3), tmp_path)
+    assert [layer["kernel"] for layer in report["layers"]] == ["ed_convolve_s8"]

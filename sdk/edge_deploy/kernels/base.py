@@ -78,8 +78,9 @@ class LayerCall:
     @cached_property
     def weight_rows(self) -> np.ndarray:
         """The int8 weights as the conv / fully connected kernels read them: one row per output
-        channel (OHWI or (out, in) flattened)."""
-        w = np.asarray(self.weights.data)
+        channel (OHWI or (out, in) flattened; a depthwise layer's (1, kh, kw, C) as C rows of its
+        kh x kw taps), the op's output-channel axis (``weight_axis``) first."""
+        w = np.moveaxis(np.asarray(self.weights.data), get_op(self.op).weight_axis, 0)
         return w.reshape(w.shape[0], -1)
 
     @property
