@@ -32,6 +32,19 @@ def weights_comment(call: LayerCall) -> str:
 INT32_RANGE = (-(1 << 31), (1 << 31) - 1)
 
 
+def weight_sums(call: LayerCall) -> tuple[np.ndarray, np.ndarray]:
+    """Per output channel the sum of its int8 weights and the sum of their magnitudes (int64)."""
+    rows = np.asarray(call.weight_rows, dtype=np.int64)
+    return rows.sum(axis=1), np.abs(rows).sum(axis=1)
+
+
+def channel_requant(call: LayerCall) -> tuple[np.ndarray, np.ndarray]:
+    """The requantization multiplier and shift of every output channel (a per-tensor pair
+    repeated), as int32 arrays."""
+    channels = int(call.output.shape[-1])
+    return tuple(_per_channel(call.params[key], channels).astype(np.int32) for key in ("out_mult", "out_shift"))
+
+
 def folded_bias(call: LayerCall, weight_sums: np.ndarray) -> np.ndarray:
     """``bias[c] + input_offset * weight_sums[c]`` per output channel as int64: the bias of a
     kernel that multiplies the raw inputs (the offset folded in; the caller checks it fits int32)."""

@@ -11,8 +11,8 @@ import numpy as np
 
 from edge_deploy.ctext import dims
 from edge_deploy.kernels._layers import CONV_1D, CONV_2D, conv2d
-from edge_deploy.kernels._weighted import (conv_positions, folded_bias, raw_accumulators_fit, weighted_context,
-                                           weights_comment)
+from edge_deploy.kernels._weighted import (channel_requant, conv_positions, folded_bias, raw_accumulators_fit,
+                                           weight_sums, weighted_context, weights_comment)
 from edge_deploy.kernels.base import CArray, KernelContext, KernelSpec, LayerCall
 from edge_deploy.numerics.fixedpoint import ROUNDING_MODES
 from edge_deploy.ops._shared import requantize
@@ -47,9 +47,7 @@ def constant_channels_requantized(call: LayerCall, bias: np.ndarray) -> tuple[La
     (MLPerf Tiny's VWW, with tiny multipliers on the op's own search,
     :func:`edge_deploy.ops._shared.constant_channels_on_fast_path`)."""
     p = call.params
-    channels = len(bias)
-    mults = np.array(np.broadcast_to(np.asarray(p["out_mult"]).reshape(-1), channels), dtype=np.int32)
-    shifts = np.array(np.broadcast_to(np.asarray(p["out_shift"]).reshape(-1), channels), dtype=np.int32)
+    mults, shifts = channel_requant(call)
     bias = np.array(bias, dtype=np.int64)
     clamp = (int(p["output_offset"]), int(p["act_min"]), int(p["act_max"]))
     dead = ~np.any(np.asarray(call.weight_rows) != 0, axis=1)
@@ -79,9 +77,7 @@ def general_channels(call: LayerCall, bias: np.ndarray) -> int:
     else only an odd last channel."""
     call, _ = constant_channels_requantized(call, bias)
     cout = len(bias)
-    mults = np.broadcast_to(np.asarray(call.params["out_mult"]).reshape(-1), cout)
-    shifts = np.broadcast_to(np.asarray(call.params["out_shift"]).reshape(-1), cout)
-    if all(on_fast_path(int(m), int(s)) for m, s in zip(mults, shifts)):
+    if all(on_fast_path(int(m), int(s)) for m, s in zip(*channel_requant(call))):
         return cout % 2
     return cout
 
@@ -144,10 +140,6 @@ class EdConvolveS8(KernelSpec):
     def serves(self, op_kind: str) -> bool:
         return op_kind in self.ops
 
-    def _sums(self, call: LayerCall) -> tuple[np.ndarray, np.ndarray]:
-        rows = np.asarray(call.weight_rows, dtype=np.int64)
-        return rows.sum(axis=1), np.abs(rows).sum(axis=1)
-
     def applies(self, call: LayerCall) -> str | None:
         if call.kind == "depthwise_conv2d" and int(call.input.shape[3]) != 1:
             return (f"a depthwise layer over {int(call.input.shape[3])} input channels (only one input channel "
@@ -156,7 +148,7 @@ class EdConvolveS8(KernelSpec):
             return "weight zero point is not 0"
         if not -127 <= int(call.params["input_offset"]) <= 128:
             return "the input zero point is not an int8 value (the padding reads it)"
-        sums, abs_sums = self._sums(call)
+        sums, abs_sums = weight_sums(call)
         if not raw_accumulators_fit(folded_bias(call, sums), abs_sums, limit=ACCUMULATOR_LIMIT):
             return "an accumulator (the bias with the input offset folded in) could reach 2^31 - 2^27"
         return None
@@ -204,7 +196,7 @@ class EdConvolveS8(KernelSpec):
         blocks = -(-cout // 2)
         groups = k4 // 4
         pointwise, direct, tight, staged, rows27_quads, rows27_columns = self._columns(call)
-        sums, _ = self._sums(call)
+        sums, _ = weight_sums(call)
         general = batches * positions * general_channels(call, folded_bias(call, sums))
         widened = 4 * quads - 4 * rows27_quads - rows27_columns
         return [quads * groups * blocks, quads * blocks, pointwise, direct, staged, widened * groups,
@@ -215,7 +207,7 @@ class EdConvolveS8(KernelSpec):
         return {"patch": k, "patch_words": k4 // 4, "channel_blocks": -(-filter_shape(call)[0] // 2)}
 
     def context(self, call: LayerCall) -> KernelContext:
-        sums, _ = self._sums(call)
+        sums, _ = weight_sums(call)
         k, k4 = patch_counts(call)
         weights = CArray("weights_packed", "uint32_t", pack_weights(np.asarray(call.weight_rows)),
                          f"{weights_comment(call)}, packed: patch padded to {k4}, blocks of 2 channels "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from edge_deploy.kernels._layers import depthwise
-from edge_deploy.kernels._weighted import folded_bias, weighted_context, weights_comment
+from edge_deploy.kernels._weighted import folded_bias, weight_sums, weighted_context, weights_comment
 from edge_deploy.kernels.base import CArray, KernelContext, LayerCall
 from edge_deploy.kernels.ed_depthwise_conv_s8 import EdDepthwiseConvS8
 
@@ -126,7 +126,7 @@ class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
         return {"channel_groups": g["groups"] + g["plane_groups"], "ring_columns": g["columns"]}
 
     def context(self, call: LayerCall) -> KernelContext:
-        sums, _ = self._sums(call)
+        sums, _ = weight_sums(call)
         flip = transposed(call)
         weights = CArray("weights_packed", "uint32_t", pack_weights(np.asarray(call.weights.data), flip),
                          f"{weights_comment(call)}, packed as int16 pairs (w0, w1), (w1, w2) per channel and "

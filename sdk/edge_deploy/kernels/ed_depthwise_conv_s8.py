@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from edge_deploy.kernels._layers import depthwise
-from edge_deploy.kernels._weighted import folded_bias, raw_accumulators_fit, weighted_context, weights_comment
+from edge_deploy.kernels._weighted import (channel_requant, folded_bias, raw_accumulators_fit, weight_sums,
+                                           weighted_context, weights_comment)
 from edge_deploy.kernels.base import CArray, KernelContext, KernelSpec, LayerCall
 
 MAX_KH = 16  # ED_DW_MAX_KH
@@ -52,8 +53,7 @@ def geometry(call: LayerCall) -> dict[str, int]:
     # Groups gathered byte by byte: all with a multiplier, else a last group of fewer than 4.
     bytewise_groups = groups if mult != 1 else int(cout % 4 != 0)
     # Groups on the unrolled 3 x 3 path: four channels, each on the fast requantization.
-    mults = np.broadcast_to(np.asarray(p["out_mult"]).reshape(-1), (cout,))
-    shifts = np.broadcast_to(np.asarray(p["out_shift"]).reshape(-1), (cout,))
+    mults, shifts = channel_requant(call)
     fast = [all(fast_requant(int(mults[c]), int(shifts[c])) for c in range(4 * g, min(cout, 4 * g + 4)))
             for g in range(groups)]
     unrolled = sum(1 for g in range(groups) if fast[g] and 4 * g + 4 <= cout) if (kh, kw, dil_w) == (3, 3, 1) else 0
@@ -84,10 +84,6 @@ class EdDepthwiseConvS8(KernelSpec):
                    depthwise(12, 12, 64, 1, 3, 2, "same"), depthwise(6, 6, 128, 1, 3, 1, "same"),
                    depthwise(9, 9, 12, 1, 5, 2, "same"), depthwise(20, 10, 1, 4, 1, 1, "valid"))
 
-    def _sums(self, call: LayerCall) -> tuple[np.ndarray, np.ndarray]:
-        w = np.asarray(call.weights.data, dtype=np.int64)[0]
-        return w.sum(axis=(0, 1)), np.abs(w).sum(axis=(0, 1))
-
     def applies(self, call: LayerCall) -> str | None:
         if call.weights.shape[1] > MAX_KH:
             return f"window height {call.weights.shape[1]} > {MAX_KH}"
@@ -95,7 +91,7 @@ class EdDepthwiseConvS8(KernelSpec):
             return "weight zero point is not 0"
         if not -127 <= int(call.params["input_offset"]) <= 128:
             return "the input zero point is not an int8 value (the padding reads it)"
-        sums, abs_sums = self._sums(call)
+        sums, abs_sums = weight_sums(call)
         if not raw_accumulators_fit(folded_bias(call, sums), abs_sums):
             return "the bias with the input offset folded in could leave int32"
         return None
@@ -113,7 +109,7 @@ class EdDepthwiseConvS8(KernelSpec):
         return {"channel_groups": g["groups"], "ring_columns": g["columns"]}
 
     def context(self, call: LayerCall) -> KernelContext:
-        sums, _ = self._sums(call)
+        sums, _ = weight_sums(call)
         weights = CArray("weights_packed", "uint32_t", pack_weights(np.asarray(call.weights.data)),
                          f"{weights_comment(call)}, packed as int16 pairs (c0, c2), (c1, c3) per group of 4 "
                          "channels and tap (ed_depthwise.h)")

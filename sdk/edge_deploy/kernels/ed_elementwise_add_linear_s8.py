@@ -22,7 +22,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.optimize import linprog
 
 from edge_deploy.kernels._binary import BinaryKernel
 from edge_deploy.kernels._operands import operand_sources
@@ -60,6 +59,8 @@ def _margin_solution(f: np.ndarray) -> np.ndarray | None:
     under a least-squares fit and adds every pair the solution violates until it violates none
     (then its margin is the margin over all pairs): on ResNet-8's ADD one program of 6,400
     constraints instead of 131,072."""
+    from scipy.optimize import linprog  # here, not at import: the registry loads every kernel spec
+
     x = np.stack([_A, _B, np.ones(f.size)], 1).astype(float)
     low, high = f > -128, f < 127  # a saturated output bounds one side only
     inside = low & high

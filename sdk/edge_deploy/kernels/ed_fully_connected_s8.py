@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from edge_deploy.kernels._layers import fully_connected
-from edge_deploy.kernels._weighted import (fc_rows, folded_bias, raw_accumulators_fit, weighted_context,
+from edge_deploy.kernels._weighted import (fc_rows, folded_bias, raw_accumulators_fit, weight_sums, weighted_context,
                                            weights_comment, zero_weight_offset)
 from edge_deploy.kernels.base import CArray, KernelContext, KernelSpec, LayerCall
 
@@ -55,15 +55,11 @@ class EdFullyConnectedS8(KernelSpec):
         (64, 12, 1, {"per_tensor": True}), (256, 2, 1, {"per_tensor": True}), (448, 100, 1, {}), (301, 17, 1, {}),
         (64, 64, 2, {"per_tensor": True}), (128, 128, 1, {"per_tensor": True}), (640, 128, 1, {"per_tensor": True})))
 
-    def _sums(self, call: LayerCall) -> tuple[np.ndarray, np.ndarray]:
-        w = np.asarray(call.weights.data, dtype=np.int64)
-        return w.sum(axis=1), np.abs(w).sum(axis=1)
-
     def applies(self, call: LayerCall) -> str | None:
         why = zero_weight_offset(call)
         if why:
             return why
-        sums, abs_sums = self._sums(call)
+        sums, abs_sums = weight_sums(call)
         if not raw_accumulators_fit(folded_bias(call, sums), abs_sums):
             return "the bias with the input offset folded in could leave int32"
         return None
@@ -80,7 +76,7 @@ class EdFullyConnectedS8(KernelSpec):
         return [rows * blocks * groups, rows * blocks, rows * groups, rows * units * per_channel, 1]
 
     def context(self, call: LayerCall) -> KernelContext:
-        sums, _ = self._sums(call)
+        sums, _ = weight_sums(call)
         w = np.asarray(call.weights.data)
         weights = CArray("weights_packed", "uint32_t", pack_weights(w),
                          f"{weights_comment(call)}, packed: five rows interleaved word by word, even bytes + 128 "

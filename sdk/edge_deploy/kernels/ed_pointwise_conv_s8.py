@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from edge_deploy.kernels._layers import conv2d
-from edge_deploy.kernels._weighted import folded_bias, raw_accumulators_fit, weighted_context, weights_comment
+from edge_deploy.kernels._weighted import (channel_requant, folded_bias, raw_accumulators_fit, weight_sums,
+                                           weighted_context, weights_comment)
 from edge_deploy.kernels.base import CArray, KernelContext, KernelSpec, LayerCall
 from edge_deploy.kernels.ed_convolve_s8 import on_fast_path
 
@@ -78,10 +79,6 @@ class EdPointwiseConvS8(KernelSpec):
         conv2d(3, 3, 128, 256, 1, 1, "valid"), conv2d(20, 20, 16, 5, 1, 1, "valid"),
         conv2d(24, 24, 32, 32, 1, 1, "valid", slow_channel=True), conv2d(12, 12, 64, 64, 1, 1, "valid", slow_channel=True))
 
-    def _sums(self, call: LayerCall) -> tuple[np.ndarray, np.ndarray]:
-        rows = np.asarray(call.weight_rows, dtype=np.int64)
-        return rows.sum(axis=1), np.abs(rows).sum(axis=1)
-
     def applies(self, call: LayerCall) -> str | None:
         kh, kw = (int(v) for v in call.weights.shape[1:3])
         p = call.params
@@ -91,7 +88,7 @@ class EdPointwiseConvS8(KernelSpec):
             return "stride or padding: the pixels are not the patches"
         if int(np.abs(call.weights.quant.zero_point).max()) != 0:
             return "weight zero point is not 0"
-        sums, abs_sums = self._sums(call)
+        sums, abs_sums = weight_sums(call)
         if not raw_accumulators_fit(folded_bias(call, sums), abs_sums, limit=ACCUMULATOR_LIMIT):
             return "an accumulator (the bias with the input offset folded in) could reach 2^31 - 2^27"
         return None
@@ -105,9 +102,7 @@ class EdPointwiseConvS8(KernelSpec):
         pixels, _, cout, groups = _counts(call)
         pairs, blocks = -(-pixels // 2), -(-cout // 3)
         pixel_blocks = -(-pixels // block_pixels(pixels, cout))
-        mults = np.broadcast_to(np.asarray(call.params["out_mult"]).reshape(-1), cout)
-        shifts = np.broadcast_to(np.asarray(call.params["out_shift"]).reshape(-1), cout)
-        slow = sum(not on_fast_path(int(m), int(s)) for m, s in zip(mults, shifts))
+        slow = sum(not on_fast_path(int(m), int(s)) for m, s in zip(*channel_requant(call)))
         return [pairs * blocks * groups, pairs * blocks, pairs * groups, pairs, pixels * cout, pixel_blocks * cout,
                 cout, 1, pixels * slow]
 
@@ -116,7 +111,7 @@ class EdPointwiseConvS8(KernelSpec):
         return {"groups": groups, "channel_blocks": -(-cout // 3), "block_pixels": block_pixels(pixels, cout)}
 
     def context(self, call: LayerCall) -> KernelContext:
-        sums, _ = self._sums(call)
+        sums, _ = weight_sums(call)
         rows = np.asarray(call.weight_rows)
         k4 = -(-rows.shape[1] // 4) * 4
         packed = CArray("packed", "uint32_t", pack_stream(rows, folded_bias(call, sums)),
