@@ -57,20 +57,63 @@ def test_layers_views_scratch_and_the_plan_reaches_the_lower_bound():
     assert model.plan.arena_bytes == model.plan.lower_bound_bytes
 
 
-def test_add_runs_in_place_over_a_dying_input():
+def _residual_graph(shape: str = "block"):
+    """x -> c0 -> c1 -> c2, sum = c2 + c0 (a ResNet block: the skip is not the last convolution's
+    input), then a fully connected head. ``shape`` "skip-is-input": sum = c1 + c0 (the convolution
+    reads its skip); "parallel": c1 and c2 both read c0, sum = c2 + c1."""
     rng = np.random.default_rng(0)
     b = GraphBuilder("residual", "int8")
-    x = b.input("x", (1, 4, 4, 3), _q(0.1, 0))
+    x = b.input("x", (1, 16, 16, 16), _q(0.1, 0))
     kw = dict(padding="same", quant=_q(0.1, 0), w_quant=QuantParams([0.01], [0]), b_quant=QuantParams([0.001], [0]))
-    c1 = b.conv2d(x, "c1", rng.integers(-9, 9, (3, 3, 3, 3)), np.zeros(3), **kw)
-    c2 = b.conv2d(c1, "c2", rng.integers(-9, 9, (3, 3, 3, 3)), np.zeros(3), **kw)
-    s = b.add(c2, c1, "sum", quant=_q(0.2, 0))
-    flat = b.reshape(s, "flat", (1, -1), quant=_q(0.2, 0))
-    out = b.fully_connected(flat, "fc", rng.integers(-9, 9, (2, 48)), np.zeros(2), quant=_q(0.3, 0),
+
+    def conv(source, name):
+        return b.conv2d(source, name, rng.integers(-9, 9, (16, 3, 3, 16)), np.zeros(16), **kw)
+
+    c0 = conv(x, "c0")
+    c1 = conv(c0, "c1")
+    if shape == "skip-is-input":
+        s = b.add(c1, c0, "sum", quant=_q(0.2, 3), activation="relu")
+    else:
+        c2 = conv(c0 if shape == "parallel" else c1, "c2")
+        s = b.add(c2, c1 if shape == "parallel" else c0, "sum", quant=_q(0.2, 3), activation="relu")
+    flat = b.reshape(s, "flat", (1, -1), quant=_q(0.2, 3))
+    out = b.fully_connected(flat, "fc", rng.integers(-9, 9, (2, 4096)), np.zeros(2), quant=_q(0.3, 0),
                             w_quant=QuantParams([0.01], [0]), b_quant=QuantParams([0.002], [0]))
-    model = plan_model(b.finish([out]))
+    return b.finish([out])
+
+
+def test_add_runs_in_place_over_a_dying_input():
+    model = plan_model(_residual_graph(), UPSTREAM)  # upstream's kernels: the ADD is a layer of its own
+    assert [layer.op.kind for layer in model.layers][:4] == ["conv2d", "conv2d", "conv2d", "add"]
     assert model.plan.tensor_offsets["sum"] == model.plan.tensor_offsets["c2"]
-    assert model.plan.tensor_offsets["sum"] != model.plan.tensor_offsets["c1"]
+    assert model.plan.tensor_offsets["sum"] != model.plan.tensor_offsets["c0"]
+
+
+def test_a_residual_add_is_fused_into_its_convolution_and_written_over_the_skip():
+    model = plan_model(_residual_graph())
+    fused = model.layers[2]
+    assert (fused.kernel, fused.op.name, [op.name for op in fused.fused]) == ("ed_convolve_add_s8", "c2", ["sum"])
+    assert fused.inputs == ("c1", "c0") and fused.output == "sum"
+    assert "add" not in [layer.op.kind for layer in model.layers]
+    offsets = model.plan.tensor_offsets
+    assert "c2" not in offsets  # the convolution's output is never stored
+    assert offsets["sum"] == offsets["c0"]  # the sum overwrites the skip, which nothing reads afterwards
+    # while the fused layer runs, its input and the skip (the sum) are the only activations
+    live = [b.tensors for b in model.plan.buffers if b.first <= 2 <= b.last and b.scratch_of is None]
+    assert sorted(live) == [("c0", "sum", "flat"), ("c1",)]  # flat: the view of the sum
+    # a convolution reading its own skip cannot write the sum over it (its windows read rows ahead)
+    own = plan_model(_residual_graph("skip-is-input"))
+    assert own.layers[1].kernel == "ed_convolve_add_s8" and own.layers[1].inputs == ("c0", "c0")
+    assert own.plan.tensor_offsets["sum"] != own.plan.tensor_offsets["c0"]
+
+
+def test_an_add_is_fused_into_the_convolution_that_runs_last():
+    # c1 and c2 both read c0; the ADD's operands are ready once c2 has run, so the ADD is fused into
+    # c2 (with c1 as its other operand), not into c1 (whose other operand is not computed yet).
+    model = plan_model(_residual_graph("parallel"))
+    kernels = [(layer.op.name, layer.kernel) for layer in model.layers][:3]
+    assert kernels == [("c0", "ed_convolve_s8"), ("c1", "ed_convolve_s8"), ("c2", "ed_convolve_add_s8")]
+    assert model.plan.tensor_offsets["sum"] == model.plan.tensor_offsets["c1"]
 
 
 def test_unsupported_graphs_are_refused_with_the_op_named():
@@ -137,8 +180,10 @@ def test_tflite_fixtures_on_the_host_under_sanitizers(fixture, tmp_path):
 @needs_gcc
 @pytest.mark.parametrize("path", ["portable", "dsp"])
 def test_tiny_and_ticnn_on_the_host_under_sanitizers_both_paths(path, ticnn, tmp_path):
-    # TICNN twice: direct kernels, and Winograd with its pools fused (the conv outputs never stored)
-    for graph, winograd in ((tiny_graph(seed=5, in_zero_point=127), "off"), (ticnn, "off"), (ticnn, "force")):
+    # TICNN twice: direct kernels, and Winograd with its pools fused (the conv outputs never stored);
+    # a ResNet block with its ADD fused into the convolution, the sum over the skip
+    for graph, winograd in ((tiny_graph(seed=5, in_zero_point=127), "off"), (ticnn, "off"), (ticnn, "force"),
+                            (_residual_graph(), "off"), (_residual_graph("skip-is-input"), "off")):
         src = tmp_path / f"{graph.name}-{winograd}" / "src"
         write_project(plan_model(graph, winograd=winograd), "mps2-an386", src)
         exe = build_host_model(src, tmp_path / f"{graph.name}-{winograd}" / "model_host", path=path, sanitize=True)

@@ -1,5 +1,5 @@
-"""edge-deploy's own fast kernels (``ed_depthwise_conv_s8``, ``ed_convolve_s8``,
-``ed_fully_connected_s8``, issue 13) compiled for the Cortex-M4 and run on QEMU mps2-an386, compared
+"""edge-deploy's own fast kernels (``ed_depthwise_conv_s8``, ``ed_convolve_s8`` and
+``ed_convolve_add_s8``, ``ed_fully_connected_s8``, issue 13) compiled for the Cortex-M4 and run on QEMU mps2-an386, compared
 bit for bit with the ops' int8 references. On the M4 the DSP path runs the kernels' Thumb-2 loops
 (ED_NN_ASM), which the host tests (tests/test_ed_kernels_host.py) cannot reach: these cases drive
 them on the MLPerf Tiny shapes and the edges (odd widths, channels and units not a multiple of the
@@ -225,12 +225,43 @@ def _single_rounding_cases() -> list[KernelCase]:
     return fc + conv + linear
 
 
+def _fused_add_cases(rng, rounding) -> list[KernelCase]:
+    """ed_convolve_add_s8: a convolution with a ResNet-style ADD fused after it (the convolution's
+    output as the ADD's first or second input, with and without the ADD's ReLU), on positions that
+    are not a multiple of the sixteen staged per ADD call, a batch of two, an odd channel count,
+    and channels off the fast requantization (the general loop writes the staged outputs too)."""
+    layers = [  # name, input, cout, window, stride, padding, slot, the ADD's activation, shifts
+        ("add-3x3-relu", (1, 7, 9, 8), 8, (3, 3), (1, 1), (1, 1, 1, 1), 0, "relu", (-10, 0)),
+        ("add-1x1-s2-second", (1, 8, 8, 12), 20, (1, 1), (2, 2), (0, 0, 0, 0), 1, "none", (-10, 0)),
+        ("add-odd-channels-batch-2", (2, 5, 7, 5), 7, (3, 3), (1, 1), (1, 1, 1, 1), 0, "relu", (-10, 0)),
+        ("add-general-loop", (1, 4, 5, 8), 6, (3, 3), (1, 1), (1, 1, 1, 1), 1, "relu", (-23, -1)),
+    ]
+    cases = []
+    for name, shape, cout, window, stride, padding, slot, activation, shifts in layers:
+        x = rng.integers(-128, 128, shape, dtype=np.int8)
+        w = rng.integers(-127, 128, (cout, *window, shape[3]), dtype=np.int8)
+        bias = rng.integers(-20000, 20000, cout).astype(np.int32)
+        mult, shift = random_requant(rng, cout, shifts)
+        out_h = (shape[1] + padding[0] + padding[1] - window[0]) // stride[0] + 1
+        out_w = (shape[2] + padding[2] + padding[3] - window[1]) // stride[1] + 1
+        skip = rng.integers(-128, 128, (shape[0], out_h, out_w, cout), dtype=np.int8)
+        params = dict(input_offset=3, output_offset=-5, out_mult=mult, out_shift=shift, stride=stride,
+                      padding=padding, dilation=(1, 1), act_min=-128, act_max=127)
+        cases.append(kernel_case(f"{name}-{rounding}", "ed_convolve_add_s8", "conv2d", [x], params, weights=w,
+                                 bias=bias, attrs={"activation": "none"}, rounding=rounding,
+                                 epilogue=("add", {"activation": activation}),
+                                 residual=(slot, skip, 0.7, -3, 1.3, 5)))
+    return cases
+
+
 @pytest.fixture(scope="module")
 def runs(qemu_arm, tmp_path_factory):
     """Every case set of this file in one image per path and rounding (four builds in all): the
     network shapes and edges, and the block loop's entries, in the rounding of each image."""
-    sets = {"double": _cases() + _convolve_entries(np.random.default_rng(1315), "double"),
-            "single": _single_rounding_cases() + _convolve_entries(np.random.default_rng(1315), "single")}
+    sets = {"double": _cases() + _convolve_entries(np.random.default_rng(1315), "double")
+            + _fused_add_cases(np.random.default_rng(1317), "double"),
+            "single": _single_rounding_cases() + _convolve_entries(np.random.default_rng(1315), "single")
+            + _fused_add_cases(np.random.default_rng(1317), "single")}
     out = {}
     for rounding, cases in sets.items():
         for path in ("dsp", "portable"):

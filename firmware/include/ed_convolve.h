@@ -58,6 +58,38 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
                                    const cmsis_nn_dims *output_dims,
                                    int8_t *output_data);
 
+/** An ADD fused after the convolution (ed_convolve_add_s8): ed_elementwise_add_linear_s8's form
+ *  (ed_elementwise.h) with the convolution's output as its first input (alpha) and `other`, a
+ *  tensor of the output's shape, as its second (beta), for double rounding and for single
+ *  rounding (*_single), then clamped to the ADD's [act_min, act_max]. */
+typedef struct
+{
+    const int8_t *other;
+    int32_t alpha, beta, gamma;
+    int32_t alpha_single, beta_single, gamma_single;
+    int32_t act_min, act_max;
+} ed_conv_add_t;
+
+/** ed_convolve_s8 with an ADD fused after it: the convolution's outputs, sixteen positions at a
+ *  time, staged in the scratch and added to `add->other`; only the sum is stored, and output_data may
+ *  be add->other (each byte of it is read before the byte of the sum at its place is written).
+ *  ctx->buf must hold ed_convolve_add_s8_get_buffer_size() bytes, word aligned. */
+arm_cmsis_nn_status ed_convolve_add_s8(const cmsis_nn_context *ctx,
+                                       const cmsis_nn_conv_params *conv_params,
+                                       const cmsis_nn_per_channel_quant_params *quant_params,
+                                       const cmsis_nn_dims *input_dims,
+                                       const int8_t *input_data,
+                                       const cmsis_nn_dims *filter_dims,
+                                       const uint32_t *packed_weights,
+                                       const int32_t *folded_bias,
+                                       const cmsis_nn_dims *output_dims,
+                                       const ed_conv_add_t *add,
+                                       int8_t *output_data);
+
+/** Scratch bytes of ed_convolve_add_s8: ed_convolve_s8's and sixteen positions' outputs
+ *  (16 * filter_dims->n). */
+int32_t ed_convolve_add_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims);
+
 /** Scratch bytes of ed_convolve_s8: four widened columns (8 * k4), the int8 patch staging (k4)
  *  and the requantization constants and bias (16 bytes per output channel, filter_dims->n
  *  rounded up to 2). */

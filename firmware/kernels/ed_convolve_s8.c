@@ -13,6 +13,7 @@
  * the fast requantization, through the general loop (the block's products, each output
  * requantized).
  */
+#include "ed_add_linear.h"
 #include "ed_convolve.h"
 #include "ed_nn_support.h"
 
@@ -776,22 +777,60 @@ static inline void ed_conv_step(int32_t *oy, int32_t *ox, int32_t out_w)
     }
 }
 
-arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
-                                   const cmsis_nn_conv_params *conv_params,
-                                   const cmsis_nn_per_channel_quant_params *quant_params,
-                                   const cmsis_nn_dims *input_dims,
-                                   const int8_t *input_data,
-                                   const cmsis_nn_dims *filter_dims,
-                                   const uint32_t *packed_weights,
-                                   const int32_t *folded_bias,
-                                   const cmsis_nn_dims *output_dims,
-                                   int8_t *output_data)
+/* Positions whose outputs a fused ADD takes per call (a multiple of ED_CONV_SLOTS). */
+#define ED_CONV_ADD_POSITIONS 16
+
+/* A fused ADD's linear form in this build's rounding. */
+typedef struct
+{
+    int32_t alpha, beta, gamma, act_min, act_max;
+} ed_conv_form_t;
+
+static inline ed_conv_form_t ed_conv_form(const ed_conv_add_t *add)
+{
+    if (add == NULL)
+    {
+        return (ed_conv_form_t){0, 0, 0, -128, 127};
+    }
+#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
+    return (ed_conv_form_t){add->alpha_single, add->beta_single, add->gamma_single, add->act_min, add->act_max};
+#else
+    return (ed_conv_form_t){add->alpha, add->beta, add->gamma, add->act_min, add->act_max};
+#endif
+}
+
+/* size bytes of the staged convolution outputs added to other's into out (which may be other),
+ * with or without the activation clamp. */
+__attribute__((noinline)) static void ed_conv_add(const ed_conv_form_t *f, const int8_t *staged, const int8_t *other,
+                                                  int8_t *out, int32_t size)
+{
+    if (f->act_min == -128 && f->act_max == 127)
+    {
+        ed_add_linear(staged, other, f->alpha, f->beta, f->gamma, -128, 127, out, size, 0);
+    }
+    else
+    {
+        ed_add_linear(staged, other, f->alpha, f->beta, f->gamma, f->act_min, f->act_max, out, size, 1);
+    }
+}
+
+/* The convolution, its outputs stored (add NULL) or, with an ADD fused after it, each sixteen
+ * positions' outputs staged in the scratch and the ADD's form of them and add->other stored
+ * (ed_add_linear, ed_elementwise_add_linear_s8's loop: it reads each word of both inputs before
+ * it writes the output's word at the same place, so the output may overwrite add->other).
+ * Inlined into each entry, so ed_convolve_s8 carries none of the ADD's code. */
+static inline __attribute__((always_inline)) arm_cmsis_nn_status
+ed_conv_body(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_params,
+             const cmsis_nn_per_channel_quant_params *quant_params, const cmsis_nn_dims *input_dims,
+             const int8_t *input_data, const cmsis_nn_dims *filter_dims, const uint32_t *packed_weights,
+             const int32_t *folded_bias, const cmsis_nn_dims *output_dims, const ed_conv_add_t *add,
+             int8_t *output_data)
 {
     const cmsis_nn_conv_params *p = conv_params;
     const int32_t cin = input_dims->c, cout = output_dims->c;
     const int32_t k = filter_dims->h * filter_dims->w * cin, k4 = (k + 3) & ~3;
     if (filter_dims->c != cin || filter_dims->n != cout || folded_bias == NULL || ctx == NULL || ctx->buf == NULL ||
-        ctx->size < ed_convolve_s8_get_buffer_size(input_dims, filter_dims))
+        ctx->size < ed_convolve_s8_get_buffer_size(input_dims, filter_dims) + (add ? ED_CONV_ADD_POSITIONS * cout : 0))
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
@@ -800,6 +839,8 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
     int8_t *stage = (int8_t *)(col + ED_CONV_GROUP_WORDS * groups);
     ed_conv_rq_t *rq = (ed_conv_rq_t *)(void *)(stage + k4);
     const int32_t blocks = (cout + 1) / 2;
+    int8_t *const staged = (int8_t *)(rq + blocks); /* with an ADD: ED_CONV_ADD_POSITIONS positions' outputs */
+    const ed_conv_form_t form = ed_conv_form(add);
     const int32_t offset = p->output_offset, act_min = p->activation.min, act_max = p->activation.max;
     int all_fast = 1;
     for (int32_t c = 0; c < 2 * blocks; c++) /* a channel past the last: any valid constants */
@@ -892,7 +933,7 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
                     }
                 }
             }
-            out[0] = output + pos * cout;
+            out[0] = add ? staged + (pos % ED_CONV_ADD_POSITIONS) * cout : output + pos * cout;
             for (int32_t s = 1; s < ED_CONV_SLOTS; s++) /* a repeated position writes its own outputs again */
             {
                 out[s] = s < valid ? out[s - 1] + cout : out[s - 1];
@@ -919,9 +960,56 @@ arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
                     }
                 }
             }
+            const int32_t done = pos + valid; /* positions computed */
+            if (add && (done % ED_CONV_ADD_POSITIONS == 0 || done == positions))
+            {
+                const int32_t first = (done - 1) / ED_CONV_ADD_POSITIONS * ED_CONV_ADD_POSITIONS;
+                const int32_t at = (n * positions + first) * cout;
+                ed_conv_add(&form, staged, add->other + at, output_data + at, (done - first) * cout);
+            }
         }
     }
     return ARM_CMSIS_NN_SUCCESS;
+}
+
+arm_cmsis_nn_status ed_convolve_s8(const cmsis_nn_context *ctx,
+                                   const cmsis_nn_conv_params *conv_params,
+                                   const cmsis_nn_per_channel_quant_params *quant_params,
+                                   const cmsis_nn_dims *input_dims,
+                                   const int8_t *input_data,
+                                   const cmsis_nn_dims *filter_dims,
+                                   const uint32_t *packed_weights,
+                                   const int32_t *folded_bias,
+                                   const cmsis_nn_dims *output_dims,
+                                   int8_t *output_data)
+{
+    return ed_conv_body(ctx, conv_params, quant_params, input_dims, input_data, filter_dims, packed_weights,
+                        folded_bias, output_dims, NULL, output_data);
+}
+
+arm_cmsis_nn_status ed_convolve_add_s8(const cmsis_nn_context *ctx,
+                                       const cmsis_nn_conv_params *conv_params,
+                                       const cmsis_nn_per_channel_quant_params *quant_params,
+                                       const cmsis_nn_dims *input_dims,
+                                       const int8_t *input_data,
+                                       const cmsis_nn_dims *filter_dims,
+                                       const uint32_t *packed_weights,
+                                       const int32_t *folded_bias,
+                                       const cmsis_nn_dims *output_dims,
+                                       const ed_conv_add_t *add,
+                                       int8_t *output_data)
+{
+    if (add == NULL || add->other == NULL)
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    return ed_conv_body(ctx, conv_params, quant_params, input_dims, input_data, filter_dims, packed_weights,
+                        folded_bias, output_dims, add, output_data);
+}
+
+int32_t ed_convolve_add_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims)
+{
+    return ed_convolve_s8_get_buffer_size(input_dims, filter_dims) + ED_CONV_ADD_POSITIONS * filter_dims->n;
 }
 
 int32_t ed_convolve_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims)

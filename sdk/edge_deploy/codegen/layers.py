@@ -4,8 +4,8 @@ fused into it), in run order.
 Each layer knows the kernel chosen for it (:mod:`edge_deploy.kernels.choose`: the kernel spec,
 why, its modelled cycles and the alternatives), the activation tensors it reads and writes, its
 multiply-accumulates and the kernel scratch it needs. :func:`plan_steps` turns the layers into the
-planner's :class:`~edge_deploy.plan.PlanStep` list: a view (reshape) is its input's memory, an
-op that may work in place (element-wise add) may write over its first input.
+planner's :class:`~edge_deploy.plan.PlanStep` list: a view (reshape) is its input's memory, a
+kernel that may work in place (an element-wise op; a fused ADD) may write over one of its inputs.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def graph_layers(graph: Graph, policy: KernelPolicy | None = None) -> list[Layer
         name = shorts[chosen.index]
         if call.epilogue is not None:
             name = c_identifier(f"{name}_{shorts[index_of[call.epilogue.name]]}", limit=40)
-        activations, states = layer_tensors(graph, op)
+        activations, states = call_tensors(call)
         output = call.final_output.name
         layers.append(Layer(
             index=chosen.index, mark=-1 if view else mark, call=call, spec=chosen.kernel, choice=chosen.choice,
@@ -151,11 +151,24 @@ def layer_tensors(graph: Graph, op: Op) -> tuple[tuple[str, ...], tuple[str, ...
             tuple(n for n in names if graph.tensor(n).variable))
 
 
+def call_tensors(call: LayerCall) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """:func:`layer_tensors` of the call's op, then the other activations its epilogue reads (a
+    fused ADD's second operand)."""
+    activations, states = layer_tensors(call.graph, call.op)
+    return activations + call.epilogue_inputs, states
+
+
 def plan_steps(layers: list[Layer]) -> list[PlanStep]:
-    """The planner's steps for ``layers``: views as aliases, in-place ops over their input 1."""
-    return [PlanStep(name=layer.c_name, inputs=layer.inputs, outputs=(layer.output,),
-                     scratch=layer.scratch_bytes, alias=layer.is_view, in_place=get_op(layer.op).in_place)
-            for layer in layers]
+    """The planner's steps for ``layers``: views as aliases, a layer whose kernel may write over
+    one of its inputs (an element-wise op over its first; a fused ADD over its other operand) in
+    place."""
+    steps = []
+    for layer in layers:
+        over = None if layer.is_view else layer.spec.in_place_input(layer.call, layer.inputs)
+        steps.append(PlanStep(name=layer.c_name, inputs=layer.inputs, outputs=(layer.output,),
+                              scratch=layer.scratch_bytes, alias=layer.is_view, in_place=over is not None,
+                              in_place_input=over or 0))
+    return steps
 
 
 def tensor_sizes(graph: Graph) -> dict[str, int]:

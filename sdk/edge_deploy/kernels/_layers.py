@@ -59,3 +59,9 @@ def with_pool(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def pruned(layers: list[dict[str, Any]], *shares: float, key: str = "zero_groups") -> list[dict[str, Any]]:
     """Each of ``layers`` at each pruning share (``key``: zero_groups or zero_weights)."""
     return [{**layer, key: share} for layer in layers for share in shares]
+
+
+def add_after(layers: list[dict[str, Any]], slots: tuple[int, ...]) -> list[dict[str, Any]]:
+    """Each of ``layers`` with an ADD fused after it, the layer's output as the ADD's input
+    ``slots[i]`` (0 or 1) and a random operand of the output's shape as the other."""
+    return [{**layer, "add": slot} for layer, slot in zip(layers, slots, strict=True)]

@@ -62,6 +62,15 @@ class LayerCall:
         return self.graph.tensor(op.outputs[0])
 
     @property
+    def epilogue_inputs(self) -> tuple[str, ...]:
+        """The activations the epilogue reads besides the op's output (a fused ADD's other
+        operand), in its input order."""
+        if self.epilogue is None:
+            return ()
+        return tuple(n for n in self.epilogue.inputs
+                     if n and n != self.op.outputs[0] and not self.graph.tensor(n).is_constant)
+
+    @property
     def weights(self) -> Tensor | None:
         """The constant weights (input 1 of a weighted op), or None."""
         if len(self.op.inputs) > 1 and self.op.inputs[1] and self.graph.tensor(self.op.inputs[1]).is_constant:
@@ -192,6 +201,12 @@ class KernelSpec:
         """What edge-deploy's C ``*_get_buffer_size`` returns on the DSP path (default: the
         reserved :meth:`scratch_bytes`)."""
         return self.scratch_bytes(call)
+
+    def in_place_input(self, call: LayerCall, inputs: tuple[str, ...]) -> int | None:
+        """Which of the layer's activation ``inputs`` the kernel's output may overwrite (the
+        planner shares their memory where that input is read by nothing later), or None. Default:
+        the first, for an op that runs in place (element-wise) without an epilogue."""
+        return 0 if get_op(call.op).in_place and call.epilogue is None and inputs else None
 
     def cost_features(self, call: LayerCall) -> list[float]:
         """The counts the cost model weighs (one per :attr:`cost_terms`)."""

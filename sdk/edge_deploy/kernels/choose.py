@@ -4,7 +4,7 @@ that apply, the cheapest by the one cost model. Each layer gets a :class:`Kernel
 kernel, why, its modelled cycles, and every alternative with its cost or the reason it was out),
 which ``report.json`` and the generated C's comments carry.
 
-A kernel whose spec names an ``epilogue`` (a max pool fused into a convolution) covers two ops;
+A kernel whose spec names an ``epilogue`` (a max pool or an ADD fused into a convolution) covers two ops;
 it competes with the best kernel for the op plus the best for the epilogue op on their own.
 """
 
@@ -26,6 +26,11 @@ SPARSE_MODES = ("auto", "off", "force", "force-group4", "force-csr")
 WINOGRAD_MODES = ("auto", "off", "force")
 KERNEL_PATHS = ("simd", "portable")
 UPSTREAM_REFUSAL = "--cmsis-nn: upstream CMSIS-NN has no such function"
+# A fused kernel never stores the op's own output (the memory of a whole activation tensor); it is
+# chosen over the op's and the epilogue's kernels on their own when it costs at most this share of
+# modelled cycles more (the cost model's calibration error is of this order, so within it the
+# model cannot tell them apart and the memory decides).
+FUSED_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -247,14 +252,15 @@ def _fallback(call: LayerCall, policy: KernelPolicy,
 
 
 def _epilogue_of(graph: Graph, index: int, consumers: dict[str, list[int]]) -> int | None:
-    """The op that alone reads op ``index``'s output (not a model output), when some kernel
-    fuses that op kind after this one."""
+    """The op that alone reads op ``index``'s output (not a model output; as its input 0, or any
+    input of an op with other operands, an ADD), when some kernel fuses that op kind after this
+    one (the fused kernel's ``applies`` says whether it can)."""
     op = graph.ops[index]
     users = consumers.get(op.outputs[0], [])
     if op.outputs[0] in graph.outputs or len(users) != 1:
         return None
     follower = graph.ops[users[0]]
-    if follower.inputs[0] != op.outputs[0] or not kernels_for(op.kind, follower.kind):
+    if op.outputs[0] not in follower.inputs or not kernels_for(op.kind, follower.kind):
         return None
     return users[0]
 
@@ -283,8 +289,8 @@ def choose_kernels(graph: Graph, policy: KernelPolicy) -> list[ChosenLayer]:
             fused_call = LayerCall(graph, op, call.params, epilogue=tail_op)
             fused = {c.kernel: c for c in _evaluate(kernels_for(op.kind, tail_op.kind), fused_call, policy)}
             # Each kernel for the op covers both ops: its variant with the epilogue fused where one
-            # applies (the same arithmetic without storing the intermediate), else itself plus the
-            # epilogue's own kernel. The cheapest covering wins.
+            # applies (the same arithmetic without storing the intermediate), and itself plus the
+            # epilogue's own kernel. The cheapest covering wins, a fused one within FUSED_TOLERANCE.
             covering = []
             for c in singles:
                 if c.out is not None:
@@ -293,13 +299,23 @@ def choose_kernels(graph: Graph, policy: KernelPolicy) -> list[ChosenLayer]:
                                None)
                 if variant is not None:
                     covering.append(variant)
-                elif tail is not None:
+                if tail is not None:
                     covering.append(Candidate(c.kernel, c.cycles + tail[0].cycles))
             best = _pick(covering, policy)
-            if best is not None and get_kernel(best[0].kernel).epilogue is not None:
+            close = [c for c in covering if get_kernel(c.kernel).epilogue is not None
+                     and best is not None and c.cycles <= best[0].cycles * (1 + FUSED_TOLERANCE)]
+            if (best is not None and get_kernel(best[0].kernel).epilogue is None and close
+                    and not best[1].startswith("forced")):
+                fused_best = min(close, key=lambda c: (c.cycles, c.kernel))
+                best = (fused_best, f"within {FUSED_TOLERANCE:.0%} of the fewest modelled cycles "
+                                    f"({fused_best.cycles:,} against {best[0].cycles:,} unfused) with the "
+                                    f"{tail_op.kind} fused, so the {op.kind}'s output is never stored")
+            elif best is not None and get_kernel(best[0].kernel).epilogue is not None:
                 winner, reason = best
                 if not reason.startswith("forced"):
-                    reason = f"fewest modelled cycles ({winner.cycles:,} with the {tail_op.kind} fused)"
+                    best = (winner, f"fewest modelled cycles ({winner.cycles:,} with the {tail_op.kind} fused)")
+            if best is not None and get_kernel(best[0].kernel).epilogue is not None:
+                winner, reason = best
                 alternatives = tuple(sorted([c for c in covering if c.kernel != winner.kernel]
                                             + [c for c in list(fused.values()) + singles if c.out is not None],
                                             key=lambda c: c.kernel))

@@ -29,8 +29,8 @@ class PlanStep:
 
     ``inputs`` / ``outputs`` are tensor names; constants (weights) are not listed. ``scratch``
     is the kernel's scratch size in bytes. ``alias``: the output is a view of ``inputs[0]``
-    (reshape). ``in_place``: the kernel may write its output over ``inputs[0]`` when that input
-    is not needed afterwards.
+    (reshape). ``in_place``: the kernel may write its output over ``inputs[in_place_input]``
+    when that input is not needed afterwards.
     """
 
     name: str
@@ -39,6 +39,7 @@ class PlanStep:
     scratch: int = 0
     alias: bool = False
     in_place: bool = False
+    in_place_input: int = 0
 
 
 @dataclass(frozen=True)
@@ -145,11 +146,11 @@ def _buffers(steps: Sequence[PlanStep], sizes: Mapping[str, int], model_inputs: 
     for index, step in enumerate(steps):
         if not step.inputs or len(step.outputs) != 1:
             continue
-        source, target = step.inputs[0], step.outputs[0]
+        source, target = step.inputs[step.in_place_input if step.in_place else 0], step.outputs[0]
         if step.alias:
             parent[root(target)] = root(source)
         elif (step.in_place and last[source] == index and source not in pinned
-              and sizes[target] <= sizes[source] and source not in step.inputs[1:]):
+              and sizes[target] <= sizes[source] and step.inputs.count(source) == 1):
             group = root(source)
             # The source's whole group must end here, or its other tensors would be overwritten.
             if all(last[t] <= index for t in first if root(t) == group):

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_deploy.codegen.layers import Layer, layer_tensors
+from edge_deploy.codegen.layers import Layer, call_tensors
 from edge_deploy.ir.graph import Graph, Op, QuantParams, Tensor
 from edge_deploy.kernels import get_kernel
 from edge_deploy.kernels.base import KernelSpec, LayerCall
@@ -56,7 +56,7 @@ class KernelCase:
     def layer(self, index: int) -> Layer:
         """The case as a code-generation layer named ``case<index>``."""
         call, graph = self.call, self.call.graph
-        activations, states = layer_tensors(graph, call.op)
+        activations, states = call_tensors(call)
         return Layer(index=index, mark=index, call=call, spec=self.kernel,
                      choice=KernelChoice(self.kernel.name, f"test case {self.name}", 0),
                      short_name=f"case{index}", c_name=f"case{index}", inputs=activations,
@@ -73,7 +73,8 @@ def kernel_case(name: str, kernel: str, op_kind: str, inputs: list[np.ndarray], 
                 weights: np.ndarray | None = None, bias: np.ndarray | None = None,
                 attrs: dict[str, Any] | None = None, epilogue: tuple[str, dict[str, Any]] | None = None,
                 rounding: str = "double", scratch_bytes: int = -1, input_density: float | None = None,
-                check: bool = True) -> KernelCase:
+                check: bool = True, residual: tuple[int, np.ndarray, float, int, float, int] | None = None
+                ) -> KernelCase:
     """A case calling C kernel ``kernel`` for an ``op_kind`` op on the int8 ``inputs`` (each with
     the batch dimension the op sees), with the op's reference parameters ``params`` (offsets,
     multipliers, shifts, stride, padding, ...), constant ``weights`` / ``bias`` and op
@@ -81,7 +82,10 @@ def kernel_case(name: str, kernel: str, op_kind: str, inputs: list[np.ndarray], 
     fused after it (a max pool). ``input_density`` marks input 0 as a pruned activation with that
     share of nonzero values (what ``ed_fully_connected_skip_zero_s8`` needs to apply);
     ``check=False`` renders the call even where the kernel spec says it does not apply (to test
-    the C function's general paths). The
+    the C function's general paths). ``residual`` is ``(slot, skip, skip scale, skip zero point,
+    sum scale, sum zero point)`` of an ADD fused after the op (``epilogue`` ``("add", attrs)``):
+    the op's output (scale 1) is the ADD's input ``slot``, the int8 array ``skip`` (a further input
+    of the case) the other. The
     expected output is the op's reference (then the epilogue's, with its own parameters from the
     graph). Raises EdgeDeployError for an unknown kernel, ValueError when it does not apply."""
     spec = get_kernel(kernel)
@@ -129,11 +133,24 @@ def kernel_case(name: str, kernel: str, op_kind: str, inputs: list[np.ndarray], 
     if epilogue is not None:
         kind, tail_attrs = epilogue
         tensors["final"] = Tensor("final", (), "int8", _quant(out_scale, out_zero))
-        tail = Op(kind, "epilogue", ["out"], ["final"], dict(tail_attrs))
+        operands, values = ["out"], {"out": expected}
+        if residual is not None:
+            slot, skip, skip_scale, skip_zero, sum_scale, sum_zero = residual
+            tensors["skip"] = Tensor("skip", skip.shape, "int8", _quant(skip_scale, skip_zero))
+            tensors["final"].quant = _quant(sum_scale, sum_zero)
+            operands.insert(1 - slot, "skip")
+            values["skip"] = np.asarray(skip, dtype=np.int8)
+            names.append("skip")
+            inputs = [*inputs, values["skip"]]
+            graph.inputs.append("skip")
+        tail = Op(kind, "epilogue", operands, ["final"], dict(tail_attrs))
         graph.ops.append(tail)
         graph.outputs = ["final"]
         tensors["final"].shape = output_shape(graph, tail)
-        expected = get_op(kind).run_int8([expected], kernel_params(graph, tail))
+        tail_params = kernel_params(graph, tail)
+        if get_op(kind).rounding_sensitive:
+            tail_params = {**tail_params, "rounding": rounding}
+        expected = get_op(kind).run_int8([values[n] for n in operands], tail_params)
     call = LayerCall(graph, op, dict(params), epilogue=tail)
     why = spec.applies(call) if check else None
     if why:

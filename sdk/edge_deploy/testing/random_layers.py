@@ -7,7 +7,9 @@ none), and optionally ``zero_groups`` / ``zero_weights`` (a share of the weights
 or of single weights, set to zero), ``density`` (input 0 is a pruned activation with that share of
 nonzero values), ``dtypes`` (of the inputs, default int8; "float32" for a model's float input),
 ``out_dtype`` (default int8; "float32" for a model's float output), ``shared_quant`` (every input
-quantized like the first), ``scalar`` (a second input that is one constant int8 value), ``pool`` (a max pool of window 2, stride 2 fused after the op), ``per_tensor``
+quantized like the first), ``scalar`` (a second input that is one constant int8 value), ``pool`` (a max pool of window 2, stride 2 fused after the op), ``add`` (an ADD fused after the op, its
+output as the ADD's input 0 or 1, the other a further graph input ``skip`` of the same shape),
+``per_tensor``
 (one weight scale for the layer), ``slow_channel`` (channel 0's weight scale 10^-7, so its
 requantization needs a shift beyond any kernel's fast range, about -23), ``op`` (the op kind, for a kernel serving several; default
 the kernel's ``op``) and ``operands``: the op's inputs after the data inputs when they are not one
@@ -119,6 +121,15 @@ def random_case(rng: np.random.Generator, kernel: str, layer: dict[str, Any], *,
         graph.ops.append(epilogue)
         graph.outputs = ["pooled"]
         tensors["pooled"].shape = output_shape(graph, epilogue)
+    if layer.get("add") is not None:
+        tensors["skip"] = Tensor("skip", tensors["out"].shape, "int8", _quant(rng))
+        tensors["sum"] = Tensor("sum", tensors["out"].shape, "int8", _quant(rng))
+        operands = ["out", "skip"] if layer["add"] == 0 else ["skip", "out"]
+        epilogue = Op("add", "add", operands, ["sum"], {"activation": layer.get("add_activation", "none")})
+        graph.ops.append(epilogue)
+        graph.inputs.append("skip")
+        graph.outputs = ["sum"]
+        data["skip"] = rng.integers(-128, 128, tensors["out"].shape, dtype=np.int8)
     validate(graph)
     if layer.get("density") is not None:  # in0 as an activation-pruned ReLU's output
         zero = tensors["in0"].zero_point
@@ -134,7 +145,8 @@ def random_case(rng: np.random.Generator, kernel: str, layer: dict[str, Any], *,
                                        for n in op_inputs[len(names):]]
     expected = definition.run_int8(args, {**params, "rounding": "double"} if definition.rounding_sensitive else params)
     if epilogue is not None:
-        expected = get_op(epilogue).run_int8([expected], kernel_params(graph, epilogue))
+        tail_inputs = [expected if n == "out" else data[n] for n in epilogue.inputs]
+        expected = get_op(epilogue).run_int8(tail_inputs, kernel_params(graph, epilogue))
     call = LayerCall(graph, op, params, epilogue=epilogue)
     why = spec.applies(call)
     if why:
