@@ -99,8 +99,9 @@ def test_a_residual_add_is_fused_into_its_convolution_and_written_over_the_skip(
     assert "c2" not in offsets  # the convolution's output is never stored
     assert offsets["sum"] == offsets["c0"]  # the sum overwrites the skip, which nothing reads afterwards
     # while the fused layer runs, its input and the skip (the sum) are the only activations
-    live = [b.tensors for b in model.plan.buffers if b.first <= 2 <= b.last and b.scratch_of is None]
-    assert sorted(live) == [("c0", "sum", "flat"), ("c1",)]  # flat: the view of the sum
+    live = [b for b in model.plan.buffers if b.first <= 2 <= b.last and b.scratch_of is None]
+    assert sorted(b.tensors for b in live) == [("c0",), ("c1",), ("sum", "flat")]  # flat: the view of the sum
+    assert len({b.group for b in live}) == 2  # the skip and the sum share one place
     # a convolution reading its own skip cannot write the sum over it (its windows read rows ahead)
     own = plan_model(_residual_graph("skip-is-input"))
     assert own.layers[1].kernel == "ed_convolve_add_s8" and own.layers[1].inputs == ("c0", "c0")
@@ -114,6 +115,48 @@ def test_an_add_is_fused_into_the_convolution_that_runs_last():
     kernels = [(layer.op.name, layer.kernel) for layer in model.layers][:3]
     assert kernels == [("c0", "ed_convolve_s8"), ("c1", "ed_convolve_s8"), ("c2", "ed_convolve_add_s8")]
     assert model.plan.tensor_offsets["sum"] == model.plan.tensor_offsets["c1"]
+
+
+def _pointwise_graph():
+    """x -> c0 (3x3, 8 channels) -> c1 (1x1, 8 -> 24 channels) -> c2 (1x1, 24 -> 12) -> head: a
+    1x1 convolution that triples its input, then one that shrinks it."""
+    rng = np.random.default_rng(1)
+    b = GraphBuilder("pointwise", "int8")
+    x = b.input("x", (1, 12, 10, 4), _q(0.1, 0))
+    kw = dict(quant=_q(0.1, -4), w_quant=QuantParams([0.01], [0]), b_quant=QuantParams([0.001], [0]))
+    c0 = b.conv2d(x, "c0", rng.integers(-20, 20, (8, 3, 3, 4)), np.zeros(8), padding="same", **kw)
+    c1 = b.conv2d(c0, "c1", rng.integers(-40, 40, (24, 1, 1, 8)), np.zeros(24), padding="valid", **kw)
+    c2 = b.conv2d(c1, "c2", rng.integers(-30, 30, (12, 1, 1, 24)), np.zeros(12), padding="valid", **kw)
+    flat = b.reshape(c2, "flat", (1, -1), quant=_q(0.1, -4))
+    out = b.fully_connected(flat, "fc", rng.integers(-9, 9, (3, 1440)), np.zeros(3), quant=_q(0.3, 0),
+                            w_quant=QuantParams([0.01], [0]), b_quant=QuantParams([0.002], [0]))
+    return b.finish([out])
+
+
+def test_a_pointwise_convolution_writes_its_output_over_its_input():
+    model = plan_model(_pointwise_graph())
+    assert [layer.kernel for layer in model.layers][:3] == ["ed_convolve_s8"] * 3
+    offsets, sizes = model.plan.tensor_offsets, model.plan.tensor_sizes
+    # c1 (2,880 B) starts 1,920 B before c0 (960 B), which lies at its end; c2 (1,440 B) over c1's start
+    assert offsets["c0"] - offsets["c1"] == sizes["c1"] - sizes["c0"] == 1920
+    assert offsets["c2"] == offsets["c1"]
+    # at c1 the two share memory, so no step needs c0 and c1 side by side
+    assert model.plan.lower_bound_bytes < sizes["c0"] + sizes["c1"]
+    assert model.plan.arena_bytes == model.plan.lower_bound_bytes
+
+
+@pytest.mark.qemu
+def test_outputs_written_over_inputs_run_bit_exact_on_the_cortex_m4(qemu_arm, tmp_path):
+    # The Thumb-2 paths of ed_convolve_s8 and ed_convolve_add_s8 with their outputs planned over
+    # their inputs (a growing and a shrinking 1x1 convolution; a ResNet block's sum over its skip).
+    from edge_deploy.build.device_run import run_batch
+    from edge_deploy.build.firmware_build import build_graph
+    for graph in (_pointwise_graph(), _residual_graph()):
+        result = build_graph(graph, "mps2-an386", tmp_path / graph.name)
+        assert {"ed_convolve_s8"} <= {layer["kernel"] for layer in result.report["layers"]}
+        batch = random_inputs(graph, 3, seed=11)
+        outputs = run_batch(tmp_path / graph.name, batch).outputs
+        assert np.array_equal(outputs.reshape(3, -1), run(graph, batch).reshape(3, -1)), graph.name
 
 
 def test_unsupported_graphs_are_refused_with_the_op_named():
@@ -183,7 +226,8 @@ def test_tiny_and_ticnn_on_the_host_under_sanitizers_both_paths(path, ticnn, tmp
     # TICNN twice: direct kernels, and Winograd with its pools fused (the conv outputs never stored);
     # a ResNet block with its ADD fused into the convolution, the sum over the skip
     for graph, winograd in ((tiny_graph(seed=5, in_zero_point=127), "off"), (ticnn, "off"), (ticnn, "force"),
-                            (_residual_graph(), "off"), (_residual_graph("skip-is-input"), "off")):
+                            (_residual_graph(), "off"), (_residual_graph("skip-is-input"), "off"),
+                            (_pointwise_graph(), "off")):
         src = tmp_path / f"{graph.name}-{winograd}" / "src"
         write_project(plan_model(graph, winograd=winograd), "mps2-an386", src)
         exe = build_host_model(src, tmp_path / f"{graph.name}-{winograd}" / "model_host", path=path, sanitize=True)

@@ -25,7 +25,8 @@ def random_graphs(draw):
         sizes[out] = draw(st.integers(1, 5000))
         steps.append(PlanStep(f"s{i}", inputs, (out,), scratch=draw(st.integers(0, 3000)),
                               alias=draw(st.booleans()) and len(inputs) == 1,
-                              in_place=draw(st.booleans())))
+                              in_place=draw(st.booleans()), in_place_input=draw(st.integers(0, len(inputs) - 1)),
+                              grows=draw(st.booleans())))
         tensors.append(out)
     outputs = [tensors[-1]] + draw(st.lists(st.sampled_from(tensors[1:]), max_size=2, unique=True))
     return steps, sizes, sorted(set(outputs))
@@ -110,3 +111,31 @@ def test_plan_picture_is_a_png_and_deterministic(tmp_path):
     two = write_plan_png(plan, tmp_path / "two.png").read_bytes()
     assert one[:8] == b"\x89PNG\r\n\x1a\n" and len(one) > 2000
     assert one == two
+
+
+def test_a_streaming_output_larger_than_its_input_starts_below_it():
+    # A 1x1 convolution doubling the channels streams over its input: the input lies at the end
+    # of the output, so the step needs the output's bytes only, and the lower bound counts them so.
+    steps = [PlanStep("conv", ("x",), ("a",), scratch=40), PlanStep("pw", ("a",), ("b",), in_place=True, grows=True),
+             PlanStep("fc", ("b",), ("y",))]
+    sizes = {"x": 300, "a": 250, "b": 500, "y": 10}
+    plan = plan_arena(steps, sizes, model_inputs=["x"], model_outputs=["y"])
+    check_plan(plan)
+    assert plan.tensor_offsets["a"] == plan.tensor_offsets["b"] + 252  # 500 - 250, aligned up to 252
+    assert plan.lower_bound_bytes == 300 + 252 + 40  # conv: x, a and scratch; pw: b alone (500)
+    assert plan.arena_bytes == plan.lower_bound_bytes
+    # without ``grows`` a larger output never overwrites its input
+    steps[1] = PlanStep("pw", ("a",), ("b",), in_place=True)
+    plan = plan_arena(steps, sizes, model_inputs=["x"], model_outputs=["y"])
+    assert plan.lower_bound_bytes == 252 + 500
+
+
+def test_in_place_over_a_later_input():
+    # A fused ADD writes the sum over its second input, the skip, when that dies at the step.
+    steps = [PlanStep("c0", ("x",), ("skip",)), PlanStep("c1", ("skip",), ("h",)),
+             PlanStep("c2_add", ("h", "skip"), ("sum",), in_place=True, in_place_input=1),
+             PlanStep("fc", ("sum",), ("y",))]
+    sizes = {"x": 64, "skip": 128, "h": 128, "sum": 128, "y": 4}
+    plan = plan_arena(steps, sizes, model_inputs=["x"], model_outputs=["y"])
+    check_plan(plan)
+    assert plan.tensor_offsets["sum"] == plan.tensor_offsets["skip"] != plan.tensor_offsets["h"]

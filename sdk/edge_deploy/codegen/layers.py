@@ -160,14 +160,14 @@ def call_tensors(call: LayerCall) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def plan_steps(layers: list[Layer]) -> list[PlanStep]:
     """The planner's steps for ``layers``: views as aliases, a layer whose kernel may write over
-    one of its inputs (an element-wise op over its first; a fused ADD over its other operand) in
-    place."""
+    one of its inputs (an element-wise op over its first; a fused ADD over its other operand; a
+    1x1 convolution streaming over its input) in place."""
     steps = []
     for layer in layers:
-        over = None if layer.is_view else layer.spec.in_place_input(layer.call, layer.inputs)
+        over = None if layer.is_view else layer.spec.in_place(layer.call, layer.inputs)
         steps.append(PlanStep(name=layer.c_name, inputs=layer.inputs, outputs=(layer.output,),
                               scratch=layer.scratch_bytes, alias=layer.is_view, in_place=over is not None,
-                              in_place_input=over or 0))
+                              in_place_input=over.input if over else 0, grows=bool(over and over.grows)))
     return steps
 
 

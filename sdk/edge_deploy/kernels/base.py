@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -125,6 +125,16 @@ class CConstant:
     comment: str = ""
 
 
+class InPlace(NamedTuple):
+    """A kernel's output written over one of its inputs: ``input`` (its index among the layer's
+    activations); ``grows``: the kernel streams over that input, each part read before the
+    output reaches it, so a larger output may start the difference before the input (else the
+    output must be no larger)."""
+
+    input: int
+    grows: bool = False
+
+
 @dataclass
 class KernelContext:
     """What a kernel's template partial prints for one layer, besides the generic layer fields:
@@ -202,11 +212,11 @@ class KernelSpec:
         reserved :meth:`scratch_bytes`)."""
         return self.scratch_bytes(call)
 
-    def in_place_input(self, call: LayerCall, inputs: tuple[str, ...]) -> int | None:
+    def in_place(self, call: LayerCall, inputs: tuple[str, ...]) -> InPlace | None:
         """Which of the layer's activation ``inputs`` the kernel's output may overwrite (the
         planner shares their memory where that input is read by nothing later), or None. Default:
         the first, for an op that runs in place (element-wise) without an epilogue."""
-        return 0 if get_op(call.op).in_place and call.epilogue is None and inputs else None
+        return InPlace(0) if get_op(call.op).in_place and call.epilogue is None and inputs else None
 
     def cost_features(self, call: LayerCall) -> list[float]:
         """The counts the cost model weighs (one per :attr:`cost_terms`)."""

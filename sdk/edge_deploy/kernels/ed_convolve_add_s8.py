@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 
 from edge_deploy.ctext import comment_text, shape_text
+from edge_deploy.kernels import get_kernel
 from edge_deploy.kernels._layers import add_after
 from edge_deploy.kernels._weighted import conv_positions
-from edge_deploy.kernels.base import KernelContext, LayerCall
+from edge_deploy.kernels.base import InPlace, KernelContext, LayerCall
 from edge_deploy.kernels.cost import estimate_cycles
 from edge_deploy.kernels.ed_convolve_s8 import EdConvolveS8, filter_shape
 from edge_deploy.kernels.ed_elementwise_add_linear_s8 import coefficients
@@ -63,7 +64,6 @@ class EdConvolveAddS8(EdConvolveS8):
     name = "ed_convolve_add_s8"
     epilogue = "add"
     base = "ed_convolve_s8"
-    code_group = None
     code_bytes = 3072  # a second copy of the convolution's C driver (the Thumb-2 loops are shared) and the ADD's loop
     # The convolution's own modelled cycles (ed_convolve_s8's terms and coefficients), the ADD's
     # elements (ed_elementwise_add_linear_s8's loop over the staged outputs) and its calls (one
@@ -97,15 +97,15 @@ class EdConvolveAddS8(EdConvolveS8):
     def scratch_bytes(self, call: LayerCall) -> int:
         return super().scratch_bytes(call) + STAGED_POSITIONS * filter_shape(call)[0]
 
-    def in_place_input(self, call: LayerCall, inputs: tuple[str, ...]) -> int | None:
+    def in_place(self, call: LayerCall, inputs: tuple[str, ...]) -> InPlace | None:
         """The sum may overwrite the ADD's other operand (each of its bytes is read before the
         byte of the sum at its place is written)."""
         found = _other(call)
-        return None if isinstance(found, str) else inputs.index(found[0])
+        return None if isinstance(found, str) else InPlace(inputs.index(found[0]))
 
     def cost_features(self, call: LayerCall) -> list[float]:
         positions, batches = conv_positions(call)
-        convolution = estimate_cycles(EdConvolveS8(), dataclasses.replace(call, epilogue=None))
+        convolution = estimate_cycles(get_kernel(self.base), dataclasses.replace(call, epilogue=None))
         return [convolution, batches * positions * filter_shape(call)[0],
                 batches * -(-positions // STAGED_POSITIONS)]
 

@@ -13,7 +13,7 @@ from edge_deploy.ctext import dims
 from edge_deploy.kernels._layers import CONV_1D, CONV_2D, conv2d
 from edge_deploy.kernels._weighted import (channel_requant, conv_positions, folded_bias, raw_accumulators_fit,
                                            weight_sums, weighted_context, weights_comment)
-from edge_deploy.kernels.base import CArray, KernelContext, KernelSpec, LayerCall
+from edge_deploy.kernels.base import CArray, InPlace, KernelContext, KernelSpec, LayerCall
 from edge_deploy.numerics.fixedpoint import ROUNDING_MODES
 from edge_deploy.ops._shared import requantize
 
@@ -201,6 +201,17 @@ class EdConvolveS8(KernelSpec):
         widened = 4 * quads - 4 * rows27_quads - rows27_columns
         return [quads * groups * blocks, quads * blocks, pointwise, direct, staged, widened * groups,
                 cout, 1, tight, general, rows27_quads, rows27_columns]
+
+    def in_place(self, call: LayerCall, inputs: tuple[str, ...]) -> InPlace | None:
+        """A 1x1 convolution at stride 1 without padding streams over its input: each four
+        positions' pixels are widened into the columns before their outputs are written, and
+        output position p lies no further into the arena than input position p when the input
+        sits at the output's end (a larger output starts the difference before the input)."""
+        p = call.params
+        if (call.kind == "conv2d" and filter_shape(call)[1:3] == (1, 1) and tuple(p["stride"]) == (1, 1)
+                and not any(int(v) for v in p["padding"])):
+            return InPlace(0, grows=True)
+        return None
 
     def facts(self, call: LayerCall) -> dict:
         k, k4 = patch_counts(call)

@@ -4,19 +4,22 @@ The planner sees the model as an ordered list of :class:`PlanStep` (one per laye
 order), each naming the tensors it reads and writes and the scratch bytes its kernel needs
 (the kernel's ``*_get_buffer_size``). It works out each tensor's lifetime (from the step that
 writes it, or the start for model inputs, to the last step that reads it, or the end for model
-outputs), merges tensors that share memory (a reshape is a view of its input; an op that may
-run in place writes over an input that dies at that step), and packs the resulting buffers
-into one arena so that no two buffers alive at the same step overlap.
+outputs), lets tensors share memory (a reshape is a view of its input; a kernel that may run in
+place writes over an input that dies at that step: at the same place, or, for a kernel that
+streams over its input and writes a larger output, starting that many bytes before it, so the
+input lies at the output's end), and packs the resulting buffers into one arena so that no two
+buffers alive at the same step overlap, except an input and the output written over it.
 
-The figure to compare against is the lower bound: the largest total size of the buffers alive
-at any one step. Several placement heuristics run and the smallest valid arena wins; for a
+Buffers that share memory form a group, placed as one unit with each buffer at its own place in
+it. The figure to compare against is the lower bound: the largest total of bytes in use at any
+one step (per group, the bytes its live buffers cover). Several placement heuristics run and the smallest valid arena wins; for a
 chain of layers one of them (alternating bottom / top) always reaches the bound.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from edge_deploy.errors import EdgeDeployError
 
@@ -30,7 +33,9 @@ class PlanStep:
     ``inputs`` / ``outputs`` are tensor names; constants (weights) are not listed. ``scratch``
     is the kernel's scratch size in bytes. ``alias``: the output is a view of ``inputs[0]``
     (reshape). ``in_place``: the kernel may write its output over ``inputs[in_place_input]``
-    when that input is not needed afterwards.
+    when that input is not needed afterwards; the output must be no larger unless ``grows``:
+    the kernel streams over the input (each part read before the output reaches it), so a larger
+    output may start the difference before the input.
     """
 
     name: str
@@ -40,13 +45,17 @@ class PlanStep:
     alias: bool = False
     in_place: bool = False
     in_place_input: int = 0
+    grows: bool = False
 
 
 @dataclass(frozen=True)
 class Buffer:
-    """A region of the arena: one or more tensors sharing memory, or one step's scratch.
+    """A region of the arena: one or more tensors with the same place (a tensor and its views),
+    or one step's scratch.
 
     ``first`` / ``last`` are step indices (inclusive) during which it must hold its data.
+    ``group`` names the buffers that share memory with it (a kernel's output written over its
+    input), placed together, this one ``rel`` bytes from the group's start.
     """
 
     name: str
@@ -56,6 +65,8 @@ class Buffer:
     last: int
     offset: int = -1
     scratch_of: str | None = None
+    group: str = ""
+    rel: int = 0
 
     def overlaps_in_time(self, other: Buffer) -> bool:
         """True when both buffers are alive at some common step."""
@@ -97,7 +108,7 @@ class ArenaPlan:
             "strategy": self.strategy,
             "buffers": [
                 {"name": b.name, "tensors": list(b.tensors), "offset": b.offset, "size": b.size,
-                 "first_step": b.first, "last_step": b.last, "scratch_of": b.scratch_of}
+                 "first_step": b.first, "last_step": b.last, "scratch_of": b.scratch_of, "group": b.group}
                 for b in sorted(self.buffers, key=lambda b: (b.offset, b.first, b.name))
             ],
         }
@@ -133,7 +144,8 @@ def _buffers(steps: Sequence[PlanStep], sizes: Mapping[str, int], model_inputs: 
         if name not in sizes:
             raise EdgeDeployError(f"no size for tensor {name!r}", hint="give every activation a byte size")
 
-    # Union-find over tensors that share memory.
+    # Views share their source's buffer (union-find); a kernel's output written over its input
+    # gets a buffer of its own in the input's group, at its place there.
     parent = {name: name for name in first}
 
     def root(name: str) -> str:
@@ -142,6 +154,8 @@ def _buffers(steps: Sequence[PlanStep], sizes: Mapping[str, int], model_inputs: 
             name = parent[name]
         return name
 
+    group = {name: name for name in first}  # buffer root -> group name
+    rel = {name: 0 for name in first}  # buffer root -> its place in the group
     pinned = set(model_inputs) | set(model_outputs)
     for index, step in enumerate(steps):
         if not step.inputs or len(step.outputs) != 1:
@@ -149,32 +163,68 @@ def _buffers(steps: Sequence[PlanStep], sizes: Mapping[str, int], model_inputs: 
         source, target = step.inputs[step.in_place_input if step.in_place else 0], step.outputs[0]
         if step.alias:
             parent[root(target)] = root(source)
-        elif (step.in_place and last[source] == index and source not in pinned
-              and sizes[target] <= sizes[source] and step.inputs.count(source) == 1):
-            group = root(source)
-            # The source's whole group must end here, or its other tensors would be overwritten.
-            if all(last[t] <= index for t in first if root(t) == group):
-                parent[root(target)] = group
-    groups: dict[str, list[str]] = {}
+            continue
+        if not (step.in_place and last[source] == index and source not in pinned
+                and (step.grows or sizes[target] <= sizes[source]) and step.inputs.count(source) == 1):
+            continue
+        members = [t for t in first if group[root(t)] == group[root(source)]]
+        # The source's whole group must end here, or its other tensors would be overwritten.
+        if any(last[t] > index for t in members):
+            continue
+        grow = _align(max(0, sizes[target] - sizes[source]), alignment)
+        place = rel[root(source)] - grow
+        if place < 0:  # the output starts before the group: move the group up
+            for r in {root(t) for t in members}:
+                rel[r] -= place
+            place = 0
+        group[root(target)], rel[root(target)] = group[root(source)], place
+    parts: dict[str, list[str]] = {}
     for name in first:
-        groups.setdefault(root(name), []).append(name)
+        parts.setdefault(root(name), []).append(name)
     buffers = []
-    for members in groups.values():
+    for r, members in parts.items():
         members.sort(key=lambda t: (first[t], t))
         buffers.append(Buffer(
             name=members[0], tensors=tuple(members),
             size=_align(max(sizes[t] for t in members), alignment),
-            first=min(first[t] for t in members), last=max(last[t] for t in members)))
+            first=min(first[t] for t in members), last=max(last[t] for t in members),
+            group=group[r], rel=rel[r]))
+    # Each group named after its first buffer.
+    first_of = {}
+    for b in sorted(buffers, key=lambda b: (b.first, b.name)):
+        first_of.setdefault(b.group, b.name)
+    buffers = [replace(b, group=first_of[b.group]) for b in buffers]
     for index, step in enumerate(steps):
         if step.scratch > 0:
-            buffers.append(Buffer(name=f"{step.name}:scratch", tensors=(), size=_align(step.scratch, alignment),
-                                  first=index, last=index, scratch_of=step.name))
+            name = f"{step.name}:scratch"
+            buffers.append(Buffer(name=name, tensors=(), size=_align(step.scratch, alignment),
+                                  first=index, last=index, scratch_of=step.name, group=name))
     return sorted(buffers, key=lambda b: (b.first, b.name))
 
 
+def _groups(buffers: Sequence[Buffer]) -> dict[str, list[Buffer]]:
+    out: dict[str, list[Buffer]] = {}
+    for b in buffers:
+        out.setdefault(b.group, []).append(b)
+    return out
+
+
+def _covered(spans: list[tuple[int, int]]) -> int:
+    """Bytes the union of the [lo, hi) spans covers."""
+    total, reach = 0, None
+    for lo, hi in sorted(spans):
+        if reach is None or lo >= reach:
+            total, reach = total + hi - lo, hi
+        elif hi > reach:
+            total, reach = total + hi - reach, hi
+    return total
+
+
 def live_bytes(buffers: Sequence[Buffer], n_steps: int) -> list[int]:
-    """The total size of the buffers alive at each step."""
-    return [sum(b.size for b in buffers if b.first <= i <= b.last) for i in range(max(n_steps, 1))]
+    """The bytes in use at each step: per group, what its buffers alive then cover."""
+    groups = list(_groups(buffers).values())
+    return [sum(_covered([(b.rel, b.rel + b.size) for b in members if b.first <= i <= b.last]) for members in groups)
+            for i in range(max(n_steps, 1))]
 
 
 def lower_bound(buffers: Sequence[Buffer], n_steps: int) -> int:
@@ -182,36 +232,49 @@ def lower_bound(buffers: Sequence[Buffer], n_steps: int) -> int:
     return max(live_bytes(buffers, n_steps), default=0)
 
 
-def _first_fit(buffer: Buffer, placed: Sequence[Buffer], from_top: bool, ceiling: int) -> int:
-    """Lowest (or, from_top, highest below ceiling) offset where buffer fits beside placed ones."""
-    busy = sorted((p.offset, p.offset + p.size) for p in placed if p.overlaps_in_time(buffer))
-    if not from_top:
-        offset = 0
-        for lo, hi in busy:
-            if offset + buffer.size <= lo:
-                break
-            offset = max(offset, hi)
-        return offset
-    top = ceiling
-    for lo, hi in sorted(busy, key=lambda span: -span[1]):
-        if hi <= top - buffer.size:
-            break
-        top = min(top, lo)
-    return top - buffer.size if top - buffer.size >= 0 else _first_fit(buffer, placed, False, ceiling)
+def _fits(members: Sequence[Buffer], base: int, placed: Sequence[Buffer]) -> bool:
+    """True when the group ``members`` at ``base`` shares no byte with a placed buffer alive at
+    the same step."""
+    return not any(b.overlaps_in_time(p) and base + b.rel < p.offset + p.size and p.offset < base + b.rel + b.size
+                   for b in members for p in placed)
 
 
-def _place(buffers: Sequence[Buffer], order: Sequence[int], sides: Sequence[bool], ceiling: int) -> list[Buffer]:
+def _first_fit(members: Sequence[Buffer], placed: Sequence[Buffer], from_top: bool, ceiling: int) -> int:
+    """Lowest (or, from_top, highest ending at or below ceiling) base where the group fits beside
+    the placed buffers."""
+    busy = [(b, p) for b in members for p in placed if b.overlaps_in_time(p)]
+    extent = max(b.rel + b.size for b in members)
+    if from_top:
+        bases = sorted({ceiling - extent} | {p.offset - b.rel - b.size for b, p in busy}, reverse=True)
+        for base in bases:
+            if 0 <= base <= ceiling - extent and _fits(members, base, placed):
+                return base
+    bases = sorted({0} | {p.offset + p.size - b.rel for b, p in busy})
+    return next(base for base in bases if base >= 0 and _fits(members, base, placed))
+
+
+def _place(groups: Sequence[list[Buffer]], order: Sequence[int], sides: Sequence[bool], ceiling: int) -> list[Buffer]:
     placed: list[Buffer] = []
     for index, from_top in zip(order, sides):
-        b = buffers[index]
-        offset = _first_fit(b, placed, from_top, ceiling)
-        placed.append(Buffer(b.name, b.tensors, b.size, b.first, b.last, offset, b.scratch_of))
+        members = groups[index]
+        base = _first_fit(members, placed, from_top, ceiling)
+        placed += [replace(b, offset=base + b.rel) for b in members]
     return placed
 
 
-def _valid(placed: Sequence[Buffer]) -> bool:
-    return all(not (a.overlaps_in_time(b) and a.overlaps_in_memory(b))
-               for i, a in enumerate(placed) for b in placed[i + 1:])
+def _conflicts(buffers: Sequence[Buffer]) -> list[str]:
+    """What is wrong with the placed buffers: two of different groups alive at the same step that
+    share bytes, or two of one group that share bytes while both hold data for more than the
+    one step at which an output is written over its input."""
+    out = []
+    for i, a in enumerate(buffers):
+        for b in buffers[i + 1:]:
+            if not (a.overlaps_in_time(b) and a.overlaps_in_memory(b)):
+                continue
+            if a.group != b.group or min(a.last, b.last) > max(a.first, b.first):
+                out.append(f"{a.name} [{a.offset}, {a.offset + a.size}) steps {a.first}-{a.last} overlaps "
+                           f"{b.name} [{b.offset}, {b.offset + b.size}) steps {b.first}-{b.last}")
+    return out
 
 
 def plan_arena(steps: Sequence[PlanStep], sizes: Mapping[str, int], *, model_inputs: Sequence[str],
@@ -225,30 +288,44 @@ def plan_arena(steps: Sequence[PlanStep], sizes: Mapping[str, int], *, model_inp
     steps = tuple(steps)
     buffers = _buffers(steps, sizes, model_inputs, model_outputs, alignment)
     bound = lower_bound(buffers, len(steps))
-    n = len(buffers)
+    groups = list(_groups(buffers).values())
+    n = len(groups)
+    start = [min(b.first for b in g) for g in groups]
+    extent = [max(b.rel + b.size for b in g) for g in groups]
     # By start step; at equal start, tensors before scratch (scratch fills the gap they leave).
-    by_start = sorted(range(n), key=lambda i: (buffers[i].first, buffers[i].scratch_of is not None,
-                                               -buffers[i].size, buffers[i].name))
-    by_size = sorted(range(n), key=lambda i: (-buffers[i].size, buffers[i].first, buffers[i].name))
+    by_start = sorted(range(n), key=lambda i: (start[i], groups[i][0].scratch_of is not None, -extent[i],
+                                               groups[i][0].group))
+    by_size = sorted(range(n), key=lambda i: (-extent[i], start[i], groups[i][0].group))
     # Alternating ends: a layer's output goes to the other end of the arena from its input,
-    # scratch between them (optimal for a chain: at every step one tensor is low, one high).
-    owner = {t: i for i, b in enumerate(buffers) for t in b.tensors}
-    top = {owner[t]: False for t in model_inputs if t in owner}
+    # scratch between them (optimal for a chain: at every step one tensor is low, one high). A
+    # group goes where its first tensor should be, from the other end when that tensor lies at
+    # the group's top (an input a larger output starts below).
+    high = {t: False for t in model_inputs}
     for step in steps:
         for t in step.outputs:
-            if owner[t] not in top:
-                top[owner[t]] = not top.get(owner[step.inputs[0]], True) if step.inputs else False
-    sides = [top.get(i, False) if buffers[i].scratch_of is None else False for i in by_start]
+            high.setdefault(t, not high.get(step.inputs[0], True) if step.inputs else False)
+
+    def sides(input_high: bool) -> list[bool]:
+        out = []
+        for i in by_start:
+            first_part = min(groups[i], key=lambda b: (b.first, b.name))
+            if first_part.scratch_of is not None:
+                out.append(False)
+            else:
+                out.append((high.get(first_part.tensors[0], False) != input_high) != (first_part.rel > 0))
+        return out
+
     candidates = {
         "greedy-by-size": (by_size, [False] * n),
         "greedy-by-start": (by_start, [False] * n),
-        "alternating-ends": (by_start, sides),
+        "alternating-ends": (by_start, sides(False)),
+        "alternating-ends-input-at-top": (by_start, sides(True)),
     }
     best: tuple[int, str, list[Buffer]] | None = None
     for strategy, (order, side) in candidates.items():
-        placed = _place(buffers, order, side, bound)
+        placed = _place(groups, order, side, bound)
         size = max((b.offset + b.size for b in placed), default=0)
-        if _valid(placed) and (best is None or size < best[0]):
+        if not _conflicts(placed) and (best is None or size < best[0]):
             best = (size, strategy, placed)
     if best is None:  # cannot happen: bottom-up first fit never overlaps; kept as a guard
         raise RuntimeError("no valid arena placement found")
@@ -268,8 +345,5 @@ def check_plan(plan: ArenaPlan) -> None:
     for b in plan.buffers:
         assert 0 <= b.offset and b.offset + b.size <= plan.arena_bytes, f"{b.name} lies outside the arena"
         assert b.offset % plan.alignment == 0, f"{b.name} is not {plan.alignment}-byte aligned"
-    for i, a in enumerate(plan.buffers):
-        for b in plan.buffers[i + 1:]:
-            assert not (a.overlaps_in_time(b) and a.overlaps_in_memory(b)), (
-                f"{a.name} [{a.offset}, {a.offset + a.size}) steps {a.first}-{a.last} overlaps "
-                f"{b.name} [{b.offset}, {b.offset + b.size}) steps {b.first}-{b.last}")
+    conflicts = _conflicts(plan.buffers)
+    assert not conflicts, conflicts[0]
