@@ -133,6 +133,34 @@ def _pointwise_graph():
     return b.finish([out])
 
 
+def _depthwise_graph(shape: tuple[int, int]):
+    """x -> c0 (3x3, 8 channels) -> d1 (depthwise 3x3, stride 1) -> d2 (stride 2) -> d3 (stride 1)
+    -> head, on an input of ``shape`` (height, width): wide, the ring of rows and then whole planes
+    (6 and 3 columns); tall, walked along the columns."""
+    rng = np.random.default_rng(2)
+    b = GraphBuilder("depthwise_" + "x".join(map(str, shape)), "int8")
+    x = b.input("x", (1, *shape, 4), _q(0.1, 0))
+    kw = dict(quant=_q(0.1, -3), w_quant=QuantParams([0.01], [0]), b_quant=QuantParams([0.001], [0]))
+    y = b.conv2d(x, "c0", rng.integers(-20, 20, (8, 3, 3, 4)), np.zeros(8), padding="same", **kw)
+    for name, stride in (("d1", 1), ("d2", 2), ("d3", 1)):
+        y = b.depthwise_conv2d(y, name, rng.integers(-60, 60, (1, 3, 3, 8)), rng.integers(-99, 99, 8),
+                               stride=(stride, stride), padding="same", **kw)
+    flat = b.reshape(y, "flat", (1, -1), quant=_q(0.1, -3))
+    size = int(np.prod(b.graph.tensor(y).shape))
+    out = b.fully_connected(flat, "fc", rng.integers(-9, 9, (3, size)), np.zeros(3), quant=_q(0.3, 0),
+                            w_quant=QuantParams([0.01], [0]), b_quant=QuantParams([0.002], [0]))
+    return b.finish([out])
+
+
+def test_depthwise_convolutions_write_their_outputs_over_their_inputs():
+    for shape in ((8, 12), (14, 6)):
+        model = plan_model(_depthwise_graph(shape))
+        assert [layer.kernel for layer in model.layers][1:4] == ["ed_depthwise_conv_3x3_s8"] * 3
+        offsets = model.plan.tensor_offsets
+        assert offsets["d1"] == offsets["c0"] and offsets["d3"] == offsets["d2"], shape
+        assert model.plan.arena_bytes == model.plan.lower_bound_bytes
+
+
 def test_a_pointwise_convolution_writes_its_output_over_its_input():
     model = plan_model(_pointwise_graph())
     assert [layer.kernel for layer in model.layers][:3] == ["ed_convolve_s8"] * 3
@@ -147,13 +175,14 @@ def test_a_pointwise_convolution_writes_its_output_over_its_input():
 
 @pytest.mark.qemu
 def test_outputs_written_over_inputs_run_bit_exact_on_the_cortex_m4(qemu_arm, tmp_path):
-    # The Thumb-2 paths of ed_convolve_s8 and ed_convolve_add_s8 with their outputs planned over
-    # their inputs (a growing and a shrinking 1x1 convolution; a ResNet block's sum over its skip).
+    # The Thumb-2 paths of ed_convolve_s8, ed_convolve_add_s8 and ed_depthwise_conv_3x3_s8 with
+    # their outputs planned over their inputs (a growing and a shrinking 1x1 convolution; a ResNet
+    # block's sum over its skip; depthwise layers on the ring, on planes and walked transposed).
     from edge_deploy.build.device_run import run_batch
     from edge_deploy.build.firmware_build import build_graph
-    for graph in (_pointwise_graph(), _residual_graph()):
+    for graph in (_pointwise_graph(), _residual_graph(), _depthwise_graph((8, 12)), _depthwise_graph((14, 6))):
         result = build_graph(graph, "mps2-an386", tmp_path / graph.name)
-        assert {"ed_convolve_s8"} <= {layer["kernel"] for layer in result.report["layers"]}
+        assert result.report["arena_bytes"] == result.report["arena_lower_bound_bytes"], graph.name
         batch = random_inputs(graph, 3, seed=11)
         outputs = run_batch(tmp_path / graph.name, batch).outputs
         assert np.array_equal(outputs.reshape(3, -1), run(graph, batch).reshape(3, -1)), graph.name
@@ -227,7 +256,8 @@ def test_tiny_and_ticnn_on_the_host_under_sanitizers_both_paths(path, ticnn, tmp
     # a ResNet block with its ADD fused into the convolution, the sum over the skip
     for graph, winograd in ((tiny_graph(seed=5, in_zero_point=127), "off"), (ticnn, "off"), (ticnn, "force"),
                             (_residual_graph(), "off"), (_residual_graph("skip-is-input"), "off"),
-                            (_pointwise_graph(), "off")):
+                            (_pointwise_graph(), "off"), (_depthwise_graph((8, 12)), "off"),
+                            (_depthwise_graph((14, 6)), "off")):
         src = tmp_path / f"{graph.name}-{winograd}" / "src"
         write_project(plan_model(graph, winograd=winograd), "mps2-an386", src)
         exe = build_host_model(src, tmp_path / f"{graph.name}-{winograd}" / "model_host", path=path, sanitize=True)

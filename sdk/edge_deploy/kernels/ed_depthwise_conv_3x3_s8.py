@@ -11,7 +11,7 @@ import numpy as np
 
 from edge_deploy.kernels._layers import depthwise
 from edge_deploy.kernels._weighted import folded_bias, weight_sums, weighted_context, weights_comment
-from edge_deploy.kernels.base import CArray, KernelContext, LayerCall
+from edge_deploy.kernels.base import CArray, InPlace, KernelContext, LayerCall
 from edge_deploy.kernels.ed_depthwise_conv_s8 import EdDepthwiseConvS8
 
 
@@ -77,6 +77,25 @@ def geometry(call: LayerCall) -> dict[str, int]:
             "gathered_rows": groups * batches * gathered_rows, "columns": columns, "scratch": 4 * (columns // 2) * slots * 4}
 
 
+def _writes_behind_gathers(call: LayerCall) -> bool:
+    """True when, with the output over the input, each output row (in the kernel's orientation)
+    lands only on input positions whose rows have been gathered when it is written."""
+    p = call.params
+    _, in_h, in_w, _ = (int(v) for v in call.input.shape)
+    _, out_h, out_w, channels = (int(v) for v in call.output.shape)
+    if plane(*((out_w, out_h, int(p["stride"][1])) if transposed(call) else (out_h, out_w, int(p["stride"][0]))),
+             channels):
+        return True
+    rows = np.arange(out_h * out_w).reshape(out_h, out_w)  # the input position each output position lands on
+    if transposed(call):  # kernel rows are the columns
+        landed = [rows[:, r] % in_w for r in range(out_w)]
+        stride, pad = int(p["stride"][1]), int(p["padding"][2])
+    else:
+        landed = [rows[r] // in_w for r in range(out_h)]
+        stride, pad = int(p["stride"][0]), int(p["padding"][0])
+    return all(int(kernel_rows.max()) <= r * stride - pad + 2 for r, kernel_rows in enumerate(landed))
+
+
 class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
     name = "ed_depthwise_conv_3x3_s8"
     family = "widened"  # the flash fallback may take it back
@@ -116,6 +135,15 @@ class EdDepthwiseConv3x3S8(EdDepthwiseConvS8):
 
     def scratch_bytes(self, call: LayerCall) -> int:
         return geometry(call)["scratch"]
+
+    def in_place(self, call: LayerCall, inputs: tuple[str, ...]) -> InPlace | None:
+        """The output may overwrite the input (batch 1; the planner also needs it no larger)
+        where every input element an output row lands on has been gathered by the time that row
+        is written: each group of four channels gathers the input rows (in the kernel's
+        orientation) an output row reads before it writes the row, keeps each row while later
+        rows read it, and writes only its own channels (ed_dw3_group; a plane gathers all its
+        rows first, ed_dw3_plane_group)."""
+        return InPlace(0) if int(call.output.shape[0]) == 1 and _writes_behind_gathers(call) else None
 
     def cost_features(self, call: LayerCall) -> list[float]:
         g = geometry(call)

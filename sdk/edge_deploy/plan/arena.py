@@ -118,9 +118,16 @@ def _align(value: int, alignment: int) -> int:
     return (value + alignment - 1) // alignment * alignment
 
 
+# Which outputs the plan writes over their inputs, from most to least sharing: every one the
+# steps allow; not the smaller ones; not one whose input was itself written over another
+# (chains of two); only larger ones streaming over their inputs.
+SHARINGS = ("all", "no-smaller", "pairs", "streams")
+
+
 def _buffers(steps: Sequence[PlanStep], sizes: Mapping[str, int], model_inputs: Sequence[str],
-             model_outputs: Sequence[str], alignment: int) -> list[Buffer]:
-    """Lifetimes and memory sharing: returns the unplaced buffers."""
+             model_outputs: Sequence[str], alignment: int, sharing: str = "all") -> list[Buffer]:
+    """Lifetimes and memory sharing (``sharing``: one of :data:`SHARINGS`): returns the unplaced
+    buffers."""
     end = len(steps) - 1
     first: dict[str, int] = {name: 0 for name in model_inputs}
     last: dict[str, int] = {}
@@ -154,6 +161,7 @@ def _buffers(steps: Sequence[PlanStep], sizes: Mapping[str, int], model_inputs: 
             name = parent[name]
         return name
 
+    written_over: set[str] = set()  # outputs written over their inputs
     group = {name: name for name in first}  # buffer root -> group name
     rel = {name: 0 for name in first}  # buffer root -> its place in the group
     pinned = set(model_inputs) | set(model_outputs)
@@ -165,7 +173,10 @@ def _buffers(steps: Sequence[PlanStep], sizes: Mapping[str, int], model_inputs: 
             parent[root(target)] = root(source)
             continue
         if not (step.in_place and last[source] == index and source not in pinned
-                and (step.grows or sizes[target] <= sizes[source]) and step.inputs.count(source) == 1):
+                and (step.grows or sizes[target] <= sizes[source]) and step.inputs.count(source) == 1
+                and (sharing != "no-smaller" or sizes[target] >= sizes[source])
+                and (sharing != "pairs" or source not in written_over)
+                and (sharing != "streams" or sizes[target] > sizes[source])):
             continue
         members = [t for t in first if group[root(t)] == group[root(source)]]
         # The source's whole group must end here, or its other tensors would be overwritten.
@@ -178,6 +189,7 @@ def _buffers(steps: Sequence[PlanStep], sizes: Mapping[str, int], model_inputs: 
                 rel[r] -= place
             place = 0
         group[root(target)], rel[root(target)] = group[root(source)], place
+        written_over.add(target)
     parts: dict[str, list[str]] = {}
     for name in first:
         parts.setdefault(root(name), []).append(name)
@@ -286,8 +298,31 @@ def plan_arena(steps: Sequence[PlanStep], sizes: Mapping[str, int], *, model_inp
     the steps are inconsistent (a tensor read before it is written, written twice, or sizeless).
     """
     steps = tuple(steps)
-    buffers = _buffers(steps, sizes, model_inputs, model_outputs, alignment)
-    bound = lower_bound(buffers, len(steps))
+    # Tensors written over their inputs form groups that only ever move down the arena (a larger
+    # output starts below its input, a smaller one where its input starts); a long chain of them
+    # can need more room than its busiest step. So the plan is made with less sharing too, and
+    # the smallest arena wins (ties: the more sharing); its lower bound is that sharing's.
+    best: tuple[int, str, list[Buffer], int] | None = None
+    for sharing in SHARINGS:
+        buffers = _buffers(steps, sizes, model_inputs, model_outputs, alignment, sharing)
+        bound = lower_bound(buffers, len(steps))
+        size, strategy, placed = _placed(steps, buffers, model_inputs, bound)
+        if best is None or size < best[0]:
+            best = (size, strategy if sharing == "all" else f"{strategy}, sharing {sharing}", placed, bound)
+    size, strategy, placed, bound = best
+    placed.sort(key=lambda b: (b.first, b.name))
+    tensor_offsets = {t: b.offset for b in placed for t in b.tensors}
+    scratch_offsets = {b.scratch_of: b.offset for b in placed if b.scratch_of is not None}
+    return ArenaPlan(buffers=tuple(placed), tensor_offsets=dict(sorted(tensor_offsets.items())),
+                     scratch_offsets=dict(sorted(scratch_offsets.items())), arena_bytes=size,
+                     lower_bound_bytes=bound, steps=steps, strategy=strategy, alignment=alignment,
+                     tensor_sizes={t: int(sizes[t]) for t in sorted(tensor_offsets)})
+
+
+def _placed(steps: tuple[PlanStep, ...], buffers: list[Buffer], model_inputs: Sequence[str],
+            bound: int) -> tuple[int, str, list[Buffer]]:
+    """The smallest valid placement of ``buffers`` among the heuristics: (arena bytes, strategy,
+    placed buffers)."""
     groups = list(_groups(buffers).values())
     n = len(groups)
     start = [min(b.first for b in g) for g in groups]
@@ -329,14 +364,7 @@ def plan_arena(steps: Sequence[PlanStep], sizes: Mapping[str, int], *, model_inp
             best = (size, strategy, placed)
     if best is None:  # cannot happen: bottom-up first fit never overlaps; kept as a guard
         raise RuntimeError("no valid arena placement found")
-    size, strategy, placed = best
-    placed.sort(key=lambda b: (b.first, b.name))
-    tensor_offsets = {t: b.offset for b in placed for t in b.tensors}
-    scratch_offsets = {b.scratch_of: b.offset for b in placed if b.scratch_of is not None}
-    return ArenaPlan(buffers=tuple(placed), tensor_offsets=dict(sorted(tensor_offsets.items())),
-                     scratch_offsets=dict(sorted(scratch_offsets.items())), arena_bytes=size,
-                     lower_bound_bytes=bound, steps=steps, strategy=strategy, alignment=alignment,
-                     tensor_sizes={t: int(sizes[t]) for t in sorted(tensor_offsets)})
+    return best
 
 
 def check_plan(plan: ArenaPlan) -> None:
