@@ -267,6 +267,26 @@ def test_tiny_and_ticnn_on_the_host_under_sanitizers_both_paths(path, ticnn, tmp
 
 
 @needs_gcc
+def test_a_single_rounding_project_runs_its_rounding_on_the_host(tmp_path):
+    # --rounding litert: the fully connected kernel's group of the Makefile compiles with
+    # CMSIS_NN_USE_SINGLE_ROUNDING, and so does the host build (the two roundings give different
+    # outputs on this layer: a multiplier near 1/4).
+    rng = np.random.default_rng(0)
+    b = GraphBuilder("fc_litert", "int8")
+    x = b.input("x", (1, 64), _q(0.1, 3))
+    y = b.fully_connected(x, "fc", rng.integers(-127, 127, (48, 64)), rng.integers(-500, 500, 48), quant=_q(0.37, -5),
+                          w_quant=QuantParams([0.013], [0]), b_quant=QuantParams([0.0013], [0]))
+    graph = b.finish([y])
+    batch = rng.integers(-128, 128, (40, 64), dtype=np.int8)
+    single, double = run(graph, batch, rounding="litert"), run(graph, batch, rounding="double")
+    assert (single != double).any()
+    project = write_project(plan_model(graph), "mps2-an386", tmp_path / "src", rounding="litert")
+    for path in ("portable", "dsp"):
+        exe = build_host_model(project.src_dir, tmp_path / f"model_host_{path}", path=path, sanitize=True)
+        assert np.array_equal(run_host_model(exe, batch, (48,)), single), path
+
+
+@needs_gcc
 def test_sanitizers_catch_an_arena_too_small(tmp_path):
     # Real fault: shrink the planned arena in the generated header so the tensor placed highest
     # ends past ed_arena (every tensor is written in full); AddressSanitizer must stop the run.

@@ -18,7 +18,7 @@ from edge_deploy.kernels.base import InPlace, KernelContext, LayerCall
 from edge_deploy.kernels.cost import estimate_cycles
 from edge_deploy.kernels.ed_convolve_s8 import EdConvolveS8, filter_shape
 from edge_deploy.kernels.ed_elementwise_add_linear_s8 import coefficients
-from edge_deploy.ops import kernel_params
+from edge_deploy.ops import get_op, kernel_params
 
 
 def _other(call: LayerCall) -> tuple[str, int] | str:
@@ -91,6 +91,8 @@ class EdConvolveAddS8(EdConvolveS8):
         why = super().applies(call)
         if why:
             return why
+        if get_op(call.op).litert_rounding != get_op(call.epilogue).litert_rounding:
+            return "the ADD and the convolution requantize with different roundings under --rounding litert"
         form = _form(call)
         return form if isinstance(form, str) else None
 

@@ -35,6 +35,31 @@ def host_model_flags(src_dir: str | os.PathLike, *, path: str = "portable", sani
     return flags
 
 
+def kernel_groups(src_dir: str | os.PathLike) -> list[tuple[list[Path], list[str]]]:
+    """The kernel sources of the project in ``src_dir`` by the Makefile's groups, each with its
+    ``-D`` flags (a group in single rounding carries CMSIS_NN_USE_SINGLE_ROUNDING), as the
+    firmware compiles them: ``KERNELS<suffix>_SOURCES := \\`` and its continued lines, then
+    ``KERNELS<suffix>_FLAGS := ...``."""
+    src = Path(src_dir)
+    makefile = src / "Makefile"
+    if not makefile.is_file():
+        return []
+    lines = makefile.read_text().splitlines()
+    sources: dict[str, list[Path]] = {}
+    defines: dict[str, list[str]] = {}
+    for i, line in enumerate(lines):
+        name, _, value = line.partition(" := ")
+        if name.startswith("KERNELS") and name.endswith("_SOURCES"):
+            files, j = [], i
+            while lines[j].rstrip().endswith("\\"):
+                j += 1
+                files.append(src / lines[j].strip().rstrip("\\").strip())
+            sources[name[:-len("_SOURCES")]] = files
+        elif name.startswith("KERNELS") and name.endswith("_FLAGS"):
+            defines[name[:-len("_FLAGS")]] = [f for f in value.split() if f.startswith("-D")]
+    return [(files, defines.get(group, [])) for group, files in sources.items() if files]
+
+
 def build_host_model(src_dir: str | os.PathLike, exe: str | os.PathLike, *, path: str = "portable",
                      sanitize: bool = True) -> Path:
     """Compile the generated model in ``src_dir`` for the host into ``exe``; returns its path.
@@ -45,13 +70,14 @@ def build_host_model(src_dir: str | os.PathLike, exe: str | os.PathLike, *, path
     compile cleanly). Raises EdgeDeployError when the compiler fails.
     """
     src = Path(src_dir)
-    kernels = sorted((src / "kernels").glob("*.c"))
-    if not kernels or not (src / "model.c").is_file():
+    groups = kernel_groups(src)
+    if not groups or not (src / "model.c").is_file():
         raise EdgeDeployError(f"{src} is not a generated project with edge-deploy's kernels",
                               hint="build without --cmsis-nn to get src/kernels/")
     flags = host_model_flags(src, path=path, sanitize=sanitize)
     unprefixed = [f for f in flags if not f.startswith("-I")]
-    objects = host_objects(kernels, unprefixed, [src / "include", src / "kernels", src / "runtime"])
+    objects = [obj for kernels, defines in groups
+               for obj in host_objects(kernels, unprefixed + defines, [src / "include", src / "kernels", src / "runtime"])]
     command = [host_cc(), *flags, str(src / "model.c"), *map(str, objects), str(HOST_MAIN), "-o", str(exe)]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
