@@ -225,6 +225,9 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
             "runtime_buffer_bytes": runtime_buffer_bytes(firmware.elf),
             "arena_bytes": model.plan.arena_bytes,
             "arena_lower_bound_bytes": model.plan.lower_bound_bytes,
+            # With every output the kernels allow written over its input (below the lower bound
+            # where no placement reached that sharing's bound and the plan shares less).
+            "arena_shared_bound_bytes": model.plan.shared_bound_bytes,
             # The layer at which the live tensors reach the lower bound: what sets the arena's size.
             "arena_peak_layer": next((layer.short_name for layer in model.layers
                                       if layer.c_name == model.plan.peak_step), None),

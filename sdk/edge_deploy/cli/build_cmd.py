@@ -82,7 +82,9 @@ def command(model_path, factory, weights, input_shape, board, out_dir, kernels, 
         click.echo(f"  CMSIS-NN {upstream['path']} ({level}){fallback}")
     click.echo(f"  flash {report['flash_bytes']:,} B (weights {report['weights_bytes']:,} B), "
                f"RAM {report['ram_bytes']:,} B (arena {report['arena_bytes']:,} B, lower bound "
-               f"{report['arena_lower_bound_bytes']:,} B at {report['arena_peak_layer']}; "
+               f"{report['arena_lower_bound_bytes']:,} B at {report['arena_peak_layer']}"
+               + (f", {report['arena_shared_bound_bytes']:,} B with every output over its input (not placed)"
+                  if report["arena_shared_bound_bytes"] < report["arena_lower_bound_bytes"] else "") + "; "
                + (f"state {report['state_bytes']:,} B; " if report.get("state_bytes") else "")
                + f"runtime buffers {report['runtime_buffer_bytes']:,} B; "
                f"stack {report['stack_bytes']:,} B)")

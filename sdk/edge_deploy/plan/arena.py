@@ -90,6 +90,9 @@ class ArenaPlan:
     strategy: str
     alignment: int = DEFAULT_ALIGNMENT
     tensor_sizes: dict[str, int] = field(default_factory=dict)
+    # The lower bound with every output the steps allow written over its input: below
+    # lower_bound_bytes where the plan uses less sharing (no placement found reached it).
+    shared_bound_bytes: int = 0
 
     @property
     def peak_step(self) -> str | None:
@@ -106,6 +109,7 @@ class ArenaPlan:
             "peak_step": self.peak_step,
             "alignment": self.alignment,
             "strategy": self.strategy,
+            "shared_bound_bytes": self.shared_bound_bytes,
             "buffers": [
                 {"name": b.name, "tensors": list(b.tensors), "offset": b.offset, "size": b.size,
                  "first_step": b.first, "last_step": b.last, "scratch_of": b.scratch_of, "group": b.group}
@@ -303,9 +307,11 @@ def plan_arena(steps: Sequence[PlanStep], sizes: Mapping[str, int], *, model_inp
     # can need more room than its busiest step. So the plan is made with less sharing too, and
     # the smallest arena wins (ties: the more sharing); its lower bound is that sharing's.
     best: tuple[int, str, list[Buffer], int] | None = None
+    shared_bound = None
     for sharing in SHARINGS:
         buffers = _buffers(steps, sizes, model_inputs, model_outputs, alignment, sharing)
         bound = lower_bound(buffers, len(steps))
+        shared_bound = bound if shared_bound is None else shared_bound
         size, strategy, placed = _placed(steps, buffers, model_inputs, bound)
         if best is None or size < best[0]:
             best = (size, strategy if sharing == "all" else f"{strategy}, sharing {sharing}", placed, bound)
@@ -316,7 +322,8 @@ def plan_arena(steps: Sequence[PlanStep], sizes: Mapping[str, int], *, model_inp
     return ArenaPlan(buffers=tuple(placed), tensor_offsets=dict(sorted(tensor_offsets.items())),
                      scratch_offsets=dict(sorted(scratch_offsets.items())), arena_bytes=size,
                      lower_bound_bytes=bound, steps=steps, strategy=strategy, alignment=alignment,
-                     tensor_sizes={t: int(sizes[t]) for t in sorted(tensor_offsets)})
+                     tensor_sizes={t: int(sizes[t]) for t in sorted(tensor_offsets)},
+                     shared_bound_bytes=shared_bound)
 
 
 def _placed(steps: tuple[PlanStep, ...], buffers: list[Buffer], model_inputs: Sequence[str],
