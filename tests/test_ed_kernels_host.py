@@ -249,14 +249,59 @@ def test_convolve_clamps_and_slow_requantization(kernels, kernels_single_roundin
 def test_convolve_packs_weights_as_the_header_says():
     from edge_deploy.kernels.ed_convolve_s8 import pack_weights
 
-    rows = np.arange(5 * 6, dtype=np.int64).reshape(5, 6).astype(np.int8)  # 5 channels, patch 6
+    rows = (np.arange(5 * 6, dtype=np.int64).reshape(5, 6) * 9 - 120).astype(np.int8)  # 5 channels, patch 6
     words = pack_weights(rows)
-    assert words.shape == (3 * 2 * 2,)  # 3 blocks of 2 channels, 2 groups of 4 (patch padded to 8)
-    as_bytes = words.view(np.int8).reshape(3, 2, 2, 4)  # (block, group, channel, byte)
-    assert as_bytes[0, 1, 1].tolist() == [rows[1, 4], rows[1, 5], 0, 0]
-    assert as_bytes[1, 0, 1].tolist() == rows[3, :4].tolist()
-    assert as_bytes[2, 0, 0].tolist() == rows[4, :4].tolist()
-    assert not as_bytes[2, :, 1].any()  # the padding channel
+    assert words.shape == (3 * 2 * 2,)  # 3 pairs of channels, 2 groups of 4 (patch padded to 8), 2 words
+    halves = words.view(np.int16).reshape(3, 2, 2, 2).astype(np.int64)  # (pair, group, word, halfword)
+    w = rows.astype(np.int64)
+    assert halves[0, 1, 1].tolist() == [w[0, 5] + 256 * w[1, 5], 0]  # (h5, h7), the patch padded
+    assert halves[1, 0, 0].tolist() == [w[2, 0] + 256 * w[3, 0], w[2, 2] + 256 * w[3, 2]]
+    assert halves[2, 0, 1].tolist() == [w[4, 1], w[4, 3]]  # the padding channel adds nothing
+
+
+def test_convolve_pair_arithmetic_gives_both_channels():
+    """The Thumb-2 loop's arithmetic on the packed pairs, emulated in numpy: the packed sum
+    (SMLAD with the pair words, modulo 2^32) less the first channel's (SMLAD with their SXTB16),
+    shifted right by 8, is the second channel's dot product, at the bound the build allows and
+    with the first channel's sum anywhere in int32."""
+    from edge_deploy.kernels.ed_convolve_s8 import PAIR_PRODUCTS_LIMIT, pack_weights, pair_refusal
+
+    rng = np.random.default_rng(77)
+    k = 512
+    second = np.full(k, 127, dtype=np.int64)
+    second[::3] = -127
+    rows = np.stack([rng.integers(-127, 128, k), second]).astype(np.int8)
+    assert pair_refusal(rows) is None  # 128 * 512 * 127 < 2^23
+    words = pack_weights(rows).astype(np.uint64)
+    for x in (np.where(second > 0, -128, 127), np.where(second > 0, 127, -128), rng.integers(-128, 128, k)):
+        lo = (words & 0xFFFF).astype(np.uint16).view(np.int16).astype(np.int64)
+        hi = (words >> 16).astype(np.uint16).view(np.int16).astype(np.int64)
+        first_lo = ((words & 0xFF).astype(np.uint8).view(np.int8)).astype(np.int64)
+        first_hi = (((words >> 16) & 0xFF).astype(np.uint8).view(np.int8)).astype(np.int64)
+        cols = x.reshape(-1, 4)  # per group (x0, x2) against word 0, (x1, x3) against word 1
+        xs_lo = cols[:, [0, 1]].reshape(-1)
+        xs_hi = cols[:, [2, 3]].reshape(-1)
+        bias = 2**31 - 2**27 - 128 * 127 * k  # the first channel's sum near the top of int32
+        packed = (bias + int((lo * xs_lo + hi * xs_hi).sum())) % 2**32
+        first = bias + int((first_lo * xs_lo + first_hi * xs_hi).sum())
+        assert first == bias + int(rows[0].astype(np.int64) @ x)
+        diff = (packed - first) % 2**32
+        recovered = (diff - 2**32 if diff >= 2**31 else diff) >> 8
+        assert recovered == int(second @ x)
+        assert abs(recovered) < PAIR_PRODUCTS_LIMIT
+
+
+def test_convolve_refuses_weights_the_pairs_cannot_carry():
+    from edge_deploy.kernels.ed_convolve_s8 import pair_refusal
+
+    ok = np.full((2, 516), 127, dtype=np.int8)
+    assert pair_refusal(ok) is None
+    assert "2^23" in pair_refusal(np.full((3, 517), -127, dtype=np.int8))
+    minus = np.zeros((2, 4), dtype=np.int8)
+    minus[0, 2], minus[1, 2] = -1, -128
+    assert "-128" in pair_refusal(minus)
+    minus[0, 2] = 0  # a -128 after a weight >= 0 is an int16
+    assert pair_refusal(minus) is None
 
 
 def test_fully_connected_packing_gives_the_dot_product():

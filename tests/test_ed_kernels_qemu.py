@@ -188,6 +188,20 @@ def _convolve_entries(rng, rounding) -> list[KernelCase]:
                   padding=(0, 0, 0, 0), dilation=(1, 1), act_min=-128, act_max=127)
     cases.append(kernel_case("ed-conv-accumulators-at-the-bound", "ed_convolve_s8", "conv2d", [x], params, weights=w,
                              bias=bias, attrs={"activation": "none"}, rounding=rounding))
+    # the second channel of a pair with its products near +-2^23, the most its recovery from the
+    # packed sum takes (512 weights of +-127), under first channels of every sign
+    w = rng.integers(-127, 128, (4, 1, 1, 512), dtype=np.int8)
+    w[1] = np.where(np.arange(512) % 3 == 0, -127, 127)
+    w[3] = -w[1]
+    x = rng.integers(-128, 128, (1, 2, 3, 512), dtype=np.int8)
+    x[0, 0, 0] = np.where(w[1, 0, 0] > 0, 127, -128)
+    x[0, 0, 1] = np.where(w[1, 0, 0] > 0, -128, 127)
+    mult, _ = random_requant(rng, 4, (-1, 0))
+    params = dict(input_offset=0, output_offset=1, out_mult=mult, out_shift=np.full(4, -18, dtype=np.int32),
+                  stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), act_min=-128, act_max=127)
+    cases.append(kernel_case("ed-conv-pair-products-at-the-bound", "ed_convolve_s8", "conv2d", [x], params, weights=w,
+                             bias=np.array([5, -9, 300, 2], dtype=np.int32), attrs={"activation": "none"},
+                             rounding=rounding))
     return cases
 
 

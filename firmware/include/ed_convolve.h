@@ -10,13 +10,19 @@
  * values, the input zero point where the window reaches into the padding) is widened to int16
  * into its slot of the column buffer, in the order SXTB16 unpacks a word of four weights
  * ((x0, x2), (x1, x3) per group of four patch elements; per group the four slots' words side by
- * side, 32 bytes). Output channels are taken two at a time: per group of four patch elements, the
- * two channels' weight words, each widened by two SXTB16 (the (x1, x3) half after loading the
- * words again), and sixteen SMLAD against the four positions' column words, so 2 x 4 outputs
- * accumulate in eight registers (36 model cycles per 32 MACs in Thumb-2; each weight word is
- * read once per four positions, which halves the weight traffic through the flash's data cache
- * against two positions x three channels). The positions past the last of a layer (fewer than
- * four left) repeat the last one; an odd last channel reads a zero row. Padding taps read the
+ * side, 32 bytes). Output channels are taken two at a time, as a pair packed into one int16 per
+ * patch element, h = w[first] + 256 w[second] (an int16 unless the second weight is -128 and
+ * the first negative: the build checks). Per group of four patch elements the pair has two words, (h0, h2) and (h1, h3);
+ * SMLAD of a word with a position's column word adds first + 256 second products to the position's
+ * packed sum, and SMLAD of its SXTB16 (the even bytes: the first channel's weights alone) adds the
+ * first channel's products to its own sum. So per group: two weight loads, two SXTB16, sixteen
+ * SMLAD for 2 x 4 outputs in eight registers (28 instructions per 32 MACs in Thumb-2; each weight
+ * word is read once per four positions, which halves the weight traffic through the flash's data
+ * cache against two positions x three channels). Both sums start from the first channel's bias;
+ * the second channel's products are then (packed - first) / 256, exact modulo 2^32 while they stay
+ * within +-2^23, i.e. while 128 x the sum of |w| of every channel is below 2^23 (the build checks;
+ * it holds for any patch up to 516 elements). The positions past the last of a layer (fewer than
+ * four left) repeat the last one; an odd last channel pairs with a zero row. Padding taps read the
  * zero point, so the input offset is folded into the bias:
  *
  *     acc[o] = bias[o] + sum_k (x_k + input_offset) * w_k[o] = folded_bias[o] + sum_k x_k * w_k[o]
@@ -26,11 +32,11 @@
  * once per call per output channel (ed_conv_q_t in ed_convolve_s8.c: one multiply-high, a
  * rounding word with the output offset in it, a shift; the clamp bytewise).
  *
- * Packed weights (uint32 words of four int8, build time): the patch length kh * kw * cin padded
+ * Packed weights (uint32 words of two int16, build time): the patch length kh * kw * cin padded
  * with zero weights to k4, a multiple of 4; the output channels padded with a zero row to a
- * multiple of 2; then per block of two channels, per group of four patch elements, one word per
- * channel of the block:
- *     word (b * k4 / 4 + g) * 2 + o  =  w[2b + o][4g .. 4g + 3]
+ * multiple of 2; then per block of two channels b, per group of four patch elements g, two words:
+ *     word (b * k4 / 4 + g) * 2 + j  =  (h[4g + j], h[4g + j + 2]),  h[i] = w[2b][i] + 256 w[2b + 1][i]
+ * (the low halfword first, each int16 in two's complement).
  * Folded bias: one int32 per output channel, zero padded to the same multiple of 2 (never NULL:
  * it carries the input offset).
  */

@@ -504,58 +504,56 @@ static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t 
 }
 
 #if ED_NN_ASM
-/* One group of four patch elements for two channels and four positions: the two weight words and
- * two positions' (x0, x2) words in a row of four loads, two SXTB16, four SMLAD, the other two
- * positions' (x0, x2) words, four SMLAD; then the same for the (x1, x3) words with the weight
- * words loaded again (SXTB16 ROR 8). 36 model cycles per 32 MACs in Thumb-2; r0 column (32 bytes
- * a group), r1 weights (8 bytes a group), r4-r7 the sums of channel 0 at positions 0 to 3, r8-r11
- * those of channel 1; r2, r3, r12, lr free. Every instruction is a 32-bit encoding, so a group is
- * ED_CONV_GROUP_BYTES long (the block loops branch into the middle of four of them). */
-#define ED_CONV_GROUP_BYTES "128"
+/* One group of four patch elements for a pair of output channels and four positions: the pair's
+ * word for the (x0, x2) half and two positions' (x0, x2) words in a row of three loads, one SXTB16
+ * (the first channel's weights), per position SMLAD of the column word with the pair word (into
+ * the packed sum) and with the first channel's weights; the other two positions the same; then
+ * the (x1, x3) half with the pair's second word. 28 instructions per 32 MACs, each weight word
+ * read once; r0 column (32 bytes a group), r1 weights (8 bytes a group), r4-r7 the first channel's
+ * sums at positions 0 to 3, r8-r11 the packed sums (ed_convolve.h); r2, r3, r12, lr free. Every
+ * instruction is a 32-bit encoding, so a group is ED_CONV_GROUP_BYTES long (the block loops
+ * branch into the middle of four of them). */
+#define ED_CONV_GROUP_BYTES "112"
 #define ED_CONV_GROUP_HEAD                                                                                             \
-    "ldr.w r3, [r1, #4]\n\t"                                                                                            \
     "ldr.w r2, [r1], #8\n\t"                                                                                            \
-    "ldr.w r12, [r0, #8]\n\t"                                                                                           \
-    "ldr.w lr, [r0], #32\n\t"                                                                                           \
-    "sxtb16 r2, r2\n\t"                                                                                                \
-    "sxtb16 r3, r3\n\t"                                                                                                \
-    "smlad r4, lr, r2, r4\n\t"                                                                                         \
-    "smlad r8, lr, r3, r8\n\t"                                                                                         \
-    "smlad r5, r12, r2, r5\n\t"                                                                                        \
-    "smlad r9, r12, r3, r9\n\t"                                                                                        \
+    "ldr.w r12, [r0], #32\n\t"                                                                                          \
+    "ldr.w lr, [r0, #-24]\n\t"                                                                                          \
+    "sxtb16 r3, r2\n\t"                                                                                                \
+    "smlad r8, r12, r2, r8\n\t"                                                                                        \
+    "smlad r4, r12, r3, r4\n\t"                                                                                        \
+    "smlad r9, lr, r2, r9\n\t"                                                                                         \
+    "smlad r5, lr, r3, r5\n\t"                                                                                         \
     "ldr.w r12, [r0, #-16]\n\t"                                                                                         \
     "ldr.w lr, [r0, #-8]\n\t"                                                                                           \
-    "smlad r6, r12, r2, r6\n\t"                                                                                        \
-    "smlad r10, r12, r3, r10\n\t"                                                                                      \
-    "smlad r7, lr, r2, r7\n\t"                                                                                         \
-    "smlad r11, lr, r3, r11\n\t"                                                                                       \
-    "ldr.w r3, [r1, #-4]\n\t"                                                                                           \
-    "ldr.w r2, [r1, #-8]\n\t"                                                                                           \
+    "smlad r10, r12, r2, r10\n\t"                                                                                      \
+    "smlad r6, r12, r3, r6\n\t"                                                                                        \
+    "smlad r11, lr, r2, r11\n\t"                                                                                       \
+    "smlad r7, lr, r3, r7\n\t"                                                                                         \
+    "ldr.w r2, [r1, #-4]\n\t"                                                                                           \
     "ldr.w r12, [r0, #-28]\n\t"                                                                                         \
     "ldr.w lr, [r0, #-20]\n\t"                                                                                          \
-    "sxtb16 r2, r2, ror #8\n\t"                                                                                        \
-    "sxtb16 r3, r3, ror #8\n\t"                                                                                        \
-    "smlad r4, r12, r2, r4\n\t"                                                                                        \
-    "smlad r8, r12, r3, r8\n\t"                                                                                        \
-    "smlad r5, lr, r2, r5\n\t"                                                                                         \
-    "smlad r9, lr, r3, r9\n\t"                                                                                         \
+    "sxtb16 r3, r2\n\t"                                                                                                \
+    "smlad r8, r12, r2, r8\n\t"                                                                                        \
+    "smlad r4, r12, r3, r4\n\t"                                                                                        \
+    "smlad r9, lr, r2, r9\n\t"                                                                                         \
+    "smlad r5, lr, r3, r5\n\t"                                                                                         \
     "ldr.w r12, [r0, #-12]\n\t"                                                                                         \
     "ldr.w lr, [r0, #-4]\n\t"
 #define ED_CONV_GROUP                                                                                                  \
     ED_CONV_GROUP_HEAD                                                                                                 \
-    "smlad r6, r12, r2, r6\n\t"                                                                                        \
-    "smlad r10, r12, r3, r10\n\t"                                                                                      \
-    "smlad r7, lr, r2, r7\n\t"                                                                                         \
-    "smlad r11, lr, r3, r11\n\t"
+    "smlad r10, r12, r2, r10\n\t"                                                                                      \
+    "smlad r6, r12, r3, r6\n\t"                                                                                        \
+    "smlad r11, lr, r2, r11\n\t"                                                                                       \
+    "smlad r7, lr, r3, r7\n\t"
 /* The same, last in a turn of a block loop, then the turn's end test: col_end (+12 in the
  * caller's frame) loaded into r12 once r12 is free; Z set at the end of the column. */
 #define ED_CONV_GROUP_LAST_TEST                                                                                        \
     ED_CONV_GROUP_HEAD                                                                                                 \
-    "smlad r6, r12, r2, r6\n\t"                                                                                        \
-    "smlad r10, r12, r3, r10\n\t"                                                                                      \
+    "smlad r10, r12, r2, r10\n\t"                                                                                      \
+    "smlad r6, r12, r3, r6\n\t"                                                                                        \
     "ldr r12, [sp, #12]\n\t"                                                                                           \
-    "smlad r7, lr, r2, r7\n\t"                                                                                         \
-    "smlad r11, lr, r3, r11\n\t"                                                                                       \
+    "smlad r11, lr, r2, r11\n\t"                                                                                       \
+    "smlad r7, lr, r3, r7\n\t"                                                                                         \
     "cmp r0, r12\n\t"
 /* The loop over the groups of one block, entered at r12 (4b plus the groups it skips): three
  * groups, the last with the end test. */
@@ -569,8 +567,10 @@ static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t 
 /* Naked: the body is basic asm only, so the arguments (r0-r3) are marked unused. */
 #define ED_ASM_ARG __attribute__((unused))
 
-/* acc[0..7] += the 2 x 4 dot products over `groups` groups (>= 1): a computed entry into the loop
- * of four groups, so its first turn takes the groups % 4. Frame: [sp] acc, +12 col_end. */
+/* The block's products over `groups` groups (>= 1) added to acc[0..3], the first channel's sums
+ * at the four positions, and acc[4..7], the packed sums (ed_conv_second gives the second
+ * channel's): a computed entry into the loop of four groups, so its first turn takes the
+ * groups % 4. Frame: [sp] acc, +12 col_end. */
 __attribute__((naked, noinline)) static void ed_conv_block(ED_ASM_ARG const uint32_t *col, ED_ASM_ARG const uint32_t *w,
                                                            ED_ASM_ARG int32_t groups, ED_ASM_ARG int32_t *acc)
 {
@@ -594,24 +594,48 @@ __attribute__((naked, noinline)) static void ed_conv_block(ED_ASM_ARG const uint
         "pop {r4-r11, pc}\n\t");
 }
 #else
-/* acc[4 * o + s] += the dot product of channel o of the block at w with the column in slot s
- * (2 channels x 4 positions). */
+/* The same as the Thumb-2 loop computes it: per half of a group, the pair's word against the
+ * column word of each slot into the packed sum (modulo 2^32, as SMLAD), its even bytes (the first
+ * channel's weights, SXTB16) into the first channel's. */
 static void ed_conv_block(const uint32_t *col, const uint32_t *w, int32_t groups, int32_t *acc)
 {
     for (int32_t g = 0; g < groups; g++, col += ED_CONV_GROUP_WORDS, w += 2)
     {
-        for (int32_t o = 0; o < 2; o++)
+        for (int32_t half = 0; half < 2; half++)
         {
-            uint32_t w02, w13;
-            ed_conv_widen4(w[o], &w02, &w13);
+            uint32_t first, unused;
+            ed_conv_widen4(w[half], &first, &unused);
             for (int32_t s = 0; s < ED_CONV_SLOTS; s++)
             {
-                acc[4 * o + s] = ed_dot2(col[2 * s + 1], w13, ed_dot2(col[2 * s], w02, acc[4 * o + s]));
+                acc[s] = ed_dot2(col[2 * s + half], first, acc[s]);
+                acc[4 + s] = ed_dot2(col[2 * s + half], w[half], acc[4 + s]);
             }
         }
     }
 }
 #endif
+
+/* The second channel's sum of a pair: its bias plus its products, which are the packed sum less
+ * the first channel's sum (both started from the first channel's bias) over 256, modulo 2^32,
+ * so exact while they stay within +-2^23 (the build checks: ed_convolve.h). */
+static inline int32_t ed_conv_second(int32_t packed, int32_t first, int32_t bias)
+{
+    return bias + ((int32_t)((uint32_t)packed - (uint32_t)first) >> 8);
+}
+
+/* acc[4 * o + s] = channel o's sum of a block (biases bias[0..1]) at the column in slot s. */
+static void ed_conv_pair(const uint32_t *col, const uint32_t *w, int32_t groups, const int32_t *bias, int32_t *acc)
+{
+    for (int32_t i = 0; i < 8; i++)
+    {
+        acc[i] = bias[0];
+    }
+    ed_conv_block(col, w, groups, acc);
+    for (int32_t s = 0; s < ED_CONV_SLOTS; s++)
+    {
+        acc[4 + s] = ed_conv_second(acc[4 + s], acc[s], bias[1]);
+    }
+}
 
 /* The fast requantized output: the constants carry the output offset less act_min, so the value
  * saturated to [0, range] (range = act_max - act_min, USAT then an unsigned byte minimum on the
@@ -659,6 +683,11 @@ _Static_assert(sizeof(ed_conv_run_t) == 32, "ed_conv_run loads ed_conv_run_t wit
     "asr lr, lr, r12\n\t"                                                                                              \
     "usat " a ", #8, lr\n\t"
 #endif
+/* The second channel's sum into register a from the packed sum there, the first channel's sum at
+ * the same position in register first and the second channel's bias in r2, as ed_conv_second. */
+#define ED_CONV_SECOND(a, first)                                                                                       \
+    "sub " a ", " a ", " first "\n\t"                                                                                  \
+    "add " a ", r2, " a ", asr #8\n\t"
 /* The next channel's constants (r0 walks the block's record). */
 #define ED_CONV_RQ_LOAD "ldm r0!, {r2, r3, r12}\n\t"
 
@@ -685,18 +714,22 @@ __attribute__((naked, noinline)) static void ed_conv_run(ED_ASM_ARG const ed_con
         "mov r1, r2\n\t"
         "mov r0, r3\n\t"
         "1:\n\t"
-        "ldm r0!, {r4, r8}\n\t"      /* the biases */
+        "ldr r4, [r0], #8\n\t"       /* the first channel's bias, where every sum starts */
         "str r0, [sp]\n\t"           /* the constants */
         "ldr r0, [sp, #4]\n\t"       /* col */
         "ldr r12, [sp, #8]\n\t"      /* entry */
         "mov r5, r4\n\t"
         "mov r6, r4\n\t"
         "mov r7, r4\n\t"
-        "mov r9, r8\n\t"
-        "mov r10, r8\n\t"
-        "mov r11, r8\n\t"
+        "mov r8, r4\n\t"
+        "mov r9, r4\n\t"
+        "mov r10, r4\n\t"
+        "mov r11, r4\n\t"
         ED_CONV_GROUP_LOOP
         "ldr r0, [sp]\n\t"
+        "ldr r2, [r0, #-4]\n\t"      /* the second channel's bias: its sums (ed_conv_second) */
+        ED_CONV_SECOND("r8", "r4") ED_CONV_SECOND("r9", "r5") ED_CONV_SECOND("r10", "r6")
+        ED_CONV_SECOND("r11", "r7")
         ED_CONV_RQ_LOAD ED_CONV_RQ("r4") ED_CONV_RQ("r5") ED_CONV_RQ("r6") ED_CONV_RQ("r7")
         ED_CONV_RQ_LOAD ED_CONV_RQ("r8") ED_CONV_RQ("r9") ED_CONV_RQ("r10") ED_CONV_RQ("r11")
         "orr r4, r4, r8, lsl #8\n\t"  /* positions 0 and 1 */
@@ -743,11 +776,7 @@ static void ed_conv_run(const ed_conv_run_t *run, int8_t *const *out)
     for (const ed_conv_rq_t *rq = run->rq; rq != run->rq_end; rq++, w += 2 * groups, oc += 2)
     {
         int32_t acc[8];
-        for (int32_t i = 0; i < 8; i++)
-        {
-            acc[i] = rq->bias[i / 4];
-        }
-        ed_conv_block(run->col, w, groups, acc);
+        ed_conv_pair(run->col, w, groups, rq->bias, acc);
         for (int32_t i = 0; i < 8; i++)
         {
             out[i % 4][oc + i / 4] = ed_conv_fast_out(&rq->q[i / 4], acc[i], range, act_min);
@@ -946,11 +975,7 @@ ed_conv_body(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_param
             for (int32_t b = whole, oc = 2 * whole; b < blocks; b++, oc += 2, w += 2 * groups)
             {
                 int32_t acc[8];
-                for (int32_t i = 0; i < 8; i++)
-                {
-                    acc[i] = rq[b].bias[i / 4];
-                }
-                ed_conv_block(col, w, groups, acc);
+                ed_conv_pair(col, w, groups, rq[b].bias, acc);
                 for (int32_t o = 0; o < 2 && oc + o < cout; o++)
                 {
                     for (int32_t s = 0; s < valid; s++)

@@ -82,16 +82,44 @@ def general_channels(call: LayerCall, bias: np.ndarray) -> int:
     return cout
 
 
-def pack_weights(rows: np.ndarray) -> np.ndarray:
-    """(cout, k) int8 weight rows as the kernel reads them: k padded with zeros to a multiple of 4,
-    the channels with a zero row to a multiple of 2; per block of two channels, per group of four
-    patch elements, one word per channel (its four int8 weights, the first in the low byte)."""
+PAIR_PRODUCTS_LIMIT = 1 << 23
+"""The second channel of a pair has its products recovered from 24 bits of the difference of the
+packed sum and the first channel's (ed_convolve.h), so 128 x the sum of |w| of each channel must
+stay below this."""
+
+
+def pair_rows(rows: np.ndarray) -> np.ndarray:
+    """(cout, k) int8 weight rows as the kernel's channel pairs: k padded with zeros to a multiple
+    of 4, the channels with a zero row to a multiple of 2; per pair per patch element the int64
+    value first + 256 second, (pairs, k4)."""
     cout, k = rows.shape
     k4, c2 = -(-k // 4) * 4, -(-cout // 2) * 2
-    padded = np.zeros((c2, k4), dtype=np.int8)
+    padded = np.zeros((c2, k4), dtype=np.int64)
     padded[:cout, :k] = rows
-    blocks = padded.reshape(c2 // 2, 2, k4 // 4, 4).transpose(0, 2, 1, 3)  # (block, group, channel, byte)
-    return np.ascontiguousarray(blocks).view("<u4").reshape(-1).astype(np.uint32)
+    return padded[0::2] + 256 * padded[1::2]
+
+
+def pair_refusal(rows: np.ndarray) -> str | None:
+    """Why the kernel's channel pairs cannot carry these weight rows, or None."""
+    pairs = pair_rows(rows)
+    if pairs.size and (pairs.min() < -(1 << 15) or pairs.max() >= 1 << 15):
+        return ("a weight of -128 follows a negative weight of the channel before it (the pair packed as "
+                "first + 256 second leaves int16); requantize the weights to -127..127")
+    abs_sums = np.abs(np.asarray(rows, dtype=np.int64)).sum(axis=1)
+    if 128 * int(abs_sums.max(initial=0)) >= PAIR_PRODUCTS_LIMIT:
+        return (f"a channel's |weights| sum to {int(abs_sums.max())}, so its products could reach 2^23 "
+                "(the channel pairs recover them from 24 bits)")
+    return None
+
+
+def pack_weights(rows: np.ndarray) -> np.ndarray:
+    """(cout, k) int8 weight rows as the kernel reads them (ed_convolve.h): per block of two
+    channels, per group of four patch elements, the words (h0, h2) and (h1, h3) of the pair's
+    int16 values h = first + 256 second, the low halfword first."""
+    pairs = pair_rows(rows)
+    groups = pairs.reshape(pairs.shape[0], -1, 2, 2).transpose(0, 1, 3, 2)  # (block, group, word, halfword)
+    halves = np.ascontiguousarray(groups).astype(np.int16)
+    return halves.view("<u4").reshape(-1).astype(np.uint32)
 
 
 def filter_shape(call: LayerCall) -> tuple[int, int, int, int]:
@@ -114,7 +142,7 @@ class EdConvolveS8(KernelSpec):
     # ... and depthwise layers over one input channel (applies() checks), as the convolution they are
     ops = ("conv2d", "depthwise_conv2d")
     header = "ed_convolve.h"
-    code_bytes = 5376  # 5,206 B of Thumb-2 measured (arm-none-eabi-nm, the ed_conv* symbols, -O2), rounded up
+    code_bytes = 5376  # 5,232 B of Thumb-2 measured (arm-none-eabi-nm, the ed_conv* symbols, -O2), rounded up
     # Per quad of positions and block of two channels: the groups of four patch elements (the
     # SMLAD loop) and the block's requantizations; per quad of 1x1 patches (widened inline) or per
     # column of a window inside the input (dilation_w 1, rows of at least 4 bytes) built straight
@@ -148,6 +176,9 @@ class EdConvolveS8(KernelSpec):
             return "weight zero point is not 0"
         if not -127 <= int(call.params["input_offset"]) <= 128:
             return "the input zero point is not an int8 value (the padding reads it)"
+        refusal = pair_refusal(np.asarray(call.weight_rows))
+        if refusal:
+            return refusal
         sums, abs_sums = weight_sums(call)
         if not raw_accumulators_fit(folded_bias(call, sums), abs_sums, limit=ACCUMULATOR_LIMIT):
             return "an accumulator (the bias with the input offset folded in) could reach 2^31 - 2^27"
@@ -221,7 +252,7 @@ class EdConvolveS8(KernelSpec):
         sums, _ = weight_sums(call)
         k, k4 = patch_counts(call)
         weights = CArray("weights_packed", "uint32_t", pack_weights(np.asarray(call.weight_rows)),
-                         f"{weights_comment(call)}, packed: patch padded to {k4}, blocks of 2 channels "
+                         f"{weights_comment(call)}, packed: patch padded to {k4}, pairs of channels as int16 first + 256 second "
                          "(ed_convolve.h)")
         padded = np.zeros(-(-len(sums) // 2) * 2, dtype=np.int32)
         call, padded[:len(sums)] = constant_channels_requantized(call, folded_bias(call, sums))
