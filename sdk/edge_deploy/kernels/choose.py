@@ -18,7 +18,7 @@ from edge_deploy.errors import EdgeDeployError
 from edge_deploy.ir.graph import Graph, Op
 from edge_deploy.kernels import get_kernel, kernels_for
 from edge_deploy.kernels.base import KernelSpec, LayerCall
-from edge_deploy.kernels.cost import estimate_cycles
+from edge_deploy.kernels.cost import calibration_error, estimate_cycles
 from edge_deploy.kernels.library import KernelLibrary, own_library, upstream_library
 from edge_deploy.ops import get_op, kernel_params
 
@@ -27,10 +27,20 @@ WINOGRAD_MODES = ("auto", "off", "force")
 KERNEL_PATHS = ("simd", "portable")
 UPSTREAM_REFUSAL = "--cmsis-nn: upstream CMSIS-NN has no such function"
 # A fused kernel never stores the op's own output (the memory of a whole activation tensor); it is
-# chosen over the op's and the epilogue's kernels on their own when it costs at most this share of
-# modelled cycles more (the cost model's calibration error is of this order, so within it the
-# model cannot tell them apart and the memory decides).
+# chosen over the op's and the epilogue's kernels on their own when it costs at most as many more
+# modelled cycles as the two estimates can be off (fused_tolerance): within that the model cannot
+# tell them apart, and the memory decides. These are the least and the most such shares (a kernel
+# whose cost model is far off does not buy a fused kernel that much slower).
 FUSED_TOLERANCE = 0.01
+FUSED_TOLERANCE_MAX = 0.05
+
+
+def fused_tolerance(fused: str, op_kernel: str, tail_kernel: str | None) -> float:
+    """The share of modelled cycles a fused kernel may cost over the op's and the epilogue's
+    kernels and still be chosen: its largest calibration error plus the larger of theirs (the
+    pair's estimate is off by at most that), within [FUSED_TOLERANCE, FUSED_TOLERANCE_MAX]."""
+    error = calibration_error(fused) + max(calibration_error(op_kernel), calibration_error(tail_kernel))
+    return min(FUSED_TOLERANCE_MAX, max(FUSED_TOLERANCE, error))
 
 
 @dataclass(frozen=True)
@@ -290,7 +300,7 @@ def choose_kernels(graph: Graph, policy: KernelPolicy) -> list[ChosenLayer]:
             fused = {c.kernel: c for c in _evaluate(kernels_for(op.kind, tail_op.kind), fused_call, policy)}
             # Each kernel for the op covers both ops: its variant with the epilogue fused where one
             # applies (the same arithmetic without storing the intermediate), and itself plus the
-            # epilogue's own kernel. The cheapest covering wins, a fused one within FUSED_TOLERANCE.
+            # epilogue's own kernel. The cheapest covering wins, a fused one within fused_tolerance.
             covering = []
             for c in singles:
                 if c.out is not None:
@@ -302,14 +312,17 @@ def choose_kernels(graph: Graph, policy: KernelPolicy) -> list[ChosenLayer]:
                 if tail is not None:
                     covering.append(Candidate(c.kernel, c.cycles + tail[0].cycles))
             best = _pick(covering, policy)
-            close = [c for c in covering if get_kernel(c.kernel).epilogue is not None
-                     and best is not None and c.cycles <= best[0].cycles * (1 + FUSED_TOLERANCE)]
+            tail_kernel = tail[0].kernel if tail is not None else None
+            close = [c for c in covering if get_kernel(c.kernel).epilogue is not None and best is not None
+                     and c.cycles <= best[0].cycles * (1 + fused_tolerance(c.kernel, best[0].kernel, tail_kernel))]
             if (best is not None and get_kernel(best[0].kernel).epilogue is None and close
                     and not best[1].startswith("forced")):
                 fused_best = min(close, key=lambda c: (c.cycles, c.kernel))
-                best = (fused_best, f"within {FUSED_TOLERANCE:.0%} of the fewest modelled cycles "
-                                    f"({fused_best.cycles:,} against {best[0].cycles:,} unfused) with the "
-                                    f"{tail_op.kind} fused, so the {op.kind}'s output is never stored")
+                tolerance = fused_tolerance(fused_best.kernel, best[0].kernel, tail_kernel)
+                best = (fused_best, f"within {tolerance:.1%} of the fewest modelled cycles "
+                                    f"({fused_best.cycles:,} against {best[0].cycles:,} unfused; the cost "
+                                    f"model's calibration errors) with the {tail_op.kind} fused, so the "
+                                    f"{op.kind}'s output is never stored")
             elif best is not None and get_kernel(best[0].kernel).epilogue is not None:
                 winner, reason = best
                 if not reason.startswith("forced"):

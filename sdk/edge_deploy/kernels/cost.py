@@ -50,6 +50,18 @@ def cost_table() -> dict[str, Any]:
                               "reinstall edge-deploy") from None
 
 
+def calibration_error(name: str | None) -> float:
+    """The largest relative error of kernel ``name``'s cost model over its calibration layers
+    (0 for None or a kernel the table has no figure for)."""
+    return float(cost_table().get("max_relative_error", {}).get(name, 0.0)) if name else 0.0
+
+
+def use_coefficients(name: str, coefficients: dict[str, float]) -> None:
+    """Price kernel ``name`` with ``coefficients`` in this process from now on (the calibration,
+    fitting a kernel whose features are its base kernel's estimate after that base)."""
+    cost_table()["coefficients"][name] = dict(coefficients)
+
+
 def cost_source() -> dict[str, str]:
     """What ``report.json`` records about the cost model: its unit, file and digests."""
     table = cost_table()

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from edge_deploy.kernels import all_kernels
-from edge_deploy.kernels.cost import COSTS_FILE, kernel_sources_digest
+from edge_deploy.kernels.cost import COSTS_FILE, kernel_sources_digest, use_coefficients
 from edge_deploy.testing.cases import KernelCase
 from edge_deploy.testing.harness import build_qemu, run_qemu
 from edge_deploy.testing.random_layers import calibration_cases
@@ -44,9 +44,11 @@ def measure(cases: list[KernelCase], work_dir: str | Path) -> list[int]:
 
 def fit(cases: list[KernelCase], cycles: list[int]) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
     """Coefficients per kernel, non-negative least squares on the relative error (each layer
-    weighs the same, small or large), and each kernel's largest relative error."""
+    weighs the same, small or large), and each kernel's largest relative error. A kernel with a
+    base (its features include the base's estimate) is fitted after the base, on the base's new
+    coefficients."""
     coefficients, errors = {}, {}
-    for spec in all_kernels():
+    for spec in sorted(all_kernels(), key=lambda k: k.base is not None):
         picked = [(case, c) for case, c in zip(cases, cycles) if case.kernel.name == spec.name]
         if not picked:
             continue
@@ -56,6 +58,7 @@ def fit(cases: list[KernelCase], cycles: list[int]) -> tuple[dict[str, dict[str,
         # set with a negative term that would price a smaller layer below zero.
         solution = nnls(a / b[:, None], np.ones_like(b))[0]
         coefficients[spec.name] = {t: round(float(v), 4) for t, v in zip(spec.cost_terms, solution)}
+        use_coefficients(spec.name, coefficients[spec.name])
         errors[spec.name] = float(np.max(np.abs(a @ solution - b) / b))
     return coefficients, errors
 
