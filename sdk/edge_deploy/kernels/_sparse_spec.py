@@ -89,9 +89,11 @@ class SparseConv(SparseWeightsKernel):
     op = "conv2d"
     # The group-sparse kernel widens a qualifying 1-D layer's input row once and reads it in place
     # (row path); other layers widen four patches per block (patch path): kept groups cost
-    # differently on each.
+    # differently on each. A patch of a 1-D window is widened a run at a time; a 2-D or dilated
+    # window's is built element by element, each tap checked against the padding
+    # (ed_sparse_conv_column), many times slower per element (window_elements, window_taps).
     cost_terms = ("kept_blocks_row_path", "kept_blocks_patch_path", "outputs", "column_elements", "channel_blocks",
-                  "calls")
+                  "calls", "window_elements", "window_taps")
 
     def _geometry(self, call: LayerCall) -> tuple:
         p = call.params
@@ -109,8 +111,11 @@ class SparseConv(SparseWeightsKernel):
         columns = batches * row_elems if row_elems else positions * batches * padded
         kept = encoded(call, self.group_size).kept_groups
         row_path = bool(row_elems)
+        kh, kw, dilation_w = int(call.weights.shape[1]), int(call.weights.shape[2]), int(call.params["dilation"][1])
+        by_element = not row_path and (kh > 1 or dilation_w != 1)
+        windows = positions * batches if by_element else 0
         return [kept * blocks if row_path else 0, 0 if row_path else kept * blocks, positions * batches * channels,
-                columns, blocks * channels, 1]
+                columns, blocks * channels, 1, windows * call.weight_rows.shape[1], windows * kh * kw]
 
 
 class SparseFullyConnected(SparseWeightsKernel):

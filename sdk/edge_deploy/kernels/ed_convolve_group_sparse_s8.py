@@ -9,7 +9,7 @@ from edge_deploy.kernels._sparse_spec import SparseConv
 
 class EdConvolveGroupSparseS8(SparseConv):
     name = "ed_convolve_group_sparse_s8"
-    calibration = tuple(pruned(CONV_1D, 0.75, 0.4) + pruned(CONV_2D[:3], 0.6))
+    calibration = tuple(pruned(CONV_1D, 0.75, 0.4) + pruned(CONV_2D, 0.6))
     sparse_format = "group4"
 
 
