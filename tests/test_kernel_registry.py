@@ -35,13 +35,14 @@ def test_every_kernel_is_complete(kernel):
     assert estimate_cycles(spec, case.call) > 0
 
 
-COST_ERROR_LIMIT = 0.5
+COST_ERROR_LIMIT = 0.3
 
 
-def test_every_cost_model_is_within_half_of_its_calibration_layers():
-    """A kernel whose cost model is off by half its cycles on a calibration layer lacks a term for
-    some work of its own (the group-sparse convolution's element-by-element 2-D patches were
-    66 % under before their terms), and the chooser would trust it over a faster kernel."""
+def test_every_cost_model_is_within_30_percent_of_its_calibration_layers():
+    """A kernel whose cost model is off by a third of its cycles on a calibration layer lacks a
+    term for some work of its own (the group-sparse convolution's element-by-element 2-D patches
+    were 66 % under before their terms, arm_convolve_s8's edge blocks 46 %, arm_max_pool_s8's
+    general windows 45 %), and the chooser would trust it over a faster kernel."""
     errors = cost_table()["max_relative_error"]
     assert set(errors) == {k.name for k in all_kernels()}
     assert {name: e for name, e in errors.items() if e >= COST_ERROR_LIMIT} == {}

@@ -16,9 +16,14 @@ class ArmConvolveS8(KernelSpec):
     # Since v7.0.0 it also takes upscale_dims (transposed convolution); with upstream the partial
     # calls arm_convolve_wrapper_s8 (same API in every release), which picks the 1x1 and 1xN paths.
     upstream = "4.0.0"
-    # MACs on the 2x2 SIMD blocks (k_total rounded down to 4) and on the scalar tail apart: a row
-    # length that is not a multiple of 4 (3x3x3 = 27) runs part of every dot product scalar.
-    cost_terms = ("grouped_macs", "tail_macs", "outputs", "column_bytes", "calls")
+    # arm_convolve_s8.c: with a patch of whole words (and at most 64 output channels) every pair of
+    # positions x pair of channels takes the 2x2 Thumb-2 block and the prepared requantization
+    # (fast_macs); the rest (an odd last channel or position, or every output when the patch is not
+    # whole words) takes the C edge loop, its groups (edge_macs) and scalar tail (tail_macs), and
+    # the full requantization (edge_outputs). Patches are widened a run at a time where a window
+    # row is whole words inside the input (column_bytes), else element by element (element_bytes).
+    cost_terms = ("fast_macs", "edge_macs", "tail_macs", "outputs", "edge_outputs", "column_bytes", "element_bytes",
+                  "calls")
     calibration = tuple(CONV_1D + CONV_2D)
 
     def scratch_bytes(self, call: LayerCall) -> int:
@@ -39,10 +44,47 @@ class ArmConvolveS8(KernelSpec):
 
     def cost_features(self, call: LayerCall) -> list[float]:
         positions, batches = conv_positions(call)
+        cout = int(call.output.shape[3])
         outputs = int(np.prod(call.output.shape))
         k_total = call.weight_rows.shape[1]
         tail = k_total % 4
-        return [outputs * (k_total - tail), outputs * tail, outputs, positions * batches * k_total, 1]
+        fast = tail == 0 and cout <= 64
+        fast_outputs = batches * (positions - positions % 2) * (cout - cout % 2) if fast else 0
+        edge_outputs = outputs - fast_outputs
+        element = batches * self._element_rows(call) * int(call.weights.shape[2]) * int(call.weights.shape[3])
+        return [fast_outputs * k_total, edge_outputs * (k_total - tail), edge_outputs * tail, outputs, edge_outputs,
+                positions * batches * k_total, element, 1]
+
+    @staticmethod
+    def _element_rows(call: LayerCall) -> int:
+        """Window rows (per batch) that ed_conv_column builds element by element: a 2-D or dilated
+        window's rows that are not whole words or not inside the input; a 1-D window's when it is
+        not inside the input (but for runs of whole groups beside whole groups of padding)."""
+        p = call.params
+        _, in_h, in_w, cin = (int(v) for v in call.input.shape)
+        _, out_h, out_w, _ = (int(v) for v in call.output.shape)
+        kh, kw = int(call.weights.shape[1]), int(call.weights.shape[2])
+        stride_h, stride_w = (int(v) for v in p["stride"])
+        dil_h, dil_w = (int(v) for v in p["dilation"])
+        top, left = int(p["padding"][0]), int(p["padding"][2])
+        k_total = kh * kw * cin
+        whole = (kw * cin) % 4 == 0 and dil_w == 1
+        rows = 0
+        for oy in range(out_h):
+            base_y = oy * stride_h - top
+            for ox in range(out_w):
+                base_x = ox * stride_w - left
+                x_inside = base_x >= 0 and base_x + kw <= in_w
+                if kh == 1 and dil_w == 1 and 0 <= base_y < in_h:
+                    if x_inside:
+                        continue
+                    first, last = max(0, -base_x), min(kw, in_w - base_x)
+                    if k_total % 4 == 0 and last > first and (first * cin) % 4 == 0 and ((last - first) * cin) % 4 == 0:
+                        continue
+                for ky in range(kh):
+                    iy = base_y + ky * dil_h
+                    rows += not (whole and 0 <= iy < in_h and x_inside)
+        return rows
 
     def context(self, call: LayerCall) -> KernelContext:
         weights = CArray("weights", "int8_t", call.weights.data, weights_comment(call))

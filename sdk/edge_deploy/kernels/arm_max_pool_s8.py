@@ -2,15 +2,52 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from edge_deploy.kernels._layers import pool
 from edge_deploy.kernels._pool import Pool
+from edge_deploy.kernels.base import LayerCall
 
 
 class ArmMaxPoolS8(Pool):
     name = "arm_max_pool_s8"
-    calibration = (pool(1, 256, 16, 1, 2), pool(8, 8, 16, 2, 2), pool(6, 6, 5, 3, 3), pool(1, 64, 64, 1, 2))
+    calibration = (pool(1, 256, 16, 1, 2), pool(8, 8, 16, 2, 2), pool(6, 6, 5, 3, 3), pool(1, 64, 64, 1, 2),
+                   pool(12, 12, 8, 2, 2), pool(4, 10, 32, 2, 2), pool(10, 10, 3, 2, 2), pool(7, 9, 12, 3, 3, "same"),
+                   pool(1, 48, 6, 1, 2))
     op = "max_pool2d"
     upstream = "4.0.0"
+    # arm_max_pool_s8.c on the DSP path: a 1-D pool of two by two over whole words of channels
+    # streams two words per four outputs, as does any window that is two taps of one row (with
+    # no upper clamp); any other window takes, per four channels, a word per tap (group_taps), and
+    # channels past the last four a byte per tap (scalar_taps); each window but the stream's has
+    # its bounds worked out (windows).
+    cost_terms = ("stream_words", "group_taps", "scalar_taps", "outputs", "windows", "calls")
+
+    def cost_features(self, call: LayerCall) -> list[float]:
+        p = call.params
+        batches, in_h, in_w, channels = (int(v) for v in call.input.shape)
+        _, out_h, out_w, _ = (int(v) for v in call.output.shape)
+        fh, fw = (int(v) for v in p["filter_hw"])
+        sh, sw = (int(v) for v in p["stride"])
+        top, left = int(p["padding"][0]), int(p["padding"][2])
+        outputs = int(np.prod(call.output.shape))
+        groups, rest = channels // 4, channels % 4
+        no_upper = int(p["act_max"]) == 127
+        if (in_h, out_h, fh, fw, sw, top, left, channels % 4) == (1, 1, 1, 2, 2, 0, 0, 0) and no_upper:
+            return [batches * out_w * 2 * groups, 0, 0, outputs, 0, 1]
+        stream = group_taps = scalar_taps = 0
+        for oy in range(out_h):
+            y0 = oy * sh - top
+            rows = min(fh, in_h - y0) - max(0, -y0)
+            for ox in range(out_w):
+                x0 = ox * sw - left
+                cols = min(fw, in_w - x0) - max(0, -x0)
+                if rows == 1 and cols == 2 and no_upper:
+                    stream += 2 * groups
+                else:
+                    group_taps += groups * rows * cols
+                scalar_taps += rest * rows * cols
+        return [batches * stream, batches * group_taps, batches * scalar_taps, outputs, batches * out_h * out_w, 1]
 
 
 KERNEL = ArmMaxPoolS8()
