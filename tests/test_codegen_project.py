@@ -136,7 +136,7 @@ def test_a_fused_kernel_wins_within_the_cost_models_error(monkeypatch):
     assert over <= tolerance
     monkeypatch.setitem(cost_table(), "max_relative_error", {})
     kinds = [c.call.op.kind for c in choose.choose_kernels(graph, choose.KernelPolicy())]
-    assert ("add" in kinds) == (over > choose.FUSED_TOLERANCE)  # today 2.1 % over: the ADD alone
+    assert ("add" in kinds) == (over > choose.FUSED_TOLERANCE)  # today 2.6 % over: the ADD alone
 
 
 def _pointwise_graph():

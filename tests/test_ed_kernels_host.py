@@ -193,6 +193,9 @@ CONVOLVE = [
     ("batch-2", (2, 4, 5, 8), 4, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), (4, 4)),
     ("one-channel-only-a-short-block", (1, 6, 5, 12), 1, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), (-127, 127)),
     ("two-channels-only-a-short-block", (1, 7, 6, 4), 2, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), (9, -9)),
+    # A patch of 1,152 elements whose random weights sum to about 73,000 in magnitude per channel:
+    # flagged chunked, the second channels recovered every 512 elements (three chunks).
+    ("heavy-3x3-over-128-channels-chunked", (1, 4, 5, 128), 5, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), (128, -3)),
     # Rows of the window that are not whole words (the staged paths of ed_conv_column): VWW's and
     # IC's first layers, 1, 2 and 5 channels, longer rows, each side padded alone, a row wholly in
     # the padding, a patch that is whole words (k = k4), rows apart (dilation_h alone).
@@ -291,12 +294,13 @@ def test_convolve_pair_arithmetic_gives_both_channels():
         assert abs(recovered) < PAIR_PRODUCTS_LIMIT
 
 
-def test_convolve_refuses_weights_the_pairs_cannot_carry():
-    from edge_deploy.kernels.ed_convolve_s8 import pair_refusal
+def test_convolve_refuses_weights_the_pairs_cannot_carry_and_flags_heavy_layers():
+    from edge_deploy.kernels.ed_convolve_s8 import needs_chunks, pair_refusal
 
     ok = np.full((2, 516), 127, dtype=np.int8)
-    assert pair_refusal(ok) is None
-    assert "2^23" in pair_refusal(np.full((3, 517), -127, dtype=np.int8))
+    assert pair_refusal(ok) is None and not needs_chunks(ok)
+    heavy = np.full((3, 517), -127, dtype=np.int8)
+    assert pair_refusal(heavy) is None and needs_chunks(heavy)  # recovered in chunks instead
     minus = np.zeros((2, 4), dtype=np.int8)
     minus[0, 2], minus[1, 2] = -1, -128
     assert "-128" in pair_refusal(minus)

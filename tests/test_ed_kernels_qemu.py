@@ -202,6 +202,20 @@ def _convolve_entries(rng, rounding) -> list[KernelCase]:
     cases.append(kernel_case("ed-conv-pair-products-at-the-bound", "ed_convolve_s8", "conv2d", [x], params, weights=w,
                              bias=np.array([5, -9, 300, 2], dtype=np.int32), attrs={"activation": "none"},
                              rounding=rounding))
+    # past it: 1,152 patch elements (3 x 3 x 128), products up to +-18.7 M, so the layer is flagged
+    # chunked and recovers the second channels every 512 elements (on the fast requantization's
+    # shifts, which would otherwise take the Thumb-2 block loop)
+    w = rng.integers(-127, 128, (3, 3, 3, 128), dtype=np.int8)
+    w[1] = np.where(np.arange(1152).reshape(3, 3, 128) % 5 == 0, -127, 127)
+    x = rng.integers(-128, 128, (1, 3, 4, 128), dtype=np.int8)
+    x[0, :, 0:3] = np.where(w[1] > 0, 127, -128)
+    x[0, :, 1:4] = np.where(w[1] > 0, -128, 127)  # output position 1 at the other extreme
+    mult, _ = random_requant(rng, 3, (-1, 0))
+    params = dict(input_offset=0, output_offset=-2, out_mult=mult, out_shift=np.full(3, -18, dtype=np.int32),
+                  stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), act_min=-128, act_max=127)
+    cases.append(kernel_case("ed-conv-pair-products-chunked", "ed_convolve_s8", "conv2d", [x], params, weights=w,
+                             bias=np.array([11, -7, 40], dtype=np.int32), attrs={"activation": "none"},
+                             rounding=rounding))
     return cases
 
 

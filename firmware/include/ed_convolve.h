@@ -20,8 +20,10 @@
  * word is read once per four positions, which halves the weight traffic through the flash's data
  * cache against two positions x three channels). Both sums start from the first channel's bias;
  * the second channel's products are then (packed - first) / 256, exact modulo 2^32 while they stay
- * within +-2^23, i.e. while 128 x the sum of |w| of every channel is below 2^23 (the build checks;
- * it holds for any patch up to 516 elements). The positions past the last of a layer (fewer than
+ * within +-2^23, i.e. while 128 x the sum of |w| of every channel is below 2^23 (for any patch up
+ * to 516 elements). A layer where that may fail is flagged chunked: it recovers them every 512
+ * patch elements (the packed sums start again from the first channel's), in C around the same
+ * group loop. The positions past the last of a layer (fewer than
  * four left) repeat the last one; an odd last channel pairs with a zero row. Padding taps read the
  * zero point, so the input offset is folded into the bias:
  *
@@ -38,7 +40,7 @@
  *     word (b * k4 / 4 + g) * 2 + j  =  (h[4g + j], h[4g + j + 2]),  h[i] = w[2b][i] + 256 w[2b + 1][i]
  * (the low halfword first, each int16 in two's complement).
  * Folded bias: one int32 per output channel, zero padded to the same multiple of 2 (never NULL:
- * it carries the input offset).
+ * it carries the input offset), then one int32: 1 for a layer flagged chunked, else 0.
  */
 #ifndef ED_CONVOLVE_H
 #define ED_CONVOLVE_H

@@ -623,17 +623,34 @@ static inline int32_t ed_conv_second(int32_t packed, int32_t first, int32_t bias
     return bias + ((int32_t)((uint32_t)packed - (uint32_t)first) >> 8);
 }
 
-/* acc[4 * o + s] = channel o's sum of a block (biases bias[0..1]) at the column in slot s. */
-static void ed_conv_pair(const uint32_t *col, const uint32_t *w, int32_t groups, const int32_t *bias, int32_t *acc)
+/* Groups of four patch elements after which the general loop recovers the second channels'
+ * products (512 elements: within +-2^23 for any int8 weights and inputs, so a layer flagged
+ * chunked runs there). */
+#define ED_CONV_CHUNK_GROUPS 128
+
+/* acc[4 * o + s] = channel o's sum of a block (biases bias[0..1]) at the column in slot s; the
+ * second channel's products recovered after every ED_CONV_CHUNK_GROUPS groups. Compiled for size:
+ * it runs once per block of the general loop only, and every byte of code counts against flash. */
+__attribute__((optimize("Os"))) static void ed_conv_pair(const uint32_t *col, const uint32_t *w, int32_t groups,
+                                                          const int32_t *bias, int32_t *acc)
 {
+    int32_t part[8]; /* one chunk's sums: the first channel's, then the packed ones */
     for (int32_t i = 0; i < 8; i++)
     {
-        acc[i] = bias[0];
+        acc[i] = bias[i / 4];
     }
-    ed_conv_block(col, w, groups, acc);
-    for (int32_t s = 0; s < ED_CONV_SLOTS; s++)
+    for (int32_t g = 0; g < groups; g += ED_CONV_CHUNK_GROUPS)
     {
-        acc[4 + s] = ed_conv_second(acc[4 + s], acc[s], bias[1]);
+        for (int32_t i = 0; i < 8; i++)
+        {
+            part[i] = acc[i % 4]; /* the packed sums start again from the first channel's */
+        }
+        ed_conv_block(col + ED_CONV_GROUP_WORDS * g, w + 2 * g, ed_min_i32(ED_CONV_CHUNK_GROUPS, groups - g), part);
+        for (int32_t s = 0; s < ED_CONV_SLOTS; s++)
+        {
+            acc[s] = part[s];
+            acc[4 + s] = ed_conv_second(part[4 + s], part[s], acc[4 + s]);
+        }
     }
 }
 
@@ -871,7 +888,7 @@ ed_conv_body(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_param
     int8_t *const staged = (int8_t *)(rq + blocks); /* with an ADD: ED_CONV_ADD_POSITIONS positions' outputs */
     const ed_conv_form_t form = ed_conv_form(add);
     const int32_t offset = p->output_offset, act_min = p->activation.min, act_max = p->activation.max;
-    int all_fast = 1;
+    int all_fast = folded_bias[2 * blocks] == 0; /* false for a layer flagged chunked (ed_convolve.h) */
     for (int32_t c = 0; c < 2 * blocks; c++) /* a channel past the last: any valid constants */
     {
         const int32_t from = ed_min_i32(c, cout - 1);
@@ -893,7 +910,8 @@ ed_conv_body(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_param
                   (output_dims->h - 1) * p->stride.h < input_dims->h && (output_dims->w - 1) * p->stride.w < input_dims->w;
     const int32_t positions = output_dims->h * output_dims->w;
     /* ed_conv_run takes the whole blocks of two channels; the general loop below an odd last
-     * channel, or every block where a channel leaves the fast requantization. */
+     * channel, or every block where a channel leaves the fast requantization or the layer is
+     * flagged chunked (all_fast starts false). */
     const int32_t whole = all_fast ? cout / 2 : 0;
     const ed_conv_run_t run = {packed_weights, rq, col, (4 - groups % 4) % 4, col + ED_CONV_GROUP_WORDS * groups,
                                0x01010101u * (uint8_t)(act_max - act_min), 0x01010101u * (uint8_t)act_min,

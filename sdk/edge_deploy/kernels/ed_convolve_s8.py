@@ -77,15 +77,18 @@ def general_channels(call: LayerCall, bias: np.ndarray) -> int:
     else only an odd last channel."""
     call, _ = constant_channels_requantized(call, bias)
     cout = len(bias)
-    if all(on_fast_path(int(m), int(s)) for m, s in zip(*channel_requant(call))):
+    if (all(on_fast_path(int(m), int(s)) for m, s in zip(*channel_requant(call)))
+            and not needs_chunks(np.asarray(call.weight_rows))):
         return cout % 2
     return cout
 
 
 PAIR_PRODUCTS_LIMIT = 1 << 23
 """The second channel of a pair has its products recovered from 24 bits of the difference of the
-packed sum and the first channel's (ed_convolve.h), so 128 x the sum of |w| of each channel must
-stay below this."""
+packed sum and the first channel's (ed_convolve.h): where 128 x the sum of |w| of a channel may
+reach this, the layer is flagged chunked and recovers them every CHUNK_ELEMENTS patch elements."""
+
+CHUNK_ELEMENTS = 512  # ED_CONV_CHUNK_GROUPS groups of four: 512 * 127 * 128 < 2^23
 
 
 def pair_rows(rows: np.ndarray) -> np.ndarray:
@@ -105,11 +108,14 @@ def pair_refusal(rows: np.ndarray) -> str | None:
     if pairs.size and (pairs.min() < -(1 << 15) or pairs.max() >= 1 << 15):
         return ("a weight of -128 follows a negative weight of the channel before it (the pair packed as "
                 "first + 256 second leaves int16); requantize the weights to -127..127")
-    abs_sums = np.abs(np.asarray(rows, dtype=np.int64)).sum(axis=1)
-    if 128 * int(abs_sums.max(initial=0)) >= PAIR_PRODUCTS_LIMIT:
-        return (f"a channel's |weights| sum to {int(abs_sums.max())}, so its products could reach 2^23 "
-                "(the channel pairs recover them from 24 bits)")
     return None
+
+
+def needs_chunks(rows: np.ndarray) -> bool:
+    """True when a channel's products may reach 2^23 (128 x its sum of |w|), so the layer recovers
+    its second channels every CHUNK_ELEMENTS patch elements (ed_convolve.h)."""
+    abs_sums = np.abs(np.asarray(rows, dtype=np.int64)).sum(axis=1)
+    return 128 * int(abs_sums.max(initial=0)) >= PAIR_PRODUCTS_LIMIT
 
 
 def pack_weights(rows: np.ndarray) -> np.ndarray:
@@ -254,11 +260,13 @@ class EdConvolveS8(KernelSpec):
         weights = CArray("weights_packed", "uint32_t", pack_weights(np.asarray(call.weight_rows)),
                          f"{weights_comment(call)}, packed: patch padded to {k4}, pairs of channels as int16 first + 256 second "
                          "(ed_convolve.h)")
-        padded = np.zeros(-(-len(sums) // 2) * 2, dtype=np.int32)
+        padded = np.zeros(-(-len(sums) // 2) * 2 + 1, dtype=np.int32)
         call, padded[:len(sums)] = constant_channels_requantized(call, folded_bias(call, sums))
+        padded[-1] = needs_chunks(np.asarray(call.weight_rows))
         bias = CArray("bias_folded", "int32_t", padded,
                       "bias + input_offset * sum of the channel's weights (4 x the output less its offset on a "
-                      "constant channel), zero padded to blocks of 2 (ed_convolve.h)")
+                      "constant channel), zero padded to blocks of 2, then 1 when the pairs are recovered in "
+                      f"chunks of {CHUNK_ELEMENTS} patch elements (ed_convolve.h)")
         ctx = weighted_context(call, [weights], bias=bias)
         ctx.fields["filter_dims"] = dims(filter_shape(call))  # a depthwise layer's as its convolution's
         return ctx
