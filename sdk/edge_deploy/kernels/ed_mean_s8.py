@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from edge_deploy.ctext import c_float
+from edge_deploy.kernels._reduce import REDUCE_COST_TERMS, reduce_features, reduced_axes
 from edge_deploy.kernels.base import KernelContext, KernelSpec, LayerCall
 
 
@@ -14,9 +15,10 @@ class EdMeanS8(KernelSpec):
     name = "ed_mean_s8"
     op = "mean"
     header = "ed_reduce.h"
-    cost_terms = ("inputs", "outputs", "calls")
+    cost_terms = REDUCE_COST_TERMS
     calibration = tuple({"in": [s], "attrs": {"axis": a, "keep_dims": True}} for s, a in (
-        ((1, 8, 8, 32), (1, 2)), ((1, 4, 4, 64), (1, 2)), ((1, 1, 16, 16), (2,)), ((1, 6, 6, 8), (1, 2, 3)))) + (
+        ((1, 8, 8, 32), (1, 2)), ((1, 4, 4, 64), (1, 2)), ((1, 1, 16, 16), (2,)), ((1, 6, 6, 8), (1, 2, 3)),
+        ((1, 5, 7, 9), (3,)), ((1, 3, 10, 4), (2,)))) + (
         {"op": "sum", "in": [(1, 8, 8, 16)], "attrs": {"axis": (1, 2), "keep_dims": True}},)
 
     def serves(self, op_kind: str) -> bool:
@@ -28,12 +30,11 @@ class EdMeanS8(KernelSpec):
         return None
 
     def cost_features(self, call: LayerCall) -> list[float]:
-        return [int(np.prod(call.input.shape)), int(np.prod(call.output.shape)), 1]
+        return reduce_features(call)
 
     def context(self, call: LayerCall) -> KernelContext:
         p, x, y = call.params, call.input, call.output
-        rank = len(x.shape)
-        axes = [int(a) + 4 - rank for a in p["axis"]]  # on the shape padded to NHWC
+        axes = reduced_axes(call)
         ctx = KernelContext()
         ctx.constant("INPUT_OFFSET", p["input_offset"], f"-(input zero point); input scale {c_float(x.scale)}")
         ctx.constant("OUTPUT_OFFSET", p["output_offset"], f"output zero point; output scale {c_float(y.scale)}")

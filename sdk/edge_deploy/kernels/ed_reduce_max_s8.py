@@ -3,8 +3,7 @@ firmware/include/ed_reduce.h)."""
 
 from __future__ import annotations
 
-import numpy as np
-
+from edge_deploy.kernels._reduce import REDUCE_COST_TERMS, reduce_features, reduced_axes
 from edge_deploy.kernels.base import KernelContext, KernelSpec, LayerCall
 
 
@@ -12,10 +11,10 @@ class EdReduceMaxS8(KernelSpec):
     name = "ed_reduce_max_s8"
     op = "reduce_max"
     header = "ed_reduce.h"
-    cost_terms = ("inputs", "outputs", "calls")
+    cost_terms = REDUCE_COST_TERMS
     calibration = tuple({"in": [s], "attrs": {"axis": a, "keep_dims": True}} for s, a in (
         ((1, 8, 8, 32), (1, 2)), ((1, 4, 4, 64), (1, 2)), ((1, 1, 16, 16), (2,)), ((1, 6, 6, 8), (1, 2, 3)),
-        ((1, 5, 7, 9), (3,))))
+        ((1, 5, 7, 9), (3,)), ((1, 3, 10, 4), (2,)), ((1, 4, 6, 12), (1,))))
 
     def applies(self, call: LayerCall) -> str | None:
         if len(call.input.shape) > 4:
@@ -23,11 +22,10 @@ class EdReduceMaxS8(KernelSpec):
         return None
 
     def cost_features(self, call: LayerCall) -> list[float]:
-        return [int(np.prod(call.input.shape)), int(np.prod(call.output.shape)), 1]
+        return reduce_features(call)
 
     def context(self, call: LayerCall) -> KernelContext:
-        rank = len(call.input.shape)
-        axes = [int(a) + 4 - rank for a in call.params["axis"]]
+        axes = reduced_axes(call)
         ctx = KernelContext()
         ctx.constant("AXIS_MASK", sum(1 << a for a in axes), "reduced axes: 1 n, 2 h, 4 w, 8 c")
         ctx.comment.append(f"max over {', '.join('nhwc'[a] for a in axes)}")
