@@ -258,8 +258,8 @@ class EdConvolveS8(KernelSpec):
         sums, _ = weight_sums(call)
         k, k4 = patch_counts(call)
         weights = CArray("weights_packed", "uint32_t", pack_weights(np.asarray(call.weight_rows)),
-                         f"{weights_comment(call)}, packed: patch padded to {k4}, pairs of channels as int16 first + 256 second "
-                         "(ed_convolve.h)")
+                         f"{weights_comment(call)}, packed: patch padded to {k4}, pairs of channels as int16 "
+                         "first + 256 second (ed_convolve.h)")
         padded = np.zeros(-(-len(sums) // 2) * 2 + 1, dtype=np.int32)
         call, padded[:len(sums)] = constant_channels_requantized(call, folded_bias(call, sums))
         padded[-1] = needs_chunks(np.asarray(call.weight_rows))
