@@ -139,3 +139,22 @@ def test_in_place_over_a_later_input():
     plan = plan_arena(steps, sizes, model_inputs=["x"], model_outputs=["y"])
     check_plan(plan)
     assert plan.tensor_offsets["sum"] == plan.tensor_offsets["skip"] != plan.tensor_offsets["h"]
+
+
+def test_one_output_placed_apart_ends_a_chains_drift(monkeypatch):
+    """Written over their inputs, a larger output ends where its input ends and a smaller one
+    starts where its input starts, so after the model's input (never written over) 200 -> 100 ->
+    400 -> 200 drifts down over 500 bytes although no step uses more than 400. No global sharing
+    reaches 400; placing one output apart from its input (l1's: its step then holds 300) does,
+    the rest still shared."""
+    sizes = {"x0": 100, "x1": 200, "x2": 100, "x3": 400, "x4": 200}
+    steps = [PlanStep(f"l{i}", (f"x{i}",), (f"x{i + 1}",), in_place=True, grows=True) for i in range(4)]
+    plan = plan_arena(steps, sizes, model_inputs=["x0"], model_outputs=["x4"])
+    check_plan(plan)
+    assert plan.arena_bytes == plan.lower_bound_bytes == plan.shared_bound_bytes == 400
+    assert plan.strategy.endswith("sharing all but l1")
+    at = plan.tensor_offsets
+    assert at["x4"] == at["x3"] and at["x3"] + 400 == at["x2"] + 100
+    assert not (at["x2"] < at["x1"] + 200 and at["x1"] < at["x2"] + 100)  # l1's output apart
+    monkeypatch.setattr("edge_deploy.plan.arena.UNSHARE_ROUNDS", 0)  # the global sharings alone
+    assert plan_arena(steps, sizes, model_inputs=["x0"], model_outputs=["x4"]).arena_bytes == 500

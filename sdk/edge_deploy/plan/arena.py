@@ -14,6 +14,11 @@ Buffers that share memory form a group, placed as one unit with each buffer at i
 it. The figure to compare against is the lower bound: the largest total of bytes in use at any
 one step (per group, the bytes its live buffers cover). Several placement heuristics run and the smallest valid arena wins; for a
 chain of layers one of them (alternating bottom / top) always reaches the bound.
+
+A group only moves down the arena along a chain of outputs written over their inputs, so a long
+chain can need more room than its busiest step; the plan is then also made with less sharing,
+globally (:data:`SHARINGS`) and by taking single steps' sharing off (:func:`_unshare_steps`), and
+the smallest arena wins.
 """
 
 from __future__ import annotations
@@ -129,8 +134,10 @@ SHARINGS = ("all", "no-smaller", "pairs", "streams")
 
 
 def _buffers(steps: Sequence[PlanStep], sizes: Mapping[str, int], model_inputs: Sequence[str],
-             model_outputs: Sequence[str], alignment: int, sharing: str = "all") -> list[Buffer]:
-    """Lifetimes and memory sharing (``sharing``: one of :data:`SHARINGS`): returns the unplaced
+             model_outputs: Sequence[str], alignment: int, sharing: str = "all",
+             unshared: frozenset[int] = frozenset()) -> list[Buffer]:
+    """Lifetimes and memory sharing (``sharing``: one of :data:`SHARINGS`; the steps whose
+    indices are in ``unshared`` keep their output apart from their input): returns the unplaced
     buffers."""
     end = len(steps) - 1
     first: dict[str, int] = {name: 0 for name in model_inputs}
@@ -176,7 +183,7 @@ def _buffers(steps: Sequence[PlanStep], sizes: Mapping[str, int], model_inputs: 
         if step.alias:
             parent[root(target)] = root(source)
             continue
-        if not (step.in_place and last[source] == index and source not in pinned
+        if not (step.in_place and index not in unshared and last[source] == index and source not in pinned
                 and (step.grows or sizes[target] <= sizes[source]) and step.inputs.count(source) == 1
                 and (sharing != "no-smaller" or sizes[target] >= sizes[source])
                 and (sharing != "pairs" or source not in written_over)
@@ -305,7 +312,9 @@ def plan_arena(steps: Sequence[PlanStep], sizes: Mapping[str, int], *, model_inp
     # Tensors written over their inputs form groups that only ever move down the arena (a larger
     # output starts below its input, a smaller one where its input starts); a long chain of them
     # can need more room than its busiest step. So the plan is made with less sharing too, and
-    # the smallest arena wins (ties: the more sharing); its lower bound is that sharing's.
+    # the smallest arena wins (ties: the more sharing); its lower bound is that sharing's. Where
+    # none reaches the bound of all the sharing, all of it but a few steps' is tried (one output
+    # placed apart from its input can end the drift: _unshare_steps).
     best: tuple[int, str, list[Buffer], int] | None = None
     shared_bound = None
     for sharing in SHARINGS:
@@ -315,6 +324,9 @@ def plan_arena(steps: Sequence[PlanStep], sizes: Mapping[str, int], *, model_inp
         size, strategy, placed = _placed(steps, buffers, model_inputs, bound)
         if best is None or size < best[0]:
             best = (size, strategy if sharing == "all" else f"{strategy}, sharing {sharing}", placed, bound)
+    if best[0] > shared_bound:
+        best = min(best, _unshare_steps(steps, sizes, model_inputs, model_outputs, alignment, best[0]),
+                   key=lambda b: b[0])
     size, strategy, placed, bound = best
     placed.sort(key=lambda b: (b.first, b.name))
     tensor_offsets = {t: b.offset for b in placed for t in b.tensors}
@@ -324,6 +336,42 @@ def plan_arena(steps: Sequence[PlanStep], sizes: Mapping[str, int], *, model_inp
                      lower_bound_bytes=bound, steps=steps, strategy=strategy, alignment=alignment,
                      tensor_sizes={t: int(sizes[t]) for t in sorted(tensor_offsets)},
                      shared_bound_bytes=shared_bound)
+
+
+# How many outputs _unshare_steps may take off their inputs, one at a time.
+UNSHARE_ROUNDS = 4
+
+
+def _unshare_steps(steps: tuple[PlanStep, ...], sizes: Mapping[str, int], model_inputs: Sequence[str],
+                   model_outputs: Sequence[str], alignment: int,
+                   ceiling: int) -> tuple[int, str, list[Buffer], int]:
+    """Every sharing the steps allow except at a few steps: a chain of outputs written over their
+    inputs drifts down the arena, and placing one output of it apart from its input (where that
+    step is not the busiest) can end the drift at no cost to the bound. Greedy: each round takes
+    off the one step whose output apart gives the smallest arena, while that beats the previous
+    round's and ``ceiling`` (the best arena found otherwise). Returns (arena bytes, strategy,
+    placed buffers, bound), the arena ``ceiling`` + 1 when no step helped."""
+    candidates = [i for i, step in enumerate(steps) if step.in_place and not step.alias]
+    best: tuple[int, str, list[Buffer], int] = (ceiling + 1, "", [], 0)
+    unshared: frozenset[int] = frozenset()
+    for _ in range(UNSHARE_ROUNDS):
+        found = None
+        for index in candidates:
+            if index in unshared:
+                continue
+            trial = unshared | {index}
+            buffers = _buffers(steps, sizes, model_inputs, model_outputs, alignment, "all", trial)
+            bound = lower_bound(buffers, len(steps))
+            size, strategy, placed = _placed(steps, buffers, model_inputs, bound)
+            if size < best[0] and (found is None or size < found[0][0]):
+                names = ", ".join(steps[i].name for i in sorted(trial))
+                found = ((size, f"{strategy}, sharing all but {names}", placed, bound), trial)
+        if found is None:
+            break
+        best, unshared = found
+        if best[0] == best[3]:  # at its bound: no placement can do better
+            break
+    return best
 
 
 def _placed(steps: tuple[PlanStep, ...], buffers: list[Buffer], model_inputs: Sequence[str],
