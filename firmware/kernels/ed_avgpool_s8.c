@@ -22,8 +22,11 @@ static inline int8_t ed_average(int32_t sum, int32_t count, int32_t act_min, int
     return (int8_t)ed_min_i32(ed_max_i32(avg, act_min), act_max);
 }
 
-/* Four channels' averages from the two-lane sums of channels 0 and 2 (s02) and 1 and 3 (s13). */
-static inline void ed_average4(int8_t *out, uint32_t s02, uint32_t s13, int32_t count, int32_t act_min,
+#if ED_NN_DSP
+/* Four channels' averages from the two-lane sums of channels 0 and 2 (s02) and 1 and 3 (s13).
+ * Not inlined: its four divisions once in the code, not at each of the five places that call it
+ * (640 B of flash; a call per four outputs of a pool). */
+__attribute__((noinline)) static void ed_average4(int8_t *out, uint32_t s02, uint32_t s13, int32_t count, int32_t act_min,
                                int32_t act_max)
 {
     out[0] = ed_average((int16_t)(s02 & 0xFFFFu), count, act_min, act_max);
@@ -31,6 +34,7 @@ static inline void ed_average4(int8_t *out, uint32_t s02, uint32_t s13, int32_t 
     out[2] = ed_average((int16_t)(s02 >> 16), count, act_min, act_max);
     out[3] = ed_average((int16_t)(s13 >> 16), count, act_min, act_max);
 }
+#endif
 
 arm_cmsis_nn_status ed_avgpool_s8(const cmsis_nn_context *ctx,
                                   const cmsis_nn_pool_params *pool_params,
