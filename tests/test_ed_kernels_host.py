@@ -213,6 +213,16 @@ CONVOLVE = [
     ("rows-wholly-in-padding", (1, 4, 4, 3), 5, (3, 3), (1, 1), (3, 3, 3, 3), (1, 1), (128, -128)),
     ("patch-whole-words-rows-not", (1, 5, 6, 3), 4, (2, 2), (1, 1), (0, 1, 0, 1), (1, 1), (-127, 127)),
     ("dilation-rows-only", (1, 9, 8, 3), 5, (3, 3), (1, 1), (2, 2, 1, 1), (2, 1), (60, -3)),
+    # Rows of 1 to 3 bytes inside the input (ed_conv_column_short, single windows and quads of one
+    # output row): a row's bytes split across two group words, the last word exactly full (k = k4)
+    # or partial, rows dilated apart, and person_detect's first layer's 3 x 3 stride 2 over one channel.
+    ("rows-of-1-kh-5", (1, 9, 10, 1), 6, (5, 1), (1, 1), (2, 2, 0, 0), (1, 1), (128, -128)),
+    ("rows-of-2-cin-2-kw-1", (1, 7, 9, 2), 5, (3, 1), (1, 1), (0, 0, 0, 0), (1, 1), (-127, 127)),
+    ("rows-of-3-kh-4-k-whole-words-s2", (1, 8, 9, 3), 4, (4, 1), (2, 2), (1, 1, 0, 0), (1, 1), (128, 3)),
+    ("rows-of-2-one-group", (1, 6, 13, 1), 3, (2, 2), (1, 1), (0, 0, 0, 0), (1, 1), (-5, 5)),
+    ("rows-of-3-kh-7-padded", (1, 10, 12, 1), 4, (7, 3), (1, 1), (3, 3, 1, 1), (1, 1), (-127, 0)),
+    ("rows-of-3-dilated-rows", (1, 9, 11, 1), 5, (3, 3), (1, 1), (2, 2, 1, 1), (2, 1), (60, -3)),
+    ("person-detect-first-3x3-s2-cin-1", (1, 12, 16, 1), 8, (3, 3), (2, 2), (0, 1, 0, 1), (1, 1), (128, -128)),
     # Four positions per pass: 2 and 3 left over (the last position repeated in the free slots),
     # a pass across rows of a 1 x 1 layer, one channel only (no whole block of two).
     ("quad-2-left-odd-channels", (1, 3, 6, 8), 5, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), (128, -128)),

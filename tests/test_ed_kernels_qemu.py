@@ -117,6 +117,14 @@ def _cases() -> list[KernelCase]:
         _conv(rng, "5x5-cin-3-rows-of-15", (1, 9, 8, 3), 4, (5, 5), padding=(2, 2, 2, 2), offsets=(128, -128)),
         _conv(rng, "rows-wholly-in-padding", (1, 4, 4, 3), 5, (3, 3), padding=(3, 3, 3, 3), offsets=(-127, 127)),
         _conv(rng, "patch-whole-words-rows-not", (1, 5, 6, 3), 4, (2, 2), padding=(0, 1, 0, 1)),
+        # Rows of 1 to 3 bytes inside the input: ed_conv_column_short, single windows and quads.
+        _conv(rng, "rows-of-1-kh-5", (1, 9, 10, 1), 6, (5, 1), padding=(2, 2, 0, 0), offsets=(128, -128)),
+        _conv(rng, "rows-of-2-cin-2-kw-1", (1, 7, 9, 2), 5, (3, 1), offsets=(-127, 127), act=(-128, 40)),
+        _conv(rng, "rows-of-3-kh-4-k-whole-words-s2", (1, 8, 9, 3), 4, (4, 1), (2, 2), (1, 1, 0, 0),
+              offsets=(128, 3)),
+        _conv(rng, "rows-of-3-kh-7-padded", (1, 10, 12, 1), 4, (7, 3), padding=(3, 3, 1, 1), offsets=(-127, 0)),
+        _conv(rng, "person-detect-first-3x3-s2-cin-1", (1, 12, 16, 1), 8, (3, 3), (2, 2), (0, 1, 0, 1),
+              offsets=(128, -128)),
         # Three rows of 9 bytes inside the input: ed_conv_column_tight's 27-element column.
         _conv(rng, "rgb-3x3-s1-valid-odd-width-zp-limits", (1, 8, 9, 3), 7, (3, 3), offsets=(128, -128),
               act=(-100, 60)),
@@ -152,6 +160,14 @@ def _cases() -> list[KernelCase]:
         _fc(rng, "fc-5-rows-last-block-4-first-turn-4", 1, 16, 14, offsets=(128, -128)),
         _fc(rng, "fc-5-rows-first-turn-7-then-one", 1, 60, 5, per_channel=False, offsets=(-128, 127)),
         _fc(rng, "fc-5-rows-two-turns-exactly", 1, 64, 10, offsets=(127, -127), extremes=True),
+        # pointwise convolutions on ed_fully_connected_s8 (the fully connected layer they are over
+        # their positions): person_detect's head over one position, nine positions, stride 2 onto one
+        _conv(rng, "pw-conv-as-fc-one-position", (1, 1, 1, 256), 2, (1, 1), offsets=(128, -128),
+              kernel="ed_fully_connected_s8"),
+        _conv(rng, "pw-conv-as-fc-3x3-positions-odd-units", (1, 3, 3, 24), 13, (1, 1), offsets=(-127, 127),
+              act=(-128, 40), kernel="ed_fully_connected_s8"),
+        _conv(rng, "pw-conv-as-fc-depth-not-words", (1, 2, 3, 18), 6, (1, 1), shifts=(-23, -1),
+              kernel="ed_fully_connected_s8"),
         # depthwise over one input channel on ed_convolve_s8 (its convolution): micro_speech's first
         # layer's window (10 x 8, stride 2, padding on every side) and person_detect's (3 x 3 s2)
         _conv(rng, "dw-one-channel-10x8-s2-as-conv", (1, 13, 11, 1), 8, (10, 8), (2, 2), (4, 5, 3, 4),
@@ -336,6 +352,36 @@ def test_a_depthwise_layer_over_one_input_channel_is_chosen_as_its_convolution()
     assert [c.kernel.name for c in choose_kernels(one.call.graph, KernelPolicy())] == ["ed_convolve_s8"]
     many = random_case(rng, "ed_depthwise_conv_s8", {**depthwise(12, 12, 4, 2, 3, 1, "same"), "op": "depthwise_conv2d"})
     assert "over 4 input channels" in get_kernel("ed_convolve_s8").applies(many.call)
+
+
+def test_a_pointwise_convolution_runs_as_its_fully_connected_layer_where_that_is_cheaper(qemu_arm, tmp_path):
+    """A 1 x 1 convolution over one position (person_detect's head, 256 -> 2) is a fully connected
+    layer: ed_fully_connected_s8 serves it (the convolution kernels' four positions per pass would
+    compute the one position four times), bit-exact through the build on QEMU; one with padding
+    or a stride between positions is refused with the reason, and a wide layer over many
+    positions stays on a convolution kernel."""
+    from edge_deploy.kernels import get_kernel
+    from edge_deploy.kernels._layers import conv2d
+    from edge_deploy.kernels.choose import KernelPolicy, choose_kernels
+    from edge_deploy.kernels.cost import estimate_cycles
+    from edge_deploy.testing.random_layers import random_case
+    from op_checks import int8_batch, qemu_check
+
+    rng = np.random.default_rng(9)
+    fc = get_kernel("ed_fully_connected_s8")
+    head = random_case(rng, "ed_convolve_s8", {**conv2d(1, 1, 256, 2, 1, 1, "valid"), "op": "conv2d"})
+    assert [c.kernel.name for c in choose_kernels(head.call.graph, KernelPolicy())] == ["ed_fully_connected_s8"]
+    assert estimate_cycles(fc, head.call) < 0.7 * estimate_cycles(get_kernel("ed_convolve_s8"), head.call)
+    strided = random_case(rng, "ed_convolve_s8", {**conv2d(6, 6, 16, 8, 1, 2, "valid"), "op": "conv2d"})
+    assert "padding or a stride" in fc.applies(strided.call)
+    window = random_case(rng, "ed_convolve_s8", {**conv2d(6, 6, 16, 8, 3, 1, "same"), "op": "conv2d"})
+    assert fc.applies(window.call) == "not a 1 x 1 convolution"
+    wide = random_case(rng, "ed_convolve_s8", {**conv2d(25, 5, 64, 64, 1, 1, "valid"), "op": "conv2d"})
+    assert fc.applies(wide.call) is None
+    assert choose_kernels(wide.call.graph, KernelPolicy())[0].kernel.name != "ed_fully_connected_s8"
+    graph = random_case(rng, "ed_convolve_s8", {**conv2d(1, 1, 96, 5, 1, 1, "valid"), "op": "conv2d"}).call.graph
+    report = qemu_check(graph, int8_batch(rng, graph, 3), tmp_path)
+    assert [layer["kernel"] for layer in report["layers"]] == ["ed_fully_connected_s8"]
 
 
 def test_a_depthwise_layer_over_one_input_channel_runs_as_a_convolution_in_firmware(qemu_arm, tmp_path):

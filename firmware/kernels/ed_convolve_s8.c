@@ -6,7 +6,8 @@
  * Per four output positions: each patch widened into its slot of the column buffer (a 1 x 1
  * patch inline; straight from the input where a row of the window is a whole number of words
  * inside it, or where the window is three rows of 9 bytes inside it (3 x 3 RGB; four windows of
- * one output row in one call), else through an int8 staging copy: word copies of the rows for a
+ * one output row in one call), gathered byte by byte where the rows are 1 to 3 bytes (a 3 x 3
+ * window over one channel), else through an int8 staging copy: word copies of the rows for a
  * window inside the input, in Thumb-2 on the M4; the zero point in the padding), then every block
  * of two output channels: the 2 x 4 dot products (Thumb-2 on the M4, C elsewhere), the
  * requantization, eight bytes stored; an odd last channel, or every block where a channel leaves
@@ -166,12 +167,14 @@ typedef struct
     int32_t row_bytes;       /* one row of the input */
     uint32_t x_end, y_end;   /* a window at base_x < x_end, base_y < y_end is inside the input and takes
                                 ed_conv_column_tight (dilation_w 1, rows of at least 4 bytes; else 0) */
+    uint32_t quad_x_end, quad_y_end; /* the same bounds where four windows of one output row are built
+                                        in one call (three rows of 9 bytes, rows of 1 to 3 bytes; else 0) */
     int8_t zp;
     uint32_t zp4;            /* the zero point in four bytes */
     uint32_t zp02, zp13;     /* and widened */
     int pointwise;           /* 1 x 1 window, no padding, cin a multiple of 4: the pixel is the patch */
-    int rows27;              /* three rows of 9 bytes: ed_conv_column_tight builds a quad inside the input
-                                in one call */
+    int short_rows;          /* rows of 1 to 3 bytes (kw x cin, dilation_w 1): ed_conv_column_short inside
+                                the input, else three rows of 9 bytes (ed_conv_column_tight's quad) */
 } ed_conv_layer_t;
 
 /* The fields of L that follow from the others. */
@@ -186,10 +189,62 @@ static void ed_conv_layer_derive(ed_conv_layer_t *L, const cmsis_nn_dims *in)
     L->zp4 = 0x01010101u * (uint8_t)L->zp;
     ed_conv_widen4(L->zp4, &L->zp02, &L->zp13);
     const int32_t x_last = in->w - 1 - (L->kw - 1) * L->dilation_w, y_last = in->h - 1 - (L->kh - 1) * L->dilation_h;
-    const int tight = L->dilation_w == 1 && run >= 4 && x_last >= 0 && y_last >= 0;
+    const int inside = L->dilation_w == 1 && x_last >= 0 && y_last >= 0;
+    const int tight = inside && run >= 4, quads = inside && (run < 4 || (run == 9 && L->kh == 3));
     L->x_end = tight ? (uint32_t)x_last + 1 : 0u;
     L->y_end = tight ? (uint32_t)y_last + 1 : 0u;
-    L->rows27 = tight && run == 9 && L->kh == 3;
+    L->quad_x_end = quads ? (uint32_t)x_last + 1 : 0u;
+    L->quad_y_end = quads ? (uint32_t)y_last + 1 : 0u;
+    L->short_rows = L->dilation_w == 1 && run < 4;
+}
+
+/* One window of ed_conv_column_short into dst (its slot of the first group) from src. */
+static inline __attribute__((always_inline)) void ed_conv_window_short(const ed_conv_rows_t *rows,
+                                                                       const int8_t *src, uint32_t *dst)
+{
+    const int32_t run = rows->run, bits = 8 * run, step = rows->step;
+    uint32_t word = 0;
+    int32_t have = 0; /* bits of word filled, below 32 between rows */
+    for (int32_t n = rows->kh; n > 0; n--, src += step)
+    {
+        uint32_t v = (uint8_t)src[0];
+        if (run > 1)
+        {
+            v |= (uint32_t)(uint8_t)src[1] << 8;
+        }
+        if (run > 2)
+        {
+            v |= (uint32_t)(uint8_t)src[2] << 16;
+        }
+        word |= v << have;
+        have += bits;
+        if (have >= 32) /* full: widen it; the row's bytes that did not fit start the next word */
+        {
+            ed_conv_widen4(word, &dst[0], &dst[1]);
+            dst += ED_CONV_GROUP_WORDS;
+            have -= 32;
+            word = v >> (bits - have); /* a shift of 8 to 24: have was below 32 before the row */
+        }
+    }
+    if (have > 0)
+    {
+        ed_conv_widen4(word, &dst[0], &dst[1]);
+    }
+}
+
+/* The columns of n windows inside the input whose rows are 1 to 3 bytes (kw x cin: a 3 x 3 window
+ * over one channel, a grayscale first layer), rows->xstep input bytes apart (n is 1, or 4 for a
+ * quad of one output row), into consecutive slots from col (col + 2 * which), from src, the
+ * first window's first byte: each window's rows laid end to end into the group words, each word
+ * widened once it is full, the last one's bytes past k zero. Byte loads only: nothing outside the
+ * rows is read. */
+__attribute__((noinline)) static void ed_conv_column_short(const ed_conv_rows_t *rows, const int8_t *first,
+                                                           uint32_t *col, int32_t n)
+{
+    for (; n > 0; n--, first += rows->xstep, col += 2)
+    {
+        ed_conv_window_short(rows, first, col);
+    }
 }
 
 /* Columns of n consecutive output positions of one output row (windows inside the input,
@@ -438,6 +493,12 @@ __attribute__((noinline)) static void ed_conv_column_any(const ed_conv_layer_t *
     const int32_t base_y = oy * L->stride_h - L->pad_top, base_x = ox * L->stride_w - L->pad_left;
     const int32_t run = L->rows.run;
     const int x_inside = base_x >= 0 && base_x + (L->kw - 1) * L->dilation_w < L->in_w;
+    if (L->short_rows && x_inside && base_y >= 0 && base_y + (L->kh - 1) * L->dilation_h < L->in_h)
+    {
+        /* rows of 1 to 3 bytes inside the input, a window not in a quad of ed_conv_column_short's */
+        ed_conv_column_short(&L->rows, L->input + base_y * L->row_bytes + base_x * L->cin, col + 2 * which, 1);
+        return;
+    }
     if (L->dilation_w == 1 && !(x_inside && (run & 3) == 0))
     {
         ed_conv_column_rows(L, base_y, base_x, which, col, stage);
@@ -947,16 +1008,23 @@ ed_conv_body(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_param
                     ed_conv_widen4(ed_read_u32(x[3] + i), &dst[6], &dst[7]);
                 }
             }
-            else if (L.rows27 && valid == ED_CONV_SLOTS && ox + ED_CONV_SLOTS <= L.out_w &&
-                     (uint32_t)(oy * L.stride_h - L.pad_top) < L.y_end &&
-                     (uint32_t)(ox * L.stride_w - L.pad_left) < L.x_end &&
-                     (uint32_t)((ox + ED_CONV_SLOTS - 1) * L.stride_w - L.pad_left) < L.x_end)
+            else if (L.quad_x_end != 0 && valid == ED_CONV_SLOTS && ox + ED_CONV_SLOTS <= L.out_w &&
+                     (uint32_t)(oy * L.stride_h - L.pad_top) < L.quad_y_end &&
+                     (uint32_t)(ox * L.stride_w - L.pad_left) < L.quad_x_end &&
+                     (uint32_t)((ox + ED_CONV_SLOTS - 1) * L.stride_w - L.pad_left) < L.quad_x_end)
             {
-                /* four windows of three rows of 9 bytes inside the input, in one output row */
-                ed_conv_column_tight(&L.rows,
-                                     L.input + (oy * L.stride_h - L.pad_top) * L.row_bytes +
-                                         (ox * L.stride_w - L.pad_left) * cin,
-                                     col, ED_CONV_SLOTS);
+                /* four windows inside the input, in one output row: three rows of 9 bytes, or
+                 * rows of 1 to 3 bytes */
+                const int8_t *first =
+                    L.input + (oy * L.stride_h - L.pad_top) * L.row_bytes + (ox * L.stride_w - L.pad_left) * cin;
+                if (L.short_rows)
+                {
+                    ed_conv_column_short(&L.rows, first, col, ED_CONV_SLOTS);
+                }
+                else
+                {
+                    ed_conv_column_tight(&L.rows, first, col, ED_CONV_SLOTS);
+                }
                 ox += ED_CONV_SLOTS;
                 if (ox == L.out_w)
                 {

@@ -91,9 +91,7 @@ def weighted_context(call: LayerCall, weight_arrays: list[CArray], bias: CArray 
     ctx.comment.append(f"weights {shape_text(w.shape)}, scales {scales_text(call)}")
     ctx.fields.update(has_bias=has_bias, per_channel=per_channel, channels=channels)
     if call.kind == "fully_connected":
-        depth = int(w.shape[1])
-        ctx.constant("FILTER_OFFSET", p["filter_offset"], "-(weights zero point)")
-        ctx.fields.update(depth=depth, units=int(w.shape[0]), rows=int(np.prod(x.shape)) // depth)
+        fc_fields(call, ctx)
     else:
         ctx.fields.update(window_fields(p), filter_dims=dims(w.shape))
         if call.kind == "depthwise_conv2d":
@@ -118,8 +116,30 @@ def conv_positions(call: LayerCall) -> tuple[int, int]:
 
 
 def fc_rows(call: LayerCall) -> int:
-    """Rows (batch) of a fully connected layer."""
-    return int(np.prod(call.input.shape)) // int(call.weights.shape[1])
+    """Rows (batch) of a fully connected layer, or of a pointwise convolution run as one (its
+    positions): the input's elements over the weights' depth."""
+    return int(np.prod(call.input.shape)) // int(call.weight_rows.shape[1])
+
+
+def pointwise_refusal(call: LayerCall) -> str | None:
+    """Why a convolution is not a fully connected layer over its positions (None when it is: a
+    1 x 1 window at stride 1 without padding, each output position's pixel one input row)."""
+    p = call.params
+    if tuple(int(v) for v in call.weights.shape[1:3]) != (1, 1):
+        return "not a 1 x 1 convolution"
+    if any(int(v) for v in p["padding"]) or (tuple(int(v) for v in p["stride"]) != (1, 1)
+                                               and tuple(call.output.shape[1:3]) != (1, 1)):
+        return "a 1 x 1 convolution with padding or a stride: its positions are not the input's rows"
+    return None
+
+
+def fc_fields(call: LayerCall, ctx: KernelContext) -> None:
+    """The fields and filter offset of the fully connected call form (rows x depth inputs, depth x
+    units weights) in ``ctx``: a fully connected layer's, or a pointwise convolution's (weights
+    symmetric: filter offset 0)."""
+    units, depth = (int(v) for v in call.weight_rows.shape)
+    ctx.constant("FILTER_OFFSET", call.params.get("filter_offset", 0), "-(weights zero point)")
+    ctx.fields.update(depth=depth, units=units, rows=fc_rows(call))
 
 
 def zero_weight_offset(call: LayerCall) -> str | None:

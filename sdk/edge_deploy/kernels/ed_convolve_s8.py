@@ -153,19 +153,23 @@ class EdConvolveS8(KernelSpec):
     # SMLAD loop) and the block's requantizations; per quad of 1x1 patches (widened inline) or per
     # column of a window inside the input (dilation_w 1, rows of at least 4 bytes) built straight
     # from the input (rows of whole words) or through the int8 staging copy
-    # (ed_conv_column_tight), per column of any other window (in the padding, rows of 1 to 3
-    # bytes, dilated columns; ed_conv_column_any), the columns' groups (widening); per output
+    # (ed_conv_column_tight), per column of any other window (in the padding, dilated columns;
+    # ed_conv_column_any), the columns' groups (widening); per output
     # channel its prepared requantization; per output of the general loop (general_channels) its
     # requantization in C. Windows of three rows of 9 bytes inside the input (3 x 3 RGB) are read
     # straight into their widened groups: four of one output row in one call (rows27_quads), any
-    # other one at a time (rows27_columns); their groups are not in column_groups.
+    # other one at a time (rows27_columns); their groups are not in column_groups. So are windows of
+    # rows of 1 to 3 bytes inside the input (a 3 x 3 window over one channel), gathered byte by
+    # byte: per call of four (short_quads) or of one (short_columns), per row gathered (short_rows).
     cost_terms = ("block_groups", "blocks", "pointwise_quads", "direct_columns", "staged_columns", "column_groups",
-                  "channels", "calls", "tight_columns", "general_outputs", "rows27_quads", "rows27_columns")
+                  "channels", "calls", "tight_columns", "general_outputs", "rows27_quads", "rows27_columns",
+                  "short_quads", "short_columns", "short_rows")
     calibration = tuple(CONV_1D + CONV_2D) + (
         conv2d(48, 48, 8, 16, 1, 1, "valid"), conv2d(24, 24, 32, 32, 1, 1, "valid"), conv2d(12, 12, 64, 64, 1, 1, "valid"),
         conv2d(25, 5, 64, 64, 1, 1, "valid"), conv2d(32, 32, 3, 16, 3, 1, "same"), conv2d(16, 16, 16, 16, 3, 1, "same"),
         conv2d(8, 8, 32, 64, 3, 2, "same"), conv2d(49, 10, 1, 16, 4, 2, "same"), conv2d(40, 40, 3, 8, 3, 2, "same"),
-        conv2d(12, 12, 64, 64, 1, 1, "valid", slow_channel=True), conv2d(8, 8, 16, 16, 3, 1, "same", slow_channel=True))
+        conv2d(12, 12, 64, 64, 1, 1, "valid", slow_channel=True), conv2d(8, 8, 16, 16, 3, 1, "same", slow_channel=True),
+        conv2d(32, 32, 1, 8, 3, 2, "same"), conv2d(18, 18, 1, 8, 3, 1, "same"), conv2d(16, 16, 1, 8, 2, 1, "valid"))
     # (A depthwise layer over one input channel runs the same code as its convolution: its cost
     # comes from these layers. Calibrating on such layers too pulled the conv terms' fit from 1.6 %
     # to 4.5 % error; priced from the conv fit, micro_speech's and person_detect's first layers come
@@ -194,10 +198,12 @@ class EdConvolveS8(KernelSpec):
         _, k4 = patch_counts(call)
         return 9 * k4 + 32 * -(-filter_shape(call)[0] // 2)
 
-    def _columns(self, call: LayerCall) -> tuple[int, int, int, int, int, int]:
-        """Columns built (pointwise quads inline; windows inside the input straight from it; the
-        same through the staging copy; any other window; quads and single columns of three rows of
-        9 bytes inside the input), as ed_convolve_s8 and ed_conv_column choose."""
+    def _columns(self, call: LayerCall) -> dict[str, int]:
+        """Columns built, as ed_convolve_s8 and ed_conv_column choose: ``pointwise`` quads of 1x1
+        patches (inline); windows inside the input straight from it (``direct``: rows of whole
+        words), through the staging copy (``tight``), as quads or single columns of three rows of
+        9 bytes (``rows27_quads``, ``rows27_columns``) or of rows of 1 to 3 bytes (``short_quads``,
+        ``short_columns``); ``other``: any other window (``ed_conv_column_any``)."""
         _, kh, kw, cin = filter_shape(call)
         p = call.params
         batches, out_h, out_w = (int(v) for v in call.output.shape[:3])
@@ -207,23 +213,26 @@ class EdConvolveS8(KernelSpec):
         pad_top, pad_left = int(p["padding"][0]), int(p["padding"][2])
         positions = out_h * out_w
         run = kw * cin
+        counts = dict.fromkeys(("pointwise", "direct", "tight", "other", "rows27_quads", "rows27_columns",
+                                "short_quads", "short_columns"), 0)
         if (kh, kw) == (1, 1) and cin % 4 == 0 and all(int(v) == 0 for v in p["padding"]):
-            return batches * -(-positions // 4), 0, 0, 0, 0, 0
-        if dil_w != 1 or run < 4:
-            return 0, 0, 0, batches * positions, 0, 0
+            return {**counts, "pointwise": batches * -(-positions // 4)}
+        if dil_w != 1:
+            return {**counts, "other": batches * positions}
         x_in = [0 <= ox * stride_w - pad_left <= in_w - kw for ox in range(out_w)]
         y_in = [0 <= oy * stride_h - pad_top <= in_h - 1 - (kh - 1) * dil_h for oy in range(out_h)]
         inside = batches * sum(y_in) * sum(x_in)
-        other = batches * positions - inside
+        counts["other"] = batches * positions - inside
         if run % 4 == 0:
-            return 0, inside, 0, other, 0, 0
-        if (run, kh) != (9, 3):
-            return 0, 0, inside, other, 0, 0
-        quads = 0
+            return {**counts, "direct": inside}
+        kind = "short" if run < 4 else "rows27" if (run, kh) == (9, 3) else None
+        if kind is None:
+            return {**counts, "tight": inside}
+        quads = 0  # whole quads of one output row inside the input: one call builds their four columns
         for pos in range(0, positions - 3, 4):
             oy, ox = divmod(pos, out_w)
             quads += ox + 4 <= out_w and y_in[oy] and x_in[ox] and x_in[ox + 3]
-        return 0, 0, 0, other, batches * quads, inside - 4 * batches * quads
+        return {**counts, f"{kind}_quads": batches * quads, f"{kind}_columns": inside - 4 * batches * quads}
 
     def cost_features(self, call: LayerCall) -> list[float]:
         positions, batches = conv_positions(call)
@@ -232,12 +241,16 @@ class EdConvolveS8(KernelSpec):
         cout = filter_shape(call)[0]
         blocks = -(-cout // 2)
         groups = k4 // 4
-        pointwise, direct, tight, staged, rows27_quads, rows27_columns = self._columns(call)
+        kh = filter_shape(call)[1]
+        c = self._columns(call)
         sums, _ = weight_sums(call)
         general = batches * positions * general_channels(call, folded_bias(call, sums))
-        widened = 4 * quads - 4 * rows27_quads - rows27_columns
-        return [quads * groups * blocks, quads * blocks, pointwise, direct, staged, widened * groups,
-                cout, 1, tight, general, rows27_quads, rows27_columns]
+        # The columns widened one group at a time after they are gathered (not the ones read
+        # straight into their groups: three rows of 9 bytes, rows of 1 to 3 bytes).
+        widened = 4 * quads - 4 * (c["rows27_quads"] + c["short_quads"]) - c["rows27_columns"] - c["short_columns"]
+        return [quads * groups * blocks, quads * blocks, c["pointwise"], c["direct"], c["other"], widened * groups,
+                cout, 1, c["tight"], general, c["rows27_quads"], c["rows27_columns"],
+                c["short_quads"], c["short_columns"], (4 * c["short_quads"] + c["short_columns"]) * kh]
 
     def in_place(self, call: LayerCall, inputs: tuple[str, ...]) -> InPlace | None:
         """A 1x1 convolution at stride 1 without padding streams over its input: each four

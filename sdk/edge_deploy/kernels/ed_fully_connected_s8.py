@@ -2,15 +2,18 @@
 five output rows per pass (ROWS) over weights interleaved at build time, one LDM per four weights of
 five rows; each weight word's even bytes stored offset by 128 so the raw word is one SMLAD operand
 and one SXTB16 makes the other (the input row widened once per row into the pair of int16 words
-that match them); the input offset folded into the bias; per-tensor or per-channel requantization."""
+that match them); the input offset folded into the bias; per-tensor or per-channel requantization.
+It also runs a pointwise convolution (1 x 1, stride 1, no padding) as the fully connected layer it
+is over the positions: classifier heads over one position (person_detect's), where the
+convolution kernels' four positions per pass would compute one four times."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from edge_deploy.kernels._layers import fully_connected
-from edge_deploy.kernels._weighted import (fc_rows, folded_bias, raw_accumulators_fit, weight_sums, weighted_context,
-                                           weights_comment, zero_weight_offset)
+from edge_deploy.kernels._weighted import (fc_fields, fc_rows, folded_bias, pointwise_refusal, raw_accumulators_fit,
+                                           weight_sums, weighted_context, weights_comment, zero_weight_offset)
 from edge_deploy.kernels.base import CArray, KernelContext, KernelSpec, LayerCall
 
 ROWS = 5  # output rows per pass (ED_FC_ROWS in ed_fully_connected_packed.h)
@@ -43,6 +46,7 @@ def packed_bias(folded: np.ndarray, w: np.ndarray) -> np.ndarray:
 class EdFullyConnectedS8(KernelSpec):
     name = "ed_fully_connected_s8"
     op = "fully_connected"
+    ops = ("fully_connected", "conv2d")  # a pointwise convolution as its fully connected layer (applies())
     header = "ed_fully_connected_packed.h"
     code_bytes = 3072  # 2,854 B measured (arm-none-eabi-nm -S of ed_fc_run and the entry, -O2), rounded up
     # Per input row: each block of ROWS output rows' groups of four inputs (the LDM / SMLAD loop),
@@ -55,8 +59,11 @@ class EdFullyConnectedS8(KernelSpec):
         (64, 12, 1, {"per_tensor": True}), (256, 2, 1, {"per_tensor": True}), (448, 100, 1, {}), (301, 17, 1, {}),
         (64, 64, 2, {"per_tensor": True}), (128, 128, 1, {"per_tensor": True}), (640, 128, 1, {"per_tensor": True})))
 
+    def serves(self, op_kind: str) -> bool:
+        return op_kind in self.ops
+
     def applies(self, call: LayerCall) -> str | None:
-        why = zero_weight_offset(call)
+        why = (pointwise_refusal(call) if call.kind == "conv2d" else None) or zero_weight_offset(call)
         if why:
             return why
         sums, abs_sums = weight_sums(call)
@@ -66,25 +73,28 @@ class EdFullyConnectedS8(KernelSpec):
 
     def scratch_bytes(self, call: LayerCall) -> int:
         # The input row widened to int16 (ed_fc_widen), then the group that ends the loop.
-        return 2 * -(-int(call.weights.shape[1]) // 4) * 4 + 8
+        return 2 * -(-int(call.weight_rows.shape[1]) // 4) * 4 + 8
 
     def cost_features(self, call: LayerCall) -> list[float]:
         rows = fc_rows(call)
-        units, depth = (int(v) for v in call.weights.shape)
+        units, depth = (int(v) for v in call.weight_rows.shape)
         blocks, groups = -(-units // ROWS), -(-depth // 4)
-        per_channel = bool(call.weights.quant.per_channel)
+        per_channel = call.kind == "conv2d" or bool(call.weights.quant.per_channel)  # a conv's arrays per channel
         return [rows * blocks * groups, rows * blocks, rows * groups, rows * units * per_channel, 1]
 
     def context(self, call: LayerCall) -> KernelContext:
         sums, _ = weight_sums(call)
-        w = np.asarray(call.weights.data)
+        w = np.asarray(call.weight_rows)
         weights = CArray("weights_packed", "uint32_t", pack_weights(w),
                          f"{weights_comment(call)}, packed: five rows interleaved word by word, even bytes + 128 "
                          "(ed_fully_connected_packed.h)")
         bias = CArray("bias_folded", "int32_t", packed_bias(folded_bias(call, sums), w),
                       "bias + input_offset * sum of the row's weights + 128 * sum of its odd-position weights, "
                       "zero padded to blocks of 5")
-        return weighted_context(call, [weights], bias=bias)
+        ctx = weighted_context(call, [weights], bias=bias)
+        if call.kind == "conv2d":
+            fc_fields(call, ctx)  # a pointwise convolution's call: rows of its positions
+        return ctx
 
 
 KERNEL = EdFullyConnectedS8()
