@@ -1,6 +1,7 @@
 """The board and MLPerf benchmark scripts run their real paths: cycle_model_check against a
 target (QEMU through --port: it has no DWT, so the check must refuse it), mlperf_timing on a
-fixture model (the four MLPerf models do not load yet: batch -1 in their shape signature)."""
+fixture model (the four MLPerf models do not load yet: batch -1 in their shape signature), and
+tflm_examples on a checkout laid out as TFLM's Arduino examples (a fixture in one model's place)."""
 
 from __future__ import annotations
 
@@ -55,3 +56,55 @@ def test_mlperf_timing_measures_a_model_and_reports_a_skip(tmp_path, qemu_arm):
     assert conv["flash_bytes"] == sum(layer["flash_bytes"] for layer in conv["layers"]) > 0
     assert all(layer["cycles"] >= layer["cycles_zero_wait"] for layer in conv["layers"])
     assert conv["latency_ms"] == round(conv["cycles"] / 120e6 * 1e3, 4)
+
+
+def _c_array(name: str, data: bytes) -> str:
+    """``data`` as TFLM's examples ship a model: a C array of hexadecimal bytes, twelve a line."""
+    lines = [", ".join(f"0x{b:02x}" for b in data[i:i + 12]) for i in range(0, len(data), 12)]
+    return f"// a model\n#include \"model.h\"\n\nalignas(16) const unsigned char {name}[] = {{\n    " + \
+        ",\n    ".join(lines) + "};\nconst int len = %d;\n" % len(data)
+
+
+def test_tflm_examples_reads_a_model_back_from_its_c_array():
+    import importlib
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        tflm_examples = importlib.import_module("tflm_examples")
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    data = CONV2D.read_bytes()
+    assert tflm_examples.model_bytes(_c_array("g_model", data), "g_model") == data
+    with pytest.raises(ValueError, match="no array g_other"):
+        tflm_examples.model_bytes(_c_array("g_model", data), "g_other")
+    with pytest.raises(ValueError, match="not a TFLite model"):
+        tflm_examples.model_bytes(_c_array("g_model", b"\x00" * 16), "g_model")
+    with pytest.raises(ValueError, match="other than hexadecimal bytes"):
+        tflm_examples.model_bytes("const unsigned char g_model[] = {0x1c, kTail};", "g_model")
+
+
+def test_tflm_examples_measures_each_model_and_reports_a_missing_one(tmp_path, qemu_arm, monkeypatch):
+    """A checkout laid out as tflite-micro-arduino-examples, the person_detect slot holding the
+    conv2d fixture as a C array and micro_speech's file missing: the script measures the one on
+    QEMU (checked bit-exact), names the other as skipped with its path, and exits 1; without a
+    checkout it says what to set and exits 0."""
+    monkeypatch.delenv("EDGE_DEPLOY_TFLM_EXAMPLES", raising=False)
+    monkeypatch.delenv("EDGE_DEPLOY_CMSIS_NN", raising=False)
+    proc = _script("tflm_examples.py", "--out", str(tmp_path / "none.json"))
+    assert proc.returncode == 0 and proc.stdout.startswith("skipped: no examples checkout: set EDGE_DEPLOY_TFLM")
+    assert not (tmp_path / "none.json").exists()
+    examples = tmp_path / "examples-checkout"
+    source = examples / "examples" / "person_detection" / "person_detect_model_data.cpp"
+    source.parent.mkdir(parents=True)
+    source.write_text(_c_array("g_person_detect_model_data", CONV2D.read_bytes()))
+    out = tmp_path / "tflm.json"
+    proc = _script("tflm_examples.py", "--examples", str(examples), "--work", str(tmp_path / "work"), "--check", "1",
+                   "--out", str(out), "--markdown")
+    assert proc.returncode == 1, proc.stderr
+    assert "skipped: micro_speech: " in proc.stdout and "micro_features_model.cpp" in proc.stdout
+    assert (tmp_path / "work" / "person_detect.tflite").read_bytes() == CONV2D.read_bytes()
+    rows = {row["model"]: row for row in json.loads(out.read_text())["models"]}
+    person = rows["person_detect"]
+    assert person["check"]["passed"] and person["check"]["mismatches"] == 0
+    assert person["macs"] > 0 and person["cycles"] >= person["cycles_zero_wait"] > 0
+    assert person["ratio_to_upstream"] is None and "no upstream checkout" in person["cmsis_nn"]["skipped"]
+    assert "| person_detect |" in proc.stdout and "skipped" in rows["micro_speech"]
