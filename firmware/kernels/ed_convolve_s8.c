@@ -970,6 +970,9 @@ ed_conv_body(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_param
     L.pointwise = L.kh == 1 && L.kw == 1 && (cin & 3) == 0 && p->padding.h == 0 && p->padding.w == 0 &&
                   (output_dims->h - 1) * p->stride.h < input_dims->h && (output_dims->w - 1) * p->stride.w < input_dims->w;
     const int32_t positions = output_dims->h * output_dims->w;
+    /* What builds four windows of one output row inside the input in one call (quad_x_end) */
+    void (*const quad_columns)(const ed_conv_rows_t *, const int8_t *, uint32_t *, int32_t) =
+        L.short_rows ? ed_conv_column_short : ed_conv_column_tight;
     /* ed_conv_run takes the whole blocks of two channels; the general loop below an odd last
      * channel, or every block where a channel leaves the fast requantization or the layer is
      * flagged chunked (all_fast starts false). */
@@ -1015,16 +1018,9 @@ ed_conv_body(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_param
             {
                 /* four windows inside the input, in one output row: three rows of 9 bytes, or
                  * rows of 1 to 3 bytes */
-                const int8_t *first =
-                    L.input + (oy * L.stride_h - L.pad_top) * L.row_bytes + (ox * L.stride_w - L.pad_left) * cin;
-                if (L.short_rows)
-                {
-                    ed_conv_column_short(&L.rows, first, col, ED_CONV_SLOTS);
-                }
-                else
-                {
-                    ed_conv_column_tight(&L.rows, first, col, ED_CONV_SLOTS);
-                }
+                quad_columns(&L.rows,
+                             L.input + (oy * L.stride_h - L.pad_top) * L.row_bytes + (ox * L.stride_w - L.pad_left) * cin,
+                             col, ED_CONV_SLOTS);
                 ox += ED_CONV_SLOTS;
                 if (ox == L.out_w)
                 {
