@@ -12,7 +12,10 @@ from edge_deploy.kernels.base import KernelContext, KernelSpec, LayerCall
 
 class MinMaxSpec(KernelSpec):
     upstream = "7.0.0"
-    cost_terms = ("elements", "rows", "calls")
+    # Per row along C (the output's positions): four bytes at a time with the bytewise SIMD
+    # max / min where both inputs run along C (words), one at a time through the pick function
+    # otherwise and past the last word (scalars); per call.
+    cost_terms = ("words", "scalars", "rows", "calls")
 
     def applies(self, call: LayerCall) -> str | None:
         if len(call.output.shape) > 4:
@@ -20,8 +23,11 @@ class MinMaxSpec(KernelSpec):
         return None
 
     def cost_features(self, call: LayerCall) -> list[float]:
-        shape = call.output.shape
-        return [int(np.prod(shape)), int(np.prod(shape[:-1])) if len(shape) > 1 else 1, 1]
+        shape = tuple(int(v) for v in call.output.shape)
+        channels, rows = shape[-1], int(np.prod(shape[:-1]))
+        along_c = all(int(call.graph.tensor(n).shape[-1]) == channels != 1 for n in call.op.inputs)
+        words = rows * (channels // 4) if along_c else 0
+        return [words, rows * channels - 4 * words, rows, 1]
 
     def context(self, call: LayerCall) -> KernelContext:
         ctx = KernelContext()
@@ -32,7 +38,9 @@ class MinMaxSpec(KernelSpec):
 
 
 def calibration() -> tuple[dict, ...]:
-    """Equal shapes, a per-channel operand, a broadcast row, a vector."""
+    """Equal shapes, a per-channel operand, a broadcast row, a vector, channels past the last word,
+    a scalar per position (broadcast along C)."""
     return tuple({"in": pair, "shared_quant": True} for pair in (
         [(1, 8, 8, 16), (1, 8, 8, 16)], [(1, 6, 6, 32), (1, 1, 1, 32)], [(1, 4, 4, 8), (1, 4, 1, 8)],
-        [(1, 100), (1, 100)], [(1, 10, 10, 3), (1, 10, 10, 3)]))
+        [(1, 100), (1, 100)], [(1, 10, 10, 3), (1, 10, 10, 3)], [(1, 5, 7, 10), (1, 5, 7, 10)],
+        [(1, 6, 6, 12), (1, 6, 6, 1)]))
