@@ -161,12 +161,12 @@ def _cases() -> list[KernelCase]:
         _fc(rng, "fc-5-rows-first-turn-7-then-one", 1, 60, 5, per_channel=False, offsets=(-128, 127)),
         _fc(rng, "fc-5-rows-two-turns-exactly", 1, 64, 10, offsets=(127, -127), extremes=True),
         # pointwise convolutions on ed_fully_connected_s8 (the fully connected layer they are over
-        # their positions): person_detect's head over one position, nine positions, stride 2 onto one
+        # their positions): person_detect's head over one position, three positions, a batch of two
         _conv(rng, "pw-conv-as-fc-one-position", (1, 1, 1, 256), 2, (1, 1), offsets=(128, -128),
               kernel="ed_fully_connected_s8"),
-        _conv(rng, "pw-conv-as-fc-3x3-positions-odd-units", (1, 3, 3, 24), 13, (1, 1), offsets=(-127, 127),
+        _conv(rng, "pw-conv-as-fc-3-positions-odd-units", (1, 1, 3, 24), 13, (1, 1), offsets=(-127, 127),
               act=(-128, 40), kernel="ed_fully_connected_s8"),
-        _conv(rng, "pw-conv-as-fc-depth-not-words", (1, 2, 3, 18), 6, (1, 1), shifts=(-23, -1),
+        _conv(rng, "pw-conv-as-fc-batch-2-depth-not-words", (2, 1, 1, 18), 6, (1, 1), shifts=(-23, -1),
               kernel="ed_fully_connected_s8"),
         # depthwise over one input channel on ed_convolve_s8 (its convolution): micro_speech's first
         # layer's window (10 x 8, stride 2, padding on every side) and person_detect's (3 x 3 s2)
@@ -358,8 +358,8 @@ def test_a_pointwise_convolution_runs_as_its_fully_connected_layer_where_that_is
     """A 1 x 1 convolution over one position (person_detect's head, 256 -> 2) is a fully connected
     layer: ed_fully_connected_s8 serves it (the convolution kernels' four positions per pass would
     compute the one position four times), bit-exact through the build on QEMU; one with padding
-    or a stride between positions is refused with the reason, and a wide layer over many
-    positions stays on a convolution kernel."""
+    or a stride between positions, or over four positions or more (its weights read once per
+    position: slower from a flash with wait states), is refused with the reason."""
     from edge_deploy.kernels import get_kernel
     from edge_deploy.kernels._layers import conv2d
     from edge_deploy.kernels.choose import KernelPolicy, choose_kernels
@@ -376,9 +376,10 @@ def test_a_pointwise_convolution_runs_as_its_fully_connected_layer_where_that_is
     assert "padding or a stride" in fc.applies(strided.call)
     window = random_case(rng, "ed_convolve_s8", {**conv2d(6, 6, 16, 8, 3, 1, "same"), "op": "conv2d"})
     assert fc.applies(window.call) == "not a 1 x 1 convolution"
-    wide = random_case(rng, "ed_convolve_s8", {**conv2d(25, 5, 64, 64, 1, 1, "valid"), "op": "conv2d"})
-    assert fc.applies(wide.call) is None
-    assert choose_kernels(wide.call.graph, KernelPolicy())[0].kernel.name != "ed_fully_connected_s8"
+    nine = random_case(rng, "ed_convolve_s8", {**conv2d(3, 3, 128, 256, 1, 1, "valid"), "op": "conv2d"})
+    assert "over 9 positions" in fc.applies(nine.call)  # weights read 9 times: slower from flash
+    three = random_case(rng, "ed_convolve_s8", {**conv2d(1, 3, 64, 10, 1, 1, "valid"), "op": "conv2d"})
+    assert fc.applies(three.call) is None
     graph = random_case(rng, "ed_convolve_s8", {**conv2d(1, 1, 96, 5, 1, 1, "valid"), "op": "conv2d"}).call.graph
     report = qemu_check(graph, int8_batch(rng, graph, 3), tmp_path)
     assert [layer["kernel"] for layer in report["layers"]] == ["ed_fully_connected_s8"]
