@@ -297,16 +297,41 @@ def _markdown(rows: list[dict]) -> None:
         print(f"| {name} | " + " | ".join(cells) + f" | {target} |")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", type=Path, default=[MLPERF / name for name in MODELS])
-    parser.add_argument("--work", type=Path, default=Path("/tmp/edge-deploy-mlperf-tiny"))
+def add_run_options(parser: argparse.ArgumentParser, work: str, out: str) -> None:
+    """The options of a benchmark that measures whole models as this one does: ``--work`` (default
+    ``work``), ``--check N``, ``--cmsis-nn PATH``, ``--out`` (default ``results/OUT``),
+    ``--markdown``."""
+    parser.add_argument("--work", type=Path, default=Path(work))
     parser.add_argument("--check", type=int, default=0, metavar="N",
                         help="also run N random inputs through an mps2-an386 build with `edge-deploy run --check`")
     parser.add_argument("--cmsis-nn", type=Path, default=None,
                         help="upstream CMSIS-NN checkout to compare with (default: $EDGE_DEPLOY_CMSIS_NN)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "mlperf_tiny.json")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / out)
     parser.add_argument("--markdown", action="store_true", help="also print the tables of docs/benchmarks.md")
+
+
+def finish(rows: list[dict], out: Path, command: str, **extra) -> int:
+    """Write the measured ``rows`` (with ``extra`` fields) to ``out``; the exit status: 0 when every
+    model was measured (and checked), 1 when a check failed or a model was skipped, 2 when none
+    was measured (nothing written)."""
+    measured = [r for r in rows if "skipped" not in r]
+    if not measured:
+        return 2
+    from edge_deploy.fsutil import atomic_write_json
+
+    atomic_write_json(out, {"board": BOARD, "zero_wait_timing": ZERO_WAIT, "clock_hz": CLOCK_HZ, **extra,
+                            "models": rows, "source": source_state("firmware/kernels", "firmware/include",
+                                                                   "sdk/edge_deploy/kernels"),
+                            "command": command})
+    print(f"\nwrote {out}")
+    failed = [r for r in measured if not r.get("check", {"passed": True})["passed"]]
+    return 1 if failed or len(measured) < len(rows) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", type=Path, default=[MLPERF / name for name in MODELS])
+    add_run_options(parser, "/tmp/edge-deploy-mlperf-tiny", "mlperf_tiny.json")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     cmsis_nn, cmsis_skip = _cmsis_nn_path(args.cmsis_nn)
@@ -317,19 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
     if args.markdown:
         _markdown(rows)
-    measured = [r for r in rows if "skipped" not in r]
-    if measured:
-        from edge_deploy.fsutil import atomic_write_json
-
-        atomic_write_json(args.out, {"board": BOARD, "zero_wait_timing": ZERO_WAIT, "clock_hz": CLOCK_HZ,
-                                     "models": rows, "source": source_state("firmware/kernels", "firmware/include",
-                                                                            "sdk/edge_deploy/kernels"),
-                                     "command": "python benchmarks/mlperf_tiny.py " + " ".join(argv or sys.argv[1:])})
-        print(f"\nwrote {args.out}")
-    if not measured:
-        return 2
-    failed = [r for r in measured if not r.get("check", {"passed": True})["passed"]]
-    return 1 if failed or len(measured) < len(rows) else 0
+    return finish(rows, args.out, "python benchmarks/mlperf_tiny.py " + " ".join(argv or sys.argv[1:]))
 
 
 if __name__ == "__main__":

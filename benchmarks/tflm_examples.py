@@ -30,7 +30,6 @@ import sys
 from pathlib import Path
 
 import mlperf_tiny
-from provenance import source_state
 
 # The models in a checkout of tflite-micro-arduino-examples: (name, file, C array).
 MODELS = (
@@ -112,13 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", type=Path, default=None,
                         help="tflite-micro-arduino-examples checkout (default: $EDGE_DEPLOY_TFLM_EXAMPLES)")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/edge-deploy-tflm-examples"))
-    parser.add_argument("--check", type=int, default=0, metavar="N",
-                        help="also run N random inputs through an mps2-an386 build with `edge-deploy run --check`")
-    parser.add_argument("--cmsis-nn", type=Path, default=None,
-                        help="upstream CMSIS-NN checkout to compare with (default: $EDGE_DEPLOY_CMSIS_NN)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "tflm_examples.json")
-    parser.add_argument("--markdown", action="store_true", help="also print the table of docs/benchmarks.md")
+    mlperf_tiny.add_run_options(parser, "/tmp/edge-deploy-tflm-examples", "tflm_examples.json")
     args = parser.parse_args(argv)
     examples, why = _examples_path(args.examples)
     if examples is None:
@@ -143,18 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
     if args.markdown:
         _markdown(rows)
-    measured = [r for r in rows if "skipped" not in r]
-    if measured:
-        from edge_deploy.fsutil import atomic_write_json
-
-        atomic_write_json(args.out, {"board": mlperf_tiny.BOARD, "zero_wait_timing": mlperf_tiny.ZERO_WAIT,
-                                     "clock_hz": mlperf_tiny.CLOCK_HZ, "examples": str(examples), "models": rows,
-                                     "source": source_state("firmware/kernels", "firmware/include",
-                                                            "sdk/edge_deploy/kernels"),
-                                     "command": "python benchmarks/tflm_examples.py " + " ".join(argv or sys.argv[1:])})
-        print(f"\nwrote {args.out}")
-    failed = [r for r in measured if not r.get("check", {"passed": True})["passed"]]
-    return 1 if failed or len(measured) < len(rows) else 0
+    status = mlperf_tiny.finish(rows, args.out, "python benchmarks/tflm_examples.py " + " ".join(argv or sys.argv[1:]),
+                                examples=str(examples))
+    return min(status, 1)  # 2 (nothing measured): a model was skipped, and said so
 
 
 if __name__ == "__main__":
