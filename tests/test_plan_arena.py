@@ -158,3 +158,23 @@ def test_one_output_placed_apart_ends_a_chains_drift(monkeypatch):
     assert not (at["x2"] < at["x1"] + 200 and at["x1"] < at["x2"] + 100)  # l1's output apart
     monkeypatch.setattr("edge_deploy.plan.arena.UNSHARE_ROUNDS", 0)  # the global sharings alone
     assert plan_arena(steps, sizes, model_inputs=["x0"], model_outputs=["x4"]).arena_bytes == 500
+
+
+def test_taking_sharing_off_is_bounded_on_a_long_chain(monkeypatch):
+    """Each step tried apart costs a whole placement, so a long chain whose sharing drifts gets at
+    most UNSHARE_TRIALS of them besides the global sharings' (a 120-step chain here), and the plan
+    is still valid."""
+    import edge_deploy.plan.arena as arena
+
+    sizes = {"x0": 1000}
+    steps = []
+    for i in range(120):
+        sizes[f"x{i + 1}"] = (500, 1000, 2000, 4000)[(7 * i) % 4 if i % 3 else (i // 3) % 4]
+        steps.append(PlanStep(f"l{i}", (f"x{i}",), (f"x{i + 1}",), in_place=True, grows=True, scratch=64 * (i % 3)))
+    placements = []
+    placed = arena._placed
+    monkeypatch.setattr(arena, "_placed", lambda *args: placements.append(1) or placed(*args))
+    plan = plan_arena(steps, sizes, model_inputs=["x0"], model_outputs=["x120"])
+    check_plan(plan)
+    assert plan.arena_bytes > plan.shared_bound_bytes  # it drifts: the step-by-step search ran
+    assert len(arena.SHARINGS) < len(placements) <= len(arena.SHARINGS) + arena.UNSHARE_TRIALS

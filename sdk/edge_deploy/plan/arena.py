@@ -338,8 +338,10 @@ def plan_arena(steps: Sequence[PlanStep], sizes: Mapping[str, int], *, model_inp
                      shared_bound_bytes=shared_bound)
 
 
-# How many outputs _unshare_steps may take off their inputs, one at a time.
+# How many outputs _unshare_steps may take off their inputs, one at a time, and how many
+# placements it may try in all (each is a whole plan: the budget bounds the time on long chains).
 UNSHARE_ROUNDS = 4
+UNSHARE_TRIALS = 32
 
 
 def _unshare_steps(steps: tuple[PlanStep, ...], sizes: Mapping[str, int], model_inputs: Sequence[str],
@@ -349,16 +351,30 @@ def _unshare_steps(steps: tuple[PlanStep, ...], sizes: Mapping[str, int], model_
     inputs drifts down the arena, and placing one output of it apart from its input (where that
     step is not the busiest) can end the drift at no cost to the bound. Greedy: each round takes
     off the one step whose output apart gives the smallest arena, while that beats the previous
-    round's and ``ceiling`` (the best arena found otherwise). Returns (arena bytes, strategy,
-    placed buffers, bound), the arena ``ceiling`` + 1 when no step helped."""
-    candidates = [i for i, step in enumerate(steps) if step.in_place and not step.alias]
+    round's and ``ceiling`` (the best arena found otherwise). Only steps that stay under the bound
+    with their output apart are tried, those with the most room first, at most
+    :data:`UNSHARE_TRIALS` placements in all. Returns (arena bytes, strategy, placed buffers,
+    bound), the arena ``ceiling`` + 1 when no step helped."""
+    shared = _buffers(steps, sizes, model_inputs, model_outputs, alignment, "all")
+    live = live_bytes(shared, len(steps))
+    bound = max(live, default=0)
+    group_of = {t: b.group for b in shared for t in b.tensors}
+    room = {}  # step written over its input -> bytes left under the bound with its output apart
+    for i, step in enumerate(steps):
+        if step.in_place and not step.alias and step.inputs and len(step.outputs) == 1:
+            source, target = step.inputs[step.in_place_input], step.outputs[0]
+            if group_of[source] == group_of[target]:
+                room[i] = bound - live[i] - _align(min(sizes[source], sizes[target]), alignment)
+    candidates = sorted((i for i in room if room[i] >= 0), key=lambda i: (-room[i], i))
     best: tuple[int, str, list[Buffer], int] = (ceiling + 1, "", [], 0)
     unshared: frozenset[int] = frozenset()
+    trials = 0
     for _ in range(UNSHARE_ROUNDS):
         found = None
         for index in candidates:
-            if index in unshared:
+            if index in unshared or trials >= UNSHARE_TRIALS:
                 continue
+            trials += 1
             trial = unshared | {index}
             buffers = _buffers(steps, sizes, model_inputs, model_outputs, alignment, "all", trial)
             bound = lower_bound(buffers, len(steps))
