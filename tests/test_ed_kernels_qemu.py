@@ -374,6 +374,9 @@ def test_a_pointwise_convolution_runs_as_its_fully_connected_layer_where_that_is
     assert estimate_cycles(fc, head.call) < 0.7 * estimate_cycles(get_kernel("ed_convolve_s8"), head.call)
     strided = random_case(rng, "ed_convolve_s8", {**conv2d(6, 6, 16, 8, 1, 2, "valid"), "op": "conv2d"})
     assert "padding or a stride" in fc.applies(strided.call)
+    onto_one = random_case(rng, "ed_convolve_s8", {"in": [(1, 1, 2, 16)], "w": (8, 1, 1, 16), "op": "conv2d",
+                                                   "attrs": {"stride": (2, 2), "dilation": (1, 1), "padding": "valid"}})
+    assert onto_one.call.output.shape[1:3] == (1, 1) and "padding or a stride" in fc.applies(onto_one.call)
     window = random_case(rng, "ed_convolve_s8", {**conv2d(6, 6, 16, 8, 3, 1, "same"), "op": "conv2d"})
     assert fc.applies(window.call) == "not a 1 x 1 convolution"
     nine = random_case(rng, "ed_convolve_s8", {**conv2d(3, 3, 128, 256, 1, 1, "valid"), "op": "conv2d"})

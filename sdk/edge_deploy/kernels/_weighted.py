@@ -128,7 +128,7 @@ def pointwise_refusal(call: LayerCall) -> str | None:
     if tuple(int(v) for v in call.weights.shape[1:3]) != (1, 1):
         return "not a 1 x 1 convolution"
     if any(int(v) for v in p["padding"]) or (tuple(int(v) for v in p["stride"]) != (1, 1)
-                                               and tuple(call.output.shape[1:3]) != (1, 1)):
+                                               and tuple(int(v) for v in call.input.shape[1:3]) != (1, 1)):
         return "a 1 x 1 convolution with padding or a stride: its positions are not the input's rows"
     return None
 

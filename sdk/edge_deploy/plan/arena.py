@@ -377,11 +377,11 @@ def _unshare_steps(steps: tuple[PlanStep, ...], sizes: Mapping[str, int], model_
             trials += 1
             trial = unshared | {index}
             buffers = _buffers(steps, sizes, model_inputs, model_outputs, alignment, "all", trial)
-            bound = lower_bound(buffers, len(steps))
-            size, strategy, placed = _placed(steps, buffers, model_inputs, bound)
+            trial_bound = lower_bound(buffers, len(steps))
+            size, strategy, placed = _placed(steps, buffers, model_inputs, trial_bound)
             if size < best[0] and (found is None or size < found[0][0]):
                 names = ", ".join(steps[i].name for i in sorted(trial))
-                found = ((size, f"{strategy}, sharing all but {names}", placed, bound), trial)
+                found = ((size, f"{strategy}, sharing all but {names}", placed, trial_bound), trial)
         if found is None:
             break
         best, unshared = found
