@@ -79,7 +79,7 @@ def weighted_context(call: LayerCall, weight_arrays: list[CArray], bias: CArray 
         ctx.arrays.append(bias)
     elif has_bias:
         ctx.arrays.append(CArray("bias", "int32_t", call.bias.data, "bias, int32, scale input_scale * weight_scale[c]"))
-    per_channel = call.kind != "fully_connected" or w.quant.per_channel
+    per_channel = requant_per_channel(call)
     if per_channel:
         ctx.arrays.append(CArray("out_mult", "int32_t", _per_channel(p["out_mult"], channels),
                                  "requantization multipliers (Q31), one per output channel"))
@@ -97,6 +97,13 @@ def weighted_context(call: LayerCall, weight_arrays: list[CArray], bias: CArray 
         if call.kind == "depthwise_conv2d":
             ctx.fields["ch_mult"] = channels // int(x.shape[3])
     return ctx
+
+
+def requant_per_channel(call: LayerCall) -> bool:
+    """True when the layer's requantization goes to its kernel as arrays, one multiplier and
+    shift per output channel: every convolution, and a fully connected layer with per-channel
+    weights (else one constant pair for the layer)."""
+    return call.kind != "fully_connected" or bool(call.weights.quant.per_channel)
 
 
 def window_fields(params: dict) -> dict[str, int]:

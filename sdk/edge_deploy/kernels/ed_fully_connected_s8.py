@@ -13,7 +13,8 @@ import numpy as np
 
 from edge_deploy.kernels._layers import fully_connected
 from edge_deploy.kernels._weighted import (fc_fields, fc_rows, folded_bias, pointwise_refusal, raw_accumulators_fit,
-                                           weight_sums, weighted_context, weights_comment, zero_weight_offset)
+                                           requant_per_channel, weight_sums, weighted_context, weights_comment,
+                                           zero_weight_offset)
 from edge_deploy.kernels.base import CArray, KernelContext, KernelSpec, LayerCall
 
 ROWS = 5  # output rows per pass (ED_FC_ROWS in ed_fully_connected_packed.h)
@@ -92,7 +93,7 @@ class EdFullyConnectedS8(KernelSpec):
         rows = fc_rows(call)
         units, depth = (int(v) for v in call.weight_rows.shape)
         blocks, groups = -(-units // ROWS), -(-depth // 4)
-        per_channel = call.kind == "conv2d" or bool(call.weights.quant.per_channel)  # a conv's arrays per channel
+        per_channel = requant_per_channel(call)
         return [rows * blocks * groups, rows * blocks, rows * groups, rows * units * per_channel, 1]
 
     def context(self, call: LayerCall) -> KernelContext:
