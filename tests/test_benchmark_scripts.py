@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,31 @@ def test_tflm_examples_measures_each_model_and_reports_a_missing_one(tmp_path, q
     assert person["macs"] > 0 and person["cycles"] >= person["cycles_zero_wait"] > 0
     assert person["ratio_to_upstream"] is None and "no upstream checkout" in person["cmsis_nn"]["skipped"]
     assert "| person_detect |" in proc.stdout and "skipped" in rows["micro_speech"]
+
+
+def test_flash_pricing_measures_each_kernel_at_each_timing(qemu_arm):
+    """flash_pricing's measurement on a small pointwise layer: every kernel that applies runs
+    bit-exact at 0 wait states and at the L4R5's flash, the flash costs cycles, the price there is
+    the cost model's at that flash, and one kernel is chosen and one fastest per timing."""
+    import importlib
+
+    from edge_deploy.boards import load_board
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        flash_pricing = importlib.import_module("flash_pricing")
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+
+    l4r5 = load_board("nucleo-l4r5zi").flash
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = flash_pricing.measure([("2x2 16->8", 2, 2, 16, 8)], {None: None, "L4R5": l4r5}, Path(tmp))
+    kernels = {r["kernel"] for r in rows}
+    assert kernels == set(flash_pricing.KERNELS) and all(r["bit_exact"] for r in rows)
+    by = {(r["timing"], r["kernel"]): r for r in rows}
+    for kernel in kernels:
+        assert by[("L4R5", kernel)]["cycles"] > by[("0 wait states", kernel)]["cycles"]
+        assert by[("L4R5", kernel)]["modelled"] > by[("0 wait states", kernel)]["modelled"]
+    for timing in ("0 wait states", "L4R5"):
+        assert sum(r["chosen"] for r in rows if r["timing"] == timing) == 1
+        assert sum(r["fastest"] for r in rows if r["timing"] == timing) == 1

@@ -140,6 +140,26 @@ def test_a_fused_kernel_wins_within_the_cost_models_error(monkeypatch):
     assert ("add" in kinds) == (over > choose.FUSED_TOLERANCE)  # today 2.6 % over: the ADD alone
 
 
+def test_a_price_at_the_boards_flash_moves_a_choice_only_beyond_the_models_resolution():
+    """Priced at a board's flash, the kernel cheapest there is taken, except where the 0-wait-state
+    choice costs at most FLASH_RESOLUTION more there: then that stands, and the reason says why.
+    Without flash pricing the cheapest at 0 wait states is taken as before."""
+    from edge_deploy.boards import load_board
+    from edge_deploy.kernels import choose
+
+    policy = choose.KernelPolicy(flash=load_board("nucleo-l4r5zi").flash)
+    settled = choose.Candidate("ed_convolve_s8", 1000, zero_wait=900)
+    close = choose.Candidate("ed_pointwise_conv_s8", 995, zero_wait=950)
+    winner, reason = choose._pick([settled, close], policy)
+    assert winner is settled and "within 1%" in reason and "ed_pointwise_conv_s8's 995" in reason
+    far = choose.Candidate("ed_pointwise_conv_s8", 1000 / (1 + choose.FLASH_RESOLUTION) - 1, zero_wait=950)
+    winner, reason = choose._pick([settled, far], policy)
+    assert winner is far and reason.startswith("fewest modelled cycles at the board's flash")
+    plain = [choose.Candidate("ed_convolve_s8", 900), choose.Candidate("ed_pointwise_conv_s8", 950)]
+    assert choose._pick(plain, choose.KernelPolicy())[0].kernel == "ed_convolve_s8"
+    assert settled.plus(close) == choose.Candidate("ed_convolve_s8", 1995, zero_wait=1850)
+
+
 def _pointwise_graph():
     """x -> c0 (3x3, 8 channels) -> c1 (1x1, 8 -> 24 channels) -> c2 (1x1, 24 -> 12) -> head: a
     1x1 convolution that triples its input, then one that shrinks it."""
@@ -324,3 +344,36 @@ def test_sanitizers_catch_an_arena_too_small(tmp_path):
     exe = build_host_model(project.src_dir, tmp_path / "model_host", sanitize=True)
     with pytest.raises(EdgeDeployError, match="AddressSanitizer"):
         run_host_model(exe, random_inputs(graph, 2), (1, 7))
+
+
+def test_a_build_prices_its_kernels_at_its_boards_flash_or_says_why_not(arm_gcc, tmp_path):
+    """edge-deploy build for the L4R5 prices every candidate at its flash (report.json:
+    cost_model.priced_at, each alternative's cycles beside its cycles at 0 wait states); a board
+    file of one's own whose flash timing no bundled board has is priced at 0 wait states, and the
+    report says so and names the calibrated timings."""
+    import json
+
+    import yaml
+
+    from edge_deploy.cli import main
+    from edge_deploy.paths import resource_dir
+
+    model = TFLITE_DIR / "conv2d.tflite"
+    assert main(["build", str(model), "--board", "nucleo-l4r5zi", "--out", str(tmp_path / "l4r5")]) == 0
+    report = json.loads((tmp_path / "l4r5" / "report.json").read_text())
+    assert report["cost_model"]["priced_at"].startswith("the board's flash (5 wait states, 8-byte reads")
+    assert report["kernel_policy"]["priced_at"] == report["cost_model"]["priced_at"]
+    priced = [a for layer in report["layers"] if layer["kernel_choice"]
+              for a in layer["kernel_choice"]["alternatives"] if "cycles" in a]
+    assert priced and all(a["cycles"] > a["cycles_zero_wait"] for a in priced)
+    board = yaml.safe_load((resource_dir("boards") / "nucleo-l4r5zi.yaml").read_text())
+    board["name"] = "my-l4r5"
+    board["flash"]["wait_states"] = 7  # more than the clock needs: a timing no bundled board has
+    (tmp_path / "my-l4r5.yaml").write_text(yaml.safe_dump(board))
+    assert main(["build", str(model), "--board", str(tmp_path / "my-l4r5.yaml"), "--out", str(tmp_path / "my")]) == 0
+    report = json.loads((tmp_path / "my" / "report.json").read_text())
+    said = report["cost_model"]["priced_at"]
+    assert said.startswith("0 wait states: the cost model has no calibration at this board's flash (7 wait states")
+    assert "5 wait states, 8-byte reads" in said and "5 wait states, 16-byte reads" in said
+    assert all("cycles_zero_wait" not in a for layer in report["layers"] if layer["kernel_choice"]
+               for a in layer["kernel_choice"]["alternatives"])

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from edge_deploy.kernels import all_kernels, kernels_for
-from edge_deploy.kernels.cost import cost_source, cost_table, estimate_cycles, kernel_sources_digest
+from edge_deploy.boards import list_boards, load_board
+from edge_deploy.kernels.cost import (cost_source, cost_table, estimate_cycles, flash_stalls, flash_timing_key,
+                                      kernel_sources_digest)
 from edge_deploy.ops import all_ops, get_op, op_kinds
 from edge_deploy.paths import resource_dir
 from edge_deploy.testing.random_layers import random_case
@@ -33,6 +35,40 @@ def test_every_kernel_is_complete(kernel):
     # The cost model prices the kernel's own calibration layers within its recorded fit error.
     case = random_case(np.random.default_rng(0), kernel, spec.calibration[0])
     assert estimate_cycles(spec, case.call) > 0
+    # Every bundled board's flash has its stall fit for the kernel, and a flash with wait states
+    # never makes a layer cheaper.
+    for flash in {board.flash for board in list_boards() if board.flash is not None and board.flash.wait_states}:
+        assert set(flash_stalls(flash)["coefficients"][kernel]) == set(spec.cost_terms)
+        assert estimate_cycles(spec, case.call, flash) >= estimate_cycles(spec, case.call)
+
+
+def test_the_stall_fits_are_those_of_the_bundled_boards_flash_timings():
+    """costs.json holds one stall fit per distinct flash timing of the bundled boards (a board
+    added with a new flash needs a calibration), each naming the boards it was measured for."""
+    wanted = {}
+    for board in list_boards():
+        key = flash_timing_key(board.flash)
+        if key is not None:
+            wanted.setdefault(key, []).append(board.name)
+    assert {key: entry["boards"] for key, entry in cost_table()["flash_stalls"].items()} == wanted
+    assert len(wanted) >= 2  # the STM32F4s' 16-byte reads and the L4R5's 8-byte ones
+
+
+def test_a_flash_timing_without_a_calibration_is_priced_at_0_wait_states_and_says_so():
+    """A custom board's flash that no bundled board has is priced at 0 wait states, and the
+    report's priced_at says which timings are calibrated; the L4R5's is priced at its flash."""
+    l4r5 = load_board("nucleo-l4r5zi").flash
+    custom = l4r5.model_copy(update={"wait_states": 3})
+    spec = next(k for k in all_kernels() if k.name == "ed_fully_connected_s8")
+    case = random_case(np.random.default_rng(0), spec.name, spec.calibration[0])
+    assert flash_stalls(custom) is None
+    assert estimate_cycles(spec, case.call, custom) == estimate_cycles(spec, case.call)
+    said = cost_source(custom)["priced_at"]
+    assert said.startswith("0 wait states: the cost model has no calibration at this board's flash (3 wait states")
+    assert flash_timing_key(l4r5) in said
+    assert cost_source(l4r5)["priced_at"] == f"the board's flash ({flash_timing_key(l4r5)})"
+    assert cost_source()["priced_at"] == "0 wait states"
+    assert estimate_cycles(spec, case.call, l4r5) > estimate_cycles(spec, case.call)
 
 
 COST_ERROR_LIMIT = 0.3

@@ -107,13 +107,19 @@ def test_port_profile_agrees_with_the_plugin_counts(builds):
 
 def test_board_without_qemu_is_profiled_as_the_same_core(builds):
     """A hardware-only board's build is profiled compiled for mps2-an386: same instructions and
-    accesses per layer as the mps2-an386 build of the same model; the board's flash timing (5
-    wait states behind the ART) costs cycles on top; latency at the board's own 180 MHz."""
+    accesses per layer as the mps2-an386 build of the same model where both run the same kernel
+    (the F446RE's build prices its kernels at its flash, and may choose another); the board's
+    flash timing (5 wait states behind the ART) costs cycles on top; latency at the board's own
+    180 MHz."""
     mps2 = _profile(builds["tiny"])
     nucleo = _profile(builds["tiny-nucleo"])
     assert nucleo["board"] == "nucleo-f446re" == nucleo["timing_board"] and nucleo["machine"] == "mps2-an386"
-    assert [l["instructions"] for l in nucleo["layers"]] == [l["instructions"] for l in mps2["layers"]]
-    assert [l["memory"] for l in nucleo["layers"]] == [l["memory"] for l in mps2["layers"]]
+    kernels = [[layer["kernel"] for layer in json.loads((builds[name] / "report.json").read_text())["layers"]
+                if layer["mark"] >= 0] for name in ("tiny", "tiny-nucleo")]
+    same = [i for i, (a, b) in enumerate(zip(*kernels)) if a == b]
+    assert len(kernels[0]) == len(nucleo["layers"]) == len(mps2["layers"]) and len(same) >= len(kernels[0]) - 1
+    assert [nucleo["layers"][i]["instructions"] for i in same] == [mps2["layers"][i]["instructions"] for i in same]
+    assert [nucleo["layers"][i]["memory"] for i in same] == [mps2["layers"][i]["memory"] for i in same]
     assert mps2["stalls"]["fetch"] == mps2["stalls"]["data"] == 0 < nucleo["stalls"]["fetch"]
     assert all(n["cycles"] >= m["cycles"] for n, m in zip(nucleo["layers"], mps2["layers"]))
     assert nucleo["latency_ms"] == round(nucleo["cycles"] / 180e6 * 1e3, 4)

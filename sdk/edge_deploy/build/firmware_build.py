@@ -179,7 +179,7 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     _check_out_dir(out_dir)
     interpreter_rounding(rounding)  # refuse an unknown name before any work
     policy = KernelPolicy.from_options(sparse=sparse, winograd=winograd, kernels=kernels,
-                                       cmsis_nn=cmsis_nn if cmsis_nn is not None else False)
+                                       cmsis_nn=cmsis_nn if cmsis_nn is not None else False, flash=board.flash)
     model, budget = fit_flash(graph, board, policy)
     check_budget(budget, graph.name)
     if tflite is None:
@@ -217,7 +217,7 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
             "rounding": rounding,
             "cmsis_nn": _cmsis_nn_record(context),
             "kernel_sources": context["kernel_sources"].to_dict(kernels),
-            "cost_model": cost_source(),
+            "cost_model": cost_source(board.flash),
             "flash_bytes": firmware.flash_bytes,
             "ram_bytes": firmware.ram_bytes,
             "sections": firmware.sections,

@@ -17,7 +17,6 @@ from edge_deploy.codegen.layers import Layer
 from edge_deploy.ctext import c_float, c_string, comment_text, dims, shape_text
 from edge_deploy.ir.graph import Graph
 from edge_deploy.kernels.base import CArray, KernelContext
-from edge_deploy.kernels.cost import cost_source
 from edge_deploy.kernels.library import own_library
 from edge_deploy.plan import ArenaPlan
 
@@ -168,6 +167,5 @@ def model_context(graph: Graph, layers: list[Layer], plan: ArenaPlan, *, source:
         "n_layers": len(run_layers),
         "weights_bytes": sum(a["bytes"] for ctx in layer_contexts for a in ctx["arrays"]),
         "headers": sorted({layer.spec.header for layer in layers if layer.spec is not None} - {"arm_nnfunctions.h"}),
-        "cost_model": cost_source(),
         "macs": sum(ctx["macs"] for ctx in layer_contexts),
     }

@@ -14,11 +14,12 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from edge_deploy.boards.clocking import FlashTiming
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.ir.graph import Graph, Op
 from edge_deploy.kernels import get_kernel, kernels_for
 from edge_deploy.kernels.base import KernelSpec, LayerCall
-from edge_deploy.kernels.cost import calibration_error, estimate_cycles
+from edge_deploy.kernels.cost import calibration_error, estimate_cycles, flash_stalls, priced_at
 from edge_deploy.kernels.library import KernelLibrary, own_library, upstream_library
 from edge_deploy.ops import get_op, kernel_params
 
@@ -33,13 +34,22 @@ UPSTREAM_REFUSAL = "--cmsis-nn: upstream CMSIS-NN has no such function"
 # whose cost model is far off does not buy a fused kernel that much slower).
 FUSED_TOLERANCE = 0.01
 FUSED_TOLERANCE_MAX = 0.05
+# Priced at a board's flash, a kernel displaces the 0-wait-state choice only when it is cheaper by
+# more than this share: the flash part of a price is fitted to a few percent (costs.json), so a
+# smaller difference is noise, and following it would change code size and memory plans for
+# nothing (a 48 x 48 pointwise layer 8 -> 16, VWW's activation_2: ed_pointwise_conv_s8 priced
+# 0.2 % under ed_convolve_s8 at the L4R5's flash, measured 2.1 % over it by
+# benchmarks/flash_pricing.py; in VWW it would have added 1.9 KB of code).
+FLASH_RESOLUTION = 0.01
 
 
-def fused_tolerance(fused: str, op_kernel: str, tail_kernel: str | None) -> float:
+def fused_tolerance(fused: str, op_kernel: str, tail_kernel: str | None, flash: FlashTiming | None = None) -> float:
     """The share of modelled cycles a fused kernel may cost over the op's and the epilogue's
     kernels and still be chosen: its largest calibration error plus the larger of theirs (the
-    pair's estimate is off by at most that), within [FUSED_TOLERANCE, FUSED_TOLERANCE_MAX]."""
-    error = calibration_error(fused) + max(calibration_error(op_kernel), calibration_error(tail_kernel))
+    pair's estimate is off by at most that; at ``flash``, the errors there too), within
+    [FUSED_TOLERANCE, FUSED_TOLERANCE_MAX]."""
+    error = calibration_error(fused, flash) + max(calibration_error(op_kernel, flash),
+                                                  calibration_error(tail_kernel, flash))
     return min(FUSED_TOLERANCE_MAX, max(FUSED_TOLERANCE, error))
 
 
@@ -50,7 +60,9 @@ class KernelPolicy:
     own kernel only for a layer no upstream function can run); ``sparse`` / ``winograd``: the
     modes of those families; ``portable``: the portable C path (the Winograd cost model is the
     SIMD path's, so auto leaves it out); ``exclude``: ``(op name, family)`` pairs the flash
-    fallback took back; ``fallback``: set while choosing edge-deploy's kernel for such a layer."""
+    fallback took back; ``fallback``: set while choosing edge-deploy's kernel for such a layer;
+    ``flash``: the board's flash timing, which the kernels are priced at where the cost model is
+    calibrated for it (:func:`edge_deploy.kernels.cost.estimate_cycles`)."""
 
     upstream_only: bool = False
     sparse: str = "auto"
@@ -59,12 +71,15 @@ class KernelPolicy:
     exclude: frozenset[tuple[str, str]] = frozenset()
     library: KernelLibrary | None = None
     fallback: bool = False
+    flash: FlashTiming | None = None
 
     @classmethod
     def from_options(cls, *, sparse: str = "auto", winograd: str = "auto", kernels: str = "simd",
-                     cmsis_nn: bool | str | os.PathLike | KernelLibrary = False) -> KernelPolicy:
+                     cmsis_nn: bool | str | os.PathLike | KernelLibrary = False,
+                     flash: FlashTiming | None = None) -> KernelPolicy:
         """The policy of ``edge-deploy build``'s options; ``cmsis_nn`` is the upstream checkout
-        (a path or a :class:`KernelLibrary`; True: upstream without a checkout to read). Raises
+        (a path or a :class:`KernelLibrary`; True: upstream without a checkout to read);
+        ``flash`` the board's flash timing (None: 0 wait states). Raises
         EdgeDeployError for an unknown mode, a forced family that upstream CMSIS-NN does not
         have, or a folder that is not a CMSIS-NN checkout."""
         if sparse not in SPARSE_MODES:
@@ -92,7 +107,7 @@ class KernelPolicy:
         elif cmsis_nn is not False and cmsis_nn is not True and cmsis_nn is not None:
             library = upstream_library(cmsis_nn)
         return cls(upstream_only=bool(cmsis_nn), sparse=sparse, winograd=winograd, portable=kernels == "portable",
-                   library=library)
+                   library=library, flash=flash)
 
     def excluding(self, op_name: str, family: str) -> KernelPolicy:
         """The same policy with ``family`` kernels taken away from op ``op_name``."""
@@ -151,23 +166,32 @@ class KernelPolicy:
     def to_dict(self) -> dict[str, Any]:
         """The policy for report.json."""
         return {"upstream_only": self.upstream_only, "sparse": self.sparse, "winograd": self.winograd,
-                "portable": self.portable,
+                "portable": self.portable, "priced_at": priced_at(self.flash),
                 "flash_fallback": [f"{name}: no {family}" for name, family in sorted(self.exclude)]}
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One kernel considered for a layer: its modelled cycles (for the ops the choice covers), or
-    why it was out."""
+    """One kernel considered for a layer: its modelled cycles (for the ops the choice covers; at
+    the board's flash where the policy prices there, with ``zero_wait`` its cycles at 0 wait
+    states), or why it was out."""
 
     kernel: str
     cycles: int | None = None
     out: str | None = None
+    zero_wait: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """For report.json."""
-        return {"kernel": self.kernel, "cycles": self.cycles} if self.out is None else \
-            {"kernel": self.kernel, "out": self.out}
+        if self.out is not None:
+            return {"kernel": self.kernel, "out": self.out}
+        return {"kernel": self.kernel, "cycles": self.cycles,
+                **({"cycles_zero_wait": self.zero_wait} if self.zero_wait is not None else {})}
+
+    def plus(self, other: Candidate) -> Candidate:
+        """This kernel's price with ``other``'s added (an op and its epilogue's own kernel)."""
+        zero_wait = None if self.zero_wait is None else self.zero_wait + other.zero_wait
+        return Candidate(self.kernel, self.cycles + other.cycles, zero_wait=zero_wait)
 
 
 @dataclass(frozen=True)
@@ -212,7 +236,13 @@ def _evaluate(kernels: list[KernelSpec], call: LayerCall, policy: KernelPolicy) 
         why = policy.refusal(kernel, call.op) or kernel.applies(call)
         if not why and not policy.forced(kernel):
             why = kernel.worthwhile(call)
-        out.append(Candidate(kernel.name, out=why) if why else Candidate(kernel.name, estimate_cycles(kernel, call)))
+        if why:
+            out.append(Candidate(kernel.name, out=why))
+        elif flash_stalls(policy.flash) is not None:
+            out.append(Candidate(kernel.name, estimate_cycles(kernel, call, policy.flash),
+                                 zero_wait=estimate_cycles(kernel, call)))
+        else:
+            out.append(Candidate(kernel.name, estimate_cycles(kernel, call)))
     return out
 
 
@@ -228,6 +258,13 @@ def _pick(candidates: list[Candidate], policy: KernelPolicy, extra: int = 0) -> 
         return best, "forced by the build options (--sparse / --winograd force)"
     if len(usable) == 1:
         return best, f"the only kernel that applies ({best.cycles + extra:,} modelled cycles)"
+    if best.zero_wait is not None:
+        settled = min(pool, key=lambda c: (c.zero_wait, c.kernel))
+        if settled is not best and settled.cycles <= best.cycles * (1 + FLASH_RESOLUTION):
+            return settled, (f"fewest modelled cycles at 0 wait states ({settled.zero_wait + extra:,}); at the "
+                             f"board's flash {settled.cycles + extra:,}, within {FLASH_RESOLUTION:.0%} of "
+                             f"{best.kernel}'s {best.cycles + extra:,}, which the cost model does not resolve")
+        return best, f"fewest modelled cycles at the board's flash ({best.cycles + extra:,})"
     return best, f"fewest modelled cycles ({best.cycles + extra:,})"
 
 
@@ -310,15 +347,17 @@ def choose_kernels(graph: Graph, policy: KernelPolicy) -> list[ChosenLayer]:
                 if variant is not None:
                     covering.append(variant)
                 if tail is not None:
-                    covering.append(Candidate(c.kernel, c.cycles + tail[0].cycles))
+                    covering.append(c.plus(tail[0]))
             best = _pick(covering, policy)
             tail_kernel = tail[0].kernel if tail is not None else None
-            close = [c for c in covering if get_kernel(c.kernel).epilogue is not None and best is not None
-                     and c.cycles <= best[0].cycles * (1 + fused_tolerance(c.kernel, best[0].kernel, tail_kernel))]
+            tolerances = {c.kernel: fused_tolerance(c.kernel, best[0].kernel, tail_kernel, policy.flash)
+                          for c in covering if best is not None and get_kernel(c.kernel).epilogue is not None}
+            close = [c for c in covering if c.kernel in tolerances
+                     and c.cycles <= best[0].cycles * (1 + tolerances[c.kernel])]
             if (best is not None and get_kernel(best[0].kernel).epilogue is None and close
                     and not best[1].startswith("forced")):
                 fused_best = min(close, key=lambda c: (c.cycles, c.kernel))
-                tolerance = fused_tolerance(fused_best.kernel, best[0].kernel, tail_kernel)
+                tolerance = tolerances[fused_best.kernel]
                 best = (fused_best, f"within {tolerance:.1%} of the fewest modelled cycles "
                                     f"({fused_best.cycles:,} against {best[0].cycles:,} unfused; the cost "
                                     f"model's calibration errors) with the {tail_op.kind} fused, so the "

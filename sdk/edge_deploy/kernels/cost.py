@@ -8,6 +8,12 @@ kernel path, 0 wait states) over random layers of every kernel and fitted by lea
 records the digest of the kernel sources it was measured on; a test fails when a kernel source
 changes without a new calibration. The build never reads anything else: the same model and
 options give the same kernels on every machine, and ``report.json`` names the file's digest.
+
+A board whose flash has wait states is priced at its flash: the same runs are profiled again with
+each bundled board's flash timing (its code and weights read through the flash accelerator), and
+the cycles the flash adds are fitted on the same terms (``flash_stalls`` in ``costs.json``, one
+entry per distinct timing). A timing no bundled board has is priced at 0 wait states, and the
+build's report says so.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from edge_deploy.boards.clocking import FlashTiming
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.kernels.base import KernelSpec, LayerCall
 from edge_deploy.paths import resource_dir
@@ -50,10 +57,37 @@ def cost_table() -> dict[str, Any]:
                               "reinstall edge-deploy") from None
 
 
-def calibration_error(name: str | None) -> float:
+def flash_timing_key(flash: FlashTiming | None) -> str | None:
+    """The name of ``flash``'s behaviour in ``costs.json`` (what its stalls depend on: wait
+    states, read width, the accelerator's caches), or None for no flash timing or 0 wait states."""
+    if flash is None or not flash.wait_states:
+        return None
+    parts = [f"{flash.wait_states} wait states", f"{flash.read_bytes}-byte reads"]
+    art = flash.accelerator
+    if art is not None:
+        parts.append(f"{art.kind} prefetch {'on' if art.prefetch else 'off'}")
+        for name in ("icache", "dcache"):
+            cache = getattr(art, name)
+            parts.append(f"{name} {cache.lines} x {cache.line_bytes} B" if cache else f"no {name}")
+    return ", ".join(parts)
+
+
+def flash_stalls(flash: FlashTiming | None) -> dict[str, Any] | None:
+    """The stall fit for ``flash`` (``boards``, ``coefficients``, ``max_relative_error``), or
+    None when ``flash`` has no wait states or no calibration (a timing no bundled board has)."""
+    key = flash_timing_key(flash)
+    return cost_table().get("flash_stalls", {}).get(key) if key else None
+
+
+def calibration_error(name: str | None, flash: FlashTiming | None = None) -> float:
     """The largest relative error of kernel ``name``'s cost model over its calibration layers
-    (0 for None or a kernel the table has no figure for)."""
-    return float(cost_table().get("max_relative_error", {}).get(name, 0.0)) if name else 0.0
+    (0 for None or a kernel the table has no figure for); with a calibrated ``flash``, the larger
+    of that and its error at that flash."""
+    if not name:
+        return 0.0
+    error = float(cost_table().get("max_relative_error", {}).get(name, 0.0))
+    stalls = flash_stalls(flash)
+    return max(error, float(stalls["max_relative_error"].get(name, 0.0))) if stalls else error
 
 
 def use_coefficients(name: str, coefficients: dict[str, float]) -> None:
@@ -62,22 +96,43 @@ def use_coefficients(name: str, coefficients: dict[str, float]) -> None:
     cost_table()["coefficients"][name] = dict(coefficients)
 
 
-def cost_source() -> dict[str, str]:
-    """What ``report.json`` records about the cost model: its unit, file and digests."""
+def priced_at(flash: FlashTiming | None) -> str:
+    """What the kernel choice prices a board with ``flash`` at, in words (report.json)."""
+    key = flash_timing_key(flash)
+    if key is None:
+        return "0 wait states"
+    if flash_stalls(flash) is None:
+        return (f"0 wait states: the cost model has no calibration at this board's flash ({key}); "
+                f"calibrated: {'; '.join(sorted(cost_table().get('flash_stalls', {}))) or 'none'}")
+    return f"the board's flash ({key})"
+
+
+def cost_source(flash: FlashTiming | None = None) -> dict[str, str]:
+    """What ``report.json`` records about the cost model: its unit, file and digests, and the
+    flash timing the kernels were priced at."""
     table = cost_table()
     data = COSTS_FILE.read_bytes()
     return {"unit": "modelled Cortex-M4 cycles", "file": "edge_deploy/kernels/costs.json",
             "file_sha256": hashlib.sha256(data).hexdigest()[:16], "kernel_sources": table["kernel_sources"],
-            "measured_with": table.get("measured_with", "")}
+            "measured_with": table.get("measured_with", ""), "priced_at": priced_at(flash)}
 
 
-def estimate_cycles(kernel: KernelSpec, call: LayerCall) -> int:
-    """Modelled Cortex-M4 cycles of ``kernel`` on ``call``. Raises EdgeDeployError when the cost
-    table has no coefficients for the kernel (a kernel added without a calibration)."""
-    coefficients = cost_table()["coefficients"].get(kernel.name)
-    if coefficients is None or set(coefficients) != set(kernel.cost_terms):
-        raise EdgeDeployError(f"the kernel cost table has no coefficients for {kernel.name} "
-                              f"(terms {', '.join(kernel.cost_terms)})",
-                              "run `python -m edge_deploy.testing.calibrate --write` after adding a kernel")
-    features = kernel.cost_features(call)
-    return max(0, int(round(sum(coefficients[t] * float(v) for t, v in zip(kernel.cost_terms, features)))))
+def _linear(coefficients: dict[str, float], kernel: KernelSpec, features: list[float]) -> float:
+    return sum(coefficients[t] * float(v) for t, v in zip(kernel.cost_terms, features))
+
+
+def estimate_cycles(kernel: KernelSpec, call: LayerCall, flash: FlashTiming | None = None) -> int:
+    """Modelled Cortex-M4 cycles of ``kernel`` on ``call``: at 0 wait states, or with a
+    calibrated ``flash`` (:func:`flash_stalls`) the cycles its wait states add on top. Raises
+    EdgeDeployError when the cost table has no coefficients for the kernel (a kernel added
+    without a calibration)."""
+    stalls = flash_stalls(flash)
+    tables = [cost_table()["coefficients"]] + ([stalls["coefficients"]] if stalls is not None else [])
+    for table in tables:
+        coefficients = table.get(kernel.name)
+        if coefficients is None or set(coefficients) != set(kernel.cost_terms):
+            raise EdgeDeployError(f"the kernel cost table has no coefficients for {kernel.name} "
+                                  f"(terms {', '.join(kernel.cost_terms)})",
+                                  "run `python -m edge_deploy.testing.calibrate --write` after adding a kernel")
+    features = list(kernel.cost_features(call))
+    return max(0, int(round(sum(_linear(table[kernel.name], kernel, features) for table in tables))))

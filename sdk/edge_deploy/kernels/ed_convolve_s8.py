@@ -78,7 +78,7 @@ def general_channels(call: LayerCall, bias: np.ndarray) -> int:
     call, _ = constant_channels_requantized(call, bias)
     cout = len(bias)
     if (all(on_fast_path(int(m), int(s)) for m, s in zip(*channel_requant(call)))
-            and not needs_chunks(np.asarray(call.weight_rows))):
+            and not needs_chunks(weight_sums(call)[1])):
         return cout % 2
     return cout
 
@@ -111,11 +111,11 @@ def pair_refusal(rows: np.ndarray) -> str | None:
     return None
 
 
-def needs_chunks(rows: np.ndarray) -> bool:
-    """True when a channel's products may reach 2^23 (128 x its sum of |w|), so the layer recovers
-    its second channels every CHUNK_ELEMENTS patch elements (ed_convolve.h)."""
-    abs_sums = np.abs(np.asarray(rows, dtype=np.int64)).sum(axis=1)
-    return 128 * int(abs_sums.max(initial=0)) >= PAIR_PRODUCTS_LIMIT
+def needs_chunks(abs_sums: np.ndarray) -> bool:
+    """True when a channel's products may reach 2^23 (128 x its sum of |w|, ``abs_sums`` from
+    :func:`weight_sums`), so the layer recovers its second channels every CHUNK_ELEMENTS patch
+    elements (ed_convolve.h)."""
+    return 128 * int(np.asarray(abs_sums).max(initial=0)) >= PAIR_PRODUCTS_LIMIT
 
 
 def pack_weights(rows: np.ndarray) -> np.ndarray:
@@ -268,14 +268,14 @@ class EdConvolveS8(KernelSpec):
         return {"patch": k, "patch_words": k4 // 4, "channel_blocks": -(-filter_shape(call)[0] // 2)}
 
     def context(self, call: LayerCall) -> KernelContext:
-        sums, _ = weight_sums(call)
+        sums, abs_sums = weight_sums(call)
         k, k4 = patch_counts(call)
         weights = CArray("weights_packed", "uint32_t", pack_weights(np.asarray(call.weight_rows)),
                          f"{weights_comment(call)}, packed: patch padded to {k4}, pairs of channels as int16 "
                          "first + 256 second (ed_convolve.h)")
         padded = np.zeros(-(-len(sums) // 2) * 2 + 1, dtype=np.int32)
         call, padded[:len(sums)] = constant_channels_requantized(call, folded_bias(call, sums))
-        padded[-1] = needs_chunks(np.asarray(call.weight_rows))
+        padded[-1] = needs_chunks(abs_sums)
         bias = CArray("bias_folded", "int32_t", padded,
                       "bias + input_offset * sum of the channel's weights (4 x the output less its offset on a "
                       "constant channel), zero padded to blocks of 2, then 1 when the pairs are recovered in "

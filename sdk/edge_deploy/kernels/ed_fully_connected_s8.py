@@ -3,9 +3,12 @@ five output rows per pass (ROWS) over weights interleaved at build time, one LDM
 five rows; each weight word's even bytes stored offset by 128 so the raw word is one SMLAD operand
 and one SXTB16 makes the other (the input row widened once per row into the pair of int16 words
 that match them); the input offset folded into the bias; per-tensor or per-channel requantization.
-It also runs a pointwise convolution (1 x 1, stride 1, no padding) over fewer than four positions
-as the fully connected layer it is over them: classifier heads over one position (person_detect's),
-where the convolution kernels' four positions per pass would compute one four times."""
+It also runs a pointwise convolution (1 x 1, stride 1, no padding) as the fully connected layer it
+is over its positions: classifier heads over one position (person_detect's), where the convolution
+kernels' four positions per pass would compute one four times. Over more positions it reads every
+weight once per position where the convolution kernels read it once per four, which a flash with
+wait states makes dear: the cost model prices that at the board's flash (person_detect's 3 x 3
+pointwise layers: chosen at 0 wait states, not on the L4R5)."""
 
 from __future__ import annotations
 
@@ -58,32 +61,21 @@ class EdFullyConnectedS8(KernelSpec):
     calibration = tuple(fully_connected(d, u, r, **extra) for d, u, r, extra in (
         (640, 128, 1, {}), (128, 128, 1, {}), (128, 8, 1, {}), (8, 128, 1, {}), (128, 640, 1, {}),
         (64, 12, 1, {"per_tensor": True}), (256, 2, 1, {"per_tensor": True}), (448, 100, 1, {}), (301, 17, 1, {}),
-        (64, 64, 2, {"per_tensor": True}), (128, 128, 1, {"per_tensor": True}), (640, 128, 1, {"per_tensor": True})))
+        (64, 64, 2, {"per_tensor": True}), (128, 128, 1, {"per_tensor": True}), (640, 128, 1, {"per_tensor": True}),
+        # Several rows: pointwise convolutions over their positions (person_detect's 3 x 3 ones).
+        (128, 256, 9, {}), (64, 40, 4, {"per_tensor": True}), (256, 64, 6, {})))
 
     def serves(self, op_kind: str) -> bool:
         return op_kind in self.ops
 
     def applies(self, call: LayerCall) -> str | None:
-        why = (self._conv_refusal(call) if call.kind == "conv2d" else None) or zero_weight_offset(call)
+        why = (pointwise_refusal(call) if call.kind == "conv2d" else None) or zero_weight_offset(call)
         if why:
             return why
         sums, abs_sums = weight_sums(call)
         if not raw_accumulators_fit(folded_bias(call, sums), abs_sums):
             return "the bias with the input offset folded in could leave int32"
         return None
-
-    @staticmethod
-    def _conv_refusal(call: LayerCall) -> str | None:
-        """Why a convolution does not run here: not pointwise, or over four positions or more.
-        This kernel reads every weight once per row (position), the convolution kernels once per
-        four positions: over many positions it may win at 0 wait states and lose from a flash
-        with wait states (person_detect's 3 x 3 pointwise layers: 7 % faster at 0 wait states,
-        10 % slower on the L4R5's flash), which the cost model does not see."""
-        why = pointwise_refusal(call)
-        if why is None and fc_rows(call) >= 4:
-            why = (f"a pointwise convolution over {fc_rows(call)} positions: this kernel would read its weights "
-                   "once per position, the convolution kernels once per four")
-        return why
 
     def scratch_bytes(self, call: LayerCall) -> int:
         # The input row widened to int16 (ed_fc_widen), then the group that ends the loop.

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_deploy.boards.clocking import FlashTiming
 from edge_deploy.codegen.context import layer_context
 from edge_deploy.codegen.project import template_environment
 from edge_deploy.errors import EdgeDeployError
@@ -163,20 +164,25 @@ def build_qemu(cases: Sequence[KernelCase], out_dir: str | os.PathLike, *, path:
     return build.elf
 
 
-def run_qemu(elf: str | os.PathLike, cases: Sequence[KernelCase], *, timeout_s: float = 120.0) -> KernelRun:
+def run_qemu(elf: str | os.PathLike, cases: Sequence[KernelCase], *, timeout_s: float = 120.0,
+             flash: FlashTiming | None = None) -> KernelRun:
     """Run the cases' firmware on QEMU with instruction counting: outputs, statuses, executed
-    instructions and modelled cycles per case. Raises EdgeDeployError when QEMU fails or the
-    output is incomplete."""
+    instructions and modelled cycles per case, at 0 wait states or, with ``flash``, with the
+    firmware's flash (its code and constant weights) read at that timing. Raises EdgeDeployError
+    when QEMU fails or the output is incomplete."""
+    from edge_deploy.boards import load_board
     from edge_deploy.profile.attribution import per_mark, segment_cycles
     from edge_deploy.profile.cycle_model import CortexM4Timing
     from edge_deploy.profile.decode import decode_code
+    from edge_deploy.profile.memory_map import memory_layout
     from edge_deploy.profile.qemu_run import run_with_counts
 
-    run = run_with_counts(elf, timeout_s=timeout_s)
+    layout = memory_layout(load_board(QEMU_BOARD), flash) if flash is not None else None
+    run = run_with_counts(elf, timeout_s=timeout_s, layout=layout)
     # QEMU sends semihosting console output to stderr or stdout depending on its version.
     _raise_on_fault(run.stdout + run.stderr, cases, elf)
     outputs, statuses = _parse_outputs(run.stdout + run.stderr, cases, "QEMU")
-    tallies = per_mark(segment_cycles(run.counts, decode_code(run.counts.code), CortexM4Timing()))
+    tallies = per_mark(segment_cycles(run.counts, decode_code(run.counts.code), CortexM4Timing(flash=flash)))
     return KernelRun(outputs, statuses, [tallies[i].instructions if i in tallies else 0 for i in range(len(cases))],
                      [tallies[i].cycles if i in tallies else 0 for i in range(len(cases))])
 
