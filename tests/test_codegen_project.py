@@ -346,7 +346,7 @@ def test_sanitizers_catch_an_arena_too_small(tmp_path):
         run_host_model(exe, random_inputs(graph, 2), (1, 7))
 
 
-def test_a_build_prices_its_kernels_at_its_boards_flash_or_says_why_not(arm_gcc, tmp_path):
+def test_a_build_prices_its_kernels_at_its_boards_flash_or_says_why_not(arm_gcc, tmp_path, capsys):
     """edge-deploy build for the L4R5 prices every candidate at its flash (report.json:
     cost_model.priced_at, each alternative's cycles beside its cycles at 0 wait states); a board
     file of one's own whose flash timing no bundled board has is priced at 0 wait states, and the
@@ -370,9 +370,11 @@ def test_a_build_prices_its_kernels_at_its_boards_flash_or_says_why_not(arm_gcc,
     board["name"] = "my-l4r5"
     board["flash"]["wait_states"] = 7  # more than the clock needs: a timing no bundled board has
     (tmp_path / "my-l4r5.yaml").write_text(yaml.safe_dump(board))
+    capsys.readouterr()
     assert main(["build", str(model), "--board", str(tmp_path / "my-l4r5.yaml"), "--out", str(tmp_path / "my")]) == 0
     report = json.loads((tmp_path / "my" / "report.json").read_text())
     said = report["cost_model"]["priced_at"]
+    assert f"kernels priced at {said}" in capsys.readouterr().out
     assert said.startswith("0 wait states: the cost model has no calibration at this board's flash (7 wait states")
     assert "5 wait states, 8-byte reads" in said and "5 wait states, 16-byte reads" in said
     assert all("cycles_zero_wait" not in a for layer in report["layers"] if layer["kernel_choice"]

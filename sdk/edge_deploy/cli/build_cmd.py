@@ -89,7 +89,8 @@ def command(model_path, factory, weights, input_shape, board, out_dir, kernels, 
                + f"runtime buffers {report['runtime_buffer_bytes']:,} B; "
                f"stack {report['stack_bytes']:,} B)")
     click.echo(f"  stack: {report['stack_source']}")
-    click.echo(f"  {report['n_layers']} layers, {report['macs']:,} MACs per inference")
+    click.echo(f"  {report['n_layers']} layers, {report['macs']:,} MACs per inference; kernels priced at "
+               f"{report['cost_model']['priced_at']}")
     for layer in report["layers"]:
         kernel = layer["kernel"] or (f"(fused into {layer['fused_into']})" if layer.get("fused_into")
                                      else "(view, no code)")
