@@ -125,6 +125,32 @@ def test_board_without_qemu_is_profiled_as_the_same_core(builds):
     assert nucleo["latency_ms"] == round(nucleo["cycles"] / 180e6 * 1e3, 4)
 
 
+def test_the_profile_sets_the_builds_prices_beside_the_measured_cycles(builds):
+    """Each layer's modelled cycles (the price its kernel was chosen by, report.json) beside the
+    measured ones, where the build priced at the timing the profile applies: TICNN on mps2-an386 at
+    0 wait states, the tiny model's F446RE build at its flash (a flash price, above the 0-wait-state
+    one); the model within 10 % of the measurement over the whole run. Profiled at another timing
+    (--timing mps2-an386 for the F446RE build) the prices are not set beside the cycles, and the
+    report says why."""
+    for name in ("ticnn", "tiny-nucleo"):
+        data = _profile(builds[name])
+        prices = [(layer.get("kernel_choice") or {}).get("modelled_cycles") for layer in _run_layers(_report(builds[name]))]
+        assert data["kernel_prices"]["comparable"] is True
+        assert [layer["modelled_cycles"] for layer in data["layers"]] == prices
+        assert data["kernel_prices"]["modelled_cycles"] == sum(p or 0 for p in prices)
+        assert abs(data["kernel_prices"]["model_error"]) < 0.1
+        assert "build's price (error)" in (builds[name] / "profile.md").read_text()
+    nucleo = _report(builds["tiny-nucleo"])
+    assert nucleo["cost_model"]["priced_at"].startswith("the board's flash (5 wait states, 16-byte reads")
+    assert all(a["cycles"] > a["cycles_zero_wait"] for layer in nucleo["layers"] if layer["kernel_choice"]
+               for a in layer["kernel_choice"]["alternatives"] if "cycles" in a)
+    other = _profile(builds["tiny-nucleo"], "--timing", "mps2-an386")
+    assert other["kernel_prices"]["comparable"] is False
+    assert all("modelled_cycles" not in layer for layer in other["layers"])
+    md = (builds["tiny-nucleo"] / "profile.md").read_text()
+    assert "build's price" not in md and "priced its kernels at another timing" in md
+
+
 def test_timing_board_applies_its_flash_and_clock(builds):
     """--timing BOARD: the same run, BOARD's memory timing and clock; the report says which core
     ran and which timing was applied."""

@@ -22,13 +22,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edge_deploy.check.device_profile import measure_on_device, write_device_profile
 from edge_deploy.check.profile_firmware import INPUT_SEED, build_profile_firmware, default_input, run_layers
 from edge_deploy.errors import EdgeDeployError
+
+if TYPE_CHECKING:
+    from edge_deploy.boards.model import Board
+    from edge_deploy.profile.report import BuildPrices
 
 
 def profile_input(report: dict[str, Any], inputs: str | os.PathLike | None = None) -> tuple[np.ndarray, str]:
@@ -104,7 +108,22 @@ def profile_build(
     model = CortexM4Timing(flash=timing_board.flash)
     profile = profile_elf(firmware.elf, infos, timing=model, machine=firmware.machine, timeout_s=300.0,
                           layout=memory_layout(firmware.board, timing_board.flash), timing_board=timing_board.name)
-    return write_profile(profile, build_dir, board=board.name, clock_hz=timing_board.clock_hz)
+    return write_profile(profile, build_dir, board=board.name, clock_hz=timing_board.clock_hz,
+                         prices=build_prices(report, layers, board, timing_board))
+
+
+def build_prices(report: dict[str, Any], layers: list[dict[str, Any]], board: Board, timing_board: Board) -> BuildPrices:
+    """The build's modelled cycles of the profiled ``layers`` (report.json's kernel choices),
+    comparable with a QEMU profile at ``timing_board``'s memory timing when the build priced its
+    kernels at that flash (0 wait states both, or the same calibrated flash timing)."""
+    from edge_deploy.kernels.cost import flash_stalls, flash_timing_key
+    from edge_deploy.profile.report import BuildPrices
+
+    priced_at = report.get("cost_model", {}).get("priced_at", "0 wait states")
+    build_key = flash_timing_key(board.flash) if flash_stalls(board.flash) is not None \
+        and priced_at.startswith("the board's flash") else None
+    cycles = [(layer.get("kernel_choice") or {}).get("modelled_cycles") for layer in layers]
+    return BuildPrices(cycles, priced_at, build_key == flash_timing_key(timing_board.flash))
 
 
 def firmware_figures(checkpoint_path: str | os.PathLike, board: str, build_dir: str | os.PathLike) -> dict[str, int]:

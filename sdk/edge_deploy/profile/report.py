@@ -6,7 +6,7 @@ PNG without software metadata.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +60,11 @@ def timing_summary(profile: Profile) -> str:
     return f"{where}: flash at {flash.wait_states} wait states, {flash.read_bytes}-byte reads, {accel}"
 
 
-def profile_to_dict(profile: Profile, *, board: str, clock_hz: int) -> dict[str, Any]:
+def profile_to_dict(profile: Profile, *, board: str, clock_hz: int,
+                    prices: BuildPrices | None = None) -> dict[str, Any]:
     """Return the ``profile.json`` content for ``profile`` of a build for ``board``, timed at
-    ``clock_hz`` (the clock of the board whose memory timing was applied).
+    ``clock_hz`` (the clock of the board whose memory timing was applied); with ``prices``, each
+    layer's modelled cycles from the build's kernel choice beside its measured ones.
 
     Latencies are cycles / clock in milliseconds; ratios are None where a count is zero.
     Without memory counts (Renode) there are no stalls to report: ``stalls`` is empty.
@@ -82,6 +84,13 @@ def profile_to_dict(profile: Profile, *, board: str, clock_hz: int) -> dict[str,
         }
         for layer in profile.layers
     ]
+    total = {}
+    if prices is not None and prices.comparable:
+        for layer, price in zip(layers, prices.cycles):
+            layer["modelled_cycles"] = price
+            layer["model_error"] = _ratio(price - layer["cycles"], layer["cycles"]) if price is not None else None
+        modelled = sum(price or 0 for price in prices.cycles)
+        total = {"modelled_cycles": modelled, "model_error": _ratio(modelled - profile.cycles, profile.cycles)}
     return {
         "format": PROFILE_FORMAT, "version": 2,
         "source": profile.source,
@@ -100,6 +109,7 @@ def profile_to_dict(profile: Profile, *, board: str, clock_hz: int) -> dict[str,
         "latency_ms": _ms(profile.cycles, clock_hz),
         "run": {"instructions": profile.run_instructions, "cycles": profile.run_cycles},
         "cycle_model": profile.timing.describe(),
+        **({"kernel_prices": {**prices.describe(), **total}} if prices is not None else {}),
         "layers": layers,
         "functions": [
             {"name": name, "instructions": t.instructions, "cycles": t.cycles}
@@ -118,10 +128,30 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+@dataclass(frozen=True)
+class BuildPrices:
+    """The cycles the build's kernel choice modelled for each profiled layer (None where it
+    chose no kernel), what they were priced at, and whether that is the timing this profile
+    applies (else they are not set beside the measured cycles)."""
+
+    cycles: list[int | None]
+    priced_at: str
+    comparable: bool
+
+    def describe(self) -> dict[str, Any]:
+        note = ("each layer's modelled_cycles: the price the build chose its kernel by, at the timing this "
+                "profile applies; model_error: (modelled - measured) / measured" if self.comparable else
+                "not set beside the measured cycles: the build priced its kernels at another timing than "
+                "this profile applies")
+        return {"priced_at": self.priced_at, "comparable": self.comparable, "note": note}
+
+
 def profile_markdown(data: dict[str, Any]) -> str:
     """Render ``profile.json`` content as a Markdown report with a per-layer table."""
     model = data["cycle_model"]
     counted = bool(data["memory"])    # else no flash bytes or stalls to show
+    prices = data.get("kernel_prices")
+    priced = bool(prices and prices["comparable"])
     lines = [
         f"# Profile of the {data['board']} build, {data['timing_board']} timing ({data['clock_hz'] / 1e6:g} MHz)",
         "",
@@ -130,26 +160,34 @@ def profile_markdown(data: dict[str, Any]) -> str:
         f"Cycles at P = {model['branch_refill']} (a choice; P = 1 and P = 3 give "
         f"{_fmt(data['cycles_p1'])} to {_fmt(data['cycles_p3'])}).",
         "",
-        "| # | layer | op | MACs | instructions | cycles | P=1..3 | flash read B | MAC/cycle | latency ms |",
-        "|---:|---|---|---:|---:|---:|---|---:|---:|---:|",
+        "| # | layer | op | MACs | instructions | cycles | P=1..3 | flash read B | MAC/cycle | latency ms |"
+        + (" build's price (error) |" if priced else ""),
+        "|---:|---|---|---:|---:|---:|---|---:|---:|---:|" + ("---:|" if priced else ""),
     ]
     for layer in data["layers"]:
         flash_bytes = layer["memory"].get("flash", {}).get("load_bytes", 0) if counted else None
+        price = ""
+        if priced:
+            error = layer["model_error"]
+            price = f" {_fmt(layer['modelled_cycles'])} ({'-' if error is None else f'{error:+.1%}'}) |"
         lines.append(
             f"| {layer['index']} | {layer['name']} | {layer['op'] or '-'} | {_fmt(layer['macs'])} | "
             f"{_fmt(layer['instructions'])} | {_fmt(layer['cycles'])} | "
             f"{_fmt(layer['cycles_p1'])}..{_fmt(layer['cycles_p3'])} | {_fmt(flash_bytes)} | "
-            f"{_fmt(layer['mac_per_cycle'])} | {_fmt(layer['latency_ms'])} |"
+            f"{_fmt(layer['mac_per_cycle'])} | {_fmt(layer['latency_ms'])} |" + price
         )
     flash_total = data["memory"].get("flash", {}).get("load_bytes", 0) if counted else None
     lines.append(
         f"| | **total** | | {_fmt(data['macs'])} | {_fmt(data['instructions'])} | {_fmt(data['cycles'])} | "
         f"{_fmt(data['cycles_p1'])}..{_fmt(data['cycles_p3'])} | {_fmt(flash_total)} | "
         f"{_fmt(data['mac_per_cycle'])} | {_fmt(data['latency_ms'])} |"
+        + (f" {_fmt(prices['modelled_cycles'])} ({prices['model_error']:+.1%}) |" if priced else "")
     )
     stalls = ", ".join(f"{k} {_fmt(v)}" for k, v in data["stalls"].items())
     lines += ["", f"Of the cycles, memory stalls: {stalls}." if counted else
               "Memory stalls: not modelled (no memory accesses were counted)."]
+    if prices:
+        lines += ["", f"The build priced its kernels at {prices['priced_at']}; {prices['note']}."]
     lines += ["", "## Hottest functions (whole run)", "", "| function | instructions | cycles |", "|---|---:|---:|"]
     for func in data["functions"]:
         lines.append(f"| {func['name']} | {_fmt(func['instructions'])} | {_fmt(func['cycles'])} |")
@@ -185,13 +223,15 @@ def write_profile_png(data: dict[str, Any], path: str | Path) -> Path:
     return Path(path)
 
 
-def write_profile(profile: Profile, out_dir: str | Path, *, board: str, clock_hz: int) -> dict[str, Any]:
-    """Write ``profile.json``, ``profile.md`` and ``profile.png`` into ``out_dir``.
+def write_profile(profile: Profile, out_dir: str | Path, *, board: str, clock_hz: int,
+                  prices: BuildPrices | None = None) -> dict[str, Any]:
+    """Write ``profile.json``, ``profile.md`` and ``profile.png`` into ``out_dir`` (with
+    ``prices``, the build's modelled cycles beside the measured ones).
 
     Returns the JSON content. Each file is written atomically.
     """
     out = Path(out_dir)
-    data = profile_to_dict(profile, board=board, clock_hz=clock_hz)
+    data = profile_to_dict(profile, board=board, clock_hz=clock_hz, prices=prices)
     atomic_write_json(out / "profile.json", data)
     atomic_write_text(out / "profile.md", profile_markdown(data))
     write_profile_png(data, out / "profile.png")
