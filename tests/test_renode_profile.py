@@ -232,6 +232,9 @@ def test_profile_cli_on_renode_gives_exact_instructions_and_modelled_cycles(tmp_
     assert data["core"] == f"Renode {board} (Cortex-M4F)" and data["timing"].startswith("none:")
     assert data["memory"] == {} and data["stalls"] == {} and data["cycle_model"]["flash"] is None
     assert "Memory stalls: not modelled" in (build / "profile.md").read_text()
+    # The build priced its kernels at the board's flash; Renode's cycles are at 0 wait states, so
+    # the prices are not set beside them.
+    assert data["kernel_prices"]["comparable"] is False and all("modelled_cycles" not in layer for layer in data["layers"])
     # The same cycle model as QEMU's profile at zero wait states (--timing mps2-an386), less the
     # misaligned-access cycles only QEMU's counts can price.
     assert main(["profile", str(build), "--timing", "mps2-an386"]) == 0
