@@ -68,6 +68,8 @@ def test_a_flash_timing_without_a_calibration_is_priced_at_0_wait_states_and_say
     assert flash_timing_key(l4r5) in said
     assert cost_source(l4r5)["priced_at"] == f"the board's flash ({flash_timing_key(l4r5)})"
     assert cost_source()["priced_at"] == "0 wait states"
+    assert cost_source(l4r5)["flash_timing"] == flash_timing_key(l4r5) in cost_table()["flash_stalls"]
+    assert cost_source(custom)["flash_timing"] is None and cost_source()["flash_timing"] is None
     assert estimate_cycles(spec, case.call, l4r5) > estimate_cycles(spec, case.call)
 
 

@@ -32,7 +32,6 @@ from edge_deploy.errors import EdgeDeployError
 
 if TYPE_CHECKING:
     from edge_deploy.boards.clocking import FlashTiming
-    from edge_deploy.boards.model import Board
     from edge_deploy.profile.report import BuildPrices
 
 
@@ -105,29 +104,27 @@ def profile_build(
         profile = profile_elf(firmware.elf, infos, timing=CortexM4Timing(), machine=board.name, timeout_s=180.0,
                               run_counts=run_with_counts_renode, source=SOURCE_RENODE)
         return write_profile(profile, build_dir, board=board.name, clock_hz=board.clock_hz,
-                             prices=build_prices(report, layers, board, None))
+                             prices=build_prices(report, layers, None))
     firmware = build_profile_firmware(build_dir, report, sample=sample, origin=origin)
     model = CortexM4Timing(flash=timing_board.flash)
     profile = profile_elf(firmware.elf, infos, timing=model, machine=firmware.machine, timeout_s=300.0,
                           layout=memory_layout(firmware.board, timing_board.flash), timing_board=timing_board.name)
     return write_profile(profile, build_dir, board=board.name, clock_hz=timing_board.clock_hz,
-                         prices=build_prices(report, layers, board, timing_board.flash))
+                         prices=build_prices(report, layers, timing_board.flash))
 
 
-def build_prices(report: dict[str, Any], layers: list[dict[str, Any]], board: Board,
-                 applied: FlashTiming | None) -> BuildPrices:
+def build_prices(report: dict[str, Any], layers: list[dict[str, Any]], applied: FlashTiming | None) -> BuildPrices:
     """The build's modelled cycles of the profiled ``layers`` (report.json's kernel choices),
     comparable with a profile that applied the flash timing ``applied`` (None: 0 wait states, as
     on Renode) when the build priced its kernels at that timing (0 wait states both, or the same
-    calibrated flash)."""
-    from edge_deploy.kernels.cost import flash_stalls, flash_timing_key
+    calibrated flash: report.json's ``cost_model.flash_timing``)."""
+    from edge_deploy.kernels.cost import flash_timing_key
     from edge_deploy.profile.report import BuildPrices
 
-    priced_at = report.get("cost_model", {}).get("priced_at", "0 wait states")
-    build_key = flash_timing_key(board.flash) if flash_stalls(board.flash) is not None \
-        and priced_at.startswith("the board's flash") else None
+    cost_model = report.get("cost_model", {})
     cycles = [(layer.get("kernel_choice") or {}).get("modelled_cycles") for layer in layers]
-    return BuildPrices(cycles, priced_at, build_key == flash_timing_key(applied))
+    return BuildPrices(cycles, cost_model.get("priced_at", "0 wait states"),
+                       cost_model.get("flash_timing") == flash_timing_key(applied))
 
 
 def firmware_figures(checkpoint_path: str | os.PathLike, board: str, build_dir: str | os.PathLike) -> dict[str, int]:

@@ -107,14 +107,16 @@ def priced_at(flash: FlashTiming | None) -> str:
     return f"the board's flash ({key})"
 
 
-def cost_source(flash: FlashTiming | None = None) -> dict[str, str]:
+def cost_source(flash: FlashTiming | None = None) -> dict[str, str | None]:
     """What ``report.json`` records about the cost model: its unit, file and digests, and the
-    flash timing the kernels were priced at."""
+    flash timing the kernels were priced at (``priced_at`` in words, ``flash_timing`` its key in
+    ``costs.json``, None at 0 wait states)."""
     table = cost_table()
     data = COSTS_FILE.read_bytes()
     return {"unit": "modelled Cortex-M4 cycles", "file": "edge_deploy/kernels/costs.json",
             "file_sha256": hashlib.sha256(data).hexdigest()[:16], "kernel_sources": table["kernel_sources"],
-            "measured_with": table.get("measured_with", ""), "priced_at": priced_at(flash)}
+            "measured_with": table.get("measured_with", ""), "priced_at": priced_at(flash),
+            "flash_timing": flash_timing_key(flash) if flash_stalls(flash) is not None else None}
 
 
 def _linear(coefficients: dict[str, float], kernel: KernelSpec, features: list[float]) -> float:
