@@ -69,22 +69,17 @@ class ArmConvolveS8(KernelSpec):
         top, left = int(p["padding"][0]), int(p["padding"][2])
         k_total = kh * kw * cin
         whole = (kw * cin) % 4 == 0 and dil_w == 1
-        rows = 0
-        for oy in range(out_h):
-            base_y = oy * stride_h - top
-            for ox in range(out_w):
-                base_x = ox * stride_w - left
-                x_inside = base_x >= 0 and base_x + kw <= in_w
-                if kh == 1 and dil_w == 1 and 0 <= base_y < in_h:
-                    if x_inside:
-                        continue
-                    first, last = max(0, -base_x), min(kw, in_w - base_x)
-                    if k_total % 4 == 0 and last > first and (first * cin) % 4 == 0 and ((last - first) * cin) % 4 == 0:
-                        continue
-                for ky in range(kh):
-                    iy = base_y + ky * dil_h
-                    rows += not (whole and 0 <= iy < in_h and x_inside)
-        return rows
+        base_y = np.arange(out_h) * stride_h - top
+        base_x = np.arange(out_w) * stride_w - left
+        x_inside = (base_x >= 0) & (base_x + kw <= in_w)
+        iy = base_y[:, None] + np.arange(kh)[None, :] * dil_h            # (out_h, kh)
+        built = whole & ((iy >= 0) & (iy < in_h))[:, None, :] & x_inside[None, :, None]
+        rows = kh - built.sum(axis=2)                                     # (out_h, out_w): element rows
+        if kh == 1 and dil_w == 1:  # a 1-D window in the input's row: none inside, none at whole groups
+            first, last = np.maximum(0, -base_x), np.minimum(kw, in_w - base_x)
+            aligned = (k_total % 4 == 0) & (last > first) & (first * cin % 4 == 0) & ((last - first) * cin % 4 == 0)
+            rows[((base_y >= 0) & (base_y < in_h))[:, None] & (x_inside | aligned)[None, :]] = 0
+        return int(rows.sum())
 
     def context(self, call: LayerCall) -> KernelContext:
         weights = CArray("weights", "int8_t", call.weights.data, weights_comment(call))

@@ -35,18 +35,15 @@ class ArmMaxPoolS8(Pool):
         no_upper = int(p["act_max"]) == 127
         if (in_h, out_h, fh, fw, sw, top, left, channels % 4) == (1, 1, 1, 2, 2, 0, 0, 0) and no_upper:
             return [batches * out_w * 2 * groups, 0, 0, outputs, 0, 1]
-        stream = group_taps = scalar_taps = 0
-        for oy in range(out_h):
-            y0 = oy * sh - top
-            rows = min(fh, in_h - y0) - max(0, -y0)
-            for ox in range(out_w):
-                x0 = ox * sw - left
-                cols = min(fw, in_w - x0) - max(0, -x0)
-                if rows == 1 and cols == 2 and no_upper:
-                    stream += 2 * groups
-                else:
-                    group_taps += groups * rows * cols
-                scalar_taps += rest * rows * cols
+        y0 = np.arange(out_h) * sh - top
+        x0 = np.arange(out_w) * sw - left
+        rows = np.minimum(fh, in_h - y0) - np.maximum(0, -y0)
+        cols = np.minimum(fw, in_w - x0) - np.maximum(0, -x0)
+        taps = rows[:, None] * cols[None, :]                      # each window's taps inside the input
+        streamed = (rows[:, None] == 1) & (cols[None, :] == 2) & no_upper
+        stream = 2 * groups * int(streamed.sum())
+        group_taps = groups * int(taps[~streamed].sum())
+        scalar_taps = rest * int(taps.sum())
         return [batches * stream, batches * group_taps, batches * scalar_taps, outputs, batches * out_h * out_w, 1]
 
 
