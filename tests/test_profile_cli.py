@@ -103,6 +103,36 @@ def test_port_profile_agrees_with_the_plugin_counts(builds):
     assert data["ticks"] == sum(l["ticks"] for l in data["layers"]) <= data["run"]["ticks"]
     md = (build / "profile.md").read_text()
     assert "| ticks | max ticks |" in md and "cycles only" not in md
+    # Ticks are not cycles: the build's prices are recorded, not set beside them.
+    assert data["kernel_prices"]["comparable"] is False and "systick ticks, not cycles" in data["kernel_prices"]["note"]
+    assert all("modelled_cycles" not in layer for layer in data["layers"])
+    assert "build's price" not in md and "systick ticks, not cycles" in md
+
+
+def test_a_device_profile_in_cycles_sets_the_builds_prices_beside_them(builds):
+    """A board's DWT cycles beside the build's prices. No board with DWT is attached here, so the
+    measurement is a stand-in (named as such): the TICNN build's report gives the prices, the
+    stand-in's cycles are the QEMU profile's; the table gains the price column and the total."""
+    from edge_deploy.check.build_profile import build_prices
+    from edge_deploy.check.device_profile import device_profile_markdown
+    from edge_deploy.check.profile_firmware import run_layers
+
+    build = builds["ticnn"]
+    qemu = _profile(build)
+    report = _report(build)
+    layers = [{"index": l["index"], "name": l["name"], "op": l["op"], "macs": l["macs"], "cycles": l["cycles"],
+               "cycles_max": l["cycles"], "mac_per_cycle": l["mac_per_cycle"], "latency_ms": l["latency_ms"]}
+              for l in qemu["layers"]]
+    stand_in = {"unit": "cycles", "board": "mps2-an386", "clock_hz": 25_000_000, "source": "dwt",
+                "source_note": "stand-in for a DWT measurement", "inferences": 1, "instructions_note": "none",
+                "macs": qemu["macs"], "cycles": qemu["cycles"], "mac_per_cycle": qemu["mac_per_cycle"],
+                "latency_ms": qemu["latency_ms"], "run": {"cycles": qemu["cycles"]}, "layers": layers}
+    stand_in["kernel_prices"] = build_prices(report, run_layers(report), None).attach(layers, qemu["cycles"])
+    assert stand_in["kernel_prices"] == qemu["kernel_prices"]
+    assert [l["model_error"] for l in layers] == [l["model_error"] for l in qemu["layers"]]
+    md = device_profile_markdown(stand_in)
+    assert "| cycles | max cycles | MAC/cycle | latency ms | build's price (error) |" in md
+    assert f"{qemu['kernel_prices']['modelled_cycles']:,} ({qemu['kernel_prices']['model_error']:+.1%}) |" in md
 
 
 def test_board_without_qemu_is_profiled_as_the_same_core(builds):

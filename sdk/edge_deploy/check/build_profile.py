@@ -88,6 +88,10 @@ def profile_build(
     sample, origin = profile_input(report, inputs)
     if port is not None:
         data = measure_on_device(port, report, layers, sample, target=f"port {port}", runs=runs, timeout=timeout)
+        # A board runs at its own flash: its DWT cycles sit beside the prices the build made there.
+        ticks = None if data["unit"] == "cycles" else f"the device counts {data['source']} ticks, not cycles"
+        data["kernel_prices"] = build_prices(report, layers, timing_board.flash).attach(
+            data["layers"], data["cycles"], why_not=ticks)
         return write_device_profile(data, build_dir)
     from edge_deploy.profile import CortexM4Timing, LayerInfo, profile_elf, write_profile
     from edge_deploy.profile.memory_map import memory_layout

@@ -18,6 +18,7 @@ import numpy as np
 
 from edge_deploy.errors import EdgeDeployError
 from edge_deploy.fsutil import atomic_output_file, atomic_write_json, atomic_write_text
+from edge_deploy.profile.report import price_cell, price_header, price_lines
 
 PROFILE_FORMAT = "edge-deploy/profile"
 NO_INSTRUCTIONS = ("the device counts time only (cycles or ticks); exact instruction counts come from "
@@ -115,23 +116,24 @@ def _fmt(value: Any) -> str:
 def device_profile_markdown(data: dict[str, Any]) -> str:
     """Render a device profile (``profile.json`` content) as a Markdown table."""
     unit = data["unit"]
+    header, rule = price_header(data)
     lines = [
         f"# Profile on {data['board']} ({data['clock_hz'] / 1e6:g} MHz)",
         "",
         f"Source: `{data['source']}`: {data['source_note']}. Each layer's minimum over "
         f"{data['inferences']} inferences (maximum beside it). Instructions: {data['instructions_note']}.",
         "",
-        f"| # | layer | op | MACs | {unit} | max {unit} | MAC/cycle | latency ms |",
-        "|---:|---|---|---:|---:|---:|---:|---:|",
+        f"| # | layer | op | MACs | {unit} | max {unit} | MAC/cycle | latency ms |" + header,
+        "|---:|---|---|---:|---:|---:|---:|---:|" + rule,
     ]
     for layer in data["layers"]:
         lines.append(f"| {layer['index']} | {layer['name']} | {layer['op'] or '-'} | {_fmt(layer['macs'])} | "
                      f"{_fmt(layer[unit])} | {_fmt(layer[unit + '_max'])} | {_fmt(layer['mac_per_cycle'])} | "
-                     f"{_fmt(layer['latency_ms'])} |")
+                     f"{_fmt(layer['latency_ms'])} |" + price_cell(data, layer))
     lines.append(f"| | **total** | | {_fmt(data['macs'])} | {_fmt(data[unit])} | | "
-                 f"{_fmt(data['mac_per_cycle'])} | {_fmt(data['latency_ms'])} |")
+                 f"{_fmt(data['mac_per_cycle'])} | {_fmt(data['latency_ms'])} |" + price_cell(data, data))
     lines += ["", f"Whole RUN request (layers plus the runtime's timing and marks): {_fmt(data['run'][unit])} {unit}.",
-              ""]
+              *price_lines(data), ""]
     return "\n".join(lines)
 
 

@@ -84,13 +84,7 @@ def profile_to_dict(profile: Profile, *, board: str, clock_hz: int,
         }
         for layer in profile.layers
     ]
-    total = {}
-    if prices is not None and prices.comparable:
-        for layer, price in zip(layers, prices.cycles):
-            layer["modelled_cycles"] = price
-            layer["model_error"] = _ratio(price - layer["cycles"], layer["cycles"]) if price is not None else None
-        modelled = sum(price or 0 for price in prices.cycles)
-        total = {"modelled_cycles": modelled, "model_error": _ratio(modelled - profile.cycles, profile.cycles)}
+    kernel_prices = prices.attach(layers, profile.cycles) if prices is not None else None
     return {
         "format": PROFILE_FORMAT, "version": 2,
         "source": profile.source,
@@ -109,7 +103,7 @@ def profile_to_dict(profile: Profile, *, board: str, clock_hz: int,
         "latency_ms": _ms(profile.cycles, clock_hz),
         "run": {"instructions": profile.run_instructions, "cycles": profile.run_cycles},
         "cycle_model": profile.timing.describe(),
-        **({"kernel_prices": {**prices.describe(), **total}} if prices is not None else {}),
+        **({"kernel_prices": kernel_prices} if kernel_prices is not None else {}),
         "layers": layers,
         "functions": [
             {"name": name, "instructions": t.instructions, "cycles": t.cycles}
@@ -138,20 +132,57 @@ class BuildPrices:
     priced_at: str
     comparable: bool
 
-    def describe(self) -> dict[str, Any]:
-        note = ("each layer's modelled_cycles: the price the build chose its kernel by, at the timing this "
-                "profile applies; model_error: (modelled - measured) / measured" if self.comparable else
-                "not set beside the measured cycles: the build priced its kernels at another timing than "
-                "this profile applies")
-        return {"priced_at": self.priced_at, "comparable": self.comparable, "note": note}
+    def attach(self, layers: list[dict[str, Any]], measured: int | None, *,
+               why_not: str | None = None) -> dict[str, Any]:
+        """Set each of ``layers``' ``modelled_cycles`` and ``model_error`` beside its measured
+        ``cycles`` (``measured`` their sum) where the prices are comparable and ``why_not`` (a
+        reason the measurement is not in cycles) is None; return the ``kernel_prices`` record."""
+        comparable = self.comparable and why_not is None and measured is not None
+        if comparable:
+            note = ("each layer's modelled_cycles: the price the build chose its kernel by, at the timing this "
+                    "profile applies; model_error: (modelled - measured) / measured")
+        else:
+            note = "not set beside the measured cycles: " + (why_not or "the build priced its kernels at another "
+                                                               "timing than this profile applies")
+        record: dict[str, Any] = {"priced_at": self.priced_at, "comparable": comparable, "note": note}
+        if comparable:
+            for layer, price in zip(layers, self.cycles):
+                layer["modelled_cycles"] = price
+                layer["model_error"] = _ratio(price - layer["cycles"], layer["cycles"]) if price is not None else None
+            modelled = sum(price or 0 for price in self.cycles)
+            record.update(modelled_cycles=modelled, model_error=_ratio(modelled - measured, measured))
+        return record
+
+
+def _priced(data: dict[str, Any]) -> bool:
+    return bool(data.get("kernel_prices") and data["kernel_prices"]["comparable"])
+
+
+def price_header(data: dict[str, Any]) -> tuple[str, str]:
+    """The extra header and rule cells of a profile table for the build's prices ('' without)."""
+    return (" build's price (error) |", "---:|") if _priced(data) else ("", "")
+
+
+def price_cell(data: dict[str, Any], row: dict[str, Any]) -> str:
+    """The price cell of a layer row, or of the total row (``row`` the profile itself)."""
+    if not _priced(data):
+        return ""
+    source = data["kernel_prices"] if row is data else row
+    error = source["model_error"]
+    return f" {_fmt(source['modelled_cycles'])} ({'-' if error is None else f'{error:+.1%}'}) |"
+
+
+def price_lines(data: dict[str, Any]) -> list[str]:
+    """The sentence under a profile table on the build's prices (none without them)."""
+    prices = data.get("kernel_prices")
+    return ["", f"The build priced its kernels at {prices['priced_at']}; {prices['note']}."] if prices else []
 
 
 def profile_markdown(data: dict[str, Any]) -> str:
     """Render ``profile.json`` content as a Markdown report with a per-layer table."""
     model = data["cycle_model"]
     counted = bool(data["memory"])    # else no flash bytes or stalls to show
-    prices = data.get("kernel_prices")
-    priced = bool(prices and prices["comparable"])
+    header, rule = price_header(data)
     lines = [
         f"# Profile of the {data['board']} build, {data['timing_board']} timing ({data['clock_hz'] / 1e6:g} MHz)",
         "",
@@ -160,34 +191,27 @@ def profile_markdown(data: dict[str, Any]) -> str:
         f"Cycles at P = {model['branch_refill']} (a choice; P = 1 and P = 3 give "
         f"{_fmt(data['cycles_p1'])} to {_fmt(data['cycles_p3'])}).",
         "",
-        "| # | layer | op | MACs | instructions | cycles | P=1..3 | flash read B | MAC/cycle | latency ms |"
-        + (" build's price (error) |" if priced else ""),
-        "|---:|---|---|---:|---:|---:|---|---:|---:|---:|" + ("---:|" if priced else ""),
+        "| # | layer | op | MACs | instructions | cycles | P=1..3 | flash read B | MAC/cycle | latency ms |" + header,
+        "|---:|---|---|---:|---:|---:|---|---:|---:|---:|" + rule,
     ]
     for layer in data["layers"]:
         flash_bytes = layer["memory"].get("flash", {}).get("load_bytes", 0) if counted else None
-        price = ""
-        if priced:
-            error = layer["model_error"]
-            price = f" {_fmt(layer['modelled_cycles'])} ({'-' if error is None else f'{error:+.1%}'}) |"
         lines.append(
             f"| {layer['index']} | {layer['name']} | {layer['op'] or '-'} | {_fmt(layer['macs'])} | "
             f"{_fmt(layer['instructions'])} | {_fmt(layer['cycles'])} | "
             f"{_fmt(layer['cycles_p1'])}..{_fmt(layer['cycles_p3'])} | {_fmt(flash_bytes)} | "
-            f"{_fmt(layer['mac_per_cycle'])} | {_fmt(layer['latency_ms'])} |" + price
+            f"{_fmt(layer['mac_per_cycle'])} | {_fmt(layer['latency_ms'])} |" + price_cell(data, layer)
         )
     flash_total = data["memory"].get("flash", {}).get("load_bytes", 0) if counted else None
     lines.append(
         f"| | **total** | | {_fmt(data['macs'])} | {_fmt(data['instructions'])} | {_fmt(data['cycles'])} | "
         f"{_fmt(data['cycles_p1'])}..{_fmt(data['cycles_p3'])} | {_fmt(flash_total)} | "
-        f"{_fmt(data['mac_per_cycle'])} | {_fmt(data['latency_ms'])} |"
-        + (f" {_fmt(prices['modelled_cycles'])} ({prices['model_error']:+.1%}) |" if priced else "")
+        f"{_fmt(data['mac_per_cycle'])} | {_fmt(data['latency_ms'])} |" + price_cell(data, data)
     )
     stalls = ", ".join(f"{k} {_fmt(v)}" for k, v in data["stalls"].items())
     lines += ["", f"Of the cycles, memory stalls: {stalls}." if counted else
               "Memory stalls: not modelled (no memory accesses were counted)."]
-    if prices:
-        lines += ["", f"The build priced its kernels at {prices['priced_at']}; {prices['note']}."]
+    lines += price_lines(data)
     lines += ["", "## Hottest functions (whole run)", "", "| function | instructions | cycles |", "|---|---:|---:|"]
     for func in data["functions"]:
         lines.append(f"| {func['name']} | {_fmt(func['instructions'])} | {_fmt(func['cycles'])} |")
