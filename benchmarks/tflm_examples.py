@@ -18,7 +18,8 @@ same build with ``--cmsis-nn PATH`` (or ``EDGE_DEPLOY_CMSIS_NN``) for upstream's
 Upstream's figure is TFLM + CMSIS-NN's kernels without TFLM's interpreter (edge-deploy's generated
 calls to the same CMSIS-NN functions TFLM's CMSIS-NN kernels call), so it is a lower bound on what
 TFLM + CMSIS-NN executes. Without a checkout of the examples the script prints why and exits 0 (it
-has nothing to measure); exit status 1 when a check failed or a model was skipped.
+has nothing to measure); exit status 1 when a check failed, a model was skipped, or the checkout
+named is not a folder.
 """
 
 from __future__ import annotations
@@ -55,15 +56,15 @@ def model_bytes(source: str, array: str) -> bytes:
     return data
 
 
-def _examples_path(option: Path | None) -> tuple[Path | None, str | None]:
+def _examples_path(option: Path | None) -> Path | None:
+    """The examples checkout named by ``--examples`` or EDGE_DEPLOY_TFLM_EXAMPLES, None when
+    neither names one. Raises ValueError when the one named is not a folder."""
     path = option or (Path(os.environ["EDGE_DEPLOY_TFLM_EXAMPLES"]) if os.environ.get("EDGE_DEPLOY_TFLM_EXAMPLES")
                       else None)
-    if path is None:
-        return None, ("no examples checkout: set EDGE_DEPLOY_TFLM_EXAMPLES=PATH (or --examples PATH) to a "
-                      "checkout of github.com/tensorflow/tflite-micro-arduino-examples")
-    if not path.is_dir():
-        return None, f"{path} is not a folder"
-    return path, None
+    if path is not None and not path.is_dir():
+        raise ValueError(f"{path} (--examples or EDGE_DEPLOY_TFLM_EXAMPLES) is not a folder: name a checkout of "
+                         "github.com/tensorflow/tflite-micro-arduino-examples")
+    return path
 
 
 def extract(examples: Path, work: Path) -> list[tuple[Path | None, str]]:
@@ -113,9 +114,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="tflite-micro-arduino-examples checkout (default: $EDGE_DEPLOY_TFLM_EXAMPLES)")
     mlperf_tiny.add_run_options(parser, "/tmp/edge-deploy-tflm-examples", "tflm_examples.json")
     args = parser.parse_args(argv)
-    examples, why = _examples_path(args.examples)
+    try:
+        examples = _examples_path(args.examples)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if examples is None:
-        print(f"skipped: {why}")
+        print("skipped: no examples checkout: set EDGE_DEPLOY_TFLM_EXAMPLES=PATH (or --examples PATH) to a "
+              "checkout of github.com/tensorflow/tflite-micro-arduino-examples")
         return 0
     args.work.mkdir(parents=True, exist_ok=True)
     cmsis_nn, cmsis_skip = mlperf_tiny._cmsis_nn_path(args.cmsis_nn)

@@ -87,12 +87,15 @@ def test_tflm_examples_measures_each_model_and_reports_a_missing_one(tmp_path, q
     """A checkout laid out as tflite-micro-arduino-examples, the person_detect slot holding the
     conv2d fixture as a C array and micro_speech's file missing: the script measures the one on
     QEMU (checked bit-exact), names the other as skipped with its path, and exits 1; without a
-    checkout it says what to set and exits 0."""
+    checkout it says what to set and exits 0, and a named folder that is not there is an error."""
     monkeypatch.delenv("EDGE_DEPLOY_TFLM_EXAMPLES", raising=False)
     monkeypatch.delenv("EDGE_DEPLOY_CMSIS_NN", raising=False)
     proc = _script("tflm_examples.py", "--out", str(tmp_path / "none.json"))
     assert proc.returncode == 0 and proc.stdout.startswith("skipped: no examples checkout: set EDGE_DEPLOY_TFLM")
     assert not (tmp_path / "none.json").exists()
+    proc = _script("tflm_examples.py", "--examples", str(tmp_path / "no-such-folder"), "--out", str(tmp_path / "x.json"))
+    assert proc.returncode == 1 and proc.stderr.startswith("error: ") and "is not a folder" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "x.json").exists()
     examples = tmp_path / "examples-checkout"
     source = examples / "examples" / "person_detection" / "person_detect_model_data.cpp"
     source.parent.mkdir(parents=True)

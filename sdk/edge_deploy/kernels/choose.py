@@ -19,7 +19,7 @@ from edge_deploy.errors import EdgeDeployError
 from edge_deploy.ir.graph import Graph, Op
 from edge_deploy.kernels import get_kernel, kernels_for
 from edge_deploy.kernels.base import KernelSpec, LayerCall
-from edge_deploy.kernels.cost import calibration_error, estimate_cycles, flash_stalls, priced_at
+from edge_deploy.kernels.cost import calibration_error, estimate_prices, flash_stalls, priced_at
 from edge_deploy.kernels.library import KernelLibrary, own_library, upstream_library
 from edge_deploy.ops import get_op, kernel_params
 
@@ -238,11 +238,9 @@ def _evaluate(kernels: list[KernelSpec], call: LayerCall, policy: KernelPolicy) 
             why = kernel.worthwhile(call)
         if why:
             out.append(Candidate(kernel.name, out=why))
-        elif flash_stalls(policy.flash) is not None:
-            out.append(Candidate(kernel.name, estimate_cycles(kernel, call, policy.flash),
-                                 zero_wait=estimate_cycles(kernel, call)))
-        else:
-            out.append(Candidate(kernel.name, estimate_cycles(kernel, call)))
+            continue
+        cycles, zero_wait = estimate_prices(kernel, call, policy.flash)
+        out.append(Candidate(kernel.name, cycles, zero_wait=zero_wait if flash_stalls(policy.flash) else None))
     return out
 
 

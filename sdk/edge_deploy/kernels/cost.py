@@ -123,10 +123,10 @@ def _linear(coefficients: dict[str, float], kernel: KernelSpec, features: list[f
     return sum(coefficients[t] * float(v) for t, v in zip(kernel.cost_terms, features))
 
 
-def estimate_cycles(kernel: KernelSpec, call: LayerCall, flash: FlashTiming | None = None) -> int:
-    """Modelled Cortex-M4 cycles of ``kernel`` on ``call``: at 0 wait states, or with a
-    calibrated ``flash`` (:func:`flash_stalls`) the cycles its wait states add on top. Raises
-    EdgeDeployError when the cost table has no coefficients for the kernel (a kernel added
+def estimate_prices(kernel: KernelSpec, call: LayerCall, flash: FlashTiming | None = None) -> tuple[int, int]:
+    """Modelled Cortex-M4 cycles of ``kernel`` on ``call`` at ``flash`` and at 0 wait states (the
+    same figure twice unless ``flash`` is calibrated: :func:`flash_stalls`), its counts taken once.
+    Raises EdgeDeployError when the cost table has no coefficients for the kernel (a kernel added
     without a calibration)."""
     stalls = flash_stalls(flash)
     tables = [cost_table()["coefficients"]] + ([stalls["coefficients"]] if stalls is not None else [])
@@ -137,4 +137,13 @@ def estimate_cycles(kernel: KernelSpec, call: LayerCall, flash: FlashTiming | No
                                   f"(terms {', '.join(kernel.cost_terms)})",
                                   "run `python -m edge_deploy.testing.calibrate --write` after adding a kernel")
     features = list(kernel.cost_features(call))
-    return max(0, int(round(sum(_linear(table[kernel.name], kernel, features) for table in tables))))
+    zero_wait = _linear(tables[0][kernel.name], kernel, features)
+    added = _linear(tables[1][kernel.name], kernel, features) if stalls is not None else 0.0
+    return max(0, int(round(zero_wait + added))), max(0, int(round(zero_wait)))
+
+
+def estimate_cycles(kernel: KernelSpec, call: LayerCall, flash: FlashTiming | None = None) -> int:
+    """Modelled Cortex-M4 cycles of ``kernel`` on ``call``: at 0 wait states, or with a
+    calibrated ``flash`` (:func:`flash_stalls`) the cycles its wait states add on top. Raises
+    EdgeDeployError as :func:`estimate_prices`."""
+    return estimate_prices(kernel, call, flash)[0]
