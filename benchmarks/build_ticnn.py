@@ -145,7 +145,7 @@ def build_and_check(model: Path, batch: np.ndarray, config: tuple, work: Path) -
         "flash_fallback": report["kernel_policy"]["flash_fallback"],
         "board_flash_bytes": flash, "command": " ".join(command),
         "winograd_layers": [layer["name"] for layer in report["layers"]
-                            if (layer["kernel"] or "").startswith("ed_convolve_1d_winograd")],
+                            if (layer["kernel"] or "").startswith(("ed_convolve_winograd", "ed_convolve_1d_winograd"))],
         "n": check["n"], "mismatches": check["mismatches"],
         "flash_bytes": report["flash_bytes"], "ram_bytes": report["ram_bytes"],
         "arena_bytes": report["arena_bytes"], "arena_lower_bound_bytes": report["arena_lower_bound_bytes"],

@@ -86,8 +86,15 @@ class HostKernels:
     def winograd_conv1d_s8(self, x, w, bias, *, stride=1, padding=(0, 0), maxpool2=False, **params) -> np.ndarray:
         """The Winograd convolution of a 1-D layer (``stride`` along the row, ``padding`` (left,
         right)); ``maxpool2``: with the max pool 1x2 stride 2 fused."""
-        params = dict(params, stride=(1, stride), padding=(0, 0, *padding))
-        kernel = "ed_convolve_1d_winograd_maxpool2_s8" if maxpool2 else "ed_convolve_1d_winograd_s8"
+        return self.winograd_conv_s8(x, w, bias, stride=(1, stride), padding=(0, 0, *padding), maxpool2=maxpool2,
+                                     **params)
+
+    def winograd_conv_s8(self, x, w, bias, *, stride=(1, 1), padding=(0, 0, 0, 0), maxpool2=False,
+                         **params) -> np.ndarray:
+        """The Winograd convolution of any layer (``stride`` (h, w), ``padding`` (top, bottom,
+        left, right)); ``maxpool2``: with the max pool 1x2 stride 2 fused."""
+        params = dict(params, stride=tuple(stride), padding=tuple(padding))
+        kernel = "ed_convolve_1d_winograd_maxpool2_s8" if maxpool2 else "ed_convolve_winograd_s8"
         epilogue = ("max_pool2d", {"filter": (1, 2), "stride": (1, 2), "padding": "valid", "activation": "none"})
         return self.one(self.case(kernel, "conv2d", [x], params, weights=w, bias=bias, attrs=_ACT,
                                   epilogue=epilogue if maxpool2 else None, check=False))

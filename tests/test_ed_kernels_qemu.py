@@ -270,10 +270,11 @@ def _single_rounding_cases() -> list[KernelCase]:
 
 
 def _fused_add_cases(rng, rounding) -> list[KernelCase]:
-    """ed_convolve_add_s8: a convolution with a ResNet-style ADD fused after it (the convolution's
-    output as the ADD's first or second input, with and without the ADD's ReLU), on positions that
-    are not a multiple of the sixteen staged per ADD call, a batch of two, an odd channel count,
-    and channels off the fast requantization (the general loop writes the staged outputs too)."""
+    """ed_convolve_add_s8 and ed_convolve_winograd_add_s8: a convolution with a ResNet-style ADD
+    fused after it (the convolution's output as the ADD's first or second input, with and without
+    the ADD's ReLU), on positions that are not a multiple of the sixteen (eight) staged per ADD
+    call, a batch of two, an odd channel count, and channels off the fast requantization (the
+    general loop writes the staged outputs too)."""
     layers = [  # name, input, cout, window, stride, padding, slot, the ADD's activation, shifts
         ("add-3x3-relu", (1, 7, 9, 8), 8, (3, 3), (1, 1), (1, 1, 1, 1), 0, "relu", (-10, 0)),
         ("add-1x1-s2-second", (1, 8, 8, 12), 20, (1, 1), (2, 2), (0, 0, 0, 0), 1, "none", (-10, 0)),
@@ -291,10 +292,11 @@ def _fused_add_cases(rng, rounding) -> list[KernelCase]:
         skip = rng.integers(-128, 128, (shape[0], out_h, out_w, cout), dtype=np.int8)
         params = dict(input_offset=3, output_offset=-5, out_mult=mult, out_shift=shift, stride=stride,
                       padding=padding, dilation=(1, 1), act_min=-128, act_max=127)
-        cases.append(kernel_case(f"{name}-{rounding}", "ed_convolve_add_s8", "conv2d", [x], params, weights=w,
-                                 bias=bias, attrs={"activation": "none"}, rounding=rounding,
-                                 epilogue=("add", {"activation": activation}),
-                                 residual=(slot, skip, 0.7, -3, 1.3, 5)))
+        for kernel, tag in (("ed_convolve_add_s8", ""), ("ed_convolve_winograd_add_s8", "-winograd")):
+            cases.append(kernel_case(f"{name}{tag}-{rounding}", kernel, "conv2d", [x], params, weights=w,
+                                     bias=bias, attrs={"activation": "none"}, rounding=rounding,
+                                     epilogue=("add", {"activation": activation}),
+                                     residual=(slot, skip, 0.7, -3, 1.3, 5)))
     return cases
 
 

@@ -1,7 +1,8 @@
-"""The Winograd F(4,3) kernel (firmware/kernels/ed_winograd_conv_s8.c) and its build-time filter
-transform (edge_deploy.kernels._winograd): bit-exact with the reference convolution on the host
-(portable path and the DSP path with its instructions emulated; with ED_KERNELS_SANITIZE=1 under
-ASan + UBSan) and on the Cortex-M4 under QEMU, and chosen by the build where it is faster.
+"""The Winograd F(4,3) kernel (firmware/kernels/ed_winograd_conv_s8.c), on 1-D and 2-D layers, and
+its build-time filter transform (edge_deploy.kernels._winograd): bit-exact with the reference
+convolution on the host (portable path and the DSP path with its instructions emulated; with
+ED_KERNELS_SANITIZE=1 under ASan + UBSan) and on the Cortex-M4 under QEMU, and chosen by the
+build where it is faster.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from edge_deploy.ops.max_pool2d import max_pool_s8
 from edge_deploy.testing.cases import kernel_case
 from kernel_runner import SANITIZE
 
-KERNEL, POOL_KERNEL = "ed_convolve_1d_winograd_s8", "ed_convolve_1d_winograd_maxpool2_s8"
+KERNEL, POOL_KERNEL = "ed_convolve_winograd_s8", "ed_convolve_1d_winograd_maxpool2_s8"
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="no host gcc to build the kernels")
 needs_arm = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
                                reason="needs arm-none-eabi-gcc and qemu-system-arm")
@@ -42,12 +43,23 @@ CASES = [
     pytest.param((1, 1, 10, 6), (4, 5), 1, (4, 4), id="padding-wider-than-kernel-half"),
 ]
 
+# 2-D layers: (input NHWC, filter (out, rows, taps), stride (h, w), padding (top, bottom, left, right))
+CASES_2D = [
+    pytest.param((1, 8, 8, 16), (16, 3, 3), (1, 1), (1, 1, 1, 1), id="resnet-3x3-same"),
+    pytest.param((1, 7, 9, 5), (7, 3, 3), (1, 1), (0, 0, 0, 0), id="odd-channels-valid"),
+    pytest.param((2, 6, 10, 3), (6, 3, 5), (2, 2), (1, 2, 2, 2), id="batch2-3x5-stride2-asym-pad"),
+    pytest.param((1, 5, 5, 4), (5, 2, 3), (3, 1), (2, 1, 1, 1), id="2-rows-vertical-stride3"),
+    pytest.param((1, 10, 4, 1), (8, 10, 4), (2, 2), (4, 5, 1, 2), id="ds-cnn-first-10x4"),
+    pytest.param((1, 3, 12, 8), (4, 4, 3), (1, 1), (2, 2, 1, 1), id="more-padding-rows-than-input"),
+]
+
 
 def _case(in_shape, flt, stride, padding, seed=0, *, extreme=False):
-    rng = np.random.default_rng(seed + sum(in_shape) * 7 + flt[0] * 31 + flt[1])
+    """A random layer; ``flt`` (out, taps) is a 1-D filter, (out, rows, taps) a 2-D one."""
+    rng = np.random.default_rng(seed + sum(in_shape) * 7 + sum(f * m for f, m in zip(flt, (31, 1, 3))))
     cin = in_shape[3]
     x = rng.integers(-128, 128, in_shape).astype(np.int8)
-    w = rng.integers(-127, 128, (flt[0], 1, flt[1], cin)).astype(np.int8)
+    w = rng.integers(-127, 128, (flt[0], *((1,) if len(flt) == 2 else ()), *flt[1:], cin)).astype(np.int8)
     if extreme:
         x[:] = -128
         w[:] = 127
@@ -67,6 +79,16 @@ def test_winograd_matches_reference_on_the_host(kernels, in_shape, flt, stride, 
     x, w, bias, params = _case(in_shape, flt, stride, padding)
     expected = conv2d_s8(x, w, bias, stride=(1, stride), padding=(0, 0, *padding), **params)
     got = kernels.winograd_conv1d_s8(x, w, bias, stride=stride, padding=padding, **params)
+    np.testing.assert_array_equal(got, expected)
+
+
+@needs_gcc
+@pytest.mark.parametrize("in_shape, flt, stride, padding", CASES_2D)
+def test_winograd_2d_matches_reference_on_the_host(kernels, in_shape, flt, stride, padding):
+    """Filter rows as more virtual channels: every row's input row, the padding rows as zeros."""
+    x, w, bias, params = _case(in_shape, flt, stride, padding, seed=3)
+    expected = conv2d_s8(x, w, bias, stride=stride, padding=padding, **params)
+    got = kernels.winograd_conv_s8(x, w, bias, stride=stride, padding=padding, **params)
     np.testing.assert_array_equal(got, expected)
 
 
@@ -104,36 +126,53 @@ def test_winograd_int32_headroom_at_the_limit(kernels):
     np.testing.assert_array_equal(got, expected)
 
 
+@needs_gcc
+def test_winograd_2d_int32_headroom_at_the_limit(kernels):
+    """R * K * C = 3 * 3 * 304 = 2736: the rows share the limit of one 1-D row."""
+    x, w, bias, params = _case((1, 4, 6, 304), (3, 3, 3), (1, 1), (1, 1, 1, 1), extreme=True)
+    assert w.shape[1] * w.shape[2] * w.shape[3] <= winograd.MAX_KC
+    params["out_mult"] = np.full(3, 1 << 30, np.int32)
+    params["out_shift"] = np.full(3, -31, np.int32)
+    expected = conv2d_s8(x, w, bias, padding=(1, 1, 1, 1), **params)
+    got = kernels.winograd_conv_s8(x, w, bias, padding=(1, 1, 1, 1), **params)
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_transform_layout_recovers_the_filter():
     """Decoding the packed words (block, component, pair, channel; pairs (v, v+2), (v+1, v+3))
     and inverting 24 G on components 0, 3 and 5 gives back the taps of every virtual channel."""
     rng = np.random.default_rng(2)
-    for cout, k, cin, stride in [(5, 64, 1, 8), (8, 3, 6, 1), (3, 7, 3, 2)]:
-        w = rng.integers(-127, 128, (cout, 1, k, cin)).astype(np.int8)
-        geo = winograd.geometry(k, cin, cout, stride)
+    for cout, rows, k, cin, stride in [(5, 1, 64, 1, 8), (8, 1, 3, 6, 1), (3, 1, 7, 3, 2), (6, 3, 3, 5, 1),
+                                       (4, 2, 5, 2, 2)]:
+        w = rng.integers(-127, 128, (cout, rows, k, cin)).astype(np.int8)
+        geo = winograd.geometry(k, cin, cout, stride, rows)
         words = winograd.transform_filter(w, stride)
         assert words.size == geo.weight_words
+        segments = rows * geo.segments  # filter row r's segments follow row r - 1's
         lo = (words & 0xFFFF).astype(np.uint16).view(np.int16).astype(np.int64)
         hi = (words >> 16).astype(np.uint16).view(np.int16).astype(np.int64)
-        u = np.stack([lo, hi], -1).reshape(geo.blocks, 6, geo.segments, geo.group // 4, 2, 4, 2)
+        u = np.stack([lo, hi], -1).reshape(geo.blocks, 6, segments, geo.group // 4, 2, 4, 2)
         # -> (oc, segment, virtual channel, component): channel 4g + 2 * half + parity
-        u = u.transpose(0, 5, 2, 3, 6, 4, 1).reshape(geo.blocks * 4, geo.segments, geo.group, 6)
+        u = u.transpose(0, 5, 2, 3, 6, 4, 1).reshape(geo.blocks * 4, segments, geo.group, 6)
         g0, g2 = u[..., 0] // 6, u[..., 5] // 24
         g1 = (u[..., 3] - g0 - 4 * g2) // 2
         for oc in range(cout):
-            for q in range(geo.segments):
-                for v in range(geo.group):
-                    phase, c = divmod(v, cin)
-                    for kk, got in enumerate((g0, g1, g2)):
-                        tap = (3 * q + kk) * stride + phase
-                        want = w[oc, 0, tap, c] if v < stride * cin and tap < k else 0
-                        assert got[oc, q, v] == want, (oc, q, v, kk)
+            for r in range(rows):
+                for q in range(geo.segments):
+                    for v in range(geo.group):
+                        phase, c = divmod(v, cin)
+                        for kk, got in enumerate((g0, g1, g2)):
+                            tap = (3 * q + kk) * stride + phase
+                            want = w[oc, r, tap, c] if v < stride * cin and tap < k else 0
+                            assert got[oc, r * geo.segments + q, v] == want, (oc, r, q, v, kk)
         assert not u[cout:].any()  # padded output channels are zero
 
 
 def test_unsupported_layers_are_named():
-    assert "height" in winograd.unsupported((1, 4, 8, 2), (3, 3, 3, 2), (1, 2, 6, 3), (1, 1), (1, 1))
+    assert winograd.unsupported((1, 4, 8, 2), (3, 3, 3, 2), (1, 2, 6, 3), (1, 1), (1, 1)) is None  # 2-D
     assert "dilation" in winograd.unsupported((1, 1, 8, 2), (3, 1, 3, 2), (1, 1, 4, 3), (1, 1), (1, 2))
+    assert "dilation" in winograd.unsupported((1, 6, 8, 2), (3, 3, 3, 2), (1, 2, 6, 3), (1, 1), (2, 1))
+    assert "headroom" in winograd.unsupported((1, 8, 8, 310), (3, 3, 3, 310), (1, 6, 6, 3), (1, 1), (1, 1))
     assert "headroom" in winograd.unsupported((1, 1, 8, 1000), (3, 1, 3, 1000), (1, 1, 8, 3), (1, 1), (1, 1))
     assert winograd.unsupported((1, 1, 8, 2), (3, 1, 3, 2), (1, 1, 8, 3), (1, 1), (1, 1)) is None
     op = kernel_case("c", "arm_convolve_s8", "conv2d", [np.zeros((1, 1, 8, 2), np.int8)],
@@ -160,11 +199,15 @@ def _qemu_cases():
               ("odd", (1, 1, 13, 5), (7, 3), 1, (1, 1)),
               ("wide", (1, 1, 10, 150), (8, 3), 1, (1, 1)),  # 76 pairs: the first, then runs of 32, 32, 11
               ("pointwise", (1, 1, 9, 2), (5, 1), 1, (0, 0)),  # 2 pairs: the first and a run of one
-              ("cout72", (1, 1, 16, 8), (72, 3), 1, (1, 1))]  # over the 64-channel table: per-block constants
+              ("cout72", (1, 1, 16, 8), (72, 3), 1, (1, 1)),  # over the 64-channel table: per-block constants
+              ("resnet", (1, 8, 8, 16), (16, 3, 3), (1, 1), (1, 1, 1, 1)),  # 2-D: rows of padding top and bottom
+              ("ds-cnn", (1, 12, 6, 1), (8, 4, 3), (2, 2), (1, 2, 1, 1))]  # 2-D, strided both ways
     for name, in_shape, flt, stride, padding in shapes:
         x, w, bias, params = _case(in_shape, flt, stride, padding, seed=9)
         params["out_shift"][::5] = -7
         kw = dict(stride=(1, stride), padding=(0, 0, *padding), **params)
+        if len(flt) == 3:  # a 2-D layer: stride (h, w) and padding (top, bottom, left, right) as given
+            kw = dict(params, stride=stride, padding=padding)
         pool = ("max_pool2d", {"filter": (1, 2), "stride": (1, 2), "padding": "valid", "activation": "none"})
         cases.append(kernel_case(f"{name}-direct", "arm_convolve_s8", "conv2d", [x], kw, weights=w, bias=bias))
         cases.append(kernel_case(f"{name}-winograd", KERNEL, "conv2d", [x], kw, weights=w, bias=bias, check=False))
@@ -177,8 +220,9 @@ def _qemu_cases():
 @needs_arm
 @pytest.mark.parametrize("path", ["dsp", "portable"])
 def test_winograd_on_the_cortex_m4(tmp_path, path):
-    """Bit-exact on the real instruction set; on the DSP path TICNN's 3-tap layer runs fewer
-    modelled cycles than arm_convolve_s8 (the reason the build picks it)."""
+    """Bit-exact on the real instruction set, 1-D and 2-D; on the DSP path TICNN's 3-tap layer runs
+    fewer modelled cycles than arm_convolve_s8 (the reason the build picks it), and the cost model
+    prices the 1-D and the 2-D layer within 25 %."""
     from edge_deploy.testing.harness import build_qemu, run_qemu
 
     cases = _qemu_cases()
@@ -190,9 +234,10 @@ def test_winograd_on_the_cortex_m4(tmp_path, path):
         names = [c.name for c in cases]
         direct, wino = run.cycles[names.index("conv3-direct")], run.cycles[names.index("conv3-winograd")]
         assert wino < 0.85 * direct, (wino, direct)
-        case = cases[names.index("conv3-winograd")]
-        modelled = estimate_cycles(case.kernel, case.call)  # the build's cost model
-        assert abs(modelled - wino) < 0.25 * wino, (modelled, wino)
+        for name in ("conv3-winograd", "resnet-winograd"):  # the build's cost model, 1-D and 2-D
+            case = cases[names.index(name)]
+            modelled, measured = estimate_cycles(case.kernel, case.call), run.cycles[names.index(name)]
+            assert abs(modelled - measured) < 0.25 * measured, (name, modelled, measured)
 
 
 def test_build_chooses_and_reports_winograd(tmp_path):
@@ -286,6 +331,42 @@ def test_auto_gives_layers_back_to_direct_until_the_filters_fit_the_flash(tmp_pa
     assert len(wino_layers(part)) < 3 and part["budget"]["flash_needed_bytes"] <= middle
     fallback = " ".join(part["kernel_policy"]["flash_fallback"])
     assert all(name in fallback for name in set(wino_layers(full)) - set(wino_layers(part)))
+
+
+def test_flash_limit_gives_winograd_back_below_the_board(tmp_path, capsys):
+    """--flash-limit is a flash budget of the user's below the board's: the same giving back,
+    the limit and the model's own weights in report.json, the firmware within it; a limit the
+    model cannot meet even with everything given back is one error line, and nothing is written."""
+    sys.path.insert(0, os.path.dirname(__file__))
+    from codegen_models import ticnn_graph
+
+    from edge_deploy.build.firmware_build import build_graph
+    from edge_deploy.cli import main
+    from edge_deploy.errors import EdgeDeployError
+    from edge_deploy.tflite import export_tflite
+
+    graph = ticnn_graph()
+    full = build_graph(graph, "mps2-an386", tmp_path / "on").report
+    assert full["flash_limit_bytes"] is None and full["weights_bytes"] > full["model_weights_bytes"] > 0
+    off = build_graph(graph, "mps2-an386", tmp_path / "off", winograd="off").report
+    limit = off["flash_bytes"] + 512  # below the full build's
+    assert limit < full["flash_bytes"]
+    limited = build_graph(graph, "mps2-an386", tmp_path / "limited", flash_limit=limit).report
+    assert limited["flash_limit_bytes"] == limit and limited["flash_bytes"] <= limit
+    assert limited["kernel_policy"]["flash_fallback"] and limited["model_weights_bytes"] == full["model_weights_bytes"]
+    with pytest.raises(EdgeDeployError, match="over --flash-limit"):
+        build_graph(graph, "mps2-an386", tmp_path / "never", flash_limit=full["model_weights_bytes"])
+    assert not (tmp_path / "never").exists()
+    model = tmp_path / "ticnn.tflite"
+    model.write_bytes(export_tflite(graph))
+    assert main(["build", str(model), "--board", "mps2-an386", "--out", str(tmp_path / "cli"),
+                 "--flash-limit", "1000"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: model") and "over --flash-limit 1,000" in err and "Traceback" not in err
+    assert not (tmp_path / "cli").exists()
+    assert main(["build", str(model), "--board", "mps2-an386", "--out", str(tmp_path / "cli"),
+                 "--flash-limit", "0"]) != 0
+    assert "--flash-limit" in capsys.readouterr().err
 
 
 def test_sparse_layers_go_dense_winograd_where_that_is_faster():

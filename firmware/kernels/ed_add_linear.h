@@ -1,6 +1,7 @@
 /*
  * ed_add_linear.h - the loop of ed_elementwise_add_linear_s8 (ed_elementwise.h: the linear form of
- * the input bytes), shared by that kernel and by ed_convolve_add_s8's fused ADD.
+ * the input bytes), shared by that kernel and by the ADDs fused after a convolution
+ * (ed_convolve_add_s8, ed_convolve_winograd_add_s8).
  *
  * On the DSP path a word of four inputs masked with 0xFF00FF00 holds bytes 1 and 3 as the
  * halfwords 256 * a1 and 256 * a3 (and shifted left by 8 first, bytes 0 and 2), which
@@ -11,6 +12,7 @@
 #define ED_ADD_LINEAR_H
 
 #include "ed_binary.h"
+#include "ed_convolve.h"
 #include "ed_elementwise.h"
 
 /* acc + floor(coef * bottom (top) halfword of lanes / 2^16): SMLAWB (SMLAWT). */
@@ -124,6 +126,42 @@ static inline __attribute__((always_inline)) void ed_add_linear(const int8_t *in
         const uint32_t a = (uint32_t)*input1++ << 8, b = (uint32_t)*input2++ << 8;
         const int32_t v = ed_add_linear_out(ed_smlawb(beta, b, ed_smlawb(alpha, a, gamma)));
         *output++ = clamp ? ed_clamp_s8(v, act_min, act_max) : (int8_t)v;
+    }
+}
+
+/* An ADD fused after a convolution (ed_conv_add_t, ed_convolve.h: ed_convolve_add_s8 and
+ * ed_convolve_winograd_add_s8): its linear form in this build's rounding. */
+typedef struct
+{
+    int32_t alpha, beta, gamma, act_min, act_max;
+} ed_fused_add_form_t;
+
+static inline ed_fused_add_form_t ed_fused_add_form(const ed_conv_add_t *add)
+{
+    if (add == NULL)
+    {
+        return (ed_fused_add_form_t){0, 0, 0, -128, 127};
+    }
+#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
+    return (ed_fused_add_form_t){add->alpha_single, add->beta_single, add->gamma_single, add->act_min, add->act_max};
+#else
+    return (ed_fused_add_form_t){add->alpha, add->beta, add->gamma, add->act_min, add->act_max};
+#endif
+}
+
+/* size bytes of a convolution's staged outputs added to other's into out (which may be other:
+ * ed_add_linear reads each word of both inputs before it writes the output's word at its place),
+ * with or without the activation clamp. */
+static __attribute__((noinline, unused)) void ed_fused_add(const ed_fused_add_form_t *f, const int8_t *staged,
+                                                          const int8_t *other, int8_t *out, int32_t size)
+{
+    if (f->act_min == -128 && f->act_max == 127)
+    {
+        ed_add_linear(staged, other, f->alpha, f->beta, f->gamma, -128, 127, out, size, 0);
+    }
+    else
+    {
+        ed_add_linear(staged, other, f->alpha, f->beta, f->gamma, f->act_min, f->act_max, out, size, 1);
     }
 }
 

@@ -887,40 +887,6 @@ static inline void ed_conv_step(int32_t *oy, int32_t *ox, int32_t out_w)
 /* Positions whose outputs a fused ADD takes per call (a multiple of ED_CONV_SLOTS). */
 #define ED_CONV_ADD_POSITIONS 16
 
-/* A fused ADD's linear form in this build's rounding. */
-typedef struct
-{
-    int32_t alpha, beta, gamma, act_min, act_max;
-} ed_conv_form_t;
-
-static inline ed_conv_form_t ed_conv_form(const ed_conv_add_t *add)
-{
-    if (add == NULL)
-    {
-        return (ed_conv_form_t){0, 0, 0, -128, 127};
-    }
-#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)
-    return (ed_conv_form_t){add->alpha_single, add->beta_single, add->gamma_single, add->act_min, add->act_max};
-#else
-    return (ed_conv_form_t){add->alpha, add->beta, add->gamma, add->act_min, add->act_max};
-#endif
-}
-
-/* size bytes of the staged convolution outputs added to other's into out (which may be other),
- * with or without the activation clamp. */
-__attribute__((noinline)) static void ed_conv_add(const ed_conv_form_t *f, const int8_t *staged, const int8_t *other,
-                                                  int8_t *out, int32_t size)
-{
-    if (f->act_min == -128 && f->act_max == 127)
-    {
-        ed_add_linear(staged, other, f->alpha, f->beta, f->gamma, -128, 127, out, size, 0);
-    }
-    else
-    {
-        ed_add_linear(staged, other, f->alpha, f->beta, f->gamma, f->act_min, f->act_max, out, size, 1);
-    }
-}
-
 /* The convolution, its outputs stored (add NULL) or, with an ADD fused after it, each sixteen
  * positions' outputs staged in the scratch and the ADD's form of them and add->other stored
  * (ed_add_linear, ed_elementwise_add_linear_s8's loop: it reads each word of both inputs before
@@ -947,7 +913,7 @@ ed_conv_body(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_param
     ed_conv_rq_t *rq = (ed_conv_rq_t *)(void *)(stage + k4);
     const int32_t blocks = (cout + 1) / 2;
     int8_t *const staged = (int8_t *)(rq + blocks); /* with an ADD: ED_CONV_ADD_POSITIONS positions' outputs */
-    const ed_conv_form_t form = ed_conv_form(add);
+    const ed_fused_add_form_t form = ed_fused_add_form(add);
     const int32_t offset = p->output_offset, act_min = p->activation.min, act_max = p->activation.max;
     int all_fast = folded_bias[2 * blocks] == 0; /* false for a layer flagged chunked (ed_convolve.h) */
     for (int32_t c = 0; c < 2 * blocks; c++) /* a channel past the last: any valid constants */
@@ -1072,7 +1038,7 @@ ed_conv_body(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_param
             {
                 const int32_t first = (done - 1) / ED_CONV_ADD_POSITIONS * ED_CONV_ADD_POSITIONS;
                 const int32_t at = (n * positions + first) * cout;
-                ed_conv_add(&form, staged, add->other + at, output_data + at, (done - first) * cout);
+                ed_fused_add(&form, staged, add->other + at, output_data + at, (done - first) * cout);
             }
         }
     }

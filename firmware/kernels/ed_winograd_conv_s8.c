@@ -1,5 +1,5 @@
 /*
- * ed_winograd_conv_s8.c - Winograd F(4,3) 1-D s8 convolution (see ed_winograd.h for the method
+ * ed_winograd_conv_s8.c - Winograd F(4,3) s8 convolution along the rows (see ed_winograd.h for the method
  * and the transformed filter layout). Written for edge-deploy; no CMSIS-NN code.
  *
  * Per pair of tiles (eight output positions): the inputs of both tiles are transformed once
@@ -8,6 +8,7 @@
  * pairs; Thumb-2 assembly on the Cortex-M4) and the output transform, the exact division by
  * 24, the bias and the requantization give the 32 outputs.
  */
+#include "ed_add_linear.h"
 #include "ed_nn_support.h"
 #include "ed_winograd.h"
 
@@ -40,28 +41,31 @@ int ed_winograd_geometry_of(const cmsis_nn_conv_params *conv_params, const cmsis
                             const cmsis_nn_dims *filter_dims, const cmsis_nn_dims *output_dims,
                             ed_winograd_geometry *geometry)
 {
-    const int32_t k = filter_dims->w, c = input_dims->c, s = conv_params->stride.w;
-    if (input_dims->h != 1 || filter_dims->h != 1 || output_dims->h != 1 || conv_params->dilation.w != 1 || s < 1 ||
-        k < 1 || c < 1 || output_dims->c < 1 || k * c > ED_WINOGRAD_MAX_KC)
+    const int32_t k = filter_dims->w, c = input_dims->c, s = conv_params->stride.w, rows = filter_dims->h;
+    if (conv_params->dilation.w != 1 || conv_params->dilation.h != 1 || s < 1 || conv_params->stride.h < 1 || k < 1 ||
+        rows < 1 || c < 1 || output_dims->c < 1 || rows * k * c > ED_WINOGRAD_MAX_KC)
     {
         return 0;
     }
     const int32_t taps = (k + s - 1) / s;
+    geometry->rows = rows;
     geometry->segments = (taps + 2) / 3;
     geometry->group = (s * c + 3) & ~3;
-    geometry->pairs = geometry->segments * geometry->group / 2;
+    geometry->row_pairs = geometry->segments * geometry->group / 2;
+    geometry->pairs = rows * geometry->row_pairs;
     geometry->blocks = (output_dims->c + 3) / 4;
     geometry->weight_words = geometry->blocks * 6 * geometry->pairs * 4;
     return 1;
 }
 
-int32_t ed_convolve_1d_winograd_s8_get_buffer_size(const cmsis_nn_conv_params *conv_params,
-                                                   const cmsis_nn_dims *input_dims,
-                                                   const cmsis_nn_dims *filter_dims)
+int32_t ed_convolve_winograd_s8_get_buffer_size(const cmsis_nn_conv_params *conv_params,
+                                                const cmsis_nn_dims *input_dims,
+                                                const cmsis_nn_dims *filter_dims)
 {
     const int32_t k = filter_dims->w, s = conv_params->stride.w < 1 ? 1 : conv_params->stride.w;
     const int32_t taps = (k + s - 1) / s;
-    const int32_t pairs = (taps + 2) / 3 * ((s * input_dims->c + 3) & ~3) / 2;
+    const int32_t rows = filter_dims->h < 1 ? 1 : filter_dims->h;
+    const int32_t pairs = rows * ((taps + 2) / 3 * ((s * input_dims->c + 3) & ~3) / 2);
     return 6 * pairs * 2 * (int32_t)sizeof(uint32_t);
 }
 
@@ -351,6 +355,9 @@ static void ed_wino_gemm(const uint32_t *u, const uint32_t *v, int32_t pairs, in
 }
 #endif
 
+/* Output positions of a pair of tiles: a fused ADD's staged outputs per call. */
+#define ED_WINO_ADD_POSITIONS 8
+
 /* Output channels per call whose requantization is prepared once on the stack. */
 #define ED_WINO_QUANT_TABLE 64
 
@@ -619,26 +626,34 @@ static __attribute__((noinline)) void ed_wino_block_outputs(const int32_t *m, co
 }
 
 /* The convolution, with `pool` 2 followed by a max pool of window 2 and stride 2 along the
- * row (output_dims are then the pooled output's, conv_dims the convolution's output). */
+ * row (output_dims are then the pooled output's, conv_dims the convolution's output), or with
+ * an ADD fused after it (add not NULL, pool 1): each pair of tiles' outputs staged in the
+ * scratch after V, then added to add->other's into the output (ed_fused_add). */
 static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *p,
                                         const cmsis_nn_per_channel_quant_params *quant_params,
                                         const cmsis_nn_dims *input_dims, const int8_t *input_data,
                                         const cmsis_nn_dims *filter_dims, const uint32_t *weights,
                                         const int32_t *bias_data, const cmsis_nn_dims *conv_dims,
-                                        const cmsis_nn_dims *output_dims, int8_t *output_data, int32_t pool)
+                                        const cmsis_nn_dims *output_dims, const ed_conv_add_t *add,
+                                        int8_t *output_data, int32_t pool)
 {
     ed_winograd_geometry g;
     const int32_t cin = input_dims->c, cout = output_dims->c;
     if (!ed_winograd_geometry_of(p, input_dims, filter_dims, conv_dims, &g) || filter_dims->c != cin ||
         filter_dims->n != cout || conv_dims->c != cout || output_dims->w != conv_dims->w / pool ||
-        output_dims->n != input_dims->n || ctx == NULL || ctx->buf == NULL ||
-        ctx->size < ed_convolve_1d_winograd_s8_get_buffer_size(p, input_dims, filter_dims) || weights == NULL)
+        output_dims->n != input_dims->n || output_dims->h != conv_dims->h || ctx == NULL || ctx->buf == NULL ||
+        ctx->size < ed_convolve_winograd_s8_get_buffer_size(p, input_dims, filter_dims) +
+                        (add != NULL ? ED_WINO_ADD_POSITIONS * cout : 0) ||
+        weights == NULL || (add != NULL && (pool != 1 || add->other == NULL)))
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
     uint32_t *v = (uint32_t *)ctx->buf;
+    int8_t *const staged = (int8_t *)(v + 6 * g.pairs * 2); /* with an ADD: a pair of tiles' outputs */
+    const ed_fused_add_form_t form = ed_fused_add_form(add);
     const int32_t stride_c = p->stride.w * cin;
-    const int32_t total = input_dims->w * cin;
+    const int32_t total = input_dims->w * cin; /* bytes of an input row */
+    const int32_t out_h = conv_dims->h, in_h = input_dims->h;
     const int32_t out_w = output_dims->w;        /* rows written */
     const int32_t tiles = (out_w * pool + 3) / 4; /* tiles whose outputs are kept */
     const int32_t rows_per_pair = 8 / pool;
@@ -660,16 +675,31 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
     }
 #endif
 
-    for (int32_t n = 0; n < input_dims->n; n++)
+    for (int32_t row = 0; row < input_dims->n * out_h; row++)
     {
-        const int8_t *input = input_data + n * total;
-        int8_t *output = output_data + n * out_w * cout;
+        /* Output row oy of batch n: filter row r reads input row iy0 + r. */
+        const int32_t n = row / out_h, oy = row % out_h;
+        const int8_t *input = input_data + n * in_h * total;
+        int8_t *output = output_data + row * out_w * cout;
+        const int32_t iy0 = oy * p->stride.h - p->padding.h;
         for (int32_t t0 = 0; t0 < tiles; t0 += 2)
         {
             for (int32_t slot = 0; slot < 2; slot++)
             {
                 const int32_t first = 4 * (t0 + slot) * stride_c - p->padding.w * cin;
-                ed_wino_input_tile(input, total, stride_c, &g, first, p->input_offset, v + slot);
+                for (int32_t r = 0; r < g.rows; r++)
+                {
+                    uint32_t *vr = v + slot + r * g.row_pairs * 12;
+                    if (iy0 + r >= 0 && iy0 + r < in_h)
+                    {
+                        ed_wino_input_tile(input + (iy0 + r) * total, total, stride_c, &g, first, p->input_offset, vr);
+                        continue;
+                    }
+                    for (int32_t word = 0; word < g.row_pairs * 12; word += 2)
+                    {
+                        vr[word] = 0u; /* a padding row: the zero point plus the offset */
+                    }
+                }
             }
             const int32_t row0 = t0 / 2 * rows_per_pair;
             const int32_t rows = ed_min_i32(rows_per_pair, out_w - row0);
@@ -693,7 +723,7 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
                 }
                 const ed_requant_out_t *quant = prepared ? &table[oc] : local;
                 const int32_t *bias = bias_data != NULL ? bias_data + oc : NULL;
-                int8_t *dst = output + row0 * cout + oc;
+                int8_t *dst = (add != NULL ? staged : output + row0 * cout) + oc;
 #if ED_NN_DSP
                 if (block_fast && channels == 4 && rows == rows_per_pair)
                 {
@@ -730,12 +760,17 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
 #endif
                 ed_wino_block_outputs(m, bias, quant, act_min, act_max, dst, cout, rows, channels, pool == 2);
             }
+            if (add != NULL)
+            {
+                const int32_t at = (row * out_w + row0) * cout;
+                ed_fused_add(&form, staged, add->other + at, output_data + at, rows * cout);
+            }
         }
     }
     return ARM_CMSIS_NN_SUCCESS;
 }
 
-arm_cmsis_nn_status ed_convolve_1d_winograd_s8(const cmsis_nn_context *ctx,
+arm_cmsis_nn_status ed_convolve_winograd_s8(const cmsis_nn_context *ctx,
                                                const cmsis_nn_conv_params *conv_params,
                                                const cmsis_nn_per_channel_quant_params *quant_params,
                                                const cmsis_nn_dims *input_dims,
@@ -749,7 +784,33 @@ arm_cmsis_nn_status ed_convolve_1d_winograd_s8(const cmsis_nn_context *ctx,
 {
     (void)bias_dims;
     return ed_wino_conv(ctx, conv_params, quant_params, input_dims, input_data, filter_dims, weights, bias_data,
-                        output_dims, output_dims, output_data, 1);
+                        output_dims, output_dims, NULL, output_data, 1);
+}
+
+arm_cmsis_nn_status ed_convolve_winograd_add_s8(const cmsis_nn_context *ctx,
+                                                const cmsis_nn_conv_params *conv_params,
+                                                const cmsis_nn_per_channel_quant_params *quant_params,
+                                                const cmsis_nn_dims *input_dims,
+                                                const int8_t *input_data,
+                                                const cmsis_nn_dims *filter_dims,
+                                                const uint32_t *weights,
+                                                const cmsis_nn_dims *bias_dims,
+                                                const int32_t *bias_data,
+                                                const cmsis_nn_dims *output_dims,
+                                                const ed_conv_add_t *add,
+                                                int8_t *output_data)
+{
+    (void)bias_dims;
+    return ed_wino_conv(ctx, conv_params, quant_params, input_dims, input_data, filter_dims, weights, bias_data,
+                        output_dims, output_dims, add, output_data, 1);
+}
+
+int32_t ed_convolve_winograd_add_s8_get_buffer_size(const cmsis_nn_conv_params *conv_params,
+                                                    const cmsis_nn_dims *input_dims,
+                                                    const cmsis_nn_dims *filter_dims)
+{
+    return ed_convolve_winograd_s8_get_buffer_size(conv_params, input_dims, filter_dims) +
+           ED_WINO_ADD_POSITIONS * filter_dims->n;
 }
 
 arm_cmsis_nn_status ed_convolve_1d_winograd_maxpool2_s8(const cmsis_nn_context *ctx,
@@ -767,5 +828,5 @@ arm_cmsis_nn_status ed_convolve_1d_winograd_maxpool2_s8(const cmsis_nn_context *
 {
     (void)bias_dims;
     return ed_wino_conv(ctx, conv_params, quant_params, input_dims, input_data, filter_dims, weights, bias_data,
-                        conv_dims, output_dims, output_data, 2);
+                        conv_dims, output_dims, NULL, output_data, 2);
 }

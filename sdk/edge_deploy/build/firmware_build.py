@@ -102,8 +102,9 @@ def _total_cycles(model: ModelPlan) -> int:
     return sum(layer.choice.cycles for layer in model.layers if layer.choice is not None)
 
 
-def fit_flash(graph: Graph, board: Board, policy: KernelPolicy) -> tuple[ModelPlan, Budget]:
-    """Plan ``graph`` under ``policy``; when the flash estimate exceeds the board's, take a kernel
+def fit_flash(graph: Graph, board: Board, policy: KernelPolicy, limit: int | None = None) -> tuple[ModelPlan, Budget]:
+    """Plan ``graph`` under ``policy``; when the flash estimate exceeds the board's (or ``limit``,
+    when that is less: a flash budget of the user's), take a kernel
     family (Winograd's transformed filters take about 4x the int8 bytes) away from one layer at a
     time, the layer whose change costs the fewest modelled cycles per byte of flash saved first,
     until the budget fits or nothing is left to give back. Each step may also take the family
@@ -112,7 +113,7 @@ def fit_flash(graph: Graph, board: Board, policy: KernelPolicy) -> tuple[ModelPl
     the options force stays."""
     model = plan_model(graph, policy)
     budget = model_budget(board, model)
-    while budget.flash_needed_bytes > budget.flash_bytes:
+    while budget.flash_needed_bytes > min(budget.flash_bytes, limit or budget.flash_bytes):
         best = None
         movable = [layer for layer in model.layers
                    if layer.spec is not None and layer.spec.family is not None and not policy.forced(layer.spec)]
@@ -148,7 +149,7 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
                 kernels: str = "simd", cmsis_nn: str | os.PathLike | None = None, source: str = "",
                 details: dict[str, Any] | None = None, extra_files: dict[str, bytes] | None = None,
                 jobs: int = 2, sparse: str = "auto", winograd: str = "auto",
-                rounding: str = "cmsis-nn", stack: str = "auto") -> BuildResult:
+                rounding: str = "cmsis-nn", stack: str = "auto", flash_limit: int | None = None) -> BuildResult:
     """Build firmware for the int8 ``graph`` on ``board`` into ``out_dir``.
 
     ``tflite`` is the model file's bytes (exported from ``graph`` when None), ``kernels`` the
@@ -157,7 +158,7 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     ``extra_files`` more files to keep in the build (relative path -> bytes), ``sparse`` ("auto",
     "off", "force") whether conv / fully connected layers may use edge-deploy's sparse kernels
     (auto: per layer, whichever runs fewer modelled instructions; off with ``cmsis_nn`` unless
-    forced, which upstream cannot do), ``winograd`` ("auto", "off", "force") whether dense 1-D
+    forced, which upstream cannot do), ``winograd`` ("auto", "off", "force") whether dense
     convolutions may use edge-deploy's Winograd kernel (auto: per layer, whichever runs fewer
     modelled cycles on the SIMD path; off for the portable path and with ``cmsis_nn`` unless
     forced), ``rounding`` ("cmsis-nn": double rounding everywhere, bit-exact with TFLM +
@@ -165,9 +166,11 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     on FULLY_CONNECTED; ``edge-deploy run --check`` compares with the matching interpreter
     policy), ``stack`` ("auto", "board") the stack to reserve (auto: the high-water mark measured
     on QEMU plus a margin where QEMU runs the board, else the board's ``stack_bytes``;
-    :mod:`edge_deploy.build.stack`). Returns the :class:`BuildResult`. Raises EdgeDeployError
-    when the graph cannot be generated, does not fit
-    the board (before compiling), or the toolchain fails.
+    :mod:`edge_deploy.build.stack`), ``flash_limit`` a flash budget in bytes below the board's
+    (kernels that trade flash for speed, such as Winograd's transformed filters, are given back
+    layer by layer until the estimate fits; the firmware must then fit it). Returns the
+    :class:`BuildResult`. Raises EdgeDeployError when the graph cannot be generated, does not fit
+    the board (before compiling) or the flash limit (once compiled), or the toolchain fails.
     """
     from edge_deploy.build.act_thresholds import thresholds_file
     from edge_deploy.build.stack import measured_stack, relink_with_stack, runtime_buffer_bytes
@@ -180,7 +183,10 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     interpreter_rounding(rounding)  # refuse an unknown name before any work
     policy = KernelPolicy.from_options(sparse=sparse, winograd=winograd, kernels=kernels,
                                        cmsis_nn=cmsis_nn if cmsis_nn is not None else False, flash=board.flash)
-    model, budget = fit_flash(graph, board, policy)
+    if flash_limit is not None and flash_limit <= 0:
+        raise EdgeDeployError(f"--flash-limit {flash_limit} is not a positive number of bytes",
+                              hint="give the flash budget in bytes, e.g. --flash-limit 131072")
+    model, budget = fit_flash(graph, board, policy, flash_limit)
     check_budget(budget, graph.name)
     if tflite is None:
         from edge_deploy.tflite import export_tflite
@@ -195,6 +201,7 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
         if stack_size.bytes != board.stack_bytes:
             relink_with_stack(project.src_dir, board, stack_size)
         firmware = make_project(board, project.src_dir, tmp, jobs=jobs)
+        _check_flash_limit(firmware.flash_bytes, flash_limit, graph.name)
         atomic_write_bytes(tmp / MODEL_NAME, tflite)
         for name, data in sorted({**(extra_files or {}), **thresholds_file(graph)}.items()):
             atomic_write_bytes(tmp / name, data)
@@ -234,6 +241,10 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
             "state_bytes": context["state_bytes"],
             "plan_strategy": model.plan.strategy,
             "weights_bytes": context["weights_bytes"],
+            # The model's own constants (int8 weights, int32 biases) as the model file holds them:
+            # weights_bytes less what the kernels' encodings add (Winograd's filters take 4x).
+            "model_weights_bytes": _model_weights_bytes(graph),
+            "flash_limit_bytes": flash_limit,
             "macs": context["macs"],
             "n_layers": context["n_layers"],
             "budget": budget.to_dict(),
@@ -243,6 +254,21 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
         }
         atomic_write_json(tmp / REPORT_NAME, report)
     return BuildResult(out_dir=out_dir, report=report, model=model, budget=budget)
+
+
+def _check_flash_limit(flash_bytes: int, limit: int | None, model_name: str) -> None:
+    """Raise EdgeDeployError when the firmware is over ``limit`` (the kernels were fitted to it on
+    the estimate before compiling; this is the firmware's own size)."""
+    if limit is not None and flash_bytes > limit:
+        raise EdgeDeployError(f"model '{model_name}' takes {flash_bytes:,} bytes of flash, over --flash-limit "
+                              f"{limit:,}, with every kernel that trades flash for speed given back",
+                              hint="raise --flash-limit, or shrink the weights (edge-deploy slim)")
+
+
+def _model_weights_bytes(graph: Graph) -> int:
+    """Bytes of the constant tensors the model's ops read (weights and biases as the model holds them)."""
+    names = {name for op in graph.ops for name in op.inputs if name}
+    return sum(graph.tensor(name).nbytes for name in sorted(names) if graph.tensor(name).is_constant)
 
 
 def _cmsis_nn_record(context: dict[str, Any]) -> dict[str, Any] | None:
@@ -267,19 +293,20 @@ def _with_roundings(records: list[dict[str, Any]], context: dict[str, Any]) -> l
 def build_model(model_path: str | os.PathLike, board: Board | str, out_dir: str | os.PathLike, *,
                 kernels: str = "simd", cmsis_nn: str | os.PathLike | None = None,
                 calib: str | os.PathLike | None = None, jobs: int = 2, sparse: str = "auto",
-                winograd: str = "auto", rounding: str = "cmsis-nn", stack: str = "auto") -> BuildResult:
+                winograd: str = "auto", rounding: str = "cmsis-nn", stack: str = "auto",
+                flash_limit: int | None = None) -> BuildResult:
     """``edge-deploy build``: read MODEL (``.tflite``, ``.pt`` or pipeline ``.yaml``), then
     :func:`build_graph`.
 
-    ``calib`` overrides a checkpoint's calibration data; ``sparse``, ``winograd``, ``rounding``
-    and ``stack`` as for :func:`build_graph`. Raises EdgeDeployError as
+    ``calib`` overrides a checkpoint's calibration data; ``sparse``, ``winograd``, ``rounding``,
+    ``stack`` and ``flash_limit`` as for :func:`build_graph`. Raises EdgeDeployError as
     :func:`edge_deploy.build.model_source.load_model_source` and :func:`build_graph` do.
     """
     source = load_model_source(model_path, calib=calib)
     return build_graph(source.graph, board, out_dir, tflite=source.tflite, kernels=kernels, cmsis_nn=cmsis_nn,
                        source=source.path.name, details={"kind": source.kind, **source.details},
                        extra_files=source.extra_files, jobs=jobs, sparse=sparse, winograd=winograd,
-                       rounding=rounding, stack=stack)
+                       rounding=rounding, stack=stack, flash_limit=flash_limit)
 
 
 def load_build_report(build_dir: str | os.PathLike) -> dict[str, Any]:

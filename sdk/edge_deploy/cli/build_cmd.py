@@ -28,8 +28,13 @@ import click
               help="Sparse kernels for pruned conv / fully connected layers: per layer when fewer instructions "
                    "(auto), never (off), always (force: the cheaper sparse kernel; force-group4 / force-csr: that one).")
 @click.option("--winograd", type=click.Choice(["auto", "off", "force"]), default="auto", show_default=True,
-              help="Winograd F(4,3) kernel for dense 1-D convolutions: per layer when fewer modelled cycles "
-                   "(auto; SIMD path only), never (off), wherever it can run (force).")
+              help="Winograd F(4,3) kernel along the rows of dense convolutions (1-D and 2-D, dilation 1): per "
+                   "layer when fewer modelled cycles (auto; SIMD path only), never (off), wherever it can run "
+                   "(force). Its transformed filters take about 4x the int8 bytes: see --flash-limit.")
+@click.option("--flash-limit", "flash_limit", type=click.IntRange(min=1), default=None, metavar="BYTES",
+              help="A flash budget below the board's: kernels that trade flash for speed (Winograd's filters) "
+                   "are given back layer by layer, the fewest cycles lost per byte first, until the firmware "
+                   "fits; refused when it cannot.")
 @click.option("--rounding", type=click.Choice(["cmsis-nn", "litert"]), default="cmsis-nn", show_default=True,
               help="Requantization: bit-exact with TFLM + CMSIS-NN (double rounding), or with the TFLite "
                    "interpreter's reference kernels (litert: single rounding on FULLY_CONNECTED). "
@@ -39,7 +44,7 @@ import click
                    "runs the board; else the board's), or the board file's stack_bytes (board).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of a summary.")
 def command(model_path, factory, weights, input_shape, board, out_dir, kernels, cmsis_nn, calib, sparse, winograd,
-            rounding, stack, as_json) -> None:
+            rounding, stack, flash_limit, as_json) -> None:
     """Generate C for MODEL (.tflite, model.pt, a torch.export .pt2, a pipeline .yaml, or a .keras file /
     SavedModel folder converted by TensorFlow's converter; or --model), compile it for BOARD and write DIR.
 
@@ -67,7 +72,8 @@ def command(model_path, factory, weights, input_shape, board, out_dir, kernels, 
         elif model_path is None:
             raise click.UsageError("give MODEL or --model package.module:factory")
         result = build_model(model_path, board, out_dir, kernels=kernels, cmsis_nn=cmsis_nn, calib=calib,
-                             sparse=sparse, winograd=winograd, rounding=rounding, stack=stack)
+                             sparse=sparse, winograd=winograd, rounding=rounding, stack=stack,
+                             flash_limit=flash_limit)
     report = result.report
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
@@ -80,7 +86,10 @@ def command(model_path, factory, weights, input_shape, board, out_dir, kernels, 
         fallback = (f"; edge-deploy's kernels for {', '.join(upstream['fallback_layers'])} (no upstream function)"
                     if upstream["fallback_layers"] else "")
         click.echo(f"  CMSIS-NN {upstream['path']} ({level}){fallback}")
-    click.echo(f"  flash {report['flash_bytes']:,} B (weights {report['weights_bytes']:,} B), "
+    click.echo(f"  flash {report['flash_bytes']:,} B (weights {report['weights_bytes']:,} B"
+               + (f", {report['model_weights_bytes']:,} B in the model"
+                  if report["weights_bytes"] != report["model_weights_bytes"] else "")
+               + (f"; limit {report['flash_limit_bytes']:,} B" if report.get("flash_limit_bytes") else "") + "), "
                f"RAM {report['ram_bytes']:,} B (arena {report['arena_bytes']:,} B, lower bound "
                f"{report['arena_lower_bound_bytes']:,} B at {report['arena_peak_layer']}"
                + (f", {report['arena_shared_bound_bytes']:,} B with every output over its input (not placed)"

@@ -9,7 +9,7 @@ from edge_deploy.kernels.base import CArray, KernelContext, KernelSpec, LayerCal
 
 
 class Winograd(KernelSpec):
-    """``ed_convolve_1d_winograd_s8`` and its pooled variant."""
+    """``ed_convolve_winograd_s8`` and its pooled variant."""
 
     op = "conv2d"
     header = "ed_winograd.h"
@@ -17,11 +17,26 @@ class Winograd(KernelSpec):
     # Both variants' code (SIMD build, -O2, measured with arm-none-eabi-nm): counted once.
     code_bytes = 7 * 1024
     code_group = "winograd"
-    cost_terms = ("pair_products", "block_tiles", "input_groups", "calls")
+    # Per output row: per pair of tiles the six products of every block of four channels over
+    # every virtual channel pair, each block's outputs; per tile and filter row inside the input
+    # its transform (a call) and each group of four virtual channels in it; per tile and filter
+    # row in the padding its zeroed words; per block of a last, partial pair of tiles each of its
+    # output positions (the general output path).
+    cost_terms = ("pair_products", "block_tiles", "input_groups", "input_rows", "padding_words", "partial_outputs",
+                  "calls")
 
     def geometry(self, call: LayerCall):
         w = call.weights.shape
-        return geometry(w[2], w[3], w[0], int(call.params["stride"][1]))
+        return geometry(w[2], w[3], w[0], int(call.params["stride"][1]), rows=w[1])
+
+    @staticmethod
+    def read_rows(call: LayerCall) -> tuple[int, int]:
+        """(filter rows that read an input row, filter rows in the padding), over every output row."""
+        batches, out_h = (int(v) for v in call.output.shape[:2])  # the convolution's own output
+        rows, in_h = int(call.weights.shape[1]), int(call.input.shape[1])
+        stride, top = int(call.params["stride"][0]), int(call.params["padding"][0])
+        inside = sum(1 for oy in range(out_h) for r in range(rows) if 0 <= oy * stride - top + r < in_h)
+        return batches * inside, batches * (out_h * rows - inside)
 
     def applies(self, call: LayerCall) -> str | None:
         return unsupported(call.input.shape, call.weights.shape, call.output.shape, call.params["stride"],
@@ -32,13 +47,17 @@ class Winograd(KernelSpec):
 
     def facts(self, call: LayerCall) -> dict:
         geo = self.geometry(call)
-        return {"segments": geo.segments, "virtual_channel_pairs": geo.pairs, "weights_bytes": geo.weight_bytes}
+        return {"filter_rows": geo.rows, "segments": geo.segments, "virtual_channel_pairs": geo.pairs,
+                "weights_bytes": geo.weight_bytes}
 
     def cost_features(self, call: LayerCall) -> list[float]:
         geo = self.geometry(call)
-        tile_pairs = -(-int(call.output.shape[2]) // 8)
-        return [tile_pairs * geo.blocks * 6 * geo.pairs, tile_pairs * geo.blocks,
-                tile_pairs * 2 * geo.segments * (geo.group // 4), 1]
+        out_rows, out_w = int(call.output.shape[0]) * int(call.output.shape[1]), int(call.output.shape[2])
+        tile_pairs = -(-out_w // 8)
+        inside, padding = self.read_rows(call)
+        return [out_rows * tile_pairs * geo.blocks * 6 * geo.pairs, out_rows * tile_pairs * geo.blocks,
+                inside * tile_pairs * 2 * geo.segments * (geo.group // 4), inside * tile_pairs * 2,
+                padding * tile_pairs * 2 * 6 * geo.row_pairs, out_rows * geo.blocks * (out_w % 8), 1]
 
     def context(self, call: LayerCall) -> KernelContext:
         geo = self.geometry(call)
@@ -46,5 +65,6 @@ class Winograd(KernelSpec):
         comment = (f"{weights_comment(call)}, Winograd F(4,3)-transformed (24 G g, int16 pairs; ed_winograd.h): "
                    f"{geo.blocks} blocks of 4 channels x 6 x {geo.pairs} virtual channel pairs x 4")
         ctx = weighted_context(call, [CArray("weights_winograd", "uint32_t", words, comment)])
-        ctx.comment.append(f"Winograd F(4,3): {geo.segments} segment(s) of 3 taps, {geo.pairs} virtual channel pairs")
+        ctx.comment.append(f"Winograd F(4,3) along the rows: {geo.rows} filter row(s) of {geo.segments} segment(s) "
+                           f"of 3 taps, {geo.pairs} virtual channel pairs")
         return ctx

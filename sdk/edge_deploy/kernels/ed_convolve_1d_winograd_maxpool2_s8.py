@@ -13,7 +13,7 @@ class EdConvolve1dWinogradMaxpool2S8(Winograd):
     name = "ed_convolve_1d_winograd_maxpool2_s8"
     calibration = tuple(with_pool(CONV_1D))
     epilogue = "max_pool2d"
-    base = "ed_convolve_1d_winograd_s8"
+    base = "ed_convolve_winograd_s8"
 
     def applies(self, call: LayerCall) -> str | None:
         return super().applies(call) or fusable_max_pool(call)
