@@ -650,7 +650,6 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
     }
     uint32_t *v = (uint32_t *)ctx->buf;
     int8_t *const staged = (int8_t *)(v + 6 * g.pairs * 2); /* with an ADD: a pair of tiles' outputs */
-    const ed_fused_add_form_t form = ed_fused_add_form(add);
     const int32_t stride_c = p->stride.w * cin;
     const int32_t total = input_dims->w * cin; /* bytes of an input row */
     const int32_t out_h = conv_dims->h, in_h = input_dims->h;
@@ -763,6 +762,7 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
             if (add != NULL)
             {
                 const int32_t at = (row * out_w + row0) * cout;
+                const ed_fused_add_form_t form = ed_fused_add_form(add);
                 ed_fused_add(&form, staged, add->other + at, output_data + at, rows * cout);
             }
         }
