@@ -58,15 +58,23 @@ int ed_winograd_geometry_of(const cmsis_nn_conv_params *conv_params, const cmsis
     return 1;
 }
 
+/* Words of the ring of transformed input rows (V of a pair of tiles, 12 words per pair of a
+ * row): one row's slot per filter row, twice over with more than one (ed_wino_conv). */
+static int32_t ed_wino_ring_words(const ed_winograd_geometry *g)
+{
+    return (g->rows > 1 ? 2 : 1) * g->rows * g->row_pairs * 12;
+}
+
 int32_t ed_convolve_winograd_s8_get_buffer_size(const cmsis_nn_conv_params *conv_params,
                                                 const cmsis_nn_dims *input_dims,
                                                 const cmsis_nn_dims *filter_dims)
 {
     const int32_t k = filter_dims->w, s = conv_params->stride.w < 1 ? 1 : conv_params->stride.w;
     const int32_t taps = (k + s - 1) / s;
-    const int32_t rows = filter_dims->h < 1 ? 1 : filter_dims->h;
-    const int32_t pairs = rows * ((taps + 2) / 3 * ((s * input_dims->c + 3) & ~3) / 2);
-    return 6 * pairs * 2 * (int32_t)sizeof(uint32_t);
+    ed_winograd_geometry g;
+    g.rows = filter_dims->h < 1 ? 1 : filter_dims->h;
+    g.row_pairs = (taps + 2) / 3 * ((s * input_dims->c + 3) & ~3) / 2;
+    return ed_wino_ring_words(&g) * (int32_t)sizeof(uint32_t);
 }
 
 /* Bt d for one virtual channel: six inputs in, six transformed values out. */
@@ -625,6 +633,13 @@ static __attribute__((noinline)) void ed_wino_block_outputs(const int32_t *m, co
     }
 }
 
+/* The ring slot of input row iy (any sign): iy mod rows. */
+static inline int32_t ed_wino_slot(int32_t iy, int32_t rows)
+{
+    const int32_t slot = iy % rows;
+    return slot < 0 ? slot + rows : slot;
+}
+
 /* The convolution, with `pool` 2 followed by a max pool of window 2 and stride 2 along the
  * row (output_dims are then the pooled output's, conv_dims the convolution's output), or with
  * an ADD fused after it (add not NULL, pool 1): each pair of tiles' outputs staged in the
@@ -649,7 +664,7 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
         return ARM_CMSIS_NN_ARG_ERROR;
     }
     uint32_t *v = (uint32_t *)ctx->buf;
-    int8_t *const staged = (int8_t *)(v + 6 * g.pairs * 2); /* with an ADD: a pair of tiles' outputs */
+    int8_t *const staged = (int8_t *)(v + ed_wino_ring_words(&g)); /* with an ADD: a pair of tiles' outputs */
     const int32_t stride_c = p->stride.w * cin;
     const int32_t total = input_dims->w * cin; /* bytes of an input row */
     const int32_t out_h = conv_dims->h, in_h = input_dims->h;
@@ -674,96 +689,112 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
     }
 #endif
 
-    for (int32_t row = 0; row < input_dims->n * out_h; row++)
+    const int32_t ring_words = g.row_pairs * 12; /* V of one input row for a pair of tiles */
+    for (int32_t n = 0; n < input_dims->n; n++)
     {
-        /* Output row oy of batch n: filter row r reads input row iy0 + r. */
-        const int32_t n = row / out_h, oy = row % out_h;
         const int8_t *input = input_data + n * in_h * total;
-        int8_t *output = output_data + row * out_w * cout;
-        const int32_t iy0 = oy * p->stride.h - p->padding.h;
         for (int32_t t0 = 0; t0 < tiles; t0 += 2)
         {
-            for (int32_t slot = 0; slot < 2; slot++)
+            /* The strip of this pair of tiles, output row by output row: the scratch is a ring of
+             * input rows' V, input row iy in slot iy mod g.rows and, with more than one filter row,
+             * again in slot iy mod g.rows + g.rows, so that the rows an output row reads lie in
+             * order from slot iy0 mod g.rows on (one run of pairs for the product loop). Each input
+             * row is transformed once per strip; `next` is the first input row not yet in it. */
+            int32_t next = -p->padding.h;
+            const int32_t row0 = t0 / 2 * rows_per_pair;                 /* the strip's first output position */
+            const int32_t rows = ed_min_i32(rows_per_pair, out_w - row0); /* and its output positions */
+            for (int32_t oy = 0; oy < out_h; oy++)
             {
-                const int32_t first = 4 * (t0 + slot) * stride_c - p->padding.w * cin;
-                for (int32_t r = 0; r < g.rows; r++)
+                const int32_t iy0 = oy * p->stride.h - p->padding.h; /* filter row r reads input row iy0 + r */
+                for (int32_t iy = next > iy0 ? next : iy0; iy < iy0 + g.rows; iy++)
                 {
-                    uint32_t *vr = v + slot + r * g.row_pairs * 12;
-                    if (iy0 + r >= 0 && iy0 + r < in_h)
+                    uint32_t *vr = v + ed_wino_slot(iy, g.rows) * ring_words;
+                    for (int32_t slot = 0; slot < 2; slot++)
                     {
-                        ed_wino_input_tile(input + (iy0 + r) * total, total, stride_c, &g, first, p->input_offset, vr);
-                        continue;
-                    }
-                    for (int32_t word = 0; word < g.row_pairs * 12; word += 2)
-                    {
-                        vr[word] = 0u; /* a padding row: the zero point plus the offset */
-                    }
-                }
-            }
-            const int32_t row0 = t0 / 2 * rows_per_pair;
-            const int32_t rows = ed_min_i32(rows_per_pair, out_w - row0);
-            for (int32_t block = 0; block < g.blocks; block++)
-            {
-                const int32_t oc = 4 * block;
-                const int32_t channels = ed_min_i32(4, cout - oc);
-                int32_t m[6 * 8];
-                ed_wino_gemm(weights + block * 6 * g.pairs * 4, v, g.pairs, m);
-                ed_requant_out_t local[4];
-                int block_fast = fast;
-                if (!prepared)
-                {
-                    block_fast = 1;
-                    for (int32_t o = 0; o < channels; o++)
-                    {
-                        local[o] = ed_requant_out_prepare(quant_params->multiplier[oc + o], quant_params->shift[oc + o],
-                                                          p->output_offset);
-                        block_fast = block_fast && local[o].q.hi_shift >= 0;
-                    }
-                }
-                const ed_requant_out_t *quant = prepared ? &table[oc] : local;
-                const int32_t *bias = bias_data != NULL ? bias_data + oc : NULL;
-                int8_t *dst = (add != NULL ? staged : output + row0 * cout) + oc;
-#if ED_NN_DSP
-                if (block_fast && channels == 4 && rows == rows_per_pair)
-                {
-#if ED_WINO_ASM
-                    if (pool == 2 && prepared)
-                    {
-                        ed_wino_block_fast_pool(m, &chan[oc], act_min, act_max, dst, cout);
-                        continue;
-                    }
-                    if (pool == 2)
-                    {
-                        /* wider layers: this block's four channels' constants, prepared above */
-                        ed_wino_chan_t block_chan[4];
-                        for (int32_t o = 0; o < 4; o++)
+                        if (iy >= 0 && iy < in_h)
                         {
-                            block_chan[o] = (ed_wino_chan_t){quant[o].q.mult, quant[o].q.round_lo,
-                                                             quant[o].q.round_hi, quant[o].q.hi_shift,
-                                                             bias != NULL ? bias[o] : 0};
+                            const int32_t first = 4 * (t0 + slot) * stride_c - p->padding.w * cin;
+                            ed_wino_input_tile(input + iy * total, total, stride_c, &g, first, p->input_offset,
+                                               vr + slot);
+                            continue;
                         }
-                        ed_wino_block_fast_pool(m, block_chan, act_min, act_max, dst, cout);
+                        for (int32_t word = slot; word < ring_words; word += 2)
+                        {
+                            vr[word] = 0u; /* a padding row: the zero point plus the offset */
+                        }
+                    }
+                    if (g.rows > 1)
+                    {
+                        memcpy(vr + g.rows * ring_words, vr, (size_t)ring_words * sizeof(uint32_t));
+                    }
+                }
+                next = iy0 + g.rows;
+                const int32_t row = n * out_h + oy;
+                int8_t *output = output_data + row * out_w * cout;
+                for (int32_t block = 0; block < g.blocks; block++)
+                {
+                    const int32_t oc = 4 * block;
+                    const int32_t channels = ed_min_i32(4, cout - oc);
+                    int32_t m[6 * 8];
+                    ed_wino_gemm(weights + block * 6 * g.pairs * 4, v + ed_wino_slot(iy0, g.rows) * ring_words,
+                                 g.pairs, m);
+                    ed_requant_out_t local[4];
+                    int block_fast = fast;
+                    if (!prepared)
+                    {
+                        block_fast = 1;
+                        for (int32_t o = 0; o < channels; o++)
+                        {
+                            local[o] = ed_requant_out_prepare(quant_params->multiplier[oc + o],
+                                                              quant_params->shift[oc + o], p->output_offset);
+                            block_fast = block_fast && local[o].q.hi_shift >= 0;
+                        }
+                    }
+                    const ed_requant_out_t *quant = prepared ? &table[oc] : local;
+                    const int32_t *bias = bias_data != NULL ? bias_data + oc : NULL;
+                    int8_t *dst = (add != NULL ? staged : output + row0 * cout) + oc;
+#if ED_NN_DSP
+                    if (block_fast && channels == 4 && rows == rows_per_pair)
+                    {
+#if ED_WINO_ASM
+                        if (pool == 2 && prepared)
+                        {
+                            ed_wino_block_fast_pool(m, &chan[oc], act_min, act_max, dst, cout);
+                            continue;
+                        }
+                        if (pool == 2)
+                        {
+                            /* wider layers: this block's four channels' constants, prepared above */
+                            ed_wino_chan_t block_chan[4];
+                            for (int32_t o = 0; o < 4; o++)
+                            {
+                                block_chan[o] = (ed_wino_chan_t){quant[o].q.mult, quant[o].q.round_lo,
+                                                                 quant[o].q.round_hi, quant[o].q.hi_shift,
+                                                                 bias != NULL ? bias[o] : 0};
+                            }
+                            ed_wino_block_fast_pool(m, block_chan, act_min, act_max, dst, cout);
+                            continue;
+                        }
+#endif
+                        if (pool == 2)
+                        {
+                            ed_wino_block_fast_pool_c(m, bias, quant, act_min, act_max, dst, cout);
+                        }
+                        else
+                        {
+                            ed_wino_block_fast(m, bias, quant, act_min, act_max, dst, cout);
+                        }
                         continue;
                     }
 #endif
-                    if (pool == 2)
-                    {
-                        ed_wino_block_fast_pool_c(m, bias, quant, act_min, act_max, dst, cout);
-                    }
-                    else
-                    {
-                        ed_wino_block_fast(m, bias, quant, act_min, act_max, dst, cout);
-                    }
-                    continue;
+                    ed_wino_block_outputs(m, bias, quant, act_min, act_max, dst, cout, rows, channels, pool == 2);
                 }
-#endif
-                ed_wino_block_outputs(m, bias, quant, act_min, act_max, dst, cout, rows, channels, pool == 2);
-            }
-            if (add != NULL)
-            {
-                const int32_t at = (row * out_w + row0) * cout;
-                const ed_fused_add_form_t form = ed_fused_add_form(add);
-                ed_fused_add(&form, staged, add->other + at, output_data + at, rows * cout);
+                if (add != NULL)
+                {
+                    const int32_t at = (row * out_w + row0) * cout;
+                    const ed_fused_add_form_t form = ed_fused_add_form(add);
+                    ed_fused_add(&form, staged, add->other + at, output_data + at, rows * cout);
+                }
             }
         }
     }

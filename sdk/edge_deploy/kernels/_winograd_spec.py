@@ -18,9 +18,9 @@ class Winograd(KernelSpec):
     code_bytes = 7 * 1024
     code_group = "winograd"
     # Per output row: per pair of tiles the six products of every block of four channels over
-    # every virtual channel pair, each block's outputs; per tile and filter row inside the input
-    # its transform (a call) and each group of four virtual channels in it; per tile and filter
-    # row in the padding its zeroed words; per block of a last, partial pair of tiles each of its
+    # every virtual channel pair, each block's outputs; per tile and input row entering a strip's
+    # ring (read_rows) its transform (a call) and each group of four virtual channels in it, or,
+    # in the padding, its zeroed words; per block of a last, partial pair of tiles each of its
     # output positions (the general output path).
     cost_terms = ("pair_products", "block_tiles", "input_groups", "input_rows", "padding_words", "partial_outputs",
                   "calls")
@@ -31,12 +31,17 @@ class Winograd(KernelSpec):
 
     @staticmethod
     def read_rows(call: LayerCall) -> tuple[int, int]:
-        """(filter rows that read an input row, filter rows in the padding), over every output row."""
+        """(input rows transformed, padding rows zeroed) per strip of a pair of tiles: the kernel
+        walks each strip down the output rows and keeps the rows still read in its ring, so each
+        row the layer reads enters once per strip (and batch)."""
         batches, out_h = (int(v) for v in call.output.shape[:2])  # the convolution's own output
         rows, in_h = int(call.weights.shape[1]), int(call.input.shape[1])
         stride, top = int(call.params["stride"][0]), int(call.params["padding"][0])
-        inside = sum(1 for oy in range(out_h) for r in range(rows) if 0 <= oy * stride - top + r < in_h)
-        return batches * inside, batches * (out_h * rows - inside)
+        entered: set[int] = set()
+        for oy in range(out_h):
+            entered.update(range(oy * stride - top, oy * stride - top + rows))
+        inside = sum(1 for iy in entered if 0 <= iy < in_h)
+        return batches * inside, batches * (len(entered) - inside)
 
     def applies(self, call: LayerCall) -> str | None:
         return unsupported(call.input.shape, call.weights.shape, call.output.shape, call.params["stride"],
