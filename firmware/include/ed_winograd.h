@@ -130,9 +130,9 @@ int32_t ed_convolve_winograd_add_s8_get_buffer_size(const cmsis_nn_conv_params *
                                                     const cmsis_nn_dims *input_dims,
                                                     const cmsis_nn_dims *filter_dims);
 
-/* Scratch bytes: the ring of transformed input rows of a strip of two tiles (6 * pairs * 2
- * words, twice that with more than one filter row: each input row is transformed once per strip
- * and kept while the output rows below read it). */
+/* Scratch bytes: the transformed input rows of a strip of two tiles, one per filter row
+ * (6 * pairs * 2 words; each input row is transformed once per strip and kept, moved up, while
+ * the output rows below read it). */
 int32_t ed_convolve_winograd_s8_get_buffer_size(const cmsis_nn_conv_params *conv_params,
                                                    const cmsis_nn_dims *input_dims,
                                                    const cmsis_nn_dims *filter_dims);

@@ -58,11 +58,11 @@ int ed_winograd_geometry_of(const cmsis_nn_conv_params *conv_params, const cmsis
     return 1;
 }
 
-/* Words of the ring of transformed input rows (V of a pair of tiles, 12 words per pair of a
- * row): one row's slot per filter row, twice over with more than one (ed_wino_conv). */
-static int32_t ed_wino_ring_words(const ed_winograd_geometry *g)
+/* Words of the transformed input rows: V of a pair of tiles, 12 words per pair of each filter
+ * row's input row (a slot per filter row, ed_wino_conv). */
+static int32_t ed_wino_rows_words(const ed_winograd_geometry *g)
 {
-    return (g->rows > 1 ? 2 : 1) * g->rows * g->row_pairs * 12;
+    return g->rows * g->row_pairs * 12;
 }
 
 int32_t ed_convolve_winograd_s8_get_buffer_size(const cmsis_nn_conv_params *conv_params,
@@ -74,7 +74,7 @@ int32_t ed_convolve_winograd_s8_get_buffer_size(const cmsis_nn_conv_params *conv
     ed_winograd_geometry g;
     g.rows = filter_dims->h < 1 ? 1 : filter_dims->h;
     g.row_pairs = (taps + 2) / 3 * ((s * input_dims->c + 3) & ~3) / 2;
-    return ed_wino_ring_words(&g) * (int32_t)sizeof(uint32_t);
+    return ed_wino_rows_words(&g) * (int32_t)sizeof(uint32_t);
 }
 
 /* Bt d for one virtual channel: six inputs in, six transformed values out. */
@@ -633,13 +633,6 @@ static __attribute__((noinline)) void ed_wino_block_outputs(const int32_t *m, co
     }
 }
 
-/* The ring slot of input row iy (any sign): iy mod rows. */
-static inline int32_t ed_wino_slot(int32_t iy, int32_t rows)
-{
-    const int32_t slot = iy % rows;
-    return slot < 0 ? slot + rows : slot;
-}
-
 /* The convolution, with `pool` 2 followed by a max pool of window 2 and stride 2 along the
  * row (output_dims are then the pooled output's, conv_dims the convolution's output), or with
  * an ADD fused after it (add not NULL, pool 1): each pair of tiles' outputs staged in the
@@ -664,7 +657,7 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
         return ARM_CMSIS_NN_ARG_ERROR;
     }
     uint32_t *v = (uint32_t *)ctx->buf;
-    int8_t *const staged = (int8_t *)(v + ed_wino_ring_words(&g)); /* with an ADD: a pair of tiles' outputs */
+    int8_t *const staged = (int8_t *)(v + ed_wino_rows_words(&g)); /* with an ADD: a pair of tiles' outputs */
     const int32_t stride_c = p->stride.w * cin;
     const int32_t total = input_dims->w * cin; /* bytes of an input row */
     const int32_t out_h = conv_dims->h, in_h = input_dims->h;
@@ -689,26 +682,31 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
     }
 #endif
 
-    const int32_t ring_words = g.row_pairs * 12; /* V of one input row for a pair of tiles */
+    const int32_t slot_words = g.row_pairs * 12; /* V of one input row for a pair of tiles */
     for (int32_t n = 0; n < input_dims->n; n++)
     {
         const int8_t *input = input_data + n * in_h * total;
         for (int32_t t0 = 0; t0 < tiles; t0 += 2)
         {
-            /* The strip of this pair of tiles, output row by output row: the scratch is a ring of
-             * input rows' V, input row iy in slot iy mod g.rows and, with more than one filter row,
-             * again in slot iy mod g.rows + g.rows, so that the rows an output row reads lie in
-             * order from slot iy0 mod g.rows on (one run of pairs for the product loop). Each input
-             * row is transformed once per strip; `next` is the first input row not yet in it. */
+            /* The strip of this pair of tiles, output row by output row: the scratch holds the
+             * transformed input rows the output row reads, filter row r's in slot r (in the order
+             * the product loop runs the pairs). The rows the next output row reads again move up
+             * by the stride; only the rows new to the strip are transformed. `next` is the first
+             * input row not yet transformed. */
             int32_t next = -p->padding.h;
             const int32_t row0 = t0 / 2 * rows_per_pair;                 /* the strip's first output position */
             const int32_t rows = ed_min_i32(rows_per_pair, out_w - row0); /* and its output positions */
             for (int32_t oy = 0; oy < out_h; oy++)
             {
                 const int32_t iy0 = oy * p->stride.h - p->padding.h; /* filter row r reads input row iy0 + r */
-                for (int32_t iy = next > iy0 ? next : iy0; iy < iy0 + g.rows; iy++)
+                const int32_t kept = next > iy0 ? next - iy0 : 0;     /* rows still in the slots, at their end */
+                if (kept > 0)
                 {
-                    uint32_t *vr = v + ed_wino_slot(iy, g.rows) * ring_words;
+                    memmove(v, v + (g.rows - kept) * slot_words, (size_t)(kept * slot_words) * sizeof(uint32_t));
+                }
+                for (int32_t iy = iy0 + kept; iy < iy0 + g.rows; iy++)
+                {
+                    uint32_t *vr = v + (iy - iy0) * slot_words;
                     for (int32_t slot = 0; slot < 2; slot++)
                     {
                         if (iy >= 0 && iy < in_h)
@@ -718,14 +716,10 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
                                                vr + slot);
                             continue;
                         }
-                        for (int32_t word = slot; word < ring_words; word += 2)
+                        for (int32_t word = slot; word < slot_words; word += 2)
                         {
                             vr[word] = 0u; /* a padding row: the zero point plus the offset */
                         }
-                    }
-                    if (g.rows > 1)
-                    {
-                        memcpy(vr + g.rows * ring_words, vr, (size_t)ring_words * sizeof(uint32_t));
                     }
                 }
                 next = iy0 + g.rows;
@@ -736,8 +730,7 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
                     const int32_t oc = 4 * block;
                     const int32_t channels = ed_min_i32(4, cout - oc);
                     int32_t m[6 * 8];
-                    ed_wino_gemm(weights + block * 6 * g.pairs * 4, v + ed_wino_slot(iy0, g.rows) * ring_words,
-                                 g.pairs, m);
+                    ed_wino_gemm(weights + block * 6 * g.pairs * 4, v, g.pairs, m);
                     ed_requant_out_t local[4];
                     int block_fast = fast;
                     if (!prepared)

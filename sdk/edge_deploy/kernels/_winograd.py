@@ -54,10 +54,8 @@ class WinogradGeometry:
 
     @property
     def scratch_bytes(self) -> int:
-        """``ed_convolve_winograd_s8_get_buffer_size``: the ring of transformed input rows, V of
-        two tiles for each filter row, twice over with more than one row (so that the rows an
-        output row reads lie in order)."""
-        return (2 if self.rows > 1 else 1) * self.rows * self.row_pairs * 12 * 4
+        """``ed_convolve_winograd_s8_get_buffer_size``: V of two tiles over every filter row."""
+        return 6 * self.pairs * 2 * 4
 
 
 def geometry(kernel: int, channels: int, out_channels: int, stride: int, rows: int = 1) -> WinogradGeometry:
