@@ -284,9 +284,11 @@ def _print_model(row: dict) -> None:
           f"{row['arena_peak_layer']}, a {row['arena_peak_op']})")
     target = (f" (target <= {row['flash_target_bytes']:,} B: {'met' if row['flash_target_met'] else 'missed'})"
               if "flash_target_bytes" in row else "")
-    print(f"  flash {row['flash_bytes']:,} B: the model's weights {row['model_weights_bytes']:,} B + "
-          f"{row['flash_bytes'] - row['model_weights_bytes']:,} B{target}; beyond the weights as the kernels "
-          f"store them ({row['weights_bytes']:,} B): {row['flash_bytes'] - row['weights_bytes']:,} B")
+    over = row["flash_bytes"] - row["model_weights_bytes"]
+    print(f"  flash {row['flash_bytes']:,} B: the model's weights {row['model_weights_bytes']:,} B "
+          + (f"+ {over:,} B" if over >= 0 else f"less {-over:,} B (weights stored smaller)") + f"{target}; "
+          f"beyond the weights as the kernels store them ({row['weights_bytes']:,} B): "
+          f"{row['flash_bytes'] - row['weights_bytes']:,} B")
     limited = row.get("within_flash_target")
     if limited and "skipped" in limited:
         print(f"  within the flash target: skipped: {limited['skipped']}")
