@@ -661,9 +661,9 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
     const int32_t stride_c = p->stride.w * cin;
     const int32_t total = input_dims->w * cin; /* bytes of an input row */
     const int32_t out_h = conv_dims->h, in_h = input_dims->h;
-    const int32_t out_w = output_dims->w;        /* rows written */
+    const int32_t out_w = output_dims->w;        /* positions written per output row */
     const int32_t tiles = (out_w * pool + 3) / 4; /* tiles whose outputs are kept */
-    const int32_t rows_per_pair = 8 / pool;
+    const int32_t per_pair = 8 / pool; /* output positions per pair of tiles (after the pool) */
     const int32_t act_min = p->activation.min, act_max = p->activation.max;
     ed_requant_out_t table[ED_WINO_QUANT_TABLE];
     const int prepared = cout <= ED_WINO_QUANT_TABLE;
@@ -682,31 +682,31 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
     }
 #endif
 
-    const int32_t slot_words = g.row_pairs * 12; /* V of one input row for a pair of tiles */
+    const int32_t row_words = g.row_pairs * 12; /* V of one input row for a pair of tiles */
     for (int32_t n = 0; n < input_dims->n; n++)
     {
         const int8_t *input = input_data + n * in_h * total;
         for (int32_t t0 = 0; t0 < tiles; t0 += 2)
         {
             /* The strip of this pair of tiles, output row by output row: the scratch holds the
-             * transformed input rows the output row reads, filter row r's in slot r (in the order
-             * the product loop runs the pairs). The rows the next output row reads again move up
-             * by the stride; only the rows new to the strip are transformed. `next` is the first
-             * input row not yet transformed. */
+             * transformed input rows the output row reads, filter row r's at v + r * row_words (in
+             * the order the product loop runs the pairs). The ones the next output row reads again
+             * move up by the stride; only the input rows new to the strip are transformed. `next`
+             * is the first input row not yet transformed. */
             int32_t next = -p->padding.h;
-            const int32_t row0 = t0 / 2 * rows_per_pair;                 /* the strip's first output position */
-            const int32_t rows = ed_min_i32(rows_per_pair, out_w - row0); /* and its output positions */
+            const int32_t row0 = t0 / 2 * per_pair;                      /* the strip's first output position */
+            const int32_t positions = ed_min_i32(per_pair, out_w - row0); /* and its output positions */
             for (int32_t oy = 0; oy < out_h; oy++)
             {
                 const int32_t iy0 = oy * p->stride.h - p->padding.h; /* filter row r reads input row iy0 + r */
-                const int32_t kept = next > iy0 ? next - iy0 : 0;     /* rows still in the slots, at their end */
+                const int32_t kept = next > iy0 ? next - iy0 : 0;     /* input rows still held, at the end */
                 if (kept > 0)
                 {
-                    memmove(v, v + (g.rows - kept) * slot_words, (size_t)(kept * slot_words) * sizeof(uint32_t));
+                    memmove(v, v + (g.rows - kept) * row_words, (size_t)(kept * row_words) * sizeof(uint32_t));
                 }
                 for (int32_t iy = iy0 + kept; iy < iy0 + g.rows; iy++)
                 {
-                    uint32_t *vr = v + (iy - iy0) * slot_words;
+                    uint32_t *vr = v + (iy - iy0) * row_words;
                     for (int32_t slot = 0; slot < 2; slot++)
                     {
                         if (iy >= 0 && iy < in_h)
@@ -716,7 +716,7 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
                                                vr + slot);
                             continue;
                         }
-                        for (int32_t word = slot; word < slot_words; word += 2)
+                        for (int32_t word = slot; word < row_words; word += 2)
                         {
                             vr[word] = 0u; /* a padding row: the zero point plus the offset */
                         }
@@ -747,7 +747,7 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
                     const int32_t *bias = bias_data != NULL ? bias_data + oc : NULL;
                     int8_t *dst = (add != NULL ? staged : output + row0 * cout) + oc;
 #if ED_NN_DSP
-                    if (block_fast && channels == 4 && rows == rows_per_pair)
+                    if (block_fast && channels == 4 && positions == per_pair)
                     {
 #if ED_WINO_ASM
                         if (pool == 2 && prepared)
@@ -780,13 +780,13 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
                         continue;
                     }
 #endif
-                    ed_wino_block_outputs(m, bias, quant, act_min, act_max, dst, cout, rows, channels, pool == 2);
+                    ed_wino_block_outputs(m, bias, quant, act_min, act_max, dst, cout, positions, channels, pool == 2);
                 }
                 if (add != NULL)
                 {
                     const int32_t at = (row * out_w + row0) * cout;
                     const ed_fused_add_form_t form = ed_fused_add_form(add);
-                    ed_fused_add(&form, staged, add->other + at, output_data + at, rows * cout);
+                    ed_fused_add(&form, staged, add->other + at, output_data + at, positions * cout);
                 }
             }
         }
