@@ -201,7 +201,7 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
         if stack_size.bytes != board.stack_bytes:
             relink_with_stack(project.src_dir, board, stack_size)
         firmware = make_project(board, project.src_dir, tmp, jobs=jobs)
-        _check_flash_limit(firmware.flash_bytes, flash_limit, graph.name)
+        _check_flash_limit(firmware.flash_bytes, flash_limit, budget, model, graph.name)
         atomic_write_bytes(tmp / MODEL_NAME, tflite)
         for name, data in sorted({**(extra_files or {}), **thresholds_file(graph)}.items()):
             atomic_write_bytes(tmp / name, data)
@@ -243,7 +243,7 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
             "weights_bytes": context["weights_bytes"],
             # The model's own constants (int8 weights, int32 biases) as the model file holds them:
             # weights_bytes less what the kernels' encodings add (Winograd's filters take 4x).
-            "model_weights_bytes": _model_weights_bytes(graph),
+            "model_weights_bytes": graph.constant_bytes(),
             "flash_limit_bytes": flash_limit,
             "macs": context["macs"],
             "n_layers": context["n_layers"],
@@ -256,19 +256,21 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     return BuildResult(out_dir=out_dir, report=report, model=model, budget=budget)
 
 
-def _check_flash_limit(flash_bytes: int, limit: int | None, model_name: str) -> None:
-    """Raise EdgeDeployError when the firmware is over ``limit`` (the kernels were fitted to it on
-    the estimate before compiling; this is the firmware's own size)."""
-    if limit is not None and flash_bytes > limit:
-        raise EdgeDeployError(f"model '{model_name}' takes {flash_bytes:,} bytes of flash, over --flash-limit "
-                              f"{limit:,}, with every kernel that trades flash for speed given back",
-                              hint="raise --flash-limit, or shrink the weights (edge-deploy slim)")
-
-
-def _model_weights_bytes(graph: Graph) -> int:
-    """Bytes of the constant tensors the model's ops read (weights and biases as the model holds them)."""
-    names = {name for op in graph.ops for name in op.inputs if name}
-    return sum(graph.tensor(name).nbytes for name in sorted(names) if graph.tensor(name).is_constant)
+def _check_flash_limit(flash_bytes: int, limit: int | None, budget: Budget, model: ModelPlan,
+                       model_name: str) -> None:
+    """Raise EdgeDeployError when the firmware is over ``limit``: the kernels were fitted to it on
+    the estimate before compiling (``budget``), and this is the firmware's own size."""
+    if limit is None or flash_bytes <= limit:
+        return
+    left = sum(1 for layer in model.layers
+               if layer.spec is not None and layer.spec.family is not None and not model.policy.forced(layer.spec))
+    given = len(model.policy.exclude)
+    raise EdgeDeployError(
+        f"model '{model_name}' takes {flash_bytes:,} bytes of flash, over --flash-limit {limit:,} (the kernels were "
+        f"fitted to an estimate of {budget.flash_needed_bytes:,} bytes, {given} layer kernel(s) given back, "
+        f"{left} that trade flash for speed left)",
+        hint=("lower --flash-limit by the difference to give more back, or " if left else "")
+        + "shrink the weights (edge-deploy slim)")
 
 
 def _cmsis_nn_record(context: dict[str, Any]) -> dict[str, Any] | None:

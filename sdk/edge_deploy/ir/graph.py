@@ -144,6 +144,12 @@ class Graph:
                     readers[name].append(i)
         return readers
 
+    def constant_bytes(self) -> int:
+        """Bytes of the constant tensors the ops read (weights, biases: as the model holds them),
+        each once however many ops read it."""
+        names = {name for op in self.ops for name in op.inputs if name and self.tensors[name].is_constant}
+        return sum(self.tensors[name].nbytes for name in names)
+
     def variables(self) -> list[str]:
         """Names of the variable (state) tensors, in the order the ops first use them."""
         names: list[str] = []

@@ -1,9 +1,12 @@
 """An ADD fused after a convolution (a ResNet's residual: conv + skip), shared by
-``ed_convolve_add_s8`` and ``ed_convolve_winograd_add_s8``: when the ADD can be taken in, its
-linear form (``ed_elementwise_add_linear_s8``'s, checked on all 65,536 input pairs), the
-in-place rule and the C constants of ``ed_conv_add_t`` (firmware/include/ed_convolve.h)."""
+``ed_convolve_add_s8`` and ``ed_convolve_winograd_add_s8`` (:class:`FusedAdd`, mixed into their
+convolution's spec): when the ADD can be taken in, its linear form
+(``ed_elementwise_add_linear_s8``'s, checked on all 65,536 input pairs), the in-place rule and the
+C constants of ``ed_conv_add_t`` (firmware/include/ed_convolve.h)."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from edge_deploy.ctext import comment_text, shape_text
 from edge_deploy.kernels.base import InPlace, KernelContext, LayerCall
@@ -81,3 +84,25 @@ def add_context(ctx: KernelContext, call: LayerCall, kernel: str, staged: str) -
     ctx.comment.append(f"fused ADD (source layer {comment_text(call.epilogue.name)}) with "
                        f"{comment_text(other)}: the convolution's {shape_text(call.output.shape)} output is "
                        f"never stored (ed_elementwise_add_linear_s8's form, {staged} at a time)")
+
+
+class FusedAdd:
+    """Mixed in before a convolution's kernel spec: the same kernel with the ADD after it fused.
+    ``staged`` says how many positions' outputs each ADD call takes (the kernel's comment line)."""
+
+    epilogue = "add"
+    staged: ClassVar[str]
+
+    def applies(self, call: LayerCall) -> str | None:
+        return super().applies(call) or fusable_add(call)
+
+    def in_place(self, call: LayerCall, inputs: tuple[str, ...]) -> InPlace | None:
+        return add_in_place(call, inputs)
+
+    def facts(self, call: LayerCall) -> dict:
+        return {**super().facts(call), "fused_add": call.epilogue.name}
+
+    def context(self, call: LayerCall) -> KernelContext:
+        ctx = super().context(call)
+        add_context(ctx, call, self.name, self.staged)
+        return ctx

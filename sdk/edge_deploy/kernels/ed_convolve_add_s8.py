@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 
 from edge_deploy.kernels import get_kernel
-from edge_deploy.kernels._fused_add import add_context, add_in_place, fusable_add
+from edge_deploy.kernels._fused_add import FusedAdd
 from edge_deploy.kernels._layers import add_after
 from edge_deploy.kernels._weighted import conv_positions
-from edge_deploy.kernels.base import InPlace, KernelContext, LayerCall
+from edge_deploy.kernels.base import LayerCall
 from edge_deploy.kernels.cost import estimate_cycles
 from edge_deploy.kernels.ed_convolve_s8 import EdConvolveS8, filter_shape
 
@@ -22,9 +22,9 @@ from edge_deploy.kernels.ed_convolve_s8 import EdConvolveS8, filter_shape
 STAGED_POSITIONS = 16  # ED_CONV_ADD_POSITIONS: the positions whose outputs each ADD call takes
 
 
-class EdConvolveAddS8(EdConvolveS8):
+class EdConvolveAddS8(FusedAdd, EdConvolveS8):
     name = "ed_convolve_add_s8"
-    epilogue = "add"
+    staged = "sixteen positions"
     base = "ed_convolve_s8"
     code_bytes = 3072  # a second copy of the convolution's C driver (the Thumb-2 loops are shared) and the ADD's loop
     # The convolution's own modelled cycles (ed_convolve_s8's terms and coefficients), the ADD's
@@ -49,28 +49,14 @@ class EdConvolveAddS8(EdConvolveS8):
     def serves(self, op_kind: str) -> bool:
         return op_kind == "conv2d"
 
-    def applies(self, call: LayerCall) -> str | None:
-        return super().applies(call) or fusable_add(call)
-
     def scratch_bytes(self, call: LayerCall) -> int:
         return super().scratch_bytes(call) + STAGED_POSITIONS * filter_shape(call)[0]
-
-    def in_place(self, call: LayerCall, inputs: tuple[str, ...]) -> InPlace | None:
-        return add_in_place(call, inputs)
 
     def cost_features(self, call: LayerCall) -> list[float]:
         positions, batches = conv_positions(call)
         convolution = estimate_cycles(get_kernel(self.base), dataclasses.replace(call, epilogue=None))
         return [convolution, batches * positions * filter_shape(call)[0],
                 batches * -(-positions // STAGED_POSITIONS)]
-
-    def facts(self, call: LayerCall) -> dict:
-        return {**super().facts(call), "fused_add": call.epilogue.name}
-
-    def context(self, call: LayerCall) -> KernelContext:
-        ctx = super().context(call)
-        add_context(ctx, call, self.name, "sixteen positions")
-        return ctx
 
 
 KERNEL = EdConvolveAddS8()

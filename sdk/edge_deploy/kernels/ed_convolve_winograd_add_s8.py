@@ -6,17 +6,17 @@ the sum may overwrite the other operand (:mod:`edge_deploy.kernels._fused_add`).
 
 from __future__ import annotations
 
-from edge_deploy.kernels._fused_add import add_context, add_in_place, fusable_add
+from edge_deploy.kernels._fused_add import FusedAdd
 from edge_deploy.kernels._layers import add_after, conv2d
 from edge_deploy.kernels._winograd_spec import Winograd
-from edge_deploy.kernels.base import InPlace, KernelContext, LayerCall
+from edge_deploy.kernels.base import LayerCall
 
 STAGED_POSITIONS = 8  # ED_WINO_ADD_POSITIONS: a pair of tiles, the positions each ADD call takes
 
 
-class EdConvolveWinogradAddS8(Winograd):
+class EdConvolveWinogradAddS8(FusedAdd, Winograd):
     name = "ed_convolve_winograd_add_s8"
-    epilogue = "add"
+    staged = "eight positions"
     base = "ed_convolve_winograd_s8"
     # The convolution's own terms (ed_convolve_winograd_s8's, fitted again here), the ADD's
     # elements (ed_add_linear over the staged outputs) and its calls (one per pair of tiles).
@@ -31,27 +31,13 @@ class EdConvolveWinogradAddS8(Winograd):
         conv2d(4, 32, 12, 8, 3, 1, "same"), conv2d(9, 9, 24, 24, 3, 1, "same"), conv2d(6, 6, 48, 48, 3, 1, "same"),
         conv2d(14, 10, 4, 4, 3, 1, "same")], slots=(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0)))
 
-    def applies(self, call: LayerCall) -> str | None:
-        return super().applies(call) or fusable_add(call)
-
     def scratch_bytes(self, call: LayerCall) -> int:
         return super().scratch_bytes(call) + STAGED_POSITIONS * int(call.weights.shape[0])
-
-    def in_place(self, call: LayerCall, inputs: tuple[str, ...]) -> InPlace | None:
-        return add_in_place(call, inputs)
 
     def cost_features(self, call: LayerCall) -> list[float]:
         batches, out_h, out_w, cout = (int(v) for v in call.output.shape)
         convolution = super().cost_features(call)[:-1]  # less its calls, the last term
         return convolution + [batches * out_h * out_w * cout, batches * out_h * -(-out_w // STAGED_POSITIONS), 1]
-
-    def facts(self, call: LayerCall) -> dict:
-        return {**super().facts(call), "fused_add": call.epilogue.name}
-
-    def context(self, call: LayerCall) -> KernelContext:
-        ctx = super().context(call)
-        add_context(ctx, call, self.name, "eight positions")
-        return ctx
 
 
 KERNEL = EdConvolveWinogradAddS8()
