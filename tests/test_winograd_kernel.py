@@ -369,6 +369,35 @@ def test_flash_limit_gives_winograd_back_below_the_board(tmp_path, capsys):
     assert "--flash-limit" in capsys.readouterr().err
 
 
+def test_flash_limit_is_fitted_to_the_compiled_firmware_not_the_estimate(tmp_path):
+    """The flash estimate fit_flash decides on is conservative (it overstates TICNN's firmware by
+    kilobytes), so on the estimate alone a limit of exactly the full build's firmware would give
+    every Winograd layer back. The build measures its firmware and fits again: at that limit it
+    keeps them all; one byte below it gives back what it must, and stays within the limit."""
+    sys.path.insert(0, os.path.dirname(__file__))
+    from codegen_models import ticnn_graph
+
+    from edge_deploy.boards import load_board
+    from edge_deploy.build.firmware_build import build_graph, fit_flash
+    from edge_deploy.kernels.choose import KernelPolicy
+
+    def wino_layers(report):
+        return sorted(layer["name"] for layer in report["layers"] if layer["kernel"] in (KERNEL, POOL_KERNEL))
+
+    graph = ticnn_graph()
+    board = load_board("mps2-an386")
+    full = build_graph(graph, board, tmp_path / "on").report
+    limit = full["flash_bytes"]
+    assert full["budget"]["flash_needed_bytes"] > limit  # the estimate alone would not keep them
+    on_estimate, _ = fit_flash(graph, board, KernelPolicy.from_options(flash=board.flash), limit)
+    assert len(on_estimate.policy.exclude) > 0
+    kept = build_graph(graph, board, tmp_path / "kept", flash_limit=limit).report
+    assert kept["flash_bytes"] == limit and wino_layers(kept) == wino_layers(full) and len(wino_layers(full)) == 3
+    assert kept["kernel_policy"]["flash_fallback"] == []
+    short = build_graph(graph, board, tmp_path / "short", flash_limit=limit - 1).report
+    assert short["flash_bytes"] <= limit - 1 and len(wino_layers(short)) < 3
+
+
 def test_sparse_layers_go_dense_winograd_where_that_is_faster():
     """A conv with a few zero groups of four: the sparse kernel beats arm_convolve_s8 in the model,
     but the dense Winograd kernel beats both, so auto/auto runs it (its alternatives say by how

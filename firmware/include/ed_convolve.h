@@ -78,6 +78,12 @@ typedef struct
     int32_t act_min, act_max;
 } ed_conv_add_t;
 
+/** The fused ADD over size bytes of a convolution's staged outputs: staged + add->other[at..]
+ *  into output[at..], which may be add->other (ed_elementwise_add_linear_s8 reads each word of
+ *  both inputs before it writes the output's word at the same place). Defined with that kernel,
+ *  so a build links its loop once whichever kernels call it. */
+void ed_conv_add_run(const ed_conv_add_t *add, const int8_t *staged, int32_t at, int8_t *output, int32_t size);
+
 /** ed_convolve_s8 with an ADD fused after it: the convolution's outputs, sixteen positions at a
  *  time, staged in the scratch and added to `add->other`; only the sum is stored, and output_data may
  *  be add->other (each byte of it is read before the byte of the sum at its place is written).

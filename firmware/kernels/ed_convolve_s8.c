@@ -14,7 +14,6 @@
  * the fast requantization, through the general loop (the block's products, each output
  * requantized).
  */
-#include "ed_add_linear.h"
 #include "ed_convolve.h"
 #include "ed_nn_support.h"
 
@@ -889,7 +888,7 @@ static inline void ed_conv_step(int32_t *oy, int32_t *ox, int32_t out_w)
 
 /* The convolution, its outputs stored (add NULL) or, with an ADD fused after it, each sixteen
  * positions' outputs staged in the scratch and the ADD's form of them and add->other stored
- * (ed_add_linear, ed_elementwise_add_linear_s8's loop: it reads each word of both inputs before
+ * (ed_conv_add_run, ed_elementwise_add_linear_s8: it reads each word of both inputs before
  * it writes the output's word at the same place, so the output may overwrite add->other).
  * Inlined into each entry, so ed_convolve_s8 carries none of the ADD's code. */
 static inline __attribute__((always_inline)) arm_cmsis_nn_status
@@ -913,7 +912,6 @@ ed_conv_body(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_param
     ed_conv_rq_t *rq = (ed_conv_rq_t *)(void *)(stage + k4);
     const int32_t blocks = (cout + 1) / 2;
     int8_t *const staged = (int8_t *)(rq + blocks); /* with an ADD: ED_CONV_ADD_POSITIONS positions' outputs */
-    const ed_fused_add_form_t form = ed_fused_add_form(add);
     const int32_t offset = p->output_offset, act_min = p->activation.min, act_max = p->activation.max;
     int all_fast = folded_bias[2 * blocks] == 0; /* false for a layer flagged chunked (ed_convolve.h) */
     for (int32_t c = 0; c < 2 * blocks; c++) /* a channel past the last: any valid constants */
@@ -1038,7 +1036,7 @@ ed_conv_body(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_param
             {
                 const int32_t first = (done - 1) / ED_CONV_ADD_POSITIONS * ED_CONV_ADD_POSITIONS;
                 const int32_t at = (n * positions + first) * cout;
-                ed_fused_add(&form, staged, add->other + at, output_data + at, (done - first) * cout);
+                ed_conv_add_run(add, staged, at, output_data, (done - first) * cout);
             }
         }
     }

@@ -8,7 +8,6 @@
  * pairs; Thumb-2 assembly on the Cortex-M4) and the output transform, the exact division by
  * 24, the bias and the requantization give the 32 outputs.
  */
-#include "ed_add_linear.h"
 #include "ed_nn_support.h"
 #include "ed_winograd.h"
 
@@ -636,7 +635,7 @@ static __attribute__((noinline)) void ed_wino_block_outputs(const int32_t *m, co
 /* The convolution, with `pool` 2 followed by a max pool of window 2 and stride 2 along the
  * row (output_dims are then the pooled output's, conv_dims the convolution's output), or with
  * an ADD fused after it (add not NULL, pool 1): each pair of tiles' outputs staged in the
- * scratch after V, then added to add->other's into the output (ed_fused_add). */
+ * scratch after V, then added to add->other's into the output (ed_conv_add_run). */
 static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *p,
                                         const cmsis_nn_per_channel_quant_params *quant_params,
                                         const cmsis_nn_dims *input_dims, const int8_t *input_data,
@@ -785,8 +784,7 @@ static arm_cmsis_nn_status ed_wino_conv(const cmsis_nn_context *ctx, const cmsis
                 if (add != NULL)
                 {
                     const int32_t at = (row * out_w + row0) * cout;
-                    const ed_fused_add_form_t form = ed_fused_add_form(add);
-                    ed_fused_add(&form, staged, add->other + at, output_data + at, positions * cout);
+                    ed_conv_add_run(add, staged, at, output_data, positions * cout);
                 }
             }
         }

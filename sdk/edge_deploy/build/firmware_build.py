@@ -17,9 +17,10 @@ whole build succeeded.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_deploy.boards import Board, load_board
 from edge_deploy.build.budget import Budget, check_budget, model_budget
@@ -31,6 +32,11 @@ from edge_deploy.fsutil import atomic_output_dir, atomic_write_bytes, atomic_wri
 from edge_deploy.ir.graph import Graph
 from edge_deploy.kernels.choose import KernelPolicy
 from edge_deploy.kernels.cost import cost_source
+
+if TYPE_CHECKING:
+    from edge_deploy.build.stack import StackSize
+    from edge_deploy.codegen.project import GeneratedProject
+    from edge_deploy.toolchain.gcc import FirmwareBuild
 
 REPORT_NAME = "report.json"
 MODEL_NAME = "model.tflite"
@@ -102,18 +108,31 @@ def _total_cycles(model: ModelPlan) -> int:
     return sum(layer.choice.cycles for layer in model.layers if layer.choice is not None)
 
 
-def fit_flash(graph: Graph, board: Board, policy: KernelPolicy, limit: int | None = None) -> tuple[ModelPlan, Budget]:
-    """Plan ``graph`` under ``policy``; when the flash estimate exceeds the board's (or ``limit``,
-    when that is less: a flash budget of the user's), take a kernel
-    family (Winograd's transformed filters take about 4x the int8 bytes) away from one layer at a
-    time, the layer whose change costs the fewest modelled cycles per byte of flash saved first,
-    until the budget fits or nothing is left to give back. Each step may also take the family
-    from all its layers at once: the kernel code the layers go back to can outweigh what one
-    layer's filters save, while the family's own code goes only with its last layer. A family
-    the options force stays."""
-    model = plan_model(graph, policy)
-    budget = model_budget(board, model)
-    while budget.flash_needed_bytes > min(budget.flash_bytes, limit or budget.flash_bytes):
+class FlashSteps:
+    """The plans of ``graph`` under ``policy`` from the fastest down, each giving back one more
+    move of flash for speed: a kernel family (Winograd's transformed filters take about 4x the
+    int8 bytes) taken away from one layer, the layer whose change costs the fewest modelled
+    cycles per byte of flash saved first, or from all its layers at once (the kernel code the
+    layers go back to can outweigh what one layer's filters save, while the family's own code
+    goes only with its last layer). A family the options force stays. Step 0 is the plan under
+    ``policy``; the last gives back everything it can. Steps are planned as far as they are
+    asked for; ``self[i]`` is ``(model, budget)`` (IndexError past the last)."""
+
+    def __init__(self, graph: Graph, board: Board, policy: KernelPolicy):
+        self.graph, self.board = graph, board
+        model = plan_model(graph, policy)
+        self._steps = [(policy, model, model_budget(board, model))]
+        self._last = False
+
+    def __getitem__(self, i: int) -> tuple[ModelPlan, Budget]:
+        while len(self._steps) <= i and not self._last:
+            self._next()
+        if i >= len(self._steps):
+            raise IndexError(i)
+        return self._steps[i][1:]
+
+    def _next(self) -> None:
+        policy, model, budget = self._steps[-1]
         best = None
         movable = [layer for layer in model.layers
                    if layer.spec is not None and layer.spec.family is not None and not policy.forced(layer.spec)]
@@ -126,17 +145,39 @@ def fit_flash(graph: Graph, board: Board, policy: KernelPolicy, limit: int | Non
             trial_policy = policy
             for layer in move:
                 trial_policy = trial_policy.excluding(layer.op.name, layer.spec.family)
-            trial = plan_model(graph, trial_policy)
-            trial_budget = model_budget(board, trial)
+            trial = plan_model(self.graph, trial_policy)
+            trial_budget = model_budget(self.board, trial)
             saved = budget.flash_needed_bytes - trial_budget.flash_needed_bytes
             if saved > 0:
                 key = ((_total_cycles(trial) - _total_cycles(model)) / saved, move[0].index)
                 if best is None or key < best[0]:
                     best = (key, trial_policy, trial, trial_budget)
         if best is None:
-            break
-        _, policy, model, budget = best
-    return model, budget
+            self._last = True
+        else:
+            self._steps.append(best[1:])
+
+    def first_within(self, limit: int | None = None) -> int:
+        """The first step whose flash estimate fits the board (and ``limit``, when that is
+        less), or the last step when none does."""
+        i = 0
+        while True:
+            _, budget = self[i]
+            if budget.flash_needed_bytes <= min(budget.flash_bytes, limit or budget.flash_bytes):
+                return i
+            try:
+                self[i + 1]
+            except IndexError:
+                return i
+            i += 1
+
+
+def fit_flash(graph: Graph, board: Board, policy: KernelPolicy, limit: int | None = None) -> tuple[ModelPlan, Budget]:
+    """Plan ``graph`` under ``policy``, giving back flash for speed (:class:`FlashSteps`) until
+    the flash estimate fits the board's (or ``limit``, when that is less: a flash budget of the
+    user's) or nothing is left to give back."""
+    steps = FlashSteps(graph, board, policy)
+    return steps[steps.first_within(limit)]
 
 
 def _tensor_record(graph: Graph, name: str) -> dict[str, Any]:
@@ -168,7 +209,8 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     on QEMU plus a margin where QEMU runs the board, else the board's ``stack_bytes``;
     :mod:`edge_deploy.build.stack`), ``flash_limit`` a flash budget in bytes below the board's
     (kernels that trade flash for speed, such as Winograd's transformed filters, are given back
-    layer by layer until the estimate fits; the firmware must then fit it). Returns the
+    layer by layer until the estimate fits, then as many taken again or given back as the
+    compiled firmware's own size allows: :func:`_walk_to_limit`). Returns the
     :class:`BuildResult`. Raises EdgeDeployError when the graph cannot be generated, does not fit
     the board (before compiling) or the flash limit (once compiled), or the toolchain fails.
     """
@@ -186,21 +228,31 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     if flash_limit is not None and flash_limit <= 0:
         raise EdgeDeployError(f"--flash-limit {flash_limit} is not a positive number of bytes",
                               hint="give the flash budget in bytes, e.g. --flash-limit 131072")
-    model, budget = fit_flash(graph, board, policy, flash_limit)
+    steps = FlashSteps(graph, board, policy)
+    step = steps.first_within(flash_limit)
+    model, budget = steps[step]
     check_budget(budget, graph.name)
     if tflite is None:
         from edge_deploy.tflite import export_tflite
 
         tflite = export_tflite(graph)
     with atomic_output_dir(out_dir) as tmp:
-        project = write_project(model, board, tmp / "src", kernels=kernels, cmsis_nn=cmsis_nn, source=source,
-                                rounding=rounding)
+        def compile_model(model: ModelPlan) -> _Compiled:
+            for child in tmp.iterdir():  # an earlier fit's project and firmware
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+            project = write_project(model, board, tmp / "src", kernels=kernels, cmsis_nn=cmsis_nn, source=source,
+                                    rounding=rounding)
+            firmware = make_project(board, project.src_dir, tmp, jobs=jobs, clean=False)
+            stack_size = measured_stack(board, firmware.elf, stack, project.src_dir / "build")
+            if stack_size.bytes != board.stack_bytes:
+                relink_with_stack(project.src_dir, board, stack_size)
+            return _Compiled(model, project, make_project(board, project.src_dir, tmp, jobs=jobs), stack_size)
+
+        built = compile_model(model)
+        if flash_limit is not None:
+            built, budget = _walk_to_limit(steps, step, built, flash_limit, compile_model)
+        model, project, firmware, stack_size = built.model, built.project, built.firmware, built.stack
         context = project.context
-        firmware = make_project(board, project.src_dir, tmp, jobs=jobs, clean=False)
-        stack_size = measured_stack(board, firmware.elf, stack, project.src_dir / "build")
-        if stack_size.bytes != board.stack_bytes:
-            relink_with_stack(project.src_dir, board, stack_size)
-        firmware = make_project(board, project.src_dir, tmp, jobs=jobs)
         _check_flash_limit(firmware.flash_bytes, flash_limit, budget, model, graph.name)
         atomic_write_bytes(tmp / MODEL_NAME, tflite)
         for name, data in sorted({**(extra_files or {}), **thresholds_file(graph)}.items()):
@@ -256,14 +308,63 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     return BuildResult(out_dir=out_dir, report=report, model=model, budget=budget)
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    """One compiled fit of the model: its plan, generated project, firmware and stack."""
+
+    model: ModelPlan
+    project: GeneratedProject
+    firmware: FirmwareBuild
+    stack: StackSize
+
+
+# Builds after the first that --flash-limit may take to fit the compiled firmware to the limit.
+_REFITS = 4
+
+
+def _movable(model: ModelPlan) -> int:
+    """How many layers still run a kernel that trades flash for speed and may give it back."""
+    return sum(1 for layer in model.layers
+               if layer.spec is not None and layer.spec.family is not None and not model.policy.forced(layer.spec))
+
+
+def _walk_to_limit(steps: FlashSteps, step: int, built: _Compiled, limit: int,
+                   compile_model) -> tuple[_Compiled, Budget]:
+    """Fit the kernels to ``limit`` on the compiled firmware's size, not only on the estimate.
+
+    ``built`` is step ``step`` of ``steps``, the first whose flash estimate fits; the estimate is
+    off by what the compiler does, and the firmware's own size is what must fit. Over the limit:
+    build the next steps (more given back) until one fits or none is left. Within it: build the
+    steps before (more speed) while their estimates fit the board and their firmware fits the
+    limit; the first that does not is replaced by the last that did, built again. At most
+    ``_REFITS`` more builds; returns the build kept and its budget."""
+    budget = steps[step][1]
+    direction = 1 if built.firmware.flash_bytes > limit else -1
+    for _ in range(_REFITS):
+        if step + direction < 0:
+            break
+        try:
+            model, trial_budget = steps[step + direction]
+        except IndexError:
+            break
+        if trial_budget.flash_needed_bytes > trial_budget.flash_bytes:
+            break  # the board's own estimate refuses it
+        trial = compile_model(model)
+        if direction < 0 and trial.firmware.flash_bytes > limit:
+            return compile_model(built.model), budget  # more speed did not fit: the last step that did
+        built, budget, step = trial, trial_budget, step + direction
+        if direction > 0 and built.firmware.flash_bytes <= limit:
+            break
+    return built, budget
+
+
 def _check_flash_limit(flash_bytes: int, limit: int | None, budget: Budget, model: ModelPlan,
                        model_name: str) -> None:
     """Raise EdgeDeployError when the firmware is over ``limit``: the kernels were fitted to it on
     the estimate before compiling (``budget``), and this is the firmware's own size."""
     if limit is None or flash_bytes <= limit:
         return
-    left = sum(1 for layer in model.layers
-               if layer.spec is not None and layer.spec.family is not None and not model.policy.forced(layer.spec))
+    left = _movable(model)
     given = len(model.policy.exclude)
     raise EdgeDeployError(
         f"model '{model_name}' takes {flash_bytes:,} bytes of flash, over --flash-limit {limit:,} (the kernels were "
