@@ -301,12 +301,14 @@ def test_forced_winograd_build_is_bit_exact_on_qemu(tmp_path, capsys):
 @needs_arm
 def test_auto_gives_layers_back_to_direct_until_the_filters_fit_the_flash(tmp_path):
     """On a small flash --winograd auto turns layers back to the direct kernel, those that save
-    the fewest modelled cycles per extra byte first, until the budget fits."""
+    the fewest modelled cycles per extra byte first, until the estimate fits; the compiled
+    firmware then takes back what still fits the board: the estimate is kilobytes over it."""
     sys.path.insert(0, os.path.dirname(__file__))
     from codegen_models import ticnn_graph
 
     from edge_deploy.boards import load_board
-    from edge_deploy.build.firmware_build import build_graph
+    from edge_deploy.build.firmware_build import build_graph, fit_flash
+    from edge_deploy.kernels.choose import KernelPolicy
 
     def with_flash(board, size):
         flash = board.memory.flash.model_copy(update={"size": size})
@@ -321,16 +323,20 @@ def test_auto_gives_layers_back_to_direct_until_the_filters_fit_the_flash(tmp_pa
     direct = build_graph(graph, board, tmp_path / "off", winograd="off").report["budget"]["flash_needed_bytes"]
     full = build_graph(graph, board, tmp_path / "on").report
     assert len(wino_layers(full)) == 3 and full["kernel_policy"]["flash_fallback"] == []
-    # room for no Winograd filter at all
-    tight = build_graph(graph, with_flash(board, direct + 256), tmp_path / "tight").report
-    assert wino_layers(tight) == [] and len(tight["kernel_policy"]["flash_fallback"]) == 3
-    # one byte short of all of them: layers go direct until it fits; here all three at once, since
-    # one or two would add the direct kernel's code without dropping the Winograd kernel's
+    # room on the estimate for no Winograd filter at all: it gives all three back ...
+    small = with_flash(board, direct + 256)
+    on_estimate, budget = fit_flash(graph, small, KernelPolicy.from_options(flash=small.flash))
+    assert len(on_estimate.policy.exclude) == 3 and budget.flash_needed_bytes <= direct + 256
+    # ... one byte short of all of them: layers go direct until it fits; here all three at once,
+    # since one or two would add the direct kernel's code without dropping the Winograd kernel's
     middle = full["budget"]["flash_needed_bytes"] - 1
-    part = build_graph(graph, with_flash(board, middle), tmp_path / "part").report
-    assert len(wino_layers(part)) < 3 and part["budget"]["flash_needed_bytes"] <= middle
-    fallback = " ".join(part["kernel_policy"]["flash_fallback"])
-    assert all(name in fallback for name in set(wino_layers(full)) - set(wino_layers(part)))
+    part, budget = fit_flash(graph, with_flash(board, middle), KernelPolicy.from_options(flash=board.flash))
+    assert part.policy.exclude and budget.flash_needed_bytes <= middle
+    # ... and the full build's firmware fits that small board, so the build takes them all back
+    assert full["flash_bytes"] <= direct + 256
+    tight = build_graph(graph, small, tmp_path / "tight").report
+    assert wino_layers(tight) == wino_layers(full) and tight["kernel_policy"]["flash_fallback"] == []
+    assert tight["flash_bytes"] == full["flash_bytes"]
 
 
 def test_flash_limit_gives_winograd_back_below_the_board(tmp_path, capsys):

@@ -569,14 +569,17 @@ static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t 
  * (the first channel's weights), per position SMLAD of the column word with the pair word (into
  * the packed sum) and with the first channel's weights; the other two positions the same; then
  * the (x1, x3) half with the pair's second word. 28 instructions per 32 MACs, each weight word
- * read once; r0 column (32 bytes a group), r1 weights (8 bytes a group), r4-r7 the first channel's
- * sums at positions 0 to 3, r8-r11 the packed sums (ed_convolve.h); r2, r3, r12, lr free. Every
+ * read once; no load takes its address from a register the load just before it wrote (the
+ * column's post-indexed load is followed by the weights'), so each row of loads pipelines after
+ * its first; r0 column (32 bytes a group), r1 weights (8 bytes a group), r4-r7 the first
+ * channel's sums at positions 0 to 3, r8-r11 the packed sums (ed_convolve.h); r2, r3, r12, lr
+ * free. Every
  * instruction is a 32-bit encoding, so a group is ED_CONV_GROUP_BYTES long (the block loops
  * branch into the middle of four of them). */
 #define ED_CONV_GROUP_BYTES "112"
 #define ED_CONV_GROUP_HEAD                                                                                             \
-    "ldr.w r2, [r1], #8\n\t"                                                                                            \
     "ldr.w r12, [r0], #32\n\t"                                                                                          \
+    "ldr.w r2, [r1], #8\n\t"                                                                                            \
     "ldr.w lr, [r0, #-24]\n\t"                                                                                          \
     "sxtb16 r3, r2\n\t"                                                                                                \
     "smlad r8, r12, r2, r8\n\t"                                                                                        \

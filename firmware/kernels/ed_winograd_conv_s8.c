@@ -231,7 +231,7 @@ static void ed_wino_input_tile(const int8_t *input, int32_t total, int32_t strid
 #if ED_WINO_ASM
 /* Pair bodies in the unrolled run of ed_wino_gemm: the run is entered so that exactly the
  * pairs left (at most this many) execute, so there is no loop counter in the hot code. */
-#define ED_WINO_RUN 32
+#define ED_WINO_RUN "16"
 
 /* m[j * 8 + o * 2 + t] = sum over pairs of u(j, pair, o) . v(pair, j, t), for the six
  * components j, four channels o and two tiles t: SMLAD on int16 pairs. u walks the block's
@@ -255,15 +255,15 @@ __attribute__((naked, noinline)) static void ed_wino_gemm(ED_ASM_ARG const uint3
         "push {r4-r11, lr}\n\t"
         "movs r4, #6\n\t"
         "push {r2, r3, r4}\n\t"  /* [sp, #16] pairs, [sp, #20] m, [sp, #24] components left */
-        "sub sp, sp, #16\n\t"    /* [sp] pairs left in this component, [sp, #4] entry for pairs - 1 <= 32, */
+        "sub sp, sp, #16\n\t"    /* [sp] pairs left in this component, [sp, #4] entry for min(pairs - 1, ED_WINO_RUN), */
         "movs r3, #48\n\t"       /* [sp, #8] pairs * 48 - 8: back from a component's end to the next */
         "muls r3, r2, r3\n\t"
         "subs r3, r3, #8\n\t"
         "str r3, [sp, #8]\n\t"
         "subs r2, r2, #1\n\t"    /* the first pair is peeled (SMUAD starts the sums) */
-        "cmp r2, #32\n\t"        /* ED_WINO_RUN */
+        "cmp r2, #" ED_WINO_RUN "\n\t"
         "it gt\n\t"
-        "movgt r2, #32\n\t"
+        "movgt r2, #" ED_WINO_RUN "\n\t"
         "adr.w r12, 4f\n\t"
         "lsl.w r3, r2, #6\n\t"
         "sub.w r3, r3, r2, lsl #3\n\t"
@@ -287,15 +287,15 @@ __attribute__((naked, noinline)) static void ed_wino_gemm(ED_ASM_ARG const uint3
         "smuad r11, r2, r12\n\t"
         "ldr r2, [sp, #16]\n\t"
         "subs r2, r2, #1\n\t"    /* pairs left */
-        "cmp r2, #32\n\t"
+        "cmp r2, #" ED_WINO_RUN "\n\t"
         "bgt 2f\n\t"
         "ldr r12, [sp, #4]\n\t"  /* one run of the rest */
         "cmp r2, r2\n\t"         /* Z: nothing left after it (the bodies leave the flags alone) */
         "bx r12\n\t"
-        "2:\n\t"                 /* more than 32 pairs: runs of up to 32 */
-        "cmp r2, #32\n\t"
+        "2:\n\t"                 /* more pairs than a run: runs of up to ED_WINO_RUN */
+        "cmp r2, #" ED_WINO_RUN "\n\t"
         "ite gt\n\t"
-        "movgt r3, #32\n\t"
+        "movgt r3, #" ED_WINO_RUN "\n\t"
         "movle r3, r2\n\t"
         "adr.w r12, 4f\n\t"      /* enter r3 bodies before the end of the run */
         "lsl.w lr, r3, #6\n\t"
@@ -306,7 +306,7 @@ __attribute__((naked, noinline)) static void ed_wino_gemm(ED_ASM_ARG const uint3
         "str r2, [sp]\n\t"
         "bx r12\n\t"
         "3:\n\t"
-        ".rept 32\n\t"
+        ".rept " ED_WINO_RUN "\n\t"
         "ldr.w lr, [r0], #16\n\t"  /* no load follows one that wrote its base */
         "ldr.w r12, [r1, #4]\n\t"
         "ldr.w r2, [r0, #-12]\n\t"
@@ -323,7 +323,7 @@ __attribute__((naked, noinline)) static void ed_wino_gemm(ED_ASM_ARG const uint3
         "smlad r11, r2, r12, r11\n\t"
         ".endr\n\t"
         "4:\n\t"
-        ".if (4b - 3b) != 32 * 56\n\t"
+        ".if (4b - 3b) != " ED_WINO_RUN " * 56\n\t"
         ".error \"ed_wino_gemm: a pair body is not 56 bytes\"\n\t"
         ".endif\n\t"
         "beq 5f\n\t"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ from edge_deploy.fsutil import atomic_output_dir, atomic_write_bytes, atomic_wri
 from edge_deploy.ir.graph import Graph
 from edge_deploy.kernels.choose import KernelPolicy
 from edge_deploy.kernels.cost import cost_source
+from edge_deploy.toolchain.gcc import FirmwareTooLarge
 
 if TYPE_CHECKING:
     from edge_deploy.build.stack import StackSize
@@ -209,8 +210,8 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     on QEMU plus a margin where QEMU runs the board, else the board's ``stack_bytes``;
     :mod:`edge_deploy.build.stack`), ``flash_limit`` a flash budget in bytes below the board's
     (kernels that trade flash for speed, such as Winograd's transformed filters, are given back
-    layer by layer until the estimate fits, then as many taken again or given back as the
-    compiled firmware's own size allows: :func:`_walk_to_limit`). Returns the
+    layer by layer until the estimate fits, then more given back while the compiled firmware
+    is over the limit, or taken again while it stays within it: :func:`_walk_to_limit`). Returns the
     :class:`BuildResult`. Raises EdgeDeployError when the graph cannot be generated, does not fit
     the board (before compiling) or the flash limit (once compiled), or the toolchain fails.
     """
@@ -242,15 +243,23 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
             project = write_project(model, board, tmp / "src", kernels=kernels, cmsis_nn=cmsis_nn, source=source,
                                     rounding=rounding)
-            firmware = make_project(board, project.src_dir, tmp, jobs=jobs, clean=False)
-            stack_size = measured_stack(board, firmware.elf, stack, project.src_dir / "build")
-            if stack_size.bytes != board.stack_bytes:
-                relink_with_stack(project.src_dir, board, stack_size)
-            return _Compiled(model, project, make_project(board, project.src_dir, tmp, jobs=jobs), stack_size)
+            try:
+                firmware = make_project(board, project.src_dir, tmp, jobs=jobs, clean=False)
+                stack_size = measured_stack(board, firmware.elf, stack, project.src_dir / "build")
+                if stack_size.bytes != board.stack_bytes:
+                    relink_with_stack(project.src_dir, board, stack_size)
+                return _Compiled(model, project, make_project(board, project.src_dir, tmp, jobs=jobs), stack_size)
+            except FirmwareTooLarge as exc:  # the linker's verdict: the walk may give more back
+                return _Compiled(model, project, None, None, exc)
 
         built = compile_model(model)
-        if flash_limit is not None:
-            built, budget = _walk_to_limit(steps, step, built, flash_limit, compile_model)
+        # The flash estimate is conservative: where it gave kernels back, or the linker found the
+        # firmware too large, the compiled firmware decides (_walk_to_limit).
+        limit = flash_limit if flash_limit is not None else board.memory.flash.size
+        if built.firmware is None or built.flash_bytes > limit or model.policy.exclude:
+            built, budget = _walk_to_limit(steps, step, built, limit, compile_model)
+        if built.firmware is None:
+            raise built.error
         model, project, firmware, stack_size = built.model, built.project, built.firmware, built.stack
         context = project.context
         _check_flash_limit(firmware.flash_bytes, flash_limit, budget, model, graph.name)
@@ -310,16 +319,27 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
 
 @dataclass(frozen=True)
 class _Compiled:
-    """One compiled fit of the model: its plan, generated project, firmware and stack."""
+    """One compiled fit of the model: its plan, generated project, firmware and stack; or, where
+    the linker found it larger than the board, no firmware and that error."""
 
     model: ModelPlan
     project: GeneratedProject
-    firmware: FirmwareBuild
-    stack: StackSize
+    firmware: FirmwareBuild | None
+    stack: StackSize | None
+    error: EdgeDeployError | None = None
+
+    @property
+    def flash_bytes(self) -> float:
+        """The firmware's flash, infinite where it did not link."""
+        return self.firmware.flash_bytes if self.firmware is not None else float("inf")
 
 
 # Builds after the first that --flash-limit may take to fit the compiled firmware to the limit.
 _REFITS = 4
+# How far over the limit a layer taken back may be on the estimate, corrected by the current
+# build's own error, and still be compiled to see: the kernels' code_bytes are measured, so the
+# correction leaves an error of some hundred bytes.
+_ESTIMATE_SLACK = 1024
 
 
 def _movable(model: ModelPlan) -> int:
@@ -328,33 +348,69 @@ def _movable(model: ModelPlan) -> int:
                if layer.spec is not None and layer.spec.family is not None and not model.policy.forced(layer.spec))
 
 
+def _take_backs(steps: FlashSteps, built: _Compiled, budget: Budget, limit: int,
+                tried: set) -> list[tuple[ModelPlan, Budget]]:
+    """The plans that take a kernel family back from one layer of ``built`` that gave it back to
+    fit the flash, or from all its layers at once (as :class:`FlashSteps` gives back: one layer
+    alone can cost more code than it saves), faster and, on the estimate corrected by ``built``'s
+    own error, within ``limit`` (and the board): the most modelled cycles saved per byte of flash
+    added first. Exclusion sets in ``tried`` are left out."""
+    error = budget.flash_needed_bytes - built.flash_bytes
+    cycles = _total_cycles(built.model)
+    exclude = built.model.policy.exclude
+    moves = [{pair} for pair in sorted(exclude)]
+    for family in sorted({family for _, family in exclude}):
+        group = {pair for pair in exclude if pair[1] == family}
+        if len(group) > 1:
+            moves.append(group)
+    found = []
+    for i, move in enumerate(moves):
+        policy = replace(built.model.policy, exclude=exclude - move)
+        if policy.exclude in tried:
+            continue
+        model = plan_model(steps.graph, policy)
+        trial = model_budget(steps.board, model)
+        saved, added = cycles - _total_cycles(model), trial.flash_needed_bytes - budget.flash_needed_bytes
+        if (saved > 0 and trial.ram_needed_bytes <= trial.ram_bytes
+                and trial.flash_needed_bytes - error <= min(limit, trial.flash_bytes) + _ESTIMATE_SLACK):
+            found.append((-saved / max(added, 1), i, model, trial))
+    return [(model, trial) for _, _, model, trial in sorted(found, key=lambda item: item[:2])]
+
+
 def _walk_to_limit(steps: FlashSteps, step: int, built: _Compiled, limit: int,
                    compile_model) -> tuple[_Compiled, Budget]:
     """Fit the kernels to ``limit`` on the compiled firmware's size, not only on the estimate.
 
     ``built`` is step ``step`` of ``steps``, the first whose flash estimate fits; the estimate is
-    off by what the compiler does, and the firmware's own size is what must fit. Over the limit:
-    build the next steps (more given back) until one fits or none is left. Within it: build the
-    steps before (more speed) while their estimates fit the board and their firmware fits the
-    limit; the first that does not is replaced by the last that did, built again. At most
-    ``_REFITS`` more builds; returns the build kept and its budget."""
+    conservative, and the firmware's own size is what must fit. Over the limit: build the next
+    steps (more given back) until one fits or none is left. Within it, with layers given back:
+    take them back a layer or a family at a time (:func:`_take_backs`), keeping each take-back
+    whose firmware still fits;
+    the last build that fits is built again when a later trial did not. At most ``_REFITS``
+    more builds before that; returns the build kept and its budget."""
     budget = steps[step][1]
-    direction = 1 if built.firmware.flash_bytes > limit else -1
-    for _ in range(_REFITS):
-        if step + direction < 0:
-            break
+    builds = 0
+    while built.flash_bytes > limit and builds < _REFITS:
         try:
-            model, trial_budget = steps[step + direction]
+            model, budget_next = steps[step + 1]
         except IndexError:
+            return built, budget
+        built, budget, step, builds = compile_model(model), budget_next, step + 1, builds + 1
+    if built.flash_bytes > limit:
+        return built, budget
+    tried: set = set()
+    last = built
+    while builds < _REFITS:
+        candidates = _take_backs(steps, built, budget, limit, tried)
+        if not candidates:
             break
-        if trial_budget.flash_needed_bytes > trial_budget.flash_bytes:
-            break  # the board's own estimate refuses it
-        trial = compile_model(model)
-        if direction < 0 and trial.firmware.flash_bytes > limit:
-            return compile_model(built.model), budget  # more speed did not fit: the last step that did
-        built, budget, step = trial, trial_budget, step + direction
-        if direction > 0 and built.firmware.flash_bytes <= limit:
-            break
+        model, trial_budget = candidates[0]
+        tried.add(model.policy.exclude)
+        last, builds = compile_model(model), builds + 1
+        if last.flash_bytes <= limit:
+            built, budget = last, trial_budget
+    if last is not built:  # the folder holds a trial that did not fit
+        built = compile_model(built.model)
     return built, budget
 
 

@@ -149,9 +149,13 @@ def _run(command: list[str], what: str) -> None:
         raise EdgeDeployError(f"{what} failed:\n{shown}", hint="fix the error shown above")
 
 
+class FirmwareTooLarge(EdgeDeployError):
+    """The linker found the firmware larger than the board's flash or RAM."""
+
+
 def _check_fits(stderr_text: str, board: Board) -> None:
     if "will not fit in region" in stderr_text or "overflowed by" in stderr_text:
-        raise EdgeDeployError(
+        raise FirmwareTooLarge(
             f"the firmware does not fit in board '{board.name}' "
             f"(flash {board.memory.flash.size} bytes, RAM {board.memory.ram.size} bytes including a "
             f"{board.stack_bytes}-byte stack):\n{stderr_text.strip()}",
