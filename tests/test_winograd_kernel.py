@@ -197,7 +197,7 @@ def _qemu_cases():
     cases = []
     shapes = [("conv1", (1, 1, 2048, 1), (16, 64), 8, (28, 28)), ("conv3", (1, 1, 64, 32), (64, 3), 1, (1, 1)),
               ("odd", (1, 1, 13, 5), (7, 3), 1, (1, 1)),
-              ("wide", (1, 1, 10, 150), (8, 3), 1, (1, 1)),  # 76 pairs: the first, then runs of 32, 32, 11
+              ("wide", (1, 1, 10, 150), (8, 3), 1, (1, 1)),  # 76 pairs: the first, a partial run of 11, 4 runs of 16
               ("pointwise", (1, 1, 9, 2), (5, 1), 1, (0, 0)),  # 2 pairs: the first and a run of one
               ("cout72", (1, 1, 16, 8), (72, 3), 1, (1, 1)),  # over the 64-channel table: per-block constants
               ("resnet", (1, 8, 8, 16), (16, 3, 3), (1, 1), (1, 1, 1, 1)),  # 2-D: rows of padding top and bottom

@@ -232,6 +232,7 @@ static void ed_wino_input_tile(const int8_t *input, int32_t total, int32_t strid
 /* Pair bodies in the unrolled run of ed_wino_gemm: the run is entered so that exactly the
  * pairs left (at most this many) execute, so there is no loop counter in the hot code. */
 #define ED_WINO_RUN "16"
+#define ED_WINO_RUN_LOG2 "4" /* ED_WINO_RUN is 1 << this */
 
 /* m[j * 8 + o * 2 + t] = sum over pairs of u(j, pair, o) . v(pair, j, t), for the six
  * components j, four channels o and two tiles t: SMLAD on int16 pairs. u walks the block's
@@ -242,9 +243,11 @@ static void ed_wino_input_tile(const int8_t *input, int32_t total, int32_t strid
  * pointer advances by post-index on its first load, so no load follows one that wrote its
  * base: such a pair does not pipeline in the cycle model). All
  * fourteen registers hold data: r4-r11 accumulate, r3/r12 the two tiles' V words, lr/r2 two
- * channels' U words, r0/r1 the pointers; the counts live on the stack. A component runs its
- * pairs in chunks of up to ED_WINO_RUN bodies, entered by a computed branch; its first pair
- * is a body of SMUAD, which starts the sums (no zeroing). */
+ * channels' U words, r0/r1 the pointers; the counts live on the stack. A component's first
+ * pair is a body of SMUAD, which starts the sums (no zeroing); the rest run as one partial run
+ * of (pairs - 1) mod ED_WINO_RUN bodies (ED_WINO_RUN where that is 0 and more are left), entered
+ * by a computed branch, then whole runs entered at the top, a counter on the stack between runs:
+ * both counts are the same for every component and block, so they are worked out once per call. */
 /* Naked: the body may hold only basic asm (no C statement such as (void)u;), so the arguments,
  * read from r0-r3 by the asm, are marked unused for -Wunused-parameter. */
 #define ED_ASM_ARG __attribute__((unused))
@@ -254,20 +257,25 @@ __attribute__((naked, noinline)) static void ed_wino_gemm(ED_ASM_ARG const uint3
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
         "movs r4, #6\n\t"
-        "push {r2, r3, r4}\n\t"  /* [sp, #16] pairs, [sp, #20] m, [sp, #24] components left */
-        "sub sp, sp, #16\n\t"    /* [sp] pairs left in this component, [sp, #4] entry for min(pairs - 1, ED_WINO_RUN), */
+        "push {r2, r3, r4}\n\t"  /* [sp, #16] pairs, then full runs, [sp, #20] m, [sp, #24] components left */
+        "sub sp, sp, #16\n\t"    /* [sp] full runs left in this component, [sp, #4] the partial run's entry, */
         "movs r3, #48\n\t"       /* [sp, #8] pairs * 48 - 8: back from a component's end to the next */
         "muls r3, r2, r3\n\t"
         "subs r3, r3, #8\n\t"
         "str r3, [sp, #8]\n\t"
-        "subs r2, r2, #1\n\t"    /* the first pair is peeled (SMUAD starts the sums) */
-        "cmp r2, #" ED_WINO_RUN "\n\t"
-        "it gt\n\t"
-        "movgt r2, #" ED_WINO_RUN "\n\t"
-        "adr.w r12, 4f\n\t"
-        "lsl.w r3, r2, #6\n\t"
-        "sub.w r3, r3, r2, lsl #3\n\t"
-        "sub.w r12, r12, r3\n\t"
+        "subs r2, r2, #1\n\t"    /* the first pair is peeled (SMUAD starts the sums); the rest run as */
+        "and r3, r2, #(" ED_WINO_RUN " - 1)\n\t" /* one partial run of r3 bodies, then full runs: */
+        "lsrs r2, r2, #" ED_WINO_RUN_LOG2 "\n\t"
+        "cbnz r3, 6f\n\t"
+        "cbz r2, 6f\n\t"
+        "movs r3, #" ED_WINO_RUN "\n\t" /* a whole number of runs: the first of them is the partial one */
+        "subs r2, r2, #1\n\t"
+        "6:\n\t"
+        "str r2, [sp, #16]\n\t"  /* full runs after the partial one, the same for every component */
+        "adr.w r12, 4f\n\t"      /* the partial run's entry: r3 bodies before the end */
+        "lsl.w r2, r3, #6\n\t"
+        "sub.w r2, r2, r3, lsl #3\n\t"
+        "sub.w r12, r12, r2\n\t"
         "orr.w r12, r12, #1\n\t"
         "str r12, [sp, #4]\n\t"
         "1:\n\t"
@@ -286,24 +294,9 @@ __attribute__((naked, noinline)) static void ed_wino_gemm(ED_ASM_ARG const uint3
         "smuad r10, r2, r3\n\t"
         "smuad r11, r2, r12\n\t"
         "ldr r2, [sp, #16]\n\t"
-        "subs r2, r2, #1\n\t"    /* pairs left */
-        "cmp r2, #" ED_WINO_RUN "\n\t"
-        "bgt 2f\n\t"
-        "ldr r12, [sp, #4]\n\t"  /* one run of the rest */
-        "cmp r2, r2\n\t"         /* Z: nothing left after it (the bodies leave the flags alone) */
-        "bx r12\n\t"
-        "2:\n\t"                 /* more pairs than a run: runs of up to ED_WINO_RUN */
-        "cmp r2, #" ED_WINO_RUN "\n\t"
-        "ite gt\n\t"
-        "movgt r3, #" ED_WINO_RUN "\n\t"
-        "movle r3, r2\n\t"
-        "adr.w r12, 4f\n\t"      /* enter r3 bodies before the end of the run */
-        "lsl.w lr, r3, #6\n\t"
-        "sub.w lr, lr, r3, lsl #3\n\t"
-        "sub.w r12, r12, lr\n\t"
-        "orr.w r12, r12, #1\n\t"
-        "subs r2, r2, r3\n\t"    /* Z: nothing left after this run */
-        "str r2, [sp]\n\t"
+        "ldr r12, [sp, #4]\n\t"
+        "str r2, [sp]\n\t"       /* full runs left */
+        "cmp r2, #0\n\t"         /* Z: nothing after the partial run (the bodies leave the flags alone) */
         "bx r12\n\t"
         "3:\n\t"
         ".rept " ED_WINO_RUN "\n\t"
@@ -328,7 +321,9 @@ __attribute__((naked, noinline)) static void ed_wino_gemm(ED_ASM_ARG const uint3
         ".endif\n\t"
         "beq 5f\n\t"
         "ldr r2, [sp]\n\t"
-        "b 2b\n\t"
+        "subs r2, r2, #1\n\t"    /* Z: this run is the last */
+        "str r2, [sp]\n\t"
+        "b 3b\n\t"
         "5:\n\t"
         "ldr r3, [sp, #20]\n\t"
         "stmia r3!, {r4-r11}\n\t"
