@@ -138,6 +138,27 @@ def test_a_model_too_big_is_refused_before_compiling(tmp_path, monkeypatch):
     assert not (tmp_path / "fc").exists() and not (tmp_path / "act").exists()
 
 
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
+def test_a_model_over_the_code_estimate_but_within_the_flash_builds(tmp_path):
+    """The flash estimate's code part is conservative: where only it is over the board (the
+    weights, exact, fit), the linker decides. A firmware that fits builds; one that does not is
+    refused after compiling with the estimate's numbers, and nothing is written."""
+    def with_flash(board, size):
+        flash = board.memory.flash.model_copy(update={"size": size})
+        return board.model_copy(update={"memory": board.memory.model_copy(update={"flash": flash})})
+
+    graph = conv1d_graph()
+    board = load_board("mps2-an386")
+    full = build_graph(graph, board, tmp_path / "full").report
+    room = full["flash_bytes"] + 64
+    assert full["weights_bytes"] < room < full["budget"]["flash_needed_bytes"]  # the estimate alone refuses
+    built = build_graph(graph, with_flash(board, room), tmp_path / "room").report
+    assert built["flash_bytes"] == full["flash_bytes"] and built["layers"] == full["layers"]
+    with pytest.raises(EdgeDeployError, match="does not fit board") as error:  # the weights and no room for code
+        build_graph(graph, with_flash(board, full["weights_bytes"] + 1024), tmp_path / "short")
+    assert "flash: needs about" in str(error.value) and not (tmp_path / "short").exists()
+
+
 def test_cli_refuses_a_model_too_big_with_exit_1(tmp_path, capsys):
     from edge_deploy.tflite import export_tflite
 

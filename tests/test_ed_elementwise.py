@@ -223,9 +223,10 @@ def test_elementwise_under_sanitizers():
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
 def test_the_flash_fallback_takes_the_add_tables_back(tmp_path):
-    """ADD's rescale tables are flash traded for speed (family "tables"): on a flash with no room
-    for them the layers go back to arm_elementwise_add_s8, and the report says why. (The ADD's
-    scales are set so that no linear form applies, which would need no tables.)"""
+    """ADD's rescale tables are flash traded for speed (family "tables"): on a flash one byte short
+    of the full firmware the layers go back to arm_elementwise_add_s8 until the firmware fits,
+    and the report says why. (The ADD's scales are set so that no linear form applies, which
+    would need no tables.)"""
     from edge_deploy.boards import load_board
     from edge_deploy.build.firmware_build import build_graph
 
@@ -235,9 +236,10 @@ def test_the_flash_fallback_takes_the_add_tables_back(tmp_path):
     full = build_graph(graph, board, tmp_path / "full").report
     adds = [layer for layer in full["layers"] if layer["op"] == "add"]
     assert adds and all(layer["kernel"] == "ed_elementwise_add_s8" for layer in adds)
-    flash = board.memory.flash.model_copy(update={"size": full["budget"]["flash_needed_bytes"] - 1})
+    flash = board.memory.flash.model_copy(update={"size": full["flash_bytes"] - 1})
     small = board.model_copy(update={"memory": board.memory.model_copy(update={"flash": flash})})
     tight = build_graph(graph, small, tmp_path / "tight").report
+    assert tight["flash_bytes"] < full["flash_bytes"]
     assert tight["budget"]["flash_needed_bytes"] < full["budget"]["flash_needed_bytes"]
     fallback = " ".join(tight["kernel_policy"]["flash_fallback"])
     moved = [layer for layer in tight["layers"] if layer["op"] == "add" and layer["kernel"] != "ed_elementwise_add_s8"]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edge_deploy.boards import Board, load_board
-from edge_deploy.build.budget import Budget, check_budget, model_budget
+from edge_deploy.build.budget import Budget, check_budget, flash_decided_by_linker, model_budget
 from edge_deploy.build.model_source import load_model_source
 from edge_deploy.codegen import ModelPlan, plan_model, write_project
 from edge_deploy.codegen.sources import interpreter_rounding
@@ -213,7 +213,8 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     layer by layer until the estimate fits, then more given back while the compiled firmware
     is over the limit, or taken again while it stays within it: :func:`_walk_to_limit`). Returns the
     :class:`BuildResult`. Raises EdgeDeployError when the graph cannot be generated, does not fit
-    the board (before compiling) or the flash limit (once compiled), or the toolchain fails.
+    the board (before compiling where its RAM or its weights alone are over; else once the
+    linker has the firmware) or the flash limit (once compiled), or the toolchain fails.
     """
     from edge_deploy.build.act_thresholds import thresholds_file
     from edge_deploy.build.stack import measured_stack, relink_with_stack, runtime_buffer_bytes
@@ -232,7 +233,8 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
     steps = FlashSteps(graph, board, policy)
     step = steps.first_within(flash_limit)
     model, budget = steps[step]
-    check_budget(budget, graph.name)
+    linker_decides = flash_decided_by_linker(budget)
+    check_budget(budget, graph.name, flash=not linker_decides)
     if tflite is None:
         from edge_deploy.tflite import export_tflite
 
@@ -259,6 +261,8 @@ def build_graph(graph: Graph, board: Board | str, out_dir: str | os.PathLike, *,
         if built.firmware is None or built.flash_bytes > limit or model.policy.exclude:
             built, budget = _walk_to_limit(steps, step, built, limit, compile_model)
         if built.firmware is None:
+            if linker_decides:
+                check_budget(budget, graph.name)  # the estimate's numbers and hints
             raise built.error
         model, project, firmware, stack_size = built.model, built.project, built.firmware, built.stack
         context = project.context
@@ -334,7 +338,7 @@ class _Compiled:
         return self.firmware.flash_bytes if self.firmware is not None else float("inf")
 
 
-# Builds after the first that --flash-limit may take to fit the compiled firmware to the limit.
+# Builds after the first that may be taken to fit the compiled firmware to the flash limit.
 _REFITS = 4
 # How far over the limit a layer taken back may be on the estimate, corrected by the current
 # build's own error, and still be compiled to see: the kernels' code_bytes are measured, so the
@@ -385,9 +389,8 @@ def _walk_to_limit(steps: FlashSteps, step: int, built: _Compiled, limit: int,
     conservative, and the firmware's own size is what must fit. Over the limit: build the next
     steps (more given back) until one fits or none is left. Within it, with layers given back:
     take them back a layer or a family at a time (:func:`_take_backs`), keeping each take-back
-    whose firmware still fits;
-    the last build that fits is built again when a later trial did not. At most ``_REFITS``
-    more builds before that; returns the build kept and its budget."""
+    whose firmware still fits; the last build that fits is built again when a later trial did
+    not. At most ``_REFITS`` more builds before that; returns the build kept and its budget."""
     budget = steps[step][1]
     builds = 0
     while built.flash_bytes > limit and builds < _REFITS:
