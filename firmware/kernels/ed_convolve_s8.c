@@ -573,9 +573,8 @@ static inline void ed_conv_column(const ed_conv_layer_t *L, int32_t oy, int32_t 
  * column's post-indexed load is followed by the weights'), so each row of loads pipelines after
  * its first; r0 column (32 bytes a group), r1 weights (8 bytes a group), r4-r7 the first
  * channel's sums at positions 0 to 3, r8-r11 the packed sums (ed_convolve.h); r2, r3, r12, lr
- * free. Every
- * instruction is a 32-bit encoding, so a group is ED_CONV_GROUP_BYTES long (the block loops
- * branch into the middle of four of them). */
+ * free. Every instruction is a 32-bit encoding, so a group is ED_CONV_GROUP_BYTES long (the
+ * block loops branch into the middle of four of them). */
 #define ED_CONV_GROUP_BYTES "112"
 #define ED_CONV_GROUP_HEAD                                                                                             \
     "ldr.w r12, [r0], #32\n\t"                                                                                          \
