@@ -109,6 +109,24 @@ def _total_cycles(model: ModelPlan) -> int:
     return sum(layer.choice.cycles for layer in model.layers if layer.choice is not None)
 
 
+def _movable(model: ModelPlan) -> list:
+    """The layers that still run a kernel trading flash for speed and may give it back."""
+    return [layer for layer in model.layers
+            if layer.spec is not None and layer.spec.family is not None and not model.policy.forced(layer.spec)]
+
+
+def _moves(items: list, family_of) -> list[list]:
+    """The moves of flash for speed over ``items`` (layers, or ``(op, family)`` pairs): each item
+    alone, then each family's items together where it has several (one layer alone can cost
+    more kernel code than its own data saves, while the family's code goes with its last layer)."""
+    moves = [[item] for item in items]
+    for family in sorted({family_of(item) for item in items}):
+        group = [item for item in items if family_of(item) == family]
+        if len(group) > 1:
+            moves.append(group)
+    return moves
+
+
 class FlashSteps:
     """The plans of ``graph`` under ``policy`` from the fastest down, each giving back one more
     move of flash for speed: a kernel family (Winograd's transformed filters take about 4x the
@@ -135,14 +153,7 @@ class FlashSteps:
     def _next(self) -> None:
         policy, model, budget = self._steps[-1]
         best = None
-        movable = [layer for layer in model.layers
-                   if layer.spec is not None and layer.spec.family is not None and not policy.forced(layer.spec)]
-        moves = [[layer] for layer in movable]
-        for family in sorted({layer.spec.family for layer in movable}):
-            group = [layer for layer in movable if layer.spec.family == family]
-            if len(group) > 1:
-                moves.append(group)
-        for move in moves:
+        for move in _moves(_movable(model), lambda layer: layer.spec.family):
             trial_policy = policy
             for layer in move:
                 trial_policy = trial_policy.excluding(layer.op.name, layer.spec.family)
@@ -346,10 +357,6 @@ _REFITS = 4
 _ESTIMATE_SLACK = 1024
 
 
-def _movable(model: ModelPlan) -> int:
-    """How many layers still run a kernel that trades flash for speed and may give it back."""
-    return sum(1 for layer in model.layers
-               if layer.spec is not None and layer.spec.family is not None and not model.policy.forced(layer.spec))
 
 
 def _take_backs(steps: FlashSteps, built: _Compiled, budget: Budget, limit: int,
@@ -362,14 +369,9 @@ def _take_backs(steps: FlashSteps, built: _Compiled, budget: Budget, limit: int,
     error = budget.flash_needed_bytes - built.flash_bytes
     cycles = _total_cycles(built.model)
     exclude = built.model.policy.exclude
-    moves = [{pair} for pair in sorted(exclude)]
-    for family in sorted({family for _, family in exclude}):
-        group = {pair for pair in exclude if pair[1] == family}
-        if len(group) > 1:
-            moves.append(group)
     found = []
-    for i, move in enumerate(moves):
-        policy = replace(built.model.policy, exclude=exclude - move)
+    for i, move in enumerate(_moves(sorted(exclude), lambda pair: pair[1])):
+        policy = replace(built.model.policy, exclude=exclude - set(move))
         if policy.exclude in tried:
             continue
         model = plan_model(steps.graph, policy)
@@ -423,7 +425,7 @@ def _check_flash_limit(flash_bytes: int, limit: int | None, budget: Budget, mode
     the estimate before compiling (``budget``), and this is the firmware's own size."""
     if limit is None or flash_bytes <= limit:
         return
-    left = _movable(model)
+    left = len(_movable(model))
     given = len(model.policy.exclude)
     raise EdgeDeployError(
         f"model '{model_name}' takes {flash_bytes:,} bytes of flash, over --flash-limit {limit:,} (the kernels were "
